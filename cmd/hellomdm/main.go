@@ -1,0 +1,46 @@
+// Command hellomdm is the one hellomdm binary: `serve` runs the server, `device` runs the
+// simulated Windows device agent, `admin` talks to the admin API.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `hellomdm: Windows Hello for Business PIN recovery policy, delivered and proven.
+
+Usage:
+  hellomdm serve  [flags]        run the server (HTTPS; bbolt in --data by default)
+  hellomdm device <command> ...  the simulated Windows device agent
+  hellomdm admin  <command> ...  administer a server over its /api/v1
+  hellomdm bench  checkin ...    load tool: enroll devices and drive check-ins
+
+Run 'hellomdm <command> -h' for the flags of a command.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if sub, ok := subcommands[args[0]]; ok {
+		return sub(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "hellomdm: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// subcommands other than serve register here from their own files.
+var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hellomdm/hellomdm/server"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		data         = fs.String("data", "./hellomdm-data", "data directory (database, CA, TLS certificate)")
+		addr         = fs.String("addr", "127.0.0.1:8443", "HTTPS listen address")
+		hostname     = fs.String("hostname", "localhost", "host name devices use to reach the server")
+		publicURL    = fs.String("public-url", "", "base URL handed to devices when behind a proxy (https://...)")
+		logFormat    = fs.String("log-format", "text", "log format: text or json")
+		logLevel     = fs.String("log-level", "info", "log level: debug, info, warn, error")
+		certHeader   = fs.String("client-cert-header", "", "header carrying the client certificate from a trusted TLS-terminating proxy")
+		proxies      = fs.String("trusted-proxies", "", "comma-separated CIDRs of proxies whose forwarding headers are trusted")
+		maxAttempts  = fs.Int("max-attempts", 3, "error statuses a command may collect before it is marked failed")
+		retryBackoff = fs.Duration("retry-backoff", time.Minute, "wait before the first retry of a failed command (doubles per attempt)")
+		claimLease   = fs.Duration("claim-lease", 30*time.Second, "how long a command sent in a session stays reserved to it")
+	)
+	if err := parseFlags(fs, args, "HELLOMDM_"); err != nil {
+		return 2
+	}
+	logger, err := newLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "hellomdm serve:", err)
+		return 2
+	}
+	var trusted []netip.Prefix
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "hellomdm serve: --trusted-proxies: %v\n", err)
+			return 2
+		}
+		trusted = append(trusted, pfx)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := server.Open(ctx, server.Options{
+		DataDir: *data, Addr: *addr, Hostname: *hostname, PublicURL: *publicURL,
+		AdminToken: os.Getenv("HELLOMDM_ADMIN_TOKEN"), ClientCertHeader: *certHeader, TrustedProxies: trusted,
+		Engine: server.EngineConfig{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
+		Logger: logger, Out: stdout,
+	}, wireServices)
+	if err != nil {
+		logger.Error("start failed", "err", err)
+		return 1
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- app.Serve() }()
+	select {
+	case err := <-errc:
+		logger.Error("server stopped", "err", err)
+		_ = app.Shutdown(context.Background())
+		return 1
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: letting in-flight requests finish")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := app.Shutdown(sctx); err != nil {
+		logger.Error("shutdown", "err", err)
+		return 1
+	}
+	if err := <-errc; err != nil {
+		logger.Error("serve", "err", err)
+		return 1
+	}
+	logger.Info("stopped cleanly")
+	return 0
+}
+
+// parseFlags parses args, then fills each flag not given on the command line from the
+// environment variable PREFIX+NAME (upper-case, dashes as underscores).
+func parseFlags(fs *flag.FlagSet, args []string, prefix string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintln(fs.Output(), err)
+		return err
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

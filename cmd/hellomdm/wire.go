@@ -1,0 +1,9 @@
+package main
+
+import "github.com/hellomdm/hellomdm/server"
+
+// wireServices mounts the enrollment, identity-provider and PIN-reset services onto the
+// server. They are built over the same store and CA.
+func wireServices(app *server.App) ([]server.Mount, server.PolicyHook, error) {
+	return server.Services(app)
+}

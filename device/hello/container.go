@@ -1,0 +1,457 @@
+package hello
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"time"
+)
+
+const (
+	fileFormat  = "hellomdm-ngc-container"
+	fileVersion = 1
+)
+
+// Option configures Provision, Open and ResetDestructive.
+type Option func(*options)
+
+type options struct {
+	kdf    KDFParams
+	kdfSet bool
+	now    func() time.Time
+}
+
+// WithKDFParams sets the Argon2id cost used when a PIN protector is created or re-created.
+// Without it Provision uses DefaultKDFParams and later PIN changes keep the container's
+// stored parameters.
+func WithKDFParams(k KDFParams) Option {
+	return func(o *options) { o.kdf, o.kdfSet = k, true }
+}
+
+// WithClock sets the clock that stamps when a PIN was set (for Expiration).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+func buildOptions(opts []Option) options {
+	o := options{kdf: DefaultKDFParams(), now: time.Now}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	return o
+}
+
+// containerFile is the on-disk form. Secrets live only inside Sealed (under the container
+// key) or wrapped (PIN protector, reset protector).
+type containerFile struct {
+	Format    string          `json:"format"`
+	Version   int             `json:"version"`
+	User      string          `json:"user"`
+	NgcKeyID  string          `json:"ngcKeyId"`  // canonical GUID, lower case, no braces
+	PublicKey []byte          `json:"publicKey"` // PKIX DER of the Hello public key
+	CreatedAt time.Time       `json:"createdAt"`
+	PINSetAt  time.Time       `json:"pinSetAt"`
+	PIN       pinProtector    `json:"pinProtector"`
+	Sealed    []byte          `json:"sealed"` // nonce || AES-GCM(sealedContent JSON)
+	Reset     *resetProtector `json:"resetProtector,omitempty"`
+}
+
+type pinProtector struct {
+	KDF     KDFParams `json:"kdf"`
+	Salt    []byte    `json:"salt"`    // per-container Argon2id salt
+	Wrapped []byte    `json:"wrapped"` // nonce || AES-GCM(container key) under the PIN key
+}
+
+type resetProtector struct {
+	TenantID       string    `json:"tenantId"`
+	KeyFingerprint []byte    `json:"keyFingerprint"` // SHA-256 of the service key's PKIX DER
+	Ciphertext     []byte    `json:"ciphertext"`     // RSA-OAEP(protector) to the service
+	Wrapped        []byte    `json:"wrapped"`        // nonce || AES-GCM(container key) under the protector
+	CreatedAt      time.Time `json:"createdAt"`
+}
+
+type sealedContent struct {
+	PrivateKey  []byte         `json:"privateKey"` // PKCS#8 DER
+	Certificate []byte         `json:"certificate,omitempty"`
+	History     []historyEntry `json:"history"` // newest last, at most MaxHistory
+}
+
+// historyEntry identifies a past PIN: a hash of the second half of the Argon2id output for
+// that PIN under the container salt and KDF (the first half is the PIN key).
+type historyEntry struct {
+	KDF  KDFParams `json:"kdf"`
+	Hash []byte    `json:"hash"`
+}
+
+// Container is a user's Windows Hello container as stored on disk. It is safe for
+// concurrent use by one process.
+type Container struct {
+	mu   sync.Mutex
+	path string
+	opts options
+	f    containerFile
+}
+
+// pinKeys derives the PIN key (wraps the container key) and the history hash of pin.
+func pinKeys(pin string, salt []byte, k KDFParams) (pinKey, histHash []byte) {
+	out := argon2Out(pin, salt, k)
+	pinKey = bytes.Clone(out[:keySize])
+	h := sha256.Sum256(append([]byte("hellomdm-pin-history\x00"), out[keySize:]...))
+	clear(out)
+	return pinKey, h[:]
+}
+
+// Provision creates the user's container in dir: a new Hello key pair and NgcKeyId, an
+// empty certificate slot, sealed under a random container key wrapped by a key derived from
+// pin. pin must satisfy policy. rnd supplies the salts, nonces, container key and GUID.
+func Provision(dir, user, pin string, policy PINPolicy, rnd io.Reader, opts ...Option) (*Container, error) {
+	o := buildOptions(opts)
+	path, err := containerPath(dir, user)
+	if err != nil {
+		return nil, fmt.Errorf("provisioning Hello container: %w", err)
+	}
+	if rnd == nil {
+		return nil, errors.New("provisioning Hello container: nil randomness source")
+	}
+	if err := o.kdf.validate(); err != nil {
+		return nil, fmt.Errorf("provisioning Hello container: %w", err)
+	}
+	if err := policy.Check(pin); err != nil {
+		return nil, fmt.Errorf("provisioning Hello container: %w", err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("provisioning Hello container: %w", ErrExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("provisioning Hello container: %w", err)
+	}
+	f, err := newContainerFile(user, pin, o, rnd)
+	if err != nil {
+		return nil, fmt.Errorf("provisioning Hello container: %w", err)
+	}
+	c := &Container{path: path, opts: o}
+	if err := c.writeLocked(f); err != nil {
+		return nil, fmt.Errorf("provisioning Hello container: %w", err)
+	}
+	return c, nil
+}
+
+func newContainerFile(user, pin string, o options, rnd io.Reader) (containerFile, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rnd)
+	if err != nil {
+		return containerFile{}, fmt.Errorf("generating Hello key: %w", err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return containerFile{}, fmt.Errorf("encoding Hello key: %w", err)
+	}
+	defer clear(pkcs8)
+	pub, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return containerFile{}, fmt.Errorf("encoding Hello public key: %w", err)
+	}
+	id, err := newGUID(rnd)
+	if err != nil {
+		return containerFile{}, fmt.Errorf("creating NgcKeyId: %w", err)
+	}
+	ckey, err := randomBytes(rnd, keySize)
+	if err != nil {
+		return containerFile{}, fmt.Errorf("creating container key: %w", err)
+	}
+	defer clear(ckey)
+	salt, err := randomBytes(rnd, saltSize)
+	if err != nil {
+		return containerFile{}, fmt.Errorf("creating PIN salt: %w", err)
+	}
+	now := o.now().UTC()
+	f := containerFile{
+		Format: fileFormat, Version: fileVersion, User: user, NgcKeyID: id,
+		PublicKey: pub, CreatedAt: now,
+		PIN: pinProtector{KDF: o.kdf, Salt: salt},
+	}
+	inner := sealedContent{PrivateKey: pkcs8}
+	if err := f.setPIN(pin, ckey, &inner, o.kdf, now, rnd); err != nil {
+		return containerFile{}, err
+	}
+	return f, nil
+}
+
+// setPIN wraps ckey under pin, appends pin to the history and reseals inner. It mutates f
+// and inner only; the caller persists.
+func (f *containerFile) setPIN(pin string, ckey []byte, inner *sealedContent, k KDFParams, now time.Time, rnd io.Reader) error {
+	pinKey, hist := pinKeys(pin, f.PIN.Salt, k)
+	defer clear(pinKey)
+	wrapped, err := seal(rnd, pinKey, ckey, aad("pin", f.User, f.NgcKeyID))
+	if err != nil {
+		return fmt.Errorf("wrapping container key under PIN: %w", err)
+	}
+	inner.History = append(inner.History, historyEntry{KDF: k, Hash: hist})
+	if n := len(inner.History); n > MaxHistory {
+		inner.History = inner.History[n-MaxHistory:]
+	}
+	f.PIN = pinProtector{KDF: k, Salt: f.PIN.Salt, Wrapped: wrapped}
+	f.PINSetAt = now
+	return f.reseal(ckey, inner, rnd)
+}
+
+func (f *containerFile) reseal(ckey []byte, inner *sealedContent, rnd io.Reader) error {
+	plain, err := json.Marshal(inner)
+	if err != nil {
+		return fmt.Errorf("encoding sealed content: %w", err)
+	}
+	defer clear(plain)
+	sealed, err := seal(rnd, ckey, plain, aad("sealed", f.User, f.NgcKeyID))
+	if err != nil {
+		return fmt.Errorf("sealing container: %w", err)
+	}
+	f.Sealed = sealed
+	return nil
+}
+
+// unseal opens the sealed content with the container key.
+func (f *containerFile) unseal(ckey []byte) (*sealedContent, error) {
+	plain, err := open(ckey, f.Sealed, aad("sealed", f.User, f.NgcKeyID))
+	if err != nil {
+		return nil, fmt.Errorf("%w: sealed content does not open", ErrCorrupt)
+	}
+	defer clear(plain)
+	var inner sealedContent
+	if err := json.Unmarshal(plain, &inner); err != nil {
+		return nil, fmt.Errorf("%w: decoding sealed content: %v", ErrCorrupt, err)
+	}
+	return &inner, nil
+}
+
+// checkHistory refuses pin if it matches one of the last n PINs.
+func (f *containerFile) checkHistory(pin string, inner *sealedContent, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	recent := inner.History[max(len(inner.History)-n, 0):]
+	hashes := map[KDFParams][]byte{}
+	for _, h := range recent {
+		got, ok := hashes[h.KDF]
+		if !ok {
+			if h.KDF.validate() != nil {
+				continue
+			}
+			var pinKey []byte
+			pinKey, got = pinKeys(pin, f.PIN.Salt, h.KDF)
+			clear(pinKey)
+			hashes[h.KDF] = got
+		}
+		if equalBytes(got, h.Hash) {
+			return &PolicyError{Rule: "History", Reason: fmt.Sprintf("PIN was used among the last %d PINs", n)}
+		}
+	}
+	return nil
+}
+
+// Open reads the user's container from dir. It returns ErrNoContainer when there is none.
+func Open(dir, user string, opts ...Option) (*Container, error) {
+	path, err := containerPath(dir, user)
+	if err != nil {
+		return nil, fmt.Errorf("opening Hello container: %w", err)
+	}
+	data, err := readLimited(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("opening Hello container: %w", ErrNoContainer)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening Hello container: %w", err)
+	}
+	f, err := decodeFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("opening Hello container: %w", err)
+	}
+	if f.User != user {
+		return nil, fmt.Errorf("opening Hello container: %w: file belongs to another user", ErrCorrupt)
+	}
+	return &Container{path: path, opts: buildOptions(opts), f: f}, nil
+}
+
+// decodeFile parses and validates a container file.
+func decodeFile(data []byte) (containerFile, error) {
+	var f containerFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return containerFile{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if dec.More() {
+		return containerFile{}, fmt.Errorf("%w: trailing data", ErrCorrupt)
+	}
+	bad := func(what string) (containerFile, error) {
+		return containerFile{}, fmt.Errorf("%w: %s", ErrCorrupt, what)
+	}
+	switch {
+	case f.Format != fileFormat:
+		return bad("unknown format")
+	case f.Version != fileVersion:
+		return bad(fmt.Sprintf("unsupported version %d", f.Version))
+	case validUser(f.User) != nil:
+		return bad("invalid user")
+	case !validGUID(f.NgcKeyID):
+		return bad("invalid NgcKeyId")
+	case f.PIN.KDF.validate() != nil:
+		return bad("invalid KDF parameters")
+	case len(f.PIN.Salt) != saltSize:
+		return bad("invalid PIN salt")
+	case len(f.PIN.Wrapped) != wrappedKeySize:
+		return bad("invalid wrapped key")
+	case len(f.Sealed) < nonceSize+tagSize:
+		return bad("sealed content too short")
+	}
+	pub, err := x509.ParsePKIXPublicKey(f.PublicKey)
+	if err != nil {
+		return bad("invalid public key")
+	}
+	if ek, ok := pub.(*ecdsa.PublicKey); !ok || ek.Curve != elliptic.P256() {
+		return bad("public key is not ECDSA P-256")
+	}
+	if r := f.Reset; r != nil {
+		switch {
+		case r.TenantID == "":
+			return bad("reset protector without tenant")
+		case len(r.KeyFingerprint) != sha256.Size:
+			return bad("invalid reset key fingerprint")
+		case len(r.Ciphertext) == 0:
+			return bad("empty reset protector ciphertext")
+		case len(r.Wrapped) != wrappedKeySize:
+			return bad("invalid reset wrapped key")
+		}
+	}
+	return f, nil
+}
+
+// commitLocked persists next over the container this value holds and adopts it; c.mu must
+// be held. It refuses to resurrect a deleted container or overwrite a replaced one.
+func (c *Container) commitLocked(next containerFile) error {
+	data, err := readLimited(c.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrReplaced
+	}
+	if err != nil {
+		return fmt.Errorf("reading container file: %w", err)
+	}
+	cur, err := decodeFile(data)
+	if err != nil {
+		return err
+	}
+	if cur.NgcKeyID != c.f.NgcKeyID {
+		return ErrReplaced
+	}
+	return c.writeLocked(next)
+}
+
+// writeLocked persists next unconditionally and adopts it.
+func (c *Container) writeLocked(next containerFile) error {
+	data, err := json.MarshalIndent(next, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding container file: %w", err)
+	}
+	if err := writeAtomic(c.path, data); err != nil {
+		return err
+	}
+	c.f = next
+	return nil
+}
+
+// User returns the user name the container belongs to.
+func (c *Container) User() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.f.User
+}
+
+// NgcKeyID returns the container's key ID as a canonical GUID without braces; use
+// FormatKeyID for the `{GUID}` form dsregcmd shows.
+func (c *Container) NgcKeyID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.f.NgcKeyID
+}
+
+// PublicKey returns the Hello public key (not secret: available without the PIN).
+func (c *Container) PublicKey() *ecdsa.PublicKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pub, err := x509.ParsePKIXPublicKey(c.f.PublicKey)
+	if err != nil {
+		return nil // decodeFile validated it; unreachable for a Container from this package
+	}
+	ek, _ := pub.(*ecdsa.PublicKey)
+	return ek
+}
+
+// PINSetAt returns when the current PIN was set.
+func (c *Container) PINSetAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.f.PINSetAt
+}
+
+// PINExpired reports whether the current PIN has expired under policy at now.
+func (c *Container) PINExpired(policy PINPolicy, now time.Time) bool {
+	return policy.Expired(c.PINSetAt(), now)
+}
+
+// Unlock proves pin and returns a handle to the container's secrets. A wrong PIN returns
+// ErrWrongPIN; a file whose sealed content or key pair fails integrity checks, ErrCorrupt.
+func (c *Container) Unlock(pin string) (*Unlocked, error) {
+	c.mu.Lock()
+	f := c.f
+	c.mu.Unlock()
+	pinKey, _ := pinKeys(pin, f.PIN.Salt, f.PIN.KDF)
+	ckey, err := open(pinKey, f.PIN.Wrapped, aad("pin", f.User, f.NgcKeyID))
+	clear(pinKey)
+	if err != nil {
+		return nil, fmt.Errorf("unlocking Hello container: %w", ErrWrongPIN)
+	}
+	u, err := newUnlocked(c, &f, ckey)
+	if err != nil {
+		clear(ckey)
+		return nil, fmt.Errorf("unlocking Hello container: %w", err)
+	}
+	return u, nil
+}
+
+// Exists reports whether the user has a container in dir.
+func Exists(dir, user string) (bool, error) {
+	path, err := containerPath(dir, user)
+	if err != nil {
+		return false, fmt.Errorf("checking Hello container: %w", err)
+	}
+	_, err = os.Lstat(path)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("checking Hello container: %w", err)
+}
+
+// Delete erases the user's container (keys, certificate, protectors): the file is
+// overwritten with zeros, synced and removed. Deleting a missing container is not an error.
+func Delete(dir, user string) error {
+	path, err := containerPath(dir, user)
+	if err != nil {
+		return fmt.Errorf("deleting Hello container: %w", err)
+	}
+	if err := shredAndRemove(path); err != nil {
+		return fmt.Errorf("deleting Hello container: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package enrollment
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Fault subcodes (MS-MDE2 2.2.10 Faults). The prefix is part of the value: s is
+// the SOAP 1.2 envelope namespace, a the WS-Addressing namespace, both declared
+// on every response envelope.
+const (
+	SubcodeMessageFormat        = "s:MessageFormat"        // MENROLL_E_DEVICE_MESSAGE_FORMAT_ERROR 0x80180001
+	SubcodeAuthentication       = "s:Authentication"       // MENROLL_E_DEVICE_AUTHENTICATION_ERROR 0x80180002
+	SubcodeAuthorization        = "s:Authorization"        // MENROLL_E_DEVICE_AUTHORIZATION_ERROR 0x80180003
+	SubcodeCertificateRequest   = "s:CertificateRequest"   // MENROLL_E_DEVICE_CERTIFCATEREQUEST_ERROR 0x80180004
+	SubcodeEnrollmentServer     = "s:EnrollmentServer"     // MENROLL_E_DEVICE_CONFIGMGRSERVER_ERROR 0x80180005
+	SubcodeInternalServiceFault = "a:InternalServiceFault" // MENROLL_E_DEVICE_INTERNALSERVICE_ERROR 0x80180006
+	SubcodeInvalidSecurity      = "a:InvalidSecurity"      // MENROLL_E_DEVICE_INVALIDSECURITY_ERROR 0x80180007
+)
+
+// Detail error types carried in s:Detail/DeviceEnrollmentServiceError/ErrorType
+// (MS-MDE2 2.2.10, second table).
+const (
+	ErrorTypeDeviceNotSupported    = "DeviceNotSupported"
+	ErrorTypeNotSupported          = "NotSupported"
+	ErrorTypeNotEligibleToRenew    = "NotEligibleToRenew"
+	ErrorTypeInvalidEnrollmentData = "InvalidEnrollmentData"
+)
+
+// Fault is an enrollment failure as the client will see it. Sender faults are
+// the client's doing and travel as HTTP 400 with Code s:Sender; the rest are
+// s:Receiver with HTTP 500 (SOAP 1.2 Part 2 §7.5.1.2, HTTP binding). The
+// MS-MDE2 meaning is in Subcode and, optionally, ErrorType.
+type Fault struct {
+	Sender    bool
+	Subcode   string
+	ErrorType string
+	// Reason is sent to the client; it never contains secrets or internals.
+	Reason string
+	// Err is the internal cause, logged but never sent.
+	Err error
+}
+
+func (f *Fault) Error() string {
+	if f.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", f.Subcode, f.Reason, f.Err)
+	}
+	return f.Subcode + ": " + f.Reason
+}
+
+func (f *Fault) Unwrap() error { return f.Err }
+
+// HTTPStatus is 400 for Sender faults and 500 for Receiver faults.
+func (f *Fault) HTTPStatus() int {
+	if f.Sender {
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+// Code is the SOAP 1.2 fault code value.
+func (f *Fault) Code() string {
+	if f.Sender {
+		return "s:Sender"
+	}
+	return "s:Receiver"
+}
+
+func senderFault(subcode, reason string, err error) *Fault {
+	return &Fault{Sender: true, Subcode: subcode, Reason: reason, Err: err}
+}
+
+func receiverFault(subcode, reason string, err error) *Fault {
+	return &Fault{Subcode: subcode, Reason: reason, Err: err}
+}
+
+func formatFault(reason string, err error) *Fault {
+	return senderFault(SubcodeMessageFormat, reason, err)
+}
+
+func dataFault(reason string, err error) *Fault {
+	f := senderFault(SubcodeMessageFormat, reason, err)
+	f.ErrorType = ErrorTypeInvalidEnrollmentData
+	return f
+}
+
+// asFault turns any error into a Fault; an error that is not already one is a
+// server-side failure.
+func asFault(err error) *Fault {
+	var f *Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	return receiverFault(SubcodeInternalServiceFault, "internal error", err)
+}

@@ -1,0 +1,346 @@
+package enrollment
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/hellomdm/hellomdm/enrollment/ca"
+)
+
+// Endpoint paths (MS-MDE2 3.1: Windows derives the discovery URL itself; the
+// other two are ours and handed out in the DiscoverResponse).
+const (
+	PathDiscovery  = "/EnrollmentServer/Discovery.svc"
+	PathPolicy     = "/EnrollmentServer/Policy.svc"
+	PathEnrollment = "/EnrollmentServer/Enrollment.svc"
+	// PathManagement is where enrolled devices send OMA-DM (ADDR in w7).
+	PathManagement = "/ManagementServer/MDM.svc"
+)
+
+const (
+	contentTypeSOAP     = "application/soap+xml; charset=utf-8"
+	defaultAuthPath     = "/idp/enroll"
+	defaultProviderID   = "hellomdm"
+	certBackdate        = 5 * time.Minute
+	rstrTimestampExpiry = 5 * time.Minute
+)
+
+var providerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Config configures a Service. PublicURL is required; everything else has a
+// default.
+type Config struct {
+	// PublicURL is the HTTPS base URL devices reach, e.g. https://mdm.example.com:8443.
+	PublicURL *url.URL
+	// AuthenticationPath is the Federated sign-in page path (default "/idp/enroll").
+	AuthenticationPath string
+	// ProviderID names the DMClient provider and w7 PROVIDER-ID (default "hellomdm").
+	ProviderID string
+	// CertValidity is the device certificate lifetime (default one year).
+	CertValidity time.Duration
+	// Poll is the DMClient poll schedule (default DefaultPollSchedule()).
+	Poll PollSchedule
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Rand is the source of the APPAUTH secrets (default crypto/rand.Reader).
+	Rand io.Reader
+	// Logger receives one line per request (default: discard). Passwords and
+	// tokens are never logged.
+	Logger *slog.Logger
+	// PeerCertificate returns the client certificate of a renewal request
+	// (default: the leaf of the verified TLS chain, nil without one).
+	PeerCertificate func(*http.Request) *x509.Certificate
+}
+
+// Service answers MS-MDE2 discovery, MS-XCEP policy and MS-WSTEP enrollment.
+// It keeps no state between requests.
+type Service struct {
+	cfg    Config
+	ca     *ca.CA
+	dir    Directory
+	tokens TokenVerifier
+	reg    Registry
+	log    *slog.Logger
+	urls   struct{ policy, enrollment, authentication, management string }
+}
+
+// New checks cfg and returns a Service. tokens may be nil, in which case
+// Federated authentication is refused.
+func New(cfg Config, authority *ca.CA, dir Directory, tokens TokenVerifier, reg Registry) (*Service, error) {
+	if authority == nil || dir == nil || reg == nil {
+		return nil, errors.New("creating enrollment service: nil CA, Directory or Registry")
+	}
+	if cfg.PublicURL == nil || cfg.PublicURL.Scheme != "https" || cfg.PublicURL.Host == "" {
+		return nil, errors.New("creating enrollment service: PublicURL must be an absolute https URL")
+	}
+	if cfg.AuthenticationPath == "" {
+		cfg.AuthenticationPath = defaultAuthPath
+	}
+	if cfg.AuthenticationPath[0] != '/' {
+		return nil, fmt.Errorf("creating enrollment service: AuthenticationPath %q must start with /", cfg.AuthenticationPath)
+	}
+	if cfg.ProviderID == "" {
+		cfg.ProviderID = defaultProviderID
+	}
+	if !providerIDPattern.MatchString(cfg.ProviderID) {
+		return nil, fmt.Errorf("creating enrollment service: invalid ProviderID %q", cfg.ProviderID)
+	}
+	if cfg.CertValidity == 0 {
+		cfg.CertValidity = ca.DefaultDeviceValidity
+	}
+	if cfg.CertValidity < time.Hour {
+		return nil, fmt.Errorf("creating enrollment service: CertValidity %v below one hour", cfg.CertValidity)
+	}
+	if cfg.Poll == (PollSchedule{}) {
+		cfg.Poll = DefaultPollSchedule()
+	}
+	if err := cfg.Poll.validate(); err != nil {
+		return nil, fmt.Errorf("creating enrollment service: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PeerCertificate == nil {
+		cfg.PeerCertificate = verifiedLeaf
+	}
+	s := &Service{cfg: cfg, ca: authority, dir: dir, tokens: tokens, reg: reg,
+		log: cfg.Logger.With("component", "enrollment")}
+	base := *cfg.PublicURL
+	base.Path, base.RawPath, base.RawQuery, base.Fragment = "", "", "", ""
+	s.urls.policy = base.String() + PathPolicy
+	s.urls.enrollment = base.String() + PathEnrollment
+	s.urls.authentication = base.String() + cfg.AuthenticationPath
+	s.urls.management = base.String() + PathManagement
+	return s, nil
+}
+
+func verifiedLeaf(r *http.Request) *x509.Certificate {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return nil
+	}
+	return r.TLS.VerifiedChains[0][0]
+}
+
+// Handler serves the three enrollment endpoints and nothing else.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(PathDiscovery, s.serveDiscovery)
+	mux.HandleFunc(PathPolicy, func(w http.ResponseWriter, r *http.Request) {
+		s.serveSOAP(w, r, actionGetPolicies, actionGetPoliciesResp, s.handlePolicies)
+	})
+	mux.HandleFunc(PathEnrollment, func(w http.ResponseWriter, r *http.Request) {
+		s.serveSOAP(w, r, actionRST, actionRSTRC, s.handleRST)
+	})
+	return mux
+}
+
+// serveDiscovery answers the GET probe with 200 and an empty body (MS-MDE2
+// 3.1.4.1; protocol.md A.1) and the POST with Discover.
+func (s *Service) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	s.serveSOAP(w, r, actionDiscover, actionDiscoverResponse, s.handleDiscover)
+}
+
+// reply is an operation's answer: the Body element, and whether the header
+// carries a wsse:Security timestamp (RSTR, MS-WSTEP 3.1.4.1.1.2).
+type reply struct {
+	body      *etree.Element
+	timestamp bool
+}
+
+type operation func(ctx context.Context, r *http.Request, env *envelope) (reply, error)
+
+// serveSOAP reads a bounded body, decodes the envelope, checks the action,
+// runs op and writes either its reply or a SOAP fault, always buffered with
+// Content-Length (enrollment responses must not be chunked; protocol.md A.1).
+func (s *Service) serveSOAP(w http.ResponseWriter, r *http.Request, wantAction, respAction string, op operation) {
+	start := s.cfg.Now()
+	traceID := s.traceID()
+	log := s.log.With("path", r.URL.Path, "trace", traceID)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	var env *envelope
+	rep, err := func() (reply, error) {
+		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+		if err != nil {
+			return reply{}, formatFault("request body unreadable or too large", err)
+		}
+		env, err = parseEnvelope(data)
+		if err != nil {
+			return reply{}, err
+		}
+		if err := env.checkAction(wantAction); err != nil {
+			return reply{}, err
+		}
+		return op(r.Context(), r, env)
+	}()
+	relatesTo := ""
+	if env != nil {
+		relatesTo = env.MessageID
+	}
+	if err != nil {
+		f := asFault(err)
+		level := slog.LevelInfo
+		if !f.Sender {
+			level = slog.LevelError
+		}
+		log.Log(r.Context(), level, "enrollment request refused", "code", f.Code(), "subcode", f.Subcode,
+			"reason", f.Reason, "err", f.Err)
+		body, berr := buildFault(f, respAction, relatesTo, traceID)
+		if berr != nil {
+			log.Error("building fault", "err", berr)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		writeSOAP(w, f.HTTPStatus(), body)
+		return
+	}
+	doc, header, body := newEnvelope(respAction, relatesTo)
+	if rep.timestamp {
+		sec := header.CreateElement("o:Security")
+		sec.CreateAttr("s:mustUnderstand", "1")
+		sec.CreateAttr("xmlns:o", nsWSSE)
+		ts := sec.CreateElement("u:Timestamp")
+		ts.CreateAttr("u:Id", "_0")
+		now := s.cfg.Now().UTC()
+		ts.CreateElement("u:Created").SetText(now.Format("2006-01-02T15:04:05.000Z"))
+		ts.CreateElement("u:Expires").SetText(now.Add(rstrTimestampExpiry).Format("2006-01-02T15:04:05.000Z"))
+	}
+	body.AddChild(rep.body)
+	out, err := serialize(doc)
+	if err != nil {
+		log.Error("building response", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	log.Info("enrollment request served", "action", respAction, "elapsed", s.cfg.Now().Sub(start))
+	writeSOAP(w, http.StatusOK, out)
+}
+
+func writeSOAP(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypeSOAP)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = io.Copy(w, bytes.NewReader(body))
+}
+
+// traceID is a short random correlation ID sent in fault details and logs.
+func (s *Service) traceID() string {
+	var b [8]byte
+	if _, err := io.ReadFull(s.cfg.Rand, b[:]); err != nil {
+		return "unavailable"
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Service) handleDiscover(ctx context.Context, _ *http.Request, env *envelope) (reply, error) {
+	d, err := parseDiscover(env)
+	if err != nil {
+		return reply{}, err
+	}
+	body, err := s.discover(ctx, d)
+	return reply{body: body}, err
+}
+
+func (s *Service) handlePolicies(ctx context.Context, _ *http.Request, env *envelope) (reply, error) {
+	if err := parseGetPolicies(env); err != nil {
+		return reply{}, err
+	}
+	if _, err := s.authenticate(ctx, env.Creds); err != nil {
+		return reply{}, err
+	}
+	return reply{body: s.policiesResponse()}, nil
+}
+
+// principal is an authenticated enrolling user.
+type principal struct {
+	Tenant      Tenant
+	UserID, UPN string
+}
+
+// authenticate applies the tenant's auth policy to the wsse:Security header
+// (MS-MDE2 3.3.4, 3.4.4; protocol.md A.4): OnPremise checks the password via
+// the Directory; Federated verifies the token and that its tenant owns the
+// UPN's domain.
+func (s *Service) authenticate(ctx context.Context, c credentials) (principal, error) {
+	switch {
+	case c.HasUsername:
+		t, err := s.tenantFor(ctx, c.Username)
+		if err != nil {
+			return principal{}, err
+		}
+		if t.AuthPolicy != AuthPolicyOnPremise {
+			return principal{}, senderFault(SubcodeAuthentication, "tenant requires Federated authentication", nil)
+		}
+		uid, err := s.dir.CheckPassword(ctx, t.ID, c.Username, c.Password)
+		if errors.Is(err, ErrBadCredentials) {
+			return principal{}, senderFault(SubcodeAuthentication, "invalid user name or password", err)
+		}
+		if err != nil {
+			return principal{}, receiverFault(SubcodeInternalServiceFault, "directory unavailable", fmt.Errorf("checking password: %w", err))
+		}
+		return principal{Tenant: t, UserID: uid, UPN: c.Username}, nil
+	case c.HasToken:
+		if s.tokens == nil {
+			return principal{}, senderFault(SubcodeAuthentication, "Federated authentication is not available", nil)
+		}
+		claims, err := s.tokens.VerifyEnrollmentToken(ctx, c.Token)
+		if errors.Is(err, ErrInvalidToken) {
+			return principal{}, senderFault(SubcodeAuthentication, "invalid enrollment token", err)
+		}
+		if err != nil {
+			return principal{}, receiverFault(SubcodeInternalServiceFault, "token verification unavailable", fmt.Errorf("verifying token: %w", err))
+		}
+		t, err := s.tenantFor(ctx, claims.UPN)
+		if err != nil {
+			return principal{}, err
+		}
+		if t.ID != claims.TenantID {
+			return principal{}, senderFault(SubcodeAuthorization, "token was issued for another tenant",
+				fmt.Errorf("token tenant %s, domain tenant %s", claims.TenantID, t.ID))
+		}
+		if t.AuthPolicy != AuthPolicyFederated {
+			return principal{}, senderFault(SubcodeAuthentication, "tenant requires OnPremise authentication", nil)
+		}
+		return principal{Tenant: t, UserID: claims.UserID, UPN: claims.UPN}, nil
+	default:
+		return principal{}, senderFault(SubcodeInvalidSecurity, "missing WS-Security credentials", nil)
+	}
+}
+
+// randomToken returns n random bytes, base64 encoded.
+func (s *Service) randomToken(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+		return "", fmt.Errorf("reading randomness: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}

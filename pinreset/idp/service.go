@@ -1,0 +1,271 @@
+package idp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// User is a tenant user as the identity provider sees it.
+type User struct {
+	ID           string
+	TenantID     string
+	UPN          string
+	PasswordHash string // PHC argon2id string from HashPassword
+	TOTPSecret   []byte // nil or empty: no second factor enrolled
+	TOTPLastStep int64  // last TOTP step accepted (replay guard)
+}
+
+// Tenant is the part of a tenant the identity provider needs.
+type Tenant struct {
+	ID             string
+	Domains        []string
+	Federated      bool
+	FederationHost string // third-party IdP host name for federated tenants, e.g. "adfs.fabrikam.com"
+}
+
+// UserStore is the storage the identity provider needs. Lookups that find nothing return an
+// error wrapping ErrNotFound. UPNs and domains are passed lower-cased.
+type UserStore interface {
+	TenantForDomain(ctx context.Context, domain string) (Tenant, error)
+	UserByUPN(ctx context.Context, tenantID, upn string) (User, error)
+	// SetTOTP stores a new TOTP secret for the user.
+	SetTOTP(ctx context.Context, tenantID, userID string, secret []byte) error
+	// UseTOTPStep atomically records step as used if it is greater than the stored last
+	// step; returns ErrTOTPReplayed otherwise.
+	UseTOTPStep(ctx context.Context, tenantID, userID string, step int64) error
+}
+
+// Config configures a Service. Zero values take the documented defaults.
+type Config struct {
+	// ServerHost is this server's host name, reported by /idp/signin-info for tenants that
+	// are not federated. When empty the request's Host is reported.
+	ServerHost string
+	// FormKey authenticates sign-in form nonces (HMAC-SHA-256). At least 32 bytes; all
+	// replicas must share it. Required.
+	FormKey []byte
+	// FormTTL is how long a rendered sign-in form stays valid; 10 minutes when zero.
+	FormTTL time.Duration
+	// FederationPath is the path on a tenant's FederationHost that the browser flow is
+	// redirected to; "/idp/enroll" when empty.
+	FederationPath string
+	// TOTPIssuer labels otpauth URIs; "hellomdm" when empty.
+	TOTPIssuer string
+	// Password are the argon2id parameters of the dummy hash spent for unknown users; use
+	// the same parameters the user hashes were made with. DefaultPasswordOptions when zero.
+	Password PasswordOptions
+	// FailureLimit failed sign-ins per UPN per FailureWindow are allowed; 10 per minute
+	// when zero.
+	FailureLimit  int
+	FailureWindow time.Duration
+	// MaxTrackedUPNs bounds the rate limiter's table; 100000 when zero.
+	MaxTrackedUPNs int
+	Now            func() time.Time // time.Now when nil
+	Rand           io.Reader        // crypto/rand when nil
+	Logger         *slog.Logger     // discard when nil
+}
+
+// Service signs tenant users in (password, then TOTP when enrolled) and issues tokens.
+type Service struct {
+	cfg       Config
+	users     UserStore
+	issuer    *Issuer
+	limiter   *failureLimiter
+	dummyHash string
+	log       *slog.Logger
+}
+
+// New returns a Service.
+func New(cfg Config, users UserStore, issuer *Issuer) (*Service, error) {
+	if users == nil || issuer == nil {
+		return nil, errors.New("creating identity provider: nil user store or issuer")
+	}
+	if len(cfg.FormKey) < 32 {
+		return nil, errors.New("creating identity provider: form key must be at least 32 bytes")
+	}
+	if cfg.FormTTL == 0 {
+		cfg.FormTTL = 10 * time.Minute
+	}
+	if cfg.FederationPath == "" {
+		cfg.FederationPath = "/idp/enroll"
+	}
+	if !strings.HasPrefix(cfg.FederationPath, "/") {
+		return nil, errors.New("creating identity provider: federation path must start with /")
+	}
+	if cfg.TOTPIssuer == "" {
+		cfg.TOTPIssuer = "hellomdm"
+	}
+	if cfg.Password == (PasswordOptions{}) {
+		cfg.Password = DefaultPasswordOptions()
+	}
+	if cfg.FailureLimit == 0 {
+		cfg.FailureLimit = 10
+	}
+	if cfg.FailureWindow == 0 {
+		cfg.FailureWindow = time.Minute
+	}
+	if cfg.MaxTrackedUPNs == 0 {
+		cfg.MaxTrackedUPNs = 100000
+	}
+	if cfg.FailureLimit < 0 || cfg.FailureWindow < 0 || cfg.MaxTrackedUPNs < 0 || cfg.FormTTL < 0 {
+		return nil, errors.New("creating identity provider: negative limit, window or TTL")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.FormKey = append([]byte(nil), cfg.FormKey...)
+	// The dummy hash makes an unknown user cost one argon2id computation, like a real one.
+	dummy, err := HashPasswordWith("hellomdm-dummy-password", cfg.Rand, cfg.Password)
+	if err != nil {
+		return nil, fmt.Errorf("creating identity provider: %w", err)
+	}
+	return &Service{
+		cfg:       cfg,
+		users:     users,
+		issuer:    issuer,
+		limiter:   newFailureLimiter(cfg.FailureLimit, cfg.FailureWindow, cfg.MaxTrackedUPNs),
+		dummyHash: dummy,
+		log:       cfg.Logger.With("component", "idp"),
+	}, nil
+}
+
+// SignIn authenticates upn with password and, when the user has a TOTP secret, otp, and
+// returns a token for audience (AudienceEnrollment or AudiencePINReset) with its claims.
+// amr is ["pwd"] without a second factor and ["pwd","mfa"] with one.
+//
+// Errors: ErrInvalidCredentials (unknown domain, unknown user and wrong password alike, and
+// each still costs one argon2id computation), ErrTOTPRequired, ErrTOTPInvalid,
+// ErrTOTPReplayed, *RateLimitError (ErrRateLimited), ErrFederated for users of federated
+// tenants (see SignInFederated), ErrUnknownAudience; anything else is an internal failure.
+func (s *Service) SignIn(ctx context.Context, upn, password, otp, audience string) (string, Claims, error) {
+	return s.signIn(ctx, upn, password, otp, audience, "")
+}
+
+// SignInFederated is SignIn for the simulated third-party identity provider: a user of a
+// federated tenant is signed in only when federationHost equals the tenant's
+// FederationHost (see doc.go). For other tenants it behaves like SignIn.
+func (s *Service) SignInFederated(ctx context.Context, federationHost, upn, password, otp, audience string) (string, Claims, error) {
+	return s.signIn(ctx, upn, password, otp, audience, federationHost)
+}
+
+func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via string) (string, Claims, error) {
+	if audience != AudienceEnrollment && audience != AudiencePINReset {
+		return "", Claims{}, fmt.Errorf("signing in: %q: %w", audience, ErrUnknownAudience)
+	}
+	upn, domain, ok := normalizeUPN(upn)
+	if !ok {
+		return "", Claims{}, fmt.Errorf("signing in: malformed user name: %w", ErrInvalidCredentials)
+	}
+	now := s.cfg.Now()
+	if wait := s.limiter.blocked(upn, now); wait > 0 {
+		s.log.InfoContext(ctx, "sign-in rate limited", "upn", upn)
+		return "", Claims{}, fmt.Errorf("signing in: %w", &RateLimitError{RetryAfter: wait})
+	}
+	fail := func(reason string, err error) (string, Claims, error) {
+		s.limiter.fail(upn, now)
+		s.log.InfoContext(ctx, "sign-in failed", "upn", upn, "reason", reason)
+		return "", Claims{}, fmt.Errorf("signing in: %w", err)
+	}
+
+	tenant, err := s.users.TenantForDomain(ctx, domain)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_ = CheckPassword(s.dummyHash, password)
+		return fail("unknown domain", ErrInvalidCredentials)
+	case err != nil:
+		return "", Claims{}, fmt.Errorf("signing in: looking up tenant: %w", err)
+	}
+	if tenant.Federated && (tenant.FederationHost == "" || !strings.EqualFold(via, tenant.FederationHost)) {
+		return "", Claims{}, fmt.Errorf("signing in: tenant %s authenticates at %q: %w", tenant.ID, tenant.FederationHost, ErrFederated)
+	}
+	user, err := s.users.UserByUPN(ctx, tenant.ID, upn)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_ = CheckPassword(s.dummyHash, password)
+		return fail("unknown user", ErrInvalidCredentials)
+	case err != nil:
+		return "", Claims{}, fmt.Errorf("signing in: looking up user: %w", err)
+	}
+	if err := CheckPassword(user.PasswordHash, password); err != nil {
+		if errors.Is(err, ErrPasswordMismatch) {
+			return fail("wrong password", ErrInvalidCredentials)
+		}
+		return "", Claims{}, fmt.Errorf("signing in: user %s: %w", user.ID, err)
+	}
+	amr := []string{AMRPassword}
+	if len(user.TOTPSecret) > 0 {
+		if otp == "" {
+			return "", Claims{}, fmt.Errorf("signing in: %w", ErrTOTPRequired)
+		}
+		step, err := VerifyTOTP(user.TOTPSecret, strings.TrimSpace(otp), now, user.TOTPLastStep)
+		if err != nil {
+			if errors.Is(err, ErrTOTPReplayed) {
+				return fail("replayed code", ErrTOTPReplayed)
+			}
+			return fail("wrong code", ErrTOTPInvalid)
+		}
+		if err := s.users.UseTOTPStep(ctx, tenant.ID, user.ID, step); err != nil {
+			if errors.Is(err, ErrTOTPReplayed) {
+				return fail("replayed code", ErrTOTPReplayed)
+			}
+			return "", Claims{}, fmt.Errorf("signing in: recording totp step: %w", err)
+		}
+		amr = append(amr, AMRMFA)
+	}
+	s.limiter.reset(upn)
+	tok, claims, err := s.issuer.issue(ctx, Claims{
+		Audience: audience, TenantID: tenant.ID, Subject: user.ID, UPN: user.UPN, AMR: amr,
+	})
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("signing in: %w", err)
+	}
+	s.log.InfoContext(ctx, "signed in", "tenant", tenant.ID, "user", user.ID, "audience", audience, "mfa", len(amr) > 1)
+	return tok, claims, nil
+}
+
+// EnrollTOTP creates and stores a new TOTP secret for the user, replacing any previous one,
+// and returns it in base32 with its otpauth URI (labelled with userID) for the user's
+// authenticator app.
+func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID string) (secretBase32, uri string, err error) {
+	if tenantID == "" || userID == "" {
+		return "", "", errors.New("enrolling totp: tenant and user are required")
+	}
+	secret, b32, err := NewTOTPSecret(s.cfg.Rand)
+	if err != nil {
+		return "", "", fmt.Errorf("enrolling totp: %w", err)
+	}
+	if err := s.users.SetTOTP(ctx, tenantID, userID, secret); err != nil {
+		return "", "", fmt.Errorf("enrolling totp: storing secret: %w", err)
+	}
+	return b32, TOTPURI(s.cfg.TOTPIssuer, userID, b32), nil
+}
+
+// normalizeUPN trims and lower-cases upn and returns it with its domain; ok is false when
+// it is not local@domain of sane length.
+func normalizeUPN(upn string) (norm, domain string, ok bool) {
+	norm = strings.ToLower(strings.TrimSpace(upn))
+	if len(norm) < 3 || len(norm) > 256 {
+		return "", "", false
+	}
+	at := strings.LastIndexByte(norm, '@')
+	if at <= 0 || at == len(norm)-1 {
+		return "", "", false
+	}
+	for _, r := range norm {
+		if r < 0x21 || r == 0x7f {
+			return "", "", false
+		}
+	}
+	return norm, norm[at+1:], true
+}

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/enrollment"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// enrollmentDirectory adapts the store to enrollment.Directory.
+type enrollmentDirectory struct{ st store.Store }
+
+func (d enrollmentDirectory) TenantForDomain(ctx context.Context, domain string) (enrollment.Tenant, error) {
+	t, err := d.st.TenantByDomain(ctx, domain)
+	if isNotFound(err) {
+		return enrollment.Tenant{}, enrollment.ErrUnknownDomain
+	}
+	if err != nil {
+		return enrollment.Tenant{}, err
+	}
+	return enrollment.Tenant{ID: t.ID, DisplayName: t.DisplayName, AuthPolicy: t.AuthPolicy}, nil
+}
+
+func (d enrollmentDirectory) CheckPassword(ctx context.Context, tenantID, upn, password string) (string, error) {
+	u, err := d.st.UserByUPN(ctx, tenantID, upn)
+	if isNotFound(err) {
+		// Spend the same work as a real check so timing does not reveal who exists.
+		_ = idp.CheckPassword(dummyHash, password)
+		return "", enrollment.ErrBadCredentials
+	}
+	if err != nil {
+		return "", err
+	}
+	if u.PasswordHash == "" || idp.CheckPassword(u.PasswordHash, password) != nil {
+		return "", enrollment.ErrBadCredentials
+	}
+	return u.ID, nil
+}
+
+// dummyHash is an argon2id hash of a random password, checked for unknown users.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jm0tbtYDJ5n9+3t0ZHMhbKq2k3G1oVrZk3sGmJYBzNc"
+
+// enrollmentRegistry adapts the store to enrollment.Registry and records enrollment events.
+type enrollmentRegistry struct {
+	st  store.Store
+	now func() time.Time
+}
+
+func (r enrollmentRegistry) toDevice(e enrollment.Enrollment) store.Device {
+	d := store.Device{ID: e.DeviceID, TenantID: e.TenantID, HWDevID: e.HWDevID, UserID: e.UserID, UPN: e.UPN, DeviceName: e.DeviceName,
+		OSVersion: e.OSVersion, EnrollmentType: e.EnrollmentType, State: store.DeviceEnrolled, CertSerial: strings.ToUpper(e.CertSerial),
+		CertThumbprint: e.CertThumbprint, CertNotAfter: e.CertNotAfter, EnrolledAt: e.EnrolledAt, UpdatedAt: r.now().UTC(), PolicyDirty: true}
+	d.OSEdition = atoiOr(e.OSEdition, 0)
+	return d
+}
+
+func (r enrollmentRegistry) Register(ctx context.Context, e enrollment.Enrollment) error {
+	prev, err := r.st.RegisterDevice(ctx, r.toDevice(e))
+	if errors.Is(err, store.ErrConflict) {
+		return enrollment.ErrOtherTenant
+	}
+	if err != nil {
+		return err
+	}
+	details := map[string]any{"hwDevId": e.HWDevID, "upn": e.UPN, "osVersion": e.OSVersion, "osEdition": e.OSEdition,
+		"enrollmentType": e.EnrollmentType, "certSerial": e.CertSerial, "certThumbprint": e.CertThumbprint, "deviceName": e.DeviceName}
+	if prev != nil {
+		details["replacedCertSerial"] = prev.CertSerial
+	}
+	return r.audit(ctx, e, audit.KindEnrolled, "enroll", details)
+}
+
+func (r enrollmentRegistry) Renew(ctx context.Context, deviceID, oldSerial string, e enrollment.Enrollment) error {
+	err := r.st.UpdateDevice(ctx, deviceID, func(d *store.Device) error {
+		if d.State != store.DeviceEnrolled {
+			return enrollment.ErrNotEnrolled
+		}
+		if !strings.EqualFold(d.CertSerial, oldSerial) {
+			return enrollment.ErrSerialMismatch
+		}
+		d.CertSerial, d.CertThumbprint, d.CertNotAfter = strings.ToUpper(e.CertSerial), e.CertThumbprint, e.CertNotAfter
+		d.UpdatedAt = r.now().UTC()
+		return nil
+	})
+	if isNotFound(err) {
+		return enrollment.ErrNotEnrolled
+	}
+	if err != nil {
+		return err
+	}
+	return r.audit(ctx, e, audit.KindRenewed, "renew", map[string]any{"oldCertSerial": oldSerial, "certSerial": e.CertSerial})
+}
+
+func (r enrollmentRegistry) Device(ctx context.Context, deviceID string) (enrollment.Enrollment, error) {
+	d, err := r.st.Device(ctx, deviceID)
+	if isNotFound(err) || err == nil && d.State != store.DeviceEnrolled {
+		return enrollment.Enrollment{}, enrollment.ErrNotEnrolled
+	}
+	if err != nil {
+		return enrollment.Enrollment{}, err
+	}
+	return enrollment.Enrollment{DeviceID: d.ID, HWDevID: d.HWDevID, TenantID: d.TenantID, UserID: d.UserID, UPN: d.UPN, DeviceName: d.DeviceName,
+		OSVersion: d.OSVersion, EnrollmentType: d.EnrollmentType, CertSerial: d.CertSerial, CertThumbprint: d.CertThumbprint,
+		CertNotAfter: d.CertNotAfter, EnrolledAt: d.EnrolledAt}, nil
+}
+
+func (r enrollmentRegistry) audit(ctx context.Context, e enrollment.Enrollment, kind audit.Kind, action string, details map[string]any) error {
+	raw, _ := json.Marshal(details)
+	ev := &audit.Event{ID: newEventID(), Time: r.now().UTC(), TenantID: e.TenantID, Kind: kind,
+		Actor:   audit.Actor{Type: audit.ActorDevice, ID: e.DeviceID, TokenID: e.CertSerial},
+		Subject: audit.Subject{Type: audit.SubjectDevice, ID: e.DeviceID}, DeviceID: e.DeviceID, Action: action, Details: raw}
+	return r.st.AppendAudit(ctx, ev)
+}
+
+// idpUsers adapts the store to idp.UserStore. For the identity provider a tenant is
+// "federated" when its sign-in belongs to a third-party host (FederationHost); the MS-MDE2
+// Federated auth policy (token-based enrollment through this identity provider) is another matter.
+type idpUsers struct{ st store.Store }
+
+func (u idpUsers) TenantForDomain(ctx context.Context, domain string) (idp.Tenant, error) {
+	t, err := u.st.TenantByDomain(ctx, domain)
+	if isNotFound(err) {
+		return idp.Tenant{}, idp.ErrNotFound
+	}
+	if err != nil {
+		return idp.Tenant{}, err
+	}
+	return idp.Tenant{ID: t.ID, Domains: t.VerifiedDomains, Federated: t.FederationHost != "", FederationHost: t.FederationHost}, nil
+}
+
+func (u idpUsers) UserByUPN(ctx context.Context, tenantID, upn string) (idp.User, error) {
+	x, err := u.st.UserByUPN(ctx, tenantID, upn)
+	if isNotFound(err) {
+		return idp.User{}, idp.ErrNotFound
+	}
+	if err != nil {
+		return idp.User{}, err
+	}
+	return idp.User{ID: x.ID, TenantID: x.TenantID, UPN: x.UPN, PasswordHash: x.PasswordHash, TOTPSecret: x.TOTPSecret, TOTPLastStep: x.TOTPLastStep}, nil
+}
+
+func (u idpUsers) SetTOTP(ctx context.Context, tenantID, userID string, secret []byte) error {
+	err := u.st.UpdateUser(ctx, tenantID, userID, func(x *store.User) error {
+		x.TOTPSecret, x.TOTPLastStep = secret, 0
+		return nil
+	})
+	if isNotFound(err) {
+		return idp.ErrNotFound
+	}
+	return err
+}
+
+func (u idpUsers) UseTOTPStep(ctx context.Context, tenantID, userID string, step int64) error {
+	err := u.st.UpdateUser(ctx, tenantID, userID, func(x *store.User) error {
+		if step <= x.TOTPLastStep {
+			return idp.ErrTOTPReplayed
+		}
+		x.TOTPLastStep = step
+		return nil
+	})
+	if isNotFound(err) {
+		return idp.ErrNotFound
+	}
+	return err
+}
+
+func atoiOr(s string, def int) int {
+	n := 0
+	if s == "" {
+		return def
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return def
+		}
+		n = n*10 + int(c-'0')
+		if n > 1<<20 {
+			return def
+		}
+	}
+	return n
+}

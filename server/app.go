@@ -1,0 +1,351 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hellomdm/hellomdm/enrollment/ca"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// Options configure a whole hellomdm server process (what `hellomdm serve` takes).
+type Options struct {
+	DataDir  string // holds the database (bbolt), the CA and the TLS certificate
+	Addr     string // listen address, e.g. 127.0.0.1:8443 (":0" picks a port)
+	Hostname string // host name devices use; in the TLS certificate and the URLs handed out
+	// PublicURL overrides the URLs handed out when the server sits behind a proxy.
+	PublicURL string
+	// OpenStore opens the backend; nil means bbolt in DataDir.
+	OpenStore func(ctx context.Context, dataDir string) (store.Store, error)
+	// AdminToken, when set, is accepted as an admin bearer token (HELLOMDM_ADMIN_TOKEN).
+	AdminToken       string
+	ClientCertHeader string
+	TrustedProxies   []netip.Prefix
+	Engine           EngineConfig
+	Logger           *slog.Logger
+	// Out receives the one-time bootstrap token announcement (stdout for `serve`).
+	Out io.Writer
+	Now func() time.Time
+}
+
+// App is a running-ready server process: store, CA, TLS certificate and handler.
+type App struct {
+	Server    *Server
+	Store     store.Store
+	CA        *ca.CA
+	TLSConfig *tls.Config
+	PublicURL *url.URL
+	log       *slog.Logger
+	listener  net.Listener
+	http      *http.Server
+}
+
+// File names inside the data directory.
+const (
+	CAFile        = "ca.pem"
+	CAKeyFile     = "ca-key.pem"
+	ServerFile    = "server.pem"
+	ServerKeyFile = "server-key.pem"
+)
+
+// Open prepares everything: it creates the data directory, opens the store, loads or creates
+// the CA and the server certificate, makes sure an admin token exists, and binds the listener
+// (so the real address is known before Serve).
+func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook, error)) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	authority, err := loadOrCreateCA(o.DataDir, o.Now())
+	if err != nil {
+		return nil, err
+	}
+	hosts := uniq([]string{o.Hostname, "localhost", "127.0.0.1"})
+	cert, err := loadOrIssueServerCert(o.DataDir, authority, hosts, o.Now())
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", o.Addr, err)
+	}
+	pub, err := publicURL(o, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	open := o.OpenStore
+	if open == nil {
+		open = openBolt
+	}
+	st, err := open(ctx, o.DataDir)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	app := &App{Store: st, CA: authority, PublicURL: pub, log: o.Logger, listener: ln}
+	fail := func(err error) (*App, error) {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	if err := ensureAdminToken(ctx, st, o); err != nil {
+		return fail(err)
+	}
+	var mounts []Mount
+	var hook PolicyHook
+	if extra != nil {
+		if mounts, hook, err = extra(app); err != nil {
+			return fail(err)
+		}
+	}
+	srv, err := New(Config{Store: st, Devices: authority, PublicURL: pub, Engine: o.Engine, Policy: hook, Mounts: mounts,
+		ClientCertHeader: o.ClientCertHeader, TrustedProxies: o.TrustedProxies, Logger: o.Logger, Now: o.Now})
+	if err != nil {
+		return fail(err)
+	}
+	app.Server = srv
+	app.TLSConfig = &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		// Enrollment endpoints get no client certificate; the management endpoint refuses
+		// requests without one (protocol.md B.1).
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  authority.Pool(),
+	}
+	app.http = &http.Server{
+		Handler:           srv,
+		TLSConfig:         app.TLSConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+	}
+	return app, nil
+}
+
+// Addr is the address the server listens on.
+func (a *App) Addr() net.Addr { return a.listener.Addr() }
+
+// Serve serves HTTPS until Shutdown; it returns nil after a graceful shutdown.
+func (a *App) Serve() error {
+	a.log.Info("serving", "addr", a.listener.Addr().String(), "url", a.PublicURL.String(), "store", a.Store.Backend())
+	err := a.http.ServeTLS(a.listener, "", "")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown lets in-flight requests finish, then closes the store cleanly.
+func (a *App) Shutdown(ctx context.Context) error {
+	err := a.http.Shutdown(ctx)
+	if cerr := a.Store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func publicURL(o Options, addr net.Addr) (*url.URL, error) {
+	if o.PublicURL != "" {
+		u, err := url.Parse(o.PublicURL)
+		if err != nil || u.Scheme != "https" || u.Host == "" {
+			return nil, fmt.Errorf("--public-url %q must be an https URL", o.PublicURL)
+		}
+		u.Path = ""
+		return u, nil
+	}
+	port := 443
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		port = ta.Port
+	}
+	host := o.Hostname
+	if port != 443 {
+		host = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	return &url.URL{Scheme: "https", Host: host}, nil
+}
+
+func loadOrCreateCA(dir string, now time.Time) (*ca.CA, error) {
+	certPath, keyPath := filepath.Join(dir, CAFile), filepath.Join(dir, CAKeyFile)
+	certPEM, cerr := os.ReadFile(certPath)
+	keyPEM, kerr := os.ReadFile(keyPath)
+	if cerr == nil && kerr == nil {
+		c, err := ca.Load(certPEM, keyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("loading CA from %s: %w", dir, err)
+		}
+		return c, nil
+	}
+	if !errors.Is(cerr, os.ErrNotExist) || !errors.Is(kerr, os.ErrNotExist) {
+		return nil, fmt.Errorf("CA files in %s are incomplete (%v, %v): restore both %s and %s", dir, cerr, kerr, CAFile, CAKeyFile)
+	}
+	c, err := ca.Generate(now, rand.Reader, "hellomdm device CA")
+	if err != nil {
+		return nil, fmt.Errorf("creating CA: %w", err)
+	}
+	key, err := c.KeyPEM()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(keyPath, key, 0o600); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(certPath, c.CertPEM(), 0o644); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadOrIssueServerCert reuses the stored TLS certificate while it is ours, covers hosts and
+// has at least 30 days left; otherwise it issues a new one.
+func loadOrIssueServerCert(dir string, authority *ca.CA, hosts []string, now time.Time) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(dir, ServerFile), filepath.Join(dir, ServerKeyFile)
+	if cert, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
+		if leaf, err := x509.ParseCertificate(cert.Certificate[0]); err == nil && serverCertUsable(leaf, authority, hosts, now) {
+			cert.Leaf = leaf
+			return cert, nil
+		}
+	}
+	certPEM, keyPEM, err := authority.IssueServerPEM(hosts, now)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("issuing server certificate: %w", err)
+	}
+	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+		return tls.Certificate{}, err
+	}
+	if err := writeFileAtomic(certPath, certPEM, 0o644); err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+func serverCertUsable(leaf *x509.Certificate, authority *ca.CA, hosts []string, now time.Time) bool {
+	if now.Add(30 * 24 * time.Hour).After(leaf.NotAfter) {
+		return false
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: authority.Pool(), CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return false
+	}
+	for _, h := range hosts {
+		if leaf.VerifyHostname(h) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// ensureAdminToken makes sure someone can administer the server: HELLOMDM_ADMIN_TOKEN is
+// registered (hashed) when given; otherwise, on first start, a random token is created,
+// stored hashed and printed once.
+func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
+	if o.AdminToken != "" {
+		h := HashToken(o.AdminToken)
+		if _, err := st.TokenByHash(ctx, h); err == nil {
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("looking up admin token: %w", err)
+		}
+		return st.CreateToken(ctx, store.AdminToken{ID: uuid.NewString(), Hash: h, Name: "env:HELLOMDM_ADMIN_TOKEN", Role: store.RoleAdmin, CreatedAt: o.Now().UTC()})
+	}
+	toks, err := st.ListTokens(ctx)
+	if err != nil {
+		return fmt.Errorf("listing admin tokens: %w", err)
+	}
+	if slices.ContainsFunc(toks, func(t store.AdminToken) bool { return t.Role == store.RoleAdmin && t.TenantID == "" }) {
+		return nil
+	}
+	secret, err := NewTokenSecret()
+	if err != nil {
+		return err
+	}
+	if err := st.CreateToken(ctx, store.AdminToken{ID: uuid.NewString(), Hash: HashToken(secret), Name: "bootstrap", Role: store.RoleAdmin, CreatedAt: o.Now().UTC()}); err != nil {
+		return fmt.Errorf("storing bootstrap token: %w", err)
+	}
+	fmt.Fprintf(o.Out, "bootstrap admin token (shown once, stored hashed): %s\n", secret)
+	return nil
+}
+
+// NewTokenSecret returns a new random admin token secret.
+func NewTokenSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating token: %w", err)
+	}
+	return "hmdm_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func uniq(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// certPEM encodes a certificate as PEM.
+func certPEM(c *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}

@@ -1,0 +1,16 @@
+package server
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/bolt"
+)
+
+// DatabaseFile is the bbolt database inside the data directory.
+const DatabaseFile = "hellomdm.db"
+
+func openBolt(_ context.Context, dir string) (store.Store, error) {
+	return bolt.Open(filepath.Join(dir, DatabaseFile), bolt.Options{})
+}

@@ -1,0 +1,281 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// CommandRequest is the JSON body of POST .../devices/{did}/commands: one OMA-DM command,
+// or an Atomic/Sequence of them.
+type CommandRequest struct {
+	Verb     string           `json:"verb"`
+	LocURI   string           `json:"locUri,omitempty"`
+	Format   string           `json:"format,omitempty"`
+	Type     string           `json:"type,omitempty"`
+	Data     string           `json:"data,omitempty"`
+	Commands []CommandRequest `json:"commands,omitempty"`
+}
+
+// CommandView is how the API shows a queued command.
+type CommandView struct {
+	ID          string        `json:"id"`
+	DeviceID    string        `json:"deviceId"`
+	Verb        string        `json:"verb"`
+	LocURI      string        `json:"locUri,omitempty"`
+	Format      string        `json:"format,omitempty"`
+	Data        string        `json:"data,omitempty"`
+	Commands    []CommandView `json:"commands,omitempty"`
+	State       string        `json:"state"`
+	StatusCode  int           `json:"statusCode,omitempty"`
+	StatusText  string        `json:"statusText,omitempty"`
+	ChildStatus []int         `json:"childStatus,omitempty"`
+	Attempts    int           `json:"attempts"`
+	SentCount   int           `json:"sentCount"`
+	Results     []ResultView  `json:"results,omitempty"`
+	Source      string        `json:"source,omitempty"`
+	CreatedAt   time.Time     `json:"createdAt"`
+	UpdatedAt   time.Time     `json:"updatedAt"`
+}
+
+// ResultView is one Results item of a Get.
+type ResultView struct {
+	LocURI string `json:"locUri"`
+	Format string `json:"format,omitempty"`
+	Data   string `json:"data"`
+}
+
+var leafVerbs = map[string]bool{syncml.VerbGet: true, syncml.VerbAdd: true, syncml.VerbReplace: true, syncml.VerbDelete: true, syncml.VerbExec: true}
+
+var knownFormats = map[string]bool{"": true, "b64": true, "bin": true, "bool": true, "chr": true, "int": true, "node": true, "null": true, "xml": true, "date": true, "time": true, "float": true}
+
+// toPayload validates a command request and turns it into the SyncML command to queue.
+func (c CommandRequest) toPayload(depth int) (syncml.Command, error) {
+	verb := canonicalVerb(c.Verb)
+	switch {
+	case verb == syncml.VerbAtomic || verb == syncml.VerbSequence:
+		if depth > 0 && verb == syncml.VerbAtomic {
+			return syncml.Command{}, errors.New("an Atomic cannot be nested (Windows answers 500)")
+		}
+		if depth > 2 {
+			return syncml.Command{}, errors.New("commands nested too deep")
+		}
+		if len(c.Commands) == 0 || len(c.Commands) > 100 {
+			return syncml.Command{}, fmt.Errorf("%s needs 1 to 100 commands", verb)
+		}
+		out := syncml.Command{Verb: verb}
+		for i, child := range c.Commands {
+			if verb == syncml.VerbAtomic && canonicalVerb(child.Verb) == syncml.VerbGet {
+				return syncml.Command{}, fmt.Errorf("commands[%d]: Get is not allowed inside Atomic", i)
+			}
+			p, err := child.toPayload(depth + 1)
+			if err != nil {
+				return syncml.Command{}, fmt.Errorf("commands[%d]: %w", i, err)
+			}
+			out.Commands = append(out.Commands, p)
+		}
+		return out, nil
+	case leafVerbs[verb]:
+		uri := strings.TrimSpace(c.LocURI)
+		if uri == "" {
+			return syncml.Command{}, errors.New("locUri is required")
+		}
+		if strings.HasPrefix(uri, "/") || strings.ContainsAny(uri, "\x00\r\n") || len(uri) > 1024 {
+			return syncml.Command{}, fmt.Errorf("locUri %q is not a valid OMA-DM URI (it must be relative, e.g. ./Device/Vendor/MSFT/...)", uri)
+		}
+		if !knownFormats[c.Format] {
+			return syncml.Command{}, fmt.Errorf("format %q is not an OMA-DM format", c.Format)
+		}
+		item := syncml.Item{Target: uri}
+		if verb == syncml.VerbAdd || verb == syncml.VerbReplace || verb == syncml.VerbExec {
+			item.Data = c.Data
+			if c.Format != "" || c.Type != "" {
+				item.Meta = &syncml.Meta{Format: c.Format, Type: c.Type}
+			}
+		} else if c.Data != "" {
+			return syncml.Command{}, fmt.Errorf("%s carries no data", verb)
+		}
+		return syncml.Command{Verb: verb, Items: []syncml.Item{item}}, nil
+	}
+	return syncml.Command{}, fmt.Errorf("verb %q is not one of Get, Add, Replace, Delete, Exec, Atomic, Sequence", c.Verb)
+}
+
+func canonicalVerb(v string) string {
+	for _, k := range []string{syncml.VerbGet, syncml.VerbAdd, syncml.VerbReplace, syncml.VerbDelete, syncml.VerbExec, syncml.VerbAtomic, syncml.VerbSequence} {
+		if strings.EqualFold(v, k) {
+			return k
+		}
+	}
+	return v
+}
+
+// deviceInTenant loads a device the principal may see, or answers 404.
+func (s *Server) deviceInTenant(w http.ResponseWriter, r *http.Request) (store.Device, bool) {
+	vars := mux.Vars(r)
+	d, err := s.cfg.Store.Device(r.Context(), vars["did"])
+	p, _ := PrincipalFrom(r.Context())
+	if err != nil || !strings.EqualFold(d.TenantID, vars["tid"]) || !p.SeesTags(d.ScopeTags) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "device lookup failed")
+			return store.Device{}, false
+		}
+		writeError(w, http.StatusNotFound, "notFound", "no such device")
+		return store.Device{}, false
+	}
+	return d, true
+}
+
+func (s *Server) enqueueCommand(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.deviceInTenant(w, r)
+	if !ok {
+		return
+	}
+	var req CommandRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "badRequest", "invalid JSON: "+err.Error())
+		return
+	}
+	payload, err := req.toPayload(0)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidCommand", err.Error())
+		return
+	}
+	p, _ := PrincipalFrom(r.Context())
+	now := s.cfg.Now().UTC()
+	cmd := store.Command{ID: uuid.NewString(), TenantID: d.TenantID, DeviceID: d.ID, Payload: payload, Source: "admin:" + p.TokenID,
+		State: store.CommandQueued, MaxAttempts: s.engine.cfg.MaxAttempts, CreatedAt: now, UpdatedAt: now}
+	after := commandView(cmd)
+	err = s.cfg.Store.Checkin(r.Context(), d.ID, func(tx store.DeviceTx) error {
+		if err := tx.Enqueue(cmd); err != nil {
+			return err
+		}
+		return tx.Audit(
+			s.adminEvent(p, d.TenantID, "create", audit.Subject{Type: audit.SubjectCommand, ID: cmd.ID}, d.ID, nil, after),
+			&audit.Event{ID: newEventID(), Time: now, TenantID: d.TenantID, Kind: audit.KindCommandQueued,
+				Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
+				Subject: audit.Subject{Type: audit.SubjectCommand, ID: cmd.ID}, DeviceID: d.ID, Action: "queue", Details: mustJSON(after)},
+		)
+	})
+	if err != nil {
+		s.log.Error("enqueue failed", "device", d.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the command could not be queued; nothing was stored")
+		return
+	}
+	stored, err := s.cfg.Store.Command(r.Context(), d.ID, cmd.ID)
+	if err == nil {
+		cmd = stored
+	}
+	writeJSON(w, http.StatusCreated, commandView(cmd))
+}
+
+func (s *Server) listCommands(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.deviceInTenant(w, r)
+	if !ok {
+		return
+	}
+	cmds, err := s.cfg.Store.ListCommands(r.Context(), d.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing commands failed")
+		return
+	}
+	out := make([]CommandView, 0, len(cmds))
+	for _, c := range cmds {
+		out = append(out, commandView(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.deviceInTenant(w, r)
+	if !ok {
+		return
+	}
+	c, err := s.cfg.Store.Command(r.Context(), d.ID, mux.Vars(r)["id"])
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "notFound", "no such command")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "loading the command failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, commandView(c))
+}
+
+func commandView(c store.Command) CommandView {
+	v := payloadView(c.Payload)
+	v.ID, v.DeviceID, v.State, v.StatusCode = c.ID, c.DeviceID, string(c.State), c.StatusCode
+	v.StatusText = statusText(c.StatusCode)
+	v.ChildStatus, v.Attempts, v.SentCount, v.Source = c.ChildStatus, c.Attempts, c.SentCount, c.Source
+	v.CreatedAt, v.UpdatedAt = c.CreatedAt, c.UpdatedAt
+	for _, it := range c.Results {
+		rv := ResultView{LocURI: it.Source, Data: it.Data}
+		if rv.LocURI == "" {
+			rv.LocURI = it.Target
+		}
+		if it.DataXML != "" {
+			rv.Data = it.DataXML
+		}
+		if it.Meta != nil {
+			rv.Format = it.Meta.Format
+		}
+		v.Results = append(v.Results, rv)
+	}
+	return v
+}
+
+func payloadView(p syncml.Command) CommandView {
+	v := CommandView{Verb: p.Verb}
+	if len(p.Items) > 0 {
+		v.LocURI, v.Data = p.Items[0].Target, p.Items[0].Data
+		if p.Items[0].Meta != nil {
+			v.Format = p.Items[0].Meta.Format
+		}
+	}
+	for _, c := range p.Commands {
+		v.Commands = append(v.Commands, payloadView(c))
+	}
+	return v
+}
+
+// statusText gives "404: node not found on this device" rather than a bare number.
+func statusText(code int) string {
+	if code == 0 {
+		return ""
+	}
+	if t := syncml.StatusText(code); t != "" {
+		return fmt.Sprintf("%d: %s", code, t)
+	}
+	return fmt.Sprint(code)
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// adminEvent builds the audit event of an admin write: actor, token, role, action, object,
+// before/after and source address.
+func (s *Server) adminEvent(p Principal, tenantID, action string, subject audit.Subject, deviceID string, before, after any) *audit.Event {
+	return &audit.Event{
+		ID: newEventID(), Time: s.cfg.Now().UTC(), TenantID: tenantID, Kind: audit.KindAdminWrite,
+		Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
+		Subject: subject, DeviceID: deviceID, Action: action,
+		Details: mustJSON(map[string]any{"before": before, "after": after}),
+	}
+}

@@ -1,0 +1,352 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// EngineConfig tunes the OMA-DM session engine. Zero values take the defaults.
+type EngineConfig struct {
+	// ServerURL is the Source LocURI of the server's messages (the management URL).
+	ServerURL string
+	// MaxAttempts is how many error Statuses a command may collect before it is marked
+	// failed. Default 3.
+	MaxAttempts int
+	// RetryBackoff is the wait before the first retry; it doubles with each attempt.
+	// Default 1 minute. Zero is allowed only through NoBackoff (tests, impatient admins).
+	RetryBackoff time.Duration
+	NoBackoff    bool
+	// ClaimLease is how long a command sent in one session stays reserved to it. A session
+	// that breaks off leaves its claims to expire; the next session after that sends the
+	// command again. Default 30 s (Windows' own retry backoff, INITIALBACKOFFTIME).
+	ClaimLease time.Duration
+	// DefaultMaxMsgSize applies when the client's SyncHdr carries no MaxMsgSize.
+	// Default 512 KiB.
+	DefaultMaxMsgSize int
+	// MaxBodyBytes bounds a client message. Default syncml.DefaultMaxMessageBytes (1 MiB).
+	MaxBodyBytes int
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+func (c EngineConfig) withDefaults() EngineConfig {
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.RetryBackoff <= 0 && !c.NoBackoff {
+		c.RetryBackoff = time.Minute
+	}
+	if c.ClaimLease <= 0 {
+		c.ClaimLease = 30 * time.Second
+	}
+	if c.DefaultMaxMsgSize <= 0 {
+		c.DefaultMaxMsgSize = 512 << 10
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = syncml.DefaultMaxMessageBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// PolicyHook lets the policy engine take part in a check-in.
+type PolicyHook interface {
+	// Prepare runs before the check-in transaction, outside it: it reads what it needs (the
+	// tenant's policy, cached by the tenant's policy version) and returns it for Reconcile, or
+	// nil when the device's desired state cannot have changed.
+	Prepare(ctx context.Context, deviceID string) (any, error)
+	// Reconcile runs inside the transaction when Prepare returned something: it diffs the
+	// device's desired state with what it last confirmed and enqueues commands through tx.
+	Reconcile(ctx context.Context, tx store.DeviceTx, dev *store.Device, now time.Time, prepared any) ([]*audit.Event, error)
+	// Outcome runs when a command reached a recorded Status or Results, so setting states
+	// can follow it.
+	Outcome(ctx context.Context, tx store.DeviceTx, dev *store.Device, cmd *store.Command, now time.Time) ([]*audit.Event, error)
+}
+
+// Engine runs OMA-DM sessions (MS-MDM; OMA-TS-DM_Protocol-V1_2_1 §6–8) over the store.
+type Engine struct {
+	cfg    EngineConfig
+	store  store.Checkins
+	policy PolicyHook
+	log    *slog.Logger
+}
+
+// NewEngine builds a session engine. policy may be nil.
+func NewEngine(cfg EngineConfig, st store.Checkins, policy PolicyHook) *Engine {
+	cfg = cfg.withDefaults()
+	return &Engine{cfg: cfg, store: st, policy: policy, log: cfg.Logger.With("component", "omadm")}
+}
+
+// Request is one client message as the HTTP layer hands it to the engine.
+type Request struct {
+	DeviceID   string // from the verified client certificate
+	CertSerial string // upper-case hex serial of that certificate
+	Body       []byte
+	Message    *syncml.Message
+	SourceAddr string
+}
+
+// Refusal is a check-in the engine refused; Reply (when set) is a SyncML answer carrying
+// the refusal in the SyncHdr Status, and nothing was stored.
+type Refusal struct {
+	Code   int // SyncML status for the SyncHdr
+	Reason string
+	Reply  []byte
+}
+
+func (r *Refusal) Error() string { return fmt.Sprintf("check-in refused (%d): %s", r.Code, r.Reason) }
+
+// errReplay carries the stored reply of a repeated client message; nothing is written. It is
+// a pointer type: bbolt compares batch errors, and a struct holding a slice is not comparable.
+type errReplay struct{ reply []byte }
+
+func (*errReplay) Error() string { return "repeated client message" }
+
+// Handle processes one client message and returns the reply to send. The reply is returned
+// only after the transaction that recorded everything has committed.
+func (e *Engine) Handle(ctx context.Context, req Request) ([]byte, error) {
+	hdr := req.Message.Header
+	if hdr.Source != req.DeviceID {
+		return nil, e.refuse(req, syncml.StatusForbidden, fmt.Sprintf("SyncHdr Source %q is not the certificate's device %q", hdr.Source, req.DeviceID))
+	}
+	msgID, err := strconv.Atoi(strings.TrimSpace(hdr.MsgID))
+	if err != nil || msgID < 1 {
+		return nil, e.refuse(req, syncml.StatusBadRequest, fmt.Sprintf("MsgID %q is not a positive number", hdr.MsgID))
+	}
+	sum := sha256.Sum256(req.Body)
+	reqHash := hex.EncodeToString(sum[:])
+
+	var prepared any
+	if e.policy != nil && req.Message.Final {
+		if prepared, err = e.policy.Prepare(ctx, req.DeviceID); err != nil {
+			return nil, fmt.Errorf("preparing policy: %w", err)
+		}
+	}
+	var reply []byte
+	err = e.store.Checkin(ctx, req.DeviceID, func(tx store.DeviceTx) error {
+		st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared}
+		out, err := st.run()
+		if err != nil {
+			return err
+		}
+		reply = out
+		return nil
+	})
+	var rp *errReplay
+	switch {
+	case err == nil:
+		return reply, nil
+	case errors.As(err, &rp):
+		e.log.Info("repeated client message answered from the stored reply", "device", req.DeviceID, "session", hdr.SessionID, "msg", hdr.MsgID)
+		return rp.reply, nil
+	}
+	var rf *Refusal
+	if errors.As(err, &rf) {
+		return nil, e.refuse(req, rf.Code, rf.Reason)
+	}
+	return nil, err
+}
+
+// refuse builds a SyncML reply whose SyncHdr Status carries code, and logs the refusal.
+func (e *Engine) refuse(req Request, code int, reason string) *Refusal {
+	e.log.Warn("check-in refused", "device", req.DeviceID, "code", code, "reason", reason, "addr", req.SourceAddr)
+	hdr := req.Message.Header
+	b := syncml.NewBuilder(syncml.ReplyHeader(hdr, "1"), 1)
+	b.StatusSyncHdr(hdr.MsgID, code, nil)
+	out, err := b.Bytes(true)
+	if err != nil {
+		out = nil
+	}
+	return &Refusal{Code: code, Reason: reason, Reply: out}
+}
+
+func newSession(deviceID, sessionID string, now time.Time) store.Session {
+	return store.Session{DeviceID: deviceID, SessionID: sessionID, Key: newEventID(), StartedAt: now}
+}
+
+// step is the work of one client message inside one transaction.
+type step struct {
+	e       *Engine
+	ctx     context.Context
+	tx      store.DeviceTx
+	req     Request
+	msgID   int
+	reqHash string
+	now     time.Time
+	// prepared is what PolicyHook.Prepare returned (nil: nothing to reconcile).
+	prepared any
+
+	dev      store.Device
+	devDirty bool
+	sess     store.Session
+	b        *syncml.Builder
+	cmds     map[string]*store.Command // loaded commands by ID
+	dirty    map[string]bool           // commands to write back
+	answered map[string]bool           // "MsgRef:CmdRef" already recorded in this message
+	events   []*audit.Event
+	abort    bool // client sent Alert 1223
+	unenroll bool // client sent the unenrollment generic alert
+}
+
+func (s *step) run() ([]byte, error) {
+	hdr := s.req.Message.Header
+	dev, err := s.tx.Device()
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &Refusal{Code: syncml.StatusForbidden, Reason: "device is not enrolled"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading device: %w", err)
+	}
+	if dev.State != store.DeviceEnrolled {
+		return nil, &Refusal{Code: syncml.StatusForbidden, Reason: "device is " + dev.State}
+	}
+	if !strings.EqualFold(dev.CertSerial, s.req.CertSerial) {
+		return nil, &Refusal{Code: syncml.StatusInvalidCredentials, Reason: "certificate is not the device's current certificate (revoked or replaced)"}
+	}
+	s.dev = dev
+
+	sess, err := s.tx.Session(hdr.SessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if s.msgID != 1 {
+			return nil, &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("unknown session %q continued at MsgID %d", hdr.SessionID, s.msgID)}
+		}
+		sess = newSession(dev.ID, hdr.SessionID, s.now)
+	case err != nil:
+		return nil, fmt.Errorf("loading session: %w", err)
+	default:
+		if s.msgID == sess.ClientMsgID && sess.LastRequestHash == s.reqHash && len(sess.LastReply) > 0 {
+			return nil, &errReplay{reply: sess.LastReply}
+		}
+		if s.msgID == 1 {
+			// A new session that reuses an old SessionID (Windows numbers sessions, and some
+			// builds send "0" every time): start afresh.
+			sess = newSession(dev.ID, hdr.SessionID, s.now)
+			break
+		}
+		if s.msgID != sess.ClientMsgID+1 {
+			return nil, &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("MsgID %d out of order in session %q (last was %d)", s.msgID, hdr.SessionID, sess.ClientMsgID)}
+		}
+		if sess.Ended {
+			return nil, &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("session %q has ended", hdr.SessionID)}
+		}
+	}
+	s.sess = sess
+	s.cmds = map[string]*store.Command{}
+	s.dirty = map[string]bool{}
+	s.answered = map[string]bool{}
+
+	serverMsgID := strconv.Itoa(sess.ServerMsgID + 1)
+	s.b = syncml.NewBuilder(syncml.ReplyHeader(hdr, serverMsgID), 1)
+	s.b.StatusSyncHdr(hdr.MsgID, syncml.StatusOK, nil)
+
+	for i := range s.req.Message.Body {
+		if err := s.clientCommand(&s.req.Message.Body[i]); err != nil {
+			return nil, err
+		}
+	}
+
+	sent := map[string]store.SentRef{}
+	final := true
+	switch {
+	case !s.req.Message.Final:
+		// The client's package continues in its next message: ask for it, send nothing new
+		// and no Final (OMA-TS-DM_Protocol-V1_2_1 §6.2, protocol.md B.10).
+		s.b.Alert(syncml.AlertNextMessage)
+		final = false
+	case s.abort || s.unenroll:
+		s.sess.Ended = true
+	default:
+		if err := s.reconcile(); err != nil {
+			return nil, err
+		}
+		n, err := s.sendCommands(serverMsgID, sent)
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			// The server's last message holds only Statuses and Final (protocol.md B.11).
+			s.sess.Ended = true
+		}
+	}
+
+	reply, err := s.b.Bytes(final)
+	if err != nil {
+		return nil, fmt.Errorf("building reply: %w", err)
+	}
+	if err := s.persist(reply, sent); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+func (s *step) persist(reply []byte, sent map[string]store.SentRef) error {
+	for id := range s.dirty {
+		c := s.cmds[id]
+		c.UpdatedAt = s.now
+		if err := s.tx.PutCommand(*c); err != nil {
+			return fmt.Errorf("saving command %s: %w", id, err)
+		}
+	}
+	if s.devDirty || s.now.Sub(s.dev.LastSeenAt) > time.Minute {
+		s.dev.LastSeenAt = s.now
+		s.dev.UpdatedAt = s.now
+		if err := s.tx.PutDevice(s.dev); err != nil {
+			return fmt.Errorf("saving device: %w", err)
+		}
+	}
+	s.sess.ClientMsgID = s.msgID
+	s.sess.ServerMsgID++
+	s.sess.Sent = sent
+	s.sess.LastRequestHash = s.reqHash
+	s.sess.LastReply = reply
+	s.sess.UpdatedAt = s.now
+	if mm := s.req.Message.Header.Meta; mm != nil && mm.MaxMsgSize > 0 {
+		s.sess.MaxMsgSize = mm.MaxMsgSize
+	}
+	if err := s.tx.PutSession(s.sess); err != nil {
+		return fmt.Errorf("saving session: %w", err)
+	}
+	if len(s.events) > 0 {
+		if err := s.tx.Audit(s.events...); err != nil {
+			return fmt.Errorf("appending audit events: %w", err)
+		}
+	}
+	return nil
+}
+
+// event makes an audit event about this device.
+func (s *step) event(kind audit.Kind, subject audit.Subject, action string, details any) {
+	raw, err := json.Marshal(details)
+	if err != nil {
+		raw = nil
+	}
+	s.events = append(s.events, &audit.Event{
+		ID:       newEventID(),
+		Time:     s.now,
+		TenantID: s.dev.TenantID,
+		Kind:     kind,
+		Actor:    audit.Actor{Type: audit.ActorDevice, ID: s.dev.ID, TokenID: s.req.CertSerial, SourceAddr: s.req.SourceAddr},
+		Subject:  subject,
+		DeviceID: s.dev.ID,
+		Action:   action,
+		Details:  raw,
+	})
+}

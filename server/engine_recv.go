@@ -1,0 +1,279 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// clientCommand records one command of the client's message and answers it with a Status
+// (Status and Results are never answered: OMA-TS-SyncML-RepPro §6.6).
+func (s *step) clientCommand(c *syncml.Command) error {
+	msgRef := s.req.Message.Header.MsgID
+	switch c.Verb {
+	case syncml.VerbStatus:
+		return s.recordStatus(c)
+	case syncml.VerbResults:
+		return s.recordResults(c)
+	case syncml.VerbAlert:
+		s.b.Status(msgRef, *c, s.alert(c))
+	case syncml.VerbReplace, syncml.VerbAdd:
+		// Package 1 carries DevInfo (and sometimes DMClient/HWDevID) as Replace items whose
+		// Source names the node (MS-MDM 2.2.7.6, protocol.md B.3).
+		for _, it := range c.Items {
+			uri := it.Source
+			if uri == "" {
+				uri = it.Target
+			}
+			if uri == "" {
+				continue
+			}
+			if s.dev.Nodes == nil {
+				s.dev.Nodes = map[string]string{}
+			}
+			if s.dev.Nodes[uri] != it.Data {
+				s.dev.Nodes[uri] = it.Data
+				s.devDirty = true
+			}
+			if uri == "./DevDetail/SwV" && it.Data != "" && it.Data != s.dev.OSVersion {
+				s.dev.OSVersion = it.Data
+				s.devDirty = true
+			}
+		}
+		s.b.Status(msgRef, *c, syncml.StatusOK)
+	default:
+		// A client has no business sending Get/Delete/Exec/Atomic/Sequence to the server.
+		s.b.Status(msgRef, *c, syncml.StatusCommandNotAllowed)
+	}
+	return nil
+}
+
+// alert handles Alert 1200/1201 (session start), 1222, 1223, 1224 and 1226 (MS-MDM 2.2.7.2).
+func (s *step) alert(c *syncml.Command) int {
+	code, err := c.AlertCode()
+	if err != nil {
+		return syncml.StatusBadRequest
+	}
+	switch code {
+	case syncml.AlertServerInitiated, syncml.AlertClientInitiated:
+		return syncml.StatusOK
+	case syncml.AlertNextMessage:
+		return syncml.StatusOK
+	case syncml.AlertSessionAbort:
+		s.abort = true
+		return syncml.StatusOK
+	case syncml.AlertClientEvent, syncml.AlertGeneric:
+		for _, it := range c.Items {
+			typ := ""
+			if it.Meta != nil {
+				typ = it.Meta.Type
+			}
+			switch {
+			case code == syncml.AlertGeneric && strings.EqualFold(typ, syncml.TypeUnenrollUser):
+				s.unenrollDevice()
+			case typ == syncml.TypeLoginStatus:
+				if s.dev.Nodes == nil {
+					s.dev.Nodes = map[string]string{}
+				}
+				if s.dev.Nodes[typ] != it.Data {
+					s.dev.Nodes[typ] = it.Data
+					s.devDirty = true
+				}
+			default:
+				s.event(audit.KindDeviceAlert, audit.Subject{Type: audit.SubjectDevice, ID: s.dev.ID}, "alert",
+					map[string]any{"alert": code, "type": typ, "format": metaFormat(it.Meta), "source": it.Source, "data": it.Data})
+			}
+		}
+		return syncml.StatusOK
+	}
+	return syncml.StatusOptionalNotSupported
+}
+
+// unenrollDevice handles the user-initiated unenrollment alert: the device is marked
+// unenrolled (its certificate is refused from now on) and history is kept.
+func (s *step) unenrollDevice() {
+	if s.unenroll {
+		return
+	}
+	s.unenroll = true
+	s.dev.State = store.DeviceUnenrolled
+	s.devDirty = true
+	s.event(audit.KindUnenrolled, audit.Subject{Type: audit.SubjectDevice, ID: s.dev.ID}, "unenroll",
+		map[string]any{"reason": syncml.TypeUnenrollUser, "certSerial": s.dev.CertSerial})
+}
+
+func metaFormat(m *syncml.Meta) string {
+	if m == nil {
+		return ""
+	}
+	return m.Format
+}
+
+// command loads a queued command once per step.
+func (s *step) command(id string) (*store.Command, error) {
+	if c, ok := s.cmds[id]; ok {
+		return c, nil
+	}
+	c, err := s.tx.Command(id)
+	if err != nil {
+		return nil, err
+	}
+	s.cmds[id] = &c
+	return &c, nil
+}
+
+// sentRef finds which queued command a Status or Results answers.
+func (s *step) sentRef(c *syncml.Command) (store.SentRef, bool) {
+	ref, ok := s.sess.Sent[strings.TrimSpace(c.MsgRef)+":"+strings.TrimSpace(c.CmdRef)]
+	return ref, ok
+}
+
+func (s *step) recordStatus(c *syncml.Command) error {
+	if strings.TrimSpace(c.CmdRef) == "0" {
+		// Status for our SyncHdr; Windows may report 500 here after a server error. Nothing
+		// is queued against it.
+		return nil
+	}
+	code, err := c.StatusCode()
+	if err != nil {
+		s.e.log.Warn("status with a non-numeric code ignored", "device", s.dev.ID, "cmdRef", c.CmdRef, "data", c.Data)
+		return nil
+	}
+	ref, ok := s.sentRef(c)
+	if !ok {
+		s.e.log.Warn("status for an unknown CmdRef ignored", "device", s.dev.ID, "session", s.sess.SessionID, "msgRef", c.MsgRef, "cmdRef", c.CmdRef, "code", code)
+		return nil
+	}
+	key := "s:" + c.MsgRef + ":" + c.CmdRef
+	if s.answered[key] {
+		return nil // a second Status for the same command in one message is not applied twice
+	}
+	s.answered[key] = true
+	cmd, err := s.command(ref.CommandID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loading command %s: %w", ref.CommandID, err)
+	}
+	if cmd.State != store.CommandSent || cmd.ClaimSession != s.sess.Key {
+		// Already recorded (or reclaimed by another session after this one's lease ran out):
+		// never record a command twice.
+		return nil
+	}
+	s.dirty[cmd.ID] = true
+	if len(ref.Child) > 0 {
+		i := ref.Child[0]
+		for len(cmd.ChildStatus) <= i {
+			cmd.ChildStatus = append(cmd.ChildStatus, 0)
+		}
+		cmd.ChildStatus[i] = code
+		return nil
+	}
+	return s.settle(cmd, code)
+}
+
+// settle records the device's Status for a whole command (MS-MDM status handling; retries
+// per EngineConfig).
+func (s *step) settle(cmd *store.Command, code int) error {
+	cmd.StatusCode = code
+	cmd.ClaimSession = ""
+	cmd.ClaimUntil = time.Time{}
+	subject := audit.Subject{Type: audit.SubjectCommand, ID: cmd.ID}
+	details := map[string]any{"status": code, "meaning": syncml.StatusText(code), "verb": cmd.Payload.Verb, "target": targetOf(cmd.Payload), "attempt": cmd.SentCount}
+	switch {
+	case code == syncml.StatusOK:
+		cmd.State = store.CommandSucceeded
+	case code == syncml.StatusAccepted:
+		// 202: accepted for asynchronous processing; success is confirmed later by a Get.
+		cmd.State = store.CommandAccepted
+	case code == syncml.StatusAlreadyExists && cmd.Payload.Verb == syncml.VerbAdd:
+		// Add on an existing node: send it again as Replace (protocol.md B.6), no attempt spent.
+		cmd.Payload.Verb = syncml.VerbReplace
+		cmd.State = store.CommandQueued
+		details["next"] = "resend as Replace"
+	default:
+		cmd.Attempts++
+		if cmd.Attempts >= cmd.MaxAttempts || cmd.MaxAttempts == 0 && cmd.Attempts >= s.e.cfg.MaxAttempts {
+			cmd.State = store.CommandFailed
+		} else {
+			cmd.State = store.CommandRetry
+			cmd.NextAttemptAt = s.now.Add(s.backoff(cmd.Attempts))
+			details["retryAt"] = cmd.NextAttemptAt
+		}
+	}
+	kind := audit.KindCommandDelivered
+	if cmd.State == store.CommandFailed {
+		kind = audit.KindCommandFailed
+	}
+	details["state"] = cmd.State
+	s.event(kind, subject, "status", details)
+	return s.outcome(cmd)
+}
+
+func (s *step) backoff(attempts int) time.Duration {
+	if s.e.cfg.NoBackoff {
+		return 0
+	}
+	d := s.e.cfg.RetryBackoff
+	for i := 1; i < attempts && d < 24*time.Hour; i++ {
+		d *= 2
+	}
+	return d
+}
+
+func (s *step) outcome(cmd *store.Command) error {
+	if s.e.policy == nil {
+		return nil
+	}
+	evs, err := s.e.policy.Outcome(s.ctx, s.tx, &s.dev, cmd, s.now)
+	if err != nil {
+		return fmt.Errorf("policy outcome of command %s: %w", cmd.ID, err)
+	}
+	s.events = append(s.events, evs...)
+	return nil
+}
+
+func (s *step) recordResults(c *syncml.Command) error {
+	ref, ok := s.sentRef(c)
+	if !ok || !isGet(ref.Verb) {
+		s.e.log.Warn("results without a matching Get ignored", "device", s.dev.ID, "msgRef", c.MsgRef, "cmdRef", c.CmdRef)
+		return nil
+	}
+	key := "r:" + c.MsgRef + ":" + c.CmdRef
+	if s.answered[key] {
+		return nil
+	}
+	s.answered[key] = true
+	cmd, err := s.command(ref.CommandID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("loading command %s: %w", ref.CommandID, err)
+	}
+	if cmd.ClaimSession != s.sess.Key && cmd.State != store.CommandSucceeded {
+		return nil
+	}
+	cmd.Results = append(cmd.Results, c.Items...)
+	s.dirty[cmd.ID] = true
+	if cmd.State == store.CommandSucceeded {
+		// Status came first in this message; let the policy engine see the values too.
+		return s.outcome(cmd)
+	}
+	return nil
+}
+
+func isGet(verb string) bool { return verb == syncml.VerbGet }
+
+func targetOf(c syncml.Command) string {
+	if len(c.Items) > 0 {
+		return c.Items[0].Target
+	}
+	return ""
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// reconcile lets the policy engine queue what the device's profiles now require.
+func (s *step) reconcile() error {
+	if s.e.policy == nil || s.prepared == nil {
+		return nil
+	}
+	evs, err := s.e.policy.Reconcile(s.ctx, s.tx, &s.dev, s.now, s.prepared)
+	if err != nil {
+		return fmt.Errorf("reconciling policy: %w", err)
+	}
+	s.devDirty = true
+	s.events = append(s.events, evs...)
+	return nil
+}
+
+// due reports whether an open command should go out in this session now.
+func (s *step) due(c *store.Command) bool {
+	switch c.State {
+	case store.CommandQueued:
+		return true
+	case store.CommandRetry:
+		// Retried in a later session, after the backoff (MS-MDM leaves retry to the server).
+		return c.LastSession != s.sess.Key && !s.now.Before(c.NextAttemptAt)
+	case store.CommandSent:
+		// Sent in a session that broke off (or in another session of this device whose
+		// lease has run out): send it again. A live claim belongs to its session alone.
+		return !s.now.Before(c.ClaimUntil)
+	}
+	return false
+}
+
+// sendCommands adds the due commands, in queue order, that fit the client's MaxMsgSize
+// (MS-MDM 2.2.3; OMA-TS-DM_Protocol-V1_2_1 §6.1.2). A command that cannot fit even in an
+// otherwise empty message fails alone with 413; it never blocks the queue.
+func (s *step) sendCommands(serverMsgID string, sent map[string]store.SentRef) (int, error) {
+	has, err := s.tx.HasPending()
+	if err != nil {
+		return 0, fmt.Errorf("checking pending work: %w", err)
+	}
+	if !has {
+		return 0, nil
+	}
+	open, err := s.tx.Open()
+	if err != nil {
+		return 0, fmt.Errorf("loading open commands: %w", err)
+	}
+	limit := s.e.cfg.DefaultMaxMsgSize
+	if m := s.req.Message.Header.Meta; m != nil && m.MaxMsgSize > 0 {
+		limit = m.MaxMsgSize
+	}
+	base := s.b.Size(true) // the reply without any command: statuses only
+	n := 0
+	for i := range open {
+		c := open[i]
+		if prev, ok := s.cmds[c.ID]; ok {
+			c = *prev // recorded in this message already
+		}
+		if !c.State.Open() || !s.due(&c) {
+			continue
+		}
+		size := s.b.CommandSize(c.Payload)
+		if size < 0 {
+			if err := s.unsendable(&c, syncml.StatusBadRequest, "the command cannot be encoded as SyncML"); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if s.b.Size(true)+size > limit {
+			if base+size > limit {
+				if err := s.unsendable(&c, syncml.StatusRequestTooLarge, fmt.Sprintf("command does not fit the device's MaxMsgSize of %d bytes", limit)); err != nil {
+					return n, err
+				}
+				continue
+			}
+			break // the rest go in the next message of this session
+		}
+		top, err := s.b.TryCommand(c.Payload)
+		if err != nil {
+			if err := s.unsendable(&c, syncml.StatusBadRequest, err.Error()); err != nil {
+				return n, err
+			}
+			continue
+		}
+		topID, err := strconv.Atoi(top)
+		if err != nil {
+			return n, fmt.Errorf("builder gave CmdID %q: %w", top, err)
+		}
+		sent[serverMsgID+":"+top] = store.SentRef{CommandID: c.ID, Verb: c.Payload.Verb}
+		for j, verb := range flatVerbs(c.Payload.Commands) {
+			sent[serverMsgID+":"+strconv.Itoa(topID+1+j)] = store.SentRef{CommandID: c.ID, Child: []int{j}, Verb: verb}
+		}
+		c.State = store.CommandSent
+		c.ClaimSession = s.sess.Key
+		c.LastSession = s.sess.Key
+		c.ClaimUntil = s.now.Add(s.e.cfg.ClaimLease)
+		c.SentCount++
+		c.ChildStatus = nil
+		if c.MaxAttempts == 0 {
+			c.MaxAttempts = s.e.cfg.MaxAttempts
+		}
+		cc := c
+		s.cmds[c.ID] = &cc
+		s.dirty[c.ID] = true
+		s.event(audit.KindCommandSent, audit.Subject{Type: audit.SubjectCommand, ID: c.ID}, "send",
+			map[string]any{"verb": c.Payload.Verb, "target": targetOf(c.Payload), "session": s.sess.SessionID, "msgId": serverMsgID, "cmdId": top, "send": c.SentCount})
+		n++
+	}
+	return n, nil
+}
+
+// unsendable fails a command the server cannot send (too big for the device's messages, or
+// not encodable): it fails alone and never blocks the rest of the queue.
+func (s *step) unsendable(c *store.Command, code int, why string) error {
+	cc := *c
+	cc.State = store.CommandFailed
+	cc.StatusCode = code
+	cc.ClaimSession = ""
+	s.cmds[cc.ID] = &cc
+	s.dirty[cc.ID] = true
+	s.event(audit.KindCommandFailed, audit.Subject{Type: audit.SubjectCommand, ID: cc.ID}, "send",
+		map[string]any{"status": code, "meaning": why, "verb": cc.Payload.Verb, "target": targetOf(cc.Payload)})
+	return s.outcome(&cc)
+}
+
+// flatVerbs lists the verbs of nested commands depth-first, the order in which the builder
+// numbers them after their parent.
+func flatVerbs(cmds []syncml.Command) []string {
+	var out []string
+	for _, c := range cmds {
+		out = append(out, c.Verb)
+		out = append(out, flatVerbs(c.Commands)...)
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// mdm serves POST /ManagementServer/MDM.svc. Windows appends a query string
+// (?mode=Maintenance&Platform=WoA); routing is on the path alone.
+func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
+	dev, err := s.identifyDevice(r)
+	if err != nil {
+		s.log.Warn("management request refused", "reason", err, "addr", s.sourceAddr(r))
+		s.auditRefusal(r, "", "", err.Error())
+		writeError(w, http.StatusUnauthorized, "unauthorized", "a client certificate issued at enrollment is required")
+		return
+	}
+	limit := s.engine.cfg.MaxBodyBytes
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.log.Warn("management message too large", "device", dev.DeviceID, "limit", limit)
+			writeError(w, http.StatusRequestEntityTooLarge, "tooLarge", "SyncML message exceeds "+strconv.Itoa(limit)+" bytes")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "badRequest", "reading body: "+err.Error())
+		return
+	}
+	msg, err := syncml.ParseWithLimits(body, syncml.Limits{MaxBytes: limit})
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, syncml.ErrTooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.log.Warn("malformed SyncML", "device", dev.DeviceID, "err", err)
+		writeError(w, status, "badSyncML", err.Error())
+		return
+	}
+	reply, err := s.engine.Handle(r.Context(), Request{DeviceID: dev.DeviceID, CertSerial: dev.Serial, Body: body, Message: msg, SourceAddr: s.sourceAddr(r)})
+	var rf *Refusal
+	switch {
+	case errors.As(err, &rf):
+		s.auditRefusal(r, dev.DeviceID, dev.Serial, rf.Reason)
+		if rf.Reply == nil {
+			writeError(w, http.StatusForbidden, "refused", rf.Reason)
+			return
+		}
+		writeSyncML(w, rf.Reply)
+		return
+	case errors.Is(err, store.ErrUnavailable):
+		// Nothing was recorded: the device retries later (a failed session costs only a retry).
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the store is unavailable; retry later")
+		return
+	case err != nil:
+		s.log.Error("check-in failed", "device", dev.DeviceID, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "check-in failed; nothing was recorded")
+		return
+	}
+	writeSyncML(w, reply)
+}
+
+func writeSyncML(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", syncml.ContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// auditRefusal records a refused device request in the device's tenant log when the device
+// is known (a refusal from an unknown certificate has no tenant to log to; it is logged).
+func (s *Server) auditRefusal(r *http.Request, deviceID, serial, reason string) {
+	if deviceID == "" {
+		return
+	}
+	d, err := s.cfg.Store.Device(r.Context(), deviceID)
+	if err != nil {
+		return
+	}
+	details, _ := json.Marshal(map[string]string{"reason": reason, "path": r.URL.Path})
+	ev := &audit.Event{
+		ID: newEventID(), Time: s.cfg.Now().UTC(), TenantID: d.TenantID, Kind: audit.KindAuthRefused,
+		Actor:   audit.Actor{Type: audit.ActorDevice, ID: deviceID, TokenID: serial, SourceAddr: s.sourceAddr(r)},
+		Subject: audit.Subject{Type: audit.SubjectDevice, ID: deviceID}, DeviceID: deviceID, Action: "checkin", Details: details,
+	}
+	if err := s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
+		s.log.Error("recording refusal", "err", err)
+	}
+}

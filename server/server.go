@@ -1,0 +1,151 @@
+package server
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// DeviceVerifier checks that a client certificate was issued by our CA to a device, and
+// names the device (enrollment/ca.CA implements it).
+type DeviceVerifier interface {
+	VerifyDevice(cert *x509.Certificate, now time.Time) (deviceID string, err error)
+}
+
+// Config wires a Server.
+type Config struct {
+	Store store.Store
+	// Devices verifies device client certificates.
+	Devices DeviceVerifier
+	// PublicURL is the base URL devices reach the server at; the management URL is built
+	// from it.
+	PublicURL *url.URL
+	Engine    EngineConfig
+	Policy    PolicyHook
+	// Mounts are extra handlers on path prefixes: enrollment at "/EnrollmentServer/", the
+	// identity provider at "/idp/", the PIN reset service at "/pinreset/", the policy admin API.
+	Mounts []Mount
+	// ClientCertHeader, when set, names a header in which a TLS-terminating proxy passes the
+	// client certificate (URL-escaped PEM, as nginx's $ssl_client_escaped_cert). It is
+	// honoured only from TrustedProxies.
+	ClientCertHeader string
+	TrustedProxies   []netip.Prefix
+	Logger           *slog.Logger
+	Now              func() time.Time
+}
+
+// Mount is a handler served under a path prefix.
+type Mount struct {
+	Prefix  string
+	Handler http.Handler
+}
+
+// Server is the hellomdm HTTPS application.
+type Server struct {
+	cfg    Config
+	engine *Engine
+	log    *slog.Logger
+	router *mux.Router
+}
+
+// New builds the server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Devices == nil || cfg.PublicURL == nil {
+		return nil, errors.New("server: Store, Devices and PublicURL are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ec := cfg.Engine
+	if ec.ServerURL == "" {
+		ec.ServerURL = cfg.PublicURL.JoinPath(ManagementPath).String()
+	}
+	if ec.Now == nil {
+		ec.Now = cfg.Now
+	}
+	if ec.Logger == nil {
+		ec.Logger = cfg.Logger
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: NewEngine(ec, cfg.Store, cfg.Policy)}
+	s.router = s.routes()
+	return s, nil
+}
+
+// ManagementPath is where devices send SyncML (the ADDR of the w7 APPLICATION CSP).
+const ManagementPath = "/ManagementServer/MDM.svc"
+
+// Router exposes the router so other packages' admin routes can be added to it.
+func (s *Server) Router() *mux.Router { return s.router }
+
+// Engine returns the session engine.
+func (s *Server) Engine() *Engine { return s.engine }
+
+func (s *Server) routes() *mux.Router {
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc(ManagementPath, s.mdm).Methods(http.MethodPost)
+	r.HandleFunc(ManagementPath, methodNotAllowed)
+	api := r.PathPrefix("/api/v1").Subrouter()
+	api.Use(s.adminAuth)
+	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)
+	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.listCommands).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}", s.getCommand).Methods(http.MethodGet)
+	for _, m := range s.cfg.Mounts {
+		r.PathPrefix(m.Prefix).Handler(m.Handler)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "notFound", "no such route: "+r.URL.Path)
+	})
+	return r
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": s.cfg.Store.Backend()})
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed here")
+}
+
+// apiError is the JSON error body of every admin API failure.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	var e apiError
+	e.Error.Code = code
+	e.Error.Message = message
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":{"code":"internal","message":"encoding response"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", fmt.Sprint(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/enrollment"
+	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// Services builds the enrollment service (MS-MDE2), the identity provider and the PIN reset
+// service over the app's store and CA, and returns them as mounts.
+func Services(app *App) ([]Mount, PolicyHook, error) {
+	ctx := context.Background()
+	now := time.Now
+	st := app.Store
+	keys := NewKeys(st)
+	issuer, err := idp.NewIssuer(idp.IssuerConfig{URL: app.PublicURL.JoinPath("/idp").String()}, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	formKey, err := keys.Secret(ctx, "idp-form-key", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Logger: app.log.With("component", "idp")}, idpUsers{st}, issuer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity provider: %w", err)
+	}
+	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, Logger: app.log.With("component", "enrollment")},
+		app.CA, enrollmentDirectory{st}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
+	if err != nil {
+		return nil, nil, fmt.Errorf("enrollment: %w", err)
+	}
+	pr, err := pinreset.New(pinreset.Config{Logger: app.log.With("component", "pinreset"), DeviceID: app.deviceForPinReset},
+		pinresetTenants{st}, keys, pinresetTokens{issuer}, pinresetDevices{st}, pinresetAudit{st: st, now: now, log: app.log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("PIN reset service: %w", err)
+	}
+	return []Mount{
+		{Prefix: "/EnrollmentServer/", Handler: enr.Handler()},
+		{Prefix: "/idp/", Handler: idpSvc.Handler()},
+		{Prefix: "/pinreset/", Handler: pr.Handler()},
+	}, nil, nil
+}
+
+// deviceForPinReset names the device of a PIN reset request by its client certificate, which
+// must be the device's current one.
+func (a *App) deviceForPinReset(r *http.Request) (string, bool) {
+	if a.Server == nil {
+		return "", false
+	}
+	id, err := a.Server.identifyDevice(r)
+	if err != nil {
+		return "", false
+	}
+	d, err := a.Store.Device(r.Context(), id.DeviceID)
+	if err != nil || !strings.EqualFold(d.CertSerial, id.Serial) {
+		return "", false
+	}
+	return id.DeviceID, true
+}
+
+type pinresetTenants struct{ st store.Store }
+
+func (p pinresetTenants) PinResetTenant(ctx context.Context, tenantID string) (pinreset.TenantInfo, error) {
+	t, err := p.st.Tenant(ctx, tenantID)
+	if isNotFound(err) {
+		return pinreset.TenantInfo{}, pinreset.ErrUnknownTenant
+	}
+	if err != nil {
+		return pinreset.TenantInfo{}, err
+	}
+	info := pinreset.TenantInfo{ID: t.ID, GovCloud: t.GovCloud}
+	if t.PinResetServiceConsentAt != nil {
+		info.ServiceConsented, info.ServiceConsentedAt = true, *t.PinResetServiceConsentAt
+	}
+	if t.PinResetClientConsentAt != nil {
+		info.ClientConsented, info.ClientConsentedAt = true, *t.PinResetClientConsentAt
+	}
+	return info, nil
+}
+
+func (p pinresetTenants) SetConsent(ctx context.Context, tenantID string, app pinreset.App, granted bool, at time.Time) error {
+	err := p.st.UpdateTenant(ctx, tenantID, func(t *store.Tenant) error {
+		var v *time.Time
+		if granted {
+			at := at.UTC()
+			v = &at
+		}
+		switch app {
+		case pinreset.AppService:
+			t.PinResetServiceConsentAt = v
+		case pinreset.AppClient:
+			t.PinResetClientConsentAt = v
+		default:
+			return pinreset.ErrUnknownApp
+		}
+		return nil
+	})
+	if isNotFound(err) {
+		return pinreset.ErrUnknownTenant
+	}
+	return err
+}
+
+type pinresetTokens struct{ issuer *idp.Issuer }
+
+func (p pinresetTokens) VerifyPinResetToken(ctx context.Context, raw string) (pinreset.Claims, error) {
+	c, err := p.issuer.Verify(ctx, raw, idp.Expect{Audience: idp.AudiencePINReset})
+	if errors.Is(err, idp.ErrTokenExpired) {
+		return pinreset.Claims{}, fmt.Errorf("%w: %v", pinreset.ErrTokenExpired, err)
+	}
+	if err != nil {
+		return pinreset.Claims{}, err
+	}
+	return pinreset.Claims{TenantID: c.TenantID, UserID: c.Subject, UPN: c.UPN, MFA: c.HasMFA(), Expiry: c.ExpiresAt}, nil
+}
+
+type pinresetDevices struct{ st store.Store }
+
+func (p pinresetDevices) DeviceStanding(ctx context.Context, deviceID string) (string, bool, bool, error) {
+	d, err := p.st.Device(ctx, deviceID)
+	if isNotFound(err) {
+		return "", false, false, nil
+	}
+	if err != nil {
+		return "", false, false, err
+	}
+	return d.TenantID, d.State == store.DeviceEnrolled, d.State == store.DeviceRetired, nil
+}
+
+type pinresetAudit struct {
+	st  store.Store
+	now func() time.Time
+	log interface {
+		Error(msg string, args ...any)
+	}
+}
+
+// PinReset records every PIN reset service call in the tenant's audit log.
+func (p pinresetAudit) PinReset(ctx context.Context, r pinreset.AuditRecord) {
+	if r.TenantID == "" {
+		return
+	}
+	if _, err := p.st.Tenant(ctx, r.TenantID); err != nil {
+		return // an unknown tenant has no log
+	}
+	kind := audit.KindPINResetRequested
+	switch {
+	case r.Outcome != pinreset.OutcomeOK:
+		kind = audit.KindPINResetRefused
+	case r.Operation == pinreset.OpDecrypt:
+		kind = audit.KindPINResetSucceeded
+	}
+	actor := audit.Actor{Type: audit.ActorDevice, ID: r.DeviceID}
+	if r.UPN != "" {
+		actor = audit.Actor{Type: audit.ActorUser, ID: r.UPN, TokenID: r.DeviceID}
+	}
+	details, _ := json.Marshal(map[string]string{"operation": r.Operation, "outcome": r.Outcome, "reason": r.Reason, "userId": r.UserID})
+	ev := &audit.Event{ID: newEventID(), Time: p.now().UTC(), TenantID: r.TenantID, Kind: kind, Actor: actor,
+		Subject: audit.Subject{Type: audit.SubjectDevice, ID: r.DeviceID}, DeviceID: r.DeviceID, Action: r.Operation, Details: details}
+	if err := p.st.AppendAudit(ctx, ev); err != nil {
+		p.log.Error("recording PIN reset audit event", "err", err)
+	}
+}
+
+// enrollmentTokens adapts the identity provider's verifier to enrollment.TokenVerifier.
+type enrollmentTokens struct{ v idp.EnrollmentVerifier }
+
+func (e enrollmentTokens) VerifyEnrollmentToken(ctx context.Context, raw string) (enrollment.TokenClaims, error) {
+	c, err := e.v.VerifyEnrollmentToken(ctx, raw)
+	if err != nil {
+		return enrollment.TokenClaims{}, fmt.Errorf("%w: %v", enrollment.ErrInvalidToken, err)
+	}
+	return enrollment.TokenClaims{TenantID: c.TenantID, UserID: c.UserID, UPN: c.UPN}, nil
+}

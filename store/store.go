@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+)
+
+// Errors every backend returns, so callers can map them at the edge.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable means the backend could not be reached; the caller should answer 503.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Store is everything a hellomdm server needs from a backend.
+type Store interface {
+	Tenants
+	Users
+	Devices
+	Commands
+	Checkins
+	AuditLog
+	Tokens
+	Config
+	// Backend names the backend ("bbolt", "postgres") for health reports.
+	Backend() string
+	Close() error
+}
+
+// Tenants holds directory tenants.
+type Tenants interface {
+	// CreateTenant stores a new tenant; ErrExists if its ID or one of its domains is taken.
+	CreateTenant(ctx context.Context, t Tenant) error
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	// TenantByDomain finds the tenant that verified domain (case-insensitive).
+	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
+	// UpdateTenant applies fn to the stored tenant and writes it back atomically.
+	UpdateTenant(ctx context.Context, id string, fn func(*Tenant) error) error
+	ListTenants(ctx context.Context) ([]Tenant, error)
+}
+
+// Users holds tenant users.
+type Users interface {
+	// CreateUser stores a new user; ErrExists if the UPN is taken in that tenant.
+	CreateUser(ctx context.Context, u User) error
+	User(ctx context.Context, tenantID, id string) (User, error)
+	// UserByUPN finds a user by UPN (case-insensitive) within a tenant.
+	UserByUPN(ctx context.Context, tenantID, upn string) (User, error)
+	UpdateUser(ctx context.Context, tenantID, id string, fn func(*User) error) error
+	ListUsers(ctx context.Context, tenantID string) ([]User, error)
+}
+
+// Devices holds enrolled devices and the revocation list of their certificates.
+type Devices interface {
+	// RegisterDevice creates the device, or re-enrolls it in the same tenant: the previous
+	// certificate serial is revoked in the same transaction and the previous record returned.
+	// A DeviceID enrolled (or retired) in another tenant gives ErrConflict and stores nothing.
+	RegisterDevice(ctx context.Context, d Device) (previous *Device, err error)
+	Device(ctx context.Context, id string) (Device, error)
+	// UpdateDevice applies fn to the stored device and writes it back atomically. If fn changes
+	// the certificate serial, the old serial is revoked in the same transaction.
+	UpdateDevice(ctx context.Context, id string, fn func(*Device) error) error
+	ListDevices(ctx context.Context, tenantID string) ([]Device, error)
+	// CertRevoked reports whether a certificate serial (upper-case hex) has been revoked.
+	CertRevoked(ctx context.Context, serial string) (bool, error)
+}
+
+// Commands is the admin side of the per-device command queue.
+type Commands interface {
+	// Enqueue appends commands to their devices' queues (assigning Seq) and marks each device
+	// as having pending work.
+	Enqueue(ctx context.Context, cmds ...Command) error
+	Command(ctx context.Context, deviceID, id string) (Command, error)
+	// ListCommands returns a device's commands, oldest first.
+	ListCommands(ctx context.Context, deviceID string) ([]Command, error)
+}
+
+// Checkins runs the check-in hot path.
+type Checkins interface {
+	// Checkin runs fn in one durable transaction scoped to deviceID. fn may run more than
+	// once (see the package Caveats). An error from fn aborts the transaction and is returned.
+	Checkin(ctx context.Context, deviceID string, fn func(tx DeviceTx) error) error
+}
+
+// DeviceTx is one device's view of the store inside a Checkin transaction.
+type DeviceTx interface {
+	Device() (Device, error)
+	PutDevice(d Device) error
+	// Session returns the stored state of one OMA-DM session of this device.
+	Session(sessionID string) (Session, error)
+	PutSession(s Session) error
+	// HasPending reports, with one cheap read, whether the device has open commands.
+	HasPending() (bool, error)
+	// Open returns the device's open commands (not yet delivered or finally failed), in Seq
+	// order. The caller decides which are due (claims, backoff).
+	Open() ([]Command, error)
+	Command(id string) (Command, error)
+	// PutCommand writes a command back; a command whose State is final leaves the open set.
+	PutCommand(c Command) error
+	// Enqueue appends new commands for this device within the transaction.
+	Enqueue(cmds ...Command) error
+	// Audit appends events to their tenants' audit chains within the transaction.
+	Audit(events ...*audit.Event) error
+}
+
+// AuditLog is the append-only audit log, one hash chain per tenant.
+type AuditLog interface {
+	audit.Store
+	// AuditEvents calls fn for the tenant's events with Seq > afterSeq in chain order, until fn
+	// returns false or an error. It streams: memory does not grow with the log.
+	AuditEvents(ctx context.Context, tenantID string, afterSeq uint64, fn func(e *audit.Event) (bool, error)) error
+	// AuditAnchor returns the chain anchor left by retention (zero Anchor when none).
+	AuditAnchor(ctx context.Context, tenantID string) (audit.Anchor, error)
+	// DropAudit removes the tenant's events older than before, whole segments at a time, keeps
+	// an anchor for verification, and returns how many events were dropped and the new anchor.
+	DropAudit(ctx context.Context, tenantID string, before time.Time) (dropped int, anchor audit.Anchor, err error)
+}
+
+// Tokens holds admin bearer tokens (only their hashes).
+type Tokens interface {
+	CreateToken(ctx context.Context, t AdminToken) error
+	// TokenByHash finds a token by the SHA-256 hex of its secret.
+	TokenByHash(ctx context.Context, hash string) (AdminToken, error)
+	ListTokens(ctx context.Context) ([]AdminToken, error)
+}
+
+// Config is a small key/value area for server configuration and keys.
+type Config interface {
+	GetConfig(ctx context.Context, key string) ([]byte, error)
+	PutConfig(ctx context.Context, key string, value []byte) error
+	// PutConfigIfAbsent stores value unless key exists; it returns the value that is stored
+	// afterwards (the existing one when there was one), so concurrent first starts agree.
+	PutConfigIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error)
+}

@@ -1,0 +1,260 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+func testAudit(t *testing.T, open opener) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{
+		{"AppendSealsInOrder", func(t *testing.T, s store.Store) {
+			a1, b1, a2 := event("ta", t0, "x"), event("tb", t0, "x"), event("ta", t0.Add(time.Nanosecond), "y")
+			must(t, "AppendAudit", s.AppendAudit(t.Context(), a1, b1, a2))
+			if a1.Seq != 1 || b1.Seq != 1 || a2.Seq != 2 || a2.PrevHash != a1.Hash || a1.PrevHash != "" {
+				t.Fatalf("sealed seqs a1=%d b1=%d a2=%d", a1.Seq, b1.Seq, a2.Seq)
+			}
+			got := auditEvents(t, s, "ta", 0)
+			verifyChain(t, audit.Anchor{}, got)
+			if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != a2.ID {
+				t.Fatalf("ta events = %+v", got)
+			}
+			if string(got[0].Details) != `{"note":"<a & b>"}` {
+				t.Fatalf("Details stored as %s", got[0].Details)
+			}
+			if !got[1].Time.Equal(t0) {
+				t.Fatalf("Time stored as %v, want %v (microsecond precision)", got[1].Time, t0)
+			}
+			verifyChain(t, audit.Anchor{}, auditEvents(t, s, "tb", 0))
+		}},
+		{"AllOrNothing", func(t *testing.T, s store.Store) {
+			bad := event("ta", t0, "x")
+			bad.Kind = "no.such.kind"
+			good := event("ta", t0, "x")
+			if err := s.AppendAudit(t.Context(), good, bad); err == nil {
+				t.Fatal("AppendAudit accepted an unknown kind")
+			}
+			if evs := auditEvents(t, s, "ta", 0); len(evs) != 0 {
+				t.Fatalf("%d events stored by a refused append", len(evs))
+			}
+			if good.Seq != 0 {
+				t.Fatalf("event of a refused append sealed with Seq %d", good.Seq)
+			}
+		}},
+		{"ConcurrentAppendsStayLinear", func(t *testing.T, s store.Store) {
+			const writers, perWriter = 8, 20
+			var wg sync.WaitGroup
+			errs := make(chan error, writers*perWriter)
+			for w := range writers {
+				wg.Go(func() {
+					for i := range perWriter {
+						tn := []string{"ta", "tb"}[(w+i)%2]
+						if err := s.AppendAudit(t.Context(), event(tn, t0, name("w", w)), event(tn, t0, name("w", w))); err != nil {
+							errs <- err
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatalf("AppendAudit: %v", err)
+			}
+			for _, tn := range []string{"ta", "tb"} {
+				evs := auditEvents(t, s, tn, 0)
+				if len(evs) != writers*perWriter {
+					t.Fatalf("%s: %d events, want %d", tn, len(evs), writers*perWriter)
+				}
+				verifyChain(t, audit.Anchor{}, evs)
+			}
+		}},
+		{"StreamAfterSeq", func(t *testing.T, s store.Store) {
+			const n = 600 // more than one page of a paging backend
+			batch := make([]*audit.Event, 0, 100)
+			for i := range n {
+				batch = append(batch, event("ta", t0.Add(time.Duration(i)*time.Second), name("d", i)))
+				if len(batch) == cap(batch) {
+					must(t, "AppendAudit", s.AppendAudit(t.Context(), batch...))
+					batch = batch[:0]
+				}
+			}
+			must(t, "AppendAudit other tenant", s.AppendAudit(t.Context(), event("tb", t0, "z")))
+			all := auditEvents(t, s, "ta", 0)
+			if len(all) != n {
+				t.Fatalf("%d events, want %d", len(all), n)
+			}
+			verifyChain(t, audit.Anchor{}, all)
+			tail := auditEvents(t, s, "ta", 595)
+			if len(tail) != 5 || tail[0].Seq != 596 || tail[4].Seq != 600 {
+				t.Fatalf("events after 595: %d starting at %d", len(tail), tail[0].Seq)
+			}
+			if evs := auditEvents(t, s, "ta", n); len(evs) != 0 {
+				t.Fatalf("%d events after the head", len(evs))
+			}
+			var seen int
+			err := s.AuditEvents(t.Context(), "ta", 10, func(e *audit.Event) (bool, error) {
+				seen++
+				return seen < 3, nil
+			})
+			must(t, "AuditEvents", err)
+			if seen != 3 {
+				t.Fatalf("fn called %d times after returning false at 3", seen)
+			}
+			err = s.AuditEvents(t.Context(), "ta", 0, func(e *audit.Event) (bool, error) {
+				return true, fmt.Errorf("at %d: %w", e.Seq, errBoom)
+			})
+			mustErr(t, "AuditEvents", err, errBoom)
+		}},
+		{"NoAnchorWithoutRetention", func(t *testing.T, s store.Store) {
+			must(t, "AppendAudit", s.AppendAudit(t.Context(), event("ta", t0, "x")))
+			a, err := s.AuditAnchor(t.Context(), "ta")
+			must(t, "AuditAnchor", err)
+			if !a.IsZero() {
+				t.Fatalf("anchor %+v without retention", a)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+	}
+}
+
+// testAuditRetention appends old events then new ones, drops what is older than the cut,
+// and checks the anchor and that the rest still verifies.
+func testAuditRetention(t *testing.T, open opener) {
+	cut := t0.Add(24 * time.Hour)
+	cases := []struct {
+		name     string
+		old, new int
+		mustDrop bool // whether some events must go (segments hold at most 1,000 events)
+	}{
+		{"Empty", 0, 0, false},
+		{"FewEvents", 10, 5, false},
+		{"AllOld", 2500, 0, true},
+		{"OldThenNew", 2100, 400, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			var batch []*audit.Event
+			flush := func() {
+				if len(batch) > 0 {
+					must(t, "AppendAudit", s.AppendAudit(t.Context(), batch...))
+					batch = batch[:0]
+				}
+			}
+			for i := range tc.old + tc.new {
+				tm := t0.Add(time.Duration(i) * time.Second)
+				if i >= tc.old {
+					tm = cut.Add(time.Duration(i) * time.Second)
+				}
+				batch = append(batch, event("ta", tm, "x"))
+				if len(batch) == 250 {
+					flush()
+				}
+			}
+			flush()
+			dropped, anchor, err := s.DropAudit(t.Context(), "ta", cut)
+			must(t, "DropAudit", err)
+			if tc.mustDrop && dropped == 0 {
+				t.Fatal("dropped nothing")
+			}
+			if uint64(dropped) != anchor.Seq {
+				t.Fatalf("dropped %d events, anchor Seq %d", dropped, anchor.Seq)
+			}
+			if dropped > tc.old {
+				t.Fatalf("dropped %d events, only %d were old", dropped, tc.old)
+			}
+			stored, err := s.AuditAnchor(t.Context(), "ta")
+			must(t, "AuditAnchor", err)
+			if stored != anchor {
+				t.Fatalf("AuditAnchor %+v, DropAudit returned %+v", stored, anchor)
+			}
+			rest := auditEvents(t, s, "ta", 0)
+			if len(rest) != tc.old+tc.new-dropped {
+				t.Fatalf("%d events left, want %d", len(rest), tc.old+tc.new-dropped)
+			}
+			if dropped > 0 {
+				rec, err := audit.RetentionEvent("ta", uint64(dropped), anchor, cut, audit.Actor{Type: audit.ActorSystem, ID: "retention"})
+				must(t, "RetentionEvent", err)
+				rec.ID, rec.Time = "retention-1", cut.Add(365*24*time.Hour)
+				must(t, "AppendAudit retention", s.AppendAudit(t.Context(), &rec))
+				rest = auditEvents(t, s, "ta", 0)
+				if rest[0].Seq != anchor.Seq+1 || rest[0].PrevHash != anchor.Hash {
+					t.Fatalf("first kept event Seq %d PrevHash %q, anchor %+v", rest[0].Seq, rest[0].PrevHash, anchor)
+				}
+			}
+			verifyChain(t, anchor, rest)
+			again, anchor2, err := s.DropAudit(t.Context(), "ta", cut)
+			must(t, "DropAudit again", err)
+			if again != 0 || anchor2 != anchor {
+				t.Fatalf("second DropAudit dropped %d, anchor %+v (was %+v)", again, anchor2, anchor)
+			}
+		})
+	}
+}
+
+func testTokens(t *testing.T, open opener) {
+	s := open(t)
+	tok := store.AdminToken{ID: "tok1", Hash: "ab12", Name: "bootstrap", Role: store.RoleAdmin, CreatedAt: t0}
+	must(t, "CreateToken", s.CreateToken(t.Context(), tok))
+	mustErr(t, "CreateToken same hash", s.CreateToken(t.Context(), store.AdminToken{ID: "tok2", Hash: "ab12"}), store.ErrExists)
+	mustErr(t, "CreateToken same ID", s.CreateToken(t.Context(), store.AdminToken{ID: "tok1", Hash: "cd34"}), store.ErrExists)
+	must(t, "CreateToken", s.CreateToken(t.Context(), store.AdminToken{ID: "tok3", Hash: "ef56", Role: store.RoleReader, TenantID: "t1"}))
+	got, err := s.TokenByHash(t.Context(), "ab12")
+	must(t, "TokenByHash", err)
+	if got.ID != "tok1" || got.Role != store.RoleAdmin || got.Name != "bootstrap" {
+		t.Fatalf("TokenByHash = %+v", got)
+	}
+	_, err = s.TokenByHash(t.Context(), "cd34")
+	mustErr(t, "TokenByHash of a refused token", err, store.ErrNotFound)
+	list, err := s.ListTokens(t.Context())
+	must(t, "ListTokens", err)
+	if len(list) != 2 {
+		t.Fatalf("ListTokens: %d tokens, want 2", len(list))
+	}
+}
+
+func testConfig(t *testing.T, open opener) {
+	s := open(t)
+	_, err := s.GetConfig(t.Context(), "missing")
+	mustErr(t, "GetConfig", err, store.ErrNotFound)
+	must(t, "PutConfig", s.PutConfig(t.Context(), "k", []byte("v1")))
+	must(t, "PutConfig", s.PutConfig(t.Context(), "k", []byte("v2")))
+	if v, err := s.GetConfig(t.Context(), "k"); err != nil || string(v) != "v2" {
+		t.Fatalf("GetConfig = %q, %v", v, err)
+	}
+	must(t, "PutConfig empty", s.PutConfig(t.Context(), "empty", []byte{}))
+	if v, err := s.GetConfig(t.Context(), "empty"); err != nil || len(v) != 0 {
+		t.Fatalf("GetConfig empty = %q, %v", v, err)
+	}
+	if v, err := s.PutConfigIfAbsent(t.Context(), "k", []byte("other")); err != nil || string(v) != "v2" {
+		t.Fatalf("PutConfigIfAbsent over an existing key = %q, %v; want v2", v, err)
+	}
+	var wg sync.WaitGroup
+	values := make([]string, 8)
+	errs := make([]error, 8)
+	for i := range values {
+		wg.Go(func() {
+			v, err := s.PutConfigIfAbsent(t.Context(), "key", []byte(name("v", i)))
+			values[i], errs[i] = string(v), err
+		})
+	}
+	wg.Wait()
+	must(t, "PutConfigIfAbsent", errors.Join(errs...))
+	stored, err := s.GetConfig(t.Context(), "key")
+	must(t, "GetConfig", err)
+	for i, v := range values {
+		if v != string(stored) {
+			t.Fatalf("PutConfigIfAbsent %d returned %q, stored is %q", i, v, stored)
+		}
+	}
+}

@@ -1,0 +1,367 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/hellomdm/hellomdm/store"
+)
+
+func testTenants(t *testing.T, open opener) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{
+		{"CreateAndGet", func(t *testing.T, s store.Store) {
+			want := tenant("t1", "contoso.com")
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), want))
+			got, err := s.Tenant(t.Context(), "t1")
+			must(t, "Tenant", err)
+			if got.ID != want.ID || got.DisplayName != want.DisplayName || !slices.Equal(got.VerifiedDomains, want.VerifiedDomains) ||
+				got.AuthPolicy != want.AuthPolicy || !got.CreatedAt.Equal(want.CreatedAt) {
+				t.Fatalf("Tenant = %+v, want %+v", got, want)
+			}
+		}},
+		{"Missing", func(t *testing.T, s store.Store) {
+			_, err := s.Tenant(t.Context(), "nope")
+			mustErr(t, "Tenant", err, store.ErrNotFound)
+		}},
+		{"DuplicateID", func(t *testing.T, s store.Store) {
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t1", "a.com")))
+			mustErr(t, "CreateTenant again", s.CreateTenant(t.Context(), tenant("t1", "b.com")), store.ErrExists)
+			_, err := s.TenantByDomain(t.Context(), "b.com")
+			mustErr(t, "TenantByDomain of the refused tenant", err, store.ErrNotFound)
+		}},
+		{"DuplicateDomainAcrossTenants", func(t *testing.T, s store.Store) {
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t1", "contoso.com")))
+			mustErr(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t2", "other.com", "CONTOSO.com")), store.ErrExists)
+			_, err := s.Tenant(t.Context(), "t2")
+			mustErr(t, "Tenant of the refused tenant", err, store.ErrNotFound)
+			_, err = s.TenantByDomain(t.Context(), "other.com")
+			mustErr(t, "TenantByDomain of the refused tenant", err, store.ErrNotFound)
+		}},
+		{"ByDomainCaseInsensitive", func(t *testing.T, s store.Store) {
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t1", "contoso.com", "fabrikam.com")))
+			for _, dom := range []string{"contoso.com", "CONTOSO.COM", "Fabrikam.Com"} {
+				got, err := s.TenantByDomain(t.Context(), dom)
+				must(t, "TenantByDomain "+dom, err)
+				if got.ID != "t1" {
+					t.Fatalf("TenantByDomain(%s) = %s, want t1", dom, got.ID)
+				}
+			}
+			_, err := s.TenantByDomain(t.Context(), "unknown.com")
+			mustErr(t, "TenantByDomain unknown", err, store.ErrNotFound)
+		}},
+		{"Update", func(t *testing.T, s store.Store) {
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t1", "old.com")))
+			err := s.UpdateTenant(t.Context(), "t1", func(tn *store.Tenant) error {
+				tn.DisplayName = "Renamed"
+				tn.VerifiedDomains = []string{"new.com"}
+				tn.AuthPolicy = store.AuthFederated
+				return nil
+			})
+			must(t, "UpdateTenant", err)
+			got, err := s.TenantByDomain(t.Context(), "NEW.com")
+			must(t, "TenantByDomain new", err)
+			if got.DisplayName != "Renamed" || got.AuthPolicy != store.AuthFederated {
+				t.Fatalf("updated tenant = %+v", got)
+			}
+			_, err = s.TenantByDomain(t.Context(), "old.com")
+			mustErr(t, "TenantByDomain old", err, store.ErrNotFound)
+		}},
+		{"UpdateToTakenDomain", func(t *testing.T, s store.Store) {
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t1", "one.com")))
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t2", "two.com")))
+			err := s.UpdateTenant(t.Context(), "t2", func(tn *store.Tenant) error {
+				tn.DisplayName = "changed"
+				tn.VerifiedDomains = append(tn.VerifiedDomains, "One.com")
+				return nil
+			})
+			mustErr(t, "UpdateTenant", err, store.ErrExists)
+			got, err := s.Tenant(t.Context(), "t2")
+			must(t, "Tenant", err)
+			if got.DisplayName == "changed" {
+				t.Fatal("refused update was stored")
+			}
+			if owner, _ := s.TenantByDomain(t.Context(), "one.com"); owner.ID != "t1" {
+				t.Fatalf("one.com moved to %q", owner.ID)
+			}
+		}},
+		{"UpdateFnError", func(t *testing.T, s store.Store) {
+			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t1", "a.com")))
+			err := s.UpdateTenant(t.Context(), "t1", func(tn *store.Tenant) error {
+				tn.DisplayName = "changed"
+				return errBoom
+			})
+			mustErr(t, "UpdateTenant", err, errBoom)
+			if got, _ := s.Tenant(t.Context(), "t1"); got.DisplayName == "changed" {
+				t.Fatal("aborted update was stored")
+			}
+		}},
+		{"UpdateMissing", func(t *testing.T, s store.Store) {
+			err := s.UpdateTenant(t.Context(), "nope", func(*store.Tenant) error { return nil })
+			mustErr(t, "UpdateTenant", err, store.ErrNotFound)
+		}},
+		{"List", func(t *testing.T, s store.Store) {
+			for _, id := range []string{"t3", "t1", "t2"} {
+				must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant(id, id+".example")))
+			}
+			got, err := s.ListTenants(t.Context())
+			must(t, "ListTenants", err)
+			var ids []string
+			for _, tn := range got {
+				ids = append(ids, tn.ID)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, []string{"t1", "t2", "t3"}) {
+				t.Fatalf("ListTenants IDs = %v", ids)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+	}
+}
+
+func user(tenantID, id, upn string) store.User {
+	return store.User{TenantID: tenantID, ID: id, UPN: upn, DisplayName: id, PasswordHash: "$argon2id$x", CreatedAt: t0}
+}
+
+func testUsers(t *testing.T, open opener) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{
+		{"CreateAndGet", func(t *testing.T, s store.Store) {
+			want := user("t1", "u1", "alice@contoso.com")
+			want.TOTPSecret = []byte{1, 2, 3}
+			must(t, "CreateUser", s.CreateUser(t.Context(), want))
+			got, err := s.User(t.Context(), "t1", "u1")
+			must(t, "User", err)
+			if got.UPN != want.UPN || got.PasswordHash != want.PasswordHash || !slices.Equal(got.TOTPSecret, want.TOTPSecret) {
+				t.Fatalf("User = %+v, want %+v", got, want)
+			}
+			_, err = s.User(t.Context(), "t2", "u1")
+			mustErr(t, "User in another tenant", err, store.ErrNotFound)
+		}},
+		{"DuplicateID", func(t *testing.T, s store.Store) {
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "a@x.com")))
+			mustErr(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "b@x.com")), store.ErrExists)
+			_, err := s.UserByUPN(t.Context(), "t1", "b@x.com")
+			mustErr(t, "UserByUPN of the refused user", err, store.ErrNotFound)
+		}},
+		{"DuplicateUPNCaseInsensitive", func(t *testing.T, s store.Store) {
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "alice@contoso.com")))
+			mustErr(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u2", "ALICE@contoso.com")), store.ErrExists)
+			_, err := s.User(t.Context(), "t1", "u2")
+			mustErr(t, "User of the refused user", err, store.ErrNotFound)
+			must(t, "CreateUser same UPN in another tenant", s.CreateUser(t.Context(), user("t2", "u2", "alice@contoso.com")))
+		}},
+		{"ByUPNCaseInsensitive", func(t *testing.T, s store.Store) {
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "Alice@Contoso.com")))
+			for _, upn := range []string{"alice@contoso.com", "ALICE@CONTOSO.COM", "Alice@Contoso.com"} {
+				got, err := s.UserByUPN(t.Context(), "t1", upn)
+				must(t, "UserByUPN "+upn, err)
+				if got.ID != "u1" {
+					t.Fatalf("UserByUPN(%s) = %s", upn, got.ID)
+				}
+			}
+			_, err := s.UserByUPN(t.Context(), "t2", "alice@contoso.com")
+			mustErr(t, "UserByUPN in another tenant", err, store.ErrNotFound)
+		}},
+		{"UpdateUPN", func(t *testing.T, s store.Store) {
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "old@x.com")))
+			must(t, "UpdateUser", s.UpdateUser(t.Context(), "t1", "u1", func(u *store.User) error {
+				u.UPN = "new@x.com"
+				u.TOTPLastStep = 42
+				return nil
+			}))
+			got, err := s.UserByUPN(t.Context(), "t1", "NEW@x.com")
+			must(t, "UserByUPN new", err)
+			if got.TOTPLastStep != 42 {
+				t.Fatalf("TOTPLastStep = %d", got.TOTPLastStep)
+			}
+			_, err = s.UserByUPN(t.Context(), "t1", "old@x.com")
+			mustErr(t, "UserByUPN old", err, store.ErrNotFound)
+		}},
+		{"UpdateToTakenUPN", func(t *testing.T, s store.Store) {
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "a@x.com")))
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u2", "b@x.com")))
+			err := s.UpdateUser(t.Context(), "t1", "u2", func(u *store.User) error { u.UPN = "A@x.com"; return nil })
+			mustErr(t, "UpdateUser", err, store.ErrExists)
+			got, err := s.UserByUPN(t.Context(), "t1", "b@x.com")
+			must(t, "UserByUPN", err)
+			if got.ID != "u2" {
+				t.Fatalf("b@x.com is %s", got.ID)
+			}
+		}},
+		{"UpdateFnErrorAndMissing", func(t *testing.T, s store.Store) {
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "a@x.com")))
+			err := s.UpdateUser(t.Context(), "t1", "u1", func(u *store.User) error { u.DisplayName = "x"; return errBoom })
+			mustErr(t, "UpdateUser", err, errBoom)
+			if got, _ := s.User(t.Context(), "t1", "u1"); got.DisplayName == "x" {
+				t.Fatal("aborted update was stored")
+			}
+			err = s.UpdateUser(t.Context(), "t1", "nope", func(*store.User) error { return nil })
+			mustErr(t, "UpdateUser missing", err, store.ErrNotFound)
+		}},
+		{"ListByTenant", func(t *testing.T, s store.Store) {
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "a@x.com")))
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u2", "b@x.com")))
+			must(t, "CreateUser", s.CreateUser(t.Context(), user("t10", "u3", "c@x.com")))
+			got, err := s.ListUsers(t.Context(), "t1")
+			must(t, "ListUsers", err)
+			var ids []string
+			for _, u := range got {
+				ids = append(ids, u.ID)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, []string{"u1", "u2"}) {
+				t.Fatalf("ListUsers(t1) = %v", ids)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+	}
+}
+
+func testDevices(t *testing.T, open opener) {
+	revoked := func(t *testing.T, s store.Store, serial string) bool {
+		t.Helper()
+		r, err := s.CertRevoked(t.Context(), serial)
+		must(t, "CertRevoked", err)
+		return r
+	}
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s store.Store)
+	}{
+		{"Register", func(t *testing.T, s store.Store) {
+			prev, err := s.RegisterDevice(t.Context(), device("t1", "d1", "0A01"))
+			must(t, "RegisterDevice", err)
+			if prev != nil {
+				t.Fatalf("previous = %+v, want nil", prev)
+			}
+			got, err := s.Device(t.Context(), "d1")
+			must(t, "Device", err)
+			if got.TenantID != "t1" || got.CertSerial != "0A01" || got.Nodes["./DevInfo/Lang"] != "en-US" {
+				t.Fatalf("Device = %+v", got)
+			}
+			if revoked(t, s, "0A01") {
+				t.Fatal("new serial revoked")
+			}
+			_, err = s.Device(t.Context(), "d2")
+			mustErr(t, "Device missing", err, store.ErrNotFound)
+		}},
+		{"ReEnrollRevokesOldSerial", func(t *testing.T, s store.Store) {
+			_, err := s.RegisterDevice(t.Context(), device("t1", "d1", "0A01"))
+			must(t, "RegisterDevice", err)
+			prev, err := s.RegisterDevice(t.Context(), device("t1", "d1", "0B02"))
+			must(t, "RegisterDevice again", err)
+			if prev == nil || prev.CertSerial != "0A01" {
+				t.Fatalf("previous = %+v, want the 0A01 record", prev)
+			}
+			if !revoked(t, s, "0A01") || !revoked(t, s, "0a01") {
+				t.Fatal("old serial not revoked")
+			}
+			if revoked(t, s, "0B02") {
+				t.Fatal("new serial revoked")
+			}
+			if got, _ := s.Device(t.Context(), "d1"); got.CertSerial != "0B02" {
+				t.Fatalf("serial = %s", got.CertSerial)
+			}
+		}},
+		{"OtherTenantConflicts", func(t *testing.T, s store.Store) {
+			_, err := s.RegisterDevice(t.Context(), device("t1", "d1", "0A01"))
+			must(t, "RegisterDevice", err)
+			prev, err := s.RegisterDevice(t.Context(), device("t2", "d1", "0C03"))
+			mustErr(t, "RegisterDevice in another tenant", err, store.ErrConflict)
+			if prev != nil {
+				t.Fatalf("previous = %+v on conflict", prev)
+			}
+			got, err := s.Device(t.Context(), "d1")
+			must(t, "Device", err)
+			if got.TenantID != "t1" || got.CertSerial != "0A01" {
+				t.Fatalf("device changed by refused registration: %+v", got)
+			}
+			if revoked(t, s, "0A01") || revoked(t, s, "0C03") {
+				t.Fatal("refused registration revoked a serial")
+			}
+			list, err := s.ListDevices(t.Context(), "t2")
+			must(t, "ListDevices", err)
+			if len(list) != 0 {
+				t.Fatalf("t2 lists %d devices", len(list))
+			}
+		}},
+		{"UpdateRevokesOnSerialChange", func(t *testing.T, s store.Store) {
+			_, err := s.RegisterDevice(t.Context(), device("t1", "d1", "0A01"))
+			must(t, "RegisterDevice", err)
+			must(t, "UpdateDevice", s.UpdateDevice(t.Context(), "d1", func(d *store.Device) error {
+				d.OSVersion = "10.0.26100"
+				return nil
+			}))
+			if revoked(t, s, "0A01") {
+				t.Fatal("serial revoked without change")
+			}
+			must(t, "UpdateDevice", s.UpdateDevice(t.Context(), "d1", func(d *store.Device) error {
+				d.CertSerial = "0D04"
+				return nil
+			}))
+			if !revoked(t, s, "0A01") {
+				t.Fatal("old serial not revoked on change")
+			}
+			got, err := s.Device(t.Context(), "d1")
+			must(t, "Device", err)
+			if got.CertSerial != "0D04" || got.OSVersion != "10.0.26100" {
+				t.Fatalf("Device = %+v", got)
+			}
+		}},
+		{"UpdateFnErrorAndMissing", func(t *testing.T, s store.Store) {
+			_, err := s.RegisterDevice(t.Context(), device("t1", "d1", "0A01"))
+			must(t, "RegisterDevice", err)
+			err = s.UpdateDevice(t.Context(), "d1", func(d *store.Device) error {
+				d.CertSerial = "0E05"
+				d.Nodes["x"] = "y"
+				return errBoom
+			})
+			mustErr(t, "UpdateDevice", err, errBoom)
+			if revoked(t, s, "0A01") {
+				t.Fatal("aborted update revoked the serial")
+			}
+			if got, _ := s.Device(t.Context(), "d1"); got.CertSerial != "0A01" || got.Nodes["x"] != "" {
+				t.Fatalf("aborted update stored: %+v", got)
+			}
+			err = s.UpdateDevice(t.Context(), "nope", func(*store.Device) error { return nil })
+			mustErr(t, "UpdateDevice missing", err, store.ErrNotFound)
+		}},
+		{"ListByTenant", func(t *testing.T, s store.Store) {
+			for _, d := range []store.Device{device("t1", "d1", "01"), device("t1", "d2", "02"), device("t2", "d3", "03")} {
+				_, err := s.RegisterDevice(t.Context(), d)
+				must(t, "RegisterDevice", err)
+			}
+			list, err := s.ListDevices(t.Context(), "t1")
+			must(t, "ListDevices", err)
+			var ids []string
+			for _, d := range list {
+				ids = append(ids, d.ID)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, []string{"d1", "d2"}) {
+				t.Fatalf("ListDevices(t1) = %v", ids)
+			}
+		}},
+		{"UnknownSerialNotRevoked", func(t *testing.T, s store.Store) {
+			if revoked(t, s, "FFFF") {
+				t.Fatal("unknown serial reported revoked")
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+	}
+}
+
+// isNotFound reports whether err is store.ErrNotFound.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"time"
+
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// Auth policies of a tenant (MS-MDE2 3.1.4.1.3.2).
+const (
+	AuthOnPremise = "OnPremise"
+	AuthFederated = "Federated"
+)
+
+// Tenant is a directory tenant.
+type Tenant struct {
+	ID              string   `json:"id"` // directory tenant GUID, lower-case, no braces
+	DisplayName     string   `json:"displayName"`
+	VerifiedDomains []string `json:"verifiedDomains"` // lower-case
+	AuthPolicy      string   `json:"authPolicy"`      // AuthOnPremise or AuthFederated
+	// FederationHost is the third-party sign-in host of a federated tenant.
+	FederationHost string   `json:"federationHost,omitempty"`
+	GovCloud       bool     `json:"govCloud,omitempty"`
+	ScopeTags      []string `json:"scopeTags,omitempty"`
+	// PIN reset onboarding: admin consent to the two enterprise applications.
+	PinResetServiceConsentAt *time.Time `json:"pinResetServiceConsentAt,omitempty"`
+	PinResetClientConsentAt  *time.Time `json:"pinResetClientConsentAt,omitempty"`
+	CreatedAt                time.Time  `json:"createdAt"`
+	UpdatedAt                time.Time  `json:"updatedAt"`
+}
+
+// User is a tenant user.
+type User struct {
+	TenantID     string    `json:"tenantId"`
+	ID           string    `json:"id"`
+	UPN          string    `json:"userPrincipalName"`
+	DisplayName  string    `json:"displayName,omitempty"`
+	PasswordHash string    `json:"passwordHash,omitempty"`
+	TOTPSecret   []byte    `json:"totpSecret,omitempty"`
+	TOTPLastStep int64     `json:"totpLastStep,omitempty"`
+	ScopeTags    []string  `json:"scopeTags,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+}
+
+// Enrollment states of a device.
+const (
+	DeviceEnrolled   = "enrolled"
+	DeviceUnenrolled = "unenrolled"
+	DeviceRetired    = "retired"
+)
+
+// Device is an enrolled (or formerly enrolled) device.
+type Device struct {
+	ID             string    `json:"id"` // the DeviceID it enrolled with (./DevInfo/DevId)
+	TenantID       string    `json:"tenantId"`
+	HWDevID        string    `json:"hwDevId"`
+	UserID         string    `json:"userId,omitempty"`
+	UPN            string    `json:"userPrincipalName,omitempty"`
+	DeviceName     string    `json:"deviceName,omitempty"`
+	OSVersion      string    `json:"osVersion,omitempty"`
+	OSEdition      int       `json:"osEdition,omitempty"`
+	EnrollmentType string    `json:"enrollmentType,omitempty"` // Full or Device
+	State          string    `json:"enrollmentState"`
+	CertSerial     string    `json:"certSerial"`     // upper-case hex
+	CertThumbprint string    `json:"certThumbprint"` // upper-case hex SHA-1
+	CertNotAfter   time.Time `json:"certNotAfter"`
+	EnrolledAt     time.Time `json:"enrolledAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+	LastSeenAt     time.Time `json:"lastSeenAt,omitempty"`
+	// Nodes holds what the device reported of DevInfo, DevDetail and hellomdm's status nodes.
+	Nodes map[string]string `json:"nodes,omitempty"`
+	// PolicyDirty marks that profiles, assignments or memberships changed since the device's
+	// desired state was last resolved.
+	PolicyDirty bool     `json:"policyDirty,omitempty"`
+	ScopeTags   []string `json:"scopeTags,omitempty"`
+}
+
+// CommandState is where a queued command stands.
+type CommandState string
+
+// Command states. Queued and Sent and Retry and Accepted are open; the others are final.
+const (
+	CommandQueued    CommandState = "queued"    // waiting to be sent
+	CommandSent      CommandState = "sent"      // sent in a session; no Status yet
+	CommandRetry     CommandState = "retry"     // failed, will be sent again after backoff
+	CommandAccepted  CommandState = "accepted"  // device answered 202; confirmed later
+	CommandSucceeded CommandState = "succeeded" // device answered 200
+	CommandFailed    CommandState = "failed"    // device answered an error and retries are spent
+	CommandCancelled CommandState = "cancelled" // withdrawn before delivery
+)
+
+// Open reports whether a command in this state still needs the device.
+func (s CommandState) Open() bool {
+	return s == CommandQueued || s == CommandSent || s == CommandRetry
+}
+
+// Command is one entry of a device's durable command queue.
+type Command struct {
+	ID       string `json:"id"`
+	TenantID string `json:"tenantId"`
+	DeviceID string `json:"deviceId"`
+	Seq      uint64 `json:"seq"` // position in the device's queue, assigned at Enqueue
+	// Payload is the SyncML command to send. Its CmdIDs are assigned per message when sent.
+	Payload syncml.Command `json:"payload"`
+	Source  string         `json:"source,omitempty"` // "admin:<token id>", "policy:<profile id>", ...
+	State   CommandState   `json:"state"`
+	// Attempts counts sends that ended with an error Status; MaxAttempts bounds them.
+	Attempts      int       `json:"attempts"`
+	MaxAttempts   int       `json:"maxAttempts"`
+	NextAttemptAt time.Time `json:"nextAttemptAt,omitempty"`
+	StatusCode    int       `json:"statusCode,omitempty"`
+	// ChildStatus holds the status of each child of an Atomic or Sequence, in order.
+	ChildStatus []int         `json:"childStatus,omitempty"`
+	Results     []syncml.Item `json:"results,omitempty"`
+	// Claim: the session that carries the command now, and until when the claim holds.
+	ClaimSession string    `json:"claimSession,omitempty"`
+	ClaimUntil   time.Time `json:"claimUntil,omitempty"`
+	// LastSession is the session that last carried the command; a failed command is
+	// retried only in a later session.
+	LastSession string    `json:"lastSession,omitempty"`
+	SentCount   int       `json:"sentCount"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+// SentRef ties a CmdID the server used in one of its messages to the queued command.
+type SentRef struct {
+	CommandID string `json:"commandId"`
+	// Child is the index path of a child inside an Atomic/Sequence payload; empty for the
+	// top-level command.
+	Child []int  `json:"child,omitempty"`
+	Verb  string `json:"verb"`
+}
+
+// Session is the server's state of one OMA-DM session of a device (MS-MDM 2.2.1 session
+// rules). Nothing about a session lives only in process memory.
+type Session struct {
+	DeviceID  string `json:"deviceId"`
+	SessionID string `json:"sessionId"` // opaque: "0" and "D" have been seen
+	// Key is unique per session, even when a device starts a new session with a SessionID
+	// it used before; command claims refer to it.
+	Key         string `json:"key"`
+	ClientMsgID int    `json:"clientMsgId"`
+	ServerMsgID int    `json:"serverMsgId"`
+	// Sent maps "<server MsgID>:<CmdID>" to the command it carried, for matching Status and
+	// Results.
+	Sent map[string]SentRef `json:"sent,omitempty"`
+	// LastRequestHash and LastReply let a repeated client message be answered from the stored
+	// reply instead of being applied twice.
+	LastRequestHash string    `json:"lastRequestHash,omitempty"`
+	LastReply       []byte    `json:"lastReply,omitempty"`
+	MaxMsgSize      int       `json:"maxMsgSize,omitempty"`
+	Ended           bool      `json:"ended,omitempty"`
+	StartedAt       time.Time `json:"startedAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
+}
+
+// Admin roles.
+const (
+	RoleAdmin    = "admin"
+	RoleOperator = "operator"
+	RoleReader   = "reader"
+)
+
+// AdminToken is an admin bearer token; only the hash of its secret is stored.
+type AdminToken struct {
+	ID   string `json:"id"`
+	Hash string `json:"hash"` // SHA-256 hex of the secret
+	Name string `json:"name"`
+	Role string `json:"role"`
+	// TenantID limits the token to one tenant; empty means every tenant (bootstrap token).
+	TenantID  string    `json:"tenantId,omitempty"`
+	ScopeTags []string  `json:"scopeTags,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}

@@ -1,0 +1,102 @@
+// Package syncml is the SyncML 1.2 DM codec (OMA DM 1.2 as profiled by MS-MDM) shared by
+// the hellomdm server and the simulated Windows device agent. It owns the message model
+// (Message, Header, Command, Item, Meta), the wire constants (status and alert codes,
+// verbs, namespaces), parsing with size and depth limits, deterministic encoding, and a
+// Builder that numbers commands and tracks the exact message size. It imports nothing of
+// hellomdm and knows nothing of HTTP, sessions or storage.
+//
+// # Basics
+//
+// Parse a body received over HTTP (already capped with http.MaxBytesReader):
+//
+//	msg, err := syncml.Parse(body)
+//	var perr *syncml.ParseError
+//	if errors.As(err, &perr) {
+//		// answer with perr.StatusCode() (400, or 413 when too large)
+//	}
+//	for _, c := range msg.Body { ... } // commands in wire order
+//
+// Answer it with a Builder, which assigns CmdIDs from the first one given (servers use 1,
+// Windows clients start at 2 in their first message):
+//
+//	b := syncml.NewBuilder(syncml.ReplyHeader(msg.Header, "1"), 1)
+//	b.StatusSyncHdr(msg.Header.MsgID, syncml.StatusOK, nil)
+//	for _, c := range msg.Body {
+//		if c.Verb != syncml.VerbStatus && c.Verb != syncml.VerbResults {
+//			b.Status(msg.Header.MsgID, c, syncml.StatusOK)
+//		}
+//	}
+//	if b.Size(true)+b.CommandSize(cmd) <= limit {
+//		b.Command(cmd)
+//	}
+//	out, err := b.Bytes(true) // true: end the package with <Final/>
+//
+// Command, Status, Results and Alert keep the first encoding error (Bytes and Err report
+// it); TryCommand returns it instead and adds nothing, so one bad command (say, a value
+// with a NUL byte) is refused on its own without spoiling the reply.
+//
+// Message.Marshal encodes a whole Message; Builder.Bytes(final) gives exactly the bytes of
+// Builder.Message(final).Marshal(), and Builder.Size(final) is their exact length, kept up
+// to date as commands are added (each is encoded once, when added).
+//
+// # Parsing rules
+//
+//   - Elements are matched by local name. Only the root's namespace is checked: it must be
+//     SYNCML:SYNCML1.2, compared case-insensitively. Meta children may carry
+//     xmlns="syncml:metinf" or no namespace.
+//   - VerDTD must be 1.2 and VerProto DM/1.2. SessionID, MsgID, Target/LocURI,
+//     Source/LocURI and every command's CmdID must be present and not empty. CmdIDs must be
+//     unique in the message, counting children of Atomic and Sequence.
+//   - Status needs CmdRef, Cmd and Data; Results needs CmdRef; Alert needs Data.
+//   - An element directly under SyncBody, Atomic or Sequence that is not a command (Alert,
+//     Status, Results, Get, Add, Replace, Delete, Exec, Atomic, Sequence; Final under
+//     SyncBody) is an error. Unknown elements anywhere else are ignored.
+//   - Scalar values (IDs, LocURIs, codes, Meta values) are trimmed of XML whitespace. Item
+//     Data text, CDATA included, is kept verbatim. Item Data that holds elements is kept as
+//     DataXML, its inner XML re-serialised so that parse → marshal → parse is lossless.
+//   - Meta Size, MaxMsgSize and MaxObjSize must be non-negative decimal integers.
+//
+// Every rejection is a *ParseError whose Kind says why; errors.Is(err, ErrTooLarge) and the
+// other sentinels match by kind.
+//
+// # Encoding rules
+//
+// Output is compact (no indentation; MarshalIndent exists for logs and golden files), has
+// no XML declaration (like the Windows captures), and writes elements in SyncML DTD order:
+// SyncHdr as VerDTD, VerProto, SessionID, MsgID, Target, Source, Cred, Meta; commands as
+// CmdID, NoResp, MsgRef, CmdRef, Cmd, Meta, TargetRef*, SourceRef*, Chal, Data, Item* (or
+// child commands); Items as Target, Source, Meta, Data, MoreData; each Meta child with
+// xmlns="syncml:metinf". Text is escaped (&, <, >, and CR as &#xD;), so values holding
+// markup or "]]>" survive; DataXML is written as is after a well-formedness check. Empty
+// optional values are left out, except that Status always carries CmdRef, Cmd and Data,
+// Results CmdRef and Alert Data.
+//
+// # Caveats
+//
+//   - The model does not tell an absent element from an empty one, nor keep comments,
+//     CDATA boundaries, attribute order outside DataXML, or duplicate singleton elements
+//     (the first one wins). Round trips are lossless in the model, not byte for byte.
+//   - Scalar values are trimmed, so a Header or LocURI with leading or trailing whitespace
+//     does not survive marshal → parse; Item Data does.
+//   - Parse rejects a whole message on the first error; a receiver wanting per-command 400
+//     answers must not send such input in the first place. Semantic checks (Get inside
+//     Atomic, nested Atomic, Status answering Results) are left to the receiver.
+//   - DTD declarations are read but entities are never expanded: a reference to one is an
+//     error (encoding/xml), so entity bombs fail fast. Depth is bounded by a linear
+//     pre-scan before any tree is built, and again by etree.
+//   - Only XML is spoken; WBXML is not supported.
+//
+// # Performance
+//
+// go test -bench . -benchtime 2s on a shared 2-core "AMD EPYC" VM (goos linux, goarch
+// amd64, Go 1.26, load average ~11 from other builds, so these are pessimistic; the
+// spread between runs was about 2×):
+//
+//	BenchmarkParseClientMessage-2   6148   356662 ns/op   9.34 MB/s   50544 B/op   1094 allocs/op
+//	BenchmarkBuildServerReply-2    87433    38262 ns/op  42.37 MB/s   12256 B/op     31 allocs/op
+//
+// The client message is 3.3 KB (header Status, 5 Statuses, Results of 7 nodes, an Alert);
+// the reply is a header Status, a Status per client command, a Get, a Replace and an
+// Atomic of two Replaces, each size-checked with CommandSize first. Parsing time is
+// dominated by etree and encoding/xml; the depth pre-scan costs under a tenth of it.
+package syncml
