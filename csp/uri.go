@@ -259,32 +259,44 @@ func segmentCost(in, pat string) (float64, string) {
 		return 0, pat
 	case strings.EqualFold(in, pat):
 		return costCase, pat
-	case len(pat) > 3 && abs(len(in)-len(pat)) <= 2 && levenshtein(strings.ToLower(in), strings.ToLower(pat)) <= 2:
+	case len(pat) > 3 && abs(len(in)-len(pat)) <= 2 && levenshteinFold(in, pat) <= 2:
 		return costTypo, pat
 	}
 	return costEdit, pat
 }
 
-// levenshtein is the character edit distance, bounded to short inputs by the callers' use.
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+// levenshteinFold is the edit distance between two short strings, comparing bytes with ASCII
+// letters folded to lower case. Inputs longer than 62 bytes count as far apart: no catalog
+// segment is that long.
+func levenshteinFold(a, b string) int {
+	const limit = 62
+	if len(a) > limit || len(b) > limit {
+		return limit
+	}
+	var prevBuf, curBuf [limit + 1]int
+	prev, cur := prevBuf[:len(b)+1], curBuf[:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
+	for i := 1; i <= len(a); i++ {
 		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
+		for j := 1; j <= len(b); j++ {
 			c := 1
-			if ra[i-1] == rb[j-1] {
+			if lowerASCII(a[i-1]) == lowerASCII(b[j-1]) {
 				c = 0
 			}
 			cur[j] = min(prev[j-1]+c, prev[j]+1, cur[j-1]+1)
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return prev[len(b)]
+}
+
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
 
 func abs(x int) int {

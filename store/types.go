@@ -78,7 +78,9 @@ type Device struct {
 // CommandState is where a queued command stands.
 type CommandState string
 
-// Command states. Queued and Sent and Retry and Accepted are open; the others are final.
+// Command states. Queued, Sent and Retry are open (the device still has to answer); the
+// others are final. Accepted (202) is final for the queue: the policy engine confirms it later
+// with a Get of its own.
 const (
 	CommandQueued    CommandState = "queued"    // waiting to be sent
 	CommandSent      CommandState = "sent"      // sent in a session; no Status yet
