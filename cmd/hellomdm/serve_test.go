@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds hellomdm once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hellomdm")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type serveProc struct {
+	cmd    *exec.Cmd
+	stdout *bytes.Buffer
+	stderr *bytes.Buffer
+	done   chan error
+}
+
+func startServe(t *testing.T, bin, dir, addr string, env ...string) *serveProc {
+	t.Helper()
+	p := &serveProc{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p.cmd = exec.Command(bin, "serve", "--data", dir, "--addr", addr, "--log-format", "json")
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	return p
+}
+
+// The issue-2 acceptance: serve starts on a fresh data dir, /healthz answers 200 over TLS,
+// SIGTERM stops it cleanly, and a restart on the same data dir reuses the CA and the server
+// certificate.
+func TestServeHealthzSignalRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+
+	p := startServe(t, bin, dir, addr)
+	caPEM := waitHealthy(t, p, dir, addr)
+	if !strings.Contains(p.stdout.String(), "bootstrap admin token") {
+		t.Errorf("first start did not print the bootstrap token: %q", p.stdout.String())
+	}
+	for _, f := range []string{"ca-key.pem", "server-key.pem"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", f, fi.Mode(), err)
+		}
+	}
+	serverPEM, _ := os.ReadFile(filepath.Join(dir, "server.pem"))
+	stop(t, p)
+	if !strings.Contains(p.stderr.String(), "stopped cleanly") {
+		t.Errorf("no clean-stop log line:\n%s", p.stderr.String())
+	}
+
+	p2 := startServe(t, bin, dir, addr)
+	caPEM2 := waitHealthy(t, p2, dir, addr)
+	serverPEM2, _ := os.ReadFile(filepath.Join(dir, "server.pem"))
+	if !bytes.Equal(caPEM, caPEM2) || !bytes.Equal(serverPEM, serverPEM2) {
+		t.Errorf("restart changed the CA or the server certificate")
+	}
+	if strings.Contains(p2.stdout.String(), "bootstrap admin token") {
+		t.Errorf("restart printed a new bootstrap token")
+	}
+	stop(t, p2)
+}
+
+// HELLOMDM_ADMIN_TOKEN replaces the bootstrap token and env vars mirror flags.
+func TestServeEnvironment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	p := startServe(t, bin, dir, addr, "HELLOMDM_ADMIN_TOKEN=hmdm_env-token", "HELLOMDM_HOSTNAME=mdm.test")
+	waitHealthy(t, p, dir, addr)
+	if strings.Contains(p.stdout.String(), "bootstrap admin token") {
+		t.Errorf("a bootstrap token was printed although HELLOMDM_ADMIN_TOKEN is set")
+	}
+	pemBytes, _ := os.ReadFile(filepath.Join(dir, "server.pem"))
+	pool := x509.NewCertPool()
+	caPEM, _ := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	pool.AppendCertsFromPEM(caPEM)
+	if !strings.Contains(string(pemBytes), "CERTIFICATE") {
+		t.Fatal("no server certificate")
+	}
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "mdm.test"})
+	if err != nil {
+		t.Fatalf("TLS for --hostname from HELLOMDM_HOSTNAME: %v", err)
+	}
+	conn.Close()
+	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/api/v1/tenants/00000000-0000-0000-0000-000000000000/devices/x/commands", nil)
+	req.Header.Set("Authorization", "Bearer hmdm_env-token")
+	resp, err := client(pool).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		t.Errorf("the HELLOMDM_ADMIN_TOKEN token was refused")
+	}
+	stop(t, p)
+}
+
+func client(pool *x509.CertPool) *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// waitHealthy polls /healthz (trusting DATA/ca.pem) and returns the CA PEM.
+func waitHealthy(t *testing.T, p *serveProc, dir, addr string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			t.Fatalf("serve exited early: %v\nstderr:\n%s", err, p.stderr.String())
+		default:
+		}
+		caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+		if err == nil {
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(caPEM)
+			resp, err := client(pool).Get("https://" + addr + "/healthz")
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var h map[string]string
+				if resp.StatusCode != 200 || json.Unmarshal(body, &h) != nil || h["status"] != "ok" || h["store"] != "bbolt" {
+					t.Fatalf("healthz: %d %s", resp.StatusCode, body)
+				}
+				return caPEM
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("server never became healthy\nstderr:\n%s", p.stderr.String())
+	return nil
+}
+
+func stop(t *testing.T, p *serveProc) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM\n%s", err, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after SIGTERM")
+	}
+	// The log is JSON lines: make sure it is.
+	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+	for sc.Scan() {
+		if line := sc.Text(); line != "" && !json.Valid([]byte(line)) {
+			t.Errorf("--log-format json wrote a non-JSON line: %q", line)
+		}
+	}
+}
