@@ -24,6 +24,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hellomdm/hellomdm/enrollment/ca"
+	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -41,7 +43,12 @@ type Options struct {
 	ClientCertHeader string
 	TrustedProxies   []netip.Prefix
 	Engine           EngineConfig
-	Logger           *slog.Logger
+	// AuditRetention is the age after which whole old audit segments are dropped (the drop
+	// itself recorded); 0 keeps the log forever. AuditRetentionInterval is how often the
+	// retention pass runs while serving (default DefaultAuditRetentionInterval).
+	AuditRetention         time.Duration
+	AuditRetentionInterval time.Duration
+	Logger                 *slog.Logger
 	// Out receives the one-time bootstrap token announcement (stdout for `serve`).
 	Out io.Writer
 	Now func() time.Time
@@ -54,9 +61,15 @@ type App struct {
 	CA        *ca.CA
 	TLSConfig *tls.Config
 	PublicURL *url.URL
-	log       *slog.Logger
-	listener  net.Listener
-	http      *http.Server
+	// IDP and PinReset are the identity provider and the PIN reset service when Open's extra
+	// function (Services) built them; the admin API reaches them through here.
+	IDP      *idp.Service
+	PinReset *pinreset.Service
+	log      *slog.Logger
+	listener net.Listener
+	http     *http.Server
+	// retention drops old audit segments while serving (nil: keep forever).
+	retention *retentionLoop
 }
 
 // File names inside the data directory.
@@ -127,11 +140,15 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 		}
 	}
 	srv, err := New(Config{Store: st, Devices: authority, PublicURL: pub, Engine: o.Engine, Policy: hook, Mounts: mounts,
+		TOTP: app.totpEnroller(), PinReset: app.pinResetOnboarding(),
 		ClientCertHeader: o.ClientCertHeader, TrustedProxies: o.TrustedProxies, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return fail(err)
 	}
 	app.Server = srv
+	if app.retention, err = newRetentionLoop(st, o.AuditRetention, o.AuditRetentionInterval, o.Now, o.Logger); err != nil {
+		return fail(err)
+	}
 	app.TLSConfig = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
@@ -159,6 +176,7 @@ func (a *App) Addr() net.Addr { return a.listener.Addr() }
 // Serve serves HTTPS until Shutdown; it returns nil after a graceful shutdown.
 func (a *App) Serve() error {
 	a.log.Info("serving", "addr", a.listener.Addr().String(), "url", a.PublicURL.String(), "store", a.Store.Backend())
+	a.retention.start()
 	err := a.http.ServeTLS(a.listener, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -169,6 +187,7 @@ func (a *App) Serve() error {
 // Shutdown lets in-flight requests finish, then closes the store cleanly.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.http.Shutdown(ctx)
+	a.retention.stop()
 	if cerr := a.Store.Close(); err == nil {
 		err = cerr
 	}

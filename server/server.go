@@ -32,6 +32,10 @@ type Config struct {
 	PublicURL *url.URL
 	Engine    EngineConfig
 	Policy    PolicyHook
+	// TOTP enrolls authenticator apps for the admin API (the identity provider) and PinReset
+	// is the PIN reset service's onboarding side; when nil their routes answer 503.
+	TOTP     TOTPEnroller
+	PinReset PinResetOnboarding
 	// Mounts are extra handlers on path prefixes: enrollment at "/EnrollmentServer/", the
 	// identity provider at "/idp/", the PIN reset service at "/pinreset/", the policy admin API.
 	Mounts []Mount
@@ -103,6 +107,8 @@ func (s *Server) routes() *mux.Router {
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.listCommands).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}", s.getCommand).Methods(http.MethodGet)
+	s.identityRoutes(api)
+	s.auditRoutes(api)
 	for _, m := range s.cfg.Mounts {
 		r.PathPrefix(m.Prefix).Handler(m.Handler)
 	}

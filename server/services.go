@@ -45,11 +45,16 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("PIN reset service: %w", err)
 	}
+	app.IDP, app.PinReset = idpSvc, pr
+	hook, err := NewPolicyHook(st)
+	if err != nil {
+		return nil, nil, err
+	}
 	return []Mount{
 		{Prefix: "/EnrollmentServer/", Handler: enr.Handler()},
 		{Prefix: "/idp/", Handler: idpSvc.Handler()},
 		{Prefix: "/pinreset/", Handler: pr.Handler()},
-	}, nil, nil
+	}, hook, nil
 }
 
 // deviceForPinReset names the device of a PIN reset request by its client certificate, which

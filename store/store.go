@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
 )
@@ -27,6 +26,7 @@ type Store interface {
 	AuditLog
 	Tokens
 	Config
+	Policy
 	// Backend names the backend ("bbolt", "postgres") for health reports.
 	Backend() string
 	Close() error
@@ -63,7 +63,9 @@ type Devices interface {
 	RegisterDevice(ctx context.Context, d Device) (previous *Device, err error)
 	Device(ctx context.Context, id string) (Device, error)
 	// UpdateDevice applies fn to the stored device and writes it back atomically. If fn changes
-	// the certificate serial, the old serial is revoked in the same transaction.
+	// the certificate serial, the old serial is revoked in the same transaction; if the device
+	// leaves the enrolled state (unenrolled, retired), its current serial is revoked. The same
+	// rules hold for DeviceTx.PutDevice.
 	UpdateDevice(ctx context.Context, id string, fn func(*Device) error) error
 	ListDevices(ctx context.Context, tenantID string) ([]Device, error)
 	// CertRevoked reports whether a certificate serial (upper-case hex) has been revoked.
@@ -106,19 +108,25 @@ type DeviceTx interface {
 	Enqueue(cmds ...Command) error
 	// Audit appends events to their tenants' audit chains within the transaction.
 	Audit(events ...*audit.Event) error
+	PolicyTx
 }
 
-// AuditLog is the append-only audit log, one hash chain per tenant.
+// AuditLog is the append-only audit log, one hash chain per tenant. It is the contract the
+// audit package needs from a backend: audit.Store to append (audit.Log.Record), audit.Retainer
+// to drop old segments together with the audit.retention event recording the drop
+// (audit.Log.Retain), and an audit.Reader for audit.VerifyTenant and audit.Export. There is
+// deliberately no method that edits events or drops them without recording the drop.
 type AuditLog interface {
 	audit.Store
+	audit.Retainer
 	// AuditEvents calls fn for the tenant's events with Seq > afterSeq in chain order, until fn
 	// returns false or an error. It streams: memory does not grow with the log.
 	AuditEvents(ctx context.Context, tenantID string, afterSeq uint64, fn func(e *audit.Event) (bool, error)) error
 	// AuditAnchor returns the chain anchor left by retention (zero Anchor when none).
 	AuditAnchor(ctx context.Context, tenantID string) (audit.Anchor, error)
-	// DropAudit removes the tenant's events older than before, whole segments at a time, keeps
-	// an anchor for verification, and returns how many events were dropped and the new anchor.
-	DropAudit(ctx context.Context, tenantID string, before time.Time) (dropped int, anchor audit.Anchor, err error)
+	// AuditReader returns the log as an audit.Reader (its AuditEvents method takes an
+	// audit.Filter and returns an iterator, so it cannot share the method set above).
+	AuditReader() audit.Reader
 }
 
 // Tokens holds admin bearer tokens (only their hashes).

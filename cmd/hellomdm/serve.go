@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,6 +33,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		maxAttempts  = fs.Int("max-attempts", 3, "error statuses a command may collect before it is marked failed")
 		retryBackoff = fs.Duration("retry-backoff", time.Minute, "wait before the first retry of a failed command (doubles per attempt)")
 		claimLease   = fs.Duration("claim-lease", 30*time.Second, "how long a command sent in a session stays reserved to it")
+		auditKeep    = fs.Duration("audit-retention", 0, "drop whole audit log segments older than this, recording the drop (0 keeps forever; e.g. 8760h)")
+		storeDSN     = fs.String("store", "", "store backend: bolt: (default, in --data), bolt:PATH, or a postgres:// URL")
+		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
 	)
 	if err := parseFlags(fs, args, "HELLOMDM_"); err != nil {
 		return 2
@@ -53,13 +57,19 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		trusted = append(trusted, pfx)
 	}
+	storeKey, err := readStoreKey(*storeKeyFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "hellomdm serve:", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app, err := server.Open(ctx, server.Options{
 		DataDir: *data, Addr: *addr, Hostname: *hostname, PublicURL: *publicURL,
 		AdminToken: os.Getenv("HELLOMDM_ADMIN_TOKEN"), ClientCertHeader: *certHeader, TrustedProxies: trusted,
 		Engine: server.EngineConfig{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
-		Logger: logger, Out: stdout,
+		Logger: logger, Out: stdout, AuditRetention: *auditKeep,
+		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),
 	}, wireServices)
 	if err != nil {
 		logger.Error("start failed", "err", err)
@@ -87,6 +97,27 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	logger.Info("stopped cleanly")
 	return 0
+}
+
+// readStoreKey returns the store encryption key: the base64 content of file when given,
+// else HELLOMDM_STORE_KEY (base64), else nil (the postgres store then refuses to open).
+func readStoreKey(file string) ([]byte, error) {
+	text, from := os.Getenv("HELLOMDM_STORE_KEY"), "HELLOMDM_STORE_KEY"
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--store-key-file: %w", err)
+		}
+		text, from = string(raw), "--store-key-file"
+	}
+	if text = strings.TrimSpace(text); text == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not base64: %w", from, err)
+	}
+	return key, nil
 }
 
 // parseFlags parses args, then fills each flag not given on the command line from the

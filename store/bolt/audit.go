@@ -135,24 +135,23 @@ func putAnchor(b *bbolt.Bucket, tenantID string, a audit.Anchor) error {
 func (d *DB) AuditEvents(ctx context.Context, tenantID string, afterSeq uint64, fn func(e *audit.Event) (bool, error)) error {
 	next := afterSeq + 1
 	for next != 0 {
-		page := make([]*audit.Event, 0, auditPage)
+		page := make([]audit.Event, 0, auditPage) // one allocation per page, not per event
 		err := d.view(ctx, func(tx *bbolt.Tx) error {
 			p := prefix(tenantID, 0)
 			c := bucket(tx, bAudit).Cursor()
 			for k, v := c.Seek(seqKey(tenantID, next)); k != nil && hasPrefix(k, p) && len(page) < auditPage; k, v = c.Next() {
-				ev := new(audit.Event)
-				if err := unmarshal(v, ev); err != nil {
+				page = append(page, audit.Event{})
+				if err := decodeEvent(v, &page[len(page)-1]); err != nil {
 					return fmt.Errorf("audit event %x: %w", k[len(p):], err)
 				}
-				page = append(page, ev)
 			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("reading audit events of tenant %s: %w", tenantID, err)
 		}
-		for _, ev := range page {
-			more, err := fn(ev)
+		for i := range page {
+			more, err := fn(&page[i])
 			if err != nil || !more {
 				return err
 			}

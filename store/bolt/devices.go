@@ -67,7 +67,8 @@ func checkDevice(dev store.Device) error {
 }
 
 // writeDevice stores dev over old (nil when new): the ID and tenant must not change, and a
-// changed certificate serial revokes the old one.
+// changed certificate serial revokes the old one, and a device leaving the enrolled state
+// (unenrolled, retired) has its current serial revoked.
 func writeDevice(tx *bbolt.Tx, old *store.Device, dev store.Device, now time.Time) error {
 	if err := checkDevice(dev); err != nil {
 		return err
@@ -81,6 +82,13 @@ func writeDevice(tx *bbolt.Tx, old *store.Device, dev store.Device, now time.Tim
 			rev := revocation{DeviceID: old.ID, RevokedAt: now}
 			if err := putJSON(bucket(tx, bRevoked), []byte(s), &rev); err != nil {
 				return fmt.Errorf("revoking serial %s: %w", s, err)
+			}
+		}
+		// Leaving management (unenrollment, retirement) revokes the current certificate too.
+		if old.State == store.DeviceEnrolled && dev.State != store.DeviceEnrolled && dev.CertSerial != "" {
+			rev := revocation{DeviceID: dev.ID, RevokedAt: now}
+			if err := putJSON(bucket(tx, bRevoked), []byte(dev.CertSerial), &rev); err != nil {
+				return fmt.Errorf("revoking serial %s: %w", dev.CertSerial, err)
 			}
 		}
 	} else if err := bucket(tx, bDeviceTenant).Put(subKey(dev.TenantID, dev.ID), nil); err != nil {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,10 +128,12 @@ func testAudit(t *testing.T, open opener) {
 	}
 }
 
-// testAuditRetention appends old events then new ones, drops what is older than the cut,
-// and checks the anchor and that the rest still verifies.
+// testAuditRetention appends old events then new ones, drops what is older than the cut
+// through audit.Log.Retain (the store's audit.Retainer), and checks the anchor, the recorded
+// audit.retention event and that the rest still verifies through AuditReader.
 func testAuditRetention(t *testing.T, open opener) {
 	cut := t0.Add(24 * time.Hour)
+	later := cut.Add(365 * 24 * time.Hour)
 	cases := []struct {
 		name     string
 		old, new int
@@ -162,13 +165,14 @@ func testAuditRetention(t *testing.T, open opener) {
 				}
 			}
 			flush()
-			dropped, anchor, err := s.DropAudit(t.Context(), "ta", cut)
-			must(t, "DropAudit", err)
+			log, err := audit.New(s, audit.WithClock(func() time.Time { return later }))
+			must(t, "audit.New", err)
+			system := audit.Actor{Type: audit.ActorSystem, ID: "retention"}
+			anchor, err := log.Retain(t.Context(), s, "ta", cut, system)
+			must(t, "Retain", err)
+			dropped := int(anchor.Seq) // the log started at Seq 1
 			if tc.mustDrop && dropped == 0 {
 				t.Fatal("dropped nothing")
-			}
-			if uint64(dropped) != anchor.Seq {
-				t.Fatalf("dropped %d events, anchor Seq %d", dropped, anchor.Seq)
 			}
 			if dropped > tc.old {
 				t.Fatalf("dropped %d events, only %d were old", dropped, tc.old)
@@ -176,30 +180,105 @@ func testAuditRetention(t *testing.T, open opener) {
 			stored, err := s.AuditAnchor(t.Context(), "ta")
 			must(t, "AuditAnchor", err)
 			if stored != anchor {
-				t.Fatalf("AuditAnchor %+v, DropAudit returned %+v", stored, anchor)
+				t.Fatalf("AuditAnchor %+v, Retain returned %+v", stored, anchor)
 			}
 			rest := auditEvents(t, s, "ta", 0)
-			if len(rest) != tc.old+tc.new-dropped {
-				t.Fatalf("%d events left, want %d", len(rest), tc.old+tc.new-dropped)
-			}
+			recorded := 0
 			if dropped > 0 {
-				rec, err := audit.RetentionEvent("ta", uint64(dropped), anchor, cut, audit.Actor{Type: audit.ActorSystem, ID: "retention"})
-				must(t, "RetentionEvent", err)
-				rec.ID, rec.Time = "retention-1", cut.Add(365*24*time.Hour)
-				must(t, "AppendAudit retention", s.AppendAudit(t.Context(), &rec))
-				rest = auditEvents(t, s, "ta", 0)
+				recorded = 1
 				if rest[0].Seq != anchor.Seq+1 || rest[0].PrevHash != anchor.Hash {
 					t.Fatalf("first kept event Seq %d PrevHash %q, anchor %+v", rest[0].Seq, rest[0].PrevHash, anchor)
 				}
+				last := rest[len(rest)-1]
+				d, err := audit.ParseRetention(&last)
+				must(t, "ParseRetention of the newest event", err)
+				if d.Dropped != uint64(dropped) || d.UpTo != anchor || !d.Before.Equal(cut) || last.Actor != system {
+					t.Fatalf("retention event %+v details %+v; dropped %d anchor %+v", last, d, dropped, anchor)
+				}
+			}
+			if len(rest) != tc.old+tc.new-dropped+recorded {
+				t.Fatalf("%d events left, want %d", len(rest), tc.old+tc.new-dropped+recorded)
 			}
 			verifyChain(t, anchor, rest)
-			again, anchor2, err := s.DropAudit(t.Context(), "ta", cut)
-			must(t, "DropAudit again", err)
-			if again != 0 || anchor2 != anchor {
-				t.Fatalf("second DropAudit dropped %d, anchor %+v (was %+v)", again, anchor2, anchor)
+			rep, err := audit.VerifyTenant(t.Context(), s.AuditReader(), "ta")
+			must(t, "VerifyTenant", err)
+			if rep.Checked != uint64(len(rest)) || rep.Start != anchor {
+				t.Fatalf("VerifyTenant checked %d from %+v; want %d from %+v", rep.Checked, rep.Start, len(rest), anchor)
+			}
+			anchor2, err := log.Retain(t.Context(), s, "ta", cut, system)
+			must(t, "Retain again", err)
+			if anchor2 != anchor || len(auditEvents(t, s, "ta", 0)) != len(rest) {
+				t.Fatalf("second Retain moved the anchor to %+v (was %+v) or recorded a drop of nothing", anchor2, anchor)
 			}
 		})
 	}
+}
+
+// testAuditReader checks the audit.Reader view: filters narrow, order is by Seq, other
+// tenants never show, and audit.Export streams through it.
+func testAuditReader(t *testing.T, open opener) {
+	s := open(t)
+	var evs []*audit.Event
+	for i := range 300 {
+		e := event("ta", t0.Add(time.Duration(i)*time.Second), name("d", i%3))
+		e.DeviceID = name("d", i%3)
+		if i%2 == 1 {
+			e.Kind = audit.KindCommandQueued
+		}
+		evs = append(evs, e)
+	}
+	must(t, "AppendAudit", s.AppendAudit(t.Context(), evs...))
+	must(t, "AppendAudit other tenant", s.AppendAudit(t.Context(), event("tb", t0, "d-000")))
+	cases := []struct {
+		name   string
+		filter audit.Filter
+		want   int
+	}{
+		{"All", audit.Filter{}, 300},
+		{"Kind", audit.Filter{Kinds: []audit.Kind{audit.KindCommandQueued}}, 150},
+		{"Device", audit.Filter{DeviceID: "d-001"}, 100},
+		{"FromInclusiveToExclusive", audit.Filter{From: t0.Add(10 * time.Second), To: t0.Add(20 * time.Second)}, 10},
+		{"Combined", audit.Filter{DeviceID: "d-000", Kinds: []audit.Kind{audit.KindDeviceAlert}}, 50},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			it, err := s.AuditReader().AuditEvents(t.Context(), "ta", tc.filter)
+			must(t, "AuditReader().AuditEvents", err)
+			defer it.Close()
+			var n int
+			var prev uint64
+			for {
+				e, ok, err := it.Next()
+				must(t, "Next", err)
+				if !ok {
+					break
+				}
+				if e.TenantID != "ta" || e.Seq <= prev || !tc.filter.Match(&e) {
+					t.Fatalf("iterator yielded %+v after seq %d", e, prev)
+				}
+				prev = e.Seq
+				n++
+			}
+			if n != tc.want {
+				t.Fatalf("%d events, want %d", n, tc.want)
+			}
+		})
+	}
+	t.Run("Export", func(t *testing.T) {
+		var buf strings.Builder
+		exp, err := audit.NewExporter(&buf, audit.FormatNDJSON)
+		must(t, "NewExporter", err)
+		n, err := audit.Export(t.Context(), s.AuditReader(), "ta", audit.Filter{DeviceID: "d-002"}, exp)
+		must(t, "Export", err)
+		if n != 100 || strings.Count(buf.String(), "\n") != 100 {
+			t.Fatalf("exported %d events in %d lines, want 100", n, strings.Count(buf.String(), "\n"))
+		}
+	})
+	t.Run("BadFilter", func(t *testing.T) {
+		if _, err := s.AuditReader().AuditEvents(t.Context(), "ta", audit.Filter{Kinds: []audit.Kind{"no.such"}}); !errors.Is(err, audit.ErrBadFilter) {
+			t.Fatalf("unknown kind: got %v, want ErrBadFilter", err)
+		}
+	})
 }
 
 func testTokens(t *testing.T, open opener) {

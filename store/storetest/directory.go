@@ -273,6 +273,32 @@ func testDevices(t *testing.T, open opener) {
 				t.Fatalf("serial = %s", got.CertSerial)
 			}
 		}},
+		{"LeavingManagementRevokesSerial", func(t *testing.T, s store.Store) {
+			for _, state := range []string{store.DeviceUnenrolled, store.DeviceRetired} {
+				_, err := s.RegisterDevice(t.Context(), device("t1", "d-"+state, "0D0"+state[:1]))
+				must(t, "RegisterDevice", err)
+				must(t, "UpdateDevice", s.UpdateDevice(t.Context(), "d-"+state, func(d *store.Device) error {
+					d.State = state
+					return nil
+				}))
+				if !revoked(t, s, "0D0"+state[:1]) {
+					t.Fatalf("a %s device's certificate is not revoked", state)
+				}
+			}
+			_, err := s.RegisterDevice(t.Context(), device("t1", "d-tx", "0E01"))
+			must(t, "RegisterDevice", err)
+			must(t, "Checkin", s.Checkin(t.Context(), "d-tx", func(tx store.DeviceTx) error {
+				d, err := tx.Device()
+				if err != nil {
+					return err
+				}
+				d.State = store.DeviceUnenrolled
+				return tx.PutDevice(d)
+			}))
+			if !revoked(t, s, "0E01") {
+				t.Fatal("unenrolling inside a check-in did not revoke the certificate")
+			}
+		}},
 		{"OtherTenantConflicts", func(t *testing.T, s store.Store) {
 			_, err := s.RegisterDevice(t.Context(), device("t1", "d1", "0A01"))
 			must(t, "RegisterDevice", err)

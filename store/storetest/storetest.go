@@ -47,8 +47,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CheckinConcurrent", func(t *testing.T) { testCheckinConcurrent(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
 	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, newStore) })
+	t.Run("AuditReader", func(t *testing.T) { testAuditReader(t, newStore) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
 	t.Run("Config", func(t *testing.T) { testConfig(t, newStore) })
+	t.Run("Policy", func(t *testing.T) { RunPolicy(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// repeatedString is a flag that may be given several times (--domain a --domain b).
+type repeatedString []string
+
+func (r *repeatedString) String() string { return strings.Join(*r, ",") }
+
+func (r *repeatedString) Set(v string) error {
+	*r = append(*r, v)
+	return nil
+}
+
+// Identity administration: tenants, users, devices, tokens and PIN reset onboarding.
+func init() {
+	adminCommands["tenant create"] = adminCommand{
+		usage: "tenant create --id GUID --name NAME --domain D [--domain D2] [--auth-policy OnPremise|Federated] [--federation-host H] [--gov-cloud] [--scope-tag T]",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("tenant create")
+			id := fs.String("id", "", "directory tenant GUID")
+			name := fs.String("name", "", "display name")
+			var domains, tags repeatedString
+			fs.Var(&domains, "domain", "verified domain (repeatable)")
+			fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
+			policy := fs.String("auth-policy", "OnPremise", "MS-MDE2 auth policy: OnPremise or Federated")
+			fedHost := fs.String("federation-host", "", "third-party sign-in host of a federated tenant")
+			gov := fs.Bool("gov-cloud", false, "government cloud tenant (no PIN reset service)")
+			if err := parseCommand(fs, args, "id", "name", "domain"); err != nil {
+				return err
+			}
+			body := map[string]any{"id": *id, "displayName": *name, "verifiedDomains": []string(domains), "authPolicy": *policy,
+				"federationHost": *fedHost, "govCloud": *gov, "roleScopeTagIds": nonNilList(tags)}
+			var out map[string]any
+			if err := c.do("POST", "/tenants", body, &out); err != nil {
+				return err
+			}
+			return c.print(out, tenantColumns()...)
+		},
+	}
+	adminCommands["tenant list"] = adminCommand{
+		usage: "tenant list",
+		run: func(c *adminClient, args []string) error {
+			if err := parseCommand(commandFlags("tenant list"), args); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("GET", "/tenants", nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, tenantColumns()...)
+		},
+	}
+	adminCommands["user create"] = adminCommand{
+		usage: "user create --tenant TID --upn UPN --password PW [--name DISPLAYNAME]",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("user create")
+			tid := fs.String("tenant", "", "tenant ID")
+			upn := fs.String("upn", "", "user principal name, in one of the tenant's verified domains")
+			pw := fs.String("password", "", "password (at least 8 characters)")
+			name := fs.String("name", "", "display name")
+			if err := parseCommand(fs, args, "tenant", "upn", "password"); err != nil {
+				return err
+			}
+			body := map[string]any{"userPrincipalName": *upn, "passwordProfile": map[string]string{"password": *pw}}
+			if *name != "" {
+				body["displayName"] = *name
+			}
+			var out map[string]any
+			if err := c.do("POST", tenantPath(*tid, "users"), body, &out); err != nil {
+				return err
+			}
+			return c.print(out, userColumns()...)
+		},
+	}
+	adminCommands["user list"] = adminCommand{
+		usage: "user list --tenant TID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("user list")
+			tid := fs.String("tenant", "", "tenant ID")
+			if err := parseCommand(fs, args, "tenant"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("GET", tenantPath(*tid, "users"), nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, userColumns()...)
+		},
+	}
+	adminCommands["user totp"] = adminCommand{
+		usage: "user totp --tenant TID --user UID   (prints the new secret and otpauth URI once)",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("user totp")
+			tid := fs.String("tenant", "", "tenant ID")
+			uid := fs.String("user", "", "user ID")
+			if err := parseCommand(fs, args, "tenant", "user"); err != nil {
+				return err
+			}
+			var out struct {
+				Secret string `json:"secret"`
+				URI    string `json:"uri"`
+			}
+			if err := c.do("POST", tenantPath(*tid, "users", *uid, "authenticationMethods", "totp"), nil, &out); err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.print(out)
+			}
+			_, err := fmt.Fprintf(c.stdout, "secret: %s\nuri:    %s\n", out.Secret, out.URI)
+			return err
+		},
+	}
+	adminCommands["device list"] = adminCommand{
+		usage: "device list --tenant TID [--can-reset DestructiveOnly|DestructiveAndNonDestructive]",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("device list")
+			tid := fs.String("tenant", "", "tenant ID")
+			canReset := fs.String("can-reset", "", "only devices reporting this CanReset value")
+			if err := parseCommand(fs, args, "tenant"); err != nil {
+				return err
+			}
+			path := tenantPath(*tid, "devices")
+			fs.Visit(func(f *flag.Flag) {
+				if f.Name == "can-reset" {
+					path += "?canReset=" + url.QueryEscape(*canReset)
+				}
+			})
+			var out map[string]any
+			if err := c.do("GET", path, nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, deviceColumns()...)
+		},
+	}
+	adminCommands["device retire"] = adminCommand{
+		usage: "device retire --tenant TID --device DID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("device retire")
+			tid := fs.String("tenant", "", "tenant ID")
+			did := fs.String("device", "", "device ID")
+			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("POST", tenantPath(*tid, "devices", *did, "retire"), nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, deviceColumns()...)
+		},
+	}
+	adminCommands["token create"] = adminCommand{
+		usage: "token create --name N --role admin|operator|reader [--tenant TID] [--scope-tag T]",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("token create")
+			name := fs.String("name", "", "token name")
+			role := fs.String("role", "", "admin, operator or reader")
+			tid := fs.String("tenant", "", "limit the token to this tenant")
+			var tags repeatedString
+			fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
+			if err := parseCommand(fs, args, "name", "role"); err != nil {
+				return err
+			}
+			body := map[string]any{"name": *name, "role": *role, "tenantId": *tid, "roleScopeTagIds": nonNilList(tags)}
+			var out map[string]any
+			if err := c.do("POST", "/tokens", body, &out); err != nil {
+				return err
+			}
+			if c.output != "json" {
+				fmt.Fprintln(c.stderr, "The token secret is shown once; store it now.")
+			}
+			return c.print(out, "id", "name", "role", "tenantId", "token")
+		},
+	}
+	adminCommands["token list"] = adminCommand{
+		usage: "token list",
+		run: func(c *adminClient, args []string) error {
+			if err := parseCommand(commandFlags("token list"), args); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("GET", "/tokens", nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt")
+		},
+	}
+	adminCommands["pinreset consent"] = adminCommand{
+		usage: "pinreset consent --tenant TID --app service|client [--revoke]",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("pinreset consent")
+			tid := fs.String("tenant", "", "tenant ID")
+			app := fs.String("app", "", "service (PIN Reset Service) or client (PIN Reset Client)")
+			revoke := fs.Bool("revoke", false, "withdraw the consent instead of granting it")
+			if err := parseCommand(fs, args, "tenant", "app"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("POST", tenantPath(*tid, "pinReset", "consent"), map[string]any{"app": *app, "granted": !*revoke}, &out); err != nil {
+				return err
+			}
+			return c.print(out, servicePrincipalColumns()...)
+		},
+	}
+	adminCommands["pinreset status"] = adminCommand{
+		usage: "pinreset status --tenant TID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("pinreset status")
+			tid := fs.String("tenant", "", "tenant ID")
+			if err := parseCommand(fs, args, "tenant"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("GET", tenantPath(*tid, "servicePrincipals"), nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, servicePrincipalColumns()...)
+		},
+	}
+}
+
+// Table columns, by JSON field name.
+func tenantColumns() []string {
+	return []string{"id", "displayName", "verifiedDomains", "authPolicy", "govCloud"}
+}
+
+func userColumns() []string { return []string{"id", "userPrincipalName", "totpEnrolled", "createdAt"} }
+
+func deviceColumns() []string {
+	return []string{"id", "deviceName", "userPrincipalName", "osVersion", "enrollmentState", "canReset", "lastSeenAt"}
+}
+
+func servicePrincipalColumns() []string {
+	return []string{"app", "appId", "displayName", "consented", "consentedAt"}
+}
+
+// tenantPath builds /tenants/{tid}/... with each segment escaped.
+func tenantPath(tid string, segments ...string) string {
+	p := "/tenants/" + url.PathEscape(tid)
+	for _, s := range segments {
+		p += "/" + url.PathEscape(s)
+	}
+	return p
+}
+
+func nonNilList(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

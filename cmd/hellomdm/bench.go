@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hellomdm/hellomdm/internal/loadgen"
+)
+
+func init() { subcommands["bench"] = runBench }
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "checkin" {
+		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--handshake-per-session] [--server-pid PID]")
+		return 2
+	}
+	fs := flag.NewFlagSet("bench checkin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", "https://127.0.0.1:8443", "server base URL")
+	caFile := fs.String("ca-file", "", "the server's CA (DATA/ca.pem)")
+	token := fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN)")
+	devices := fs.Int("devices", 1000, "simulated devices to enroll")
+	duration := fs.Duration("duration", 60*time.Second, "length of the measured run")
+	concurrency := fs.Int("concurrency", 64, "sessions in flight")
+	perDevice := fs.Int("commands-per-device", 0, "commands queued per device before the run (0: enough for every session)")
+	handshake := fs.Bool("handshake-per-session", false, "new TLS connection for every session")
+	pid := fs.Int("server-pid", 0, "server process ID, to report its RSS")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := parseFlags(fs, args[1:], "HELLOMDM_BENCH_"); err != nil {
+		return 2
+	}
+	if *token == "" {
+		*token = os.Getenv("HELLOMDM_ADMIN_TOKEN")
+	}
+	pemBytes, err := os.ReadFile(*caFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "hellomdm bench: --ca-file:", err)
+		return 2
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		fmt.Fprintln(stderr, "hellomdm bench: --ca-file holds no certificate")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := loadgen.Run(ctx, loadgen.Config{ServerURL: *server, RootCAs: pool, AdminToken: *token, Devices: *devices, Duration: *duration,
+		Concurrency: *concurrency, CommandsPerDevice: *perDevice, HandshakePerSession: *handshake, ServerPID: *pid, Progress: stderr})
+	if err != nil {
+		fmt.Fprintln(stderr, "hellomdm bench:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+		return 0
+	}
+	fmt.Fprintf(stdout, "devices            %d (enrolled in %v)\n", res.Devices, res.Enrolled.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "sessions           %d in %v: %.0f sessions/s\n", res.Sessions, res.Elapsed.Round(time.Millisecond), res.SessionsPerSec)
+	fmt.Fprintf(stdout, "messages           %d: %.0f messages/s\n", res.Messages, res.MessagesPerSec)
+	fmt.Fprintf(stdout, "commands applied   %d\n", res.Commands)
+	fmt.Fprintf(stdout, "session latency    p50 %v  p99 %v\n", res.SessionP50.Round(10*time.Microsecond), res.SessionP99.Round(10*time.Microsecond))
+	fmt.Fprintf(stdout, "message latency    p50 %v  p99 %v\n", res.MessageP50.Round(10*time.Microsecond), res.MessageP99.Round(10*time.Microsecond))
+	if res.ServerRSS > 0 {
+		fmt.Fprintf(stdout, "server RSS         %.1f MiB (peak %.1f MiB)\n", float64(res.ServerRSS)/(1<<20), float64(res.ServerPeakRSS)/(1<<20))
+	}
+	fmt.Fprintf(stdout, "errors             %d %s\n", res.Errors, res.FirstError)
+	if res.Errors > 0 {
+		return 1
+	}
+	return 0
+}

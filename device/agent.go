@@ -1,0 +1,226 @@
+package device
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hellomdm/hellomdm/csp"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxMsgSize  = 65536 // SyncHdr Meta MaxMsgSize the agent announces and honours
+	DefaultLoginStatus = "user"
+	defaultHTTPTimeout = 60 * time.Second
+)
+
+// Errors of the agent's lifecycle.
+var (
+	// ErrNotEnrolled: the operation needs an enrolled device (Sync, Run, Unenroll).
+	ErrNotEnrolled = errors.New("device is not enrolled")
+	// ErrEnrolled: the identity cannot change while the device is enrolled.
+	ErrEnrolled = errors.New("device is enrolled")
+)
+
+// Options configure an Agent. Zero values take the defaults.
+type Options struct {
+	// Identity is stored when the state directory has none yet, and replaces the stored one
+	// while the device is not enrolled. nil keeps the stored identity or generates one.
+	Identity *Identity
+	Logger   *slog.Logger
+	Rand     io.Reader        // default crypto/rand
+	Now      func() time.Time // default time.Now
+	// MaxMsgSize is announced in every SyncHdr Meta and bounds the agent's own messages
+	// (default DefaultMaxMsgSize).
+	MaxMsgSize int
+	// LoginStatus is the data of the Alert 1224 com.microsoft/MDM/LoginStatus event: user,
+	// others or none (MS-MDM; protocol.md B.3). Default user.
+	LoginStatus string
+	// PollUnit is the length of one DMClient poll "minute" (default time.Minute); tests
+	// shrink it to run a schedule quickly.
+	PollUnit time.Duration
+	// HTTPTimeout bounds each request (default 60 s).
+	HTTPTimeout time.Duration
+	// OnPinRecoveryChanged is called when the effective PassportForWork EnablePinRecovery
+	// changes; an error fails the command (500) and undoes the change. May be nil.
+	OnPinRecoveryChanged func(enabled bool) error
+}
+
+// Agent is the simulated Windows device: its identity, enrollment, DMClient and CSP tree,
+// all persisted in one state directory. Its methods are safe for concurrent use; OMA-DM
+// sessions are serialised.
+type Agent struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+
+	syncMu sync.Mutex // one session at a time
+
+	mu       sync.Mutex // guards the fields below
+	id       Identity
+	enr      Enrollment
+	dm       dmClientState
+	unenroll bool // the server Exec'd DMClient/Unenroll in the current session
+
+	pol  *policyState
+	cat  *csp.Catalog
+	tree *csp.Tree
+}
+
+// Open opens (creating if needed) the state directory dir and returns the agent.
+func Open(dir string, opts Options) (*Agent, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxMsgSize <= 0 {
+		opts.MaxMsgSize = DefaultMaxMsgSize
+	}
+	if opts.MaxMsgSize < 4096 {
+		return nil, fmt.Errorf("opening device state: MaxMsgSize %d below 4096", opts.MaxMsgSize)
+	}
+	switch opts.LoginStatus {
+	case "":
+		opts.LoginStatus = DefaultLoginStatus
+	case "user", "others", "none":
+	default:
+		return nil, fmt.Errorf("opening device state: LoginStatus %q: want user, others or none", opts.LoginStatus)
+	}
+	if opts.PollUnit <= 0 {
+		opts.PollUnit = time.Minute
+	}
+	if opts.HTTPTimeout <= 0 {
+		opts.HTTPTimeout = defaultHTTPTimeout
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating device state directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("securing device state directory: %w", err)
+	}
+	a := &Agent{dir: dir, opts: opts, log: opts.Logger.With("component", "device"), cat: csp.Default()}
+	if err := a.loadIdentity(); err != nil {
+		return nil, err
+	}
+	if _, err := readJSON(a.path(fileEnrollment), &a.enr); err != nil {
+		return nil, fmt.Errorf("opening device state: %w", err)
+	}
+	if a.enr.State == "" {
+		a.enr.State = StateNotEnrolled
+	}
+	if _, err := readJSON(a.path(fileDMClient), &a.dm); err != nil {
+		return nil, fmt.Errorf("opening device state: %w", err)
+	}
+	pol, err := openPolicy(a.path(filePolicy), opts.OnPinRecoveryChanged)
+	if err != nil {
+		return nil, err
+	}
+	a.pol = pol
+	a.pol.setTenant(a.enr.TenantID)
+	if err := os.MkdirAll(a.path(dirHello), 0o700); err != nil {
+		return nil, fmt.Errorf("creating Hello directory: %w", err)
+	}
+	tree, err := csp.NewTree(a.cat, a.path(fileTree), csp.Env{OSVersion: a.id.OSVersion, Edition: a.id.OSEdition}, a.handlers()...)
+	if err != nil {
+		return nil, fmt.Errorf("opening device state: %w", err)
+	}
+	a.tree = tree
+	return a, nil
+}
+
+func (a *Agent) path(name string) string { return filepath.Join(a.dir, name) }
+
+func (a *Agent) loadIdentity() error {
+	var stored Identity
+	ok, err := readJSON(a.path(fileIdentity), &stored)
+	if err != nil {
+		return fmt.Errorf("opening device state: %w", err)
+	}
+	var enr Enrollment
+	if _, err := readJSON(a.path(fileEnrollment), &enr); err != nil {
+		return fmt.Errorf("opening device state: %w", err)
+	}
+	want := a.opts.Identity
+	switch {
+	case ok && (want == nil || identityEqual(*want, stored)):
+		a.id = stored
+		return stored.Validate()
+	case ok && enr.State == StateEnrolled:
+		return fmt.Errorf("changing the device identity: %w (unenroll first)", ErrEnrolled)
+	case want == nil:
+		id, err := NewIdentity(a.opts.Rand)
+		if err != nil {
+			return err
+		}
+		want = &id
+	}
+	if err := want.Validate(); err != nil {
+		return err
+	}
+	if err := writeJSON(a.path(fileIdentity), want); err != nil {
+		return err
+	}
+	a.id = *want
+	return nil
+}
+
+// identityEqual compares identities, an empty MAC list equal to a nil one.
+func identityEqual(a, b Identity) bool {
+	if !slices.Equal(a.MACs, b.MACs) {
+		return false
+	}
+	a.MACs, b.MACs = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// Identity returns the device identity.
+func (a *Agent) Identity() Identity {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	id := a.id
+	id.MACs = append([]string(nil), a.id.MACs...)
+	return id
+}
+
+// Enrollment returns the enrollment record (State StateNotEnrolled before enrolling).
+func (a *Agent) Enrollment() Enrollment {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.enr
+}
+
+// PollSchedule returns the DMClient poll schedule.
+func (a *Agent) PollSchedule() PollSchedule {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.dm.Poll
+}
+
+// Policy returns the reset agent policy state the server configured (PassportForWork and
+// Policy/Authentication), for the PIN reset flow.
+func (a *Agent) Policy() ResetPolicy { return a.pol.policy() }
+
+// HelloDir is the directory holding the user's Windows Hello container (device/hello).
+func (a *Agent) HelloDir() string { return a.path(dirHello) }
+
+// Nodes lists the CSP tree: stored values and the live values of DevInfo, DevDetail and
+// hellomdm's HelloStatus, sorted by URI.
+func (a *Agent) Nodes() []csp.NodeValue { return a.nodes() }
+
+func (a *Agent) saveEnrollmentLocked() error { return writeJSON(a.path(fileEnrollment), a.enr) }
+
+func (a *Agent) saveDMClientLocked() error { return writeJSON(a.path(fileDMClient), a.dm) }

@@ -1,0 +1,52 @@
+// Package device is hellomdm's simulated Windows 10/11 device agent: it enrolls with MS-MDE2
+// like the Settings app, runs OMA-DM sessions like the Windows DMClient (MS-MDM), executes
+// the server's commands against a csp.Tree, and keeps the reset agent's policy (PassportForWork
+// EnablePinRecovery and PIN complexity, Policy/Authentication ConfigureWebSignInAllowedUrls)
+// for the PIN reset flow. It talks to the server only over HTTPS and never imports the server
+// or the store.
+//
+// # Basics
+//
+//	a, err := device.Open(dir, device.Options{Identity: &id})
+//	err = a.Enroll(ctx, device.EnrollRequest{ServerURL: "https://mdm.contoso.com", UPN: upn, Password: pw, RootCAs: pool})
+//	rep, err := a.Sync(ctx)    // one session to completion
+//	err = a.Run(ctx)           // poll on the DMClient schedule until ctx is done
+//	fmt.Print(a.Status())      // dsregcmd /status-style report
+//	err = a.Unenroll(ctx)      // Alert 1226, then unenrolled
+//
+// # State directory
+//
+// One directory (mode 0700) holds identity.json, enrollment.json (server URLs, ADDR,
+// ProviderID, UPN, tenant), client-key.pem (0600), client.pem, server-ca.pem, dmclient.json
+// (poll schedule and SessionID counter), policy.json (the raw policy node values) and
+// csp-tree.json, plus the Hello containers under hello/. Every file is replaced atomically
+// (temporary file, fsync, rename, directory fsync). enrollment.json is written last on
+// enrollment, so a crash mid-way leaves the device not enrolled.
+//
+// # Wire behaviour (docs/protocol.md, field notes)
+//
+//   - Enrollment: GET probe and POSTs with User-Agent ENROLLClient and
+//     application/soap+xml; charset=utf-8; a:MessageID urn:uuid, a:To; RequestVersion 6.0,
+//     DeviceType CIMClient_Windows, AuthPolicies OnPremise and Federated; UsernameToken with
+//     the literal u:Id Windows uses, or the web sign-in token as a DeviceEnrollmentUserToken;
+//     AdditionalContext in Windows' order. The CSR is Windows-shaped by default (CSRWindows).
+//     SOAP faults come back as *FaultError.
+//   - Sessions: POST ADDR?mode=Maintenance&Platform=WoA with User-Agent
+//     MSFT OMA DM Client/1.2.0.1, the Windows Accept header, an MS-CV correlation vector
+//     growing per request and Client-Request-Id; SessionID is a decimal counter, MsgID counts
+//     from 1, package 1 numbers CmdIDs from 2. The SyncHdr announces MaxMsgSize; Statuses and
+//     Results that do not fit go in further messages without Final, answered by the server's
+//     Alert 1222.
+//
+// # Choices where Windows is not confirmed
+//
+//   - PassportForWork: a device-scope value wins over a user-scope one; only the enrolled
+//     tenant's {TenantId} counts (or the first one seen while the tenant is unknown).
+//   - The tenant of an OnPremise enrollment is read from hellomdm's /idp/signin-info, of a
+//     Federated one from the token's tid claim. The tenant's PassportForWork/{TenantId}/Policies
+//     node is created at enrollment, so a Replace of a policy succeeds without a prior Add.
+//   - The windows CSR is signed with SHA-1 under the OIW OID even when the policy names
+//     SHA-256, to exercise the server's handling of that quirk.
+//   - A single Status or Results larger than MaxMsgSize is sent alone rather than chunked.
+//   - The SessionID counter advances when a session starts, also when it then fails.
+package device

@@ -1,0 +1,182 @@
+package device
+
+import (
+	"crypto/sha1" //nolint:gosec // certificate thumbprints are SHA-1 by definition (protocol.md A.9)
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// maxProvDoc bounds the decoded wap-provisioningdoc.
+const maxProvDoc = 256 << 10
+
+// provisioning is what the agent takes from the wap-provisioningdoc of the RSTR
+// (MS-MDE2 2.2.9.1; protocol.md A.9).
+type provisioning struct {
+	RootCA        *x509.Certificate
+	ClientCert    *x509.Certificate
+	Addr          string // APPLICATION ADDR: the management URL
+	ProviderID    string // APPLICATION PROVIDER-ID
+	EntDMID       string
+	EntDeviceName string
+	UPN           string
+	Poll          PollSchedule
+	HasPoll       bool
+}
+
+// parseProvisioningDoc reads the document. Parm and characteristic names are case sensitive
+// (w7 APPLICATION CSP); thumbprint characteristics must match their certificate.
+func parseProvisioningDoc(data []byte) (*provisioning, error) {
+	if len(data) > maxProvDoc {
+		return nil, fmt.Errorf("provisioning document larger than %d bytes", maxProvDoc)
+	}
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth}
+	if err := doc.ReadFromBytes(data); err != nil {
+		return nil, fmt.Errorf("reading provisioning document: %w", err)
+	}
+	root := doc.Root()
+	if root == nil || root.Tag != "wap-provisioningdoc" {
+		return nil, fmt.Errorf("reading provisioning document: root is not wap-provisioningdoc")
+	}
+	p := &provisioning{}
+	for _, c := range children(root, "characteristic") {
+		var err error
+		switch attr(c, "type") {
+		case "CertificateStore":
+			err = p.certificateStore(c)
+		case "APPLICATION":
+			p.Addr, p.ProviderID = parm(c, "ADDR"), parm(c, "PROVIDER-ID")
+		case "DMClient":
+			err = p.dmClient(c)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading provisioning document: %w", err)
+		}
+	}
+	switch {
+	case p.RootCA == nil:
+		return nil, fmt.Errorf("reading provisioning document: no root certificate in CertificateStore/Root/System")
+	case p.ClientCert == nil:
+		return nil, fmt.Errorf("reading provisioning document: no client certificate in CertificateStore/My")
+	case p.Addr == "" || p.ProviderID == "":
+		return nil, fmt.Errorf("reading provisioning document: APPLICATION lacks ADDR or PROVIDER-ID")
+	}
+	u, err := url.Parse(p.Addr)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("reading provisioning document: ADDR %q is not an https URL", p.Addr)
+	}
+	return p, nil
+}
+
+func characteristic(e *etree.Element, typ string) *etree.Element {
+	for _, c := range children(e, "characteristic") {
+		if attr(c, "type") == typ {
+			return c
+		}
+	}
+	return nil
+}
+
+func parm(e *etree.Element, name string) string {
+	for _, p := range children(e, "parm") {
+		if attr(p, "name") == name {
+			return attr(p, "value")
+		}
+	}
+	return ""
+}
+
+// thumbprint is the upper-case hex SHA-1 of a certificate (protocol.md A.9).
+func thumbprint(c *x509.Certificate) string {
+	sum := sha1.Sum(c.Raw) //nolint:gosec
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// certIn reads the one certificate characteristic under e (skipping PrivateKeyContainer).
+func certIn(e *etree.Element, where string) (*x509.Certificate, error) {
+	var found *x509.Certificate
+	for _, c := range children(e, "characteristic") {
+		typ := attr(c, "type")
+		if typ == "PrivateKeyContainer" {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(parm(c, "EncodedCertificate"))
+		if err != nil || len(raw) == 0 {
+			return nil, fmt.Errorf("%s/%s: EncodedCertificate is not base64", where, typ)
+		}
+		cert, err := x509.ParseCertificate(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", where, typ, err)
+		}
+		if !strings.EqualFold(thumbprint(cert), typ) {
+			return nil, fmt.Errorf("%s: characteristic %q is not the certificate's thumbprint %s", where, typ, thumbprint(cert))
+		}
+		if found != nil {
+			return nil, fmt.Errorf("%s: more than one certificate", where)
+		}
+		found = cert
+	}
+	return found, nil
+}
+
+func (p *provisioning) certificateStore(c *etree.Element) error {
+	var err error
+	if sys := characteristic(characteristic(c, "Root"), "System"); sys != nil {
+		if p.RootCA, err = certIn(sys, "Root/System"); err != nil {
+			return err
+		}
+	}
+	my := characteristic(c, "My")
+	for _, scope := range []string{"User", "System"} {
+		if s := characteristic(my, scope); s != nil {
+			cert, err := certIn(s, "My/"+scope)
+			if err != nil {
+				return err
+			}
+			if cert != nil {
+				p.ClientCert = cert
+			}
+		}
+	}
+	return nil
+}
+
+func (p *provisioning) dmClient(c *etree.Element) error {
+	prov := characteristic(c, "Provider")
+	if prov == nil {
+		return nil
+	}
+	for _, pc := range children(prov, "characteristic") {
+		p.EntDMID, p.EntDeviceName, p.UPN = parm(pc, "EntDMID"), parm(pc, "EntDeviceName"), parm(pc, "UPN")
+		poll := characteristic(pc, "Poll")
+		if poll == nil {
+			continue
+		}
+		p.HasPoll = true
+		for name, dst := range map[string]*int{
+			"NumberOfFirstRetries": &p.Poll.NumberOfFirstRetries, "IntervalForFirstSetOfRetries": &p.Poll.IntervalForFirstSetOfRetries,
+			"NumberOfSecondRetries": &p.Poll.NumberOfSecondRetries, "IntervalForSecondSetOfRetries": &p.Poll.IntervalForSecondSetOfRetries,
+			"NumberOfRemainingScheduledRetries":    &p.Poll.NumberOfRemainingScheduledRetries,
+			"IntervalForRemainingScheduledRetries": &p.Poll.IntervalForRemainingScheduledRetries,
+		} {
+			v := parm(poll, name)
+			if v == "" {
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 1<<20 {
+				return fmt.Errorf("DMClient Poll/%s %q is not a count or minutes", name, v)
+			}
+			*dst = n
+		}
+		p.Poll.PollOnLogin = strings.EqualFold(parm(poll, "PollOnLogin"), "true")
+	}
+	return nil
+}

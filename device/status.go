@@ -1,0 +1,67 @@
+package device
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hellomdm/hellomdm/device/hello"
+)
+
+// Status renders a `dsregcmd /status`-style report: the Device State block, the User State
+// block of the enrolled user (device/hello FormatUserState: NgcSet, NgcKeyId, CanReset, …) and
+// a Policy block with the reset agent's policy.
+func (a *Agent) Status() (string, error) {
+	id, enr, pol := a.Identity(), a.Enrollment(), a.Policy()
+	st, err := a.helloState()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	enrolled := "NO"
+	if enr.State == StateEnrolled {
+		enrolled = "YES (MDM enrolled)"
+	}
+	section(&b, "Device State", [][2]string{
+		{"AzureAdJoined", "NO"},
+		{"EnterpriseJoined", enrolled},
+		{"DomainJoined", "NO"},
+		{"DeviceId", id.DeviceID},
+		{"DeviceName", id.DeviceName},
+		{"OSVersion", id.OSVersion + " (" + id.OSPlatform() + ")"},
+		{"TenantId", enr.TenantID},
+		{"MdmUrl", enr.ManagementURL},
+		{"EnrollmentState", enr.State},
+	})
+	b.WriteString(hello.FormatUserState(hello.UserStateReport{UserState: st, WorkplaceJoined: enr.State == StateEnrolled}))
+	b.WriteString("\n")
+	pc := pol.PINComplexity.Effective()
+	section(&b, "Policy", [][2]string{
+		{"EnablePinRecovery", yesNo(pol.PINRecoveryEnabled)},
+		{"UsePassportForWork", yesNo(pol.UsePassportForWork)},
+		{"RequireSecurityDevice", yesNo(pol.RequireSecurityDevice)},
+		{"ConfigureWebSignInAllowedUrls", strings.Join(pol.WebSignInAllowedURLs, ";")},
+		{"PINLength", fmt.Sprintf("%d-%d", pc.MinimumPINLength, pc.MaximumPINLength)},
+		{"PINUppercaseLetters", pc.UppercaseLetters.String()},
+		{"PINLowercaseLetters", pc.LowercaseLetters.String()},
+		{"PINSpecialCharacters", pc.SpecialCharacters.String()},
+		{"PINDigits", pc.Digits.String()},
+		{"PINHistory", fmt.Sprint(pc.History)},
+		{"PINExpiration", fmt.Sprint(pc.Expiration)},
+	})
+	return b.String(), nil
+}
+
+// section writes a dsregcmd-style boxed block with right-aligned names.
+func section(b *strings.Builder, title string, fields [][2]string) {
+	border := "+" + strings.Repeat("-", 70) + "+\n"
+	b.WriteString(border)
+	fmt.Fprintf(b, "| %-69s|\n", title)
+	b.WriteString(border)
+	b.WriteString("\n")
+	for _, f := range fields {
+		fmt.Fprintf(b, "%30s : %s\n", f[0], f[1])
+	}
+	b.WriteString("\n")
+	b.WriteString(border)
+	b.WriteString("\n")
+}

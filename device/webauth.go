@@ -1,0 +1,228 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// appru is the Web Authentication Broker callback Windows gives the sign-in page
+// (MS-MDE2 federated authentication; protocol.md A.5).
+const appru = "ms-app://windows.immersivecontrolpanel"
+
+// htmlForm is a form found in a page: its action, method and input fields in order.
+type htmlForm struct {
+	Action string
+	Method string
+	Fields [][2]string // name, value
+}
+
+func (f *htmlForm) get(name string) (string, bool) {
+	for _, kv := range f.Fields {
+		if kv[0] == name {
+			return kv[1], true
+		}
+	}
+	return "", false
+}
+
+// parseForm returns the first <form> of an HTML page with its <input> fields (attribute
+// values unescaped). It is a tolerant scanner for the identity provider's simple pages, not
+// an HTML parser: it reads tags and attributes, skipping scripts and comments.
+func parseForm(page []byte) (*htmlForm, error) {
+	s := string(page)
+	var form *htmlForm
+	for i := 0; i < len(s); {
+		lt := strings.IndexByte(s[i:], '<')
+		if lt < 0 {
+			break
+		}
+		i += lt
+		if strings.HasPrefix(s[i:], "<!--") {
+			end := strings.Index(s[i:], "-->")
+			if end < 0 {
+				break
+			}
+			i += end + 3
+			continue
+		}
+		name, attrs, next := readTag(s, i)
+		i = next
+		switch name {
+		case "script", "style":
+			end := strings.Index(strings.ToLower(s[i:]), "</"+name)
+			if end < 0 {
+				i = len(s)
+			} else {
+				i += end
+			}
+		case "form":
+			if form != nil {
+				return form, nil // only the first form
+			}
+			form = &htmlForm{Action: attrs["action"], Method: strings.ToUpper(attrs["method"])}
+		case "/form":
+			if form != nil {
+				return form, nil
+			}
+		case "input":
+			if form != nil && attrs["name"] != "" {
+				form.Fields = append(form.Fields, [2]string{attrs["name"], attrs["value"]})
+			}
+		}
+	}
+	if form == nil {
+		return nil, fmt.Errorf("sign-in page holds no form")
+	}
+	return form, nil
+}
+
+// readTag reads the tag starting at s[i] == '<' and returns its lower-case name, its
+// attributes and the index after '>'.
+func readTag(s string, i int) (string, map[string]string, int) {
+	j := i + 1
+	for j < len(s) && !isSpace(s[j]) && s[j] != '>' && !(s[j] == '/' && j > i+1) {
+		j++
+	}
+	name := strings.ToLower(s[i+1 : j])
+	attrs := map[string]string{}
+	for j < len(s) {
+		for j < len(s) && (isSpace(s[j]) || s[j] == '/') {
+			j++
+		}
+		if j >= len(s) || s[j] == '>' {
+			return name, attrs, min(j+1, len(s))
+		}
+		k := j
+		for k < len(s) && !isSpace(s[k]) && s[k] != '=' && s[k] != '>' && s[k] != '/' {
+			k++
+		}
+		key := strings.ToLower(s[j:k])
+		j = k
+		val := ""
+		if j < len(s) && s[j] == '=' {
+			j++
+			switch {
+			case j < len(s) && (s[j] == '"' || s[j] == '\''):
+				q := s[j]
+				end := strings.IndexByte(s[j+1:], q)
+				if end < 0 {
+					return name, attrs, len(s)
+				}
+				val = s[j+1 : j+1+end]
+				j += end + 2
+			default:
+				k := j
+				for k < len(s) && !isSpace(s[k]) && s[k] != '>' {
+					k++
+				}
+				val = s[j:k]
+				j = k
+			}
+		}
+		if key != "" {
+			if _, dup := attrs[key]; !dup {
+				attrs[key] = html.UnescapeString(val)
+			}
+		}
+		if k == j && val == "" && key == "" {
+			j++ // no progress on a stray character
+		}
+	}
+	return name, attrs, len(s)
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' }
+
+// errorText extracts the message of a role="alert" element, for error reports.
+func errorText(page []byte) string {
+	s := string(page)
+	i := strings.Index(s, `role="alert">`)
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len(`role="alert">`):]
+	if j := strings.IndexByte(s, '<'); j >= 0 {
+		s = s[:j]
+	}
+	return strings.TrimSpace(html.UnescapeString(s))
+}
+
+// webSignIn runs the federated web authentication (protocol.md A.5): open
+// AuthenticationServiceUrl with appru and login_hint, fill the form (keeping its hidden
+// fields, such as the nonce), post it, and take wresult from the page that posts back to
+// appru — which the Web Authentication Broker intercepts instead of navigating.
+func (a *Agent) webSignIn(ctx context.Context, c *http.Client, authURL, upn, password, otp string) (string, error) {
+	u, err := url.Parse(authURL)
+	if err != nil || u.Scheme != "https" {
+		return "", fmt.Errorf("web sign-in: AuthenticationServiceUrl %q is not an https URL", authURL)
+	}
+	q := u.Query()
+	q.Set("appru", appru)
+	q.Set("login_hint", upn)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: %w", err)
+	}
+	resp, err := do(ctx, c, req)
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: opening %s: %w", u.Redacted(), err)
+	}
+	if resp.Status != http.StatusOK {
+		return "", fmt.Errorf("web sign-in: %s answered HTTP %d", u.Host, resp.Status)
+	}
+	form, err := parseForm(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: %w", err)
+	}
+	action, err := u.Parse(form.Action)
+	if err != nil || action.Scheme != "https" {
+		return "", fmt.Errorf("web sign-in: form action %q is not an https URL", form.Action)
+	}
+	vals := url.Values{}
+	for _, kv := range form.Fields {
+		switch kv[0] {
+		case "upn":
+			vals.Set("upn", upn)
+		case "password":
+			vals.Set("password", password)
+		case "otp":
+			vals.Set("otp", otp)
+		default:
+			vals.Add(kv[0], kv[1])
+		}
+	}
+	post, err := http.NewRequest(http.MethodPost, action.String(), bytes.NewBufferString(vals.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: %w", err)
+	}
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err = do(ctx, c, post)
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: posting credentials: %w", err)
+	}
+	if resp.Status != http.StatusOK {
+		msg := errorText(resp.Body)
+		if msg == "" {
+			msg = http.StatusText(resp.Status)
+		}
+		return "", fmt.Errorf("web sign-in refused (HTTP %d): %s", resp.Status, msg)
+	}
+	back, err := parseForm(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: %w", err)
+	}
+	if back.Action != appru {
+		return "", fmt.Errorf("web sign-in: final page posts to %q, not to appru", back.Action)
+	}
+	tok, ok := back.get("wresult")
+	if !ok || tok == "" {
+		return "", fmt.Errorf("web sign-in: no wresult in the final page")
+	}
+	return tok, nil
+}

@@ -1,0 +1,470 @@
+// Package loadgen is hellomdm's load tool: it enrolls simulated devices through the real
+// MS-MDE2 endpoints, queues commands through the admin API, and drives OMA-DM check-in
+// sessions over TLS (keep-alive, or a new handshake per session), reporting sessions/s,
+// messages/s, latency percentiles and the server's memory.
+//
+// Sessions are scripted in memory, shaped like a Windows client's (package 1: Alert 1201,
+// Alert 1224 LoginStatus, Replace of DevInfo; then Statuses), so that the client's own disk
+// does not load the machine it measures.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// Config is what one load run does.
+type Config struct {
+	ServerURL  string // https://host:port
+	RootCAs    *x509.CertPool
+	AdminToken string
+	Devices    int           // simulated devices to enroll
+	Duration   time.Duration // length of the measured run
+	// Concurrency is the number of sessions in flight (default 64).
+	Concurrency int
+	// CommandsPerDevice are queued before the run (one goes out per session; default enough
+	// for every session of the run to carry one).
+	CommandsPerDevice int
+	// HandshakePerSession opens a new TLS connection for every session (no keep-alive).
+	HandshakePerSession bool
+	EnrollConcurrency   int    // default 8
+	StateDir            string // device state directories (default a temp dir, removed after)
+	ServerPID           int    // when set, the server's RSS is read from /proc
+	Progress            io.Writer
+}
+
+// Result is what a run measured.
+type Result struct {
+	Devices        int           `json:"devices"`
+	Enrolled       time.Duration `json:"enrollDuration"`
+	Sessions       int64         `json:"sessions"`
+	Messages       int64         `json:"messages"`
+	Commands       int64         `json:"commandsApplied"`
+	Errors         int64         `json:"errors"`
+	Elapsed        time.Duration `json:"elapsed"`
+	SessionsPerSec float64       `json:"sessionsPerSec"`
+	MessagesPerSec float64       `json:"messagesPerSec"`
+	SessionP50     time.Duration `json:"sessionP50"`
+	SessionP99     time.Duration `json:"sessionP99"`
+	MessageP50     time.Duration `json:"messageP50"`
+	MessageP99     time.Duration `json:"messageP99"`
+	ServerRSS      int64         `json:"serverRSSBytes,omitempty"`
+	ServerPeakRSS  int64         `json:"serverPeakRSSBytes,omitempty"`
+	FirstError     string        `json:"firstError,omitempty"`
+}
+
+// simDevice is one enrolled device as the load tool drives it.
+type simDevice struct {
+	id      string
+	client  *http.Client
+	session int
+	mgmtURL string
+}
+
+// Run enrolls the devices, queues commands, and drives check-ins for cfg.Duration.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Devices <= 0 || cfg.Duration <= 0 {
+		return Result{}, errors.New("loadgen: Devices and Duration must be positive")
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.EnrollConcurrency <= 0 {
+		cfg.EnrollConcurrency = 8
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	if cfg.StateDir == "" {
+		dir, err := os.MkdirTemp("", "hellomdm-load-*")
+		if err != nil {
+			return Result{}, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.StateDir = dir
+	}
+	admin := &apiClient{base: strings.TrimRight(cfg.ServerURL, "/") + "/api/v1", token: cfg.AdminToken,
+		http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cfg.RootCAs}, MaxIdleConnsPerHost: 32}}}
+	tenantID, upn, password, err := admin.makeTenant(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Devices: cfg.Devices}
+	start := time.Now()
+	devs, err := enrollAll(ctx, cfg, upn, password)
+	if err != nil {
+		return res, err
+	}
+	res.Enrolled = time.Since(start)
+	fmt.Fprintf(cfg.Progress, "enrolled %d devices in %v\n", len(devs), res.Enrolled.Round(time.Millisecond))
+
+	perDevice := cfg.CommandsPerDevice
+	if perDevice <= 0 {
+		// Enough for a run at 2,000 sessions/s.
+		perDevice = int(cfg.Duration.Seconds()*2000)/len(devs) + 2
+	}
+	if err := admin.queueAll(ctx, tenantID, devs, perDevice, cfg.Progress); err != nil {
+		return res, err
+	}
+	drive(ctx, cfg, devs, &res)
+	if cfg.ServerPID > 0 {
+		res.ServerRSS, res.ServerPeakRSS = readRSS(cfg.ServerPID)
+	}
+	return res, nil
+}
+
+func enrollAll(ctx context.Context, cfg Config, upn, password string) ([]*simDevice, error) {
+	devs := make([]*simDevice, cfg.Devices)
+	var next atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	for w := 0; w < cfg.EnrollConcurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= cfg.Devices || ctx.Err() != nil {
+					return
+				}
+				d, err := enrollOne(ctx, cfg, filepath.Join(cfg.StateDir, strconv.Itoa(i)), upn, password)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("enrolling device %d: %w", i, err)
+					}
+					mu.Unlock()
+					return
+				}
+				devs[i] = d
+				if n := done.Add(1); n%100 == 0 {
+					fmt.Fprintf(cfg.Progress, "\renrolled %d/%d", n, cfg.Devices)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Fprintln(cfg.Progress)
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return devs, ctx.Err()
+}
+
+func enrollOne(ctx context.Context, cfg Config, dir, upn, password string) (*simDevice, error) {
+	a, err := device.Open(dir, device.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: cfg.ServerURL, UPN: upn, Password: password, RootCAs: cfg.RootCAs, CSRShape: device.CSRClean}); err != nil {
+		return nil, err
+	}
+	tlsCfg, err := a.ClientTLS()
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{TLSClientConfig: tlsCfg, MaxIdleConnsPerHost: 1, DisableKeepAlives: cfg.HandshakePerSession}
+	return &simDevice{id: a.Identity().DeviceID, client: &http.Client{Timeout: 30 * time.Second, Transport: tr}, mgmtURL: a.Enrollment().ManagementURL}, nil
+}
+
+// drive runs sessions with cfg.Concurrency in flight until cfg.Duration has passed. Each
+// worker owns a slice of the devices, so no device runs two sessions at once.
+func drive(ctx context.Context, cfg Config, devs []*simDevice, res *Result) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	workers := min(cfg.Concurrency, len(devs))
+	var sessions, messages, commands, errs atomic.Int64
+	var firstErr atomic.Value
+	lat := make([][2][]time.Duration, workers)
+	start := time.Now()
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				el := time.Since(start).Seconds()
+				fmt.Fprintf(cfg.Progress, "\r%6.0fs  %8d sessions  %7.0f sessions/s  %7.0f msgs/s  %d errors   ", el, sessions.Load(), float64(sessions.Load())/el, float64(messages.Load())/el, errs.Load())
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var mine []*simDevice
+			for j := w; j < len(devs); j += workers {
+				mine = append(mine, devs[j])
+			}
+			for i := 0; ctx.Err() == nil; i++ {
+				d := mine[i%len(mine)]
+				t0 := time.Now()
+				msgs, cmds, msgLat, err := d.runSession(ctx)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				sessions.Add(1)
+				messages.Add(int64(msgs))
+				commands.Add(int64(cmds))
+				lat[w][0] = append(lat[w][0], time.Since(t0))
+				lat[w][1] = append(lat[w][1], msgLat...)
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(stop)
+	el := time.Since(start)
+	fmt.Fprintln(cfg.Progress)
+	var sl, ml []time.Duration
+	for _, l := range lat {
+		sl = append(sl, l[0]...)
+		ml = append(ml, l[1]...)
+	}
+	res.Sessions, res.Messages, res.Commands, res.Errors, res.Elapsed = sessions.Load(), messages.Load(), commands.Load(), errs.Load(), el
+	res.SessionsPerSec = float64(res.Sessions) / el.Seconds()
+	res.MessagesPerSec = float64(res.Messages) / el.Seconds()
+	res.SessionP50, res.SessionP99 = percentile(sl, 50), percentile(sl, 99)
+	res.MessageP50, res.MessageP99 = percentile(ml, 50), percentile(ml, 99)
+	if v, ok := firstErr.Load().(string); ok {
+		res.FirstError = v
+	}
+}
+
+// runSession is one OMA-DM session: package 1, then a Status for every command the server
+// sends, until the server's reply carries no commands.
+func (d *simDevice) runSession(ctx context.Context) (msgs, cmds int, lat []time.Duration, err error) {
+	d.session++
+	hdr := syncml.Header{VerDTD: syncml.VerDTD, VerProto: syncml.VerProto, SessionID: strconv.Itoa(d.session), MsgID: "1",
+		Target: d.mgmtURL, Source: d.id, Meta: &syncml.Meta{MaxMsgSize: 65536}}
+	b := syncml.NewBuilder(hdr, 2)
+	b.Alert(syncml.AlertClientInitiated)
+	b.Alert(syncml.AlertClientEvent, syncml.Item{Meta: &syncml.Meta{Type: syncml.TypeLoginStatus}, Data: "user"})
+	b.Command(syncml.Command{Verb: syncml.VerbReplace, Items: []syncml.Item{
+		{Source: "./DevInfo/DevId", Data: d.id}, {Source: "./DevInfo/Man", Data: "Contoso Ltd."}, {Source: "./DevInfo/Mod", Data: "Load Test"},
+		{Source: "./DevInfo/DmV", Data: "1.3"}, {Source: "./DevInfo/Lang", Data: "en-US"},
+	}})
+	for msgID := 1; ; msgID++ {
+		if msgID > 20 {
+			return msgs, cmds, lat, errors.New("session did not end after 20 messages")
+		}
+		body, err := b.Bytes(true)
+		if err != nil {
+			return msgs, cmds, lat, err
+		}
+		t0 := time.Now()
+		reply, err := d.post(ctx, body)
+		if err != nil {
+			return msgs, cmds, lat, err
+		}
+		lat = append(lat, time.Since(t0))
+		msgs++
+		if code, _ := statusOf(reply, "0"); code != syncml.StatusOK {
+			return msgs, cmds, lat, fmt.Errorf("server answered SyncHdr status %d", code)
+		}
+		var todo []syncml.Command
+		for _, c := range reply.Body {
+			switch c.Verb {
+			case syncml.VerbStatus, syncml.VerbResults, syncml.VerbAlert:
+			default:
+				todo = append(todo, c)
+			}
+		}
+		if len(todo) == 0 {
+			return msgs, cmds, lat, nil
+		}
+		hdr.MsgID = strconv.Itoa(msgID + 1)
+		b = syncml.NewBuilder(hdr, 1)
+		b.StatusSyncHdr(reply.Header.MsgID, syncml.StatusOK, nil)
+		for _, c := range todo {
+			b.Status(reply.Header.MsgID, c, syncml.StatusOK)
+			cmds++
+		}
+	}
+}
+
+func (d *simDevice) post(ctx context.Context, body []byte) (*syncml.Message, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.mgmtURL+"?mode=Maintenance&Platform=WoA", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", syncml.ContentType)
+	req.Header.Set("User-Agent", "MSFT OMA DM Client/1.2.0.1")
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	return syncml.Parse(raw)
+}
+
+func statusOf(m *syncml.Message, cmdRef string) (int, bool) {
+	for _, c := range m.Body {
+		if c.Verb == syncml.VerbStatus && c.CmdRef == cmdRef {
+			n, err := c.StatusCode()
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	i := (len(d)*p + 99) / 100
+	if i >= len(d) {
+		i = len(d) - 1
+	}
+	if i > 0 {
+		i--
+	}
+	return d[i]
+}
+
+// readRSS returns VmRSS and VmHWM of a process, in bytes.
+func readRSS(pid int) (rss, peak int64) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}
+
+// apiClient is the little of the admin API the load tool needs.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+func (c *apiClient) call(ctx context.Context, method, path string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// makeTenant creates a throwaway tenant and user for the run.
+func (c *apiClient) makeTenant(ctx context.Context) (tenantID, upn, password string, err error) {
+	tenantID = uuid.NewString()
+	domain := fmt.Sprintf("load-%08x.test", rand.Uint32())
+	if err := c.call(ctx, http.MethodPost, "/tenants", map[string]any{"id": tenantID, "displayName": "hellomdm load test", "verifiedDomains": []string{domain}, "authPolicy": "OnPremise"}, nil); err != nil {
+		return "", "", "", fmt.Errorf("creating the load-test tenant: %w", err)
+	}
+	upn, password = "load@"+domain, uuid.NewString()
+	if err := c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/users", map[string]any{"userPrincipalName": upn, "passwordProfile": map[string]string{"password": password}}, nil); err != nil {
+		return "", "", "", fmt.Errorf("creating the load-test user: %w", err)
+	}
+	return tenantID, upn, password, nil
+}
+
+// queueAll queues n Replace commands for every device, 16 requests in flight.
+func (c *apiClient) queueAll(ctx context.Context, tenantID string, devs []*simDevice, n int, progress io.Writer) error {
+	jobs := make(chan *simDevice)
+	var firstErr atomic.Value
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range jobs {
+				for k := 0; k < n; k++ {
+					cmd := map[string]string{"verb": "Replace", "locUri": "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "format": "chr", "data": fmt.Sprintf("signin%d.contoso.com", k)}
+					if err := c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/devices/"+d.id+"/commands", cmd, nil); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						return
+					}
+				}
+				if x := done.Add(1); x%100 == 0 {
+					fmt.Fprintf(progress, "\rqueued commands for %d/%d devices", x, len(devs))
+				}
+			}
+		}()
+	}
+	for _, d := range devs {
+		if firstErr.Load() != nil {
+			break
+		}
+		jobs <- d
+	}
+	close(jobs)
+	wg.Wait()
+	fmt.Fprintln(progress)
+	if err, ok := firstErr.Load().(error); ok {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// Where the agent reports which PIN resets a device can do: hellomdm's HelloStatus node
+// (csp/table.go), the device-scoped form and the unscoped ./Vendor form that MS-MDM
+// 2.2.7.x also accepts for device-scoped CSPs. Values are those of dsregcmd /status, User
+// State, CanReset (Learn: "PIN reset", protocol.md).
+const (
+	canResetNode         = "./Device/Vendor/MSFT/hellomdm/HelloStatus/CanReset"
+	canResetNodeUnscoped = "./Vendor/MSFT/hellomdm/HelloStatus/CanReset"
+
+	CanResetDestructiveOnly              = "DestructiveOnly"
+	CanResetDestructiveAndNonDestructive = "DestructiveAndNonDestructive"
+)
+
+// DeviceView is how the API shows a device.
+type DeviceView struct {
+	ID                string    `json:"id"`
+	DeviceName        string    `json:"deviceName"`
+	UserPrincipalName string    `json:"userPrincipalName"`
+	UserID            string    `json:"userId,omitempty"`
+	OSVersion         string    `json:"osVersion"`
+	EnrollmentType    string    `json:"enrollmentType,omitempty"`
+	EnrollmentState   string    `json:"enrollmentState"`
+	CanReset          string    `json:"canReset"`
+	CertSerial        string    `json:"certSerial,omitempty"`
+	CertNotAfter      time.Time `json:"certNotAfter,omitzero"`
+	LastSeenAt        time.Time `json:"lastSeenAt,omitzero"`
+	EnrolledAt        time.Time `json:"enrolledAt"`
+	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
+}
+
+// deviceCanReset is what the agent last reported at the CanReset node ("" if nothing yet).
+func deviceCanReset(d store.Device) string {
+	if v, ok := d.Nodes[canResetNode]; ok {
+		return v
+	}
+	return d.Nodes[canResetNodeUnscoped]
+}
+
+func deviceView(d store.Device) DeviceView {
+	return DeviceView{ID: d.ID, DeviceName: d.DeviceName, UserPrincipalName: d.UPN, UserID: d.UserID, OSVersion: d.OSVersion,
+		EnrollmentType: d.EnrollmentType, EnrollmentState: d.State, CanReset: deviceCanReset(d), CertSerial: d.CertSerial,
+		CertNotAfter: d.CertNotAfter, LastSeenAt: d.LastSeenAt, EnrolledAt: d.EnrolledAt, RoleScopeTagIDs: nonNil(d.ScopeTags)}
+}
+
+// canResetFilter reads ?canReset=: absent means no filter; "" selects devices that have not
+// reported; otherwise one of the two dsregcmd values (case-insensitive).
+func canResetFilter(r *http.Request) (value string, filter bool, err error) {
+	vals, ok := r.URL.Query()["canReset"]
+	if !ok {
+		return "", false, nil
+	}
+	if len(vals) != 1 {
+		return "", false, validationError("give canReset once")
+	}
+	for _, v := range []string{"", CanResetDestructiveOnly, CanResetDestructiveAndNonDestructive} {
+		if strings.EqualFold(vals[0], v) {
+			return v, true, nil
+		}
+	}
+	return "", false, validationError("canReset " + quote(vals[0]) + " is not DestructiveOnly, DestructiveAndNonDestructive or empty")
+}
+
+func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	want, filter, err := canResetFilter(r)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidFilter", err.Error())
+		return
+	}
+	p, _ := PrincipalFrom(r.Context())
+	devices, err := s.cfg.Store.ListDevices(r.Context(), t.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing devices failed")
+		return
+	}
+	out := make([]DeviceView, 0, len(devices))
+	for _, d := range devices {
+		if !strings.EqualFold(d.TenantID, t.ID) || !p.SeesTags(d.ScopeTags) {
+			continue
+		}
+		v := deviceView(d)
+		if filter && v.CanReset != want {
+			continue
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b DeviceView) int { return strings.Compare(a.ID, b.ID) })
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.deviceInTenant(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, deviceView(d))
+}
+
+// errAlreadyRetired aborts a retire transaction on a device that is already retired.
+var errAlreadyRetired = errors.New("device is already retired")
+
+// retireDevice marks a device retired. From then on the session engine refuses its check-ins
+// and the PIN reset service refuses it; it can come back only by enrolling again.
+func (s *Server) retireDevice(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "retire devices")
+	if !ok {
+		return
+	}
+	d, ok := s.deviceInTenant(w, r)
+	if !ok {
+		return
+	}
+	var after store.Device
+	err := s.cfg.Store.Checkin(r.Context(), d.ID, func(tx store.DeviceTx) error {
+		cur, err := tx.Device()
+		if err != nil {
+			return err
+		}
+		if cur.State == store.DeviceRetired {
+			return errAlreadyRetired
+		}
+		before := deviceView(cur)
+		now := s.cfg.Now().UTC()
+		cur.State, cur.UpdatedAt = store.DeviceRetired, now
+		if err := tx.PutDevice(cur); err != nil {
+			return err
+		}
+		after = cur
+		view := deviceView(cur)
+		return tx.Audit(
+			s.adminEvent(p, cur.TenantID, "retire", audit.Subject{Type: audit.SubjectDevice, ID: cur.ID}, cur.ID, before, view),
+			&audit.Event{ID: newEventID(), Time: now, TenantID: cur.TenantID, Kind: audit.KindRetired,
+				Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
+				Subject: audit.Subject{Type: audit.SubjectDevice, ID: cur.ID}, DeviceID: cur.ID, Action: "retire",
+				Details: mustJSON(map[string]any{"previousState": before.EnrollmentState, "certSerial": cur.CertSerial})},
+		)
+	})
+	switch {
+	case errors.Is(err, errAlreadyRetired):
+		writeError(w, http.StatusConflict, "conflict", "the device is already retired")
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "notFound", "no such device")
+	case err != nil:
+		s.log.Error("retiring device failed", "device", d.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the device could not be retired; nothing was changed")
+	default:
+		writeJSON(w, http.StatusOK, deviceView(after))
+	}
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/pinreset"
+)
+
+// PinResetOnboarding is the PIN reset service's onboarding side: admin consent to its two
+// enterprise applications (pinreset.Service implements it).
+type PinResetOnboarding interface {
+	Consent(ctx context.Context, tenantID string, app pinreset.App, granted bool) error
+	ServicePrincipals(ctx context.Context, tenantID string) ([]pinreset.ServicePrincipal, error)
+}
+
+// pinResetOnboarding returns the PIN reset service, or nil when none was built.
+func (a *App) pinResetOnboarding() PinResetOnboarding {
+	if a.PinReset == nil {
+		return nil
+	}
+	return a.PinReset
+}
+
+// subjectServicePrincipal is the audit subject type of an enterprise application's consent.
+const subjectServicePrincipal = "servicePrincipal"
+
+// ConsentRequest is the body of POST /tenants/{tid}/pinReset/consent. App is "service" (the
+// Microsoft PIN Reset Service), "client" (the PIN Reset Client), or an application ID.
+type ConsentRequest struct {
+	App     string `json:"app"`
+	Granted *bool  `json:"granted"`
+}
+
+// ServicePrincipalView is one enterprise application with the tenant's consent.
+type ServicePrincipalView struct {
+	App         string     `json:"app"` // "service" or "client"
+	AppID       string     `json:"appId"`
+	DisplayName string     `json:"displayName"`
+	Consented   bool       `json:"consented"`
+	ConsentedAt *time.Time `json:"consentedAt"`
+}
+
+// consentApp maps the request's app name to the pinreset application.
+func consentApp(name string) (pinreset.App, error) {
+	switch n := strings.TrimSpace(name); {
+	case strings.EqualFold(n, "service"), strings.EqualFold(n, pinreset.ServiceAppID):
+		return pinreset.AppService, nil
+	case strings.EqualFold(n, "client"), strings.EqualFold(n, pinreset.ClientAppID):
+		return pinreset.AppClient, nil
+	}
+	return "", validationError("app " + quote(name) + " is neither service nor client")
+}
+
+func servicePrincipalViews(sps []pinreset.ServicePrincipal) []ServicePrincipalView {
+	out := make([]ServicePrincipalView, 0, len(sps))
+	for _, sp := range sps {
+		v := ServicePrincipalView{App: "client", AppID: sp.AppID, DisplayName: sp.DisplayName, Consented: sp.Consented}
+		if sp.App == pinreset.AppService {
+			v.App = "service"
+		}
+		if sp.Consented && !sp.ConsentedAt.IsZero() {
+			at := sp.ConsentedAt.UTC()
+			v.ConsentedAt = &at
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// pinResetConsent records admin consent to (or its withdrawal from) one of the two
+// enterprise applications, the onboarding step of Windows Hello for Business PIN reset
+// (Learn: "PIN reset", Onboarding).
+func (s *Server) pinResetConsent(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "consent to enterprise applications")
+	if !ok {
+		return
+	}
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	var req ConsentRequest
+	if !decodeAdminBody(w, r, &req) {
+		return
+	}
+	app, err := consentApp(req.App)
+	if err == nil && req.Granted == nil {
+		err = validationError("granted (true or false) is required")
+	}
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidConsent", err.Error())
+		return
+	}
+	if s.cfg.PinReset == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the PIN reset service is not running on this server")
+		return
+	}
+	before, err := s.cfg.PinReset.ServicePrincipals(r.Context(), t.ID)
+	if err != nil {
+		s.pinResetFailed(w, t.ID, err)
+		return
+	}
+	if err := s.cfg.PinReset.Consent(r.Context(), t.ID, app, *req.Granted); err != nil {
+		s.pinResetFailed(w, t.ID, err)
+		return
+	}
+	after, err := s.cfg.PinReset.ServicePrincipals(r.Context(), t.ID)
+	if err != nil {
+		s.pinResetFailed(w, t.ID, err)
+		return
+	}
+	action := "grantConsent"
+	if !*req.Granted {
+		action = "revokeConsent"
+	}
+	s.recordAdmin(r.Context(), s.adminEvent(p, t.ID, action, audit.Subject{Type: subjectServicePrincipal, ID: app.AppID()}, "",
+		servicePrincipalViews(before), servicePrincipalViews(after)))
+	writeJSON(w, http.StatusOK, map[string]any{"value": servicePrincipalViews(after)})
+}
+
+func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	if s.cfg.PinReset == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the PIN reset service is not running on this server")
+		return
+	}
+	sps, err := s.cfg.PinReset.ServicePrincipals(r.Context(), t.ID)
+	if err != nil {
+		s.pinResetFailed(w, t.ID, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": servicePrincipalViews(sps)})
+}
+
+func (s *Server) pinResetFailed(w http.ResponseWriter, tenantID string, err error) {
+	if errors.Is(err, pinreset.ErrUnknownTenant) {
+		writeError(w, http.StatusNotFound, "notFound", "no such tenant")
+		return
+	}
+	s.log.Error("PIN reset onboarding failed", "tenant", tenantID, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "the PIN reset service could not answer")
+}

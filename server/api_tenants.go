@@ -1,0 +1,445 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// The identity admin API: tenants, users, devices, tokens and PIN reset onboarding. Who may
+// do what (adminAuth already refuses every non-GET to a reader with 403, and answers 404 when
+// a tenant-bound token names another tenant; scope tags then filter users and devices):
+//
+//	route                                              reader  operator  admin  global admin
+//	GET  /tenants, /tenants/{tid}                       yes     yes       yes    yes
+//	GET  users, devices, servicePrincipals              yes     yes       yes    yes
+//	POST /tenants, POST /tokens                         -       -         -      yes
+//	PATCH /tenants/{tid}                                -       -         yes    yes
+//	POST users, authenticationMethods/totp              -       -         yes    yes
+//	POST pinReset/consent                               -       -         yes    yes
+//	POST devices/{did}/retire                           -       -         yes    yes
+//	GET  /tokens                                        -       -         own tenant's  all
+//
+// "global admin" is role admin with no tenant restriction (TenantID ""). An operator queues
+// commands and assigns profiles; it does not manage identities, credentials or device
+// lifecycle. Lists are filtered to what the token sees; objects it cannot see answer 404.
+
+// maxAdminBody bounds the JSON body of the identity routes.
+const maxAdminBody = 64 << 10
+
+func (s *Server) identityRoutes(api *mux.Router) {
+	api.HandleFunc("/tenants", s.createTenant).Methods(http.MethodPost)
+	api.HandleFunc("/tenants", s.listTenants).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}", s.getTenant).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}", s.patchTenant).Methods(http.MethodPatch)
+	api.HandleFunc("/tenants/{tid}/users", s.createUser).Methods(http.MethodPost)
+	api.HandleFunc("/tenants/{tid}/users", s.listUsers).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/users/{uid}", s.getUser).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/users/{uid}/authenticationMethods/totp", s.enrollUserTOTP).Methods(http.MethodPost)
+	api.HandleFunc("/tenants/{tid}/devices", s.listDevices).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/devices/{did}", s.getDevice).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/devices/{did}/retire", s.retireDevice).Methods(http.MethodPost)
+	api.HandleFunc("/tokens", s.createToken).Methods(http.MethodPost)
+	api.HandleFunc("/tokens", s.listTokens).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/pinReset/consent", s.pinResetConsent).Methods(http.MethodPost)
+	api.HandleFunc("/tenants/{tid}/servicePrincipals", s.servicePrincipals).Methods(http.MethodGet)
+}
+
+// TenantRequest is the body of POST /tenants.
+type TenantRequest struct {
+	ID              string   `json:"id"`
+	DisplayName     string   `json:"displayName"`
+	VerifiedDomains []string `json:"verifiedDomains"`
+	AuthPolicy      string   `json:"authPolicy"`
+	FederationHost  string   `json:"federationHost"`
+	GovCloud        bool     `json:"govCloud"`
+	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
+}
+
+// TenantPatch is the body of PATCH /tenants/{tid}; absent fields stay as they are.
+type TenantPatch struct {
+	DisplayName     *string   `json:"displayName"`
+	VerifiedDomains *[]string `json:"verifiedDomains"`
+	AuthPolicy      *string   `json:"authPolicy"`
+	FederationHost  *string   `json:"federationHost"`
+	GovCloud        *bool     `json:"govCloud"`
+}
+
+// TenantView is how the API shows a tenant.
+type TenantView struct {
+	ID              string    `json:"id"`
+	DisplayName     string    `json:"displayName"`
+	VerifiedDomains []string  `json:"verifiedDomains"`
+	AuthPolicy      string    `json:"authPolicy"`
+	FederationHost  string    `json:"federationHost,omitempty"`
+	GovCloud        bool      `json:"govCloud"`
+	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
+}
+
+func tenantView(t store.Tenant) TenantView {
+	return TenantView{ID: t.ID, DisplayName: t.DisplayName, VerifiedDomains: nonNil(t.VerifiedDomains), AuthPolicy: t.AuthPolicy,
+		FederationHost: t.FederationHost, GovCloud: t.GovCloud, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+// toTenant validates a create request and returns the tenant to store.
+func (req TenantRequest) toTenant(now time.Time) (store.Tenant, error) {
+	id, err := normalizeTenantID(req.ID)
+	if err != nil {
+		return store.Tenant{}, err
+	}
+	t := store.Tenant{ID: id, GovCloud: req.GovCloud, CreatedAt: now, UpdatedAt: now}
+	if t.DisplayName, err = checkDisplayName(req.DisplayName); err != nil {
+		return store.Tenant{}, err
+	}
+	if t.VerifiedDomains, err = normalizeDomains(req.VerifiedDomains); err != nil {
+		return store.Tenant{}, err
+	}
+	if t.AuthPolicy, err = normalizeAuthPolicy(req.AuthPolicy); err != nil {
+		return store.Tenant{}, err
+	}
+	if t.FederationHost, err = normalizeHost(req.FederationHost); err != nil {
+		return store.Tenant{}, err
+	}
+	if t.ScopeTags, err = normalizeScopeTags(req.RoleScopeTagIDs); err != nil {
+		return store.Tenant{}, err
+	}
+	return t, nil
+}
+
+// apply validates a patch and applies it to t.
+func (p TenantPatch) apply(t *store.Tenant) error {
+	var err error
+	if p.DisplayName != nil {
+		if t.DisplayName, err = checkDisplayName(*p.DisplayName); err != nil {
+			return err
+		}
+	}
+	if p.VerifiedDomains != nil {
+		if t.VerifiedDomains, err = normalizeDomains(*p.VerifiedDomains); err != nil {
+			return err
+		}
+	}
+	if p.AuthPolicy != nil {
+		if t.AuthPolicy, err = normalizeAuthPolicy(*p.AuthPolicy); err != nil {
+			return err
+		}
+	}
+	if p.FederationHost != nil {
+		if t.FederationHost, err = normalizeHost(*p.FederationHost); err != nil {
+			return err
+		}
+	}
+	if p.GovCloud != nil {
+		t.GovCloud = *p.GovCloud
+	}
+	return nil
+}
+
+func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, true, "create tenants")
+	if !ok {
+		return
+	}
+	var req TenantRequest
+	if !decodeAdminBody(w, r, &req) {
+		return
+	}
+	t, err := req.toTenant(s.cfg.Now().UTC())
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidTenant", err.Error())
+		return
+	}
+	if err := s.cfg.Store.CreateTenant(r.Context(), t); err != nil {
+		s.tenantWriteFailed(w, r, t.ID, err)
+		return
+	}
+	if stored, err := s.cfg.Store.Tenant(r.Context(), t.ID); err == nil {
+		t = stored
+	}
+	view := tenantView(t)
+	s.recordAdmin(r.Context(), s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectTenant, ID: t.ID}, "", nil, view))
+	writeJSON(w, http.StatusCreated, view)
+}
+
+// tenantWriteFailed maps a failed tenant write: 409 for a taken ID or domain.
+func (s *Server) tenantWriteFailed(w http.ResponseWriter, r *http.Request, id string, err error) {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		msg := "one of the verified domains belongs to another tenant"
+		if _, terr := s.cfg.Store.Tenant(r.Context(), id); terr == nil && r.Method == http.MethodPost {
+			msg = "a tenant with id " + id + " already exists"
+		}
+		writeError(w, http.StatusConflict, "conflict", msg)
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "notFound", "no such tenant")
+	default:
+		s.log.Error("tenant write failed", "tenant", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the tenant could not be stored")
+	}
+}
+
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
+	p, _ := PrincipalFrom(r.Context())
+	ts, err := s.cfg.Store.ListTenants(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tenants failed")
+		return
+	}
+	out := make([]TenantView, 0, len(ts))
+	for _, t := range ts {
+		if p.SeesTenant(t.ID) {
+			out = append(out, tenantView(t))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, tenantView(t))
+}
+
+func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "change tenants")
+	if !ok {
+		return
+	}
+	before, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	var patch TenantPatch
+	if !decodeAdminBody(w, r, &patch) {
+		return
+	}
+	check := before
+	if err := patch.apply(&check); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidTenant", err.Error())
+		return
+	}
+	var prior store.Tenant
+	err := s.cfg.Store.UpdateTenant(r.Context(), before.ID, func(t *store.Tenant) error {
+		prior = *t
+		return patch.apply(t)
+	})
+	if err != nil {
+		s.tenantWriteFailed(w, r, before.ID, err)
+		return
+	}
+	after, err := s.cfg.Store.Tenant(r.Context(), before.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the tenant was changed but could not be read back")
+		return
+	}
+	view := tenantView(after)
+	s.recordAdmin(r.Context(), s.adminEvent(p, after.ID, "update", audit.Subject{Type: audit.SubjectTenant, ID: after.ID}, "", tenantView(prior), view))
+	writeJSON(w, http.StatusOK, view)
+}
+
+// tenantOf loads the route's tenant, or answers 404 (adminAuth has already kept tenant-bound
+// tokens out of other tenants).
+func (s *Server) tenantOf(w http.ResponseWriter, r *http.Request) (store.Tenant, bool) {
+	t, err := s.cfg.Store.Tenant(r.Context(), mux.Vars(r)["tid"])
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "notFound", "no such tenant")
+		return store.Tenant{}, false
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "tenant lookup failed")
+		return store.Tenant{}, false
+	}
+	return t, true
+}
+
+// requireAdmin refuses (403, recorded in the tenant's audit log) a principal whose role is
+// not admin, or, when global is set, one restricted to a tenant.
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request, global bool, what string) (Principal, bool) {
+	p, _ := PrincipalFrom(r.Context())
+	switch {
+	case p.Role != store.RoleAdmin:
+		s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "role "+p.Role+" cannot "+what)
+		return p, false
+	case global && p.TenantID != "":
+		s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "only an admin token without tenant restriction can "+what)
+		return p, false
+	}
+	return p, true
+}
+
+// decodeAdminBody reads one JSON object of at most maxAdminBody bytes into v, refusing
+// unknown fields and trailing data. On failure it has answered 400 or 413 and returns false.
+func decodeAdminBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("unexpected data after the JSON object")
+			var mbe *http.MaxBytesError
+			if errors.As(terr, &mbe) {
+				err = terr
+			}
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, "tooLarge", "the request body is larger than 64 KiB")
+		return false
+	}
+	writeError(w, http.StatusBadRequest, "badRequest", "invalid JSON: "+err.Error())
+	return false
+}
+
+// recordAdmin appends audit events outside a store transaction (the store has none spanning
+// tenants, users or tokens and the audit log); a failure is logged loudly, since the change
+// itself is already stored.
+func (s *Server) recordAdmin(ctx context.Context, events ...*audit.Event) {
+	for _, ev := range events {
+		if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
+			s.log.Error("recording admin audit event failed", "tenant", ev.TenantID, "action", ev.Action, "subject", ev.Subject.ID, "err", err)
+		}
+	}
+}
+
+// validationError is a 422 reason.
+type validationError string
+
+func (e validationError) Error() string { return string(e) }
+
+// normalizeTenantID accepts a directory tenant GUID in its 36-character form and returns it
+// lower-case (store.Tenant.ID).
+func normalizeTenantID(id string) (string, error) {
+	id = strings.TrimSpace(id)
+	if len(id) != 36 {
+		return "", validationError("id must be a tenant GUID like 6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01")
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", validationError("id must be a tenant GUID: " + err.Error())
+	}
+	return u.String(), nil
+}
+
+func checkDisplayName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 256 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
+		return "", validationError("displayName must be 1 to 256 printable characters")
+	}
+	return name, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// normalizeDomains lower-cases verified domains and checks each is a DNS name with at least
+// two labels; duplicates are refused.
+func normalizeDomains(domains []string) ([]string, error) {
+	if len(domains) == 0 || len(domains) > 50 {
+		return nil, validationError("verifiedDomains needs 1 to 50 domains")
+	}
+	out := make([]string, 0, len(domains))
+	for _, d := range domains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if !validDNSName(d) || !strings.Contains(d, ".") {
+			return nil, validationError("verified domain " + quote(d) + " is not a DNS name like contoso.com")
+		}
+		if slices.Contains(out, d) {
+			return nil, validationError("verified domain " + d + " is listed twice")
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// validDNSName reports whether s is a host name of LDH labels (RFC 1123 §2.1).
+func validDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// normalizeAuthPolicy returns OnPremise (the default) or Federated (MS-MDE2 3.1.4.1.3.2).
+func normalizeAuthPolicy(p string) (string, error) {
+	switch {
+	case strings.TrimSpace(p) == "":
+		return store.AuthOnPremise, nil
+	case strings.EqualFold(p, store.AuthOnPremise):
+		return store.AuthOnPremise, nil
+	case strings.EqualFold(p, store.AuthFederated):
+		return store.AuthFederated, nil
+	}
+	return "", validationError("authPolicy " + quote(p) + " is neither OnPremise nor Federated")
+}
+
+// normalizeHost checks an optional federation host name.
+func normalizeHost(h string) (string, error) {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if h != "" && !validDNSName(h) {
+		return "", validationError("federationHost " + quote(h) + " is not a host name")
+	}
+	return h, nil
+}
+
+// normalizeScopeTags trims role scope tag IDs and refuses empty, overlong or repeated ones.
+func normalizeScopeTags(tags []string) ([]string, error) {
+	if len(tags) > 50 {
+		return nil, validationError("at most 50 roleScopeTagIds")
+	}
+	var out []string
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		if t == "" || len(t) > 128 || strings.ContainsFunc(t, isControl) {
+			return nil, validationError("roleScopeTagIds must be 1 to 128 printable characters each")
+		}
+		if slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, t) }) {
+			return nil, validationError("role scope tag " + t + " is listed twice")
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "..."
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,323 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/testpki"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// identityTestNow is the clock of the validation tests.
+var identityTestNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+const (
+	tenantB   = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f"
+	newTenant = "11111111-2222-4333-8444-555555555555"
+)
+
+// startIdentityServer is startServer with the identity provider and the PIN reset service
+// built (Open with Services), plus a second tenant B (fabrikam.com).
+func startIdentityServer(t *testing.T) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	opts := Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken}
+	app, err := Open(context.Background(), opts, Services)
+	if err != nil {
+		t.Fatalf("starting server: %v", err)
+	}
+	ts := &testServer{t: t, app: app, dir: dir, opts: opts, base: "https://" + app.Addr().String(),
+		admin: testpki.HTTPClient(testpki.ClientTLS(app.CA.Pool(), nil, nil)), done: make(chan error, 1)}
+	go func() { ts.done <- app.Serve() }()
+	t.Cleanup(ts.stop)
+	ctx := context.Background()
+	for _, tn := range []store.Tenant{
+		{ID: testTenant, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: store.AuthOnPremise},
+		{ID: tenantB, DisplayName: "Fabrikam", VerifiedDomains: []string{"fabrikam.com"}, AuthPolicy: store.AuthOnPremise},
+	} {
+		if err := app.Store.CreateTenant(ctx, tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ts
+}
+
+// newToken creates an admin token through the API with the global test token.
+func (ts *testServer) newToken(role, tenantID string, tags ...string) string {
+	ts.t.Helper()
+	var out CreatedTokenView
+	body := TokenRequest{Name: role + "@" + tenantID, Role: role, TenantID: tenantID, RoleScopeTagIDs: tags}
+	if st := ts.api(http.MethodPost, "/tokens", body, &out); st != http.StatusCreated || out.Token == "" {
+		ts.t.Fatalf("creating %s token: HTTP %d", role, st)
+	}
+	return out.Token
+}
+
+// raw sends a literal body and returns the status and the error code of the answer.
+func (ts *testServer) raw(token, method, path, body string) (int, string) {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, ts.base+"/api/v1"+path, strings.NewReader(body))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := ts.admin.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e apiError
+	_ = json.Unmarshal(b, &e)
+	return resp.StatusCode, e.Error.Code
+}
+
+// events returns a tenant's audit events.
+func (ts *testServer) events(tenantID string) []*audit.Event {
+	ts.t.Helper()
+	var out []*audit.Event
+	err := ts.app.Store.AuditEvents(context.Background(), tenantID, 0, func(e *audit.Event) (bool, error) {
+		out = append(out, e)
+		return true, nil
+	})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return out
+}
+
+// findEvent returns the last event of a kind and action about a subject.
+func findEvent(evs []*audit.Event, kind audit.Kind, action, subjectID string) *audit.Event {
+	for i := len(evs) - 1; i >= 0; i-- {
+		e := evs[i]
+		if e.Kind == kind && e.Action == action && e.Subject.ID == subjectID {
+			return e
+		}
+	}
+	return nil
+}
+
+func TestTenantAPI(t *testing.T) {
+	ts := startIdentityServer(t)
+	reader := ts.newToken(store.RoleReader, "")
+	operator := ts.newToken(store.RoleOperator, "")
+	adminA := ts.newToken(store.RoleAdmin, testTenant)
+	adminB := ts.newToken(store.RoleAdmin, tenantB)
+
+	t.Run("create", func(t *testing.T) {
+		var v TenantView
+		body := TenantRequest{ID: strings.ToUpper(newTenant), DisplayName: " Northwind ", VerifiedDomains: []string{"NorthWind.example", "nw.example"},
+			AuthPolicy: "federated", FederationHost: "sts.northwind.example", GovCloud: true, RoleScopeTagIDs: []string{"Berlin"}}
+		if st := ts.api(http.MethodPost, "/tenants", body, &v); st != http.StatusCreated {
+			t.Fatalf("HTTP %d", st)
+		}
+		if v.ID != newTenant || v.DisplayName != "Northwind" || strings.Join(v.VerifiedDomains, ",") != "northwind.example,nw.example" ||
+			v.AuthPolicy != store.AuthFederated || v.FederationHost != "sts.northwind.example" || !v.GovCloud || v.RoleScopeTagIDs[0] != "Berlin" || v.CreatedAt.IsZero() {
+			t.Fatalf("created %+v", v)
+		}
+		if e := findEvent(ts.events(newTenant), audit.KindAdminWrite, "create", newTenant); e == nil || e.Actor.TokenID == "" || e.Subject.Type != audit.SubjectTenant {
+			t.Fatalf("no audit event in the new tenant's log: %+v", e)
+		}
+		var got TenantView
+		if st := ts.api(http.MethodGet, "/tenants/"+newTenant, nil, &got); st != http.StatusOK || got.DisplayName != "Northwind" {
+			t.Fatalf("get: HTTP %d %+v", st, got)
+		}
+	})
+	t.Run("default auth policy", func(t *testing.T) {
+		var v TenantView
+		body := TenantRequest{ID: "22222222-2222-4333-8444-555555555555", DisplayName: "Litware", VerifiedDomains: []string{"litware.example"}}
+		if st := ts.api(http.MethodPost, "/tenants", body, &v); st != http.StatusCreated || v.AuthPolicy != store.AuthOnPremise {
+			t.Fatalf("HTTP %d %+v", st, v)
+		}
+	})
+
+	good := `{"id":"33333333-2222-4333-8444-555555555555","displayName":"X","verifiedDomains":["x.example"],"authPolicy":"OnPremise"}`
+	errCases := []struct {
+		name, token, method, path, body string
+		status                          int
+		code                            string
+	}{
+		{"no token", "", "POST", "/tenants", good, 401, "unauthorized"},
+		{"unknown token", "hmdm_nope", "GET", "/tenants", "", 401, "unauthorized"},
+		{"reader cannot create", reader, "POST", "/tenants", good, 403, "forbidden"},
+		{"operator cannot create", operator, "POST", "/tenants", good, 403, "forbidden"},
+		{"tenant admin cannot create", adminA, "POST", "/tenants", good, 403, "forbidden"},
+		{"bad JSON", testToken, "POST", "/tenants", `{"id":`, 400, "badRequest"},
+		{"unknown field", testToken, "POST", "/tenants", `{"id":"x","color":"red"}`, 400, "badRequest"},
+		{"trailing data", testToken, "POST", "/tenants", good + `{}`, 400, "badRequest"},
+		{"too large", testToken, "POST", "/tenants", `{"displayName":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "tooLarge"},
+		{"bad GUID", testToken, "POST", "/tenants", `{"id":"not-a-guid","displayName":"X","verifiedDomains":["x.example"]}`, 422, "invalidTenant"},
+		{"braced GUID", testToken, "POST", "/tenants", `{"id":"{33333333-2222-4333-8444-555555555555}","displayName":"X","verifiedDomains":["x.example"]}`, 422, "invalidTenant"},
+		{"unknown auth policy", testToken, "POST", "/tenants", strings.Replace(good, "OnPremise", "Kerberos", 1), 422, "invalidTenant"},
+		{"no domain", testToken, "POST", "/tenants", `{"id":"33333333-2222-4333-8444-555555555555","displayName":"X","verifiedDomains":[]}`, 422, "invalidTenant"},
+		{"bad domain", testToken, "POST", "/tenants", strings.Replace(good, "x.example", "x_y..example", 1), 422, "invalidTenant"},
+		{"no display name", testToken, "POST", "/tenants", strings.Replace(good, `"X"`, `""`, 1), 422, "invalidTenant"},
+		{"duplicate id", testToken, "POST", "/tenants", strings.Replace(good, "33333333-2222-4333-8444-555555555555", testTenant, 1), 409, "conflict"},
+		{"duplicate domain", testToken, "POST", "/tenants", strings.Replace(good, "x.example", "Contoso.com", 1), 409, "conflict"},
+		{"other tenant's tenant", adminB, "GET", "/tenants/" + testTenant, "", 404, "notFound"},
+		{"absent tenant", testToken, "GET", "/tenants/44444444-2222-4333-8444-555555555555", "", 404, "notFound"},
+		{"patch unknown field", testToken, "PATCH", "/tenants/" + testTenant, `{"id":"` + tenantB + `"}`, 400, "badRequest"},
+		{"patch bad policy", testToken, "PATCH", "/tenants/" + testTenant, `{"authPolicy":"Cert"}`, 422, "invalidTenant"},
+		{"patch domain of another tenant", testToken, "PATCH", "/tenants/" + testTenant, `{"verifiedDomains":["contoso.com","fabrikam.com"]}`, 409, "conflict"},
+		{"patch other tenant", adminB, "PATCH", "/tenants/" + testTenant, `{"displayName":"Mine"}`, 404, "notFound"},
+		{"patch by operator", operator, "PATCH", "/tenants/" + testTenant, `{"displayName":"Mine"}`, 403, "forbidden"},
+		{"patch by reader", reader, "PATCH", "/tenants/" + testTenant, `{"displayName":"Mine"}`, 403, "forbidden"},
+	}
+	for _, c := range errCases {
+		t.Run(c.name, func(t *testing.T) {
+			if st, code := ts.raw(c.token, c.method, c.path, c.body); st != c.status || code != c.code {
+				t.Fatalf("HTTP %d %q; want %d %q", st, code, c.status, c.code)
+			}
+		})
+	}
+	t.Run("refusal recorded in the tenant log", func(t *testing.T) {
+		if e := findEvent(ts.events(testTenant), audit.KindAuthRefused, "PATCH", testTenant); e == nil {
+			t.Fatal("no auth.refused event")
+		}
+	})
+
+	t.Run("patch", func(t *testing.T) {
+		var v TenantView
+		body := map[string]any{"displayName": "Contoso Ltd", "verifiedDomains": []string{"contoso.com", "contoso.net"}, "govCloud": true, "federationHost": "adfs.contoso.com"}
+		if st := ts.apiAs(adminA, http.MethodPatch, "/tenants/"+testTenant, body, &v); st != http.StatusOK {
+			t.Fatalf("HTTP %d", st)
+		}
+		if v.DisplayName != "Contoso Ltd" || len(v.VerifiedDomains) != 2 || !v.GovCloud || v.FederationHost != "adfs.contoso.com" || v.AuthPolicy != store.AuthOnPremise {
+			t.Fatalf("patched %+v", v)
+		}
+		if got, err := ts.app.Store.TenantByDomain(context.Background(), "contoso.net"); err != nil || got.ID != testTenant {
+			t.Fatalf("domain index: %v %v", got.ID, err)
+		}
+		e := findEvent(ts.events(testTenant), audit.KindAdminWrite, "update", testTenant)
+		if e == nil {
+			t.Fatal("no audit event")
+		}
+		var d struct{ Before, After TenantView }
+		if err := json.Unmarshal(e.Details, &d); err != nil || d.Before.DisplayName != "Contoso" || d.After.DisplayName != "Contoso Ltd" {
+			t.Fatalf("details %s: %v", e.Details, err)
+		}
+	})
+
+	t.Run("list is filtered by tenant", func(t *testing.T) {
+		for _, c := range []struct {
+			name, token string
+			want        []string
+		}{
+			{"global", reader, []string{testTenant, tenantB, newTenant}},
+			{"tenant A", adminA, []string{testTenant}},
+			{"tenant B", adminB, []string{tenantB}},
+		} {
+			var out struct{ Value []TenantView }
+			if st := ts.apiAs(c.token, http.MethodGet, "/tenants", nil, &out); st != http.StatusOK {
+				t.Fatalf("%s: HTTP %d", c.name, st)
+			}
+			ids := map[string]bool{}
+			for _, v := range out.Value {
+				ids[v.ID] = true
+			}
+			for _, w := range c.want {
+				if !ids[w] {
+					t.Errorf("%s: %s missing from %v", c.name, w, ids)
+				}
+			}
+			if c.name != "global" && len(ids) != 1 {
+				t.Errorf("%s sees %v", c.name, ids)
+			}
+		}
+	})
+}
+
+func TestTenantValidation(t *testing.T) {
+	cases := []struct {
+		name    string
+		req     TenantRequest
+		wantErr bool
+	}{
+		{"minimal", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
+		{"upper-case GUID", TenantRequest{ID: strings.ToUpper(testTenant), DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
+		{"urn GUID", TenantRequest{ID: "urn:uuid:" + testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, true},
+		{"single-label domain", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"localhost"}}, true},
+		{"domain twice", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example", "A.example"}}, true},
+		{"label starts with hyphen", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"-a.example"}}, true},
+		{"control char in name", TenantRequest{ID: testTenant, DisplayName: "A\x00", VerifiedDomains: []string{"a.example"}}, true},
+		{"bad federation host", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, FederationHost: "https://x"}, true},
+		{"empty scope tag", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{" "}}, true},
+		{"scope tag twice", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{"x", "X"}}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tn, err := c.req.toTenant(identityTestNow)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("err = %v, want error %v", err, c.wantErr)
+			}
+			var ve validationError
+			if err != nil && !errors.As(err, &ve) {
+				t.Fatalf("error %T is not a validationError", err)
+			}
+			if err == nil && (tn.ID != testTenant || tn.AuthPolicy != store.AuthOnPremise) {
+				t.Fatalf("tenant %+v", tn)
+			}
+		})
+	}
+}
+
+// FuzzAdminRequests feeds request bodies to the decoders and validators of the identity
+// routes: nothing may panic, and what validates is normalised.
+func FuzzAdminRequests(f *testing.F) {
+	f.Add([]byte(`{"id":"6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01","displayName":"Contoso","verifiedDomains":["contoso.com"],"authPolicy":"OnPremise"}`))
+	f.Add([]byte(`{"userPrincipalName":"alice@contoso.com","passwordProfile":{"password":"correct horse"}}`))
+	f.Add([]byte(`{"name":"ci","role":"reader","tenantId":"","roleScopeTagIds":["Berlin"]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tenant := store.Tenant{ID: testTenant, VerifiedDomains: []string{"contoso.com"}}
+		var tr TenantRequest
+		if decodeStrict(data, &tr) == nil {
+			if tn, err := tr.toTenant(identityTestNow); err == nil {
+				if _, err := normalizeTenantID(tn.ID); err != nil || tn.ID != strings.ToLower(tn.ID) {
+					t.Fatalf("accepted tenant id %q", tn.ID)
+				}
+				for _, d := range tn.VerifiedDomains {
+					if !validDNSName(d) {
+						t.Fatalf("accepted domain %q", d)
+					}
+				}
+			}
+		}
+		var ur UserRequest
+		if decodeStrict(data, &ur) == nil {
+			if u, pw, err := ur.toUser(tenant, identityTestNow); err == nil {
+				if !strings.HasSuffix(u.UPN, "@contoso.com") || len(pw) < minPasswordLen {
+					t.Fatalf("accepted user %q password length %d", u.UPN, len(pw))
+				}
+			}
+		}
+		var kr TokenRequest
+		if decodeStrict(data, &kr) == nil {
+			if tok, err := kr.toToken(identityTestNow); err == nil && tok.Role != store.RoleAdmin && tok.Role != store.RoleOperator && tok.Role != store.RoleReader {
+				t.Fatalf("accepted role %q", tok.Role)
+			}
+		}
+		var cr ConsentRequest
+		if decodeStrict(data, &cr) == nil {
+			if app, err := consentApp(cr.App); err == nil && !app.Valid() {
+				t.Fatalf("accepted app %q", app)
+			}
+		}
+	})
+}
+
+// decodeStrict decodes as decodeAdminBody does.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// TokenRequest is the body of POST /tokens.
+type TokenRequest struct {
+	Name            string   `json:"name"`
+	Role            string   `json:"role"`
+	TenantID        string   `json:"tenantId"`
+	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
+}
+
+// TokenView is how the API shows an admin token: never its secret or hash.
+type TokenView struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	Role            string    `json:"role"`
+	TenantID        string    `json:"tenantId"`
+	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
+	CreatedAt       time.Time `json:"createdAt"`
+}
+
+// CreatedTokenView is the answer of POST /tokens: the only time the secret is shown.
+type CreatedTokenView struct {
+	TokenView
+	Token string `json:"token"`
+}
+
+func tokenView(t store.AdminToken) TokenView {
+	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role, TenantID: t.TenantID, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt}
+}
+
+// toToken validates a create request; the caller adds the hash.
+func (req TokenRequest) toToken(now time.Time) (store.AdminToken, error) {
+	name := strings.TrimSpace(req.Name)
+	if name == "" || len(name) > 128 || strings.ContainsFunc(name, isControl) {
+		return store.AdminToken{}, validationError("name must be 1 to 128 printable characters")
+	}
+	role := strings.ToLower(strings.TrimSpace(req.Role))
+	if role != store.RoleAdmin && role != store.RoleOperator && role != store.RoleReader {
+		return store.AdminToken{}, validationError("role " + quote(req.Role) + " is not admin, operator or reader")
+	}
+	t := store.AdminToken{ID: uuid.NewString(), Name: name, Role: role, CreatedAt: now}
+	if strings.TrimSpace(req.TenantID) != "" {
+		id, err := normalizeTenantID(req.TenantID)
+		if err != nil {
+			return store.AdminToken{}, validationError("tenantId must be a tenant GUID or empty")
+		}
+		t.TenantID = id
+	}
+	tags, err := normalizeScopeTags(req.RoleScopeTagIDs)
+	if err != nil {
+		return store.AdminToken{}, err
+	}
+	t.ScopeTags = tags
+	return t, nil
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, true, "create tokens")
+	if !ok {
+		return
+	}
+	var req TokenRequest
+	if !decodeAdminBody(w, r, &req) {
+		return
+	}
+	tok, err := req.toToken(s.cfg.Now().UTC())
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidToken", err.Error())
+		return
+	}
+	// A token limited by scope tags hands out no more than its own tags.
+	if len(p.ScopeTags) > 0 {
+		if len(tok.ScopeTags) == 0 {
+			tok.ScopeTags = slices.Clone(p.ScopeTags)
+		}
+		for _, tag := range tok.ScopeTags {
+			if !slices.ContainsFunc(p.ScopeTags, func(own string) bool { return strings.EqualFold(own, tag) }) {
+				s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "the token cannot grant role scope tag "+tag)
+				return
+			}
+		}
+	}
+	// Audit: a tenant token goes into its tenant's log; a token for every tenant into each.
+	var logs []string
+	if tok.TenantID != "" {
+		if _, err := s.cfg.Store.Tenant(r.Context(), tok.TenantID); errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusUnprocessableEntity, "invalidToken", "tenant "+tok.TenantID+" does not exist")
+			return
+		} else if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "tenant lookup failed")
+			return
+		}
+		logs = []string{tok.TenantID}
+	} else {
+		tenants, err := s.cfg.Store.ListTenants(r.Context())
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tenants failed")
+			return
+		}
+		for _, t := range tenants {
+			logs = append(logs, t.ID)
+		}
+	}
+	secret, err := NewTokenSecret()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "generating the token failed")
+		return
+	}
+	tok.Hash = HashToken(secret)
+	if err := s.cfg.Store.CreateToken(r.Context(), tok); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			writeError(w, http.StatusConflict, "conflict", "the token could not be created; try again")
+			return
+		}
+		s.log.Error("creating token failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the token could not be stored")
+		return
+	}
+	view := tokenView(tok)
+	for _, tid := range logs {
+		s.recordAdmin(r.Context(), s.adminEvent(p, tid, "create", audit.Subject{Type: audit.SubjectToken, ID: tok.ID}, "", nil, view))
+	}
+	writeJSON(w, http.StatusCreated, CreatedTokenView{TokenView: view, Token: secret})
+}
+
+// listTokens shows an admin the tokens it may know of: a global admin all of them, a
+// tenant admin those of its tenant.
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "list tokens")
+	if !ok {
+		return
+	}
+	toks, err := s.cfg.Store.ListTokens(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tokens failed")
+		return
+	}
+	out := make([]TokenView, 0, len(toks))
+	for _, t := range toks {
+		if p.TenantID == "" || t.TenantID != "" && p.SeesTenant(t.TenantID) {
+			out = append(out, tokenView(t))
+		}
+	}
+	slices.SortFunc(out, func(a, b TokenView) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// TOTPEnroller creates a user's TOTP authenticator secret (idp.Service implements it).
+type TOTPEnroller interface {
+	EnrollTOTP(ctx context.Context, tenantID, userID string) (secretBase32, uri string, err error)
+}
+
+// totpEnroller returns the identity provider as a TOTPEnroller, or nil when none was built
+// (a nil *idp.Service must not become a non-nil interface).
+func (a *App) totpEnroller() TOTPEnroller {
+	if a.IDP == nil {
+		return nil
+	}
+	return a.IDP
+}
+
+// Password length bounds for users created through the API. Eight characters is the minimum
+// of NIST SP 800-63B §3.1.1.2 for user-chosen passwords; the upper bound keeps hashing cheap
+// to reason about.
+const (
+	minPasswordLen = 8
+	maxPasswordLen = 256
+)
+
+// UserRequest is the body of POST /tenants/{tid}/users (the Microsoft Graph user shape).
+type UserRequest struct {
+	UserPrincipalName string `json:"userPrincipalName"`
+	DisplayName       string `json:"displayName"`
+	PasswordProfile   struct {
+		Password string `json:"password"`
+	} `json:"passwordProfile"`
+	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
+}
+
+// UserView is how the API shows a user; the password hash and TOTP secret never leave the
+// store.
+type UserView struct {
+	ID                string    `json:"id"`
+	UserPrincipalName string    `json:"userPrincipalName"`
+	DisplayName       string    `json:"displayName,omitempty"`
+	TOTPEnrolled      bool      `json:"totpEnrolled"`
+	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
+	CreatedAt         time.Time `json:"createdAt"`
+}
+
+// TOTPView is the answer of a TOTP enrollment: shown once, never stored in the audit log.
+type TOTPView struct {
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+}
+
+func userView(u store.User) UserView {
+	return UserView{ID: u.ID, UserPrincipalName: u.UPN, DisplayName: u.DisplayName, TOTPEnrolled: len(u.TOTPSecret) > 0,
+		RoleScopeTagIDs: nonNil(u.ScopeTags), CreatedAt: u.CreatedAt}
+}
+
+// toUser validates a create request against the tenant and returns the user to store
+// (without its password hash) and the password.
+func (req UserRequest) toUser(t store.Tenant, now time.Time) (store.User, string, error) {
+	upn := strings.ToLower(strings.TrimSpace(req.UserPrincipalName))
+	local, domain, ok := strings.Cut(upn, "@")
+	if !ok || local == "" || len(upn) > 256 || strings.Contains(domain, "@") || strings.ContainsFunc(upn, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return store.User{}, "", validationError("userPrincipalName must look like alice@contoso.com")
+	}
+	if !slices.Contains(t.VerifiedDomains, domain) {
+		return store.User{}, "", validationError("the domain of " + upn + " is not one of the tenant's verified domains " + strings.Join(t.VerifiedDomains, ", "))
+	}
+	u := store.User{TenantID: t.ID, ID: uuid.NewString(), UPN: upn, CreatedAt: now}
+	if req.DisplayName != "" {
+		name, err := checkDisplayName(req.DisplayName)
+		if err != nil {
+			return store.User{}, "", err
+		}
+		u.DisplayName = name
+	}
+	pw := req.PasswordProfile.Password
+	switch n := utf8.RuneCountInString(pw); {
+	case n < minPasswordLen:
+		return store.User{}, "", validationError("the password is too weak: it needs at least 8 characters")
+	case len(pw) > maxPasswordLen || !utf8.ValidString(pw):
+		return store.User{}, "", validationError("the password must be valid UTF-8 of at most 256 bytes")
+	}
+	tags, err := normalizeScopeTags(req.RoleScopeTagIDs)
+	if err != nil {
+		return store.User{}, "", err
+	}
+	u.ScopeTags = tags
+	return u, pw, nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "manage users")
+	if !ok {
+		return
+	}
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	var req UserRequest
+	if !decodeAdminBody(w, r, &req) {
+		return
+	}
+	u, pw, err := req.toUser(t, s.cfg.Now().UTC())
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidUser", err.Error())
+		return
+	}
+	// A scoped admin creates objects it can see: its own tags by default, never others only.
+	if len(u.ScopeTags) == 0 {
+		u.ScopeTags = slices.Clone(p.ScopeTags)
+	} else if !p.SeesTags(u.ScopeTags) {
+		s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "the token cannot create users outside its role scope tags")
+		return
+	}
+	if _, err := s.cfg.Store.UserByUPN(r.Context(), t.ID, u.UPN); err == nil {
+		writeError(w, http.StatusConflict, "conflict", "a user "+u.UPN+" already exists in this tenant")
+		return
+	}
+	if u.PasswordHash, err = idp.HashPassword(pw, rand.Reader); err != nil {
+		s.log.Error("hashing password failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the password could not be hashed")
+		return
+	}
+	if err := s.cfg.Store.CreateUser(r.Context(), u); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			writeError(w, http.StatusConflict, "conflict", "a user "+u.UPN+" already exists in this tenant")
+			return
+		}
+		s.log.Error("creating user failed", "tenant", t.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the user could not be stored")
+		return
+	}
+	view := userView(u)
+	s.recordAdmin(r.Context(), s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "", nil, view))
+	writeJSON(w, http.StatusCreated, view)
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	p, _ := PrincipalFrom(r.Context())
+	users, err := s.cfg.Store.ListUsers(r.Context(), t.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
+		return
+	}
+	out := make([]UserView, 0, len(users))
+	for _, u := range users {
+		if p.SeesTags(u.ScopeTags) {
+			out = append(out, userView(u))
+		}
+	}
+	slices.SortFunc(out, func(a, b UserView) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.userInTenant(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, userView(u))
+}
+
+// userInTenant loads a user the principal may see, or answers 404.
+func (s *Server) userInTenant(w http.ResponseWriter, r *http.Request) (store.User, bool) {
+	vars := mux.Vars(r)
+	u, err := s.cfg.Store.User(r.Context(), vars["tid"], vars["uid"])
+	p, _ := PrincipalFrom(r.Context())
+	if err != nil || !strings.EqualFold(u.TenantID, vars["tid"]) || !p.SeesTags(u.ScopeTags) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "user lookup failed")
+			return store.User{}, false
+		}
+		writeError(w, http.StatusNotFound, "notFound", "no such user")
+		return store.User{}, false
+	}
+	return u, true
+}
+
+func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "manage users")
+	if !ok {
+		return
+	}
+	u, ok := s.userInTenant(w, r)
+	if !ok {
+		return
+	}
+	if s.cfg.TOTP == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the identity provider is not running on this server")
+		return
+	}
+	secret, uri, err := s.cfg.TOTP.EnrollTOTP(r.Context(), u.TenantID, u.ID)
+	if errors.Is(err, idp.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "notFound", "no such user")
+		return
+	}
+	if err != nil {
+		s.log.Error("enrolling TOTP failed", "tenant", u.TenantID, "user", u.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the authenticator could not be enrolled")
+		return
+	}
+	// The secret is shown once, here; the audit event records only that it changed.
+	s.recordAdmin(r.Context(), s.adminEvent(p, u.TenantID, "enrollTotp", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
+		map[string]any{"totpEnrolled": len(u.TOTPSecret) > 0}, map[string]any{"totpEnrolled": true, "replaced": len(u.TOTPSecret) > 0}))
+	writeJSON(w, http.StatusCreated, TOTPView{Secret: secret, URI: uri})
+}

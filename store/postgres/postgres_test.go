@@ -1,0 +1,307 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/postgres"
+	"github.com/hellomdm/hellomdm/store/storetest"
+)
+
+// envDSN names the variable holding the DSN of a PostgreSQL server the tests may use; each
+// test works in a schema of its own and drops it afterwards.
+const envDSN = "HELLOMDM_TEST_POSTGRES"
+
+// testDSN returns a DSN whose search_path is a fresh schema, dropped when tb ends.
+func testDSN(tb testing.TB) string {
+	tb.Helper()
+	base := os.Getenv(envDSN)
+	if base == "" {
+		tb.Skip(envDSN + " is not set: set it to a PostgreSQL DSN (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run the PostgreSQL tests")
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	schema := fmt.Sprintf("hellomdm_test_%x", rnd)
+	admin := adminConn(tb, base)
+	if _, err := admin.Exec(context.Background(), `CREATE SCHEMA `+schema); err != nil {
+		tb.Fatalf("creating schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		if _, err := admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			tb.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parsing %s: %v", envDSN, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	q.Set("application_name", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// adminConn is a connection of the test itself, closed when tb ends.
+func adminConn(tb testing.TB, dsn string) *pgx.Conn {
+	tb.Helper()
+	c, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		tb.Fatalf("connecting to %s: %v", envDSN, err)
+	}
+	tb.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+func testKey() []byte { return bytes.Repeat([]byte{7}, postgres.KeySize) }
+
+func openTest(tb testing.TB, dsn string) *postgres.DB {
+	tb.Helper()
+	db, err := postgres.Open(context.Background(), dsn, postgres.Options{EncryptionKey: testKey()})
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, testDSN(t)) })
+}
+
+func TestConcurrentMigration(t *testing.T) {
+	dsn := testDSN(t)
+	const n = 4
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	dbs := make([]*postgres.DB, n)
+	for i := range n {
+		wg.Go(func() {
+			dbs[i], errs[i] = postgres.Open(t.Context(), dsn, postgres.Options{EncryptionKey: testKey()})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open %d: %v", i, err)
+		}
+		defer dbs[i].Close()
+	}
+	var versions, applied int
+	err := adminConn(t, dsn).QueryRow(t.Context(), `SELECT count(*), coalesce(max(version), 0) FROM schema_migrations`).Scan(&applied, &versions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied != postgres.SchemaVersion() || versions != postgres.SchemaVersion() {
+		t.Fatalf("%d migration rows up to version %d, want each of %d once", applied, versions, postgres.SchemaVersion())
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	dsn := testDSN(t)
+	openTest(t, dsn).Close()
+	newer := postgres.SchemaVersion() + 1
+	if _, err := adminConn(t, dsn).Exec(t.Context(), `INSERT INTO schema_migrations (version, name) VALUES ($1, 'future')`, newer); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postgres.Open(t.Context(), dsn, postgres.Options{EncryptionKey: testKey()})
+	if err == nil {
+		t.Fatal("Open accepted a newer schema")
+	}
+	for _, want := range []string{fmt.Sprint(newer), fmt.Sprint(postgres.SchemaVersion())} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not name version %s", err, want)
+		}
+	}
+}
+
+func TestOpenRefused(t *testing.T) {
+	cases := []struct {
+		name, dsn string
+		key       []byte
+		want      error
+	}{
+		{"Unreachable", "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable", testKey(), store.ErrUnavailable},
+		{"NoKey", "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable", nil, postgres.ErrNoKey},
+		{"ShortKey", "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable", make([]byte, 16), postgres.ErrNoKey},
+		{"BadDSN", "postgres://%zz", testKey(), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := postgres.Open(t.Context(), tc.dsn, postgres.Options{EncryptionKey: tc.key, ConnectTimeout: 2 * time.Second})
+			if err == nil {
+				t.Fatal("Open succeeded")
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Open: %v, want %v", err, tc.want)
+			}
+			if tc.name == "Unreachable" && !strings.Contains(err.Error(), "127.0.0.1") {
+				t.Fatalf("error %q does not name the host", err)
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Fatalf("Open took %v", time.Since(start))
+			}
+		})
+	}
+}
+
+// TestConnectionLost kills the store's connections in the middle of a check-in: the call
+// fails with store.ErrUnavailable, nothing of it is stored, and the next call reconnects.
+func TestConnectionLost(t *testing.T) {
+	dsn := testDSN(t)
+	db := openTest(t, dsn)
+	defer db.Close()
+	ctx := t.Context()
+	if _, err := db.RegisterDevice(ctx, store.Device{ID: "d1", TenantID: "t1", CertSerial: "01"}); err != nil {
+		t.Fatal(err)
+	}
+	admin := adminConn(t, dsn)
+	app, _ := url.Parse(dsn)
+	err := db.Checkin(ctx, "d1", func(tx store.DeviceTx) error {
+		if err := tx.PutSession(store.Session{SessionID: "1"}); err != nil {
+			return err
+		}
+		_, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = $1 AND pid <> pg_backend_pid()`, app.Query().Get("application_name"))
+		if err != nil {
+			t.Errorf("terminating backends: %v", err)
+		}
+		_, err = tx.HasPending()
+		return err
+	})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Checkin on a killed connection: %v, want ErrUnavailable", err)
+	}
+	err = db.Checkin(ctx, "d1", func(tx store.DeviceTx) error {
+		_, err := tx.Session("1")
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("session of the lost check-in: %v, want ErrNotFound after reconnecting", err)
+	}
+}
+
+func TestClosedUnavailable(t *testing.T) {
+	db := openTest(t, testDSN(t))
+	db.Close()
+	if _, err := db.Tenant(t.Context(), "t1"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Tenant after Close: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestSecretsEncrypted checks that values of secret keys are stored as ciphertext bound to
+// their key, and others as they are.
+func TestSecretsEncrypted(t *testing.T) {
+	dsn := testDSN(t)
+	db := openTest(t, dsn)
+	defer db.Close()
+	admin := adminConn(t, dsn)
+	plain := []byte("-----BEGIN PRIVATE KEY----- very secret")
+	cases := []struct {
+		key    string
+		sealed bool
+	}{
+		{"ca/key", true},
+		{"secret/hmac", true},
+		{"tenant/t1/signing", true},
+		{"server/name", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.key, func(t *testing.T) {
+			if err := db.PutConfig(t.Context(), tc.key, plain); err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.GetConfig(t.Context(), tc.key)
+			if err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("GetConfig = %q, %v", got, err)
+			}
+			var raw []byte
+			if err := admin.QueryRow(t.Context(), `SELECT value FROM config WHERE key = $1`, tc.key).Scan(&raw); err != nil {
+				t.Fatal(err)
+			}
+			if stored := bytes.Contains(raw, plain); stored == tc.sealed {
+				t.Fatalf("raw value %q: plaintext visible = %v, want %v", raw, stored, !tc.sealed)
+			}
+		})
+	}
+	t.Run("MovedCiphertextRefused", func(t *testing.T) {
+		if _, err := admin.Exec(t.Context(), `UPDATE config SET value = (SELECT value FROM config WHERE key = 'ca/key') WHERE key = 'secret/hmac'`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.GetConfig(t.Context(), "secret/hmac"); err == nil {
+			t.Fatal("ciphertext moved to another key decrypted")
+		}
+	})
+	t.Run("WrongKey", func(t *testing.T) {
+		other, err := postgres.Open(t.Context(), dsn, postgres.Options{EncryptionKey: bytes.Repeat([]byte{8}, postgres.KeySize)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		if _, err := other.GetConfig(t.Context(), "ca/key"); err == nil {
+			t.Fatal("secret decrypted under another key")
+		}
+	})
+}
+
+// BenchmarkCheckinParallel measures the check-in hot path as bolt's benchmark does: each
+// check-in locks the device, reads it, a session and HasPending, and writes the session with
+// a 512-byte stored reply.
+func BenchmarkCheckinParallel(b *testing.B) {
+	db, err := postgres.Open(context.Background(), testDSN(b), postgres.Options{EncryptionKey: testKey(), MaxConns: 32})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	const devices = 1024
+	for i := range devices {
+		if _, err := db.RegisterDevice(ctx, store.Device{ID: fmt.Sprintf("dev-%04d", i), TenantID: "t1",
+			CertSerial: fmt.Sprintf("%04X", i), Nodes: map[string]string{"./DevDetail/SwV": "10.0.26100.1"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.SetParallelism(16) // 32 concurrent check-ins on 2 cores, one per connection
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("dev-%04d", next.Add(1)%devices)
+			err := db.Checkin(ctx, id, func(tx store.DeviceTx) error {
+				if _, err := tx.Device(); err != nil {
+					return err
+				}
+				s, err := tx.Session("1")
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if _, err := tx.HasPending(); err != nil {
+					return err
+				}
+				s.SessionID = "1"
+				s.ClientMsgID++
+				s.LastReply = make([]byte, 512)
+				return tx.PutSession(s)
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checkins/s")
+}
