@@ -36,6 +36,10 @@ type EnrollRequest struct {
 	UPN       string
 	Password  string
 	OTP       string // authenticator code, when the user has one (Federated web sign-in)
+	// Token, for a Federated tenant, is a security token already obtained from the sign-in
+	// page (the wresult value); the web sign-in step is then skipped. Fleet tooling (the load
+	// tool, provisioning packages) enrolls many devices with one token this way.
+	Token string
 	// RootCAs are trusted for the server's TLS certificate (the device's Root store).
 	RootCAs        *x509.CertPool
 	CSRShape       CSRShape // default CSRWindows
@@ -126,9 +130,11 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 	switch enr.AuthPolicy {
 	case AuthOnPremise:
 	case AuthFederated:
-		tok, err := a.webSignIn(ctx, c, text(child(res, "AuthenticationServiceUrl")), req.UPN, req.Password, req.OTP)
-		if err != nil {
-			return fmt.Errorf("enrolling: %w", err)
+		tok := req.Token
+		if tok == "" {
+			if tok, err = a.webSignIn(ctx, c, text(child(res, "AuthenticationServiceUrl")), req.UPN, req.Password, req.OTP); err != nil {
+				return fmt.Errorf("enrolling: %w", err)
+			}
 		}
 		creds = &credentials{Token: tok}
 		enr.TenantID = tokenTenant(tok)

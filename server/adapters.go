@@ -16,7 +16,10 @@ import (
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // enrollmentDirectory adapts the store to enrollment.Directory.
-type enrollmentDirectory struct{ st store.Store }
+type enrollmentDirectory struct {
+	st        store.Store
+	passwords *idp.PasswordChecker
+}
 
 func (d enrollmentDirectory) TenantForDomain(ctx context.Context, domain string) (enrollment.Tenant, error) {
 	t, err := d.st.TenantByDomain(ctx, domain)
@@ -33,13 +36,13 @@ func (d enrollmentDirectory) CheckPassword(ctx context.Context, tenantID, upn, p
 	u, err := d.st.UserByUPN(ctx, tenantID, upn)
 	if isNotFound(err) {
 		// Spend the same work as a real check so timing does not reveal who exists.
-		_ = idp.CheckPassword(dummyHash, password)
+		_ = d.passwords.Check(ctx, dummyHash, password)
 		return "", enrollment.ErrBadCredentials
 	}
 	if err != nil {
 		return "", err
 	}
-	if u.PasswordHash == "" || idp.CheckPassword(u.PasswordHash, password) != nil {
+	if u.PasswordHash == "" || d.passwords.Check(ctx, u.PasswordHash, password) != nil {
 		return "", enrollment.ErrBadCredentials
 	}
 	return u.ID, nil

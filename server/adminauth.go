@@ -51,20 +51,31 @@ func (p Principal) SeesTenant(tenantID string) bool {
 
 // SeesTags reports whether an object carrying tags is visible: a token without scope tags
 // sees everything in its tenants; otherwise the object must carry one of its tags (objects
-// without tags carry the implicit "Default" tag, as in Intune).
+// without tags carry Intune's implicit Default tag). Tags are identified as Intune identifies
+// role scope tags: by ID, "0" being Default; "Default" is accepted as its name.
 func (p Principal) SeesTags(tags []string) bool {
 	if len(p.ScopeTags) == 0 {
 		return true
 	}
 	if len(tags) == 0 {
-		tags = []string{"Default"}
+		tags = []string{DefaultScopeTag}
 	}
 	for _, t := range tags {
-		if slices.ContainsFunc(p.ScopeTags, func(s string) bool { return strings.EqualFold(s, t) }) {
+		if slices.ContainsFunc(p.ScopeTags, func(s string) bool { return strings.EqualFold(canonicalTag(s), canonicalTag(t)) }) {
 			return true
 		}
 	}
 	return false
+}
+
+// DefaultScopeTag is Intune's Default role scope tag ID.
+const DefaultScopeTag = "0"
+
+func canonicalTag(t string) string {
+	if strings.EqualFold(t, "Default") {
+		return DefaultScopeTag
+	}
+	return t
 }
 
 // adminAuth authenticates /api/v1 requests by bearer token and, on routes with {tid}, keeps

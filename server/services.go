@@ -31,12 +31,14 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Logger: app.log.With("component", "idp")}, idpUsers{st}, issuer)
+	// One bound on concurrent argon2id checks for sign-in and enrollment alike.
+	passwords := idp.NewPasswordChecker(0)
+	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, Logger: app.log.With("component", "idp")}, idpUsers{st}, issuer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity provider: %w", err)
 	}
 	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, Logger: app.log.With("component", "enrollment")},
-		app.CA, enrollmentDirectory{st}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
+		app.CA, enrollmentDirectory{st: st, passwords: passwords}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
 	if err != nil {
 		return nil, nil, fmt.Errorf("enrollment: %w", err)
 	}

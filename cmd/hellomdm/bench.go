@@ -19,7 +19,7 @@ func init() { subcommands["bench"] = runBench }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "checkin" {
-		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--handshake-per-session] [--server-pid PID]")
+		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--idle] [--handshake-per-session] [--server-pid PID]")
 		return 2
 	}
 	fs := flag.NewFlagSet("bench checkin", flag.ContinueOnError)
@@ -30,7 +30,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	devices := fs.Int("devices", 1000, "simulated devices to enroll")
 	duration := fs.Duration("duration", 60*time.Second, "length of the measured run")
 	concurrency := fs.Int("concurrency", 64, "sessions in flight")
-	perDevice := fs.Int("commands-per-device", 0, "commands queued per device before the run (0: enough for every session)")
+	idle := fs.Bool("idle", false, "idle check-ins (nothing queued, one message each) instead of one command per session")
 	handshake := fs.Bool("handshake-per-session", false, "new TLS connection for every session")
 	pid := fs.Int("server-pid", 0, "server process ID, to report its RSS")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -53,7 +53,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := loadgen.Run(ctx, loadgen.Config{ServerURL: *server, RootCAs: pool, AdminToken: *token, Devices: *devices, Duration: *duration,
-		Concurrency: *concurrency, CommandsPerDevice: *perDevice, HandshakePerSession: *handshake, ServerPID: *pid, Progress: stderr})
+		Concurrency: *concurrency, Idle: *idle, HandshakePerSession: *handshake, ServerPID: *pid, Progress: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, "hellomdm bench:", err)
 		return 1
@@ -65,7 +65,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stdout, "devices            %d (enrolled in %v)\n", res.Devices, res.Enrolled.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "sessions           %d in %v: %.0f sessions/s\n", res.Sessions, res.Elapsed.Round(time.Millisecond), res.SessionsPerSec)
+	fmt.Fprintf(stdout, "sessions           %d in %v of session phases (%d rounds): %.0f sessions/s\n", res.Sessions, res.Elapsed.Round(time.Millisecond), res.Rounds, res.SessionsPerSec)
+	fmt.Fprintf(stdout, "  with queueing    %v queueing one command per device per round: %.0f sessions/s overall\n", res.QueueTime.Round(time.Millisecond), res.WallSessionsPS)
 	fmt.Fprintf(stdout, "messages           %d: %.0f messages/s\n", res.Messages, res.MessagesPerSec)
 	fmt.Fprintf(stdout, "commands applied   %d\n", res.Commands)
 	fmt.Fprintf(stdout, "session latency    p50 %v  p99 %v\n", res.SessionP50.Round(10*time.Microsecond), res.SessionP99.Round(10*time.Microsecond))

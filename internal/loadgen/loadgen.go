@@ -43,9 +43,9 @@ type Config struct {
 	Duration   time.Duration // length of the measured run
 	// Concurrency is the number of sessions in flight (default 64).
 	Concurrency int
-	// CommandsPerDevice are queued before the run (one goes out per session; default enough
-	// for every session of the run to carry one).
-	CommandsPerDevice int
+	// Idle runs sessions with nothing queued (one message each) instead of rounds of one
+	// queued command per device (two messages each).
+	Idle bool
 	// HandshakePerSession opens a new TLS connection for every session (no keep-alive).
 	HandshakePerSession bool
 	EnrollConcurrency   int    // default 8
@@ -58,6 +58,9 @@ type Config struct {
 type Result struct {
 	Devices        int           `json:"devices"`
 	Enrolled       time.Duration `json:"enrollDuration"`
+	Rounds         int           `json:"rounds"`
+	QueueTime      time.Duration `json:"queueTime"`
+	WallSessionsPS float64       `json:"sessionsPerSecIncludingQueueing"`
 	Sessions       int64         `json:"sessions"`
 	Messages       int64         `json:"messages"`
 	Commands       int64         `json:"commandsApplied"`
@@ -110,31 +113,61 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	tokens := &tokenSource{server: strings.TrimRight(cfg.ServerURL, "/"), upn: upn, password: password, http: admin.http}
 	res := Result{Devices: cfg.Devices}
 	start := time.Now()
-	devs, err := enrollAll(ctx, cfg, upn, password)
+	devs, err := enrollAll(ctx, cfg, upn, tokens)
 	if err != nil {
 		return res, err
 	}
 	res.Enrolled = time.Since(start)
 	fmt.Fprintf(cfg.Progress, "enrolled %d devices in %v\n", len(devs), res.Enrolled.Round(time.Millisecond))
-
-	perDevice := cfg.CommandsPerDevice
-	if perDevice <= 0 {
-		// Enough for a run at 2,000 sessions/s.
-		perDevice = int(cfg.Duration.Seconds()*2000)/len(devs) + 2
-	}
-	if err := admin.queueAll(ctx, tenantID, devs, perDevice, cfg.Progress); err != nil {
-		return res, err
-	}
-	drive(ctx, cfg, devs, &res)
+	drive(ctx, cfg, admin, tenantID, devs, &res)
 	if cfg.ServerPID > 0 {
 		res.ServerRSS, res.ServerPeakRSS = readRSS(cfg.ServerPID)
 	}
 	return res, nil
 }
 
-func enrollAll(ctx context.Context, cfg Config, upn, password string) ([]*simDevice, error) {
+// tokenSource signs the load-test user in once (one argon2id check on the server) and hands
+// the enrollment token to every device, signing in again before it expires.
+type tokenSource struct {
+	server, upn, password string
+	http                  *http.Client
+	mu                    sync.Mutex
+	token                 string
+	until                 time.Time
+}
+
+func (t *tokenSource) get(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.token != "" && time.Now().Before(t.until) {
+		return t.token, nil
+	}
+	body, _ := json.Marshal(map[string]string{"upn": t.upn, "password": t.password, "audience": "urn:hellomdm:enrollment"})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.server+"/idp/token", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.Token == "" {
+		return "", fmt.Errorf("signing in for an enrollment token: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	t.token, t.until = out.Token, time.Now().Add(4*time.Minute)
+	return t.token, nil
+}
+
+func enrollAll(ctx context.Context, cfg Config, upn string, tokens *tokenSource) ([]*simDevice, error) {
 	devs := make([]*simDevice, cfg.Devices)
 	var next atomic.Int64
 	var firstErr error
@@ -150,7 +183,7 @@ func enrollAll(ctx context.Context, cfg Config, upn, password string) ([]*simDev
 				if i >= cfg.Devices || ctx.Err() != nil {
 					return
 				}
-				d, err := enrollOne(ctx, cfg, filepath.Join(cfg.StateDir, strconv.Itoa(i)), upn, password)
+				d, err := enrollOne(ctx, cfg, filepath.Join(cfg.StateDir, strconv.Itoa(i)), upn, tokens)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -174,12 +207,16 @@ func enrollAll(ctx context.Context, cfg Config, upn, password string) ([]*simDev
 	return devs, ctx.Err()
 }
 
-func enrollOne(ctx context.Context, cfg Config, dir, upn, password string) (*simDevice, error) {
+func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSource) (*simDevice, error) {
+	tok, err := tokens.get(ctx)
+	if err != nil {
+		return nil, err
+	}
 	a, err := device.Open(dir, device.Options{})
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: cfg.ServerURL, UPN: upn, Password: password, RootCAs: cfg.RootCAs, CSRShape: device.CSRClean}); err != nil {
+	if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: cfg.ServerURL, UPN: upn, Token: tok, RootCAs: cfg.RootCAs, CSRShape: device.CSRClean}); err != nil {
 		return nil, err
 	}
 	tlsCfg, err := a.ClientTLS()
@@ -190,71 +227,78 @@ func enrollOne(ctx context.Context, cfg Config, dir, upn, password string) (*sim
 	return &simDevice{id: a.Identity().DeviceID, client: &http.Client{Timeout: 30 * time.Second, Transport: tr}, mgmtURL: a.Enrollment().ManagementURL}, nil
 }
 
-// drive runs sessions with cfg.Concurrency in flight until cfg.Duration has passed. Each
-// worker owns a slice of the devices, so no device runs two sessions at once.
-func drive(ctx context.Context, cfg Config, devs []*simDevice, res *Result) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
-	workers := min(cfg.Concurrency, len(devs))
+// drive runs rounds until cfg.Duration of session time has passed. A round queues one
+// command for every device through the admin API (unless Idle), then runs one session per
+// device with cfg.Concurrency in flight. Session rates are computed over the session phases;
+// the rate including the queueing phases is reported beside them.
+func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, devs []*simDevice, res *Result) {
 	var sessions, messages, commands, errs atomic.Int64
 	var firstErr atomic.Value
-	lat := make([][2][]time.Duration, workers)
-	start := time.Now()
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
+	var mu sync.Mutex
+	var sl, ml []time.Duration
+	var sessionTime time.Duration
+	wallStart := time.Now()
+	for round := 1; sessionTime < cfg.Duration && ctx.Err() == nil; round++ {
+		if !cfg.Idle {
+			q0 := time.Now()
+			if err := admin.queueRound(ctx, tenantID, devs, round); err != nil {
+				firstErr.CompareAndSwap(nil, err.Error())
+				errs.Add(1)
+				break
+			}
+			res.QueueTime += time.Since(q0)
+		}
+		rctx, cancel := context.WithTimeout(ctx, cfg.Duration-sessionTime)
+		r0 := time.Now()
+		jobs := make(chan *simDevice)
+		var wg sync.WaitGroup
+		for w := 0; w < min(cfg.Concurrency, len(devs)); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var mySL, myML []time.Duration
+				for d := range jobs {
+					t0 := time.Now()
+					msgs, cmds, msgLat, err := d.runSession(rctx)
+					if err != nil {
+						if rctx.Err() == nil {
+							errs.Add(1)
+							firstErr.CompareAndSwap(nil, err.Error())
+						}
+						continue
+					}
+					sessions.Add(1)
+					messages.Add(int64(msgs))
+					commands.Add(int64(cmds))
+					mySL = append(mySL, time.Since(t0))
+					myML = append(myML, msgLat...)
+				}
+				mu.Lock()
+				sl, ml = append(sl, mySL...), append(ml, myML...)
+				mu.Unlock()
+			}()
+		}
+	feed:
+		for _, d := range devs {
 			select {
-			case <-stop:
-				return
-			case <-t.C:
-				el := time.Since(start).Seconds()
-				fmt.Fprintf(cfg.Progress, "\r%6.0fs  %8d sessions  %7.0f sessions/s  %7.0f msgs/s  %d errors   ", el, sessions.Load(), float64(sessions.Load())/el, float64(messages.Load())/el, errs.Load())
+			case jobs <- d:
+			case <-rctx.Done():
+				break feed
 			}
 		}
-	}()
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var mine []*simDevice
-			for j := w; j < len(devs); j += workers {
-				mine = append(mine, devs[j])
-			}
-			for i := 0; ctx.Err() == nil; i++ {
-				d := mine[i%len(mine)]
-				t0 := time.Now()
-				msgs, cmds, msgLat, err := d.runSession(ctx)
-				if err != nil {
-					if ctx.Err() != nil {
-						return
-					}
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				sessions.Add(1)
-				messages.Add(int64(msgs))
-				commands.Add(int64(cmds))
-				lat[w][0] = append(lat[w][0], time.Since(t0))
-				lat[w][1] = append(lat[w][1], msgLat...)
-			}
-		}(w)
+		close(jobs)
+		wg.Wait()
+		cancel()
+		sessionTime += time.Since(r0)
+		res.Rounds = round
+		el := sessionTime.Seconds()
+		fmt.Fprintf(cfg.Progress, "\rround %d  %6.1fs  %8d sessions  %7.0f sessions/s  %7.0f msgs/s  %d errors   ", round, el, sessions.Load(), float64(sessions.Load())/el, float64(messages.Load())/el, errs.Load())
 	}
-	wg.Wait()
-	close(stop)
-	el := time.Since(start)
 	fmt.Fprintln(cfg.Progress)
-	var sl, ml []time.Duration
-	for _, l := range lat {
-		sl = append(sl, l[0]...)
-		ml = append(ml, l[1]...)
-	}
-	res.Sessions, res.Messages, res.Commands, res.Errors, res.Elapsed = sessions.Load(), messages.Load(), commands.Load(), errs.Load(), el
-	res.SessionsPerSec = float64(res.Sessions) / el.Seconds()
-	res.MessagesPerSec = float64(res.Messages) / el.Seconds()
+	res.Sessions, res.Messages, res.Commands, res.Errors, res.Elapsed = sessions.Load(), messages.Load(), commands.Load(), errs.Load(), sessionTime
+	res.SessionsPerSec = float64(res.Sessions) / sessionTime.Seconds()
+	res.MessagesPerSec = float64(res.Messages) / sessionTime.Seconds()
+	res.WallSessionsPS = float64(res.Sessions) / time.Since(wallStart).Seconds()
 	res.SessionP50, res.SessionP99 = percentile(sl, 50), percentile(sl, 99)
 	res.MessageP50, res.MessageP99 = percentile(ml, 50), percentile(ml, 99)
 	if v, ok := firstErr.Load().(string); ok {
@@ -420,7 +464,7 @@ func (c *apiClient) call(ctx context.Context, method, path string, body, out any
 func (c *apiClient) makeTenant(ctx context.Context) (tenantID, upn, password string, err error) {
 	tenantID = uuid.NewString()
 	domain := fmt.Sprintf("load-%08x.test", rand.Uint32())
-	if err := c.call(ctx, http.MethodPost, "/tenants", map[string]any{"id": tenantID, "displayName": "hellomdm load test", "verifiedDomains": []string{domain}, "authPolicy": "OnPremise"}, nil); err != nil {
+	if err := c.call(ctx, http.MethodPost, "/tenants", map[string]any{"id": tenantID, "displayName": "hellomdm load test", "verifiedDomains": []string{domain}, "authPolicy": "Federated"}, nil); err != nil {
 		return "", "", "", fmt.Errorf("creating the load-test tenant: %w", err)
 	}
 	upn, password = "load@"+domain, uuid.NewString()
@@ -430,26 +474,19 @@ func (c *apiClient) makeTenant(ctx context.Context) (tenantID, upn, password str
 	return tenantID, upn, password, nil
 }
 
-// queueAll queues n Replace commands for every device, 16 requests in flight.
-func (c *apiClient) queueAll(ctx context.Context, tenantID string, devs []*simDevice, n int, progress io.Writer) error {
+// queueRound queues one Replace command for every device, 32 requests in flight.
+func (c *apiClient) queueRound(ctx context.Context, tenantID string, devs []*simDevice, round int) error {
 	jobs := make(chan *simDevice)
 	var firstErr atomic.Value
-	var done atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
+	for w := 0; w < 32; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for d := range jobs {
-				for k := 0; k < n; k++ {
-					cmd := map[string]string{"verb": "Replace", "locUri": "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "format": "chr", "data": fmt.Sprintf("signin%d.contoso.com", k)}
-					if err := c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/devices/"+d.id+"/commands", cmd, nil); err != nil {
-						firstErr.CompareAndSwap(nil, err)
-						return
-					}
-				}
-				if x := done.Add(1); x%100 == 0 {
-					fmt.Fprintf(progress, "\rqueued commands for %d/%d devices", x, len(devs))
+				cmd := map[string]string{"verb": "Replace", "locUri": "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "format": "chr", "data": fmt.Sprintf("signin%d.contoso.com", round)}
+				if err := c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/devices/"+d.id+"/commands", cmd, nil); err != nil {
+					firstErr.CompareAndSwap(nil, err)
 				}
 			}
 		}()
@@ -462,7 +499,6 @@ func (c *apiClient) queueAll(ctx context.Context, tenantID string, devs []*simDe
 	}
 	close(jobs)
 	wg.Wait()
-	fmt.Fprintln(progress)
 	if err, ok := firstErr.Load().(error); ok {
 		return err
 	}

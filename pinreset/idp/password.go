@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"context"
 	"golang.org/x/crypto/argon2"
+	"runtime"
 )
 
 // PasswordOptions are the argon2id parameters (RFC 9106 §3.1) used when hashing. The
@@ -146,4 +148,32 @@ func parsePHC(s string) (PasswordOptions, []byte, []byte, error) {
 		return o, nil, nil, err
 	}
 	return o, salt, key, nil
+}
+
+// PasswordChecker runs CheckPassword with at most a fixed number of checks at once. Each
+// argon2id check holds MemoryKiB of memory (19 MiB by default) for tens of milliseconds, so an
+// unbounded burst of sign-ins or enrollments would grow the process by that much per request;
+// bounded, the memory is fixed and excess requests wait their turn (or give up with ctx).
+type PasswordChecker struct {
+	sem chan struct{}
+}
+
+// NewPasswordChecker allows n concurrent checks (runtime.GOMAXPROCS(0) when n ≤ 0).
+func NewPasswordChecker(n int) *PasswordChecker {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return &PasswordChecker{sem: make(chan struct{}, n)}
+}
+
+// Check is CheckPassword under the concurrency bound; it returns ctx's error if the wait for
+// a slot is cancelled.
+func (p *PasswordChecker) Check(ctx context.Context, hash, pw string) error {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.sem }()
+	return CheckPassword(hash, pw)
 }

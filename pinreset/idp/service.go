@@ -59,6 +59,9 @@ type Config struct {
 	// Password are the argon2id parameters of the dummy hash spent for unknown users; use
 	// the same parameters the user hashes were made with. DefaultPasswordOptions when zero.
 	Password PasswordOptions
+	// Passwords bounds concurrent password checks; share one with every other component
+	// that checks passwords. NewPasswordChecker(0) when nil.
+	Passwords *PasswordChecker
 	// FailureLimit failed sign-ins per UPN per FailureWindow are allowed; 10 per minute
 	// when zero.
 	FailureLimit  int
@@ -77,6 +80,7 @@ type Service struct {
 	issuer    *Issuer
 	limiter   *failureLimiter
 	dummyHash string
+	passwords *PasswordChecker
 	log       *slog.Logger
 }
 
@@ -93,6 +97,9 @@ func New(cfg Config, users UserStore, issuer *Issuer) (*Service, error) {
 	}
 	if cfg.FederationPath == "" {
 		cfg.FederationPath = "/idp/enroll"
+	}
+	if cfg.Passwords == nil {
+		cfg.Passwords = NewPasswordChecker(0)
 	}
 	if !strings.HasPrefix(cfg.FederationPath, "/") {
 		return nil, errors.New("creating identity provider: federation path must start with /")
@@ -136,6 +143,7 @@ func New(cfg Config, users UserStore, issuer *Issuer) (*Service, error) {
 		issuer:    issuer,
 		limiter:   newFailureLimiter(cfg.FailureLimit, cfg.FailureWindow, cfg.MaxTrackedUPNs),
 		dummyHash: dummy,
+		passwords: cfg.Passwords,
 		log:       cfg.Logger.With("component", "idp"),
 	}, nil
 }
@@ -181,7 +189,7 @@ func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via 
 	tenant, err := s.users.TenantForDomain(ctx, domain)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		_ = CheckPassword(s.dummyHash, password)
+		_ = s.passwords.Check(ctx, s.dummyHash, password)
 		return fail("unknown domain", ErrInvalidCredentials)
 	case err != nil:
 		return "", Claims{}, fmt.Errorf("signing in: looking up tenant: %w", err)
@@ -192,12 +200,12 @@ func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via 
 	user, err := s.users.UserByUPN(ctx, tenant.ID, upn)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		_ = CheckPassword(s.dummyHash, password)
+		_ = s.passwords.Check(ctx, s.dummyHash, password)
 		return fail("unknown user", ErrInvalidCredentials)
 	case err != nil:
 		return "", Claims{}, fmt.Errorf("signing in: looking up user: %w", err)
 	}
-	if err := CheckPassword(user.PasswordHash, password); err != nil {
+	if err := s.passwords.Check(ctx, user.PasswordHash, password); err != nil {
 		if errors.Is(err, ErrPasswordMismatch) {
 			return fail("wrong password", ErrInvalidCredentials)
 		}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -78,7 +79,7 @@ func (d *DB) migrate(ctx context.Context) error {
 			return fmt.Errorf("taking the migration lock: %w", err)
 		}
 		defer func() {
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5e9)
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			_, _ = c.Exec(uctx, `SELECT pg_advisory_unlock(`+migrateLock+`)`)
 		}()
