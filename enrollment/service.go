@@ -64,6 +64,18 @@ type Config struct {
 	// PeerCertificate returns the client certificate of a renewal request
 	// (default: the leaf of the verified TLS chain, nil without one).
 	PeerCertificate func(*http.Request) *x509.Certificate
+	// OnRefused, when set, is told of every refused request (after the fault is built,
+	// before it is written), so the server can audit it in the tenant's log.
+	OnRefused func(ctx context.Context, r Refusal)
+}
+
+// Refusal describes a refused enrollment request for auditing. Secrets are never included.
+type Refusal struct {
+	Path, Action string
+	// UPN is the user the request named (UsernameToken or Discover EmailAddress), if any.
+	UPN                         string
+	Code, Subcode, ErrorType    string
+	Reason, TraceID, RemoteAddr string
 }
 
 // Service answers MS-MDE2 discovery, MS-XCEP policy and MS-WSTEP enrollment.
@@ -213,6 +225,10 @@ func (s *Service) serveSOAP(w http.ResponseWriter, r *http.Request, wantAction, 
 		}
 		log.Log(r.Context(), level, "enrollment request refused", "code", f.Code(), "subcode", f.Subcode,
 			"reason", f.Reason, "err", f.Err)
+		if s.cfg.OnRefused != nil {
+			s.cfg.OnRefused(r.Context(), Refusal{Path: r.URL.Path, Action: wantAction, UPN: refusalUPN(env),
+				Code: f.Code(), Subcode: f.Subcode, ErrorType: f.ErrorType, Reason: f.Reason, TraceID: traceID, RemoteAddr: r.RemoteAddr})
+		}
 		body, berr := buildFault(f, respAction, relatesTo, traceID)
 		if berr != nil {
 			log.Error("building fault", "err", berr)
@@ -242,6 +258,21 @@ func (s *Service) serveSOAP(w http.ResponseWriter, r *http.Request, wantAction, 
 	}
 	log.Info("enrollment request served", "action", respAction, "elapsed", s.cfg.Now().Sub(start))
 	writeSOAP(w, http.StatusOK, out)
+}
+
+// refusalUPN names the user of a refused request: the UsernameToken's user, or the
+// e-mail address of a Discover request.
+func refusalUPN(env *envelope) string {
+	if env == nil {
+		return ""
+	}
+	if env.Creds.Username != "" {
+		return env.Creds.Username
+	}
+	if env.Op != nil && env.Op.Tag == "Discover" {
+		return text(child(child(env.Op, "request"), "EmailAddress"))
+	}
+	return ""
 }
 
 func writeSOAP(w http.ResponseWriter, status int, body []byte) {

@@ -33,11 +33,12 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	}
 	// One bound on concurrent argon2id checks for sign-in and enrollment alike.
 	passwords := idp.NewPasswordChecker(0)
-	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, Logger: app.log.With("component", "idp")}, idpUsers{st}, issuer)
+	sa := serviceAudit{st: st, now: now, log: app.log}
+	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, OnSignIn: sa.signIn, Logger: app.log.With("component", "idp")}, idpUsers{st}, issuer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity provider: %w", err)
 	}
-	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, Logger: app.log.With("component", "enrollment")},
+	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, OnRefused: sa.enrollmentRefused, Logger: app.log.With("component", "enrollment")},
 		app.CA, enrollmentDirectory{st: st, passwords: passwords}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
 	if err != nil {
 		return nil, nil, fmt.Errorf("enrollment: %w", err)

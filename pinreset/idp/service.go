@@ -59,6 +59,8 @@ type Config struct {
 	// Password are the argon2id parameters of the dummy hash spent for unknown users; use
 	// the same parameters the user hashes were made with. DefaultPasswordOptions when zero.
 	Password PasswordOptions
+	// OnSignIn, when set, is told of every sign-in attempt and its outcome (for auditing).
+	OnSignIn func(ctx context.Context, e SignInEvent)
 	// Passwords bounds concurrent password checks; share one with every other component
 	// that checks passwords. NewPasswordChecker(0) when nil.
 	Passwords *PasswordChecker
@@ -167,7 +169,32 @@ func (s *Service) SignInFederated(ctx context.Context, federationHost, upn, pass
 	return s.signIn(ctx, upn, password, otp, audience, federationHost)
 }
 
+// SignInEvent reports one sign-in attempt to Config.OnSignIn, for the audit log. TenantID
+// is empty when the UPN's domain belongs to no tenant. Passwords and codes are never included.
+type SignInEvent struct {
+	TenantID, UserID, UPN, Audience, Via string
+	MFA                                  bool
+	OK                                   bool
+	Reason                               string // why it was refused (the error), "" when OK
+}
+
 func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via string) (string, Claims, error) {
+	var tr signInTrace
+	tok, claims, err := s.signInTraced(ctx, &tr, upn, password, otp, audience, via)
+	if s.cfg.OnSignIn != nil {
+		ev := SignInEvent{TenantID: tr.tenantID, UserID: tr.userID, UPN: upn, Audience: audience, Via: via, OK: err == nil, MFA: claims.HasMFA()}
+		if err != nil {
+			ev.Reason = err.Error()
+		}
+		s.cfg.OnSignIn(ctx, ev)
+	}
+	return tok, claims, err
+}
+
+// signInTrace collects who a sign-in attempt was about, as far as it got.
+type signInTrace struct{ tenantID, userID string }
+
+func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, password, otp, audience, via string) (string, Claims, error) {
 	if audience != AudienceEnrollment && audience != AudiencePINReset {
 		return "", Claims{}, fmt.Errorf("signing in: %q: %w", audience, ErrUnknownAudience)
 	}
@@ -194,6 +221,7 @@ func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via 
 	case err != nil:
 		return "", Claims{}, fmt.Errorf("signing in: looking up tenant: %w", err)
 	}
+	tr.tenantID = tenant.ID
 	if tenant.Federated && (tenant.FederationHost == "" || !strings.EqualFold(via, tenant.FederationHost)) {
 		return "", Claims{}, fmt.Errorf("signing in: tenant %s authenticates at %q: %w", tenant.ID, tenant.FederationHost, ErrFederated)
 	}
@@ -205,6 +233,7 @@ func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via 
 	case err != nil:
 		return "", Claims{}, fmt.Errorf("signing in: looking up user: %w", err)
 	}
+	tr.userID = user.ID
 	if err := s.passwords.Check(ctx, user.PasswordHash, password); err != nil {
 		if errors.Is(err, ErrPasswordMismatch) {
 			return fail("wrong password", ErrInvalidCredentials)

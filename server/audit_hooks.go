@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/enrollment"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// serviceAudit records what the enrollment service and the identity provider report (refused
+// enrollments, sign-ins) in the tenant's audit log. A request whose tenant cannot be named
+// (an unknown e-mail domain) has no log to go to; it is only logged.
+type serviceAudit struct {
+	st  store.Store
+	now func() time.Time
+	log *slog.Logger
+}
+
+// tenantOfUPN finds the tenant that verified the UPN's domain.
+func (a serviceAudit) tenantOfUPN(ctx context.Context, upn string) string {
+	at := strings.LastIndexByte(upn, '@')
+	if at < 0 {
+		return ""
+	}
+	t, err := a.st.TenantByDomain(ctx, strings.ToLower(upn[at+1:]))
+	if err != nil {
+		return ""
+	}
+	return t.ID
+}
+
+func (a serviceAudit) append(ctx context.Context, ev *audit.Event) {
+	ev.ID, ev.Time = newEventID(), a.now().UTC()
+	if err := a.st.AppendAudit(ctx, ev); err != nil {
+		a.log.Error("recording audit event", "kind", ev.Kind, "err", err)
+	}
+}
+
+// enrollmentRefused is enrollment.Config.OnRefused.
+func (a serviceAudit) enrollmentRefused(ctx context.Context, r enrollment.Refusal) {
+	tid := a.tenantOfUPN(ctx, r.UPN)
+	if tid == "" {
+		return
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	details, _ := json.Marshal(map[string]string{"path": r.Path, "action": r.Action, "code": r.Code, "subcode": r.Subcode,
+		"errorType": r.ErrorType, "reason": r.Reason, "traceId": r.TraceID})
+	a.append(ctx, &audit.Event{TenantID: tid, Kind: audit.KindEnrollmentRefused,
+		Actor:   audit.Actor{Type: audit.ActorUser, ID: r.UPN, SourceAddr: host},
+		Subject: audit.Subject{Type: audit.SubjectUser, ID: r.UPN}, Action: "enroll", Details: details})
+}
+
+// signIn is idp.Config.OnSignIn: a sign-in is auth.signin, a refused one auth.refused.
+func (a serviceAudit) signIn(ctx context.Context, e idp.SignInEvent) {
+	if e.TenantID == "" {
+		return
+	}
+	kind := audit.KindSignIn
+	if !e.OK {
+		kind = audit.KindAuthRefused
+	}
+	details, _ := json.Marshal(map[string]any{"audience": e.Audience, "mfa": e.MFA, "via": e.Via, "reason": e.Reason, "userId": e.UserID})
+	a.append(ctx, &audit.Event{TenantID: e.TenantID, Kind: kind,
+		Actor:   audit.Actor{Type: audit.ActorUser, ID: e.UPN},
+		Subject: audit.Subject{Type: audit.SubjectUser, ID: e.UserID}, Action: "signin", Details: details})
+}
