@@ -434,7 +434,7 @@ func (t *Tree) replace(m Match, format Format, data string, j *journal) int {
 	if !n.Access.Has(AccessReplace) {
 		return syncml.StatusCommandNotAllowed
 	}
-	if !t.ancestorsExist(m.URI, n) {
+	if !t.dynamicAncestorsExist(m.URI, n) {
 		// Replace under a dynamic parent that was never added (fleet#49134; protocol.md B.6).
 		return syncml.StatusCommandNotAllowed
 	}
@@ -443,6 +443,9 @@ func (t *Tree) replace(m Match, format Format, data string, j *journal) int {
 		return valueStatus(err)
 	}
 	from := len(j.changes)
+	// Static interior nodes below an existing dynamic one (PassportForWork's Policies,
+	// PINComplexity, Biometrics...) come into being with the leaf, as on Windows.
+	t.createParents(j, m)
 	t.setValue(j, m.URI, norm)
 	return t.commit(j, from)
 }

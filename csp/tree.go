@@ -244,10 +244,20 @@ func (t *Tree) interiorExists(uri string, n *Node) bool {
 	}
 }
 
-// ancestorsExist reports whether every ancestor of the node exists.
-func (t *Tree) ancestorsExist(uri string, n *Node) bool {
-	pu, pn, ok := t.parentOf(uri, n)
-	return !ok || t.interiorExists(pu, pn)
+// dynamicAncestorsExist reports whether every dynamic ancestor of the node (a {TenantId}
+// node, a {ProviderID}...) has been added. A Replace of a leaf needs those; the static
+// interior nodes between them and the leaf are created implicitly.
+func (t *Tree) dynamicAncestorsExist(uri string, n *Node) bool {
+	for {
+		pu, pn, ok := t.parentOf(uri, n)
+		if !ok {
+			return true
+		}
+		if pn.Dynamic && pn.creatable() && !t.nodes[pu] {
+			return false
+		}
+		uri, n = pu, pn
+	}
 }
 
 // leafValue returns the current value of a leaf: for Policy Result nodes the effective value

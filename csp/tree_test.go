@@ -157,6 +157,8 @@ func TestTreeStatus(t *testing.T) {
 		{name: "replace unset interior 404", cmd: replace("2", devTenant, "node", ""), want: []int{404}},
 		{name: "replace unset policy ok", cmd: replace("2", fastURI, "int", "0"), want: []int{200}, check: fastURI, value: "0"},
 		{name: "replace after tenant added", setup: []syncml.Command{add("1", devPol, "node", "")}, cmd: replace("2", pinURI, "bool", "true"), want: []int{200}, check: pinURI, value: "true"},
+		{name: "replace creates static interiors under an added tenant", setup: []syncml.Command{add("1", devTenant, "node", "")}, cmd: replace("2", minLenURI, "int", "6"), want: []int{200}, check: minLenURI, value: "6"},
+		{name: "replace under a never-added tenant stays 405 below static interiors", cmd: replace("2", minLenURI, "int", "6"), want: []int{405}, check: minLenURI, value: "<unset>"},
 		{name: "replace value error keeps old", setup: []syncml.Command{add("1", minLenURI, "int", "6")}, cmd: replace("2", minLenURI, "int", "200"), want: []int{400}, check: minLenURI, value: "6"},
 		{name: "get unset leaf 404", cmd: get("2", pinURI), want: []int{404}},
 		{name: "get unset tenant 404", cmd: get("2", devTenant), want: []int{404}},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/csp"
+	"github.com/hellomdm/hellomdm/device/hello"
 )
 
 // Defaults of Options.
@@ -51,8 +52,12 @@ type Options struct {
 	// HTTPTimeout bounds each request (default 60 s).
 	HTTPTimeout time.Duration
 	// OnPinRecoveryChanged is called when the effective PassportForWork EnablePinRecovery
-	// changes; an error fails the command (500) and undoes the change. May be nil.
+	// changes, after the agent's own protector lifecycle (hellomgr.go) ran; an error fails
+	// the command (500) and undoes the change. May be nil.
 	OnPinRecoveryChanged func(enabled bool) error
+	// HelloKDF is the Argon2id cost of new Hello PIN protectors (default
+	// hello.DefaultKDFParams); tests lower it.
+	HelloKDF *hello.KDFParams
 }
 
 // Agent is the simulated Windows device: its identity, enrollment, DMClient and CSP tree,
@@ -74,6 +79,10 @@ type Agent struct {
 	pol  *policyState
 	cat  *csp.Catalog
 	tree *csp.Tree
+
+	// helloMu serialises the Hello container operations of hellomgr.go and reset.go. Lock
+	// order: pol.mu, then helloMu, then mu; never take pol.mu (Policy) while holding it.
+	helloMu sync.Mutex
 }
 
 // Open opens (creating if needed) the state directory dir and returns the agent.
@@ -125,7 +134,7 @@ func Open(dir string, opts Options) (*Agent, error) {
 	if _, err := readJSON(a.path(fileDMClient), &a.dm); err != nil {
 		return nil, fmt.Errorf("opening device state: %w", err)
 	}
-	pol, err := openPolicy(a.path(filePolicy), opts.OnPinRecoveryChanged)
+	pol, err := openPolicy(a.path(filePolicy), a.pinRecoveryChanged)
 	if err != nil {
 		return nil, err
 	}

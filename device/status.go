@@ -8,11 +8,16 @@ import (
 )
 
 // Status renders a `dsregcmd /status`-style report: the Device State block, the User State
-// block of the enrolled user (device/hello FormatUserState: NgcSet, NgcKeyId, CanReset, …) and
-// a Policy block with the reset agent's policy.
+// block of the enrolled user (device/hello FormatUserState: NgcSet, NgcKeyId, CanReset, …), a
+// PIN Reset block saying whether the PIN reset protector exists or why not, and a Policy
+// block with the reset agent's policy.
 func (a *Agent) Status() (string, error) {
 	id, enr, pol := a.Identity(), a.Enrollment(), a.Policy()
 	st, err := a.helloState()
+	if err != nil {
+		return "", err
+	}
+	prot, err := a.ProtectorStatus()
 	if err != nil {
 		return "", err
 	}
@@ -34,6 +39,7 @@ func (a *Agent) Status() (string, error) {
 	})
 	b.WriteString(hello.FormatUserState(hello.UserStateReport{UserState: st, WorkplaceJoined: enr.State == StateEnrolled}))
 	b.WriteString("\n")
+	section(&b, "PIN Reset", [][2]string{{"PinResetProtector", prot.String()}})
 	pc := pol.PINComplexity.Effective()
 	section(&b, "Policy", [][2]string{
 		{"EnablePinRecovery", yesNo(pol.PINRecoveryEnabled)},

@@ -27,6 +27,11 @@ Commands:
   nodes     print the CSP tree with values
   status    print a dsregcmd /status-style report
   unenroll  tell the server and unenroll
+  hello provision --user UPN --pin PIN     create the user's Windows Hello container
+  hello unlock    --user UPN --pin PIN     sign in with the PIN (creates a pending PIN reset protector)
+  reset-pin --user UPN --from settings|lockscreen [--destructive] --password PW --otp CODE
+            --new-pin PIN [--token T] [--join aad|hybrid|onprem] [--trust key|cert|cloud]
+            [--account enterprise|msa] [--dc-reachable] [--federation-reachable] [--adfs]
 
 Common flag: --state DIR (default ./hellomdm-device; env HELLOMDM_DEVICE_STATE).
 `
@@ -38,6 +43,9 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "hello" || cmd == "reset-pin" {
+		return runDeviceHello(cmd, rest, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("device "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	state := fs.String("state", "./hellomdm-device", "state directory")

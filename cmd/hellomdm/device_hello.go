@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/hello"
+)
+
+// helloFlags are the flags of `device hello …` and `device reset-pin`.
+type helloFlags struct {
+	state, user, pin                             string
+	from, join, trust, account                   string
+	password, otp, token, newPIN                 string
+	destructive, dcReachable, fedReachable, adfs bool
+}
+
+// runDeviceHello is `hellomdm device hello provision|unlock` and `hellomdm device reset-pin`.
+func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
+	name := cmd
+	if cmd == "hello" {
+		if len(args) == 0 || (args[0] != "provision" && args[0] != "unlock") {
+			fmt.Fprintf(stderr, "hellomdm device hello: want provision or unlock\n\n%s", deviceUsage)
+			return 2
+		}
+		name, args = "hello "+args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("device "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f helloFlags
+	fs.StringVar(&f.state, "state", "./hellomdm-device", "state directory")
+	fs.StringVar(&f.user, "user", "", "user principal name (the enrolled user)")
+	if cmd == "hello" {
+		fs.StringVar(&f.pin, "pin", "", "PIN")
+	} else {
+		fs.StringVar(&f.from, "from", "settings", "entry point: settings or lockscreen")
+		fs.BoolVar(&f.destructive, "destructive", false, "destructive reset (new key and NgcKeyId)")
+		fs.StringVar(&f.password, "password", "", "password")
+		fs.StringVar(&f.otp, "otp", "", "authenticator code (MFA)")
+		fs.StringVar(&f.token, "token", "", "a PIN reset access token obtained elsewhere (skips the sign-in)")
+		fs.StringVar(&f.newPIN, "new-pin", "", "the new PIN")
+		fs.StringVar(&f.join, "join", "aad", "join type: aad, hybrid or onprem")
+		fs.StringVar(&f.trust, "trust", "key", "trust type: key, cert or cloud")
+		fs.StringVar(&f.account, "account", "enterprise", "account type: enterprise or msa")
+		fs.BoolVar(&f.dcReachable, "dc-reachable", false, "a domain controller is reachable")
+		fs.BoolVar(&f.fedReachable, "federation-reachable", false, "the on-premises federation service is reachable")
+		fs.BoolVar(&f.adfs, "adfs", false, "the deployment uses on-premises AD FS")
+	}
+	if err := parseFlags(fs, args, "HELLOMDM_DEVICE_"); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := deviceHello(ctx, name, f, stdout)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "hellomdm device %s: %v\n\n%s", name, err, deviceUsage)
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "hellomdm device %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+func deviceHello(ctx context.Context, name string, f helloFlags, stdout io.Writer) error {
+	if f.user == "" {
+		return usageError{msg: "--user is required"}
+	}
+	var req device.ResetPINRequest
+	if name == "reset-pin" {
+		var err error
+		if req, err = resetRequest(f); err != nil {
+			return err
+		}
+	} else if f.pin == "" {
+		return usageError{msg: "--pin is required"}
+	}
+	a, err := device.Open(f.state, device.Options{})
+	if err != nil {
+		return err
+	}
+	var res device.HelloResult
+	switch name {
+	case "hello provision":
+		res, err = a.ProvisionHello(ctx, f.user, f.pin)
+	case "hello unlock":
+		res, err = a.UnlockHello(ctx, f.user, f.pin)
+	default:
+		res, err = a.ResetPIN(ctx, req)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "NgcSet   : %s\nNgcKeyId : %s\nCanReset : %s\n", yesNo(res.NgcSet), hello.FormatKeyID(res.NgcKeyID), res.CanReset)
+	if res.ProtectorIssue != "" {
+		fmt.Fprintf(stdout, "PIN reset protector not created: %s\n", res.ProtectorIssue)
+	}
+	fmt.Fprintln(stdout, "the server learns this state at the next sync")
+	return nil
+}
+
+// resetRequest maps the reset-pin flags to a device.ResetPINRequest.
+func resetRequest(f helloFlags) (device.ResetPINRequest, error) {
+	req := device.ResetPINRequest{UPN: f.user, Kind: hello.NonDestructive, Password: f.password, OTP: f.otp,
+		AccessToken: f.token, NewPIN: f.newPIN, DCReachable: f.dcReachable, FederationReachable: f.fedReachable, ADFSOnPrem: f.adfs}
+	if f.destructive {
+		req.Kind = hello.Destructive
+	}
+	bad := func(flag, v, want string) error {
+		return usageError{msg: fmt.Sprintf("--%s %q: want %s", flag, v, want)}
+	}
+	switch f.from {
+	case "settings":
+		req.EntryPoint = hello.Settings
+	case "lockscreen":
+		req.EntryPoint = hello.AboveLock
+	default:
+		return req, bad("from", f.from, "settings or lockscreen")
+	}
+	switch f.join {
+	case "aad":
+		req.Join = hello.AzureADJoined
+	case "hybrid":
+		req.Join = hello.HybridJoined
+	case "onprem":
+		req.Join = hello.OnPremises
+	default:
+		return req, bad("join", f.join, "aad, hybrid or onprem")
+	}
+	switch f.trust {
+	case "key":
+		req.Trust = hello.KeyTrust
+	case "cert":
+		req.Trust = hello.CertTrust
+	case "cloud":
+		req.Trust = hello.CloudTrust
+	default:
+		return req, bad("trust", f.trust, "key, cert or cloud")
+	}
+	switch f.account {
+	case "enterprise":
+		req.Account = hello.Enterprise
+	case "msa":
+		req.Account = hello.MicrosoftAccount
+	default:
+		return req, bad("account", f.account, "enterprise or msa")
+	}
+	if f.newPIN == "" {
+		return req, usageError{msg: "--new-pin is required"}
+	}
+	return req, nil
+}
+
+func yesNo(v bool) string {
+	if v {
+		return "YES"
+	}
+	return "NO"
+}

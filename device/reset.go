@@ -1,0 +1,283 @@
+package device
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hellomdm/hellomdm/device/hello"
+)
+
+// PIN reset client (protocol.md D; Learn "PIN reset"): "I forgot my PIN" from Settings or
+// above the lock screen. The flow is
+//
+//  1. check the support matrix (hello.CheckSupport) for the device's edition and version,
+//     its join and trust type, the policy, the protector and the tenant's onboarding; a
+//     refusal (*hello.RefusalError) names the row and changes nothing;
+//  2. sign in with MFA at the identity provider; for a federated tenant this is web sign-in,
+//     which opens only hosts in ConfigureWebSignInAllowedUrls or the server's own host
+//     (*WebSignInError: "We can't open that page right now");
+//  3. non-destructive: the PIN reset service releases the protector (mutual TLS with the
+//     device certificate), which re-wraps the container key under the new PIN and is wiped;
+//     a fresh protector is escrowed; NgcKeyId and keys are unchanged. Destructive: a new
+//     container, key and NgcKeyId, then a protector if EnablePinRecovery is true.
+//
+// Every refusal happens before the container is touched, so the file stays byte-identical.
+
+// Errors of the reset flow.
+var (
+	// ErrResetRequest is wrapped by every malformed ResetPINRequest.
+	ErrResetRequest = errors.New("invalid PIN reset request")
+	// ErrMFARequired: the sign-in token does not record multi-factor authentication
+	// (checked on the device for destructive reset; the service checks it otherwise).
+	ErrMFARequired = errors.New("PIN reset needs a multi-factor sign-in")
+	// ErrTokenExpired: the supplied token's expiry has passed (destructive reset).
+	ErrTokenExpired = errors.New("the sign-in token has expired")
+	// ErrTokenTenant: the token was issued for another tenant or user (destructive reset).
+	ErrTokenTenant = errors.New("the sign-in token is for another tenant or user")
+	// ErrProtectorTenant: the escrowed protector belongs to another tenant than the device.
+	ErrProtectorTenant = errors.New("the PIN reset protector belongs to another tenant")
+)
+
+// WebSignInError is the web sign-in refusing to open a host that is neither in
+// Policy/Authentication ConfigureWebSignInAllowedUrls nor the server's own (Learn "PIN
+// reset", Configure allowed URLs for federated identity providers). When the support matrix
+// refused (row web-sign-in-allowlist), Refusal holds that row.
+type WebSignInError struct {
+	Host    string
+	Refusal *hello.RefusalError
+}
+
+func (e *WebSignInError) Error() string {
+	msg := fmt.Sprintf("We can't open that page right now (%s is not in ConfigureWebSignInAllowedUrls)", e.Host)
+	if e.Refusal != nil {
+		msg += ": " + e.Refusal.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the support matrix refusal, if any.
+func (e *WebSignInError) Unwrap() error {
+	if e.Refusal == nil {
+		return nil
+	}
+	return e.Refusal
+}
+
+// ResetPINRequest is one "I forgot my PIN" attempt. Join, Trust and Account describe the
+// device and user for the support matrix; zero values mean Entra joined, key trust,
+// enterprise account.
+type ResetPINRequest struct {
+	UPN        string
+	EntryPoint hello.EntryPoint // hello.Settings or hello.AboveLock
+	Kind       hello.ResetKind  // hello.NonDestructive or hello.Destructive
+	Join       hello.JoinType
+	Trust      hello.TrustType
+	Account    hello.AccountType
+
+	DCReachable         bool // line of sight to a domain controller (hybrid)
+	FederationReachable bool // line of sight to the on-premises federation service
+	ADFSOnPrem          bool // the deployment uses on-premises AD FS
+
+	// Password and OTP are the user's sign-in credentials (the OTP is the MFA step).
+	Password, OTP string
+	// AccessToken, when set, is a PIN reset token the user already obtained (for example by
+	// another broker); the sign-in step is skipped but web sign-in rules still apply.
+	AccessToken string
+	NewPIN      string
+}
+
+func (r *ResetPINRequest) normalise() error {
+	if r.Join == hello.JoinUnknown {
+		r.Join = hello.AzureADJoined
+	}
+	if r.Trust == hello.TrustUnknown {
+		r.Trust = hello.KeyTrust
+	}
+	if r.Account == hello.AccountUnknown {
+		r.Account = hello.Enterprise
+	}
+	var errs []error
+	if r.EntryPoint != hello.Settings && r.EntryPoint != hello.AboveLock {
+		errs = append(errs, errors.New("entry point must be Settings or above the lock screen"))
+	}
+	if r.Kind != hello.Destructive && r.Kind != hello.NonDestructive {
+		errs = append(errs, errors.New("kind must be destructive or non-destructive"))
+	}
+	if r.NewPIN == "" {
+		errs = append(errs, errors.New("a new PIN is required"))
+	}
+	if r.AccessToken == "" && r.Password == "" {
+		errs = append(errs, errors.New("a password (or an access token) is required"))
+	}
+	if len(r.AccessToken) > maxTokenLen {
+		errs = append(errs, errors.New("access token too long"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrResetRequest, errors.Join(errs...))
+	}
+	return nil
+}
+
+// ResetPIN runs "I forgot my PIN" for the enrolled user. It returns the new Hello state;
+// HelloResult.ProtectorIssue says why a protector owed by EnablePinRecovery could not be
+// made afterwards. Refusals: *hello.RefusalError (support matrix), *WebSignInError,
+// *ServiceError (identity provider or PIN reset service), *hello.PolicyError (the new PIN),
+// ErrMFARequired/ErrTokenExpired/ErrTokenTenant (destructive reset), hello.ErrNoContainer.
+// On any refusal the container is unchanged.
+func (a *Agent) ResetPIN(ctx context.Context, req ResetPINRequest) (HelloResult, error) {
+	res, err := a.resetPIN(ctx, req)
+	if err != nil {
+		a.log.Info("PIN reset refused", "upn", req.UPN, "kind", req.Kind.String(), "from", req.EntryPoint.String(), "err", err)
+		return HelloResult{}, fmt.Errorf("resetting the PIN: %w", err)
+	}
+	return res, nil
+}
+
+func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult, error) {
+	if err := req.normalise(); err != nil {
+		return HelloResult{}, err
+	}
+	upn, err := a.helloUser(req.UPN)
+	if err != nil {
+		return HelloResult{}, err
+	}
+	pol, id, tenant := a.Policy(), a.Identity(), a.Enrollment().TenantID // before helloMu
+	if err := pol.PINComplexity.Check(req.NewPIN); err != nil {
+		return HelloResult{}, fmt.Errorf("checking the new PIN: %w", err)
+	}
+	svc, err := a.newResetClient()
+	if err != nil {
+		return HelloResult{}, err
+	}
+	a.helloMu.Lock()
+	defer a.helloMu.Unlock()
+	c, err := hello.Open(a.HelloDir(), upn, a.helloOptions()...)
+	if err != nil {
+		return HelloResult{}, err
+	}
+	info, err := svc.signInInfo(ctx, upn)
+	if err != nil {
+		return HelloResult{}, err
+	}
+	webAllowed := !info.Federated || strings.EqualFold(info.SignInHost, svc.host()) || pol.WebSignInAllowed(info.SignInHost)
+	rr := hello.ResetRequest{
+		Join: req.Join, Trust: req.Trust, EntryPoint: req.EntryPoint, Kind: req.Kind, Account: req.Account,
+		Edition: id.OSEdition, OSVersion: id.OSVersion,
+		DCReachable: req.DCReachable, FederationReachable: req.FederationReachable, ADFSOnPrem: req.ADFSOnPrem,
+		RecoveryEnabled: pol.PINRecoveryEnabled, ProtectorPresent: c.HasProtector(), TenantOnboarded: true,
+		FederatedIdP: info.Federated, IdPAllowListed: webAllowed,
+	}
+	pub, err := a.checkSupport(ctx, svc, rr, tenant)
+	if err != nil {
+		var ref *hello.RefusalError
+		if errors.As(err, &ref) && ref.Row == hello.RowWebSignInAllowList {
+			return HelloResult{}, &WebSignInError{Host: info.SignInHost, Refusal: ref}
+		}
+		return HelloResult{}, err
+	}
+	if !webAllowed {
+		return HelloResult{}, &WebSignInError{Host: info.SignInHost}
+	}
+
+	token := req.AccessToken
+	if token == "" {
+		via := ""
+		if info.Federated {
+			via = info.SignInHost // web sign-in reached the federated identity provider
+		}
+		if token, err = svc.token(ctx, upn, req.Password, req.OTP, via); err != nil {
+			return HelloResult{}, err
+		}
+	}
+
+	if req.Kind == hello.NonDestructive {
+		return a.resetNonDestructiveLocked(ctx, svc, c, upn, tenant, token, req.NewPIN, pol, pub)
+	}
+	return a.resetDestructiveLocked(ctx, svc, upn, tenant, token, req.NewPIN, pol)
+}
+
+// checkSupport evaluates the support matrix. For a non-destructive reset with recovery
+// enabled it also learns whether the tenant is onboarded, by fetching the service key it
+// needs anyway, when no earlier row refuses; it returns that key.
+func (a *Agent) checkSupport(ctx context.Context, svc *resetClient, rr hello.ResetRequest, tenant string) (*rsa.PublicKey, error) {
+	err := hello.CheckSupport(rr)
+	if rr.Kind != hello.NonDestructive || !rr.RecoveryEnabled {
+		return nil, err
+	}
+	var ref *hello.RefusalError
+	if err != nil && (!errors.As(err, &ref) || rowIndex(ref.Row) < rowIndex(hello.RowTenantNotOnboarded)) {
+		return nil, err
+	}
+	pub, kerr := svc.publicKey(ctx, tenant)
+	var se *ServiceError
+	switch {
+	case errors.As(kerr, &se) && se.Code == "consent_required":
+		rr.TenantOnboarded = false
+		if err := hello.CheckSupport(rr); err != nil {
+			return nil, err
+		}
+		return nil, kerr
+	case err != nil:
+		return nil, err
+	case kerr != nil:
+		return nil, kerr
+	}
+	return pub, nil
+}
+
+// rowIndex is the position of a support matrix row in evaluation order.
+func rowIndex(id string) int {
+	return slices.IndexFunc(hello.SupportRules(), func(r hello.SupportRule) bool { return r.ID == id })
+}
+
+func (a *Agent) resetNonDestructiveLocked(ctx context.Context, svc *resetClient, c *hello.Container, upn, tenant, token, newPIN string, pol ResetPolicy, pub *rsa.PublicKey) (HelloResult, error) {
+	ciphertext, ptenant, err := c.ProtectorCiphertext()
+	if err != nil {
+		return HelloResult{}, err
+	}
+	if ptenant != tenant {
+		return HelloResult{}, fmt.Errorf("%w: protector of %q, device of %q", ErrProtectorTenant, ptenant, tenant)
+	}
+	protector, err := svc.decrypt(ctx, tenant, token, ciphertext)
+	if err != nil {
+		return HelloResult{}, err
+	}
+	// ResetWithProtector wipes the protector whatever happens, and writes nothing on error.
+	if err := hello.ResetWithProtector(c, protector, newPIN, pol.PINComplexity, pub, a.opts.Rand); err != nil {
+		return HelloResult{}, err
+	}
+	if err := a.saveHelloState(helloAgentState{UPN: upn}); err != nil {
+		return HelloResult{}, err
+	}
+	a.log.Info("PIN reset (non-destructive)", "upn", upn, "ngcKeyId", c.NgcKeyID())
+	st, err := hello.Status(a.HelloDir(), upn)
+	if err != nil {
+		return HelloResult{}, err
+	}
+	return HelloResult{UserState: st}, nil
+}
+
+func (a *Agent) resetDestructiveLocked(ctx context.Context, svc *resetClient, upn, tenant, token, newPIN string, pol ResetPolicy) (HelloResult, error) {
+	f, err := readToken(token)
+	if err != nil {
+		return HelloResult{}, err
+	}
+	switch {
+	case !f.MFA:
+		return HelloResult{}, ErrMFARequired
+	case f.Expiry.IsZero() || !a.opts.Now().Before(f.Expiry):
+		return HelloResult{}, ErrTokenExpired
+	case tenant != "" && !strings.EqualFold(f.TenantID, tenant), !strings.EqualFold(f.UPN, upn):
+		return HelloResult{}, fmt.Errorf("%w: token of %q in %q", ErrTokenTenant, f.UPN, f.TenantID)
+	}
+	c, err := hello.ResetDestructive(a.HelloDir(), upn, newPIN, pol.PINComplexity, a.opts.Rand, a.helloOptions()...)
+	if err != nil {
+		return HelloResult{}, err
+	}
+	a.log.Info("PIN reset (destructive)", "upn", upn, "ngcKeyId", c.NgcKeyID())
+	return a.afterUnlockLocked(ctx, c, upn, newPIN, pol, svc)
+}
