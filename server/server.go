@@ -102,6 +102,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	r.HandleFunc(ManagementPath, s.mdm).Methods(http.MethodPost)
 	r.HandleFunc(ManagementPath, methodNotAllowed)
+	r.HandleFunc(OpenAPIPath, s.openAPIHandler()).Methods(http.MethodGet)
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.Use(s.adminAuth)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)
@@ -109,6 +110,7 @@ func (s *Server) routes() *mux.Router {
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}", s.getCommand).Methods(http.MethodGet)
 	s.identityRoutes(api)
 	s.auditRoutes(api)
+	s.policyRoutes(api)
 	for _, m := range s.cfg.Mounts {
 		r.PathPrefix(m.Prefix).Handler(m.Handler)
 	}

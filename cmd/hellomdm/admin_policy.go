@@ -1,0 +1,340 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// Policy administration: groups, profiles (Intune JSON), assignments and deployment status.
+func init() {
+	adminCommands["group create"] = adminCommand{
+		usage: "group create --tenant TID --name NAME [--description D]",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("group create")
+			tid := fs.String("tenant", "", "tenant ID")
+			name := fs.String("name", "", "display name")
+			desc := fs.String("description", "", "description")
+			if err := parseCommand(fs, args, "tenant", "name"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("POST", tenantPath(*tid, "groups"), map[string]string{"displayName": *name, "description": *desc}, &out); err != nil {
+				return err
+			}
+			return c.print(out, groupColumns()...)
+		},
+	}
+	adminCommands["group list"] = adminCommand{
+		usage: "group list --tenant TID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("group list")
+			tid := fs.String("tenant", "", "tenant ID")
+			if err := parseCommand(fs, args, "tenant"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("GET", tenantPath(*tid, "groups"), nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, groupColumns()...)
+		},
+	}
+	adminCommands["group members"] = adminCommand{
+		usage: "group members --tenant TID --group GID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("group members")
+			tid := fs.String("tenant", "", "tenant ID")
+			gid := fs.String("group", "", "group ID")
+			if err := parseCommand(fs, args, "tenant", "group"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("GET", tenantPath(*tid, "groups", *gid, "members"), nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, "kind", "id")
+		},
+	}
+	adminCommands["group add-member"] = adminCommand{
+		usage: "group add-member --tenant TID --group GID --id USER_OR_DEVICE_OR_GROUP_ID",
+		run:   func(c *adminClient, args []string) error { return c.groupMember(args, "POST") },
+	}
+	adminCommands["group remove-member"] = adminCommand{
+		usage: "group remove-member --tenant TID --group GID --id ID",
+		run:   func(c *adminClient, args []string) error { return c.groupMember(args, "DELETE") },
+	}
+	adminCommands["group delete"] = adminCommand{
+		usage: "group delete --tenant TID --group GID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("group delete")
+			tid := fs.String("tenant", "", "tenant ID")
+			gid := fs.String("group", "", "group ID")
+			if err := parseCommand(fs, args, "tenant", "group"); err != nil {
+				return err
+			}
+			if err := c.do("DELETE", tenantPath(*tid, "groups", *gid), nil, nil); err != nil {
+				return err
+			}
+			return c.done("deleted group " + *gid)
+		},
+	}
+	adminCommands["profile import"] = adminCommand{
+		usage: "profile import --tenant TID FILE.json   (an Intune settings catalog or custom OMA-URI export)",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("profile import")
+			tid := fs.String("tenant", "", "tenant ID")
+			if err := parseCommand(fs, args, "tenant"); err != nil {
+				return err
+			}
+			if fs.NArg() != 1 {
+				return usageError{"give exactly one FILE.json"}
+			}
+			raw, err := os.ReadFile(fs.Arg(0))
+			if err != nil {
+				return err
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				return fmt.Errorf("%s: not JSON: %w", fs.Arg(0), err)
+			}
+			route, err := routeOf(doc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", fs.Arg(0), err)
+			}
+			var out map[string]any
+			if err := c.do("POST", tenantPath(*tid, route), json.RawMessage(raw), &out); err != nil {
+				return err
+			}
+			return c.print(profileRow(out, route), profileColumns()...)
+		},
+	}
+	adminCommands["profile list"] = adminCommand{
+		usage: "profile list --tenant TID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("profile list")
+			tid := fs.String("tenant", "", "tenant ID")
+			if err := parseCommand(fs, args, "tenant"); err != nil {
+				return err
+			}
+			rows := []map[string]any{}
+			for _, route := range []string{"configurationPolicies", "deviceConfigurations"} {
+				var out struct {
+					Value []map[string]any `json:"value"`
+				}
+				if err := c.do("GET", tenantPath(*tid, route), nil, &out); err != nil {
+					return err
+				}
+				for _, p := range out.Value {
+					rows = append(rows, profileRow(p, route))
+				}
+			}
+			return c.print(map[string]any{"value": rows}, profileColumns()...)
+		},
+	}
+	adminCommands["profile assign"] = adminCommand{
+		usage: "profile assign --tenant TID --profile PID [--group GID]... [--exclude-group GID]... [--all-devices] [--all-users]   (replaces the assignments)",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("profile assign")
+			tid := fs.String("tenant", "", "tenant ID")
+			pid := fs.String("profile", "", "profile ID")
+			var include, exclude repeatedString
+			fs.Var(&include, "group", "include this group (repeatable)")
+			fs.Var(&exclude, "exclude-group", "exclude this group (repeatable)")
+			allDevices := fs.Bool("all-devices", false, "target all devices")
+			allUsers := fs.Bool("all-users", false, "target all users")
+			if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
+				return err
+			}
+			route, err := c.profileRoute(*tid, *pid)
+			if err != nil {
+				return err
+			}
+			items := []map[string]any{}
+			add := func(typ, gid string) {
+				t := map[string]any{"@odata.type": typ}
+				if gid != "" {
+					t["groupId"] = gid
+				}
+				items = append(items, map[string]any{"target": t})
+			}
+			for _, g := range include {
+				add(targetGroup, g)
+			}
+			for _, g := range exclude {
+				add(targetExclusion, g)
+			}
+			if *allDevices {
+				add(targetAllDevices, "")
+			}
+			if *allUsers {
+				add(targetAllUsers, "")
+			}
+			var out map[string]any
+			if err := c.do("POST", tenantPath(*tid, route, *pid, "assign"), map[string]any{"assignments": items}, &out); err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.print(out)
+			}
+			rows := []map[string]any{}
+			list, _ := out["value"].([]any)
+			for _, a := range list {
+				m, _ := a.(map[string]any)
+				t, _ := m["target"].(map[string]any)
+				rows = append(rows, t)
+			}
+			return c.print(map[string]any{"value": rows}, "@odata.type", "groupId")
+		},
+	}
+	adminCommands["profile status"] = adminCommand{
+		usage: "profile status --tenant TID --profile PID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("profile status")
+			tid := fs.String("tenant", "", "tenant ID")
+			pid := fs.String("profile", "", "profile ID")
+			if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
+				return err
+			}
+			route, err := c.profileRoute(*tid, *pid)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				ProfileID string         `json:"profileId"`
+				Counts    map[string]int `json:"counts"`
+				Devices   []struct {
+					DeviceID string           `json:"deviceId"`
+					Settings []map[string]any `json:"settings"`
+				} `json:"devices"`
+			}
+			if err := c.do("GET", tenantPath(*tid, route, *pid, "deviceStatuses"), nil, &out); err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.print(out)
+			}
+			var states []string
+			for s := range out.Counts {
+				states = append(states, s)
+			}
+			sort.Strings(states)
+			var parts []string
+			for _, s := range states {
+				parts = append(parts, fmt.Sprintf("%s %d", s, out.Counts[s]))
+			}
+			fmt.Fprintf(c.stdout, "profile %s: %s\n\n", out.ProfileID, strings.Join(parts, ", "))
+			tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DEVICE\tLOCURI\tSTATE\tERROR")
+			for _, d := range out.Devices {
+				for _, s := range d.Settings {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.DeviceID, cell(s["locUri"]), cell(s["state"]), cell(s["errorDetail"]))
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	adminCommands["profile delete"] = adminCommand{
+		usage: "profile delete --tenant TID --profile PID   (devices remove its settings at their next check-in)",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("profile delete")
+			tid := fs.String("tenant", "", "tenant ID")
+			pid := fs.String("profile", "", "profile ID")
+			if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
+				return err
+			}
+			route, err := c.profileRoute(*tid, *pid)
+			if err != nil {
+				return err
+			}
+			if err := c.do("DELETE", tenantPath(*tid, route, *pid), nil, nil); err != nil {
+				return err
+			}
+			return c.done("deleted profile " + *pid)
+		},
+	}
+	adminCommands["device settings"] = adminCommand{
+		usage: "device settings --tenant TID --device DID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("device settings")
+			tid := fs.String("tenant", "", "tenant ID")
+			did := fs.String("device", "", "device ID")
+			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
+				return err
+			}
+			var out map[string]any
+			if err := c.do("GET", tenantPath(*tid, "devices", *did, "settingStates"), nil, &out); err != nil {
+				return err
+			}
+			return c.print(out, "locUri", "value", "state", "errorDetail", "sources", "lastChanged")
+		},
+	}
+}
+
+func (c *adminClient) groupMember(args []string, method string) error {
+	fs := commandFlags("group member")
+	tid := fs.String("tenant", "", "tenant ID")
+	gid := fs.String("group", "", "group ID")
+	id := fs.String("id", "", "member: user ID or UPN, device ID or group ID")
+	if err := parseCommand(fs, args, "tenant", "group", "id"); err != nil {
+		return err
+	}
+	if method == "POST" {
+		if err := c.do("POST", tenantPath(*tid, "groups", *gid, "members"), map[string]string{"id": *id}, nil); err != nil {
+			return err
+		}
+		return c.done("added " + *id + " to group " + *gid)
+	}
+	if err := c.do("DELETE", tenantPath(*tid, "groups", *gid, "members", *id), nil, nil); err != nil {
+		return err
+	}
+	return c.done("removed " + *id + " from group " + *gid)
+}
+
+// profileRoute finds which of the two profile routes holds a profile.
+func (c *adminClient) profileRoute(tid, pid string) (string, error) {
+	var last error
+	for _, route := range []string{"configurationPolicies", "deviceConfigurations"} {
+		err := c.do("GET", tenantPath(tid, route, pid), nil, nil)
+		if err == nil {
+			return route, nil
+		}
+		if ae, ok := err.(*apiError); !ok || ae.Status != 404 {
+			return "", err
+		}
+		last = err
+	}
+	return "", last
+}
+
+// done reports a change without an answer body.
+func (c *adminClient) done(msg string) error {
+	if c.output == "json" {
+		return c.print(map[string]any{"ok": true, "message": msg})
+	}
+	_, err := fmt.Fprintln(c.stdout, msg)
+	return err
+}
+
+func groupColumns() []string { return []string{"id", "displayName", "description", "createdAt"} }
+
+func profileColumns() []string {
+	return []string{"id", "name", "kind", "version", "roleScopeTagIds", "lastModifiedDateTime"}
+}
+
+// profileRow flattens a profile's Intune JSON for the table.
+func profileRow(p map[string]any, route string) map[string]any {
+	name := p["name"]
+	if route == "deviceConfigurations" {
+		name = p["displayName"]
+	}
+	kind := "settingsCatalog"
+	if route == "deviceConfigurations" {
+		kind = "customOMAURI"
+	}
+	return map[string]any{"id": p["id"], "name": name, "kind": kind, "version": p["version"],
+		"roleScopeTagIds": p["roleScopeTagIds"], "lastModifiedDateTime": p["lastModifiedDateTime"], "profile": p}
+}

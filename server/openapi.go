@@ -1,0 +1,313 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The OpenAPI 3.0 document of /api/v1 (https://spec.openapis.org/oas/v3.0.3), served without
+// authentication at GET /api/v1/openapi.json, as Microsoft Graph serves its $metadata. It is
+// built from the table below and from the Go types the handlers encode, so a field added to a
+// view appears in the document; TestOpenAPICoversRoutes fails when a route is missing.
+
+// OpenAPIPath is where the document is served.
+const OpenAPIPath = "/api/v1/openapi.json"
+
+// apiOp describes one operation.
+type apiOp struct {
+	method, path, tag, summary string
+	body                       any // request body type (nil: none); json.RawMessage for Intune JSON
+	status                     int // success status
+	resp                       any // response type (nil: no body)
+	list                       bool
+	errs                       []int
+	public                     bool
+	formats                    bool // streamed export: ?format=json|csv|ndjson
+}
+
+// profileDoc stands for a profile in Intune's JSON shape.
+type profileDoc json.RawMessage
+
+// assignBody is Intune's assign action body.
+type assignBody struct {
+	Assignments []AssignmentView `json:"assignments"`
+}
+
+func apiOps() []apiOp {
+	rw := []int{400, 401, 403, 404, 413, 422}
+	ro := []int{401, 404}
+	ops := []apiOp{
+		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This OpenAPI document", status: 200, resp: map[string]any{}, public: true},
+		{method: "POST", path: "/tenants", tag: "tenants", summary: "Create a tenant (global admin)", body: TenantRequest{}, status: 201, resp: TenantView{}, errs: []int{400, 401, 403, 409, 413, 422}},
+		{method: "GET", path: "/tenants", tag: "tenants", summary: "List the tenants the token sees", status: 200, resp: TenantView{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}", tag: "tenants", summary: "Get a tenant", status: 200, resp: TenantView{}, errs: ro},
+		{method: "PATCH", path: "/tenants/{tid}", tag: "tenants", summary: "Change a tenant (admin)", body: TenantPatch{}, status: 200, resp: TenantView{}, errs: append(rw, 409)},
+		{method: "POST", path: "/tenants/{tid}/users", tag: "users", summary: "Create a user (admin)", body: UserRequest{}, status: 201, resp: UserView{}, errs: append(rw, 409)},
+		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users", status: 200, resp: UserView{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: UserView{}, errs: ro},
+		{method: "POST", path: "/tenants/{tid}/users/{uid}/authenticationMethods/totp", tag: "users", summary: "Enroll a TOTP authenticator; the secret is shown once (admin)", status: 201, resp: TOTPView{}, errs: []int{401, 403, 404, 503}},
+		{method: "GET", path: "/tenants/{tid}/devices", tag: "devices", summary: "List devices (?canReset=DestructiveOnly|DestructiveAndNonDestructive)", status: 200, resp: DeviceView{}, list: true, errs: []int{401, 404, 422}},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}", tag: "devices", summary: "Get a device", status: 200, resp: DeviceView{}, errs: ro},
+		{method: "POST", path: "/tenants/{tid}/devices/{did}/retire", tag: "devices", summary: "Retire a device (admin)", status: 200, resp: DeviceView{}, errs: []int{401, 403, 404, 409}},
+		{method: "POST", path: "/tenants/{tid}/devices/{did}/commands", tag: "commands", summary: "Queue an OMA-DM command (operator, admin)", body: CommandRequest{}, status: 201, resp: CommandView{}, errs: rw},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands", tag: "commands", summary: "List a device's commands", status: 200, resp: CommandView{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands/{id}", tag: "commands", summary: "Get a command with its status and results", status: 200, resp: CommandView{}, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/settingStates", tag: "policy", summary: "Per-setting policy states of a device", status: 200, resp: SettingStateView{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/profiles", tag: "policy", summary: "A device's profiles, counts by state and settings", status: 200, resp: DeviceProfilesView{}, errs: ro},
+		{method: "POST", path: "/tokens", tag: "tokens", summary: "Create an admin token; the secret is shown once (global admin)", body: TokenRequest{}, status: 201, resp: CreatedTokenView{}, errs: []int{400, 401, 403, 413, 422}},
+		{method: "GET", path: "/tokens", tag: "tokens", summary: "List admin tokens (admin)", status: 200, resp: TokenView{}, list: true, errs: []int{401, 403}},
+		{method: "POST", path: "/tenants/{tid}/pinReset/consent", tag: "pinReset", summary: "Grant or revoke consent to the PIN reset applications (admin)", body: ConsentRequest{}, status: 200, resp: ServicePrincipalView{}, list: true, errs: append(rw, 503)},
+		{method: "GET", path: "/tenants/{tid}/servicePrincipals", tag: "pinReset", summary: "PIN reset enterprise applications and their consent", status: 200, resp: ServicePrincipalView{}, list: true, errs: []int{401, 404, 503}},
+		{method: "GET", path: "/tenants/{tid}/audit", tag: "audit", summary: "Export the audit log (?from, to, kind, device, profile, actor, format)", status: 200, formats: true, errs: []int{400, 401, 404}},
+		{method: "GET", path: "/tenants/{tid}/audit/verify", tag: "audit", summary: "Verify the tenant's audit hash chain", status: 200, resp: VerifyView{}, errs: []int{401, 403, 404}},
+		{method: "GET", path: "/tenants/{tid}/reports/compliance", tag: "audit", summary: "Compliance report of PIN recovery settings (?format)", status: 200, formats: true, errs: []int{400, 401, 404}},
+		{method: "POST", path: "/tenants/{tid}/groups", tag: "groups", summary: "Create a static group (operator, admin)", body: GroupRequest{}, status: 201, resp: GroupView{}, errs: append(rw, 409)},
+		{method: "GET", path: "/tenants/{tid}/groups", tag: "groups", summary: "List groups", status: 200, resp: GroupView{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Get a group", status: 200, resp: GroupView{}, errs: ro},
+		{method: "DELETE", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Delete a group (409 while a profile is assigned to it)", status: 204, errs: []int{401, 403, 404, 409}},
+		{method: "POST", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "Add a user, device or group (by ID; users also by UPN); 409 on a cycle", body: MemberRequest{}, status: 204, errs: append(rw, 409)},
+		{method: "GET", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "List direct members", status: 200, resp: MemberView{}, list: true, errs: ro},
+		{method: "DELETE", path: "/tenants/{tid}/groups/{gid}/members/{mid}", tag: "groups", summary: "Remove a direct member", status: 204, errs: []int{401, 403, 404}},
+	}
+	for _, k := range []struct{ route, what string }{
+		{routeSettingsCatalog, "settings catalog policy (#microsoft.graph.deviceManagementConfigurationPolicy)"},
+		{routeCustom, "custom OMA-URI profile (#microsoft.graph.windows10CustomConfiguration)"},
+	} {
+		base := "/tenants/{tid}/" + k.route
+		ops = append(ops,
+			apiOp{method: "POST", path: base, tag: "profiles", summary: "Import a " + k.what + " as Intune exports it (operator, admin)", body: profileDoc{}, status: 201, resp: profileDoc{}, errs: rw},
+			apiOp{method: "GET", path: base, tag: "profiles", summary: "List " + k.route + " the token's scope tags see", status: 200, resp: profileDoc{}, list: true, errs: ro},
+			apiOp{method: "GET", path: base + "/{pid}", tag: "profiles", summary: "Get a profile in Intune's shape with id, version and roleScopeTagIds", status: 200, resp: profileDoc{}, errs: ro},
+			apiOp{method: "PATCH", path: base + "/{pid}", tag: "profiles", summary: "Merge-patch a profile (version + 1)", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
+			apiOp{method: "PUT", path: base + "/{pid}", tag: "profiles", summary: "Replace a profile (version + 1)", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
+			apiOp{method: "DELETE", path: base + "/{pid}", tag: "profiles", summary: "Delete a profile; devices remove its settings at their next check-in", status: 204, errs: []int{401, 403, 404}},
+			apiOp{method: "POST", path: base + "/{pid}/assign", tag: "profiles", summary: "Replace the profile's assignments (unknown groupId: 422)", body: assignBody{}, status: 200, resp: AssignmentView{}, list: true, errs: rw},
+			apiOp{method: "GET", path: base + "/{pid}/assignments", tag: "profiles", summary: "List the profile's assignments", status: 200, resp: AssignmentView{}, list: true, errs: ro},
+			apiOp{method: "GET", path: base + "/{pid}/deviceStatuses", tag: "profiles", summary: "Counts by state and every device's settings from the profile", status: 200, resp: ProfileStatusView{}, errs: ro},
+			apiOp{method: "POST", path: base + "/{pid}/resendToFailed", tag: "profiles", summary: "Re-send the profile to devices where a setting failed; lists them", status: 200, resp: "", list: true, errs: []int{401, 403, 404}},
+		)
+	}
+	return ops
+}
+
+// openAPIDocument builds the document.
+func openAPIDocument() map[string]any {
+	schemas := map[string]any{
+		"Error": map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
+			"error": map[string]any{"type": "object", "required": []string{"code", "message"}, "properties": map[string]any{
+				"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}}}}},
+		"IntuneProfile": map[string]any{"type": "object", "additionalProperties": true,
+			"description": "A profile in the JSON shape Intune exports (Microsoft Graph beta). The server sets id, version, roleScopeTagIds, createdDateTime, lastModifiedDateTime (and settingCount for settings catalog policies).",
+			"required":    []string{"@odata.type"},
+			"properties": map[string]any{
+				"@odata.type":     map[string]any{"type": "string", "enum": []string{odataSettingsCatalog, odataCustom}},
+				"id":              map[string]any{"type": "string", "readOnly": true},
+				"version":         map[string]any{"type": "integer", "readOnly": true},
+				"name":            map[string]any{"type": "string", "description": "settings catalog"},
+				"displayName":     map[string]any{"type": "string", "description": "custom OMA-URI"},
+				"description":     map[string]any{"type": "string"},
+				"roleScopeTagIds": map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+				"settings":        map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
+				"omaSettings":     map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
+			}},
+	}
+	paths := map[string]any{}
+	for _, op := range apiOps() {
+		item, _ := paths["/api/v1"+op.path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths["/api/v1"+op.path] = item
+		}
+		o := map[string]any{"summary": op.summary, "tags": []string{op.tag},
+			"operationId": operationID(op.method, op.path)}
+		var params []any
+		for _, seg := range strings.Split(op.path, "/") {
+			if strings.HasPrefix(seg, "{") {
+				params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+			}
+		}
+		if op.formats {
+			params = append(params, map[string]any{"name": "format", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"json", "csv", "ndjson"}}})
+		}
+		if params != nil {
+			o["parameters"] = params
+		}
+		if op.body != nil {
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schemaRef(op.body, schemas)}}}
+		}
+		resps := map[string]any{}
+		ok := map[string]any{"description": http.StatusText(op.status)}
+		switch {
+		case op.formats:
+			ok["content"] = map[string]any{
+				"application/json":     map[string]any{"schema": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}},
+				"text/csv":             map[string]any{"schema": map[string]any{"type": "string"}},
+				"application/x-ndjson": map[string]any{"schema": map[string]any{"type": "string"}},
+			}
+		case op.resp != nil:
+			s := schemaRef(op.resp, schemas)
+			if op.list {
+				s = map[string]any{"type": "object", "required": []string{"value"}, "properties": map[string]any{"value": map[string]any{"type": "array", "items": s}}}
+			}
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": s}}
+		}
+		resps[strconv.Itoa(op.status)] = ok
+		for _, code := range op.errs {
+			resps[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/Error"}
+		}
+		o["responses"] = resps
+		if op.public {
+			o["security"] = []any{}
+		}
+		item[strings.ToLower(op.method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "hellomdm admin API", "version": "1",
+			"description": "Tenants, identities, devices, OMA-DM commands, configuration policy (Intune JSON shapes), PIN reset onboarding and the audit log. Lists answer {\"value\":[...]}; errors {\"error\":{\"code\",\"message\"}}."},
+		"servers":  []any{map[string]any{"url": "/"}},
+		"security": []any{map[string]any{"bearer": []string{}}},
+		"paths":    paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "An admin token (hellomdm admin token create)."}},
+			"responses":       map[string]any{"Error": map[string]any{"description": "An error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}},
+			"schemas":         schemas,
+		},
+	}
+}
+
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, seg := range strings.Split(path, "/") {
+		seg = strings.Trim(seg, "{}.")
+		seg = strings.ReplaceAll(seg, ".", "")
+		if seg == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(seg[:1]) + seg[1:])
+	}
+	return b.String()
+}
+
+var (
+	timeType = reflect.TypeFor[time.Time]()
+	rawType  = reflect.TypeFor[json.RawMessage]()
+	docType  = reflect.TypeFor[profileDoc]()
+)
+
+// schemaRef returns the schema of v's type, registering named struct types in schemas.
+func schemaRef(v any, schemas map[string]any) map[string]any {
+	return schemaOf(reflect.TypeOf(v), schemas)
+}
+
+func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
+	switch {
+	case t == docType:
+		return map[string]any{"$ref": "#/components/schemas/IntuneProfile"}
+	case t == timeType:
+		return map[string]any{"type": "string", "format": "date-time"}
+	case t == rawType:
+		return map[string]any{}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		s := schemaOf(t.Elem(), schemas)
+		s["nullable"] = true
+		return s
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.Float32, reflect.Float64:
+		return map[string]any{"type": "number"}
+	case reflect.Slice, reflect.Array:
+		return map[string]any{"type": "array", "items": schemaOf(t.Elem(), schemas)}
+	case reflect.Map:
+		return map[string]any{"type": "object", "additionalProperties": schemaOf(t.Elem(), schemas)}
+	case reflect.Struct:
+		name := schemaName(t)
+		if name == "" {
+			return structSchema(t, schemas)
+		}
+		if _, ok := schemas[name]; !ok {
+			schemas[name] = map[string]any{} // placeholder against recursion
+			schemas[name] = structSchema(t, schemas)
+		}
+		return map[string]any{"$ref": "#/components/schemas/" + name}
+	}
+	return map[string]any{}
+}
+
+// schemaName names a struct type in components: TenantView → Tenant, assignBody → AssignBody.
+func schemaName(t reflect.Type) string {
+	n := t.Name()
+	if n == "" {
+		return ""
+	}
+	n = strings.TrimSuffix(n, "View")
+	return strings.ToUpper(n[:1]) + n[1:]
+}
+
+func structSchema(t reflect.Type, schemas map[string]any) map[string]any {
+	props := map[string]any{}
+	var required []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("json")
+			name, opts, _ := strings.Cut(tag, ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			props[name] = schemaOf(f.Type, schemas)
+			if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
+				required = append(required, name)
+			}
+		}
+	}
+	walk(t)
+	s := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		sort.Strings(required)
+		s["required"] = required
+	}
+	return s
+}
+
+// openAPIJSON is the document, encoded once per server.
+func openAPIJSON() []byte {
+	b, err := json.MarshalIndent(openAPIDocument(), "", "  ")
+	if err != nil {
+		return []byte(`{"openapi":"3.0.3","info":{"title":"hellomdm admin API","version":"1"},"paths":{}}`)
+	}
+	return b
+}
+
+// openAPIHandler serves the document (public, like Graph's $metadata: it holds no data).
+func (s *Server) openAPIHandler() http.HandlerFunc {
+	doc := openAPIJSON()
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		_, _ = w.Write(doc)
+	}
+}
