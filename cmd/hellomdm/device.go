@@ -23,6 +23,7 @@ Commands:
   enroll    --server https://HOST:PORT --email UPN --password PW [--otp CODE] --ca-file FILE
             [--csr windows|clean] [--os-version V] [--edition N] [--device-id ID] [--device-name NAME]
   sync      run one OMA-DM session to completion and print what changed
+  renew     renew the device certificate (MS-MDE2 WSTEP Renew) over mTLS with the current one
   run       check in on the DMClient poll schedule until interrupted
   nodes     print the CSP tree with values
   status    print a dsregcmd /status-style report
@@ -156,6 +157,11 @@ func deviceCommand(ctx context.Context, cmd, state string, enroll struct {
 		for _, uri := range rep.Changed {
 			fmt.Fprintf(stdout, "  changed  %s\n", uri)
 		}
+	case "renew":
+		if err := a.Renew(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "renewed the certificate of %s: thumbprint %s\n", a.Identity().DeviceID, a.Enrollment().CertThumbprint)
 	case "run":
 		return a.Run(ctx)
 	case "nodes":

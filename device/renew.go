@@ -1,0 +1,310 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// WS-Trust renewal values (MS-MDE2 3.5.4.1.1.1: the client renews with RequestType
+// …/Renew and the new PKCS#10 wrapped in a PKCS#7 signed with the current key).
+const (
+	requestTypeRenew = nsWSTrust + "/Renew"
+	valueTypePKCS7   = nsPKIEnroll + "#PKCS7"
+)
+
+// OIDs of the CMS renewal request (RFC 5652 §5; RFC 5754 for SHA-256 and its signatures).
+var (
+	oidCMSData         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidCMSSignedData   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidSHA256          = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+)
+
+// errRenewalRejected: the server's renewed certificate fails the device's checks.
+var errRenewalRejected = errors.New("renewed certificate rejected")
+
+// Renew runs MS-MDE2 certificate renewal (3.5): a new key and CSR in the enrollment's CSR
+// shape for the same DeviceID, sent as a WSTEP RequestSecurityToken with RequestType
+// …/Renew to the enrollment service over TLS presenting the current certificate (which is
+// the renewal's only authentication: no wsse:Security header). The answer's provisioning
+// document carries only the CertificateStore section; the new client certificate must be
+// for the new key, name the DeviceID, chain to the stored root and allow client
+// authentication. Only then are key, certificate and enrollment record replaced; nothing
+// changes locally when any step fails. The server revokes the old certificate as it
+// answers, so a failure to store the new one (disk full) leaves the device to re-enroll.
+func (a *Agent) Renew(ctx context.Context) error {
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
+	enr := a.Enrollment()
+	cur, roots, err := a.credentials()
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	if enr.EnrollmentURL == "" {
+		return fmt.Errorf("renewing certificate: enrollment record has no EnrollmentServiceUrl")
+	}
+	shape, err := ParseCSRShape(string(enr.CSRShape))
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	id := a.Identity()
+	key, csr, err := newKeyAndCSR(shape, id.DeviceID, a.opts.Rand)
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	if cur.Leaf == nil {
+		if cur.Leaf, err = x509.ParseCertificate(cur.Certificate[0]); err != nil {
+			return fmt.Errorf("renewing certificate: parsing the current certificate: %w", err)
+		}
+	}
+	signer, ok := cur.PrivateKey.(crypto.Signer)
+	if !ok {
+		return fmt.Errorf("renewing certificate: current private key cannot sign")
+	}
+	p7, err := pkcs7Renewal(csr, cur.Leaf, signer, a.opts.Rand)
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	body, err := soapRequest(actionRST, "urn:uuid:"+uuid.NewString(), enr.EnrollmentURL, nil, func(body *etree.Element) {
+		rst := body.CreateElement("wst:RequestSecurityToken")
+		rst.CreateAttr("xmlns:wst", nsWSTrust)
+		rst.CreateElement("wst:TokenType").SetText(tokenTypeEnrollment)
+		rst.CreateElement("wst:RequestType").SetText(requestTypeRenew)
+		bst := rst.CreateElement("wsse:BinarySecurityToken")
+		bst.CreateAttr("xmlns:wsse", nsWSSE)
+		bst.CreateAttr("ValueType", valueTypePKCS7)
+		bst.CreateAttr("EncodingType", encodingBase64)
+		bst.SetText(base64.StdEncoding.EncodeToString(p7))
+		ac := rst.CreateElement("ac:AdditionalContext")
+		ac.CreateAttr("xmlns:ac", nsAuthContext)
+		for _, kv := range additionalContext(id, DefaultRequestVersion) {
+			it := ac.CreateElement("ac:ContextItem")
+			it.CreateAttr("Name", kv[0])
+			it.CreateElement("ac:Value").SetText(kv[1])
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	req, err := http.NewRequest(http.MethodPost, enr.EnrollmentURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	req.Header.Set("Content-Type", contentTypeSOAP)
+	req.Header.Set("User-Agent", userAgentEnroll)
+	resp, err := do(ctx, a.httpClient(roots, &cur), req)
+	if err != nil {
+		return fmt.Errorf("renewing certificate: posting to %s: %w", enr.EnrollmentURL, err)
+	}
+	op, err := parseSOAPResponse("renew", resp.Status, resp.Body)
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	cert, err := renewedCertificate(op)
+	if err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	if err := checkRenewed(cert, key, roots, id.DeviceID, cur.Leaf); err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	if err := a.commitRenewal(cert, key); err != nil {
+		return fmt.Errorf("renewing certificate: %w", err)
+	}
+	a.log.Info("certificate renewed", "device", id.DeviceID, "old_thumbprint", enr.CertThumbprint,
+		"thumbprint", thumbprint(cert), "not_after", cert.NotAfter)
+	return nil
+}
+
+// renewedCertificate takes the client certificate out of a renewal RSTR: the provisioning
+// document of a renewal holds only the CertificateStore characteristic (MS-MDE2 3.5;
+// protocol.md A.9).
+func renewedCertificate(op *etree.Element) (*x509.Certificate, error) {
+	if op.Tag != "RequestSecurityTokenResponseCollection" {
+		return nil, fmt.Errorf("enrollment answered %s, not a RequestSecurityTokenResponseCollection", op.Tag)
+	}
+	bst := child(child(child(op, "RequestSecurityTokenResponse"), "RequestedSecurityToken"), "BinarySecurityToken")
+	if bst == nil || attr(bst, "ValueType") != tokenTypeProvDoc {
+		return nil, fmt.Errorf("RSTR carries no provisioning document")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Text()), ""))
+	if err != nil {
+		return nil, fmt.Errorf("decoding provisioning document: %w", err)
+	}
+	if len(raw) > maxProvDoc {
+		return nil, fmt.Errorf("provisioning document larger than %d bytes", maxProvDoc)
+	}
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth}
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return nil, fmt.Errorf("reading provisioning document: %w", err)
+	}
+	root := doc.Root()
+	if root == nil || root.Tag != "wap-provisioningdoc" {
+		return nil, fmt.Errorf("reading provisioning document: root is not wap-provisioningdoc")
+	}
+	store := characteristic(root, "CertificateStore")
+	if store == nil {
+		return nil, fmt.Errorf("reading provisioning document: no CertificateStore")
+	}
+	var p provisioning
+	if err := p.certificateStore(store); err != nil {
+		return nil, fmt.Errorf("reading provisioning document: %w", err)
+	}
+	if p.ClientCert == nil {
+		return nil, fmt.Errorf("reading provisioning document: no client certificate in CertificateStore/My")
+	}
+	return p.ClientCert, nil
+}
+
+// checkRenewed verifies the renewed certificate against what the device knows: it is for
+// the new key, names this device, is not the certificate being replaced, and chains to the
+// root stored at enrollment with client authentication allowed.
+func checkRenewed(cert *x509.Certificate, key crypto.Signer, roots *x509.CertPool, deviceID string, old *x509.Certificate) error {
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(cert.PublicKey) {
+		return fmt.Errorf("%w: not for the new key", errRenewalRejected)
+	}
+	if !strings.EqualFold(cert.Subject.CommonName, deviceID) {
+		return fmt.Errorf("%w: subject CN %q is not the DeviceID %s", errRenewalRejected, cert.Subject.CommonName, deviceID)
+	}
+	if old != nil && bytes.Equal(cert.Raw, old.Raw) {
+		return fmt.Errorf("%w: server returned the current certificate", errRenewalRejected)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return fmt.Errorf("%w: %w", errRenewalRejected, err)
+	}
+	return nil
+}
+
+// commitRenewal replaces key, certificate and the enrollment record's thumbprint. Each
+// file is replaced atomically; when a later write fails the earlier ones are put back, so a
+// failed renewal leaves the old key and certificate. (Only a crash between the key and
+// certificate renames can leave them mismatched: two files cannot be swapped as one.)
+func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("encoding key: %w", err)
+	}
+	var oldFiles [2][]byte
+	for i, name := range []string{fileClientKey, fileClientCert} {
+		if oldFiles[i], err = os.ReadFile(a.path(name)); err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+	}
+	files := []struct {
+		name     string
+		new, old []byte
+	}{
+		{fileClientKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), oldFiles[0]},
+		{fileClientCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), oldFiles[1]},
+	}
+	rollback := func(n int, cause error) error {
+		for _, f := range files[:n] {
+			if err := writeFileAtomic(a.path(f.name), f.old, 0o600); err != nil {
+				return errors.Join(cause, fmt.Errorf("restoring %s: %w", f.name, err))
+			}
+		}
+		return cause
+	}
+	for i, f := range files {
+		if err := writeFileAtomic(a.path(f.name), f.new, 0o600); err != nil {
+			return rollback(i, err)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	prev := a.enr
+	a.enr.CertThumbprint = thumbprint(cert)
+	if err := a.saveEnrollmentLocked(); err != nil {
+		a.enr = prev
+		return rollback(len(files), err)
+	}
+	return nil
+}
+
+// pkcs7Renewal wraps the PKCS#10 request in CMS SignedData (RFC 5652 §5) signed with the
+// current key, the renewal request form of MS-MDE2 3.5.4.1.1.1 (MS-WCCE 3.2.1.4.2.1.4.2.1).
+// There are no signed attributes, so the signature covers the PKCS#10 DER itself.
+func pkcs7Renewal(csr []byte, cert *x509.Certificate, key crypto.Signer, rnd io.Reader) ([]byte, error) {
+	if cert == nil {
+		return nil, fmt.Errorf("building renewal request: no current certificate")
+	}
+	var sigAlg asn1.ObjectIdentifier
+	withNull := false
+	switch key.Public().(type) {
+	case *rsa.PublicKey:
+		sigAlg, withNull = oidSHA256WithRSA, true
+	case *ecdsa.PublicKey:
+		sigAlg = oidECDSAWithSHA256
+	default:
+		return nil, fmt.Errorf("building renewal request: unsupported key type %T", key.Public())
+	}
+	digest := sha256.Sum256(csr)
+	sig, err := key.Sign(rnd, digest[:], crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("signing renewal request: %w", err)
+	}
+	algID := func(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, null bool) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oid)
+			if null {
+				b.AddASN1NULL()
+			}
+		})
+	}
+	explicit0 := cbasn1.Tag(0).Constructed().ContextSpecific()
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
+		b.AddASN1ObjectIdentifier(oidCMSSignedData)
+		b.AddASN1(explicit0, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
+				b.AddASN1Int64(1)
+				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { algID(b, oidSHA256, false) })
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncapsulatedContentInfo
+					b.AddASN1ObjectIdentifier(oidCMSData)
+					b.AddASN1(explicit0, func(b *cryptobyte.Builder) { b.AddASN1OctetString(csr) })
+				})
+				// certificates [0] IMPLICIT CertificateSet: the signer's certificate.
+				b.AddASN1(explicit0, func(b *cryptobyte.Builder) { b.AddBytes(cert.Raw) })
+				// SignerInfos: one SignerInfo v1 identified by issuer and serial.
+				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1Int64(1)
+						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+							b.AddBytes(cert.RawIssuer)
+							b.AddASN1BigInt(cert.SerialNumber)
+						})
+						algID(b, oidSHA256, false)
+						algID(b, sigAlg, withNull)
+						b.AddASN1OctetString(sig)
+					})
+				})
+			})
+		})
+	})
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("encoding renewal request: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,410 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/beevik/etree"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// testCA is a small issuing CA for the fake enrollment service. Not safe for concurrent use;
+// the fake serves one request at a time.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	next int64
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, next: 100}
+}
+
+func (c *testCA) issue(t *testing.T, pub crypto.PublicKey, cn string, eku []x509.ExtKeyUsage, ips ...net.IP) *x509.Certificate {
+	t.Helper()
+	c.next++
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(c.next), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: eku, IPAddresses: ips}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
+	if err != nil {
+		t.Errorf("issuing test certificate: %v", err) // may run on the fake's goroutine: no Fatal
+		return nil
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return cert
+}
+
+// answerFunc picks the fake's answer to a valid renewal request for pub and deviceID: a
+// certificate (nil: a provisioning document without one), or a fault subcode.
+type answerFunc func(f *renewFake, pub crypto.PublicKey, deviceID string) (cert *x509.Certificate, faultSubcode string)
+
+// renewFake is an MS-MDE2 enrollment service that only renews: it checks the request the
+// way hellomdm's server does and answers with whatever certificate answer() picks.
+type renewFake struct {
+	t      *testing.T
+	ca     *testCA
+	ts     *httptest.Server
+	answer answerFunc
+
+	mu    sync.Mutex
+	peers []*x509.Certificate
+}
+
+func newRenewFake(t *testing.T) *renewFake {
+	f := &renewFake{t: t, ca: newTestCA(t, "hellomdm test root")}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCert := f.ca.issue(t, &key.PublicKey, "127.0.0.1", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, net.IPv4(127, 0, 0, 1))
+	pool := x509.NewCertPool()
+	pool.AddCert(f.ca.cert)
+	f.ts = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.ts.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{srvCert.Raw}, PrivateKey: key, Leaf: srvCert}}}
+	f.ts.StartTLS()
+	t.Cleanup(f.ts.Close)
+	return f
+}
+
+func (f *renewFake) serve(w http.ResponseWriter, r *http.Request) {
+	if err := f.check(w, r); err != nil {
+		f.t.Errorf("renewal request: %v", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	}
+}
+
+func (f *renewFake) check(w http.ResponseWriter, r *http.Request) error {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return errors.New("no client certificate on the TLS connection")
+	}
+	peer := r.TLS.PeerCertificates[0]
+	f.mu.Lock()
+	f.peers = append(f.peers, peer)
+	f.mu.Unlock()
+	body, _ := io.ReadAll(r.Body)
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(body); err != nil {
+		return err
+	}
+	hdr, rst := child(doc.Root(), "Header"), child(child(doc.Root(), "Body"), "RequestSecurityToken")
+	switch {
+	case text(child(hdr, "Action")) != actionRST:
+		return fmt.Errorf("action %q", text(child(hdr, "Action")))
+	case child(hdr, "Security") != nil:
+		return errors.New("renewal carries wsse:Security; the TLS certificate is the credential")
+	case text(child(rst, "RequestType")) != requestTypeRenew:
+		return fmt.Errorf("request type %q", text(child(rst, "RequestType")))
+	case attr(child(rst, "BinarySecurityToken"), "ValueType") != valueTypePKCS7:
+		return errors.New("request is not PKCS#7")
+	}
+	var deviceID string
+	for _, it := range children(child(rst, "AdditionalContext"), "ContextItem") {
+		if attr(it, "Name") == "DeviceID" {
+			deviceID = text(child(it, "Value"))
+		}
+	}
+	if deviceID != peer.Subject.CommonName {
+		return fmt.Errorf("DeviceID %q, certificate %q", deviceID, peer.Subject.CommonName)
+	}
+	p7, err := base64.StdEncoding.DecodeString(text(child(rst, "BinarySecurityToken")))
+	if err != nil {
+		return err
+	}
+	csr, sigAlg, sig, err := parseTestPKCS7(p7)
+	if err != nil {
+		return err
+	}
+	if err := peer.CheckSignature(sigAlg, csr, sig); err != nil {
+		return fmt.Errorf("PKCS#7 signature by the current certificate: %w", err)
+	}
+	pub, err := csrPublicKey(csr)
+	if err != nil {
+		return err
+	}
+	cert, subcode := f.answer(f, pub, deviceID)
+	w.Header().Set("Content-Type", contentTypeSOAP)
+	if subcode != "" {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `<s:Envelope xmlns:s="%s"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>%s</s:Value></s:Subcode></s:Code>`+
+			`<s:Reason><s:Text>refused</s:Text></s:Reason><s:Detail><DeviceEnrollmentServiceError xmlns="%s"><ErrorType>NotEligibleToRenew</ErrorType>`+
+			`</DeviceEnrollmentServiceError></s:Detail></s:Fault></s:Body></s:Envelope>`, nsSOAP12, subcode, nsPKIEnroll)
+		return nil
+	}
+	_, err = w.Write(renewalRSTR(f.ca.cert, cert))
+	return err
+}
+
+// renewalRSTR is the answer hellomdm's server gives a renewal: an RSTR whose provisioning
+// document holds only the CertificateStore section (client may be nil).
+func renewalRSTR(root, client *x509.Certificate) []byte {
+	node := func(c *x509.Certificate) string {
+		return fmt.Sprintf(`<characteristic type="%s"><parm name="EncodedCertificate" value="%s"/></characteristic>`,
+			thumbprint(c), base64.StdEncoding.EncodeToString(c.Raw))
+	}
+	my := ""
+	if client != nil {
+		my = `<characteristic type="My"><characteristic type="User">` + node(client) + `<characteristic type="PrivateKeyContainer"/></characteristic></characteristic>`
+	}
+	prov := `<?xml version="1.0" encoding="UTF-8"?><wap-provisioningdoc version="1.1"><characteristic type="CertificateStore">` +
+		`<characteristic type="Root"><characteristic type="System">` + node(root) + `</characteristic></characteristic>` + my +
+		`</characteristic></wap-provisioningdoc>`
+	return []byte(fmt.Sprintf(`<s:Envelope xmlns:s="%s"><s:Body><RequestSecurityTokenResponseCollection xmlns="%s"><RequestSecurityTokenResponse>`+
+		`<TokenType>%s</TokenType><RequestedSecurityToken><BinarySecurityToken xmlns="%s" ValueType="%s">%s</BinarySecurityToken>`+
+		`</RequestedSecurityToken></RequestSecurityTokenResponse></RequestSecurityTokenResponseCollection></s:Body></s:Envelope>`,
+		nsSOAP12, nsWSTrust, tokenTypeEnrollment, nsWSSE, tokenTypeProvDoc, base64.StdEncoding.EncodeToString([]byte(prov))))
+}
+
+// parseTestPKCS7 reads the CMS SignedData renewal request: content, signature algorithm,
+// signature.
+func parseTestPKCS7(der []byte) ([]byte, x509.SignatureAlgorithm, []byte, error) {
+	in := cryptobyte.String(der)
+	var ci, content, sd, algs, encap, eContent, csr, certs, signers, si, sid, digAlg, sigAlgSeq cryptobyte.String
+	var ctype, etype, sigOID asn1.ObjectIdentifier
+	var version, siVersion int64
+	var sig []byte
+	explicit0 := cbasn1.Tag(0).Constructed().ContextSpecific()
+	if !in.ReadASN1(&ci, cbasn1.SEQUENCE) || !ci.ReadASN1ObjectIdentifier(&ctype) || !ctype.Equal(oidCMSSignedData) ||
+		!ci.ReadASN1(&content, explicit0) || !content.ReadASN1(&sd, cbasn1.SEQUENCE) || !sd.ReadASN1Integer(&version) ||
+		!sd.ReadASN1(&algs, cbasn1.SET) || !sd.ReadASN1(&encap, cbasn1.SEQUENCE) ||
+		!encap.ReadASN1ObjectIdentifier(&etype) || !etype.Equal(oidCMSData) || !encap.ReadASN1(&eContent, explicit0) ||
+		!eContent.ReadASN1(&csr, cbasn1.OCTET_STRING) || !sd.ReadASN1(&certs, explicit0) || !sd.ReadASN1(&signers, cbasn1.SET) ||
+		!signers.ReadASN1(&si, cbasn1.SEQUENCE) || !si.ReadASN1Integer(&siVersion) || !si.ReadASN1(&sid, cbasn1.SEQUENCE) ||
+		!si.ReadASN1(&digAlg, cbasn1.SEQUENCE) || !si.ReadASN1(&sigAlgSeq, cbasn1.SEQUENCE) ||
+		!sigAlgSeq.ReadASN1ObjectIdentifier(&sigOID) || !si.ReadASN1Bytes(&sig, cbasn1.OCTET_STRING) {
+		return nil, 0, nil, errors.New("malformed CMS SignedData")
+	}
+	switch {
+	case sigOID.Equal(oidSHA256WithRSA):
+		return csr, x509.SHA256WithRSA, sig, nil
+	case sigOID.Equal(oidECDSAWithSHA256):
+		return csr, x509.ECDSAWithSHA256, sig, nil
+	}
+	return nil, 0, nil, fmt.Errorf("signature algorithm %v", sigOID)
+}
+
+// csrPublicKey reads the SPKI of a PKCS#10 request of either shape (the Windows one does not
+// parse with the standard library).
+func csrPublicKey(der []byte) (crypto.PublicKey, error) {
+	in := cryptobyte.String(der)
+	var req, tbs, name, spki cryptobyte.String
+	var v int64
+	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1(&tbs, cbasn1.SEQUENCE) || !tbs.ReadASN1Integer(&v) ||
+		!tbs.ReadASN1(&name, cbasn1.SEQUENCE) || !tbs.ReadASN1Element(&spki, cbasn1.SEQUENCE) {
+		return nil, errors.New("malformed PKCS#10")
+	}
+	return x509.ParsePKIXPublicKey(spki)
+}
+
+// renewableAgent writes the state of a device enrolled with f in the given CSR shape (an RSA
+// key for windows, P-256 for clean) and opens it.
+func renewableAgent(t *testing.T, f *renewFake, shape CSRShape) *Agent {
+	t.Helper()
+	dir := t.TempDir()
+	id, err := NewIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key crypto.Signer
+	if shape == CSRWindows {
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	} else {
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := f.ca.issue(t, key.Public(), id.DeviceID, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
+	if cert == nil {
+		t.FailNow()
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	for name, data := range map[string][]byte{
+		fileClientKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		fileClientCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+		fileServerCA:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.cert.Raw}),
+	} {
+		if err := writeFileAtomic(dir+"/"+name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeJSON(dir+"/"+fileEnrollment, Enrollment{State: StateEnrolled, ServerURL: f.ts.URL,
+		EnrollmentURL: f.ts.URL + "/EnrollmentServer/Enrollment.svc", ManagementURL: f.ts.URL + "/ManagementServer/MDM.svc",
+		ProviderID: "hellomdm", UPN: "alice@contoso.com", TenantID: testTenant, CSRShape: shape, CertThumbprint: thumbprint(cert)}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(dir, Options{Identity: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// stateFiles reads the files a renewal may change.
+func stateFiles(t *testing.T, a *Agent) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, name := range []string{fileClientKey, fileClientCert, fileServerCA, fileEnrollment} {
+		raw, err := os.ReadFile(a.path(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = raw
+	}
+	return out
+}
+
+func TestRenew(t *testing.T) {
+	other := newTestCA(t, "another root")
+	clientEKU := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	issued := func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
+		return f.ca.issue(t, pub, id, clientEKU), ""
+	}
+	for _, tc := range []struct {
+		name    string
+		shape   CSRShape
+		answer  answerFunc
+		wantErr string // "" = renewal succeeds
+	}{
+		{"P-256 device, clean CSR", CSRClean, issued, ""},
+		{"RSA device, Windows CSR", CSRWindows, issued, ""},
+		{"server refuses with a fault", CSRClean, func(*renewFake, crypto.PublicKey, string) (*x509.Certificate, string) {
+			return nil, "s:Authorization"
+		}, "NotEligibleToRenew"},
+		{"certificate for another key", CSRClean, func(f *renewFake, _ crypto.PublicKey, id string) (*x509.Certificate, string) {
+			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			return f.ca.issue(t, &k.PublicKey, id, clientEKU), ""
+		}, "not for the new key"},
+		{"certificate from another CA", CSRClean, func(_ *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
+			return other.issue(t, pub, id, clientEKU), ""
+		}, "unknown authority"},
+		{"certificate for another device", CSRClean, func(f *renewFake, pub crypto.PublicKey, _ string) (*x509.Certificate, string) {
+			return f.ca.issue(t, pub, "00000000000000000000000000000000", clientEKU), ""
+		}, "is not the DeviceID"},
+		{"certificate without client authentication", CSRClean, func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
+			return f.ca.issue(t, pub, id, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}), ""
+		}, "usage"},
+		{"provisioning document without a client certificate", CSRClean, func(*renewFake, crypto.PublicKey, string) (*x509.Certificate, string) {
+			return nil, ""
+		}, "no client certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newRenewFake(t)
+			f.answer = tc.answer
+			a := renewableAgent(t, f, tc.shape)
+			old := tlsCertOfAgent(t, a)
+			before := stateFiles(t, a)
+
+			err := a.Renew(context.Background())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Renew = %v, want an error containing %q", err, tc.wantErr)
+				}
+				after := stateFiles(t, a)
+				for name := range before {
+					if !bytes.Equal(before[name], after[name]) {
+						t.Errorf("%s changed by a failed renewal", name)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Renew: %v", err)
+			}
+			renewed := tlsCertOfAgent(t, a)
+			if bytes.Equal(renewed.Leaf.Raw, old.Leaf.Raw) || renewed.Leaf.Subject.CommonName != a.Identity().DeviceID {
+				t.Fatalf("certificate after renewal: %v (old %v)", renewed.Leaf.Subject, old.Leaf.SerialNumber)
+			}
+			if got := a.Enrollment().CertThumbprint; got != thumbprint(renewed.Leaf) {
+				t.Errorf("enrollment thumbprint %s, want %s", got, thumbprint(renewed.Leaf))
+			}
+			if _, isRSA := renewed.PrivateKey.(*rsa.PrivateKey); isRSA != (tc.shape == CSRWindows) {
+				t.Errorf("new key %T for CSR shape %s", renewed.PrivateKey, tc.shape)
+			}
+			// A second renewal authenticates with the renewed certificate.
+			if err := a.Renew(context.Background()); err != nil {
+				t.Fatalf("second Renew: %v", err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.peers) != 2 || !f.peers[0].Equal(old.Leaf) || !f.peers[1].Equal(renewed.Leaf) {
+				t.Errorf("TLS client certificates presented: %d, want the old then the renewed one", len(f.peers))
+			}
+		})
+	}
+}
+
+func TestRenewNotEnrolled(t *testing.T) {
+	a, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Renew(context.Background()); !errors.Is(err, ErrNotEnrolled) {
+		t.Fatalf("Renew = %v, want ErrNotEnrolled", err)
+	}
+}
+
+func tlsCertOfAgent(t *testing.T, a *Agent) tls.Certificate {
+	t.Helper()
+	cfg, err := a.ClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Certificates[0]
+	if c.Leaf == nil {
+		if c.Leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+func FuzzRenewedCertificate(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte) {
+		op, err := parseSOAPResponse("renew", 200, body)
+		if err != nil {
+			return
+		}
+		if cert, err := renewedCertificate(op); err == nil && cert == nil {
+			t.Fatal("nil certificate without error")
+		}
+	})
+}
