@@ -20,6 +20,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -387,7 +388,49 @@ func (ts *testServer) verify() VerifyView {
 	return v
 }
 
-// Altering one stored event in the database file is reported at that event's seq.
+// tamperAudit rewrites the action of one stored event behind the server's back (stopped), in
+// the bbolt file or with SQL on PostgreSQL.
+func (ts *testServer) tamperAudit(tenantID string, seq uint64) {
+	ts.t.Helper()
+	if ts.pg.DSN != "" {
+		// The event column holds the sealed event's JSON bytes; change them as the bbolt
+		// branch does.
+		err := testpg.Exec(ts.pg.DSN, `UPDATE audit_events SET event = convert_to(jsonb_set(convert_from(event, 'UTF8')::jsonb, '{action}', '"tampered"')::text, 'UTF8') WHERE tenant_id = $1 AND seq = $2`, tenantID, int64(seq))
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		return
+	}
+	db, err := bbolt.Open(filepath.Join(ts.dir, DatabaseFile), 0o600, nil)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		k := binary.BigEndian.AppendUint16(nil, uint16(len(tenantID)))
+		k = binary.BigEndian.AppendUint64(append(k, tenantID...), seq)
+		b := tx.Bucket([]byte("audit"))
+		v := b.Get(k)
+		if v == nil {
+			return fmt.Errorf("no event %d", seq)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(v, &m); err != nil {
+			return err
+		}
+		m["action"] = "tampered"
+		nv, _ := json.Marshal(m)
+		return b.Put(k, nv)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+}
+
+// Altering one stored event in the database (bbolt file or PostgreSQL row) is reported at
+// that event's seq.
 func TestAuditVerifyDetectsTampering(t *testing.T) {
 	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true})
 	dev := ts.enroll("E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5")
@@ -404,32 +447,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	}
 	const target = 3
 	ts.stop()
-	db, err := bbolt.Open(filepath.Join(ts.dir, DatabaseFile), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		k := binary.BigEndian.AppendUint16(nil, uint16(len(testTenant)))
-		k = binary.BigEndian.AppendUint64(append(k, testTenant...), target)
-		b := tx.Bucket([]byte("audit"))
-		v := b.Get(k)
-		if v == nil {
-			return fmt.Errorf("no event %d", target)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(v, &m); err != nil {
-			return err
-		}
-		m["action"] = "tampered"
-		nv, _ := json.Marshal(m)
-		return b.Put(k, nv)
-	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts.tamperAudit(testTenant, target)
 	ts.start()
 	v = ts.verify()
 	if v.OK || v.Broken == nil || v.Broken.Seq != target || v.Broken.Reason != string(audit.ReasonHashMismatch) || v.Checked != target-1 {
@@ -443,6 +461,7 @@ func TestAuditRetentionLoop(t *testing.T) {
 	dir := t.TempDir()
 	ts := &testServer{t: t, dir: dir, opts: Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken,
 		AuditRetention: 24 * time.Hour, AuditRetentionInterval: 20 * time.Millisecond}}
+	ts.opts.OpenStore, ts.pg = testBackend(t)
 	ts.start()
 	t.Cleanup(ts.stop)
 	old := time.Now().Add(-48 * time.Hour)

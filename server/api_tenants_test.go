@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -30,11 +31,13 @@ func startIdentityServer(t *testing.T) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	opts := Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken}
+	var pg testpg.Store
+	opts.OpenStore, pg = testBackend(t)
 	app, err := Open(context.Background(), opts, Services)
 	if err != nil {
 		t.Fatalf("starting server: %v", err)
 	}
-	ts := &testServer{t: t, app: app, dir: dir, opts: opts, base: "https://" + app.Addr().String(),
+	ts := &testServer{t: t, app: app, dir: dir, opts: opts, pg: pg, base: "https://" + app.Addr().String(),
 		admin: testpki.HTTPClient(testpki.ClientTLS(app.CA.Pool(), nil, nil)), done: make(chan error, 1)}
 	go func() { ts.done <- app.Serve() }()
 	t.Cleanup(ts.stop)

@@ -81,7 +81,8 @@ const (
 )
 
 // Open prepares everything: it creates the data directory, opens the store, loads or creates
-// the CA and the server certificate, makes sure an admin token exists, and binds the listener
+// the CA (in the data directory on bbolt, in the store otherwise, so replicas share it) and
+// the server certificate, makes sure an admin token exists, and binds the listener
 // (so the real address is known before Serve).
 func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook, error)) (*App, error) {
 	if o.Logger == nil {
@@ -96,35 +97,38 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
-	authority, err := loadOrCreateCA(o.DataDir, o.Now())
-	if err != nil {
-		return nil, err
-	}
-	hosts := uniq([]string{o.Hostname, "localhost", "127.0.0.1"})
-	cert, err := loadOrIssueServerCert(o.DataDir, authority, hosts, o.Now())
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", o.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", o.Addr, err)
-	}
-	pub, err := publicURL(o, ln.Addr())
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
 	open := o.OpenStore
 	if open == nil {
 		open = openBolt
 	}
 	st, err := open(ctx, o.DataDir)
 	if err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
-	app := &App{Store: st, CA: authority, PublicURL: pub, log: o.Logger, listener: ln}
 	fail := func(err error) (*App, error) {
+		st.Close()
+		return nil, err
+	}
+	authority, err := loadCA(ctx, st, o.DataDir, o.Now(), o.Logger)
+	if err != nil {
+		return fail(err)
+	}
+	hosts := uniq([]string{o.Hostname, "localhost", "127.0.0.1"})
+	cert, err := loadOrIssueServerCert(o.DataDir, authority, hosts, o.Now())
+	if err != nil {
+		return fail(err)
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return fail(fmt.Errorf("listening on %s: %w", o.Addr, err))
+	}
+	pub, err := publicURL(o, ln.Addr())
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	app := &App{Store: st, CA: authority, PublicURL: pub, log: o.Logger, listener: ln}
+	fail = func(err error) (*App, error) {
 		ln.Close()
 		st.Close()
 		return nil, err
@@ -294,7 +298,14 @@ func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("looking up admin token: %w", err)
 		}
-		return st.CreateToken(ctx, store.AdminToken{ID: uuid.NewString(), Hash: h, Name: "env:HELLOMDM_ADMIN_TOKEN", Role: store.RoleAdmin, CreatedAt: o.Now().UTC()})
+		err := st.CreateToken(ctx, store.AdminToken{ID: uuid.NewString(), Hash: h, Name: "env:HELLOMDM_ADMIN_TOKEN", Role: store.RoleAdmin, CreatedAt: o.Now().UTC()})
+		if errors.Is(err, store.ErrExists) {
+			// Another replica sharing the store registered it at the same moment.
+			if _, lerr := st.TokenByHash(ctx, h); lerr == nil {
+				return nil
+			}
+		}
+		return err
 	}
 	toks, err := st.ListTokens(ctx)
 	if err != nil {

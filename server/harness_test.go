@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/enrollment/ca"
+	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -29,10 +30,12 @@ const (
 
 // testServer is a real hellomdm server over TLS on a loopback port.
 type testServer struct {
-	t     *testing.T
-	app   *App
-	dir   string
-	opts  Options
+	t    *testing.T
+	app  *App
+	dir  string
+	opts Options
+	// pg is the PostgreSQL schema the server runs on (zero on bbolt).
+	pg    testpg.Store
 	base  string
 	admin *http.Client
 	done  chan error
@@ -44,10 +47,23 @@ func startServer(t *testing.T, dir string, ec EngineConfig) *testServer {
 	if testing.Verbose() {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	ts := &testServer{t: t, dir: dir, opts: opts}
+	ts := &testServer{t: t, dir: dir}
+	opts.OpenStore, ts.pg = testBackend(t)
+	ts.opts = opts
 	ts.start()
 	t.Cleanup(func() { ts.stop() })
 	return ts
+}
+
+// testBackend returns the store opener of a test server: nil (bbolt in the data directory),
+// or with HELLOMDM_TEST_BACKEND=postgres a fresh schema kept across restarts.
+func testBackend(t *testing.T) (func(context.Context, string) (store.Store, error), testpg.Store) {
+	t.Helper()
+	if !testpg.Postgres(t) {
+		return nil, testpg.Store{}
+	}
+	pg := testpg.NewStore(t)
+	return pg.Open, pg
 }
 
 func (ts *testServer) start() {

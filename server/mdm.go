@@ -65,6 +65,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "check-in failed; nothing was recorded")
 		return
 	}
+	s.log.Debug("check-in", "device", dev.DeviceID, "session", msg.Header.SessionID, "msgId", msg.Header.MsgID)
 	writeSyncML(w, reply)
 }
 

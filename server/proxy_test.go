@@ -36,8 +36,9 @@ func TestClientCertificateFromTrustedProxy(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			openStore, _ := testBackend(t)
 			app, err := Open(context.Background(), Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Hostname: "localhost",
-				AdminToken: testToken, ClientCertHeader: header, TrustedProxies: tc.proxies}, nil)
+				AdminToken: testToken, ClientCertHeader: header, TrustedProxies: tc.proxies, OpenStore: openStore}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
@@ -40,6 +41,7 @@ func start(t *testing.T) *env {
 	t.Helper()
 	opts := server.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: adminToken,
 		Engine: server.EngineConfig{NoBackoff: true}}
+	opts.OpenStore = testpg.OpenStore(t) // nil (bbolt) unless HELLOMDM_TEST_BACKEND=postgres
 	if testing.Verbose() {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
