@@ -150,20 +150,6 @@ func formatOnly(q url.Values) (audit.Format, error) {
 	return f, nil
 }
 
-// auditTenant loads the {tid} tenant, or answers 404/503.
-func (s *Server) auditTenant(w http.ResponseWriter, r *http.Request) (store.Tenant, bool) {
-	t, err := s.cfg.Store.Tenant(r.Context(), mux.Vars(r)["tid"])
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "notFound", "no such tenant")
-		return store.Tenant{}, false
-	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "tenant lookup failed")
-		return store.Tenant{}, false
-	}
-	return t, true
-}
-
 // scopeStore is what scope checks read.
 type scopeStore interface {
 	Device(ctx context.Context, id string) (store.Device, error)
@@ -177,7 +163,7 @@ type deviceScope struct {
 	st       scopeStore
 	p        Principal
 	tenantID string
-	seen     map[string]bool // "d:"+device ID or "p:"+profile ID
+	seen     map[string]bool // "device:"+device ID or "profile:"+profile ID
 }
 
 func (s *Server) scopeFor(ctx context.Context, p Principal, tenantID string) *deviceScope {
@@ -190,41 +176,38 @@ func (s *Server) scopeFor(ctx context.Context, p Principal, tenantID string) *de
 // device reports whether the device is visible: it exists in the tenant and carries one of
 // the principal's tags.
 func (d *deviceScope) device(id string) (bool, error) {
-	if d == nil {
-		return true, nil
-	}
-	if id == "" {
-		return false, nil
-	}
-	if v, ok := d.seen["d:"+id]; ok {
-		return v, nil
-	}
-	dev, err := d.st.Device(d.ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("looking up device %s: %w", id, err)
-	}
-	v := err == nil && strings.EqualFold(dev.TenantID, d.tenantID) && d.p.SeesTags(dev.ScopeTags)
-	d.seen["d:"+id] = v
-	return v, nil
+	return d.visible("device", id, func() (bool, error) {
+		dev, err := d.st.Device(d.ctx, id)
+		return err == nil && strings.EqualFold(dev.TenantID, d.tenantID) && d.p.SeesTags(dev.ScopeTags), err
+	})
 }
 
 // profile reports whether the tenant's profile exists and carries one of the principal's tags.
 func (d *deviceScope) profile(id string) (bool, error) {
+	return d.visible("profile", id, func() (bool, error) {
+		pr, err := d.st.Profile(d.ctx, d.tenantID, id)
+		return err == nil && d.p.SeesTags(pr.ScopeTags), err
+	})
+}
+
+// visible answers for the kind's object id from the cache, or from look once: an object the
+// store does not have is not visible; another lookup failure is returned and not cached.
+func (d *deviceScope) visible(kind, id string, look func() (bool, error)) (bool, error) {
 	if d == nil {
 		return true, nil
 	}
 	if id == "" {
 		return false, nil
 	}
-	if v, ok := d.seen["p:"+id]; ok {
+	key := kind + ":" + id
+	if v, ok := d.seen[key]; ok {
 		return v, nil
 	}
-	pr, err := d.st.Profile(d.ctx, d.tenantID, id)
+	v, err := look()
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("looking up profile %s: %w", id, err)
+		return false, fmt.Errorf("looking up %s %s: %w", kind, id, err)
 	}
-	v := err == nil && d.p.SeesTags(pr.ScopeTags)
-	d.seen["p:"+id] = v
+	d.seen[key] = v
 	return v, nil
 }
 
@@ -336,7 +319,7 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())
 		return
 	}
-	t, ok := s.auditTenant(w, r)
+	t, ok := s.tenantOf(w, r)
 	if !ok {
 		return
 	}
@@ -413,7 +396,7 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalidParameter", (&QueryError{name, errors.New("unknown parameter")}).Error())
 		return
 	}
-	t, ok := s.auditTenant(w, r)
+	t, ok := s.tenantOf(w, r)
 	if !ok {
 		return
 	}
@@ -441,7 +424,7 @@ func (s *Server) exportCompliance(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())
 		return
 	}
-	t, ok := s.auditTenant(w, r)
+	t, ok := s.tenantOf(w, r)
 	if !ok {
 		return
 	}

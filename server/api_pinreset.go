@@ -76,16 +76,9 @@ func servicePrincipalViews(sps []pinreset.ServicePrincipal) []ServicePrincipalVi
 // enterprise applications, the onboarding step of Windows Hello for Business PIN reset
 // (Learn: "PIN reset", Onboarding).
 func (s *Server) pinResetConsent(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.requireAdmin(w, r, false, "consent to enterprise applications")
-	if !ok {
-		return
-	}
-	t, ok := s.tenantOf(w, r)
-	if !ok {
-		return
-	}
 	var req ConsentRequest
-	if !decodeAdminBody(w, r, &req) {
+	p, t, ok := s.adminTenantBody(w, r, "consent to enterprise applications", &req)
+	if !ok {
 		return
 	}
 	app, err := consentApp(req.App)

@@ -136,9 +136,8 @@ func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	if stored, err := h.s.cfg.Store.Group(r.Context(), t.ID, g.ID); err == nil {
 		g = stored
 	}
-	p, _ := PrincipalFrom(r.Context())
 	view := groupView(g)
-	h.s.recordAdmin(r.Context(), h.s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", nil, view))
+	h.s.recordWrite(r, t.ID, "create", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", nil, view)
 	writeJSON(w, http.StatusCreated, view)
 }
 
@@ -163,15 +162,7 @@ func (h *policyAPI) listGroups(w http.ResponseWriter, r *http.Request) {
 func (h *policyAPI) groupOf(w http.ResponseWriter, r *http.Request) (store.Group, bool) {
 	vars := mux.Vars(r)
 	g, err := h.s.cfg.Store.Group(r.Context(), vars["tid"], vars["gid"])
-	if errors.Is(err, store.ErrNotFound) || err == nil && !strings.EqualFold(g.TenantID, vars["tid"]) {
-		writeError(w, http.StatusNotFound, "notFound", "no such group")
-		return store.Group{}, false
-	}
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "group lookup failed")
-		return store.Group{}, false
-	}
-	return g, true
+	return g, lookedUp(w, "group", err, strings.EqualFold(g.TenantID, vars["tid"]))
 }
 
 func (h *policyAPI) getGroup(w http.ResponseWriter, r *http.Request) {
@@ -198,9 +189,8 @@ func (h *policyAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeFailed(w, "group", err)
 		return
 	}
-	p, _ := PrincipalFrom(r.Context())
 	before := map[string]any{"group": groupView(g), "members": memberViews(members)}
-	h.s.recordAdmin(r.Context(), h.s.adminEvent(p, g.TenantID, "delete", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", before, nil))
+	h.s.recordWrite(r, g.TenantID, "delete", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", before, nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -270,8 +260,7 @@ func (h *policyAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		h.writeFailed(w, "member", err)
 		return
 	}
-	p, _ := PrincipalFrom(r.Context())
-	h.s.recordAdmin(r.Context(), h.s.adminEvent(p, g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, MemberView(m)))
+	h.s.recordWrite(r, g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, MemberView(m))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -296,8 +285,7 @@ func (h *policyAPI) removeMember(w http.ResponseWriter, r *http.Request) {
 		h.writeFailed(w, "member", err)
 		return
 	}
-	p, _ := PrincipalFrom(r.Context())
-	h.s.recordAdmin(r.Context(), h.s.adminEvent(p, g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), MemberView(m), nil))
+	h.s.recordWrite(r, g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), MemberView(m), nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -250,9 +250,8 @@ func (h *policyAPI) createProfile(k profileKind) http.HandlerFunc {
 		if stored, err := h.s.cfg.Store.Profile(r.Context(), t.ID, prof.ID); err == nil {
 			prof = stored
 		}
-		p, _ := PrincipalFrom(r.Context())
 		out := profileJSON(prof)
-		h.s.recordAdmin(r.Context(), h.s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", nil, out))
+		h.s.recordWrite(r, t.ID, "create", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", nil, out)
 		writeJSON(w, http.StatusCreated, out)
 	}
 }
@@ -285,15 +284,7 @@ func (h *policyAPI) profileOf(w http.ResponseWriter, r *http.Request, k profileK
 	vars := mux.Vars(r)
 	prof, err := h.s.cfg.Store.Profile(r.Context(), vars["tid"], vars["pid"])
 	p, _ := PrincipalFrom(r.Context())
-	if errors.Is(err, store.ErrNotFound) || err == nil && (prof.Kind != k.kind || !strings.EqualFold(prof.TenantID, vars["tid"]) || !seesProfile(p, prof)) {
-		writeError(w, http.StatusNotFound, "notFound", "no such profile")
-		return store.Profile{}, false
-	}
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "profile lookup failed")
-		return store.Profile{}, false
-	}
-	return prof, true
+	return prof, lookedUp(w, "profile", err, prof.Kind == k.kind && strings.EqualFold(prof.TenantID, vars["tid"]) && seesProfile(p, prof))
 }
 
 func (h *policyAPI) getProfile(k profileKind) http.HandlerFunc {
@@ -341,9 +332,8 @@ func (h *policyAPI) updateProfile(k profileKind) http.HandlerFunc {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "the profile was changed but could not be read back")
 			return
 		}
-		p, _ := PrincipalFrom(r.Context())
 		out := profileJSON(after)
-		h.s.recordAdmin(r.Context(), h.s.adminEvent(p, after.TenantID, "update", audit.Subject{Type: audit.SubjectProfile, ID: after.ID}, "", profileJSON(before), out))
+		h.s.recordWrite(r, after.TenantID, "update", audit.Subject{Type: audit.SubjectProfile, ID: after.ID}, "", profileJSON(before), out)
 		writeJSON(w, http.StatusOK, out)
 	}
 }
@@ -356,18 +346,16 @@ func (h *policyAPI) deleteProfile(k profileKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		as, err := h.s.cfg.Store.Assignments(r.Context(), prof.TenantID, prof.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.writeFailed(w, "profile", err)
+		as, ok := h.assignmentsOf(w, r, prof)
+		if !ok {
 			return
 		}
 		if err := h.s.cfg.Store.DeleteProfile(r.Context(), prof.TenantID, prof.ID); err != nil {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		p, _ := PrincipalFrom(r.Context())
 		before := map[string]any{"profile": profileJSON(prof), "assignments": assignmentViews(as)}
-		h.s.recordAdmin(r.Context(), h.s.adminEvent(p, prof.TenantID, "delete", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", before, nil))
+		h.s.recordWrite(r, prof.TenantID, "delete", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", before, nil)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -389,6 +377,17 @@ func assignmentViews(as []store.Assignment) []AssignmentView {
 		out = append(out, AssignmentView{Target: AssignmentTarget{Type: a.Target, GroupID: a.GroupID}})
 	}
 	return out
+}
+
+// assignmentsOf reads a profile's assignments (none for a profile deleted meanwhile); on
+// failure it has answered.
+func (h *policyAPI) assignmentsOf(w http.ResponseWriter, r *http.Request, prof store.Profile) ([]store.Assignment, bool) {
+	as, err := h.s.cfg.Store.Assignments(r.Context(), prof.TenantID, prof.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.writeFailed(w, "profile", err)
+		return nil, false
+	}
+	return as, true
 }
 
 // assignProfile replaces a profile's assignments with Intune's assign body.
@@ -425,9 +424,8 @@ func (h *policyAPI) assignProfile(k profileKind) http.HandlerFunc {
 				return
 			}
 		}
-		before, err := h.s.cfg.Store.Assignments(r.Context(), prof.TenantID, prof.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.writeFailed(w, "profile", err)
+		before, ok := h.assignmentsOf(w, r, prof)
+		if !ok {
 			return
 		}
 		if err := h.s.cfg.Store.SetAssignments(r.Context(), prof.TenantID, prof.ID, as); err != nil {
@@ -438,9 +436,8 @@ func (h *policyAPI) assignProfile(k profileKind) http.HandlerFunc {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		p, _ := PrincipalFrom(r.Context())
 		out := assignmentViews(as)
-		h.s.recordAdmin(r.Context(), h.s.adminEvent(p, prof.TenantID, "assign", audit.Subject{Type: audit.SubjectAssignment, ID: prof.ID}, "", assignmentViews(before), out))
+		h.s.recordWrite(r, prof.TenantID, "assign", audit.Subject{Type: audit.SubjectAssignment, ID: prof.ID}, "", assignmentViews(before), out)
 		writeJSON(w, http.StatusOK, map[string]any{"value": out})
 	}
 }
@@ -451,9 +448,8 @@ func (h *policyAPI) listAssignments(k profileKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		as, err := h.s.cfg.Store.Assignments(r.Context(), prof.TenantID, prof.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.writeFailed(w, "profile", err)
+		as, ok := h.assignmentsOf(w, r, prof)
+		if !ok {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"value": assignmentViews(as)})
@@ -544,8 +540,7 @@ func (h *policyAPI) resendToFailed(k profileKind) http.HandlerFunc {
 			}
 			marked = append(marked, d.DeviceID)
 		}
-		p, _ := PrincipalFrom(r.Context())
-		h.s.recordAdmin(r.Context(), h.s.adminEvent(p, prof.TenantID, "resendToFailed", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", nil, map[string]any{"deviceIds": marked}))
+		h.s.recordWrite(r, prof.TenantID, "resendToFailed", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", nil, map[string]any{"deviceIds": marked})
 		writeJSON(w, http.StatusOK, map[string]any{"value": marked})
 	}
 }

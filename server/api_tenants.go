@@ -217,16 +217,9 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.requireAdmin(w, r, false, "change tenants")
-	if !ok {
-		return
-	}
-	before, ok := s.tenantOf(w, r)
-	if !ok {
-		return
-	}
 	var patch TenantPatch
-	if !decodeAdminBody(w, r, &patch) {
+	p, before, ok := s.adminTenantBody(w, r, "change tenants", &patch)
+	if !ok {
 		return
 	}
 	check := before
@@ -257,15 +250,7 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
 // tokens out of other tenants).
 func (s *Server) tenantOf(w http.ResponseWriter, r *http.Request) (store.Tenant, bool) {
 	t, err := s.cfg.Store.Tenant(r.Context(), mux.Vars(r)["tid"])
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "notFound", "no such tenant")
-		return store.Tenant{}, false
-	}
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "tenant lookup failed")
-		return store.Tenant{}, false
-	}
-	return t, true
+	return t, lookedUp(w, "tenant", err, true)
 }
 
 // requireAdmin refuses (403, recorded in the tenant's audit log) a principal whose role is
@@ -281,6 +266,19 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request, global boo
 		return p, false
 	}
 	return p, true
+}
+
+// adminTenantBody starts an admin write to the route's tenant: the principal must be an
+// admin (requireAdmin), the tenant must exist (tenantOf) and the body decode into v
+// (decodeAdminBody). On failure it has answered and ok is false.
+func (s *Server) adminTenantBody(w http.ResponseWriter, r *http.Request, what string, v any) (p Principal, t store.Tenant, ok bool) {
+	if p, ok = s.requireAdmin(w, r, false, what); !ok {
+		return p, t, false
+	}
+	if t, ok = s.tenantOf(w, r); !ok {
+		return p, t, false
+	}
+	return p, t, decodeAdminBody(w, r, v)
 }
 
 // decodeAdminBody reads one JSON object of at most maxAdminBody bytes into v, refusing
@@ -319,6 +317,28 @@ func (s *Server) recordAdmin(ctx context.Context, events ...*audit.Event) {
 			s.log.Error("recording admin audit event failed", "tenant", ev.TenantID, "action", ev.Action, "subject", ev.Subject.ID, "err", err)
 		}
 	}
+}
+
+// recordWrite records the audit event of an admin write (see adminEvent) by the request's
+// principal.
+func (s *Server) recordWrite(r *http.Request, tenantID, action string, subject audit.Subject, deviceID string, before, after any) {
+	p, _ := PrincipalFrom(r.Context())
+	s.recordAdmin(r.Context(), s.adminEvent(p, tenantID, action, subject, deviceID, before, after))
+}
+
+// lookedUp answers the lookup of the object a route names: 404 "no such <what>" when the
+// store has none or the principal may not see it (visible counts only when err is nil), 503
+// for another failure. It reports whether the object may be used.
+func lookedUp(w http.ResponseWriter, what string, err error, visible bool) bool {
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && !visible:
+		writeError(w, http.StatusNotFound, "notFound", "no such "+what)
+		return false
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", what+" lookup failed")
+		return false
+	}
+	return true
 }
 
 // validationError is a 422 reason.

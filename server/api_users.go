@@ -107,16 +107,9 @@ func (req UserRequest) toUser(t store.Tenant, now time.Time) (store.User, string
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.requireAdmin(w, r, false, "manage users")
-	if !ok {
-		return
-	}
-	t, ok := s.tenantOf(w, r)
-	if !ok {
-		return
-	}
 	var req UserRequest
-	if !decodeAdminBody(w, r, &req) {
+	p, t, ok := s.adminTenantBody(w, r, "manage users", &req)
+	if !ok {
 		return
 	}
 	u, pw, err := req.toUser(t, s.cfg.Now().UTC())
@@ -188,15 +181,7 @@ func (s *Server) userInTenant(w http.ResponseWriter, r *http.Request) (store.Use
 	vars := mux.Vars(r)
 	u, err := s.cfg.Store.User(r.Context(), vars["tid"], vars["uid"])
 	p, _ := PrincipalFrom(r.Context())
-	if err != nil || !strings.EqualFold(u.TenantID, vars["tid"]) || !p.SeesTags(u.ScopeTags) {
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "user lookup failed")
-			return store.User{}, false
-		}
-		writeError(w, http.StatusNotFound, "notFound", "no such user")
-		return store.User{}, false
-	}
-	return u, true
+	return u, lookedUp(w, "user", err, strings.EqualFold(u.TenantID, vars["tid"]) && p.SeesTags(u.ScopeTags))
 }
 
 func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {

@@ -124,15 +124,7 @@ func (s *Server) deviceInTenant(w http.ResponseWriter, r *http.Request) (store.D
 	vars := mux.Vars(r)
 	d, err := s.cfg.Store.Device(r.Context(), vars["did"])
 	p, _ := PrincipalFrom(r.Context())
-	if err != nil || !strings.EqualFold(d.TenantID, vars["tid"]) || !p.SeesTags(d.ScopeTags) {
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "device lookup failed")
-			return store.Device{}, false
-		}
-		writeError(w, http.StatusNotFound, "notFound", "no such device")
-		return store.Device{}, false
-	}
-	return d, true
+	return d, lookedUp(w, "device", err, strings.EqualFold(d.TenantID, vars["tid"]) && p.SeesTags(d.ScopeTags))
 }
 
 func (s *Server) enqueueCommand(w http.ResponseWriter, r *http.Request) {

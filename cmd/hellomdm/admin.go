@@ -143,6 +143,15 @@ func (c *adminClient) do(method, path string, body, out any) error {
 	return nil
 }
 
+// call sends a JSON request and prints the answer (see print) with the given columns.
+func (c *adminClient) call(method, path string, body any, columns ...string) error {
+	var out map[string]any
+	if err := c.do(method, path, body, &out); err != nil {
+		return err
+	}
+	return c.print(out, columns...)
+}
+
 // send performs a request and turns non-2xx answers into *apiError; the caller closes the
 // body of a successful response (for streaming).
 func (c *adminClient) send(method, path string, body any) (*http.Response, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -28,18 +27,12 @@ func init() {
 // progressEvery is how often the export progress line is rewritten.
 const progressEvery = 200 * time.Millisecond
 
-// repeated is a flag that may be given several times.
-type repeated []string
-
-func (r *repeated) String() string     { return strings.Join(*r, ",") }
-func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
-
 func runAuditExport(c *adminClient, args []string) error {
 	fs := commandFlags("audit export")
 	tid := fs.String("tenant", "", "tenant ID")
 	out := fs.String("out", "", "file to write (created or replaced when the export completes)")
 	format := fs.String("format", "csv", "csv, json or ndjson")
-	var kinds repeated
+	var kinds repeatedString
 	fs.Var(&kinds, "kind", "event kind (repeatable or comma-separated)")
 	params := map[string]*string{}
 	for _, name := range []string{"from", "to", "device", "profile", "actor"} {
@@ -60,7 +53,7 @@ func runAuditExport(c *adminClient, args []string) error {
 	for _, k := range kinds {
 		q.Add("kind", k)
 	}
-	return exportToFile(c, "/tenants/"+url.PathEscape(*tid)+"/audit?"+q.Encode(), *out, *format)
+	return exportToFile(c, tenantPath(*tid, "audit")+"?"+q.Encode(), *out, *format)
 }
 
 // exportToFile streams a download into a temporary file next to out, showing progress on
@@ -216,7 +209,7 @@ func runAuditVerify(c *adminClient, args []string) error {
 		return usageError{"unexpected argument " + fs.Arg(0)}
 	}
 	var v verifyView
-	if err := c.do("GET", "/tenants/"+url.PathEscape(*tid)+"/audit/verify", nil, &v); err != nil {
+	if err := c.do("GET", tenantPath(*tid, "audit", "verify"), nil, &v); err != nil {
 		return err
 	}
 	if c.output == "json" {
@@ -235,5 +228,3 @@ func runAuditVerify(c *adminClient, args []string) error {
 	}
 	return nil
 }
-
-var _ flag.Value = (*repeated)(nil)

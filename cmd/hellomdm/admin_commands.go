@@ -1,7 +1,5 @@
 package main
 
-import "net/url"
-
 func init() {
 	adminCommands["command queue"] = adminCommand{
 		usage: "command queue --tenant TID --device DID --verb Replace --uri LOCURI [--format bool] [--data VALUE]",
@@ -16,12 +14,8 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device", "verb", "uri"); err != nil {
 				return err
 			}
-			var out map[string]any
 			body := map[string]string{"verb": *verb, "locUri": *uri, "format": *format, "data": *data}
-			if err := c.do("POST", "/tenants/"+url.PathEscape(*tid)+"/devices/"+url.PathEscape(*did)+"/commands", body, &out); err != nil {
-				return err
-			}
-			return c.print(out, "id", "verb", "locUri", "state")
+			return c.call("POST", tenantPath(*tid, "devices", *did, "commands"), body, "id", "verb", "locUri", "state")
 		},
 	}
 	adminCommands["command list"] = adminCommand{
@@ -33,11 +27,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", "/tenants/"+url.PathEscape(*tid)+"/devices/"+url.PathEscape(*did)+"/commands", nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, "id", "verb", "locUri", "state", "statusText", "attempts")
+			return c.call("GET", tenantPath(*tid, "devices", *did, "commands"), nil, "id", "verb", "locUri", "state", "statusText", "attempts")
 		},
 	}
 }

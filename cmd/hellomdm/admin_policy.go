@@ -21,11 +21,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "name"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("POST", tenantPath(*tid, "groups"), map[string]string{"displayName": *name, "description": *desc}, &out); err != nil {
-				return err
-			}
-			return c.print(out, groupColumns()...)
+			return c.call("POST", tenantPath(*tid, "groups"), map[string]string{"displayName": *name, "description": *desc}, groupColumns()...)
 		},
 	}
 	adminCommands["group list"] = adminCommand{
@@ -36,11 +32,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", tenantPath(*tid, "groups"), nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, groupColumns()...)
+			return c.call("GET", tenantPath(*tid, "groups"), nil, groupColumns()...)
 		},
 	}
 	adminCommands["group members"] = adminCommand{
@@ -52,11 +44,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "group"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", tenantPath(*tid, "groups", *gid, "members"), nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, "kind", "id")
+			return c.call("GET", tenantPath(*tid, "groups", *gid, "members"), nil, "kind", "id")
 		},
 	}
 	adminCommands["group add-member"] = adminCommand{
@@ -193,13 +181,7 @@ func init() {
 	adminCommands["profile status"] = adminCommand{
 		usage: "profile status --tenant TID --profile PID",
 		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("profile status")
-			tid := fs.String("tenant", "", "tenant ID")
-			pid := fs.String("profile", "", "profile ID")
-			if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
-				return err
-			}
-			route, err := c.profileRoute(*tid, *pid)
+			path, _, err := c.profileCommand("profile status", args)
 			if err != nil {
 				return err
 			}
@@ -211,7 +193,7 @@ func init() {
 					Settings []map[string]any `json:"settings"`
 				} `json:"devices"`
 			}
-			if err := c.do("GET", tenantPath(*tid, route, *pid, "deviceStatuses"), nil, &out); err != nil {
+			if err := c.do("GET", path+"/deviceStatuses", nil, &out); err != nil {
 				return err
 			}
 			if c.output == "json" {
@@ -240,20 +222,14 @@ func init() {
 	adminCommands["profile delete"] = adminCommand{
 		usage: "profile delete --tenant TID --profile PID   (devices remove its settings at their next check-in)",
 		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("profile delete")
-			tid := fs.String("tenant", "", "tenant ID")
-			pid := fs.String("profile", "", "profile ID")
-			if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
-				return err
-			}
-			route, err := c.profileRoute(*tid, *pid)
+			path, pid, err := c.profileCommand("profile delete", args)
 			if err != nil {
 				return err
 			}
-			if err := c.do("DELETE", tenantPath(*tid, route, *pid), nil, nil); err != nil {
+			if err := c.do("DELETE", path, nil, nil); err != nil {
 				return err
 			}
-			return c.done("deleted profile " + *pid)
+			return c.done("deleted profile " + pid)
 		},
 	}
 	adminCommands["device settings"] = adminCommand{
@@ -265,11 +241,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", tenantPath(*tid, "devices", *did, "settingStates"), nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, "locUri", "value", "state", "errorDetail", "sources", "lastChanged")
+			return c.call("GET", tenantPath(*tid, "devices", *did, "settingStates"), nil, "locUri", "value", "state", "errorDetail", "sources", "lastChanged")
 		},
 	}
 }
@@ -292,6 +264,22 @@ func (c *adminClient) groupMember(args []string, method string) error {
 		return err
 	}
 	return c.done("removed " + *id + " from group " + *gid)
+}
+
+// profileCommand parses the flags of a command on one profile (--tenant TID --profile PID)
+// and finds the profile: it returns the profile's path, /tenants/TID/ROUTE/PID, and PID.
+func (c *adminClient) profileCommand(name string, args []string) (path, pid string, err error) {
+	fs := commandFlags(name)
+	tid := fs.String("tenant", "", "tenant ID")
+	p := fs.String("profile", "", "profile ID")
+	if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
+		return "", "", err
+	}
+	route, err := c.profileRoute(*tid, *p)
+	if err != nil {
+		return "", "", err
+	}
+	return tenantPath(*tid, route, *p), *p, nil
 }
 
 // profileRoute finds which of the two profile routes holds a profile.

@@ -36,11 +36,7 @@ func init() {
 			}
 			body := map[string]any{"id": *id, "displayName": *name, "verifiedDomains": []string(domains), "authPolicy": *policy,
 				"federationHost": *fedHost, "govCloud": *gov, "roleScopeTagIds": nonNilList(tags)}
-			var out map[string]any
-			if err := c.do("POST", "/tenants", body, &out); err != nil {
-				return err
-			}
-			return c.print(out, tenantColumns()...)
+			return c.call("POST", "/tenants", body, tenantColumns()...)
 		},
 	}
 	adminCommands["tenant list"] = adminCommand{
@@ -49,11 +45,7 @@ func init() {
 			if err := parseCommand(commandFlags("tenant list"), args); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", "/tenants", nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, tenantColumns()...)
+			return c.call("GET", "/tenants", nil, tenantColumns()...)
 		},
 	}
 	adminCommands["user create"] = adminCommand{
@@ -71,11 +63,7 @@ func init() {
 			if *name != "" {
 				body["displayName"] = *name
 			}
-			var out map[string]any
-			if err := c.do("POST", tenantPath(*tid, "users"), body, &out); err != nil {
-				return err
-			}
-			return c.print(out, userColumns()...)
+			return c.call("POST", tenantPath(*tid, "users"), body, userColumns()...)
 		},
 	}
 	adminCommands["user list"] = adminCommand{
@@ -86,11 +74,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", tenantPath(*tid, "users"), nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, userColumns()...)
+			return c.call("GET", tenantPath(*tid, "users"), nil, userColumns()...)
 		},
 	}
 	adminCommands["user totp"] = adminCommand{
@@ -131,11 +115,7 @@ func init() {
 					path += "?canReset=" + url.QueryEscape(*canReset)
 				}
 			})
-			var out map[string]any
-			if err := c.do("GET", path, nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, deviceColumns()...)
+			return c.call("GET", path, nil, deviceColumns()...)
 		},
 	}
 	adminCommands["device retire"] = adminCommand{
@@ -147,11 +127,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("POST", tenantPath(*tid, "devices", *did, "retire"), nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, deviceColumns()...)
+			return c.call("POST", tenantPath(*tid, "devices", *did, "retire"), nil, deviceColumns()...)
 		},
 	}
 	adminCommands["token create"] = adminCommand{
@@ -183,11 +159,7 @@ func init() {
 			if err := parseCommand(commandFlags("token list"), args); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", "/tokens", nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt")
+			return c.call("GET", "/tokens", nil, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt")
 		},
 	}
 	adminCommands["pinreset consent"] = adminCommand{
@@ -200,11 +172,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "app"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("POST", tenantPath(*tid, "pinReset", "consent"), map[string]any{"app": *app, "granted": !*revoke}, &out); err != nil {
-				return err
-			}
-			return c.print(out, servicePrincipalColumns()...)
+			return c.call("POST", tenantPath(*tid, "pinReset", "consent"), map[string]any{"app": *app, "granted": !*revoke}, servicePrincipalColumns()...)
 		},
 	}
 	adminCommands["pinreset status"] = adminCommand{
@@ -215,11 +183,7 @@ func init() {
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
-			var out map[string]any
-			if err := c.do("GET", tenantPath(*tid, "servicePrincipals"), nil, &out); err != nil {
-				return err
-			}
-			return c.print(out, servicePrincipalColumns()...)
+			return c.call("GET", tenantPath(*tid, "servicePrincipals"), nil, servicePrincipalColumns()...)
 		},
 	}
 }

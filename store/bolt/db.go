@@ -229,8 +229,9 @@ func getJSON(b *bbolt.Bucket, key []byte, v any) error {
 	return unmarshal(raw, v)
 }
 
-// unmarshal decodes a stored record.
-func unmarshal(raw []byte, v any) error {
+// jsonUnmarshal decodes a stored record with encoding/json (see unmarshal for the fast
+// decoders of the check-in records).
+func jsonUnmarshal(raw []byte, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("decoding record: %w", err)
 	}

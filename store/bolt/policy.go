@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -102,73 +103,102 @@ func tenantExists(tx *bbolt.Tx, tenantID string) error {
 
 // CreateGroup stores a new group and bumps the tenant's policy version.
 func (d *DB) CreateGroup(ctx context.Context, g store.Group) error {
-	if err := checkID("tenant id", g.TenantID); err != nil {
-		return fmt.Errorf("creating group: %w", err)
-	}
-	if err := checkID("group id", g.ID); err != nil {
-		return fmt.Errorf("creating group: %w", err)
-	}
-	err := d.update(ctx, func(tx *bbolt.Tx) error {
-		if err := tenantExists(tx, g.TenantID); err != nil {
-			return err
-		}
-		b, err := wb(tx, bGroups)
-		if err != nil {
-			return err
-		}
-		k := subKey(g.TenantID, g.ID)
-		if b.Get(k) != nil {
-			return store.ErrExists
-		}
-		now := d.now().UTC()
+	return d.createPolicyRecord(ctx, "group", bGroups, g.TenantID, g.ID, &g, func(now time.Time) {
 		if g.CreatedAt.IsZero() {
 			g.CreatedAt = now
 		}
 		g.UpdatedAt = now
-		if err := putJSON(b, k, &g); err != nil {
-			return err
-		}
-		return bumpVersion(tx, g.TenantID)
 	})
-	if err != nil {
-		return fmt.Errorf("creating group %s: %w", g.ID, err)
-	}
-	return nil
 }
 
 // Group returns one group of a tenant.
 func (d *DB) Group(ctx context.Context, tenantID, id string) (store.Group, error) {
-	var g store.Group
-	err := d.view(ctx, func(tx *bbolt.Tx) error {
-		raw := get(tx, bGroups, subKey(tenantID, id))
-		if raw == nil {
-			return store.ErrNotFound
-		}
-		return unmarshal(raw, &g)
-	})
-	if err != nil {
-		return store.Group{}, fmt.Errorf("getting group %s: %w", id, err)
-	}
-	return g, nil
+	return getPolicyRecord[store.Group](ctx, d, "group", bGroups, tenantID, id)
 }
 
 // ListGroups returns a tenant's groups by ID.
 func (d *DB) ListGroups(ctx context.Context, tenantID string) ([]store.Group, error) {
-	var out []store.Group
-	err := d.view(ctx, func(tx *bbolt.Tx) error {
-		return scan(tx, bGroups, prefix(tenantID, 0), func(_, v []byte) (bool, error) {
-			var g store.Group
-			if err := unmarshal(v, &g); err != nil {
-				return false, err
-			}
-			out = append(out, g)
-			return true, nil
-		})
+	return listPolicyRecords[store.Group](ctx, d, "groups", bGroups, tenantID)
+}
+
+// createPolicyRecord stores rec as a new record of a tenant in bucket name: the tenant must
+// exist and the ID be free (store.ErrExists otherwise). stamp sets the record's times inside
+// the transaction; the tenant's policy version goes up. kind names the record in errors.
+func (d *DB) createPolicyRecord(ctx context.Context, kind, name, tenantID, id string, rec any, stamp func(now time.Time)) error {
+	if err := checkID("tenant id", tenantID); err != nil {
+		return fmt.Errorf("creating %s: %w", kind, err)
+	}
+	if err := checkID(kind+" id", id); err != nil {
+		return fmt.Errorf("creating %s: %w", kind, err)
+	}
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		if err := tenantExists(tx, tenantID); err != nil {
+			return err
+		}
+		b, err := wb(tx, name)
+		if err != nil {
+			return err
+		}
+		k := subKey(tenantID, id)
+		if b.Get(k) != nil {
+			return store.ErrExists
+		}
+		stamp(d.now().UTC())
+		if err := putJSON(b, k, rec); err != nil {
+			return err
+		}
+		return bumpVersion(tx, tenantID)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing groups: %w", err)
+		return fmt.Errorf("creating %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// getPolicyRecord reads one record of a tenant from bucket name; store.ErrNotFound when
+// absent. kind names the record in errors.
+func getPolicyRecord[T any](ctx context.Context, d *DB, kind, name, tenantID, id string) (T, error) {
+	var rec T
+	err := d.view(ctx, func(tx *bbolt.Tx) error {
+		raw := get(tx, name, subKey(tenantID, id))
+		if raw == nil {
+			return store.ErrNotFound
+		}
+		return unmarshal(raw, &rec)
+	})
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("getting %s %s: %w", kind, id, err)
+	}
+	return rec, nil
+}
+
+// listPolicyRecords reads a tenant's records of bucket name by ID; kinds names them in errors.
+func listPolicyRecords[T any](ctx context.Context, d *DB, kinds, name, tenantID string) ([]T, error) {
+	var out []T
+	err := d.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		out, err = scanRecords[T](tx, name, prefix(tenantID, 0))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", kinds, err)
 	}
 	return out, nil
+}
+
+// scanRecords decodes the records under key prefix p of a possibly absent bucket, in key order.
+func scanRecords[T any](tx *bbolt.Tx, name string, p []byte) ([]T, error) {
+	var out []T
+	err := scan(tx, name, p, func(_, v []byte) (bool, error) {
+		var rec T
+		if err := unmarshal(v, &rec); err != nil {
+			return false, err
+		}
+		out = append(out, rec)
+		return true, nil
+	})
+	return out, err
 }
 
 // DeleteGroup removes a group with its members and memberships; ErrConflict while assigned.
@@ -399,82 +429,23 @@ func (d *DB) Members(ctx context.Context, tenantID, groupID string) ([]store.Mem
 
 // CreateProfile stores a new profile at Version 1 and bumps the policy version.
 func (d *DB) CreateProfile(ctx context.Context, p store.Profile) error {
-	if err := checkID("tenant id", p.TenantID); err != nil {
-		return fmt.Errorf("creating profile: %w", err)
-	}
-	if err := checkID("profile id", p.ID); err != nil {
-		return fmt.Errorf("creating profile: %w", err)
-	}
-	err := d.update(ctx, func(tx *bbolt.Tx) error {
-		if err := tenantExists(tx, p.TenantID); err != nil {
-			return err
-		}
-		b, err := wb(tx, bProfiles)
-		if err != nil {
-			return err
-		}
-		k := subKey(p.TenantID, p.ID)
-		if b.Get(k) != nil {
-			return store.ErrExists
-		}
-		now := d.now().UTC()
+	return d.createPolicyRecord(ctx, "profile", bProfiles, p.TenantID, p.ID, &p, func(now time.Time) {
 		p.Version = 1
 		if p.CreatedAt.IsZero() {
 			p.CreatedAt = now
 		}
 		p.UpdatedAt = now
-		if err := putJSON(b, k, &p); err != nil {
-			return err
-		}
-		return bumpVersion(tx, p.TenantID)
 	})
-	if err != nil {
-		return fmt.Errorf("creating profile %s: %w", p.ID, err)
-	}
-	return nil
 }
 
 // Profile returns one profile of a tenant.
 func (d *DB) Profile(ctx context.Context, tenantID, id string) (store.Profile, error) {
-	var p store.Profile
-	err := d.view(ctx, func(tx *bbolt.Tx) error {
-		raw := get(tx, bProfiles, subKey(tenantID, id))
-		if raw == nil {
-			return store.ErrNotFound
-		}
-		return unmarshal(raw, &p)
-	})
-	if err != nil {
-		return store.Profile{}, fmt.Errorf("getting profile %s: %w", id, err)
-	}
-	return p, nil
+	return getPolicyRecord[store.Profile](ctx, d, "profile", bProfiles, tenantID, id)
 }
 
 // ListProfiles returns a tenant's profiles by ID.
 func (d *DB) ListProfiles(ctx context.Context, tenantID string) ([]store.Profile, error) {
-	var out []store.Profile
-	err := d.view(ctx, func(tx *bbolt.Tx) error {
-		var err error
-		out, err = profilesTx(tx, tenantID)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing profiles: %w", err)
-	}
-	return out, nil
-}
-
-func profilesTx(tx *bbolt.Tx, tenantID string) ([]store.Profile, error) {
-	var out []store.Profile
-	err := scan(tx, bProfiles, prefix(tenantID, 0), func(_, v []byte) (bool, error) {
-		var p store.Profile
-		if err := unmarshal(v, &p); err != nil {
-			return false, err
-		}
-		out = append(out, p)
-		return true, nil
-	})
-	return out, err
+	return listPolicyRecords[store.Profile](ctx, d, "profiles", bProfiles, tenantID)
 }
 
 // UpdateProfile applies fn, increments Version and bumps the policy version.

@@ -56,15 +56,8 @@ func (d *DB) PolicySnapshot(ctx context.Context, tenantID string) (store.PolicyS
 		}
 		ps.Version = versionOf(tx, tenantID)
 		tp := prefix(tenantID, 0)
-		err := scan(tx, bGroups, tp, func(_, v []byte) (bool, error) {
-			var g store.Group
-			if err := unmarshal(v, &g); err != nil {
-				return false, err
-			}
-			ps.Groups = append(ps.Groups, g)
-			return true, nil
-		})
-		if err != nil {
+		var err error
+		if ps.Groups, err = scanRecords[store.Group](tx, bGroups, tp); err != nil {
 			return err
 		}
 		err = scan(tx, bMembers, tp, func(k, _ []byte) (bool, error) {
@@ -78,7 +71,7 @@ func (d *DB) PolicySnapshot(ctx context.Context, tenantID string) (store.PolicyS
 		if err != nil {
 			return err
 		}
-		if ps.Profiles, err = profilesTx(tx, tenantID); err != nil {
+		if ps.Profiles, err = scanRecords[store.Profile](tx, bProfiles, tp); err != nil {
 			return err
 		}
 		err = scan(tx, bAssignments, tp, func(k, v []byte) (bool, error) {
@@ -134,16 +127,7 @@ func (d *DB) SettingStates(ctx context.Context, deviceID string) ([]store.Settin
 }
 
 func settingsTx(tx *bbolt.Tx, tenantID, deviceID string) ([]store.SettingState, error) {
-	var out []store.SettingState
-	err := scan(tx, bSettings, prefix2(tenantID, deviceID, 0), func(_, v []byte) (bool, error) {
-		var s store.SettingState
-		if err := unmarshal(v, &s); err != nil {
-			return false, err
-		}
-		out = append(out, s)
-		return true, nil
-	})
-	return out, err
+	return scanRecords[store.SettingState](tx, bSettings, prefix2(tenantID, deviceID, 0))
 }
 
 // ListSettingStates streams the tenant's setting states by device then LocURI. The read
