@@ -66,6 +66,11 @@ var recordCases = []struct {
 	{name: "command leading zero", kind: "command", raw: `{"id":"c","attempts":01}`},
 	{name: "command deep nesting", kind: "command", raw: `{"id":"c","payload":{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[{"Commands":[]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}]}}`},
 	{name: "command invalid utf8", kind: "command", raw: "{\"id\":\"\xff\"}"},
+	{name: "policy typical", fast: true, v: &store.DevicePolicy{Version: 42, OSVersion: "10.0.22631.2428", OSEdition: 48, UserID: "u1", ResolvedAt: t1}},
+	{name: "policy minimal", fast: true, v: &store.DevicePolicy{}},
+	{name: "policy negative version", kind: "policy", raw: `{"version":-1}`},
+	{name: "policy unknown key", kind: "policy", raw: `{"version":1,"dirty":true}`},
+	{name: "policy escaped user", kind: "policy", raw: `{"version":1,"userId":"a\u0026b"}`},
 }
 
 // decoders returns, for kind, the fast decoder alone, unmarshal and json.Unmarshal.
@@ -79,6 +84,14 @@ func decoders(kind string) (fast func([]byte) (any, bool), full func([]byte) (an
 		return func(b []byte) (any, bool) { var v store.Session; ok := fastDecodeSession(b, &v); return &v, ok },
 			func(b []byte) (any, error) { var v store.Session; err := unmarshal(b, &v); return &v, err },
 			func(b []byte) (any, error) { var v store.Session; err := json.Unmarshal(b, &v); return &v, err }
+	case "policy":
+		return func(b []byte) (any, bool) {
+				var v store.DevicePolicy
+				ok := fastDecodeDevicePolicy(b, &v)
+				return &v, ok
+			},
+			func(b []byte) (any, error) { var v store.DevicePolicy; err := unmarshal(b, &v); return &v, err },
+			func(b []byte) (any, error) { var v store.DevicePolicy; err := json.Unmarshal(b, &v); return &v, err }
 	}
 	return func(b []byte) (any, bool) { var v store.Command; ok := fastDecodeCommand(b, &v); return &v, ok },
 		func(b []byte) (any, error) { var v store.Command; err := unmarshal(b, &v); return &v, err },
@@ -91,6 +104,8 @@ func kindOf(v any) string {
 		return "device"
 	case *store.Session:
 		return "session"
+	case *store.DevicePolicy:
+		return "policy"
 	}
 	return "command"
 }
@@ -151,9 +166,10 @@ func fuzzRecord(f *testing.F, kind string) {
 
 // The fuzz targets check the fast decoders against encoding/json on arbitrary records (a
 // damaged or tampered database file may hold anything).
-func FuzzDecodeDevice(f *testing.F)  { fuzzRecord(f, "device") }
-func FuzzDecodeSession(f *testing.F) { fuzzRecord(f, "session") }
-func FuzzDecodeCommand(f *testing.F) { fuzzRecord(f, "command") }
+func FuzzDecodeDevice(f *testing.F)       { fuzzRecord(f, "device") }
+func FuzzDecodeSession(f *testing.F)      { fuzzRecord(f, "session") }
+func FuzzDecodeCommand(f *testing.F)      { fuzzRecord(f, "command") }
+func FuzzDecodeDevicePolicy(f *testing.F) { fuzzRecord(f, "policy") }
 
 func BenchmarkDecodeCommand(b *testing.B) {
 	var raw []byte

@@ -10,8 +10,8 @@ import (
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
-// Fast decoders of the records every check-in reads: the device, its session and its open
-// commands. They read the JSON encoding/json writes for these types (known keys in their
+// Fast decoders of the records every check-in reads: the device, its session, its open
+// commands and its resolved-policy record. They read the JSON encoding/json writes for these types (known keys in their
 // exact case, strings without escapes, plain integers, RFC 3339 times, base64 bytes) with one
 // string conversion of the record, and give up on anything else — an escape, an unknown or
 // repeated key, a float, nesting deeper than maxFastDepth — so that decoding falls back to
@@ -224,6 +224,10 @@ func unmarshal(raw []byte, v any) error {
 		if ok = fastDecodeSession(raw, v); !ok {
 			*v = store.Session{}
 		}
+	case *store.DevicePolicy:
+		if ok = fastDecodeDevicePolicy(raw, v); !ok {
+			*v = store.DevicePolicy{}
+		}
 	}
 	if ok {
 		return nil
@@ -279,6 +283,28 @@ func fastDecodeDevice(raw []byte, d *store.Device) bool {
 			return p.boolean(&d.PolicyDirty)
 		case "scopeTags":
 			return p.strings(&d.ScopeTags)
+		}
+		return false
+	})
+	return ok && p.end()
+}
+
+// fastDecodeDevicePolicy reads the small per-device policy record that the policy check
+// before every check-in reads.
+func fastDecodeDevicePolicy(raw []byte, d *store.DevicePolicy) bool {
+	p := newRecord(raw)
+	ok := p.fields(func(key string) bool {
+		switch key {
+		case "version":
+			return p.uint(&d.Version)
+		case "osVersion":
+			return p.text(&d.OSVersion)
+		case "osEdition":
+			return p.int(&d.OSEdition)
+		case "userId":
+			return p.text(&d.UserID)
+		case "resolvedAt":
+			return p.time(&d.ResolvedAt)
 		}
 		return false
 	})
