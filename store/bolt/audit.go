@@ -18,7 +18,7 @@ import (
 
 // SegmentSize is the retention unit of an audit chain: seqs (k*SegmentSize, (k+1)*SegmentSize]
 // form segment k, and DropAudit drops a segment only as a whole.
-const SegmentSize = 1000
+const SegmentSize = store.AuditSegmentSize
 
 // auditPage is how many events AuditEvents reads per read transaction.
 const auditPage = 256

@@ -15,7 +15,7 @@ import (
 
 // MaxSessions is how many OMA-DM sessions are kept per device; writing a new one deletes
 // the least recently updated beyond this many.
-const MaxSessions = 8
+const MaxSessions = store.MaxSessions
 
 // Checkin runs fn in one durable transaction scoped to deviceID. Concurrent check-ins are
 // grouped into one commit (bbolt Batch), so fn may run more than once: each run gets a fresh

@@ -47,7 +47,7 @@ func allBuckets() []string {
 }
 
 // maxIDLen bounds every ID used in a key (tenant, user, device, command, session IDs).
-const maxIDLen = 1024
+const maxIDLen = store.MaxIDLen
 
 // Defaults of Options.
 const (
@@ -188,15 +188,7 @@ func mapErr(err error) error {
 }
 
 // checkID rejects IDs that cannot be keys.
-func checkID(what, id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("empty %s", what)
-	case len(id) > maxIDLen:
-		return fmt.Errorf("%s longer than %d bytes", what, maxIDLen)
-	}
-	return nil
-}
+func checkID(what, id string) error { return store.CheckID(what, id) }
 
 // prefix returns the key prefix of an owner: its length (2 bytes, big-endian) and bytes,
 // with room for extra bytes after it.

@@ -14,7 +14,7 @@ import (
 
 // MaxSessions is how many OMA-DM sessions are kept per device; writing a new one deletes
 // the least recently updated beyond this many.
-const MaxSessions = 8
+const MaxSessions = store.MaxSessions
 
 // Checkin runs fn in one READ COMMITTED transaction that first locks the device's row
 // (SELECT … FOR UPDATE), so two sessions of one device on any replicas run one after the

@@ -28,7 +28,7 @@ const (
 )
 
 // maxIDLen bounds every ID used as a key, as in the bbolt backend.
-const maxIDLen = 1024
+const maxIDLen = store.MaxIDLen
 
 // Options configures Open.
 type Options struct {
@@ -233,15 +233,7 @@ func mapErr(err error) error {
 }
 
 // checkID rejects IDs that cannot be keys.
-func checkID(what, id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("empty %s", what)
-	case len(id) > maxIDLen:
-		return fmt.Errorf("%s longer than %d bytes", what, maxIDLen)
-	}
-	return nil
-}
+func checkID(what, id string) error { return store.CheckID(what, id) }
 
 // encode returns the JSON of a record.
 func encode(v any) ([]byte, error) {
