@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -32,6 +34,10 @@ const (
 	pinComplexityMinURI = "./Device/Vendor/MSFT/PassportForWork/" + contosoTenant + "/Policies/PINComplexity/MinimumPINLength"
 	fabrikamHost        = "adfs.fabrikam.com"
 	firstPIN            = "24681357"
+
+	// LocURI suffixes of the two PIN recovery nodes in a device's setting states.
+	pinRecoveryNode = "/Policies/EnablePinRecovery"
+	allowListNode   = "/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls"
 )
 
 // cheapKDF keeps Argon2id affordable under the race detector; the production default is
@@ -258,10 +264,18 @@ func TestPinResetEndToEnd(t *testing.T) {
 	did := id.DeviceID
 	const upn = "alice@contoso.com"
 
-	// Policy: PIN recovery on and a minimum PIN length, delivered by queued Replace commands
-	// (the configuration policy API was not available when this test was written).
-	e.replace(a, contosoTenant, pinRecoveryURI, "bool", "true")
-	e.set(a, contosoTenant, "Add", pinComplexityMinURI, "int", "8") // PINComplexity does not exist before
+	// Policy: PIN recovery on through a settings catalog profile assigned to a group holding
+	// the device, as an admin does it; the engine writes the node, then verifies it.
+	gid := e.groupWith(contosoTenant, "WHfB PIN recovery", did)
+	profile := e.importProfile("configurationPolicies", catalogPinRecoveryExport)
+	e.assign("configurationPolicies", profile, groupTarget(gid))
+	e.syncUntilState(a, contosoTenant, pinRecoveryNode, store.SettingSucceeded)
+	if !a.Policy().PINRecoveryEnabled {
+		t.Fatalf("policy after the profile landed: %+v", a.Policy())
+	}
+	// The minimum PIN length is only a precondition of the provisioning check below, so a
+	// queued Add sets it (PINComplexity does not exist before).
+	e.set(a, contosoTenant, "Add", pinComplexityMinURI, "int", "8")
 
 	// Provisioning honours PIN complexity.
 	_, err := a.ProvisionHello(ctx, upn, "1234")
@@ -418,8 +432,14 @@ func TestPinResetEndToEnd(t *testing.T) {
 		t.Errorf("device view after destructive reset: HTTP %d, %+v", st, dv)
 	}
 
-	// Policy off: the protector goes at once, no PIN needed.
-	e.replace(a, contosoTenant, pinRecoveryURI, "bool", "false")
+	// Policy off: the admin removes the profile's assignment, the engine deletes the node
+	// (EnablePinRecovery reverts to its default, false) and the protector goes at once, no PIN
+	// needed.
+	e.assign("configurationPolicies", profile, unassigned)
+	e.syncUntilState(a, contosoTenant, pinRecoveryNode, store.SettingRemoved)
+	if a.Policy().PINRecoveryEnabled {
+		t.Errorf("policy after unassigning: %+v, want PIN recovery off", a.Policy())
+	}
 	if s := status(t, a); !strings.Contains(s, "CanReset : DestructiveOnly") || !strings.Contains(s, "PinResetProtector : not used") {
 		t.Errorf("status after disabling:\n%s", s)
 	}
@@ -500,7 +520,12 @@ func TestPinResetFederatedWebSignIn(t *testing.T) {
 	const upn = "bob@fabrikam.com"
 	a := e.federatedBob(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise))
 	e.consent(fabrikamTen, true)
-	e.replace(a, fabrikamTen, "./Device/Vendor/MSFT/PassportForWork/"+fabrikamTen+"/Policies/EnablePinRecovery", "bool", "true")
+	// PIN recovery on through fabrikam's own settings catalog profile ({tenantid} resolves to
+	// fabrikam), assigned to a group holding the device.
+	gid := e.groupWith(fabrikamTen, "Fabrikam WHfB", a.Identity().DeviceID)
+	pin := e.importProfileIn(fabrikamTen, "configurationPolicies", catalogPinRecoveryExport)
+	e.assignIn(fabrikamTen, "configurationPolicies", pin, groupTarget(gid))
+	e.syncUntilState(a, fabrikamTen, pinRecoveryNode, store.SettingSucceeded)
 	if res, err := a.ProvisionHello(ctx, upn, "1357"); err != nil || res.CanReset != hello.CanResetDestructiveAndNonDestructive {
 		t.Fatalf("provision: %+v, %v", res, err)
 	}
@@ -521,7 +546,14 @@ func TestPinResetFederatedWebSignIn(t *testing.T) {
 		}
 	}
 
-	e.replace(a, fabrikamTen, allowListURI, "chr", fabrikamHost+";login.microsoftonline.com")
+	// The allow list arrives as a custom OMA-URI profile assigned to the same group.
+	allow := e.importProfileIn(fabrikamTen, "deviceConfigurations",
+		e.customAllowListProfile("Fabrikam web sign-in", fabrikamHost+";login.microsoftonline.com"))
+	e.assignIn(fabrikamTen, "deviceConfigurations", allow, groupTarget(gid))
+	e.syncUntilState(a, fabrikamTen, allowListNode, store.SettingSucceeded)
+	if urls := a.Policy().WebSignInAllowedURLs; !slices.Equal(urls, []string{fabrikamHost, "login.microsoftonline.com"}) {
+		t.Fatalf("allow list on the device = %q", urls)
+	}
 	res, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 		Password: password, OTP: otp.next(), NewPIN: "2468"})
 	if err != nil {
@@ -603,6 +635,8 @@ func TestPinResetSupportMatrix(t *testing.T) {
 				}
 				a, user, tenant = agentFor(osv, ed), upn, contosoTenant
 			}
+			// EnablePinRecovery is only this row's precondition: a queued Replace sets it
+			// (TestPinResetEndToEnd delivers it through an assigned profile).
 			if a.Policy().PINRecoveryEnabled != tc.recovery {
 				e.replace(a, tenant, "./Device/Vendor/MSFT/PassportForWork/"+tenant+"/Policies/EnablePinRecovery", "bool", map[bool]string{true: "true", false: "false"}[tc.recovery])
 			}
