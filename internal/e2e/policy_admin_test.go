@@ -38,29 +38,21 @@ func (e *env) post(path, body string) (int, map[string]any) {
 }
 
 // importProfile imports an Intune export and returns its ID.
+// importProfile, assign and settingStates work in the contoso tenant (profile_helpers_test.go
+// has the versions that take a tenant).
 func (e *env) importProfile(route, body string) string {
 	e.t.Helper()
-	st, out := e.post("/tenants/"+contosoTenant+"/"+route, body)
-	if st != http.StatusCreated {
-		e.t.Fatalf("importing into %s: HTTP %d %v", route, st, out)
-	}
-	return out["id"].(string)
+	return e.importProfileIn(contosoTenant, route, body)
 }
 
 func (e *env) assign(route, pid, body string) {
 	e.t.Helper()
-	if st, out := e.post("/tenants/"+contosoTenant+"/"+route+"/"+pid+"/assign", body); st != http.StatusOK {
-		e.t.Fatalf("assigning %s: HTTP %d %v", pid, st, out)
-	}
+	e.assignIn(contosoTenant, route, pid, body)
 }
 
 func (e *env) settingStates(did string) []server.SettingStateView {
 	e.t.Helper()
-	var out struct{ Value []server.SettingStateView }
-	if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did+"/settingStates", nil, &out); st != http.StatusOK {
-		e.t.Fatalf("settingStates of %s: HTTP %d", did, st)
-	}
-	return out.Value
+	return e.settingStatesIn(contosoTenant, did)
 }
 
 // stateOf is the state of the device's setting whose LocURI ends in suffix ("" if none).
