@@ -78,8 +78,11 @@ func (r auditReader) AuditAnchor(ctx context.Context, tenantID string) (audit.An
 	return r.d.AuditAnchor(ctx, tenantID)
 }
 
-// AuditEvents returns an iterator over the tenant's events in Seq order that match f. It
-// reads a page at a time, each page in its own read transaction.
+// AuditEvents returns an iterator over the tenant's events in Seq order that match f. From
+// the first Next on, a goroutine of the iterator reads and decodes pages ahead of the
+// caller (each page in its own read transaction, at most iterAhead pages buffered), so
+// decoding and the caller's work (filtering, writing CSV) run on two cores. Close stops
+// that goroutine and waits for it; it also stops by itself when ctx is done.
 func (r auditReader) AuditEvents(ctx context.Context, tenantID string, f audit.Filter) (audit.EventIterator, error) {
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("reading audit events: %w", err)
@@ -87,54 +90,148 @@ func (r auditReader) AuditEvents(ctx context.Context, tenantID string, f audit.F
 	return &eventIterator{ctx: ctx, d: r.d, tenantID: tenantID, filter: f}, nil
 }
 
-// eventIterator pages through a tenant's log.
+const (
+	// iterAhead is how many decoded pages the reading goroutine may hold for the caller,
+	// besides the one the caller is on and the one being decoded.
+	iterAhead = 2
+	// arenaChunk is the size of the buffers stored records are copied into; a decoded event
+	// keeps its chunk alive, so chunks stay small.
+	arenaChunk = 32 << 10
+)
+
+// eventPage is a page of decoded events that match the filter, or the error that ended
+// reading. last marks the final page.
+type eventPage struct {
+	events []audit.Event
+	err    error
+	last   bool
+}
+
+// eventIterator pages through a tenant's log with a reading goroutine.
 type eventIterator struct {
 	ctx      context.Context
 	d        *DB
 	tenantID string
 	filter   audit.Filter
-	next     uint64 // last Seq returned
-	page     []*audit.Event
-	done     bool
+
+	pages   chan eventPage // nil until the first Next
+	stop    chan struct{}  // closed by Close
+	stopped chan struct{}  // closed when the goroutine has returned
+	page    []audit.Event
+	end     bool  // the last page was received
+	err     error // sticky error
+	closed  bool
 }
 
 // Next returns the next matching event.
 func (it *eventIterator) Next() (audit.Event, bool, error) {
 	for {
-		for len(it.page) > 0 {
+		if len(it.page) > 0 {
 			ev := it.page[0]
 			it.page = it.page[1:]
-			if it.filter.Match(ev) {
-				return *ev, true, nil
-			}
+			return ev, true, nil
 		}
-		if it.done {
+		switch {
+		case it.err != nil:
+			return audit.Event{}, false, it.err
+		case it.end:
 			return audit.Event{}, false, nil
+		case it.closed:
+			return audit.Event{}, false, errors.New("reading audit events: iterator closed")
 		}
-		if err := it.fill(); err != nil {
-			return audit.Event{}, false, err
+		if it.pages == nil {
+			it.pages = make(chan eventPage, iterAhead)
+			it.stop = make(chan struct{})
+			it.stopped = make(chan struct{})
+			go it.read()
+		}
+		p, ok := <-it.pages
+		switch {
+		case !ok: // the goroutine gave up because ctx is done
+			it.err = fmt.Errorf("reading audit events of tenant %s: %w", it.tenantID, context.Cause(it.ctx))
+		case p.err != nil:
+			it.err = p.err
+		default:
+			it.page, it.end = p.events, p.last
 		}
 	}
 }
 
-func (it *eventIterator) fill() error {
-	page := make([]*audit.Event, 0, auditPage)
-	err := it.d.AuditEvents(it.ctx, it.tenantID, it.next, func(e *audit.Event) (bool, error) {
-		page = append(page, e)
-		return len(page) < auditPage, nil
-	})
-	if err != nil {
-		return err
+// read runs on the iterator's goroutine: it reads pages until the log ends, reading fails,
+// Close is called or ctx is done, and returns then.
+func (it *eventIterator) read() {
+	defer close(it.stopped)
+	defer close(it.pages)
+	var arena []byte
+	next := uint64(1)
+	for {
+		select {
+		case <-it.stop:
+			return
+		default:
+		}
+		var (
+			p       eventPage
+			lastSeq uint64
+			n       int
+		)
+		p.err = it.d.view(it.ctx, func(tx *bbolt.Tx) error {
+			p.events = make([]audit.Event, 0, auditPage)
+			pre := prefix(it.tenantID, 0)
+			c := bucket(tx, bAudit).Cursor()
+			for k, v := c.Seek(seqKey(it.tenantID, next)); k != nil && hasPrefix(k, pre) && n < auditPage; k, v = c.Next() {
+				n++
+				// Copy the record out of the mmap into the arena; a chunk is only
+				// appended to, so bytes events alias are never written again.
+				if cap(arena)-len(arena) < len(v) {
+					arena = make([]byte, 0, max(arenaChunk, len(v)))
+				}
+				off := len(arena)
+				arena = append(arena, v...)
+				p.events = append(p.events, audit.Event{})
+				ev := &p.events[len(p.events)-1]
+				if err := decodeOwnedEvent(arena[off:len(arena):len(arena)], ev); err != nil {
+					return fmt.Errorf("audit event %x: %w", k[len(pre):], err)
+				}
+				lastSeq = ev.Seq
+				if !it.filter.Match(ev) {
+					p.events = p.events[:len(p.events)-1]
+				}
+			}
+			return nil
+		})
+		if p.err != nil {
+			p.err = fmt.Errorf("reading audit events of tenant %s: %w", it.tenantID, p.err)
+		}
+		next = lastSeq + 1
+		p.last = p.err != nil || n < auditPage || next == 0
+		if len(p.events) == 0 && !p.last {
+			continue // nothing on this page matched: read on (ctx is checked by view)
+		}
+		select {
+		case it.pages <- p:
+		case <-it.stop:
+			return
+		case <-it.ctx.Done():
+			return
+		}
+		if p.last {
+			return
+		}
 	}
-	if len(page) < auditPage {
-		it.done = true
+}
+
+// Close stops the reading goroutine, if any, and waits for it to return. No transaction
+// stays open between pages.
+func (it *eventIterator) Close() error {
+	if it.closed {
+		return nil
 	}
-	if len(page) > 0 {
-		it.next = page[len(page)-1].Seq
+	it.closed = true
+	if it.stop != nil {
+		close(it.stop)
+		<-it.stopped
 	}
-	it.page = page
+	it.page = nil
 	return nil
 }
-
-// Close releases nothing: no transaction stays open between pages.
-func (it *eventIterator) Close() error { return nil }

@@ -45,7 +45,10 @@
 // complete and every event in it is older than the cut, oldest first; the anchor is the
 // last dropped event. DropAudit drops one segment per transaction; DropAuditSegments (the
 // audit.Retainer method) drops and records the retention event in one transaction.
-// AuditReader adapts the store to audit.Reader for audit.VerifyTenant and audit.Export.
+// AuditReader adapts the store to audit.Reader for audit.VerifyTenant and audit.Export; its
+// iterator reads and decodes the next pages in a goroutine of its own (at most two pages
+// ahead) while the caller consumes the current one, so close it when done (Close waits for
+// the goroutine; it also ends when the iterator's context is done).
 //
 // # Caveats
 //
