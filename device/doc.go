@@ -13,6 +13,21 @@
 //	err = a.Run(ctx)           // poll on the DMClient schedule until ctx is done
 //	fmt.Print(a.Status())      // dsregcmd /status-style report
 //	err = a.Unenroll(ctx)      // Alert 1226, then unenrolled
+//	err = a.Renew(ctx)         // MS-MDE2 WSTEP Renew over mTLS with the current certificate
+//
+// # Windows Hello and PIN reset
+//
+// ProvisionHello creates the enrolled user's Hello container (device/hello) under the
+// PassportForWork PINComplexity policy. While EnablePinRecovery is on, the agent keeps a PIN
+// reset protector: it is created with the tenant's key from the PIN reset service the next
+// time the container is unlocked (ProvisionHello, UnlockHello, or after a reset) and destroyed
+// as soon as the policy goes off; CanReset follows it. ResetPIN checks the support matrix
+// first, then signs the user in at the identity provider with MFA — a federated tenant's
+// web sign-in may open only hosts in ConfigureWebSignInAllowedUrls ("We can't open that page
+// right now") — and then either asks the PIN reset service, over mTLS with the device
+// certificate, to decrypt the protector (non-destructive: same key, new PIN) or replaces the
+// container (destructive: new key, new NgcKeyId). Every refusal happens before the container
+// is touched.
 //
 // # State directory
 //
