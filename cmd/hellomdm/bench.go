@@ -19,7 +19,7 @@ func init() { subcommands["bench"] = runBench }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "checkin" {
-		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--idle] [--handshake-per-session] [--server-pid PID]")
+		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--idle] [--handshake-per-session [--tls-resume]] [--server-pid PID]")
 		return 2
 	}
 	fs := flag.NewFlagSet("bench checkin", flag.ContinueOnError)
@@ -32,6 +32,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	concurrency := fs.Int("concurrency", 64, "sessions in flight")
 	idle := fs.Bool("idle", false, "idle check-ins (nothing queued, one message each) instead of one command per session")
 	handshake := fs.Bool("handshake-per-session", false, "new TLS connection for every session")
+	resume := fs.Bool("tls-resume", false, "resume each device's previous TLS session, as Windows' session cache does")
 	pid := fs.Int("server-pid", 0, "server process ID, to report its RSS")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := parseFlags(fs, args[1:], "HELLOMDM_BENCH_"); err != nil {
@@ -53,7 +54,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := loadgen.Run(ctx, loadgen.Config{ServerURL: *server, RootCAs: pool, AdminToken: *token, Devices: *devices, Duration: *duration,
-		Concurrency: *concurrency, Idle: *idle, HandshakePerSession: *handshake, ServerPID: *pid, Progress: stderr})
+		Concurrency: *concurrency, Idle: *idle, HandshakePerSession: *handshake, ResumeTLS: *resume, ServerPID: *pid, Progress: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, "hellomdm bench:", err)
 		return 1

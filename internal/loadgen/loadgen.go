@@ -48,10 +48,13 @@ type Config struct {
 	Idle bool
 	// HandshakePerSession opens a new TLS connection for every session (no keep-alive).
 	HandshakePerSession bool
-	EnrollConcurrency   int    // default 8
-	StateDir            string // device state directories (default a temp dir, removed after)
-	ServerPID           int    // when set, the server's RSS is read from /proc
-	Progress            io.Writer
+	// ResumeTLS lets each device resume its previous TLS session (session tickets), as
+	// Windows' SChannel session cache does; without it every handshake is a full one.
+	ResumeTLS         bool
+	EnrollConcurrency int    // default 8
+	StateDir          string // device state directories (default a temp dir, removed after)
+	ServerPID         int    // when set, the server's RSS is read from /proc
+	Progress          io.Writer
 }
 
 // Result is what a run measured.
@@ -222,6 +225,9 @@ func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSo
 	tlsCfg, err := a.ClientTLS()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.ResumeTLS {
+		tlsCfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 	}
 	tr := &http.Transport{TLSClientConfig: tlsCfg, MaxIdleConnsPerHost: 1, DisableKeepAlives: cfg.HandshakePerSession}
 	return &simDevice{id: a.Identity().DeviceID, client: &http.Client{Timeout: 30 * time.Second, Transport: tr}, mgmtURL: a.Enrollment().ManagementURL}, nil
