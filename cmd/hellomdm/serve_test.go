@@ -7,68 +7,28 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hellomdm/hellomdm/internal/testbin"
 )
-
-// buildBinary builds hellomdm once per test binary run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hellomdm")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 type serveProc struct {
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testbin.Buffer
+	stderr *testbin.Buffer
 	done   chan error
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the child process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func startServe(t *testing.T, bin, dir, addr string, env ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &serveProc{stdout: &testbin.Buffer{}, stderr: &testbin.Buffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "serve", "--data", dir, "--addr", addr, "--log-format", "json")
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -87,9 +47,9 @@ func TestServeHealthzSignalRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := testbin.Build(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	addr := freeAddr(t)
+	addr := testbin.FreeAddr(t)
 
 	p := startServe(t, bin, dir, addr)
 	caPEM := waitHealthy(t, p, dir, addr)
@@ -124,9 +84,9 @@ func TestServeEnvironment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := buildBinary(t)
+	bin := testbin.Build(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	addr := freeAddr(t)
+	addr := testbin.FreeAddr(t)
 	p := startServe(t, bin, dir, addr, "HELLOMDM_ADMIN_TOKEN=hmdm_env-token", "HELLOMDM_HOSTNAME=mdm.test")
 	waitHealthy(t, p, dir, addr)
 	if strings.Contains(p.stdout.String(), "bootstrap admin token") {

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/internal/testbin"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/server"
 )
@@ -45,51 +45,13 @@ type replica struct {
 	addr   string
 	dir    string
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *testbin.Buffer
 	done   chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hellomdm")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/hellomdm/hellomdm/cmd/hellomdm")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func startReplica(t *testing.T, bin string, pg testpg.Store, keyFile, publicURL string) *replica {
 	t.Helper()
-	r := &replica{addr: freeAddr(t), dir: t.TempDir(), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	r := &replica{addr: testbin.FreeAddr(t), dir: t.TempDir(), stderr: &testbin.Buffer{}, done: make(chan error, 1)}
 	r.cmd = exec.Command(bin, "serve", "--store", pg.DSN, "--store-key-file", keyFile, "--data", r.dir, "--addr", r.addr,
 		"--public-url", publicURL, "--claim-lease", "1s", "--retry-backoff", "0", "--log-format", "json", "--log-level", "debug")
 	r.cmd.Env = append(os.Environ(), "HELLOMDM_ADMIN_TOKEN="+adminToken)

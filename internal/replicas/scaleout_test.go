@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/internal/testbin"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
@@ -33,7 +34,7 @@ func TestScaleOut(t *testing.T) {
 	}
 	pg := testpg.NewStore(t) // skips without HELLOMDM_TEST_POSTGRES
 	started := time.Now()
-	bin := buildBinary(t)
+	bin := testbin.Build(t)
 	keyFile := filepath.Join(t.TempDir(), "store.key")
 	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(pg.Key)), 0o600); err != nil {
 		t.Fatal(err)
