@@ -161,22 +161,7 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 		return fmt.Errorf("enrolling: %w", err)
 	}
 	rstr, err := a.soap(ctx, c, "enroll", enr.EnrollmentURL, actionRST, creds, func(body *etree.Element) {
-		rst := body.CreateElement("wst:RequestSecurityToken")
-		rst.CreateAttr("xmlns:wst", nsWSTrust)
-		rst.CreateElement("wst:TokenType").SetText(tokenTypeEnrollment)
-		rst.CreateElement("wst:RequestType").SetText(requestTypeIssue)
-		bst := rst.CreateElement("wsse:BinarySecurityToken")
-		bst.CreateAttr("xmlns:wsse", nsWSSE)
-		bst.CreateAttr("ValueType", valueTypePKCS10)
-		bst.CreateAttr("EncodingType", encodingBase64)
-		bst.SetText(base64.StdEncoding.EncodeToString(csr))
-		ac := rst.CreateElement("ac:AdditionalContext")
-		ac.CreateAttr("xmlns:ac", nsAuthContext)
-		for _, kv := range additionalContext(id, req.RequestVersion) {
-			it := ac.CreateElement("ac:ContextItem")
-			it.CreateAttr("Name", kv[0])
-			it.CreateElement("ac:Value").SetText(kv[1])
-		}
+		writeRST(body, requestTypeIssue, valueTypePKCS10, csr, additionalContext(id, req.RequestVersion))
 	})
 	if err != nil {
 		return err
@@ -403,4 +388,26 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// writeRST writes a WSTEP RequestSecurityToken (MS-WSTEP 3.1.4.1.1.1; protocol.md A.7) into
+// body: the request type (Issue or Renew), the certificate request as a BinarySecurityToken
+// of valueType (PKCS#10, or PKCS#7 for renewal), and the AdditionalContext items in order.
+func writeRST(body *etree.Element, requestType, valueType string, request []byte, context [][2]string) {
+	rst := body.CreateElement("wst:RequestSecurityToken")
+	rst.CreateAttr("xmlns:wst", nsWSTrust)
+	rst.CreateElement("wst:TokenType").SetText(tokenTypeEnrollment)
+	rst.CreateElement("wst:RequestType").SetText(requestType)
+	bst := rst.CreateElement("wsse:BinarySecurityToken")
+	bst.CreateAttr("xmlns:wsse", nsWSSE)
+	bst.CreateAttr("ValueType", valueType)
+	bst.CreateAttr("EncodingType", encodingBase64)
+	bst.SetText(base64.StdEncoding.EncodeToString(request))
+	ac := rst.CreateElement("ac:AdditionalContext")
+	ac.CreateAttr("xmlns:ac", nsAuthContext)
+	for _, kv := range context {
+		it := ac.CreateElement("ac:ContextItem")
+		it.CreateAttr("Name", kv[0])
+		it.CreateElement("ac:Value").SetText(kv[1])
+	}
 }

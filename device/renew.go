@@ -86,22 +86,7 @@ func (a *Agent) Renew(ctx context.Context) error {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
 	body, err := soapRequest(actionRST, "urn:uuid:"+uuid.NewString(), enr.EnrollmentURL, nil, func(body *etree.Element) {
-		rst := body.CreateElement("wst:RequestSecurityToken")
-		rst.CreateAttr("xmlns:wst", nsWSTrust)
-		rst.CreateElement("wst:TokenType").SetText(tokenTypeEnrollment)
-		rst.CreateElement("wst:RequestType").SetText(requestTypeRenew)
-		bst := rst.CreateElement("wsse:BinarySecurityToken")
-		bst.CreateAttr("xmlns:wsse", nsWSSE)
-		bst.CreateAttr("ValueType", valueTypePKCS7)
-		bst.CreateAttr("EncodingType", encodingBase64)
-		bst.SetText(base64.StdEncoding.EncodeToString(p7))
-		ac := rst.CreateElement("ac:AdditionalContext")
-		ac.CreateAttr("xmlns:ac", nsAuthContext)
-		for _, kv := range additionalContext(id, DefaultRequestVersion) {
-			it := ac.CreateElement("ac:ContextItem")
-			it.CreateAttr("Name", kv[0])
-			it.CreateElement("ac:Value").SetText(kv[1])
-		}
+		writeRST(body, requestTypeRenew, valueTypePKCS7, p7, additionalContext(id, DefaultRequestVersion))
 	})
 	if err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
