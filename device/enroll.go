@@ -17,6 +17,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // Authentication policies (MS-MDE2 DiscoveryResponse AuthPolicy).
@@ -112,10 +114,10 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 	if err != nil {
 		return err
 	}
-	res := child(disc, "DiscoverResult")
+	res := xmlx.Child(disc, "DiscoverResult")
 	enr := Enrollment{
-		ServerURL: base.String(), DiscoveryURL: discURL, AuthPolicy: text(child(res, "AuthPolicy")),
-		PolicyURL: text(child(res, "EnrollmentPolicyServiceUrl")), EnrollmentURL: text(child(res, "EnrollmentServiceUrl")),
+		ServerURL: base.String(), DiscoveryURL: discURL, AuthPolicy: xmlx.Text(xmlx.Child(res, "AuthPolicy")),
+		PolicyURL: xmlx.Text(xmlx.Child(res, "EnrollmentPolicyServiceUrl")), EnrollmentURL: xmlx.Text(xmlx.Child(res, "EnrollmentServiceUrl")),
 		UPN: req.UPN, CSRShape: shape,
 	}
 	if enr.EnrollmentURL == "" {
@@ -132,7 +134,7 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 	case AuthFederated:
 		tok := req.Token
 		if tok == "" {
-			if tok, err = a.webSignIn(ctx, c, text(child(res, "AuthenticationServiceUrl")), req.UPN, req.Password, req.OTP); err != nil {
+			if tok, err = a.webSignIn(ctx, c, xmlx.Text(xmlx.Child(res, "AuthenticationServiceUrl")), req.UPN, req.Password, req.OTP); err != nil {
 				return fmt.Errorf("enrolling: %w", err)
 			}
 		}
@@ -234,8 +236,8 @@ func provisioningFromRSTR(op *etree.Element) (*provisioning, error) {
 	if op.Tag != "RequestSecurityTokenResponseCollection" {
 		return nil, fmt.Errorf("enrollment answered %s, not a RequestSecurityTokenResponseCollection", op.Tag)
 	}
-	bst := child(child(child(op, "RequestSecurityTokenResponse"), "RequestedSecurityToken"), "BinarySecurityToken")
-	if bst == nil || attr(bst, "ValueType") != tokenTypeProvDoc {
+	bst := xmlx.Child(xmlx.Child(xmlx.Child(op, "RequestSecurityTokenResponse"), "RequestedSecurityToken"), "BinarySecurityToken")
+	if bst == nil || xmlx.Attr(bst, "ValueType") != tokenTypeProvDoc {
 		return nil, fmt.Errorf("RSTR carries no provisioning document")
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Text()), ""))

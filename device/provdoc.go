@@ -1,7 +1,6 @@
 package device
 
 import (
-	"crypto/sha1" //nolint:gosec // certificate thumbprints are SHA-1 by definition (protocol.md A.9)
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	"crypto/sha1" //nolint:gosec // certificate thumbprints are SHA-1 by definition (protocol.md A.9)
 	"github.com/beevik/etree"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // maxProvDoc bounds the decoded wap-provisioningdoc.
@@ -46,9 +48,9 @@ func parseProvisioningDoc(data []byte) (*provisioning, error) {
 		return nil, fmt.Errorf("reading provisioning document: root is not wap-provisioningdoc")
 	}
 	p := &provisioning{}
-	for _, c := range children(root, "characteristic") {
+	for _, c := range xmlx.Children(root, "characteristic") {
 		var err error
-		switch attr(c, "type") {
+		switch xmlx.Attr(c, "type") {
 		case "CertificateStore":
 			err = p.certificateStore(c)
 		case "APPLICATION":
@@ -76,8 +78,8 @@ func parseProvisioningDoc(data []byte) (*provisioning, error) {
 }
 
 func characteristic(e *etree.Element, typ string) *etree.Element {
-	for _, c := range children(e, "characteristic") {
-		if attr(c, "type") == typ {
+	for _, c := range xmlx.Children(e, "characteristic") {
+		if xmlx.Attr(c, "type") == typ {
 			return c
 		}
 	}
@@ -85,9 +87,9 @@ func characteristic(e *etree.Element, typ string) *etree.Element {
 }
 
 func parm(e *etree.Element, name string) string {
-	for _, p := range children(e, "parm") {
-		if attr(p, "name") == name {
-			return attr(p, "value")
+	for _, p := range xmlx.Children(e, "parm") {
+		if xmlx.Attr(p, "name") == name {
+			return xmlx.Attr(p, "value")
 		}
 	}
 	return ""
@@ -102,8 +104,8 @@ func thumbprint(c *x509.Certificate) string {
 // certIn reads the one certificate characteristic under e (skipping PrivateKeyContainer).
 func certIn(e *etree.Element, where string) (*x509.Certificate, error) {
 	var found *x509.Certificate
-	for _, c := range children(e, "characteristic") {
-		typ := attr(c, "type")
+	for _, c := range xmlx.Children(e, "characteristic") {
+		typ := xmlx.Attr(c, "type")
 		if typ == "PrivateKeyContainer" {
 			continue
 		}
@@ -153,7 +155,7 @@ func (p *provisioning) dmClient(c *etree.Element) error {
 	if prov == nil {
 		return nil
 	}
-	for _, pc := range children(prov, "characteristic") {
+	for _, pc := range xmlx.Children(prov, "characteristic") {
 		p.EntDMID, p.EntDeviceName, p.UPN = parm(pc, "EntDMID"), parm(pc, "EntDeviceName"), parm(pc, "UPN")
 		poll := characteristic(pc, "Poll")
 		if poll == nil {

@@ -22,6 +22,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // WS-Trust renewal values (MS-MDE2 3.5.4.1.1.1: the client renews with RequestType
@@ -127,8 +129,8 @@ func renewedCertificate(op *etree.Element) (*x509.Certificate, error) {
 	if op.Tag != "RequestSecurityTokenResponseCollection" {
 		return nil, fmt.Errorf("enrollment answered %s, not a RequestSecurityTokenResponseCollection", op.Tag)
 	}
-	bst := child(child(child(op, "RequestSecurityTokenResponse"), "RequestedSecurityToken"), "BinarySecurityToken")
-	if bst == nil || attr(bst, "ValueType") != tokenTypeProvDoc {
+	bst := xmlx.Child(xmlx.Child(xmlx.Child(op, "RequestSecurityTokenResponse"), "RequestedSecurityToken"), "BinarySecurityToken")
+	if bst == nil || xmlx.Attr(bst, "ValueType") != tokenTypeProvDoc {
 		return nil, fmt.Errorf("RSTR carries no provisioning document")
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Text()), ""))

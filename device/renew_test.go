@@ -30,6 +30,8 @@ import (
 	"github.com/beevik/etree"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // testCA is a small issuing CA for the fake enrollment service. Not safe for concurrent use;
@@ -125,27 +127,27 @@ func (f *renewFake) check(w http.ResponseWriter, r *http.Request) error {
 	if err := doc.ReadFromBytes(body); err != nil {
 		return err
 	}
-	hdr, rst := child(doc.Root(), "Header"), child(child(doc.Root(), "Body"), "RequestSecurityToken")
+	hdr, rst := xmlx.Child(doc.Root(), "Header"), xmlx.Child(xmlx.Child(doc.Root(), "Body"), "RequestSecurityToken")
 	switch {
-	case text(child(hdr, "Action")) != actionRST:
-		return fmt.Errorf("action %q", text(child(hdr, "Action")))
-	case child(hdr, "Security") != nil:
+	case xmlx.Text(xmlx.Child(hdr, "Action")) != actionRST:
+		return fmt.Errorf("action %q", xmlx.Text(xmlx.Child(hdr, "Action")))
+	case xmlx.Child(hdr, "Security") != nil:
 		return errors.New("renewal carries wsse:Security; the TLS certificate is the credential")
-	case text(child(rst, "RequestType")) != requestTypeRenew:
-		return fmt.Errorf("request type %q", text(child(rst, "RequestType")))
-	case attr(child(rst, "BinarySecurityToken"), "ValueType") != valueTypePKCS7:
+	case xmlx.Text(xmlx.Child(rst, "RequestType")) != requestTypeRenew:
+		return fmt.Errorf("request type %q", xmlx.Text(xmlx.Child(rst, "RequestType")))
+	case xmlx.Attr(xmlx.Child(rst, "BinarySecurityToken"), "ValueType") != valueTypePKCS7:
 		return errors.New("request is not PKCS#7")
 	}
 	var deviceID string
-	for _, it := range children(child(rst, "AdditionalContext"), "ContextItem") {
-		if attr(it, "Name") == "DeviceID" {
-			deviceID = text(child(it, "Value"))
+	for _, it := range xmlx.Children(xmlx.Child(rst, "AdditionalContext"), "ContextItem") {
+		if xmlx.Attr(it, "Name") == "DeviceID" {
+			deviceID = xmlx.Text(xmlx.Child(it, "Value"))
 		}
 	}
 	if deviceID != peer.Subject.CommonName {
 		return fmt.Errorf("DeviceID %q, certificate %q", deviceID, peer.Subject.CommonName)
 	}
-	p7, err := base64.StdEncoding.DecodeString(text(child(rst, "BinarySecurityToken")))
+	p7, err := base64.StdEncoding.DecodeString(xmlx.Text(xmlx.Child(rst, "BinarySecurityToken")))
 	if err != nil {
 		return err
 	}

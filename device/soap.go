@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // XML namespaces and SOAP actions of MS-MDE2 (discovery), MS-XCEP (policy) and MS-WSTEP
@@ -146,21 +148,21 @@ func parseSOAPResponse(step string, httpStatus int, data []byte) (*etree.Element
 	if root == nil || root.Tag != "Envelope" {
 		return nil, fmt.Errorf("enrollment %s: response is not a SOAP envelope (HTTP %d)", step, httpStatus)
 	}
-	body := child(root, "Body")
+	body := xmlx.Child(root, "Body")
 	if body == nil || len(body.ChildElements()) == 0 {
 		return nil, fmt.Errorf("enrollment %s: SOAP response has no body (HTTP %d)", step, httpStatus)
 	}
 	op := body.ChildElements()[0]
 	if op.Tag == "Fault" {
 		f := &FaultError{Step: step, HTTPStatus: httpStatus}
-		code := child(op, "Code")
-		f.Code = text(child(code, "Value"))
-		f.Subcode = text(child(child(code, "Subcode"), "Value"))
-		f.Reason = text(child(child(op, "Reason"), "Text"))
-		if d := child(child(op, "Detail"), "DeviceEnrollmentServiceError"); d != nil {
-			f.ErrorType = text(child(d, "ErrorType"))
-			f.Message = text(child(d, "Message"))
-			f.TraceID = text(child(d, "TraceId"))
+		code := xmlx.Child(op, "Code")
+		f.Code = xmlx.Text(xmlx.Child(code, "Value"))
+		f.Subcode = xmlx.Text(xmlx.Child(xmlx.Child(code, "Subcode"), "Value"))
+		f.Reason = xmlx.Text(xmlx.Child(xmlx.Child(op, "Reason"), "Text"))
+		if d := xmlx.Child(xmlx.Child(op, "Detail"), "DeviceEnrollmentServiceError"); d != nil {
+			f.ErrorType = xmlx.Text(xmlx.Child(d, "ErrorType"))
+			f.Message = xmlx.Text(xmlx.Child(d, "Message"))
+			f.TraceID = xmlx.Text(xmlx.Child(d, "TraceId"))
 		}
 		return nil, f
 	}
@@ -168,51 +170,4 @@ func parseSOAPResponse(step string, httpStatus int, data []byte) (*etree.Element
 		return nil, fmt.Errorf("enrollment %s: HTTP %d without a SOAP fault", step, httpStatus)
 	}
 	return op, nil
-}
-
-// child returns the first child element with the given local name (nil-safe).
-func child(e *etree.Element, local string) *etree.Element {
-	if e == nil {
-		return nil
-	}
-	for _, c := range e.ChildElements() {
-		if c.Tag == local {
-			return c
-		}
-	}
-	return nil
-}
-
-func children(e *etree.Element, local string) []*etree.Element {
-	if e == nil {
-		return nil
-	}
-	var out []*etree.Element
-	for _, c := range e.ChildElements() {
-		if c.Tag == local {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// text is the trimmed text of e, "" for nil.
-func text(e *etree.Element) string {
-	if e == nil {
-		return ""
-	}
-	return strings.TrimSpace(e.Text())
-}
-
-// attr returns an attribute value by local name, whatever its prefix.
-func attr(e *etree.Element, local string) string {
-	if e == nil {
-		return ""
-	}
-	for _, a := range e.Attr {
-		if a.Key == local {
-			return strings.TrimSpace(a.Value)
-		}
-	}
-	return ""
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // supportedVersions are the MS-MDE2 RequestVersion values accepted. Windows 10
@@ -32,18 +34,18 @@ func parseDiscover(env *envelope) (discoverRequest, error) {
 	if err := env.checkOp("Discover", nsDiscovery); err != nil {
 		return d, err
 	}
-	req := child(env.Op, "request")
+	req := xmlx.Child(env.Op, "request")
 	if req == nil {
 		return d, formatFault("missing request element", nil)
 	}
-	d.EmailAddress = text(child(req, "EmailAddress"))
-	d.RequestVersion = text(child(req, "RequestVersion"))
-	d.DeviceType = text(child(req, "DeviceType"))
-	d.ApplicationVersion = text(child(req, "ApplicationVersion"))
-	d.OSEdition = text(child(req, "OSEdition"))
-	if ap := child(req, "AuthPolicies"); ap != nil {
-		for _, p := range children(ap, "AuthPolicy") {
-			d.AuthPolicies = append(d.AuthPolicies, text(p))
+	d.EmailAddress = xmlx.Text(xmlx.Child(req, "EmailAddress"))
+	d.RequestVersion = xmlx.Text(xmlx.Child(req, "RequestVersion"))
+	d.DeviceType = xmlx.Text(xmlx.Child(req, "DeviceType"))
+	d.ApplicationVersion = xmlx.Text(xmlx.Child(req, "ApplicationVersion"))
+	d.OSEdition = xmlx.Text(xmlx.Child(req, "OSEdition"))
+	if ap := xmlx.Child(req, "AuthPolicies"); ap != nil {
+		for _, p := range xmlx.Children(ap, "AuthPolicy") {
+			d.AuthPolicies = append(d.AuthPolicies, xmlx.Text(p))
 		}
 	}
 	for _, f := range []string{d.EmailAddress, d.RequestVersion, d.DeviceType, d.ApplicationVersion, d.OSEdition} {

@@ -8,6 +8,8 @@ import (
 	"github.com/beevik/etree"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // WS-Trust / MS-WSTEP values of a RequestSecurityToken (MS-MDE2 3.4.4.1.1.1,
@@ -56,17 +58,17 @@ func parseRST(env *envelope) (rstRequest, error) {
 		return r, err
 	}
 	op := env.Op
-	if tt := text(child(op, "TokenType")); tt != tokenTypeDeviceEnrollment {
+	if tt := xmlx.Text(xmlx.Child(op, "TokenType")); tt != tokenTypeDeviceEnrollment {
 		return r, formatFault("unsupported TokenType", fmt.Errorf("token type %.100q", tt))
 	}
-	switch rt := text(child(op, "RequestType")); rt {
+	switch rt := xmlx.Text(xmlx.Child(op, "RequestType")); rt {
 	case requestTypeIssue:
 	case requestTypeRenew:
 		r.Renew = true
 	default:
 		return r, formatFault("unsupported RequestType", fmt.Errorf("request type %.100q", rt))
 	}
-	bst := child(op, "BinarySecurityToken")
+	bst := xmlx.Child(op, "BinarySecurityToken")
 	if bst == nil {
 		return r, senderFault(SubcodeCertificateRequest, "missing certificate request", nil)
 	}
@@ -74,7 +76,7 @@ func parseRST(env *envelope) (rstRequest, error) {
 	if err != nil {
 		return r, senderFault(SubcodeCertificateRequest, "certificate request is not base64", err)
 	}
-	switch vt := attr(bst, "ValueType"); {
+	switch vt := xmlx.Attr(bst, "ValueType"); {
 	case vt == valueTypePKCS10:
 		r.CSR = der
 	case vt == valueTypePKCS7 && r.Renew:
@@ -85,7 +87,7 @@ func parseRST(env *envelope) (rstRequest, error) {
 	default:
 		return r, senderFault(SubcodeCertificateRequest, "unsupported certificate request type", fmt.Errorf("value type %.100q", vt))
 	}
-	if err := parseContext(child(op, "AdditionalContext"), &r.Ctx); err != nil {
+	if err := parseContext(xmlx.Child(op, "AdditionalContext"), &r.Ctx); err != nil {
 		return r, err
 	}
 	if !r.Renew {
@@ -100,12 +102,12 @@ func parseContext(ac *etree.Element, c *enrollContext) error {
 	if ac == nil {
 		return nil
 	}
-	items := children(ac, "ContextItem")
+	items := xmlx.Children(ac, "ContextItem")
 	if len(items) > maxContextItems {
 		return dataFault("too many AdditionalContext items", nil)
 	}
 	for _, it := range items {
-		name, value := attr(it, "Name"), text(child(it, "Value"))
+		name, value := xmlx.Attr(it, "Name"), xmlx.Text(xmlx.Child(it, "Value"))
 		if len(value) > maxFieldLen {
 			return dataFault("AdditionalContext value too long", fmt.Errorf("item %.64q", name))
 		}

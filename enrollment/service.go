@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
 	"github.com/hellomdm/hellomdm/enrollment/ca"
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // Endpoint paths (MS-MDE2 3.1: Windows derives the discovery URL itself; the
@@ -270,7 +272,7 @@ func refusalUPN(env *envelope) string {
 		return env.Creds.Username
 	}
 	if env.Op != nil && env.Op.Tag == "Discover" {
-		return text(child(child(env.Op, "request"), "EmailAddress"))
+		return xmlx.Text(xmlx.Child(xmlx.Child(env.Op, "request"), "EmailAddress"))
 	}
 	return ""
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // XML namespaces used on the wire (MS-MDE2 2.2.1, MS-XCEP 2.2, MS-WSTEP 2.2).
@@ -84,14 +86,14 @@ func parseEnvelope(data []byte) (*envelope, error) {
 		return nil, formatFault("not a SOAP envelope", nil)
 	}
 	env := &envelope{}
-	header := child(root, "Header")
+	header := xmlx.Child(root, "Header")
 	if header != nil {
-		env.MessageID = text(child(header, "MessageID"))
-		env.Action = text(child(header, "Action"))
+		env.MessageID = xmlx.Text(xmlx.Child(header, "MessageID"))
+		env.Action = xmlx.Text(xmlx.Child(header, "Action"))
 		if len(env.MessageID) > maxFieldLen || len(env.Action) > maxFieldLen {
 			return nil, formatFault("header field too long", nil)
 		}
-		if sec := child(header, "Security"); sec != nil {
+		if sec := xmlx.Child(header, "Security"); sec != nil {
 			c, err := parseSecurity(sec)
 			if err != nil {
 				return env, err
@@ -99,7 +101,7 @@ func parseEnvelope(data []byte) (*envelope, error) {
 			env.Creds = c
 		}
 	}
-	body := child(root, "Body")
+	body := xmlx.Child(root, "Body")
 	if body == nil {
 		return env, formatFault("missing SOAP Body", nil)
 	}
@@ -136,22 +138,22 @@ func (env *envelope) checkOp(local, ns string) error {
 
 func parseSecurity(sec *etree.Element) (credentials, error) {
 	var c credentials
-	if ut := child(sec, "UsernameToken"); ut != nil {
-		user, pw := child(ut, "Username"), child(ut, "Password")
+	if ut := xmlx.Child(sec, "UsernameToken"); ut != nil {
+		user, pw := xmlx.Child(ut, "Username"), xmlx.Child(ut, "Password")
 		if user == nil || pw == nil {
 			return c, senderFault(SubcodeInvalidSecurity, "incomplete UsernameToken", nil)
 		}
-		if t := attr(pw, "Type"); t != "" && t != passwordTypeText {
+		if t := xmlx.Attr(pw, "Type"); t != "" && t != passwordTypeText {
 			return c, senderFault(SubcodeInvalidSecurity, "unsupported password type", nil)
 		}
-		c.HasUsername, c.Username, c.Password = true, text(user), pw.Text()
+		c.HasUsername, c.Username, c.Password = true, xmlx.Text(user), pw.Text()
 		if len(c.Username) > maxFieldLen || len(c.Password) > maxFieldLen {
 			return c, senderFault(SubcodeInvalidSecurity, "credential too long", nil)
 		}
 		return c, nil
 	}
-	if bst := child(sec, "BinarySecurityToken"); bst != nil {
-		if vt := attr(bst, "ValueType"); vt != valueTypeUserToken {
+	if bst := xmlx.Child(sec, "BinarySecurityToken"); bst != nil {
+		if vt := xmlx.Attr(bst, "ValueType"); vt != valueTypeUserToken {
 			return c, senderFault(SubcodeInvalidSecurity, "unsupported security token type", nil)
 		}
 		raw, err := decodeBase64(bst.Text())
@@ -177,47 +179,6 @@ func decodeBase64(s string) ([]byte, error) {
 		return nil, fmt.Errorf("decoding base64: %w", err)
 	}
 	return b, nil
-}
-
-// child returns the first child element with the given local name.
-func child(e *etree.Element, local string) *etree.Element {
-	if e == nil {
-		return nil
-	}
-	for _, c := range e.ChildElements() {
-		if c.Tag == local {
-			return c
-		}
-	}
-	return nil
-}
-
-func children(e *etree.Element, local string) []*etree.Element {
-	var out []*etree.Element
-	for _, c := range e.ChildElements() {
-		if c.Tag == local {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// text is the trimmed text of e, "" for nil.
-func text(e *etree.Element) string {
-	if e == nil {
-		return ""
-	}
-	return strings.TrimSpace(e.Text())
-}
-
-// attr returns an attribute value by local name, whatever its prefix.
-func attr(e *etree.Element, local string) string {
-	for _, a := range e.Attr {
-		if a.Key == local {
-			return strings.TrimSpace(a.Value)
-		}
-	}
-	return ""
 }
 
 func nsEqual(got, want string) bool {
