@@ -52,9 +52,15 @@ func (d *DB) AppendAudit(ctx context.Context, events ...*audit.Event) error {
 	return nil
 }
 
+// auditFillPercent is how full the audit log's pages are left when bbolt splits them.
+const auditFillPercent = 0.95
+
 // appendAuditTx seals copies of events after their tenants' heads and writes them.
 func appendAuditTx(tx *bbolt.Tx, events []*audit.Event) ([]sealedEvent, error) {
 	log, heads := bucket(tx, bAudit), bucket(tx, bAuditHead)
+	// Each tenant's chain only ever grows at its end (keys are tenant, seq), so pages can be
+	// split nearly full: bbolt's default of half-full pages would double the log's size.
+	log.FillPercent = auditFillPercent
 	out := make([]sealedEvent, 0, len(events))
 	var buf bytes.Buffer
 	for _, dst := range events {

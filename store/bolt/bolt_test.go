@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/bolt"
@@ -292,4 +294,59 @@ func BenchmarkCheckinParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checkins/s")
+}
+
+// TestAuditPagesFilled appends events one commit at a time for two tenants, as check-ins
+// do, and checks the log's leaf pages end up nearly full: each chain only grows at its end,
+// so half-full pages (bbolt's default split) would double the file's growth.
+func TestAuditPagesFilled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hellomdm.db")
+	db, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 { // concurrent appends share commits, as check-ins do
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < 3000; i += 8 {
+				ev := &audit.Event{ID: fmt.Sprint("e", i), Time: base.Add(time.Duration(i) * time.Second),
+					TenantID: []string{"tenant-a", "tenant-b"}[i%2], Kind: audit.KindCommandSent, Actor: audit.Actor{Type: audit.ActorDevice, ID: "DEVICE"},
+					Action: "send", Details: []byte(`{"target":"./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls"}`)}
+				if err := db.AppendAudit(t.Context(), ev); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	err = raw.View(func(tx *bbolt.Tx) error {
+		st := tx.Bucket([]byte("audit")).Stats()
+		if st.KeyN != 3000 {
+			return fmt.Errorf("audit bucket holds %d keys, want 3000", st.KeyN)
+		}
+		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.7 {
+			return fmt.Errorf("audit leaf pages %.0f%% full (%d of %d bytes), want at least 70%%", 100*fill, st.LeafInuse, st.LeafAlloc)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
