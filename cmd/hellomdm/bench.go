@@ -19,7 +19,7 @@ func init() { subcommands["bench"] = runBench }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "checkin" {
-		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--idle] [--handshake-per-session [--tls-resume]] [--server-pid PID]")
+		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--rate R] [--idle] [--handshake-per-session [--tls-resume]] [--server-pid PID]")
 		return 2
 	}
 	fs := flag.NewFlagSet("bench checkin", flag.ContinueOnError)
@@ -29,7 +29,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN)")
 	devices := fs.Int("devices", 1000, "simulated devices to enroll")
 	duration := fs.Duration("duration", 60*time.Second, "length of the measured run")
-	concurrency := fs.Int("concurrency", 64, "sessions in flight")
+	concurrency := fs.Int("concurrency", 0, "sessions in flight (default 64; with --rate, the cap, default 512)")
+	rate := fs.Float64("rate", 0, "start sessions at this rate per second on a fixed schedule (open loop; latency counted from each scheduled start)")
 	idle := fs.Bool("idle", false, "idle check-ins (nothing queued, one message each) instead of one command per session")
 	handshake := fs.Bool("handshake-per-session", false, "new TLS connection for every session")
 	resume := fs.Bool("tls-resume", false, "resume each device's previous TLS session, as Windows' session cache does")
@@ -54,7 +55,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := loadgen.Run(ctx, loadgen.Config{ServerURL: *server, RootCAs: pool, AdminToken: *token, Devices: *devices, Duration: *duration,
-		Concurrency: *concurrency, Idle: *idle, HandshakePerSession: *handshake, ResumeTLS: *resume, ServerPID: *pid, Progress: stderr})
+		Concurrency: *concurrency, Rate: *rate, Idle: *idle, HandshakePerSession: *handshake, ResumeTLS: *resume, ServerPID: *pid, Progress: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, "hellomdm bench:", err)
 		return 1
@@ -67,11 +68,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "devices            %d (enrolled in %v)\n", res.Devices, res.Enrolled.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "sessions           %d in %v of session phases (%d rounds): %.0f sessions/s\n", res.Sessions, res.Elapsed.Round(time.Millisecond), res.Rounds, res.SessionsPerSec)
+	if res.Rate > 0 {
+		fmt.Fprintf(stdout, "  scheduled        %.0f sessions/s (open loop); %d started more than 1 ms late\n", res.Rate, res.LateStarts)
+	}
 	fmt.Fprintf(stdout, "  with queueing    %v queueing one command per device per round: %.0f sessions/s overall\n", res.QueueTime.Round(time.Millisecond), res.WallSessionsPS)
 	fmt.Fprintf(stdout, "messages           %d: %.0f messages/s\n", res.Messages, res.MessagesPerSec)
 	fmt.Fprintf(stdout, "commands applied   %d\n", res.Commands)
-	fmt.Fprintf(stdout, "session latency    p50 %v  p99 %v\n", res.SessionP50.Round(10*time.Microsecond), res.SessionP99.Round(10*time.Microsecond))
-	fmt.Fprintf(stdout, "message latency    p50 %v  p99 %v\n", res.MessageP50.Round(10*time.Microsecond), res.MessageP99.Round(10*time.Microsecond))
+	fmt.Fprintf(stdout, "session latency    p50 %v  p99 %v  max %v\n", res.SessionP50.Round(10*time.Microsecond), res.SessionP99.Round(10*time.Microsecond), res.SessionMax.Round(10*time.Microsecond))
+	fmt.Fprintf(stdout, "message latency    p50 %v  p99 %v  max %v\n", res.MessageP50.Round(10*time.Microsecond), res.MessageP99.Round(10*time.Microsecond), res.MessageMax.Round(10*time.Microsecond))
 	if res.ServerRSS > 0 {
 		fmt.Fprintf(stdout, "server RSS         %.1f MiB (peak %.1f MiB)\n", float64(res.ServerRSS)/(1<<20), float64(res.ServerPeakRSS)/(1<<20))
 	}

@@ -41,8 +41,15 @@ type Config struct {
 	AdminToken string
 	Devices    int           // simulated devices to enroll
 	Duration   time.Duration // length of the measured run
-	// Concurrency is the number of sessions in flight (default 64).
+	// Concurrency is the number of sessions in flight (default 64); with Rate it caps them
+	// (default 512).
 	Concurrency int
+	// Rate, when positive, starts sessions at this many per second on a fixed schedule
+	// (open loop) instead of starting the next one as soon as one ends. Session latency is
+	// then measured from each session's scheduled start, so a server that falls behind is
+	// charged with the wait (no coordinated omission). Latency at a stated load is what
+	// this mode is for; Concurrency alone measures saturation.
+	Rate float64
 	// Idle runs sessions with nothing queued (one message each) instead of rounds of one
 	// queued command per device (two messages each).
 	Idle bool
@@ -64,6 +71,7 @@ type Result struct {
 	Rounds         int           `json:"rounds"`
 	QueueTime      time.Duration `json:"queueTime"`
 	WallSessionsPS float64       `json:"sessionsPerSecIncludingQueueing"`
+	Rate           float64       `json:"targetSessionsPerSec,omitempty"`
 	Sessions       int64         `json:"sessions"`
 	Messages       int64         `json:"messages"`
 	Commands       int64         `json:"commandsApplied"`
@@ -73,11 +81,16 @@ type Result struct {
 	MessagesPerSec float64       `json:"messagesPerSec"`
 	SessionP50     time.Duration `json:"sessionP50"`
 	SessionP99     time.Duration `json:"sessionP99"`
+	SessionMax     time.Duration `json:"sessionMax"`
 	MessageP50     time.Duration `json:"messageP50"`
 	MessageP99     time.Duration `json:"messageP99"`
-	ServerRSS      int64         `json:"serverRSSBytes,omitempty"`
-	ServerPeakRSS  int64         `json:"serverPeakRSSBytes,omitempty"`
-	FirstError     string        `json:"firstError,omitempty"`
+	MessageMax     time.Duration `json:"messageMax"`
+	// LateStarts counts sessions (Rate mode) that began more than 1 ms after their scheduled
+	// start because every worker was busy.
+	LateStarts    int64  `json:"lateStarts,omitempty"`
+	ServerRSS     int64  `json:"serverRSSBytes,omitempty"`
+	ServerPeakRSS int64  `json:"serverPeakRSSBytes,omitempty"`
+	FirstError    string `json:"firstError,omitempty"`
 }
 
 // simDevice is one enrolled device as the load tool drives it.
@@ -93,8 +106,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Devices <= 0 || cfg.Duration <= 0 {
 		return Result{}, errors.New("loadgen: Devices and Duration must be positive")
 	}
+	if cfg.Rate < 0 {
+		return Result{}, errors.New("loadgen: Rate must not be negative")
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 64
+		if cfg.Rate > 0 {
+			cfg.Concurrency = 512
+		}
 	}
 	if cfg.EnrollConcurrency <= 0 {
 		cfg.EnrollConcurrency = 8
@@ -117,7 +136,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, err
 	}
 	tokens := &tokenSource{server: strings.TrimRight(cfg.ServerURL, "/"), upn: upn, password: password, http: admin.http}
-	res := Result{Devices: cfg.Devices}
+	res := Result{Devices: cfg.Devices, Rate: cfg.Rate}
 	start := time.Now()
 	devs, err := enrollAll(ctx, cfg, upn, tokens)
 	if err != nil {
@@ -235,10 +254,11 @@ func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSo
 
 // drive runs rounds until cfg.Duration of session time has passed. A round queues one
 // command for every device through the admin API (unless Idle), then runs one session per
-// device with cfg.Concurrency in flight. Session rates are computed over the session phases;
-// the rate including the queueing phases is reported beside them.
+// device: with cfg.Concurrency in flight, or started on cfg.Rate's schedule. Session rates
+// are computed over the session phases; the rate including the queueing phases is reported
+// beside them.
 func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, devs []*simDevice, res *Result) {
-	var sessions, messages, commands, errs atomic.Int64
+	var sessions, messages, commands, errs, late atomic.Int64
 	var firstErr atomic.Value
 	var mu sync.Mutex
 	var sl, ml []time.Duration
@@ -256,16 +276,21 @@ func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, d
 		}
 		rctx, cancel := context.WithTimeout(ctx, cfg.Duration-sessionTime)
 		r0 := time.Now()
-		jobs := make(chan *simDevice)
+		jobs := make(chan job, len(devs))
 		var wg sync.WaitGroup
 		for w := 0; w < min(cfg.Concurrency, len(devs)); w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				var mySL, myML []time.Duration
-				for d := range jobs {
+				for j := range jobs {
 					t0 := time.Now()
-					msgs, cmds, msgLat, err := d.runSession(rctx)
+					if j.at.IsZero() {
+						j.at = t0
+					} else if t0.Sub(j.at) > time.Millisecond {
+						late.Add(1)
+					}
+					msgs, cmds, msgLat, err := j.dev.runSession(rctx)
 					if err != nil {
 						if rctx.Err() == nil {
 							errs.Add(1)
@@ -276,7 +301,7 @@ func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, d
 					sessions.Add(1)
 					messages.Add(int64(msgs))
 					commands.Add(int64(cmds))
-					mySL = append(mySL, time.Since(t0))
+					mySL = append(mySL, time.Since(j.at))
 					myML = append(myML, msgLat...)
 				}
 				mu.Lock()
@@ -284,13 +309,10 @@ func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, d
 				mu.Unlock()
 			}()
 		}
-	feed:
-		for _, d := range devs {
-			select {
-			case jobs <- d:
-			case <-rctx.Done():
-				break feed
-			}
+		if cfg.Rate > 0 {
+			feedScheduled(rctx, jobs, devs, r0, cfg.Rate)
+		} else {
+			feedClosed(rctx, jobs, devs)
 		}
 		close(jobs)
 		wg.Wait()
@@ -302,13 +324,59 @@ func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, d
 	}
 	fmt.Fprintln(cfg.Progress)
 	res.Sessions, res.Messages, res.Commands, res.Errors, res.Elapsed = sessions.Load(), messages.Load(), commands.Load(), errs.Load(), sessionTime
+	res.LateStarts = late.Load()
 	res.SessionsPerSec = float64(res.Sessions) / sessionTime.Seconds()
 	res.MessagesPerSec = float64(res.Messages) / sessionTime.Seconds()
 	res.WallSessionsPS = float64(res.Sessions) / time.Since(wallStart).Seconds()
-	res.SessionP50, res.SessionP99 = percentile(sl, 50), percentile(sl, 99)
-	res.MessageP50, res.MessageP99 = percentile(ml, 50), percentile(ml, 99)
+	res.SessionP50, res.SessionP99, res.SessionMax = percentile(sl, 50), percentile(sl, 99), percentile(sl, 100)
+	res.MessageP50, res.MessageP99, res.MessageMax = percentile(ml, 50), percentile(ml, 99), percentile(ml, 100)
 	if v, ok := firstErr.Load().(string); ok {
 		res.FirstError = v
+	}
+}
+
+// job is one session to run; at is its scheduled start (zero: as soon as a worker is free).
+type job struct {
+	dev *simDevice
+	at  time.Time
+}
+
+// feedClosed hands every device to the workers as fast as they take them.
+func feedClosed(ctx context.Context, jobs chan<- job, devs []*simDevice) {
+	for _, d := range devs {
+		select {
+		case jobs <- job{dev: d}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// feedScheduled releases session i at start + i/rate, whether or not earlier sessions have
+// ended. jobs has room for every device, so the schedule never waits for a worker: a late
+// start shows up in that session's latency.
+func feedScheduled(ctx context.Context, jobs chan<- job, devs []*simDevice, start time.Time, rate float64) {
+	interval := time.Duration(float64(time.Second) / rate)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	i := 0
+	for i < len(devs) {
+		now := time.Now()
+		for ; i < len(devs); i++ {
+			at := start.Add(time.Duration(i) * interval)
+			if at.After(now) {
+				break
+			}
+			jobs <- job{dev: devs[i], at: at}
+		}
+		if i == len(devs) {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -396,19 +464,15 @@ func statusOf(m *syncml.Message, cmdRef string) (int, bool) {
 	return 0, false
 }
 
+// percentile returns the p-th percentile (nearest rank) of d, sorting it; p 100 is the
+// maximum.
 func percentile(d []time.Duration, p int) time.Duration {
 	if len(d) == 0 {
 		return 0
 	}
 	slices.Sort(d)
-	i := (len(d)*p + 99) / 100
-	if i >= len(d) {
-		i = len(d) - 1
-	}
-	if i > 0 {
-		i--
-	}
-	return d[i]
+	rank := (len(d)*p + 99) / 100 // 1-based: the smallest value with p% of d at or below it
+	return d[min(max(rank, 1), len(d))-1]
 }
 
 // readRSS returns VmRSS and VmHWM of a process, in bytes.
