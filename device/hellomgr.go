@@ -275,7 +275,9 @@ func (a *Agent) ProvisionHello(ctx context.Context, upn, pin string) (HelloResul
 
 // UnlockHello is the user signing in with the PIN: it proves pin (hello.ErrWrongPIN
 // otherwise) and, holding the unlocked container, creates a pending PIN reset protector or
-// removes one the policy no longer wants.
+// removes one the policy no longer wants. After hello.DefaultMaxPINAttempts consecutive
+// wrong PINs it returns hello.ErrPINLocked without checking the PIN until ResetPIN sets a
+// new one.
 func (a *Agent) UnlockHello(ctx context.Context, upn, pin string) (HelloResult, error) {
 	upn, err := a.helloUser(upn)
 	if err != nil {
@@ -301,6 +303,9 @@ func (a *Agent) UnlockHello(ctx context.Context, upn, pin string) (HelloResult, 
 func (a *Agent) afterUnlockLocked(ctx context.Context, c *hello.Container, upn, pin string, pol ResetPolicy, svc *resetClient) (HelloResult, error) {
 	u, err := c.Unlock(pin)
 	if err != nil {
+		if errors.Is(err, hello.ErrPINLocked) {
+			a.log.Warn("Windows Hello PIN locked after too many wrong PINs; the user must reset it", "upn", upn)
+		}
 		return HelloResult{}, err
 	}
 	defer u.Close()

@@ -127,7 +127,8 @@ func (r *ResetPINRequest) normalise() error {
 // made afterwards. Refusals: *hello.RefusalError (support matrix), *WebSignInError,
 // *ServiceError (identity provider or PIN reset service), *hello.PolicyError (the new PIN),
 // ErrMFARequired/ErrTokenExpired/ErrTokenTenant (destructive reset), hello.ErrNoContainer.
-// On any refusal the container is unchanged.
+// On any refusal the container is unchanged. A successful reset of either kind also ends a
+// PIN lockout (hello.ErrPINLocked).
 func (a *Agent) ResetPIN(ctx context.Context, req ResetPINRequest) (HelloResult, error) {
 	res, err := a.resetPIN(ctx, req)
 	if err != nil {

@@ -66,9 +66,23 @@ func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
 		return 2
 	case err != nil:
 		fmt.Fprintf(stderr, "hellomdm device %s: %v\n", name, err)
+		if hint := helloErrorHint(err, f); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 		return 1
 	}
 	return 0
+}
+
+// helloErrorHint names the command that fixes err, or returns "": a PIN locked by too many
+// wrong PINs (hello.ErrPINLocked) takes a PIN reset.
+func helloErrorHint(err error, f helloFlags) string {
+	if !errors.Is(err, hello.ErrPINLocked) {
+		return ""
+	}
+	return fmt.Sprintf("The PIN is locked. Set a new one with:\n"+
+		"  hellomdm device reset-pin --state %s --user %s --password PW --otp CODE --new-pin NEWPIN\n"+
+		"(add --destructive when `hellomdm device status` shows CanReset : DestructiveOnly)", f.state, f.user)
 }
 
 func deviceHello(ctx context.Context, name string, f helloFlags, stdout io.Writer) error {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hellomdm/hellomdm/device/hello"
@@ -51,6 +53,36 @@ func TestResetRequestFlags(t *testing.T) {
 			if req.EntryPoint != wantEntry || req.Join != wantJoin || req.Trust != wantTrust || req.Kind != wantKind ||
 				req.DCReachable != f.dcReachable || req.ADFSOnPrem != f.adfs || req.UPN != f.user || req.NewPIN != f.newPIN {
 				t.Errorf("request = %+v from flags %+v", req, f)
+			}
+		})
+	}
+}
+
+func TestHelloErrorHint(t *testing.T) {
+	f := helloFlags{state: "/var/lib/hellomdm-device", user: "alice@contoso.com"}
+	tests := []struct {
+		name     string
+		err      error
+		wantHint bool
+	}{
+		{"locked", fmt.Errorf("unlocking Hello container: %w", hello.ErrPINLocked), true},
+		{"wrong PIN that locks", fmt.Errorf("unlocking Hello container: %w; %w", hello.ErrWrongPIN, hello.ErrPINLocked), true},
+		{"wrong PIN", fmt.Errorf("unlocking Hello container: %w (4 attempts left)", hello.ErrWrongPIN), false},
+		{"other error", hello.ErrNoContainer, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hint := helloErrorHint(tc.err, f)
+			if !tc.wantHint {
+				if hint != "" {
+					t.Fatalf("hint = %q, want none", hint)
+				}
+				return
+			}
+			for _, want := range []string{"hellomdm device reset-pin", "--state /var/lib/hellomdm-device", "--user alice@contoso.com", "--new-pin", "--destructive"} {
+				if !strings.Contains(hint, want) {
+					t.Errorf("hint lacks %q:\n%s", want, hint)
+				}
 			}
 		})
 	}

@@ -21,13 +21,23 @@ const (
 	fileVersion = 1
 )
 
-// Option configures Provision, Open and ResetDestructive.
+// DefaultMaxPINAttempts is how many consecutive wrong PINs lock a container unless
+// WithMaxPINAttempts says otherwise. On Windows the TPM's dictionary-attack logic limits PIN
+// guesses; Windows configures a TPM 2.0 for 32 failures, healing one per 10 minutes (Learn
+// "Manage TPM lockout",
+// learn.microsoft.com/windows/security/hardware-security/tpm/manage-tpm-lockout). hellomdm
+// has no TPM and no healing: it locks after fewer failures until the PIN is reset, the way
+// a locked-out user ends up at "I forgot my PIN". The value 5 is hellomdm's choice.
+const DefaultMaxPINAttempts = 5
+
+// Option configures Provision, Open, Status and ResetDestructive.
 type Option func(*options)
 
 type options struct {
-	kdf    KDFParams
-	kdfSet bool
-	now    func() time.Time
+	kdf         KDFParams
+	kdfSet      bool
+	now         func() time.Time
+	maxAttempts int
 }
 
 // WithKDFParams sets the Argon2id cost used when a PIN protector is created or re-created.
@@ -42,8 +52,16 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
+// WithMaxPINAttempts sets how many consecutive wrong PINs lock the container (see
+// ErrPINLocked); n must be at least 1. Without it the limit is DefaultMaxPINAttempts. The
+// limit is not stored in the file: pass the same value to every Open, Provision, Status and
+// ResetDestructive of the container.
+func WithMaxPINAttempts(n int) Option {
+	return func(o *options) { o.maxAttempts = n }
+}
+
 func buildOptions(opts []Option) options {
-	o := options{kdf: DefaultKDFParams(), now: time.Now}
+	o := options{kdf: DefaultKDFParams(), now: time.Now, maxAttempts: DefaultMaxPINAttempts}
 	for _, fn := range opts {
 		fn(&o)
 	}
@@ -51,6 +69,13 @@ func buildOptions(opts []Option) options {
 		o.now = time.Now
 	}
 	return o
+}
+
+func (o options) checkMaxAttempts() error {
+	if o.maxAttempts < 1 {
+		return fmt.Errorf("maximum PIN attempts %d is less than 1", o.maxAttempts)
+	}
+	return nil
 }
 
 // containerFile is the on-disk form. Secrets live only inside Sealed (under the container
@@ -66,6 +91,11 @@ type containerFile struct {
 	PIN       pinProtector    `json:"pinProtector"`
 	Sealed    []byte          `json:"sealed"` // nonce || AES-GCM(sealedContent JSON)
 	Reset     *resetProtector `json:"resetProtector,omitempty"`
+	// FailedPINAttempts counts the PIN attempts that failed since the last correct or new
+	// PIN; an attempt in progress counts as failed (see Unlock). It is outside Sealed
+	// because it changes without the PIN. Files written before the counter existed lack
+	// it, which reads as 0; at 0 it is left out, so older agents still read the file.
+	FailedPINAttempts int `json:"failedPinAttempts,omitempty"`
 }
 
 type pinProtector struct {
@@ -128,6 +158,9 @@ func Provision(dir, user, pin string, policy PINPolicy, rnd io.Reader, opts ...O
 	if err := o.kdf.validate(); err != nil {
 		return nil, fmt.Errorf("provisioning Hello container: %w", err)
 	}
+	if err := o.checkMaxAttempts(); err != nil {
+		return nil, fmt.Errorf("provisioning Hello container: %w", err)
+	}
 	if err := policy.Check(pin); err != nil {
 		return nil, fmt.Errorf("provisioning Hello container: %w", err)
 	}
@@ -187,8 +220,9 @@ func newContainerFile(user, pin string, o options, rnd io.Reader) (containerFile
 	return f, nil
 }
 
-// setPIN wraps ckey under pin, appends pin to the history and reseals inner. It mutates f
-// and inner only; the caller persists.
+// setPIN wraps ckey under pin, appends pin to the history, reseals inner and clears the
+// failed-attempt counter (a new PIN ends a lockout). It mutates f and inner only; the
+// caller persists.
 func (f *containerFile) setPIN(pin string, ckey []byte, inner *sealedContent, k KDFParams, now time.Time, rnd io.Reader) error {
 	pinKey, hist := pinKeys(pin, f.PIN.Salt, k)
 	defer clear(pinKey)
@@ -202,6 +236,7 @@ func (f *containerFile) setPIN(pin string, ckey []byte, inner *sealedContent, k 
 	}
 	f.PIN = pinProtector{KDF: k, Salt: f.PIN.Salt, Wrapped: wrapped}
 	f.PINSetAt = now
+	f.FailedPINAttempts = 0
 	return f.reseal(ckey, inner, rnd)
 }
 
@@ -260,8 +295,12 @@ func (f *containerFile) checkHistory(pin string, inner *sealedContent, n int) er
 
 // Open reads the user's container from dir. It returns ErrNoContainer when there is none.
 func Open(dir, user string, opts ...Option) (*Container, error) {
+	o := buildOptions(opts)
 	path, err := containerPath(dir, user)
 	if err != nil {
+		return nil, fmt.Errorf("opening Hello container: %w", err)
+	}
+	if err := o.checkMaxAttempts(); err != nil {
 		return nil, fmt.Errorf("opening Hello container: %w", err)
 	}
 	data, err := readLimited(path)
@@ -278,7 +317,7 @@ func Open(dir, user string, opts ...Option) (*Container, error) {
 	if f.User != user {
 		return nil, fmt.Errorf("opening Hello container: %w: file belongs to another user", ErrCorrupt)
 	}
-	return &Container{path: path, opts: buildOptions(opts), f: f}, nil
+	return &Container{path: path, opts: o, f: f}, nil
 }
 
 // decodeFile parses and validates a container file.
@@ -312,6 +351,8 @@ func decodeFile(data []byte) (containerFile, error) {
 		return bad("invalid wrapped key")
 	case len(f.Sealed) < nonceSize+tagSize:
 		return bad("sealed content too short")
+	case f.FailedPINAttempts < 0:
+		return bad("negative failed PIN attempts")
 	}
 	pub, err := x509.ParsePKIXPublicKey(f.PublicKey)
 	if err != nil {
@@ -338,21 +379,30 @@ func decodeFile(data []byte) (containerFile, error) {
 // commitLocked persists next over the container this value holds and adopts it; c.mu must
 // be held. It refuses to resurrect a deleted container or overwrite a replaced one.
 func (c *Container) commitLocked(next containerFile) error {
+	if _, err := c.onDiskLocked(); err != nil {
+		return err
+	}
+	return c.writeLocked(next)
+}
+
+// onDiskLocked reads the file this value holds as it is now on disk; c.mu must be held. A
+// deleted file, or one holding another container (another NgcKeyId), is ErrReplaced.
+func (c *Container) onDiskLocked() (containerFile, error) {
 	data, err := readLimited(c.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return ErrReplaced
+		return containerFile{}, ErrReplaced
 	}
 	if err != nil {
-		return fmt.Errorf("reading container file: %w", err)
+		return containerFile{}, fmt.Errorf("reading container file: %w", err)
 	}
 	cur, err := decodeFile(data)
 	if err != nil {
-		return err
+		return containerFile{}, err
 	}
 	if cur.NgcKeyID != c.f.NgcKeyID {
-		return ErrReplaced
+		return containerFile{}, ErrReplaced
 	}
-	return c.writeLocked(next)
+	return cur, nil
 }
 
 // writeLocked persists next unconditionally and adopts it.
@@ -408,16 +458,34 @@ func (c *Container) PINExpired(policy PINPolicy, now time.Time) bool {
 }
 
 // Unlock proves pin and returns a handle to the container's secrets. A wrong PIN returns
-// ErrWrongPIN; a file whose sealed content or key pair fails integrity checks, ErrCorrupt.
+// ErrWrongPIN, whose message says how many attempts are left; the wrong PIN that reaches
+// the limit (DefaultMaxPINAttempts or WithMaxPINAttempts) also wraps ErrPINLocked. Once
+// locked, Unlock returns ErrPINLocked without checking the PIN. A file whose sealed
+// content or key pair fails integrity checks returns ErrCorrupt; a Container whose file was
+// deleted or replaced, ErrReplaced.
+//
+// Like a TPM's dictionary-attack counter, the attempt is counted on disk before the PIN is
+// checked, and a correct PIN takes it back; so a process killed mid-attempt has used the
+// attempt, and concurrent attempts can't exceed the limit.
 func (c *Container) Unlock(pin string) (*Unlocked, error) {
 	c.mu.Lock()
-	f := c.f
+	f, err := c.beginAttemptLocked()
 	c.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("unlocking Hello container: %w", err)
+	}
 	pinKey, _ := pinKeys(pin, f.PIN.Salt, f.PIN.KDF)
 	ckey, err := open(pinKey, f.PIN.Wrapped, aad("pin", f.User, f.NgcKeyID))
 	clear(pinKey)
 	if err != nil {
-		return nil, fmt.Errorf("unlocking Hello container: %w", ErrWrongPIN)
+		return nil, fmt.Errorf("unlocking Hello container: %w", wrongPIN(c.opts.maxAttempts-f.FailedPINAttempts))
+	}
+	c.mu.Lock()
+	err = c.endAttemptLocked()
+	c.mu.Unlock()
+	if err != nil {
+		clear(ckey)
+		return nil, fmt.Errorf("unlocking Hello container: %w", err)
 	}
 	u, err := newUnlocked(c, &f, ckey)
 	if err != nil {
@@ -425,6 +493,68 @@ func (c *Container) Unlock(pin string) (*Unlocked, error) {
 		return nil, fmt.Errorf("unlocking Hello container: %w", err)
 	}
 	return u, nil
+}
+
+// beginAttemptLocked refuses a locked container with ErrPINLocked and otherwise counts one
+// more failed attempt on disk, returning the file to check the PIN against; c.mu must be
+// held. The count on disk wins over the cached one, so another Container of the same file
+// can't lower it.
+func (c *Container) beginAttemptLocked() (containerFile, error) {
+	cur, err := c.onDiskLocked()
+	if err != nil {
+		return containerFile{}, err
+	}
+	n := max(cur.FailedPINAttempts, c.f.FailedPINAttempts)
+	if n >= c.opts.maxAttempts {
+		c.f.FailedPINAttempts = n
+		return containerFile{}, ErrPINLocked
+	}
+	next := c.f
+	next.FailedPINAttempts = n + 1
+	if err := c.writeLocked(next); err != nil {
+		return containerFile{}, fmt.Errorf("recording PIN attempt: %w", err)
+	}
+	return next, nil
+}
+
+// endAttemptLocked clears the counter after a correct PIN; c.mu must be held.
+func (c *Container) endAttemptLocked() error {
+	if c.f.FailedPINAttempts == 0 {
+		return nil
+	}
+	next := c.f
+	next.FailedPINAttempts = 0
+	if err := c.commitLocked(next); err != nil {
+		return fmt.Errorf("clearing failed PIN attempts: %w", err)
+	}
+	return nil
+}
+
+// wrongPIN is the error of a wrong PIN that leaves left attempts.
+func wrongPIN(left int) error {
+	switch {
+	case left <= 0:
+		return fmt.Errorf("%w; %w", ErrWrongPIN, ErrPINLocked)
+	case left == 1:
+		return fmt.Errorf("%w (1 attempt left)", ErrWrongPIN)
+	}
+	return fmt.Errorf("%w (%d attempts left)", ErrWrongPIN, left)
+}
+
+// FailedPINAttempts returns how many PIN attempts failed since the last correct PIN, PIN
+// change or PIN reset.
+func (c *Container) FailedPINAttempts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.f.FailedPINAttempts
+}
+
+// PINLocked reports whether failed attempts reached the limit, so that Unlock refuses with
+// ErrPINLocked until the PIN is reset.
+func (c *Container) PINLocked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.f.FailedPINAttempts >= c.opts.maxAttempts
 }
 
 // Exists reports whether the user has a container in dir.

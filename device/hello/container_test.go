@@ -229,6 +229,9 @@ func TestCorruptFiles(t *testing.T) {
 		{"huge KDF memory", edit(func(m map[string]any) {
 			m["pinProtector"].(map[string]any)["kdf"].(map[string]any)["memoryKiB"] = 1 << 31
 		}), ErrCorrupt, nil, ""},
+		{"negative failed attempts", edit(func(m map[string]any) { m["failedPinAttempts"] = -1 }), ErrCorrupt, nil, ""},
+		{"fractional failed attempts", edit(func(m map[string]any) { m["failedPinAttempts"] = 1.5 }), ErrCorrupt, nil, ""},
+		{"failed attempts at the limit", edit(func(m map[string]any) { m["failedPinAttempts"] = DefaultMaxPINAttempts }), nil, ErrPINLocked, "2580"},
 		{"swapped NgcKeyId", edit(func(m map[string]any) { m["ngcKeyId"] = "00000000-0000-4000-8000-000000000000" }), nil, ErrWrongPIN, "2580"},
 		{"tampered sealed content", edit(func(m map[string]any) {
 			s := m["sealed"].(string)

@@ -25,6 +25,15 @@
 // plaintext protector, ResetWithProtector re-wraps the container key under the new PIN,
 // wipes the protector and creates a fresh one. The key pair and NgcKeyId never change.
 //
+// # PIN lockout
+//
+// The file counts failed PIN attempts. Unlock counts an attempt on disk before it checks the
+// PIN and takes it back when the PIN is correct, so killing the process mid-attempt does not
+// refund it. After DefaultMaxPINAttempts consecutive wrong PINs (WithMaxPINAttempts changes
+// the limit) the container is locked: Unlock returns ErrPINLocked without checking the PIN.
+// Only a new PIN ends the lock: ResetWithProtector, ResetDestructive, or ChangePIN through a
+// handle unlocked before the lock. There is no time-based healing.
+//
 // Status and FormatUserState render the "User State" block of `dsregcmd /status`, whose
 // CanReset line reads DestructiveAndNonDestructive only while a protector exists.
 //
@@ -44,6 +53,8 @@
 // was deleted or replaced (Delete, ResetDestructive) refuses further changes with
 // ErrReplaced instead of resurrecting the old keys. Go cannot reliably erase
 // an *ecdsa.PrivateKey from memory; byte slices holding the container key, PIN-derived keys
-// and protectors are cleared as soon as they are no longer needed. There is no
-// anti-hammering counter (a TPM would provide one); callers limit PIN attempts.
+// and protectors are cleared as soon as they are no longer needed. The failed-attempt counter
+// stops PIN guessing through Unlock only: it is plain JSON that whoever can write the file
+// can reset (a TPM would keep it out of reach), and whoever can read the file can guess
+// offline at one Argon2id evaluation per PIN.
 package hello

@@ -8,6 +8,13 @@ import (
 // ErrWrongPIN is returned by Unlock when the PIN does not open the PIN protector.
 var ErrWrongPIN = errors.New("hello: wrong PIN")
 
+// ErrPINLocked is returned by Unlock once the limit of consecutive wrong PINs was reached
+// (DefaultMaxPINAttempts, or WithMaxPINAttempts): the PIN is no longer checked. A PIN reset
+// (ResetWithProtector or ResetDestructive) clears the lock, and so does ChangePIN through a
+// handle unlocked before the lock. The wrong PIN that reaches the limit returns an error
+// wrapping both ErrWrongPIN and ErrPINLocked.
+var ErrPINLocked = errors.New(`hello: PIN locked after too many wrong attempts; reset the PIN ("I forgot my PIN")`)
+
 // ErrNoContainer is returned when no container exists for the user in the directory.
 var ErrNoContainer = errors.New("hello: no Windows Hello container for user")
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -57,7 +58,7 @@ func Example() {
 	fmt.Println("new PIN unlocks:", err == nil)
 	// Output:
 	// CanReset: DestructiveAndNonDestructive
-	// old PIN: unlocking Hello container: hello: wrong PIN
+	// old PIN: unlocking Hello container: hello: wrong PIN (4 attempts left)
 	// new PIN unlocks: true
 }
 
@@ -70,4 +71,41 @@ func ExampleCheckSupport() {
 	fmt.Println(err)
 	// Output:
 	// PIN reset not supported (hybrid-key-trust-destructive-above-lock): hybrid key trust can't do destructive PIN reset above the lock screen (key sync delay); use non-destructive PIN reset above the lock screen, or destructive reset from Settings
+}
+
+// After too many wrong PINs the container is locked, even against the right PIN, until the
+// PIN is reset; here destructively, since the container has no PIN reset protector.
+func ExampleContainer_Unlock_lockout() {
+	dir, err := os.MkdirTemp("", "ngc")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	opts := []hello.Option{
+		hello.WithKDFParams(hello.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}),
+		hello.WithMaxPINAttempts(3),
+	}
+	c, err := hello.Provision(dir, "alice@contoso.com", "2580", hello.PINPolicy{}, rand.Reader, opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		_, err = c.Unlock("0000")
+		fmt.Println(err)
+	}
+	_, err = c.Unlock("2580")
+	fmt.Println("right PIN:", errors.Is(err, hello.ErrPINLocked))
+
+	c, err = hello.ResetDestructive(dir, "alice@contoso.com", "7531", hello.PINPolicy{}, rand.Reader, opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.Unlock("7531")
+	fmt.Println("new PIN unlocks:", err == nil)
+	// Output:
+	// unlocking Hello container: hello: wrong PIN (2 attempts left)
+	// unlocking Hello container: hello: wrong PIN (1 attempt left)
+	// unlocking Hello container: hello: wrong PIN; hello: PIN locked after too many wrong attempts; reset the PIN ("I forgot my PIN")
+	// right PIN: true
+	// new PIN unlocks: true
 }

@@ -8,10 +8,12 @@ import (
 )
 
 // FuzzDecodeFile feeds arbitrary bytes to the container file decoder: it must never panic,
-// must reject with ErrCorrupt, and whatever it accepts must survive encode → decode.
+// must reject with ErrCorrupt, must never accept a negative failed-attempt counter, and
+// whatever it accepts must survive encode → decode.
 func FuzzDecodeFile(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"format":"hellomdm-ngc-container","version":1}`))
+	f.Add([]byte(`{"format":"hellomdm-ngc-container","version":1,"failedPinAttempts":-1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cf, err := decodeFile(data)
 		if err != nil {
@@ -19,6 +21,9 @@ func FuzzDecodeFile(f *testing.F) {
 				t.Fatalf("error %v does not wrap ErrCorrupt", err)
 			}
 			return
+		}
+		if cf.FailedPINAttempts < 0 {
+			t.Fatalf("accepted %d failed PIN attempts", cf.FailedPINAttempts)
 		}
 		again, err := json.Marshal(cf)
 		if err != nil {

@@ -162,7 +162,8 @@ func (c *Container) Protector() (ProtectorInfo, error) {
 // reset service) unwraps the container key, which is re-wrapped under newPIN (checked against
 // policy and its History), and a fresh protector is escrowed to pub for the same tenant. The
 // key pair, NgcKeyId and certificate are unchanged. protectorPlain is cleared before
-// returning, whatever the outcome. On any error nothing changes on disk.
+// returning, whatever the outcome. The failed-attempt counter is cleared, which ends a PIN
+// lockout (ErrPINLocked). On any error nothing changes on disk.
 func ResetWithProtector(c *Container, protectorPlain []byte, newPIN string, policy PINPolicy, pub *rsa.PublicKey, rnd io.Reader) error {
 	defer clear(protectorPlain)
 	if c == nil {
@@ -214,8 +215,8 @@ func ResetWithProtector(c *Container, protectorPlain []byte, newPIN string, poli
 
 // ResetDestructive is the destructive PIN reset: the user's container, keys, certificate and
 // protector are erased and a new container (new key pair, new NgcKeyId, empty certificate
-// slot, no protector, empty PIN history) is provisioned under newPIN. newPIN is checked
-// before anything is erased.
+// slot, no protector, empty PIN history, no failed PIN attempts) is provisioned under newPIN.
+// newPIN is checked before anything is erased.
 func ResetDestructive(dir, user, newPIN string, policy PINPolicy, rnd io.Reader, opts ...Option) (*Container, error) {
 	o := buildOptions(opts)
 	path, err := containerPath(dir, user)
@@ -226,6 +227,9 @@ func ResetDestructive(dir, user, newPIN string, policy PINPolicy, rnd io.Reader,
 		return nil, errors.New("resetting PIN destructively: nil randomness source")
 	}
 	if err := o.kdf.validate(); err != nil {
+		return nil, fmt.Errorf("resetting PIN destructively: %w", err)
+	}
+	if err := o.checkMaxAttempts(); err != nil {
 		return nil, fmt.Errorf("resetting PIN destructively: %w", err)
 	}
 	if err := policy.Check(newPIN); err != nil {

@@ -3,6 +3,7 @@ package hello
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -13,26 +14,35 @@ const (
 	CanResetDestructiveAndNonDestructive = "DestructiveAndNonDestructive"
 )
 
-// UserState is the Hello part of the dsregcmd /status User State block.
+// UserState is the Hello part of the dsregcmd /status User State block, plus the PIN
+// lockout state dsregcmd does not show.
 type UserState struct {
 	NgcSet   bool   // a container exists
 	NgcKeyID string // canonical GUID without braces; empty when !NgcSet
 	CanReset string // CanReset* constant; empty when !NgcSet
+	// FailedPINAttempts counts wrong PINs since the last correct or new PIN.
+	FailedPINAttempts int
+	// PINLocked: FailedPINAttempts reached the limit; Unlock returns ErrPINLocked until the
+	// PIN is reset.
+	PINLocked bool
 }
 
 // Status reads the user's Hello state from dir without the PIN. CanReset is
 // DestructiveAndNonDestructive only while a PIN reset protector exists: the agent creates
 // the protector when EnablePinRecovery is true and destroys it when false (protocol.md D,
-// simulation hint).
-func Status(dir, user string) (UserState, error) {
-	c, err := Open(dir, user)
+// simulation hint). PINLocked follows the limit of WithMaxPINAttempts, if given.
+func Status(dir, user string, opts ...Option) (UserState, error) {
+	c, err := Open(dir, user, opts...)
 	if errors.Is(err, ErrNoContainer) {
 		return UserState{}, nil
 	}
 	if err != nil {
 		return UserState{}, fmt.Errorf("reading Hello status: %w", err)
 	}
-	s := UserState{NgcSet: true, NgcKeyID: c.NgcKeyID(), CanReset: CanResetDestructiveOnly}
+	s := UserState{
+		NgcSet: true, NgcKeyID: c.NgcKeyID(), CanReset: CanResetDestructiveOnly,
+		FailedPINAttempts: c.FailedPINAttempts(), PINLocked: c.PINLocked(),
+	}
 	if c.HasProtector() {
 		s.CanReset = CanResetDestructiveAndNonDestructive
 	}
@@ -67,7 +77,9 @@ const boxWidth = 70 // dashes between the corners of a dsregcmd section border
 
 // FormatUserState renders r as the User State section of `dsregcmd /status` (and, when
 // r.SSO is set, the SSO State section): a boxed title, then "Name : value" lines with the
-// names right-aligned so the colons line up, as on the Learn page "PIN reset".
+// names right-aligned so the colons line up, as on the Learn page "PIN reset". While wrong
+// PINs are recorded it adds PinFailedAttempts and PinLocked after CanReset; these are
+// hellomdm's lines, not dsregcmd's.
 func FormatUserState(r UserStateReport) string {
 	var b strings.Builder
 	fields := [][2]string{{"NgcSet", yesNo(r.NgcSet)}}
@@ -75,6 +87,11 @@ func FormatUserState(r UserStateReport) string {
 		fields = append(fields, [2]string{"NgcKeyId", FormatKeyID(r.NgcKeyID)})
 		if r.CanReset != "" {
 			fields = append(fields, [2]string{"CanReset", r.CanReset})
+		}
+		if r.FailedPINAttempts > 0 || r.PINLocked {
+			fields = append(fields,
+				[2]string{"PinFailedAttempts", strconv.Itoa(r.FailedPINAttempts)},
+				[2]string{"PinLocked", yesNo(r.PINLocked)})
 		}
 	}
 	fields = append(fields,

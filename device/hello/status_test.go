@@ -29,6 +29,19 @@ func TestFormatUserStateGolden(t *testing.T) {
 			SSO:                 &SSOState{AzureAdPrt: true, AzureAdPrtAuthority: "https://login.microsoftonline.com/8f1c6b5e-2d3a-4b7c-9e0f-112233445566"},
 		}},
 		{"no_container", UserStateReport{WorkplaceJoined: true}},
+		{"pin_locked", UserStateReport{
+			UserState: UserState{
+				NgcSet: true, NgcKeyID: "fa0db076-a5d7-4844-82d8-50a2fb42ec7b", CanReset: CanResetDestructiveOnly,
+				FailedPINAttempts: DefaultMaxPINAttempts, PINLocked: true,
+			},
+			WorkplaceJoined: true,
+		}},
+		{"pin_failed_attempts", UserStateReport{
+			UserState: UserState{
+				NgcSet: true, NgcKeyID: "5a8e0c1d-2b3f-4a5c-8d6e-7f8091a2b3c4", CanReset: CanResetDestructiveAndNonDestructive,
+				FailedPINAttempts: 2,
+			},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

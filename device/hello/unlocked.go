@@ -108,7 +108,8 @@ func (u *Unlocked) SetCertificate(der []byte, rnd io.Reader) error {
 }
 
 // ChangePIN replaces the PIN: newPIN must satisfy policy, including its History rule. The
-// key pair, NgcKeyId, certificate and any reset protector are kept.
+// key pair, NgcKeyId, certificate and any reset protector are kept; the failed-attempt
+// counter is cleared, which ends a PIN lockout (ErrPINLocked).
 func (u *Unlocked) ChangePIN(newPIN string, policy PINPolicy, rnd io.Reader) error {
 	if err := policy.Check(newPIN); err != nil {
 		return fmt.Errorf("changing PIN: %w", err)
