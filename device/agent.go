@@ -205,11 +205,17 @@ func (a *Agent) Identity() Identity {
 	return id
 }
 
-// Enrollment returns the enrollment record (State StateNotEnrolled before enrolling).
+// Enrollment returns a copy of the enrollment record (State StateNotEnrolled before
+// enrolling).
 func (a *Agent) Enrollment() Enrollment {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.enr
+	e := a.enr
+	if e.Renewal != nil {
+		r := *e.Renewal
+		e.Renewal = &r
+	}
+	return e
 }
 
 // PollSchedule returns the DMClient poll schedule.

@@ -10,7 +10,7 @@
 //	a, err := device.Open(dir, device.Options{Identity: &id})
 //	err = a.Enroll(ctx, device.EnrollRequest{ServerURL: "https://mdm.contoso.com", UPN: upn, Password: pw, RootCAs: pool})
 //	rep, err := a.Sync(ctx)    // one session to completion
-//	err = a.Run(ctx)           // poll on the DMClient schedule until ctx is done
+//	err = a.Run(ctx)           // poll on the DMClient schedule until ctx is done, renewing the certificate when due
 //	fmt.Print(a.Status())      // dsregcmd /status-style report
 //	err = a.Unenroll(ctx)      // Alert 1226, then unenrolled
 //	err = a.Renew(ctx)         // MS-MDE2 WSTEP Renew over mTLS with the current certificate
@@ -32,7 +32,8 @@
 // # State directory
 //
 // One directory (mode 0700) holds identity.json, enrollment.json (server URLs, ADDR,
-// ProviderID, UPN, tenant), client-key.pem (0600), client.pem, server-ca.pem, dmclient.json
+// ProviderID, UPN, tenant, certificate renewal schedule and last failed automatic renewal),
+// client-key.pem (0600), client.pem, server-ca.pem, dmclient.json
 // (poll schedule and SessionID counter), policy.json (the raw policy node values) and
 // csp-tree.json, plus the Hello containers under hello/. Every file is replaced atomically
 // (temporary file, fsync, rename, directory fsync). enrollment.json is written last on
@@ -64,4 +65,9 @@
 //     SHA-256, to exercise the server's handling of that quirk.
 //   - A single Status or Results larger than MaxMsgSize is sent alone rather than chunked.
 //   - The SessionID counter advances when a session starts, also when it then fails.
+//   - Automatic renewal (CertificateStore My/WSTEP/Renew) starts RenewPeriod days before
+//     expiry but never before the middle of the certificate's lifetime, so a RenewPeriod
+//     longer than the lifetime does not renew at every poll. It stops at expiry, as Windows
+//     does without RetryAfterExpiryInterval. An enrollment record from before the agent kept
+//     the schedule gets hellomdm's (ROBOSupport true, 60 days, retry every 4 days).
 package device

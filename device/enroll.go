@@ -177,6 +177,8 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 	}
 	enr.ManagementURL, enr.ProviderID = prov.Addr, prov.ProviderID
 	enr.EntDeviceName, enr.CertThumbprint = prov.EntDeviceName, thumbprint(prov.ClientCert)
+	renew := prov.Renew
+	enr.Renewal = &renew
 	if enr.TenantID == "" {
 		enr.TenantID = a.lookupTenant(ctx, c, base, req.UPN)
 	}

@@ -30,6 +30,7 @@ type provisioning struct {
 	UPN           string
 	Poll          PollSchedule
 	HasPoll       bool
+	Renew         RenewSchedule // CertificateStore My/WSTEP/Renew, CSP defaults filled in
 }
 
 // parseProvisioningDoc reads the document. Parm and characteristic names are case sensitive
@@ -52,7 +53,9 @@ func parseProvisioningDoc(data []byte) (*provisioning, error) {
 		var err error
 		switch xmlx.Attr(c, "type") {
 		case "CertificateStore":
-			err = p.certificateStore(c)
+			if err = p.certificateStore(c); err == nil {
+				err = p.renewSchedule(c)
+			}
 		case "APPLICATION":
 			p.Addr, p.ProviderID = parm(c, "ADDR"), parm(c, "PROVIDER-ID")
 		case "DMClient":
@@ -146,6 +149,40 @@ func (p *provisioning) certificateStore(c *etree.Element) error {
 				p.ClientCert = cert
 			}
 		}
+	}
+	return nil
+}
+
+// renewSchedule reads CertificateStore My/WSTEP/Renew (MS-MDE2 2.2.9.1; certificatestore-csp,
+// MY/WSTEP/Renew): parms left out take the CSP defaults, values outside the CSP ranges are
+// refused as Windows refuses them. A renewal's document does not change the schedule: Windows
+// sets the renewal period only at enrollment (certificate-renewal-windows-mdm).
+func (p *provisioning) renewSchedule(store *etree.Element) error {
+	p.Renew = RenewSchedule{ROBOSupport: true, RenewPeriod: cspRenewPeriodDays, RetryInterval: cspRetryIntervalDays}
+	r := characteristic(characteristic(characteristic(store, "My"), "WSTEP"), "Renew")
+	switch v := parm(r, "ROBOSupport"); {
+	case v == "":
+	case strings.EqualFold(v, "true"):
+		p.Renew.ROBOSupport = true
+	case strings.EqualFold(v, "false"):
+		p.Renew.ROBOSupport = false
+	default:
+		return fmt.Errorf("CertificateStore My/WSTEP/Renew/ROBOSupport %q is not a boolean", v)
+	}
+	for name, dst := range map[string]*int{"RenewPeriod": &p.Renew.RenewPeriod, "RetryInterval": &p.Renew.RetryInterval} {
+		v := parm(r, name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > cspMaxRenewDays {
+			return fmt.Errorf("CertificateStore My/WSTEP/Renew/%s %q is not 1 to %d days", name, v, cspMaxRenewDays)
+		}
+		*dst = n
+	}
+	if p.Renew.RetryInterval > p.Renew.RenewPeriod {
+		return fmt.Errorf("CertificateStore My/WSTEP/Renew: RetryInterval %d days exceeds RenewPeriod %d days",
+			p.Renew.RetryInterval, p.Renew.RenewPeriod)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -183,7 +184,8 @@ func checkRenewed(cert *x509.Certificate, key crypto.Signer, roots *x509.CertPoo
 	return nil
 }
 
-// commitRenewal replaces key, certificate and the enrollment record's thumbprint. Each
+// commitRenewal replaces key, certificate and the enrollment record's thumbprint, and clears
+// the record's last failed automatic renewal, which was for the old certificate. Each
 // file is replaced atomically; when a later write fails the earlier ones are put back, so a
 // failed renewal leaves the old key and certificate. (Only a crash between the key and
 // certificate renames can leave them mismatched: two files cannot be swapped as one.)
@@ -222,6 +224,7 @@ func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer) error {
 	defer a.mu.Unlock()
 	prev := a.enr
 	a.enr.CertThumbprint = thumbprint(cert)
+	a.enr.LastRenewalFailure = time.Time{}
 	if err := a.saveEnrollmentLocked(); err != nil {
 		a.enr = prev
 		return rollback(len(files), err)

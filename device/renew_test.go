@@ -61,9 +61,15 @@ func newTestCA(t *testing.T, name string) *testCA {
 
 func (c *testCA) issue(t *testing.T, pub crypto.PublicKey, cn string, eku []x509.ExtKeyUsage, ips ...net.IP) *x509.Certificate {
 	t.Helper()
+	return c.issueValid(t, pub, cn, eku, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), ips...)
+}
+
+// issueValid is issue with the validity period given.
+func (c *testCA) issueValid(t *testing.T, pub crypto.PublicKey, cn string, eku []x509.ExtKeyUsage, notBefore, notAfter time.Time, ips ...net.IP) *x509.Certificate {
+	t.Helper()
 	c.next++
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(c.next), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: eku, IPAddresses: ips}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
 	if err != nil {
@@ -79,16 +85,28 @@ func (c *testCA) issue(t *testing.T, pub crypto.PublicKey, cn string, eku []x509
 type answerFunc func(f *renewFake, pub crypto.PublicKey, deviceID string) (cert *x509.Certificate, faultSubcode string)
 
 // renewFake is an MS-MDE2 enrollment service that only renews: it checks the request the
-// way hellomdm's server does and answers with whatever certificate answer() picks.
+// way hellomdm's server does and answers with whatever certificate answer() picks. Like
+// hellomdm's server it revokes the certificate a renewal replaces. When session is set, it
+// also serves OMA-DM sessions at managementPath.
 type renewFake struct {
 	t      *testing.T
 	ca     *testCA
 	ts     *httptest.Server
 	answer answerFunc
 
-	mu    sync.Mutex
-	peers []*x509.Certificate
+	mu      sync.Mutex
+	session http.HandlerFunc
+	peers   []*x509.Certificate
+	revoked []*x509.Certificate
 }
+
+func (f *renewFake) setSession(h http.HandlerFunc) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.session = h
+}
+
+const managementPath = "/ManagementServer/MDM.svc"
 
 func newRenewFake(t *testing.T) *renewFake {
 	f := &renewFake{t: t, ca: newTestCA(t, "hellomdm test root")}
@@ -108,6 +126,13 @@ func newRenewFake(t *testing.T) *renewFake {
 }
 
 func (f *renewFake) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	session := f.session
+	f.mu.Unlock()
+	if session != nil && r.URL.Path == managementPath {
+		session(w, r)
+		return
+	}
 	if err := f.check(w, r); err != nil {
 		f.t.Errorf("renewal request: %v", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -171,8 +196,25 @@ func (f *renewFake) check(w http.ResponseWriter, r *http.Request) error {
 			`</DeviceEnrollmentServiceError></s:Detail></s:Fault></s:Body></s:Envelope>`, nsSOAP12, subcode, nsPKIEnroll)
 		return nil
 	}
+	if cert != nil {
+		f.mu.Lock()
+		f.revoked = append(f.revoked, peer)
+		f.mu.Unlock()
+	}
 	_, err = w.Write(renewalRSTR(f.ca.cert, cert))
 	return err
+}
+
+// isRevoked says whether a renewal replaced cert.
+func (f *renewFake) isRevoked(cert *x509.Certificate) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.revoked {
+		if c.Equal(cert) {
+			return true
+		}
+	}
+	return false
 }
 
 // renewalRSTR is the answer hellomdm's server gives a renewal: an RSTR whose provisioning
@@ -240,11 +282,26 @@ func csrPublicKey(der []byte) (crypto.PublicKey, error) {
 // key for windows, P-256 for clean) and opens it.
 func renewableAgent(t *testing.T, f *renewFake, shape CSRShape) *Agent {
 	t.Helper()
-	dir := t.TempDir()
 	id, err := NewIdentity(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir, _ := renewableState(t, f, id, shape, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), nil)
+	a, err := Open(dir, Options{Identity: &id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// renewableState writes the state directory of device id enrolled with f in the given CSR
+// shape, with a certificate valid from notBefore to notAfter and the renewal schedule given
+// (nil: a record written before the agent kept one). It returns the directory and the
+// certificate.
+func renewableState(t *testing.T, f *renewFake, id Identity, shape CSRShape, notBefore, notAfter time.Time, renewal *RenewSchedule) (string, *x509.Certificate) {
+	t.Helper()
+	dir := t.TempDir()
+	var err error
 	var key crypto.Signer
 	if shape == CSRWindows {
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
@@ -254,7 +311,7 @@ func renewableAgent(t *testing.T, f *renewFake, shape CSRShape) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := f.ca.issue(t, key.Public(), id.DeviceID, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
+	cert := f.ca.issueValid(t, key.Public(), id.DeviceID, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, notBefore, notAfter)
 	if cert == nil {
 		t.FailNow()
 	}
@@ -269,15 +326,12 @@ func renewableAgent(t *testing.T, f *renewFake, shape CSRShape) *Agent {
 		}
 	}
 	if err := writeJSON(dir+"/"+fileEnrollment, Enrollment{State: StateEnrolled, ServerURL: f.ts.URL,
-		EnrollmentURL: f.ts.URL + "/EnrollmentServer/Enrollment.svc", ManagementURL: f.ts.URL + "/ManagementServer/MDM.svc",
-		ProviderID: "hellomdm", UPN: "alice@contoso.com", TenantID: testTenant, CSRShape: shape, CertThumbprint: thumbprint(cert)}); err != nil {
+		EnrollmentURL: f.ts.URL + "/EnrollmentServer/Enrollment.svc", ManagementURL: f.ts.URL + managementPath,
+		ProviderID: "hellomdm", UPN: "alice@contoso.com", TenantID: testTenant, CSRShape: shape, CertThumbprint: thumbprint(cert),
+		Renewal: renewal}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := Open(dir, Options{Identity: &id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return dir, cert
 }
 
 // stateFiles reads the files a renewal may change.

@@ -31,7 +31,10 @@ func (p PollSchedule) nextPoll(n int) (minutes int, ok bool) {
 
 // Run syncs now and then on the DMClient poll schedule until ctx is done (it then returns
 // nil) or the server refuses the device (a *RefusedError, or ErrNotEnrolled after an
-// unenrollment). Failed sessions are logged and retried at the next poll.
+// unenrollment). Failed sessions are logged and retried at the next poll. Before each
+// session it renews the certificate when the enrollment's RenewSchedule says so (ROBO
+// renewal; see renewalPlan); a failed renewal is logged and the session goes ahead with the
+// current certificate.
 func (a *Agent) Run(ctx context.Context) error {
 	for n := -1; ; n++ {
 		if n >= 0 {
@@ -49,6 +52,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			case <-t.C:
 			}
 		}
+		a.autoRenew(ctx) // before the session, so that it presents the renewed certificate
 		rep, err := a.Sync(ctx)
 		var refused *RefusedError
 		switch {

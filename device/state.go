@@ -49,6 +49,12 @@ type Enrollment struct {
 	CSRShape       CSRShape  `json:"csrShape"`
 	EnrolledAt     time.Time `json:"enrolledAt"`
 	UnenrolledAt   time.Time `json:"unenrolledAt,omitzero"`
+	// Renewal is the provisioned automatic renewal schedule; nil in a record written before
+	// the agent kept it (see RenewSchedule).
+	Renewal *RenewSchedule `json:"renewal,omitempty"`
+	// LastRenewalFailure is when automatic renewal of the current certificate last failed;
+	// zero when it has not.
+	LastRenewalFailure time.Time `json:"lastRenewalFailure,omitzero"`
 }
 
 // PollSchedule is the DMClient Provider/{ProviderID}/Poll configuration (dmclient-csp;

@@ -3,14 +3,16 @@ package device
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hellomdm/hellomdm/device/hello"
 )
 
-// Status renders a `dsregcmd /status`-style report: the Device State block, the User State
-// block of the enrolled user (device/hello FormatUserState: NgcSet, NgcKeyId, CanReset, …), a
-// PIN Reset block saying whether the PIN reset protector exists or why not, and a Policy
-// block with the reset agent's policy.
+// Status renders a `dsregcmd /status`-style report: the Device State block, while enrolled an
+// MDM Certificate block (expiry and automatic renewal), the User State block of the enrolled
+// user (device/hello FormatUserState: NgcSet, NgcKeyId, CanReset, …), a PIN Reset block saying
+// whether the PIN reset protector exists or why not, and a Policy block with the reset
+// agent's policy.
 func (a *Agent) Status() (string, error) {
 	id, enr, pol := a.Identity(), a.Enrollment(), a.Policy()
 	st, err := a.helloState()
@@ -37,6 +39,9 @@ func (a *Agent) Status() (string, error) {
 		{"MdmUrl", enr.ManagementURL},
 		{"EnrollmentState", enr.State},
 	})
+	if enr.State == StateEnrolled {
+		section(&b, "MDM Certificate", a.certificateStatus(enr))
+	}
 	b.WriteString(hello.FormatUserState(hello.UserStateReport{UserState: st, WorkplaceJoined: enr.State == StateEnrolled}))
 	b.WriteString("\n")
 	section(&b, "PIN Reset", [][2]string{{"PinResetProtector", prot.String()}})
@@ -70,4 +75,41 @@ func section(b *strings.Builder, title string, fields [][2]string) {
 	b.WriteString("\n")
 	b.WriteString(border)
 	b.WriteString("\n")
+}
+
+// certificateStatus lists the enrollment certificate's expiry and its automatic renewal
+// (renewalPlan) for the MDM Certificate block.
+func (a *Agent) certificateStatus(enr Enrollment) [][2]string {
+	cert, err := a.currentCertificate()
+	if err != nil {
+		return [][2]string{{"CertExpiry", "unknown: " + err.Error()}}
+	}
+	s, now := enr.RenewSchedule(), a.opts.Now()
+	state, next := renewalPlan(now, cert.NotBefore, cert.NotAfter, s, enr.LastRenewalFailure)
+	renewal := fmt.Sprintf("on (from %d days before expiry, retry every %d days)", s.RenewPeriod, s.RetryInterval)
+	var nextText string
+	switch state {
+	case renewalOff:
+		renewal, nextText = "off (ROBOSupport false)", "-"
+	case renewalWaiting:
+		nextText = next.UTC().Format(time.RFC3339)
+	case renewalDue:
+		nextText = "due now"
+	case renewalStopped:
+		nextText = "none before expiry"
+		if !now.Before(cert.NotAfter) {
+			nextText = "none: the certificate has expired"
+		}
+	}
+	lastFailure := "-"
+	if !enr.LastRenewalFailure.IsZero() {
+		lastFailure = enr.LastRenewalFailure.UTC().Format(time.RFC3339)
+	}
+	return [][2]string{
+		{"CertThumbprint", enr.CertThumbprint},
+		{"CertExpiry", cert.NotAfter.UTC().Format(time.RFC3339)},
+		{"AutoRenewal", renewal},
+		{"NextRenewal", nextText},
+		{"LastRenewalFailure", lastFailure},
+	}
 }

@@ -1,0 +1,392 @@
+package device
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hellomdm/hellomdm/syncml"
+)
+
+const day = 24 * time.Hour
+
+func TestRenewalPlan(t *testing.T) {
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	nb, na := t0.Add(-300*day), t0.Add(65*day) // a one-year certificate, 65 days left at t0
+	hellomdm := RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}
+	start := na.Add(-60 * day) // t0 + 5 days
+	for _, tc := range []struct {
+		name        string
+		now, nb, na time.Time
+		s           RenewSchedule
+		lastFailure time.Time
+		wantState   renewalState
+		wantNext    time.Time
+	}{
+		{"outside the renewal period", t0, nb, na, hellomdm, time.Time{}, renewalWaiting, start},
+		{"first moment of the renewal period", start, nb, na, hellomdm, time.Time{}, renewalDue, start},
+		{"inside the renewal period", start.Add(20 * day), nb, na, hellomdm, time.Time{}, renewalDue, start},
+		{"failure within RetryInterval", start.Add(3 * day), nb, na, hellomdm, start.Add(day), renewalWaiting, start.Add(5 * day)},
+		{"failure RetryInterval ago", start.Add(5 * day), nb, na, hellomdm, start.Add(day), renewalDue, start.Add(5 * day)},
+		{"failure before the certificate was issued does not count", start.Add(day), nb, na, hellomdm, nb.Add(-time.Hour), renewalDue, start},
+		{"retry would come after expiry", na.Add(-2 * day), nb, na, hellomdm, na.Add(-3 * day), renewalStopped, time.Time{}},
+		{"expired", na.Add(time.Second), nb, na, hellomdm, time.Time{}, renewalStopped, time.Time{}},
+		{"expired at NotAfter", na, nb, na, hellomdm, time.Time{}, renewalStopped, time.Time{}},
+		{"ROBOSupport off inside the renewal period", start.Add(20 * day), nb, na, RenewSchedule{RenewPeriod: 60, RetryInterval: 4}, time.Time{}, renewalOff, time.Time{}},
+		{"ROBOSupport off after expiry", na.Add(day), nb, na, RenewSchedule{RenewPeriod: 60, RetryInterval: 4}, time.Time{}, renewalOff, time.Time{}},
+		{"period longer than a 30-day lifetime: not before the middle", t0.Add(5 * day), t0, t0.Add(30 * day), hellomdm, time.Time{}, renewalWaiting, t0.Add(15 * day)},
+		{"period longer than a 30-day lifetime: after the middle", t0.Add(16 * day), t0, t0.Add(30 * day), hellomdm, time.Time{}, renewalDue, t0.Add(15 * day)},
+		{"RetryInterval 0 is taken as 1 day", start.Add(12 * time.Hour), nb, na, RenewSchedule{ROBOSupport: true, RenewPeriod: 60}, start, renewalWaiting, start.Add(day)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state, next := renewalPlan(tc.now, tc.nb, tc.na, tc.s, tc.lastFailure)
+			if state != tc.wantState || !next.Equal(tc.wantNext) {
+				t.Errorf("renewalPlan = %s, %v; want %s, %v", state, next, tc.wantState, tc.wantNext)
+			}
+		})
+	}
+}
+
+// provDoc renders a provisioning document with a root, a client certificate and the given
+// XML inside CertificateStore/My (the WSTEP characteristic, or nothing).
+func provDoc(t *testing.T, wstep string) []byte {
+	t.Helper()
+	ca := newTestCA(t, "hellomdm test root")
+	key, _, err := newKeyAndCSR(CSRClean, "00000000000000000000000000000001", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ca.issue(t, key.Public(), "00000000000000000000000000000001", nil)
+	node := func(c *x509.Certificate) string {
+		return fmt.Sprintf(`<characteristic type="%s"><parm name="EncodedCertificate" value="%s"/></characteristic>`,
+			thumbprint(c), base64.StdEncoding.EncodeToString(c.Raw))
+	}
+	return []byte(`<wap-provisioningdoc version="1.1"><characteristic type="CertificateStore">` +
+		`<characteristic type="Root"><characteristic type="System">` + node(ca.cert) + `</characteristic></characteristic>` +
+		`<characteristic type="My"><characteristic type="User">` + node(client) + `</characteristic>` + wstep + `</characteristic>` +
+		`</characteristic><characteristic type="APPLICATION"><parm name="ADDR" value="https://h/ManagementServer/MDM.svc"/>` +
+		`<parm name="PROVIDER-ID" value="hellomdm"/></characteristic></wap-provisioningdoc>`)
+}
+
+func TestProvisioningRenewSchedule(t *testing.T) {
+	renew := func(parms ...[2]string) string {
+		s := `<characteristic type="WSTEP"><characteristic type="Renew">`
+		for _, p := range parms {
+			s += fmt.Sprintf(`<parm name="%s" value="%s" datatype="integer"/>`, p[0], p[1])
+		}
+		return s + `</characteristic></characteristic>`
+	}
+	for _, tc := range []struct {
+		name    string
+		wstep   string
+		want    RenewSchedule
+		wantErr string
+	}{
+		{"hellomdm's schedule", renew([2]string{"ROBOSupport", "true"}, [2]string{"RenewPeriod", "60"}, [2]string{"RetryInterval", "4"}),
+			RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}, ""},
+		{"ROBOSupport false", renew([2]string{"ROBOSupport", "False"}, [2]string{"RenewPeriod", "30"}, [2]string{"RetryInterval", "2"}),
+			RenewSchedule{ROBOSupport: false, RenewPeriod: 30, RetryInterval: 2}, ""},
+		{"no WSTEP characteristic: CSP defaults", "", RenewSchedule{ROBOSupport: true, RenewPeriod: 42, RetryInterval: 7}, ""},
+		{"parms left out take CSP defaults", renew([2]string{"RenewPeriod", "90"}), RenewSchedule{ROBOSupport: true, RenewPeriod: 90, RetryInterval: 7}, ""},
+		{"RenewPeriod 0", renew([2]string{"RenewPeriod", "0"}), RenewSchedule{}, "RenewPeriod"},
+		{"RenewPeriod above 1000", renew([2]string{"RenewPeriod", "1001"}, [2]string{"RetryInterval", "4"}), RenewSchedule{}, "RenewPeriod"},
+		{"RetryInterval not a number", renew([2]string{"RetryInterval", "four"}), RenewSchedule{}, "RetryInterval"},
+		{"RetryInterval above RenewPeriod", renew([2]string{"RenewPeriod", "5"}, [2]string{"RetryInterval", "6"}), RenewSchedule{}, "exceeds RenewPeriod"},
+		{"ROBOSupport not a boolean", renew([2]string{"ROBOSupport", "yes"}), RenewSchedule{}, "ROBOSupport"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := parseProvisioningDoc(provDoc(t, tc.wstep))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseProvisioningDoc = %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Renew != tc.want {
+				t.Errorf("schedule %+v, want %+v", p.Renew, tc.want)
+			}
+		})
+	}
+}
+
+// An enrollment record written before the agent kept the schedule reads as hellomdm's
+// schedule; a kept one round-trips.
+func TestEnrollmentRenewScheduleState(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		record string
+		want   RenewSchedule
+	}{
+		{"record without the schedule", `{"state":"enrolled","certThumbprint":"AB"}`, RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}},
+		{"record with the schedule", `{"state":"enrolled","renewal":{"roboSupport":false,"renewPeriod":30,"retryInterval":3},"lastRenewalFailure":"2025-06-01T12:00:00Z"}`,
+			RenewSchedule{ROBOSupport: false, RenewPeriod: 30, RetryInterval: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(dir+"/"+fileEnrollment, []byte(tc.record), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			a, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := a.Enrollment().RenewSchedule(); got != tc.want {
+				t.Errorf("RenewSchedule = %+v, want %+v", got, tc.want)
+			}
+			a.mu.Lock()
+			err = a.saveEnrollmentLocked()
+			a.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := b.Enrollment(), a.Enrollment(); got.RenewSchedule() != want.RenewSchedule() ||
+				!got.LastRenewalFailure.Equal(want.LastRenewalFailure) || (got.Renewal == nil) != (want.Renewal == nil) {
+				t.Errorf("after a save: %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// sessionLog serves OMA-DM sessions for a renewFake the way hellomdm's server treats
+// certificates: a revoked one is refused with SyncHdr 401. It records the certificate each
+// session presented and cancels the agent's Run after stopAfter sessions.
+type sessionLog struct {
+	t         *testing.T
+	f         *renewFake
+	stopAfter int
+	cancel    context.CancelFunc
+
+	mu    sync.Mutex
+	peers []*x509.Certificate
+}
+
+func (l *sessionLog) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	m, err := syncml.Parse(body)
+	if err != nil || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		l.t.Errorf("session message: %v (TLS client certificate present: %v)", err, r.TLS != nil && len(r.TLS.PeerCertificates) > 0)
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	peer := r.TLS.PeerCertificates[0]
+	if l.f.isRevoked(peer) {
+		b := syncml.NewBuilder(syncml.ReplyHeader(m.Header, "1"), 1)
+		b.StatusSyncHdr(m.Header.MsgID, syncml.StatusInvalidCredentials, nil)
+		out, _ := b.Bytes(true)
+		w.Write(out)
+		return
+	}
+	n := 0
+	if m.Header.MsgID == "1" {
+		l.mu.Lock()
+		l.peers = append(l.peers, peer)
+		n = len(l.peers)
+		l.mu.Unlock()
+	}
+	w.Write(reply(m))
+	if n >= l.stopAfter {
+		l.cancel()
+	}
+}
+
+func (l *sessionLog) sessions() []*x509.Certificate {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]*x509.Certificate(nil), l.peers...)
+}
+
+// runSessions opens the agent in dir with its clock at now, runs it until the fake has seen
+// sessions sessions, and returns Run's result and the certificate of each session.
+func runSessions(t *testing.T, f *renewFake, dir string, id Identity, now time.Time, sessions int) (*Agent, error, []*x509.Certificate) {
+	t.Helper()
+	a, err := Open(dir, Options{Identity: &id, Now: func() time.Time { return now }, PollUnit: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l := &sessionLog{t: t, f: f, stopAfter: sessions, cancel: cancel}
+	f.setSession(l.serve)
+	defer f.setSession(nil)
+	runErr := a.Run(ctx)
+	if ctx.Err() == context.DeadlineExceeded {
+		t.Fatalf("Run did not reach %d sessions", sessions)
+	}
+	return a, runErr, l.sessions()
+}
+
+// renewalRequests counts the renewal requests the fake has answered.
+func (f *renewFake) renewalRequests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.peers)
+}
+
+// Run renews a certificate inside its renewal period before the first session, and the
+// sessions present the new certificate (the old one is revoked: the fake would refuse it);
+// outside the period, with ROBOSupport off or after expiry it does not; a refused renewal
+// leaves the sessions on the current certificate and is not retried at the next poll.
+func TestRunRenewsAutomatically(t *testing.T) {
+	now := time.Now()
+	hellomdm := &RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}
+	clientEKU := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	issued := func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
+		return f.ca.issueValid(t, pub, id, clientEKU, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
+	}
+	refused := func(*renewFake, crypto.PublicKey, string) (*x509.Certificate, string) { return nil, "s:Authorization" }
+	for _, tc := range []struct {
+		name         string
+		notBefore    time.Time
+		notAfter     time.Time
+		renewal      *RenewSchedule
+		clock        time.Duration // the agent's clock ahead of real time
+		answer       answerFunc
+		wantRequests int
+		wantRenewed  bool
+		wantStatus   string // a line of the MDM Certificate block after Run, spaces squeezed
+	}{
+		{"inside the renewal period: renewed before the first session", now.Add(-355 * day), now.Add(10 * day), hellomdm, 0, issued, 1, true,
+			"LastRenewalFailure : -"},
+		{"record without a schedule: hellomdm's 60 days", now.Add(-355 * day), now.Add(10 * day), nil, 0, issued, 1, true,
+			"AutoRenewal : on (from 60 days before expiry, retry every 4 days)"},
+		{"outside the renewal period", now.Add(-100 * day), now.Add(265 * day), hellomdm, 0, issued, 0, false,
+			"NextRenewal : " + now.Add(205*day).UTC().Truncate(time.Second).Format(time.RFC3339)},
+		{"ROBOSupport off", now.Add(-355 * day), now.Add(10 * day), &RenewSchedule{RenewPeriod: 60, RetryInterval: 4}, 0, issued, 0, false,
+			"AutoRenewal : off (ROBOSupport false)"},
+		{"expired by the agent's clock", now.Add(-355 * day), now.Add(10 * day), hellomdm, 11 * day, issued, 0, false,
+			"NextRenewal : none: the certificate has expired"},
+		{"renewal refused: current certificate kept, no retry at the next poll", now.Add(-355 * day), now.Add(10 * day), hellomdm, 0, refused, 1, false,
+			"LastRenewalFailure : " + now.UTC().Format(time.RFC3339)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newRenewFake(t)
+			f.answer = tc.answer
+			id, err := NewIdentity(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir, old := renewableState(t, f, id, CSRClean, tc.notBefore, tc.notAfter, tc.renewal)
+			clock := now.Add(tc.clock)
+
+			a, runErr, sessions := runSessions(t, f, dir, id, clock, 2)
+			if runErr != nil {
+				t.Fatalf("Run: %v", runErr)
+			}
+			if got := f.renewalRequests(); got != tc.wantRequests {
+				t.Errorf("%d renewal requests, want %d", got, tc.wantRequests)
+			}
+			cur := tlsCertOfAgent(t, a).Leaf
+			if renewed := cur.SerialNumber.Cmp(old.SerialNumber) != 0; renewed != tc.wantRenewed {
+				t.Errorf("certificate serial %v after Run (before %v): renewed %v, want %v", cur.SerialNumber, old.SerialNumber, renewed, tc.wantRenewed)
+			}
+			if tc.wantRenewed {
+				if !f.isRevoked(old) {
+					t.Errorf("old certificate %v not revoked by the renewal", old.SerialNumber)
+				}
+				if got := a.Enrollment().CertThumbprint; got != thumbprint(cur) {
+					t.Errorf("enrollment thumbprint %s, want %s", got, thumbprint(cur))
+				}
+			}
+			for i, s := range sessions {
+				if !s.Equal(cur) {
+					t.Errorf("session %d presented serial %v, want %v", i+1, s.SerialNumber, cur.SerialNumber)
+				}
+			}
+			wantFailure := tc.wantRequests > 0 && !tc.wantRenewed
+			if got := a.Enrollment().LastRenewalFailure; wantFailure != !got.IsZero() || (wantFailure && !got.Equal(clock.UTC())) {
+				t.Errorf("LastRenewalFailure %v, want a failure recorded: %v (at %v)", got, wantFailure, clock.UTC())
+			}
+			if status := squeezedStatus(t, a); !strings.Contains(status, tc.wantStatus) {
+				t.Errorf("status lacks %q:\n%s", tc.wantStatus, status)
+			}
+		})
+	}
+}
+
+// A failed renewal is persisted: a restarted agent waits RetryInterval days before the next
+// attempt, shows the retry in its status, and renews once that time has come.
+func TestRunRenewalRetryAcrossRestarts(t *testing.T) {
+	f := newRenewFake(t)
+	var mu sync.Mutex
+	refuse := true
+	f.answer = func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if refuse {
+			return nil, "s:Authorization"
+		}
+		return f.ca.issueValid(t, pub, id, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
+	}
+	id, err := NewIdentity(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().UTC()
+	notAfter := t0.Add(10 * day)
+	dir, _ := renewableState(t, f, id, CSRWindows, t0.Add(-355*day), notAfter, &RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4})
+
+	for _, step := range []struct {
+		name         string
+		clock        time.Time
+		refuse       bool
+		wantRequests int
+		wantFailure  time.Time
+		wantStatus   []string
+	}{
+		{"first attempt refused", t0, true, 1, t0, []string{
+			"LastRenewalFailure : " + t0.Format(time.RFC3339),
+			"NextRenewal : " + t0.Add(4*day).Format(time.RFC3339)}},
+		{"restart within RetryInterval: no attempt", t0.Add(3 * day), false, 1, t0, []string{
+			"CertExpiry : " + notAfter.Truncate(time.Second).Format(time.RFC3339),
+			"AutoRenewal : on (from 60 days before expiry, retry every 4 days)"}},
+		{"restart after RetryInterval: renewed", t0.Add(4*day + time.Minute), false, 2, time.Time{}, []string{
+			"LastRenewalFailure : -"}},
+	} {
+		mu.Lock()
+		refuse = step.refuse
+		mu.Unlock()
+		a, runErr, _ := runSessions(t, f, dir, id, step.clock, 1)
+		if runErr != nil {
+			t.Fatalf("%s: Run: %v", step.name, runErr)
+		}
+		if got := f.renewalRequests(); got != step.wantRequests {
+			t.Errorf("%s: %d renewal requests in all, want %d", step.name, got, step.wantRequests)
+		}
+		if got := a.Enrollment().LastRenewalFailure; !got.Equal(step.wantFailure) {
+			t.Errorf("%s: LastRenewalFailure %v, want %v", step.name, got, step.wantFailure)
+		}
+		status := squeezedStatus(t, a)
+		for _, want := range step.wantStatus {
+			if !strings.Contains(status, want) {
+				t.Errorf("%s: status lacks %q:\n%s", step.name, want, status)
+			}
+		}
+	}
+}
+
+// squeezedStatus is the agent's Status with every run of white space made one space.
+func squeezedStatus(t *testing.T, a *Agent) string {
+	t.Helper()
+	s, err := a.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
