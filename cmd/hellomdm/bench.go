@@ -67,6 +67,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stdout, "devices            %d (enrolled in %v)\n", res.Devices, res.Enrolled.Round(time.Millisecond))
+	if res.WarmUp > 0 {
+		fmt.Fprintf(stdout, "connected          %d devices in %v (one unmeasured session each, keep-alive)\n", res.Devices, res.WarmUp.Round(time.Millisecond))
+	}
 	fmt.Fprintf(stdout, "sessions           %d in %v of session phases (%d rounds): %.0f sessions/s\n", res.Sessions, res.Elapsed.Round(time.Millisecond), res.Rounds, res.SessionsPerSec)
 	if res.Rate > 0 {
 		fmt.Fprintf(stdout, "  scheduled        %.0f sessions/s (open loop); %d started more than 1 ms late\n", res.Rate, res.LateStarts)

@@ -3,6 +3,9 @@
 // sessions over TLS (keep-alive, or a new handshake per session), reporting sessions/s,
 // messages/s, latency percentiles and the server's memory.
 //
+// Keep-alive runs first connect every device (one unmeasured session each), so that their
+// figures are for connected devices, not for the first round's TLS handshakes.
+//
 // Sessions are scripted in memory, shaped like a Windows client's (package 1: Alert 1201,
 // Alert 1224 LoginStatus, Replace of DevInfo; then Statuses), so that the client's own disk
 // does not load the machine it measures.
@@ -68,6 +71,7 @@ type Config struct {
 type Result struct {
 	Devices        int           `json:"devices"`
 	Enrolled       time.Duration `json:"enrollDuration"`
+	WarmUp         time.Duration `json:"warmUpDuration,omitempty"`
 	Rounds         int           `json:"rounds"`
 	QueueTime      time.Duration `json:"queueTime"`
 	WallSessionsPS float64       `json:"sessionsPerSecIncludingQueueing"`
@@ -144,6 +148,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.Enrolled = time.Since(start)
 	fmt.Fprintf(cfg.Progress, "enrolled %d devices in %v\n", len(devs), res.Enrolled.Round(time.Millisecond))
+	if !cfg.HandshakePerSession {
+		// Keep-alive figures are for connected devices: connect every device (its TLS
+		// handshake and a first, idle session) before the measured rounds.
+		w0 := time.Now()
+		if err := warmUp(ctx, cfg, devs); err != nil {
+			return res, err
+		}
+		res.WarmUp = time.Since(w0)
+		fmt.Fprintf(cfg.Progress, "connected %d devices (one unmeasured session each) in %v\n", len(devs), res.WarmUp.Round(time.Millisecond))
+	}
 	drive(ctx, cfg, admin, tenantID, devs, &res)
 	if cfg.ServerPID > 0 {
 		res.ServerRSS, res.ServerPeakRSS = readRSS(cfg.ServerPID)
@@ -333,6 +347,37 @@ func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, d
 	if v, ok := firstErr.Load().(string); ok {
 		res.FirstError = v
 	}
+}
+
+// warmUp runs one session per device, cfg.Concurrency at a time, so that every device holds
+// a keep-alive connection before measuring starts. Any failure ends the run.
+func warmUp(ctx context.Context, cfg Config, devs []*simDevice) error {
+	jobs := make(chan *simDevice)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := 0; w < min(cfg.Concurrency, len(devs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range jobs {
+				if _, _, _, err := d.runSession(ctx); err != nil {
+					firstErr.CompareAndSwap(nil, fmt.Errorf("connecting device %s: %w", d.id, err))
+				}
+			}
+		}()
+	}
+	for _, d := range devs {
+		if firstErr.Load() != nil || ctx.Err() != nil {
+			break
+		}
+		jobs <- d
+	}
+	close(jobs)
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return err
+	}
+	return ctx.Err()
 }
 
 // job is one session to run; at is its scheduled start (zero: as soon as a worker is free).

@@ -67,6 +67,9 @@ func TestRun(t *testing.T) {
 			if res.SessionP50 <= 0 || res.SessionP50 > res.SessionP99 || res.SessionP99 > res.SessionMax || res.MessageP99 > res.MessageMax {
 				t.Fatalf("latencies out of order: session p50 %v p99 %v max %v, message p99 %v max %v", res.SessionP50, res.SessionP99, res.SessionMax, res.MessageP99, res.MessageMax)
 			}
+			if connected := res.WarmUp > 0; connected == cfg.HandshakePerSession {
+				t.Fatalf("warm-up %v with HandshakePerSession %v: keep-alive runs connect every device first, handshake runs do not", res.WarmUp, cfg.HandshakePerSession)
+			}
 			if cfg.Rate > 0 {
 				// Session i of a round starts no earlier than i/Rate after the round's start, so
 				// no round of n sessions can be shorter than (n-1)/Rate.
