@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -24,20 +25,7 @@ const (
 func startAuditCLIServer(t *testing.T, n int) (*server.App, string) {
 	t.Helper()
 	dir := t.TempDir()
-	app, err := server.Open(context.Background(), server.Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: auditCLIToken}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		<-done
-	})
+	app := testserve.Start(t, server.Options{DataDir: dir, AdminToken: auditCLIToken}, nil)
 	ctx := context.Background()
 	if err := app.Store.CreateTenant(ctx, store.Tenant{ID: auditCLITenant, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: store.AuthOnPremise}); err != nil {
 		t.Fatal(err)

@@ -2,13 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/server"
 )
 
@@ -19,22 +18,7 @@ const identityCLIToken = "hmdm_cli-test-token"
 func startCLIServer(t *testing.T) []string {
 	t.Helper()
 	dir := t.TempDir()
-	app, err := server.Open(context.Background(), server.Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: identityCLIToken}, server.Services)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	app := testserve.Start(t, server.Options{DataDir: dir, AdminToken: identityCLIToken}, server.Services)
 	return []string{"admin", "--server", "https://" + app.Addr().String(), "--token", identityCLIToken, "--ca-file", filepath.Join(dir, server.CAFile)}
 }
 

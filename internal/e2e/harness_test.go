@@ -17,6 +17,7 @@ import (
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
+	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
@@ -39,29 +40,13 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	opts := server.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: adminToken,
-		Engine: server.EngineConfig{NoBackoff: true}}
+	opts := server.Options{AdminToken: adminToken, Engine: server.EngineConfig{NoBackoff: true}}
 	opts.OpenStore = testpg.OpenStore(t) // nil (bbolt) unless HELLOMDM_TEST_BACKEND=postgres
 	if testing.Verbose() {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx := context.Background()
-	app, err := server.Open(ctx, opts, server.Services)
-	if err != nil {
-		t.Fatalf("starting server: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	app := testserve.Start(t, opts, server.Services)
 	hash, err := idp.HashPassword(password, rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -352,16 +352,27 @@ func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, d
 // warmUp runs one session per device, cfg.Concurrency at a time, so that every device holds
 // a keep-alive connection before measuring starts. Any failure ends the run.
 func warmUp(ctx context.Context, cfg Config, devs []*simDevice) error {
+	return eachDevice(ctx, min(cfg.Concurrency, len(devs)), devs, func(d *simDevice) error {
+		if _, _, _, err := d.runSession(ctx); err != nil {
+			return fmt.Errorf("connecting device %s: %w", d.id, err)
+		}
+		return nil
+	})
+}
+
+// eachDevice calls fn for every device with workers calls in flight, and stops handing out
+// devices at the first error, which it returns (or ctx's error).
+func eachDevice(ctx context.Context, workers int, devs []*simDevice, fn func(*simDevice) error) error {
 	jobs := make(chan *simDevice)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	for w := 0; w < min(cfg.Concurrency, len(devs)); w++ {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for d := range jobs {
-				if _, _, _, err := d.runSession(ctx); err != nil {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("connecting device %s: %w", d.id, err))
+				if err := fn(d); err != nil {
+					firstErr.CompareAndSwap(nil, err)
 				}
 			}
 		}()
@@ -591,31 +602,8 @@ func (c *apiClient) makeTenant(ctx context.Context) (tenantID, upn, password str
 
 // queueRound queues one Replace command for every device, 32 requests in flight.
 func (c *apiClient) queueRound(ctx context.Context, tenantID string, devs []*simDevice, round int) error {
-	jobs := make(chan *simDevice)
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range jobs {
-				cmd := map[string]string{"verb": "Replace", "locUri": "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "format": "chr", "data": fmt.Sprintf("signin%d.contoso.com", round)}
-				if err := c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/devices/"+d.id+"/commands", cmd, nil); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-				}
-			}
-		}()
-	}
-	for _, d := range devs {
-		if firstErr.Load() != nil {
-			break
-		}
-		jobs <- d
-	}
-	close(jobs)
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
-		return err
-	}
-	return nil
+	return eachDevice(ctx, 32, devs, func(d *simDevice) error {
+		cmd := map[string]string{"verb": "Replace", "locUri": "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "format": "chr", "data": fmt.Sprintf("signin%d.contoso.com", round)}
+		return c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/devices/"+d.id+"/commands", cmd, nil)
+	})
 }

@@ -1,40 +1,18 @@
 package loadgen
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/server"
 )
 
 const testToken = "hmdm_loadgen-test-token"
 
-// startServer runs a real hellomdm server (bbolt, TLS on loopback) for the load tool to drive.
-func startServer(t *testing.T) *server.App {
-	t.Helper()
-	app, err := server.Open(context.Background(), server.Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken}, server.Services)
-	if err != nil {
-		t.Fatalf("starting server: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := app.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return app
-}
-
 func TestRun(t *testing.T) {
-	app := startServer(t)
+	app := testserve.Start(t, server.Options{AdminToken: testToken}, server.Services)
 	url := "https://localhost:" + portOf(t, app)
 	tests := []struct {
 		name string
