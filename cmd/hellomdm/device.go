@@ -24,7 +24,8 @@ Commands:
             [--csr windows|clean] [--os-version V] [--edition N] [--device-id ID] [--device-name NAME]
   sync      run one OMA-DM session to completion and print what changed
   renew     renew the device certificate (MS-MDE2 WSTEP Renew) over mTLS with the current one
-  run       check in on the DMClient poll schedule until interrupted
+  run       check in on the DMClient poll schedule until interrupted, renewing the
+            certificate when its provisioned RenewPeriod comes
   nodes     print the CSP tree with values
   status    print a dsregcmd /status-style report
   unenroll  tell the server and unenroll
