@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/store"
 )
 
 // PinResetOnboarding is the PIN reset service's onboarding side: admin consent to its two
@@ -98,22 +99,48 @@ func (s *Server) pinResetConsent(w http.ResponseWriter, r *http.Request) {
 		s.pinResetFailed(w, t.ID, err)
 		return
 	}
-	if err := s.cfg.PinReset.Consent(r.Context(), t.ID, app, *req.Granted); err != nil {
-		s.pinResetFailed(w, t.ID, err)
-		return
-	}
-	after, err := s.cfg.PinReset.ServicePrincipals(r.Context(), t.ID)
-	if err != nil {
-		s.pinResetFailed(w, t.ID, err)
-		return
-	}
 	action := "grantConsent"
 	if !*req.Granted {
 		action = "revokeConsent"
 	}
-	s.recordAdmin(r.Context(), s.adminEvent(p, t.ID, action, audit.Subject{Type: subjectServicePrincipal, ID: app.AppID()}, "",
-		servicePrincipalViews(before), servicePrincipalViews(after)))
-	writeJSON(w, http.StatusOK, map[string]any{"value": servicePrincipalViews(after)})
+	// The PIN reset service stores the consent with UpdateTenant on this context, which
+	// appends the event in the same transaction.
+	var after []ServicePrincipalView
+	ctx := auditWrite(r.Context(), func(stored store.Tenant) []*audit.Event {
+		after = consentViews(stored)
+		return []*audit.Event{s.adminEvent(p, t.ID, action, audit.Subject{Type: subjectServicePrincipal, ID: app.AppID()}, "",
+			servicePrincipalViews(before), after)}
+	})
+	if err := s.cfg.PinReset.Consent(ctx, t.ID, app, *req.Granted); err != nil {
+		s.pinResetFailed(w, t.ID, err)
+		return
+	}
+	if after == nil {
+		s.log.Error("PIN reset consent stored without its audit event: the service did not write through the request's context", "tenant", t.ID)
+		sps, err := s.cfg.PinReset.ServicePrincipals(r.Context(), t.ID)
+		if err != nil {
+			s.pinResetFailed(w, t.ID, err)
+			return
+		}
+		after = servicePrincipalViews(sps)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": after})
+}
+
+// consentViews shows the two applications with t's consent state as written, as
+// pinreset.Service.ServicePrincipals reads it back (AppService first).
+func consentViews(t store.Tenant) []ServicePrincipalView {
+	sp := func(app pinreset.App, at *time.Time) pinreset.ServicePrincipal {
+		v := pinreset.ServicePrincipal{App: app, AppID: app.AppID(), DisplayName: app.DisplayName()}
+		if at != nil {
+			v.Consented, v.ConsentedAt = true, *at
+		}
+		return v
+	}
+	return servicePrincipalViews([]pinreset.ServicePrincipal{
+		sp(pinreset.AppService, t.PinResetServiceConsentAt),
+		sp(pinreset.AppClient, t.PinResetClientConsentAt),
+	})
 }
 
 func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request) {

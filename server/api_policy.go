@@ -129,15 +129,15 @@ func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.s.cfg.Now().UTC()
 	g := store.Group{TenantID: t.ID, ID: uuid.NewString(), DisplayName: name, Description: strings.TrimSpace(req.Description), CreatedAt: now, UpdatedAt: now}
-	if err := h.s.cfg.Store.CreateGroup(r.Context(), g); err != nil {
+	var view GroupView
+	ctx := auditWrite(r.Context(), func(stored store.Group) []*audit.Event {
+		view = groupView(stored)
+		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), t.ID, "create", audit.Subject{Type: audit.SubjectGroup, ID: stored.ID}, "", nil, view)}
+	})
+	if err := h.s.cfg.Store.CreateGroup(ctx, g); err != nil {
 		h.writeFailed(w, "group", err)
 		return
 	}
-	if stored, err := h.s.cfg.Store.Group(r.Context(), t.ID, g.ID); err == nil {
-		g = stored
-	}
-	view := groupView(g)
-	h.s.recordWrite(r, t.ID, "create", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", nil, view)
 	writeJSON(w, http.StatusCreated, view)
 }
 
@@ -181,7 +181,11 @@ func (h *policyAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeFailed(w, "group", err)
 		return
 	}
-	if err := h.s.cfg.Store.DeleteGroup(r.Context(), g.TenantID, g.ID); err != nil {
+	before := map[string]any{"group": groupView(g), "members": memberViews(members)}
+	ctx := auditWrite(r.Context(), func(any) []*audit.Event {
+		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), g.TenantID, "delete", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", before, nil)}
+	})
+	if err := h.s.cfg.Store.DeleteGroup(ctx, g.TenantID, g.ID); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			writeError(w, http.StatusConflict, "conflict", "the group is the target of a profile assignment; change the assignment first")
 			return
@@ -189,8 +193,6 @@ func (h *policyAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		h.writeFailed(w, "group", err)
 		return
 	}
-	before := map[string]any{"group": groupView(g), "members": memberViews(members)}
-	h.s.recordWrite(r, g.TenantID, "delete", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", before, nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -252,7 +254,10 @@ func (h *policyAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "conflict", "a group cannot contain itself")
 		return
 	}
-	if err := h.s.cfg.Store.AddMembers(r.Context(), g.TenantID, g.ID, m); err != nil {
+	ctx := auditWrite(r.Context(), func(any) []*audit.Event {
+		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, MemberView(m))}
+	})
+	if err := h.s.cfg.Store.AddMembers(ctx, g.TenantID, g.ID, m); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			writeError(w, http.StatusConflict, "conflict", "group "+m.ID+" already contains this group: adding it would make a cycle")
 			return
@@ -260,7 +265,6 @@ func (h *policyAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		h.writeFailed(w, "member", err)
 		return
 	}
-	h.s.recordWrite(r, g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, MemberView(m))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -281,11 +285,13 @@ func (h *policyAPI) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := members[i]
-	if err := h.s.cfg.Store.RemoveMember(r.Context(), g.TenantID, g.ID, m); err != nil {
+	ctx := auditWrite(r.Context(), func(any) []*audit.Event {
+		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), MemberView(m), nil)}
+	})
+	if err := h.s.cfg.Store.RemoveMember(ctx, g.TenantID, g.ID, m); err != nil {
 		h.writeFailed(w, "member", err)
 		return
 	}
-	h.s.recordWrite(r, g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), MemberView(m), nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -243,15 +243,15 @@ func (h *policyAPI) createProfile(k profileKind) http.HandlerFunc {
 		}
 		now := h.s.cfg.Now().UTC()
 		prof.TenantID, prof.ID, prof.Version, prof.CreatedAt, prof.UpdatedAt = t.ID, uuid.NewString(), 1, now, now
-		if err := h.s.cfg.Store.CreateProfile(r.Context(), prof); err != nil {
+		var out json.RawMessage
+		ctx := auditWrite(r.Context(), func(stored store.Profile) []*audit.Event {
+			out = profileJSON(stored)
+			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), t.ID, "create", audit.Subject{Type: audit.SubjectProfile, ID: stored.ID}, "", nil, out)}
+		})
+		if err := h.s.cfg.Store.CreateProfile(ctx, prof); err != nil {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		if stored, err := h.s.cfg.Store.Profile(r.Context(), t.ID, prof.ID); err == nil {
-			prof = stored
-		}
-		out := profileJSON(prof)
-		h.s.recordWrite(r, t.ID, "create", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", nil, out)
 		writeJSON(w, http.StatusCreated, out)
 	}
 }
@@ -319,7 +319,12 @@ func (h *policyAPI) updateProfile(k profileKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		err := h.s.cfg.Store.UpdateProfile(r.Context(), before.TenantID, before.ID, func(p *store.Profile) error {
+		var out json.RawMessage
+		ctx := auditWrite(r.Context(), func(after store.Profile) []*audit.Event {
+			out = profileJSON(after)
+			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), after.TenantID, "update", audit.Subject{Type: audit.SubjectProfile, ID: after.ID}, "", profileJSON(before), out)}
+		})
+		err := h.s.cfg.Store.UpdateProfile(ctx, before.TenantID, before.ID, func(p *store.Profile) error {
 			p.Name, p.Description, p.ScopeTags, p.Raw, p.Settings = next.Name, next.Description, next.ScopeTags, next.Raw, next.Settings
 			return nil
 		})
@@ -327,13 +332,6 @@ func (h *policyAPI) updateProfile(k profileKind) http.HandlerFunc {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		after, err := h.s.cfg.Store.Profile(r.Context(), before.TenantID, before.ID)
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "the profile was changed but could not be read back")
-			return
-		}
-		out := profileJSON(after)
-		h.s.recordWrite(r, after.TenantID, "update", audit.Subject{Type: audit.SubjectProfile, ID: after.ID}, "", profileJSON(before), out)
 		writeJSON(w, http.StatusOK, out)
 	}
 }
@@ -350,12 +348,14 @@ func (h *policyAPI) deleteProfile(k profileKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if err := h.s.cfg.Store.DeleteProfile(r.Context(), prof.TenantID, prof.ID); err != nil {
+		before := map[string]any{"profile": profileJSON(prof), "assignments": assignmentViews(as)}
+		ctx := auditWrite(r.Context(), func(any) []*audit.Event {
+			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), prof.TenantID, "delete", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", before, nil)}
+		})
+		if err := h.s.cfg.Store.DeleteProfile(ctx, prof.TenantID, prof.ID); err != nil {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		before := map[string]any{"profile": profileJSON(prof), "assignments": assignmentViews(as)}
-		h.s.recordWrite(r, prof.TenantID, "delete", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", before, nil)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -428,7 +428,12 @@ func (h *policyAPI) assignProfile(k profileKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if err := h.s.cfg.Store.SetAssignments(r.Context(), prof.TenantID, prof.ID, as); err != nil {
+		var out []AssignmentView
+		ctx := auditWrite(r.Context(), func(stored []store.Assignment) []*audit.Event {
+			out = assignmentViews(stored)
+			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), prof.TenantID, "assign", audit.Subject{Type: audit.SubjectAssignment, ID: prof.ID}, "", assignmentViews(before), out)}
+		})
+		if err := h.s.cfg.Store.SetAssignments(ctx, prof.TenantID, prof.ID, as); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				writeError(w, http.StatusUnprocessableEntity, "invalidAssignment", "a group of the assignment no longer exists: "+err.Error())
 				return
@@ -436,8 +441,6 @@ func (h *policyAPI) assignProfile(k profileKind) http.HandlerFunc {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		out := assignmentViews(as)
-		h.s.recordWrite(r, prof.TenantID, "assign", audit.Subject{Type: audit.SubjectAssignment, ID: prof.ID}, "", assignmentViews(before), out)
 		writeJSON(w, http.StatusOK, map[string]any{"value": out})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -163,15 +164,15 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalidTenant", err.Error())
 		return
 	}
-	if err := s.cfg.Store.CreateTenant(r.Context(), t); err != nil {
+	var view TenantView
+	ctx := auditWrite(r.Context(), func(stored store.Tenant) []*audit.Event {
+		view = tenantView(stored)
+		return []*audit.Event{s.adminEvent(p, stored.ID, "create", audit.Subject{Type: audit.SubjectTenant, ID: stored.ID}, "", nil, view)}
+	})
+	if err := s.cfg.Store.CreateTenant(ctx, t); err != nil {
 		s.tenantWriteFailed(w, r, t.ID, err)
 		return
 	}
-	if stored, err := s.cfg.Store.Tenant(r.Context(), t.ID); err == nil {
-		t = stored
-	}
-	view := tenantView(t)
-	s.recordAdmin(r.Context(), s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectTenant, ID: t.ID}, "", nil, view))
 	writeJSON(w, http.StatusCreated, view)
 }
 
@@ -227,8 +228,15 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalidTenant", err.Error())
 		return
 	}
-	var prior store.Tenant
-	err := s.cfg.Store.UpdateTenant(r.Context(), before.ID, func(t *store.Tenant) error {
+	var (
+		prior store.Tenant
+		view  TenantView
+	)
+	ctx := auditWrite(r.Context(), func(after store.Tenant) []*audit.Event {
+		view = tenantView(after)
+		return []*audit.Event{s.adminEvent(p, after.ID, "update", audit.Subject{Type: audit.SubjectTenant, ID: after.ID}, "", tenantView(prior), view)}
+	})
+	err := s.cfg.Store.UpdateTenant(ctx, before.ID, func(t *store.Tenant) error {
 		prior = *t
 		return patch.apply(t)
 	})
@@ -236,13 +244,6 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
 		s.tenantWriteFailed(w, r, before.ID, err)
 		return
 	}
-	after, err := s.cfg.Store.Tenant(r.Context(), before.ID)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the tenant was changed but could not be read back")
-		return
-	}
-	view := tenantView(after)
-	s.recordAdmin(r.Context(), s.adminEvent(p, after.ID, "update", audit.Subject{Type: audit.SubjectTenant, ID: after.ID}, "", tenantView(prior), view))
 	writeJSON(w, http.StatusOK, view)
 }
 
@@ -308,22 +309,37 @@ func decodeAdminBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return false
 }
 
-// recordAdmin appends audit events outside a store transaction (the store has none spanning
-// tenants, users or tokens and the audit log); a failure is logged loudly, since the change
-// itself is already stored.
-func (s *Server) recordAdmin(ctx context.Context, events ...*audit.Event) {
-	for _, ev := range events {
-		if err := s.cfg.Store.AppendAudit(ctx, ev); err != nil {
-			s.log.Error("recording admin audit event failed", "tenant", ev.TenantID, "action", ev.Action, "subject", ev.Subject.ID, "err", err)
+// auditWrite returns ctx for one admin store write that appends the events build makes in
+// the write's own transaction (store.WithAudit), so the change and its audit record commit
+// together: if appending fails, nothing is stored and the write returns the error (the
+// handler answers 503). build gets the record as the write stored it, a T (see
+// store.AuditFunc; T any for the writes that hand nil). build may run more than once: it
+// must only build the events, and may set the handler's own variables (its views for the
+// response), each run overwriting the last.
+func auditWrite[T any](ctx context.Context, build func(stored T) []*audit.Event) context.Context {
+	return store.WithAudit(ctx, func(stored any) ([]*audit.Event, error) {
+		v, ok := stored.(T)
+		if !ok && stored != nil {
+			return nil, fmt.Errorf("recording the admin write: the store handed a %T, not a %T", stored, v)
 		}
-	}
+		return build(v), nil
+	})
 }
 
-// recordWrite records the audit event of an admin write (see adminEvent) by the request's
-// principal.
-func (s *Server) recordWrite(r *http.Request, tenantID, action string, subject audit.Subject, deviceID string, before, after any) {
+// requestPrincipal is the principal adminAuth attached to r.
+func requestPrincipal(r *http.Request) Principal {
 	p, _ := PrincipalFrom(r.Context())
-	s.recordAdmin(r.Context(), s.adminEvent(p, tenantID, action, subject, deviceID, before, after))
+	return p
+}
+
+// recordWrite appends the audit event of an admin operation (see adminEvent) by the
+// request's principal that is not a single store write, so it cannot share a transaction
+// with it (resendToFailed marks devices one by one); a failure is logged loudly.
+func (s *Server) recordWrite(r *http.Request, tenantID, action string, subject audit.Subject, deviceID string, before, after any) {
+	ev := s.adminEvent(requestPrincipal(r), tenantID, action, subject, deviceID, before, after)
+	if err := s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
+		s.log.Error("recording admin audit event failed", "tenant", ev.TenantID, "action", ev.Action, "subject", ev.Subject.ID, "err", err)
+	}
 }
 
 // lookedUp answers the lookup of the object a route names: 404 "no such <what>" when the

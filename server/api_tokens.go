@@ -120,7 +120,16 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok.Hash = HashToken(secret)
-	if err := s.cfg.Store.CreateToken(r.Context(), tok); err != nil {
+	var view TokenView
+	ctx := auditWrite(r.Context(), func(stored store.AdminToken) []*audit.Event {
+		view = tokenView(stored)
+		events := make([]*audit.Event, 0, len(logs))
+		for _, tid := range logs {
+			events = append(events, s.adminEvent(p, tid, "create", audit.Subject{Type: audit.SubjectToken, ID: stored.ID}, "", nil, view))
+		}
+		return events
+	})
+	if err := s.cfg.Store.CreateToken(ctx, tok); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			writeError(w, http.StatusConflict, "conflict", "the token could not be created; try again")
 			return
@@ -128,10 +137,6 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("creating token failed", "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the token could not be stored")
 		return
-	}
-	view := tokenView(tok)
-	for _, tid := range logs {
-		s.recordAdmin(r.Context(), s.adminEvent(p, tid, "create", audit.Subject{Type: audit.SubjectToken, ID: tok.ID}, "", nil, view))
 	}
 	writeJSON(w, http.StatusCreated, CreatedTokenView{TokenView: view, Token: secret})
 }

@@ -133,7 +133,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "the password could not be hashed")
 		return
 	}
-	if err := s.cfg.Store.CreateUser(r.Context(), u); err != nil {
+	var view UserView
+	ctx := auditWrite(r.Context(), func(stored store.User) []*audit.Event {
+		view = userView(stored)
+		return []*audit.Event{s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectUser, ID: stored.ID}, "", nil, view)}
+	})
+	if err := s.cfg.Store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			writeError(w, http.StatusConflict, "conflict", "a user "+u.UPN+" already exists in this tenant")
 			return
@@ -142,8 +147,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the user could not be stored")
 		return
 	}
-	view := userView(u)
-	s.recordAdmin(r.Context(), s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "", nil, view))
 	writeJSON(w, http.StatusCreated, view)
 }
 
@@ -197,7 +200,16 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the identity provider is not running on this server")
 		return
 	}
-	secret, uri, err := s.cfg.TOTP.EnrollTOTP(r.Context(), u.TenantID, u.ID)
+	// The secret is shown once, here; the audit event records only that it changed. The
+	// identity provider stores the secret with UpdateUser on this context, which appends the
+	// event in the same transaction.
+	recorded := false
+	ctx := auditWrite(r.Context(), func(store.User) []*audit.Event {
+		recorded = true
+		return []*audit.Event{s.adminEvent(p, u.TenantID, "enrollTotp", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
+			map[string]any{"totpEnrolled": len(u.TOTPSecret) > 0}, map[string]any{"totpEnrolled": true, "replaced": len(u.TOTPSecret) > 0})}
+	})
+	secret, uri, err := s.cfg.TOTP.EnrollTOTP(ctx, u.TenantID, u.ID)
 	if errors.Is(err, idp.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "notFound", "no such user")
 		return
@@ -207,8 +219,9 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the authenticator could not be enrolled")
 		return
 	}
-	// The secret is shown once, here; the audit event records only that it changed.
-	s.recordAdmin(r.Context(), s.adminEvent(p, u.TenantID, "enrollTotp", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
-		map[string]any{"totpEnrolled": len(u.TOTPSecret) > 0}, map[string]any{"totpEnrolled": true, "replaced": len(u.TOTPSecret) > 0}))
+	if !recorded {
+		s.log.Error("TOTP enrollment stored without its audit event: the enroller did not write through the request's context",
+			"tenant", u.TenantID, "user", u.ID)
+	}
 	writeJSON(w, http.StatusCreated, TOTPView{Secret: secret, URI: uri})
 }

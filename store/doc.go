@@ -12,11 +12,17 @@
 // commands, saves the session and appends audit events. A reply is sent only after that
 // transaction commits.
 //
+// Admin writes (tenants, users, tokens, groups, members, profiles, assignments) record
+// themselves the same way: the caller attaches an [AuditFunc] to the write's context with
+// [WithAudit], and the backend appends the events it builds in the write's own transaction,
+// so no change is stored without its audit record.
+//
 // # Caveats
 //
 //   - A Checkin function may run more than once: backends are allowed to group concurrent
 //     transactions into one commit (bbolt Batch) and to retry a group when one member fails.
-//     The function must have no effect outside the [DeviceTx] it is given.
+//     The function must have no effect outside the [DeviceTx] it is given. The same holds
+//     for an [AuditFunc]: it may be called more than once and must only build events.
 //   - Every write that must not be lost is fsynced before the call returns.
 //   - Records are returned by value; mutating a returned record changes nothing until it is
 //     written back.

@@ -154,7 +154,8 @@ type Policy interface {
 	PolicyReads
 }
 
-// Groups holds static security groups. Every change bumps the tenant's policy version.
+// Groups holds static security groups. Every change bumps the tenant's policy version, and
+// appends the events of ctx's AuditFunc (WithAudit) in the same transaction.
 type Groups interface {
 	// CreateGroup stores a new group; ErrExists if the ID is taken in the tenant.
 	CreateGroup(ctx context.Context, g Group) error
@@ -165,7 +166,8 @@ type Groups interface {
 	DeleteGroup(ctx context.Context, tenantID, id string) error
 }
 
-// Memberships holds group members. Every change bumps the tenant's policy version.
+// Memberships holds group members. Every change bumps the tenant's policy version, and
+// appends the events of ctx's AuditFunc (WithAudit) in the same transaction.
 type Memberships interface {
 	// AddMembers adds members to a group in one transaction. Each must exist in the tenant
 	// (ErrNotFound); a group member that would create a cycle gives ErrConflict. Adding an
@@ -177,7 +179,8 @@ type Memberships interface {
 	Members(ctx context.Context, tenantID, groupID string) ([]Member, error)
 }
 
-// Profiles holds configuration profiles. Every change bumps the tenant's policy version.
+// Profiles holds configuration profiles. Every change bumps the tenant's policy version, and
+// appends the events of ctx's AuditFunc (WithAudit) in the same transaction.
 type Profiles interface {
 	// CreateProfile stores a new profile at Version 1; ErrExists if the ID is taken.
 	CreateProfile(ctx context.Context, p Profile) error
@@ -193,7 +196,8 @@ type Profiles interface {
 // Assignments holds which devices each profile targets.
 type Assignments interface {
 	// SetAssignments replaces the profile's assignments; groups they name must exist
-	// (ErrNotFound). One write whatever the size of the groups.
+	// (ErrNotFound). One write whatever the size of the groups. Events of ctx's AuditFunc
+	// (WithAudit) are appended in the same transaction.
 	SetAssignments(ctx context.Context, tenantID, profileID string, as []Assignment) error
 	Assignments(ctx context.Context, tenantID, profileID string) ([]Assignment, error)
 }

@@ -35,22 +35,27 @@ type Store interface {
 // Tenants holds directory tenants.
 type Tenants interface {
 	// CreateTenant stores a new tenant; ErrExists if its ID or one of its domains is taken.
+	// Events of ctx's AuditFunc (WithAudit) are appended in the same transaction.
 	CreateTenant(ctx context.Context, t Tenant) error
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	// TenantByDomain finds the tenant that verified domain (case-insensitive).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
-	// UpdateTenant applies fn to the stored tenant and writes it back atomically.
+	// UpdateTenant applies fn to the stored tenant and writes it back atomically. Events of
+	// ctx's AuditFunc (WithAudit) are appended in the same transaction.
 	UpdateTenant(ctx context.Context, id string, fn func(*Tenant) error) error
 	ListTenants(ctx context.Context) ([]Tenant, error)
 }
 
 // Users holds tenant users.
 type Users interface {
-	// CreateUser stores a new user; ErrExists if the UPN is taken in that tenant.
+	// CreateUser stores a new user; ErrExists if the UPN is taken in that tenant. Events of
+	// ctx's AuditFunc (WithAudit) are appended in the same transaction.
 	CreateUser(ctx context.Context, u User) error
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UserByUPN finds a user by UPN (case-insensitive) within a tenant.
 	UserByUPN(ctx context.Context, tenantID, upn string) (User, error)
+	// UpdateUser applies fn to the stored user and writes it back atomically. Events of ctx's
+	// AuditFunc (WithAudit) are appended in the same transaction.
 	UpdateUser(ctx context.Context, tenantID, id string, fn func(*User) error) error
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
 }
@@ -131,6 +136,8 @@ type AuditLog interface {
 
 // Tokens holds admin bearer tokens (only their hashes).
 type Tokens interface {
+	// CreateToken stores a token; ErrExists if its ID or hash is taken. Events of ctx's
+	// AuditFunc (WithAudit) are appended in the same transaction.
 	CreateToken(ctx context.Context, t AdminToken) error
 	// TokenByHash finds a token by the SHA-256 hex of its secret.
 	TokenByHash(ctx context.Context, hash string) (AdminToken, error)

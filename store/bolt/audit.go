@@ -46,9 +46,7 @@ func (d *DB) AppendAudit(ctx context.Context, events ...*audit.Event) error {
 	if err != nil {
 		return fmt.Errorf("appending audit events: %w", err)
 	}
-	for _, s := range sealed {
-		*s.dst = s.ev
-	}
+	publish(sealed)
 	return nil
 }
 
@@ -271,4 +269,26 @@ func dropSegment(tx *bbolt.Tx, tenantID string, before time.Time) (int, audit.An
 		return 0, anchor, err
 	}
 	return len(keys), anchor, nil
+}
+
+// writeAuditTx appends, in tx, the events of ctx's store.AuditFunc (store.WithAudit) for the
+// record the write stored. It returns the sealed events, to be published once tx commits;
+// nothing when ctx has no AuditFunc.
+func writeAuditTx(ctx context.Context, tx *bbolt.Tx, stored any) ([]sealedEvent, error) {
+	f := store.AuditFrom(ctx)
+	if f == nil {
+		return nil, nil
+	}
+	events, err := f(stored)
+	if err != nil {
+		return nil, fmt.Errorf("building audit events: %w", err)
+	}
+	return appendAuditTx(tx, events)
+}
+
+// publish copies sealed events to the caller's events, after their transaction committed.
+func publish(sealed []sealedEvent) {
+	for _, s := range sealed {
+		*s.dst = s.ev
+	}
 }

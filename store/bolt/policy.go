@@ -76,6 +76,18 @@ func parseMemberRef(s string) store.Member {
 	return store.Member{Kind: kind, ID: id}
 }
 
+// policyDone ends a policy write in tx: it bumps the tenant's policy version and appends the
+// events of ctx's store.AuditFunc for stored, keeping them in *sealed to publish after the
+// commit.
+func policyDone(ctx context.Context, tx *bbolt.Tx, tenantID string, stored any, sealed *[]sealedEvent) error {
+	if err := bumpVersion(tx, tenantID); err != nil {
+		return err
+	}
+	var err error
+	*sealed, err = writeAuditTx(ctx, tx, stored)
+	return err
+}
+
 // bumpVersion increments the tenant's policy version in tx.
 func bumpVersion(tx *bbolt.Tx, tenantID string) error {
 	b, err := wb(tx, bPolicyVersion)
@@ -103,7 +115,7 @@ func tenantExists(tx *bbolt.Tx, tenantID string) error {
 
 // CreateGroup stores a new group and bumps the tenant's policy version.
 func (d *DB) CreateGroup(ctx context.Context, g store.Group) error {
-	return d.createPolicyRecord(ctx, "group", bGroups, g.TenantID, g.ID, &g, func(now time.Time) {
+	return createPolicyRecord(ctx, d, "group", bGroups, g.TenantID, g.ID, &g, func(now time.Time) {
 		if g.CreatedAt.IsZero() {
 			g.CreatedAt = now
 		}
@@ -123,14 +135,16 @@ func (d *DB) ListGroups(ctx context.Context, tenantID string) ([]store.Group, er
 
 // createPolicyRecord stores rec as a new record of a tenant in bucket name: the tenant must
 // exist and the ID be free (store.ErrExists otherwise). stamp sets the record's times inside
-// the transaction; the tenant's policy version goes up. kind names the record in errors.
-func (d *DB) createPolicyRecord(ctx context.Context, kind, name, tenantID, id string, rec any, stamp func(now time.Time)) error {
+// the transaction; the tenant's policy version goes up and the events of ctx's
+// store.AuditFunc are appended. kind names the record in errors.
+func createPolicyRecord[T any](ctx context.Context, d *DB, kind, name, tenantID, id string, rec *T, stamp func(now time.Time)) error {
 	if err := checkID("tenant id", tenantID); err != nil {
 		return fmt.Errorf("creating %s: %w", kind, err)
 	}
 	if err := checkID(kind+" id", id); err != nil {
 		return fmt.Errorf("creating %s: %w", kind, err)
 	}
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		if err := tenantExists(tx, tenantID); err != nil {
 			return err
@@ -147,11 +161,12 @@ func (d *DB) createPolicyRecord(ctx context.Context, kind, name, tenantID, id st
 		if err := putJSON(b, k, rec); err != nil {
 			return err
 		}
-		return bumpVersion(tx, tenantID)
+		return policyDone(ctx, tx, tenantID, *rec, &sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("creating %s %s: %w", kind, id, err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -203,6 +218,7 @@ func scanRecords[T any](tx *bbolt.Tx, name string, p []byte) ([]T, error) {
 
 // DeleteGroup removes a group with its members and memberships; ErrConflict while assigned.
 func (d *DB) DeleteGroup(ctx context.Context, tenantID, id string) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		gb, err := wb(tx, bGroups)
 		if err != nil {
@@ -250,11 +266,12 @@ func (d *DB) DeleteGroup(ctx context.Context, tenantID, id string) error {
 		if err := gb.Delete(k); err != nil {
 			return err
 		}
-		return bumpVersion(tx, tenantID)
+		return policyDone(ctx, tx, tenantID, nil, &sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting group %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -351,6 +368,7 @@ func (d *DB) AddMembers(ctx context.Context, tenantID, groupID string, members .
 			return fmt.Errorf("adding members to group %s: %w", groupID, err)
 		}
 	}
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		if get(tx, bGroups, subKey(tenantID, groupID)) == nil {
 			return fmt.Errorf("group %s: %w", groupID, store.ErrNotFound)
@@ -377,16 +395,18 @@ func (d *DB) AddMembers(ctx context.Context, tenantID, groupID string, members .
 				return err
 			}
 		}
-		return bumpVersion(tx, tenantID)
+		return policyDone(ctx, tx, tenantID, nil, &sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("adding members to group %s: %w", groupID, err)
 	}
+	publish(sealed)
 	return nil
 }
 
 // RemoveMember removes a direct member and bumps the policy version.
 func (d *DB) RemoveMember(ctx context.Context, tenantID, groupID string, m store.Member) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		if get(tx, bMembers, memberKey(tenantID, groupID, m)) == nil {
 			// A present key holds nil, so tell "absent" from "empty value" with a cursor.
@@ -402,11 +422,12 @@ func (d *DB) RemoveMember(ctx context.Context, tenantID, groupID string, m store
 		if err := unlink(tx, tenantID, groupID, m); err != nil {
 			return err
 		}
-		return bumpVersion(tx, tenantID)
+		return policyDone(ctx, tx, tenantID, nil, &sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("removing %s %s from group %s: %w", m.Kind, m.ID, groupID, err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -429,7 +450,7 @@ func (d *DB) Members(ctx context.Context, tenantID, groupID string) ([]store.Mem
 
 // CreateProfile stores a new profile at Version 1 and bumps the policy version.
 func (d *DB) CreateProfile(ctx context.Context, p store.Profile) error {
-	return d.createPolicyRecord(ctx, "profile", bProfiles, p.TenantID, p.ID, &p, func(now time.Time) {
+	return createPolicyRecord(ctx, d, "profile", bProfiles, p.TenantID, p.ID, &p, func(now time.Time) {
 		p.Version = 1
 		if p.CreatedAt.IsZero() {
 			p.CreatedAt = now
@@ -450,6 +471,7 @@ func (d *DB) ListProfiles(ctx context.Context, tenantID string) ([]store.Profile
 
 // UpdateProfile applies fn, increments Version and bumps the policy version.
 func (d *DB) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*store.Profile) error) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		b, err := wb(tx, bProfiles)
 		if err != nil {
@@ -476,16 +498,18 @@ func (d *DB) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*st
 		if err := putJSON(b, k, &p); err != nil {
 			return err
 		}
-		return bumpVersion(tx, tenantID)
+		return policyDone(ctx, tx, tenantID, p, &sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("updating profile %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 
 // DeleteProfile removes a profile and its assignments and bumps the policy version.
 func (d *DB) DeleteProfile(ctx context.Context, tenantID, id string) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		b, err := wb(tx, bProfiles)
 		if err != nil {
@@ -505,17 +529,19 @@ func (d *DB) DeleteProfile(ctx context.Context, tenantID, id string) error {
 		if err := ab.Delete(k); err != nil {
 			return err
 		}
-		return bumpVersion(tx, tenantID)
+		return policyDone(ctx, tx, tenantID, nil, &sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting profile %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 
 // SetAssignments replaces a profile's assignments: one record written and the policy version
 // bumped, whatever the size of the groups.
 func (d *DB) SetAssignments(ctx context.Context, tenantID, profileID string, as []store.Assignment) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		k := subKey(tenantID, profileID)
 		if get(tx, bProfiles, k) == nil {
@@ -542,11 +568,12 @@ func (d *DB) SetAssignments(ctx context.Context, tenantID, profileID string, as 
 		if err := putJSON(b, k, as); err != nil {
 			return err
 		}
-		return bumpVersion(tx, tenantID)
+		return policyDone(ctx, tx, tenantID, as, &sealed)
 	})
 	if err != nil {
 		return fmt.Errorf("assigning profile %s: %w", profileID, err)
 	}
+	publish(sealed)
 	return nil
 }
 

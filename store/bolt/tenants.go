@@ -11,7 +11,8 @@ import (
 )
 
 // CreateTenant stores a new tenant. Its verified domains are indexed lower-case; ErrExists
-// when the ID or a domain is taken. CreatedAt and UpdatedAt default to now.
+// when the ID or a domain is taken. CreatedAt and UpdatedAt default to now. The events of
+// ctx's store.AuditFunc are appended in the transaction.
 func (d *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 	if err := checkID("tenant id", t.ID); err != nil {
 		return fmt.Errorf("creating tenant: %w", err)
@@ -22,6 +23,7 @@ func (d *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 	if t.UpdatedAt.IsZero() {
 		t.UpdatedAt = t.CreatedAt
 	}
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		tenants := bucket(tx, bTenants)
 		if tenants.Get([]byte(t.ID)) != nil {
@@ -30,11 +32,17 @@ func (d *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 		if err := indexDomains(bucket(tx, bTenantDomains), t.ID, nil, t.VerifiedDomains); err != nil {
 			return err
 		}
-		return putJSON(tenants, []byte(t.ID), &t)
+		if err := putJSON(tenants, []byte(t.ID), &t); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("creating tenant: %w", err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -94,8 +102,9 @@ func (d *DB) TenantByDomain(ctx context.Context, domain string) (store.Tenant, e
 
 // UpdateTenant applies fn to the stored tenant and writes it back, re-indexing its domains
 // (ErrExists when one belongs to another tenant) and setting UpdatedAt. fn must not change
-// the ID (ErrConflict).
+// the ID (ErrConflict). The events of ctx's store.AuditFunc are appended in the transaction.
 func (d *DB) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant) error) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		tenants := bucket(tx, bTenants)
 		var t store.Tenant
@@ -113,11 +122,17 @@ func (d *DB) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant)
 			return err
 		}
 		t.UpdatedAt = d.now()
-		return putJSON(tenants, []byte(id), &t)
+		if err := putJSON(tenants, []byte(id), &t); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("updating tenant %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -141,7 +156,8 @@ func (d *DB) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 }
 
 // CreateUser stores a new user; ErrExists when the ID or the UPN (case-insensitive) is taken
-// in that tenant. CreatedAt defaults to now. The tenant is not required to exist.
+// in that tenant. CreatedAt defaults to now. The tenant is not required to exist. The events
+// of ctx's store.AuditFunc are appended in the transaction.
 func (d *DB) CreateUser(ctx context.Context, u store.User) error {
 	if err := checkUser(u); err != nil {
 		return fmt.Errorf("creating user: %w", err)
@@ -149,6 +165,7 @@ func (d *DB) CreateUser(ctx context.Context, u store.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = d.now()
 	}
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		users := bucket(tx, bUsers)
 		k := subKey(u.TenantID, u.ID)
@@ -158,11 +175,17 @@ func (d *DB) CreateUser(ctx context.Context, u store.User) error {
 		if err := indexUPN(bucket(tx, bUserUPN), u.TenantID, u.ID, "", u.UPN); err != nil {
 			return err
 		}
-		return putJSON(users, k, &u)
+		if err := putJSON(users, k, &u); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, u)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("creating user: %w", err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -222,8 +245,10 @@ func (d *DB) UserByUPN(ctx context.Context, tenantID, upn string) (store.User, e
 }
 
 // UpdateUser applies fn to the stored user and writes it back, re-indexing a changed UPN
-// (ErrExists when taken). fn must not change the tenant or ID (ErrConflict).
+// (ErrExists when taken). fn must not change the tenant or ID (ErrConflict). The events of
+// ctx's store.AuditFunc are appended in the transaction.
 func (d *DB) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store.User) error) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		users := bucket(tx, bUsers)
 		k := subKey(tenantID, id)
@@ -244,11 +269,17 @@ func (d *DB) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store
 		if err := indexUPN(bucket(tx, bUserUPN), tenantID, id, old, u.UPN); err != nil {
 			return err
 		}
-		return putJSON(users, k, &u)
+		if err := putJSON(users, k, &u); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, u)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("updating user %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 

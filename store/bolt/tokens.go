@@ -11,7 +11,8 @@ import (
 )
 
 // CreateToken stores an admin token; ErrExists when its ID or hash is taken. The hash is
-// stored lower-case; CreatedAt defaults to now.
+// stored lower-case; CreatedAt defaults to now. The events of ctx's store.AuditFunc are
+// appended in the transaction.
 func (d *DB) CreateToken(ctx context.Context, t store.AdminToken) error {
 	if err := checkID("token id", t.ID); err != nil {
 		return fmt.Errorf("creating token: %w", err)
@@ -23,6 +24,7 @@ func (d *DB) CreateToken(ctx context.Context, t store.AdminToken) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = d.now()
 	}
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		tokens, ids := bucket(tx, bTokens), bucket(tx, bTokenIDs)
 		if ids.Get([]byte(t.ID)) != nil {
@@ -34,11 +36,17 @@ func (d *DB) CreateToken(ctx context.Context, t store.AdminToken) error {
 		if err := ids.Put([]byte(t.ID), []byte(t.Hash)); err != nil {
 			return err
 		}
-		return putJSON(tokens, []byte(t.Hash), &t)
+		if err := putJSON(tokens, []byte(t.Hash), &t); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
+	publish(sealed)
 	return nil
 }
 

@@ -65,11 +65,7 @@ type deviceTx struct {
 
 var _ store.DeviceTx = (*deviceTx)(nil)
 
-func (t *deviceTx) publish() {
-	for _, s := range t.sealed {
-		*s.dst = s.ev
-	}
-}
+func (t *deviceTx) publish() { publish(t.sealed) }
 
 func (t *deviceTx) device() (store.Device, error) {
 	if t.raw == nil {

@@ -49,7 +49,8 @@ func claimDomains(ctx context.Context, tx pgx.Tx, tenantID string, domains []str
 }
 
 // CreateTenant stores a new tenant with its verified domains indexed lower-case; ErrExists
-// when the ID or a domain is taken. CreatedAt and UpdatedAt default to now.
+// when the ID or a domain is taken. CreatedAt and UpdatedAt default to now. The events of
+// ctx's store.AuditFunc are appended in the transaction.
 func (d *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 	if err := checkID("tenant id", t.ID); err != nil {
 		return fmt.Errorf("creating tenant: %w", err)
@@ -68,6 +69,7 @@ func (d *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 	if err != nil {
 		return fmt.Errorf("creating tenant: %w", err)
 	}
+	var sealed []sealedEvent
 	err = d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO tenants (id, data) VALUES ($1, $2) ON CONFLICT DO NOTHING`, t.ID, raw)
 		if err != nil {
@@ -76,11 +78,16 @@ func (d *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("tenant %s: %w", t.ID, store.ErrExists)
 		}
-		return claimDomains(ctx, tx, t.ID, domains)
+		if err := claimDomains(ctx, tx, t.ID, domains); err != nil {
+			return err
+		}
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("creating tenant: %w", err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -107,8 +114,10 @@ func (d *DB) TenantByDomain(ctx context.Context, domain string) (store.Tenant, e
 
 // UpdateTenant applies fn to the stored tenant (locked) and writes it back, re-indexing its
 // domains (ErrExists when one belongs to another tenant) and setting UpdatedAt. fn runs once
-// and must not change the ID (ErrConflict).
+// and must not change the ID (ErrConflict). The events of ctx's store.AuditFunc are appended
+// in the transaction.
 func (d *DB) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant) error) error {
+	var sealed []sealedEvent
 	err := d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
 		var t store.Tenant
 		if err := getRecord(ctx, tx, &t, `SELECT data FROM tenants WHERE id = $1 FOR UPDATE`, id); err != nil {
@@ -135,12 +144,16 @@ func (d *DB) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant)
 		if err := claimDomains(ctx, tx, id, domains); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE tenants SET data = $2 WHERE id = $1`, id, raw)
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET data = $2 WHERE id = $1`, id, raw); err != nil {
+			return err
+		}
+		sealed, err = writeAuditTx(ctx, tx, t)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("updating tenant %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -164,7 +177,8 @@ func checkUser(u store.User) error {
 }
 
 // CreateUser stores a new user; ErrExists when the ID or the UPN (case-insensitive) is taken
-// in that tenant. CreatedAt defaults to now. The tenant is not required to exist.
+// in that tenant. CreatedAt defaults to now. The tenant is not required to exist. The events
+// of ctx's store.AuditFunc are appended in the transaction.
 func (d *DB) CreateUser(ctx context.Context, u store.User) error {
 	if err := checkUser(u); err != nil {
 		return fmt.Errorf("creating user: %w", err)
@@ -176,17 +190,23 @@ func (d *DB) CreateUser(ctx context.Context, u store.User) error {
 	if err != nil {
 		return fmt.Errorf("creating user: %w", err)
 	}
-	err = d.withConn(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `INSERT INTO users (tenant_id, id, upn_lower, data) VALUES ($1, $2, $3, $4)
+	var sealed []sealedEvent
+	err = d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO users (tenant_id, id, upn_lower, data) VALUES ($1, $2, $3, $4)
 			ON CONFLICT DO NOTHING`, u.TenantID, u.ID, strings.ToLower(u.UPN), raw)
-		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("user %s or user principal name %s: %w", u.ID, u.UPN, store.ErrExists)
+		if err != nil {
+			return err
 		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("user %s or user principal name %s: %w", u.ID, u.UPN, store.ErrExists)
+		}
+		sealed, err = writeAuditTx(ctx, tx, u)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("creating user: %w", err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -211,8 +231,9 @@ func (d *DB) UserByUPN(ctx context.Context, tenantID, upn string) (store.User, e
 
 // UpdateUser applies fn to the stored user (locked) and writes it back; a UPN taken by
 // another user gives ErrExists. fn runs once and must not change the tenant or ID
-// (ErrConflict).
+// (ErrConflict). The events of ctx's store.AuditFunc are appended in the transaction.
 func (d *DB) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store.User) error) error {
+	var sealed []sealedEvent
 	err := d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
 		var u store.User
 		err := getRecord(ctx, tx, &u, `SELECT data FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id)
@@ -237,11 +258,13 @@ func (d *DB) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store
 		if err = mapErr(err); err != nil {
 			return fmt.Errorf("user principal name %s: %w", u.UPN, err)
 		}
-		return nil
+		sealed, err = writeAuditTx(ctx, tx, u)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("updating user %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 
@@ -255,7 +278,8 @@ func (d *DB) ListUsers(ctx context.Context, tenantID string) ([]store.User, erro
 }
 
 // CreateToken stores an admin token; ErrExists when its ID or hash is taken. The hash is
-// stored lower-case; CreatedAt defaults to now.
+// stored lower-case; CreatedAt defaults to now. The events of ctx's store.AuditFunc are
+// appended in the transaction.
 func (d *DB) CreateToken(ctx context.Context, t store.AdminToken) error {
 	if err := checkID("token id", t.ID); err != nil {
 		return fmt.Errorf("creating token: %w", err)
@@ -271,16 +295,22 @@ func (d *DB) CreateToken(ctx context.Context, t store.AdminToken) error {
 	if err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
-	err = d.withConn(ctx, func(c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, `INSERT INTO tokens (id, hash, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, t.ID, t.Hash, raw)
-		if err == nil && tag.RowsAffected() == 0 {
-			err = fmt.Errorf("token %s or its hash: %w", t.ID, store.ErrExists)
+	var sealed []sealedEvent
+	err = d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO tokens (id, hash, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, t.ID, t.Hash, raw)
+		if err != nil {
+			return err
 		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("token %s or its hash: %w", t.ID, store.ErrExists)
+		}
+		sealed, err = writeAuditTx(ctx, tx, t)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
+	publish(sealed)
 	return nil
 }
 

@@ -11,18 +11,31 @@ import (
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// policyWrite runs fn in a transaction that first bumps the tenant's policy version. The
-// bump locks the tenant's version row, so policy writes of one tenant run one at a time
-// (which keeps the group-cycle check sound across replicas); an error rolls the bump back.
-func (d *DB) policyWrite(ctx context.Context, tenantID string, fn func(tx pgx.Tx) error) error {
-	return d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
+// policyWrite runs fn in a transaction that first bumps the tenant's policy version, then
+// appends the events of ctx's store.AuditFunc for the record fn returns as stored (nil when
+// the write stores none). The bump locks the tenant's version row, so policy writes of one
+// tenant run one at a time (which keeps the group-cycle check sound across replicas); an
+// error rolls the bump back.
+func (d *DB) policyWrite(ctx context.Context, tenantID string, fn func(tx pgx.Tx) (stored any, err error)) error {
+	var sealed []sealedEvent
+	err := d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO policy_versions (tenant_id, version) VALUES ($1, 1)
 			ON CONFLICT (tenant_id) DO UPDATE SET version = policy_versions.version + 1`, tenantID)
 		if err != nil {
 			return fmt.Errorf("bumping policy version: %w", err)
 		}
-		return fn(tx)
+		stored, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		sealed, err = writeAuditTx(ctx, tx, stored)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	publish(sealed)
+	return nil
 }
 
 // exists runs an EXISTS query; ErrNotFound naming what when it is false.
@@ -67,16 +80,16 @@ func (d *DB) CreateGroup(ctx context.Context, g store.Group) error {
 	if err != nil {
 		return fmt.Errorf("creating group: %w", err)
 	}
-	err = d.policyWrite(ctx, g.TenantID, func(tx pgx.Tx) error {
+	err = d.policyWrite(ctx, g.TenantID, func(tx pgx.Tx) (any, error) {
 		if err := tenantExists(ctx, tx, g.TenantID); err != nil {
-			return err
+			return nil, err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO policy_groups (tenant_id, id, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 			g.TenantID, g.ID, raw)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = store.ErrExists
 		}
-		return err
+		return g, err
 	})
 	if err != nil {
 		return fmt.Errorf("creating group %s: %w", g.ID, err)
@@ -105,24 +118,24 @@ func (d *DB) ListGroups(ctx context.Context, tenantID string) ([]store.Group, er
 // DeleteGroup removes a group with its members and memberships; ErrConflict while a profile
 // assignment targets it.
 func (d *DB) DeleteGroup(ctx context.Context, tenantID, id string) error {
-	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) error {
+	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) (any, error) {
 		if err := groupExists(ctx, tx, tenantID, id); err != nil {
-			return err
+			return nil, err
 		}
 		var profile string
 		err := tx.QueryRow(ctx, `SELECT profile_id FROM policy_assignments WHERE tenant_id = $1 AND $2 = ANY (groups)
 			ORDER BY profile_id LIMIT 1`, tenantID, id).Scan(&profile)
 		switch {
 		case err == nil:
-			return fmt.Errorf("group is assigned to profile %s: %w", profile, store.ErrConflict)
+			return nil, fmt.Errorf("group is assigned to profile %s: %w", profile, store.ErrConflict)
 		case !errors.Is(err, pgx.ErrNoRows):
-			return err
+			return nil, err
 		}
 		b := &pgx.Batch{}
 		b.Queue(`DELETE FROM policy_members WHERE tenant_id = $1 AND (group_id = $2 OR kind = $3 AND member_id = $2)`,
 			tenantID, id, store.MemberGroup)
 		b.Queue(`DELETE FROM policy_groups WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-		return tx.SendBatch(ctx, b).Close()
+		return nil, tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
 		return fmt.Errorf("deleting group %s: %w", id, err)
@@ -163,30 +176,30 @@ func (d *DB) AddMembers(ctx context.Context, tenantID, groupID string, members .
 			return fmt.Errorf("adding members to group %s: %w", groupID, err)
 		}
 	}
-	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) error {
+	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) (any, error) {
 		if err := groupExists(ctx, tx, tenantID, groupID); err != nil {
-			return err
+			return nil, err
 		}
 		for _, m := range members {
 			if err := memberExists(ctx, tx, tenantID, m); err != nil {
-				return err
+				return nil, err
 			}
 			if m.Kind == store.MemberGroup {
 				cycle, err := contains(ctx, tx, tenantID, m.ID, groupID)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if cycle {
-					return fmt.Errorf("group %s already contains group %s, adding it would make a cycle: %w", m.ID, groupID, store.ErrConflict)
+					return nil, fmt.Errorf("group %s already contains group %s, adding it would make a cycle: %w", m.ID, groupID, store.ErrConflict)
 				}
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO policy_members (tenant_id, group_id, kind, member_id) VALUES ($1, $2, $3, $4)
 				ON CONFLICT DO NOTHING`, tenantID, groupID, m.Kind, m.ID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
+		return nil, nil
 	})
 	if err != nil {
 		return fmt.Errorf("adding members to group %s: %w", groupID, err)
@@ -197,13 +210,13 @@ func (d *DB) AddMembers(ctx context.Context, tenantID, groupID string, members .
 // RemoveMember removes a direct member and bumps the policy version; ErrNotFound when it is
 // not one.
 func (d *DB) RemoveMember(ctx context.Context, tenantID, groupID string, m store.Member) error {
-	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) error {
+	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) (any, error) {
 		tag, err := tx.Exec(ctx, `DELETE FROM policy_members WHERE tenant_id = $1 AND group_id = $2 AND kind = $3 AND member_id = $4`,
 			tenantID, groupID, m.Kind, m.ID)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = store.ErrNotFound
 		}
-		return err
+		return nil, err
 	})
 	if err != nil {
 		return fmt.Errorf("removing %s %s from group %s: %w", m.Kind, m.ID, groupID, err)
@@ -250,16 +263,16 @@ func (d *DB) CreateProfile(ctx context.Context, p store.Profile) error {
 	if err != nil {
 		return fmt.Errorf("creating profile: %w", err)
 	}
-	err = d.policyWrite(ctx, p.TenantID, func(tx pgx.Tx) error {
+	err = d.policyWrite(ctx, p.TenantID, func(tx pgx.Tx) (any, error) {
 		if err := tenantExists(ctx, tx, p.TenantID); err != nil {
-			return err
+			return nil, err
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO policy_profiles (tenant_id, id, data) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 			p.TenantID, p.ID, raw)
 		if err == nil && tag.RowsAffected() == 0 {
 			err = store.ErrExists
 		}
-		return err
+		return p, err
 	})
 	if err != nil {
 		return fmt.Errorf("creating profile %s: %w", p.ID, err)
@@ -287,31 +300,31 @@ func (d *DB) ListProfiles(ctx context.Context, tenantID string) ([]store.Profile
 
 // UpdateProfile applies fn (once), increments Version and bumps the policy version.
 func (d *DB) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*store.Profile) error) error {
-	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) error {
+	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) (any, error) {
 		var old store.Profile
 		err := getRecord(ctx, tx, &old, `SELECT data FROM policy_profiles WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenantID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p := old
 		p.ScopeTags = slices.Clone(old.ScopeTags)
 		p.Settings = slices.Clone(old.Settings)
 		p.Raw = slices.Clone(old.Raw)
 		if err := fn(&p); err != nil {
-			return err
+			return nil, err
 		}
 		if p.ID != old.ID || p.TenantID != old.TenantID {
-			return fmt.Errorf("changing profile id or tenant: %w", store.ErrConflict)
+			return nil, fmt.Errorf("changing profile id or tenant: %w", store.ErrConflict)
 		}
 		p.Version = old.Version + 1
 		p.CreatedAt = old.CreatedAt
 		p.UpdatedAt = d.now().UTC()
 		raw, err := encode(&p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		_, err = tx.Exec(ctx, `UPDATE policy_profiles SET data = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, id, raw)
-		return err
+		return p, err
 	})
 	if err != nil {
 		return fmt.Errorf("updating profile %s: %w", id, err)
@@ -321,16 +334,16 @@ func (d *DB) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*st
 
 // DeleteProfile removes a profile and its assignments and bumps the policy version.
 func (d *DB) DeleteProfile(ctx context.Context, tenantID, id string) error {
-	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) error {
+	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) (any, error) {
 		tag, err := tx.Exec(ctx, `DELETE FROM policy_profiles WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if tag.RowsAffected() == 0 {
-			return store.ErrNotFound
+			return nil, store.ErrNotFound
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM policy_assignments WHERE tenant_id = $1 AND profile_id = $2`, tenantID, id)
-		return err
+		return nil, err
 	})
 	if err != nil {
 		return fmt.Errorf("deleting profile %s: %w", id, err)
@@ -358,19 +371,19 @@ func (d *DB) SetAssignments(ctx context.Context, tenantID, profileID string, as 
 	if err != nil {
 		return fmt.Errorf("assigning profile %s: %w", profileID, err)
 	}
-	err = d.policyWrite(ctx, tenantID, func(tx pgx.Tx) error {
+	err = d.policyWrite(ctx, tenantID, func(tx pgx.Tx) (any, error) {
 		if err := profileExists(ctx, tx, tenantID, profileID); err != nil {
-			return err
+			return nil, err
 		}
 		for _, g := range groups {
 			if err := groupExists(ctx, tx, tenantID, g); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO policy_assignments (tenant_id, profile_id, groups, data) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (tenant_id, profile_id) DO UPDATE SET groups = excluded.groups, data = excluded.data`,
 			tenantID, profileID, groups, raw)
-		return err
+		return as, err
 	})
 	if err != nil {
 		return fmt.Errorf("assigning profile %s: %w", profileID, err)

@@ -2,7 +2,8 @@
 // a backend's test exercises each store.Store method and the behaviour its documentation
 // promises (uniqueness rules, case-insensitive lookups, revocation on re-enrollment,
 // per-device command order, check-in transactions that roll back and may run twice, linear
-// audit chains under concurrency, retention anchors).
+// audit chains under concurrency, retention anchors, admin writes whose audit events commit
+// with them or not at all).
 //
 // The suite is backend-agnostic: it uses only the store interfaces. It assumes that audit
 // retention segments hold at most 1,000 events.
@@ -51,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, newStore) })
 	t.Run("Config", func(t *testing.T) { testConfig(t, newStore) })
 	t.Run("Policy", func(t *testing.T) { RunPolicy(t, newStore) })
+	t.Run("AdminAudit", func(t *testing.T) { testAdminAudit(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store
