@@ -75,6 +75,7 @@ type Agent struct {
 	enr      Enrollment
 	dm       dmClientState
 	unenroll bool // the server Exec'd DMClient/Unenroll in the current session
+	renewNow bool // the server Exec'd CertificateStore My/WSTEP/Renew/RenewNow in the last session
 
 	pol  *policyState
 	cat  *csp.Catalog
@@ -148,6 +149,9 @@ func Open(dir string, opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("opening device state: %w", err)
 	}
 	a.tree = tree
+	if err := a.seedRenewNodes(); err != nil {
+		return nil, fmt.Errorf("opening device state: %w", err)
+	}
 	return a, nil
 }
 

@@ -355,6 +355,7 @@ func (a *Agent) commitEnrollment(enr Enrollment, p *provisioning, key crypto.Sig
 			seeds = append(seeds, [2]string{prov + "/Poll/" + kv[0].(string), fmt.Sprint(kv[1])})
 		}
 	}
+	seeds = append(seeds, renewSeeds(enr)...)
 	if enr.TenantID != "" {
 		// The tenant's PassportForWork node exists on a device registered to it, so the
 		// server can Replace its policies directly (a Replace under a never-added dynamic

@@ -12,8 +12,8 @@ import (
 )
 
 // handlers returns the CSP handlers of the agent (csp.Handler): the policy subtrees, live
-// DevInfo/DevDetail values, DMClient (poll schedule, HWDevID, Unenroll) and hellomdm's
-// HelloStatus.
+// DevInfo/DevDetail values, DMClient (poll schedule, HWDevID, Unenroll), the MDM
+// certificate's CertificateStore My/WSTEP/Renew and hellomdm's HelloStatus.
 func (a *Agent) handlers() []csp.Handler {
 	return []csp.Handler{
 		policyHandler{prefix: passportDevice, state: a.pol},
@@ -22,6 +22,7 @@ func (a *Agent) handlers() []csp.Handler {
 		devInfoHandler{a: a, prefix: "./DevInfo"},
 		devInfoHandler{a: a, prefix: "./DevDetail"},
 		dmClientHandler{a: a},
+		certStoreHandler{a: a},
 		helloStatusHandler{a: a},
 	}
 }

@@ -55,9 +55,23 @@ var errRenewalRejected = errors.New("renewed certificate rejected")
 // authentication. Only then are key, certificate and enrollment record replaced; nothing
 // changes locally when any step fails. The server revokes the old certificate as it
 // answers, so a failure to store the new one (disk full) leaves the device to re-enroll.
+//
+// Every attempt that gets as far as the network is recorded for the CertificateStore
+// My/WSTEP/Renew Status, ErrorCode and LastRenewalAttemptTime nodes.
 func (a *Agent) Renew(ctx context.Context) error {
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
+	started := a.opts.Now()
+	err := a.renew(ctx, started)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotEnrolled) {
+		if rerr := a.recordRenewalAttempt(started, err); rerr != nil {
+			a.log.Warn("recording the failed renewal attempt", "err", rerr)
+		}
+	}
+	return err
+}
+
+func (a *Agent) renew(ctx context.Context, started time.Time) error {
 	enr := a.Enrollment()
 	cur, roots, err := a.credentials()
 	if err != nil {
@@ -115,7 +129,7 @@ func (a *Agent) Renew(ctx context.Context) error {
 	if err := checkRenewed(cert, key, roots, id.DeviceID, cur.Leaf); err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
-	if err := a.commitRenewal(cert, key); err != nil {
+	if err := a.commitRenewal(cert, key, started); err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
 	a.log.Info("certificate renewed", "device", id.DeviceID, "old_thumbprint", enr.CertThumbprint,
@@ -189,7 +203,7 @@ func checkRenewed(cert *x509.Certificate, key crypto.Signer, roots *x509.CertPoo
 // file is replaced atomically; when a later write fails the earlier ones are put back, so a
 // failed renewal leaves the old key and certificate. (Only a crash between the key and
 // certificate renames can leave them mismatched: two files cannot be swapped as one.)
-func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer) error {
+func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer, started time.Time) error {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return fmt.Errorf("encoding key: %w", err)
@@ -225,6 +239,7 @@ func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer) error {
 	prev := a.enr
 	a.enr.CertThumbprint = thumbprint(cert)
 	a.enr.LastRenewalFailure = time.Time{}
+	a.enr.LastRenewalAttempt, a.enr.RenewalStatus, a.enr.RenewalErrorCode = started.UTC(), RenewalSucceeded, 0
 	if err := a.saveEnrollmentLocked(); err != nil {
 		a.enr = prev
 		return rollback(len(files), err)

@@ -13,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -396,9 +398,23 @@ func TestRenew(t *testing.T) {
 				}
 				after := stateFiles(t, a)
 				for name := range before {
-					if !bytes.Equal(before[name], after[name]) {
+					if name != fileEnrollment && !bytes.Equal(before[name], after[name]) {
 						t.Errorf("%s changed by a failed renewal", name)
 					}
+				}
+				// The enrollment record changes only by the attempt's record
+				// (CertificateStore My/WSTEP/Renew Status, ErrorCode, LastRenewalAttemptTime).
+				enr := a.Enrollment()
+				if enr.RenewalStatus != RenewalFailed || enr.RenewalErrorCode == 0 || enr.LastRenewalAttempt.IsZero() {
+					t.Errorf("failed attempt recorded as status %d, error %d, at %v", enr.RenewalStatus, enr.RenewalErrorCode, enr.LastRenewalAttempt)
+				}
+				var was Enrollment
+				if err := json.Unmarshal(before[fileEnrollment], &was); err != nil {
+					t.Fatal(err)
+				}
+				enr.LastRenewalAttempt, enr.RenewalStatus, enr.RenewalErrorCode = was.LastRenewalAttempt, was.RenewalStatus, was.RenewalErrorCode
+				if !reflect.DeepEqual(enr, was) {
+					t.Errorf("a failed renewal changed the enrollment beyond the attempt's record:\n%+v\nwas\n%+v", enr, was)
 				}
 				return
 			}
@@ -411,6 +427,9 @@ func TestRenew(t *testing.T) {
 			}
 			if got := a.Enrollment().CertThumbprint; got != thumbprint(renewed.Leaf) {
 				t.Errorf("enrollment thumbprint %s, want %s", got, thumbprint(renewed.Leaf))
+			}
+			if enr := a.Enrollment(); enr.RenewalStatus != RenewalSucceeded || enr.RenewalErrorCode != 0 || enr.LastRenewalAttempt.IsZero() {
+				t.Errorf("renewal recorded as status %d, error %d, at %v", enr.RenewalStatus, enr.RenewalErrorCode, enr.LastRenewalAttempt)
 			}
 			if _, isRSA := renewed.PrivateKey.(*rsa.PrivateKey); isRSA != (tc.shape == CSRWindows) {
 				t.Errorf("new key %T for CSR shape %s", renewed.PrivateKey, tc.shape)

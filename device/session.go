@@ -67,7 +67,11 @@ func (e *HTTPError) Error() string {
 // error ends the session with an error; changes already applied stay applied, as on
 // Windows.
 func (a *Agent) Sync(ctx context.Context) (Report, error) {
-	return a.session(ctx, false)
+	rep, err := a.session(ctx, false)
+	if a.takeRenewNow() && err == nil && !rep.Unenrolled {
+		a.renewRequested(ctx)
+	}
+	return rep, err
 }
 
 // Unenroll tells the server in a new session (Alert 1226 com.microsoft:mdm.unenrollment.userrequest,

@@ -55,6 +55,12 @@ type Enrollment struct {
 	// LastRenewalFailure is when automatic renewal of the current certificate last failed;
 	// zero when it has not.
 	LastRenewalFailure time.Time `json:"lastRenewalFailure,omitzero"`
+	// LastRenewalAttempt, RenewalStatus and RenewalErrorCode describe the last renewal
+	// attempt, automatic, requested by the server (RenewNow) or by hand, as the
+	// CertificateStore My/WSTEP/Renew nodes report it; zero before the first.
+	LastRenewalAttempt time.Time     `json:"lastRenewalAttempt,omitzero"`
+	RenewalStatus      RenewalStatus `json:"renewalStatus,omitempty"`
+	RenewalErrorCode   int32         `json:"renewalErrorCode,omitempty"`
 }
 
 // PollSchedule is the DMClient Provider/{ProviderID}/Poll configuration (dmclient-csp;
