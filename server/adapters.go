@@ -175,6 +175,23 @@ func (u idpUsers) UseTOTPStep(ctx context.Context, tenantID, userID string, step
 	return err
 }
 
+// idpFailures adapts the store's failed sign-in counters (store.SignInLimits) to
+// idp.FailureCounter, so every replica on one database counts a UPN's failures together.
+// The keys are the identity provider's lower-cased UPNs, which the store bounds (CheckID).
+type idpFailures struct{ st store.SignInLimits }
+
+func (f idpFailures) FailedSignIns(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
+	return f.st.FailedSignIns(ctx, key, now)
+}
+
+func (f idpFailures) RecordFailedSignIn(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
+	return f.st.RecordFailedSignIn(ctx, key, now, window)
+}
+
+func (f idpFailures) ResetFailedSignIns(ctx context.Context, key string) error {
+	return f.st.ResetFailedSignIns(ctx, key)
+}
+
 func atoiOr(s string, def int) int {
 	n := 0
 	if s == "" {

@@ -34,7 +34,9 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	// One bound on concurrent argon2id checks for sign-in and enrollment alike.
 	passwords := idp.NewPasswordChecker(0)
 	sa := serviceAudit{st: st, now: now, log: app.log}
-	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, OnSignIn: sa.signIn, Logger: app.log.With("component", "idp")}, idpUsers{st}, issuer)
+	// Failed sign-ins are counted in the store, so the per-UPN limit holds across replicas.
+	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, OnSignIn: sa.signIn,
+		Failures: idpFailures{st}, Logger: app.log}, idpUsers{st}, issuer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity provider: %w", err)
 	}

@@ -5,7 +5,9 @@
 //
 // Each concern has its own interface of a few methods: tenants, users, devices (with their
 // certificates and revocations), the per-device command queue and OMA-DM session state, the
-// audit log, admin tokens and a small key/value area for configuration. [Store] composes them.
+// audit log, admin tokens, failed sign-in counters ([SignInLimits], shared by all replicas so
+// that a rate limit holds across them) and a small key/value area for configuration. [Store]
+// composes them.
 //
 // The check-in hot path runs through [Checkins.Checkin]: one durable transaction scoped to one
 // device, in which the session engine records the device's statuses and results, takes the next

@@ -27,6 +27,7 @@ type Store interface {
 	Tokens
 	Config
 	Policy
+	SignInLimits
 	// Backend names the backend ("bbolt", "postgres") for health reports.
 	Backend() string
 	Close() error

@@ -82,6 +82,20 @@ func TestScaleOut(t *testing.T) {
 		t.Fatalf("enrollment token: HTTP %d", st)
 	}
 
+	// Failed sign-ins of one UPN spread over the replicas share one limit (10 per minute): the
+	// 11th attempt is refused on every replica, where per-process counters would allow 30.
+	guess := map[string]string{"upn": "victim@fabrikam.test", "password": "guess", "audience": "urn:hellomdm:enrollment"}
+	for i := range 10 {
+		if st := api(t, admin, "https://"+reps[i%len(reps)].addr, http.MethodPost, "/idp/token", guess, nil); st != http.StatusUnauthorized {
+			t.Fatalf("failed sign-in %d on replica %d: HTTP %d, want 401", i, i%len(reps), st)
+		}
+	}
+	for i, r := range reps {
+		if st := api(t, admin, "https://"+r.addr, http.MethodPost, "/idp/token", guess, nil); st != http.StatusTooManyRequests {
+			t.Fatalf("11th failed sign-in on replica %d: HTTP %d, want 429 (limit shared by the replicas)", i, st)
+		}
+	}
+
 	agents := make([]*device.Agent, fleetSize)
 	ids := make([]string, fleetSize)
 	var enrollErrs atomic.Int64

@@ -68,7 +68,13 @@ type Config struct {
 	// when zero.
 	FailureLimit  int
 	FailureWindow time.Duration
-	// MaxTrackedUPNs bounds the rate limiter's table; 100000 when zero.
+	// Failures, when set, holds the failed sign-in counts, so that every replica using the
+	// same one enforces one FailureLimit per UPN (the server passes its store). When nil,
+	// failures are counted in this process's memory only. See signInLimiter for what
+	// happens while it fails.
+	Failures FailureCounter
+	// MaxTrackedUPNs bounds the in-memory failure table (the whole limit without Failures,
+	// the fallback with it); 100000 when zero.
 	MaxTrackedUPNs int
 	Now            func() time.Time // time.Now when nil
 	Rand           io.Reader        // crypto/rand when nil
@@ -80,7 +86,7 @@ type Service struct {
 	cfg       Config
 	users     UserStore
 	issuer    *Issuer
-	limiter   *failureLimiter
+	limiter   *signInLimiter
 	dummyHash string
 	passwords *PasswordChecker
 	log       *slog.Logger
@@ -134,6 +140,7 @@ func New(cfg Config, users UserStore, issuer *Issuer) (*Service, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.FormKey = append([]byte(nil), cfg.FormKey...)
+	log := cfg.Logger.With("component", "idp")
 	// The dummy hash makes an unknown user cost one argon2id computation, like a real one.
 	dummy, err := HashPasswordWith("hellomdm-dummy-password", cfg.Rand, cfg.Password)
 	if err != nil {
@@ -143,10 +150,10 @@ func New(cfg Config, users UserStore, issuer *Issuer) (*Service, error) {
 		cfg:       cfg,
 		users:     users,
 		issuer:    issuer,
-		limiter:   newFailureLimiter(cfg.FailureLimit, cfg.FailureWindow, cfg.MaxTrackedUPNs),
+		limiter:   newSignInLimiter(cfg, log),
 		dummyHash: dummy,
 		passwords: cfg.Passwords,
-		log:       cfg.Logger.With("component", "idp"),
+		log:       log,
 	}, nil
 }
 
@@ -203,12 +210,12 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 		return "", Claims{}, fmt.Errorf("signing in: malformed user name: %w", ErrInvalidCredentials)
 	}
 	now := s.cfg.Now()
-	if wait := s.limiter.blocked(upn, now); wait > 0 {
+	if wait := s.limiter.blocked(ctx, upn, now); wait > 0 {
 		s.log.InfoContext(ctx, "sign-in rate limited", "upn", upn)
 		return "", Claims{}, fmt.Errorf("signing in: %w", &RateLimitError{RetryAfter: wait})
 	}
 	fail := func(reason string, err error) (string, Claims, error) {
-		s.limiter.fail(upn, now)
+		s.limiter.fail(ctx, upn, now)
 		s.log.InfoContext(ctx, "sign-in failed", "upn", upn, "reason", reason)
 		return "", Claims{}, fmt.Errorf("signing in: %w", err)
 	}
@@ -260,7 +267,7 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 		}
 		amr = append(amr, AMRMFA)
 	}
-	s.limiter.reset(upn)
+	s.limiter.reset(ctx, upn)
 	tok, claims, err := s.issuer.issue(ctx, Claims{
 		Audience: audience, TenantID: tenant.ID, Subject: user.ID, UPN: user.UPN, AMR: amr,
 	})

@@ -18,31 +18,33 @@ import (
 // Bucket names. Keys that combine an owner ID with something else start with the owner ID
 // length-prefixed (see prefix), so one owner's keys never run into another's.
 const (
-	bTenants       = "tenants"       // tenant ID → Tenant JSON
-	bTenantDomains = "tenantDomains" // lower-case domain → tenant ID
-	bUsers         = "users"         // prefix(tenant)+user ID → User JSON
-	bUserUPN       = "userUPN"       // prefix(tenant)+lower-case UPN → user ID
-	bDevices       = "devices"       // device ID → Device JSON
-	bDeviceTenant  = "deviceTenant"  // prefix(tenant)+device ID → nil
-	bRevoked       = "revoked"       // upper-case serial → revocation JSON
-	bCommands      = "commands"      // prefix(device)+seq → Command JSON
-	bCmdIndex      = "cmdIndex"      // prefix(device)+command ID → seq
-	bCmdSeq        = "cmdSeq"        // device ID → last assigned seq
-	bOpen          = "open"          // prefix(device)+seq → nil, for every open command
-	bSessions      = "sessions"      // prefix(device)+session ID → stamp(8) + Session JSON
-	bAudit         = "audit"         // prefix(tenant)+seq → audit.Event JSON
-	bAuditHead     = "auditHead"     // tenant ID → anchor (seq(8) + hash) of the last event
-	bAuditAnchor   = "auditAnchor"   // tenant ID → anchor of the last dropped event
-	bTokens        = "tokens"        // token hash → AdminToken JSON
-	bTokenIDs      = "tokenIDs"      // token ID → token hash
-	bConfig        = "config"        // key → value
+	bTenants        = "tenants"        // tenant ID → Tenant JSON
+	bTenantDomains  = "tenantDomains"  // lower-case domain → tenant ID
+	bUsers          = "users"          // prefix(tenant)+user ID → User JSON
+	bUserUPN        = "userUPN"        // prefix(tenant)+lower-case UPN → user ID
+	bDevices        = "devices"        // device ID → Device JSON
+	bDeviceTenant   = "deviceTenant"   // prefix(tenant)+device ID → nil
+	bRevoked        = "revoked"        // upper-case serial → revocation JSON
+	bCommands       = "commands"       // prefix(device)+seq → Command JSON
+	bCmdIndex       = "cmdIndex"       // prefix(device)+command ID → seq
+	bCmdSeq         = "cmdSeq"         // device ID → last assigned seq
+	bOpen           = "open"           // prefix(device)+seq → nil, for every open command
+	bSessions       = "sessions"       // prefix(device)+session ID → stamp(8) + Session JSON
+	bAudit          = "audit"          // prefix(tenant)+seq → audit.Event JSON
+	bAuditHead      = "auditHead"      // tenant ID → anchor (seq(8) + hash) of the last event
+	bAuditAnchor    = "auditAnchor"    // tenant ID → anchor of the last dropped event
+	bTokens         = "tokens"         // token hash → AdminToken JSON
+	bTokenIDs       = "tokenIDs"       // token ID → token hash
+	bConfig         = "config"         // key → value
+	bSignInFailures = "signInFailures" // sign-in limit key → window end (8) + count (8)
+	bSignInExpiry   = "signInExpiry"   // window end (8) + sign-in limit key → nil
 )
 
 func allBuckets() []string {
 	return []string{
 		bTenants, bTenantDomains, bUsers, bUserUPN, bDevices, bDeviceTenant, bRevoked,
 		bCommands, bCmdIndex, bCmdSeq, bOpen, bSessions, bAudit, bAuditHead, bAuditAnchor,
-		bTokens, bTokenIDs, bConfig,
+		bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry,
 	}
 }
 

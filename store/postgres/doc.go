@@ -45,6 +45,15 @@
 // Retention (DropAuditSegments) drops whole segments of SegmentSize Seqs, as bbolt does, in
 // the same transaction as the audit.retention event recording it.
 //
+// # Failed sign-ins
+//
+// store.SignInLimits lives in signin_failures (migration 2): one row per key, keyed by its
+// bytes. RecordFailedSignIn is one INSERT … ON CONFLICT DO UPDATE that either adds one to
+// the open window or starts a new one, so failures recorded at once on several replicas
+// are all counted; before it, one DELETE removes up to store.MaxSignInPrune expired rows
+// (oldest first, skipping rows locked by others), so the table holds about one row per key
+// that failed within the last window.
+//
 // # Secrets at rest
 //
 // Config values under "tenant/", "secret/" and "ca/" are encrypted with AES-256-GCM under

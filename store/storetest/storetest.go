@@ -3,7 +3,7 @@
 // promises (uniqueness rules, case-insensitive lookups, revocation on re-enrollment,
 // per-device command order, check-in transactions that roll back and may run twice, linear
 // audit chains under concurrency, retention anchors, admin writes whose audit events commit
-// with them or not at all).
+// with them or not at all, failed sign-in counters that count every concurrent failure).
 //
 // The suite is backend-agnostic: it uses only the store interfaces. It assumes that audit
 // retention segments hold at most 1,000 events.
@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Config", func(t *testing.T) { testConfig(t, newStore) })
 	t.Run("Policy", func(t *testing.T) { RunPolicy(t, newStore) })
 	t.Run("AdminAudit", func(t *testing.T) { testAdminAudit(t, newStore) })
+	t.Run("SignInLimits", func(t *testing.T) { testSignInLimits(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store
