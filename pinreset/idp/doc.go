@@ -60,14 +60,15 @@
 //     per client address or X-Forwarded-For. With Config.Failures (the server passes its
 //     store) the count is shared: all replicas on one database enforce one limit. Without
 //     it the count lives in process memory, and N replicas would allow N times the limit.
-//     Every failure is also counted in memory; while Config.Failures fails, the limit falls
+//     Every attempt is also counted in memory; while Config.Failures fails, the limit falls
 //     back to that per-process count (logged once when it starts and once when it ends),
 //     so a store outage neither lets guesses through unlimited nor locks users out. Unknown
 //     users, unknown domains and wrong passwords give the same ErrInvalidCredentials and
 //     each spend one argon2id hash.
-//   - The limit is checked before the password and counted after it, so requests racing
-//     each other may together exceed it by the number in flight (PasswordChecker bounds
-//     how many run at once per process).
+//   - Each attempt is counted as failed before the password is checked, and a successful
+//     sign-in takes the count back, so concurrent attempts cannot together exceed the
+//     limit. An attempt that stops at ErrTOTPRequired (the first step of a two-step
+//     sign-in) stays counted until a sign-in succeeds.
 //   - A wrong or replayed TOTP code is reported as such (after a correct password).
 //   - KeySource returns a tenant's current key only; rotating it invalidates tokens issued
 //     with the previous key (they live DefaultTokenLifetime, 10 minutes).

@@ -59,33 +59,26 @@ func newSignInLimiter(cfg Config, log *slog.Logger) *signInLimiter {
 	}
 }
 
-// blocked returns how long key must wait, or 0 when it may try.
-func (l *signInLimiter) blocked(ctx context.Context, key string, now time.Time) time.Duration {
+// attempt counts a sign-in attempt for key as failed before its credentials are checked,
+// locally and in the shared counter, and returns how long key must wait when this attempt
+// is over the limit (0: go ahead). A sign-in that then succeeds takes the count back with
+// reset. Counting first is what makes the limit hold for concurrent attempts: checking
+// first and counting after the password check let every attempt in flight through.
+func (l *signInLimiter) attempt(ctx context.Context, key string, now time.Time) time.Duration {
+	local := l.local.attempt(key, now)
 	if l.shared != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), counterTimeout)
-		n, end, err := l.shared.FailedSignIns(cctx, key, now)
+		n, end, err := l.shared.RecordFailedSignIn(cctx, key, now, l.window)
 		cancel()
-		l.sharedResult(ctx, "reading failed sign-ins", err)
+		l.sharedResult(ctx, "recording a sign-in attempt", err)
 		if err == nil {
-			if wait := end.Sub(now); n >= l.limit && wait > 0 {
+			if wait := end.Sub(now); n > l.limit && wait > 0 {
 				return wait
 			}
 			return 0
 		}
 	}
-	return l.local.blocked(key, now)
-}
-
-// fail records one failure for key, locally and in the shared counter.
-func (l *signInLimiter) fail(ctx context.Context, key string, now time.Time) {
-	l.local.fail(key, now)
-	if l.shared == nil {
-		return
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), counterTimeout)
-	_, _, err := l.shared.RecordFailedSignIn(cctx, key, now, l.window)
-	cancel()
-	l.sharedResult(ctx, "recording a failed sign-in", err)
+	return local
 }
 
 // reset forgets key (after a successful sign-in), locally and in the shared counter.
@@ -133,27 +126,9 @@ func newFailureLimiter(limit int, window time.Duration, maxEntries int) *failure
 	return &failureLimiter{limit: limit, window: window, maxEntries: maxEntries, entries: map[string]failureWindow{}}
 }
 
-// blocked returns how long key must wait, or 0 when it may try.
-func (l *failureLimiter) blocked(key string, now time.Time) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w, ok := l.entries[key]
-	if !ok {
-		return 0
-	}
-	end := w.start.Add(l.window)
-	if !now.Before(end) {
-		delete(l.entries, key)
-		return 0
-	}
-	if w.count >= l.limit {
-		return end.Sub(now)
-	}
-	return 0
-}
-
-// fail records one failure for key.
-func (l *failureLimiter) fail(key string, now time.Time) {
+// attempt counts one attempt for key as failed and returns how long key must wait when it
+// is over the limit, or 0.
+func (l *failureLimiter) attempt(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w, ok := l.entries[key]
@@ -165,6 +140,10 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 	}
 	w.count++
 	l.entries[key] = w
+	if w.count > l.limit {
+		return w.start.Add(l.window).Sub(now)
+	}
+	return 0
 }
 
 // reset forgets key (after a successful sign-in).

@@ -219,3 +219,57 @@ func TestSignInLimitCountsCanceledRequests(t *testing.T) {
 		t.Fatalf("count %d after a cancelled failed sign-in, want 1", n)
 	}
 }
+
+// Concurrent attempts cannot together exceed the limit: each is counted before its password
+// is checked, so of 40 wrong passwords sent at once exactly 10 (the limit) are checked and
+// the rest refused; the right password is then refused too, until the window ends.
+func TestSignInLimitHoldsForConcurrentAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		shared bool
+	}{{"in memory", false}, {"shared counter", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			svc := w.svc
+			if tc.shared {
+				svc = w.replica(t, newMemCounter(), nil)
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			results := map[string]int{}
+			start := make(chan struct{})
+			for range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, _, err := svc.SignIn(context.Background(), "alice@contoso.com", "wrong", "", AudienceEnrollment)
+					var rl *RateLimitError
+					kind := "other: " + errText(err)
+					switch {
+					case errors.Is(err, ErrInvalidCredentials):
+						kind = "checked"
+					case errors.As(err, &rl):
+						kind = "limited"
+					}
+					mu.Lock()
+					results[kind]++
+					mu.Unlock()
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if results["checked"] != 10 || results["limited"] != 30 {
+				t.Fatalf("40 concurrent wrong passwords: %v; want 10 checked and 30 limited", results)
+			}
+			wantRateLimited(t, svc, "alice@contoso.com", alicePW, time.Minute)
+		})
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}

@@ -210,12 +210,13 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 		return "", Claims{}, fmt.Errorf("signing in: malformed user name: %w", ErrInvalidCredentials)
 	}
 	now := s.cfg.Now()
-	if wait := s.limiter.blocked(ctx, upn, now); wait > 0 {
+	// Every attempt counts as failed until it succeeds (see signInLimiter.attempt), also
+	// one that stops at ErrTOTPRequired or a federated tenant.
+	if wait := s.limiter.attempt(ctx, upn, now); wait > 0 {
 		s.log.InfoContext(ctx, "sign-in rate limited", "upn", upn)
 		return "", Claims{}, fmt.Errorf("signing in: %w", &RateLimitError{RetryAfter: wait})
 	}
 	fail := func(reason string, err error) (string, Claims, error) {
-		s.limiter.fail(ctx, upn, now)
 		s.log.InfoContext(ctx, "sign-in failed", "upn", upn, "reason", reason)
 		return "", Claims{}, fmt.Errorf("signing in: %w", err)
 	}

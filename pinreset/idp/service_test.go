@@ -191,17 +191,18 @@ func TestSignInSuccessResetsFailures(t *testing.T) {
 func TestFailureLimiterBoundsItsTable(t *testing.T) {
 	l := newFailureLimiter(2, time.Minute, 4)
 	for _, k := range []string{"a", "b", "c", "d", "e", "f"} {
-		l.fail(k, t0)
+		l.attempt(k, t0)
 	}
 	if n := len(l.entries); n > 4 {
 		t.Fatalf("%d entries, cap 4", n)
 	}
-	l.fail("x", t0)
-	l.fail("x", t0)
-	if l.blocked("x", t0) == 0 {
-		t.Fatal("x not blocked after 2 failures")
+	if l.attempt("x", t0) != 0 || l.attempt("x", t0) != 0 {
+		t.Fatal("x blocked within its 2 attempts")
 	}
-	if l.blocked("x", t0.Add(time.Minute)) != 0 {
+	if l.attempt("x", t0) == 0 {
+		t.Fatal("x not blocked at its third attempt")
+	}
+	if l.attempt("x", t0.Add(time.Minute)) != 0 {
 		t.Fatal("x still blocked after the window")
 	}
 }
