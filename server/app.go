@@ -289,7 +289,7 @@ func serverCertUsable(leaf *x509.Certificate, authority *ca.CA, hosts []string, 
 
 // ensureAdminToken makes sure someone can administer the server: HELLOMDM_ADMIN_TOKEN is
 // registered (hashed) when given; otherwise, on first start, a random token is created,
-// stored hashed and printed once.
+// stored hashed and printed once (by one replica when several start together).
 func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
 	if o.AdminToken != "" {
 		h := HashToken(o.AdminToken)
@@ -318,11 +318,48 @@ func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := st.CreateToken(ctx, store.AdminToken{ID: uuid.NewString(), Hash: HashToken(secret), Name: "bootstrap", Role: store.RoleAdmin, CreatedAt: o.Now().UTC()}); err != nil {
+	hash := HashToken(secret)
+	// Replicas starting together on one empty database claim the bootstrap through the
+	// store, so that one token is made and printed, not one per replica.
+	claimed, err := st.PutConfigIfAbsent(ctx, bootstrapTokenKey, []byte(hash))
+	if err != nil {
+		return fmt.Errorf("claiming the bootstrap token: %w", err)
+	}
+	if string(claimed) != hash {
+		if bootstrapDone(ctx, st, string(claimed), bootstrapWait) {
+			return nil // the replica that claimed it printed it
+		}
+		// Its token never appeared (that process stopped between claiming and storing it, or
+		// the token is gone): take the claim over.
+		if err := st.PutConfig(ctx, bootstrapTokenKey, []byte(hash)); err != nil {
+			return fmt.Errorf("claiming the bootstrap token: %w", err)
+		}
+	}
+	if err := st.CreateToken(ctx, store.AdminToken{ID: uuid.NewString(), Hash: hash, Name: "bootstrap", Role: store.RoleAdmin, CreatedAt: o.Now().UTC()}); err != nil {
 		return fmt.Errorf("storing bootstrap token: %w", err)
 	}
 	fmt.Fprintf(o.Out, "bootstrap admin token (shown once, stored hashed): %s\n", secret)
 	return nil
+}
+
+// bootstrapTokenKey is the config key holding the hash of the bootstrap token being made.
+const bootstrapTokenKey = "admin.bootstrapToken"
+
+// bootstrapWait is how long a starting replica waits for the token another one claimed.
+var bootstrapWait = 10 * time.Second
+
+// bootstrapDone waits up to wait for the admin token with the given hash to be stored.
+func bootstrapDone(ctx context.Context, st store.Store, hash string, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		if _, err := st.TokenByHash(ctx, hash); err == nil {
+			return true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // NewTokenSecret returns a new random admin token secret.
