@@ -526,11 +526,19 @@ func (h *policyAPI) resendToFailed(k profileKind) http.HandlerFunc {
 			return
 		}
 		marked := []string{}
+		p := requestPrincipal(r)
 		for _, d := range rep.Devices {
 			if !slices.ContainsFunc(d.Settings, func(s store.SettingState) bool { return s.State == store.SettingError }) {
 				continue
 			}
-			err := h.s.cfg.Store.UpdateDevice(r.Context(), d.DeviceID, func(dev *store.Device) error {
+			// Each device is marked in its own write, with its own audit event in the same
+			// transaction: what is recorded is exactly what was marked, even if a later
+			// device fails.
+			ctx := auditWrite(r.Context(), func(dev store.Device) []*audit.Event {
+				return []*audit.Event{h.s.adminEvent(p, prof.TenantID, "resendToFailed", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, dev.ID,
+					nil, map[string]any{"deviceId": dev.ID, "policyDirty": true})}
+			})
+			err := h.s.cfg.Store.UpdateDevice(ctx, d.DeviceID, func(dev *store.Device) error {
 				dev.PolicyDirty = true
 				return nil
 			})
@@ -543,7 +551,6 @@ func (h *policyAPI) resendToFailed(k profileKind) http.HandlerFunc {
 			}
 			marked = append(marked, d.DeviceID)
 		}
-		h.s.recordWrite(r, prof.TenantID, "resendToFailed", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", nil, map[string]any{"deviceIds": marked})
 		writeJSON(w, http.StatusOK, map[string]any{"value": marked})
 	}
 }

@@ -286,6 +286,9 @@ func TestPolicyProfileAPI(t *testing.T) {
 	if d, err := ts.app.Store.Device(context.Background(), "dev-1"); err != nil || !d.PolicyDirty {
 		t.Errorf("device not marked dirty: %v %+v", err, d.PolicyDirty)
 	}
+	if ev := findEvent(ts.events(testTenant), audit.KindAdminWrite, "resendToFailed", pid); ev == nil || ev.DeviceID != "dev-1" {
+		t.Errorf("resendToFailed audit event: %+v, want one for dev-1", ev)
+	}
 
 	// Delete.
 	if st, _ := ts.call(operator, "DELETE", catalog+"/"+pid, ""); st != http.StatusNoContent {

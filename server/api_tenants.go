@@ -332,16 +332,6 @@ func requestPrincipal(r *http.Request) Principal {
 	return p
 }
 
-// recordWrite appends the audit event of an admin operation (see adminEvent) by the
-// request's principal that is not a single store write, so it cannot share a transaction
-// with it (resendToFailed marks devices one by one); a failure is logged loudly.
-func (s *Server) recordWrite(r *http.Request, tenantID, action string, subject audit.Subject, deviceID string, before, after any) {
-	ev := s.adminEvent(requestPrincipal(r), tenantID, action, subject, deviceID, before, after)
-	if err := s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
-		s.log.Error("recording admin audit event failed", "tenant", ev.TenantID, "action", ev.Action, "subject", ev.Subject.ID, "err", err)
-	}
-}
-
 // lookedUp answers the lookup of the object a route names: 404 "no such <what>" when the
 // store has none or the principal may not see it (visible counts only when err is nil), 503
 // for another failure. It reports whether the object may be used.

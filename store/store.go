@@ -71,7 +71,8 @@ type Devices interface {
 	// UpdateDevice applies fn to the stored device and writes it back atomically. If fn changes
 	// the certificate serial, the old serial is revoked in the same transaction; if the device
 	// leaves the enrolled state (unenrolled, retired), its current serial is revoked. The same
-	// rules hold for DeviceTx.PutDevice.
+	// rules hold for DeviceTx.PutDevice. Events from WithAudit are appended in the same
+	// transaction.
 	UpdateDevice(ctx context.Context, id string, fn func(*Device) error) error
 	ListDevices(ctx context.Context, tenantID string) ([]Device, error)
 	// CertRevoked reports whether a certificate serial (upper-case hex) has been revoked.

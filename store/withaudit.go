@@ -12,6 +12,7 @@ import (
 //
 //   - CreateTenant, UpdateTenant: a [Tenant]
 //   - CreateUser, UpdateUser: a [User]
+//   - UpdateDevice: a [Device]
 //   - CreateToken: an [AdminToken]
 //   - CreateGroup: a [Group]
 //   - CreateProfile, UpdateProfile: a [Profile] (with its new Version)

@@ -113,6 +113,7 @@ func (d *DB) Device(ctx context.Context, id string) (store.Device, error) {
 // changed certificate serial revokes the old one in the same transaction; fn must not change
 // the ID or tenant (ErrConflict).
 func (d *DB) UpdateDevice(ctx context.Context, id string, fn func(*store.Device) error) error {
+	var sealed []sealedEvent
 	err := d.update(ctx, func(tx *bbolt.Tx) error {
 		var old store.Device
 		if err := getJSON(bucket(tx, bDevices), []byte(id), &old); err != nil {
@@ -126,11 +127,17 @@ func (d *DB) UpdateDevice(ctx context.Context, id string, fn func(*store.Device)
 		}
 		now := d.now()
 		dev.UpdatedAt = now
-		return writeDevice(tx, &old, dev, now)
+		if err := writeDevice(tx, &old, dev, now); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, dev)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("updating device %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 

@@ -142,6 +142,7 @@ func (d *DB) Device(ctx context.Context, id string) (store.Device, error) {
 // set. A changed certificate serial revokes the old one in the same transaction; fn runs
 // once and must not change the ID or tenant (ErrConflict).
 func (d *DB) UpdateDevice(ctx context.Context, id string, fn func(*store.Device) error) error {
+	var sealed []sealedEvent
 	err := d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
 		old, err := lockDevice(ctx, tx, id)
 		if err != nil {
@@ -155,12 +156,16 @@ func (d *DB) UpdateDevice(ctx context.Context, id string, fn func(*store.Device)
 		}
 		now := d.now()
 		dev.UpdatedAt = now
-		_, err = writeDevice(ctx, tx, &old, dev, now)
+		if _, err := writeDevice(ctx, tx, &old, dev, now); err != nil {
+			return err
+		}
+		sealed, err = writeAuditTx(ctx, tx, dev)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("updating device %s: %w", id, err)
 	}
+	publish(sealed)
 	return nil
 }
 

@@ -135,6 +135,21 @@ func adminWrites() []adminWrite {
 			failErr: store.ErrNotFound,
 		},
 		{
+			name: "UpdateDevice",
+			write: func(ctx context.Context, s store.Store) error {
+				return s.UpdateDevice(ctx, "d-ta", func(d *store.Device) error { d.PolicyDirty = true; return nil })
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				d, err := s.Device(ctx, "d-ta")
+				return d.PolicyDirty, err
+			},
+			stored: storedAs(func(x store.Device) bool { return x.ID == "d-ta" && x.PolicyDirty && x.UpdatedAt.After(t0) }),
+			fail: func(ctx context.Context, s store.Store) error {
+				return s.UpdateDevice(ctx, "nope", func(d *store.Device) error { d.PolicyDirty = true; return nil })
+			},
+			failErr: store.ErrNotFound,
+		},
+		{
 			name: "CreateToken",
 			setup: func(ctx context.Context, s store.Store) error {
 				return s.CreateToken(ctx, store.AdminToken{ID: "tok0", Hash: "ab12", Role: store.RoleAdmin, CreatedAt: t0})
