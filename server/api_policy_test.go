@@ -356,6 +356,9 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			if op["responses"] == nil || op["operationId"] == nil {
 				t.Errorf("%s %s: no responses or operationId", m, tpl)
 			}
+			if resps, _ := op["responses"].(map[string]any); tpl != OpenAPIPath && resps["503"] == nil {
+				t.Errorf("%s %s: 503 (store unavailable, or its write failed) not documented", m, tpl)
+			}
 		}
 		return nil
 	})

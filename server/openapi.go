@@ -160,6 +160,11 @@ func openAPIDocument() map[string]any {
 		for _, code := range op.errs {
 			resps[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/Error"}
 		}
+		if !op.public { // the one public operation is this document, which needs no store
+			// Every operation that reads or writes the store answers 503 when it cannot be
+			// reached or a write (with its audit event) fails; nothing is changed then.
+			resps["503"] = map[string]any{"$ref": "#/components/responses/Error"}
+		}
 		o["responses"] = resps
 		if op.public {
 			o["security"] = []any{}
