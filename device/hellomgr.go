@@ -16,8 +16,10 @@ import (
 // container carries a protector escrowed to the tenant's PIN reset service key. Creating it
 // needs the container key, which only the PIN opens, so it is created the next time the agent
 // holds the unlocked container: Hello provisioning, a successful PIN reset, or a sign-in with
-// the PIN (UnlockHello). Until then the protector is "pending". When the policy turns false
-// (Replace false or Delete) the protector is destroyed at once; that needs no PIN.
+// the PIN (UnlockHello). Until then the protector is "pending". A protector made under the
+// tenant-only label of earlier releases (hello.ProtectorOutdated: the service no longer
+// decrypts it) is replaced the same way and reported "outdated" until then. When the policy
+// turns false (Replace false or Delete) the protector is destroyed at once; that needs no PIN.
 
 // Errors of the Hello operations.
 var (
@@ -52,16 +54,22 @@ const (
 	// ProtectorNoContainer: EnablePinRecovery is true and the user has no Hello container;
 	// the protector is created with it.
 	ProtectorNoContainer = "no Hello container"
+	// ProtectorOutdated: the container holds a protector under the old tenant-only label,
+	// which the service no longer decrypts (CanReset DestructiveOnly); it is replaced at the
+	// next sign-in with the PIN while EnablePinRecovery is true.
+	ProtectorOutdated = "outdated"
 )
 
 // ProtectorStatus describes the enrolled user's PIN reset protector.
 type ProtectorStatus struct {
 	State string // one of the Protector* constants
-	// TenantID and KeyFingerprint (hex) identify the service key of a present protector.
+	// TenantID and KeyFingerprint (hex) identify the service key of a present or outdated
+	// protector.
 	TenantID       string
 	KeyFingerprint string
-	// Issue says why a pending protector was not created at the last attempt (for example
-	// the tenant's missing admin consent); empty when nothing failed.
+	// Issue says why a pending protector was not created (or an outdated one not replaced)
+	// at the last attempt, for example the tenant's missing admin consent; empty when
+	// nothing failed.
 	Issue string
 }
 
@@ -77,6 +85,12 @@ func (p ProtectorStatus) String() string {
 		return "pending: sign in with the PIN (hellomdm device hello unlock) to create it"
 	case ProtectorNoContainer:
 		return "no Hello container yet; created at provisioning"
+	case ProtectorOutdated:
+		msg := fmt.Sprintf("outdated (tenant %s, service key %s, tenant-only label): sign in with the PIN (hellomdm device hello unlock) to replace it", p.TenantID, p.KeyFingerprint)
+		if p.Issue != "" {
+			msg += "; last attempt: " + p.Issue
+		}
+		return msg
 	}
 	return "not used (EnablePinRecovery is off)"
 }
@@ -159,7 +173,7 @@ func (a *Agent) pinRecoveryChanged(enabled bool) error {
 }
 
 // applyRecoveryLocked follows EnablePinRecovery: off destroys the protector now; on marks it
-// pending when the user has a container without one.
+// pending when the user has a container without one, or with an outdated one.
 func (a *Agent) applyRecoveryLocked(upn string, enabled bool) error {
 	c, err := hello.Open(a.HelloDir(), upn, a.helloOptions()...)
 	if errors.Is(err, hello.ErrNoContainer) {
@@ -170,7 +184,7 @@ func (a *Agent) applyRecoveryLocked(upn string, enabled bool) error {
 	}
 	st := helloAgentState{UPN: upn}
 	if enabled {
-		st.ProtectorPending = !c.HasProtector()
+		st.ProtectorPending = !c.HasProtector() || c.ProtectorOutdated()
 	} else if err := c.DestroyProtector(); err != nil {
 		return fmt.Errorf("applying EnablePinRecovery=false: %w", err)
 	}
@@ -182,7 +196,8 @@ func (a *Agent) applyRecoveryLocked(upn string, enabled bool) error {
 }
 
 // ensureProtectorLocked brings an unlocked container in line with pol: a protector escrowed
-// to the tenant's current PIN reset key while EnablePinRecovery is true, none otherwise.
+// to the tenant's current PIN reset key under the current label version (an outdated one is
+// replaced) while EnablePinRecovery is true, none otherwise.
 // When the key cannot be obtained (the tenant has not consented, the server is unreachable,
 // its answer is unusable) the container is left as it was and the reason is recorded
 // (ProtectorStatus.Issue) and returned as issue; err is for failures of the container or
@@ -198,7 +213,10 @@ func (a *Agent) ensureProtectorLocked(ctx context.Context, u *hello.Unlocked, up
 	tenant := a.Enrollment().TenantID
 	pub, kerr := svc.publicKey(ctx, tenant)
 	if kerr != nil {
-		st := helloAgentState{UPN: upn, ProtectorPending: !c.HasProtector(), ProtectorIssue: kerr.Error(), IssueAt: a.opts.Now().UTC()}
+		st := helloAgentState{
+			UPN: upn, ProtectorPending: !c.HasProtector() || c.ProtectorOutdated(),
+			ProtectorIssue: kerr.Error(), IssueAt: a.opts.Now().UTC(),
+		}
 		a.log.Warn("PIN reset protector not created", "upn", upn, "err", kerr)
 		return kerr.Error(), a.saveHelloState(st)
 	}
@@ -206,13 +224,18 @@ func (a *Agent) ensureProtectorLocked(ctx context.Context, u *hello.Unlocked, up
 	if err != nil {
 		return "", err
 	}
-	if info, err := c.Protector(); err == nil && info.TenantID == tenant && bytes.Equal(info.KeyFingerprint, fp) {
+	info, perr := c.Protector()
+	if perr == nil && info.TenantID == tenant && bytes.Equal(info.KeyFingerprint, fp) && info.LabelVersion == hello.ProtectorLabelVersion {
 		return "", a.saveHelloState(helloAgentState{UPN: upn})
 	}
 	if err := u.CreateProtector(pub, tenant, a.opts.Rand); err != nil {
 		return "", err
 	}
-	a.log.Info("PIN reset protector created", "tenant", tenant)
+	if perr == nil && info.LabelVersion < hello.ProtectorLabelVersion {
+		a.log.Info("PIN reset protector replaced: it used an outdated label", "tenant", tenant, "labelVersion", info.LabelVersion)
+	} else {
+		a.log.Info("PIN reset protector created", "tenant", tenant)
+	}
 	return "", a.saveHelloState(helloAgentState{UPN: upn})
 }
 
@@ -234,7 +257,15 @@ func (a *Agent) ProtectorStatus() (ProtectorStatus, error) {
 		return ProtectorStatus{}, fmt.Errorf("reading PIN reset protector: %w", err)
 	}
 	if info, err := c.Protector(); err == nil {
-		return ProtectorStatus{State: ProtectorPresent, TenantID: info.TenantID, KeyFingerprint: fmt.Sprintf("%x", info.KeyFingerprint[:8])}, nil
+		ps := ProtectorStatus{State: ProtectorPresent, TenantID: info.TenantID, KeyFingerprint: fmt.Sprintf("%x", info.KeyFingerprint[:8])}
+		if c.ProtectorOutdated() {
+			st, err := a.loadHelloState(upn)
+			if err != nil {
+				return ProtectorStatus{}, err
+			}
+			ps.State, ps.Issue = ProtectorOutdated, st.ProtectorIssue
+		}
+		return ps, nil
 	}
 	if !pol.PINRecoveryEnabled {
 		return ProtectorStatus{State: ProtectorNotUsed}, nil

@@ -169,7 +169,7 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 		Join: req.Join, Trust: req.Trust, EntryPoint: req.EntryPoint, Kind: req.Kind, Account: req.Account,
 		Edition: id.OSEdition, OSVersion: id.OSVersion,
 		DCReachable: req.DCReachable, FederationReachable: req.FederationReachable, ADFSOnPrem: req.ADFSOnPrem,
-		RecoveryEnabled: pol.PINRecoveryEnabled, ProtectorPresent: c.HasProtector(), TenantOnboarded: true,
+		RecoveryEnabled: pol.PINRecoveryEnabled, ProtectorPresent: c.HasProtector() && !c.ProtectorOutdated(), TenantOnboarded: true,
 		FederatedIdP: info.Federated, IdPAllowListed: webAllowed,
 	}
 	pub, err := a.checkSupport(ctx, svc, rr, tenant)

@@ -35,7 +35,7 @@ func serviceKey(t testing.TB) *rsa.PrivateKey {
 	return testKey
 }
 
-func publicKeyJSON(t testing.TB, pub any, tenant, label, keyID string) []byte {
+func publicKeyJSON(t testing.TB, pub any, tenant, labelPrefix, keyID string) []byte {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)
@@ -44,13 +44,13 @@ func publicKeyJSON(t testing.TB, pub any, tenant, label, keyID string) []byte {
 		sum := sha256.Sum256(der)
 		keyID = hex.EncodeToString(sum[:])
 	}
-	raw, _ := json.Marshal(map[string]any{"tenantId": tenant, "keyId": keyID, "publicKeyDer": der, "label": label, "algorithm": "RSA-OAEP-256"})
+	raw, _ := json.Marshal(map[string]any{"tenantId": tenant, "keyId": keyID, "publicKeyDer": der, "labelPrefix": labelPrefix, "algorithm": "RSA-OAEP-256"})
 	return raw
 }
 
 func TestParsePublicKey(t *testing.T) {
 	k := serviceKey(t)
-	label := string(hello.ProtectorLabel(resetTenant))
+	label := hello.ProtectorLabelPrefix(resetTenant)
 	small, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
 		t.Fatal(err)
@@ -62,11 +62,14 @@ func TestParsePublicKey(t *testing.T) {
 	}{
 		{"valid", publicKeyJSON(t, &k.PublicKey, resetTenant, label, ""), true},
 		{"other tenant", publicKeyJSON(t, &k.PublicKey, "0b7e4c2d-8f31-4a5e-9d0c-3e2f1a4b5c6d", label, ""), false},
-		{"wrong label", publicKeyJSON(t, &k.PublicKey, resetTenant, "hellomdm-pin-reset:other", ""), false},
+		{"other tenant's label prefix", publicKeyJSON(t, &k.PublicKey, resetTenant, hello.ProtectorLabelPrefix("other"), ""), false},
+		{"tenant-only v1 label", publicKeyJSON(t, &k.PublicKey, resetTenant, "hellomdm-pin-reset:"+resetTenant, ""), false},
+		{"full user label", publicKeyJSON(t, &k.PublicKey, resetTenant, string(hello.ProtectorLabel(resetTenant, "alice@contoso.com")), ""), false},
+		{"no label prefix", publicKeyJSON(t, &k.PublicKey, resetTenant, "", ""), false},
 		{"wrong key id", publicKeyJSON(t, &k.PublicKey, resetTenant, label, strings.Repeat("00", 32)), false},
 		{"short key", publicKeyJSON(t, &small.PublicKey, resetTenant, label, ""), false},
 		{"not JSON", []byte("<html>"), false},
-		{"empty key", []byte(`{"label":"` + label + `"}`), false},
+		{"empty key", []byte(`{"labelPrefix":"` + label + `"}`), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,6 +236,8 @@ func TestProtectorStatusString(t *testing.T) {
 		{ProtectorStatus{State: ProtectorPending}, "pending: sign in with the PIN"},
 		{ProtectorStatus{State: ProtectorPending, Issue: "admin consent required"}, "pending: not created: admin consent required"},
 		{ProtectorStatus{State: ProtectorNoContainer}, "no Hello container"},
+		{ProtectorStatus{State: ProtectorOutdated, TenantID: "t", KeyFingerprint: "ab"}, "outdated (tenant t, service key ab, tenant-only label): sign in with the PIN"},
+		{ProtectorStatus{State: ProtectorOutdated, TenantID: "t", KeyFingerprint: "ab", Issue: "admin consent required"}, "outdated (tenant t, service key ab, tenant-only label): sign in with the PIN (hellomdm device hello unlock) to replace it; last attempt: admin consent required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.st.State+tc.st.Issue, func(t *testing.T) {

@@ -117,7 +117,8 @@ func (c *resetClient) newJSON(method, path string, body any) (*http.Request, err
 
 // publicKey fetches the tenant's PIN reset service key (GET
 // /pinreset/v1/tenants/{tid}/publickey) and checks it: the tenant, the RSA-OAEP label
-// hello.ProtectorLabel(tid), the key ID and the key size.
+// prefix hello.ProtectorLabelPrefix(tid) (the agent appends the user itself, see
+// hello.ProtectorLabel), the key ID and the key size.
 func (c *resetClient) publicKey(ctx context.Context, tenantID string) (*rsa.PublicKey, error) {
 	if tenantID == "" {
 		return nil, errors.New("fetching the PIN reset service key: the device's tenant is unknown")
@@ -138,7 +139,7 @@ type publicKeyBody struct {
 	TenantID     string `json:"tenantId"`
 	KeyID        string `json:"keyId"`
 	PublicKeyDER []byte `json:"publicKeyDer"`
-	Label        string `json:"label"`
+	LabelPrefix  string `json:"labelPrefix"`
 }
 
 // parsePublicKey decodes and checks a publickey answer for tenantID.
@@ -153,8 +154,9 @@ func parsePublicKey(body []byte, tenantID string) (*rsa.PublicKey, error) {
 	if b.TenantID != "" && b.TenantID != tenantID {
 		return nil, bad(fmt.Sprintf("key of tenant %q, want %q", b.TenantID, tenantID))
 	}
-	if b.Label != string(hello.ProtectorLabel(tenantID)) {
-		return nil, bad(fmt.Sprintf("label %q is not %q", b.Label, hello.ProtectorLabel(tenantID)))
+	// A service that announces another label scheme would not decrypt what the agent makes.
+	if want := hello.ProtectorLabelPrefix(tenantID); b.LabelPrefix != want {
+		return nil, bad(fmt.Sprintf("label prefix %q is not %q", b.LabelPrefix, want))
 	}
 	sum := sha256.Sum256(b.PublicKeyDER)
 	if !strings.EqualFold(b.KeyID, hex.EncodeToString(sum[:])) {

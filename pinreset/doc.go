@@ -14,9 +14,17 @@
 // decrypts the protector and answers it over TLS.
 //
 // The encryption is RSA-OAEP with SHA-256 (for hash and MGF1) and the label [Label]:
-// "hellomdm-pin-reset:" followed by the tenant ID, so a ciphertext made for one tenant never
-// decrypts under another tenant's key or label. Tenant keys are at least 3072 bits, created on
-// first use and kept by the [KeyStore].
+// "hellomdm-pin-reset:v2:" followed by the tenant ID, a colon and the lower-cased UPN of the
+// user whose Hello container holds the protector. The service decrypts only under the label
+// of the user named by the verified token, so a ciphertext made for one tenant never
+// decrypts under another tenant's key or label, and one made for one user never decrypts
+// with another user's token, even in the same tenant and on the same device. The public key
+// answer carries the tenant's part of the label ([TenantLabelPrefix]); the device appends
+// the user. Protectors made under the tenant-only label of earlier releases
+// ("hellomdm-pin-reset:" + tenant ID) no longer decrypt; the agent replaces them at the next
+// sign-in with the PIN. Because the UPN is in the label, renaming a user makes their
+// protector undecryptable: they reset destructively, as for any changed identity. Tenant
+// keys are at least 3072 bits, created on first use and kept by the [KeyStore].
 //
 // [Service] holds the protocol logic ([Service.PublicKey], [Service.Decrypt],
 // [Service.Consent], [Service.ServicePrincipals]); [Service.Handler] is the thin HTTP adapter
@@ -35,7 +43,8 @@
 // enterprise applications ([AppService], [AppClient]); the token verifies, is unexpired, was
 // issued for the same tenant and records MFA; the device (named by its verified client
 // certificate, never by the request body) is not retired, is enrolled and belongs to the
-// tenant; the ciphertext has the size of the tenant's key and decrypts under it; the plaintext
+// tenant; the ciphertext has the size of the tenant's key and decrypts under it with the
+// token user's label (another user's protector is refused as a bad ciphertext); the plaintext
 // is exactly 32 bytes. Every call is audited exactly once through the [Auditor].
 //
 // # Caveats

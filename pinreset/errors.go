@@ -36,7 +36,8 @@ var (
 	// ErrBadRequest: the request body is malformed or too large (HTTP 400).
 	ErrBadRequest = errors.New("bad request")
 	// ErrBadCiphertext: the ciphertext has the wrong size or does not decrypt under the
-	// tenant's key and label: made for another tenant, or tampered with (HTTP 400).
+	// tenant's key and the token user's label: made for another tenant or another user,
+	// under the tenant-only label of earlier releases, or tampered with (HTTP 400).
 	ErrBadCiphertext = errors.New("ciphertext does not decrypt")
 	// ErrBadProtector: the ciphertext decrypted, but not to a 32-byte protector (HTTP 400).
 	ErrBadProtector = errors.New("decrypted protector is not 32 bytes")

@@ -55,9 +55,10 @@ func protector() []byte {
 	return p
 }
 
-func encrypt(t testing.TB, key *rsa.PrivateKey, labelTenant string, plain []byte) []byte {
+// encrypt escrows plain to key under label (see Label).
+func encrypt(t testing.TB, key *rsa.PrivateKey, label []byte, plain []byte) []byte {
 	t.Helper()
-	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &key.PublicKey, plain, Label(labelTenant))
+	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &key.PublicKey, plain, label)
 	if err != nil {
 		t.Fatalf("encrypting: %v", err)
 	}
@@ -219,6 +220,8 @@ func newFixture(t testing.TB) *fixture {
 		"tok-expired": {TenantID: tenantA, UserID: "u-alice", UPN: "alice@a.example", MFA: true, Expiry: now.Add(-time.Minute)},
 		"tok-noexp":   {TenantID: tenantA, UserID: "u-alice", UPN: "alice@a.example", MFA: true},
 		"tok-b":       {TenantID: tenantB, UserID: "u-bob", UPN: "bob@b.example", MFA: true, Expiry: hour},
+		// tok-carol is a second user of tenantA, with MFA.
+		"tok-carol": {TenantID: tenantA, UserID: "u-carol", UPN: "carol@a.example", MFA: true, Expiry: hour},
 	}
 	devices := fakeDevices{
 		"dev-a":       {tenant: tenantA, enrolled: true},

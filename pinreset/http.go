@@ -23,7 +23,9 @@ type PublicKeyResponse struct {
 	// PublicKeyDER is the SubjectPublicKeyInfo DER (standard base64 on the wire).
 	PublicKeyDER []byte `json:"publicKeyDer"`
 	Algorithm    string `json:"algorithm"` // Algorithm
-	Label        string `json:"label"`     // string(Label(TenantID))
+	// LabelPrefix is TenantLabelPrefix(TenantID): the OAEP label of a user's protector is
+	// this followed by the user's lower-cased UPN (Label).
+	LabelPrefix string `json:"labelPrefix"`
 }
 
 // DecryptBody is the body of POST /pinreset/v1/tenants/{tid}/decrypt.
@@ -77,7 +79,7 @@ func (s *Service) handlePublicKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, PublicKeyResponse{
-		TenantID: tid, KeyID: keyID, PublicKeyDER: der, Algorithm: Algorithm, Label: string(Label(tid)),
+		TenantID: tid, KeyID: keyID, PublicKeyDER: der, Algorithm: Algorithm, LabelPrefix: TenantLabelPrefix(tid),
 	})
 }
 

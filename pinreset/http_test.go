@@ -96,8 +96,9 @@ func TestResetOverTLS(t *testing.T) {
 		t.Fatalf("keyId = %q, want %q", pk.KeyID, want)
 	}
 
-	// 2. Escrow: the device encrypts its protector with the advertised label.
-	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, protector(), []byte(pk.Label))
+	// 2. Escrow: the device encrypts its protector with the advertised label prefix and the
+	// user's UPN (tok-good is alice's token).
+	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, pub, protector(), []byte(pk.LabelPrefix+alice))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func (s stubKeys) TenantRSAKey(context.Context, string, func() (*rsa.PrivateKey,
 func BenchmarkDecrypt(b *testing.B) {
 	f := newFixture(b)
 	keyA, _ := testKeys(b)
-	req := DecryptRequest{TenantID: tenantA, DeviceID: "dev-a", Token: "tok-good", Ciphertext: encrypt(b, keyA, tenantA, protector())}
+	req := DecryptRequest{TenantID: tenantA, DeviceID: "dev-a", Token: "tok-good", Ciphertext: encrypt(b, keyA, Label(tenantA, alice), protector())}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := f.svc.Decrypt(context.Background(), req); err != nil {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -26,16 +27,30 @@ const (
 	// Algorithm names the encryption in PublicKeyResponse: RSA-OAEP with SHA-256 for both the
 	// hash and MGF1 (the JOSE name, RFC 7518 section 4.3).
 	Algorithm = "RSA-OAEP-256"
-	// LabelPrefix starts every OAEP label; the tenant ID follows.
-	LabelPrefix = "hellomdm-pin-reset:"
+	// LabelPrefix starts every OAEP label; the tenant ID, a colon and the user's lower-cased
+	// UPN follow (see Label). "v2" tells these labels apart from the tenant-only labels
+	// ("hellomdm-pin-reset:" + tenant ID) of earlier releases, which no longer decrypt.
+	LabelPrefix = "hellomdm-pin-reset:v2:"
 	// maxTenantIDLen bounds tenant IDs taken from the URL before any store lookup.
 	maxTenantIDLen = 128
 	// maxTokenLen bounds bearer tokens before they reach the verifier.
 	maxTokenLen = 16 << 10
 )
 
-// Label returns the OAEP label binding a ciphertext to tenantID.
-func Label(tenantID string) []byte { return []byte(LabelPrefix + tenantID) }
+// TenantLabelPrefix returns the part of the OAEP label shared by all users of tenantID:
+// LabelPrefix, the tenant ID and a colon. PublicKeyResponse.LabelPrefix carries it.
+func TenantLabelPrefix(tenantID string) string { return LabelPrefix + tenantID + ":" }
+
+// Label returns the OAEP label binding a protector ciphertext to tenantID and to the user
+// upn: TenantLabelPrefix(tenantID) followed by strings.ToLower(upn). The device builds the
+// same label from its Hello container's user (hello.ProtectorLabel); the service from the
+// UPN of the verified token, so a protector decrypts only for a token of its own user. UPNs
+// compare case-insensitively, hence the lower case. A user whose UPN is renamed can no
+// longer have an earlier protector decrypted and must reset the PIN destructively, as for
+// any changed identity.
+func Label(tenantID, upn string) []byte {
+	return []byte(TenantLabelPrefix(tenantID) + strings.ToLower(upn))
+}
 
 // KeyID identifies a public key: lower-case hex SHA-256 of its SubjectPublicKeyInfo DER.
 func KeyID(pub *rsa.PublicKey) (string, error) {
@@ -215,11 +230,13 @@ func (s *Service) decrypt(ctx context.Context, req DecryptRequest, rec *AuditRec
 	if len(req.Ciphertext) != key.Size() {
 		return nil, fmt.Errorf("checking ciphertext: %d bytes for a %d-byte key: %w", len(req.Ciphertext), key.Size(), ErrBadCiphertext)
 	}
-	plain, err := rsa.DecryptOAEP(sha256.New(), s.rand, key, req.Ciphertext, Label(req.TenantID))
+	// Only the token user's label is tried: a protector of another user (or one made with
+	// the old tenant-only label) fails like any other bad ciphertext.
+	plain, err := rsa.DecryptOAEP(sha256.New(), s.rand, key, req.Ciphertext, Label(req.TenantID, claims.UPN))
 	if err != nil {
 		// crypto/rsa returns one opaque error for every OAEP failure, so nothing about the
-		// padding leaks; neither does this.
-		return nil, fmt.Errorf("decrypting protector: %w", ErrBadCiphertext)
+		// padding or whose protector it is leaks; neither does this.
+		return nil, fmt.Errorf("decrypting protector of %q: %w", claims.UPN, ErrBadCiphertext)
 	}
 	if len(plain) != ProtectorSize {
 		n := len(plain)

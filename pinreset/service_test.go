@@ -65,7 +65,7 @@ func decodeError(t *testing.T, body []byte) ErrorBody {
 
 func TestDecrypt(t *testing.T) {
 	keyA, keyB := testKeys(t)
-	good := encrypt(t, keyA, tenantA, protector())
+	good := encrypt(t, keyA, Label(tenantA, alice), protector())
 	tampered := bytes.Clone(good)
 	tampered[len(tampered)/2] ^= 0x01
 
@@ -119,17 +119,31 @@ func TestDecrypt(t *testing.T) {
 		{name: "device_lookup_fails", tenant: tenantA, device: "dev-broken", token: "tok-good", ct: good,
 			wantErr: errors.New("any failure"), status: 500, code: "internal_error", outcome: OutcomeError},
 		{name: "ciphertext_for_other_tenant_key", tenant: tenantA, device: "dev-a", token: "tok-good",
-			ct:      encrypt(t, keyB, tenantB, protector()),
+			ct:      encrypt(t, keyB, Label(tenantB, alice), protector()),
 			wantErr: ErrBadCiphertext, status: 400, code: "bad_ciphertext", outcome: OutcomeRefused},
 		{name: "ciphertext_with_other_tenant_label", tenant: tenantA, device: "dev-a", token: "tok-good",
-			ct:      encrypt(t, keyA, tenantB, protector()),
+			ct:      encrypt(t, keyA, Label(tenantB, alice), protector()),
+			wantErr: ErrBadCiphertext, status: 400, code: "bad_ciphertext", outcome: OutcomeRefused},
+		// The label binds the user: carol of the same tenant, with MFA, on an enrolled device
+		// of the tenant, cannot have alice's protector decrypted, and learns only
+		// bad_ciphertext, as for any other ciphertext that does not decrypt.
+		{name: "protector_of_other_user", tenant: tenantA, device: "dev-a", token: "tok-carol", ct: good,
+			wantErr: ErrBadCiphertext, status: 400, code: "bad_ciphertext", outcome: OutcomeRefused},
+		{name: "own_protector_of_other_user", tenant: tenantA, device: "dev-a", token: "tok-carol",
+			ct:     encrypt(t, keyA, Label(tenantA, "carol@a.example"), protector()),
+			status: 200, outcome: OutcomeOK},
+		{name: "upn_case_differs", tenant: tenantA, device: "dev-a", token: "tok-good",
+			ct:     encrypt(t, keyA, Label(tenantA, "Alice@A.Example"), protector()),
+			status: 200, outcome: OutcomeOK},
+		{name: "tenant_only_v1_label", tenant: tenantA, device: "dev-a", token: "tok-good",
+			ct:      encrypt(t, keyA, []byte("hellomdm-pin-reset:"+tenantA), protector()),
 			wantErr: ErrBadCiphertext, status: 400, code: "bad_ciphertext", outcome: OutcomeRefused},
 		{name: "tampered_ciphertext", tenant: tenantA, device: "dev-a", token: "tok-good", ct: tampered,
 			wantErr: ErrBadCiphertext, status: 400, code: "bad_ciphertext", outcome: OutcomeRefused},
 		{name: "truncated_ciphertext", tenant: tenantA, device: "dev-a", token: "tok-good", ct: good[:100],
 			wantErr: ErrBadCiphertext, status: 400, code: "bad_ciphertext", outcome: OutcomeRefused},
 		{name: "wrong_plaintext_length", tenant: tenantA, device: "dev-a", token: "tok-good",
-			ct:      encrypt(t, keyA, tenantA, protector()[:16]),
+			ct:      encrypt(t, keyA, Label(tenantA, alice), protector()[:16]),
 			wantErr: ErrBadProtector, status: 400, code: "bad_protector", outcome: OutcomeRefused},
 		{name: "body_not_json", tenant: tenantA, device: "dev-a", token: "tok-good", body: "ciphertext=AAAA",
 			wantErr: ErrBadRequest, status: 400, code: "bad_request", outcome: OutcomeRefused, httpOnly: true},
@@ -211,6 +225,49 @@ func checkAudit(t *testing.T, f *fixture, tenant, device, outcome, op string) {
 	}
 	if rec.Reason == "" {
 		t.Errorf("audit record without reason: %+v", rec)
+	}
+}
+
+// alice is the UPN of tok-good.
+const alice = "alice@a.example"
+
+// TestLabel pins the label format that device/hello.ProtectorLabel must reproduce (the
+// device side has the matching test, and internal/e2e runs both against each other).
+func TestLabel(t *testing.T) {
+	tests := []struct {
+		name, tenant, upn, want string
+	}{
+		{"lower case", tenantA, alice, "hellomdm-pin-reset:v2:" + tenantA + ":" + alice},
+		{"upn lower-cased", tenantA, "Alice@A.Example", "hellomdm-pin-reset:v2:" + tenantA + ":" + alice},
+		{"other tenant", tenantB, alice, "hellomdm-pin-reset:v2:" + tenantB + ":" + alice},
+		{"empty upn is the prefix", tenantA, "", TenantLabelPrefix(tenantA)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(Label(tt.tenant, tt.upn)); got != tt.want {
+				t.Errorf("Label(%q, %q) = %q, want %q", tt.tenant, tt.upn, got, tt.want)
+			}
+		})
+	}
+	if bytes.Equal(Label(tenantA, alice), Label(tenantA, "carol@a.example")) {
+		t.Error("two users of one tenant share a label")
+	}
+}
+
+// TestDecryptOtherUserAudited: a refusal for another user's protector is audited with the
+// token's user and an opaque reason.
+func TestDecryptOtherUserAudited(t *testing.T) {
+	keyA, _ := testKeys(t)
+	f := newFixture(t)
+	_, err := f.svc.Decrypt(context.Background(), DecryptRequest{
+		TenantID: tenantA, DeviceID: "dev-a", Token: "tok-carol", Ciphertext: encrypt(t, keyA, Label(tenantA, alice), protector()),
+	})
+	if !errors.Is(err, ErrBadCiphertext) {
+		t.Fatalf("Decrypt error = %v, want ErrBadCiphertext", err)
+	}
+	rec := f.audit.one(t)
+	if rec.Outcome != OutcomeRefused || rec.UserID != "u-carol" || rec.UPN != "carol@a.example" || !strings.Contains(rec.Reason, ErrBadCiphertext.Error()) {
+		t.Errorf("audit = %+v, want refusal of u-carol carol@a.example for a bad ciphertext", rec)
 	}
 }
 
@@ -310,7 +367,7 @@ func checkPublicKeyResponse(t *testing.T, body []byte, tenant string, want *rsa.
 	if id, _ := KeyID(want); resp.KeyID != id || len(id) != 64 {
 		t.Errorf("keyId = %q, want %q", resp.KeyID, id)
 	}
-	if resp.TenantID != tenant || resp.Label != LabelPrefix+tenant || resp.Algorithm != "RSA-OAEP-256" {
+	if resp.TenantID != tenant || resp.LabelPrefix != LabelPrefix+tenant+":" || resp.Algorithm != "RSA-OAEP-256" {
 		t.Errorf("response = %+v", resp)
 	}
 	out := bytes.Replace(body, []byte(resp.KeyID), []byte("<keyId>"), 1)

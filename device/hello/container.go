@@ -105,11 +105,23 @@ type pinProtector struct {
 }
 
 type resetProtector struct {
-	TenantID       string    `json:"tenantId"`
+	TenantID string `json:"tenantId"`
+	// LabelVersion is the version of the RSA-OAEP label of Ciphertext (see
+	// ProtectorLabelVersion). Files written before it existed lack it: their protectors use
+	// the tenant-only label, version 1, which is what 0 reads as.
+	LabelVersion   int       `json:"labelVersion,omitempty"`
 	KeyFingerprint []byte    `json:"keyFingerprint"` // SHA-256 of the service key's PKIX DER
 	Ciphertext     []byte    `json:"ciphertext"`     // RSA-OAEP(protector) to the service
 	Wrapped        []byte    `json:"wrapped"`        // nonce || AES-GCM(container key) under the protector
 	CreatedAt      time.Time `json:"createdAt"`
+}
+
+// labelVersion returns r.LabelVersion, with a missing version read as 1.
+func (r *resetProtector) labelVersion() int {
+	if r.LabelVersion == 0 {
+		return 1
+	}
+	return r.LabelVersion
 }
 
 type sealedContent struct {
@@ -365,6 +377,8 @@ func decodeFile(data []byte) (containerFile, error) {
 		switch {
 		case r.TenantID == "":
 			return bad("reset protector without tenant")
+		case r.LabelVersion < 0 || r.LabelVersion > ProtectorLabelVersion:
+			return bad(fmt.Sprintf("unsupported reset protector label version %d", r.LabelVersion))
 		case len(r.KeyFingerprint) != sha256.Size:
 			return bad("invalid reset key fingerprint")
 		case len(r.Ciphertext) == 0:

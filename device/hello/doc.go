@@ -21,9 +21,11 @@
 // learn.microsoft.com/windows/security/identity-protection/hello-for-business/pin-reset: a
 // random 256-bit AES key, the PIN reset protector, also wraps the container key; the
 // protector itself is kept only encrypted to the PIN reset service's RSA public key
-// (RSA-OAEP, SHA-256, label ProtectorLabel(tenantID)). At reset time the service returns the
-// plaintext protector, ResetWithProtector re-wraps the container key under the new PIN,
-// wipes the protector and creates a fresh one. The key pair and NgcKeyId never change.
+// (RSA-OAEP, SHA-256, label ProtectorLabel(tenantID, user): tenant and lower-cased UPN, so
+// the service releases it only to its own user). The file records the label version;
+// protectors of the older tenant-only label are ProtectorOutdated and no longer decrypt. At
+// reset time the service returns the plaintext protector, ResetWithProtector re-wraps the
+// container key under the new PIN, wipes the protector and creates a fresh one. The key pair and NgcKeyId never change.
 //
 // # PIN lockout
 //
@@ -35,7 +37,8 @@
 // handle unlocked before the lock. There is no time-based healing.
 //
 // Status and FormatUserState render the "User State" block of `dsregcmd /status`, whose
-// CanReset line reads DestructiveAndNonDestructive only while a protector exists.
+// CanReset line reads DestructiveAndNonDestructive only while a current (not outdated)
+// protector exists.
 //
 // CheckSupport evaluates a ResetRequest against the support matrix (SupportRules), an
 // ordered table of rules; the first rule that refuses is named in a *RefusalError.

@@ -43,9 +43,10 @@ func Example() {
 	st, _ := hello.Status(dir, "alice@contoso.com")
 	fmt.Println("CanReset:", st.CanReset)
 
-	// The service side: decrypt the escrowed protector with the agreed label.
+	// The service side: decrypt the escrowed protector with the agreed label, built from the
+	// tenant and the UPN of the user's MFA token.
 	ct, tenantID, _ := c.ProtectorCiphertext()
-	plain, err := rsa.DecryptOAEP(sha256.New(), nil, service, ct, hello.ProtectorLabel(tenantID))
+	plain, err := rsa.DecryptOAEP(sha256.New(), nil, service, ct, hello.ProtectorLabel(tenantID, "Alice@Contoso.com"))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -4,16 +4,22 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"testing"
 )
 
 // FuzzDecodeFile feeds arbitrary bytes to the container file decoder: it must never panic,
-// must reject with ErrCorrupt, must never accept a negative failed-attempt counter, and
+// must reject with ErrCorrupt, must never accept a negative failed-attempt counter or an
+// unknown protector label version, and
 // whatever it accepts must survive encode → decode.
 func FuzzDecodeFile(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"format":"hellomdm-ngc-container","version":1}`))
 	f.Add([]byte(`{"format":"hellomdm-ngc-container","version":1,"failedPinAttempts":-1}`))
+	if old, err := os.ReadFile("testdata/container_without_attempts.json"); err == nil {
+		f.Add(old) // a version 1 protector, without labelVersion
+		f.Add(bytes.Replace(old, []byte(`"tenantId"`), []byte(`"labelVersion":2,"tenantId"`), 1))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cf, err := decodeFile(data)
 		if err != nil {
@@ -24,6 +30,9 @@ func FuzzDecodeFile(f *testing.F) {
 		}
 		if cf.FailedPINAttempts < 0 {
 			t.Fatalf("accepted %d failed PIN attempts", cf.FailedPINAttempts)
+		}
+		if r := cf.Reset; r != nil && (r.labelVersion() < 1 || r.labelVersion() > ProtectorLabelVersion) {
+			t.Fatalf("accepted protector label version %d", r.LabelVersion)
 		}
 		again, err := json.Marshal(cf)
 		if err != nil {

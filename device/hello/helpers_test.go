@@ -76,7 +76,7 @@ func escrowedProtector(t testing.TB, c *Container) []byte {
 	if err != nil {
 		t.Fatalf("ProtectorCiphertext: %v", err)
 	}
-	plain, err := rsa.DecryptOAEP(sha256.New(), nil, mustServiceKey(t), ct, ProtectorLabel(tenant))
+	plain, err := rsa.DecryptOAEP(sha256.New(), nil, mustServiceKey(t), ct, ProtectorLabel(tenant, c.User()))
 	if err != nil {
 		t.Fatalf("service decrypting protector: %v", err)
 	}

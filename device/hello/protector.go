@@ -15,14 +15,32 @@ import (
 // MinServiceKeyBits is the smallest RSA modulus accepted for the PIN reset service key.
 const MinServiceKeyBits = 2048
 
+// ProtectorLabelVersion is the label version of the protectors this package creates.
+// Version 1, the tenant-only label "hellomdm-pin-reset:" + tenant ID of earlier releases,
+// bound a protector to its tenant but not to its user: any MFA-verified user of the tenant
+// could have any protector of the tenant decrypted. The PIN reset service no longer decrypts
+// version 1 protectors; ProtectorOutdated reports them so the agent replaces them.
+const ProtectorLabelVersion = 2
+
+// ProtectorLabelPrefix is the part of ProtectorLabel shared by all users of tenantID:
+// "hellomdm-pin-reset:v2:", the tenant ID and a colon. The PIN reset service announces it in
+// its public key answer (labelPrefix), and the agent checks it there.
+func ProtectorLabelPrefix(tenantID string) string {
+	return "hellomdm-pin-reset:v2:" + tenantID + ":"
+}
+
 // ProtectorLabel is the RSA-OAEP label under which a PIN reset protector is encrypted to the
-// PIN reset service: "hellomdm-pin-reset:" followed by the tenant ID exactly as given to
-// CreateProtector. The service must decrypt with RSA-OAEP, SHA-256 (hash and MGF1) and this
-// label; binding the tenant means a ciphertext escrowed for one tenant can't be replayed
-// under another. (Microsoft does not publish its service's padding; this is hellomdm's
-// choice.)
-func ProtectorLabel(tenantID string) []byte {
-	return []byte("hellomdm-pin-reset:" + tenantID)
+// PIN reset service: ProtectorLabelPrefix(tenantID) followed by the lower-cased UPN of the
+// user the container belongs to (Container.User). The service must decrypt with RSA-OAEP,
+// SHA-256 (hash and MGF1) and the label it builds the same way from the UPN of the user's
+// MFA token (pinreset.Label), so a ciphertext escrowed for one tenant can't be replayed
+// under another, and one escrowed for one user can't be released to another user of the
+// tenant, even one who copied it from a shared device. UPNs compare case-insensitively,
+// hence the lower case; a renamed UPN makes the protector undecryptable, which leaves the
+// destructive reset, as for any changed identity. (Microsoft does not publish its service's
+// padding; this is hellomdm's choice.)
+func ProtectorLabel(tenantID, upn string) []byte {
+	return []byte(ProtectorLabelPrefix(tenantID) + strings.ToLower(upn))
 }
 
 // KeyFingerprint is the SHA-256 of the PKIX DER encoding of pub, recorded with a protector
@@ -52,7 +70,8 @@ func validTenant(tenantID string) error {
 }
 
 // newResetProtector makes a fresh protector for ckey: a random 256-bit key wrapping the
-// container key, itself kept only as RSA-OAEP ciphertext to pub. The plaintext protector is
+// container key, itself kept only as RSA-OAEP ciphertext to pub under
+// ProtectorLabel(tenantID, f.User). The plaintext protector is
 // cleared before returning.
 func newResetProtector(f *containerFile, ckey []byte, pub *rsa.PublicKey, tenantID string, now time.Time, rnd io.Reader) (*resetProtector, error) {
 	if pub == nil {
@@ -77,11 +96,14 @@ func newResetProtector(f *containerFile, ckey []byte, pub *rsa.PublicKey, tenant
 	if err != nil {
 		return nil, fmt.Errorf("wrapping container key under protector: %w", err)
 	}
-	ct, err := rsa.EncryptOAEP(sha256.New(), rnd, pub, protector, ProtectorLabel(tenantID))
+	ct, err := rsa.EncryptOAEP(sha256.New(), rnd, pub, protector, ProtectorLabel(tenantID, f.User))
 	if err != nil {
 		return nil, fmt.Errorf("encrypting PIN reset protector: %w", err)
 	}
-	return &resetProtector{TenantID: tenantID, KeyFingerprint: fp, Ciphertext: ct, Wrapped: wrapped, CreatedAt: now}, nil
+	return &resetProtector{
+		TenantID: tenantID, LabelVersion: ProtectorLabelVersion, KeyFingerprint: fp,
+		Ciphertext: ct, Wrapped: wrapped, CreatedAt: now,
+	}, nil
 }
 
 func resetAAD(f *containerFile, tenantID string, fp []byte) []byte {
@@ -89,7 +111,9 @@ func resetAAD(f *containerFile, tenantID string, fp []byte) []byte {
 }
 
 // CreateProtector adds (or replaces) the PIN reset protector, escrowed to the PIN reset
-// service's public key pub for tenantID. This is what EnablePinRecovery=true triggers.
+// service's public key pub for tenantID and the container's user, under the current label
+// version. This is what EnablePinRecovery=true triggers, and what replaces an outdated
+// protector (ProtectorOutdated).
 func (u *Unlocked) CreateProtector(pub *rsa.PublicKey, tenantID string, rnd io.Reader) error {
 	err := u.update(rnd, func(f *containerFile, _ *sealedContent) error {
 		r, err := newResetProtector(f, u.key, pub, tenantID, u.c.opts.now().UTC(), rnd)
@@ -111,6 +135,16 @@ func (c *Container) HasProtector() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.f.Reset != nil
+}
+
+// ProtectorOutdated reports whether the container holds a protector made under a label
+// version older than ProtectorLabelVersion. The PIN reset service does not decrypt such a
+// protector, so it does not make non-destructive reset possible (Status reports
+// DestructiveOnly); CreateProtector replaces it the next time the container is unlocked.
+func (c *Container) ProtectorOutdated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.f.Reset != nil && c.f.Reset.labelVersion() < ProtectorLabelVersion
 }
 
 // DestroyProtector removes the PIN reset protector (EnablePinRecovery=false). It needs no
@@ -142,7 +176,10 @@ func (c *Container) ProtectorCiphertext() (ciphertext []byte, tenantID string, e
 
 // ProtectorInfo describes the escrowed protector without its ciphertext.
 type ProtectorInfo struct {
-	TenantID       string
+	TenantID string
+	// LabelVersion is the version of the RSA-OAEP label the protector was encrypted under:
+	// 1 (tenant only) or ProtectorLabelVersion (tenant and user).
+	LabelVersion   int
 	KeyFingerprint []byte // see KeyFingerprint
 	CreatedAt      time.Time
 }
@@ -155,7 +192,10 @@ func (c *Container) Protector() (ProtectorInfo, error) {
 	if r == nil {
 		return ProtectorInfo{}, fmt.Errorf("reading PIN reset protector: %w", ErrNoProtector)
 	}
-	return ProtectorInfo{TenantID: r.TenantID, KeyFingerprint: append([]byte(nil), r.KeyFingerprint...), CreatedAt: r.CreatedAt}, nil
+	return ProtectorInfo{
+		TenantID: r.TenantID, LabelVersion: r.labelVersion(),
+		KeyFingerprint: append([]byte(nil), r.KeyFingerprint...), CreatedAt: r.CreatedAt,
+	}, nil
 }
 
 // ResetWithProtector is the non-destructive PIN reset: protectorPlain (as returned by the PIN

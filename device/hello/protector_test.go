@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"os"
 	"testing"
@@ -67,12 +68,20 @@ func TestProtectorLifecycleAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	fp, _ := KeyFingerprint(pub)
-	if !bytes.Equal(info.KeyFingerprint, fp) || info.TenantID != testTenant || !info.CreatedAt.Equal(testNow) {
-		t.Fatalf("Protector() = %+v", info)
+	if !bytes.Equal(info.KeyFingerprint, fp) || info.TenantID != testTenant || !info.CreatedAt.Equal(testNow) ||
+		info.LabelVersion != ProtectorLabelVersion || c.ProtectorOutdated() {
+		t.Fatalf("Protector() = %+v, outdated %v", info, c.ProtectorOutdated())
 	}
-	// The label binds the tenant: the service can't open it under another tenant.
-	if _, err := rsa.DecryptOAEP(sha256.New(), nil, mustServiceKey(t), ct, ProtectorLabel("other-tenant")); err == nil {
-		t.Fatal("protector decrypts under another tenant's label")
+	// The label binds the tenant and the user: the service can't open it under another
+	// tenant's or another user's label, nor under the old tenant-only label.
+	for _, label := range [][]byte{
+		ProtectorLabel("other-tenant", "alice"),
+		ProtectorLabel(testTenant, "bob"),
+		[]byte("hellomdm-pin-reset:" + testTenant),
+	} {
+		if _, err := rsa.DecryptOAEP(sha256.New(), nil, mustServiceKey(t), ct, label); err == nil {
+			t.Fatalf("protector decrypts under label %q", label)
+		}
 	}
 
 	if err := c.DestroyProtector(); err != nil {
@@ -88,6 +97,125 @@ func TestProtectorLifecycleAndStatus(t *testing.T) {
 	}
 	if reopened.HasProtector() {
 		t.Fatal("protector survived DestroyProtector on disk")
+	}
+}
+
+// TestProtectorLabel pins the label format that pinreset.Label must reproduce (the two are
+// run against each other in internal/e2e).
+func TestProtectorLabel(t *testing.T) {
+	tests := []struct {
+		name, tenant, upn, want string
+	}{
+		{"lower case", testTenant, "alice@contoso.com", "hellomdm-pin-reset:v2:" + testTenant + ":alice@contoso.com"},
+		{"upn lower-cased", testTenant, "Alice@Contoso.COM", "hellomdm-pin-reset:v2:" + testTenant + ":alice@contoso.com"},
+		{"non-ASCII upn lower-cased", testTenant, "ÅSA@contoso.com", "hellomdm-pin-reset:v2:" + testTenant + ":åsa@contoso.com"},
+		{"empty upn is the prefix", testTenant, "", ProtectorLabelPrefix(testTenant)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := string(ProtectorLabel(tt.tenant, tt.upn)); got != tt.want {
+				t.Errorf("ProtectorLabel(%q, %q) = %q, want %q", tt.tenant, tt.upn, got, tt.want)
+			}
+		})
+	}
+}
+
+// testdata/container_without_attempts.json was written by an agent that used the tenant-only
+// (version 1) label and recorded no label version (PIN 2580, user alice@contoso.com). It
+// must load, report its protector as outdated (CanReset DestructiveOnly), and take a
+// version 2 protector at CreateProtector.
+func TestV1ProtectorOutdated(t *testing.T) {
+	old, err := os.ReadFile("testdata/container_without_attempts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(old, []byte("labelVersion")) {
+		t.Fatal("fixture records a label version; it must predate it")
+	}
+	const user = "alice@contoso.com"
+	dir := t.TempDir()
+	path, _ := containerPath(dir, user)
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(dir, user, testOpts()...)
+	if err != nil {
+		t.Fatalf("Open of a version 1 file: %v", err)
+	}
+	info, err := c.Protector()
+	if err != nil || info.LabelVersion != 1 || !c.HasProtector() || !c.ProtectorOutdated() {
+		t.Fatalf("Protector() = %+v, %v; HasProtector %v, ProtectorOutdated %v; want a present, outdated version 1 protector",
+			info, err, c.HasProtector(), c.ProtectorOutdated())
+	}
+	if st, err := Status(dir, user); err != nil || st.CanReset != CanResetDestructiveOnly {
+		t.Fatalf("Status = %+v, %v; want CanReset %s", st, err, CanResetDestructiveOnly)
+	}
+
+	u := mustUnlock(t, c, "2580")
+	if err := u.CreateProtector(&mustServiceKey(t).PublicKey, info.TenantID, rand.Reader); err != nil {
+		t.Fatalf("CreateProtector: %v", err)
+	}
+	reopened, err := Open(dir, user, testOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := reopened.Protector(); info.LabelVersion != ProtectorLabelVersion || reopened.ProtectorOutdated() {
+		t.Fatalf("after CreateProtector: %+v, outdated %v", info, reopened.ProtectorOutdated())
+	}
+	if st, err := Status(dir, user); err != nil || st.CanReset != CanResetDestructiveAndNonDestructive {
+		t.Fatalf("Status = %+v, %v; want CanReset %s", st, err, CanResetDestructiveAndNonDestructive)
+	}
+	if f, err := decodeFile(mustReadFile(t, dir, user)); err != nil || f.Reset == nil || f.Reset.LabelVersion != ProtectorLabelVersion {
+		t.Fatalf("file after CreateProtector: %+v, %v; want label version %d recorded", f.Reset, err, ProtectorLabelVersion)
+	}
+	plain := escrowedProtector(t, reopened)
+	if err := ResetWithProtector(reopened, plain, "1470", PINPolicy{}, &mustServiceKey(t).PublicKey, rand.Reader); err != nil {
+		t.Fatalf("ResetWithProtector with the new protector: %v", err)
+	}
+}
+
+// TestProtectorLabelVersionField: the decoder accepts a missing version and the known ones
+// and refuses others as corrupt.
+func TestProtectorLabelVersionField(t *testing.T) {
+	old, err := os.ReadFile("testdata/container_without_attempts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		version any // nil = field absent
+		want    int // 0 = refused
+	}{
+		{"absent", nil, 1},
+		{"one", 1, 1},
+		{"two", 2, 2},
+		{"zero", 0, 1},
+		{"negative", -1, 0},
+		{"future", ProtectorLabelVersion + 1, 0},
+		{"fractional", 1.5, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m map[string]any
+			if err := json.Unmarshal(old, &m); err != nil {
+				t.Fatal(err)
+			}
+			if tt.version != nil {
+				m["resetProtector"].(map[string]any)["labelVersion"] = tt.version
+			}
+			data, _ := json.Marshal(m)
+			f, err := decodeFile(data)
+			if tt.want == 0 {
+				wantErrIs(t, err, ErrCorrupt)
+				return
+			}
+			if err != nil {
+				t.Fatalf("decodeFile: %v", err)
+			}
+			if got := f.Reset.labelVersion(); got != tt.want {
+				t.Fatalf("label version = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -28,9 +28,9 @@ type UserState struct {
 }
 
 // Status reads the user's Hello state from dir without the PIN. CanReset is
-// DestructiveAndNonDestructive only while a PIN reset protector exists: the agent creates
-// the protector when EnablePinRecovery is true and destroys it when false (protocol.md D,
-// simulation hint). PINLocked follows the limit of WithMaxPINAttempts, if given.
+// DestructiveAndNonDestructive only while a PIN reset protector the service can decrypt
+// exists (one not ProtectorOutdated): the agent creates the protector when
+// EnablePinRecovery is true and destroys it when false (protocol.md D, simulation hint). PINLocked follows the limit of WithMaxPINAttempts, if given.
 func Status(dir, user string, opts ...Option) (UserState, error) {
 	c, err := Open(dir, user, opts...)
 	if errors.Is(err, ErrNoContainer) {
@@ -43,7 +43,7 @@ func Status(dir, user string, opts ...Option) (UserState, error) {
 		NgcSet: true, NgcKeyID: c.NgcKeyID(), CanReset: CanResetDestructiveOnly,
 		FailedPINAttempts: c.FailedPINAttempts(), PINLocked: c.PINLocked(),
 	}
-	if c.HasProtector() {
+	if c.HasProtector() && !c.ProtectorOutdated() {
 		s.CanReset = CanResetDestructiveAndNonDestructive
 	}
 	return s, nil

@@ -388,7 +388,7 @@ func TestPinResetEndToEnd(t *testing.T) {
 	for name, mutate := range map[string]func([]byte) []byte{
 		"tampered": func(ct []byte) []byte { ct[len(ct)/2] ^= 0x40; return ct },
 		"another tenant's key": func(ct []byte) []byte {
-			out, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, otherKey, make([]byte, 32), hello.ProtectorLabel(fabrikamTen))
+			out, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, otherKey, make([]byte, 32), hello.ProtectorLabel(fabrikamTen, upn))
 			if err != nil {
 				t.Fatal(err)
 			}
