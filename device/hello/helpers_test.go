@@ -1,6 +1,7 @@
 package hello
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -18,6 +19,38 @@ var testNow = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 
 func testOpts() []Option {
 	return []Option{WithKDFParams(cheapKDF), WithClock(func() time.Time { return testNow })}
+}
+
+// legacyUser and legacyPIN are the user and PIN of testdata/container_without_attempts.json,
+// a container file written before the failed-attempt counter and the protector label
+// version existed.
+const (
+	legacyUser = "alice@contoso.com"
+	legacyPIN  = "2580"
+)
+
+// openLegacyContainer installs testdata/container_without_attempts.json in a new directory
+// and opens it, after checking the fixture predates field (it must not name it). It returns
+// the container and its directory.
+func openLegacyContainer(t *testing.T, field string) (*Container, string) {
+	t.Helper()
+	old, err := os.ReadFile("testdata/container_without_attempts.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(old, []byte(field)) {
+		t.Fatalf("fixture names %s; it must predate it", field)
+	}
+	dir := t.TempDir()
+	path, _ := containerPath(dir, legacyUser)
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(dir, legacyUser, testOpts()...)
+	if err != nil {
+		t.Fatalf("Open of a file without %s: %v", field, err)
+	}
+	return c, dir
 }
 
 // serviceKey is the PIN reset service's RSA 3072 key, generated once per test binary

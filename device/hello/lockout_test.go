@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -279,32 +278,16 @@ func TestConcurrentAttemptsRespectLimit(t *testing.T) {
 // testdata/container_without_attempts.json was written before the counter existed (PIN
 // 2580).
 func TestContainerWithoutAttemptsField(t *testing.T) {
-	old, err := os.ReadFile("testdata/container_without_attempts.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(old, []byte("failedPinAttempts")) {
-		t.Fatal("fixture has the counter; it must predate it")
-	}
-	const user = "alice@contoso.com"
-	dir := t.TempDir()
-	path, _ := containerPath(dir, user)
-	if err := os.WriteFile(path, old, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(dir, user, testOpts()...)
-	if err != nil {
-		t.Fatalf("Open of a file without the counter: %v", err)
-	}
+	c, dir := openLegacyContainer(t, "failedPinAttempts")
 	if c.FailedPINAttempts() != 0 || c.PINLocked() {
 		t.Fatalf("missing counter read as %d, locked %v; want 0", c.FailedPINAttempts(), c.PINLocked())
 	}
 	if _, err := c.Unlock("0000"); !errors.Is(err, ErrWrongPIN) {
 		t.Fatal(err)
 	}
-	mustUnlock(t, c, "2580")
+	mustUnlock(t, c, legacyPIN)
 	// At zero the counter is left out, so older agents still read the file.
-	if data := mustReadFile(t, dir, user); bytes.Contains(data, []byte("failedPinAttempts")) {
+	if data := mustReadFile(t, dir, legacyUser); bytes.Contains(data, []byte("failedPinAttempts")) {
 		t.Fatalf("file at zero failed attempts names the counter:\n%s", data)
 	}
 }

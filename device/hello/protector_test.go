@@ -125,47 +125,31 @@ func TestProtectorLabel(t *testing.T) {
 // must load, report its protector as outdated (CanReset DestructiveOnly), and take a
 // version 2 protector at CreateProtector.
 func TestV1ProtectorOutdated(t *testing.T) {
-	old, err := os.ReadFile("testdata/container_without_attempts.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(old, []byte("labelVersion")) {
-		t.Fatal("fixture records a label version; it must predate it")
-	}
-	const user = "alice@contoso.com"
-	dir := t.TempDir()
-	path, _ := containerPath(dir, user)
-	if err := os.WriteFile(path, old, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(dir, user, testOpts()...)
-	if err != nil {
-		t.Fatalf("Open of a version 1 file: %v", err)
-	}
+	c, dir := openLegacyContainer(t, "labelVersion")
 	info, err := c.Protector()
 	if err != nil || info.LabelVersion != 1 || !c.HasProtector() || !c.ProtectorOutdated() {
 		t.Fatalf("Protector() = %+v, %v; HasProtector %v, ProtectorOutdated %v; want a present, outdated version 1 protector",
 			info, err, c.HasProtector(), c.ProtectorOutdated())
 	}
-	if st, err := Status(dir, user); err != nil || st.CanReset != CanResetDestructiveOnly {
+	if st, err := Status(dir, legacyUser); err != nil || st.CanReset != CanResetDestructiveOnly {
 		t.Fatalf("Status = %+v, %v; want CanReset %s", st, err, CanResetDestructiveOnly)
 	}
 
-	u := mustUnlock(t, c, "2580")
+	u := mustUnlock(t, c, legacyPIN)
 	if err := u.CreateProtector(&mustServiceKey(t).PublicKey, info.TenantID, rand.Reader); err != nil {
 		t.Fatalf("CreateProtector: %v", err)
 	}
-	reopened, err := Open(dir, user, testOpts()...)
+	reopened, err := Open(dir, legacyUser, testOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info, _ := reopened.Protector(); info.LabelVersion != ProtectorLabelVersion || reopened.ProtectorOutdated() {
 		t.Fatalf("after CreateProtector: %+v, outdated %v", info, reopened.ProtectorOutdated())
 	}
-	if st, err := Status(dir, user); err != nil || st.CanReset != CanResetDestructiveAndNonDestructive {
+	if st, err := Status(dir, legacyUser); err != nil || st.CanReset != CanResetDestructiveAndNonDestructive {
 		t.Fatalf("Status = %+v, %v; want CanReset %s", st, err, CanResetDestructiveAndNonDestructive)
 	}
-	if f, err := decodeFile(mustReadFile(t, dir, user)); err != nil || f.Reset == nil || f.Reset.LabelVersion != ProtectorLabelVersion {
+	if f, err := decodeFile(mustReadFile(t, dir, legacyUser)); err != nil || f.Reset == nil || f.Reset.LabelVersion != ProtectorLabelVersion {
 		t.Fatalf("file after CreateProtector: %+v, %v; want label version %d recorded", f.Reset, err, ProtectorLabelVersion)
 	}
 	plain := escrowedProtector(t, reopened)
