@@ -148,27 +148,10 @@ func (a *Agent) autoRenew(ctx context.Context) {
 		return
 	}
 	a.log.Info("certificate in its renewal period; renewing", "thumbprint", enr.CertThumbprint, "not_after", cert.NotAfter)
-	err = a.Renew(ctx)
+	err = a.renewRecorded(ctx, true) // a failure is recorded as LastRenewalFailure
 	if err == nil || ctx.Err() != nil {
 		return // Renew logged the new certificate
 	}
 	a.log.Warn("automatic certificate renewal failed; keeping the current certificate",
 		"err", err, "not_after", cert.NotAfter, "retry_in_days", s.RetryInterval)
-	if err := a.recordRenewalFailure(enr.CertThumbprint, now); err != nil {
-		a.log.Warn("recording the failed renewal", "err", err)
-	}
-}
-
-// recordRenewalFailure stores the time of a failed automatic renewal of the certificate with
-// the given thumbprint, unless that certificate has been replaced meanwhile. When the record
-// cannot be written the time is still kept in memory, so this process does not retry at every
-// poll.
-func (a *Agent) recordRenewalFailure(thumbprint string, at time.Time) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.enr.State != StateEnrolled || a.enr.CertThumbprint != thumbprint {
-		return nil
-	}
-	a.enr.LastRenewalFailure = at.UTC()
-	return a.saveEnrollmentLocked()
 }

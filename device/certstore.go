@@ -190,8 +190,12 @@ func (a *Agent) renewRequested(ctx context.Context) {
 }
 
 // recordRenewalAttempt stores a failed renewal attempt that started at started, for the
-// Renew/Status, ErrorCode and LastRenewalAttemptTime nodes.
-func (a *Agent) recordRenewalAttempt(started time.Time, cause error) error {
+// Renew/Status, ErrorCode and LastRenewalAttemptTime nodes; for an automatic attempt
+// (automatic) it also sets LastRenewalFailure, which delays the next automatic attempt by
+// RetryInterval, unless the certificate with the given thumbprint has been replaced
+// meanwhile. When the record cannot be written, LastRenewalFailure is still kept in memory,
+// so this process does not retry at every poll; the rest is undone.
+func (a *Agent) recordRenewalAttempt(thumbprint string, started time.Time, automatic bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.enr.State != StateEnrolled {
@@ -199,9 +203,14 @@ func (a *Agent) recordRenewalAttempt(started time.Time, cause error) error {
 	}
 	prev := a.enr
 	a.enr.LastRenewalAttempt, a.enr.RenewalStatus, a.enr.RenewalErrorCode = started.UTC(), RenewalFailed, hresultFail
+	if automatic && a.enr.CertThumbprint == thumbprint {
+		a.enr.LastRenewalFailure = started.UTC()
+	}
 	if err := a.saveEnrollmentLocked(); err != nil {
+		failure := a.enr.LastRenewalFailure
 		a.enr = prev
-		return fmt.Errorf("after %v: %w", cause, err)
+		a.enr.LastRenewalFailure = failure
+		return err
 	}
 	return nil
 }

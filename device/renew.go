@@ -52,20 +52,26 @@ var errRenewalRejected = errors.New("renewed certificate rejected")
 // the renewal's only authentication: no wsse:Security header). The answer's provisioning
 // document carries only the CertificateStore section; the new client certificate must be
 // for the new key, name the DeviceID, chain to the stored root and allow client
-// authentication. Only then are key, certificate and enrollment record replaced; nothing
-// changes locally when any step fails. The server revokes the old certificate as it
-// answers, so a failure to store the new one (disk full) leaves the device to re-enroll.
+// authentication. Only then are key, certificate and enrollment record replaced; when any
+// step fails, only the record of the attempt changes. The server revokes the old
+// certificate as it answers, so a failure to store the new one (disk full) leaves the
+// device to re-enroll.
 //
-// Every attempt that gets as far as the network is recorded for the CertificateStore
-// My/WSTEP/Renew Status, ErrorCode and LastRenewalAttemptTime nodes.
-func (a *Agent) Renew(ctx context.Context) error {
+// Every attempt of an enrolled device is recorded for the CertificateStore My/WSTEP/Renew
+// Status, ErrorCode and LastRenewalAttemptTime nodes.
+func (a *Agent) Renew(ctx context.Context) error { return a.renewRecorded(ctx, false) }
+
+// renewRecorded is Renew; automatic marks an attempt of automatic renewal, whose failure
+// also sets LastRenewalFailure (recordRenewalAttempt), in the same write of the record.
+func (a *Agent) renewRecorded(ctx context.Context, automatic bool) error {
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
 	started := a.opts.Now()
+	thumbprint := a.Enrollment().CertThumbprint
 	err := a.renew(ctx, started)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotEnrolled) {
-		if rerr := a.recordRenewalAttempt(started, err); rerr != nil {
-			a.log.Warn("recording the failed renewal attempt", "err", rerr)
+		if rerr := a.recordRenewalAttempt(thumbprint, started, automatic); rerr != nil {
+			a.log.Warn("recording the failed renewal attempt", "after", err, "err", rerr)
 		}
 	}
 	return err
