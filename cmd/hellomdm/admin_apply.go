@@ -61,6 +61,10 @@ type applyDoc struct {
 	Exclude     []string `yaml:"exclude" json:"exclude"`
 	AllDevices  bool     `yaml:"allDevices" json:"allDevices"`
 	AllUsers    bool     `yaml:"allUsers" json:"allUsers"`
+
+	// line and fileLine are where the document and its file: value start (1-based; 0 when
+	// unknown), for messages that point at the document.
+	line, fileLine int
 }
 
 // desiredState is what the documents ask for.
@@ -479,13 +483,21 @@ func profileDocument(raw []byte, name string) (desiredProfile, error) {
 }
 
 // loadDocuments reads a file or a directory of policy documents into the desired state.
+//
+// A Profile's file: is resolved relative to the document that names it and must stay inside
+// the root: the directory given to -f, or the directory of the file given to -f. Paths that
+// leave it (../x, an absolute path elsewhere, or a symlink that points outside) are refused
+// before anything is read, and the file is then read through an os.Root on that directory,
+// so a symlink swapped in after the check cannot escape either.
 func loadDocuments(path string) (desiredState, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return desiredState{}, err
 	}
 	files := []string{path}
+	rootDir := filepath.Dir(path)
 	if info.IsDir() {
+		rootDir = path
 		files = nil
 		entries, err := os.ReadDir(path)
 		if err != nil {
@@ -500,6 +512,11 @@ func loadDocuments(path string) (desiredState, error) {
 			}
 		}
 	}
+	root, err := newDocRoot(rootDir)
+	if err != nil {
+		return desiredState{}, err
+	}
+	defer root.Close()
 	var want desiredState
 	for _, f := range files {
 		docs, err := readDocs(f, info.IsDir())
@@ -507,12 +524,98 @@ func loadDocuments(path string) (desiredState, error) {
 			return desiredState{}, err
 		}
 		for i, d := range docs {
-			if err := addDocument(&want, d, filepath.Dir(f)); err != nil {
-				return desiredState{}, fmt.Errorf("%s: document %d: %w", f, i+1, err)
+			if err := addDocument(&want, d, f, root); err != nil {
+				// file:line: document N: ..., the line being the offending key's when known.
+				line := d.line
+				var le lineError
+				if errors.As(err, &le) {
+					line, err = le.line, le.err
+				}
+				where := f
+				if line > 0 {
+					where = fmt.Sprintf("%s:%d", f, line)
+				}
+				return desiredState{}, fmt.Errorf("%s: document %d: %w", where, i+1, err)
 			}
 		}
 	}
 	return want, nil
+}
+
+// lineError places an error of a document on one of its lines.
+type lineError struct {
+	line int
+	err  error
+}
+
+func (e lineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
+func (e lineError) Unwrap() error { return e.err }
+
+// docRoot is the directory Profile documents may read files from.
+type docRoot struct {
+	dir  string // as given, for messages
+	real string // absolute, symlinks resolved
+	root *os.Root
+}
+
+func newDocRoot(dir string) (*docRoot, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := os.OpenRoot(real)
+	if err != nil {
+		return nil, err
+	}
+	return &docRoot{dir: dir, real: real, root: r}, nil
+}
+
+func (r *docRoot) Close() error { return r.root.Close() }
+
+// within reports whether target (absolute, cleaned) is r.real or below it.
+func (r *docRoot) within(target string) (string, bool) {
+	rel, err := filepath.Rel(r.real, target)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", false
+	}
+	return rel, true
+}
+
+// readFile reads name, a file: value of the document docPath, refusing anything outside r.
+func (r *docRoot) readFile(docPath, name string) ([]byte, error) {
+	docDir, err := filepath.Abs(filepath.Dir(docPath))
+	if err != nil {
+		return nil, err
+	}
+	if realDocDir, err := filepath.EvalSymlinks(docDir); err == nil {
+		docDir = realDocDir
+	}
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(docDir, p)
+	}
+	p = filepath.Clean(p)
+	outside := fmt.Errorf("file %q is outside %s, the directory given to -f; keep the Intune export next to its documents", name, r.dir)
+	if _, ok := r.within(p); !ok {
+		return nil, outside
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w", name, err)
+	}
+	rel, ok := r.within(real)
+	if !ok {
+		return nil, fmt.Errorf("file %q resolves through a symlink to %s, outside %s, the directory given to -f", name, real, r.dir)
+	}
+	b, err := r.root.ReadFile(rel)
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w", name, err)
+	}
+	return b, nil
 }
 
 // readDocs decodes the documents of one file. In a directory scan, a JSON file without
@@ -530,6 +633,9 @@ func readDocs(path string, scanning bool) ([]applyDoc, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
+	// A second pass over the same bytes as nodes finds each document's line and the line of
+	// its file: value; both decoders see the same document sequence.
+	lines := yaml.NewDecoder(bytes.NewReader(raw))
 	var out []applyDoc
 	for {
 		var d applyDoc
@@ -540,11 +646,32 @@ func readDocs(path string, scanning bool) ([]applyDoc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		var n yaml.Node
+		if lines.Decode(&n) == nil {
+			d.line, d.fileLine = docLines(&n)
+		}
 		out = append(out, d)
 	}
 }
 
-func addDocument(want *desiredState, d applyDoc, dir string) error {
+// docLines returns the line of a document's first key and of its file: value.
+func docLines(doc *yaml.Node) (line, fileLine int) {
+	m := doc
+	if m.Kind == yaml.DocumentNode && len(m.Content) == 1 {
+		m = m.Content[0]
+	}
+	line = m.Line
+	if m.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == "file" {
+				fileLine = m.Content[i+1].Line
+			}
+		}
+	}
+	return line, fileLine
+}
+
+func addDocument(want *desiredState, d applyDoc, docPath string, root *docRoot) error {
 	name := strings.TrimSpace(d.Name)
 	switch strings.ToLower(d.Kind) {
 	case "group":
@@ -558,12 +685,11 @@ func addDocument(want *desiredState, d applyDoc, dir string) error {
 		case d.File != "" && d.Spec != nil:
 			return errors.New("a Profile takes file or spec, not both")
 		case d.File != "":
-			p := d.File
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(dir, p)
-			}
-			b, err := os.ReadFile(p)
+			b, err := root.readFile(docPath, d.File)
 			if err != nil {
+				if d.fileLine > 0 {
+					return lineError{d.fileLine, err}
+				}
 				return err
 			}
 			raw = b

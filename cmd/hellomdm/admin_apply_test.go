@@ -265,3 +265,80 @@ func TestAdminPolicyCommands(t *testing.T) {
 		})
 	}
 }
+
+// A Profile document's file: may not leave the directory given to -f: not by ../, not by an
+// absolute path, not through a symlink. The refusal names the document and the line, and
+// nothing reaches the server. A file in a subdirectory of -f is still read.
+func TestApplyRefusesFilesOutsideDir(t *testing.T) {
+	base := startCLIServer(t)
+	const tid = "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01"
+	cli := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(append(append([]string{}, base...), args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, _, e := cli("tenant", "create", "--id", tid, "--name", "Contoso", "--domain", "contoso.com"); code != 0 {
+		t.Fatal(e)
+	}
+	export, err := os.ReadFile(filepath.Join("..", "..", "examples", "policy", "web-sign-in-allowed-urls.custom.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := t.TempDir()
+	outside := filepath.Join(top, "outside.json")
+	if err := os.WriteFile(outside, export, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		file  string                 // the file: value
+		setup func(dir string) error // extra files in the -f directory
+		want  string                 // in stderr; "" = accepted
+	}{
+		{"parent", "../outside.json", nil, "outside"},
+		{"absolute", outside, nil, "outside"},
+		{"nested parent", "sub/../../outside.json", nil, "outside"},
+		{"symlink", "link.json", func(dir string) error { return os.Symlink(outside, filepath.Join(dir, "link.json")) }, "symlink"},
+		{"symlinked directory", "sub/outside.json", func(dir string) error { return os.Symlink(top, filepath.Join(dir, "sub")) }, "symlink"},
+		{"subdirectory", "sub/p.json", func(dir string) error {
+			if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "sub", "p.json"), export, 0o600)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, err := os.MkdirTemp(top, "policy")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.setup != nil {
+				if err := tc.setup(dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			doc := "kind: Group\nname: G\nmembers: []\n---\n# the profile\nkind: Profile\nname: Stolen\nfile: " + tc.file + "\n"
+			if err := os.WriteFile(filepath.Join(dir, "set.yaml"), []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, e := cli("apply", "-f", dir, "--tenant", tid)
+			_, list, _ := cli("profile", "list", "--tenant", tid)
+			if tc.want == "" {
+				if code != 0 || !strings.Contains(list, "Stolen") {
+					t.Fatalf("apply: %d\n%s%s\nprofiles:\n%s", code, out, e, list)
+				}
+				if code, _, e := cli("apply", "-f", dir, "--tenant", tid, "--prune"); code != 0 {
+					t.Fatal(e)
+				}
+				return
+			}
+			wantWhere := filepath.Join(dir, "set.yaml") + ":8: document 2:"
+			if code != 1 || !strings.Contains(e, wantWhere) || !strings.Contains(e, tc.want) {
+				t.Errorf("apply: exit %d, stderr %q; want exit 1 naming %q and %q", code, e, wantWhere, tc.want)
+			}
+			if strings.Contains(list, "Stolen") {
+				t.Errorf("the outside file was uploaded:\n%s", list)
+			}
+		})
+	}
+}
