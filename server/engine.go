@@ -232,12 +232,13 @@ func (s *step) run() ([]byte, error) {
 	case err != nil:
 		return nil, fmt.Errorf("loading session: %w", err)
 	default:
-		if s.msgID == sess.ClientMsgID && sess.LastRequestHash == s.reqHash && len(sess.LastReply) > 0 {
+		if s.retransmission(sess) {
 			return nil, &errReplay{reply: sess.LastReply}
 		}
 		if s.msgID == 1 {
-			// A new session that reuses an old SessionID (Windows numbers sessions, and some
-			// builds send "0" every time): start afresh.
+			// A new session that reuses an old SessionID (Windows numbers sessions, some
+			// builds send "0" every time, other clients reuse the previous reply's): start
+			// afresh, even when the message is byte-identical to the old session's first.
 			sess = newSession(dev.ID, hdr.SessionID, s.now)
 			break
 		}
@@ -295,6 +296,40 @@ func (s *step) run() ([]byte, error) {
 		return nil, err
 	}
 	return reply, nil
+}
+
+// retransmission decides whether a client message repeats the last message of a session
+// whose reply the client may not have received, and must be answered from the stored reply
+// (nothing recorded twice), or is new work. The protocol gives no retransmission flag, so the
+// rule uses what it does give (OMA-TS-DM_Protocol-V1_2_1 §6 and §8.3; MS-MDM 2.2.1 session
+// rules):
+//
+//   - The message must carry the session's last client MsgID, its bytes must hash to the
+//     last message's, and a reply must be stored. Anything else is new work.
+//   - MsgID 2 and later: a retransmission. A session begins only at MsgID 1, so the same
+//     SessionID and MsgID past 1 cannot start a new one, whether or not the lost reply
+//     closed the session.
+//   - MsgID 1 is ambiguous: clients that reuse a SessionID ("0" on some Windows builds, the
+//     previous reply's on others) start every session with MsgID 1, and with nothing to
+//     report the first message of every session is byte-identical. It is a retransmission
+//     only while the session is still open and young:
+//     (a) open: the stored reply carried commands (the client owes their Statuses) or asked
+//     for the next message of the client's package (Alert 1222). A reply of only Statuses
+//     and Final left the client nothing to answer and ended the session (OMA-TS-DM_Protocol
+//     §8.3, MS-MDM 2.2.1 "the server's last message"), so a MsgID 1 afterwards opens a new
+//     session that gets every command queued since;
+//     (b) young: it arrives within ClaimLease of the message it repeats. The stored reply's
+//     commands are reserved to this session for that long; after it the claims have lapsed,
+//     the client has given up on the session (Windows' own retry backoff,
+//     INITIALBACKOFFTIME, is 30 s), and a MsgID 1 is a new session that sends them again.
+func (s *step) retransmission(sess store.Session) bool {
+	if s.msgID != sess.ClientMsgID || sess.LastRequestHash != s.reqHash || len(sess.LastReply) == 0 {
+		return false
+	}
+	if s.msgID > 1 {
+		return true
+	}
+	return !sess.Ended && s.now.Sub(sess.UpdatedAt) < s.e.cfg.ClaimLease
 }
 
 func (s *step) persist(reply []byte, sent map[string]store.SentRef) error {
