@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hellomdm/hellomdm/enrollment/ca"
+	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/pinreset"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/store"
@@ -179,7 +180,9 @@ func (a *App) Addr() net.Addr { return a.listener.Addr() }
 
 // Serve serves HTTPS until Shutdown; it returns nil after a graceful shutdown.
 func (a *App) Serve() error {
-	a.log.Info("serving", "addr", a.listener.Addr().String(), "url", a.PublicURL.String(), "store", a.Store.Backend())
+	v := version.Get()
+	a.log.Info("serving", "addr", a.listener.Addr().String(), "url", a.PublicURL.String(), "store", a.Store.Backend(),
+		"version", v.Version, "commit", v.Commit, "built", v.Date, "go", v.GoVersion)
 	a.retention.start()
 	err := a.http.ServeTLS(a.listener, "", "")
 	if errors.Is(err, http.ErrServerClosed) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -124,7 +125,8 @@ func (s *Server) routes() *mux.Router {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": s.cfg.Store.Backend()})
+	v := version.Get()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": s.cfg.Store.Backend(), "version": v.Version, "commit": v.Commit})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {

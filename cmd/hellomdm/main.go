@@ -3,9 +3,13 @@
 package main
 
 import (
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/hellomdm/hellomdm/internal/version"
 )
 
 func main() {
@@ -19,6 +23,7 @@ Usage:
   hellomdm device <command> ...  the simulated Windows device agent
   hellomdm admin  <command> ...  administer a server over its /api/v1
   hellomdm bench  checkin ...    load tool: enroll devices and drive check-ins
+  hellomdm version [-o json]     version, commit, build date and Go version (also --version)
 
 Run 'hellomdm <command> -h' for the flags of a command.
 `
@@ -31,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return runServe(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return runVersion(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -44,3 +51,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // subcommands other than serve register here from their own files.
 var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
+
+// runVersion prints the build's version, commit, build date and Go version.
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "text", "output: text or json")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	info := version.Get()
+	switch *out {
+	case "json":
+		b, _ := json.MarshalIndent(info, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	case "text":
+		fmt.Fprintln(stdout, info.String())
+	default:
+		fmt.Fprintf(stderr, "hellomdm version: -o %q: want text or json\n", *out)
+		return 2
+	}
+	return 0
+}

@@ -17,8 +17,15 @@ import (
 // Each call links anew; the Go build cache makes repeated calls cheap.
 func Build(t testing.TB) string {
 	t.Helper()
+	return BuildWith(t)
+}
+
+// BuildWith is Build with extra `go build` flags (e.g. "-ldflags", "-X ...").
+func BuildWith(t testing.TB, flags ...string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "hellomdm")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/hellomdm/hellomdm/cmd/hellomdm")
+	args := append([]string{"build", "-o", bin}, flags...)
+	cmd := exec.Command("go", append(args, "github.com/hellomdm/hellomdm/cmd/hellomdm")...)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
