@@ -150,3 +150,14 @@ func writeJSON(path string, v any) error {
 	}
 	return writeFileAtomic(path, append(raw, '\n'), 0o600)
 }
+
+// StateExists reports whether dir holds a device's state (the identity Open writes), without
+// creating anything: commands that only read or use an enrollment check it first, so a
+// mistyped directory is named instead of becoming a new, empty device.
+func StateExists(dir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(dir, fileIdentity))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/hellomdm/hellomdm/device"
@@ -17,7 +19,7 @@ import (
 
 func init() { subcommands["device"] = runDevice }
 
-const deviceUsage = `Usage: hellomdm device <command> [flags]
+const deviceUsage = `Usage: hellomdm device [--state DIR] [-o text|json] <command> [flags]
 
 Commands:
   enroll    --server https://HOST:PORT --email UPN --password PW [--otp CODE] --ca-file FILE
@@ -35,148 +37,376 @@ Commands:
             --new-pin PIN [--token T] [--join aad|hybrid|onprem] [--trust key|cert|cloud]
             [--account enterprise|msa] [--dc-reachable] [--federation-reachable] [--adfs]
 
-Common flag: --state DIR (default ./hellomdm-device; env HELLOMDM_DEVICE_STATE).
+Common flags, before or after the command: --state DIR (default ./hellomdm-device; env
+HELLOMDM_DEVICE_STATE), -o text|json. Every command but enroll needs a state directory that
+enroll created. Run 'hellomdm device <command> -h' for its flags and an example.
 `
+
+// deviceCommands are the words after `hellomdm device`, with each one's usage line and example.
+var deviceCommands = map[string]struct{ usage, example string }{
+	"enroll": {"hellomdm device enroll --server URL --email UPN --password PW --ca-file DATA/ca.pem [flags]",
+		"hellomdm device --state ./alice-pc enroll --server https://localhost:8443 --email alice@contoso.com --password 'Correct horse 1' --ca-file hellomdm-data/ca.pem"},
+	"sync":            {"hellomdm device sync [--state DIR] [-o json]", "hellomdm device --state ./alice-pc sync"},
+	"renew":           {"hellomdm device renew [--state DIR] [-o json]", "hellomdm device --state ./alice-pc renew"},
+	"run":             {"hellomdm device run [--state DIR]", "hellomdm device --state ./alice-pc run"},
+	"nodes":           {"hellomdm device nodes [--state DIR] [-o json]", "hellomdm device --state ./alice-pc nodes"},
+	"status":          {"hellomdm device status [--state DIR] [-o json]", "hellomdm device --state ./alice-pc status"},
+	"unenroll":        {"hellomdm device unenroll [--state DIR] [-o json]", "hellomdm device --state ./alice-pc unenroll"},
+	"hello provision": {"hellomdm device hello provision --user UPN --pin PIN [--state DIR] [-o json]", "hellomdm device --state ./alice-pc hello provision --user alice@contoso.com --pin 135792"},
+	"hello unlock":    {"hellomdm device hello unlock --user UPN --pin PIN [--state DIR] [-o json]", "hellomdm device --state ./alice-pc hello unlock --user alice@contoso.com --pin 135792"},
+	"reset-pin": {"hellomdm device reset-pin --user UPN --from settings|lockscreen --password PW --otp CODE --new-pin PIN [flags]",
+		"hellomdm device --state ./alice-pc reset-pin --user alice@contoso.com --from lockscreen --password 'Correct horse 1' --otp \"$(hellomdm authenticator code --uri \"$uri\")\" --new-pin 246801"},
+}
+
+// deviceCommandWords lists the first words of the device commands, for suggestions.
+func deviceCommandWords() []string {
+	seen := map[string]bool{}
+	var words []string
+	for name := range deviceCommands {
+		w, _, _ := strings.Cut(name, " ")
+		if !seen[w] {
+			seen[w] = true
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// deviceBoolFlags are the device flags that take no value.
+var deviceBoolFlags = map[string]bool{"destructive": true, "dc-reachable": true, "federation-reachable": true, "adfs": true,
+	"h": true, "help": true}
+
+// hoistDeviceFlags moves flags given before the command word(s) to after them, so
+// `hellomdm device --state DIR sync` means `hellomdm device sync --state DIR`: each command
+// parses its own flags, and the common ones (--state, -o) may come first, as with admin.
+func hoistDeviceFlags(args []string) []string {
+	var lead []string
+	i := 0
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "-" {
+		a := args[i]
+		lead = append(lead, a)
+		i++
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") && !deviceBoolFlags[name] && i < len(args) {
+			lead = append(lead, args[i])
+			i++
+		}
+	}
+	rest := args[i:]
+	if len(lead) == 0 || len(rest) == 0 {
+		return args
+	}
+	words := 1
+	if rest[0] == "hello" && len(rest) > 1 && !strings.HasPrefix(rest[1], "-") {
+		words = 2
+	}
+	out := append([]string{}, rest[:words]...)
+	out = append(out, lead...)
+	return append(out, rest[words:]...)
+}
+
+// parseCLI parses a command's flags (with environment fallback, see parseFlags). -h prints
+// the command's help to stdout and exits 0; a mistake prints what is wrong, with a
+// suggestion for a mistyped flag, and exits 2. done reports that the command should stop
+// with code.
+func parseCLI(fs *flag.FlagSet, args []string, envPrefix, usage, example string, stdout, stderr io.Writer) (code int, done bool) {
+	fs.SetOutput(io.Discard)
+	err := parseFlags(fs, args, envPrefix)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printFlagHelp(stdout, usage, fs, example)
+		return exitOK, true
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: %s\nRun '%s -h' for its flags.\n", fs.Name(), flagError(fs, err), fs.Name())
+		return exitUsage, true
+	}
+	return 0, false
+}
 
 // runDevice is `hellomdm device`: the simulated Windows device agent (package device).
 func runDevice(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	args = hoistDeviceFlags(args)
+	if len(args) == 0 {
 		fmt.Fprint(stderr, deviceUsage)
-		return 2
+		return exitUsage
+	}
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, deviceUsage)
+		return exitOK
 	}
 	cmd, rest := args[0], args[1:]
+	if _, ok := deviceCommands[cmd]; !ok && cmd != "hello" {
+		fmt.Fprintf(stderr, "hellomdm device: unknown command %q%s\n\n%s", cmd, didYouMean(cmd, deviceCommandWords()), deviceUsage)
+		return exitUsage
+	}
 	if cmd == "hello" || cmd == "reset-pin" {
 		return runDeviceHello(cmd, rest, stdout, stderr)
 	}
-	fs := flag.NewFlagSet("device "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("hellomdm device "+cmd, flag.ContinueOnError)
 	state := fs.String("state", "./hellomdm-device", "state directory")
-	var enroll struct {
-		server, email, password, otp, caFile, csr, osVersion, deviceID, deviceName string
-		edition                                                                    int
-	}
+	output := fs.String("o", "text", "output: text or json")
+	var enroll enrollFlags
 	if cmd == "enroll" {
 		fs.StringVar(&enroll.server, "server", "", "server base URL, https://HOST:PORT")
 		fs.StringVar(&enroll.email, "email", "", "user principal name")
 		fs.StringVar(&enroll.password, "password", "", "password")
 		fs.StringVar(&enroll.otp, "otp", "", "authenticator code (Federated sign-in)")
-		fs.StringVar(&enroll.caFile, "ca-file", "", "PEM file of the CA that signed the server certificate")
+		fs.StringVar(&enroll.caFile, "ca-file", "", "PEM file of the CA that signed the server certificate (DATA/ca.pem)")
 		fs.StringVar(&enroll.csr, "csr", "windows", "CSR shape: windows or clean")
 		fs.StringVar(&enroll.osVersion, "os-version", "", "OS version, e.g. 10.0.22631.2428 or 10.0.16299.2166")
 		fs.IntVar(&enroll.edition, "edition", 0, "OSEdition product type, e.g. 48 Pro, 4 Enterprise")
 		fs.StringVar(&enroll.deviceID, "device-id", "", "DeviceID (32 upper-case hex digits)")
 		fs.StringVar(&enroll.deviceName, "device-name", "", "device name, e.g. DESKTOP-1234567")
 	}
-	if err := parseFlags(fs, rest, "HELLOMDM_DEVICE_"); err != nil {
-		return 2
+	h := deviceCommands[cmd]
+	if code, done := parseCLI(fs, rest, "HELLOMDM_DEVICE_", h.usage, h.example, stdout, stderr); done {
+		return code
+	}
+	if *output != "text" && *output != "json" {
+		return deviceExit(stderr, cmd, *state, usageError{fmt.Sprintf("-o %q: want text or json", *output)})
+	}
+	if cmd == "run" && *output == "json" {
+		return deviceExit(stderr, cmd, *state, usageError{"run prints no result to format: it checks in until interrupted and logs on stderr"})
+	}
+	if fs.NArg() > 0 {
+		return deviceExit(stderr, cmd, *state, usageError{"unexpected argument " + strconv.Quote(fs.Arg(0))})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := deviceCommand(ctx, cmd, *state, enroll, stdout)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "hellomdm device: %v\n\n%s", err, deviceUsage)
-		return 2
-	case err != nil:
-		fmt.Fprintf(stderr, "hellomdm device %s: %v\n", cmd, err)
-		return 1
-	}
-	return 0
+	out := deviceOutput{w: stdout, json: *output == "json"}
+	return deviceExit(stderr, cmd, *state, deviceCommand(ctx, cmd, *state, enroll, out))
 }
 
-func deviceCommand(ctx context.Context, cmd, state string, enroll struct {
+type enrollFlags struct {
 	server, email, password, otp, caFile, csr, osVersion, deviceID, deviceName string
 	edition                                                                    int
-}, stdout io.Writer) error {
-	opts := device.Options{}
-	if cmd == "enroll" {
-		if enroll.server == "" || enroll.email == "" || enroll.caFile == "" {
-			return usageError{msg: "enroll needs --server, --email and --ca-file"}
-		}
-		cur, err := device.Open(state, device.Options{})
-		if err != nil {
-			return err
-		}
-		id := cur.Identity()
-		if enroll.osVersion != "" {
-			id.OSVersion = enroll.osVersion
-		}
-		if enroll.edition != 0 {
-			id.OSEdition = enroll.edition
-		}
-		if enroll.deviceID != "" {
-			id.DeviceID = enroll.deviceID
-		}
-		if enroll.deviceName != "" {
-			id.DeviceName = enroll.deviceName
-		}
-		opts.Identity = &id
+}
+
+// deviceOutput prints a command's result as text or, with -o json, as one JSON document.
+type deviceOutput struct {
+	w    io.Writer
+	json bool
+}
+
+// print writes v as indented JSON (-o json) or calls text.
+func (o deviceOutput) print(v any, text func(w io.Writer)) error {
+	if o.json {
+		enc := json.NewEncoder(o.w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
 	}
-	a, err := device.Open(state, opts)
+	text(o.w)
+	return nil
+}
+
+// deviceExit prints err for `hellomdm device name` with what to do about it, and returns
+// the exit code (see the exit code constants).
+func deviceExit(stderr io.Writer, name, state string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "hellomdm device %s: %v\nRun 'hellomdm device %s -h' for its flags.\n", name, err, name)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "hellomdm device %s: %v\n", name, err)
+	// A device that believes it is enrolled and is refused with 403 (SyncHdr status or HTTP)
+	// is one the server no longer manages: an admin retired it (MS-MDM: the server answers
+	// 403 Forbidden to a device it does not manage).
+	var he *device.HTTPError
+	var re *device.RefusedError
+	if errors.As(err, &he) && he.Status == 403 || errors.As(err, &re) && re.Status == 403 {
+		fmt.Fprintf(stderr, "The server no longer manages this device: it was retired by an admin: unenroll it "+
+			"(hellomdm device --state %s unenroll) or enroll again.\n", state)
+	}
+	var nse notEnrolledError
+	if errors.As(err, &nse) {
+		return exitFailed
+	}
+	if transportError(err) {
+		return exitTransport
+	}
+	return exitFailed
+}
+
+// notEnrolledError is a device command run on a state directory without an enrollment.
+type notEnrolledError struct{ dir, state string }
+
+func (e notEnrolledError) Error() string {
+	if e.state == "" {
+		return fmt.Sprintf("%s holds no device state (no enrolled device there): enroll first with "+
+			"`hellomdm device --state %s enroll --server URL --email UPN --password PW --ca-file DATA/ca.pem`, or set --state", e.dir, e.dir)
+	}
+	return fmt.Sprintf("the device in %s is not enrolled (state %s): enroll it with "+
+		"`hellomdm device --state %s enroll --server URL --email UPN --password PW --ca-file DATA/ca.pem`", e.dir, e.state, e.dir)
+}
+
+// openExisting opens the device state in dir without creating it: every command but enroll
+// works on a device that enroll created. needEnrolled also requires a current enrollment.
+func openExisting(dir string, needEnrolled bool) (*device.Agent, error) {
+	ok, err := device.StateExists(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, notEnrolledError{dir: dir}
+	}
+	a, err := device.Open(dir, device.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if st := a.Enrollment().State; needEnrolled && st != device.StateEnrolled {
+		return nil, notEnrolledError{dir: dir, state: st}
+	}
+	return a, nil
+}
+
+func deviceCommand(ctx context.Context, cmd, state string, enroll enrollFlags, out deviceOutput) error {
+	if cmd == "enroll" {
+		return deviceEnroll(ctx, state, enroll, out)
+	}
+	a, err := openExisting(state, cmd != "nodes" && cmd != "status")
 	if err != nil {
 		return err
 	}
 	switch cmd {
-	case "enroll":
-		pemData, err := os.ReadFile(enroll.caFile)
-		if err != nil {
-			return fmt.Errorf("reading --ca-file: %w", err)
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pemData) {
-			return fmt.Errorf("--ca-file %s holds no PEM certificate", enroll.caFile)
-		}
-		shape, err := device.ParseCSRShape(enroll.csr)
-		if err != nil {
-			return usageError{msg: err.Error()}
-		}
-		if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: enroll.server, UPN: enroll.email, Password: enroll.password,
-			OTP: enroll.otp, RootCAs: roots, CSRShape: shape}); err != nil {
-			return err
-		}
-		e := a.Enrollment()
-		fmt.Fprintf(stdout, "enrolled %s (%s) as %s in tenant %s\nmanagement: %s\n", a.Identity().DeviceID, a.Identity().DeviceName, e.UPN, e.TenantID, e.ManagementURL)
-	case "sync", "unenroll":
-		var rep device.Report
-		if cmd == "sync" {
-			rep, err = a.Sync(ctx)
-		} else {
-			err = a.Unenroll(ctx)
-		}
+	case "sync":
+		rep, err := a.Sync(ctx)
 		if err != nil {
 			return err
 		}
-		if cmd == "unenroll" {
-			fmt.Fprintln(stdout, "unenrolled")
-			return nil
+		type applied struct {
+			Verb   string `json:"verb"`
+			Status int    `json:"status"`
+			LocURI string `json:"locUri"`
 		}
-		fmt.Fprintf(stdout, "session %s: %d message(s), %d command(s)\n", rep.SessionID, rep.Messages, len(rep.Applied))
+		v := struct {
+			SessionID  string    `json:"sessionId"`
+			Messages   int       `json:"messages"`
+			Applied    []applied `json:"applied"`
+			Changed    []string  `json:"changed"`
+			Unenrolled bool      `json:"unenrolled"`
+		}{SessionID: rep.SessionID, Messages: rep.Messages, Applied: []applied{}, Changed: nonNilList(rep.Changed), Unenrolled: rep.Unenrolled}
 		for _, ap := range rep.Applied {
-			fmt.Fprintf(stdout, "  %-8s %-3d %s\n", ap.Verb, ap.Status, ap.LocURI)
+			v.Applied = append(v.Applied, applied{ap.Verb, ap.Status, ap.LocURI})
 		}
-		for _, uri := range rep.Changed {
-			fmt.Fprintf(stdout, "  changed  %s\n", uri)
+		return out.print(v, func(w io.Writer) {
+			fmt.Fprintf(w, "session %s: %d message(s), %d command(s)\n", rep.SessionID, rep.Messages, len(rep.Applied))
+			for _, ap := range rep.Applied {
+				fmt.Fprintf(w, "  %-8s %-3d %s\n", ap.Verb, ap.Status, ap.LocURI)
+			}
+			for _, uri := range rep.Changed {
+				fmt.Fprintf(w, "  changed  %s\n", uri)
+			}
+		})
+	case "unenroll":
+		if err := a.Unenroll(ctx); err != nil {
+			return err
 		}
+		return out.print(map[string]any{"deviceId": a.Identity().DeviceID, "state": a.Enrollment().State},
+			func(w io.Writer) { fmt.Fprintln(w, "unenrolled") })
 	case "renew":
 		if err := a.Renew(ctx); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "renewed the certificate of %s: thumbprint %s\n", a.Identity().DeviceID, a.Enrollment().CertThumbprint)
+		return out.print(map[string]any{"deviceId": a.Identity().DeviceID, "certThumbprint": a.Enrollment().CertThumbprint}, func(w io.Writer) {
+			fmt.Fprintf(w, "renewed the certificate of %s: thumbprint %s\n", a.Identity().DeviceID, a.Enrollment().CertThumbprint)
+		})
 	case "run":
 		return a.Run(ctx)
 	case "nodes":
-		for _, n := range a.Nodes() {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\n", n.URI, n.Format, strconv.Quote(n.Value))
+		type node struct {
+			URI    string `json:"uri"`
+			Format string `json:"format"`
+			Value  string `json:"value"`
 		}
+		nodes := []node{}
+		for _, n := range a.Nodes() {
+			nodes = append(nodes, node{n.URI, string(n.Format), n.Value})
+		}
+		return out.print(nodes, func(w io.Writer) {
+			for _, n := range nodes {
+				fmt.Fprintf(w, "%s\t%s\t%s\n", n.URI, n.Format, strconv.Quote(n.Value))
+			}
+		})
 	case "status":
 		s, err := a.Status()
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(stdout, s)
-	default:
-		return usageError{msg: fmt.Sprintf("unknown command %q", cmd)}
+		return out.print(statusSections(s), func(w io.Writer) { fmt.Fprint(w, s) })
 	}
-	return nil
+	return usageError{msg: fmt.Sprintf("unknown command %q", cmd)}
+}
+
+func deviceEnroll(ctx context.Context, state string, enroll enrollFlags, out deviceOutput) error {
+	if enroll.server == "" || enroll.email == "" || enroll.caFile == "" {
+		return usageError{msg: "enroll needs --server, --email and --ca-file"}
+	}
+	pemData, err := os.ReadFile(enroll.caFile)
+	if err != nil {
+		return fmt.Errorf("reading --ca-file: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemData) {
+		return fmt.Errorf("--ca-file %s holds no PEM certificate", enroll.caFile)
+	}
+	shape, err := device.ParseCSRShape(enroll.csr)
+	if err != nil {
+		return usageError{msg: err.Error()}
+	}
+	cur, err := device.Open(state, device.Options{})
+	if err != nil {
+		return err
+	}
+	id := cur.Identity()
+	if enroll.osVersion != "" {
+		id.OSVersion = enroll.osVersion
+	}
+	if enroll.edition != 0 {
+		id.OSEdition = enroll.edition
+	}
+	if enroll.deviceID != "" {
+		id.DeviceID = enroll.deviceID
+	}
+	if enroll.deviceName != "" {
+		id.DeviceName = enroll.deviceName
+	}
+	a, err := device.Open(state, device.Options{Identity: &id})
+	if err != nil {
+		return err
+	}
+	if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: enroll.server, UPN: enroll.email, Password: enroll.password,
+		OTP: enroll.otp, RootCAs: roots, CSRShape: shape}); err != nil {
+		return err
+	}
+	e := a.Enrollment()
+	v := map[string]any{"deviceId": a.Identity().DeviceID, "deviceName": a.Identity().DeviceName, "userPrincipalName": e.UPN,
+		"tenantId": e.TenantID, "managementUrl": e.ManagementURL}
+	return out.print(v, func(w io.Writer) {
+		fmt.Fprintf(w, "enrolled %s (%s) as %s in tenant %s\nmanagement: %s\n", a.Identity().DeviceID, a.Identity().DeviceName, e.UPN, e.TenantID, e.ManagementURL)
+	})
+}
+
+// statusSections turns the dsregcmd-style report into {"Section": {"Name": "value"}}: the
+// same fields, for scripts (-o json).
+func statusSections(report string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	var cur map[string]string
+	for _, line := range strings.Split(report, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "| ") && strings.HasSuffix(t, "|") {
+			cur = map[string]string{}
+			out[strings.TrimSpace(strings.Trim(t, "|"))] = cur
+			continue
+		}
+		if cur == nil || strings.HasPrefix(t, "+") {
+			continue
+		}
+		if name, value, ok := strings.Cut(t, " : "); ok {
+			cur[strings.TrimSpace(name)] = strings.TrimSpace(value)
+		}
+	}
+	return out
 }

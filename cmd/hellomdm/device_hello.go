@@ -16,7 +16,7 @@ import (
 
 // helloFlags are the flags of `device hello …` and `device reset-pin`.
 type helloFlags struct {
-	state, user, pin                             string
+	state, output, user, pin                     string
 	from, join, trust, account                   string
 	password, otp, token, newPIN                 string
 	destructive, dcReachable, fedReachable, adfs bool
@@ -26,16 +26,24 @@ type helloFlags struct {
 func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
 	name := cmd
 	if cmd == "hello" {
+		if len(args) > 0 && isHelp(args[0]) {
+			fmt.Fprint(stdout, deviceUsage)
+			return exitOK
+		}
 		if len(args) == 0 || (args[0] != "provision" && args[0] != "unlock") {
-			fmt.Fprintf(stderr, "hellomdm device hello: want provision or unlock\n\n%s", deviceUsage)
-			return 2
+			word := ""
+			if len(args) > 0 {
+				word = args[0]
+			}
+			fmt.Fprintf(stderr, "hellomdm device hello: want provision or unlock, not %q%s\n\n%s", word, didYouMean(word, []string{"provision", "unlock"}), deviceUsage)
+			return exitUsage
 		}
 		name, args = "hello "+args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("device "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("hellomdm device "+name, flag.ContinueOnError)
 	var f helloFlags
 	fs.StringVar(&f.state, "state", "./hellomdm-device", "state directory")
+	fs.StringVar(&f.output, "o", "text", "output: text or json")
 	fs.StringVar(&f.user, "user", "", "user principal name (the enrolled user)")
 	if cmd == "hello" {
 		fs.StringVar(&f.pin, "pin", "", "PIN")
@@ -43,7 +51,7 @@ func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&f.from, "from", "settings", "entry point: settings or lockscreen")
 		fs.BoolVar(&f.destructive, "destructive", false, "destructive reset (new key and NgcKeyId)")
 		fs.StringVar(&f.password, "password", "", "password")
-		fs.StringVar(&f.otp, "otp", "", "authenticator code (MFA)")
+		fs.StringVar(&f.otp, "otp", "", "authenticator code (MFA), e.g. from `hellomdm authenticator code`")
 		fs.StringVar(&f.token, "token", "", "a PIN reset access token obtained elsewhere (skips the sign-in)")
 		fs.StringVar(&f.newPIN, "new-pin", "", "the new PIN")
 		fs.StringVar(&f.join, "join", "aad", "join type: aad, hybrid or onprem")
@@ -53,25 +61,24 @@ func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.BoolVar(&f.fedReachable, "federation-reachable", false, "the on-premises federation service is reachable")
 		fs.BoolVar(&f.adfs, "adfs", false, "the deployment uses on-premises AD FS")
 	}
-	if err := parseFlags(fs, args, "HELLOMDM_DEVICE_"); err != nil {
-		return 2
+	h := deviceCommands[name]
+	if code, done := parseCLI(fs, args, "HELLOMDM_DEVICE_", h.usage, h.example, stdout, stderr); done {
+		return code
+	}
+	if f.output != "text" && f.output != "json" {
+		return deviceExit(stderr, name, f.state, usageError{fmt.Sprintf("-o %q: want text or json", f.output)})
+	}
+	if fs.NArg() > 0 {
+		return deviceExit(stderr, name, f.state, usageError{"unexpected argument " + fs.Arg(0)})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := deviceHello(ctx, name, f, stdout)
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "hellomdm device %s: %v\n\n%s", name, err, deviceUsage)
-		return 2
-	case err != nil:
-		fmt.Fprintf(stderr, "hellomdm device %s: %v\n", name, err)
-		if hint := helloErrorHint(err, f); hint != "" {
-			fmt.Fprintln(stderr, hint)
-		}
-		return 1
+	err := deviceHello(ctx, name, f, deviceOutput{w: stdout, json: f.output == "json"})
+	code := deviceExit(stderr, name, f.state, err)
+	if hint := helloErrorHint(err, f); hint != "" {
+		fmt.Fprintln(stderr, hint)
 	}
-	return 0
+	return code
 }
 
 // helloErrorHint names the command that fixes err, or returns "": a PIN locked by too many
@@ -85,7 +92,7 @@ func helloErrorHint(err error, f helloFlags) string {
 		"(add --destructive when `hellomdm device status` shows CanReset : DestructiveOnly)", f.state, f.user)
 }
 
-func deviceHello(ctx context.Context, name string, f helloFlags, stdout io.Writer) error {
+func deviceHello(ctx context.Context, name string, f helloFlags, out deviceOutput) error {
 	if f.user == "" {
 		return usageError{msg: "--user is required"}
 	}
@@ -98,7 +105,7 @@ func deviceHello(ctx context.Context, name string, f helloFlags, stdout io.Write
 	} else if f.pin == "" {
 		return usageError{msg: "--pin is required"}
 	}
-	a, err := device.Open(f.state, device.Options{})
+	a, err := openExisting(f.state, false)
 	if err != nil {
 		return err
 	}
@@ -114,12 +121,15 @@ func deviceHello(ctx context.Context, name string, f helloFlags, stdout io.Write
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "NgcSet   : %s\nNgcKeyId : %s\nCanReset : %s\n", yesNo(res.NgcSet), hello.FormatKeyID(res.NgcKeyID), res.CanReset)
-	if res.ProtectorIssue != "" {
-		fmt.Fprintf(stdout, "PIN reset protector not created: %s\n", res.ProtectorIssue)
-	}
-	fmt.Fprintln(stdout, "the server learns this state at the next sync")
-	return nil
+	v := map[string]any{"ngcSet": res.NgcSet, "ngcKeyId": res.NgcKeyID, "canReset": res.CanReset,
+		"failedPinAttempts": res.FailedPINAttempts, "pinLocked": res.PINLocked, "protectorIssue": res.ProtectorIssue}
+	return out.print(v, func(w io.Writer) {
+		fmt.Fprintf(w, "NgcSet   : %s\nNgcKeyId : %s\nCanReset : %s\n", yesNo(res.NgcSet), hello.FormatKeyID(res.NgcKeyID), res.CanReset)
+		if res.ProtectorIssue != "" {
+			fmt.Fprintf(w, "PIN reset protector not created: %s\n", res.ProtectorIssue)
+		}
+		fmt.Fprintln(w, "the server learns this state at the next sync")
+	})
 }
 
 // resetRequest maps the reset-pin flags to a device.ResetPINRequest.

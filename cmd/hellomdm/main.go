@@ -24,6 +24,7 @@ Usage:
   hellomdm admin  <command> ...  administer a server over its /api/v1
   hellomdm bench  checkin ...    load tool: enroll devices and drive check-ins
   hellomdm version [-o json]     version, commit, build date and Go version (also --version)
+  hellomdm authenticator code    print the current one-time code of an otpauth:// URI
 
 Run 'hellomdm <command> -h' for the flags of a command.
 `
@@ -33,19 +34,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	switch args[0] {
-	case "serve":
+	switch {
+	case args[0] == "serve":
 		return runServe(args[1:], stdout, stderr)
-	case "version", "--version", "-version":
+	case args[0] == "version" || args[0] == "--version" || args[0] == "-version":
 		return runVersion(args[1:], stdout, stderr)
-	case "-h", "--help", "help":
+	case isHelp(args[0]):
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	if sub, ok := subcommands[args[0]]; ok {
 		return sub(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "hellomdm: unknown command %q\n\n%s", args[0], usage)
+	names := []string{"serve", "version"}
+	for n := range subcommands {
+		names = append(names, n)
+	}
+	fmt.Fprintf(stderr, "hellomdm: unknown command %q%s\n\n%s", args[0], didYouMean(args[0], names), usage)
 	return 2
 }
 

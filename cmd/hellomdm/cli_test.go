@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base32"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hellomdm/hellomdm/pinreset/idp"
+)
+
+// cliRun runs the hellomdm command line in-process and returns its exit code and output.
+func cliRun(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHoistDeviceFlags(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"--state ./alice-pc sync", "sync --state ./alice-pc"},
+		{"--state=./a -o json status", "status --state=./a -o json"},
+		{"--state ./a hello provision --user u --pin 1", "hello provision --state ./a --user u --pin 1"},
+		{"--state ./a --destructive reset-pin --user u", "reset-pin --state ./a --destructive --user u"},
+		{"sync --state ./a", "sync --state ./a"},
+		{"-h", "-h"},
+	} {
+		if got := strings.Join(hoistDeviceFlags(strings.Fields(tc.in)), " "); got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// RFC 6238 Appendix B test vectors (8 digits; the seeds are the ASCII strings the RFC's
+// reference code uses for each hash).
+func TestTOTPCodeRFC6238(t *testing.T) {
+	seeds := map[string]string{
+		"SHA1":   "12345678901234567890",
+		"SHA256": "12345678901234567890123456789012",
+		"SHA512": "1234567890123456789012345678901234567890123456789012345678901234",
+	}
+	for _, tc := range []struct {
+		unix int64
+		alg  string
+		want string
+	}{
+		{59, "SHA1", "94287082"}, {59, "SHA256", "46119246"}, {59, "SHA512", "90693936"},
+		{1111111109, "SHA1", "07081804"}, {1111111109, "SHA256", "68084774"}, {1111111109, "SHA512", "25091201"},
+		{1234567890, "SHA1", "89005924"}, {2000000000, "SHA256", "90698825"}, {20000000000, "SHA512", "47863826"},
+	} {
+		b32 := base32StdNoPad.EncodeToString([]byte(seeds[tc.alg]))
+		p, err := parseOTPAuthURI("otpauth://totp/Test:alice?secret=" + b32 + "&algorithm=" + tc.alg + "&digits=8&period=30")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.code(time.Unix(tc.unix, 0)); got != tc.want {
+			t.Errorf("%s at %d: got %s, want %s", tc.alg, tc.unix, got, tc.want)
+		}
+	}
+}
+
+func TestAuthenticatorCode(t *testing.T) {
+	secret, b32, err := idp.NewTOTPSecret(bytes.NewReader(bytes.Repeat([]byte{7}, 20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := idp.TOTPURI("hellomdm", "alice@contoso.com", b32)
+	for _, args := range [][]string{{"--uri", uri}, {"--secret", strings.ToLower(b32)}} {
+		before := idp.TOTPCode(secret, time.Now())
+		code, out, errOut := cliRun(append([]string{"authenticator", "code"}, args...)...)
+		after := idp.TOTPCode(secret, time.Now())
+		got := strings.TrimSpace(out)
+		if code != 0 || (got != before && got != after) {
+			t.Fatalf("%v: exit %d, code %q (want %s or %s), stderr %s", args, code, got, before, after, errOut)
+		}
+		// The code is what the identity provider accepts.
+		if _, err := idp.VerifyTOTP(secret, got, time.Now(), 0); err != nil {
+			t.Fatalf("the identity provider refuses %s: %v", got, err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "give exactly one of --uri and --secret"},
+		{[]string{"--uri", "https://example.test/"}, "not an otpauth:// URI"},
+		{[]string{"--uri", "otpauth://hotp/x?secret=" + b32}, "only totp"},
+		{[]string{"--secret", "not base32!"}, "not base32"},
+		{[]string{"--uri", strings.Replace(uri, "digits=6", "digits=12", 1)}, "want 6 to 8"},
+		{[]string{"--urii", uri}, `did you mean "--uri"?`},
+	} {
+		code, _, errOut := cliRun(append([]string{"authenticator", "code"}, tc.args...)...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+func TestHelpExitsZeroWithFlagsAndExample(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"},
+		{"device", "-h"},
+		{"device", "sync", "-h"},
+		{"device", "--state", "x", "status", "--help"},
+		{"device", "hello", "provision", "-h"},
+		{"device", "reset-pin", "-h"},
+		{"authenticator", "code", "-h"},
+	} {
+		code, out, errOut := cliRun(args...)
+		if code != 0 || out == "" || errOut != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+			continue
+		}
+		if len(args) > 2 || args[0] == "authenticator" {
+			if !strings.Contains(out, "Flags:") || !strings.Contains(out, "--state") && args[0] == "device" || !strings.Contains(out, "Example:") {
+				t.Errorf("%v: help lacks flags or example:\n%s", args, out)
+			}
+		}
+	}
+}
+
+func TestDidYouMean(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"devcie"}, `did you mean "device"?`},
+		{[]string{"device", "sycn"}, `did you mean "sync"?`},
+		{[]string{"device", "sync", "--stat", "x"}, `did you mean "--state"?`},
+		{[]string{"device", "hello", "provison"}, `did you mean "provision"?`},
+	} {
+		code, _, errOut := cliRun(tc.args...)
+		if code != exitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
+
+// Device commands on a directory that holds no enrolled device name it, say how to enroll,
+// and create nothing.
+func TestDeviceCommandsNeedAnEnrolledState(t *testing.T) {
+	for _, cmd := range [][]string{{"status"}, {"sync"}, {"nodes"}, {"renew"}, {"unenroll"}, {"hello", "unlock", "--user", "a@b.c", "--pin", "1234"}} {
+		dir := filepath.Join(t.TempDir(), "nowhere")
+		code, _, errOut := cliRun(append([]string{"device", "--state", dir}, cmd...)...)
+		if code != exitFailed || !strings.Contains(errOut, dir+" holds no device state") || !strings.Contains(errOut, "device --state "+dir+" enroll") {
+			t.Errorf("%v: exit %d, stderr %q", cmd, code, errOut)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%v created %s (%v)", cmd, dir, err)
+		}
+	}
+}
+
+func decodeJSON(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+}
+
+var base32StdNoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// The device commands take their common flags before the command word, as admin does, and
+// print JSON with -o json; a retired device's sync says what to do.
+func TestDeviceCommandsJSONAndRetired(t *testing.T) {
+	base := startCLIServer(t)
+	server, caFile := base[2], base[6]
+	admin := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := cliRun(append(append([]string{}, base...), args...)...)
+		if code != 0 {
+			t.Fatalf("admin %v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	const tid = "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01"
+	admin("tenant", "create", "--id", tid, "--name", "Contoso", "--domain", "contoso.com")
+	admin("user", "create", "--tenant", tid, "--upn", "alice@contoso.com", "--password", "Correct horse 1")
+	state := filepath.Join(t.TempDir(), "alice-pc")
+	dev := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := cliRun(append([]string{"device", "--state", state, "-o", "json"}, args...)...)
+		if code != want {
+			t.Fatalf("device %v: exit %d, want %d: %s", args, code, want, errOut)
+		}
+		return out + errOut
+	}
+	var enrolled struct {
+		DeviceID, DeviceName, UserPrincipalName, TenantID string
+	}
+	decodeJSON(t, dev(0, "enroll", "--server", server, "--email", "alice@contoso.com", "--password", "Correct horse 1", "--ca-file", caFile), &enrolled)
+	if len(enrolled.DeviceID) != 32 || enrolled.TenantID != tid || enrolled.UserPrincipalName != "alice@contoso.com" {
+		t.Fatalf("enroll: %+v", enrolled)
+	}
+	var rep struct {
+		SessionID string
+		Messages  int
+		Applied   []struct{ Verb, LocURI string }
+	}
+	decodeJSON(t, dev(0, "sync"), &rep)
+	if rep.SessionID == "" || rep.Messages < 1 {
+		t.Fatalf("sync: %+v", rep)
+	}
+	var nodes []struct{ URI, Value string }
+	decodeJSON(t, dev(0, "nodes"), &nodes)
+	found := false
+	for _, n := range nodes {
+		found = found || n.URI == "./DevInfo/DevId" && n.Value == enrolled.DeviceID
+	}
+	if !found {
+		t.Fatalf("nodes lack ./DevInfo/DevId = %s", enrolled.DeviceID)
+	}
+	var status map[string]map[string]string
+	decodeJSON(t, dev(0, "status"), &status)
+	if status["Device State"]["DeviceId"] != enrolled.DeviceID || status["Device State"]["EnrollmentState"] != "enrolled" {
+		t.Fatalf("status: %v", status)
+	}
+	var hello struct {
+		NgcSet   bool   `json:"ngcSet"`
+		CanReset string `json:"canReset"`
+	}
+	decodeJSON(t, dev(0, "hello", "provision", "--user", "alice@contoso.com", "--pin", "135792"), &hello)
+	if !hello.NgcSet || hello.CanReset == "" {
+		t.Fatalf("hello provision: %+v", hello)
+	}
+
+	admin("device", "retire", "--tenant", tid, "--device", enrolled.DeviceID)
+	if out := dev(exitFailed, "sync"); !strings.Contains(out, "retired by an admin: unenroll it (hellomdm device --state ") {
+		t.Fatalf("sync of a retired device:\n%s", out)
+	}
+}
