@@ -151,6 +151,8 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 		return fail(err)
 	}
 	app.Server = srv
+	// Not ready until Serve: the listener is bound, but requests wait in its backlog.
+	srv.SetNotReady("starting")
 	if app.retention, err = newRetentionLoop(st, o.AuditRetention, o.AuditRetentionInterval, o.Now, o.Logger); err != nil {
 		return fail(err)
 	}
@@ -184,6 +186,7 @@ func (a *App) Serve() error {
 	a.log.Info("serving", "addr", a.listener.Addr().String(), "url", a.PublicURL.String(), "store", a.Store.Backend(),
 		"version", v.Version, "commit", v.Commit, "built", v.Date, "go", v.GoVersion)
 	a.retention.start()
+	a.Server.SetNotReady("")
 	err := a.http.ServeTLS(a.listener, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -193,6 +196,8 @@ func (a *App) Serve() error {
 
 // Shutdown lets in-flight requests finish, then closes the store cleanly.
 func (a *App) Shutdown(ctx context.Context) error {
+	// Requests still in flight on kept-alive connections see /readyz fail and are drained.
+	a.Server.SetNotReady("shutting down")
 	err := a.http.Shutdown(ctx)
 	a.retention.stop()
 	if cerr := a.Store.Close(); err == nil {

@@ -61,6 +61,7 @@ type Server struct {
 	engine *Engine
 	log    *slog.Logger
 	router *mux.Router
+	ready  readiness
 }
 
 // New builds the server.
@@ -101,6 +102,7 @@ func (s *Server) Engine() *Engine { return s.engine }
 func (s *Server) routes() *mux.Router {
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.HandleFunc(ManagementPath, s.mdm).Methods(http.MethodPost)
 	r.HandleFunc(ManagementPath, methodNotAllowed)
 	r.HandleFunc(OpenAPIPath, s.openAPIHandler()).Methods(http.MethodGet)
@@ -124,6 +126,8 @@ func (s *Server) routes() *mux.Router {
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
+// healthz is the liveness probe: 200 while the process serves HTTP, whatever the store's
+// state (see readyz for readiness).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	v := version.Get()
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": s.cfg.Store.Backend(), "version": v.Version, "commit": v.Commit})
