@@ -27,7 +27,9 @@ type CommandRequest struct {
 	Commands []CommandRequest `json:"commands,omitempty"`
 }
 
-// CommandView is how the API shows a queued command.
+// CommandView is how the API shows a queued command. The nested Commands of an Atomic or
+// Sequence carry their own state, statusCode and statusText from the device's Status for each
+// (see childStates); ChildStatus lists the same codes depth-first.
 type CommandView struct {
 	ID          string        `json:"id"`
 	DeviceID    string        `json:"deviceId"`
@@ -212,6 +214,8 @@ func commandView(c store.Command) CommandView {
 	v.StatusText = statusText(c.StatusCode)
 	v.ChildStatus, v.Attempts, v.SentCount, v.Source = c.ChildStatus, c.Attempts, c.SentCount, c.Source
 	v.CreatedAt, v.UpdatedAt = c.CreatedAt, c.UpdatedAt
+	n := 0
+	childStates(v.Commands, c.ChildStatus, c.State.Open(), &n)
 	for _, it := range c.Results {
 		rv := ResultView{LocURI: it.Source, Data: it.Data}
 		if rv.LocURI == "" {
@@ -240,6 +244,43 @@ func payloadView(p syncml.Command) CommandView {
 		v.Commands = append(v.Commands, payloadView(c))
 	}
 	return v
+}
+
+// childStates fills the state and status of each nested command of an Atomic or Sequence from
+// the Statuses the device gave them (ChildStatus, numbered depth-first), so a failed Atomic
+// (507) shows which command failed and which were rolled back:
+//
+//	succeeded (200), accepted (202), rolledBack (216: undone because another command of the
+//	Atomic failed), notExecuted (215), failed (any other code), pending (no Status yet and
+//	the parent is still open), unreported (the parent is settled and the device never gave
+//	this command a Status).
+func childStates(views []CommandView, codes []int, parentOpen bool, n *int) {
+	for i := range views {
+		v := &views[i]
+		code := 0
+		if *n < len(codes) {
+			code = codes[*n]
+		}
+		*n++
+		v.StatusCode, v.StatusText = code, statusText(code)
+		switch {
+		case code == syncml.StatusOK:
+			v.State = string(store.CommandSucceeded)
+		case code == syncml.StatusAccepted:
+			v.State = string(store.CommandAccepted)
+		case code == syncml.StatusAtomicRollbackOK:
+			v.State = "rolledBack"
+		case code == syncml.StatusNotExecuted:
+			v.State = "notExecuted"
+		case code != 0:
+			v.State = string(store.CommandFailed)
+		case parentOpen:
+			v.State = "pending"
+		default:
+			v.State = "unreported"
+		}
+		childStates(v.Commands, codes, parentOpen, n)
+	}
 }
 
 // statusText gives "404: node not found on this device" rather than a bare number.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -272,6 +273,10 @@ func (s *step) run() ([]byte, error) {
 		// and no Final (OMA-TS-DM_Protocol-V1_2_1 §6.2, protocol.md B.10).
 		s.b.Alert(syncml.AlertNextMessage)
 		final = false
+		// The client's package answers our last message and goes on in its next message, so
+		// the Statuses of our commands may still come there (Atomic children after their
+		// parent, for one): keep what our last message carried.
+		maps.Copy(sent, s.sess.Sent)
 	case s.abort || s.unenroll:
 		s.sess.Ended = true
 	default:

@@ -161,21 +161,78 @@ func (s *step) recordStatus(c *syncml.Command) error {
 	if err != nil {
 		return fmt.Errorf("loading command %s: %w", ref.CommandID, err)
 	}
+	if len(ref.Child) > 0 {
+		return s.recordChildStatus(cmd, ref, code)
+	}
 	if cmd.State != store.CommandSent || cmd.ClaimSession != s.sess.Key {
 		// Already recorded (or reclaimed by another session after this one's lease ran out):
 		// never record a command twice.
 		return nil
 	}
 	s.dirty[cmd.ID] = true
-	if len(ref.Child) > 0 {
-		i := ref.Child[0]
-		for len(cmd.ChildStatus) <= i {
-			cmd.ChildStatus = append(cmd.ChildStatus, 0)
-		}
-		cmd.ChildStatus[i] = code
+	return s.settle(cmd, code)
+}
+
+// recordChildStatus records the Status of a command nested in an Atomic or Sequence. The
+// order of Statuses is not fixed: Windows (and hellomdm's agent) answers an Atomic with its
+// own Status first and its children's after it, other clients the other way round, and a
+// client may put them in different messages of the session when MaxMsgSize splits its reply
+// (OMA-TS-DM_Protocol-V1_2_1 §6.6.6 and OMA-TS-SyncML-RepPro §6.6: a Status per command,
+// nested ones included; MS-MDM "OMA DM protocol support", Atomic: the failing command keeps
+// its own code, the others answer 216). So a child's Status counts whatever state its parent
+// is in, as long as it answers the parent's send in this session (a Status from a session
+// whose claim lapsed and whose command went out again elsewhere is stale), and only the
+// first Status for each child counts.
+func (s *step) recordChildStatus(cmd *store.Command, ref store.SentRef, code int) error {
+	if cmd.LastSession != s.sess.Key {
 		return nil
 	}
-	return s.settle(cmd, code)
+	i := ref.Child[0]
+	for len(cmd.ChildStatus) <= i {
+		cmd.ChildStatus = append(cmd.ChildStatus, 0)
+	}
+	if cmd.ChildStatus[i] != 0 {
+		return nil
+	}
+	cmd.ChildStatus[i] = code
+	s.dirty[cmd.ID] = true
+	kind := audit.KindCommandDelivered
+	if childFailed(code) {
+		kind = audit.KindCommandFailed
+	}
+	details := map[string]any{"child": i, "verb": ref.Verb, "status": code, "meaning": syncml.StatusText(code), "attempt": cmd.SentCount}
+	if c, ok := nthChild(cmd.Payload.Commands, i); ok {
+		details["target"] = targetOf(c)
+	}
+	s.event(kind, audit.Subject{Type: audit.SubjectCommand, ID: cmd.ID}, "childStatus", details)
+	return nil
+}
+
+// childFailed reports whether a nested command's Status is its own failure: success, 216
+// (rolled back because another command failed) and 215 (not executed) are not.
+func childFailed(code int) bool {
+	switch code {
+	case syncml.StatusOK, syncml.StatusAccepted, syncml.StatusAtomicRollbackOK, syncml.StatusNotExecuted:
+		return false
+	}
+	return true
+}
+
+// nthChild returns the nested command at a depth-first index, the numbering of
+// store.SentRef.Child and store.Command.ChildStatus.
+func nthChild(cmds []syncml.Command, n int) (syncml.Command, bool) {
+	for _, c := range cmds {
+		if n == 0 {
+			return c, true
+		}
+		n--
+		k := len(flatVerbs(c.Commands))
+		if n < k {
+			return nthChild(c.Commands, n)
+		}
+		n -= k
+	}
+	return syncml.Command{}, false
 }
 
 // settle records the device's Status for a whole command (MS-MDM status handling; retries
