@@ -43,6 +43,8 @@ const (
 	federatedAuthenticationArea  = "Vendor/MSFT/Policy/Config/FederatedAuthentication"
 	federatedAuthenticationRArea = "Vendor/MSFT/Policy/Result/FederatedAuthentication"
 	passportPolicies             = "Vendor/MSFT/PassportForWork/{TenantId}/Policies"
+	credentialProvidersArea      = "Vendor/MSFT/Policy/Config/CredentialProviders"
+	credentialProvidersRArea     = "Vendor/MSFT/Policy/Result/CredentialProviders"
 )
 
 // EditionName names an OSEdition product type for messages.
@@ -245,6 +247,11 @@ func policyNodes(b *tableBuilder, dev, usr, both []Scope, g, adgr Access) {
 	b.interior(authenticationResultArea, g, both, "", "effective Authentication policies")
 	b.interior(federatedAuthenticationArea, g, dev, "", "FederatedAuthentication policy area")
 	b.interior(federatedAuthenticationRArea, g, dev, "", "effective FederatedAuthentication policies")
+	// CredentialProviders holds only AllowPINLogon here (the WHfB convenience PIN policy); the
+	// area is not a coverage root, so custom OMA-URIs for its other policies stay accepted as
+	// they are.
+	b.interior(credentialProvidersArea, g, dev, "", "CredentialProviders policy area")
+	b.interior(credentialProvidersRArea, g, dev, "", "effective CredentialProviders policies")
 	type pol struct {
 		area, name string
 		scopes     []Scope
@@ -257,7 +264,10 @@ func policyNodes(b *tableBuilder, dev, usr, both []Scope, g, adgr Access) {
 		desc       string
 	}
 	zeroOne, zeroOneTwo := []string{"0", "1"}, []string{"0", "1", "2"}
-	auth, fed := authenticationArea, federatedAuthenticationArea
+	auth, fed, credProv := authenticationArea, federatedAuthenticationArea, credentialProvidersArea
+	// ADMX-backed policies take chr data <enabled/> or <disabled/> (policy-csp-credentialproviders,
+	// "Understanding ADMX-backed policies"); AllowPINLogon has no element data.
+	admxOnOff := []string{"<enabled/>", "<disabled/>"}
 	for _, p := range []pol{
 		{auth, "ConfigureWebSignInAllowedUrls", dev, FormatChr, "", nil, ";", SyntaxDomain, "10.0.17134.2145",
 			"domains web sign-in may navigate to, e.g. a federated IdP (mitigates CVE-2021-27092)"},
@@ -282,6 +292,10 @@ func policyNodes(b *tableBuilder, dev, usr, both []Scope, g, adgr Access) {
 			"tenant domain appended to user names at sign-in, e.g. contoso.com"},
 		{fed, "EnableWebSignInForPrimaryUser", dev, FormatInt, "0", zeroOneTwo, "", SyntaxNone, "10.0.22621",
 			"web sign-in for the primary user: 0 default, 1 enabled, 2 disabled"},
+		// ADMX-backed: CredentialProviders.admx AllowDomainPINLogon ("Turn on convenience PIN
+		// sign-in", Software\Policies\Microsoft\Windows\System!AllowDomainPINLogon).
+		{credProv, "AllowPINLogon", dev, FormatChr, "", admxOnOff, "", SyntaxNone, "10.0.10240",
+			"convenience PIN sign-in for domain users (ADMX-backed: <enabled/> or <disabled/>)"},
 	} {
 		cfg := p.area + "/" + p.name
 		b.add(Node{Path: cfg, Scopes: p.scopes, Format: p.f, Access: adgr, Default: p.def, Allowed: p.allowed,
