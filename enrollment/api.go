@@ -3,6 +3,7 @@ package enrollment
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -32,6 +33,17 @@ var (
 	ErrSerialMismatch = errors.New("enrollment: certificate serial is not current")
 )
 
+// LockedOutError is returned (wrapped) by Directory.CheckPassword when the user name has
+// had too many failed sign-ins, at any endpoint that checks passwords, and no password was
+// checked. It is returned for existing and unknown users alike.
+type LockedOutError struct {
+	RetryAfter time.Duration // until the lockout ends
+}
+
+func (e *LockedOutError) Error() string {
+	return fmt.Sprintf("enrollment: too many failed sign-ins; retry after %s", e.RetryAfter.Round(time.Second))
+}
+
 // Tenant is what the Directory knows about the owner of an e-mail domain.
 type Tenant struct {
 	ID, DisplayName string
@@ -44,7 +56,8 @@ type Directory interface {
 	// TenantForDomain returns the tenant owning domain (lower case), or
 	// ErrUnknownDomain.
 	TenantForDomain(ctx context.Context, domain string) (Tenant, error)
-	// CheckPassword returns the user's ID, or ErrBadCredentials.
+	// CheckPassword returns the user's ID, or ErrBadCredentials, or a *LockedOutError when
+	// the user name is locked out after too many failed sign-ins.
 	CheckPassword(ctx context.Context, tenantID, upn, password string) (userID string, err error)
 }
 

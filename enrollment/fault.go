@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Fault subcodes (MS-MDE2 2.2.10 Faults). The prefix is part of the value: s is
@@ -40,6 +41,10 @@ type Fault struct {
 	Reason string
 	// Err is the internal cause, logged but never sent.
 	Err error
+	// RetryAfter, when positive, is sent as the HTTP Retry-After header (RFC 9110 section
+	// 10.2.3) of the fault response. MS-MDE2 2.2.10 defines no retry element in the fault
+	// itself, so the header is the one place the protocol's HTTP binding leaves for it.
+	RetryAfter time.Duration
 }
 
 func (f *Fault) Error() string {

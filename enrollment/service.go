@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -66,6 +67,10 @@ type Config struct {
 	// PeerCertificate returns the client certificate of a renewal request
 	// (default: the leaf of the verified TLS chain, nil without one).
 	PeerCertificate func(*http.Request) *x509.Certificate
+	// ClientAddr returns the address a request comes from, for Refusal.RemoteAddr (default:
+	// r.RemoteAddr). The server passes one that believes forwarding headers only from its
+	// trusted proxies.
+	ClientAddr func(*http.Request) string
 	// OnRefused, when set, is told of every refused request (after the fault is built,
 	// before it is written), so the server can audit it in the tenant's log.
 	OnRefused func(ctx context.Context, r Refusal)
@@ -136,6 +141,9 @@ func New(cfg Config, authority *ca.CA, dir Directory, tokens TokenVerifier, reg 
 	}
 	if cfg.PeerCertificate == nil {
 		cfg.PeerCertificate = verifiedLeaf
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = func(r *http.Request) string { return r.RemoteAddr }
 	}
 	s := &Service{cfg: cfg, ca: authority, dir: dir, tokens: tokens, reg: reg,
 		log: cfg.Logger.With("component", "enrollment")}
@@ -229,13 +237,16 @@ func (s *Service) serveSOAP(w http.ResponseWriter, r *http.Request, wantAction, 
 			"reason", f.Reason, "err", f.Err)
 		if s.cfg.OnRefused != nil {
 			s.cfg.OnRefused(r.Context(), Refusal{Path: r.URL.Path, Action: wantAction, UPN: refusalUPN(env),
-				Code: f.Code(), Subcode: f.Subcode, ErrorType: f.ErrorType, Reason: f.Reason, TraceID: traceID, RemoteAddr: r.RemoteAddr})
+				Code: f.Code(), Subcode: f.Subcode, ErrorType: f.ErrorType, Reason: f.Reason, TraceID: traceID, RemoteAddr: s.cfg.ClientAddr(r)})
 		}
 		body, berr := buildFault(f, respAction, relatesTo, traceID)
 		if berr != nil {
 			log.Error("building fault", "err", berr)
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
+		}
+		if f.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
 		}
 		writeSOAP(w, f.HTTPStatus(), body)
 		return
@@ -334,6 +345,15 @@ func (s *Service) authenticate(ctx context.Context, c credentials) (principal, e
 			return principal{}, senderFault(SubcodeAuthentication, "tenant requires Federated authentication", nil)
 		}
 		uid, err := s.dir.CheckPassword(ctx, t.ID, c.Username, c.Password)
+		var locked *LockedOutError
+		if errors.As(err, &locked) {
+			// MS-MDE2 2.2.10: s:Authentication is the fault for credentials the server will
+			// not accept; the wait travels as Retry-After. The same answer for every user
+			// name, so it does not tell whether the user exists.
+			f := senderFault(SubcodeAuthentication, "too many failed sign-ins; try again later", err)
+			f.RetryAfter = locked.RetryAfter
+			return principal{}, f
+		}
 		if errors.Is(err, ErrBadCredentials) {
 			return principal{}, senderFault(SubcodeAuthentication, "invalid user name or password", err)
 		}

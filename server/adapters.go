@@ -19,6 +19,9 @@ func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 type enrollmentDirectory struct {
 	st        store.Store
 	passwords *idp.PasswordChecker
+	// limit, when set, puts every password check under the identity provider's per-user
+	// failed sign-in limit (idp.Service.LimitPasswordCheck).
+	limit *idp.Service
 }
 
 func (d enrollmentDirectory) TenantForDomain(ctx context.Context, domain string) (enrollment.Tenant, error) {
@@ -33,6 +36,23 @@ func (d enrollmentDirectory) TenantForDomain(ctx context.Context, domain string)
 }
 
 func (d enrollmentDirectory) CheckPassword(ctx context.Context, tenantID, upn, password string) (string, error) {
+	if d.limit == nil {
+		return d.checkPassword(ctx, tenantID, upn, password)
+	}
+	var uid string
+	err := d.limit.LimitPasswordCheck(ctx, upn, func(ctx context.Context) error {
+		var err error
+		uid, err = d.checkPassword(ctx, tenantID, upn, password)
+		return err
+	})
+	var rl *idp.RateLimitError
+	if errors.As(err, &rl) {
+		return "", &enrollment.LockedOutError{RetryAfter: rl.RetryAfter}
+	}
+	return uid, err
+}
+
+func (d enrollmentDirectory) checkPassword(ctx context.Context, tenantID, upn, password string) (string, error) {
 	u, err := d.st.UserByUPN(ctx, tenantID, upn)
 	if isNotFound(err) {
 		// Spend the same work as a real check so timing does not reveal who exists.

@@ -44,6 +44,8 @@ type Options struct {
 	ClientCertHeader string
 	TrustedProxies   []netip.Prefix
 	Engine           EngineConfig
+	// Security are the sign-in and token limits (zero fields: the defaults).
+	Security Security
 	// AuditRetention is the age after which whole old audit segments are dropped (the drop
 	// itself recorded); 0 keeps the log forever. AuditRetentionInterval is how often the
 	// retention pass runs while serving (default DefaultAuditRetentionInterval).
@@ -67,6 +69,7 @@ type App struct {
 	IDP      *idp.Service
 	PinReset *pinreset.Service
 	log      *slog.Logger
+	security Security
 	listener net.Listener
 	http     *http.Server
 	// retention drops old audit segments while serving (nil: keep forever).
@@ -128,7 +131,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 		ln.Close()
 		return fail(err)
 	}
-	app := &App{Store: st, CA: authority, PublicURL: pub, log: o.Logger, listener: ln}
+	app := &App{Store: st, CA: authority, PublicURL: pub, log: o.Logger, security: o.Security, listener: ln}
 	fail = func(err error) (*App, error) {
 		ln.Close()
 		st.Close()

@@ -63,7 +63,11 @@ func (a serviceAudit) enrollmentRefused(ctx context.Context, r enrollment.Refusa
 // signIn is idp.Config.OnSignIn: a sign-in is auth.signin, a refused one auth.refused.
 func (a serviceAudit) signIn(ctx context.Context, e idp.SignInEvent) {
 	if e.TenantID == "" {
-		return
+		// Refused before the tenant was looked up (a locked-out user): the UPN's domain
+		// names the log.
+		if e.TenantID = a.tenantOfUPN(ctx, e.UPN); e.TenantID == "" {
+			return
+		}
 	}
 	kind := audit.KindSignIn
 	if !e.OK {

@@ -34,14 +34,22 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	// One bound on concurrent argon2id checks for sign-in and enrollment alike.
 	passwords := idp.NewPasswordChecker(0)
 	sa := serviceAudit{st: st, now: now, log: app.log}
+	sec, err := app.security.withDefaults()
+	if err != nil {
+		return nil, nil, err
+	}
 	// Failed sign-ins are counted in the store, so the per-UPN limit holds across replicas.
 	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, OnSignIn: sa.signIn,
+		FailureLimit: sec.SignInFailureLimit, FailureWindow: sec.SignInFailureWindow,
 		Failures: idpFailures{st}, Logger: app.log}, idpUsers{st}, issuer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity provider: %w", err)
 	}
-	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, OnRefused: sa.enrollmentRefused, Logger: app.log.With("component", "enrollment")},
-		app.CA, enrollmentDirectory{st: st, passwords: passwords}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
+	// OnPremise enrollment checks passwords under the identity provider's limit: one count
+	// and one lockout per user for every endpoint that checks a password.
+	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, OnRefused: sa.enrollmentRefused, ClientAddr: app.clientAddr,
+		Logger: app.log.With("component", "enrollment")},
+		app.CA, enrollmentDirectory{st: st, passwords: passwords, limit: idpSvc}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
 	if err != nil {
 		return nil, nil, fmt.Errorf("enrollment: %w", err)
 	}
@@ -60,6 +68,15 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 		{Prefix: "/idp/", Handler: idpSvc.Handler()},
 		{Prefix: "/pinreset/", Handler: pr.Handler()},
 	}, hook, nil
+}
+
+// clientAddr is the address a request comes from: the forwarded one only from a trusted
+// proxy (Server.sourceAddr), else the peer's.
+func (a *App) clientAddr(r *http.Request) string {
+	if a.Server == nil {
+		return r.RemoteAddr
+	}
+	return a.Server.sourceAddr(r)
 }
 
 // deviceForPinReset names the device of a PIN reset request by its client certificate, which

@@ -35,6 +35,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		claimLease   = fs.Duration("claim-lease", 30*time.Second, "how long a command sent in a session stays reserved to it")
 		auditKeep    = fs.Duration("audit-retention", 0, "drop whole audit log segments older than this, recording the drop (0 keeps forever; e.g. 8760h)")
 		storeDSN     = fs.String("store", "", "store backend: bolt: (default, in --data), bolt:PATH, or a postgres:// URL")
+		failLimit    = fs.Int("signin-failure-limit", server.DefaultSignInFailureLimit, "failed password checks allowed per user per --signin-failure-window, over all endpoints; then locked out until the window ends")
+		failWindow   = fs.Duration("signin-failure-window", server.DefaultSignInFailureWindow, "window of --signin-failure-limit, opened by a user's first failure")
 		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
 	)
 	if err := parseFlags(fs, args, "HELLOMDM_"); err != nil {
@@ -67,8 +69,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	app, err := server.Open(ctx, server.Options{
 		DataDir: *data, Addr: *addr, Hostname: *hostname, PublicURL: *publicURL,
 		AdminToken: os.Getenv("HELLOMDM_ADMIN_TOKEN"), ClientCertHeader: *certHeader, TrustedProxies: trusted,
-		Engine: server.EngineConfig{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
-		Logger: logger, Out: stdout, AuditRetention: *auditKeep,
+		Engine:   server.EngineConfig{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
+		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow},
+		Logger:   logger, Out: stdout, AuditRetention: *auditKeep,
 		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),
 	}, wireServices)
 	if err != nil {

@@ -279,6 +279,31 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 	return tok, claims, nil
 }
 
+// LimitPasswordCheck runs check, another endpoint's password check (MS-MDE2 OnPremise
+// enrollment: the UsernameToken of Policy.svc and Enrollment.svc), under the same per-UPN
+// failed sign-in limit as SignIn, so that one count and one lockout cover every endpoint
+// that checks a password: failures at enrollment lock the user out of the sign-in page and
+// the token endpoint, and the other way round. The attempt counts as failed before check
+// runs (see signInLimiter.attempt); when it is over the limit, check does not run and a
+// *RateLimitError is returned, whether or not the user exists. A nil error from check takes
+// the count back. upn is keyed as SignIn keys it (trimmed, lower-cased); a malformed one
+// names no user and is checked without counting.
+func (s *Service) LimitPasswordCheck(ctx context.Context, upn string, check func(context.Context) error) error {
+	key, _, ok := normalizeUPN(upn)
+	if !ok {
+		return check(ctx)
+	}
+	if wait := s.limiter.attempt(ctx, key, s.cfg.Now()); wait > 0 {
+		s.log.InfoContext(ctx, "password check rate limited", "upn", key)
+		return fmt.Errorf("checking password: %w", &RateLimitError{RetryAfter: wait})
+	}
+	if err := check(ctx); err != nil {
+		return err
+	}
+	s.limiter.reset(ctx, key)
+	return nil
+}
+
 // EnrollTOTP creates and stores a new TOTP secret for the user, replacing any previous one,
 // and returns it in base32 with its otpauth URI (labelled with userID) for the user's
 // authenticator app.

@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/internal/testpki"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// Issue 14 acceptance (items 1 to 4): the attacks reproduced through the real server.
+
+// soapFault is what a test reads of an enrollment answer.
+type soapFault struct {
+	status            int
+	subcode, reason   string
+	retryAfter        string
+	raw               string
+	policiesDelivered bool
+}
+
+var (
+	reSubcode = regexp.MustCompile(`<s:Subcode><s:Value>([^<]*)</s:Value>`)
+	reReason  = regexp.MustCompile(`<s:Text[^>]*>([^<]*)</s:Text>`)
+)
+
+// getPolicies posts an MS-XCEP GetPolicies with a WS-Security UsernameToken (MS-MDE2
+// OnPremise) to Policy.svc, with X-Forwarded-For set to xff when not empty.
+func (e *env) getPolicies(upn, pw, xff string) soapFault {
+	e.t.Helper()
+	esc := func(s string) string { return html.EscapeString(s) }
+	body := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing" xmlns:u="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd">
+<s:Header><a:Action s:mustUnderstand="1">http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy/IPolicy/GetPolicies</a:Action>
+<a:MessageID>urn:uuid:72048B64-0F19-448F-8C2E-B4C661860AA0</a:MessageID>
+<a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo>
+<a:To s:mustUnderstand="1">` + e.url + `/EnrollmentServer/Policy.svc</a:To>
+<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd" s:mustUnderstand="1">
+<wsse:UsernameToken u:Id="uuid-cc1ccc1f-2fba-4bcf-b063-ffc0cac77917-4"><wsse:Username>` + esc(upn) + `</wsse:Username>
+<wsse:Password wsse:Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">` + esc(pw) + `</wsse:Password></wsse:UsernameToken></wsse:Security>
+</s:Header><s:Body><GetPolicies xmlns="http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<client><lastUpdate xsi:nil="true"/><preferredLanguage xsi:nil="true"/></client><requestFilter xsi:nil="true"/></GetPolicies></s:Body></s:Envelope>`
+	req, err := http.NewRequest(http.MethodPost, e.url+"/EnrollmentServer/Policy.svc", strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/soap+xml; charset=utf-8")
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	return e.soapCall(req)
+}
+
+func (e *env) soapCall(req *http.Request) soapFault {
+	e.t.Helper()
+	resp, err := testpki.HTTPClient(testpki.ClientTLS(e.app.CA.Pool(), nil, nil)).Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	f := soapFault{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), raw: string(raw)}
+	if m := reSubcode.FindSubmatch(raw); m != nil {
+		f.subcode = string(m[1])
+	}
+	if m := reReason.FindSubmatch(raw); m != nil {
+		f.reason = html.UnescapeString(string(m[1]))
+	}
+	f.policiesDelivered = resp.StatusCode == http.StatusOK && bytes.Contains(raw, []byte("GetPoliciesResponse"))
+	return f
+}
+
+// idpToken posts to the identity provider's token endpoint and returns the status and token.
+func (e *env) idpToken(upn, pw, audience string) (int, string) {
+	e.t.Helper()
+	raw, _ := json.Marshal(map[string]string{"upn": upn, "password": pw, "audience": audience})
+	req, err := http.NewRequest(http.MethodPost, e.url+"/idp/token", bytes.NewReader(raw))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := testpki.HTTPClient(testpki.ClientTLS(e.app.CA.Pool(), nil, nil)).Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out.Token
+}
+
+func (e *env) addUser(tenant, id, upn string) {
+	e.t.Helper()
+	hash, err := idp.HashPassword(password, rand.Reader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.app.Store.CreateUser(context.Background(), store.User{TenantID: tenant, ID: id, UPN: upn, PasswordHash: hash}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// Item 1: 100 wrong passwords at Policy.svc (each claiming another address in
+// X-Forwarded-For, which the server must ignore from a peer that is no trusted proxy), then
+// the right one: refused with an s:Authentication fault and a Retry-After, at enrollment and
+// at the identity provider alike, the same answer for a user that does not exist, and
+// audited. A lockout earned at the identity provider holds at enrollment too.
+func TestEnrollmentPasswordGuessingLocksOut(t *testing.T) {
+	e := start(t)
+	for i := range 100 {
+		f := e.getPolicies("alice@contoso.com", fmt.Sprintf("guess %d", i), fmt.Sprintf("203.0.113.%d", i))
+		if f.status != http.StatusBadRequest || f.subcode != "s:Authentication" {
+			t.Fatalf("guess %d: HTTP %d %s %q, want 400 s:Authentication", i, f.status, f.subcode, f.reason)
+		}
+	}
+	locked := e.getPolicies("alice@contoso.com", password, "198.51.100.7")
+	if locked.status != http.StatusBadRequest || locked.subcode != "s:Authentication" || locked.policiesDelivered {
+		t.Fatalf("right password after 100 guesses: HTTP %d %s %q, want a 400 s:Authentication fault", locked.status, locked.subcode, locked.reason)
+	}
+	if n, err := strconv.Atoi(locked.retryAfter); err != nil || n <= 0 || n > int(server.DefaultSignInFailureWindow.Seconds()) {
+		t.Errorf("Retry-After = %q, want seconds in (0, %v]", locked.retryAfter, server.DefaultSignInFailureWindow)
+	}
+	if !strings.Contains(locked.reason, "too many failed sign-ins") {
+		t.Errorf("lockout reason = %q", locked.reason)
+	}
+
+	// The real agent, right password: no certificate.
+	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	err := a.Enroll(context.Background(), device.EnrollRequest{ServerURL: e.url, UPN: "alice@contoso.com", Password: password, RootCAs: e.app.CA.Pool()})
+	var fe *device.FaultError
+	if !errors.As(err, &fe) || fe.Subcode != "s:Authentication" {
+		t.Fatalf("agent enrollment while locked out: %v, want an s:Authentication fault", err)
+	}
+	if a.Enrollment().State != device.StateNotEnrolled {
+		t.Errorf("agent state = %s, want not enrolled", a.Enrollment().State)
+	}
+	// One limit for every endpoint that checks a password.
+	if st, _ := e.idpToken("alice@contoso.com", password, idp.AudienceEnrollment); st != http.StatusTooManyRequests {
+		t.Errorf("identity provider token endpoint while locked out at enrollment: HTTP %d, want 429", st)
+	}
+
+	// A user that does not exist gets the very same answer once over the limit.
+	var ghost soapFault
+	for i := range server.DefaultSignInFailureLimit + 1 {
+		ghost = e.getPolicies("nobody@contoso.com", fmt.Sprintf("guess %d", i), "")
+	}
+	if ghost.status != locked.status || ghost.subcode != locked.subcode || ghost.reason != locked.reason {
+		t.Errorf("unknown user over the limit: HTTP %d %s %q; existing user: HTTP %d %s %q", ghost.status, ghost.subcode, ghost.reason,
+			locked.status, locked.subcode, locked.reason)
+	}
+
+	found := false
+	for _, ev := range e.audit(contosoTenant, "enrollment.refused") {
+		if strings.Contains(string(ev.Details), "too many failed sign-ins") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no enrollment.refused audit event records the lockout")
+	}
+
+	// The other way round: locked out at the identity provider, locked out at enrollment.
+	e.addUser(contosoTenant, "u-carol", "carol@contoso.com")
+	for i := range server.DefaultSignInFailureLimit {
+		if st, _ := e.idpToken("carol@contoso.com", fmt.Sprintf("guess %d", i), idp.AudienceEnrollment); st != http.StatusUnauthorized {
+			t.Fatalf("identity provider guess %d: HTTP %d, want 401", i, st)
+		}
+	}
+	if f := e.getPolicies("carol@contoso.com", password, ""); f.subcode != "s:Authentication" || f.policiesDelivered {
+		t.Errorf("enrollment after a lockout at the identity provider: HTTP %d %s %q, want s:Authentication", f.status, f.subcode, f.reason)
+	}
+	// Below the limit nothing is locked: a fresh user signs in after a few failures.
+	e.addUser(contosoTenant, "u-dave", "dave@contoso.com")
+	for i := range server.DefaultSignInFailureLimit - 1 {
+		e.getPolicies("dave@contoso.com", fmt.Sprintf("guess %d", i), "")
+	}
+	if f := e.getPolicies("dave@contoso.com", password, ""); !f.policiesDelivered {
+		t.Errorf("right password below the limit: HTTP %d %s %q, want the policies", f.status, f.subcode, f.reason)
+	}
+}

@@ -1,0 +1,38 @@
+package server
+
+import (
+	"errors"
+	"time"
+)
+
+// Security holds the limits that guard passwords and tokens. Zero fields take the defaults
+// below; README's Security section lists them with the serve flags that change them.
+type Security struct {
+	// SignInFailureLimit failed password checks per user are allowed per SignInFailureWindow,
+	// counted together for every endpoint that checks a password (MS-MDE2 OnPremise
+	// enrollment at Policy.svc and Enrollment.svc, the identity provider's sign-in page and
+	// token endpoint) and shared by every replica through the store. Once over the limit the
+	// user is locked out, right password or not, until the window ends.
+	SignInFailureLimit  int
+	SignInFailureWindow time.Duration
+}
+
+// Defaults of Security.
+const (
+	DefaultSignInFailureLimit  = 10
+	DefaultSignInFailureWindow = 15 * time.Minute
+)
+
+// withDefaults fills zero fields and refuses negative ones.
+func (s Security) withDefaults() (Security, error) {
+	if s.SignInFailureLimit < 0 || s.SignInFailureWindow < 0 {
+		return s, errors.New("security limits: negative limit or window")
+	}
+	if s.SignInFailureLimit == 0 {
+		s.SignInFailureLimit = DefaultSignInFailureLimit
+	}
+	if s.SignInFailureWindow == 0 {
+		s.SignInFailureWindow = DefaultSignInFailureWindow
+	}
+	return s, nil
+}
