@@ -40,7 +40,7 @@ func parseProvisioningDoc(data []byte) (*provisioning, error) {
 		return nil, fmt.Errorf("provisioning document larger than %d bytes", maxProvDoc)
 	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth}
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth, CharsetReader: xmlx.UTF8Only}
 	if err := doc.ReadFromBytes(data); err != nil {
 		return nil, fmt.Errorf("reading provisioning document: %w", err)
 	}

@@ -162,7 +162,7 @@ func renewedCertificate(op *etree.Element) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("provisioning document larger than %d bytes", maxProvDoc)
 	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth}
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth, CharsetReader: xmlx.UTF8Only}
 	if err := doc.ReadFromBytes(raw); err != nil {
 		return nil, fmt.Errorf("reading provisioning document: %w", err)
 	}

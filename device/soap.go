@@ -140,7 +140,7 @@ func parseSOAPResponse(step string, httpStatus int, data []byte) (*etree.Element
 		return nil, fmt.Errorf("enrollment %s: response larger than %d bytes", step, maxSOAPResponse)
 	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth}
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth, CharsetReader: xmlx.UTF8Only}
 	if err := doc.ReadFromBytes(data); err != nil {
 		return nil, fmt.Errorf("enrollment %s: malformed XML (HTTP %d): %w", step, httpStatus, err)
 	}

@@ -3,6 +3,7 @@ package enrollment
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -77,8 +78,13 @@ func parseEnvelope(data []byte) (*envelope, error) {
 		return nil, formatFault("request too large", nil)
 	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxXMLDepth}
+	// Only UTF-8 is decoded; another declared encoding is a MessageFormat fault
+	// (xmlx.UTF8Only), never read as if it were UTF-8.
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxXMLDepth, CharsetReader: xmlx.UTF8Only}
 	if err := doc.ReadFromBytes(data); err != nil {
+		if errors.Is(err, xmlx.ErrUnsupportedEncoding) {
+			return nil, formatFault("unsupported encoding: only UTF-8 is accepted", err)
+		}
 		return nil, formatFault("malformed XML", fmt.Errorf("reading envelope: %w", err))
 	}
 	root := doc.Root()

@@ -37,8 +37,14 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 	msg, err := syncml.ParseWithLimits(body, syncml.Limits{MaxBytes: limit})
 	if err != nil {
 		status := http.StatusBadRequest
-		if errors.Is(err, syncml.ErrTooLarge) {
+		switch {
+		case errors.Is(err, syncml.ErrTooLarge):
 			status = http.StatusRequestEntityTooLarge
+		case errors.Is(err, syncml.ErrEncoding):
+			// A declared encoding other than UTF-8 (syncml.KindUnsupportedEncoding): the
+			// message cannot be read, so there is no header to answer with a SyncML Status
+			// 415; HTTP says the same.
+			status = http.StatusUnsupportedMediaType
 		}
 		s.log.Warn("malformed SyncML", "device", dev.DeviceID, "err", err)
 		writeError(w, status, "badSyncML", err.Error())

@@ -41,6 +41,9 @@
 //
 // # Parsing rules
 //
+//   - The body is UTF-8: an XML declaration naming any other encoding (ISO-8859-1,
+//     UTF-16, ...) is KindUnsupportedEncoding (StatusCode 415), never read as if it were
+//     UTF-8; "UTF-8" in any case, or no declaration, is accepted.
 //   - Elements are matched by local name. Only the root's namespace is checked: it must be
 //     SYNCML:SYNCML1.2, compared case-insensitively. Meta children may carry
 //     xmlns="syncml:metinf" or no namespace.

@@ -34,6 +34,10 @@ const (
 	// KindBadValue: a value that must be a number (Meta MaxMsgSize, MaxObjSize, Size) is not a
 	// non-negative decimal integer.
 	KindBadValue
+	// KindUnsupportedEncoding: the XML declaration names an encoding other than UTF-8
+	// (ISO-8859-1, UTF-16, ...). Only UTF-8 is decoded, so such a body is refused rather
+	// than read as if it were UTF-8 (XML 1.0 §4.3.3).
+	KindUnsupportedEncoding
 )
 
 // Sentinels, one per ErrorKind, for errors.Is.
@@ -47,6 +51,7 @@ var (
 	ErrDuplicateCmdID = errors.New("duplicate CmdID")
 	ErrBadCommand     = errors.New("unknown command")
 	ErrBadValue       = errors.New("bad value")
+	ErrEncoding       = errors.New("unsupported encoding")
 )
 
 func (k ErrorKind) sentinel() error {
@@ -69,6 +74,8 @@ func (k ErrorKind) sentinel() error {
 		return ErrBadCommand
 	case KindBadValue:
 		return ErrBadValue
+	case KindUnsupportedEncoding:
+		return ErrEncoding
 	}
 	return nil
 }
@@ -96,11 +103,15 @@ func (e *ParseError) Error() string {
 func (e *ParseError) Unwrap() error { return e.Kind.sentinel() }
 
 // StatusCode is the SyncML status a receiver answers a rejected message with:
-// 413 for KindTooLarge, 400 otherwise (OMA-TS-SyncML-RepPro-V1_2_2 §10; Windows answers
-// malformed input with 400, learn.microsoft.com "OMA DM protocol support").
+// 413 for KindTooLarge, 415 (unsupported media type or format) for KindUnsupportedEncoding,
+// 400 otherwise (OMA-TS-SyncML-RepPro-V1_2_2 §10; Windows answers malformed input with 400,
+// learn.microsoft.com "OMA DM protocol support").
 func (e *ParseError) StatusCode() int {
-	if e.Kind == KindTooLarge {
+	switch e.Kind {
+	case KindTooLarge:
 		return StatusRequestTooLarge
+	case KindUnsupportedEncoding:
+		return StatusUnsupportedMediaType
 	}
 	return StatusBadRequest
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/hellomdm/hellomdm/internal/xmlx"
 )
 
 // Limits bound what Parse accepts. A zero field means the default.
@@ -50,10 +52,14 @@ func ParseWithLimits(b []byte, l Limits) (*Message, error) {
 	doc := etree.NewDocument()
 	// etree's own bound is a second line of defence; maxDepth above already rejected
 	// anything deeper in well-formed input.
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: l.MaxDepth}
+	// Only UTF-8 is decoded: another declared encoding is refused (xmlx.UTF8Only).
+	doc.ReadSettings = etree.ReadSettings{MaxDepth: l.MaxDepth, CharsetReader: xmlx.UTF8Only}
 	if err := doc.ReadFromBytes(b); err != nil {
 		if errors.Is(err, etree.ErrMaxDepth) {
 			return nil, parseErr(KindTooDeep, "elements nest deeper than %d", l.MaxDepth)
+		}
+		if errors.Is(err, xmlx.ErrUnsupportedEncoding) {
+			return nil, parseErr(KindUnsupportedEncoding, "%v", err)
 		}
 		return nil, parseErr(KindMalformed, "%v", err)
 	}

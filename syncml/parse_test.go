@@ -104,6 +104,8 @@ func TestParseRejects(t *testing.T) {
 		{"billion laughs", billionLaughs, Limits{}, KindMalformed},
 		{"external entity", externalEntity, Limits{}, KindMalformed},
 		{"undefined entity", doc(okHdr, `<Alert><CmdID>1</CmdID><Data>&nope;</Data></Alert>`), Limits{}, KindMalformed},
+		{"declared ISO-8859-1", `<?xml version="1.0" encoding="ISO-8859-1"?>` + doc(okHdr, alert), Limits{}, KindUnsupportedEncoding},
+		{"declared UTF-16", `<?xml version="1.0" encoding="UTF-16"?>` + doc(okHdr, alert), Limits{}, KindUnsupportedEncoding},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,6 +141,7 @@ func TestParseErrorStatusCode(t *testing.T) {
 		{KindTooLarge, StatusRequestTooLarge},
 		{KindMalformed, StatusBadRequest},
 		{KindDuplicateCmdID, StatusBadRequest},
+		{KindUnsupportedEncoding, StatusUnsupportedMediaType},
 	}
 	for _, tc := range tests {
 		t.Run(tc.kind.String(), func(t *testing.T) {

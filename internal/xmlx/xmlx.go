@@ -5,6 +5,9 @@
 package xmlx
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -57,4 +60,18 @@ func Attr(e *etree.Element, local string) string {
 		}
 	}
 	return ""
+}
+
+// ErrUnsupportedEncoding is what UTF8Only fails with.
+var ErrUnsupportedEncoding = errors.New("unsupported encoding: only UTF-8 is accepted")
+
+// UTF8Only is the CharsetReader of every parser of network XML (etree.ReadSettings, and
+// through it encoding/xml). encoding/xml calls it only when the XML declaration names an
+// encoding other than UTF-8 (compared without case), so a body without a declaration or
+// declaring UTF-8/utf-8 never reaches it. Every other declaration is refused instead of
+// read as if it were UTF-8 (etree's default CharsetReader passes the bytes through
+// unconverted): hellomdm decodes no other encoding, and XML 1.0 §4.3.3 (Character Encoding
+// in Entities) makes an encoding the processor cannot process a fatal error.
+func UTF8Only(label string, _ io.Reader) (io.Reader, error) {
+	return nil, fmt.Errorf("%w (the body declares %q)", ErrUnsupportedEncoding, label)
 }
