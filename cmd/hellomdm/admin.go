@@ -36,6 +36,7 @@ type adminClient struct {
 	http   *http.Client
 	stdout io.Writer
 	stderr io.Writer
+	names  map[string][]nameCandidate // name lookups of this run (admin_names.go)
 }
 
 func runAdmin(args []string, stdout, stderr io.Writer) int {
@@ -45,6 +46,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN)")
 	caFile := fs.String("ca-file", "", "PEM file of the CA that signed the server certificate (DATA/ca.pem)")
 	output := fs.String("o", "table", "output: table or json")
+	quiet := fs.Bool("q", false, "print only the ID of each row (user totp: the otpauth:// URI), for $(...) in scripts")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: hellomdm admin [--server URL] [--token T] [--ca-file F] [-o table|json] <command> ...\n\nCommands:\n")
 		var names []string
@@ -81,6 +83,9 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 	if *output != "table" && *output != "json" {
 		fmt.Fprintf(stderr, "hellomdm admin: -o %q: want table or json\n", *output)
 		return 2
+	}
+	if *quiet {
+		*output = "id"
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if *caFile != "" {
@@ -128,7 +133,16 @@ func (e *apiError) Error() string {
 
 // do sends a JSON request and decodes a JSON answer into out (when non-nil).
 func (c *adminClient) do(method, path string, body, out any) error {
-	resp, err := c.send(method, path, body)
+	resolved, err := c.resolvePath(path)
+	if err != nil {
+		return err
+	}
+	return c.doRaw(method, resolved, body, out)
+}
+
+// doRaw is do without name resolution in path.
+func (c *adminClient) doRaw(method, path string, body, out any) error {
+	resp, err := c.sendRaw(method, path, body)
 	if err != nil {
 		return err
 	}
@@ -153,8 +167,20 @@ func (c *adminClient) call(method, path string, body any, columns ...string) err
 }
 
 // send performs a request and turns non-2xx answers into *apiError; the caller closes the
-// body of a successful response (for streaming).
+// body of a successful response (for streaming). Names in path become IDs (resolvePath).
 func (c *adminClient) send(method, path string, body any) (*http.Response, error) {
+	resolved, err := c.resolvePath(path)
+	if err != nil {
+		return nil, err
+	}
+	return c.sendRaw(method, resolved, body)
+}
+
+// sendRaw is send without name resolution. A write forgets the names looked up so far.
+func (c *adminClient) sendRaw(method, path string, body any) (*http.Response, error) {
+	if method != http.MethodGet {
+		c.names = nil
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -215,6 +241,14 @@ func (c *adminClient) print(v any, columns ...string) error {
 			return err
 		}
 		rows = []map[string]any{one}
+	}
+	if c.output == "id" {
+		for _, r := range rows {
+			if id := cell(r["id"]); id != "" {
+				fmt.Fprintln(c.stdout, id)
+			}
+		}
+		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(columns, "\t")))

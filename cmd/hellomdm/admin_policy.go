@@ -44,7 +44,19 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "group"); err != nil {
 				return err
 			}
-			return c.call("GET", tenantPath(*tid, "groups", *gid, "members"), nil, "kind", "id")
+			var out map[string]any
+			if err := c.do("GET", tenantPath(*tid, "groups", *gid, "members"), nil, &out); err != nil {
+				return err
+			}
+			rows, _ := out["value"].([]any)
+			for _, r := range rows {
+				if m, ok := r.(map[string]any); ok {
+					kind, _ := m["kind"].(string)
+					id, _ := m["id"].(string)
+					m["name"] = c.nameOf(kind, *tid, id)
+				}
+			}
+			return c.print(out, "kind", "id", "name")
 		},
 	}
 	adminCommands["group add-member"] = adminCommand{
@@ -141,6 +153,13 @@ func init() {
 			if err != nil {
 				return err
 			}
+			// Group names in the body become IDs (admin_names.go), as names in paths do.
+			if include, err = c.resolveList("group", *tid, include); err != nil {
+				return err
+			}
+			if exclude, err = c.resolveList("group", *tid, exclude); err != nil {
+				return err
+			}
 			items := []map[string]any{}
 			add := func(typ, gid string) {
 				t := map[string]any{"@odata.type": typ}
@@ -182,6 +201,7 @@ func init() {
 		usage: "profile status --tenant TID --profile PID",
 		run: func(c *adminClient, args []string) error {
 			path, _, err := c.profileCommand("profile status", args)
+			tid := tenantOfPath(path)
 			if err != nil {
 				return err
 			}
@@ -210,10 +230,11 @@ func init() {
 			}
 			fmt.Fprintf(c.stdout, "profile %s: %s\n\n", out.ProfileID, strings.Join(parts, ", "))
 			tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DEVICE\tLOCURI\tSTATE\tERROR")
+			fmt.Fprintln(tw, "DEVICE\tDEVICENAME\tLOCURI\tSTATE\tERROR")
 			for _, d := range out.Devices {
+				name := c.nameOf("device", tid, d.DeviceID)
 				for _, s := range d.Settings {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.DeviceID, cell(s["locUri"]), cell(s["state"]), cell(s["errorDetail"]))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.DeviceID, name, cell(s["locUri"]), cell(s["state"]), cell(s["errorDetail"]))
 				}
 			}
 			return tw.Flush()
@@ -241,7 +262,24 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
-			return c.call("GET", tenantPath(*tid, "devices", *did, "settingStates"), nil, "locUri", "value", "state", "errorDetail", "sources", "lastChanged")
+			var out map[string]any
+			if err := c.do("GET", tenantPath(*tid, "devices", *did, "settingStates"), nil, &out); err != nil {
+				return err
+			}
+			if c.output == "table" {
+				// Conflicts name the profiles that disagree: show each source profile's name.
+				rows, _ := out["value"].([]any)
+				for _, r := range rows {
+					m, _ := r.(map[string]any)
+					srcs, _ := m["sources"].([]any)
+					for i, src := range srcs {
+						if id, ok := src.(string); ok {
+							srcs[i] = c.withName("profile", *tid, id)
+						}
+					}
+				}
+			}
+			return c.print(out, "locUri", "value", "state", "errorDetail", "sources", "lastChanged")
 		},
 	}
 }
@@ -300,8 +338,11 @@ func (c *adminClient) profileRoute(tid, pid string) (string, error) {
 
 // done reports a change without an answer body.
 func (c *adminClient) done(msg string) error {
-	if c.output == "json" {
+	switch c.output {
+	case "json":
 		return c.print(map[string]any{"ok": true, "message": msg})
+	case "id":
+		return nil
 	}
 	_, err := fmt.Fprintln(c.stdout, msg)
 	return err

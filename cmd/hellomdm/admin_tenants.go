@@ -93,8 +93,12 @@ func init() {
 			if err := c.do("POST", tenantPath(*tid, "users", *uid, "authenticationMethods", "totp"), nil, &out); err != nil {
 				return err
 			}
-			if c.output == "json" {
+			switch c.output {
+			case "json":
 				return c.print(out)
+			case "id":
+				_, err := fmt.Fprintln(c.stdout, out.URI)
+				return err
 			}
 			_, err := fmt.Fprintf(c.stdout, "secret: %s\nuri:    %s\n", out.Secret, out.URI)
 			return err
@@ -142,7 +146,11 @@ func init() {
 			if err := parseCommand(fs, args, "name", "role"); err != nil {
 				return err
 			}
-			body := map[string]any{"name": *name, "role": *role, "tenantId": *tid, "roleScopeTagIds": nonNilList(tags)}
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
+			}
+			body := map[string]any{"name": *name, "role": *role, "tenantId": tenant, "roleScopeTagIds": nonNilList(tags)}
 			var out map[string]any
 			if err := c.do("POST", "/tokens", body, &out); err != nil {
 				return err

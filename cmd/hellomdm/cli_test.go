@@ -233,3 +233,83 @@ func TestDeviceCommandsJSONAndRetired(t *testing.T) {
 		t.Fatalf("sync of a retired device:\n%s", out)
 	}
 }
+
+// Every --tenant, --user, --group, --profile and --device takes the ID or the unique name;
+// an unknown name says it is not an ID, an ambiguous one lists the candidates; -q prints
+// IDs alone for $(...).
+func TestAdminNamesInsteadOfIDs(t *testing.T) {
+	base := startCLIServer(t)
+	server, caFile := base[2], base[6]
+	admin := func(want int, args ...string) (string, string) {
+		t.Helper()
+		code, out, errOut := cliRun(append(append([]string{}, base...), args...)...)
+		if code != want {
+			t.Fatalf("admin %v: exit %d, want %d: %s%s", args, code, want, out, errOut)
+		}
+		return out, errOut
+	}
+	const tid = "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01"
+	out, _ := admin(0, "-q", "tenant", "create", "--id", tid, "--name", "Contoso", "--domain", "contoso.com")
+	if strings.TrimSpace(out) != tid {
+		t.Fatalf("-q tenant create printed %q", out)
+	}
+	admin(0, "tenant", "create", "--id", "0f0e0d0c-1c55-4b0b-9a3e-2f4f7c1d9e02", "--name", "Fabrikam", "--domain", "fabrikam.com")
+	userID, _ := admin(0, "-q", "user", "create", "--tenant", "contoso.com", "--upn", "alice@contoso.com", "--password", "Correct horse 1")
+	userID = strings.TrimSpace(userID)
+	if !idShaped.MatchString(userID) {
+		t.Fatalf("-q user create printed %q", userID)
+	}
+	uri, _ := admin(0, "-q", "user", "totp", "--tenant", "Contoso", "--user", "ALICE@contoso.com")
+	if !strings.HasPrefix(uri, "otpauth://totp/") || strings.Count(uri, "\n") != 1 {
+		t.Fatalf("-q user totp printed %q", uri)
+	}
+	gid, _ := admin(0, "-q", "group", "create", "--tenant", "contoso.com", "--name", "WHfB pilot")
+	admin(0, "group", "add-member", "--tenant", "contoso.com", "--group", "WHfB pilot", "--id", "alice@contoso.com")
+	out, _ = admin(0, "group", "members", "--tenant", "contoso.com", "--group", "whfb PILOT")
+	if !strings.Contains(out, userID) || !strings.Contains(out, "alice@contoso.com") {
+		t.Fatalf("members by group name, with the UPN beside the ID:\n%s", out)
+	}
+	admin(0, "profile", "import", "--tenant", "contoso.com", "../../examples/policy/whfb-pin-recovery.settings-catalog.json")
+	out, _ = admin(0, "profile", "assign", "--tenant", "contoso.com", "--profile", "WHfB - Enable PIN recovery", "--group", "WHfB pilot")
+	if !strings.Contains(out, strings.TrimSpace(gid)) {
+		t.Fatalf("assign by names: %s", out)
+	}
+	state := filepath.Join(t.TempDir(), "pc")
+	if code, _, errOut := cliRun("device", "--state", state, "enroll", "--server", server, "--email", "alice@contoso.com",
+		"--password", "Correct horse 1", "--ca-file", caFile, "--device-name", "ALICE-PC"); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, _ = admin(0, "device", "settings", "--tenant", "contoso.com", "--device", "alice-pc")
+	if !strings.Contains(out, "LOCURI") {
+		t.Fatalf("device settings by device name:\n%s", out)
+	}
+	if code, _, errOut := cliRun("device", "--state", state, "sync"); code != 0 {
+		t.Fatal(errOut)
+	}
+	out, _ = admin(0, "profile", "status", "--tenant", "contoso.com", "--profile", "WHfB - Enable PIN recovery")
+	if !strings.Contains(out, "DEVICENAME") || !strings.Contains(out, "ALICE-PC") {
+		t.Fatalf("profile status by names, with device names:\n%s", out)
+	}
+	out, _ = admin(0, "device", "settings", "--tenant", "contoso.com", "--device", "alice-pc")
+	if !strings.Contains(out, "(WHfB - Enable PIN recovery)") {
+		t.Fatalf("device settings sources lack the profile name:\n%s", out)
+	}
+
+	// Mistakes: not an ID and no such name; a name two devices share; a name of another tenant.
+	if code, _, errOut := cliRun("device", "--state", filepath.Join(t.TempDir(), "pc2"), "enroll", "--server", server, "--email", "alice@contoso.com",
+		"--password", "Correct horse 1", "--ca-file", caFile, "--device-name", "alice-pc"); code != 0 {
+		t.Fatal(errOut)
+	}
+	_, errOut := admin(exitFailed, "user", "list", "--tenant", "6d2a3f0e-nope")
+	if !strings.Contains(errOut, `"6d2a3f0e-nope" is not a tenant ID, and no tenant has that domain or name`) {
+		t.Fatalf("malformed tenant: %s", errOut)
+	}
+	_, errOut = admin(exitFailed, "device", "settings", "--tenant", "contoso.com", "--device", "Alice-PC")
+	if !strings.Contains(errOut, `"Alice-PC" names 2 devices in tenant `+tid) || !strings.Contains(errOut, "(ALICE-PC)") || !strings.Contains(errOut, "(alice-pc)") {
+		t.Fatalf("ambiguous device: %s", errOut)
+	}
+	_, errOut = admin(exitFailed, "user", "totp", "--tenant", "fabrikam.com", "--user", "alice@contoso.com")
+	if !strings.Contains(errOut, `no user in tenant 0f0e0d0c-1c55-4b0b-9a3e-2f4f7c1d9e02 has that user principal name`) {
+		t.Fatalf("user of another tenant: %s", errOut)
+	}
+}
