@@ -37,6 +37,7 @@ type adminClient struct {
 	stdout io.Writer
 	stderr io.Writer
 	names  map[string][]nameCandidate // name lookups of this run (admin_names.go)
+	notes  []string                   // values that were neither an ID nor a name, for the next refusal
 }
 
 func runAdmin(args []string, stdout, stderr io.Writer) int {
@@ -125,9 +126,13 @@ type apiError struct {
 	Status  int
 	Code    string
 	Message string
+	Note    string // the client's explanation, e.g. a value that is neither an ID nor a name
 }
 
 func (e *apiError) Error() string {
+	if e.Note != "" {
+		return fmt.Sprintf("%s: %s (HTTP %d): %s", e.Code, e.Message, e.Status, e.Note)
+	}
 	return fmt.Sprintf("%s: %s (HTTP %d)", e.Code, e.Message, e.Status)
 }
 
@@ -181,6 +186,16 @@ func (c *adminClient) sendRaw(method, path string, body any) (*http.Response, er
 	if method != http.MethodGet {
 		c.names = nil
 	}
+	resp, err := c.exchange(method, path, body)
+	var ae *apiError
+	if errors.As(err, &ae) && len(c.notes) > 0 {
+		ae.Note = strings.Join(c.notes, "; ")
+	}
+	c.notes = nil
+	return resp, err
+}
+
+func (c *adminClient) exchange(method, path string, body any) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -20,7 +21,9 @@ import (
 //
 // An ID-shaped value (a GUID, or a 32-hex-digit DeviceID) is used as it is; anything else is
 // matched: an exact ID first, then the names (case-insensitively). A name that matches
-// several objects is refused with the candidates listed.
+// several objects is refused with the candidates listed; one that matches nothing goes to
+// the server as it is, and the server's refusal (404, 422) carries the note that it is
+// neither an ID nor a name.
 
 var idShaped = regexp.MustCompile(`^(?i:\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?|[0-9a-f]{32})$`)
 
@@ -126,7 +129,10 @@ func (c *adminClient) resolve(kind, tid, v string) (string, error) {
 	case 1:
 		return hits[0].id, nil
 	case 0:
-		return "", nameError{fmt.Sprintf("%q is not a %s ID, and no %s%s has that %s", v, kind, kind, where, what)}
+		// Not a name either: the server decides (it may know an ID the list does not show,
+		// e.g. a deleted device in an audit filter); its refusal carries this note.
+		c.notes = append(c.notes, fmt.Sprintf("%q is not a %s ID, and no %s%s has that %s", v, kind, kind, where, what))
+		return v, nil
 	}
 	var list []string
 	for _, h := range hits {
@@ -168,8 +174,15 @@ func (c *adminClient) candidates(kind, tid string) ([]nameCandidate, error) {
 		var out struct {
 			Value []row `json:"value"`
 		}
-		if err := c.doRaw("GET", p, nil, &out); err != nil {
+		// Straight to the server: a lookup neither resolves names nor consumes notes.
+		resp, err := c.exchange("GET", p, nil)
+		if err != nil {
 			return nil, err
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("decoding the server's list: %w", err)
 		}
 		for _, r := range out.Value {
 			cd := nameCandidate{id: r.ID}

@@ -301,7 +301,7 @@ func TestAdminNamesInsteadOfIDs(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	_, errOut := admin(exitFailed, "user", "list", "--tenant", "6d2a3f0e-nope")
-	if !strings.Contains(errOut, `"6d2a3f0e-nope" is not a tenant ID, and no tenant has that domain or name`) {
+	if !strings.Contains(errOut, "(HTTP 404): \"6d2a3f0e-nope\" is not a tenant ID, and no tenant has that domain or name") {
 		t.Fatalf("malformed tenant: %s", errOut)
 	}
 	_, errOut = admin(exitFailed, "device", "settings", "--tenant", "contoso.com", "--device", "Alice-PC")
