@@ -174,6 +174,19 @@ func defaultNodes() []Node {
 		Allowed: []string{"YES", "NO"}, Description: "hellomdm-specific: whether a Hello container exists, as dsregcmd NgcSet"})
 	b.add(Node{Path: "Vendor/MSFT/hellomdm/HelloStatus/NgcKeyId", Scopes: dev, Format: FormatChr, Access: g,
 		Description: "hellomdm-specific: Hello container key id, as dsregcmd NgcKeyId"})
+	// How the device is joined and which Hello trust model it uses: Windows has no CSP node
+	// for them, so the agent reports them here (device/join.go). JoinType values follow
+	// Microsoft Graph's Intune joinType enum, plus domainJoined.
+	b.interior("Vendor/MSFT/hellomdm/DeviceState", g, dev, "", "hellomdm-specific device join state")
+	b.add(Node{Path: "Vendor/MSFT/hellomdm/DeviceState/JoinType", Scopes: dev, Format: FormatChr, Access: g,
+		Allowed:     []string{"azureADJoined", "hybridAzureADJoined", "azureADRegistered", "domainJoined"},
+		Description: "hellomdm-specific: how the device is joined (dsregcmd AzureAdJoined, DomainJoined, WorkplaceJoined)"})
+	b.add(Node{Path: "Vendor/MSFT/hellomdm/DeviceState/TrustType", Scopes: dev, Format: FormatChr, Access: g,
+		Allowed:     []string{"key", "certificate", "cloudKerberos"},
+		Description: "hellomdm-specific: Windows Hello for Business trust model"})
+	b.add(Node{Path: "Vendor/MSFT/hellomdm/DeviceState/AccountType", Scopes: dev, Format: FormatChr, Access: g,
+		Allowed:     []string{"workOrSchool", "microsoftAccount"},
+		Description: "hellomdm-specific: the kind of account the enrolled user signs in with"})
 	return b.nodes
 }
 

@@ -72,6 +72,7 @@ type Agent struct {
 
 	mu       sync.Mutex // guards the fields below
 	id       Identity
+	join     JoinState
 	enr      Enrollment
 	dm       dmClientState
 	unenroll bool // the server Exec'd DMClient/Unenroll in the current session
@@ -124,6 +125,9 @@ func Open(dir string, opts Options) (*Agent, error) {
 	}
 	a := &Agent{dir: dir, opts: opts, log: opts.Logger.With("component", "device"), cat: csp.Default()}
 	if err := a.loadIdentity(); err != nil {
+		return nil, err
+	}
+	if err := a.loadJoin(); err != nil {
 		return nil, err
 	}
 	if _, err := readJSON(a.path(fileEnrollment), &a.enr); err != nil {

@@ -182,7 +182,8 @@ func (h dmClientHandler) Exec(op csp.Op) (bool, error) {
 }
 
 // helloStatusHandler answers ./Vendor/MSFT/hellomdm/HelloStatus from the user's Hello
-// container (device/hello Status), as dsregcmd /status would show it.
+// container (device/hello Status), as dsregcmd /status would show it, and
+// ./Vendor/MSFT/hellomdm/DeviceState from the join state (join.go).
 type helloStatusHandler struct{ a *Agent }
 
 const helloStatusRoot = "./Device/Vendor/MSFT/hellomdm/HelloStatus"
@@ -192,6 +193,9 @@ func (h helloStatusHandler) Prefix() string { return "./Device/Vendor/MSFT/hello
 func (h helloStatusHandler) Changed(string, string, bool) error { return nil }
 
 func (h helloStatusHandler) Get(uri string) (string, bool, error) {
+	if v, ok := h.a.joinNodeValue(uri); ok {
+		return v, true, nil
+	}
 	st, err := h.a.helloState()
 	if err != nil {
 		return "", false, err
@@ -237,6 +241,7 @@ var liveNodes = []string{
 	"./DevDetail/SwV", "./DevDetail/Ext/Microsoft/OSPlatform", "./DevDetail/Ext/Microsoft/DeviceName",
 	dmClientRoot + "/HWDevID",
 	helloStatusRoot + "/NgcSet", helloStatusRoot + "/NgcKeyId", helloStatusRoot + "/CanReset",
+	nodeJoinType, nodeTrustType, nodeAccountType,
 }
 
 func (a *Agent) nodes() []csp.NodeValue {

@@ -15,7 +15,7 @@ import (
 // above the lock screen. The flow is
 //
 //  1. check the support matrix (hello.CheckSupport) for the device's edition and version,
-//     its join and trust type, the policy, the protector and the tenant's onboarding; a
+//     its join, trust and account type (Agent.Join), the policy, the protector and the tenant's onboarding; a
 //     refusal (*hello.RefusalError) names the row and changes nothing;
 //  2. sign in with MFA at the identity provider; for a federated tenant this is web sign-in,
 //     which opens only hosts in ConfigureWebSignInAllowedUrls or the server's own host
@@ -67,16 +67,12 @@ func (e *WebSignInError) Unwrap() error {
 	return e.Refusal
 }
 
-// ResetPINRequest is one "I forgot my PIN" attempt. Join, Trust and Account describe the
-// device and user for the support matrix; zero values mean Entra joined, key trust,
-// enterprise account.
+// ResetPINRequest is one "I forgot my PIN" attempt. The join type, trust type and account
+// type the support matrix needs are the device's (Agent.Join), not the request's.
 type ResetPINRequest struct {
 	UPN        string
 	EntryPoint hello.EntryPoint // hello.Settings or hello.AboveLock
 	Kind       hello.ResetKind  // hello.NonDestructive or hello.Destructive
-	Join       hello.JoinType
-	Trust      hello.TrustType
-	Account    hello.AccountType
 
 	DCReachable         bool // line of sight to a domain controller (hybrid)
 	FederationReachable bool // line of sight to the on-premises federation service
@@ -91,15 +87,6 @@ type ResetPINRequest struct {
 }
 
 func (r *ResetPINRequest) normalise() error {
-	if r.Join == hello.JoinUnknown {
-		r.Join = hello.AzureADJoined
-	}
-	if r.Trust == hello.TrustUnknown {
-		r.Trust = hello.KeyTrust
-	}
-	if r.Account == hello.AccountUnknown {
-		r.Account = hello.Enterprise
-	}
 	var errs []error
 	if r.EntryPoint != hello.Settings && r.EntryPoint != hello.AboveLock {
 		errs = append(errs, errors.New("entry point must be Settings or above the lock screen"))
@@ -146,7 +133,7 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 	if err != nil {
 		return HelloResult{}, err
 	}
-	pol, id, tenant := a.Policy(), a.Identity(), a.Enrollment().TenantID // before helloMu
+	pol, id, tenant, join := a.Policy(), a.Identity(), a.Enrollment().TenantID, a.Join() // before helloMu
 	if err := pol.PINComplexity.Check(req.NewPIN); err != nil {
 		return HelloResult{}, fmt.Errorf("checking the new PIN: %w", err)
 	}
@@ -166,7 +153,7 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 	}
 	webAllowed := !info.Federated || strings.EqualFold(info.SignInHost, svc.host()) || pol.WebSignInAllowed(info.SignInHost)
 	rr := hello.ResetRequest{
-		Join: req.Join, Trust: req.Trust, EntryPoint: req.EntryPoint, Kind: req.Kind, Account: req.Account,
+		Join: join.Join, Trust: join.Trust, EntryPoint: req.EntryPoint, Kind: req.Kind, Account: join.Account,
 		Edition: id.OSEdition, OSVersion: id.OSVersion,
 		DCReachable: req.DCReachable, FederationReachable: req.FederationReachable, ADFSOnPrem: req.ADFSOnPrem,
 		RecoveryEnabled: pol.PINRecoveryEnabled, ProtectorPresent: c.HasProtector() && !c.ProtectorOutdated(), TenantOnboarded: true,

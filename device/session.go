@@ -201,7 +201,8 @@ func (s *session) header() syncml.Header {
 
 // first builds package 1 as Windows does (protocol.md B.3): CmdIDs from 2, Alert 1201,
 // Alert 1224 LoginStatus, [Alert 1226 unenrollment], Replace of DevInfo (no Meta), then a
-// Replace of DMClient/HWDevID and hellomdm's HelloStatus nodes, which the server records.
+// Replace of DMClient/HWDevID and hellomdm's DeviceState (join.go) and HelloStatus nodes,
+// which the server records.
 func (s *session) first(unenroll bool) ([]byte, error) {
 	s.msgID = 1
 	b := syncml.NewBuilder(s.header(), 2)
@@ -217,6 +218,11 @@ func (s *session) first(unenroll bool) ([]byte, error) {
 	}
 	b.Command(syncml.Command{Verb: syncml.VerbReplace, Items: items})
 	extra := []syncml.Item{{Source: "./Vendor/MSFT/DMClient/HWDevID", Data: s.id.HWDevID}}
+	j := s.a.Join()
+	extra = append(extra,
+		syncml.Item{Source: reportedStateDir + "JoinType", Data: reportedJoinType(j.Join)},
+		syncml.Item{Source: reportedStateDir + "TrustType", Data: reportedTrustType(j.Trust)},
+		syncml.Item{Source: reportedStateDir + "AccountType", Data: reportedAccountType(j.Account)})
 	st, err := s.a.helloState()
 	if err != nil {
 		return nil, err

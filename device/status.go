@@ -24,14 +24,18 @@ func (a *Agent) Status() (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	enrolled := "NO"
-	if enr.State == StateEnrolled {
-		enrolled = "YES (MDM enrolled)"
-	}
+	join := a.Join()
+	// The three join lines of dsregcmd's Device State: AzureAdJoined for Entra joined and
+	// hybrid joined devices, DomainJoined for hybrid and on-premises domain joined ones;
+	// EnterpriseJoined is the on-premises AD FS device registration, which hellomdm does not
+	// simulate (MDM enrollment is EnrollmentState below). An Entra registered device shows
+	// NO in all three and WorkplaceJoined : YES in User State.
+	azureAD := join.Join == hello.AzureADJoined || join.Join == hello.HybridJoined
+	domain := join.Join == hello.HybridJoined || join.Join == hello.OnPremises
 	section(&b, "Device State", [][2]string{
-		{"AzureAdJoined", "NO"},
-		{"EnterpriseJoined", enrolled},
-		{"DomainJoined", "NO"},
+		{"AzureAdJoined", yesNo(azureAD)},
+		{"EnterpriseJoined", "NO"},
+		{"DomainJoined", yesNo(domain)},
 		{"DeviceId", id.DeviceID},
 		{"DeviceName", id.DeviceName},
 		{"OSVersion", id.OSVersion + " (" + id.OSPlatform() + ")"},
@@ -42,9 +46,13 @@ func (a *Agent) Status() (string, error) {
 	if enr.State == StateEnrolled {
 		section(&b, "MDM Certificate", a.certificateStatus(enr))
 	}
-	b.WriteString(hello.FormatUserState(hello.UserStateReport{UserState: st, WorkplaceJoined: enr.State == StateEnrolled}))
+	b.WriteString(hello.FormatUserState(userStateReport(st, join)))
 	b.WriteString("\n")
-	section(&b, "PIN Reset", [][2]string{{"PinResetProtector", prot.String()}})
+	section(&b, "PIN Reset", [][2]string{
+		{"TrustType", join.Trust.String()},
+		{"AccountType", join.Account.String()},
+		{"PinResetProtector", prot.String()},
+	})
 	pc := pol.PINComplexity.Effective()
 	section(&b, "Policy", [][2]string{
 		{"EnablePinRecovery", yesNo(pol.PINRecoveryEnabled)},
@@ -60,6 +68,24 @@ func (a *Agent) Status() (string, error) {
 		{"PINExpiration", fmt.Sprint(pc.Expiration)},
 	})
 	return b.String(), nil
+}
+
+// userStateReport fills the dsregcmd User State lines that follow from the join state:
+// WorkplaceJoined is YES on an Entra registered device (a work account added to it); the
+// default web account (WamDefault*) is the work account's Entra provider on Entra joined and
+// hybrid joined devices and the Microsoft account provider for a Microsoft account; on an
+// Entra registered device with a work account, and on a device joined only to an on-premises
+// domain, no default web account is set.
+func userStateReport(st hello.UserState, j JoinState) hello.UserStateReport {
+	r := hello.UserStateReport{UserState: st, WorkplaceJoined: j.Join == hello.EntraRegistered}
+	switch {
+	case j.Account == hello.MicrosoftAccount:
+		r.WamDefaultSet, r.WamDefaultAuthority, r.WamDefaultID = true, "consumers", "https://login.microsoft.com"
+	case j.Join == hello.AzureADJoined || j.Join == hello.HybridJoined:
+		r.WamDefaultSet, r.WamDefaultAuthority, r.WamDefaultID = true, "organizations", "https://login.microsoft.com"
+		r.WamDefaultGUID = "{B16898C6-A4DD-4E4C-A8B3-3B9B4B2D8D1F} (AzureAd)"
+	}
+	return r
 }
 
 // section writes a dsregcmd-style boxed block with right-aligned names.

@@ -25,19 +25,26 @@ const (
 
 // DeviceView is how the API shows a device.
 type DeviceView struct {
-	ID                string    `json:"id"`
-	DeviceName        string    `json:"deviceName"`
-	UserPrincipalName string    `json:"userPrincipalName"`
-	UserID            string    `json:"userId,omitempty"`
-	OSVersion         string    `json:"osVersion"`
-	EnrollmentType    string    `json:"enrollmentType,omitempty"`
-	EnrollmentState   string    `json:"enrollmentState"`
-	CanReset          string    `json:"canReset"`
-	CertSerial        string    `json:"certSerial,omitempty"`
-	CertNotAfter      time.Time `json:"certNotAfter,omitzero"`
-	LastSeenAt        time.Time `json:"lastSeenAt,omitzero"`
-	EnrolledAt        time.Time `json:"enrolledAt"`
-	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
+	ID                string `json:"id"`
+	DeviceName        string `json:"deviceName"`
+	UserPrincipalName string `json:"userPrincipalName"`
+	UserID            string `json:"userId,omitempty"`
+	OSVersion         string `json:"osVersion"`
+	EnrollmentType    string `json:"enrollmentType,omitempty"`
+	EnrollmentState   string `json:"enrollmentState"`
+	CanReset          string `json:"canReset"`
+	// JoinType, TrustType and AccountType are what the agent reports at every check-in in
+	// hellomdm's DeviceState nodes (device/join.go): azureADJoined, hybridAzureADJoined,
+	// azureADRegistered or domainJoined; key, certificate or cloudKerberos; workOrSchool or
+	// microsoftAccount. Empty until the device reported them.
+	JoinType        string    `json:"joinType,omitempty"`
+	TrustType       string    `json:"trustType,omitempty"`
+	AccountType     string    `json:"accountType,omitempty"`
+	CertSerial      string    `json:"certSerial,omitempty"`
+	CertNotAfter    time.Time `json:"certNotAfter,omitzero"`
+	LastSeenAt      time.Time `json:"lastSeenAt,omitzero"`
+	EnrolledAt      time.Time `json:"enrolledAt"`
+	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
 }
 
 // deviceCanReset is what the agent last reported at the CanReset node ("" if nothing yet).
@@ -48,9 +55,20 @@ func deviceCanReset(d store.Device) string {
 	return d.Nodes[canResetNodeUnscoped]
 }
 
+// reportedNode is what the agent last reported at ./Vendor/MSFT/hellomdm/<rel>, in the
+// device-scoped or the unscoped form (a Get answer or package 1's Replace).
+func reportedNode(d store.Device, rel string) string {
+	if v, ok := d.Nodes["./Device/Vendor/MSFT/hellomdm/"+rel]; ok {
+		return v
+	}
+	return d.Nodes["./Vendor/MSFT/hellomdm/"+rel]
+}
+
 func deviceView(d store.Device) DeviceView {
 	return DeviceView{ID: d.ID, DeviceName: d.DeviceName, UserPrincipalName: d.UPN, UserID: d.UserID, OSVersion: d.OSVersion,
-		EnrollmentType: d.EnrollmentType, EnrollmentState: d.State, CanReset: deviceCanReset(d), CertSerial: d.CertSerial,
+		EnrollmentType: d.EnrollmentType, EnrollmentState: d.State, CanReset: deviceCanReset(d),
+		JoinType: reportedNode(d, "DeviceState/JoinType"), TrustType: reportedNode(d, "DeviceState/TrustType"),
+		AccountType: reportedNode(d, "DeviceState/AccountType"), CertSerial: d.CertSerial,
 		CertNotAfter: d.CertNotAfter, LastSeenAt: d.LastSeenAt, EnrolledAt: d.EnrolledAt, RoleScopeTagIDs: nonNil(d.ScopeTags)}
 }
 

@@ -204,7 +204,7 @@ func tenantColumns() []string {
 func userColumns() []string { return []string{"id", "userPrincipalName", "totpEnrolled", "createdAt"} }
 
 func deviceColumns() []string {
-	return []string{"id", "deviceName", "userPrincipalName", "osVersion", "enrollmentState", "canReset", "lastSeenAt"}
+	return []string{"id", "deviceName", "userPrincipalName", "osVersion", "joinType", "trustType", "enrollmentState", "canReset", "lastSeenAt"}
 }
 
 func servicePrincipalColumns() []string {

@@ -112,7 +112,7 @@ func TestAdminIdentityCommands(t *testing.T) {
 		{"device list empty", func() []string {
 			return []string{"device", "list", "--tenant", tid, "--can-reset", "DestructiveAndNonDestructive"}
 		}, 0, func(t *testing.T, out, _ string) {
-			if strings.TrimSpace(out) != strings.TrimSpace(strings.Join(strings.Fields("ID DEVICENAME USERPRINCIPALNAME OSVERSION ENROLLMENTSTATE CANRESET LASTSEENAT"), "  ")) {
+			if strings.TrimSpace(out) != strings.TrimSpace(strings.Join(strings.Fields("ID DEVICENAME USERPRINCIPALNAME OSVERSION JOINTYPE TRUSTTYPE ENROLLMENTSTATE CANRESET LASTSEENAT"), "  ")) {
 				t.Fatalf("table:\n%q", out)
 			}
 		}},

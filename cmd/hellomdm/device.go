@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/hello"
 )
 
 func init() { subcommands["device"] = runDevice }
@@ -24,6 +25,10 @@ const deviceUsage = `Usage: hellomdm device [--state DIR] [-o text|json] <comman
 Commands:
   enroll    --server https://HOST:PORT --email UPN --password PW [--otp CODE] --ca-file FILE
             [--csr windows|clean] [--os-version V] [--edition N] [--device-id ID] [--device-name NAME]
+            [--join entra|hybrid|registered|domain] [--trust key|cert|cloud] [--account enterprise|msa]
+  join      [--join entra|hybrid|registered|domain] [--trust key|cert|cloud] [--account enterprise|msa]
+            show or change how the device is joined (default entra, key, enterprise); the
+            server learns it at the next sync
   sync      run one OMA-DM session to completion and print what changed
   renew     renew the device certificate (MS-MDE2 WSTEP Renew) over mTLS with the current one
   run       check in on the DMClient poll schedule until interrupted, renewing the
@@ -34,8 +39,8 @@ Commands:
   hello provision --user UPN --pin PIN     create the user's Windows Hello container
   hello unlock    --user UPN --pin PIN     sign in with the PIN (creates a pending PIN reset protector)
   reset-pin --user UPN --from settings|lockscreen [--destructive] --password PW --otp CODE
-            --new-pin PIN [--token T] [--join aad|hybrid|onprem] [--trust key|cert|cloud]
-            [--account enterprise|msa] [--dc-reachable] [--federation-reachable] [--adfs]
+            --new-pin PIN [--token T] [--dc-reachable] [--federation-reachable] [--adfs]
+            (the join, trust and account type are the device's: see join)
 
 Common flags, before or after the command: --state DIR (default ./hellomdm-device; env
 HELLOMDM_DEVICE_STATE), -o text|json. Every command but enroll needs a state directory that
@@ -46,6 +51,8 @@ enroll created. Run 'hellomdm device <command> -h' for its flags and an example.
 var deviceCommands = map[string]struct{ usage, example string }{
 	"enroll": {"hellomdm device enroll --server URL --email UPN --password PW --ca-file DATA/ca.pem [flags]",
 		"hellomdm device --state ./alice-pc enroll --server https://localhost:8443 --email alice@contoso.com --password 'Correct horse 1' --ca-file hellomdm-data/ca.pem"},
+	"join": {"hellomdm device join [--join entra|hybrid|registered|domain] [--trust key|cert|cloud] [--account enterprise|msa] [--state DIR] [-o json]",
+		"hellomdm device --state ./alice-pc join --join hybrid --trust cert"},
 	"sync":            {"hellomdm device sync [--state DIR] [-o json]", "hellomdm device --state ./alice-pc sync"},
 	"renew":           {"hellomdm device renew [--state DIR] [-o json]", "hellomdm device --state ./alice-pc renew"},
 	"run":             {"hellomdm device run [--state DIR]", "hellomdm device --state ./alice-pc run"},
@@ -146,6 +153,11 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 	state := fs.String("state", "./hellomdm-device", "state directory")
 	output := fs.String("o", "text", "output: text or json")
 	var enroll enrollFlags
+	if cmd == "enroll" || cmd == "join" {
+		fs.StringVar(&enroll.join, "join", "", "join type: entra, hybrid, registered or domain (default entra)")
+		fs.StringVar(&enroll.trust, "trust", "", "Windows Hello for Business trust type: key, cert or cloud (default key)")
+		fs.StringVar(&enroll.account, "account", "", "the user's account type: enterprise or msa (default enterprise)")
+	}
 	if cmd == "enroll" {
 		fs.StringVar(&enroll.server, "server", "", "server base URL, https://HOST:PORT")
 		fs.StringVar(&enroll.email, "email", "", "user principal name")
@@ -177,9 +189,33 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 	return deviceExit(stderr, cmd, *state, deviceCommand(ctx, cmd, *state, enroll, out))
 }
 
+// enrollFlags are the flags of `device enroll` (and, for join, trust and account, of
+// `device join`).
 type enrollFlags struct {
 	server, email, password, otp, caFile, csr, osVersion, deviceID, deviceName string
 	edition                                                                    int
+	join, trust, account                                                       string
+}
+
+// joinState applies the --join, --trust and --account flags given to cur.
+func (f enrollFlags) joinState(cur device.JoinState) (device.JoinState, error) {
+	var err error
+	if f.join != "" {
+		if cur.Join, err = hello.ParseJoinType(f.join); err != nil {
+			return cur, usageError{msg: "--join: " + err.Error()}
+		}
+	}
+	if f.trust != "" {
+		if cur.Trust, err = hello.ParseTrustType(f.trust); err != nil {
+			return cur, usageError{msg: "--trust: " + err.Error()}
+		}
+	}
+	if f.account != "" {
+		if cur.Account, err = hello.ParseAccountType(f.account); err != nil {
+			return cur, usageError{msg: "--account: " + err.Error()}
+		}
+	}
+	return cur, nil
 }
 
 // deviceOutput prints a command's result as text or, with -o json, as one JSON document.
@@ -266,11 +302,29 @@ func deviceCommand(ctx context.Context, cmd, state string, enroll enrollFlags, o
 	if cmd == "enroll" {
 		return deviceEnroll(ctx, state, enroll, out)
 	}
-	a, err := openExisting(state, cmd != "nodes" && cmd != "status")
+	a, err := openExisting(state, cmd != "nodes" && cmd != "status" && cmd != "join")
 	if err != nil {
 		return err
 	}
 	switch cmd {
+	case "join":
+		j, err := enroll.joinState(a.Join())
+		if err != nil {
+			return err
+		}
+		if j != a.Join() {
+			if err := a.SetJoin(j); err != nil {
+				return err
+			}
+		}
+		enrolled := a.Enrollment().State == device.StateEnrolled
+		v := map[string]any{"join": j.Join.Name(), "trust": j.Trust.Name(), "account": j.Account.Name()}
+		return out.print(v, func(w io.Writer) {
+			fmt.Fprintf(w, "join: %s\ntrust: %s\naccount: %s\n", j.Join, j.Trust, j.Account)
+			if enrolled {
+				fmt.Fprintln(w, "the server learns this state at the next sync")
+			}
+		})
 	case "sync":
 		rep, err := a.Sync(ctx)
 		if err != nil {
@@ -375,6 +429,13 @@ func deviceEnroll(ctx context.Context, state string, enroll enrollFlags, out dev
 	}
 	a, err := device.Open(state, device.Options{Identity: &id})
 	if err != nil {
+		return err
+	}
+	j, err := enroll.joinState(a.Join())
+	if err != nil {
+		return err
+	}
+	if err := a.SetJoin(j); err != nil {
 		return err
 	}
 	if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: enroll.server, UPN: enroll.email, Password: enroll.password,

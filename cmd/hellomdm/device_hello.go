@@ -17,7 +17,7 @@ import (
 // helloFlags are the flags of `device hello …` and `device reset-pin`.
 type helloFlags struct {
 	state, output, user, pin                     string
-	from, join, trust, account                   string
+	from                                         string
 	password, otp, token, newPIN                 string
 	destructive, dcReachable, fedReachable, adfs bool
 }
@@ -54,9 +54,6 @@ func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&f.otp, "otp", "", "authenticator code (MFA), e.g. from `hellomdm authenticator code`")
 		fs.StringVar(&f.token, "token", "", "a PIN reset access token obtained elsewhere (skips the sign-in)")
 		fs.StringVar(&f.newPIN, "new-pin", "", "the new PIN")
-		fs.StringVar(&f.join, "join", "aad", "join type: aad, hybrid or onprem")
-		fs.StringVar(&f.trust, "trust", "key", "trust type: key, cert or cloud")
-		fs.StringVar(&f.account, "account", "enterprise", "account type: enterprise or msa")
 		fs.BoolVar(&f.dcReachable, "dc-reachable", false, "a domain controller is reachable")
 		fs.BoolVar(&f.fedReachable, "federation-reachable", false, "the on-premises federation service is reachable")
 		fs.BoolVar(&f.adfs, "adfs", false, "the deployment uses on-premises AD FS")
@@ -149,34 +146,6 @@ func resetRequest(f helloFlags) (device.ResetPINRequest, error) {
 		req.EntryPoint = hello.AboveLock
 	default:
 		return req, bad("from", f.from, "settings or lockscreen")
-	}
-	switch f.join {
-	case "aad":
-		req.Join = hello.AzureADJoined
-	case "hybrid":
-		req.Join = hello.HybridJoined
-	case "onprem":
-		req.Join = hello.OnPremises
-	default:
-		return req, bad("join", f.join, "aad, hybrid or onprem")
-	}
-	switch f.trust {
-	case "key":
-		req.Trust = hello.KeyTrust
-	case "cert":
-		req.Trust = hello.CertTrust
-	case "cloud":
-		req.Trust = hello.CloudTrust
-	default:
-		return req, bad("trust", f.trust, "key, cert or cloud")
-	}
-	switch f.account {
-	case "enterprise":
-		req.Account = hello.Enterprise
-	case "msa":
-		req.Account = hello.MicrosoftAccount
-	default:
-		return req, bad("account", f.account, "enterprise or msa")
 	}
 	if f.newPIN == "" {
 		return req, usageError{msg: "--new-pin is required"}

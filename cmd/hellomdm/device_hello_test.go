@@ -6,11 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/hello"
 )
 
 func TestResetRequestFlags(t *testing.T) {
-	base := helloFlags{user: "alice@contoso.com", from: "settings", join: "aad", trust: "key", account: "enterprise", newPIN: "1357"}
+	base := helloFlags{user: "alice@contoso.com", from: "settings", newPIN: "1357"}
 	tests := []struct {
 		name    string
 		edit    func(*helloFlags)
@@ -18,14 +19,10 @@ func TestResetRequestFlags(t *testing.T) {
 		check   func(t *testing.T, f helloFlags)
 	}{
 		{name: "defaults", edit: func(*helloFlags) {}},
-		{name: "lockscreen destructive hybrid cert msa", edit: func(f *helloFlags) {
-			f.from, f.destructive, f.join, f.trust, f.account, f.dcReachable, f.adfs = "lockscreen", true, "hybrid", "cert", "msa", true, true
+		{name: "lockscreen destructive with DC and AD FS", edit: func(f *helloFlags) {
+			f.from, f.destructive, f.dcReachable, f.adfs = "lockscreen", true, true, true
 		}},
-		{name: "onprem cloud", edit: func(f *helloFlags) { f.join, f.trust = "onprem", "cloud" }},
 		{name: "bad entry point", edit: func(f *helloFlags) { f.from = "desktop" }, wantErr: true},
-		{name: "bad join", edit: func(f *helloFlags) { f.join = "workplace" }, wantErr: true},
-		{name: "bad trust", edit: func(f *helloFlags) { f.trust = "password" }, wantErr: true},
-		{name: "bad account", edit: func(f *helloFlags) { f.account = "guest" }, wantErr: true},
 		{name: "no new PIN", edit: func(f *helloFlags) { f.newPIN = "" }, wantErr: true},
 	}
 	for _, tc := range tests {
@@ -44,13 +41,11 @@ func TestResetRequestFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantEntry := map[string]hello.EntryPoint{"settings": hello.Settings, "lockscreen": hello.AboveLock}[f.from]
-			wantJoin := map[string]hello.JoinType{"aad": hello.AzureADJoined, "hybrid": hello.HybridJoined, "onprem": hello.OnPremises}[f.join]
-			wantTrust := map[string]hello.TrustType{"key": hello.KeyTrust, "cert": hello.CertTrust, "cloud": hello.CloudTrust}[f.trust]
 			wantKind := hello.NonDestructive
 			if f.destructive {
 				wantKind = hello.Destructive
 			}
-			if req.EntryPoint != wantEntry || req.Join != wantJoin || req.Trust != wantTrust || req.Kind != wantKind ||
+			if req.EntryPoint != wantEntry || req.Kind != wantKind ||
 				req.DCReachable != f.dcReachable || req.ADFSOnPrem != f.adfs || req.UPN != f.user || req.NewPIN != f.newPIN {
 				t.Errorf("request = %+v from flags %+v", req, f)
 			}
@@ -85,5 +80,35 @@ func TestHelloErrorHint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestEnrollJoinFlags(t *testing.T) {
+	cur := device.DefaultJoinState
+	tests := []struct {
+		f       enrollFlags
+		want    device.JoinState
+		wantErr bool
+	}{
+		{f: enrollFlags{}, want: cur},
+		{f: enrollFlags{join: "registered", trust: "cert", account: "msa"}, want: device.JoinState{Join: hello.EntraRegistered, Trust: hello.CertTrust, Account: hello.MicrosoftAccount}},
+		{f: enrollFlags{join: "hybrid"}, want: device.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}},
+		{f: enrollFlags{join: "domain", trust: "cloud"}, want: device.JoinState{Join: hello.OnPremises, Trust: hello.CloudTrust, Account: hello.Enterprise}},
+		{f: enrollFlags{join: "workplace"}, wantErr: true},
+		{f: enrollFlags{trust: "password"}, wantErr: true},
+		{f: enrollFlags{account: "guest"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		got, err := tc.f.joinState(cur)
+		if tc.wantErr {
+			var ue usageError
+			if !errors.As(err, &ue) {
+				t.Errorf("%+v: err = %v, want a usage error", tc.f, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%+v: got %+v, %v; want %+v", tc.f, got, err, tc.want)
+		}
 	}
 }

@@ -12,14 +12,37 @@ type JoinType int
 
 // Join types. The zero value is invalid for enterprise accounts.
 const (
-	JoinUnknown   JoinType = iota
-	AzureADJoined          // Microsoft Entra joined
-	HybridJoined           // Microsoft Entra hybrid joined
-	OnPremises             // domain joined, on-premises-only deployment
+	JoinUnknown     JoinType = iota
+	AzureADJoined            // Microsoft Entra joined
+	HybridJoined             // Microsoft Entra hybrid joined
+	OnPremises               // domain joined, on-premises-only deployment
+	EntraRegistered          // Microsoft Entra registered (workplace joined): a work account added to a personal or other-joined device
 )
 
 func (j JoinType) String() string {
-	return enumName(int(j), "JoinType", "", "Entra joined", "Entra hybrid joined", "on-premises")
+	return enumName(int(j), "JoinType", "", "Entra joined", "Entra hybrid joined", "on-premises domain joined", "Entra registered")
+}
+
+// Name is the join type's short name on the command line and in the agent's state: entra,
+// hybrid, domain or registered.
+func (j JoinType) Name() string {
+	return enumName(int(j), "JoinType", "", "entra", "hybrid", "domain", "registered")
+}
+
+// ParseJoinType reads a join type's Name; "aad" and "onprem", the names of earlier
+// releases, are accepted for entra and domain.
+func ParseJoinType(s string) (JoinType, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "entra", "aad":
+		return AzureADJoined, nil
+	case "hybrid":
+		return HybridJoined, nil
+	case "domain", "onprem":
+		return OnPremises, nil
+	case "registered":
+		return EntraRegistered, nil
+	}
+	return JoinUnknown, fmt.Errorf("join type %q: want entra, hybrid, registered or domain", s)
 }
 
 // TrustType is the Windows Hello for Business trust model.
@@ -35,6 +58,24 @@ const (
 
 func (t TrustType) String() string {
 	return enumName(int(t), "TrustType", "", "certificate trust", "key trust", "cloud Kerberos trust")
+}
+
+// Name is the trust type's short name: cert, key or cloud.
+func (t TrustType) Name() string {
+	return enumName(int(t), "TrustType", "", "cert", "key", "cloud")
+}
+
+// ParseTrustType reads a trust type's Name.
+func ParseTrustType(s string) (TrustType, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "cert":
+		return CertTrust, nil
+	case "key":
+		return KeyTrust, nil
+	case "cloud":
+		return CloudTrust, nil
+	}
+	return TrustUnknown, fmt.Errorf("trust type %q: want key, cert or cloud", s)
 }
 
 // EntryPoint is where the user starts the reset.
@@ -77,6 +118,22 @@ const (
 
 func (a AccountType) String() string {
 	return enumName(int(a), "AccountType", "", "enterprise account", "Microsoft account")
+}
+
+// Name is the account type's short name: enterprise or msa.
+func (a AccountType) Name() string {
+	return enumName(int(a), "AccountType", "", "enterprise", "msa")
+}
+
+// ParseAccountType reads an account type's Name.
+func ParseAccountType(s string) (AccountType, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "enterprise":
+		return Enterprise, nil
+	case "msa":
+		return MicrosoftAccount, nil
+	}
+	return AccountUnknown, fmt.Errorf("account type %q: want enterprise or msa", s)
 }
 
 func enumName(v int, typ string, names ...string) string {
@@ -234,7 +291,9 @@ const (
 )
 
 // SupportRules returns the support matrix, in the order CheckSupport evaluates it. Each
-// call returns a new slice.
+// call returns a new slice. A combination no row refuses is supported; that includes
+// Microsoft Entra registered devices with key or certificate trust, for which the Learn page
+// "PIN reset" lists both destructive and non-destructive reset.
 func SupportRules() []SupportRule {
 	nd := func(r *ResetRequest) bool { return r.Kind == NonDestructive }
 	d := func(r *ResetRequest) bool { return r.Kind == Destructive }
@@ -242,8 +301,10 @@ func SupportRules() []SupportRule {
 		{
 			ID: RowCloudTrustNeedsEntra, Source: "learn.microsoft.com/windows/security/identity-protection/hello-for-business/deploy/hybrid-cloud-kerberos-trust",
 			Reason:  "cloud Kerberos trust exists only on Entra joined or hybrid joined devices",
-			Suggest: "use key trust or certificate trust for on-premises deployments",
-			refuses: func(r *ResetRequest, _ OSVersion) bool { return r.Join == OnPremises && r.Trust == CloudTrust },
+			Suggest: "use key trust or certificate trust on on-premises and Entra registered devices",
+			refuses: func(r *ResetRequest, _ OSVersion) bool {
+				return (r.Join == OnPremises || r.Join == EntraRegistered) && r.Trust == CloudTrust
+			},
 		},
 		{
 			ID: RowSettingsMinVersion, Source: srcCSP,
@@ -360,7 +421,7 @@ func (r ResetRequest) validate() (OSVersion, error) {
 		errs = append(errs, fmt.Errorf("unknown account type %d", int(r.Account)))
 	}
 	if r.Account == Enterprise || r.Join != JoinUnknown {
-		if r.Join < AzureADJoined || r.Join > OnPremises {
+		if r.Join < AzureADJoined || r.Join > EntraRegistered {
 			errs = append(errs, fmt.Errorf("unknown join type %d", int(r.Join)))
 		}
 	}

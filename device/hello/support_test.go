@@ -201,3 +201,29 @@ func TestOSVersionCompare(t *testing.T) {
 		t.Fatal("Compare ordering wrong")
 	}
 }
+
+// Entra registered devices reset non-destructively (Learn "PIN reset"); cloud Kerberos
+// trust does not exist there.
+func TestCheckSupportEntraRegistered(t *testing.T) {
+	reg := with(entraNonDestructive(), func(r *ResetRequest) { r.Join = EntraRegistered; r.Trust = KeyTrust })
+	if err := CheckSupport(reg); err != nil {
+		t.Errorf("registered, key trust, non-destructive: %v", err)
+	}
+	cloud := with(reg, func(r *ResetRequest) { r.Trust = CloudTrust })
+	var ref *RefusalError
+	if err := CheckSupport(cloud); !errors.As(err, &ref) || ref.Row != RowCloudTrustNeedsEntra {
+		t.Errorf("registered, cloud trust: %v, want %s", err, RowCloudTrustNeedsEntra)
+	}
+	for _, s := range []string{"entra", "hybrid", "registered", "domain", "aad", "onprem"} {
+		j, err := ParseJoinType(s)
+		if err != nil {
+			t.Fatalf("ParseJoinType(%q): %v", s, err)
+		}
+		if s != "aad" && s != "onprem" && j.Name() != s {
+			t.Errorf("ParseJoinType(%q).Name() = %q", s, j.Name())
+		}
+	}
+	if _, err := ParseJoinType("workplace"); err == nil {
+		t.Error("ParseJoinType accepted an unknown name")
+	}
+}

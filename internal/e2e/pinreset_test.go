@@ -410,12 +410,18 @@ func TestPinResetEndToEnd(t *testing.T) {
 
 	// An entry point the matrix refuses for this join and trust type.
 	before = readFile(t, path)
+	if err := a.SetJoin(device.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}); err != nil {
+		t.Fatal(err)
+	}
 	_, err = a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.Destructive,
-		Join: hello.HybridJoined, Trust: hello.KeyTrust, DCReachable: true, Password: password, OTP: "123456", NewPIN: "97531864"})
+		DCReachable: true, Password: password, OTP: "123456", NewPIN: "97531864"})
 	if !errors.As(err, &ref) || ref.Row != hello.RowHybridKeyTrustAboveLock || !strings.Contains(err.Error(), ref.Row) {
 		t.Fatalf("hybrid key trust above lock: %v", err)
 	}
 	unchanged("matrix refusal", before)
+	if err := a.SetJoin(device.DefaultJoinState); err != nil {
+		t.Fatal(err)
+	}
 
 	// Destructive reset: new key, protector again because recovery is on.
 	res, err = a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.Settings, Kind: hello.Destructive,
@@ -601,13 +607,14 @@ func TestPinResetSupportMatrix(t *testing.T) {
 		recovery  bool
 		unconsent bool
 		bob       bool
+		join      *device.JoinState // the device's join state for this case (default: DefaultJoinState)
 		req       device.ResetPINRequest
 	}{
-		{row: hello.RowCloudTrustNeedsEntra, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings, Join: hello.OnPremises, Trust: hello.CloudTrust}},
+		{row: hello.RowCloudTrustNeedsEntra, join: &device.JoinState{Join: hello.OnPremises, Trust: hello.CloudTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}},
 		{row: hello.RowSettingsMinVersion, os: "10.0.14393.0", req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}},
 		{row: hello.RowAboveLockMinVersion, os: "10.0.15063.0", edition: device.EditionEnterprise, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock}},
-		{row: hello.RowMSADestructiveOnly, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings, Account: hello.MicrosoftAccount}},
-		{row: hello.RowOnPremDestructiveOnly, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings, Join: hello.OnPremises, Trust: hello.KeyTrust}},
+		{row: hello.RowMSADestructiveOnly, join: &device.JoinState{Join: hello.EntraRegistered, Trust: hello.KeyTrust, Account: hello.MicrosoftAccount}, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
+		{row: hello.RowOnPremDestructiveOnly, join: &device.JoinState{Join: hello.OnPremises, Trust: hello.KeyTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
 		{row: hello.RowHomeDestructiveOnly, edition: device.EditionHome, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
 		{row: hello.RowNonDestructiveMinVersion, os: "10.0.15063.0", edition: device.EditionEnterprise, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
 		{row: hello.RowNonDestructiveEnterprise, os: device.OSVersionWindows10v1709, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
@@ -615,9 +622,9 @@ func TestPinResetSupportMatrix(t *testing.T) {
 		{row: hello.RowRecoveryDisabled, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
 		{row: hello.RowTenantNotOnboarded, recovery: true, unconsent: true, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.AboveLock}},
 		{row: hello.RowProtectorMissing, recovery: true, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.AboveLock}},
-		{row: hello.RowHybridKeyTrustAboveLock, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock, Join: hello.HybridJoined, Trust: hello.KeyTrust, DCReachable: true}},
-		{row: hello.RowHybridDestructiveNeedsDC, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings, Join: hello.HybridJoined, Trust: hello.CertTrust}},
-		{row: hello.RowADFSNeedsFederation, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings, Join: hello.HybridJoined, Trust: hello.CertTrust, DCReachable: true, ADFSOnPrem: true}},
+		{row: hello.RowHybridKeyTrustAboveLock, join: &device.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock, DCReachable: true}},
+		{row: hello.RowHybridDestructiveNeedsDC, join: &device.JoinState{Join: hello.HybridJoined, Trust: hello.CertTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}},
+		{row: hello.RowADFSNeedsFederation, join: &device.JoinState{Join: hello.HybridJoined, Trust: hello.CertTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings, DCReachable: true, ADFSOnPrem: true}},
 		{row: hello.RowWebSignInAllowList, bob: true, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock}},
 	}
 	covered := map[string]bool{}
@@ -643,6 +650,12 @@ func TestPinResetSupportMatrix(t *testing.T) {
 			if tc.unconsent {
 				e.consent(tenant, false)
 				defer e.consent(tenant, true)
+			}
+			if tc.join != nil {
+				if err := a.SetJoin(*tc.join); err != nil {
+					t.Fatal(err)
+				}
+				defer a.SetJoin(device.DefaultJoinState)
 			}
 			path := containerFile(t, a)
 			before := readFile(t, path)
