@@ -12,7 +12,9 @@
 // csp); a custom OMA-URI inside a CSP the catalog covers is checked the same way, with a "did
 // you mean" suggestion for a node that does not exist; URIs of other CSPs are accepted as they
 // are. Errors are *[ValidationError]. "{TenantId}" (also typed "<TenantId>") stands for the
-// tenant's ID until resolution. [ParseAssignments] reads Intune's assign body.
+// tenant's ID until resolution; the literal segment "TenantId" is refused with the corrected
+// URI ([Parser.ParseTenantProfile] names the tenant's ID), and [Parser.TenantWarnings] flags a
+// PassportForWork path naming another tenant. [ParseAssignments] reads Intune's assign body.
 //
 // # Resolution
 //

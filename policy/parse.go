@@ -131,6 +131,12 @@ type header struct {
 // result carries Kind, Name, Description, ScopeTags, Raw (the input, verbatim) and Settings;
 // the caller sets TenantID and ID. Errors are *ValidationError.
 func (p *Parser) ParseProfile(raw []byte) (store.Profile, error) {
+	return p.ParseTenantProfile(raw, "")
+}
+
+// ParseTenantProfile is ParseProfile for a profile of a known tenant: errors that concern
+// the tenant's ID (a literal TenantId segment) name it.
+func (p *Parser) ParseTenantProfile(raw []byte, tenantID string) (store.Profile, error) {
 	if len(raw) > MaxProfileBytes {
 		return store.Profile{}, &ValidationError{Message: fmt.Sprintf("profile larger than %d bytes", MaxProfileBytes), Err: ErrMalformed}
 	}
@@ -176,7 +182,7 @@ func (p *Parser) ParseProfile(raw []byte) (store.Profile, error) {
 		prof.Settings, err = p.catalogSettings(h.Settings)
 	} else {
 		prof.Name = h.DisplayName
-		prof.Settings, err = p.customSettings(h.OMASettings)
+		prof.Settings, err = p.customSettings(h.OMASettings, tenantID)
 	}
 	if err != nil {
 		return store.Profile{}, err
@@ -459,7 +465,7 @@ type rawOMA struct {
 	IsEncrypted bool            `json:"isEncrypted"`
 }
 
-func (p *Parser) customSettings(raw json.RawMessage) ([]store.ProfileSetting, error) {
+func (p *Parser) customSettings(raw json.RawMessage, tenantID string) ([]store.ProfileSetting, error) {
 	var oma []rawOMA
 	if err := json.Unmarshal(raw, &oma); err != nil {
 		return nil, &ValidationError{Message: "omaSettings is not a list of OMA settings: " + err.Error(), Err: ErrMalformed}
@@ -470,7 +476,7 @@ func (p *Parser) customSettings(raw json.RawMessage) ([]store.ProfileSetting, er
 	seen := map[string]bool{}
 	var out []store.ProfileSetting
 	for _, o := range oma {
-		s, err := p.customSetting(o)
+		s, err := p.customSetting(o, tenantID)
 		if err != nil {
 			return nil, err
 		}
@@ -483,7 +489,7 @@ func (p *Parser) customSettings(raw json.RawMessage) ([]store.ProfileSetting, er
 	return out, nil
 }
 
-func (p *Parser) customSetting(o rawOMA) (store.ProfileSetting, error) {
+func (p *Parser) customSetting(o rawOMA, tenantID string) (store.ProfileSetting, error) {
 	name := strings.TrimSpace(o.DisplayName)
 	if name == "" {
 		name = o.URI
@@ -503,6 +509,9 @@ func (p *Parser) customSetting(o rawOMA) (store.ProfileSetting, error) {
 	if p.cat.InKnownCSP(probe) || misplaced(probe) {
 		m, ok := p.cat.Lookup(probe)
 		if !ok {
+			if e := p.literalTenant(name, uri, tenantID); e != nil {
+				return store.ProfileSetting{}, e
+			}
 			e := invalid(name, "node %s does not exist in this CSP", uri)
 			if s, ok := p.cat.Suggest(probe); ok {
 				e.Suggestion = strings.ReplaceAll(s, probeTenant, TenantPlaceholder)
@@ -521,6 +530,64 @@ func (p *Parser) customSetting(o rawOMA) (store.ProfileSetting, error) {
 		}
 	}
 	return store.ProfileSetting{Name: name, LocURI: uri, Format: string(format), Value: value}, nil
+}
+
+// literalTenantSegment is the placeholder written without its braces, as the PassportForWork
+// CSP documentation prints it ("./Device/Vendor/MSFT/PassportForWork/TenantId/Policies/...").
+var literalTenantSegment = regexp.MustCompile(`(?i)^tenant_?id$`)
+
+// literalTenant explains a URI that names the literal segment TenantId where the CSP expects
+// the tenant's ID (PassportForWork CSP: "TenantId ... the Microsoft Entra tenant ID"), with
+// the corrected URI as the suggestion; nil when the URI has no such mistake.
+func (p *Parser) literalTenant(setting, uri, tenantID string) *ValidationError {
+	segs := strings.Split(uri, "/")
+	found := false
+	for i, seg := range segs {
+		if literalTenantSegment.MatchString(seg) {
+			segs[i], found = probeTenant, true
+		}
+	}
+	if !found {
+		return nil
+	}
+	if _, ok := p.cat.Lookup(strings.Join(segs, "/")); !ok {
+		return nil
+	}
+	id, yours := tenantID, "your tenant ID ("+tenantID+")"
+	if tenantID == "" {
+		id, yours = TenantPlaceholder, "your tenant ID"
+	}
+	e := invalid(setting, "node %s has the literal segment TenantId: replace TenantId with %s", uri, yours)
+	e.Suggestion = strings.ReplaceAll(strings.Join(segs, "/"), probeTenant, id)
+	return e
+}
+
+// TenantWarnings returns a warning for each setting whose LocURI names a tenant other than
+// tenantID in a {TenantId} segment (PassportForWork/<GUID>/...). Windows applies the
+// PassportForWork policies of a tenant ID only on devices joined to that tenant
+// (PassportForWork CSP, "TenantId"), so such a setting is written to this tenant's devices
+// but can never take effect there. hellomdm accepts it (the node does exist and is written
+// and read back as the setting states say) and says so in the answer instead of refusing:
+// a URI may name a tenant on purpose, e.g. during a tenant migration.
+func (p *Parser) TenantWarnings(settings []store.ProfileSetting, tenantID string) []string {
+	var out []string
+	for _, s := range settings {
+		if strings.Contains(s.LocURI, TenantPlaceholder) {
+			continue
+		}
+		m, ok := p.cat.Lookup(s.LocURI)
+		if !ok {
+			continue
+		}
+		other, ok := m.Vars["TenantId"]
+		if !ok || strings.EqualFold(other, tenantID) {
+			continue
+		}
+		fixed := strings.Replace(s.LocURI, "/"+other+"/", "/"+TenantPlaceholder+"/", 1)
+		out = append(out, fmt.Sprintf("setting %s: %s names tenant %s, not this tenant (%s): Windows applies it only on devices of tenant %s, never on this tenant's; write %s (or %s) to target this tenant",
+			s.Name, s.LocURI, other, tenantID, other, fixed, strings.Replace(fixed, TenantPlaceholder, tenantID, 1)))
+	}
+	return out
 }
 
 // misplaced reports whether a URI the catalog does not cover is still a mistake in a CSP

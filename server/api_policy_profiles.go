@@ -47,7 +47,7 @@ func kindFor(kind string) profileKind {
 
 // serverFields are the properties the server owns in a profile's JSON: stripped from what an
 // admin sends (a Graph GET response posted back keeps working) and set on the way out.
-var serverFields = []string{"id", "version", "createdDateTime", "lastModifiedDateTime", "settingCount", "@odata.context"}
+var serverFields = []string{"id", "version", "createdDateTime", "lastModifiedDateTime", "settingCount", "@odata.context", "warnings"}
 
 // peekKind tells which Intune shape a document is, from @odata.type or, for Graph GET
 // responses without it, from settings vs omaSettings; "" when neither.
@@ -201,7 +201,7 @@ func (h *policyAPI) parseFor(w http.ResponseWriter, r *http.Request, k profileKi
 			right.kind, right.odataType(), mux.Vars(r)["tid"], right.route))
 		return store.Profile{}, false
 	}
-	prof, err := h.parser.ParseProfile(raw)
+	prof, err := h.parser.ParseTenantProfile(raw, mux.Vars(r)["tid"])
 	if err != nil {
 		var ve *policy.ValidationError
 		if errors.As(err, &ve) {
@@ -252,7 +252,7 @@ func (h *policyAPI) createProfile(k profileKind) http.HandlerFunc {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, out)
+		writeJSON(w, http.StatusCreated, withWarnings(out, h.parser.TenantWarnings(prof.Settings, t.ID)))
 	}
 }
 
@@ -332,8 +332,23 @@ func (h *policyAPI) updateProfile(k profileKind) http.HandlerFunc {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, withWarnings(out, h.parser.TenantWarnings(next.Settings, before.TenantID)))
 	}
+}
+
+// withWarnings adds "warnings" (what the write accepted but will not do what it seems to,
+// see policy.Parser.TenantWarnings) to a profile's JSON answer; the stored profile and its
+// audit event do not carry them.
+func withWarnings(profile json.RawMessage, warnings []string) json.RawMessage {
+	if len(warnings) == 0 {
+		return profile
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(profile, &m) != nil {
+		return profile
+	}
+	m["warnings"] = mustJSON(warnings)
+	return mustJSON(m)
 }
 
 // deleteProfile removes a profile and its assignments; devices delete its settings at their

@@ -80,11 +80,11 @@ func apiOps() []apiOp {
 	} {
 		base := "/tenants/{tid}/" + k.route
 		ops = append(ops,
-			apiOp{method: "POST", path: base, tag: "profiles", summary: "Import a " + k.what + " as Intune exports it (operator, admin)", body: profileDoc{}, status: 201, resp: profileDoc{}, errs: rw},
+			apiOp{method: "POST", path: base, tag: "profiles", summary: "Import a " + k.what + " as Intune exports it (operator, admin); the answer's warnings name settings that cannot take effect on this tenant's devices (another tenant's ID in a PassportForWork path)", body: profileDoc{}, status: 201, resp: profileDoc{}, errs: rw},
 			apiOp{method: "GET", path: base, tag: "profiles", summary: "List " + k.route + " the token's scope tags see", status: 200, resp: profileDoc{}, list: true, errs: ro},
 			apiOp{method: "GET", path: base + "/{pid}", tag: "profiles", summary: "Get a profile in Intune's shape with id, version and roleScopeTagIds", status: 200, resp: profileDoc{}, errs: ro},
-			apiOp{method: "PATCH", path: base + "/{pid}", tag: "profiles", summary: "Merge-patch a profile (version + 1)", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
-			apiOp{method: "PUT", path: base + "/{pid}", tag: "profiles", summary: "Replace a profile (version + 1)", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
+			apiOp{method: "PATCH", path: base + "/{pid}", tag: "profiles", summary: "Merge-patch a profile (version + 1); answers warnings as an import does", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
+			apiOp{method: "PUT", path: base + "/{pid}", tag: "profiles", summary: "Replace a profile (version + 1); answers warnings as an import does", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
 			apiOp{method: "DELETE", path: base + "/{pid}", tag: "profiles", summary: "Delete a profile; devices remove its settings at their next check-in", status: 204, errs: []int{401, 403, 404}},
 			apiOp{method: "POST", path: base + "/{pid}/assign", tag: "profiles", summary: "Replace the profile's assignments (unknown groupId: 422)", body: assignBody{}, status: 200, resp: AssignmentView{}, list: true, errs: rw},
 			apiOp{method: "GET", path: base + "/{pid}/assignments", tag: "profiles", summary: "List the profile's assignments", status: 200, resp: AssignmentView{}, list: true, errs: ro},

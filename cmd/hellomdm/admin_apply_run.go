@@ -182,7 +182,10 @@ func (c *adminClient) executePlan(tid string, plan []change) error {
 		if ch.ID != "" {
 			profileIDs[strings.ToLower(ch.Name)] = ch.ID
 		}
-		var out struct{ ID string }
+		var out struct {
+			ID       string
+			Warnings []string `json:"warnings"`
+		}
 		switch ch.Action {
 		case actCreate:
 			if err := c.do("POST", tenantPath(tid, ch.Route), ch.JSON, &out); err != nil {
@@ -194,6 +197,7 @@ func (c *adminClient) executePlan(tid string, plan []change) error {
 				return fmt.Errorf("updating profile %q: %w", ch.Name, err)
 			}
 		}
+		c.warn(fmt.Sprintf("profile %q", ch.Name), out.Warnings)
 	}
 	memberID := func(m memberRef) string {
 		if m.Kind == "group" {

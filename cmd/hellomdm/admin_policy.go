@@ -109,6 +109,13 @@ func init() {
 			if err := c.do("POST", tenantPath(*tid, route), json.RawMessage(raw), &out); err != nil {
 				return err
 			}
+			if ws, ok := out["warnings"].([]any); ok {
+				var list []string
+				for _, w := range ws {
+					list = append(list, fmt.Sprint(w))
+				}
+				c.warn("profile "+fs.Arg(0), list)
+			}
 			return c.print(profileRow(out, route), profileColumns()...)
 		},
 	}
@@ -366,4 +373,12 @@ func profileRow(p map[string]any, route string) map[string]any {
 	}
 	return map[string]any{"id": p["id"], "name": name, "kind": kind, "version": p["version"],
 		"roleScopeTagIds": p["roleScopeTagIds"], "lastModifiedDateTime": p["lastModifiedDateTime"], "profile": p}
+}
+
+// warn prints what the server accepted with a warning (e.g. a setting that names another
+// tenant), one line each on stderr, so that -o json output stays parseable.
+func (c *adminClient) warn(what string, warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintf(c.stderr, "warning: %s: %s\n", what, w)
+	}
 }
