@@ -3,6 +3,7 @@ package device
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -173,7 +174,11 @@ func (a *Agent) webSignIn(ctx context.Context, c *http.Client, authURL, upn, pas
 	if err != nil {
 		return "", fmt.Errorf("web sign-in: opening %s: %w", u.Redacted(), err)
 	}
-	if resp.Status != http.StatusOK {
+	switch resp.Status {
+	case http.StatusOK:
+	case http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect:
+		return a.federatedSignIn(ctx, c, u, resp.Header.Get("Location"), upn, password, otp)
+	default:
 		return "", fmt.Errorf("web sign-in: %s answered HTTP %d", u.Host, resp.Status)
 	}
 	form, err := parseForm(resp.Body)
@@ -223,6 +228,64 @@ func (a *Agent) webSignIn(ctx context.Context, c *http.Client, authURL, upn, pas
 	tok, ok := back.get("wresult")
 	if !ok || tok == "" {
 		return "", fmt.Errorf("web sign-in: no wresult in the final page")
+	}
+	return tok, nil
+}
+
+// audienceEnrollment is the token audience of MDM enrollment (the wresult the enrollment
+// service accepts).
+const audienceEnrollment = "urn:hellomdm:enrollment"
+
+// federatedSignIn follows AuthenticationServiceUrl's redirect to a federated tenant's own
+// identity provider (the Web Authentication Broker navigates there; MS-MDE2 leaves the page
+// flow to the identity provider, protocol.md A.5) and returns the token that provider
+// issues, as the wresult. hellomdm does not run third-party providers: by its simulated
+// federation contract (pinreset/idp/doc.go) POST /idp/token on the server that redirected,
+// with the reached host named in X-Hellomdm-Federation-Host, stands in for the sign-in at
+// that host. Only an https redirect to another host is followed; Windows' enrollment broker
+// opens it without consulting ConfigureWebSignInAllowedUrls, which governs the lock screen's
+// web sign-in, not enrollment.
+func (a *Agent) federatedSignIn(ctx context.Context, c *http.Client, from *url.URL, location, upn, password, otp string) (string, error) {
+	to, err := from.Parse(location)
+	if err != nil || to.Scheme != "https" || to.Host == "" {
+		return "", fmt.Errorf("web sign-in: %s redirected to %q, not an https URL", from.Host, location)
+	}
+	host := to.Hostname()
+	if strings.EqualFold(to.Host, from.Host) {
+		return "", fmt.Errorf("web sign-in: %s redirected to itself (%s)", from.Host, to.Redacted())
+	}
+	tokenURL, err := from.Parse("token")
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: %w", err)
+	}
+	tokenURL.RawQuery = ""
+	body, err := json.Marshal(map[string]string{"upn": upn, "password": password, "otp": otp, "audience": audienceEnrollment})
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: %w", err)
+	}
+	req, err := http.NewRequest(http.MethodPost, tokenURL.String(), bytes.NewReader(body))
+	if err != nil {
+		return "", fmt.Errorf("web sign-in: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(federationHostHeader, host)
+	resp, err := do(ctx, c, req)
+	if err != nil {
+		return "", fmt.Errorf("web sign-in at %s: %w", host, err)
+	}
+	if resp.Status != http.StatusOK {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		msg := http.StatusText(resp.Status)
+		if json.Unmarshal(resp.Body, &e) == nil && e.Error.Message != "" {
+			msg = e.Error.Code + ": " + e.Error.Message
+		}
+		return "", fmt.Errorf("web sign-in at %s refused (HTTP %d): %s", host, resp.Status, msg)
+	}
+	tok, err := parseTokenBody(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("web sign-in at %s: %w", host, err)
 	}
 	return tok, nil
 }
