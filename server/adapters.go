@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -85,23 +86,35 @@ func (r enrollmentRegistry) toDevice(e enrollment.Enrollment) store.Device {
 	return d
 }
 
+// Register stores the device, its certificate serial (revoking a replaced one) and its
+// enrollment audit event in one transaction: an enrollment refused because the store failed
+// leaves nothing behind, so no device is enrolled with a certificate nobody received.
 func (r enrollmentRegistry) Register(ctx context.Context, e enrollment.Enrollment) error {
-	prev, err := r.st.RegisterDevice(ctx, r.toDevice(e))
+	ctx = store.WithAudit(ctx, func(stored any) ([]*audit.Event, error) {
+		reg, ok := stored.(store.DeviceRegistration)
+		if !ok {
+			return nil, fmt.Errorf("recording the enrollment: the store handed a %T", stored)
+		}
+		details := map[string]any{"hwDevId": e.HWDevID, "upn": e.UPN, "osVersion": e.OSVersion, "osEdition": e.OSEdition,
+			"enrollmentType": e.EnrollmentType, "certSerial": e.CertSerial, "certThumbprint": e.CertThumbprint, "deviceName": e.DeviceName}
+		if reg.Previous != nil {
+			details["replacedCertSerial"] = reg.Previous.CertSerial
+		}
+		return []*audit.Event{r.event(e, audit.KindEnrolled, "enroll", details)}, nil
+	})
+	_, err := r.st.RegisterDevice(ctx, r.toDevice(e))
 	if errors.Is(err, store.ErrConflict) {
 		return enrollment.ErrOtherTenant
 	}
-	if err != nil {
-		return err
-	}
-	details := map[string]any{"hwDevId": e.HWDevID, "upn": e.UPN, "osVersion": e.OSVersion, "osEdition": e.OSEdition,
-		"enrollmentType": e.EnrollmentType, "certSerial": e.CertSerial, "certThumbprint": e.CertThumbprint, "deviceName": e.DeviceName}
-	if prev != nil {
-		details["replacedCertSerial"] = prev.CertSerial
-	}
-	return r.audit(ctx, e, audit.KindEnrolled, "enroll", details)
+	return err
 }
 
+// Renew replaces the device's certificate serial (revoking the old one) and records the
+// renewal event in one transaction.
 func (r enrollmentRegistry) Renew(ctx context.Context, deviceID, oldSerial string, e enrollment.Enrollment) error {
+	ctx = store.WithAudit(ctx, func(any) ([]*audit.Event, error) {
+		return []*audit.Event{r.event(e, audit.KindRenewed, "renew", map[string]any{"oldCertSerial": oldSerial, "certSerial": e.CertSerial})}, nil
+	})
 	err := r.st.UpdateDevice(ctx, deviceID, func(d *store.Device) error {
 		if d.State != store.DeviceEnrolled {
 			return enrollment.ErrNotEnrolled
@@ -116,10 +129,7 @@ func (r enrollmentRegistry) Renew(ctx context.Context, deviceID, oldSerial strin
 	if isNotFound(err) {
 		return enrollment.ErrNotEnrolled
 	}
-	if err != nil {
-		return err
-	}
-	return r.audit(ctx, e, audit.KindRenewed, "renew", map[string]any{"oldCertSerial": oldSerial, "certSerial": e.CertSerial})
+	return err
 }
 
 func (r enrollmentRegistry) Device(ctx context.Context, deviceID string) (enrollment.Enrollment, error) {
@@ -135,12 +145,13 @@ func (r enrollmentRegistry) Device(ctx context.Context, deviceID string) (enroll
 		CertNotAfter: d.CertNotAfter, EnrolledAt: d.EnrolledAt}, nil
 }
 
-func (r enrollmentRegistry) audit(ctx context.Context, e enrollment.Enrollment, kind audit.Kind, action string, details map[string]any) error {
+// event builds a device's enrollment or renewal event. It is called inside the store's
+// transaction, possibly more than once (store.AuditFunc), and builds a fresh event each time.
+func (r enrollmentRegistry) event(e enrollment.Enrollment, kind audit.Kind, action string, details map[string]any) *audit.Event {
 	raw, _ := json.Marshal(details)
-	ev := &audit.Event{ID: newEventID(), Time: r.now().UTC(), TenantID: e.TenantID, Kind: kind,
+	return &audit.Event{ID: newEventID(), Time: r.now().UTC(), TenantID: e.TenantID, Kind: kind,
 		Actor:   audit.Actor{Type: audit.ActorDevice, ID: e.DeviceID, TokenID: e.CertSerial},
 		Subject: audit.Subject{Type: audit.SubjectDevice, ID: e.DeviceID}, DeviceID: e.DeviceID, Action: action, Details: raw}
-	return r.st.AppendAudit(ctx, ev)
 }
 
 // idpUsers adapts the store to idp.UserStore. For the identity provider a tenant is

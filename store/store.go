@@ -66,6 +66,8 @@ type Devices interface {
 	// RegisterDevice creates the device, or re-enrolls it in the same tenant: the previous
 	// certificate serial is revoked in the same transaction and the previous record returned.
 	// A DeviceID enrolled (or retired) in another tenant gives ErrConflict and stores nothing.
+	// Events of ctx's AuditFunc (WithAudit, given a DeviceRegistration) are appended in the
+	// same transaction.
 	RegisterDevice(ctx context.Context, d Device) (previous *Device, err error)
 	Device(ctx context.Context, id string) (Device, error)
 	// UpdateDevice applies fn to the stored device and writes it back atomically. If fn changes

@@ -175,3 +175,10 @@ type AdminToken struct {
 	ScopeTags []string  `json:"scopeTags,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 }
+
+// DeviceRegistration is what RegisterDevice hands to the AuditFunc of its context: the device
+// as stored, and the record it replaced (nil for a first enrollment).
+type DeviceRegistration struct {
+	Device   Device
+	Previous *Device
+}

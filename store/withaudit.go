@@ -12,6 +12,7 @@ import (
 //
 //   - CreateTenant, UpdateTenant: a [Tenant]
 //   - CreateUser, UpdateUser: a [User]
+//   - RegisterDevice: a [DeviceRegistration] (the device stored and the record it replaced)
 //   - UpdateDevice: a [Device]
 //   - CreateToken: an [AdminToken]
 //   - CreateGroup: a [Group]
@@ -37,6 +38,10 @@ type auditKey struct{}
 // and the error returned; if the write fails, f's events are not appended. The events get
 // their Seq, PrevHash and Hash as with AppendAudit, copied to the *audit.Event values f
 // returned once the transaction has committed.
+//
+// Device actions use it the same way: an enrollment (RegisterDevice) and a certificate
+// renewal (UpdateDevice) commit with their audit events, so a refused enrollment leaves no
+// device behind and no device changes unrecorded.
 //
 // Only the writes documented to honour it do (the ones listed at [AuditFunc]); reads,
 // AppendAudit and other writes ignore it. The context should therefore be given to exactly

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -40,8 +42,29 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith is start with the store wrapped by wrap (nil: as opened).
+func startWith(t *testing.T, wrap func(store.Store) store.Store) *env {
+	t.Helper()
 	opts := server.Options{AdminToken: adminToken, Engine: server.EngineConfig{NoBackoff: true}}
 	opts.OpenStore = testpg.OpenStore(t) // nil (bbolt) unless HELLOMDM_TEST_BACKEND=postgres
+	if wrap != nil {
+		open := opts.OpenStore
+		if open == nil {
+			open = func(_ context.Context, dir string) (store.Store, error) {
+				return bolt.Open(filepath.Join(dir, server.DatabaseFile), bolt.Options{})
+			}
+		}
+		opts.OpenStore = func(ctx context.Context, dir string) (store.Store, error) {
+			st, err := open(ctx, dir)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(st), nil
+		}
+	}
 	if testing.Verbose() {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

@@ -24,7 +24,8 @@ func normSerial(s string) string { return strings.ToUpper(strings.TrimSpace(s)) 
 // RegisterDevice creates the device, or re-enrolls it in the same tenant: the previous
 // certificate serial is revoked in the same transaction and the previous record returned.
 // A DeviceID stored under another tenant gives ErrConflict and stores nothing. EnrolledAt
-// defaults to now; UpdatedAt is set to now.
+// defaults to now; UpdatedAt is set to now. Events of ctx's store.AuditFunc are appended in
+// the same transaction.
 func (d *DB) RegisterDevice(ctx context.Context, dev store.Device) (*store.Device, error) {
 	if err := checkDevice(dev); err != nil {
 		return nil, fmt.Errorf("registering device: %w", err)
@@ -34,28 +35,39 @@ func (d *DB) RegisterDevice(ctx context.Context, dev store.Device) (*store.Devic
 		dev.EnrolledAt = now
 	}
 	dev.UpdatedAt = now
-	var previous *store.Device
-	// Batched: enrollments arriving together share one commit. The function is idempotent.
+	dev.CertSerial = normSerial(dev.CertSerial)
+	var (
+		previous *store.Device
+		sealed   []sealedEvent
+	)
+	// Batched: enrollments arriving together share one commit. The function is idempotent
+	// (it may run again when another member of the batch fails).
 	err := d.batch(ctx, func(tx *bbolt.Tx) error {
-		previous = nil
+		previous, sealed = nil, nil
 		var old store.Device
 		switch err := getJSON(bucket(tx, bDevices), []byte(dev.ID), &old); {
 		case errors.Is(err, store.ErrNotFound):
-			return writeDevice(tx, nil, dev, now)
+			if err := writeDevice(tx, nil, dev, now); err != nil {
+				return err
+			}
 		case err != nil:
 			return err
 		case old.TenantID != dev.TenantID:
 			return fmt.Errorf("device %s belongs to another tenant: %w", dev.ID, store.ErrConflict)
+		default:
+			if err := writeDevice(tx, &old, dev, now); err != nil {
+				return err
+			}
+			previous = &old
 		}
-		if err := writeDevice(tx, &old, dev, now); err != nil {
-			return err
-		}
-		previous = &old
-		return nil
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, store.DeviceRegistration{Device: dev, Previous: previous})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("registering device %s: %w", dev.ID, err)
 	}
+	publish(sealed)
 	return previous, nil
 }
 

@@ -88,7 +88,8 @@ var errRace = errors.New("concurrent insert")
 // RegisterDevice creates the device, or re-enrolls it in the same tenant: the previous
 // certificate serial is revoked in the same transaction and the previous record returned.
 // A DeviceID stored under another tenant gives ErrConflict and stores nothing. EnrolledAt
-// defaults to now; UpdatedAt is set to now.
+// defaults to now; UpdatedAt is set to now. Events of ctx's store.AuditFunc are appended in
+// the same transaction.
 func (d *DB) RegisterDevice(ctx context.Context, dev store.Device) (*store.Device, error) {
 	if err := checkDevice(dev); err != nil {
 		return nil, fmt.Errorf("registering device: %w", err)
@@ -98,26 +99,33 @@ func (d *DB) RegisterDevice(ctx context.Context, dev store.Device) (*store.Devic
 		dev.EnrolledAt = now
 	}
 	dev.UpdatedAt = now
-	var previous *store.Device
-	var err error
+	dev.CertSerial = normSerial(dev.CertSerial)
+	var (
+		previous *store.Device
+		sealed   []sealedEvent
+		err      error
+	)
 	for attempt := 0; attempt < 3; attempt++ {
 		err = d.tx(ctx, txOptions{retry: true}, func(tx pgx.Tx) error {
-			previous = nil
+			previous, sealed = nil, nil
 			old, err := lockDevice(ctx, tx, dev.ID)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
-				_, err := writeDevice(ctx, tx, nil, dev, now)
-				return err
+				if _, err := writeDevice(ctx, tx, nil, dev, now); err != nil {
+					return err
+				}
 			case err != nil:
 				return err
 			case old.TenantID != dev.TenantID:
 				return fmt.Errorf("device %s belongs to another tenant: %w", dev.ID, store.ErrConflict)
+			default:
+				if _, err := writeDevice(ctx, tx, &old, dev, now); err != nil {
+					return err
+				}
+				previous = &old
 			}
-			if _, err := writeDevice(ctx, tx, &old, dev, now); err != nil {
-				return err
-			}
-			previous = &old
-			return nil
+			sealed, err = writeAuditTx(ctx, tx, store.DeviceRegistration{Device: dev, Previous: previous})
+			return err
 		})
 		if !errors.Is(err, errRace) {
 			break
@@ -126,6 +134,7 @@ func (d *DB) RegisterDevice(ctx context.Context, dev store.Device) (*store.Devic
 	if err != nil {
 		return nil, fmt.Errorf("registering device %s: %w", dev.ID, err)
 	}
+	publish(sealed)
 	return previous, nil
 }
 

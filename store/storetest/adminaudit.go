@@ -150,6 +150,51 @@ func adminWrites() []adminWrite {
 			failErr: store.ErrNotFound,
 		},
 		{
+			name: "RegisterDevice",
+			write: func(ctx context.Context, s store.Store) error {
+				_, err := s.RegisterDevice(ctx, device("ta", "d-new", "0abc"))
+				return err
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				_, err := s.Device(ctx, "d-new")
+				ok, err := gone(err)
+				return !ok, err
+			},
+			stored: storedAs(func(x store.DeviceRegistration) bool {
+				return x.Device.ID == "d-new" && x.Device.CertSerial == "0ABC" && x.Previous == nil
+			}),
+			fail: func(ctx context.Context, s store.Store) error {
+				_, err := s.RegisterDevice(ctx, device("tb", "d-ta", "0abd"))
+				return err
+			},
+			failErr: store.ErrConflict,
+		},
+		{
+			// A re-enrollment replaces the certificate: the new serial and the old one's
+			// revocation commit with the events, or neither does.
+			name: "RegisterDeviceAgain",
+			write: func(ctx context.Context, s store.Store) error {
+				_, err := s.RegisterDevice(ctx, device("ta", "d-ta", "0new"))
+				return err
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				d, err := s.Device(ctx, "d-ta")
+				if err != nil {
+					return false, err
+				}
+				revoked, err := s.CertRevoked(ctx, "0TA")
+				return d.CertSerial == "0NEW" || revoked, err
+			},
+			stored: storedAs(func(x store.DeviceRegistration) bool {
+				return x.Device.ID == "d-ta" && x.Device.CertSerial == "0NEW" && x.Previous != nil && x.Previous.CertSerial == "0TA"
+			}),
+			fail: func(ctx context.Context, s store.Store) error {
+				_, err := s.RegisterDevice(ctx, device("tb", "d-ta", "0new"))
+				return err
+			},
+			failErr: store.ErrConflict,
+		},
+		{
 			name: "CreateToken",
 			setup: func(ctx context.Context, s store.Store) error {
 				return s.CreateToken(ctx, store.AdminToken{ID: "tok0", Hash: "ab12", Role: store.RoleAdmin, CreatedAt: t0})
