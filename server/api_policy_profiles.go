@@ -476,10 +476,14 @@ func (h *policyAPI) listAssignments(k profileKind) http.HandlerFunc {
 
 // SettingStateView is where one node of one device stands, as the API shows it.
 type SettingStateView struct {
-	LocURI      string    `json:"locUri"`
-	Format      string    `json:"format"`
-	Value       string    `json:"value"`
-	State       string    `json:"state"` // pending, succeeded, error, conflict, notApplicable, removed
+	LocURI string `json:"locUri"`
+	Format string `json:"format"`
+	Value  string `json:"value"`
+	State  string `json:"state"` // pending, succeeded, error, conflict, notApplicable, removed
+	// Removing is set while the setting is being removed from the device (its profile was
+	// deleted or unassigned): pending means the removal is on its way, error that the device
+	// refused it.
+	Removing    bool      `json:"removing,omitempty"`
 	ErrorCode   int       `json:"errorCode"`
 	ErrorDetail string    `json:"errorDetail,omitempty"`
 	Sources     []string  `json:"sources"` // profile IDs
@@ -489,7 +493,7 @@ type SettingStateView struct {
 func settingViews(list []store.SettingState) []SettingStateView {
 	out := make([]SettingStateView, 0, len(list))
 	for _, s := range list {
-		out = append(out, SettingStateView{LocURI: s.LocURI, Format: s.Format, Value: s.Value, State: s.State, ErrorCode: s.ErrorCode,
+		out = append(out, SettingStateView{LocURI: s.LocURI, Format: s.Format, Value: s.Value, State: s.State, Removing: s.Removing && s.State != store.SettingRemoved, ErrorCode: s.ErrorCode,
 			ErrorDetail: s.ErrorDetail, Sources: nonNil(s.Sources), LastChanged: s.LastChanged})
 	}
 	return out
@@ -497,9 +501,11 @@ func settingViews(list []store.SettingState) []SettingStateView {
 
 // ProfileStatusView is a profile's deployment report (policy.ProfileReport).
 type ProfileStatusView struct {
-	ProfileID string              `json:"profileId"`
-	Counts    map[string]int      `json:"counts"`
-	Devices   []DeviceSettingView `json:"devices"`
+	ProfileID string `json:"profileId"`
+	// Deleted is set when the profile was deleted and devices are removing its settings.
+	Deleted bool                `json:"deleted,omitempty"`
+	Counts  map[string]int      `json:"counts"`
+	Devices []DeviceSettingView `json:"devices"`
 }
 
 // DeviceSettingView is one device's settings in a profile report.
@@ -510,6 +516,11 @@ type DeviceSettingView struct {
 
 func (h *policyAPI) profileStatuses(k profileKind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		vars := mux.Vars(r)
+		if _, err := h.s.cfg.Store.Profile(r.Context(), vars["tid"], vars["pid"]); errors.Is(err, store.ErrNotFound) {
+			h.deletedProfileStatuses(w, r)
+			return
+		}
 		prof, ok := h.profileOf(w, r, k)
 		if !ok {
 			return
@@ -525,6 +536,66 @@ func (h *policyAPI) profileStatuses(k profileKind) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, out)
 	}
+}
+
+// deletedProfileStatuses reports a deleted profile's removal: devices delete its settings at
+// their next check-in (Delete, confirmed by the device's Status), so the profile's report
+// goes on while any setting state still names it, with deleted set. Each setting is removed
+// (the device confirmed, or nothing had been written), pending with removing set (the Delete
+// is on its way, or the device has not checked in since the deletion), or error (the device
+// refused to delete the node). A setting that another existing profile still sets is not
+// being removed and is left out. The profile's scope tags went with it, so only tokens
+// without scope tags (which see every profile of the tenant) get this report; 404 for the
+// others, and once no setting state names the profile.
+func (h *policyAPI) deletedProfileStatuses(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	p, _ := PrincipalFrom(r.Context())
+	if !p.SeesTenant(vars["tid"]) || len(p.ScopeTags) > 0 {
+		writeError(w, http.StatusNotFound, "notFound", "no such profile")
+		return
+	}
+	profs, err := h.s.cfg.Store.ListProfiles(r.Context(), vars["tid"])
+	if err != nil {
+		h.writeFailed(w, "profile report", err)
+		return
+	}
+	live := map[string]bool{}
+	for _, prof := range profs {
+		live[prof.ID] = true
+	}
+	rep, err := policy.ProfileReport(r.Context(), h.s.cfg.Store, vars["tid"], vars["pid"])
+	if err != nil {
+		h.writeFailed(w, "profile report", err)
+		return
+	}
+	out := ProfileStatusView{ProfileID: vars["pid"], Deleted: true, Counts: map[string]int{}, Devices: []DeviceSettingView{}}
+	for _, st := range policy.States() {
+		out.Counts[st] = 0
+	}
+	for _, d := range rep.Devices {
+		var kept []store.SettingState
+		for _, s := range d.Settings {
+			if slices.ContainsFunc(s.Sources, func(id string) bool { return live[id] }) {
+				continue
+			}
+			switch {
+			case s.State == store.SettingRemoved:
+			case s.State == store.SettingError && s.Removing:
+			default:
+				s.State, s.Removing, s.ErrorCode, s.ErrorDetail = store.SettingPending, true, 0, ""
+			}
+			out.Counts[s.State]++
+			kept = append(kept, s)
+		}
+		if len(kept) > 0 {
+			out.Devices = append(out.Devices, DeviceSettingView{DeviceID: d.DeviceID, Settings: settingViews(kept)})
+		}
+	}
+	if len(out.Devices) == 0 {
+		writeError(w, http.StatusNotFound, "notFound", "no such profile")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // resendToFailed marks every device with a setting of the profile in error as dirty: its next

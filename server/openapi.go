@@ -88,7 +88,7 @@ func apiOps() []apiOp {
 			apiOp{method: "DELETE", path: base + "/{pid}", tag: "profiles", summary: "Delete a profile; devices remove its settings at their next check-in", status: 204, errs: []int{401, 403, 404}},
 			apiOp{method: "POST", path: base + "/{pid}/assign", tag: "profiles", summary: "Replace the profile's assignments (unknown groupId: 422)", body: assignBody{}, status: 200, resp: AssignmentView{}, list: true, errs: rw},
 			apiOp{method: "GET", path: base + "/{pid}/assignments", tag: "profiles", summary: "List the profile's assignments", status: 200, resp: AssignmentView{}, list: true, errs: ro},
-			apiOp{method: "GET", path: base + "/{pid}/deviceStatuses", tag: "profiles", summary: "Counts by state and every device's settings from the profile", status: 200, resp: ProfileStatusView{}, errs: ro},
+			apiOp{method: "GET", path: base + "/{pid}/deviceStatuses", tag: "profiles", summary: "Counts by state and every device's settings from the profile; after the profile is deleted, its removal per device (deleted, removing) while any device's setting state names it", status: 200, resp: ProfileStatusView{}, errs: ro},
 			apiOp{method: "POST", path: base + "/{pid}/resendToFailed", tag: "profiles", summary: "Re-send the profile to devices where a setting failed; lists them", status: 200, resp: "", list: true, errs: []int{401, 403, 404}},
 		)
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -207,13 +209,19 @@ func init() {
 	adminCommands["profile status"] = adminCommand{
 		usage: "profile status --tenant TID --profile PID",
 		run: func(c *adminClient, args []string) error {
-			path, _, err := c.profileCommand("profile status", args)
-			tid := tenantOfPath(path)
-			if err != nil {
+			path, pid, err := c.profileCommand("profile status", args)
+			var ae *apiError
+			if errors.As(err, &ae) && ae.Status == http.StatusNotFound && path != "" {
+				// A deleted profile is on neither route, but its report goes on while devices
+				// remove its settings; the server answers it on either route.
+				path = tenantPath(tenantOfPath(path), "configurationPolicies", pid)
+			} else if err != nil {
 				return err
 			}
+			tid := tenantOfPath(path)
 			var out struct {
 				ProfileID string         `json:"profileId"`
+				Deleted   bool           `json:"deleted,omitempty"`
 				Counts    map[string]int `json:"counts"`
 				Devices   []struct {
 					DeviceID string           `json:"deviceId"`
@@ -226,6 +234,10 @@ func init() {
 			if c.output == "json" {
 				return c.print(out)
 			}
+			deleted := ""
+			if out.Deleted {
+				deleted = " (deleted; devices remove its settings at their next check-in)"
+			}
 			var states []string
 			for s := range out.Counts {
 				states = append(states, s)
@@ -235,20 +247,24 @@ func init() {
 			for _, s := range states {
 				parts = append(parts, fmt.Sprintf("%s %d", s, out.Counts[s]))
 			}
-			fmt.Fprintf(c.stdout, "profile %s: %s\n\n", out.ProfileID, strings.Join(parts, ", "))
+			fmt.Fprintf(c.stdout, "profile %s%s: %s\n\n", out.ProfileID, deleted, strings.Join(parts, ", "))
 			tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "DEVICE\tDEVICENAME\tLOCURI\tSTATE\tERROR")
 			for _, d := range out.Devices {
 				name := c.nameOf("device", tid, d.DeviceID)
 				for _, s := range d.Settings {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.DeviceID, name, cell(s["locUri"]), cell(s["state"]), cell(s["errorDetail"]))
+					state := cell(s["state"])
+					if s["removing"] == true {
+						state += " (removal)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.DeviceID, name, cell(s["locUri"]), state, cell(s["errorDetail"]))
 				}
 			}
 			return tw.Flush()
 		},
 	}
 	adminCommands["profile delete"] = adminCommand{
-		usage: "profile delete --tenant TID --profile PID   (devices remove its settings at their next check-in)",
+		usage: "profile delete --tenant TID --profile PID   (devices remove its settings at their next check-in; profile status follows the removal)",
 		run: func(c *adminClient, args []string) error {
 			path, pid, err := c.profileCommand("profile delete", args)
 			if err != nil {
@@ -322,7 +338,7 @@ func (c *adminClient) profileCommand(name string, args []string) (path, pid stri
 	}
 	route, err := c.profileRoute(*tid, *p)
 	if err != nil {
-		return "", "", err
+		return tenantPath(*tid), *p, err // the tenant's path, for a caller that goes on
 	}
 	return tenantPath(*tid, route, *p), *p, nil
 }
