@@ -306,8 +306,8 @@ func (s *step) run() ([]byte, error) {
 // retransmission decides whether a client message repeats the last message of a session
 // whose reply the client may not have received, and must be answered from the stored reply
 // (nothing recorded twice), or is new work. The protocol gives no retransmission flag, so the
-// rule uses what it does give (OMA-TS-DM_Protocol-V1_2_1 §6 and §8.3; MS-MDM 2.2.1 session
-// rules):
+// rule uses what it does give (OMA-TS-DM_Protocol-V1_2_1 §6 multiple messages and §8
+// packages; MS-MDM 2.2.1 session rules):
 //
 //   - The message must carry the session's last client MsgID, its bytes must hash to the
 //     last message's, and a reply must be stored. Anything else is new work.
@@ -321,7 +321,7 @@ func (s *step) run() ([]byte, error) {
 //     (a) open: the stored reply carried commands (the client owes their Statuses) or asked
 //     for the next message of the client's package (Alert 1222). A reply of only Statuses
 //     and Final left the client nothing to answer and ended the session (OMA-TS-DM_Protocol
-//     §8.3, MS-MDM 2.2.1 "the server's last message"), so a MsgID 1 afterwards opens a new
+//     §8, MS-MDM 2.2.1: the server's last package), so a MsgID 1 afterwards opens a new
 //     session that gets every command queued since;
 //     (b) young: it arrives within ClaimLease of the message it repeats. The stored reply's
 //     commands are reserved to this session for that long; after it the claims have lapsed,

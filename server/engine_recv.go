@@ -177,12 +177,12 @@ func (s *step) recordStatus(c *syncml.Command) error {
 // order of Statuses is not fixed: Windows (and hellomdm's agent) answers an Atomic with its
 // own Status first and its children's after it, other clients the other way round, and a
 // client may put them in different messages of the session when MaxMsgSize splits its reply
-// (OMA-TS-DM_Protocol-V1_2_1 §6.6.6 and OMA-TS-SyncML-RepPro §6.6: a Status per command,
-// nested ones included; MS-MDM "OMA DM protocol support", Atomic: the failing command keeps
-// its own code, the others answer 216). So a child's Status counts whatever state its parent
-// is in, as long as it answers the parent's send in this session (a Status from a session
-// whose claim lapsed and whose command went out again elsewhere is stale), and only the
-// first Status for each child counts.
+// (OMA-TS-DM_Protocol-V1_2_1 §6 multiple messages; OMA-TS-SyncML-RepPro-V1_2_2: a Status
+// per command, nested ones included; MS-MDM "OMA DM protocol support", Atomic: the Atomic
+// answers 507, the failing command keeps its own code, the others answer 216). So a child's
+// Status counts whatever state its parent is in, as long as it answers the parent's send in
+// this session (a Status from a session whose claim lapsed and whose command went out again
+// elsewhere is stale), and only the first Status for each child counts.
 func (s *step) recordChildStatus(cmd *store.Command, ref store.SentRef, code int) error {
 	if cmd.LastSession != s.sess.Key {
 		return nil
