@@ -254,10 +254,13 @@ func TestCheckinBadInput(t *testing.T) {
 		}
 	})
 	t.Run("repeated message answered from the stored reply", func(t *testing.T) {
+		// The reply carries a command, so the session stays open and the same message again
+		// is a retransmission (an ended session's MsgID 1 would start a new session).
+		ts.queue(dev.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 		raw, _ := dev.first().Bytes(true)
 		_, first := dev.post(raw)
 		_, again := dev.post(raw)
-		if string(first) != string(again) {
+		if string(first) != string(again) || len(commandsOf(mustParse(t, first))) != 1 {
 			t.Fatalf("a repeated message got a different reply")
 		}
 	})
