@@ -79,6 +79,11 @@ const (
 	KindExported Kind = "audit.exported"
 	// KindVerified: the tenant's chain was verified (Details carries the result).
 	KindVerified Kind = "audit.verified"
+
+	// KindGPOAnalyzed: an administrator had a Group Policy object analyzed (or an import
+	// dry-run); Details carries the file, its format and the summary. A real import is an
+	// admin.write of the profile it creates.
+	KindGPOAnalyzed Kind = "gpo.analyzed"
 )
 
 // Kinds returns every kind hellomdm records, in a stable order.
@@ -90,6 +95,7 @@ func Kinds() []Kind {
 		KindSettingState, KindDeviceAlert,
 		KindPINResetRequested, KindPINResetSucceeded, KindPINResetRefused,
 		KindRetention, KindExported, KindVerified,
+		KindGPOAnalyzed,
 	}
 }
 
@@ -101,7 +107,8 @@ func (k Kind) Valid() bool {
 		KindCommandQueued, KindCommandSent, KindCommandDelivered, KindCommandFailed, KindCommandCancelled,
 		KindSettingState, KindDeviceAlert,
 		KindPINResetRequested, KindPINResetSucceeded, KindPINResetRefused,
-		KindRetention, KindExported, KindVerified:
+		KindRetention, KindExported, KindVerified,
+		KindGPOAnalyzed:
 		return true
 	}
 	return false

@@ -68,6 +68,7 @@ func (s *Server) policyRoutes(api *mux.Router) {
 	}
 	api.HandleFunc("/tenants/{tid}/devices/{did}/settingStates", h.deviceSettingStates).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/profiles", h.deviceProfiles).Methods(http.MethodGet)
+	h.gpoRoutes(api)
 }
 
 // GroupRequest is the body of POST /tenants/{tid}/groups.

@@ -27,7 +27,9 @@ type apiOp struct {
 	list                       bool
 	errs                       []int
 	public                     bool
-	formats                    bool // streamed export: ?format=json|csv|ndjson
+	formats                    bool     // streamed export: ?format=json|csv|ndjson
+	upload                     bool     // the body is a file's raw bytes (application/octet-stream)
+	query                      []string // query parameters
 }
 
 // profileDoc stands for a profile in Intune's JSON shape.
@@ -73,6 +75,12 @@ func apiOps() []apiOp {
 		{method: "POST", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "Add a user, device or group (by ID; users also by UPN); 409 on a cycle", body: MemberRequest{}, status: 204, errs: append(rw, 409)},
 		{method: "GET", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "List direct members", status: 200, resp: MemberView{}, list: true, errs: ro},
 		{method: "DELETE", path: "/tenants/{tid}/groups/{gid}/members/{mid}", tag: "groups", summary: "Remove a direct member", status: 204, errs: []int{401, 403, 404}},
+		{method: "POST", path: "/tenants/{tid}/groupPolicy/analyze", tag: "groupPolicy", upload: true, query: []string{"fileName", "scope"},
+			summary: "Analyze a GPO (zip of a GPMC backup folder, gpreport.xml, registry.pol or LGPO text): one row per registry value with its MDM mapping (operator, admin)",
+			status:  200, resp: GroupPolicyReportView{}, errs: []int{400, 401, 403, 404, 413, 422}},
+		{method: "POST", path: "/tenants/{tid}/groupPolicy/import", tag: "groupPolicy", upload: true, query: []string{"fileName", "name", "scope", "dryRun"},
+			summary: "Create a custom OMA-URI profile from a GPO's supported settings (dryRun=true: show it, create nothing) (operator, admin)",
+			status:  201, resp: GroupPolicyImportView{}, errs: []int{400, 401, 403, 404, 413, 422}},
 	}
 	for _, k := range []struct{ route, what string }{
 		{routeSettingsCatalog, "settings catalog policy (#microsoft.graph.deviceManagementConfigurationPolicy)"},
@@ -134,8 +142,14 @@ func openAPIDocument() map[string]any {
 		if op.formats {
 			params = append(params, map[string]any{"name": "format", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"json", "csv", "ndjson"}}})
 		}
+		for _, q := range op.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+		}
 		if params != nil {
 			o["parameters"] = params
+		}
+		if op.upload {
+			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}
 		}
 		if op.body != nil {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schemaRef(op.body, schemas)}}}
