@@ -24,7 +24,7 @@ func init() {
 		usage: "gpo analyze --tenant TID PATH [--scope machine|user] [-o json]   (PATH: GPMC backup folder, gpreport.xml, registry.pol or LGPO text)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("gpo analyze")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or name")
 			scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
 			output := fs.String("o", "", "output: table or json")
 			path, err := parseGPOCommand(fs, args, output, c, "tenant")
@@ -50,7 +50,7 @@ func init() {
 		usage: "gpo import --tenant TID PATH --name NAME [--scope machine|user] [--dry-run] [-o json]   (creates a custom OMA-URI profile from the supported settings)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("gpo import")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or name")
 			name := fs.String("name", "", "name of the profile to create")
 			scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
 			dryRun := fs.Bool("dry-run", false, "print the profile that would be created; create nothing")
@@ -177,8 +177,15 @@ func zipFolder(dir string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// upload POSTs raw bytes and decodes the JSON answer.
+// upload POSTs raw bytes and decodes the JSON answer; a tenant name in path becomes its ID
+// (resolvePath).
 func (c *adminClient) upload(path string, body []byte, out any) error {
+	path, err := c.resolvePath(path)
+	if err != nil {
+		return err
+	}
+	notes := c.notes
+	c.names, c.notes = nil, nil
 	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -203,7 +210,7 @@ func (c *adminClient) upload(path string, body []byte, out any) error {
 		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
 			e.Error.Code, e.Error.Message = "httpError", strings.TrimSpace(string(raw))
 		}
-		return &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		return &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Note: strings.Join(notes, "; ")}
 	}
 	return json.Unmarshal(raw, out)
 }
@@ -214,7 +221,13 @@ func (c *adminClient) printGPO(out map[string]any, imported bool) error {
 	if c.output == "json" {
 		return c.print(out)
 	}
-	if err := c.print(out, "scope", "key", "valueName", "data", "setting", "mdmSupport", "cspMapping", "value"); err != nil {
+	if dry, _ := out["dryRun"].(bool); c.output == "id" && imported && !dry {
+		_, err := fmt.Fprintln(c.stdout, out["id"]) // -q: the new profile's ID only
+		return err
+	}
+	table := *c
+	table.output = "table"
+	if err := table.print(out, "scope", "key", "valueName", "data", "setting", "mdmSupport", "cspMapping", "value"); err != nil {
 		return err
 	}
 	var sum struct {

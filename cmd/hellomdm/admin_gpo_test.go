@@ -91,4 +91,9 @@ func TestAdminGPOCommands(t *testing.T) {
 	if _, out, _ := cli("profile", "list", "--tenant", tid); !strings.Contains(out, id) || !strings.Contains(out, "WHfB from GPO") {
 		t.Fatalf("profile list lacks %s:\n%s", id, out)
 	}
+	// The tenant by its domain; -q prints the new profile's ID only.
+	code, out, errOut = cli("-q", "gpo", "import", "--tenant", "contoso.com", filepath.Join(fixtures, "registry.pol"), "--name", "Second")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 1 || len(lines[0]) != 36 || lines[0] == id {
+		t.Fatalf("gpo import -q by tenant name: %d %s\n%s", code, errOut, out)
+	}
 }
