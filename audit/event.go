@@ -54,6 +54,9 @@ const (
 	// KindCommandCancelled: a queued command was withdrawn before delivery
 	// (profile unassigned or superseded).
 	KindCommandCancelled Kind = "command.cancelled"
+	// KindCommandUnknown: an at-most-once command (Exec) was sent and its session broke off
+	// without a Status; it is not sent again unless an admin resends it.
+	KindCommandUnknown Kind = "command.unknown"
 
 	// KindSettingState: a (device, profile, LocURI) setting moved from one
 	// compliance state to another; Details has from/to.
@@ -91,7 +94,7 @@ func Kinds() []Kind {
 	return []Kind{
 		KindAdminWrite, KindAuthRefused, KindSignIn,
 		KindEnrolled, KindRenewed, KindUnenrolled, KindRetired, KindEnrollmentRefused,
-		KindCommandQueued, KindCommandSent, KindCommandDelivered, KindCommandFailed, KindCommandCancelled,
+		KindCommandQueued, KindCommandSent, KindCommandDelivered, KindCommandFailed, KindCommandCancelled, KindCommandUnknown,
 		KindSettingState, KindDeviceAlert,
 		KindPINResetRequested, KindPINResetSucceeded, KindPINResetRefused,
 		KindRetention, KindExported, KindVerified,
@@ -104,7 +107,7 @@ func (k Kind) Valid() bool {
 	switch k {
 	case KindAdminWrite, KindAuthRefused, KindSignIn,
 		KindEnrolled, KindRenewed, KindUnenrolled, KindRetired, KindEnrollmentRefused,
-		KindCommandQueued, KindCommandSent, KindCommandDelivered, KindCommandFailed, KindCommandCancelled,
+		KindCommandQueued, KindCommandSent, KindCommandDelivered, KindCommandFailed, KindCommandCancelled, KindCommandUnknown,
 		KindSettingState, KindDeviceAlert,
 		KindPINResetRequested, KindPINResetSucceeded, KindPINResetRefused,
 		KindRetention, KindExported, KindVerified,

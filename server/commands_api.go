@@ -44,10 +44,12 @@ type CommandView struct {
 	ChildStatus []int         `json:"childStatus,omitempty"`
 	Attempts    int           `json:"attempts"`
 	SentCount   int           `json:"sentCount"`
-	Results     []ResultView  `json:"results,omitempty"`
-	Source      string        `json:"source,omitempty"`
-	CreatedAt   time.Time     `json:"createdAt"`
-	UpdatedAt   time.Time     `json:"updatedAt"`
+	// ResentAs is the copy an admin queued with POST .../commands/{id}/resend.
+	ResentAs  string       `json:"resentAs,omitempty"`
+	Results   []ResultView `json:"results,omitempty"`
+	Source    string       `json:"source,omitempty"`
+	CreatedAt time.Time    `json:"createdAt"`
+	UpdatedAt time.Time    `json:"updatedAt"`
 }
 
 // ResultView is one Results item of a Get.
@@ -185,8 +187,9 @@ func (s *Server) listCommands(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make([]CommandView, 0, len(cmds))
+	now := s.cfg.Now()
 	for _, c := range cmds {
-		out = append(out, commandView(c))
+		out = append(out, commandViewAt(c, now))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
@@ -205,14 +208,96 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "loading the command failed")
 		return
 	}
-	writeJSON(w, http.StatusOK, commandView(c))
+	writeJSON(w, http.StatusOK, commandViewAt(c, s.cfg.Now()))
+}
+
+// commandViewAt is commandView as of now: an at-most-once command whose claim has run out
+// without a Status shows as unknown even before the device's next session stores that state
+// (nothing will send it again either way).
+func commandViewAt(c store.Command, now time.Time) CommandView {
+	if c.State == store.CommandSent && unknownNow(&c, now) {
+		c.State = store.CommandUnknown
+	}
+	return commandView(c)
+}
+
+// resendCommand serves POST .../commands/{id}/resend: an admin's decision to send an
+// unknown command (at-most-once, sent, no Status; see atMostOnce) again. It queues a copy as
+// a new command (answered 201 with it) and records its ID in the original's resentAs, in one
+// transaction with the audit events; a command that is not unknown, or was resent already,
+// is a 409 and changes nothing.
+func (s *Server) resendCommand(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.deviceInTenant(w, r)
+	if !ok {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	p, _ := PrincipalFrom(r.Context())
+	now := s.cfg.Now().UTC()
+	var copyCmd store.Command
+	var refusal string
+	err := s.cfg.Store.Checkin(r.Context(), d.ID, func(tx store.DeviceTx) error {
+		refusal = ""
+		orig, err := tx.Command(id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case orig.ResentAs != "":
+			refusal = "the command was resent already as " + orig.ResentAs
+			return nil
+		case !unknownNow(&orig, now):
+			refusal = "only a command in state unknown can be resent; this one is " + string(orig.State)
+			if orig.State == store.CommandSent {
+				refusal += " (its claim has not run out, or it is not at-most-once and goes out again by itself)"
+			}
+			return nil
+		}
+		before := commandViewAt(orig, now)
+		copyCmd = store.Command{ID: uuid.NewString(), TenantID: orig.TenantID, DeviceID: orig.DeviceID, Payload: orig.Payload,
+			Source: "admin:" + p.TokenID, State: store.CommandQueued, MaxAttempts: s.engine.cfg.MaxAttempts, CreatedAt: now, UpdatedAt: now}
+		orig.State = store.CommandUnknown
+		orig.ClaimSession, orig.ClaimUntil = "", time.Time{}
+		orig.ResentAs = copyCmd.ID
+		orig.UpdatedAt = now
+		if err := tx.PutCommand(orig); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(copyCmd); err != nil {
+			return err
+		}
+		after := commandView(copyCmd)
+		return tx.Audit(
+			s.adminEvent(p, d.TenantID, "resend", audit.Subject{Type: audit.SubjectCommand, ID: orig.ID}, d.ID, before, commandView(orig)),
+			&audit.Event{ID: newEventID(), Time: now, TenantID: d.TenantID, Kind: audit.KindCommandQueued,
+				Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
+				Subject: audit.Subject{Type: audit.SubjectCommand, ID: copyCmd.ID}, DeviceID: d.ID, Action: "resend",
+				Details: mustJSON(map[string]any{"resendOf": orig.ID, "command": after})},
+		)
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "notFound", "no such command")
+		return
+	case err != nil:
+		s.log.Error("resend failed", "device", d.ID, "command", id, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the command could not be resent; nothing was stored")
+		return
+	case refusal != "":
+		writeError(w, http.StatusConflict, "conflict", refusal)
+		return
+	}
+	if stored, err := s.cfg.Store.Command(r.Context(), d.ID, copyCmd.ID); err == nil {
+		copyCmd = stored
+	}
+	writeJSON(w, http.StatusCreated, commandView(copyCmd))
 }
 
 func commandView(c store.Command) CommandView {
 	v := payloadView(c.Payload)
 	v.ID, v.DeviceID, v.State, v.StatusCode = c.ID, c.DeviceID, string(c.State), c.StatusCode
 	v.StatusText = statusText(c.StatusCode)
-	v.ChildStatus, v.Attempts, v.SentCount, v.Source = c.ChildStatus, c.Attempts, c.SentCount, c.Source
+	v.ChildStatus, v.Attempts, v.SentCount, v.Source, v.ResentAs = c.ChildStatus, c.Attempts, c.SentCount, c.Source, c.ResentAs
 	v.CreatedAt, v.UpdatedAt = c.CreatedAt, c.UpdatedAt
 	n := 0
 	childStates(v.Commands, c.ChildStatus, c.State.Open(), &n)

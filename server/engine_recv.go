@@ -164,9 +164,12 @@ func (s *step) recordStatus(c *syncml.Command) error {
 	if len(ref.Child) > 0 {
 		return s.recordChildStatus(cmd, ref, code)
 	}
-	if cmd.State != store.CommandSent || cmd.ClaimSession != s.sess.Key {
+	lateUnknown := cmd.State == store.CommandUnknown && cmd.LastSession == s.sess.Key && cmd.ResentAs == ""
+	if !lateUnknown && (cmd.State != store.CommandSent || cmd.ClaimSession != s.sess.Key) {
 		// Already recorded (or reclaimed by another session after this one's lease ran out):
-		// never record a command twice.
+		// never record a command twice. An at-most-once command whose claim ran out in this
+		// session (store.CommandUnknown) still takes this session's late Status: the device
+		// tells what happened, unless an admin has already resent it.
 		return nil
 	}
 	s.dirty[cmd.ID] = true

@@ -111,6 +111,7 @@ func (s *Server) routes() *mux.Router {
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.listCommands).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}", s.getCommand).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}/resend", s.resendCommand).Methods(http.MethodPost)
 	s.identityRoutes(api)
 	s.auditRoutes(api)
 	s.policyRoutes(api)

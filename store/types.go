@@ -80,7 +80,10 @@ type CommandState string
 
 // Command states. Queued, Sent and Retry are open (the device still has to answer); the
 // others are final. Accepted (202) is final for the queue: the policy engine confirms it later
-// with a Get of its own.
+// with a Get of its own. Unknown is final too: an at-most-once command (an Exec, see the
+// session engine's atMostOnce) went out, its session broke off without a Status, and whether
+// the device ran it cannot be known; nothing sends it again until an admin resends it, which
+// queues a copy (ResentAs).
 const (
 	CommandQueued    CommandState = "queued"    // waiting to be sent
 	CommandSent      CommandState = "sent"      // sent in a session; no Status yet
@@ -89,6 +92,7 @@ const (
 	CommandSucceeded CommandState = "succeeded" // device answered 200
 	CommandFailed    CommandState = "failed"    // device answered an error and retries are spent
 	CommandCancelled CommandState = "cancelled" // withdrawn before delivery
+	CommandUnknown   CommandState = "unknown"   // at-most-once, sent, no Status before its claim ran out
 )
 
 // Open reports whether a command in this state still needs the device.
@@ -119,10 +123,12 @@ type Command struct {
 	ClaimUntil   time.Time `json:"claimUntil,omitempty"`
 	// LastSession is the session that last carried the command; a failed command is
 	// retried only in a later session.
-	LastSession string    `json:"lastSession,omitempty"`
-	SentCount   int       `json:"sentCount"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	LastSession string `json:"lastSession,omitempty"`
+	SentCount   int    `json:"sentCount"`
+	// ResentAs is the command an admin queued to send an unknown command again.
+	ResentAs  string    `json:"resentAs,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // SentRef ties a CmdID the server used in one of its messages to the queued command.

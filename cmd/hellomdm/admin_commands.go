@@ -27,7 +27,20 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
-			return c.call("GET", tenantPath(*tid, "devices", *did, "commands"), nil, "id", "verb", "locUri", "state", "statusText", "attempts")
+			return c.call("GET", tenantPath(*tid, "devices", *did, "commands"), nil, "id", "verb", "locUri", "state", "statusText", "attempts", "resentAs")
+		},
+	}
+	adminCommands["command resend"] = adminCommand{
+		usage: "command resend --tenant TID --device DID --command ID   (send an unknown Exec again)",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("command resend")
+			tid := fs.String("tenant", "", "tenant ID")
+			did := fs.String("device", "", "device ID")
+			id := fs.String("command", "", "ID of the command in state unknown")
+			if err := parseCommand(fs, args, "tenant", "device", "command"); err != nil {
+				return err
+			}
+			return c.call("POST", tenantPath(*tid, "devices", *did, "commands", *id, "resend"), nil, "id", "verb", "locUri", "state")
 		},
 	}
 }

@@ -124,6 +124,12 @@ func client(pool *x509.CertPool) *http.Client {
 // waitHealthy polls /healthz (trusting DATA/ca.pem) and returns the CA PEM.
 func waitHealthy(t *testing.T, p *serveProc, dir, addr string) []byte {
 	t.Helper()
+	return waitHealthyOn(t, p, dir, addr, "bbolt")
+}
+
+// waitHealthyOn is waitHealthy for a server whose /healthz names the given store backend.
+func waitHealthyOn(t *testing.T, p *serveProc, dir, addr, backend string) []byte {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -140,7 +146,7 @@ func waitHealthy(t *testing.T, p *serveProc, dir, addr string) []byte {
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
 				var h map[string]string
-				if resp.StatusCode != 200 || json.Unmarshal(body, &h) != nil || h["status"] != "ok" || h["store"] != "bbolt" {
+				if resp.StatusCode != 200 || json.Unmarshal(body, &h) != nil || h["status"] != "ok" || h["store"] != backend {
 					t.Fatalf("healthz: %d %s", resp.StatusCode, body)
 				}
 				return caPEM

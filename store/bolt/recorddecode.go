@@ -402,6 +402,8 @@ func fastDecodeCommand(raw []byte, c *store.Command) bool {
 			return p.text(&c.LastSession)
 		case "sentCount":
 			return p.int(&c.SentCount)
+		case "resentAs":
+			return p.text(&c.ResentAs)
 		case "createdAt":
 			return p.time(&c.CreatedAt)
 		case "updatedAt":

@@ -186,6 +186,39 @@ func testCheckin(t *testing.T, open opener) {
 				return err
 			}))
 		}},
+		{"UnknownStateLeavesOpenSet", func(t *testing.T, s store.Store) {
+			// An at-most-once command whose claim ran out is stored as unknown (final), and a
+			// resend records its copy in ResentAs; both survive a read.
+			must(t, "Enqueue", s.Enqueue(t.Context(), command("d1", "c1"), command("d1", "c2")))
+			must(t, "Checkin", s.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
+				c, err := tx.Command("c1")
+				if err != nil {
+					return err
+				}
+				c.State, c.ResentAs, c.SentCount = store.CommandUnknown, "c2", 1
+				return tx.PutCommand(c)
+			}))
+			must(t, "Checkin", s.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
+				open, err := tx.Open()
+				if err != nil {
+					return err
+				}
+				if !slices.Equal(commandIDs(open), []string{"c2"}) {
+					return fmt.Errorf("Open = %v, want [c2]", commandIDs(open))
+				}
+				return nil
+			}))
+			c1, err := s.Command(t.Context(), "d1", "c1")
+			must(t, "Command", err)
+			if c1.State != store.CommandUnknown || c1.ResentAs != "c2" || c1.SentCount != 1 {
+				t.Fatalf("c1 = %+v", c1)
+			}
+			list, err := s.ListCommands(t.Context(), "d1")
+			must(t, "ListCommands", err)
+			if len(list) != 2 || list[0].ResentAs != "c2" || list[0].State != store.CommandUnknown {
+				t.Fatalf("ListCommands = %+v", list)
+			}
+		}},
 		{"PutCommandUnknown", func(t *testing.T, s store.Store) {
 			err := s.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
 				return tx.PutCommand(command("d1", "never-enqueued"))
