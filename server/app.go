@@ -51,10 +51,16 @@ type Options struct {
 	// retention pass runs while serving (default DefaultAuditRetentionInterval).
 	AuditRetention         time.Duration
 	AuditRetentionInterval time.Duration
-	Logger                 *slog.Logger
-	// Out receives the one-time bootstrap token announcement (stdout for `serve`).
-	Out io.Writer
-	Now func() time.Time
+	// MetricsAddr, when set, is a loopback address serving /metrics over plain HTTP without
+	// authentication (the HTTPS /metrics asks for an admin token).
+	MetricsAddr string
+	Logger      *slog.Logger
+	// Out receives the one-time bootstrap token announcement (stdout for `serve`), kept out
+	// of the log so the secret does not travel with log shipping. OutJSON writes it as one
+	// JSON record shaped like the JSON log's (time, level, msg, token) instead of a text line.
+	Out     io.Writer
+	OutJSON bool
+	Now     func() time.Time
 }
 
 // App is a running-ready server process: store, CA, TLS certificate and handler.
@@ -68,10 +74,14 @@ type App struct {
 	// function (Services) built them; the admin API reaches them through here.
 	IDP      *idp.Service
 	PinReset *pinreset.Service
+	// Metrics are the Prometheus metrics (served at /metrics and on Options.MetricsAddr).
+	Metrics  *Metrics
 	log      *slog.Logger
 	security Security
 	listener net.Listener
 	http     *http.Server
+	// metricsLn serves /metrics on Options.MetricsAddr (nil: not configured).
+	metricsLn *metricsListener
 	// retention drops old audit segments while serving (nil: keep forever).
 	retention *retentionLoop
 }
@@ -131,9 +141,14 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 		ln.Close()
 		return fail(err)
 	}
-	app := &App{Store: st, CA: authority, PublicURL: pub, log: o.Logger, security: o.Security, listener: ln}
+	app := &App{Store: st, CA: authority, PublicURL: pub, log: o.Logger, security: o.Security, listener: ln, Metrics: NewMetrics(st, o.Logger)}
+	if app.metricsLn, err = newMetricsListener(o.MetricsAddr, app.Metrics); err != nil {
+		ln.Close()
+		return fail(err)
+	}
 	fail = func(err error) (*App, error) {
 		ln.Close()
+		app.metricsLn.close()
 		st.Close()
 		return nil, err
 	}
@@ -148,7 +163,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 		}
 	}
 	srv, err := New(Config{Store: st, Devices: authority, PublicURL: pub, Engine: o.Engine, Policy: hook, Mounts: mounts,
-		TOTP: app.totpEnroller(), PinReset: app.pinResetOnboarding(),
+		TOTP: app.totpEnroller(), PinReset: app.pinResetOnboarding(), Metrics: app.Metrics,
 		ClientCertHeader: o.ClientCertHeader, TrustedProxies: o.TrustedProxies, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return fail(err)
@@ -190,6 +205,14 @@ func (a *App) Serve() error {
 		"version", v.Version, "commit", v.Commit, "built", v.Date, "go", v.GoVersion)
 	a.retention.start()
 	a.Server.SetNotReady("")
+	if a.metricsLn != nil {
+		a.log.Info("serving metrics without authentication on loopback", "addr", a.metricsLn.addr().String(), "path", MetricsPath)
+		go func() {
+			if err := a.metricsLn.serve(); err != nil {
+				a.log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	err := a.http.ServeTLS(a.listener, "", "")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -202,6 +225,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	// Requests still in flight on kept-alive connections see /readyz fail and are drained.
 	a.Server.SetNotReady("shutting down")
 	err := a.http.Shutdown(ctx)
+	if merr := a.metricsLn.shutdown(ctx); err == nil {
+		err = merr
+	}
 	a.retention.stop()
 	if cerr := a.Store.Close(); err == nil {
 		err = cerr
@@ -349,8 +375,19 @@ func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
 	if err := st.CreateToken(ctx, store.AdminToken{ID: uuid.NewString(), Hash: hash, Name: "bootstrap", Role: store.RoleAdmin, CreatedAt: o.Now().UTC()}); err != nil {
 		return fmt.Errorf("storing bootstrap token: %w", err)
 	}
-	fmt.Fprintf(o.Out, "bootstrap admin token (shown once, stored hashed): %s\n", secret)
+	announceBootstrapToken(o.Out, o.OutJSON, secret)
 	return nil
+}
+
+// bootstrapTokenMsg introduces the bootstrap token, in text and JSON alike.
+const bootstrapTokenMsg = "bootstrap admin token (shown once, stored hashed)"
+
+func announceBootstrapToken(w io.Writer, asJSON bool, secret string) {
+	if asJSON {
+		slog.New(slog.NewJSONHandler(w, nil)).Warn(bootstrapTokenMsg, "token", secret, "env", "HELLOMDM_ADMIN_TOKEN")
+		return
+	}
+	fmt.Fprintf(w, "%s: %s\n", bootstrapTokenMsg, secret)
 }
 
 // bootstrapTokenKey is the config key holding the hash of the bootstrap token being made.

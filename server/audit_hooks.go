@@ -21,6 +21,8 @@ type serviceAudit struct {
 	st  store.Store
 	now func() time.Time
 	log *slog.Logger
+	// metrics counts every refused enrollment and sign-in, with or without a tenant (nil: none).
+	metrics *Metrics
 }
 
 // tenantOfUPN finds the tenant that verified the UPN's domain.
@@ -45,6 +47,7 @@ func (a serviceAudit) append(ctx context.Context, ev *audit.Event) {
 
 // enrollmentRefused is enrollment.Config.OnRefused.
 func (a serviceAudit) enrollmentRefused(ctx context.Context, r enrollment.Refusal) {
+	a.metrics.enrollmentRefused()
 	tid := a.tenantOfUPN(ctx, r.UPN)
 	if tid == "" {
 		return
@@ -62,6 +65,7 @@ func (a serviceAudit) enrollmentRefused(ctx context.Context, r enrollment.Refusa
 
 // signIn is idp.Config.OnSignIn: a sign-in is auth.signin, a refused one auth.refused.
 func (a serviceAudit) signIn(ctx context.Context, e idp.SignInEvent) {
+	a.metrics.signIn(e.OK)
 	if e.TenantID == "" {
 		// Refused before the tenant was looked up (a locked-out user): the UPN's domain
 		// names the log.

@@ -87,6 +87,8 @@ type Engine struct {
 	store  store.Checkins
 	policy PolicyHook
 	log    *slog.Logger
+	// metrics counts sessions (nil: not counted).
+	metrics *Metrics
 }
 
 // NewEngine builds a session engine. policy may be nil.
@@ -123,13 +125,19 @@ func (*errReplay) Error() string { return "repeated client message" }
 // Handle processes one client message and returns the reply to send. The reply is returned
 // only after the transaction that recorded everything has committed.
 func (e *Engine) Handle(ctx context.Context, req Request) ([]byte, error) {
+	reply, _, err := e.handle(ctx, req)
+	return reply, err
+}
+
+// handle is Handle, also saying whether the reply is a stored one (a repeated message).
+func (e *Engine) handle(ctx context.Context, req Request) (reply []byte, replayed bool, err error) {
 	hdr := req.Message.Header
 	if hdr.Source != req.DeviceID {
-		return nil, e.refuse(req, syncml.StatusForbidden, fmt.Sprintf("SyncHdr Source %q is not the certificate's device %q", hdr.Source, req.DeviceID))
+		return nil, false, e.refuse(req, syncml.StatusForbidden, fmt.Sprintf("SyncHdr Source %q is not the certificate's device %q", hdr.Source, req.DeviceID))
 	}
 	msgID, err := strconv.Atoi(strings.TrimSpace(hdr.MsgID))
 	if err != nil || msgID < 1 {
-		return nil, e.refuse(req, syncml.StatusBadRequest, fmt.Sprintf("MsgID %q is not a positive number", hdr.MsgID))
+		return nil, false, e.refuse(req, syncml.StatusBadRequest, fmt.Sprintf("MsgID %q is not a positive number", hdr.MsgID))
 	}
 	sum := sha256.Sum256(req.Body)
 	reqHash := hex.EncodeToString(sum[:])
@@ -137,12 +145,15 @@ func (e *Engine) Handle(ctx context.Context, req Request) ([]byte, error) {
 	var prepared any
 	if e.policy != nil && req.Message.Final {
 		if prepared, err = e.policy.Prepare(ctx, req.DeviceID); err != nil {
-			return nil, fmt.Errorf("preparing policy: %w", err)
+			return nil, false, fmt.Errorf("preparing policy: %w", err)
 		}
 	}
-	var reply []byte
+	var (
+		last *step // the run of fn whose transaction committed (fn may run more than once)
+	)
 	err = e.store.Checkin(ctx, req.DeviceID, func(tx store.DeviceTx) error {
 		st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared}
+		last = st
 		out, err := st.run()
 		if err != nil {
 			return err
@@ -153,16 +164,17 @@ func (e *Engine) Handle(ctx context.Context, req Request) ([]byte, error) {
 	var rp *errReplay
 	switch {
 	case err == nil:
-		return reply, nil
+		last.count()
+		return reply, false, nil
 	case errors.As(err, &rp):
 		e.log.Info("repeated client message answered from the stored reply", "device", req.DeviceID, "session", hdr.SessionID, "msg", hdr.MsgID)
-		return rp.reply, nil
+		return rp.reply, true, nil
 	}
 	var rf *Refusal
 	if errors.As(err, &rf) {
-		return nil, e.refuse(req, rf.Code, rf.Reason)
+		return nil, false, e.refuse(req, rf.Code, rf.Reason)
 	}
-	return nil, err
+	return nil, false, err
 }
 
 // refuse builds a SyncML reply whose SyncHdr Status carries code, and logs the refusal.
@@ -197,6 +209,7 @@ type step struct {
 	dev      store.Device
 	devDirty bool
 	sess     store.Session
+	started  bool // this message opened a new session
 	b        *syncml.Builder
 	cmds     map[string]*store.Command // loaded commands by ID
 	dirty    map[string]bool           // commands to write back
@@ -229,7 +242,7 @@ func (s *step) run() ([]byte, error) {
 		if s.msgID != 1 {
 			return nil, &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("unknown session %q continued at MsgID %d", hdr.SessionID, s.msgID)}
 		}
-		sess = newSession(dev.ID, hdr.SessionID, s.now)
+		sess, s.started = newSession(dev.ID, hdr.SessionID, s.now), true
 	case err != nil:
 		return nil, fmt.Errorf("loading session: %w", err)
 	default:
@@ -240,7 +253,7 @@ func (s *step) run() ([]byte, error) {
 			// A new session that reuses an old SessionID (Windows numbers sessions, some
 			// builds send "0" every time, other clients reuse the previous reply's): start
 			// afresh, even when the message is byte-identical to the old session's first.
-			sess = newSession(dev.ID, hdr.SessionID, s.now)
+			sess, s.started = newSession(dev.ID, hdr.SessionID, s.now), true
 			break
 		}
 		if s.msgID != sess.ClientMsgID+1 {
@@ -301,6 +314,26 @@ func (s *step) run() ([]byte, error) {
 		return nil, err
 	}
 	return reply, nil
+}
+
+// count reports a committed message's session start and end to the metrics.
+func (s *step) count() {
+	m := s.e.metrics
+	if m == nil {
+		return
+	}
+	if s.started {
+		m.sessionStarted()
+	}
+	switch {
+	case !s.sess.Ended:
+	case s.unenroll:
+		m.sessionEnded(sessionUnenrolled)
+	case s.abort:
+		m.sessionEnded(sessionAborted)
+	default:
+		m.sessionEnded(sessionCompleted)
+	}
 }
 
 // retransmission decides whether a client message repeats the last message of a session

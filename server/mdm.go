@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/store"
@@ -15,8 +16,11 @@ import (
 // mdm serves POST /ManagementServer/MDM.svc. Windows appends a query string
 // (?mode=Maintenance&Platform=WoA); routing is on the path alone.
 func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
+	start, outcome := time.Now(), outcomeError
+	defer func() { s.metrics.checkin(outcome, time.Since(start)) }()
 	dev, err := s.identifyDevice(r)
 	if err != nil {
+		outcome = outcomeUnauthorized
 		s.log.Warn("management request refused", "reason", err, "addr", s.sourceAddr(r))
 		s.auditRefusal(r, "", "", err.Error())
 		writeError(w, http.StatusUnauthorized, "unauthorized", "a client certificate issued at enrollment is required")
@@ -25,6 +29,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 	limit := s.engine.cfg.MaxBodyBytes
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)+1))
 	if err != nil {
+		outcome = outcomeBadRequest
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.log.Warn("management message too large", "device", dev.DeviceID, "limit", limit)
@@ -36,6 +41,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 	}
 	msg, err := syncml.ParseWithLimits(body, syncml.Limits{MaxBytes: limit})
 	if err != nil {
+		outcome = outcomeBadRequest
 		status := http.StatusBadRequest
 		switch {
 		case errors.Is(err, syncml.ErrTooLarge):
@@ -50,10 +56,11 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, "badSyncML", err.Error())
 		return
 	}
-	reply, err := s.engine.Handle(r.Context(), Request{DeviceID: dev.DeviceID, CertSerial: dev.Serial, Body: body, Message: msg, SourceAddr: s.sourceAddr(r)})
+	reply, replayed, err := s.engine.handle(r.Context(), Request{DeviceID: dev.DeviceID, CertSerial: dev.Serial, Body: body, Message: msg, SourceAddr: s.sourceAddr(r)})
 	var rf *Refusal
 	switch {
 	case errors.As(err, &rf):
+		outcome = outcomeRefused
 		s.auditRefusal(r, dev.DeviceID, dev.Serial, rf.Reason)
 		if rf.Reply == nil {
 			writeError(w, http.StatusForbidden, "refused", rf.Reason)
@@ -62,6 +69,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		writeSyncML(w, rf.Reply)
 		return
 	case errors.Is(err, store.ErrUnavailable):
+		outcome = outcomeUnavailable
 		// Nothing was recorded: the device retries later (a failed session costs only a retry).
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the store is unavailable; retry later")
@@ -70,6 +78,10 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("check-in failed", "device", dev.DeviceID, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "check-in failed; nothing was recorded")
 		return
+	}
+	outcome = outcomeOK
+	if replayed {
+		outcome = outcomeReplayed
 	}
 	s.log.Debug("check-in", "device", dev.DeviceID, "session", msg.Header.SessionID, "msgId", msg.Header.MsgID)
 	writeSyncML(w, reply)

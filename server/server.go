@@ -45,8 +45,10 @@ type Config struct {
 	// honoured only from TrustedProxies.
 	ClientCertHeader string
 	TrustedProxies   []netip.Prefix
-	Logger           *slog.Logger
-	Now              func() time.Time
+	// Metrics collects the Prometheus metrics served at /metrics; nil makes new ones.
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Mount is a handler served under a path prefix.
@@ -57,11 +59,12 @@ type Mount struct {
 
 // Server is the hellomdm HTTPS application.
 type Server struct {
-	cfg    Config
-	engine *Engine
-	log    *slog.Logger
-	router *mux.Router
-	ready  readiness
+	cfg     Config
+	engine  *Engine
+	log     *slog.Logger
+	router  *mux.Router
+	ready   readiness
+	metrics *Metrics
 }
 
 // New builds the server.
@@ -85,7 +88,14 @@ func New(cfg Config) (*Server, error) {
 	if ec.Logger == nil {
 		ec.Logger = cfg.Logger
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, engine: NewEngine(ec, cfg.Store, cfg.Policy)}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(cfg.Store, cfg.Logger)
+	}
+	if o, ok := cfg.Store.(store.Observable); ok {
+		o.SetObserver(cfg.Metrics)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: NewEngine(ec, cfg.Store, cfg.Policy), metrics: cfg.Metrics}
+	s.engine.metrics = cfg.Metrics
 	s.router = s.routes()
 	return s, nil
 }
@@ -95,6 +105,9 @@ const ManagementPath = "/ManagementServer/MDM.svc"
 
 // Router exposes the router so other packages' admin routes can be added to it.
 func (s *Server) Router() *mux.Router { return s.router }
+
+// Metrics returns the server's Prometheus metrics.
+func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Engine returns the session engine.
 func (s *Server) Engine() *Engine { return s.engine }
@@ -106,6 +119,7 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc(ManagementPath, s.mdm).Methods(http.MethodPost)
 	r.HandleFunc(ManagementPath, methodNotAllowed)
 	r.HandleFunc(OpenAPIPath, s.openAPIHandler()).Methods(http.MethodGet)
+	r.Handle(MetricsPath, s.adminAuth(http.HandlerFunc(s.metricsHandler))).Methods(http.MethodGet)
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.Use(s.adminAuth)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)

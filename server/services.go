@@ -33,7 +33,7 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	}
 	// One bound on concurrent argon2id checks for sign-in and enrollment alike.
 	passwords := idp.NewPasswordChecker(0)
-	sa := serviceAudit{st: st, now: now, log: app.log}
+	sa := serviceAudit{st: st, now: now, log: app.log, metrics: app.Metrics}
 	sec, err := app.security.withDefaults()
 	if err != nil {
 		return nil, nil, err
@@ -48,12 +48,12 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	// OnPremise enrollment checks passwords under the identity provider's limit: one count
 	// and one lockout per user for every endpoint that checks a password.
 	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, OnRefused: sa.enrollmentRefused, ClientAddr: app.clientAddr,
-		Logger: app.log.With("component", "enrollment")},
+		Logger: app.log},
 		app.CA, enrollmentDirectory{st: st, passwords: passwords, limit: idpSvc}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
 	if err != nil {
 		return nil, nil, fmt.Errorf("enrollment: %w", err)
 	}
-	pr, err := pinreset.New(pinreset.Config{Logger: app.log.With("component", "pinreset"), DeviceID: app.deviceForPinReset},
+	pr, err := pinreset.New(pinreset.Config{Logger: app.log, DeviceID: app.deviceForPinReset},
 		pinresetTenants{st}, keys, pinresetTokens{issuer}, pinresetDevices{st}, pinresetAudit{st: st, now: now, log: app.log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("PIN reset service: %w", err)

@@ -89,6 +89,9 @@ type Commands interface {
 	Command(ctx context.Context, deviceID, id string) (Command, error)
 	// ListCommands returns a device's commands, oldest first.
 	ListCommands(ctx context.Context, deviceID string) ([]Command, error)
+	// QueueStats counts the open commands of every device and finds the oldest (for
+	// metrics; see QueueStatser for its cost).
+	QueueStatser
 }
 
 // Checkins runs the check-in hot path.

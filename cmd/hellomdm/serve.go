@@ -37,6 +37,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		storeDSN     = fs.String("store", "", "store backend: bolt: (default, in --data), bolt:PATH, or a postgres:// URL")
 		failLimit    = fs.Int("signin-failure-limit", server.DefaultSignInFailureLimit, "failed password checks allowed per user per --signin-failure-window, over all endpoints; then locked out until the window ends")
 		failWindow   = fs.Duration("signin-failure-window", server.DefaultSignInFailureWindow, "window of --signin-failure-limit, opened by a user's first failure")
+		metricsAddr  = fs.String("metrics-addr", "", "also serve /metrics over plain HTTP without authentication on this loopback address (e.g. 127.0.0.1:9090)")
 		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
 	)
 	if err := parseFlags(fs, args, "HELLOMDM_"); err != nil {
@@ -71,7 +72,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		AdminToken: os.Getenv("HELLOMDM_ADMIN_TOKEN"), ClientCertHeader: *certHeader, TrustedProxies: trusted,
 		Engine:   server.EngineConfig{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
 		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow},
-		Logger:   logger, Out: stdout, AuditRetention: *auditKeep,
+		Logger:   logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
 		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),
 	}, wireServices)
 	if err != nil {

@@ -4,6 +4,7 @@ package testserve
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 // Start opens a server with opts and serves it until t ends, then shuts it down and reports
 // any shutdown or serve error. Empty DataDir, Addr and Hostname default to a temporary
 // directory, 127.0.0.1:0 and localhost; extra is as for server.Open (server.Services for
-// the whole product, nil for the bare engine and admin API).
+// the whole product, nil for the bare engine and admin API). Without opts.Logger, the test
+// fails when a log line repeats an attribute (DupCheck).
 func Start(t testing.TB, opts server.Options, extra func(*server.App) ([]server.Mount, server.PolicyHook, error)) *server.App {
 	t.Helper()
 	if opts.DataDir == "" {
@@ -24,6 +26,13 @@ func Start(t testing.TB, opts server.Options, extra func(*server.App) ([]server.
 	}
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
+	}
+	if opts.Logger == nil {
+		// Every line the server logs is checked for repeated attributes; the check runs after
+		// the shutdown below (cleanups run last-registered first).
+		dc := NewDupCheck()
+		opts.Logger = slog.New(dc)
+		t.Cleanup(func() { dc.Check(t) })
 	}
 	app, err := server.Open(context.Background(), opts, extra)
 	if err != nil {

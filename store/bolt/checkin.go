@@ -41,7 +41,7 @@ func (d *DB) Checkin(ctx context.Context, deviceID string, fn func(tx store.Devi
 	case err != nil:
 		return fmt.Errorf("checking in device %s: %w", deviceID, err)
 	}
-	last.publish()
+	d.publish(last.sealed)
 	return nil
 }
 
@@ -54,8 +54,6 @@ type deviceTx struct {
 }
 
 var _ store.DeviceTx = (*deviceTx)(nil)
-
-func (t *deviceTx) publish() { publish(t.sealed) }
 
 func (t *deviceTx) device() (store.Device, error) {
 	var dev store.Device

@@ -120,9 +120,49 @@ func writeCommand(tx *bbolt.Tx, c store.Command) error {
 	}
 	open := bucket(tx, bOpen)
 	if c.State.Open() {
-		return open.Put(k, nil)
+		// The value is the command's CreatedAt (Unix nanoseconds, 8 bytes), so QueueStats finds
+		// the oldest open command without decoding commands. Entries written before carry nil.
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(c.CreatedAt.UnixNano()))
+		return open.Put(k, v[:])
 	}
 	return open.Delete(k)
+}
+
+// QueueStats walks the index of open commands once in a read transaction: one cursor step
+// and an 8-byte stamp per open command (a command indexed before the stamp existed is read
+// instead).
+func (d *DB) QueueStats(ctx context.Context) (store.QueueStats, error) {
+	var qs store.QueueStats
+	err := d.view(ctx, func(tx *bbolt.Tx) error {
+		cmds := bucket(tx, bCommands)
+		var oldest int64
+		c := bucket(tx, bOpen).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			qs.Open++
+			var at int64
+			if len(v) == 8 {
+				at = int64(binary.BigEndian.Uint64(v))
+			} else {
+				var cmd store.Command
+				if err := getJSON(cmds, k, &cmd); err != nil {
+					return err
+				}
+				at = cmd.CreatedAt.UnixNano()
+			}
+			if qs.Open == 1 || at < oldest {
+				oldest = at
+			}
+		}
+		if qs.Open > 0 {
+			qs.OldestOpen = time.Unix(0, oldest).UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("queue stats: %w", err)
+	}
+	return qs, nil
 }
 
 // commandSeq returns the Seq of a command of a device; ErrNotFound when absent.

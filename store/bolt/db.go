@@ -79,6 +79,7 @@ type DB struct {
 	db  *bbolt.DB
 	log *slog.Logger
 	now func() time.Time
+	obs store.Observer // nil: nobody listens
 }
 
 var _ store.Store = (*DB)(nil)
@@ -169,7 +170,10 @@ func (d *DB) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return mapErr(d.db.Update(fn))
+	start := time.Now()
+	err := mapErr(d.db.Update(fn))
+	d.observeTx(start, err)
+	return err
 }
 
 // batch runs fn in a write transaction that may be shared with concurrent callers; fn may
@@ -178,7 +182,10 @@ func (d *DB) batch(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return mapErr(d.db.Batch(fn))
+	start := time.Now()
+	err := mapErr(d.db.Batch(fn))
+	d.observeTx(start, err)
+	return err
 }
 
 // mapErr turns bbolt's lifecycle errors into store.ErrUnavailable.

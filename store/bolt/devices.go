@@ -149,7 +149,7 @@ func (d *DB) UpdateDevice(ctx context.Context, id string, fn func(*store.Device)
 	if err != nil {
 		return fmt.Errorf("updating device %s: %w", id, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 

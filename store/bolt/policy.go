@@ -166,7 +166,7 @@ func createPolicyRecord[T any](ctx context.Context, d *DB, kind, name, tenantID,
 	if err != nil {
 		return fmt.Errorf("creating %s %s: %w", kind, id, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -271,7 +271,7 @@ func (d *DB) DeleteGroup(ctx context.Context, tenantID, id string) error {
 	if err != nil {
 		return fmt.Errorf("deleting group %s: %w", id, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -400,7 +400,7 @@ func (d *DB) AddMembers(ctx context.Context, tenantID, groupID string, members .
 	if err != nil {
 		return fmt.Errorf("adding members to group %s: %w", groupID, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -427,7 +427,7 @@ func (d *DB) RemoveMember(ctx context.Context, tenantID, groupID string, m store
 	if err != nil {
 		return fmt.Errorf("removing %s %s from group %s: %w", m.Kind, m.ID, groupID, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -503,7 +503,7 @@ func (d *DB) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*st
 	if err != nil {
 		return fmt.Errorf("updating profile %s: %w", id, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -534,7 +534,7 @@ func (d *DB) DeleteProfile(ctx context.Context, tenantID, id string) error {
 	if err != nil {
 		return fmt.Errorf("deleting profile %s: %w", id, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -573,7 +573,7 @@ func (d *DB) SetAssignments(ctx context.Context, tenantID, profileID string, as 
 	if err != nil {
 		return fmt.Errorf("assigning profile %s: %w", profileID, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 

@@ -42,7 +42,7 @@ func (d *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 	if err != nil {
 		return fmt.Errorf("creating tenant: %w", err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -132,7 +132,7 @@ func (d *DB) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant)
 	if err != nil {
 		return fmt.Errorf("updating tenant %s: %w", id, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -185,7 +185,7 @@ func (d *DB) CreateUser(ctx context.Context, u store.User) error {
 	if err != nil {
 		return fmt.Errorf("creating user: %w", err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -279,7 +279,7 @@ func (d *DB) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store
 	if err != nil {
 		return fmt.Errorf("updating user %s: %w", id, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 

@@ -46,7 +46,7 @@ func (d *DB) CreateToken(ctx context.Context, t store.AdminToken) error {
 	if err != nil {
 		return fmt.Errorf("creating token: %w", err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 

@@ -46,7 +46,7 @@ func (d *DB) AppendAudit(ctx context.Context, events ...*audit.Event) error {
 	if err != nil {
 		return fmt.Errorf("appending audit events: %w", err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 
@@ -415,8 +415,8 @@ func writeAuditTx(ctx context.Context, tx pgx.Tx, stored any) ([]sealedEvent, er
 	return appendAuditTx(ctx, tx, events)
 }
 
-// publish copies sealed events to the caller's events, after their transaction committed.
-func publish(sealed []sealedEvent) {
+// copyBack copies sealed events to the caller's events, after their transaction committed.
+func copyBack(sealed []sealedEvent) {
 	for _, s := range sealed {
 		*s.dst = s.ev
 	}

@@ -80,6 +80,7 @@ func enqueueDevice(ctx context.Context, q querier, deviceID string, cmds []store
 	ids := make([]string, len(cmds))
 	open := make([]bool, len(cmds))
 	data := make([][]byte, len(cmds))
+	created := make([]time.Time, len(cmds))
 	for i, c := range cmds {
 		switch {
 		case c.TenantID == "":
@@ -101,11 +102,11 @@ func enqueueDevice(ctx context.Context, q querier, deviceID string, cmds []store
 		if err != nil {
 			return err
 		}
-		seqs[i], ids[i], open[i], data[i] = int64(c.Seq), c.ID, c.State.Open(), raw
+		seqs[i], ids[i], open[i], data[i], created[i] = int64(c.Seq), c.ID, c.State.Open(), raw, c.CreatedAt
 	}
-	rows, err := q.Query(ctx, `INSERT INTO commands (device_id, seq, id, is_open, data)
-		SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::boolean[], $5::bytea[])
-		ON CONFLICT DO NOTHING RETURNING id`, deviceID, seqs, ids, open, data)
+	rows, err := q.Query(ctx, `INSERT INTO commands (device_id, seq, id, is_open, data, created_at)
+		SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::boolean[], $5::bytea[], $6::timestamptz[])
+		ON CONFLICT DO NOTHING RETURNING id`, deviceID, seqs, ids, open, data, created)
 	if err != nil {
 		return err
 	}
@@ -179,6 +180,25 @@ func putCommandTx(ctx context.Context, q querier, c store.Command) error {
 		return err
 	}
 	return fmt.Errorf("command %s seq %d, stored %d: %w", c.ID, c.Seq, stored.Seq, store.ErrConflict)
+}
+
+// QueueStats counts the partial index of open commands and reads the oldest open command's
+// stamp from commands_open_created (one index probe).
+func (d *DB) QueueStats(ctx context.Context) (store.QueueStats, error) {
+	var (
+		qs     store.QueueStats
+		oldest *time.Time
+	)
+	err := d.withConn(ctx, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT count(*), min(created_at) FROM commands WHERE is_open`).Scan(&qs.Open, &oldest)
+	})
+	if err != nil {
+		return store.QueueStats{}, fmt.Errorf("queue stats: %w", err)
+	}
+	if oldest != nil {
+		qs.OldestOpen = oldest.UTC()
+	}
+	return qs, nil
 }
 
 // Command returns a command of a device.

@@ -56,6 +56,7 @@ type DB struct {
 	now     func() time.Time
 	aead    cipher.AEAD
 	retries int
+	obs     store.Observer // nil: nobody listens
 }
 
 var _ store.Store = (*DB)(nil)
@@ -151,11 +152,15 @@ type txOptions struct {
 // error from fn rolls back and is returned with database errors mapped; with retry set, a
 // serialization failure or deadlock runs fn again, up to the configured retries.
 func (d *DB) tx(ctx context.Context, o txOptions, fn func(tx pgx.Tx) error) error {
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		err := d.tx1(ctx, o, fn)
 		if o.retry && attempt < d.retries && retryable(err) {
 			d.log.Debug("retrying transaction", "attempt", attempt+1, "err", err)
 			continue
+		}
+		if !o.readOnly {
+			d.observeTx(start, err)
 		}
 		return err
 	}

@@ -34,7 +34,7 @@ func (d *DB) policyWrite(ctx context.Context, tenantID string, fn func(tx pgx.Tx
 	if err != nil {
 		return err
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return nil
 }
 

@@ -54,6 +54,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Policy", func(t *testing.T) { RunPolicy(t, newStore) })
 	t.Run("AdminAudit", func(t *testing.T) { testAdminAudit(t, newStore) })
 	t.Run("SignInLimits", func(t *testing.T) { testSignInLimits(t, newStore) })
+	t.Run("QueueStats", func(t *testing.T) { testQueueStats(t, newStore) })
+	t.Run("Observer", func(t *testing.T) { testObserver(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store

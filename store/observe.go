@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+)
+
+// QueueStats summarises the command queue of the whole store for metrics.
+type QueueStats struct {
+	// Open counts commands not yet delivered or finally failed, on every device.
+	Open int
+	// OldestOpen is when the oldest open command was queued (zero when none is open).
+	OldestOpen time.Time
+}
+
+// QueueStatser reports QueueStats. Its cost grows with the number of open commands, never
+// with the number of devices or of delivered commands: bbolt walks its index of open
+// commands (reading an 8-byte stamp per command), PostgreSQL counts its partial index of
+// open commands and reads the oldest stamp from a second one.
+type QueueStatser interface {
+	QueueStats(ctx context.Context) (QueueStats, error)
+}
+
+// Observer is told what a backend did, for metrics. Its methods are called on the hot path:
+// they must be cheap, must not block and must be safe for concurrent use.
+type Observer interface {
+	// WriteTx reports one write transaction (a check-in, an admin write, an audit append):
+	// how long it took until it committed or failed, retries included.
+	WriteTx(d time.Duration, err error)
+	// AuditAppended reports an audit event after the transaction that appended it committed
+	// (events of a rolled-back transaction are never reported).
+	AuditAppended(e *audit.Event)
+}
+
+// Observable is a backend that reports to an Observer. SetObserver must be called before the
+// store is used concurrently; nil stops reporting.
+type Observable interface {
+	SetObserver(o Observer)
+}
