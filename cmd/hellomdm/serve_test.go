@@ -56,6 +56,14 @@ func TestServeHealthzSignalRestart(t *testing.T) {
 	if !strings.Contains(p.stdout.String(), "bootstrap admin token") {
 		t.Errorf("first start did not print the bootstrap token: %q", p.stdout.String())
 	}
+	// Under --log-format json the announcement is a JSON record too, the token an attribute.
+	var ann struct {
+		Level, Msg, Token string
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(p.stdout.String())), &ann); err != nil || ann.Level != "WARN" ||
+		ann.Msg != "bootstrap admin token (shown once, stored hashed)" || !strings.HasPrefix(ann.Token, "hmdm_") {
+		t.Errorf("bootstrap token announcement is not one JSON record with a token attribute: %q (%v)", p.stdout.String(), err)
+	}
 	for _, f := range []string{"ca-key.pem", "server-key.pem"} {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v, want mode 0600", f, fi.Mode(), err)
@@ -176,6 +184,34 @@ func stop(t *testing.T, p *serveProc) {
 	for sc.Scan() {
 		if line := sc.Text(); line != "" && !json.Valid([]byte(line)) {
 			t.Errorf("--log-format json wrote a non-JSON line: %q", line)
+		} else if k := repeatedKey(line); k != "" {
+			t.Errorf("log line repeats attribute %q: %s", k, line)
 		}
 	}
+}
+
+// repeatedKey returns a key that appears twice in the top-level JSON object line ("" if
+// none): encoding/json would silently keep the last.
+func repeatedKey(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }

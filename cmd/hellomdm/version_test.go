@@ -75,3 +75,15 @@ func TestVersionStampedBinary(t *testing.T) {
 		t.Errorf("start-up log line = %v", serving)
 	}
 }
+
+func TestRepeatedKey(t *testing.T) {
+	for line, want := range map[string]string{
+		`{"a":1,"b":{"a":2}}`:                             "",
+		`{"component":"pinreset","component":"pinreset"}`: "component",
+		`not json`: "",
+	} {
+		if got := repeatedKey(line); got != want {
+			t.Errorf("repeatedKey(%s) = %q, want %q", line, got, want)
+		}
+	}
+}
