@@ -134,7 +134,7 @@ func (d *DB) RegisterDevice(ctx context.Context, dev store.Device) (*store.Devic
 	if err != nil {
 		return nil, fmt.Errorf("registering device %s: %w", dev.ID, err)
 	}
-	publish(sealed)
+	d.publish(sealed)
 	return previous, nil
 }
 
