@@ -30,45 +30,63 @@ var adminCommands = map[string]adminCommand{}
 
 // adminClient talks to /api/v1 with a bearer token.
 type adminClient struct {
-	base   string
-	token  string
-	output string // "table" or "json"
-	http   *http.Client
-	stdout io.Writer
-	stderr io.Writer
-	names  map[string][]nameCandidate // name lookups of this run (admin_names.go)
-	notes  []string                   // values that were neither an ID nor a name, for the next refusal
+	base    string
+	server  string // base URL as given (for login and hints)
+	caFile  string // as given (for login)
+	context string // --context, for login and logout
+	token   string
+	output  string // "table" or "json"
+	http    *http.Client
+	stdout  io.Writer
+	stderr  io.Writer
+	names   map[string][]nameCandidate // name lookups of this run (admin_names.go)
+	notes   []string                   // values that were neither an ID nor a name, for the next refusal
 }
 
+const adminDefaultServer = "https://127.0.0.1:8443"
+
 func runAdmin(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", "https://127.0.0.1:8443", "server base URL")
-	token := fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN)")
-	caFile := fs.String("ca-file", "", "PEM file of the CA that signed the server certificate (DATA/ca.pem)")
+	fs := flag.NewFlagSet("hellomdm admin", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	server := fs.String("server", adminDefaultServer, "server base URL (or the context's)")
+	token := fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN, or the context's)")
+	caFile := fs.String("ca-file", "", "PEM file of the CA that signed the server certificate: DATA/ca.pem (or the context's)")
+	contextName := fs.String("context", "", "the stored login to use (admin login; default: the current one)")
 	output := fs.String("o", "table", "output: table or json")
 	quiet := fs.Bool("q", false, "print only the ID of each row (user totp: the otpauth:// URI), for $(...) in scripts")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: hellomdm admin [--server URL] [--token T] [--ca-file F] [-o table|json] <command> ...\n\nCommands:\n")
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: hellomdm admin [--server URL] [--token T] [--ca-file F] [--context NAME] [-o table|json] [-q] <command> ...\n\nCommands:\n")
 		var names []string
 		for n := range adminCommands {
 			names = append(names, n)
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			fmt.Fprintf(stderr, "  %s\n", adminCommands[n].usage)
+			fmt.Fprintf(w, "  %s\n", adminCommands[n].usage)
 		}
+		fmt.Fprintln(w, "\nGlobal flags:")
+		fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(w, "  %-12s %s\n", dashed(f.Name), f.Usage) })
+		fmt.Fprintln(w, "\nRun 'hellomdm admin <command> -h' for a command's flags and an example.")
 	}
-	if err := parseFlags(fs, args, "HELLOMDM_ADMIN_"); err != nil {
-		return 2
+	err := parseFlags(fs, args, "HELLOMDM_ADMIN_")
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(stdout)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "hellomdm admin: %s\nRun 'hellomdm admin -h' for its flags and commands.\n", flagError(fs, err))
+		return exitUsage
 	}
-	if *token == "" {
-		*token = os.Getenv("HELLOMDM_ADMIN_TOKEN")
-	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
-		return 2
+		usage(stderr)
+		return exitUsage
+	}
+	if isHelp(rest[0]) {
+		usage(stdout)
+		return exitOK
 	}
 	// Commands are one or two words: "tenant create", "audit export", "apply".
 	name, cmdArgs := rest[0], rest[1:]
@@ -77,44 +95,134 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := adminCommands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "hellomdm admin: unknown command %q\n", strings.Join(rest, " "))
-		fs.Usage()
-		return 2
+		fmt.Fprintf(stderr, "hellomdm admin: unknown command %q%s\nRun 'hellomdm admin -h' for the commands.\n", strings.Join(rest, " "), adminSuggestion(rest))
+		return exitUsage
 	}
 	if *output != "table" && *output != "json" {
 		fmt.Fprintf(stderr, "hellomdm admin: -o %q: want table or json\n", *output)
-		return 2
+		return exitUsage
 	}
 	if *quiet {
 		*output = "id"
+	}
+	// Settings not given as flags or environment come from the stored login (admin login).
+	// login itself stores what it is given; logout and context commands only edit the file.
+	if name != "login" {
+		cfg, _, cfgErr := loadAdminConfig()
+		use := *contextName
+		if use == "" {
+			use = cfg.Current
+		}
+		if use != "" {
+			ctx, ok := cfg.Contexts[use]
+			switch {
+			case cfgErr != nil && *contextName != "":
+				fmt.Fprintf(stderr, "hellomdm admin: --context %s: %v\n", use, cfgErr)
+				return exitUsage
+			case !ok && *contextName != "" && name != "logout":
+				fmt.Fprintf(stderr, "hellomdm admin: no context %q%s (hellomdm admin context list shows them; hellomdm admin login --context %s stores one)\n",
+					use, didYouMean(use, cfg.names()), use)
+				return exitUsage
+			case ok:
+				if !given["server"] {
+					*server = ctx.Server
+				}
+				if !given["ca-file"] {
+					*caFile = ctx.CAFile
+				}
+				if !given["token"] {
+					*token = ctx.Token
+				}
+			}
+		}
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if *caFile != "" {
 		pemBytes, err := os.ReadFile(*caFile)
 		if err != nil {
-			fmt.Fprintln(stderr, "hellomdm admin:", err)
-			return 2
+			fmt.Fprintf(stderr, "hellomdm admin: --ca-file: %v\n", err)
+			return exitUsage
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pemBytes) {
-			fmt.Fprintf(stderr, "hellomdm admin: %s holds no PEM certificate\n", *caFile)
-			return 2
+			fmt.Fprintf(stderr, "hellomdm admin: %s holds no PEM certificate (want the server's DATA/ca.pem)\n", *caFile)
+			return exitUsage
 		}
 		tlsCfg.RootCAs = pool
 	}
-	c := &adminClient{base: strings.TrimRight(*server, "/") + "/api/v1", token: *token, output: *output, stdout: stdout, stderr: stderr,
+	base := strings.TrimRight(*server, "/")
+	c := &adminClient{base: base + "/api/v1", server: base, caFile: *caFile, context: *contextName, token: *token, output: *output,
+		stdout: stdout, stderr: stderr,
 		http: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}}
-	if err := cmd.run(c, cmdArgs); err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "hellomdm admin %s: %v\nusage: hellomdm admin %s\n", name, err, cmd.usage)
-			return 2
-		}
-		fmt.Fprintf(stderr, "hellomdm admin %s: %v\n", name, err)
-		return 1
+	err = cmd.run(c, cmdArgs)
+	var ue usageError
+	var he helpRequest
+	var ae *apiError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &he):
+		printFlagHelp(stdout, "hellomdm admin "+cmd.usage, he.fs, adminExample(name, cmd))
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "hellomdm admin %s: %v\nusage: hellomdm admin %s\nRun 'hellomdm admin %s -h' for its flags and an example.\n", name, err, cmd.usage, name)
+		return exitUsage
+	case transportError(err):
+		fmt.Fprintf(stderr, "hellomdm admin %s: %v\n%s\n", name, err, transportHint(err, base, caFileAdvice))
+		return exitTransport
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && c.token == "":
+		fmt.Fprintf(stderr, "hellomdm admin %s: %v\nNo admin token was sent: pass --token or set HELLOMDM_ADMIN_TOKEN (or store one with hellomdm admin login).\n", name, err)
+		return exitFailed
+	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
+		fmt.Fprintf(stderr, "hellomdm admin %s: %v\nThe server does not accept this token: check --token, HELLOMDM_ADMIN_TOKEN or the stored login (hellomdm admin context list).\n", name, err)
+		return exitFailed
 	}
-	return 0
+	fmt.Fprintf(stderr, "hellomdm admin %s: %v\n", name, err)
+	return exitFailed
 }
+
+// adminSuggestion is the did-you-mean for a mistyped admin command (one or two words).
+func adminSuggestion(rest []string) string {
+	var names, firsts []string
+	seen := map[string]bool{}
+	for n := range adminCommands {
+		names = append(names, n)
+		w, _, _ := strings.Cut(n, " ")
+		if !seen[w] {
+			seen[w] = true
+			firsts = append(firsts, w)
+		}
+	}
+	if len(rest) > 1 && seen[rest[0]] {
+		var seconds []string
+		for _, n := range names {
+			if w, second, ok := strings.Cut(n, " "); ok && w == rest[0] {
+				seconds = append(seconds, second)
+			}
+		}
+		if m := suggest(rest[1], seconds); m != "" {
+			return fmt.Sprintf("; did you mean %q?", rest[0]+" "+m)
+		}
+		return fmt.Sprintf("; %s takes one of: %s", rest[0], strings.Join(sortedCopy(seconds), ", "))
+	}
+	if len(rest) > 1 {
+		if m := suggest(rest[0]+" "+rest[1], names); m != "" {
+			return fmt.Sprintf("; did you mean %q?", m)
+		}
+	}
+	return didYouMean(rest[0], firsts)
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string{}, s...)
+	sort.Strings(out)
+	return out
+}
+
+// helpRequest is -h given to an admin command: its help goes to stdout, exit 0.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (helpRequest) Error() string { return "help requested" }
 
 // usageError marks a mistake in the command line (exit 2).
 type usageError struct{ msg string }
@@ -308,7 +416,10 @@ func commandFlags(name string) *flag.FlagSet {
 
 func parseCommand(fs *flag.FlagSet, args []string, required ...string) error {
 	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+		if errors.Is(err, flag.ErrHelp) {
+			return helpRequest{fs}
+		}
+		return usageError{flagError(fs, err)}
 	}
 	for _, r := range required {
 		if f := fs.Lookup(r); f != nil && f.Value.String() == "" {

@@ -50,9 +50,13 @@ func transportError(err error) bool {
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// caFileAdvice is what to do about a server certificate from an unknown CA, for commands
+// with a --ca-file flag.
+const caFileAdvice = "pass --ca-file DATA/ca.pem (the ca.pem in the server's --data directory)"
+
 // transportHint says what to do about a transport error against server: start the server,
-// point --server at it, or trust its CA.
-func transportHint(err error, server, caFlag string) string {
+// point --server at it, or trust its CA (caAdvice).
+func transportHint(err error, server, caAdvice string) string {
 	var (
 		ua  x509.UnknownAuthorityError
 		hn  x509.HostnameError
@@ -60,7 +64,7 @@ func transportHint(err error, server, caFlag string) string {
 	)
 	switch {
 	case errors.As(err, &ua) || (errors.As(err, &cve) && !errors.As(err, &hn)):
-		return fmt.Sprintf("the server's certificate is signed by a CA this machine does not trust: pass %s DATA/ca.pem (the ca.pem in the server's --data directory)", caFlag)
+		return "the server's certificate is signed by a CA this client does not trust: " + caAdvice
 	case errors.As(err, &hn):
 		return fmt.Sprintf("the server's certificate does not name the host in %s: use a name from its certificate (serve --hostname, localhost or 127.0.0.1)", server)
 	case errors.Is(err, syscall.ECONNREFUSED):

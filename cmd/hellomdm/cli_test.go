@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/internal/testbin"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 )
 
@@ -313,3 +315,118 @@ func TestAdminNamesInsteadOfIDs(t *testing.T) {
 		t.Fatalf("user of another tenant: %s", errOut)
 	}
 }
+
+// admin login stores server, CA file and token (0600, in XDG_CONFIG_HOME); later commands
+// need no flags; several contexts; logout forgets one.
+func TestAdminLoginContexts(t *testing.T) {
+	cfgDir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", cfgDir)
+	t.Setenv("HELLOMDM_ADMIN_TOKEN", "")
+	os.Unsetenv("HELLOMDM_ADMIN_TOKEN")
+	base := startCLIServer(t) // admin --server URL --token T --ca-file F
+	other := startCLIServer(t)
+	const tid = "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01"
+
+	// A wrong token is refused and nothing is stored.
+	if code, _, errOut := cliRun("admin", "--server", base[2], "--ca-file", base[6], "--token", "hmdm_wrong", "login"); code != exitFailed ||
+		!strings.Contains(errOut, "does not accept this token") {
+		t.Fatalf("login with a wrong token: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(cfgDir, "hellomdm", "config.json")); !os.IsNotExist(err) {
+		t.Fatalf("a refused login wrote the config file: %v", err)
+	}
+	if code, out, errOut := cliRun(append(base, "login")...); code != 0 || !strings.Contains(out, `as context "default"`) {
+		t.Fatalf("login: exit %d: %s%s", code, out, errOut)
+	}
+	path := filepath.Join(cfgDir, "hellomdm", "config.json")
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("config file: %v, mode %v", err, st.Mode())
+	}
+	if code, out, errOut := cliRun(append(other[:len(other):len(other)], "--context", "staging", "login")...); code != 0 || !strings.Contains(out, `"staging"`) {
+		t.Fatalf("login staging: exit %d: %s%s", code, out, errOut)
+	}
+	// The last login is current: a tenant created without flags lands on the second server.
+	if code, _, errOut := cliRun("admin", "tenant", "create", "--id", tid, "--name", "Staging", "--domain", "staging.test"); code != 0 {
+		t.Fatalf("tenant create with the stored login: %s", errOut)
+	}
+	if _, out, _ := cliRun(append(other[:len(other):len(other)], "tenant", "list")...); !strings.Contains(out, "staging.test") {
+		t.Fatalf("the stored login did not reach the staging server:\n%s", out)
+	}
+	code, out, _ := cliRun("admin", "context", "list")
+	if code != 0 || !regexp.MustCompile(`(?m)^\*\s+staging\s`).MatchString(out) || !strings.Contains(out, "default") || strings.Contains(out, identityCLIToken) {
+		t.Fatalf("context list (exit %d):\n%s", code, out)
+	}
+	if code, _, errOut := cliRun("admin", "context", "use", "defualt"); code != exitUsage || !strings.Contains(errOut, `did you mean "default"?`) {
+		t.Fatalf("context use typo: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := cliRun("admin", "context", "use", "default"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if _, out, _ := cliRun("admin", "tenant", "list"); strings.Contains(out, "staging.test") {
+		t.Fatalf("context use default still lists the staging server:\n%s", out)
+	}
+	if _, out, _ := cliRun("admin", "--context", "staging", "tenant", "list"); !strings.Contains(out, "staging.test") {
+		t.Fatalf("--context staging:\n%s", out)
+	}
+	if code, _, errOut := cliRun("admin", "--context", "nope", "tenant", "list"); code != exitUsage || !strings.Contains(errOut, `no context "nope"`) {
+		t.Fatalf("unknown context: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := cliRun("admin", "--context", "staging", "logout"); code != 0 {
+		t.Fatal(errOut)
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), "staging") {
+		t.Fatalf("logout left the context:\n%s", raw)
+	}
+}
+
+// Errors say what to do, and the exit code tells a transport failure (3) from a refusal (1).
+func TestAdminErrorsSayWhatToDo(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	base := startCLIServer(t)
+	dead := "https://" + testbinFreeAddr(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"server not running", []string{"admin", "--server", dead, "--token", "x", "tenant", "list"}, exitTransport,
+			"is `hellomdm serve` running there? set --server"},
+		{"unknown CA", []string{"admin", "--server", base[2], "--token", identityCLIToken, "tenant", "list"}, exitTransport,
+			"pass --ca-file DATA/ca.pem"},
+		{"no token", []string{"admin", "--server", base[2], "--ca-file", base[6], "tenant", "list"}, exitFailed,
+			"pass --token or set HELLOMDM_ADMIN_TOKEN"},
+		{"mistyped command", append(base[:len(base):len(base)], "tenant", "lsit"), exitUsage, `did you mean "tenant list"?`},
+		{"mistyped flag", append(base[:len(base):len(base)], "user", "list", "--tenat", "x"), exitUsage, `did you mean "--tenant"?`},
+		{"device enroll, server not running", []string{"device", "--state", filepath.Join(t.TempDir(), "d"), "enroll", "--server", dead,
+			"--email", "a@b.c", "--password", "p", "--ca-file", base[6]}, exitTransport, "is `hellomdm serve` running there?"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Unsetenv("HELLOMDM_ADMIN_TOKEN")
+			code, out, errOut := cliRun(tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d (want %d), want %q in stderr:\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+}
+
+// -h on every admin command exits 0 and prints its flags and an example.
+func TestAdminHelp(t *testing.T) {
+	for name := range adminCommands {
+		args := append([]string{"admin"}, strings.Fields(name)...)
+		code, out, errOut := cliRun(append(args, "-h")...)
+		if code != 0 || errOut != "" || !strings.Contains(out, "Usage: hellomdm admin "+name) || !strings.Contains(out, "Example:\n  hellomdm admin") &&
+			!strings.Contains(out, "Example:\n  otp_uri=") {
+			t.Errorf("%s -h: exit %d\n%s%s", name, code, out, errOut)
+		}
+	}
+	code, out, _ := cliRun("admin", "--help")
+	if code != 0 || !strings.Contains(out, "tenant create") || !strings.Contains(out, "--context") {
+		t.Errorf("admin --help: exit %d\n%s", code, out)
+	}
+}
+
+func testbinFreeAddr(t *testing.T) string { return testbin.FreeAddr(t) }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -261,6 +262,19 @@ func deviceExit(stderr io.Writer, name, state string, err error) int {
 		return exitFailed
 	}
 	if transportError(err) {
+		server := "the server"
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if u, perr := url.Parse(ue.URL); perr == nil {
+				server = u.Scheme + "://" + u.Host
+			}
+		}
+		advice := caFileAdvice
+		if name != "enroll" {
+			// The device trusts the CA it enrolled with; a server with another CA is another server.
+			advice = "enroll again (hellomdm device enroll --ca-file DATA/ca.pem) if the server's CA changed"
+		}
+		fmt.Fprintln(stderr, transportHint(err, server, advice))
 		return exitTransport
 	}
 	return exitFailed

@@ -48,8 +48,14 @@ func TestTourScript(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bash, "examples/walkthrough.sh")
 	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "HELLOMDM_BIN="+bin, "HELLOMDM_PORT="+port, "TMPDIR="+tmp,
-		"HELLOMDM_ADMIN_SERVER=", "HELLOMDM_DEVICE_STATE=")
+	// The tour's own settings only: none of the caller's HELLOMDM_* variables, and a config
+	// directory without stored logins.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HELLOMDM_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HELLOMDM_BIN="+bin, "HELLOMDM_PORT="+port, "TMPDIR="+tmp, "XDG_CONFIG_HOME="+t.TempDir())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	var out testbin.Buffer
