@@ -164,6 +164,10 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &he):
 		printFlagHelp(stdout, "hellomdm admin "+cmd.usage, he.fs, adminExample(name, cmd))
 		return exitOK
+	case errors.As(err, &ue) && ue.msg == flag.ErrHelp.Error():
+		// A command that parses its flags itself: its usage line and example.
+		fmt.Fprintf(stdout, "Usage: hellomdm admin %s\n\nExample:\n  %s\n", cmd.usage, adminExample(name, cmd))
+		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "hellomdm admin %s: %v\nusage: hellomdm admin %s\nRun 'hellomdm admin %s -h' for its flags and an example.\n", name, err, cmd.usage, name)
 		return exitUsage
@@ -217,6 +221,15 @@ func sortedCopy(s []string) []string {
 	out := append([]string{}, s...)
 	sort.Strings(out)
 	return out
+}
+
+// flagParseError is the error of an admin command whose flags did not parse: -h is a
+// helpRequest, anything else a usageError with a suggestion for a mistyped flag.
+func flagParseError(fs *flag.FlagSet, err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return helpRequest{fs}
+	}
+	return usageError{flagError(fs, err)}
 }
 
 // helpRequest is -h given to an admin command: its help goes to stdout, exit 0.
@@ -416,10 +429,7 @@ func commandFlags(name string) *flag.FlagSet {
 
 func parseCommand(fs *flag.FlagSet, args []string, required ...string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return helpRequest{fs}
-		}
-		return usageError{flagError(fs, err)}
+		return flagParseError(fs, err)
 	}
 	for _, r := range required {
 		if f := fs.Lookup(r); f != nil && f.Value.String() == "" {

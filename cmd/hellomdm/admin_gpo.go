@@ -85,7 +85,7 @@ func parseGPOCommand(fs *flag.FlagSet, args []string, output *string, c *adminCl
 	var paths []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return "", usageError{err.Error()}
+			return "", flagParseError(fs, err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
