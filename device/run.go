@@ -36,6 +36,7 @@ func (p PollSchedule) nextPoll(n int) (minutes int, ok bool) {
 // renewal; see renewalPlan); a failed renewal is logged and the session goes ahead with the
 // current certificate.
 func (a *Agent) Run(ctx context.Context) error {
+	a.log.Info("checking in on the DMClient poll schedule until interrupted", "device", a.Identity().DeviceID)
 	for n := -1; ; n++ {
 		if n >= 0 {
 			minutes, ok := a.PollSchedule().nextPoll(n)
@@ -59,6 +60,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case errors.Is(err, ErrNotEnrolled), errors.As(err, &refused):
+			a.log.Error("session refused; stopping", "err", err)
 			return err
 		case err != nil:
 			a.log.Warn("session failed; retrying at the next poll", "err", err)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
@@ -187,6 +188,10 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out := deviceOutput{w: stdout, json: *output == "json"}
+	if cmd == "run" {
+		// run checks in until interrupted: its sessions and failures are its output.
+		out.log = slog.New(slog.NewTextHandler(stderr, nil))
+	}
 	return deviceExit(stderr, cmd, *state, deviceCommand(ctx, cmd, *state, enroll, out))
 }
 
@@ -223,6 +228,8 @@ func (f enrollFlags) joinState(cur device.JoinState) (device.JoinState, error) {
 type deviceOutput struct {
 	w    io.Writer
 	json bool
+	// log receives the agent's log (device run: every session, renewal and failure).
+	log *slog.Logger
 }
 
 // print writes v as indented JSON (-o json) or calls text.
@@ -294,7 +301,7 @@ func (e notEnrolledError) Error() string {
 
 // openExisting opens the device state in dir without creating it: every command but enroll
 // works on a device that enroll created. needEnrolled also requires a current enrollment.
-func openExisting(dir string, needEnrolled bool) (*device.Agent, error) {
+func openExisting(dir string, needEnrolled bool, log *slog.Logger) (*device.Agent, error) {
 	ok, err := device.StateExists(dir)
 	if err != nil {
 		return nil, err
@@ -302,7 +309,7 @@ func openExisting(dir string, needEnrolled bool) (*device.Agent, error) {
 	if !ok {
 		return nil, notEnrolledError{dir: dir}
 	}
-	a, err := device.Open(dir, device.Options{})
+	a, err := device.Open(dir, device.Options{Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +323,7 @@ func deviceCommand(ctx context.Context, cmd, state string, enroll enrollFlags, o
 	if cmd == "enroll" {
 		return deviceEnroll(ctx, state, enroll, out)
 	}
-	a, err := openExisting(state, cmd != "nodes" && cmd != "status" && cmd != "join")
+	a, err := openExisting(state, cmd != "nodes" && cmd != "status" && cmd != "join", out.log)
 	if err != nil {
 		return err
 	}

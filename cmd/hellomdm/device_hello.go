@@ -102,7 +102,7 @@ func deviceHello(ctx context.Context, name string, f helloFlags, out deviceOutpu
 	} else if f.pin == "" {
 		return usageError{msg: "--pin is required"}
 	}
-	a, err := openExisting(f.state, false)
+	a, err := openExisting(f.state, false, nil)
 	if err != nil {
 		return err
 	}
