@@ -65,7 +65,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(w, "  %s\n", adminCommands[n].usage)
 		}
 		fmt.Fprintln(w, "\nGlobal flags:")
-		fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(w, "  %-12s %s\n", dashed(f.Name), f.Usage) })
+		printFlagLines(w, fs)
 		fmt.Fprintln(w, "\nRun 'hellomdm admin <command> -h' for a command's flags and an example.")
 	}
 	err := parseFlags(fs, args, "HELLOMDM_ADMIN_")

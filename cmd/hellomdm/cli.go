@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 )
 
 // Exit codes, the same for every command (README "Exit codes"):
@@ -169,17 +170,7 @@ func printFlagHelp(w io.Writer, usage string, fs *flag.FlagSet, example string) 
 	fs.VisitAll(func(*flag.Flag) { any = true })
 	if any {
 		fmt.Fprintln(w, "\nFlags:")
-		fs.VisitAll(func(f *flag.Flag) {
-			name, meaning := flag.UnquoteUsage(f)
-			line := "  " + dashed(f.Name)
-			if name != "" {
-				line += " " + name
-			}
-			if f.DefValue != "" && f.DefValue != "false" {
-				meaning += fmt.Sprintf(" (default %q)", f.DefValue)
-			}
-			fmt.Fprintf(w, "%-28s %s\n", line, meaning)
-		})
+		printFlagLines(w, fs)
 	}
 	if example != "" {
 		fmt.Fprintf(w, "\nExample:\n  %s\n", strings.ReplaceAll(example, "\n", "\n  "))
@@ -188,3 +179,21 @@ func printFlagHelp(w io.Writer, usage string, fs *flag.FlagSet, example string) 
 
 // isHelp reports whether a word asks for help.
 func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "help" || s == "-help" }
+
+// printFlagLines writes one line per flag: "  --name TYPE" (TYPE only for flags that take a
+// value), two or more spaces, the meaning and the default. Completion reads these lines.
+func printFlagLines(w io.Writer, fs *flag.FlagSet) {
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, meaning := flag.UnquoteUsage(f)
+		line := "  " + dashed(f.Name)
+		if name != "" {
+			line += " " + name
+		}
+		if f.DefValue != "" && f.DefValue != "false" {
+			meaning += fmt.Sprintf(" (default %q)", f.DefValue)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", line, meaning)
+	})
+	tw.Flush()
+}

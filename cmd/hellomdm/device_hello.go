@@ -51,7 +51,7 @@ func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&f.from, "from", "settings", "entry point: settings or lockscreen")
 		fs.BoolVar(&f.destructive, "destructive", false, "destructive reset (new key and NgcKeyId)")
 		fs.StringVar(&f.password, "password", "", "password")
-		fs.StringVar(&f.otp, "otp", "", "authenticator code (MFA), e.g. from `hellomdm authenticator code`")
+		fs.StringVar(&f.otp, "otp", "", "authenticator code (MFA), e.g. $(hellomdm authenticator code --uri URI)")
 		fs.StringVar(&f.token, "token", "", "a PIN reset access token obtained elsewhere (skips the sign-in)")
 		fs.StringVar(&f.newPIN, "new-pin", "", "the new PIN")
 		fs.BoolVar(&f.dcReachable, "dc-reachable", false, "a domain controller is reachable")
