@@ -20,7 +20,7 @@ import (
 
 // TOTPEnroller creates a user's TOTP authenticator secret (idp.Service implements it).
 type TOTPEnroller interface {
-	EnrollTOTP(ctx context.Context, tenantID, userID string) (secretBase32, uri string, err error)
+	EnrollTOTP(ctx context.Context, tenantID, userID, account string) (secretBase32, uri string, err error)
 }
 
 // totpEnroller returns the identity provider as a TOTPEnroller, or nil when none was built
@@ -209,7 +209,7 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 		return []*audit.Event{s.adminEvent(p, u.TenantID, "enrollTotp", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
 			map[string]any{"totpEnrolled": len(u.TOTPSecret) > 0}, map[string]any{"totpEnrolled": true, "replaced": len(u.TOTPSecret) > 0})}
 	})
-	secret, uri, err := s.cfg.TOTP.EnrollTOTP(ctx, u.TenantID, u.ID)
+	secret, uri, err := s.cfg.TOTP.EnrollTOTP(ctx, u.TenantID, u.ID, u.UPN) // labelled with the UPN the app shows
 	if errors.Is(err, idp.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "notFound", "no such user")
 		return

@@ -262,7 +262,8 @@ func TestAdminNamesInsteadOfIDs(t *testing.T) {
 		t.Fatalf("-q user create printed %q", userID)
 	}
 	uri, _ := admin(0, "-q", "user", "totp", "--tenant", "Contoso", "--user", "ALICE@contoso.com")
-	if !strings.HasPrefix(uri, "otpauth://totp/") || strings.Count(uri, "\n") != 1 {
+	// The label an authenticator app shows is the UPN, not the user's ID.
+	if !strings.HasPrefix(uri, "otpauth://totp/hellomdm:alice@contoso.com?") || strings.Count(uri, "\n") != 1 {
 		t.Fatalf("-q user totp printed %q", uri)
 	}
 	gid, _ := admin(0, "-q", "group", "create", "--tenant", "contoso.com", "--name", "WHfB pilot")

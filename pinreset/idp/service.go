@@ -305,9 +305,10 @@ func (s *Service) LimitPasswordCheck(ctx context.Context, upn string, check func
 }
 
 // EnrollTOTP creates and stores a new TOTP secret for the user, replacing any previous one,
-// and returns it in base32 with its otpauth URI (labelled with userID) for the user's
-// authenticator app.
-func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID string) (secretBase32, uri string, err error) {
+// and returns it in base32 with its otpauth URI for the user's authenticator app. The URI's
+// label is Issuer:account (Key Uri Format); account should be the user's UPN, which is what
+// the app shows beside the code; empty falls back to userID.
+func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID, account string) (secretBase32, uri string, err error) {
 	if tenantID == "" || userID == "" {
 		return "", "", errors.New("enrolling totp: tenant and user are required")
 	}
@@ -318,7 +319,10 @@ func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID string) (secr
 	if err := s.users.SetTOTP(ctx, tenantID, userID, secret); err != nil {
 		return "", "", fmt.Errorf("enrolling totp: storing secret: %w", err)
 	}
-	return b32, TOTPURI(s.cfg.TOTPIssuer, userID, b32), nil
+	if account == "" {
+		account = userID
+	}
+	return b32, TOTPURI(s.cfg.TOTPIssuer, account, b32), nil
 }
 
 // normalizeUPN trims and lower-cases upn and returns it with its domain; ok is false when
