@@ -45,6 +45,31 @@ func BenchmarkParseClientMessage(b *testing.B) {
 	}
 }
 
+// BenchmarkParseClientMessageDOM decodes the same message with the etree-based reference
+// decoder, for the A/B against BenchmarkParseClientMessage.
+func BenchmarkParseClientMessageDOM(b *testing.B) {
+	in := benchClientMessage(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := parseDOM(in, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseClientMessageStream decodes it with the streaming decoder.
+func BenchmarkParseClientMessageStream(b *testing.B) {
+	in := benchClientMessage(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := parseStream(in, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkBuildServerReply answers the parsed client message: header Status, a Status
 // per client command, then Gets, a Replace and an Atomic of two Replaces, checking the
 // size against MaxMsgSize before each command as a server does.

@@ -39,15 +39,30 @@ func Parse(b []byte) (*Message, error) {
 // or Sequence are rejected. Scalar values are trimmed of XML whitespace; Item Data text is
 // kept verbatim. Every rejection is a *ParseError.
 func ParseWithLimits(b []byte, l Limits) (*Message, error) {
-	l = l.withDefaults()
+	return parseDOM(b, l)
+}
+
+// precheck applies the checks both decoders make before reading any XML: the size limit,
+// an empty body, and the depth pre-scan.
+func precheck(b []byte, l Limits) error {
 	if len(b) > l.MaxBytes {
-		return nil, parseErr(KindTooLarge, "message is %d bytes, limit is %d", len(b), l.MaxBytes)
+		return parseErr(KindTooLarge, "message is %d bytes, limit is %d", len(b), l.MaxBytes)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, parseErr(KindMalformed, "empty body")
+		return parseErr(KindMalformed, "empty body")
 	}
 	if depth := maxDepth(b, l.MaxDepth); depth > l.MaxDepth {
-		return nil, parseErr(KindTooDeep, "elements nest deeper than %d", l.MaxDepth)
+		return parseErr(KindTooDeep, "elements nest deeper than %d", l.MaxDepth)
+	}
+	return nil
+}
+
+// parseDOM is the etree-based decoder: it reads the whole document into a tree, then walks
+// it. It is the reference parseStream is fuzzed against (FuzzParseStreamMatchesDOM).
+func parseDOM(b []byte, l Limits) (*Message, error) {
+	l = l.withDefaults()
+	if err := precheck(b, l); err != nil {
+		return nil, err
 	}
 	doc := etree.NewDocument()
 	// etree's own bound is a second line of defence; maxDepth above already rejected
