@@ -18,11 +18,16 @@ import (
 func init() { subcommands["bench"] = runBench }
 
 func runBench(args []string, stdout, stderr io.Writer) int {
+	const benchUsage = "hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--rate R] [--idle] [--handshake-per-session [--tls-resume]] [--server-pid PID]"
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stdout, "usage: "+benchUsage)
+		return 0
+	}
 	if len(args) == 0 || args[0] != "checkin" {
-		fmt.Fprintln(stderr, "usage: hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--rate R] [--idle] [--handshake-per-session [--tls-resume]] [--server-pid PID]")
+		fmt.Fprintln(stderr, "usage: "+benchUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("bench checkin", flag.ContinueOnError)
+	fs := flag.NewFlagSet("hellomdm bench checkin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", "https://127.0.0.1:8443", "server base URL")
 	caFile := fs.String("ca-file", "", "the server's CA (DATA/ca.pem)")
@@ -36,8 +41,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	resume := fs.Bool("tls-resume", false, "resume each device's previous TLS session, as Windows' session cache does")
 	pid := fs.Int("server-pid", 0, "server process ID, to report its RSS")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	if err := parseFlags(fs, args[1:], "HELLOMDM_BENCH_"); err != nil {
-		return 2
+	if code, done := parseCLI(fs, args[1:], "HELLOMDM_BENCH_", benchUsage,
+		"hellomdm bench checkin --server https://127.0.0.1:8443 --ca-file hellomdm-data/ca.pem --devices 1000 --duration 60s --concurrency 64", stdout, stderr); done {
+		return code
 	}
 	if *token == "" {
 		*token = os.Getenv("HELLOMDM_ADMIN_TOKEN")

@@ -111,13 +111,16 @@ func TestHelpExitsZeroWithFlagsAndExample(t *testing.T) {
 		{"device", "hello", "provision", "-h"},
 		{"device", "reset-pin", "-h"},
 		{"authenticator", "code", "-h"},
+		{"serve", "-h"},
+		{"bench", "checkin", "--help"},
+		{"completion", "-h"},
 	} {
 		code, out, errOut := cliRun(args...)
 		if code != 0 || out == "" || errOut != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
 			continue
 		}
-		if len(args) > 2 || args[0] == "authenticator" {
+		if len(args) > 2 || args[0] == "authenticator" || args[0] == "serve" || args[0] == "bench" {
 			if !strings.Contains(out, "Flags:") || !strings.Contains(out, "--state") && args[0] == "device" || !strings.Contains(out, "Example:") {
 				t.Errorf("%v: help lacks flags or example:\n%s", args, out)
 			}
@@ -134,6 +137,7 @@ func TestDidYouMean(t *testing.T) {
 		{[]string{"device", "sycn"}, `did you mean "sync"?`},
 		{[]string{"device", "sync", "--stat", "x"}, `did you mean "--state"?`},
 		{[]string{"device", "hello", "provison"}, `did you mean "provision"?`},
+		{[]string{"serve", "--adr", ":1"}, `did you mean "--addr"?`},
 	} {
 		code, _, errOut := cliRun(tc.args...)
 		if code != exitUsage || !strings.Contains(errOut, tc.want) {

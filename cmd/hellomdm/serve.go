@@ -19,7 +19,7 @@ import (
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet("hellomdm serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		data         = fs.String("data", "./hellomdm-data", "data directory (database, CA, TLS certificate)")
@@ -40,8 +40,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		metricsAddr  = fs.String("metrics-addr", "", "also serve /metrics over plain HTTP without authentication on this loopback address (e.g. 127.0.0.1:9090)")
 		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
 	)
-	if err := parseFlags(fs, args, "HELLOMDM_"); err != nil {
-		return 2
+	if code, done := parseCLI(fs, args, "HELLOMDM_", "hellomdm serve [flags]   (every flag also as HELLOMDM_<FLAG>; holds its terminal until Ctrl-C)",
+		"HELLOMDM_ADMIN_TOKEN=hmdm_tour-secret hellomdm serve --data ./hellomdm-data --addr 127.0.0.1:8443", stdout, stderr); done {
+		return code
 	}
 	logger, err := newLogger(stderr, *logFormat, *logLevel)
 	if err != nil {
