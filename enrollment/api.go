@@ -24,6 +24,8 @@ var (
 	// ErrInvalidToken: the enrollment token failed verification (signature, iss,
 	// aud, tenant or expiry).
 	ErrInvalidToken = errors.New("enrollment: invalid token")
+	// ErrTokenUsed: the enrollment token already enrolled a device (it is single-use).
+	ErrTokenUsed = errors.New("enrollment: token already used")
 	// ErrOtherTenant: the DeviceID is already enrolled in another tenant.
 	ErrOtherTenant = errors.New("enrollment: device enrolled in another tenant")
 	// ErrNotEnrolled: the device is unknown or unenrolled.
@@ -62,7 +64,12 @@ type Directory interface {
 }
 
 // TokenClaims are the facts a verified Federated enrollment token asserts.
-type TokenClaims struct{ TenantID, UserID, UPN string }
+type TokenClaims struct {
+	TenantID, UserID, UPN string
+	// ID is the token's unique ID (jti) and ExpiresAt its expiry, for RedeemEnrollmentToken.
+	ID        string
+	ExpiresAt time.Time
+}
 
 // TokenVerifier checks the opaque token the Federated sign-in page handed to
 // the client (MS-MDE2 3.4.4.1.1.1; protocol.md A.5). Implementations must check
@@ -70,6 +77,11 @@ type TokenClaims struct{ TenantID, UserID, UPN string }
 // (wrapped) when any fails.
 type TokenVerifier interface {
 	VerifyEnrollmentToken(ctx context.Context, raw string) (TokenClaims, error)
+	// RedeemEnrollmentToken marks a verified token as used by the enrollment of deviceID.
+	// A token is single-use: the first call for its ID succeeds, every later one returns
+	// ErrTokenUsed (wrapped), with whom it was bound to in the message, across every
+	// replica sharing the implementation's state.
+	RedeemEnrollmentToken(ctx context.Context, c TokenClaims, deviceID string) error
 }
 
 // Enrollment is one enrolled device and its current identity certificate.

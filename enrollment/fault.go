@@ -45,6 +45,10 @@ type Fault struct {
 	// 10.2.3) of the fault response. MS-MDE2 2.2.10 defines no retry element in the fault
 	// itself, so the header is the one place the protocol's HTTP binding leaves for it.
 	RetryAfter time.Duration
+	// upn names the user a refusal concerns when the request names none itself (a
+	// Federated token's user), for Refusal.UPN; detail is extra text for the audit log
+	// only (Refusal.Detail). Neither is sent.
+	upn, detail string
 }
 
 func (f *Fault) Error() string {

@@ -184,8 +184,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			return issue(tokenSecurity(f.token("t-fed", "someone@fed.example", time.Now().Add(-time.Minute))), csr)
 		}, nil, 400, SubcodeAuthentication},
 		{"forged token", PathEnrollment, func(f *fixture) string {
-			forger := *f.tokens
-			forger.key = []byte("not the server key")
+			forger := &hmacTokens{key: []byte("not the server key"), issuer: f.tokens.issuer, audience: f.tokens.audience, now: f.tokens.now}
 			return issue(tokenSecurity(forger.sign(tokenBody{Iss: testIssuer, Aud: testAudience, Tid: "t-fed",
 				UPN: "someone@fed.example", Exp: time.Now().Add(time.Hour).Unix()})), csr)
 		}, nil, 400, SubcodeAuthentication},

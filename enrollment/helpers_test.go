@@ -106,6 +106,21 @@ type hmacTokens struct {
 	issuer   string
 	audience string
 	now      func() time.Time
+	mu       sync.Mutex
+	used     map[string]string // token ID → device that redeemed it
+}
+
+func (h *hmacTokens) RedeemEnrollmentToken(_ context.Context, c TokenClaims, deviceID string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if first, ok := h.used[c.ID]; ok {
+		return fmt.Errorf("token redeemed by %s: %w", first, ErrTokenUsed)
+	}
+	if h.used == nil {
+		h.used = map[string]string{}
+	}
+	h.used[c.ID] = deviceID
+	return nil
 }
 
 type tokenBody struct {
@@ -154,5 +169,5 @@ func (h *hmacTokens) VerifyEnrollmentToken(_ context.Context, raw string) (Token
 	case b.Tid == "":
 		return TokenClaims{}, fmt.Errorf("token tenant: %w", ErrInvalidToken)
 	}
-	return TokenClaims{TenantID: b.Tid, UserID: b.Oid, UPN: b.UPN}, nil
+	return TokenClaims{TenantID: b.Tid, UserID: b.Oid, UPN: b.UPN, ID: p, ExpiresAt: time.Unix(b.Exp, 0)}, nil
 }

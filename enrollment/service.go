@@ -83,6 +83,9 @@ type Refusal struct {
 	UPN                         string
 	Code, Subcode, ErrorType    string
 	Reason, TraceID, RemoteAddr string
+	// Detail adds what the audit log may know and the client may not (e.g. which
+	// enrollment first used a reused token); empty for most refusals.
+	Detail string
 }
 
 // Service answers MS-MDE2 discovery, MS-XCEP policy and MS-WSTEP enrollment.
@@ -236,8 +239,13 @@ func (s *Service) serveSOAP(w http.ResponseWriter, r *http.Request, wantAction, 
 		log.Log(r.Context(), level, "enrollment request refused", "code", f.Code(), "subcode", f.Subcode,
 			"reason", f.Reason, "err", f.Err)
 		if s.cfg.OnRefused != nil {
-			s.cfg.OnRefused(r.Context(), Refusal{Path: r.URL.Path, Action: wantAction, UPN: refusalUPN(env),
-				Code: f.Code(), Subcode: f.Subcode, ErrorType: f.ErrorType, Reason: f.Reason, TraceID: traceID, RemoteAddr: s.cfg.ClientAddr(r)})
+			upn := f.upn
+			if upn == "" {
+				upn = refusalUPN(env)
+			}
+			s.cfg.OnRefused(r.Context(), Refusal{Path: r.URL.Path, Action: wantAction, UPN: upn,
+				Code: f.Code(), Subcode: f.Subcode, ErrorType: f.ErrorType, Reason: f.Reason, TraceID: traceID, RemoteAddr: s.cfg.ClientAddr(r),
+				Detail: f.detail})
 		}
 		body, berr := buildFault(f, respAction, relatesTo, traceID)
 		if berr != nil {
@@ -328,6 +336,8 @@ func (s *Service) handlePolicies(ctx context.Context, _ *http.Request, env *enve
 type principal struct {
 	Tenant      Tenant
 	UserID, UPN string
+	// token is the verified Federated token the user authenticated with; nil for OnPremise.
+	token *TokenClaims
 }
 
 // authenticate applies the tenant's auth policy to the wsse:Security header
@@ -383,7 +393,7 @@ func (s *Service) authenticate(ctx context.Context, c credentials) (principal, e
 		if t.AuthPolicy != AuthPolicyFederated {
 			return principal{}, senderFault(SubcodeAuthentication, "tenant requires OnPremise authentication", nil)
 		}
-		return principal{Tenant: t, UserID: claims.UserID, UPN: claims.UPN}, nil
+		return principal{Tenant: t, UserID: claims.UserID, UPN: claims.UPN, token: &claims}, nil
 	default:
 		return principal{}, senderFault(SubcodeInvalidSecurity, "missing WS-Security credentials", nil)
 	}

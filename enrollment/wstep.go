@@ -61,6 +61,21 @@ func (s *Service) issue(ctx context.Context, creds credentials, req rstRequest) 
 	if err != nil {
 		return reply{}, receiverFault(SubcodeInternalServiceFault, "internal error", err)
 	}
+	if p.token != nil {
+		// A Federated token is single-use: the client presents it to Policy.svc
+		// (GetPolicies) and then here (MS-MDE2 3.3.4 and 3.4.4 carry the same
+		// BinarySecurityToken), and only this certificate issuance redeems it, after every
+		// check of the request passed and before anything is stored or sent. A token that
+		// already enrolled a device cannot enroll another one (or the same one again).
+		if err := s.tokens.RedeemEnrollmentToken(ctx, *p.token, req.Ctx.DeviceID); err != nil {
+			if errors.Is(err, ErrTokenUsed) {
+				f := senderFault(SubcodeAuthentication, "the enrollment token was already used; sign in again", err)
+				f.upn, f.detail = p.UPN, err.Error()
+				return reply{}, f
+			}
+			return reply{}, receiverFault(SubcodeInternalServiceFault, "could not redeem the enrollment token", fmt.Errorf("redeeming token: %w", err))
+		}
+	}
 	c := req.Ctx
 	e := Enrollment{
 		DeviceID: c.DeviceID, HWDevID: c.HWDevID, TenantID: p.Tenant.ID, UserID: p.UserID, UPN: p.UPN,

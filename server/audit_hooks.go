@@ -56,8 +56,12 @@ func (a serviceAudit) enrollmentRefused(ctx context.Context, r enrollment.Refusa
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	details, _ := json.Marshal(map[string]string{"path": r.Path, "action": r.Action, "code": r.Code, "subcode": r.Subcode,
-		"errorType": r.ErrorType, "reason": r.Reason, "traceId": r.TraceID})
+	fields := map[string]string{"path": r.Path, "action": r.Action, "code": r.Code, "subcode": r.Subcode,
+		"errorType": r.ErrorType, "reason": r.Reason, "traceId": r.TraceID}
+	if r.Detail != "" {
+		fields["detail"] = r.Detail
+	}
+	details, _ := json.Marshal(fields)
 	a.append(ctx, &audit.Event{TenantID: tid, Kind: audit.KindEnrollmentRefused,
 		Actor:   audit.Actor{Type: audit.ActorUser, ID: r.UPN, SourceAddr: host},
 		Subject: audit.Subject{Type: audit.SubjectUser, ID: r.UPN}, Action: "enroll", Details: details})

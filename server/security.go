@@ -15,18 +15,27 @@ type Security struct {
 	// user is locked out, right password or not, until the window ends.
 	SignInFailureLimit  int
 	SignInFailureWindow time.Duration
+	// EnrollmentTokenLifetime is how long the identity provider's enrollment token (the
+	// wresult of the MS-MDE2 Federated web sign-in) is valid. It is single-use besides: the
+	// certificate issuance at Enrollment.svc redeems it.
+	EnrollmentTokenLifetime time.Duration
 }
 
 // Defaults of Security.
 const (
 	DefaultSignInFailureLimit  = 10
 	DefaultSignInFailureWindow = 15 * time.Minute
+	// A Windows client presents the token within seconds of the sign-in.
+	DefaultEnrollmentTokenLifetime = 5 * time.Minute
 )
 
 // withDefaults fills zero fields and refuses negative ones.
 func (s Security) withDefaults() (Security, error) {
-	if s.SignInFailureLimit < 0 || s.SignInFailureWindow < 0 {
-		return s, errors.New("security limits: negative limit or window")
+	if s.SignInFailureLimit < 0 || s.SignInFailureWindow < 0 || s.EnrollmentTokenLifetime < 0 {
+		return s, errors.New("security limits: negative limit, window or lifetime")
+	}
+	if s.EnrollmentTokenLifetime == 0 {
+		s.EnrollmentTokenLifetime = DefaultEnrollmentTokenLifetime
 	}
 	if s.SignInFailureLimit == 0 {
 		s.SignInFailureLimit = DefaultSignInFailureLimit

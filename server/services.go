@@ -40,7 +40,7 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	}
 	// Failed sign-ins are counted in the store, so the per-UPN limit holds across replicas.
 	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, OnSignIn: sa.signIn,
-		FailureLimit: sec.SignInFailureLimit, FailureWindow: sec.SignInFailureWindow,
+		FailureLimit: sec.SignInFailureLimit, FailureWindow: sec.SignInFailureWindow, EnrollmentTokenLifetime: sec.EnrollmentTokenLifetime,
 		Failures: idpFailures{st}, Logger: app.log}, idpUsers{st}, issuer)
 	if err != nil {
 		return nil, nil, fmt.Errorf("identity provider: %w", err)
@@ -49,7 +49,7 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	// and one lockout per user for every endpoint that checks a password.
 	enr, err := enrollment.New(enrollment.Config{PublicURL: app.PublicURL, OnRefused: sa.enrollmentRefused, ClientAddr: app.clientAddr,
 		Logger: app.log},
-		app.CA, enrollmentDirectory{st: st, passwords: passwords, limit: idpSvc}, enrollmentTokens{idp.EnrollmentVerifier{Issuer: issuer}}, enrollmentRegistry{st: st, now: now})
+		app.CA, enrollmentDirectory{st: st, passwords: passwords, limit: idpSvc}, enrollmentTokens{v: idp.EnrollmentVerifier{Issuer: issuer}, st: st, now: now}, enrollmentRegistry{st: st, now: now})
 	if err != nil {
 		return nil, nil, fmt.Errorf("enrollment: %w", err)
 	}
@@ -200,13 +200,33 @@ func (p pinresetAudit) PinReset(ctx context.Context, r pinreset.AuditRecord) {
 	}
 }
 
-// enrollmentTokens adapts the identity provider's verifier to enrollment.TokenVerifier.
-type enrollmentTokens struct{ v idp.EnrollmentVerifier }
+// enrollmentTokens adapts the identity provider's verifier to enrollment.TokenVerifier and
+// makes its tokens single-use through the store (store.Redemptions), on every replica.
+type enrollmentTokens struct {
+	v   idp.EnrollmentVerifier
+	st  store.Redemptions
+	now func() time.Time
+}
+
+// RedeemEnrollmentToken records the token's jti as used by deviceID's enrollment until the
+// token could no longer verify anyway (its exp plus the issuer's clock skew).
+func (e enrollmentTokens) RedeemEnrollmentToken(ctx context.Context, c enrollment.TokenClaims, deviceID string) error {
+	now := e.now()
+	until := c.ExpiresAt.Add(idp.DefaultClockSkew)
+	if !until.After(now) {
+		until = now.Add(idp.DefaultClockSkew)
+	}
+	first, err := e.st.Redeem(ctx, "enrollment-token:"+c.TenantID+":"+c.ID, deviceID, until, now)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("token %s already enrolled device %s: %w", c.ID, first, enrollment.ErrTokenUsed)
+	}
+	return err
+}
 
 func (e enrollmentTokens) VerifyEnrollmentToken(ctx context.Context, raw string) (enrollment.TokenClaims, error) {
 	c, err := e.v.VerifyEnrollmentToken(ctx, raw)
 	if err != nil {
 		return enrollment.TokenClaims{}, fmt.Errorf("%w: %v", enrollment.ErrInvalidToken, err)
 	}
-	return enrollment.TokenClaims{TenantID: c.TenantID, UserID: c.UserID, UPN: c.UPN}, nil
+	return enrollment.TokenClaims{TenantID: c.TenantID, UserID: c.UserID, UPN: c.UPN, ID: c.ID, ExpiresAt: c.ExpiresAt}, nil
 }

@@ -6,8 +6,9 @@
 // Each concern has its own interface of a few methods: tenants, users, devices (with their
 // certificates and revocations), the per-device command queue and OMA-DM session state, the
 // audit log, admin tokens, failed sign-in counters ([SignInLimits], shared by all replicas so
-// that a rate limit holds across them) and a small key/value area for configuration. [Store]
-// composes them.
+// that a rate limit holds across them), used single-use credentials ([Redemptions], so a
+// token is refused on every replica once used) and a small key/value area for
+// configuration. [Store] composes them.
 //
 // The check-in hot path runs through [Checkins.Checkin]: one durable transaction scoped to one
 // device, in which the session engine records the device's statuses and results, takes the next

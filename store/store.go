@@ -28,6 +28,7 @@ type Store interface {
 	Config
 	Policy
 	SignInLimits
+	Redemptions
 	// Backend names the backend ("bbolt", "postgres") for health reports.
 	Backend() string
 	Close() error

@@ -38,6 +38,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		failLimit    = fs.Int("signin-failure-limit", server.DefaultSignInFailureLimit, "failed password checks allowed per user per --signin-failure-window, over all endpoints; then locked out until the window ends")
 		failWindow   = fs.Duration("signin-failure-window", server.DefaultSignInFailureWindow, "window of --signin-failure-limit, opened by a user's first failure")
 		metricsAddr  = fs.String("metrics-addr", "", "also serve /metrics over plain HTTP without authentication on this loopback address (e.g. 127.0.0.1:9090)")
+		enrollTokTTL = fs.Duration("enrollment-token-lifetime", server.DefaultEnrollmentTokenLifetime, "lifetime of the identity provider's single-use enrollment token (Federated web sign-in)")
 		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
 	)
 	if code, done := parseCLI(fs, args, "HELLOMDM_", "hellomdm serve [flags]   (every flag also as HELLOMDM_<FLAG>; holds its terminal until Ctrl-C)",
@@ -72,7 +73,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		DataDir: *data, Addr: *addr, Hostname: *hostname, PublicURL: *publicURL,
 		AdminToken: os.Getenv("HELLOMDM_ADMIN_TOKEN"), ClientCertHeader: *certHeader, TrustedProxies: trusted,
 		Engine:   server.EngineConfig{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
-		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow},
+		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow, EnrollmentTokenLifetime: *enrollTokTTL},
 		Logger:   logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
 		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),
 	}, wireServices)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/internal/testpki"
@@ -191,5 +193,71 @@ func TestEnrollmentPasswordGuessingLocksOut(t *testing.T) {
 	}
 	if f := e.getPolicies("dave@contoso.com", password, ""); !f.policiesDelivered {
 		t.Errorf("right password below the limit: HTTP %d %s %q, want the policies", f.status, f.subcode, f.reason)
+	}
+}
+
+// Item 3: one enrollment token from the identity provider enrolls one device. The first
+// device presents it to Policy.svc and Enrollment.svc and is enrolled; the same token then
+// enrolls neither a second device nor the first one again, each refusal an s:Authentication
+// fault and an enrollment.refused audit event naming the device that used it. The token
+// lives DefaultEnrollmentTokenLifetime.
+func TestEnrollmentTokenSingleUse(t *testing.T) {
+	e := start(t)
+	st, tok := e.idpToken("bob@fabrikam.com", password, idp.AudienceEnrollment)
+	if st != http.StatusOK || tok == "" {
+		t.Fatalf("enrollment token: HTTP %d", st)
+	}
+	var claims struct{ Iat, Exp int64 }
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a compact JWS", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(raw, &claims) != nil {
+		t.Fatalf("token payload %q: %v", parts[1], err)
+	}
+	if got := time.Duration(claims.Exp-claims.Iat) * time.Second; got != server.DefaultEnrollmentTokenLifetime {
+		t.Errorf("enrollment token lifetime %v, want %v", got, server.DefaultEnrollmentTokenLifetime)
+	}
+
+	enroll := func(a *device.Agent) error {
+		return a.Enroll(context.Background(), device.EnrollRequest{ServerURL: e.url, UPN: "bob@fabrikam.com", Token: tok, RootCAs: e.app.CA.Pool()})
+	}
+	first := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	if err := enroll(first); err != nil {
+		t.Fatalf("first enrollment with the token (GetPolicies, then RequestSecurityToken): %v", err)
+	}
+	firstID := first.Identity().DeviceID
+	rogue := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	again := e.agent(first.Identity())
+	for name, a := range map[string]*device.Agent{"another device": rogue, "the same device again": again} {
+		err := enroll(a)
+		var fe *device.FaultError
+		if !errors.As(err, &fe) || fe.Step != "enroll" || fe.Subcode != "s:Authentication" {
+			t.Errorf("%s with a used token: %v, want an s:Authentication fault at enroll", name, err)
+		}
+		if a.Enrollment().State != device.StateNotEnrolled {
+			t.Errorf("%s: state %s after the refusal", name, a.Enrollment().State)
+		}
+	}
+	if _, err := e.app.Store.Device(context.Background(), rogue.Identity().DeviceID); err == nil {
+		t.Error("the rogue device was stored")
+	}
+	refusals := 0
+	for _, ev := range e.audit(fabrikamTen, "enrollment.refused") {
+		d := string(ev.Details)
+		if strings.Contains(d, "already used") && strings.Contains(d, firstID) {
+			refusals++
+		}
+	}
+	if refusals != 2 {
+		t.Errorf("%d enrollment.refused events name the reused token and %s, want 2", refusals, firstID)
+	}
+	// A fresh sign-in gives a fresh token, which enrolls the second device.
+	if _, tok = e.idpToken("bob@fabrikam.com", password, idp.AudienceEnrollment); tok == "" {
+		t.Fatal("second enrollment token refused")
+	}
+	if err := enroll(rogue); err != nil {
+		t.Errorf("enrollment with a fresh token: %v", err)
 	}
 }

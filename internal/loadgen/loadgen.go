@@ -165,22 +165,20 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return res, nil
 }
 
-// tokenSource signs the load-test user in once (one argon2id check on the server) and hands
-// the enrollment token to every device, signing in again before it expires.
+// tokenSource signs the load-test user in for each device's enrollment token (one argon2id
+// check on the server per device).
 type tokenSource struct {
 	server, upn, password string
 	http                  *http.Client
-	mu                    sync.Mutex
-	token                 string
-	until                 time.Time
+	// mu makes the sign-ins one at a time: the server counts a sign-in in flight as a
+	// failure until it succeeds, so more than its per-user limit at once would be refused.
+	mu sync.Mutex
 }
 
+// get signs in for a fresh enrollment token: the server's enrollment tokens are single-use.
 func (t *tokenSource) get(ctx context.Context) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.token != "" && time.Now().Before(t.until) {
-		return t.token, nil
-	}
 	body, _ := json.Marshal(map[string]string{"upn": t.upn, "password": t.password, "audience": "urn:hellomdm:enrollment"})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.server+"/idp/token", bytes.NewReader(body))
 	if err != nil {
@@ -199,8 +197,7 @@ func (t *tokenSource) get(ctx context.Context) (string, error) {
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.Token == "" {
 		return "", fmt.Errorf("signing in for an enrollment token: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
 	}
-	t.token, t.until = out.Token, time.Now().Add(4*time.Minute)
-	return t.token, nil
+	return out.Token, nil
 }
 
 func enrollAll(ctx context.Context, cfg Config, upn string, tokens *tokenSource) ([]*simDevice, error) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -82,7 +83,7 @@ func TestScaleOut(t *testing.T) {
 		t.Fatalf("enrollment token: HTTP %d", st)
 	}
 
-	// Failed sign-ins of one UPN spread over the replicas share one limit (10 per minute): the
+	// Failed sign-ins of one UPN spread over the replicas share one limit (10 per window): the
 	// 11th attempt is refused on every replica, where per-process counters would allow 30.
 	guess := map[string]string{"upn": "victim@fabrikam.test", "password": "guess", "audience": "urn:hellomdm:enrollment"}
 	for i := range 10 {
@@ -99,10 +100,21 @@ func TestScaleOut(t *testing.T) {
 	agents := make([]*device.Agent, fleetSize)
 	ids := make([]string, fleetSize)
 	var enrollErrs atomic.Int64
+	var signIns sync.Mutex
 	parallel(fleetSize, workers, func(i int) {
 		a, err := device.Open(filepath.Join(t.TempDir(), "dev"), device.Options{HTTPTimeout: 30 * time.Second})
 		if err == nil {
-			err = a.Enroll(context.Background(), device.EnrollRequest{ServerURL: lbURL, UPN: upn, Token: tok.Token, RootCAs: roots, CSRShape: device.CSRClean})
+			// Enrollment tokens are single-use: one sign-in per device, one at a time (a
+			// sign-in in flight counts against the user's failure limit until it succeeds).
+			var own struct{ Token string }
+			signIns.Lock()
+			st := api(t, admin, lbURL, http.MethodPost, "/idp/token", map[string]string{"upn": upn, "password": password, "audience": "urn:hellomdm:enrollment"}, &own)
+			signIns.Unlock()
+			if st != http.StatusOK || own.Token == "" {
+				err = fmt.Errorf("enrollment token: HTTP %d", st)
+			} else {
+				err = a.Enroll(context.Background(), device.EnrollRequest{ServerURL: lbURL, UPN: upn, Token: own.Token, RootCAs: roots, CSRShape: device.CSRClean})
+			}
 		}
 		if err != nil {
 			if enrollErrs.Add(1) == 1 {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // TokenClaims is what the enrollment package needs from a verified enrollment token.
@@ -13,6 +14,10 @@ type TokenClaims struct {
 	UserID   string
 	UPN      string
 	MFA      bool // amr contained "mfa"
+	// ID is the token's jti and ExpiresAt its exp, so that the caller can make the token
+	// single-use.
+	ID        string
+	ExpiresAt time.Time
 }
 
 // EnrollmentVerifier adapts an Issuer to the enrollment package's token check for the
@@ -45,5 +50,5 @@ func (v EnrollmentVerifier) VerifyEnrollmentToken(ctx context.Context, raw strin
 	if err != nil {
 		return TokenClaims{}, fmt.Errorf("verifying enrollment token: %w", err)
 	}
-	return TokenClaims{TenantID: c.TenantID, UserID: c.Subject, UPN: c.UPN, MFA: c.HasMFA()}, nil
+	return TokenClaims{TenantID: c.TenantID, UserID: c.Subject, UPN: c.UPN, MFA: c.HasMFA(), ID: c.ID, ExpiresAt: c.ExpiresAt}, nil
 }

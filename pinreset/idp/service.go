@@ -73,6 +73,10 @@ type Config struct {
 	// failures are counted in this process's memory only. See signInLimiter for what
 	// happens while it fails.
 	Failures FailureCounter
+	// EnrollmentTokenLifetime is the lifetime of AudienceEnrollment tokens (the wresult of
+	// the web sign-in, redeemed once by the device's enrollment moments later); the issuer's
+	// lifetime when zero. Other tokens keep the issuer's lifetime.
+	EnrollmentTokenLifetime time.Duration
 	// MaxTrackedUPNs bounds the in-memory failure table (the whole limit without Failures,
 	// the fallback with it); 100000 when zero.
 	MaxTrackedUPNs int
@@ -127,7 +131,7 @@ func New(cfg Config, users UserStore, issuer *Issuer) (*Service, error) {
 	if cfg.MaxTrackedUPNs == 0 {
 		cfg.MaxTrackedUPNs = 100000
 	}
-	if cfg.FailureLimit < 0 || cfg.FailureWindow < 0 || cfg.MaxTrackedUPNs < 0 || cfg.FormTTL < 0 {
+	if cfg.FailureLimit < 0 || cfg.FailureWindow < 0 || cfg.MaxTrackedUPNs < 0 || cfg.FormTTL < 0 || cfg.EnrollmentTokenLifetime < 0 {
 		return nil, errors.New("creating identity provider: negative limit, window or TTL")
 	}
 	if cfg.Now == nil {
@@ -269,9 +273,13 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 		amr = append(amr, AMRMFA)
 	}
 	s.limiter.reset(ctx, upn)
-	tok, claims, err := s.issuer.issue(ctx, Claims{
+	var lifetime time.Duration // the issuer's
+	if audience == AudienceEnrollment {
+		lifetime = s.cfg.EnrollmentTokenLifetime
+	}
+	tok, claims, err := s.issuer.issueFor(ctx, Claims{
 		Audience: audience, TenantID: tenant.ID, Subject: user.ID, UPN: user.UPN, AMR: amr,
-	})
+	}, lifetime)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("signing in: %w", err)
 	}

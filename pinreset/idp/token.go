@@ -157,6 +157,15 @@ func (is *Issuer) Issue(ctx context.Context, c Claims) (string, error) {
 }
 
 func (is *Issuer) issue(ctx context.Context, c Claims) (string, Claims, error) {
+	return is.issueFor(ctx, c, 0)
+}
+
+// issueFor is issue with a lifetime other than the issuer's (when lifetime > 0 and
+// c.ExpiresAt is zero), counted from the same instant as iat.
+func (is *Issuer) issueFor(ctx context.Context, c Claims, lifetime time.Duration) (string, Claims, error) {
+	if lifetime <= 0 {
+		lifetime = is.lifetime
+	}
 	if c.Audience == "" || c.TenantID == "" || c.Subject == "" {
 		return "", Claims{}, errors.New("issuing token: audience, tenant and subject are required")
 	}
@@ -171,7 +180,7 @@ func (is *Issuer) issue(ctx context.Context, c Claims) (string, Claims, error) {
 	now := is.now().Truncate(time.Second)
 	c.Issuer, c.IssuedAt, c.NotBefore, c.ID = is.url, now, now, hex.EncodeToString(jti[:])
 	if c.ExpiresAt.IsZero() {
-		c.ExpiresAt = now.Add(is.lifetime)
+		c.ExpiresAt = now.Add(lifetime)
 	}
 	if c.AMR == nil {
 		c.AMR = []string{}

@@ -220,6 +220,10 @@ func TestEnrollmentVerifier(t *testing.T) {
 			if err != nil {
 				t.Fatalf("VerifyEnrollmentToken: %v", err)
 			}
+			if c.ID == "" || c.ExpiresAt.IsZero() {
+				t.Fatalf("claims %+v: no jti or exp", c)
+			}
+			c.ID, c.ExpiresAt = "", time.Time{}
 			if c != (TokenClaims{TenantID: tenantA, UserID: "u-alice", UPN: "alice@contoso.com"}) {
 				t.Fatalf("claims %+v", c)
 			}

@@ -38,13 +38,15 @@ const (
 	bConfig         = "config"         // key → value
 	bSignInFailures = "signInFailures" // sign-in limit key → window end (8) + count (8)
 	bSignInExpiry   = "signInExpiry"   // window end (8) + sign-in limit key → nil
+	bRedeemed       = "redeemed"       // redemption ID → expiry (8) + holder
+	bRedeemedExpiry = "redeemedExpiry" // expiry (8) + redemption ID → nil
 )
 
 func allBuckets() []string {
 	return []string{
 		bTenants, bTenantDomains, bUsers, bUserUPN, bDevices, bDeviceTenant, bRevoked,
 		bCommands, bCmdIndex, bCmdSeq, bOpen, bSessions, bAudit, bAuditHead, bAuditAnchor,
-		bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry,
+		bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry, bRedeemed, bRedeemedExpiry,
 	}
 }
 

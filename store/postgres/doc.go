@@ -54,6 +54,13 @@
 // (oldest first, skipping rows locked by others), so the table holds about one row per key
 // that failed within the last window.
 //
+// # Single-use credentials
+//
+// store.Redemptions lives in redemptions (migration 4): one row per redeemed ID until its
+// expiry. Redeem is one INSERT … ON CONFLICT DO UPDATE … WHERE the row has expired, so of
+// concurrent redemptions on any replica exactly one gets its row back; expired rows are
+// pruned as for failed sign-ins.
+//
 // # Secrets at rest
 //
 // Config values under "tenant/", "secret/" and "ca/" are encrypted with AES-256-GCM under

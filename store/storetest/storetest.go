@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SignInLimits", func(t *testing.T) { testSignInLimits(t, newStore) })
 	t.Run("QueueStats", func(t *testing.T) { testQueueStats(t, newStore) })
 	t.Run("Observer", func(t *testing.T) { testObserver(t, newStore) })
+	t.Run("Redemptions", func(t *testing.T) { testRedemptions(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store
