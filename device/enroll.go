@@ -359,8 +359,10 @@ func (a *Agent) commitEnrollment(enr Enrollment, p *provisioning, key crypto.Sig
 	if enr.TenantID != "" {
 		// The tenant's PassportForWork node exists on a device registered to it, so the
 		// server can Replace its policies directly (a Replace under a never-added dynamic
-		// node answers 405, protocol.md B.6).
-		seeds = append(seeds, [2]string{passportDevice + "/" + enr.TenantID + "/Policies", ""})
+		// node answers 405, protocol.md B.6); so does the enrolled user's, under ./User
+		// (user-scope policies, e.g. imported from a GPO's User Configuration).
+		seeds = append(seeds, [2]string{passportDevice + "/" + enr.TenantID + "/Policies", ""},
+			[2]string{passportUser + "/" + enr.TenantID + "/Policies", ""})
 	}
 	for _, kv := range seeds {
 		if err := a.tree.Set(kv[0], kv[1]); err != nil {
