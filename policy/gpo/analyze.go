@@ -35,6 +35,7 @@ type Row struct {
 	Note       string `json:"note,omitempty"`       // why a setting is not supported
 
 	pattern string // catalog URI with {TenantId} kept, for the profile
+	off     bool   // the GPO's status disables this half: not imported
 }
 
 // Summary counts rows as Intune's Group Policy analytics does.
@@ -89,7 +90,17 @@ func (a *Analyzer) Analyze(p *Policy, tenantID string) Report {
 		rep.Instructions = []Instruction{}
 	}
 	for _, e := range p.Values {
-		rep.Value = append(rep.Value, a.row(e, tenantID))
+		r := a.row(e, tenantID)
+		if slices.Contains(p.Disabled, e.Scope) {
+			half := "Computer"
+			if e.Scope == User {
+				half = "User"
+			}
+			r.off = true
+			r.Note = strings.TrimPrefix(r.Note+"; ", "; ") + "the GPO's " + half +
+				" Configuration settings are disabled (GPO status), so clients do not apply it: import leaves it out"
+		}
+		rep.Value = append(rep.Value, r)
 	}
 	for _, u := range p.Unresolved {
 		rep.Value = append(rep.Value, Row{Scope: u.Scope, Setting: u.Name, MDMSupport: Unknown,
@@ -246,7 +257,7 @@ func (r *Report) Profile(name string) ([]byte, error) {
 	}
 	var settings []oma
 	for _, row := range r.Value {
-		if row.MDMSupport != Supported {
+		if row.MDMSupport != Supported || row.off {
 			continue
 		}
 		hive := "HKLM"
@@ -269,6 +280,15 @@ func (r *Report) Profile(name string) ([]byte, error) {
 		settings = append(settings, o)
 	}
 	if len(settings) == 0 {
+		off := 0
+		for _, row := range r.Value {
+			if row.off {
+				off++
+			}
+		}
+		if off > 0 {
+			return nil, fmt.Errorf("nothing to import: none of the %d settings maps to an MDM node in a half the GPO applies (%d are in a disabled half)", r.Summary.Settings, off)
+		}
 		return nil, fmt.Errorf("nothing to import: none of the %d settings maps to an MDM node", r.Summary.Settings)
 	}
 	desc := "Imported from Group Policy"

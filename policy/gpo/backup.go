@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -182,6 +183,7 @@ type backupScheme struct {
 	Core    struct {
 		ID          string `xml:"ID"`
 		DisplayName string `xml:"DisplayName"`
+		Options     string `xml:"Options"`
 	} `xml:"GroupPolicyObject>GroupPolicyCoreSettings"`
 }
 
@@ -243,6 +245,7 @@ func parseBackup(name string, t *tree) (*Policy, error) {
 	if err != nil {
 		return nil, &ParseError{File: name + "/" + p, Offset: 0, Msg: err.Error()}
 	}
+	var disabled []Scope
 	if okScheme {
 		var s backupScheme
 		if err := decodeXML(name+"/"+p, data, &s); err != nil {
@@ -251,11 +254,21 @@ func parseBackup(name string, t *tree) (*Policy, error) {
 		if src.GPOName == "" {
 			src.GPOName, src.GPOID = strings.TrimSpace(s.Core.DisplayName), strings.TrimSpace(s.Core.ID)
 		}
+		// The GPO's flags (MS-GPOL, groupPolicyContainer "flags"): 0x1 the user portion is
+		// disabled, 0x2 the computer portion.
+		if opts, err := strconv.ParseUint(strings.TrimSpace(s.Core.Options), 10, 32); err == nil {
+			if opts&2 != 0 {
+				disabled = append(disabled, Machine)
+			}
+			if opts&1 != 0 {
+				disabled = append(disabled, User)
+			}
+		}
 	}
 	if !okInfo && !okScheme {
 		return nil, &ParseError{File: name, Offset: 0, Msg: "not a GPMC backup: no manifest.xml, Backup.xml or bkupInfo.xml"}
 	}
-	pol := &Policy{Source: src}
+	pol := &Policy{Source: src, Disabled: disabled}
 	var st state
 	for _, half := range []struct {
 		scope Scope

@@ -158,6 +158,10 @@ type Policy struct {
 	// Unresolved are gpreport policies whose registry values hellomdm cannot derive (an
 	// ADMX policy it does not know, or an element it cannot place).
 	Unresolved []ReportedPolicy
+	// Disabled are the halves the GPO's status switches off ("Computer/User configuration
+	// settings disabled"): clients do not apply them, so an import leaves them out. Only a
+	// backup (Backup.xml Options) and a gpreport (Computer/User Enabled) say so.
+	Disabled []Scope
 }
 
 // ReportedPolicy is one administrative template setting as a gpreport names it.

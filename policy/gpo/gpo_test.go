@@ -472,3 +472,46 @@ func TestUnknownReportPolicy(t *testing.T) {
 		t.Errorf("the unrecognised policy is not an unknown row: %+v", rep.Value)
 	}
 }
+
+// A half the GPO's status disables is reported but not imported, from a backup (Backup.xml
+// Options 1: user settings disabled) and from a gpreport (User Enabled false) alike.
+func TestDisabledHalfIsNotImported(t *testing.T) {
+	a := analyzer(t)
+	files := fstest.MapFS{}
+	for name, data := range fixtureFiles() {
+		if rest, ok := strings.CutPrefix(name, "backup/"); ok {
+			files[rest] = &fstest.MapFile{Data: data}
+		}
+	}
+	scheme := fixtureBackupID + "/Backup.xml"
+	files[scheme] = &fstest.MapFile{Data: []byte(strings.Replace(backupXML, "<Options><![CDATA[0]]></Options>", "<Options><![CDATA[1]]></Options>", 1))}
+	fromBackup, err := ParseBackupFS("backup", files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := strings.Replace(fixtureReportXML(), "<User>\r\n    <VersionDirectory>3</VersionDirectory>\r\n    <VersionSysvol>3</VersionSysvol>\r\n    <Enabled>true</Enabled>",
+		"<User>\r\n    <VersionDirectory>3</VersionDirectory>\r\n    <VersionSysvol>3</VersionSysvol>\r\n    <Enabled>false</Enabled>", 1)
+	fromReport, err := ParseReport("gpreport.xml", utf16LEWithBOM(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*Policy{"backup": fromBackup, "gpreport": fromReport} {
+		if !reflect.DeepEqual(p.Disabled, []Scope{User}) {
+			t.Fatalf("%s: disabled halves %v, want [user]", name, p.Disabled)
+		}
+		rep := a.Analyze(p, testTenant)
+		if r := rowFor(t, rep, User, "Enabled"); !strings.Contains(r.Note, "User Configuration settings are disabled") {
+			t.Errorf("%s: user row note %q", name, r.Note)
+		}
+		if r := rowFor(t, rep, Machine, "EnablePinRecovery"); r.Note != "" || r.MDMSupport != Supported {
+			t.Errorf("%s: machine row %+v", name, r)
+		}
+		prof, err := rep.Profile("x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(prof), "./User/") || !strings.Contains(string(prof), "EnablePinRecovery") {
+			t.Errorf("%s: profile %s", name, prof)
+		}
+	}
+}

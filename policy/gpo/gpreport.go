@@ -35,6 +35,7 @@ type gpReport struct {
 }
 
 type gpHalf struct {
+	Enabled       string `xml:"Enabled"`
 	ExtensionData []struct {
 		Name      string `xml:"Name"`
 		Extension struct {
@@ -122,6 +123,9 @@ func ParseReport(file string, data []byte) (*Policy, error) {
 		scope Scope
 		h     gpHalf
 	}{{Machine, rep.Computer}, {User, rep.User}} {
+		if strings.EqualFold(strings.TrimSpace(half.h.Enabled), "false") {
+			p.Disabled = append(p.Disabled, half.scope)
+		}
 		for _, ed := range half.h.ExtensionData {
 			for _, pol := range ed.Extension.Policies {
 				es, reason := policyEntries(half.scope, pol)
