@@ -97,6 +97,8 @@ type currentState struct {
 	Profiles []currentProfile
 	Users    map[string]string // lower-case UPN → user ID
 	Devices  map[string]bool   // device IDs
+	// DeviceNames are the devices' names by ID, shown beside IDs in the plan.
+	DeviceNames map[string]string
 }
 
 type currentGroup struct {
@@ -186,6 +188,10 @@ func planApply(want desiredState, have currentState, prune bool) ([]change, erro
 				m.Key = groupName[m.Key]
 			}
 			m.Text = m.Key
+			// Members the documents no longer name show the name beside the ID (drift).
+			if n := memberName(m, have); n != "" {
+				m.Text = m.Key + " (" + n + ")"
+			}
 			curRefs = append(curRefs, m)
 		}
 		for _, r := range wantRefs {
@@ -719,4 +725,19 @@ func addDocument(want *desiredState, d applyDoc, docPath string, root *docRoot) 
 		return fmt.Errorf("unknown kind %q (want Group, Profile or Assignment)", d.Kind)
 	}
 	return nil
+}
+
+// memberName is the UPN of a user member or the name of a device member, or "".
+func memberName(m memberRef, have currentState) string {
+	switch m.Kind {
+	case "user":
+		for upn, id := range have.Users {
+			if id == m.Key {
+				return upn
+			}
+		}
+	case "device":
+		return have.DeviceNames[m.Key]
+	}
+	return ""
 }

@@ -138,13 +138,15 @@ func (c *adminClient) currentPolicy(tid string) (currentState, error) {
 		have.Users[strings.ToLower(u.UPN)] = u.ID
 	}
 	var devices struct {
-		Value []struct{ ID string } `json:"value"`
+		Value []struct{ ID, DeviceName string } `json:"value"`
 	}
 	if err := c.do("GET", tenantPath(tid, "devices"), nil, &devices); err != nil {
 		return have, err
 	}
+	have.DeviceNames = map[string]string{}
 	for _, d := range devices.Value {
 		have.Devices[d.ID] = true
+		have.DeviceNames[d.ID] = d.DeviceName
 	}
 	return have, nil
 }

@@ -71,7 +71,7 @@ func TestPlanApply(t *testing.T) {
 		{name: "converged is unchanged", want: full, have: converged, plan: []string{
 			"unchanged Group Pilot", "unchanged Group Kiosks", "unchanged Profile PIN", "unchanged Assignment PIN"}},
 		{name: "member changes", want: desiredState{Groups: []desiredGroup{{Name: "Pilot", Members: []string{"dev-1", "Kiosks"}}, {Name: "Kiosks"}}},
-			have: converged, plan: []string{"update Group Pilot [+ member dev-1; - member user u-alice]", "unchanged Group Kiosks", "unmanaged Profile PIN"}},
+			have: converged, plan: []string{"update Group Pilot [+ member dev-1; - member user u-alice (alice@contoso.com)]", "unchanged Group Kiosks", "unmanaged Profile PIN"}},
 		{name: "profile differs semantically", want: desiredState{Profiles: []desiredProfile{mustProfile(t, strings.Replace(catalogDoc, `"x":1`, `"x":2`, 1), "PIN")}},
 			have: converged, plan: []string{"update Profile PIN [Intune JSON differs]", "unmanaged Group Kiosks", "unmanaged Group Pilot"}},
 		{name: "prune deletes the rest", want: desiredState{Profiles: []desiredProfile{urls}}, have: converged, prune: true, plan: []string{
