@@ -25,6 +25,7 @@ Usage:
   hellomdm bench  checkin ...    load tool: enroll devices and drive check-ins
   hellomdm version [-o json]     version, commit, build date and Go version (also --version)
   hellomdm authenticator code    print the current one-time code of an otpauth:// URI
+  hellomdm healthcheck [flags]   probe the local server's /healthz (exit 0 when healthy)
 
 Run 'hellomdm <command> -h' for the flags of a command.
 `
