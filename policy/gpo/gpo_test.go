@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -512,6 +514,31 @@ func TestDisabledHalfIsNotImported(t *testing.T) {
 		}
 		if strings.Contains(string(prof), "./User/") || !strings.Contains(string(prof), "EnablePinRecovery") {
 			t.Errorf("%s: profile %s", name, prof)
+		}
+	}
+}
+
+// The package stays below server and store: from this module it imports csp only (so a
+// GPO can be analysed without a database, and rebases of server or store never touch it).
+func TestImportsCSPOnly(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range af.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if strings.HasPrefix(p, "github.com/hellomdm/hellomdm/") && p != "github.com/hellomdm/hellomdm/csp" {
+				t.Errorf("%s imports %s", f, p)
+			}
 		}
 	}
 }
