@@ -220,21 +220,48 @@ func mapErr(err error) error {
 		ne net.Error
 	)
 	switch {
+	case errors.As(err, &ce):
+		// Whatever stopped a new connection (55000 "database is not accepting
+		// connections", 57P03 "the database system is starting up", 53300 "too many
+		// connections", a refused login, the connect timeout): this replica cannot reach
+		// its store now.
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.As(err, &pe):
 		switch {
 		case pe.Code == "23505":
 			return fmt.Errorf("%w: %w", store.ErrExists, err)
-		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+		case unavailableCode(pe.Code):
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 		return err
-	case errors.As(err, &ce), errors.Is(err, errPoolClosed), errors.As(err, &ne),
+	case errors.Is(err, errPoolClosed), errors.As(err, &ne),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), pgconn.SafeToRetry(err):
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
+}
+
+// unavailableCode reports the SQLSTATEs (PostgreSQL manual, Appendix A "PostgreSQL Error
+// Codes") that mean the database cannot take requests now rather than that a request is
+// wrong: class 08 connection exceptions; class 53 insufficient resources (53100 disk full,
+// 53200 out of memory, 53300 too many connections, 53400 configuration limit exceeded);
+// 55000 object not in prerequisite state, which is how "database is not accepting
+// connections" arrives; 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect
+// now, 57P05 idle session timeout; 25006 read-only SQL transaction (a standby, or a primary
+// set read-only during a failover); 58030 I/O error (the server could not read or write
+// its files).
+func unavailableCode(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"):
+		return true
+	}
+	switch code {
+	case "55000", "57P01", "57P02", "57P03", "57P05", "25006", "58030":
+		return true
+	}
+	return false
 }
 
 // checkID rejects IDs that cannot be keys.
