@@ -33,6 +33,10 @@ var (
 	// ErrSerialMismatch: Renew was asked to replace a certificate that is not
 	// the device's current one.
 	ErrSerialMismatch = errors.New("enrollment: certificate serial is not current")
+	// ErrUnavailable: the Directory, TokenVerifier or Registry cannot answer now (its store
+	// is down or full); nothing was stored. The client gets a fault telling it to retry
+	// later (see unavailableFault).
+	ErrUnavailable = errors.New("enrollment: temporarily unavailable")
 )
 
 // LockedOutError is returned (wrapped) by Directory.CheckPassword when the user name has

@@ -27,7 +27,12 @@ const (
 	ErrorTypeNotSupported          = "NotSupported"
 	ErrorTypeNotEligibleToRenew    = "NotEligibleToRenew"
 	ErrorTypeInvalidEnrollmentData = "InvalidEnrollmentData"
+	ErrorTypeInMaintenance         = "InMaintenance"
 )
+
+// UnavailableRetryAfter is what a client is told to wait when the enrollment service cannot
+// answer because its store is unavailable.
+const UnavailableRetryAfter = 30 * time.Second
 
 // Fault is an enrollment failure as the client will see it. Sender faults are
 // the client's doing and travel as HTTP 400 with Code s:Sender; the rest are
@@ -94,10 +99,26 @@ func dataFault(reason string, err error) *Fault {
 	return f
 }
 
+// unavailableFault tells the client that the service cannot answer now and to retry:
+// s:Receiver with subcode s:EnrollmentServer and the MS-MDE2 2.2.10 ErrorType
+// InMaintenance (which Windows reports as MENROLL_E_INMAINTENANCE, "the server is in
+// maintenance, try again later"), plus a Retry-After header. The HTTP status stays 500, as
+// the SOAP 1.2 HTTP binding gives Receiver faults (Part 2 §7.5.1.2).
+func unavailableFault(err error) *Fault {
+	f := receiverFault(SubcodeEnrollmentServer,
+		fmt.Sprintf("The enrollment service is temporarily unavailable; nothing was stored. Try again in %d seconds.", int(UnavailableRetryAfter.Seconds())), err)
+	f.ErrorType, f.RetryAfter = ErrorTypeInMaintenance, UnavailableRetryAfter
+	return f
+}
+
 // asFault turns any error into a Fault; an error that is not already one is a
-// server-side failure.
+// server-side failure, and a Receiver fault (or other error) caused by ErrUnavailable is
+// unavailableFault.
 func asFault(err error) *Fault {
 	var f *Fault
+	if errors.Is(err, ErrUnavailable) && (!errors.As(err, &f) || !f.Sender) {
+		return unavailableFault(err)
+	}
 	if errors.As(err, &f) {
 		return f
 	}

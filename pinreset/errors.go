@@ -3,6 +3,7 @@ package pinreset
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Refusals. Each is returned wrapped; test with errors.Is. The HTTP adapter maps them to a
@@ -44,6 +45,15 @@ var (
 	// ErrUnknownApp: Consent was called with an application other than AppService/AppClient.
 	ErrUnknownApp = errors.New("unknown PIN reset application")
 )
+
+// ErrTemporarilyUnavailable is what a collaborator (Tenants, KeyStore, Devices, Auditor)
+// wraps when it cannot answer now because its store is down or full. It is a failure, not
+// a refusal: nothing was released or changed, and the client is told to retry (HTTP 503,
+// "temporarily_unavailable", with Retry-After).
+var ErrTemporarilyUnavailable = errors.New("temporarily unavailable; try again later")
+
+// UnavailableRetryAfter is the Retry-After sent with ErrTemporarilyUnavailable.
+const UnavailableRetryAfter = 30 * time.Second
 
 // ErrWeakKey is returned (wrapped) when the KeyStore hands back a key below MinKeyBits. It is
 // an internal failure, not a refusal: the stored key must be replaced by an operator.

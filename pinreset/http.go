@@ -85,9 +85,9 @@ func (s *Service) handlePublicKey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) handleDecrypt(w http.ResponseWriter, r *http.Request) {
 	tid := r.PathValue("tid")
-	deviceID, ok := s.deviceID(r)
-	if !ok {
-		err := fmt.Errorf("reading client certificate: %w", ErrNoClientCert)
+	deviceID, err := s.deviceID(r)
+	if err != nil {
+		err := fmt.Errorf("reading client certificate: %w", err)
 		s.record(r.Context(), AuditRecord{TenantID: tid, Operation: OpDecrypt}, err)
 		s.writeError(w, err)
 		return
@@ -161,6 +161,7 @@ func errorStatus(err error) (int, string, string) {
 	}{
 		{ErrUnknownTenant, http.StatusNotFound, "unknown_tenant"},
 		{ErrServiceUnavailable, http.StatusServiceUnavailable, "service_unavailable"},
+		{ErrTemporarilyUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable"},
 		{ErrTokenExpired, http.StatusUnauthorized, "token_expired"},
 		{ErrTokenInvalid, http.StatusUnauthorized, "invalid_token"},
 		{ErrWrongTenant, http.StatusForbidden, "wrong_tenant"},
@@ -182,6 +183,9 @@ func errorStatus(err error) (int, string, string) {
 
 func (s *Service) writeError(w http.ResponseWriter, err error) {
 	status, code, msg := errorStatus(err)
+	if code == "temporarily_unavailable" {
+		w.Header().Set("Retry-After", strconv.Itoa(int(UnavailableRetryAfter.Seconds())))
+	}
 	if status == http.StatusUnauthorized {
 		// RFC 6750 section 3.
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)

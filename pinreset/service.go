@@ -73,9 +73,11 @@ type Config struct {
 	// Rand is the randomness for key generation; default crypto/rand.Reader. Go 1.26 ignores
 	// it unless GODEBUG=cryptocustomrand=1.
 	Rand io.Reader
-	// DeviceID names the device behind an HTTP request from its verified client certificate.
-	// Default: the Subject CommonName of r.TLS.VerifiedChains[0][0].
-	DeviceID func(r *http.Request) (string, bool)
+	// DeviceID names the device behind an HTTP request from its verified client certificate;
+	// an error wrapping ErrNoClientCert when there is none it accepts, or another error
+	// (ErrTemporarilyUnavailable) when it cannot tell now. Default: the Subject CommonName
+	// of r.TLS.VerifiedChains[0][0].
+	DeviceID func(r *http.Request) (string, error)
 }
 
 // Service is the PIN reset service. It is safe for concurrent use.
@@ -84,7 +86,7 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	rand     io.Reader
-	deviceID func(*http.Request) (string, bool)
+	deviceID func(*http.Request) (string, error)
 
 	tenants Tenants
 	keys    KeyStore
@@ -125,12 +127,15 @@ func New(cfg Config, tenants Tenants, keys KeyStore, tokens TokenVerifier, devic
 }
 
 // certDeviceID is the default Config.DeviceID.
-func certDeviceID(r *http.Request) (string, bool) {
+func certDeviceID(r *http.Request) (string, error) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
-		return "", false
+		return "", ErrNoClientCert
 	}
 	cn := r.TLS.VerifiedChains[0][0].Subject.CommonName
-	return cn, cn != ""
+	if cn == "" {
+		return "", ErrNoClientCert
+	}
+	return cn, nil
 }
 
 // PublicKey returns the tenant's public key, creating the tenant's key pair on first use.
@@ -187,6 +192,9 @@ func (s *Service) decrypt(ctx context.Context, req DecryptRequest, rec *AuditRec
 	}
 	claims, err := s.tokens.VerifyPinResetToken(ctx, req.Token)
 	switch {
+	case errors.Is(err, ErrTemporarilyUnavailable):
+		// The verifier could not load the keys to check the token: a failure, not a refusal.
+		return nil, fmt.Errorf("checking token: %w", err)
 	case errors.Is(err, ErrTokenExpired):
 		return nil, fmt.Errorf("checking token: %w", err)
 	case err != nil:

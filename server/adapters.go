@@ -16,6 +16,16 @@ import (
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
+// unavailableAs marks a store outage (store.ErrUnavailable: down, full, refusing
+// connections) with target, the sentinel the calling package (enrollment, idp, pinreset)
+// answers with "try again later" instead of an internal error.
+func unavailableAs(target, err error) error {
+	if err != nil && errors.Is(err, store.ErrUnavailable) && !errors.Is(err, target) {
+		return fmt.Errorf("%w: %w", target, err)
+	}
+	return err
+}
+
 // enrollmentDirectory adapts the store to enrollment.Directory.
 type enrollmentDirectory struct {
 	st        store.Store
@@ -31,7 +41,7 @@ func (d enrollmentDirectory) TenantForDomain(ctx context.Context, domain string)
 		return enrollment.Tenant{}, enrollment.ErrUnknownDomain
 	}
 	if err != nil {
-		return enrollment.Tenant{}, err
+		return enrollment.Tenant{}, unavailableAs(enrollment.ErrUnavailable, err)
 	}
 	return enrollment.Tenant{ID: t.ID, DisplayName: t.DisplayName, AuthPolicy: t.AuthPolicy}, nil
 }
@@ -61,7 +71,7 @@ func (d enrollmentDirectory) checkPassword(ctx context.Context, tenantID, upn, p
 		return "", enrollment.ErrBadCredentials
 	}
 	if err != nil {
-		return "", err
+		return "", unavailableAs(enrollment.ErrUnavailable, err)
 	}
 	if u.PasswordHash == "" || d.passwords.Check(ctx, u.PasswordHash, password) != nil {
 		return "", enrollment.ErrBadCredentials
@@ -106,7 +116,7 @@ func (r enrollmentRegistry) Register(ctx context.Context, e enrollment.Enrollmen
 	if errors.Is(err, store.ErrConflict) {
 		return enrollment.ErrOtherTenant
 	}
-	return err
+	return unavailableAs(enrollment.ErrUnavailable, err)
 }
 
 // Renew replaces the device's certificate serial (revoking the old one) and records the
@@ -129,7 +139,7 @@ func (r enrollmentRegistry) Renew(ctx context.Context, deviceID, oldSerial strin
 	if isNotFound(err) {
 		return enrollment.ErrNotEnrolled
 	}
-	return err
+	return unavailableAs(enrollment.ErrUnavailable, err)
 }
 
 func (r enrollmentRegistry) Device(ctx context.Context, deviceID string) (enrollment.Enrollment, error) {
@@ -138,7 +148,7 @@ func (r enrollmentRegistry) Device(ctx context.Context, deviceID string) (enroll
 		return enrollment.Enrollment{}, enrollment.ErrNotEnrolled
 	}
 	if err != nil {
-		return enrollment.Enrollment{}, err
+		return enrollment.Enrollment{}, unavailableAs(enrollment.ErrUnavailable, err)
 	}
 	return enrollment.Enrollment{DeviceID: d.ID, HWDevID: d.HWDevID, TenantID: d.TenantID, UserID: d.UserID, UPN: d.UPN, DeviceName: d.DeviceName,
 		OSVersion: d.OSVersion, EnrollmentType: d.EnrollmentType, CertSerial: d.CertSerial, CertThumbprint: d.CertThumbprint,
@@ -165,7 +175,7 @@ func (u idpUsers) TenantForDomain(ctx context.Context, domain string) (idp.Tenan
 		return idp.Tenant{}, idp.ErrNotFound
 	}
 	if err != nil {
-		return idp.Tenant{}, err
+		return idp.Tenant{}, unavailableAs(idp.ErrUnavailable, err)
 	}
 	return idp.Tenant{ID: t.ID, Domains: t.VerifiedDomains, Federated: t.FederationHost != "", FederationHost: t.FederationHost}, nil
 }
@@ -176,7 +186,7 @@ func (u idpUsers) UserByUPN(ctx context.Context, tenantID, upn string) (idp.User
 		return idp.User{}, idp.ErrNotFound
 	}
 	if err != nil {
-		return idp.User{}, err
+		return idp.User{}, unavailableAs(idp.ErrUnavailable, err)
 	}
 	return idp.User{ID: x.ID, TenantID: x.TenantID, UPN: x.UPN, PasswordHash: x.PasswordHash, TOTPSecret: x.TOTPSecret, TOTPLastStep: x.TOTPLastStep}, nil
 }
@@ -189,7 +199,7 @@ func (u idpUsers) SetTOTP(ctx context.Context, tenantID, userID string, secret [
 	if isNotFound(err) {
 		return idp.ErrNotFound
 	}
-	return err
+	return unavailableAs(idp.ErrUnavailable, err)
 }
 
 func (u idpUsers) UseTOTPStep(ctx context.Context, tenantID, userID string, step int64) error {
@@ -203,7 +213,7 @@ func (u idpUsers) UseTOTPStep(ctx context.Context, tenantID, userID string, step
 	if isNotFound(err) {
 		return idp.ErrNotFound
 	}
-	return err
+	return unavailableAs(idp.ErrUnavailable, err)
 }
 
 // idpFailures adapts the store's failed sign-in counters (store.SignInLimits) to

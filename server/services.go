@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +25,7 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	now := time.Now
 	st := app.Store
 	keys := NewKeys(st)
-	issuer, err := idp.NewIssuer(idp.IssuerConfig{URL: app.PublicURL.JoinPath("/idp").String()}, keys)
+	issuer, err := idp.NewIssuer(idp.IssuerConfig{URL: app.PublicURL.JoinPath("/idp").String()}, idpKeys{keys})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,7 +56,7 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 		return nil, nil, fmt.Errorf("enrollment: %w", err)
 	}
 	pr, err := pinreset.New(pinreset.Config{Logger: app.log, DeviceID: app.deviceForPinReset},
-		pinresetTenants{st}, keys, pinresetTokens{issuer}, pinresetDevices{st}, pinresetAudit{st: st, now: now, log: app.log})
+		pinresetTenants{st}, pinresetKeys{keys}, pinresetTokens{issuer}, pinresetDevices{st}, pinresetAudit{st: st, now: now, log: app.log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("PIN reset service: %w", err)
 	}
@@ -80,20 +82,24 @@ func (a *App) clientAddr(r *http.Request) string {
 }
 
 // deviceForPinReset names the device of a PIN reset request by its client certificate, which
-// must be the device's current one.
-func (a *App) deviceForPinReset(r *http.Request) (string, bool) {
+// must be the device's current one. A store that cannot answer is reported as such (503),
+// not as a missing certificate.
+func (a *App) deviceForPinReset(r *http.Request) (string, error) {
 	if a.Server == nil {
-		return "", false
+		return "", pinreset.ErrNoClientCert
 	}
 	id, err := a.Server.identifyDevice(r)
 	if err != nil {
-		return "", false
+		return "", fmt.Errorf("%w: %v", pinreset.ErrNoClientCert, err)
 	}
 	d, err := a.Store.Device(r.Context(), id.DeviceID)
-	if err != nil || !strings.EqualFold(d.CertSerial, id.Serial) {
-		return "", false
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		return "", unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
+	case err != nil || !strings.EqualFold(d.CertSerial, id.Serial):
+		return "", pinreset.ErrNoClientCert
 	}
-	return id.DeviceID, true
+	return id.DeviceID, nil
 }
 
 type pinresetTenants struct{ st store.Store }
@@ -104,7 +110,7 @@ func (p pinresetTenants) PinResetTenant(ctx context.Context, tenantID string) (p
 		return pinreset.TenantInfo{}, pinreset.ErrUnknownTenant
 	}
 	if err != nil {
-		return pinreset.TenantInfo{}, err
+		return pinreset.TenantInfo{}, unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
 	}
 	info := pinreset.TenantInfo{ID: t.ID, GovCloud: t.GovCloud}
 	if t.PinResetServiceConsentAt != nil {
@@ -136,13 +142,34 @@ func (p pinresetTenants) SetConsent(ctx context.Context, tenantID string, app pi
 	if isNotFound(err) {
 		return pinreset.ErrUnknownTenant
 	}
-	return err
+	return unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
+}
+
+// idpKeys is the identity provider's key source: the shared Keys, with a store outage
+// reported as idp.ErrUnavailable.
+type idpKeys struct{ k *Keys }
+
+func (i idpKeys) TenantSigningKey(ctx context.Context, tenantID string) (*ecdsa.PrivateKey, string, error) {
+	key, kid, err := i.k.TenantSigningKey(ctx, tenantID)
+	return key, kid, unavailableAs(idp.ErrUnavailable, err)
+}
+
+// pinresetKeys is the PIN reset service's KeyStore: the shared Keys, with a store outage
+// reported as pinreset.ErrTemporarilyUnavailable.
+type pinresetKeys struct{ k *Keys }
+
+func (p pinresetKeys) TenantRSAKey(ctx context.Context, tenantID string, create func() (*rsa.PrivateKey, error)) (*rsa.PrivateKey, error) {
+	key, err := p.k.TenantRSAKey(ctx, tenantID, create)
+	return key, unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
 }
 
 type pinresetTokens struct{ issuer *idp.Issuer }
 
 func (p pinresetTokens) VerifyPinResetToken(ctx context.Context, raw string) (pinreset.Claims, error) {
 	c, err := p.issuer.Verify(ctx, raw, idp.Expect{Audience: idp.AudiencePINReset})
+	if errors.Is(err, store.ErrUnavailable) {
+		return pinreset.Claims{}, unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
+	}
 	if errors.Is(err, idp.ErrTokenExpired) {
 		return pinreset.Claims{}, fmt.Errorf("%w: %v", pinreset.ErrTokenExpired, err)
 	}
@@ -160,7 +187,7 @@ func (p pinresetDevices) DeviceStanding(ctx context.Context, deviceID string) (s
 		return "", false, false, nil
 	}
 	if err != nil {
-		return "", false, false, err
+		return "", false, false, unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
 	}
 	return d.TenantID, d.State == store.DeviceEnrolled, d.State == store.DeviceRetired, nil
 }
@@ -225,6 +252,9 @@ func (e enrollmentTokens) RedeemEnrollmentToken(ctx context.Context, c enrollmen
 
 func (e enrollmentTokens) VerifyEnrollmentToken(ctx context.Context, raw string) (enrollment.TokenClaims, error) {
 	c, err := e.v.VerifyEnrollmentToken(ctx, raw)
+	if errors.Is(err, store.ErrUnavailable) {
+		return enrollment.TokenClaims{}, unavailableAs(enrollment.ErrUnavailable, err)
+	}
 	if err != nil {
 		return enrollment.TokenClaims{}, fmt.Errorf("%w: %v", enrollment.ErrInvalidToken, err)
 	}

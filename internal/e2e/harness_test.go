@@ -48,8 +48,15 @@ func start(t *testing.T) *env {
 // startWith is start with the store wrapped by wrap (nil: as opened).
 func startWith(t *testing.T, wrap func(store.Store) store.Store) *env {
 	t.Helper()
+	return startStore(t, testpg.OpenStore(t), wrap) // nil (bbolt) unless HELLOMDM_TEST_BACKEND=postgres
+}
+
+// startStore is start on the store open opens (nil: bbolt in the data directory), wrapped
+// by wrap (nil: as opened).
+func startStore(t *testing.T, open func(context.Context, string) (store.Store, error), wrap func(store.Store) store.Store) *env {
+	t.Helper()
 	opts := server.Options{AdminToken: adminToken, Engine: server.EngineConfig{NoBackoff: true}}
-	opts.OpenStore = testpg.OpenStore(t) // nil (bbolt) unless HELLOMDM_TEST_BACKEND=postgres
+	opts.OpenStore = open
 	if wrap != nil {
 		open := opts.OpenStore
 		if open == nil {

@@ -124,3 +124,51 @@ func OpenStore(tb testing.TB) func(ctx context.Context, dataDir string) (store.S
 	}
 	return NewStore(tb).Open
 }
+
+// NewDatabase creates a database of its own on the server of HELLOMDM_TEST_POSTGRES (skipping
+// tb when the variable is unset or the role may not create databases), dropped when tb ends,
+// and returns a Store on it and the database's name. Tests that change the whole database
+// (AllowConnections) use it instead of a schema.
+func NewDatabase(tb testing.TB) (Store, string) {
+	tb.Helper()
+	base := os.Getenv(EnvDSN)
+	if base == "" {
+		tb.Skip(EnvDSN + " is not set")
+	}
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		tb.Fatal(err)
+	}
+	name := fmt.Sprintf("hellomdm_test_%x", rnd)
+	if err := Exec(base, `CREATE DATABASE `+name); err != nil {
+		tb.Skipf("creating a database: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := Exec(base, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
+			tb.Errorf("dropping database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parsing %s: %v", EnvDSN, err)
+	}
+	u.Path = "/" + name
+	return Store{DSN: u.String(), Key: Key(tb)}, name
+}
+
+// AllowConnections sets whether the database accepts connections (ALTER DATABASE ...
+// ALLOW_CONNECTIONS); refusing also ends its open connections, so that every client of it
+// must connect anew and gets SQLSTATE 55000 "database is not currently accepting
+// connections", as when an operator or a failover takes it away.
+func AllowConnections(tb testing.TB, name string, allow bool) {
+	tb.Helper()
+	base := os.Getenv(EnvDSN)
+	if err := Exec(base, fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS %t`, name, allow)); err != nil {
+		tb.Fatal(err)
+	}
+	if !allow {
+		if err := Exec(base, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}

@@ -42,6 +42,9 @@ var (
 	// ErrNotFound is what UserStore implementations wrap when a tenant or user does not
 	// exist; any other store error is treated as an internal failure.
 	ErrNotFound = errors.New("idp: not found")
+	// ErrUnavailable is what UserStore implementations wrap when their store cannot answer
+	// now (down or full): the sign-in fails with HTTP 503 and Retry-After, not 500.
+	ErrUnavailable = errors.New("idp: temporarily unavailable")
 )
 
 // Token errors returned by Issuer.Verify.
@@ -64,6 +67,9 @@ var (
 	// ErrMFARequired: the token's amr lacks "mfa" and the caller requires it.
 	ErrMFARequired = errors.New("idp: multi-factor authentication required")
 )
+
+// UnavailableRetryAfter is the Retry-After sent with ErrUnavailable.
+const UnavailableRetryAfter = 30 * time.Second
 
 // RateLimitError is returned (wrapped) when failed sign-ins for a UPN exceeded the limit.
 // errors.Is(err, ErrRateLimited) holds for it.

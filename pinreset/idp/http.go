@@ -133,6 +133,11 @@ func (s *Service) enrollForm(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
 			http.Redirect(w, r, u.String(), http.StatusFound)
 			return
+		case errors.Is(err, ErrUnavailable):
+			s.log.WarnContext(r.Context(), "looking up tenant for sign-in form: store unavailable", "err", err)
+			w.Header().Set("Retry-After", retryAfter(UnavailableRetryAfter))
+			http.Error(w, "Sign-in is not available right now. Try again in a minute.", http.StatusServiceUnavailable)
+			return
 		case err != nil && !errors.Is(err, ErrNotFound):
 			s.log.ErrorContext(r.Context(), "looking up tenant for sign-in form", "err", err)
 			http.Error(w, "internal error", http.StatusInternalServerError)
@@ -196,6 +201,10 @@ func (s *Service) formError(ctx context.Context, w http.ResponseWriter, err erro
 		return http.StatusUnauthorized, "That code was already used. Wait for the next one.", true
 	case errors.Is(err, ErrFederated):
 		return http.StatusForbidden, "Your organisation signs in with its own identity provider.", false
+	case errors.Is(err, ErrUnavailable):
+		s.log.WarnContext(ctx, "sign-in failed: store unavailable", "err", err)
+		w.Header().Set("Retry-After", retryAfter(UnavailableRetryAfter))
+		return http.StatusServiceUnavailable, "Sign-in is not available right now. Try again in a minute.", false
 	default:
 		s.log.ErrorContext(ctx, "sign-in failed", "err", err)
 		return http.StatusInternalServerError, "Sign-in is not available right now.", false
@@ -298,6 +307,10 @@ func (s *Service) apiErrorFor(ctx context.Context, w http.ResponseWriter, err er
 		return http.StatusUnauthorized, "otp_replayed", "the one-time code was already used"
 	case errors.Is(err, ErrFederated):
 		return http.StatusUnauthorized, "federated", "the tenant is federated; sign in through its identity provider"
+	case errors.Is(err, ErrUnavailable):
+		s.log.WarnContext(ctx, "token sign-in failed: store unavailable", "err", err)
+		w.Header().Set("Retry-After", retryAfter(UnavailableRetryAfter))
+		return http.StatusServiceUnavailable, "unavailable", "sign-in is not available right now; try again later"
 	default:
 		s.log.ErrorContext(ctx, "token sign-in failed", "err", err)
 		return http.StatusInternalServerError, "internal_error", "sign-in is not available right now"
@@ -322,6 +335,11 @@ func (s *Service) signInInfo(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, "unknown_domain", "no tenant owns this domain")
+		return
+	case errors.Is(err, ErrUnavailable):
+		s.log.WarnContext(r.Context(), "looking up tenant for sign-in info: store unavailable", "err", err)
+		w.Header().Set("Retry-After", retryAfter(UnavailableRetryAfter))
+		writeJSONError(w, http.StatusServiceUnavailable, "unavailable", "lookup failed; try again later")
 		return
 	case err != nil:
 		s.log.ErrorContext(r.Context(), "looking up tenant for sign-in info", "err", err)
