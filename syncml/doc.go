@@ -86,7 +86,12 @@
 //     Atomic, nested Atomic, Status answering Results) are left to the receiver.
 //   - DTD declarations are read but entities are never expanded: a reference to one is an
 //     error (encoding/xml), so entity bombs fail fast. Depth is bounded by a linear
-//     pre-scan before any tree is built, and again by etree.
+//     pre-scan before any token is decoded, and again while decoding.
+//   - Parse decodes with a streaming decoder (encoding/xml RawToken straight into the
+//     model, no tree); the etree-based decoder it replaced is kept as its reference, and
+//     FuzzParseStreamMatchesDOM requires both to yield deep-equal messages or the same
+//     refusal (kind and text) on every input. Only Item Data holding nested XML is re-read
+//     with etree, so that DataXML is serialised exactly as before.
 //   - Only XML is spoken; WBXML is not supported.
 //
 // # Performance

@@ -38,8 +38,12 @@ func Parse(b []byte) (*Message, error) {
 // commands, Items and Meta are ignored; unknown elements directly under SyncBody, Atomic
 // or Sequence are rejected. Scalar values are trimmed of XML whitespace; Item Data text is
 // kept verbatim. Every rejection is a *ParseError.
+//
+// It runs the streaming decoder (parseStream): the management endpoint and the device
+// agent parse every message with it. The etree-based parseDOM stays as its reference;
+// FuzzParseStreamMatchesDOM holds the two to the same messages and the same refusals.
 func ParseWithLimits(b []byte, l Limits) (*Message, error) {
-	return parseDOM(b, l)
+	return parseStream(b, l)
 }
 
 // precheck applies the checks both decoders make before reading any XML: the size limit,
@@ -58,7 +62,8 @@ func precheck(b []byte, l Limits) error {
 }
 
 // parseDOM is the etree-based decoder: it reads the whole document into a tree, then walks
-// it. It is the reference parseStream is fuzzed against (FuzzParseStreamMatchesDOM).
+// it. It is the reference parseStream is fuzzed against (FuzzParseStreamMatchesDOM); no
+// production path calls it.
 func parseDOM(b []byte, l Limits) (*Message, error) {
 	l = l.withDefaults()
 	if err := precheck(b, l); err != nil {
