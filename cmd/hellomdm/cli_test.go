@@ -234,6 +234,13 @@ func TestDeviceCommandsJSONAndRetired(t *testing.T) {
 		t.Fatalf("hello provision: %+v", hello)
 	}
 
+	// A refusal by the device agent (the policy never enabled PIN recovery, so only a
+	// destructive reset is possible) exits 1, not 3 (a transport failure).
+	// The support matrix names its row.
+	if out := dev(exitFailed, "reset-pin", "--user", "alice@contoso.com", "--password", "Correct horse 1", "--new-pin", "246801"); !strings.Contains(out, "(recovery-policy-disabled)") {
+		t.Fatalf("refused reset-pin:\n%s", out)
+	}
+
 	admin("device", "retire", "--tenant", tid, "--device", enrolled.DeviceID)
 	if out := dev(exitFailed, "sync"); !strings.Contains(out, "retired by an admin: unenroll it (hellomdm device --state ") {
 		t.Fatalf("sync of a retired device:\n%s", out)
