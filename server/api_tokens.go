@@ -138,6 +138,8 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the token could not be stored")
 		return
 	}
+	// The secret is shown once: never cached, nor kept with an Idempotency-Key.
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, CreatedTokenView{TokenView: view, Token: secret})
 }
 

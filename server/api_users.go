@@ -223,5 +223,7 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("TOTP enrollment stored without its audit event: the enroller did not write through the request's context",
 			"tenant", u.TenantID, "user", u.ID)
 	}
+	// The secret is shown once: never cached, nor kept with an Idempotency-Key.
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, TOTPView{Secret: secret, URI: uri})
 }

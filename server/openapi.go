@@ -146,6 +146,10 @@ func openAPIDocument() map[string]any {
 		for _, q := range op.query {
 			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
 		}
+		idempotent := op.method == http.MethodPost && !op.public
+		if idempotent {
+			params = append(params, map[string]any{"$ref": "#/components/parameters/IdempotencyKey"})
+		}
 		if params != nil {
 			o["parameters"] = params
 		}
@@ -175,6 +179,9 @@ func openAPIDocument() map[string]any {
 		for _, code := range op.errs {
 			resps[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/Error"}
 		}
+		if idempotent {
+			resps["409"] = map[string]any{"$ref": "#/components/responses/Error"}
+		}
 		if !op.public { // the one public operation is this document, which needs no store
 			// Every operation that reads or writes the store answers 503 when it cannot be
 			// reached or a write (with its audit event) fails; nothing is changed then.
@@ -196,7 +203,17 @@ func openAPIDocument() map[string]any {
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "An admin token (hellomdm admin token create)."}},
 			"responses":       map[string]any{"Error": map[string]any{"description": "An error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}},
-			"schemas":         schemas,
+			"parameters": map[string]any{"IdempotencyKey": map[string]any{
+				"name": "Idempotency-Key", "in": "header", "required": false,
+				"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": maxIdempotencyKey, "pattern": "^[\\x20-\\x7E]+$"},
+				"description": "Makes a retried POST safe. The first request with a key runs and its answer (status code and body) is kept for " +
+					IdempotencyKeyLifetime.String() + " in the store, per token; a retry with the same key, method, path and body gets that answer again " +
+					"with Idempotency-Replayed: true and changes nothing. 409 idempotencyKeyReused: the key was used for another request; " +
+					"idempotencyKeyInProgress (with Retry-After): the first request is still running; idempotencyKeyCommitted: it took effect but its answer was lost; " +
+					"idempotencyKeyWithheld: it succeeded and its answer held a secret shown only once (POST /tokens, TOTP enrollment). " +
+					"Answers of 500 and above are not kept.",
+			}},
+			"schemas": schemas,
 		},
 	}
 }

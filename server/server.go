@@ -122,6 +122,7 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(MetricsPath, s.adminAuth(http.HandlerFunc(s.metricsHandler))).Methods(http.MethodGet)
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.Use(s.adminAuth)
+	api.Use(s.idempotency)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.listCommands).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}", s.getCommand).Methods(http.MethodGet)

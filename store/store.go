@@ -29,6 +29,7 @@ type Store interface {
 	Policy
 	SignInLimits
 	Redemptions
+	IdempotencyKeys
 	// Backend names the backend ("bbolt", "postgres") for health reports.
 	Backend() string
 	Close() error

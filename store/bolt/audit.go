@@ -275,6 +275,9 @@ func dropSegment(tx *bbolt.Tx, tenantID string, before time.Time) (int, audit.An
 // record the write stored. It returns the sealed events, to be published once tx commits;
 // nothing when ctx has no AuditFunc.
 func writeAuditTx(ctx context.Context, tx *bbolt.Tx, stored any) ([]sealedEvent, error) {
+	if err := markIdemTx(ctx, tx); err != nil {
+		return nil, fmt.Errorf("marking the idempotency key: %w", err)
+	}
 	f := store.AuditFrom(ctx)
 	if f == nil {
 		return nil, nil

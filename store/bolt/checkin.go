@@ -31,7 +31,7 @@ func (d *DB) Checkin(ctx context.Context, deviceID string, fn func(tx store.Devi
 		fnErr error
 	)
 	err := d.batch(ctx, func(tx *bbolt.Tx) error {
-		last = &deviceTx{tx: tx, id: deviceID, now: d.now()}
+		last = &deviceTx{ctx: ctx, tx: tx, id: deviceID, now: d.now()}
 		fnErr = fn(last)
 		return fnErr
 	})
@@ -47,6 +47,7 @@ func (d *DB) Checkin(ctx context.Context, deviceID string, fn func(tx store.Devi
 
 // deviceTx is a store.DeviceTx on one run of a Checkin transaction.
 type deviceTx struct {
+	ctx    context.Context
 	tx     *bbolt.Tx
 	id     string
 	now    time.Time
@@ -232,6 +233,10 @@ func (t *deviceTx) Enqueue(cmds ...store.Command) error {
 // Audit appends events to their tenants' chains in this transaction. The events receive Seq,
 // PrevHash and Hash when the check-in commits.
 func (t *deviceTx) Audit(events ...*audit.Event) error {
+	// An admin write in a Checkin (a queued command) marks its Idempotency-Key committed here.
+	if err := markIdemTx(t.ctx, t.tx); err != nil {
+		return fmt.Errorf("marking the idempotency key: %w", err)
+	}
 	sealed, err := appendAuditTx(t.tx, events)
 	if err != nil {
 		return err

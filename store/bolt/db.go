@@ -42,6 +42,8 @@ const (
 	bSignInExpiry   = "signInExpiry"   // window end (8) + sign-in limit key → nil
 	bRedeemed       = "redeemed"       // redemption ID → expiry (8) + holder
 	bRedeemedExpiry = "redeemedExpiry" // expiry (8) + redemption ID → nil
+	bIdempotency    = "idempotency"    // prefix(scope)+key → IdempotencyRecord JSON
+	bIdemExpiry     = "idemExpiry"     // expiry (8) + record key → nil
 )
 
 func allBuckets() []string {
@@ -49,6 +51,7 @@ func allBuckets() []string {
 		bTenants, bTenantDomains, bUsers, bUserUPN, bDevices, bDeviceTenant, bRevoked,
 		bCommands, bCmdIndex, bCmdSeq, bOpen, bSessions, bAudit, bAuditHead, bAuditAnchor,
 		bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry, bRedeemed, bRedeemedExpiry,
+		bIdempotency, bIdemExpiry,
 	}
 }
 

@@ -223,6 +223,10 @@ func (t *deviceTx) Enqueue(cmds ...store.Command) error {
 // Audit appends events to their tenants' chains in this transaction. The events receive Seq,
 // PrevHash and Hash when the check-in commits.
 func (t *deviceTx) Audit(events ...*audit.Event) error {
+	// An admin write in a Checkin (a queued command) marks its Idempotency-Key committed here.
+	if err := markIdemTx(t.ctx, t.tx); err != nil {
+		return mapErr(fmt.Errorf("marking the idempotency key: %w", err))
+	}
 	sealed, err := appendAuditTx(t.ctx, t.tx, events)
 	if err != nil {
 		return mapErr(err)
