@@ -54,9 +54,14 @@ compdef _hellomdm hellomdm
 	"fish": `# fish completion for hellomdm (hellomdm completion fish)
 function __hellomdm_complete
 	set -l words (commandline -opc) (commandline -ct)
-	hellomdm __complete $words[2..-1] 2>/dev/null
+	set -l cands (hellomdm __complete $words[2..-1] 2>/dev/null)
+	if test (count $cands) -gt 0
+		printf '%s\n' $cands
+	else
+		__fish_complete_path (commandline -ct)
+	end
 end
-complete -c hellomdm -a '(__hellomdm_complete)'
+complete -c hellomdm -f -a '(__hellomdm_complete)'
 `,
 }
 
