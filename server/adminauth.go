@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -95,6 +96,10 @@ func (s *Server) adminAuth(next http.Handler) http.Handler {
 		}
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "token lookup failed")
+			return
+		}
+		if !tok.ExpiresAt.IsZero() && !s.cfg.Now().Before(tok.ExpiresAt) {
+			s.refuseAdmin(w, r, nil, http.StatusUnauthorized, "unauthorized", "the token expired at "+tok.ExpiresAt.UTC().Format(time.RFC3339))
 			return
 		}
 		p := Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role, TenantID: tok.TenantID, ScopeTags: tok.ScopeTags, Addr: s.sourceAddr(r)}

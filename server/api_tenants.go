@@ -54,6 +54,7 @@ func (s *Server) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/devices/{did}/retire", s.retireDevice).Methods(http.MethodPost)
 	api.HandleFunc("/tokens", s.createToken).Methods(http.MethodPost)
 	api.HandleFunc("/tokens", s.listTokens).Methods(http.MethodGet)
+	api.HandleFunc("/tokens/{id}", s.deleteToken).Methods(http.MethodDelete)
 	api.HandleFunc("/tenants/{tid}/pinReset/consent", s.pinResetConsent).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/servicePrincipals", s.servicePrincipals).Methods(http.MethodGet)
 }

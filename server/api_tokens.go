@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/store"
@@ -19,6 +20,8 @@ type TokenRequest struct {
 	Role            string   `json:"role"`
 	TenantID        string   `json:"tenantId"`
 	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
+	// ExpiresAt, when set, is when the token stops being accepted (must be in the future).
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
 
 // TokenView is how the API shows an admin token: never its secret or hash.
@@ -29,6 +32,7 @@ type TokenView struct {
 	TenantID        string    `json:"tenantId"`
 	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
 	CreatedAt       time.Time `json:"createdAt"`
+	ExpiresAt       time.Time `json:"expiresAt,omitzero"`
 }
 
 // CreatedTokenView is the answer of POST /tokens: the only time the secret is shown.
@@ -38,7 +42,7 @@ type CreatedTokenView struct {
 }
 
 func tokenView(t store.AdminToken) TokenView {
-	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role, TenantID: t.TenantID, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt}
+	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role, TenantID: t.TenantID, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 }
 
 // toToken validates a create request; the caller adds the hash.
@@ -52,6 +56,12 @@ func (req TokenRequest) toToken(now time.Time) (store.AdminToken, error) {
 		return store.AdminToken{}, validationError("role " + quote(req.Role) + " is not admin, operator or reader")
 	}
 	t := store.AdminToken{ID: uuid.NewString(), Name: name, Role: role, CreatedAt: now}
+	if !req.ExpiresAt.IsZero() {
+		if !req.ExpiresAt.After(now) {
+			return store.AdminToken{}, validationError("expiresAt " + req.ExpiresAt.UTC().Format(time.RFC3339) + " is not in the future")
+		}
+		t.ExpiresAt = req.ExpiresAt.UTC()
+	}
 	if strings.TrimSpace(req.TenantID) != "" {
 		id, err := normalizeTenantID(req.TenantID)
 		if err != nil {
@@ -168,4 +178,66 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// tokenAuditLogs returns the tenants whose audit logs record a change to tok: its tenant, or
+// every tenant for a token scoped to none.
+func (s *Server) tokenAuditLogs(r *http.Request, tok store.AdminToken) ([]string, error) {
+	if tok.TenantID != "" {
+		return []string{tok.TenantID}, nil
+	}
+	tenants, err := s.cfg.Store.ListTenants(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	logs := make([]string, 0, len(tenants))
+	for _, t := range tenants {
+		logs = append(logs, t.ID)
+	}
+	return logs, nil
+}
+
+// deleteToken revokes a token: it stops authenticating at once (every request looks the
+// token up). A global admin revokes any token, a tenant admin those of its tenant; others
+// answer 404 as if absent. The revocation is audited where the token's creation was. Revoking
+// the last global admin token is allowed: the next start of the server then creates and
+// prints a new bootstrap token (or registers HELLOMDM_ADMIN_TOKEN).
+func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "revoke tokens")
+	if !ok {
+		return
+	}
+	id := mux.Vars(r)["id"]
+	toks, err := s.cfg.Store.ListTokens(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tokens failed")
+		return
+	}
+	i := slices.IndexFunc(toks, func(t store.AdminToken) bool { return strings.EqualFold(t.ID, id) })
+	if i < 0 || !(p.TenantID == "" || toks[i].TenantID != "" && p.SeesTenant(toks[i].TenantID)) {
+		writeError(w, http.StatusNotFound, "notFound", "no such token")
+		return
+	}
+	logs, err := s.tokenAuditLogs(r, toks[i])
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tenants failed")
+		return
+	}
+	ctx := auditWrite(r.Context(), func(removed store.AdminToken) []*audit.Event {
+		events := make([]*audit.Event, 0, len(logs))
+		for _, tid := range logs {
+			events = append(events, s.adminEvent(p, tid, "delete", audit.Subject{Type: audit.SubjectToken, ID: removed.ID}, "", tokenView(removed), nil))
+		}
+		return events
+	})
+	if _, err := s.cfg.Store.DeleteToken(ctx, toks[i].ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "notFound", "no such token")
+			return
+		}
+		s.log.Error("revoking token failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the token could not be revoked")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -348,7 +348,10 @@ func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listing admin tokens: %w", err)
 	}
-	if slices.ContainsFunc(toks, func(t store.AdminToken) bool { return t.Role == store.RoleAdmin && t.TenantID == "" }) {
+	now := o.Now()
+	if slices.ContainsFunc(toks, func(t store.AdminToken) bool {
+		return t.Role == store.RoleAdmin && t.TenantID == "" && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
+	}) {
 		return nil
 	}
 	secret, err := NewTokenSecret()

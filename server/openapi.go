@@ -64,6 +64,7 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/tenants/{tid}/devices/{did}/profiles", tag: "policy", summary: "A device's profiles, counts by state and settings", status: 200, resp: DeviceProfilesView{}, errs: ro},
 		{method: "POST", path: "/tokens", tag: "tokens", summary: "Create an admin token; the secret is shown once (global admin)", body: TokenRequest{}, status: 201, resp: CreatedTokenView{}, errs: []int{400, 401, 403, 413, 422}},
 		{method: "GET", path: "/tokens", tag: "tokens", summary: "List admin tokens (admin)", status: 200, resp: TokenView{}, list: true, errs: []int{401, 403}},
+		{method: "DELETE", path: "/tokens/{id}", tag: "tokens", summary: "Revoke an admin token: it stops authenticating at once (admin; a tenant admin only its tenant's)", status: 204, errs: []int{401, 403, 404}},
 		{method: "POST", path: "/tenants/{tid}/pinReset/consent", tag: "pinReset", summary: "Grant or revoke consent to the PIN reset applications (admin)", body: ConsentRequest{}, status: 200, resp: ServicePrincipalView{}, list: true, errs: append(rw, 503)},
 		{method: "GET", path: "/tenants/{tid}/servicePrincipals", tag: "pinReset", summary: "PIN reset enterprise applications and their consent", status: 200, resp: ServicePrincipalView{}, list: true, errs: []int{401, 404, 503}},
 		{method: "GET", path: "/tenants/{tid}/audit", tag: "audit", summary: "Export the audit log (?from, to, kind, device, profile, actor, format)", status: 200, formats: true, errs: []int{400, 401, 404}},

@@ -151,6 +151,10 @@ type Tokens interface {
 	// TokenByHash finds a token by the SHA-256 hex of its secret.
 	TokenByHash(ctx context.Context, hash string) (AdminToken, error)
 	ListTokens(ctx context.Context) ([]AdminToken, error)
+	// DeleteToken removes (revokes) the token with that ID and returns it; ErrNotFound when
+	// there is none. Events of ctx's AuditFunc (WithAudit) are appended in the same
+	// transaction.
+	DeleteToken(ctx context.Context, id string) (AdminToken, error)
 }
 
 // Config is a small key/value area for server configuration and keys.

@@ -180,6 +180,8 @@ type AdminToken struct {
 	TenantID  string    `json:"tenantId,omitempty"`
 	ScopeTags []string  `json:"scopeTags,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
+	// ExpiresAt, when set, is when the token stops being accepted.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
 
 // DeviceRegistration is what RegisterDevice hands to the AuditFunc of its context: the device

@@ -14,7 +14,7 @@ import (
 //   - CreateUser, UpdateUser: a [User]
 //   - RegisterDevice: a [DeviceRegistration] (the device stored and the record it replaced)
 //   - UpdateDevice: a [Device]
-//   - CreateToken: an [AdminToken]
+//   - CreateToken, DeleteToken: an [AdminToken] (for DeleteToken, the token removed)
 //   - CreateGroup: a [Group]
 //   - CreateProfile, UpdateProfile: a [Profile] (with its new Version)
 //   - SetAssignments: the []Assignment stored (never nil)

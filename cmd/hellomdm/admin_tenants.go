@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // repeatedString is a flag that may be given several times (--domain a --domain b).
@@ -135,7 +136,7 @@ func init() {
 		},
 	}
 	adminCommands["token create"] = adminCommand{
-		usage: "token create --name N --role admin|operator|reader [--tenant TID] [--scope-tag T]",
+		usage: "token create --name N --role admin|operator|reader [--tenant TID] [--scope-tag T] [--expires 720h|2027-01-01T00:00:00Z]",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("token create")
 			name := fs.String("name", "", "token name")
@@ -143,14 +144,22 @@ func init() {
 			tid := fs.String("tenant", "", "limit the token to this tenant")
 			var tags repeatedString
 			fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
+			expires := fs.String("expires", "", "the token stops working after this duration (e.g. 720h) or at this RFC 3339 time")
 			if err := parseCommand(fs, args, "name", "role"); err != nil {
 				return err
+			}
+			expiresAt, err := parseExpiry(*expires, time.Now())
+			if err != nil {
+				return usageError{err.Error()}
 			}
 			tenant, err := c.resolve("tenant", "", *tid)
 			if err != nil {
 				return err
 			}
 			body := map[string]any{"name": *name, "role": *role, "tenantId": tenant, "roleScopeTagIds": nonNilList(tags)}
+			if !expiresAt.IsZero() {
+				body["expiresAt"] = expiresAt.UTC().Format(time.RFC3339)
+			}
 			var out map[string]any
 			if err := c.do("POST", "/tokens", body, &out); err != nil {
 				return err
@@ -158,7 +167,25 @@ func init() {
 			if c.output != "json" {
 				fmt.Fprintln(c.stderr, "The token secret is shown once; store it now.")
 			}
-			return c.print(out, "id", "name", "role", "tenantId", "token")
+			return c.print(out, "id", "name", "role", "tenantId", "expiresAt", "token")
+		},
+	}
+	adminCommands["token revoke"] = adminCommand{
+		usage: "token revoke --id TOKEN_ID",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("token revoke")
+			id := fs.String("id", "", "ID of the token to revoke (from token list)")
+			if err := parseCommand(fs, args, "id"); err != nil {
+				return err
+			}
+			if err := c.do("DELETE", "/tokens/"+url.PathEscape(*id), nil, nil); err != nil {
+				return err
+			}
+			if c.output == "json" {
+				return c.print(map[string]any{"id": *id, "revoked": true}, "id", "revoked")
+			}
+			fmt.Fprintf(c.stdout, "revoked token %s\n", *id)
+			return nil
 		},
 	}
 	adminCommands["token list"] = adminCommand{
@@ -167,7 +194,7 @@ func init() {
 			if err := parseCommand(commandFlags("token list"), args); err != nil {
 				return err
 			}
-			return c.call("GET", "/tokens", nil, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt")
+			return c.call("GET", "/tokens", nil, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt", "expiresAt")
 		},
 	}
 	adminCommands["pinreset consent"] = adminCommand{
@@ -225,4 +252,22 @@ func nonNilList(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// parseExpiry reads --expires: a duration from now (720h) or an RFC 3339 time; "" is none.
+func parseExpiry(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return time.Time{}, fmt.Errorf("--expires %s: want a positive duration", v)
+		}
+		return now.Add(d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--expires %q: want a duration (720h) or an RFC 3339 time (2027-01-01T00:00:00Z)", v)
+	}
+	return t, nil
 }

@@ -82,6 +82,43 @@ func (d *DB) ListTokens(ctx context.Context) ([]store.AdminToken, error) {
 	return out, nil
 }
 
+// DeleteToken removes the token with that ID (its ID and hash entries) and returns it. The
+// events of ctx's store.AuditFunc are appended in the transaction.
+func (d *DB) DeleteToken(ctx context.Context, id string) (store.AdminToken, error) {
+	if err := checkID("token id", id); err != nil {
+		return store.AdminToken{}, fmt.Errorf("deleting token: %w", err)
+	}
+	var (
+		t      store.AdminToken
+		sealed []sealedEvent
+	)
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		tokens, ids := bucket(tx, bTokens), bucket(tx, bTokenIDs)
+		hash := ids.Get([]byte(id))
+		if hash == nil {
+			return fmt.Errorf("token %s: %w", id, store.ErrNotFound)
+		}
+		hash = append([]byte(nil), hash...)
+		if err := getJSON(tokens, hash, &t); err != nil {
+			return err
+		}
+		if err := ids.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if err := tokens.Delete(hash); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
+	})
+	if err != nil {
+		return store.AdminToken{}, fmt.Errorf("deleting token: %w", err)
+	}
+	d.publish(sealed)
+	return t, nil
+}
+
 // GetConfig returns the value at key; ErrNotFound when absent.
 func (d *DB) GetConfig(ctx context.Context, key string) ([]byte, error) {
 	var v []byte

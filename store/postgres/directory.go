@@ -332,6 +332,35 @@ func (d *DB) ListTokens(ctx context.Context) ([]store.AdminToken, error) {
 	return out, nil
 }
 
+// DeleteToken removes the token with that ID and returns it. The events of ctx's
+// store.AuditFunc are appended in the transaction.
+func (d *DB) DeleteToken(ctx context.Context, id string) (store.AdminToken, error) {
+	if err := checkID("token id", id); err != nil {
+		return store.AdminToken{}, fmt.Errorf("deleting token: %w", err)
+	}
+	var (
+		t      store.AdminToken
+		sealed []sealedEvent
+	)
+	err := d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
+		var raw []byte
+		if err := tx.QueryRow(ctx, `DELETE FROM tokens WHERE id = $1 RETURNING data`, id).Scan(&raw); err != nil {
+			return fmt.Errorf("token %s: %w", id, notFound(err))
+		}
+		if err := decode(raw, &t); err != nil {
+			return err
+		}
+		var err error
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
+	})
+	if err != nil {
+		return store.AdminToken{}, fmt.Errorf("deleting token: %w", err)
+	}
+	d.publish(sealed)
+	return t, nil
+}
+
 // getRecord decodes the one-column row of query into v; store.ErrNotFound when absent.
 func (d *DB) getRecord(ctx context.Context, v any, query string, args ...any) error {
 	return d.withConn(ctx, func(c *pgx.Conn) error { return getRecord(ctx, c, v, query, args...) })

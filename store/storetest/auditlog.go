@@ -300,6 +300,47 @@ func testTokens(t *testing.T, open opener) {
 	if len(list) != 2 {
 		t.Fatalf("ListTokens: %d tokens, want 2", len(list))
 	}
+
+	// ExpiresAt is kept.
+	exp := t0.Add(24 * time.Hour)
+	must(t, "CreateToken", s.CreateToken(t.Context(), store.AdminToken{ID: "tok4", Hash: "0a0b", Role: store.RoleReader, ExpiresAt: exp}))
+	if got, err := s.TokenByHash(t.Context(), "0a0b"); err != nil || !got.ExpiresAt.Equal(exp) {
+		t.Fatalf("TokenByHash of an expiring token = %+v, %v; want ExpiresAt %v", got, err, exp)
+	}
+
+	// DeleteToken revokes: the hash no longer authenticates; its audit events commit with it,
+	// and a failing AuditFunc leaves the token in place.
+	boom := errors.New("boom")
+	failing := store.WithAudit(t.Context(), func(any) ([]*audit.Event, error) { return nil, boom })
+	if _, err := s.DeleteToken(failing, "tok3"); !errors.Is(err, boom) {
+		t.Fatalf("DeleteToken with a failing AuditFunc = %v, want boom", err)
+	}
+	if _, err := s.TokenByHash(t.Context(), "ef56"); err != nil {
+		t.Fatalf("a failed DeleteToken removed the token: %v", err)
+	}
+	var audited store.AdminToken
+	ev := event("t1", t0, "tok3")
+	ctx := store.WithAudit(t.Context(), func(stored any) ([]*audit.Event, error) {
+		audited = stored.(store.AdminToken)
+		e := *ev
+		return []*audit.Event{&e}, nil
+	})
+	deleted, err := s.DeleteToken(ctx, "tok3")
+	must(t, "DeleteToken", err)
+	if deleted.ID != "tok3" || deleted.TenantID != "t1" || audited.ID != "tok3" {
+		t.Fatalf("DeleteToken = %+v (AuditFunc saw %+v)", deleted, audited)
+	}
+	_, err = s.TokenByHash(t.Context(), "ef56")
+	mustErr(t, "TokenByHash of a deleted token", err, store.ErrNotFound)
+	_, err = s.DeleteToken(t.Context(), "tok3")
+	mustErr(t, "DeleteToken again", err, store.ErrNotFound)
+	var n int
+	must(t, "AuditEvents", s.AuditEvents(t.Context(), "t1", 0, func(e *audit.Event) (bool, error) { n++; return true, nil }))
+	if n != 1 {
+		t.Fatalf("%d audit events after one DeleteToken, want 1", n)
+	}
+	// The hash of a deleted token can be used again by a new token.
+	must(t, "CreateToken reusing a deleted hash", s.CreateToken(t.Context(), store.AdminToken{ID: "tok5", Hash: "ef56", Role: store.RoleReader}))
 }
 
 func testConfig(t *testing.T, open opener) {

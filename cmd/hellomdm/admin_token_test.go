@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAdminTokenExpiresAndRevoke(t *testing.T) {
+	base := startCLIServer(t)
+	cli := func(args ...string) (int, string, string) { return cliRun(append(append([]string{}, base...), args...)...) }
+	code, out, errOut := cli("-o", "json", "token", "create", "--name", "ci", "--role", "reader", "--expires", "1h")
+	if code != 0 {
+		t.Fatalf("token create --expires: exit %d: %s", code, errOut)
+	}
+	var tok struct {
+		ID        string    `json:"id"`
+		Token     string    `json:"token"`
+		ExpiresAt time.Time `json:"expiresAt"`
+	}
+	if err := json.Unmarshal([]byte(out), &tok); err != nil || tok.ID == "" || time.Until(tok.ExpiresAt) < 59*time.Minute || time.Until(tok.ExpiresAt) > 61*time.Minute {
+		t.Fatalf("token create --expires 1h: %v %s", err, out)
+	}
+	if code, out, _ := cli("token", "list"); code != 0 || !strings.Contains(out, "EXPIRESAT") || !strings.Contains(out, tok.ExpiresAt.Format("2006-01-02")) {
+		t.Errorf("token list lacks the expiry:\n%s", out)
+	}
+	if code, _, errOut := cli("token", "create", "--name", "x", "--role", "reader", "--expires", "yesterday"); code != exitUsage || !strings.Contains(errOut, "RFC 3339") {
+		t.Errorf("--expires yesterday: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := cli("token", "create", "--name", "x", "--role", "reader", "--expires", "2001-01-01T00:00:00Z"); code == 0 || !strings.Contains(errOut, "not in the future") {
+		t.Errorf("--expires in the past: exit %d: %s", code, errOut)
+	}
+	// The token works, is revoked, and no longer works.
+	reader := []string{"admin", "--server", base[2], "--token", tok.Token, "--ca-file", base[6]}
+	if code, _, errOut := cliRun(append(reader, "tenant", "list")...); code != 0 {
+		t.Fatalf("the new token: exit %d: %s", code, errOut)
+	}
+	if code, out, errOut := cli("token", "revoke", "--id", tok.ID); code != 0 || !strings.Contains(out, "revoked token "+tok.ID) {
+		t.Fatalf("token revoke: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, errOut := cliRun(append(reader, "tenant", "list")...); code == 0 || !strings.Contains(errOut, "401") {
+		t.Errorf("a revoked token still works: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := cli("token", "revoke", "--id", tok.ID); code == 0 || !strings.Contains(errOut, "404") {
+		t.Errorf("revoking twice: exit %d: %s", code, errOut)
+	}
+}

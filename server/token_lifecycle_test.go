@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// A revoked token stops authenticating at once, the revocation is audited, and a tenant
+// admin cannot revoke (or see) a token beyond its tenant.
+func TestTokenRevoke(t *testing.T) {
+	ts := startServer(t, t.TempDir(), EngineConfig{})
+	var reader, tenantAdmin CreatedTokenView
+	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "ci", Role: "reader", TenantID: testTenant}, &reader); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "tenant admin", Role: "admin", TenantID: testTenant}, &tenantAdmin); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	devices := "/tenants/" + testTenant + "/devices"
+	if st := ts.apiAs(reader.Token, http.MethodGet, devices, nil, nil); st != http.StatusOK {
+		t.Fatalf("the new token is refused: %d", st)
+	}
+	var global TokenView
+	var list struct{ Value []TokenView }
+	ts.api(http.MethodGet, "/tokens", nil, &list)
+	for _, v := range list.Value {
+		if v.TenantID == "" {
+			global = v
+		}
+	}
+	if st := ts.apiAs(tenantAdmin.Token, http.MethodDelete, "/tokens/"+global.ID, nil, nil); st != http.StatusNotFound {
+		t.Errorf("a tenant admin revoking a global token: %d, want 404", st)
+	}
+	if st := ts.apiAs(reader.Token, http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusForbidden {
+		t.Errorf("a reader revoking a token: %d, want 403", st)
+	}
+	if st := ts.apiAs(tenantAdmin.Token, http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("revoke: %d", st)
+	}
+	if st := ts.apiAs(reader.Token, http.MethodGet, devices, nil, nil); st != http.StatusUnauthorized {
+		t.Errorf("a revoked token: %d, want 401", st)
+	}
+	if st := ts.api(http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusNotFound {
+		t.Errorf("revoking again: %d, want 404", st)
+	}
+	ev := findEvent(ts.events(testTenant), audit.KindAdminWrite, "delete", reader.ID)
+	if ev == nil || ev.Actor.TokenID != tenantAdmin.ID {
+		t.Fatalf("no delete event by the tenant admin: %+v", ev)
+	}
+}
+
+// A token with an expiry is accepted until then and refused after; an expiry in the past is
+// refused at creation.
+func TestTokenExpiry(t *testing.T) {
+	ts := startServer(t, t.TempDir(), EngineConfig{})
+	var tok CreatedTokenView
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "1h", Role: "reader", ExpiresAt: exp}, &tok); st != http.StatusCreated || !tok.ExpiresAt.Equal(exp) {
+		t.Fatalf("create with expiresAt: %d %+v", st, tok.TokenView)
+	}
+	if st := ts.apiAs(tok.Token, http.MethodGet, "/tokens", nil, nil); st == http.StatusUnauthorized {
+		t.Errorf("an unexpired token is refused")
+	}
+	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "past", Role: "reader", ExpiresAt: time.Now().Add(-time.Minute)}, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("create with a past expiresAt: %d, want 422", st)
+	}
+	err := ts.app.Store.CreateToken(context.Background(), store.AdminToken{ID: "expired-token", Hash: HashToken("hmdm_expired"), Name: "old",
+		Role: store.RoleAdmin, CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e apiError
+	if st := ts.apiAs("hmdm_expired", http.MethodGet, "/tokens", nil, &e); st != http.StatusUnauthorized || !strings.Contains(e.Error.Message, "expired") {
+		t.Errorf("an expired token: %d %q, want 401 saying it expired", st, e.Error.Message)
+	}
+}
