@@ -9,7 +9,9 @@ import (
 
 func TestAdminTokenExpiresAndRevoke(t *testing.T) {
 	base := startCLIServer(t)
-	cli := func(args ...string) (int, string, string) { return cliRun(append(append([]string{}, base...), args...)...) }
+	cli := func(args ...string) (int, string, string) {
+		return cliRun(append(append([]string{}, base...), args...)...)
+	}
 	code, out, errOut := cli("-o", "json", "token", "create", "--name", "ci", "--role", "reader", "--expires", "1h")
 	if code != 0 {
 		t.Fatalf("token create --expires: exit %d: %s", code, errOut)
