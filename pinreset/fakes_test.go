@@ -154,12 +154,17 @@ func (f fakeDevices) DeviceStanding(_ context.Context, id string) (string, bool,
 type fakeAudit struct {
 	mu  sync.Mutex
 	got []AuditRecord
+	err error // returned (and nothing recorded) when set
 }
 
-func (f *fakeAudit) PinReset(_ context.Context, e AuditRecord) {
+func (f *fakeAudit) PinReset(_ context.Context, e AuditRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
 	f.got = append(f.got, e)
+	return nil
 }
 
 func (f *fakeAudit) records() []AuditRecord {

@@ -178,7 +178,14 @@ func (s *Service) Decrypt(ctx context.Context, req DecryptRequest) ([]byte, erro
 	if err == nil {
 		rec.Reason = "protector released"
 	}
-	s.record(ctx, rec, err)
+	if rerr := s.record(ctx, rec, err); rerr != nil && err == nil {
+		// The release is recorded before the protector leaves, or it does not leave.
+		clear(protector)
+		if errors.Is(rerr, ErrTemporarilyUnavailable) {
+			return nil, fmt.Errorf("recording the release: %w", rerr)
+		}
+		return nil, fmt.Errorf("recording the release: %v", rerr)
+	}
 	return protector, err
 }
 
@@ -358,8 +365,9 @@ func (s *Service) ServicePrincipals(ctx context.Context, tenantID string) ([]Ser
 	}, nil
 }
 
-// record writes the audit record for one operation and logs it.
-func (s *Service) record(ctx context.Context, rec AuditRecord, err error) {
+// record writes the audit record for one operation and logs it; it returns the Auditor's
+// error.
+func (s *Service) record(ctx context.Context, rec AuditRecord, err error) error {
 	level := slog.LevelInfo
 	switch {
 	case err == nil:
@@ -369,7 +377,11 @@ func (s *Service) record(ctx context.Context, rec AuditRecord, err error) {
 	default:
 		rec.Outcome, rec.Reason, level = OutcomeError, err.Error(), slog.LevelError
 	}
-	s.audit.PinReset(ctx, rec)
+	aerr := s.audit.PinReset(ctx, rec)
 	s.log.Log(ctx, level, "pin reset "+rec.Operation, "tenant", rec.TenantID, "device", rec.DeviceID,
 		"upn", rec.UPN, "outcome", rec.Outcome, "reason", rec.Reason)
+	if aerr != nil {
+		s.log.ErrorContext(ctx, "recording pin reset "+rec.Operation, "tenant", rec.TenantID, "device", rec.DeviceID, "err", aerr)
+	}
+	return aerr
 }

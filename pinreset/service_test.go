@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -492,5 +493,30 @@ func TestInternalErrorsDoNotLeak(t *testing.T) {
 	status, code, msg := errorStatus(errors.New("disk on fire"))
 	if status != 500 || code != "internal_error" || strings.Contains(msg, "disk") {
 		t.Errorf("errorStatus = %d %q %q", status, code, msg)
+	}
+}
+
+// TestReleaseNotUnrecorded: a protector whose release cannot be recorded (the store is
+// down) is not released: Decrypt fails with ErrTemporarilyUnavailable (HTTP 503 with
+// Retry-After) and returns no protector; when the record is stored it is released.
+func TestReleaseNotUnrecorded(t *testing.T) {
+	keyA, _ := testKeys(t)
+	f := newFixture(t)
+	req := DecryptRequest{TenantID: tenantA, DeviceID: "dev-a", Token: "tok-good", Ciphertext: encrypt(t, keyA, Label(tenantA, alice), protector())}
+	f.audit.err = fmt.Errorf("appending: %w", ErrTemporarilyUnavailable)
+	got, err := f.svc.Decrypt(context.Background(), req)
+	if !errors.Is(err, ErrTemporarilyUnavailable) || got != nil {
+		t.Fatalf("Decrypt with the audit log down = %x, %v; want no protector and ErrTemporarilyUnavailable", got, err)
+	}
+	if status, code, _ := errorStatus(err); status != http.StatusServiceUnavailable || code != "temporarily_unavailable" {
+		t.Fatalf("HTTP answer %d %s, want 503 temporarily_unavailable", status, code)
+	}
+	f.audit.err = nil
+	got, err = f.svc.Decrypt(context.Background(), req)
+	if err != nil || !bytes.Equal(got, protector()) {
+		t.Fatalf("Decrypt with the audit log up = %x, %v", got, err)
+	}
+	if rec := f.audit.one(t); rec.Outcome != OutcomeOK || rec.Reason != "protector released" {
+		t.Fatalf("audit = %+v", rec)
 	}
 }

@@ -62,9 +62,11 @@ type Devices interface {
 	DeviceStanding(ctx context.Context, deviceID string) (tenantID string, enrolled bool, retired bool, err error)
 }
 
-// Auditor receives one record per operation.
+// Auditor receives one record per operation. An error means the record was not stored:
+// the service then withholds a protector it was about to release (a release is never left
+// unrecorded); for other operations the error is logged.
 type Auditor interface {
-	PinReset(ctx context.Context, e AuditRecord)
+	PinReset(ctx context.Context, e AuditRecord) error
 }
 
 // Audit operations and outcomes.

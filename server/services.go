@@ -200,13 +200,17 @@ type pinresetAudit struct {
 	}
 }
 
-// PinReset records every PIN reset service call in the tenant's audit log.
-func (p pinresetAudit) PinReset(ctx context.Context, r pinreset.AuditRecord) {
+// PinReset records every PIN reset service call in the tenant's audit log. A record that
+// cannot be stored is an error (pinreset.ErrTemporarilyUnavailable when the store is down),
+// so that the service withholds a protector rather than release it unrecorded.
+func (p pinresetAudit) PinReset(ctx context.Context, r pinreset.AuditRecord) error {
 	if r.TenantID == "" {
-		return
+		return nil
 	}
-	if _, err := p.st.Tenant(ctx, r.TenantID); err != nil {
-		return // an unknown tenant has no log
+	if _, err := p.st.Tenant(ctx, r.TenantID); isNotFound(err) {
+		return nil // an unknown tenant has no log
+	} else if err != nil {
+		return unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
 	}
 	kind := audit.KindPINResetRequested
 	switch {
@@ -222,9 +226,7 @@ func (p pinresetAudit) PinReset(ctx context.Context, r pinreset.AuditRecord) {
 	details, _ := json.Marshal(map[string]string{"operation": r.Operation, "outcome": r.Outcome, "reason": r.Reason, "userId": r.UserID})
 	ev := &audit.Event{ID: newEventID(), Time: p.now().UTC(), TenantID: r.TenantID, Kind: kind, Actor: actor,
 		Subject: audit.Subject{Type: audit.SubjectDevice, ID: r.DeviceID}, DeviceID: r.DeviceID, Action: r.Operation, Details: details}
-	if err := p.st.AppendAudit(ctx, ev); err != nil {
-		p.log.Error("recording PIN reset audit event", "err", err)
-	}
+	return unavailableAs(pinreset.ErrTemporarilyUnavailable, p.st.AppendAudit(ctx, ev))
 }
 
 // enrollmentTokens adapts the identity provider's verifier to enrollment.TokenVerifier and
@@ -247,7 +249,7 @@ func (e enrollmentTokens) RedeemEnrollmentToken(ctx context.Context, c enrollmen
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("token %s already enrolled device %s: %w", c.ID, first, enrollment.ErrTokenUsed)
 	}
-	return err
+	return unavailableAs(enrollment.ErrUnavailable, err)
 }
 
 func (e enrollmentTokens) VerifyEnrollmentToken(ctx context.Context, raw string) (enrollment.TokenClaims, error) {
