@@ -216,6 +216,33 @@ func (u idpUsers) UseTOTPStep(ctx context.Context, tenantID, userID string, step
 	return unavailableAs(idp.ErrUnavailable, err)
 }
 
+// CompleteSignIn records a successful sign-in: the TOTP step it used (when it used one) and
+// its auth.signin event in one transaction (UpdateUser with store.WithAudit), or the event
+// alone (one write) for a sign-in without a second factor. Only then does the identity
+// provider hand out the token.
+func (u idpUsers) CompleteSignIn(ctx context.Context, tenantID, userID string, step int64, e idp.SignInEvent) error {
+	event := func() *audit.Event {
+		ev := signInEvent(e)
+		ev.ID, ev.Time = newEventID(), time.Now().UTC()
+		return ev
+	}
+	if step <= 0 {
+		return unavailableAs(idp.ErrUnavailable, u.st.AppendAudit(ctx, event()))
+	}
+	ctx = store.WithAudit(ctx, func(any) ([]*audit.Event, error) { return []*audit.Event{event()}, nil })
+	err := u.st.UpdateUser(ctx, tenantID, userID, func(x *store.User) error {
+		if step <= x.TOTPLastStep {
+			return idp.ErrTOTPReplayed
+		}
+		x.TOTPLastStep = step
+		return nil
+	})
+	if isNotFound(err) {
+		return idp.ErrNotFound
+	}
+	return unavailableAs(idp.ErrUnavailable, err)
+}
+
 // idpFailures adapts the store's failed sign-in counters (store.SignInLimits) to
 // idp.FailureCounter, so every replica on one database counts a UPN's failures together.
 // The keys are the identity provider's lower-cased UPNs, which the store bounds (CheckID).

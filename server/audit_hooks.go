@@ -77,12 +77,21 @@ func (a serviceAudit) signIn(ctx context.Context, e idp.SignInEvent) {
 			return
 		}
 	}
+	if e.Recorded {
+		return // stored with the sign-in's own writes (idpUsers.CompleteSignIn)
+	}
+	a.append(ctx, signInEvent(e))
+}
+
+// signInEvent is the audit event of a sign-in attempt (ID and Time left to the caller):
+// auth.signin when it succeeded, auth.refused otherwise.
+func signInEvent(e idp.SignInEvent) *audit.Event {
 	kind := audit.KindSignIn
 	if !e.OK {
 		kind = audit.KindAuthRefused
 	}
 	details, _ := json.Marshal(map[string]any{"audience": e.Audience, "mfa": e.MFA, "via": e.Via, "reason": e.Reason, "userId": e.UserID})
-	a.append(ctx, &audit.Event{TenantID: e.TenantID, Kind: kind,
+	return &audit.Event{TenantID: e.TenantID, Kind: kind,
 		Actor:   audit.Actor{Type: audit.ActorUser, ID: e.UPN},
-		Subject: audit.Subject{Type: audit.SubjectUser, ID: e.UserID}, Action: "signin", Details: details})
+		Subject: audit.Subject{Type: audit.SubjectUser, ID: e.UserID}, Action: "signin", Details: details}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/internal/storefault"
+	"github.com/hellomdm/hellomdm/internal/testpki"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -30,7 +33,7 @@ func startFaulty(t *testing.T) (*env, *storefault.Store) {
 }
 
 // faultSweep runs action with the store failing from step n on, for n = 1, 2, ... until a
-// run fails no step, and calls check after each run. It fails t unless some run failed
+// run succeeds, and calls check after each run. It fails t unless some run failed
 // inside a transaction, between a change and its audit record (the step of building the
 // write's audit events), which is where two separate writes used to leave half an action.
 func faultSweep(t *testing.T, fs *storefault.Store, action func() error, check func(t *testing.T, n int, err error, tr storefault.Trace)) {
@@ -51,10 +54,10 @@ func faultSweep(t *testing.T, fs *storefault.Store, action func() error, check f
 		if n <= len(tr.Steps) && strings.HasSuffix(tr.Steps[n-1], "audit events") {
 			between = true
 		}
-		if tr.Failed == 0 {
-			if err != nil {
-				t.Fatalf("the action failed with the store healthy: %v", err)
-			}
+		if tr.Failed == 0 && err != nil {
+			t.Fatalf("the action failed with the store healthy: %v", err)
+		}
+		if err == nil {
 			break
 		}
 	}
@@ -65,10 +68,11 @@ func faultSweep(t *testing.T, fs *storefault.Store, action func() error, check f
 
 // onlyBestEffort reports whether every failed step of tr was a write an action may lose
 // without losing anything of itself: the record of a refusal (AppendAudit after the action
-// was refused).
+// was refused), and the failed sign-in counter (counted before the check and reset after a
+// success by design; while it fails the limit is kept per process).
 func onlyBestEffort(tr storefault.Trace) bool {
 	for _, s := range tr.Steps[len(tr.Steps)-tr.Failed:] {
-		if s != "AppendAudit" {
+		if s != "AppendAudit" && s != "RecordFailedSignIn" && s != "ResetFailedSignIns" {
 			return false
 		}
 	}
@@ -155,6 +159,56 @@ func TestRenewalAllOrNothing(t *testing.T) {
 		}
 		if !strings.EqualFold(d.CertSerial, held) || held == first || !revoked || len(events) != 1 || events[0] != held {
 			t.Fatalf("step %d: renewal stored serial %s (agent holds %s, old revoked: %v), renewal events %v", n, d.CertSerial, held, revoked, events)
+		}
+	})
+}
+
+// A sign-in with a second factor whose store fails at any step hands out no token, leaves
+// the one-time code unused and records no sign-in; one that goes through uses the code and
+// records exactly one auth.signin event.
+func TestSignInAllOrNothing(t *testing.T) {
+	e, fs := startFaulty(t)
+	ctx := context.Background()
+	otp := e.enrollTOTP(contosoTenant, "u-alice")
+	signIn := func(code string) int {
+		body := `{"upn":"alice@contoso.com","password":"` + password + `","otp":"` + code + `","audience":"` + idp.AudiencePINReset + `"}`
+		resp, err := testpki.HTTPClient(testpki.ClientTLS(e.app.CA.Pool(), nil, nil)).Post(e.url+"/idp/token", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// A first sign-in creates the tenant's signing key, so that the sweep's steps are the
+	// sign-in's own.
+	if st := signIn(otp.next()); st != http.StatusOK {
+		t.Fatalf("first sign-in: HTTP %d", st)
+	}
+	code := otp.next()
+	lastStep := func() int64 {
+		u, err := e.app.Store.User(ctx, contosoTenant, "u-alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.TOTPLastStep
+	}
+	before, signIns := lastStep(), len(e.auditOf(contosoTenant, audit.KindSignIn, ""))
+	var status int
+	faultSweep(t, fs, func() error {
+		if status = signIn(code); status != http.StatusOK {
+			return fmt.Errorf("HTTP %d", status)
+		}
+		return nil
+	}, func(t *testing.T, n int, err error, tr storefault.Trace) {
+		step, events := lastStep(), len(e.auditOf(contosoTenant, audit.KindSignIn, ""))-signIns
+		if err != nil {
+			if status != http.StatusServiceUnavailable || step != before || events != 0 {
+				t.Fatalf("step %d: a failed sign-in (HTTP %d) left the last used TOTP step %d (was %d) and %d sign-in events", n, status, step, before, events)
+			}
+			return
+		}
+		if step <= before || events != 1 {
+			t.Fatalf("step %d: a sign-in left the last used TOTP step %d (was %d) and %d sign-in events, want the step used and one event", n, step, before, events)
 		}
 	})
 }

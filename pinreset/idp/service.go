@@ -41,6 +41,17 @@ type UserStore interface {
 	UseTOTPStep(ctx context.Context, tenantID, userID string, step int64) error
 }
 
+// SignInRecorder is implemented by a UserStore that records a successful sign-in together
+// with its writes. The service then calls CompleteSignIn instead of UseTOTPStep, once the
+// credentials are verified and the token is signed, and hands out the token only when it
+// returns nil: a sign-in is never left half-recorded (a used code without its record, or a
+// token without one). Config.OnSignIn is still told, with SignInEvent.Recorded set.
+type SignInRecorder interface {
+	// CompleteSignIn atomically records step as used (when step > 0; ErrTOTPReplayed when it
+	// is not greater than the stored last step) and the sign-in e, or neither.
+	CompleteSignIn(ctx context.Context, tenantID, userID string, step int64, e SignInEvent) error
+}
+
 // Config configures a Service. Zero values take the documented defaults.
 type Config struct {
 	// ServerHost is this server's host name, reported by /idp/signin-info for tenants that
@@ -187,13 +198,17 @@ type SignInEvent struct {
 	MFA                                  bool
 	OK                                   bool
 	Reason                               string // why it was refused (the error), "" when OK
+	// Recorded: the sign-in was recorded by SignInRecorder.CompleteSignIn with its writes;
+	// OnSignIn need not record it again.
+	Recorded bool
 }
 
 func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via string) (string, Claims, error) {
-	var tr signInTrace
+	tr := signInTrace{upn: upn}
 	tok, claims, err := s.signInTraced(ctx, &tr, upn, password, otp, audience, via)
 	if s.cfg.OnSignIn != nil {
-		ev := SignInEvent{TenantID: tr.tenantID, UserID: tr.userID, UPN: upn, Audience: audience, Via: via, OK: err == nil, MFA: claims.HasMFA()}
+		ev := SignInEvent{TenantID: tr.tenantID, UserID: tr.userID, UPN: upn, Audience: audience, Via: via, OK: err == nil, MFA: claims.HasMFA(),
+			Recorded: err == nil && tr.recorded}
 		if err != nil {
 			ev.Reason = err.Error()
 		}
@@ -202,8 +217,13 @@ func (s *Service) signIn(ctx context.Context, upn, password, otp, audience, via 
 	return tok, claims, err
 }
 
-// signInTrace collects who a sign-in attempt was about, as far as it got.
-type signInTrace struct{ tenantID, userID string }
+// signInTrace collects who a sign-in attempt was about, as far as it got, and whether its
+// success was recorded with its writes (SignInRecorder).
+type signInTrace struct {
+	upn              string // as the client gave it
+	tenantID, userID string
+	recorded         bool
+}
 
 func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, password, otp, audience, via string) (string, Claims, error) {
 	if audience != AudienceEnrollment && audience != AudiencePINReset {
@@ -253,36 +273,48 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 		return "", Claims{}, fmt.Errorf("signing in: user %s: %w", user.ID, err)
 	}
 	amr := []string{AMRPassword}
+	var step int64
 	if len(user.TOTPSecret) > 0 {
 		if otp == "" {
 			return "", Claims{}, fmt.Errorf("signing in: %w", ErrTOTPRequired)
 		}
-		step, err := VerifyTOTP(user.TOTPSecret, strings.TrimSpace(otp), now, user.TOTPLastStep)
+		step, err = VerifyTOTP(user.TOTPSecret, strings.TrimSpace(otp), now, user.TOTPLastStep)
 		if err != nil {
 			if errors.Is(err, ErrTOTPReplayed) {
 				return fail("replayed code", ErrTOTPReplayed)
 			}
 			return fail("wrong code", ErrTOTPInvalid)
 		}
+		amr = append(amr, AMRMFA)
+	}
+	// The token is signed before anything is written, so that a failure to sign it leaves
+	// the code unused; it is handed out only once the sign-in's writes have committed.
+	tok, claims, err := s.issuer.issue(ctx, Claims{
+		Audience: audience, TenantID: tenant.ID, Subject: user.ID, UPN: user.UPN, AMR: amr,
+	})
+	if err != nil {
+		return "", Claims{}, fmt.Errorf("signing in: %w", err)
+	}
+	if rec, ok := s.users.(SignInRecorder); ok {
+		ev := SignInEvent{TenantID: tenant.ID, UserID: user.ID, UPN: tr.upn, Audience: audience, Via: via, MFA: len(amr) > 1, OK: true}
+		if err := rec.CompleteSignIn(ctx, tenant.ID, user.ID, step, ev); err != nil {
+			if errors.Is(err, ErrTOTPReplayed) {
+				return fail("replayed code", ErrTOTPReplayed)
+			}
+			return "", Claims{}, fmt.Errorf("signing in: recording the sign-in: %w", err)
+		}
+		tr.recorded = true
+	} else if step > 0 {
 		if err := s.users.UseTOTPStep(ctx, tenant.ID, user.ID, step); err != nil {
 			if errors.Is(err, ErrTOTPReplayed) {
 				return fail("replayed code", ErrTOTPReplayed)
 			}
 			return "", Claims{}, fmt.Errorf("signing in: recording totp step: %w", err)
 		}
-		amr = append(amr, AMRMFA)
 	}
+	// The failed-attempt count is a separate write by design (it is counted before the
+	// check, see signInLimiter.attempt); a reset that fails leaves it to expire, the safe side.
 	s.limiter.reset(ctx, upn)
-	var lifetime time.Duration // the issuer's
-	if audience == AudienceEnrollment {
-		lifetime = s.cfg.EnrollmentTokenLifetime
-	}
-	tok, claims, err := s.issuer.issueFor(ctx, Claims{
-		Audience: audience, TenantID: tenant.ID, Subject: user.ID, UPN: user.UPN, AMR: amr,
-	}, lifetime)
-	if err != nil {
-		return "", Claims{}, fmt.Errorf("signing in: %w", err)
-	}
 	s.log.InfoContext(ctx, "signed in", "tenant", tenant.ID, "user", user.ID, "audience", audience, "mfa", len(amr) > 1)
 	return tok, claims, nil
 }
