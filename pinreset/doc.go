@@ -45,7 +45,9 @@
 // certificate, never by the request body) is not retired, is enrolled and belongs to the
 // tenant; the ciphertext has the size of the tenant's key and decrypts under it with the
 // token user's label (another user's protector is refused as a bad ciphertext); the plaintext
-// is exactly 32 bytes. Every call is audited exactly once through the [Auditor].
+// is exactly 32 bytes; last, the token has not released a protector before ([Redeemer]
+// records it, bound to the device, before the protector is answered). Every call is audited
+// exactly once through the [Auditor].
 //
 // # Caveats
 //

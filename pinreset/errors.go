@@ -21,6 +21,9 @@ var (
 	ErrTokenInvalid = errors.New("token invalid")
 	// ErrTokenExpired: the token's expiry has passed (HTTP 401).
 	ErrTokenExpired = errors.New("token expired")
+	// ErrTokenReplayed: the token already released a protector; a token is single-use
+	// (HTTP 401).
+	ErrTokenReplayed = errors.New("token already used")
 	// ErrWrongTenant: the token was issued for another tenant (HTTP 403).
 	ErrWrongTenant = errors.New("token issued for another tenant")
 	// ErrMFARequired: the sign-in behind the token did not use MFA, which PIN reset requires
@@ -81,7 +84,7 @@ func (e *ConsentRequiredError) Is(target error) bool { return target == ErrConse
 func refused(err error) bool {
 	for _, r := range []error{
 		ErrUnknownTenant, ErrServiceUnavailable, ErrConsentRequired, ErrTokenInvalid,
-		ErrTokenExpired, ErrWrongTenant, ErrMFARequired, ErrNoClientCert,
+		ErrTokenExpired, ErrTokenReplayed, ErrWrongTenant, ErrMFARequired, ErrNoClientCert,
 		ErrDeviceNotEnrolled, ErrDeviceRetired, ErrDeviceWrongTenant, ErrBadRequest,
 		ErrBadCiphertext, ErrBadProtector, ErrUnknownApp,
 	} {

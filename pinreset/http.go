@@ -41,7 +41,7 @@ type DecryptResponse struct {
 // ErrorBody is every refusal's body: {"error":{"code":"…","message":"…"}}. Codes:
 // unknown_tenant (404), service_unavailable (503), consent_required, wrong_tenant,
 // mfa_required, client_certificate_required, device_not_enrolled, device_retired,
-// device_wrong_tenant (403), invalid_token, token_expired (401), bad_request, bad_ciphertext,
+// device_wrong_tenant (403), invalid_token, token_expired, token_replayed (401), bad_request, bad_ciphertext,
 // bad_protector (400), internal_error (500).
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
@@ -163,6 +163,7 @@ func errorStatus(err error) (int, string, string) {
 		{ErrServiceUnavailable, http.StatusServiceUnavailable, "service_unavailable"},
 		{ErrTemporarilyUnavailable, http.StatusServiceUnavailable, "temporarily_unavailable"},
 		{ErrTokenExpired, http.StatusUnauthorized, "token_expired"},
+		{ErrTokenReplayed, http.StatusUnauthorized, "token_replayed"},
 		{ErrTokenInvalid, http.StatusUnauthorized, "invalid_token"},
 		{ErrWrongTenant, http.StatusForbidden, "wrong_tenant"},
 		{ErrMFARequired, http.StatusForbidden, "mfa_required"},

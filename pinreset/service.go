@@ -78,6 +78,10 @@ type Config struct {
 	// (ErrTemporarilyUnavailable) when it cannot tell now. Default: the Subject CommonName
 	// of r.TLS.VerifiedChains[0][0].
 	DeviceID func(r *http.Request) (string, error)
+	// Redeemer makes tokens single-use: a token releases a protector once, to the device
+	// whose certificate presented it. The server always sets it (its store); without one a
+	// token may release protectors for as long as it is valid.
+	Redeemer Redeemer
 }
 
 // Service is the PIN reset service. It is safe for concurrent use.
@@ -87,6 +91,7 @@ type Service struct {
 	log      *slog.Logger
 	rand     io.Reader
 	deviceID func(*http.Request) (string, error)
+	redeemer Redeemer
 
 	tenants Tenants
 	keys    KeyStore
@@ -101,7 +106,7 @@ func New(cfg Config, tenants Tenants, keys KeyStore, tokens TokenVerifier, devic
 		return nil, errors.New("creating PIN reset service: nil dependency")
 	}
 	s := &Service{
-		bits: cfg.KeyBits, now: cfg.Now, log: cfg.Logger, rand: cfg.Rand, deviceID: cfg.DeviceID,
+		bits: cfg.KeyBits, now: cfg.Now, log: cfg.Logger, rand: cfg.Rand, deviceID: cfg.DeviceID, redeemer: cfg.Redeemer,
 		tenants: tenants, keys: keys, tokens: tokens, devices: devices, audit: audit,
 	}
 	switch {
@@ -257,6 +262,23 @@ func (s *Service) decrypt(ctx context.Context, req DecryptRequest, rec *AuditRec
 		n := len(plain)
 		clear(plain)
 		return nil, fmt.Errorf("decrypting protector: got %d bytes: %w", n, ErrBadProtector)
+	}
+	if s.redeemer != nil {
+		// The token is redeemed last, once everything else passed, and the protector is
+		// released only when that record is stored: a token releases one protector, once,
+		// to the device certificate (req.DeviceID, named by its verified certificate) that
+		// presented it. A refused request does not use the token up.
+		if claims.ID == "" {
+			clear(plain)
+			return nil, fmt.Errorf("checking token of %q: no token ID to make it single-use: %w", claims.UPN, ErrTokenInvalid)
+		}
+		if err := s.redeemer.RedeemPinResetToken(ctx, claims, req.DeviceID); err != nil {
+			clear(plain)
+			if errors.Is(err, ErrTokenReplayed) {
+				return nil, fmt.Errorf("checking token of %q: %w", claims.UPN, err)
+			}
+			return nil, fmt.Errorf("redeeming token of %q: %w", claims.UPN, err)
+		}
 	}
 	return plain, nil
 }

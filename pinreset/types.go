@@ -46,6 +46,9 @@ type Claims struct {
 	// MFA reports that the sign-in used multi-factor authentication.
 	MFA    bool
 	Expiry time.Time
+	// ID is the token's unique ID (jti), which a Redeemer records when the token releases a
+	// protector.
+	ID string
 }
 
 // TokenVerifier checks a PIN reset access token: signature, issuer, audience and expiry.
@@ -53,6 +56,15 @@ type TokenVerifier interface {
 	// VerifyPinResetToken returns the token's claims, or an error if it does not verify. An
 	// error wrapping ErrTokenExpired is reported as expired, any other as invalid.
 	VerifyPinResetToken(ctx context.Context, raw string) (Claims, error)
+}
+
+// Redeemer makes PIN reset tokens single-use.
+type Redeemer interface {
+	// RedeemPinResetToken records the token c (by c.ID, until c.Expiry) as used to release
+	// a protector to deviceID. The first call for a token succeeds; every later one, from
+	// any device and on any replica sharing the implementation's state, returns an error
+	// wrapping ErrTokenReplayed that names the device it was used by.
+	RedeemPinResetToken(ctx context.Context, c Claims, deviceID string) error
 }
 
 // Devices reports a device's standing.

@@ -55,7 +55,8 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("enrollment: %w", err)
 	}
-	pr, err := pinreset.New(pinreset.Config{Logger: app.log, DeviceID: app.deviceForPinReset},
+	pr, err := pinreset.New(pinreset.Config{Logger: app.log, DeviceID: app.deviceForPinReset,
+		Redeemer: pinresetRedeemer{st: st, now: now}},
 		pinresetTenants{st}, pinresetKeys{keys}, pinresetTokens{issuer}, pinresetDevices{st}, pinresetAudit{st: st, now: now, log: app.log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("PIN reset service: %w", err)
@@ -176,7 +177,29 @@ func (p pinresetTokens) VerifyPinResetToken(ctx context.Context, raw string) (pi
 	if err != nil {
 		return pinreset.Claims{}, err
 	}
-	return pinreset.Claims{TenantID: c.TenantID, UserID: c.Subject, UPN: c.UPN, MFA: c.HasMFA(), Expiry: c.ExpiresAt}, nil
+	return pinreset.Claims{TenantID: c.TenantID, UserID: c.Subject, UPN: c.UPN, MFA: c.HasMFA(), Expiry: c.ExpiresAt, ID: c.ID}, nil
+}
+
+// pinresetRedeemer makes PIN reset tokens single-use through the store (store.Redemptions),
+// on every replica.
+type pinresetRedeemer struct {
+	st  store.Redemptions
+	now func() time.Time
+}
+
+// RedeemPinResetToken records the token's jti as used by deviceID until the token could no
+// longer verify anyway (its exp plus the issuer's clock skew).
+func (p pinresetRedeemer) RedeemPinResetToken(ctx context.Context, c pinreset.Claims, deviceID string) error {
+	now := p.now()
+	until := c.Expiry.Add(idp.DefaultClockSkew)
+	if !until.After(now) {
+		until = now.Add(idp.DefaultClockSkew)
+	}
+	first, err := p.st.Redeem(ctx, "pinreset-token:"+c.TenantID+":"+c.ID, deviceID, until, now)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("token %s already released a protector to device %s: %w", c.ID, first, pinreset.ErrTokenReplayed)
+	}
+	return unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
 }
 
 type pinresetDevices struct{ st store.Store }

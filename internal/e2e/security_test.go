@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/hello"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
@@ -259,5 +260,78 @@ func TestEnrollmentTokenSingleUse(t *testing.T) {
 	}
 	if err := enroll(rogue); err != nil {
 		t.Errorf("enrollment with a fresh token: %v", err)
+	}
+}
+
+// idpTokenOTP signs in at the token endpoint with a one-time code.
+func (e *env) idpTokenOTP(upn, pw, otp, audience string) string {
+	e.t.Helper()
+	raw, _ := json.Marshal(map[string]string{"upn": upn, "password": pw, "otp": otp, "audience": audience})
+	req, err := http.NewRequest(http.MethodPost, e.url+"/idp/token", bytes.NewReader(raw))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := testpki.HTTPClient(testpki.ClientTLS(e.app.CA.Pool(), nil, nil)).Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK || out.Token == "" {
+		e.t.Fatalf("%s token for %s: HTTP %d", audience, upn, resp.StatusCode)
+	}
+	return out.Token
+}
+
+// Item 4: an MFA-derived PIN reset token releases the protector once. Presented again, by
+// the device that used it or by another device of the same user, it is refused
+// (token_replayed), the container is left alone and the refusal is audited.
+func TestPinResetTokenSingleUse(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	const upn = "alice@contoso.com"
+	a := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	e.enroll(a, upn, device.CSRWindows)
+	other := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	e.enroll(other, upn, device.CSRWindows)
+	e.pinRecoveryFor(a, other)
+	e.consent(contosoTenant, true)
+	for _, ag := range []*device.Agent{a, other} {
+		if res, err := ag.ProvisionHello(ctx, upn, firstPIN); err != nil || res.CanReset != hello.CanResetDestructiveAndNonDestructive {
+			t.Fatalf("provisioning: %+v, %v", res, err)
+		}
+	}
+	otp := e.enrollTOTP(contosoTenant, "u-alice")
+	tok := e.idpTokenOTP(upn, password, otp.next(), idp.AudiencePINReset)
+	reset := func(ag *device.Agent, newPIN string) error {
+		_, err := ag.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+			AccessToken: tok, NewPIN: newPIN})
+		return err
+	}
+	if err := reset(a, "13572468"); err != nil {
+		t.Fatalf("first reset with the token: %v", err)
+	}
+	for name, ag := range map[string]*device.Agent{"the same device": a, "another device": other} {
+		path := containerFile(t, ag)
+		before := readFile(t, path)
+		wantServiceCode(t, reset(ag, "97531864"), "token_replayed")
+		if !bytes.Equal(before, readFile(t, path)) {
+			t.Errorf("%s: the refused replay changed the container", name)
+		}
+		e.wantAuditedUser(ag.Identity().DeviceID, upn, "token already used")
+	}
+	if evs := e.audit(contosoTenant, "pinreset.succeeded"); len(evs) != 1 {
+		t.Errorf("%d pinreset.succeeded events, want 1", len(evs))
+	}
+	if _, err := a.UnlockHello(ctx, upn, "13572468"); err != nil {
+		t.Errorf("the PIN of the one reset: %v", err)
+	}
+	// A fresh MFA sign-in resets the other device.
+	tok = e.idpTokenOTP(upn, password, otp.next(), idp.AudiencePINReset)
+	if err := reset(other, "97531864"); err != nil {
+		t.Errorf("reset with a fresh token: %v", err)
 	}
 }
