@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func init() { subcommands["admin"] = runAdmin }
@@ -316,26 +318,57 @@ func (c *adminClient) sendRaw(method, path string, body any) (*http.Response, er
 	return resp, err
 }
 
+// postAttempts and postRetryPause: a POST whose connection fails before an answer arrives is
+// sent again, with the same Idempotency-Key, so a reply lost on the way back is answered from
+// the server's record instead of creating the object twice.
+const (
+	postAttempts   = 3
+	postRetryPause = time.Second
+)
+
 func (c *adminClient) exchange(method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, err
 		}
-		rd = bytes.NewReader(b)
+		raw = b
 	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return nil, err
+	key := ""
+	attempts := 1
+	if method == http.MethodPost {
+		key, attempts = uuid.NewString(), postAttempts
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	var (
+		resp *http.Response
+		err  error
+	)
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			time.Sleep(postRetryPause)
+		}
+		var rd io.Reader
+		if raw != nil {
+			rd = bytes.NewReader(raw)
+		}
+		req, rerr := http.NewRequest(method, c.base+path, rd)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		if resp, err = c.http.Do(req); err == nil {
+			break
+		}
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
 	}
