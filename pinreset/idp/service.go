@@ -289,9 +289,13 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 	}
 	// The token is signed before anything is written, so that a failure to sign it leaves
 	// the code unused; it is handed out only once the sign-in's writes have committed.
-	tok, claims, err := s.issuer.issue(ctx, Claims{
+	var lifetime time.Duration // the issuer's
+	if audience == AudienceEnrollment {
+		lifetime = s.cfg.EnrollmentTokenLifetime
+	}
+	tok, claims, err := s.issuer.issueFor(ctx, Claims{
 		Audience: audience, TenantID: tenant.ID, Subject: user.ID, UPN: user.UPN, AMR: amr,
-	})
+	}, lifetime)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("signing in: %w", err)
 	}
