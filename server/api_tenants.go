@@ -55,6 +55,7 @@ func (s *Server) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tokens", s.createToken).Methods(http.MethodPost)
 	api.HandleFunc("/tokens", s.listTokens).Methods(http.MethodGet)
 	api.HandleFunc("/tokens/{id}", s.deleteToken).Methods(http.MethodDelete)
+	api.HandleFunc("/backup", s.backup).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/pinReset/consent", s.pinResetConsent).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/servicePrincipals", s.servicePrincipals).Methods(http.MethodGet)
 }

@@ -29,6 +29,7 @@ type apiOp struct {
 	public                     bool
 	formats                    bool     // streamed export: ?format=json|csv|ndjson
 	upload                     bool     // the body is a file's raw bytes (application/octet-stream)
+	download                   bool     // the response is a file's raw bytes (application/octet-stream)
 	query                      []string // query parameters
 }
 
@@ -64,6 +65,7 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/tenants/{tid}/devices/{did}/profiles", tag: "policy", summary: "A device's profiles, counts by state and settings", status: 200, resp: DeviceProfilesView{}, errs: ro},
 		{method: "POST", path: "/tokens", tag: "tokens", summary: "Create an admin token; the secret is shown once (global admin)", body: TokenRequest{}, status: 201, resp: CreatedTokenView{}, errs: []int{400, 401, 403, 413, 422}},
 		{method: "GET", path: "/tokens", tag: "tokens", summary: "List admin tokens (admin)", status: 200, resp: TokenView{}, list: true, errs: []int{401, 403}},
+		{method: "GET", path: "/backup", tag: "operations", summary: "A consistent copy of the bbolt database, streamed from one read transaction while the server runs (global admin); 501 on PostgreSQL (use pg_dump)", status: 200, download: true, errs: []int{401, 403, 501}},
 		{method: "DELETE", path: "/tokens/{id}", tag: "tokens", summary: "Revoke an admin token: it stops authenticating at once (admin; a tenant admin only its tenant's)", status: 204, errs: []int{401, 403, 404}},
 		{method: "POST", path: "/tenants/{tid}/pinReset/consent", tag: "pinReset", summary: "Grant or revoke consent to the PIN reset applications (admin)", body: ConsentRequest{}, status: 200, resp: ServicePrincipalView{}, list: true, errs: append(rw, 503)},
 		{method: "GET", path: "/tenants/{tid}/servicePrincipals", tag: "pinReset", summary: "PIN reset enterprise applications and their consent", status: 200, resp: ServicePrincipalView{}, list: true, errs: []int{401, 404, 503}},
@@ -169,6 +171,8 @@ func openAPIDocument() map[string]any {
 				"text/csv":             map[string]any{"schema": map[string]any{"type": "string"}},
 				"application/x-ndjson": map[string]any{"schema": map[string]any{"type": "string"}},
 			}
+		case op.download:
+			ok["content"] = map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
 		case op.resp != nil:
 			s := schemaRef(op.resp, schemas)
 			if op.list {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
@@ -38,4 +39,13 @@ type Observer interface {
 // store is used concurrently; nil stops reporting.
 type Observable interface {
 	SetObserver(o Observer)
+}
+
+// Backuper is a backend that can copy itself, consistently, while it serves: bbolt writes the
+// whole file from one read transaction (a snapshot; writers go on meanwhile). PostgreSQL does
+// not implement it: back it up with pg_dump.
+type Backuper interface {
+	// Backup writes a consistent copy of the store to w and returns the bytes written;
+	// size is called with the copy's size before the first byte is written.
+	Backup(ctx context.Context, w io.Writer, size func(n int64)) (int64, error)
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +48,26 @@ func TestAdminTokenExpiresAndRevoke(t *testing.T) {
 	}
 	if code, _, errOut := cli("token", "revoke", "--id", tok.ID); code == 0 || !strings.Contains(errOut, "404") {
 		t.Errorf("revoking twice: exit %d: %s", code, errOut)
+	}
+}
+
+func TestAdminBackup(t *testing.T) {
+	base := startCLIServer(t)
+	out := filepath.Join(t.TempDir(), "copy.db")
+	code, stdout, errOut := cliRun(append(append([]string{}, base...), "backup", "--out", out)...)
+	if code != 0 || !strings.Contains(stdout, "backed up") {
+		t.Fatalf("admin backup: exit %d: %s%s", code, stdout, errOut)
+	}
+	if err := checkBolt(out); err != nil {
+		t.Fatalf("the backup is not a bbolt database: %v", err)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup file mode: %v %v, want 0600", fi, err)
+	}
+	if err := os.WriteFile(out+"x", []byte("not a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if checkBolt(out+"x") == nil {
+		t.Errorf("checkBolt accepted garbage")
 	}
 }
