@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// profileServerFields are what the server sets on a profile's JSON (id, version, times,
+// counts); export leaves them out so the document imports as a new profile elsewhere.
+var profileServerFields = []string{"id", "version", "createdDateTime", "lastModifiedDateTime", "settingCount", "@odata.context", "warnings"}
+
+func init() {
+	adminCommands["profile show"] = adminCommand{
+		usage: "profile show --tenant TID --profile PID   (the profile as Intune JSON, with its id and version)",
+		run: func(c *adminClient, args []string) error {
+			doc, err := c.profileDoc("profile show", args, nil)
+			if err != nil {
+				return err
+			}
+			return writeProfileJSON(c, doc, "")
+		},
+	}
+	adminCommands["profile export"] = adminCommand{
+		usage: "profile export --tenant TID --profile PID [--out FILE]   (Intune JSON that 'profile import' takes back)",
+		run: func(c *adminClient, args []string) error {
+			var out string
+			doc, err := c.profileDoc("profile export", args, func(fs *flag.FlagSet) { fs.StringVar(&out, "out", "", "file to write (default: standard output)") })
+			if err != nil {
+				return err
+			}
+			for _, f := range profileServerFields {
+				delete(doc, f)
+			}
+			return writeProfileJSON(c, doc, out)
+		},
+	}
+}
+
+// profileDoc fetches one profile's Intune JSON (GET on its route).
+func (c *adminClient) profileDoc(name string, args []string, extra func(fs *flag.FlagSet)) (map[string]any, error) {
+	fs := commandFlags(name)
+	tid := fs.String("tenant", "", "tenant ID")
+	p := fs.String("profile", "", "profile ID")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
+		return nil, err
+	}
+	route, err := c.profileRoute(*tid, *p)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := c.do("GET", tenantPath(*tid, route, *p), nil, &doc); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+func writeProfileJSON(c *adminClient, doc map[string]any, out string) error {
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if out == "" {
+		_, err := c.stdout.Write(b)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".part*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.stderr, "wrote %s\n", out)
+	return nil
+}
