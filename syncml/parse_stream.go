@@ -14,9 +14,12 @@ import (
 )
 
 // parseStream is the streaming decoder of the management endpoint: it decodes one SyncML DM
-// message from encoding/xml's RawToken stream (the tokenizer etree itself reads with, in
-// the same settings: strict, no entities beyond XML's five, only UTF-8) straight into a
-// *Message, without building a tree. It yields exactly what parseDOM (the etree-based
+// message straight into a *Message, without building a tree. Tokens come from scanFast, a
+// scanner for the plain subset of XML that MS-MDM messages are written in (no references,
+// comments, CDATA, declarations or non-ASCII bytes), or, for any input outside that subset
+// or not well-formed, from encoding/xml's RawToken (the tokenizer etree itself reads with,
+// in the same settings: strict, no entities beyond XML's five, only UTF-8). Both feed the
+// same start/charData/endElement state machine. It yields exactly what parseDOM (the etree-based
 // reference) yields, and refuses what it refuses with the same ErrorKind;
 // FuzzParseStreamMatchesDOM checks this on every corpus input.
 //
@@ -39,6 +42,17 @@ func parseStream(b []byte, l Limits) (*Message, error) {
 		return nil, err
 	}
 	s := streamParser{src: b, limits: l}
+	return s.run()
+}
+
+// parseRawTokens is parseStream without scanFast, for the tests that hold each token
+// source to the reference on its own.
+func parseRawTokens(b []byte, l Limits) (*Message, error) {
+	l = l.withDefaults()
+	if err := precheck(b, l); err != nil {
+		return nil, err
+	}
+	s := streamParser{src: b, limits: l, noFast: true}
 	return s.run()
 }
 
@@ -110,6 +124,7 @@ func (s *seenSet) take(bit seenSet) bool {
 type streamParser struct {
 	src    []byte
 	limits Limits
+	noFast bool // tests only: skip scanFast
 	stack  []frame
 
 	rootSeen          bool
@@ -126,11 +141,22 @@ type streamParser struct {
 	idSet               map[string]struct{}
 }
 
+func (s *streamParser) reset() {
+	*s = streamParser{src: s.src, limits: s.limits, stack: s.stack[:1]}
+	s.stack[0] = frame{kind: kDoc}
+}
+
 func (s *streamParser) run() (*Message, error) {
+	s.stack = make([]frame, 1, min(s.limits.MaxDepth+1, 12)) // grows past SyncML/SyncBody/Atomic/Replace/Item/Meta/Type
+	s.stack[0].kind = kDoc
+	if !s.noFast {
+		if m, err, ok := s.scanFast(); ok {
+			return m, err
+		}
+		s.reset()
+	}
 	dec := xml.NewDecoder(bytes.NewReader(s.src))
 	dec.CharsetReader = xmlx.UTF8Only
-	s.stack = make([]frame, 1, min(s.limits.MaxDepth+1, 40))
-	s.stack[0].kind = kDoc
 	for {
 		off := dec.InputOffset()
 		tok, err := dec.RawToken()
@@ -154,28 +180,199 @@ func (s *streamParser) run() (*Message, error) {
 			}
 			s.start(t, off)
 		case xml.EndElement:
-			top := &s.stack[len(s.stack)-1]
-			if len(s.stack) == 1 || top.local != t.Name.Local || top.space != t.Name.Space {
+			if !s.endMatches(t.Name.Space, t.Name.Local) {
 				return nil, parseErr(KindMalformed, "%v", etree.ErrXML)
 			}
-			c := *top
-			s.stack = s.stack[:len(s.stack)-1]
-			if err := s.end(&c, &s.stack[len(s.stack)-1], dec.InputOffset()); err != nil {
+			if err := s.endElement(dec.InputOffset()); err != nil {
 				return nil, err
 			}
 		case xml.CharData:
-			top := &s.stack[len(s.stack)-1]
-			switch top.kind {
-			case kDoc:
-				if !isXMLSpace(t) && s.rootErr == nil {
-					s.rootErr = parseErr(KindMalformed, "text outside the root element")
-				}
-			case kText, kData:
-				top.text += string(t)
-			}
+			s.charData(t)
 		}
 	}
 }
+
+// endMatches reports whether an end tag of this name closes the open element, as etree
+// requires (same prefix, same local name).
+func (s *streamParser) endMatches(space, local string) bool {
+	top := &s.stack[len(s.stack)-1]
+	return len(s.stack) > 1 && top.local == local && top.space == space
+}
+
+// endElement pops the open element, which ends at off, and hands it to its parent.
+func (s *streamParser) endElement(off int64) error {
+	c := s.stack[len(s.stack)-1]
+	s.stack = s.stack[:len(s.stack)-1]
+	return s.end(&c, &s.stack[len(s.stack)-1], off)
+}
+
+func (s *streamParser) charData(t []byte) {
+	top := &s.stack[len(s.stack)-1]
+	switch top.kind {
+	case kDoc:
+		if !isXMLSpace(t) && s.rootErr == nil {
+			s.rootErr = parseErr(KindMalformed, "text outside the root element")
+		}
+	case kText, kData:
+		top.text += string(t)
+	}
+}
+
+// scanFast decodes the common case without encoding/xml: a well-formed body of printable
+// ASCII, tabs and newlines, with elements and attributes (name="value" or name='value', one
+// optional prefix per name) and text free of '&', '>' and '\r', and nothing else (no
+// comments, CDATA, processing instructions or declarations). On that subset RawToken
+// yields exactly the tokens scanFast feeds to start, charData and endElement: the text is
+// the raw bytes (no references to expand, no CR to normalise) and names split at their
+// colon. ok is false as soon as the input leaves the subset or is not well-formed or nests
+// deeper than the limit; run then starts again from a clean state with RawToken, which
+// gives the exact error, so every refusal scanFast returns itself is a semantic one.
+func (s *streamParser) scanFast() (m *Message, err error, ok bool) {
+	b := s.src
+	for i := 0; i < len(b); {
+		if b[i] != '<' {
+			j := i
+			for j < len(b) && b[j] != '<' {
+				if c := b[j]; c != '\t' && c != '\n' && (c < 0x20 || c > 0x7e || c == '&' || c == '>') {
+					return nil, nil, false
+				}
+				j++
+			}
+			s.charData(b[i:j])
+			i = j
+			continue
+		}
+		if i+1 >= len(b) {
+			return nil, nil, false
+		}
+		if b[i+1] == '/' {
+			space, local, k := scanName(b, i+2)
+			if k < 0 || k >= len(b) || b[k] != '>' || !s.endMatches(space, local) {
+				return nil, nil, false
+			}
+			if err := s.endElement(int64(k + 1)); err != nil {
+				return nil, err, true
+			}
+			i = k + 1
+			continue
+		}
+		space, local, k := scanName(b, i+1)
+		if k < 0 {
+			return nil, nil, false
+		}
+		var attrs []xml.Attr
+		empty := false
+	attrLoop:
+		for {
+			if k >= len(b) {
+				return nil, nil, false
+			}
+			switch b[k] {
+			case '>':
+				k++
+				break attrLoop
+			case '/':
+				if k+1 >= len(b) || b[k+1] != '>' {
+					return nil, nil, false
+				}
+				k += 2
+				empty = true
+				break attrLoop
+			case ' ', '\t', '\n':
+			default:
+				return nil, nil, false
+			}
+			for k < len(b) && (b[k] == ' ' || b[k] == '\t' || b[k] == '\n') {
+				k++
+			}
+			if k < len(b) && (b[k] == '>' || b[k] == '/') {
+				continue
+			}
+			aspace, alocal, e := scanName(b, k)
+			if e < 0 || e+1 >= len(b) || b[e] != '=' || (b[e+1] != '"' && b[e+1] != '\'') {
+				return nil, nil, false
+			}
+			q := b[e+1]
+			v := e + 2
+			for v < len(b) && b[v] != q {
+				if c := b[v]; c < 0x20 || c > 0x7e || c == '<' || c == '&' {
+					return nil, nil, false
+				}
+				v++
+			}
+			if v >= len(b) {
+				return nil, nil, false
+			}
+			// Attributes are only read on the root (its namespace); elsewhere they are
+			// checked and dropped, as the reference never looks at them.
+			if len(s.stack) == 1 {
+				attrs = append(attrs, xml.Attr{Name: xml.Name{Space: aspace, Local: alocal}, Value: string(b[e+2 : v])})
+			}
+			k = v + 1
+		}
+		if len(s.stack) > s.limits.MaxDepth {
+			return nil, nil, false
+		}
+		s.start(xml.StartElement{Name: xml.Name{Space: space, Local: local}, Attr: attrs}, int64(i))
+		if empty {
+			if err := s.endElement(int64(k)); err != nil {
+				return nil, err, true
+			}
+		}
+		i = k
+	}
+	if len(s.stack) != 1 {
+		return nil, nil, false
+	}
+	m, err = s.finish()
+	return m, err, true
+}
+
+// scanName reads an ASCII XML name at b[i:] ([A-Za-z_][A-Za-z0-9_.-]*, optionally twice
+// joined by one colon: a prefix and a local name) and returns it split as encoding/xml
+// splits it, and the index after it; k is -1 if there is no such name.
+func scanName(b []byte, i int) (space, local string, k int) {
+	start, colon := i, -1
+	for k = i; k < len(b); k++ {
+		c := b[k]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+		other := (c >= '0' && c <= '9' || c == '.' || c == '-') && k > start && k != colon+1
+		if c == ':' && colon < 0 && k > start {
+			colon = k
+		} else if !letter && !other {
+			break
+		}
+	}
+	if k == start || k == colon+1 {
+		return "", "", -1
+	}
+	if colon < 0 {
+		return "", internName(b[start:k]), k
+	}
+	return internName(b[start:colon]), internName(b[colon+1 : k]), k
+}
+
+// internName returns the element names of SyncML DM as shared constants, saving an
+// allocation per tag (the map lookup does not copy b); other names are copied.
+func internName(b []byte) string {
+	if n, ok := internedNames[string(b)]; ok {
+		return n
+	}
+	return string(b)
+}
+
+var internedNames = func() map[string]string {
+	m := make(map[string]string)
+	for _, n := range []string{"SyncML", "SyncHdr", "SyncBody", "VerDTD", "VerProto",
+		"SessionID", "MsgID", "Target", "Source", "LocURI", "LocName", "Cred", "Meta",
+		"Format", "Type", "Mark", "NextNonce", "Size", "MaxMsgSize", "MaxObjSize", "Final",
+		"CmdID", "NoResp", "MsgRef", "CmdRef", "Cmd", "TargetRef", "SourceRef", "Chal",
+		"Data", "Item", "MoreData", "Alert", "Status", "Results", "Get", "Add", "Replace",
+		"Delete", "Exec", "Atomic", "Sequence", "xmlns"} {
+		m[n] = n
+	}
+	return m
+}()
 
 func isXMLSpace(b []byte) bool {
 	for _, c := range b {

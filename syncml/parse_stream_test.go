@@ -83,7 +83,7 @@ var diffSeeds = []string{
 }
 
 // FuzzParseStreamMatchesDOM is the differential test of the streaming decoder: on every
-// input parseStream and parseDOM both succeed with deep-equal messages, or both refuse with
+// input parseStream (and parseRawTokens, its RawToken path alone) and parseDOM both succeed with deep-equal messages, or both refuse with
 // the same ErrorKind and the same text. It runs with the default limits and with a small MaxDepth, so the
 // depth refusals are compared too. Its seeds are every SyncML file in testdata, the FuzzParse
 // corpus and diffSeeds.
@@ -100,8 +100,15 @@ func FuzzParseStreamMatchesDOM(f *testing.F) {
 
 func compareDecoders(t *testing.T, in []byte, l Limits) {
 	t.Helper()
+	compareWith(t, parseStream, in, l)
+	compareWith(t, parseRawTokens, in, l)
+}
+
+// compareWith holds one streaming decoder to parseDOM on one input.
+func compareWith(t *testing.T, parse func([]byte, Limits) (*Message, error), in []byte, l Limits) {
+	t.Helper()
 	want, werr := parseDOM(in, l)
-	got, gerr := parseStream(in, l)
+	got, gerr := parse(in, l)
 	if (werr == nil) != (gerr == nil) {
 		t.Fatalf("limits %+v: parseDOM error %v, parseStream error %v\ninput: %q", l, werr, gerr, in)
 	}
@@ -204,5 +211,57 @@ func TestParseStreamDataXML(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(in), []byte(`<a  b='1'>`)) {
 		t.Fatal("test input lost its raw form")
+	}
+}
+
+// TestScanFastTakesCommonMessages checks which inputs the fast scanner takes itself: the
+// messages Windows sends and this package builds (so the differential tests exercise it),
+// and that anything outside its subset goes to the RawToken path.
+func TestScanFastTakesCommonMessages(t *testing.T) {
+	golden, err := filepath.Glob(filepath.Join("testdata", "*.xml"))
+	if err != nil || len(golden) == 0 {
+		t.Fatalf("no testdata (%v)", err)
+	}
+	var fast [][]byte
+	for _, name := range golden {
+		if filepath.Base(name) == "server_challenge.xml" {
+			continue // it holds entity references: the RawToken path's
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast = append(fast, b)
+	}
+	fast = append(fast, benchClientMessage(t), []byte(`<s:SyncML xmlns:s='syncml:syncml1.2' a="1">`+okHdr+`<SyncBody><Foo b="x"/></SyncBody></s:SyncML>`))
+	for _, in := range fast {
+		s := streamParser{src: in, limits: Limits{}.withDefaults()}
+		s.stack = []frame{{kind: kDoc}}
+		if _, _, ok := s.scanFast(); !ok {
+			t.Errorf("scanFast gave up on %.80q", in)
+		}
+	}
+	slow := []string{
+		doc(okHdr, `<Alert><CmdID>1</CmdID><Data>a&amp;b</Data></Alert>`),
+		doc(okHdr, `<!--c--><Final/>`),
+		doc(okHdr, `<Alert><CmdID>1</CmdID><Data><![CDATA[1]]></Data></Alert>`),
+		`<?xml version="1.0"?>` + doc(okHdr, ``),
+		doc(okHdr, "<Final/>\r\n"),
+		doc(okHdr, "<Alert><CmdID>1</CmdID><Data>é</Data></Alert>"),
+		doc(okHdr, `<Final/>`) + `<`,
+		doc(okHdr, `<Final></Final >`),
+		doc(okHdr, `<Final a="1"b="2"/>`),
+		doc(okHdr, `<Final a = "1"/>`),
+		doc(okHdr, `<1a/>`),
+		doc(okHdr, `<a:b:c/>`),
+		doc(okHdr, `<Final></Finale>`),
+		dataDepth(40),
+	}
+	for _, in := range slow {
+		s := streamParser{src: []byte(in), limits: Limits{}.withDefaults()}
+		s.stack = []frame{{kind: kDoc}}
+		if _, _, ok := s.scanFast(); ok {
+			t.Errorf("scanFast took %q, which is outside its subset", in)
+		}
 	}
 }
