@@ -73,6 +73,7 @@ type Agent struct {
 	mu       sync.Mutex // guards the fields below
 	id       Identity
 	join     JoinState
+	svc      serviceState // what the device learned of its tenant's PIN reset service
 	enr      Enrollment
 	dm       dmClientState
 	unenroll bool // the server Exec'd DMClient/Unenroll in the current session
@@ -128,6 +129,9 @@ func Open(dir string, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	if err := a.loadJoin(); err != nil {
+		return nil, err
+	}
+	if err := a.loadServiceState(); err != nil {
 		return nil, err
 	}
 	if _, err := readJSON(a.path(fileEnrollment), &a.enr); err != nil {

@@ -21,7 +21,9 @@
 // PassportForWork PINComplexity policy. While EnablePinRecovery is on, the agent keeps a PIN
 // reset protector: it is created with the tenant's key from the PIN reset service the next
 // time the container is unlocked (ProvisionHello, UnlockHello, or after a reset) and destroyed
-// as soon as the policy goes off; CanReset follows it. ResetPIN checks the support matrix
+// as soon as the policy goes off. CanReset is the support matrix's answer for non-destructive
+// reset over everything the agent knows (canreset.go), including what the server told it at
+// check-in about the tenant's consent and cloud. ResetPIN checks the support matrix
 // first, then signs the user in at the identity provider with MFA — a federated tenant's
 // web sign-in may open only hosts in ConfigureWebSignInAllowedUrls ("We can't open that page
 // right now") — and then either asks the PIN reset service, over mTLS with the device

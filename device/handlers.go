@@ -24,6 +24,7 @@ func (a *Agent) handlers() []csp.Handler {
 		dmClientHandler{a: a},
 		certStoreHandler{a: a},
 		helloStatusHandler{a: a},
+		pinResetServiceHandler{a: a},
 	}
 }
 
@@ -205,6 +206,8 @@ func (h helloStatusHandler) Get(uri string) (string, bool, error) {
 		return yesNo(st.NgcSet), true, nil
 	case helloStatusRoot + "/CanReset":
 		return st.CanReset, st.CanReset != "", nil
+	case helloStatusRoot + "/CanResetReason":
+		return st.CanResetReason, st.CanResetReason != "", nil
 	case helloStatusRoot + "/NgcKeyId":
 		if st.NgcKeyID == "" {
 			return "", false, nil
@@ -215,17 +218,18 @@ func (h helloStatusHandler) Get(uri string) (string, bool, error) {
 }
 
 // helloState reads the enrolled user's Hello container status (no container before
-// enrollment).
+// enrollment), with CanReset from the support matrix (canreset.go).
 func (a *Agent) helloState() (hello.UserState, error) {
 	upn := a.Enrollment().UPN
 	if upn == "" {
 		return hello.UserState{}, nil
 	}
+	pol := a.Policy()
 	st, err := hello.Status(a.HelloDir(), upn)
 	if err != nil {
 		return hello.UserState{}, fmt.Errorf("reading Hello status: %w", err)
 	}
-	return st, nil
+	return a.withCanReset(st, pol)
 }
 
 func yesNo(v bool) string {
@@ -240,7 +244,8 @@ var liveNodes = []string{
 	"./DevInfo/DevId", "./DevInfo/Man", "./DevInfo/Mod", "./DevInfo/DmV", "./DevInfo/Lang",
 	"./DevDetail/SwV", "./DevDetail/Ext/Microsoft/OSPlatform", "./DevDetail/Ext/Microsoft/DeviceName",
 	dmClientRoot + "/HWDevID",
-	helloStatusRoot + "/NgcSet", helloStatusRoot + "/NgcKeyId", helloStatusRoot + "/CanReset",
+	helloStatusRoot + "/NgcSet", helloStatusRoot + "/NgcKeyId", helloStatusRoot + "/CanReset", helloStatusRoot + "/CanResetReason",
+	nodeServiceAvail,
 	nodeJoinType, nodeTrustType, nodeAccountType,
 }
 

@@ -212,6 +212,7 @@ func (a *Agent) ensureProtectorLocked(ctx context.Context, u *hello.Unlocked, up
 	}
 	tenant := a.Enrollment().TenantID
 	pub, kerr := svc.publicKey(ctx, tenant)
+	a.learnFromKeyAnswer(kerr)
 	if kerr != nil {
 		st := helloAgentState{
 			UPN: upn, ProtectorPending: !c.HasProtector() || c.ProtectorOutdated(),
@@ -349,7 +350,7 @@ func (a *Agent) afterUnlockLocked(ctx context.Context, c *hello.Container, upn, 
 	if err != nil {
 		return HelloResult{}, err
 	}
-	st, err := hello.Status(a.HelloDir(), upn)
+	st, err := a.userStateLocked(upn, pol)
 	if err != nil {
 		return HelloResult{}, err
 	}

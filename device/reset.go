@@ -151,19 +151,29 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 	if err != nil {
 		return HelloResult{}, err
 	}
-	webAllowed := !info.Federated || strings.EqualFold(info.SignInHost, svc.host()) || pol.WebSignInAllowed(info.SignInHost)
-	rr := hello.ResetRequest{
-		Join: join.Join, Trust: join.Trust, EntryPoint: req.EntryPoint, Kind: req.Kind, Account: join.Account,
-		Edition: id.OSEdition, OSVersion: id.OSVersion,
-		DCReachable: req.DCReachable, FederationReachable: req.FederationReachable, ADFSOnPrem: req.ADFSOnPrem,
-		RecoveryEnabled: pol.PINRecoveryEnabled, ProtectorPresent: c.HasProtector() && !c.ProtectorOutdated(), TenantOnboarded: true,
-		FederatedIdP: info.Federated, IdPAllowListed: webAllowed,
+	if info.GovCloud {
+		// The identity provider knows the tenant's cloud; so does the device from now on.
+		if err := a.learnService(ServiceGovernmentCloud, "service"); err != nil {
+			a.log.Warn("recording the PIN reset service state", "err", err)
+		}
 	}
+	webAllowed := !info.Federated || strings.EqualFold(info.SignInHost, svc.host()) || pol.WebSignInAllowed(info.SignInHost)
+	// The same facts as CanReset (supportFacts), except that the tenant's consent is asked
+	// of the service itself below, and the cloud comes from the identity provider.
+	rr := a.supportFacts(pol, c.HasProtector() && !c.ProtectorOutdated())
+	rr.Join, rr.Trust, rr.Account, rr.Edition, rr.OSVersion = join.Join, join.Trust, join.Account, id.OSEdition, id.OSVersion
+	rr.EntryPoint, rr.Kind = req.EntryPoint, req.Kind
+	rr.DCReachable, rr.FederationReachable, rr.ADFSOnPrem = req.DCReachable, req.FederationReachable, req.ADFSOnPrem
+	rr.TenantOnboarded, rr.GovCloud = true, info.GovCloud
+	rr.FederatedIdP, rr.IdPAllowListed = info.Federated, webAllowed
 	pub, err := a.checkSupport(ctx, svc, rr, tenant)
 	if err != nil {
 		var ref *hello.RefusalError
 		if errors.As(err, &ref) && ref.Row == hello.RowWebSignInAllowList {
 			return HelloResult{}, &WebSignInError{Host: info.SignInHost, Refusal: ref}
+		}
+		if errors.As(err, &ref) && ref.Row == hello.RowGovWebSignInAllowList {
+			return HelloResult{}, &WebSignInError{Host: hello.GovSignInHost, Refusal: ref}
 		}
 		return HelloResult{}, err
 	}
@@ -188,23 +198,32 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 	return a.resetDestructiveLocked(ctx, svc, upn, tenant, token, req.NewPIN, pol)
 }
 
-// checkSupport evaluates the support matrix. For a non-destructive reset with recovery
-// enabled it also learns whether the tenant is onboarded, by fetching the service key it
-// needs anyway, when no earlier row refuses; it returns that key.
+// checkSupport evaluates the support matrix. For a non-destructive reset it also asks the
+// service whether it serves the tenant (consent, government cloud), by fetching the key it
+// needs anyway, when no row before government-cloud refuses, so that the refusal names the
+// first row that really applies (the same one CanReset names once the device learned the
+// same facts); it returns that key.
 func (a *Agent) checkSupport(ctx context.Context, svc *resetClient, rr hello.ResetRequest, tenant string) (*rsa.PublicKey, error) {
 	err := hello.CheckSupport(rr)
-	if rr.Kind != hello.NonDestructive || !rr.RecoveryEnabled {
+	if rr.Kind != hello.NonDestructive {
 		return nil, err
 	}
 	var ref *hello.RefusalError
-	if err != nil && (!errors.As(err, &ref) || rowIndex(ref.Row) < rowIndex(hello.RowTenantNotOnboarded)) {
+	if err != nil && (!errors.As(err, &ref) || rowIndex(ref.Row) < rowIndex(hello.RowGovCloud)) {
 		return nil, err
 	}
 	pub, kerr := svc.publicKey(ctx, tenant)
+	a.learnFromKeyAnswer(kerr)
 	var se *ServiceError
 	switch {
 	case errors.As(kerr, &se) && se.Code == "consent_required":
 		rr.TenantOnboarded = false
+		if err := hello.CheckSupport(rr); err != nil {
+			return nil, err
+		}
+		return nil, kerr
+	case errors.As(kerr, &se) && se.Code == "service_unavailable":
+		rr.GovCloud = true
 		if err := hello.CheckSupport(rr); err != nil {
 			return nil, err
 		}
@@ -242,7 +261,7 @@ func (a *Agent) resetNonDestructiveLocked(ctx context.Context, svc *resetClient,
 		return HelloResult{}, err
 	}
 	a.log.Info("PIN reset (non-destructive)", "upn", upn, "ngcKeyId", c.NgcKeyID())
-	st, err := hello.Status(a.HelloDir(), upn)
+	st, err := a.userStateLocked(upn, pol)
 	if err != nil {
 		return HelloResult{}, err
 	}

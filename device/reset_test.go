@@ -94,8 +94,9 @@ func TestParseSignInInfo(t *testing.T) {
 		want SignInInfo
 		ok   bool
 	}{
-		{"managed", `{"tenantId":"t","federated":false,"signInHost":"mdm.contoso.com"}`, SignInInfo{"t", false, "mdm.contoso.com"}, true},
-		{"federated", `{"tenantId":"t","federated":true,"signInHost":"adfs.fabrikam.com"}`, SignInInfo{"t", true, "adfs.fabrikam.com"}, true},
+		{"managed", `{"tenantId":"t","federated":false,"signInHost":"mdm.contoso.com"}`, SignInInfo{"t", false, "mdm.contoso.com", false}, true},
+		{"government", `{"tenantId":"t","federated":false,"signInHost":"mdm.contoso.com","govCloud":true}`, SignInInfo{"t", false, "mdm.contoso.com", true}, true},
+		{"federated", `{"tenantId":"t","federated":true,"signInHost":"adfs.fabrikam.com"}`, SignInInfo{"t", true, "adfs.fabrikam.com", false}, true},
 		{"URL instead of host", `{"federated":true,"signInHost":"https://evil.example/x"}`, SignInInfo{}, false},
 		{"no host", `{"federated":true}`, SignInInfo{}, false},
 		{"not JSON", `nope`, SignInInfo{}, false},

@@ -183,6 +183,9 @@ type SignInInfo struct {
 	TenantID   string `json:"tenantId"`
 	Federated  bool   `json:"federated"`
 	SignInHost string `json:"signInHost"`
+	// GovCloud: the tenant is in Azure Government (hello.GovSignInHost, no PIN reset
+	// service).
+	GovCloud bool `json:"govCloud"`
 }
 
 func (c *resetClient) signInInfo(ctx context.Context, upn string) (SignInInfo, error) {

@@ -230,6 +230,14 @@ func (s *session) first(unenroll bool) ([]byte, error) {
 	extra = append(extra, syncml.Item{Source: "./Vendor/MSFT/hellomdm/HelloStatus/NgcSet", Data: yesNo(st.NgcSet)})
 	if st.CanReset != "" {
 		extra = append(extra, syncml.Item{Source: "./Vendor/MSFT/hellomdm/HelloStatus/CanReset", Data: st.CanReset})
+		// Why not DestructiveAndNonDestructive ("" when it is), and what the device believes
+		// about its tenant's PIN reset service, which the server corrects (canreset.go).
+		extra = append(extra, syncml.Item{Source: "./Vendor/MSFT/hellomdm/HelloStatus/CanResetReason", Data: st.CanResetReason})
+		avail := s.a.ServiceAvailability()
+		if avail == "" {
+			avail = serviceUnknown
+		}
+		extra = append(extra, syncml.Item{Source: "./Vendor/MSFT/hellomdm/PinResetService/Availability", Data: avail})
 	}
 	if st.NgcKeyID != "" {
 		extra = append(extra, syncml.Item{Source: "./Vendor/MSFT/hellomdm/HelloStatus/NgcKeyId", Data: hello.FormatKeyID(st.NgcKeyID)})

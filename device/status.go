@@ -48,9 +48,21 @@ func (a *Agent) Status() (string, error) {
 	}
 	b.WriteString(hello.FormatUserState(userStateReport(st, join)))
 	b.WriteString("\n")
+	nd := "available"
+	if st.NgcSet && st.CanReset != hello.CanResetDestructiveAndNonDestructive {
+		nd = "unavailable: " + st.CanResetReason
+	} else if !st.NgcSet {
+		nd = "-"
+	}
+	svc := a.ServiceAvailability()
+	if svc == "" {
+		svc = "not known yet (learned at the next sync)"
+	}
 	section(&b, "PIN Reset", [][2]string{
 		{"TrustType", join.Trust.String()},
 		{"AccountType", join.Account.String()},
+		{"NonDestructiveReset", nd},
+		{"PinResetService", svc},
 		{"PinResetProtector", prot.String()},
 	})
 	pc := pol.PINComplexity.Effective()

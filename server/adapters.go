@@ -177,7 +177,7 @@ func (u idpUsers) TenantForDomain(ctx context.Context, domain string) (idp.Tenan
 	if err != nil {
 		return idp.Tenant{}, unavailableAs(idp.ErrUnavailable, err)
 	}
-	return idp.Tenant{ID: t.ID, Domains: t.VerifiedDomains, Federated: t.FederationHost != "", FederationHost: t.FederationHost}, nil
+	return idp.Tenant{ID: t.ID, Domains: t.VerifiedDomains, Federated: t.FederationHost != "", FederationHost: t.FederationHost, GovCloud: t.GovCloud}, nil
 }
 
 func (u idpUsers) UserByUPN(ctx context.Context, tenantID, upn string) (idp.User, error) {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -32,7 +33,12 @@ type DeviceView struct {
 	OSVersion         string `json:"osVersion"`
 	EnrollmentType    string `json:"enrollmentType,omitempty"`
 	EnrollmentState   string `json:"enrollmentState"`
-	CanReset          string `json:"canReset"`
+	// CanReset is dsregcmd's CanReset as it stands: what the agent reported at its last
+	// check-in (computed from the whole PIN reset support matrix), made DestructiveOnly by
+	// what the server knows better (the tenant's consent withdrawn, a government cloud);
+	// CanResetReason then names the matrix row and why ("" for DestructiveAndNonDestructive).
+	CanReset       string `json:"canReset"`
+	CanResetReason string `json:"canResetReason,omitempty"`
 	// JoinType, TrustType and AccountType are what the agent reports at every check-in in
 	// hellomdm's DeviceState nodes (device/join.go): azureADJoined, hybridAzureADJoined,
 	// azureADRegistered or domainJoined; key, certificate or cloudKerberos; workOrSchool or
@@ -64,9 +70,62 @@ func reportedNode(d store.Device, rel string) string {
 	return d.Nodes["./Vendor/MSFT/hellomdm/"+rel]
 }
 
-func deviceView(d store.Device) DeviceView {
+// Refusals the server words itself because it learns their facts before the device does.
+// They are the device's support matrix rows (device/hello support.go) with the same text, so
+// the device list and `device status` say the same thing once the device has checked in.
+const (
+	rowGovCloud          = "government-cloud"
+	rowRecoveryDisabled  = "recovery-policy-disabled"
+	rowTenantNotOnboard  = "tenant-not-onboarded"
+	rowProtectorMissing  = "protector-missing"
+	reasonGovCloud       = "PIN reset not supported (" + rowGovCloud + "): the PIN reset service is not available in Azure Government; use destructive PIN reset"
+	reasonNotOnboarded   = "PIN reset not supported (" + rowTenantNotOnboard + "): the tenant has not consented to the PIN reset service and client applications; grant admin consent to both PIN reset applications, or use destructive PIN reset"
+	canResetReasonPrefix = "PIN reset not supported ("
+)
+
+// reasonRow is the support matrix row named in a CanResetReason.
+func reasonRow(reason string) string {
+	rest, ok := strings.CutPrefix(reason, canResetReasonPrefix)
+	if !ok {
+		return ""
+	}
+	row, _, _ := strings.Cut(rest, ")")
+	return row
+}
+
+// effectiveCanReset is the device's reported CanReset and reason corrected by the tenant t
+// (nil: not known). The matrix evaluates government-cloud before recovery-policy-disabled,
+// tenant-not-onboarded and protector-missing, and tenant-not-onboarded before
+// protector-missing: a later row the device reported gives way to an earlier one the server
+// knows applies.
+func effectiveCanReset(d store.Device, t *store.Tenant) (string, string) {
+	cr := deviceCanReset(d)
+	reason := ""
+	if cr == CanResetDestructiveOnly {
+		reason = reportedNode(d, "HelloStatus/CanResetReason")
+	}
+	if t == nil || (cr != CanResetDestructiveOnly && cr != CanResetDestructiveAndNonDestructive) {
+		return cr, reason
+	}
+	row := reasonRow(reason)
+	switch tenantPinResetAvailability(*t) {
+	case availabilityGovernmentCloud:
+		if cr == CanResetDestructiveAndNonDestructive || row == rowRecoveryDisabled || row == rowTenantNotOnboard || row == rowProtectorMissing {
+			return CanResetDestructiveOnly, reasonGovCloud
+		}
+	case availabilityConsentRequired:
+		if cr == CanResetDestructiveAndNonDestructive || row == rowProtectorMissing {
+			return CanResetDestructiveOnly, reasonNotOnboarded
+		}
+	}
+	return cr, reason
+}
+
+// deviceView shows d; t, when known, corrects its CanReset (effectiveCanReset).
+func deviceView(d store.Device, t *store.Tenant) DeviceView {
+	canReset, reason := effectiveCanReset(d, t)
 	return DeviceView{ID: d.ID, DeviceName: d.DeviceName, UserPrincipalName: d.UPN, UserID: d.UserID, OSVersion: d.OSVersion,
-		EnrollmentType: d.EnrollmentType, EnrollmentState: d.State, CanReset: deviceCanReset(d),
+		EnrollmentType: d.EnrollmentType, EnrollmentState: d.State, CanReset: canReset, CanResetReason: reason,
 		JoinType: reportedNode(d, "DeviceState/JoinType"), TrustType: reportedNode(d, "DeviceState/TrustType"),
 		AccountType: reportedNode(d, "DeviceState/AccountType"), CertSerial: d.CertSerial,
 		CertNotAfter: d.CertNotAfter, LastSeenAt: d.LastSeenAt, EnrolledAt: d.EnrolledAt, RoleScopeTagIDs: nonNil(d.ScopeTags)}
@@ -111,7 +170,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 		if !strings.EqualFold(d.TenantID, t.ID) || !p.SeesTags(d.ScopeTags) {
 			continue
 		}
-		v := deviceView(d)
+		v := deviceView(d, &t)
 		if filter && v.CanReset != want {
 			continue
 		}
@@ -126,7 +185,18 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, deviceView(d))
+	writeJSON(w, http.StatusOK, deviceView(d, s.tenantOfDevice(r.Context(), d)))
+}
+
+// tenantOfDevice loads d's tenant for its view; nil (the view shows what the device
+// reported) when it cannot be read.
+func (s *Server) tenantOfDevice(ctx context.Context, d store.Device) *store.Tenant {
+	t, err := s.cfg.Store.Tenant(ctx, strings.ToLower(d.TenantID))
+	if err != nil {
+		s.log.Warn("loading the tenant of a device for its view", "device", d.ID, "err", err)
+		return nil
+	}
+	return &t
 }
 
 // errAlreadyRetired aborts a retire transaction on a device that is already retired.
@@ -152,14 +222,14 @@ func (s *Server) retireDevice(w http.ResponseWriter, r *http.Request) {
 		if cur.State == store.DeviceRetired {
 			return errAlreadyRetired
 		}
-		before := deviceView(cur)
+		before := deviceView(cur, nil)
 		now := s.cfg.Now().UTC()
 		cur.State, cur.UpdatedAt = store.DeviceRetired, now
 		if err := tx.PutDevice(cur); err != nil {
 			return err
 		}
 		after = cur
-		view := deviceView(cur)
+		view := deviceView(cur, nil)
 		return tx.Audit(
 			s.adminEvent(p, cur.TenantID, "retire", audit.Subject{Type: audit.SubjectDevice, ID: cur.ID}, cur.ID, before, view),
 			&audit.Event{ID: newEventID(), Time: now, TenantID: cur.TenantID, Kind: audit.KindRetired,
@@ -177,6 +247,6 @@ func (s *Server) retireDevice(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("retiring device failed", "device", d.ID, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the device could not be retired; nothing was changed")
 	default:
-		writeJSON(w, http.StatusOK, deviceView(after))
+		writeJSON(w, http.StatusOK, deviceView(after, s.tenantOfDevice(r.Context(), after)))
 	}
 }

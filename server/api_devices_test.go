@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/store"
@@ -34,6 +35,16 @@ func TestDeviceAPI(t *testing.T) {
 	set(destructive.id, func(d *store.Device) {
 		d.Nodes = map[string]string{canResetNodeUnscoped: CanResetDestructiveOnly}
 	})
+	setTenant := func(fn func(t *store.Tenant)) {
+		if err := ts.app.Store.UpdateTenant(ctx, testTenant, func(t *store.Tenant) error { fn(t); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consented := func(t *store.Tenant) {
+		now := time.Now().UTC()
+		t.PinResetServiceConsentAt, t.PinResetClientConsentAt, t.GovCloud = &now, &now, false
+	}
+	setTenant(consented)
 	devices := "/tenants/" + testTenant + "/devices"
 
 	t.Run("list and filter", func(t *testing.T) {
@@ -68,6 +79,33 @@ func TestDeviceAPI(t *testing.T) {
 		if v.DeviceName != "DESKTOP-1" || v.UserPrincipalName != "alice@contoso.com" || v.OSVersion != "10.0.22631.2428" ||
 			v.EnrollmentState != store.DeviceEnrolled || v.CanReset != CanResetDestructiveAndNonDestructive || v.EnrolledAt.IsZero() {
 			t.Fatalf("device %+v", v)
+		}
+	})
+	// The server knows before the device when consent is withdrawn or the tenant is a
+	// government cloud: the reported DestructiveAndNonDestructive gives way, with the row.
+	t.Run("tenant facts correct the reported CanReset", func(t *testing.T) {
+		defer setTenant(consented)
+		for _, c := range []struct {
+			name string
+			fn   func(*store.Tenant)
+			row  string
+		}{
+			{"consent withdrawn", func(t *store.Tenant) { t.PinResetClientConsentAt = nil }, "tenant-not-onboarded"},
+			{"government cloud", func(t *store.Tenant) { t.GovCloud = true }, "government-cloud"},
+		} {
+			setTenant(consented)
+			setTenant(c.fn)
+			var one DeviceView
+			if st := ts.apiAs(reader, http.MethodGet, devices+"/"+recoverable.id, nil, &one); st != http.StatusOK {
+				t.Fatalf("%s: HTTP %d", c.name, st)
+			}
+			if one.CanReset != CanResetDestructiveOnly || !strings.Contains(one.CanResetReason, "("+c.row+")") {
+				t.Errorf("%s: canReset %q (%q)", c.name, one.CanReset, one.CanResetReason)
+			}
+			var out struct{ Value []DeviceView }
+			if st := ts.apiAs(reader, http.MethodGet, devices+"?canReset=DestructiveAndNonDestructive", nil, &out); st != http.StatusOK || len(out.Value) != 0 {
+				t.Errorf("%s: still listed as non-destructive: HTTP %d %+v", c.name, st, out.Value)
+			}
 		}
 	})
 	t.Run("osVersion follows DevDetail", func(t *testing.T) {

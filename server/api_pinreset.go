@@ -124,8 +124,19 @@ func (s *Server) pinResetConsent(w http.ResponseWriter, r *http.Request) {
 		}
 		after = servicePrincipalViews(sps)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": after})
+	resp := map[string]any{"value": after}
+	if t.GovCloud && *req.Granted {
+		resp["warnings"] = []string{govCloudWarning}
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
+
+// govCloudWarning is the warning of the writes that enable non-destructive PIN reset in a
+// government cloud tenant, where it cannot work (Learn "PIN reset": the Microsoft PIN reset
+// service is not available in Azure Government). The write is kept: destructive reset and
+// the rest of the policy still apply, and devices report CanReset DestructiveOnly with the
+// reason (row government-cloud).
+const govCloudWarning = "the PIN reset service is not available in Azure Government: this tenant is a government cloud tenant, so non-destructive PIN reset cannot work on its devices (CanReset stays DestructiveOnly); users reset their PIN destructively. Above the lock screen, Entra joined devices also need login.microsoftonline.us in ConfigureWebSignInAllowedUrls"
 
 // consentViews shows the two applications with t's consent state as written, as
 // pinreset.Service.ServicePrincipals reads it back (AppService first).

@@ -456,7 +456,15 @@ func (h *policyAPI) assignProfile(k profileKind) http.HandlerFunc {
 			h.writeFailed(w, "profile", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"value": out})
+		resp := map[string]any{"value": out}
+		if len(as) > 0 && slices.ContainsFunc(prof.Settings, func(s store.ProfileSetting) bool {
+			return strings.HasSuffix(s.LocURI, "/Policies/EnablePinRecovery")
+		}) {
+			if t, err := h.s.cfg.Store.Tenant(r.Context(), prof.TenantID); err == nil && t.GovCloud {
+				resp["warnings"] = []string{govCloudWarning}
+			}
+		}
+		writeJSON(w, http.StatusOK, resp)
 	}
 }
 
@@ -512,6 +520,13 @@ type ProfileStatusView struct {
 type DeviceSettingView struct {
 	DeviceID string             `json:"deviceId"`
 	Settings []SettingStateView `json:"settings"`
+	// CanReset and CanResetReason are the device's (DeviceView) when the profile sets
+	// PassportForWork EnablePinRecovery: the setting's state is what the device answered
+	// (the CSP exists on every edition, Home included), while these say whether
+	// non-destructive reset is available there and, if not, which support matrix row
+	// refuses it (for example home-destructive-only).
+	CanReset       string `json:"canReset,omitempty"`
+	CanResetReason string `json:"canResetReason,omitempty"`
 }
 
 func (h *policyAPI) profileStatuses(k profileKind) http.HandlerFunc {
@@ -531,8 +546,18 @@ func (h *policyAPI) profileStatuses(k profileKind) http.HandlerFunc {
 			return
 		}
 		out := ProfileStatusView{ProfileID: rep.ProfileID, Counts: rep.Counts, Devices: []DeviceSettingView{}}
+		var tenant *store.Tenant
 		for _, d := range rep.Devices {
-			out.Devices = append(out.Devices, DeviceSettingView{DeviceID: d.DeviceID, Settings: settingViews(d.Settings)})
+			v := DeviceSettingView{DeviceID: d.DeviceID, Settings: settingViews(d.Settings)}
+			if slices.ContainsFunc(d.Settings, func(s store.SettingState) bool { return strings.HasSuffix(s.LocURI, "/Policies/EnablePinRecovery") }) {
+				if dev, err := h.s.cfg.Store.Device(r.Context(), d.DeviceID); err == nil {
+					if tenant == nil {
+						tenant = h.s.tenantOfDevice(r.Context(), dev)
+					}
+					v.CanReset, v.CanResetReason = effectiveCanReset(dev, tenant)
+				}
+			}
+			out.Devices = append(out.Devices, v)
 		}
 		writeJSON(w, http.StatusOK, out)
 	}

@@ -38,8 +38,12 @@ type EngineConfig struct {
 	DefaultMaxMsgSize int
 	// MaxBodyBytes bounds a client message. Default syncml.DefaultMaxMessageBytes (1 MiB).
 	MaxBodyBytes int
-	Now          func() time.Time
-	Logger       *slog.Logger
+	// PinResetAvailability returns the truth about the PIN reset service of a device's
+	// tenant (engine_pinreset.go), read when the device reports its own view; nil disables
+	// the correction. New sets it from the store.
+	PinResetAvailability func(ctx context.Context, deviceID string) (string, error)
+	Now                  func() time.Time
+	Logger               *slog.Logger
 }
 
 func (c EngineConfig) withDefaults() EngineConfig {
@@ -148,11 +152,15 @@ func (e *Engine) handle(ctx context.Context, req Request) (reply []byte, replaye
 			return nil, false, fmt.Errorf("preparing policy: %w", err)
 		}
 	}
+	truth, err := e.pinResetTruth(ctx, req)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the PIN reset service state: %w", err)
+	}
 	var (
 		last *step // the run of fn whose transaction committed (fn may run more than once)
 	)
 	err = e.store.Checkin(ctx, req.DeviceID, func(tx store.DeviceTx) error {
-		st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared}
+		st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared, pinResetTruth: truth}
 		last = st
 		out, err := st.run()
 		if err != nil {
@@ -205,6 +213,9 @@ type step struct {
 	now     time.Time
 	// prepared is what PolicyHook.Prepare returned (nil: nothing to reconcile).
 	prepared any
+	// pinResetTruth is the device's tenant's PIN reset service state when the message
+	// reports the device's view of it ("" otherwise; engine_pinreset.go).
+	pinResetTruth string
 
 	dev      store.Device
 	devDirty bool
@@ -293,6 +304,9 @@ func (s *step) run() ([]byte, error) {
 	case s.abort || s.unenroll:
 		s.sess.Ended = true
 	default:
+		if err := s.correctPinResetService(); err != nil {
+			return nil, err
+		}
 		if err := s.reconcile(); err != nil {
 			return nil, err
 		}

@@ -88,6 +88,9 @@ func New(cfg Config) (*Server, error) {
 	if ec.Logger == nil {
 		ec.Logger = cfg.Logger
 	}
+	if ec.PinResetAvailability == nil {
+		ec.PinResetAvailability = storePinResetAvailability(cfg.Store)
+	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(cfg.Store, cfg.Logger)
 	}

@@ -291,7 +291,20 @@ func (c *adminClient) call(method, path string, body any, columns ...string) err
 	if err := c.do(method, path, body, &out); err != nil {
 		return err
 	}
+	c.warnAnswer(out)
 	return c.print(out, columns...)
+}
+
+// warnAnswer prints the "warnings" of an API answer on stderr: the write was done, but
+// something about it will not work as the admin may expect (e.g. PIN reset in a government
+// cloud).
+func (c *adminClient) warnAnswer(out map[string]any) {
+	list, _ := out["warnings"].([]any)
+	for _, w := range list {
+		if s, ok := w.(string); ok {
+			fmt.Fprintln(c.stderr, "warning: "+s)
+		}
+	}
 }
 
 // send performs a request and turns non-2xx answers into *apiError; the caller closes the

@@ -193,6 +193,7 @@ func init() {
 			if err := c.do("POST", tenantPath(*tid, route, *pid, "assign"), map[string]any{"assignments": items}, &out); err != nil {
 				return err
 			}
+			c.warnAnswer(out)
 			if c.output == "json" {
 				return c.print(out)
 			}
@@ -224,8 +225,10 @@ func init() {
 				Deleted   bool           `json:"deleted,omitempty"`
 				Counts    map[string]int `json:"counts"`
 				Devices   []struct {
-					DeviceID string           `json:"deviceId"`
-					Settings []map[string]any `json:"settings"`
+					DeviceID       string           `json:"deviceId"`
+					Settings       []map[string]any `json:"settings"`
+					CanReset       string           `json:"canReset,omitempty"`
+					CanResetReason string           `json:"canResetReason,omitempty"`
 				} `json:"devices"`
 			}
 			if err := c.do("GET", path+"/deviceStatuses", nil, &out); err != nil {
@@ -260,7 +263,23 @@ func init() {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.DeviceID, name, cell(s["locUri"]), state, cell(s["errorDetail"]))
 				}
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			// EnablePinRecovery's state is what the device answered; whether non-destructive
+			// reset works there is the device's CanReset.
+			first := true
+			for _, d := range out.Devices {
+				if d.CanReset != "DestructiveOnly" {
+					continue
+				}
+				if first {
+					fmt.Fprintln(c.stdout)
+					first = false
+				}
+				fmt.Fprintf(c.stdout, "%s: non-destructive PIN reset unavailable (CanReset DestructiveOnly) %s\n", d.DeviceID, strings.TrimPrefix(d.CanResetReason, "PIN reset not supported "))
+			}
+			return nil
 		},
 	}
 	adminCommands["profile delete"] = adminCommand{

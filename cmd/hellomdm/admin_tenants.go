@@ -231,7 +231,7 @@ func tenantColumns() []string {
 func userColumns() []string { return []string{"id", "userPrincipalName", "totpEnrolled", "createdAt"} }
 
 func deviceColumns() []string {
-	return []string{"id", "deviceName", "userPrincipalName", "osVersion", "joinType", "trustType", "enrollmentState", "canReset", "lastSeenAt"}
+	return []string{"id", "deviceName", "userPrincipalName", "osVersion", "joinType", "trustType", "enrollmentState", "canReset", "canResetReason", "lastSeenAt"}
 }
 
 func servicePrincipalColumns() []string {

@@ -112,7 +112,7 @@ func TestAdminIdentityCommands(t *testing.T) {
 		{"device list empty", func() []string {
 			return []string{"device", "list", "--tenant", tid, "--can-reset", "DestructiveAndNonDestructive"}
 		}, 0, func(t *testing.T, out, _ string) {
-			if strings.TrimSpace(out) != strings.TrimSpace(strings.Join(strings.Fields("ID DEVICENAME USERPRINCIPALNAME OSVERSION JOINTYPE TRUSTTYPE ENROLLMENTSTATE CANRESET LASTSEENAT"), "  ")) {
+			if strings.TrimSpace(out) != strings.TrimSpace(strings.Join(strings.Fields("ID DEVICENAME USERPRINCIPALNAME OSVERSION JOINTYPE TRUSTTYPE ENROLLMENTSTATE CANRESET CANRESETREASON LASTSEENAT"), "  ")) {
 				t.Fatalf("table:\n%q", out)
 			}
 		}},
@@ -169,5 +169,30 @@ func TestAdminIdentityCommands(t *testing.T) {
 			}
 			s.check(t, out, errOut)
 		})
+	}
+}
+
+// Issue 13 item 5: consenting in a government cloud tenant works and prints the API's
+// warning that the PIN reset service is not available there.
+func TestAdminGovCloudConsentWarns(t *testing.T) {
+	base := startCLIServer(t)
+	cli := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(append(append([]string{}, base...), args...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	const tid = "3f9a2c71-5d4e-4b8a-a6c2-91e0d7b4f5a3"
+	if code, _, errOut := cli("tenant", "create", "--id", tid, "--name", "Contoso Gov", "--domain", "gov.contoso.com", "--gov-cloud"); code != 0 {
+		t.Fatalf("tenant create: %d %s", code, errOut)
+	}
+	code, out, errOut := cli("pinreset", "consent", "--tenant", tid, "--app", "service")
+	if code != 0 || !strings.Contains(out, "consented") && !strings.Contains(out, "CONSENTED") {
+		t.Fatalf("consent: %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "warning: the PIN reset service is not available in Azure Government") {
+		t.Errorf("no warning on stderr: %q", errOut)
+	}
+	if _, _, errOut := cli("pinreset", "consent", "--tenant", tid, "--app", "service", "--revoke"); strings.Contains(errOut, "warning") {
+		t.Errorf("revoking warns: %q", errOut)
 	}
 }

@@ -79,10 +79,17 @@ func runDeviceHello(cmd string, args []string, stdout, stderr io.Writer) int {
 }
 
 // helloErrorHint names the command that fixes err, or returns "": a PIN locked by too many
-// wrong PINs (hello.ErrPINLocked) takes a PIN reset.
+// wrong PINs (hello.ErrPINLocked) takes a PIN reset, non-destructive when the device's
+// CanReset allows it and destructive, with the reason, otherwise (device.Agent.LockoutHint).
 func helloErrorHint(err error, f helloFlags) string {
 	if !errors.Is(err, hello.ErrPINLocked) {
 		return ""
+	}
+	a, oerr := openExisting(f.state, true, nil)
+	if oerr == nil {
+		if hint, herr := a.LockoutHint(f.state, f.user); herr == nil {
+			return hint
+		}
 	}
 	return fmt.Sprintf("The PIN is locked. Set a new one with:\n"+
 		"  hellomdm device reset-pin --state %s --user %s --password PW --otp CODE --new-pin NEWPIN\n"+
@@ -118,10 +125,13 @@ func deviceHello(ctx context.Context, name string, f helloFlags, out deviceOutpu
 	if err != nil {
 		return err
 	}
-	v := map[string]any{"ngcSet": res.NgcSet, "ngcKeyId": res.NgcKeyID, "canReset": res.CanReset,
+	v := map[string]any{"ngcSet": res.NgcSet, "ngcKeyId": res.NgcKeyID, "canReset": res.CanReset, "canResetReason": res.CanResetReason,
 		"failedPinAttempts": res.FailedPINAttempts, "pinLocked": res.PINLocked, "protectorIssue": res.ProtectorIssue}
 	return out.print(v, func(w io.Writer) {
 		fmt.Fprintf(w, "NgcSet   : %s\nNgcKeyId : %s\nCanReset : %s\n", yesNo(res.NgcSet), hello.FormatKeyID(res.NgcKeyID), res.CanReset)
+		if res.CanResetReason != "" {
+			fmt.Fprintf(w, "non-destructive PIN reset unavailable: %s\n", res.CanResetReason)
+		}
 		if res.ProtectorIssue != "" {
 			fmt.Fprintf(w, "PIN reset protector not created: %s\n", res.ProtectorIssue)
 		}

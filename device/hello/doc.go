@@ -36,9 +36,9 @@
 // Only a new PIN ends the lock: ResetWithProtector, ResetDestructive, or ChangePIN through a
 // handle unlocked before the lock. There is no time-based healing.
 //
-// Status and FormatUserState render the "User State" block of `dsregcmd /status`, whose
-// CanReset line reads DestructiveAndNonDestructive only while a current (not outdated)
-// protector exists.
+// Status and FormatUserState render the "User State" block of `dsregcmd /status`. Status's
+// CanReset reads DestructiveAndNonDestructive only while a current (not outdated) protector
+// exists; the device agent then narrows it with NonDestructiveRefusal, the whole matrix.
 //
 // CheckSupport evaluates a ResetRequest against the support matrix (SupportRules), an
 // ordered table of rules; the first rule that refuses is named in a *RefusalError.

@@ -20,6 +20,10 @@ type UserState struct {
 	NgcSet   bool   // a container exists
 	NgcKeyID string // canonical GUID without braces; empty when !NgcSet
 	CanReset string // CanReset* constant; empty when !NgcSet
+	// CanResetReason says why CanReset is DestructiveOnly: the support matrix refusal
+	// ("PIN reset not supported (row): reason; suggestion"). The device agent fills it (see
+	// NonDestructiveRefusal); Status leaves it empty. Not a dsregcmd line.
+	CanResetReason string
 	// FailedPINAttempts counts wrong PINs since the last correct or new PIN.
 	FailedPINAttempts int
 	// PINLocked: FailedPINAttempts reached the limit; Unlock returns ErrPINLocked until the
@@ -30,7 +34,10 @@ type UserState struct {
 // Status reads the user's Hello state from dir without the PIN. CanReset is
 // DestructiveAndNonDestructive only while a PIN reset protector the service can decrypt
 // exists (one not ProtectorOutdated): the agent creates the protector when
-// EnablePinRecovery is true and destroys it when false (protocol.md D, simulation hint). PINLocked follows the limit of WithMaxPINAttempts, if given.
+// EnablePinRecovery is true and destroys it when false (protocol.md D, simulation hint).
+// That is only the container's part of the answer: the device agent replaces CanReset with
+// the whole support matrix's (NonDestructiveRefusal: edition, version, join, trust,
+// account, tenant). PINLocked follows the limit of WithMaxPINAttempts, if given.
 func Status(dir, user string, opts ...Option) (UserState, error) {
 	c, err := Open(dir, user, opts...)
 	if errors.Is(err, ErrNoContainer) {

@@ -245,15 +245,27 @@ type ResetRequest struct {
 	ADFSOnPrem          bool // the deployment uses on-premises AD FS
 
 	RecoveryEnabled  bool // PassportForWork EnablePinRecovery is true
-	ProtectorPresent bool // the container holds a PIN reset protector
+	ProtectorPresent bool // the container holds a PIN reset protector the service can decrypt
 	TenantOnboarded  bool // the tenant consented to the PIN reset service and client apps
+	// GovCloud: the tenant is in a government cloud (Azure Government), where the PIN reset
+	// service is not offered.
+	GovCloud bool
 
 	// FederatedIdP is true when sign-in is handled by AD FS or a non-Microsoft identity
 	// provider; IdPAllowListed when all its domains are in
 	// Policy/Authentication/ConfigureWebSignInAllowedUrls.
 	FederatedIdP   bool
 	IdPAllowListed bool
+	// GovSignInAllowListed: GovSignInHost is in ConfigureWebSignInAllowedUrls (matters for
+	// a GovCloud tenant's Entra joined devices above the lock screen).
+	GovSignInAllowListed bool
 }
+
+// GovSignInHost is the Azure US Government sign-in host. The Learn page "PIN reset" documents
+// that above-lock PIN reset on Entra joined devices in Azure Government stops at "We can't
+// open that page right now" unless this host is in
+// Policy/Authentication/ConfigureWebSignInAllowedUrls.
+const GovSignInHost = "login.microsoftonline.us"
 
 // Row IDs of the support matrix, in evaluation order.
 const (
@@ -266,6 +278,7 @@ const (
 	RowNonDestructiveMinVersion = "non-destructive-min-version"
 	RowNonDestructiveEnterprise = "non-destructive-enterprise-1709-1809"
 	RowNonDestructiveEdition    = "non-destructive-edition-1903"
+	RowGovCloud                 = "government-cloud"
 	RowRecoveryDisabled         = "recovery-policy-disabled"
 	RowTenantNotOnboarded       = "tenant-not-onboarded"
 	RowProtectorMissing         = "protector-missing"
@@ -273,6 +286,7 @@ const (
 	RowHybridDestructiveNeedsDC = "hybrid-destructive-needs-dc"
 	RowADFSNeedsFederation      = "adfs-needs-federation-service"
 	RowWebSignInAllowList       = "web-sign-in-allowlist"
+	RowGovWebSignInAllowList    = "government-web-sign-in-allowlist"
 )
 
 // SupportRule is one row of the PIN reset support matrix.
@@ -364,6 +378,14 @@ func SupportRules() []SupportRule {
 			},
 		},
 		{
+			// Before the policy and onboarding rows: in Azure Government no policy or
+			// consent makes the service exist, and the protector can never be escrowed.
+			ID: RowGovCloud, Source: srcLearn + " (Enable the Microsoft PIN Reset Service: not available in Azure Government)",
+			Reason:  "the PIN reset service is not available in Azure Government",
+			Suggest: "use destructive PIN reset",
+			refuses: func(r *ResetRequest, _ OSVersion) bool { return nd(r) && r.GovCloud },
+		},
+		{
 			ID: RowRecoveryDisabled, Source: srcCSP,
 			Reason:  "PIN recovery is not enabled (PassportForWork EnablePinRecovery is false)",
 			Suggest: "set ./Vendor/MSFT/PassportForWork/{TenantId}/Policies/EnablePinRecovery to true, or use destructive PIN reset",
@@ -412,6 +434,14 @@ func SupportRules() []SupportRule {
 				return r.Account == Enterprise && r.Join == AzureADJoined && r.EntryPoint == AboveLock && r.FederatedIdP && !r.IdPAllowListed
 			},
 		},
+		{
+			ID: RowGovWebSignInAllowList, Source: srcLearn + " (Configure allowed URLs for federated identity providers: Azure US Government)",
+			Reason:  "in Azure Government, above-lock PIN reset on an Entra joined device stops at \"We can't open that page right now\" until web sign-in may open " + GovSignInHost,
+			Suggest: "add " + GovSignInHost + " to ./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls",
+			refuses: func(r *ResetRequest, _ OSVersion) bool {
+				return r.Account == Enterprise && r.Join == AzureADJoined && r.EntryPoint == AboveLock && r.GovCloud && !r.GovSignInAllowListed
+			},
+		},
 	}
 }
 
@@ -444,6 +474,32 @@ func (r ResetRequest) validate() (OSVersion, error) {
 		return OSVersion{}, fmt.Errorf("%w: %w", ErrInvalidRequest, errors.Join(errs...))
 	}
 	return v, nil
+}
+
+// NonDestructiveRefusal answers dsregcmd's CanReset question for the device and user r
+// describes: would a non-destructive reset succeed now from at least one entry point
+// (Settings or above the lock screen)? It returns nil when it would, and otherwise the
+// refusal of the Settings entry point, the one that depends on the fewest outside facts
+// (r.Kind and r.EntryPoint are ignored). An invalid request returns an error wrapping
+// ErrInvalidRequest.
+func NonDestructiveRefusal(r ResetRequest) (*RefusalError, error) {
+	r.Kind = NonDestructive
+	var first *RefusalError
+	for _, ep := range []EntryPoint{Settings, AboveLock} {
+		r.EntryPoint = ep
+		err := CheckSupport(r)
+		if err == nil {
+			return nil, nil
+		}
+		var ref *RefusalError
+		if !errors.As(err, &ref) {
+			return nil, err
+		}
+		if first == nil {
+			first = ref
+		}
+	}
+	return first, nil
 }
 
 // CheckSupport evaluates r against SupportRules in order and returns a *RefusalError naming

@@ -92,6 +92,8 @@ func TestCheckSupportRows(t *testing.T) {
 		{"Pro non-destructive on 1809", with(entraNonDestructive(), func(r *ResetRequest) { r.OSVersion = "10.0.17763.1" }), RowNonDestructiveEnterprise},
 		{"Education non-destructive on 1709", with(entraNonDestructive(), func(r *ResetRequest) { r.Edition = EditionEducation; r.OSVersion = "10.0.16299.0" }), RowNonDestructiveEnterprise},
 		{"unknown edition non-destructive on 1903", with(entraNonDestructive(), func(r *ResetRequest) { r.Edition = 7; r.OSVersion = "10.0.18362.0" }), RowNonDestructiveEdition},
+		{"government cloud", with(entraNonDestructive(), func(r *ResetRequest) { r.GovCloud, r.ProtectorPresent, r.TenantOnboarded = true, false, false }), RowGovCloud},
+		{"government cloud destructive", with(entraNonDestructive(), func(r *ResetRequest) { r.GovCloud, r.Kind, r.GovSignInAllowListed = true, Destructive, true }), ""},
 		{"recovery policy off", with(entraNonDestructive(), func(r *ResetRequest) { r.RecoveryEnabled = false }), RowRecoveryDisabled},
 		{"tenant not onboarded", with(entraNonDestructive(), func(r *ResetRequest) { r.TenantOnboarded = false }), RowTenantNotOnboarded},
 		{"no protector", with(entraNonDestructive(), func(r *ResetRequest) { r.ProtectorPresent = false }), RowProtectorMissing},
@@ -100,6 +102,11 @@ func TestCheckSupportRows(t *testing.T) {
 		{"on-premises AD FS unreachable", with(onPremDestructive(), func(r *ResetRequest) { r.FederationReachable = false }), RowADFSNeedsFederation},
 		{"hybrid cert trust AD FS unreachable", with(hybridDestructive(), func(r *ResetRequest) { r.ADFSOnPrem = true }), RowADFSNeedsFederation},
 		{"federated IdP not allow-listed above lock", with(entraNonDestructive(), func(r *ResetRequest) { r.FederatedIdP = true }), RowWebSignInAllowList},
+		{"Azure Government above lock without the government sign-in host", with(entraNonDestructive(), func(r *ResetRequest) { r.Kind, r.GovCloud = Destructive, true }), RowGovWebSignInAllowList},
+		{"Azure Government above lock with the government sign-in host", with(entraNonDestructive(), func(r *ResetRequest) {
+			r.Kind, r.GovCloud, r.GovSignInAllowListed = Destructive, true, true
+		}), ""},
+		{"Azure Government from Settings", with(entraNonDestructive(), func(r *ResetRequest) { r.Kind, r.GovCloud, r.EntryPoint = Destructive, true, Settings }), ""},
 	}
 	refused := map[string]bool{}
 	for _, tt := range tests {
@@ -225,5 +232,36 @@ func TestCheckSupportEntraRegistered(t *testing.T) {
 	}
 	if _, err := ParseJoinType("workplace"); err == nil {
 		t.Error("ParseJoinType accepted an unknown name")
+	}
+}
+
+// NonDestructiveRefusal is CanReset's question: nil when a non-destructive reset succeeds
+// from at least one entry point.
+func TestNonDestructiveRefusal(t *testing.T) {
+	ok := entraNonDestructive()
+	if ref, err := NonDestructiveRefusal(with(ok, func(r *ResetRequest) { r.Kind, r.EntryPoint = Destructive, Settings })); ref != nil || err != nil {
+		t.Errorf("supported device: %v, %v", ref, err)
+	}
+	// A federated IdP missing from the allow list blocks only the lock screen: Settings works.
+	if ref, err := NonDestructiveRefusal(with(ok, func(r *ResetRequest) { r.FederatedIdP = true })); ref != nil || err != nil {
+		t.Errorf("federated IdP not allow-listed: %v, %v", ref, err)
+	}
+	for _, tc := range []struct {
+		edit func(*ResetRequest)
+		row  string
+	}{
+		{func(r *ResetRequest) { r.Edition = EditionHome }, RowHomeDestructiveOnly},
+		{func(r *ResetRequest) { r.OSVersion = "10.0.17763.1" }, RowNonDestructiveEnterprise},
+		{func(r *ResetRequest) { r.GovCloud = true }, RowGovCloud},
+		{func(r *ResetRequest) { r.TenantOnboarded = false }, RowTenantNotOnboarded},
+		{func(r *ResetRequest) { r.OSVersion = "10.0.14393.0" }, RowSettingsMinVersion},
+	} {
+		ref, err := NonDestructiveRefusal(with(ok, tc.edit))
+		if err != nil || ref == nil || ref.Row != tc.row {
+			t.Errorf("want %s: %v, %v", tc.row, ref, err)
+		}
+	}
+	if _, err := NonDestructiveRefusal(ResetRequest{}); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("invalid request: %v", err)
 	}
 }

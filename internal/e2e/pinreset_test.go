@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -570,110 +569,5 @@ func TestPinResetFederatedWebSignIn(t *testing.T) {
 	}
 	if _, err := a.UnlockHello(ctx, upn, "2468"); err != nil {
 		t.Errorf("new PIN: %v", err)
-	}
-}
-
-// Every row of the support matrix refuses through the agent's reset entry, naming the row
-// and changing nothing on the device.
-func TestPinResetSupportMatrix(t *testing.T) {
-	e := start(t)
-	ctx := context.Background()
-	e.consent(contosoTenant, true)
-	const upn = "alice@contoso.com"
-	agents := map[string]*device.Agent{}
-	agentFor := func(osVersion string, edition int) *device.Agent {
-		key := fmt.Sprint(osVersion, "/", edition)
-		if a, ok := agents[key]; ok {
-			return a
-		}
-		a := e.pinAgent(newIdentity(t, osVersion, edition))
-		e.enroll(a, upn, device.CSRWindows)
-		if _, err := a.ProvisionHello(ctx, upn, "1357"); err != nil {
-			t.Fatalf("provision: %v", err)
-		}
-		agents[key] = a
-		return a
-	}
-	bob := e.federatedBob(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise))
-	if _, err := bob.ProvisionHello(ctx, "bob@fabrikam.com", "1357"); err != nil {
-		t.Fatal(err)
-	}
-	const win11 = device.OSVersionWindows11v23H2
-	d, nd := hello.Destructive, hello.NonDestructive
-	cases := []struct {
-		row       string
-		os        string
-		edition   int
-		recovery  bool
-		unconsent bool
-		bob       bool
-		join      *device.JoinState // the device's join state for this case (default: DefaultJoinState)
-		req       device.ResetPINRequest
-	}{
-		{row: hello.RowCloudTrustNeedsEntra, join: &device.JoinState{Join: hello.OnPremises, Trust: hello.CloudTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}},
-		{row: hello.RowSettingsMinVersion, os: "10.0.14393.0", req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}},
-		{row: hello.RowAboveLockMinVersion, os: "10.0.15063.0", edition: device.EditionEnterprise, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock}},
-		{row: hello.RowMSADestructiveOnly, join: &device.JoinState{Join: hello.EntraRegistered, Trust: hello.KeyTrust, Account: hello.MicrosoftAccount}, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
-		{row: hello.RowOnPremDestructiveOnly, join: &device.JoinState{Join: hello.OnPremises, Trust: hello.KeyTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
-		{row: hello.RowHomeDestructiveOnly, edition: device.EditionHome, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
-		{row: hello.RowNonDestructiveMinVersion, os: "10.0.15063.0", edition: device.EditionEnterprise, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
-		{row: hello.RowNonDestructiveEnterprise, os: device.OSVersionWindows10v1709, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
-		{row: hello.RowNonDestructiveEdition, edition: 7, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}}, // Windows Server Standard
-		{row: hello.RowRecoveryDisabled, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}},
-		{row: hello.RowTenantNotOnboarded, recovery: true, unconsent: true, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.AboveLock}},
-		{row: hello.RowProtectorMissing, recovery: true, req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.AboveLock}},
-		{row: hello.RowHybridKeyTrustAboveLock, join: &device.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock, DCReachable: true}},
-		{row: hello.RowHybridDestructiveNeedsDC, join: &device.JoinState{Join: hello.HybridJoined, Trust: hello.CertTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}},
-		{row: hello.RowADFSNeedsFederation, join: &device.JoinState{Join: hello.HybridJoined, Trust: hello.CertTrust, Account: hello.Enterprise}, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings, DCReachable: true, ADFSOnPrem: true}},
-		{row: hello.RowWebSignInAllowList, bob: true, req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock}},
-	}
-	covered := map[string]bool{}
-	for _, tc := range cases {
-		t.Run(tc.row, func(t *testing.T) {
-			covered[tc.row] = true
-			a, user, tenant := bob, "bob@fabrikam.com", fabrikamTen
-			if !tc.bob {
-				osv, ed := tc.os, tc.edition
-				if osv == "" {
-					osv = win11
-				}
-				if ed == 0 {
-					ed = device.EditionPro
-				}
-				a, user, tenant = agentFor(osv, ed), upn, contosoTenant
-			}
-			// EnablePinRecovery is only this row's precondition: a queued Replace sets it
-			// (TestPinResetEndToEnd delivers it through an assigned profile).
-			if a.Policy().PINRecoveryEnabled != tc.recovery {
-				e.replace(a, tenant, "./Device/Vendor/MSFT/PassportForWork/"+tenant+"/Policies/EnablePinRecovery", "bool", map[bool]string{true: "true", false: "false"}[tc.recovery])
-			}
-			if tc.unconsent {
-				e.consent(tenant, false)
-				defer e.consent(tenant, true)
-			}
-			if tc.join != nil {
-				if err := a.SetJoin(*tc.join); err != nil {
-					t.Fatal(err)
-				}
-				defer a.SetJoin(device.DefaultJoinState)
-			}
-			path := containerFile(t, a)
-			before := readFile(t, path)
-			req := tc.req
-			req.UPN, req.Password, req.OTP, req.NewPIN = user, password, "123456", "8642"
-			_, err := a.ResetPIN(ctx, req)
-			var ref *hello.RefusalError
-			if !errors.As(err, &ref) || ref.Row != tc.row || !strings.Contains(err.Error(), tc.row) {
-				t.Fatalf("err = %v, want a refusal naming %s", err, tc.row)
-			}
-			if !bytes.Equal(before, readFile(t, path)) {
-				t.Error("the refusal changed the container")
-			}
-		})
-	}
-	for _, r := range hello.SupportRules() {
-		if !covered[r.ID] {
-			t.Errorf("support matrix row %s has no case", r.ID)
-		}
 	}
 }

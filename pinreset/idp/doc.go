@@ -30,8 +30,9 @@
 //     https://<FederationHost><Config.FederationPath>?<the original query>, and
 //     POST /idp/enroll refuses federated users (403): the browser flow never authenticates
 //     them here.
-//   - GET /idp/signin-info?upn=.. answers {"tenantId","federated","signInHost"}, where
-//     signInHost is FederationHost for federated tenants and this server's host otherwise.
+//   - GET /idp/signin-info?upn=.. answers {"tenantId","federated","signInHost","govCloud"},
+//     where signInHost is FederationHost for federated tenants and this server's host
+//     otherwise, and govCloud (omitted when false) marks an Azure Government tenant.
 //     The simulated device checks that host against its web sign-in allow list
 //     (Policy/Authentication ConfigureWebSignInAllowedUrls) before "navigating" there.
 //   - POST /idp/token stands in for the third-party provider: for a federated tenant it
@@ -49,7 +50,7 @@
 //	POST /idp/token                          {"upn","password","otp","audience"} →
 //	                                         200 {"token","token_type":"Bearer","expires_in"} or
 //	                                         400/401/429/500 {"error":{"code","message"}}
-//	GET  /idp/signin-info?upn=..             {"tenantId","federated","signInHost"}
+//	GET  /idp/signin-info?upn=..             {"tenantId","federated","signInHost","govCloud"}
 //
 // The sign-in form carries a nonce HMAC'd with Config.FormKey, bound to appru and expiring
 // after Config.FormTTL; it needs no server-side state.

@@ -321,6 +321,11 @@ type signInInfo struct {
 	TenantID   string `json:"tenantId"`
 	Federated  bool   `json:"federated"`
 	SignInHost string `json:"signInHost"`
+	// GovCloud: the tenant is in Azure Government. Its users' web sign-in also opens the
+	// government sign-in host (GovSignInHost), which Entra joined devices must allow in
+	// ConfigureWebSignInAllowedUrls (Learn "PIN reset"), and the PIN reset service is not
+	// offered there.
+	GovCloud bool `json:"govCloud,omitempty"`
 }
 
 // signInInfo tells the device which host its web sign-in must open for a UPN (the host it
@@ -353,5 +358,5 @@ func (s *Service) signInInfo(w http.ResponseWriter, r *http.Request) {
 	if tenant.Federated {
 		host = tenant.FederationHost
 	}
-	writeJSON(w, http.StatusOK, signInInfo{TenantID: tenant.ID, Federated: tenant.Federated, SignInHost: host})
+	writeJSON(w, http.StatusOK, signInInfo{TenantID: tenant.ID, Federated: tenant.Federated, SignInHost: host, GovCloud: tenant.GovCloud})
 }

@@ -27,6 +27,9 @@ type Tenant struct {
 	Domains        []string
 	Federated      bool
 	FederationHost string // third-party IdP host name for federated tenants, e.g. "adfs.fabrikam.com"
+	// GovCloud marks a tenant in a government cloud (Azure Government): /idp/signin-info says
+	// so, because the device's web sign-in then opens the government sign-in host.
+	GovCloud bool
 }
 
 // UserStore is the storage the identity provider needs. Lookups that find nothing return an
