@@ -177,7 +177,8 @@ func (u idpUsers) TenantForDomain(ctx context.Context, domain string) (idp.Tenan
 	if err != nil {
 		return idp.Tenant{}, unavailableAs(idp.ErrUnavailable, err)
 	}
-	return idp.Tenant{ID: t.ID, Domains: t.VerifiedDomains, Federated: t.FederationHost != "", FederationHost: t.FederationHost, GovCloud: t.GovCloud}, nil
+	return idp.Tenant{ID: t.ID, Domains: t.VerifiedDomains, Federated: t.FederationHost != "", FederationHost: t.FederationHost, GovCloud: t.GovCloud,
+		ReturnURIs: t.EnrollmentReturnURIs}, nil
 }
 
 func (u idpUsers) UserByUPN(ctx context.Context, tenantID, upn string) (idp.User, error) {

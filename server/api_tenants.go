@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ type TenantRequest struct {
 	FederationHost  string   `json:"federationHost"`
 	GovCloud        bool     `json:"govCloud"`
 	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
+	// EnrollmentReturnURIs are https addresses, besides Windows' ms-app:// ones, to which the
+	// identity provider's sign-in page may post this tenant's enrollment tokens (appru).
+	EnrollmentReturnURIs []string `json:"enrollmentReturnUris"`
 }
 
 // TenantPatch is the body of PATCH /tenants/{tid}; absent fields stay as they are.
@@ -78,24 +82,29 @@ type TenantPatch struct {
 	AuthPolicy      *string   `json:"authPolicy"`
 	FederationHost  *string   `json:"federationHost"`
 	GovCloud        *bool     `json:"govCloud"`
+	// EnrollmentReturnURIs replaces the list when present.
+	EnrollmentReturnURIs *[]string `json:"enrollmentReturnUris"`
 }
 
 // TenantView is how the API shows a tenant.
 type TenantView struct {
-	ID              string    `json:"id"`
-	DisplayName     string    `json:"displayName"`
-	VerifiedDomains []string  `json:"verifiedDomains"`
-	AuthPolicy      string    `json:"authPolicy"`
-	FederationHost  string    `json:"federationHost,omitempty"`
-	GovCloud        bool      `json:"govCloud"`
-	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
-	CreatedAt       time.Time `json:"createdAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	ID              string   `json:"id"`
+	DisplayName     string   `json:"displayName"`
+	VerifiedDomains []string `json:"verifiedDomains"`
+	AuthPolicy      string   `json:"authPolicy"`
+	FederationHost  string   `json:"federationHost,omitempty"`
+	GovCloud        bool     `json:"govCloud"`
+	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
+	// EnrollmentReturnURIs: see TenantRequest.
+	EnrollmentReturnURIs []string  `json:"enrollmentReturnUris"`
+	CreatedAt            time.Time `json:"createdAt"`
+	UpdatedAt            time.Time `json:"updatedAt"`
 }
 
 func tenantView(t store.Tenant) TenantView {
 	return TenantView{ID: t.ID, DisplayName: t.DisplayName, VerifiedDomains: nonNil(t.VerifiedDomains), AuthPolicy: t.AuthPolicy,
-		FederationHost: t.FederationHost, GovCloud: t.GovCloud, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		FederationHost: t.FederationHost, GovCloud: t.GovCloud, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		EnrollmentReturnURIs: nonNil(t.EnrollmentReturnURIs)}
 }
 
 // toTenant validates a create request and returns the tenant to store.
@@ -118,6 +127,9 @@ func (req TenantRequest) toTenant(now time.Time) (store.Tenant, error) {
 		return store.Tenant{}, err
 	}
 	if t.ScopeTags, err = normalizeScopeTags(req.RoleScopeTagIDs); err != nil {
+		return store.Tenant{}, err
+	}
+	if t.EnrollmentReturnURIs, err = normalizeReturnURIs(req.EnrollmentReturnURIs); err != nil {
 		return store.Tenant{}, err
 	}
 	return t, nil
@@ -149,7 +161,40 @@ func (p TenantPatch) apply(t *store.Tenant) error {
 	if p.GovCloud != nil {
 		t.GovCloud = *p.GovCloud
 	}
+	if p.EnrollmentReturnURIs != nil {
+		if t.EnrollmentReturnURIs, err = normalizeReturnURIs(*p.EnrollmentReturnURIs); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// maxReturnURIs bounds a tenant's enrollment return addresses.
+const maxReturnURIs = 16
+
+// normalizeReturnURIs checks a tenant's enrollment return addresses: at most maxReturnURIs
+// absolute https URLs with a host, no user info or fragment, at most 2048 bytes of visible
+// ASCII each (what the sign-in page accepts as appru); duplicates are dropped. They match
+// the appru exactly, so they are kept as given.
+func normalizeReturnURIs(in []string) ([]string, error) {
+	if len(in) > maxReturnURIs {
+		return nil, validationError(fmt.Sprintf("enrollmentReturnUris: at most %d addresses", maxReturnURIs))
+	}
+	var out []string
+	for _, raw := range in {
+		bad := len(raw) == 0 || len(raw) > 2048
+		for i := 0; i < len(raw) && !bad; i++ {
+			bad = raw[i] < 0x21 || raw[i] > 0x7e
+		}
+		u, err := url.Parse(raw)
+		if bad || err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+			return nil, validationError("enrollmentReturnUris: " + quote(raw) + " is not an absolute https URL without user info or fragment")
+		}
+		if !slices.Contains(out, raw) {
+			out = append(out, raw)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {

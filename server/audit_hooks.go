@@ -95,3 +95,16 @@ func signInEvent(e idp.SignInEvent) *audit.Event {
 		Actor:   audit.Actor{Type: audit.ActorUser, ID: e.UPN},
 		Subject: audit.Subject{Type: audit.SubjectUser, ID: e.UserID}, Action: "signin", Details: details}
 }
+
+// returnRefused is idp.Config.OnReturnRefused: the sign-in page refused to post an
+// enrollment token to appru, recorded as auth.refused in the tenant named by the user name.
+func (a serviceAudit) returnRefused(ctx context.Context, tenantID, upn, appru string) {
+	if tenantID == "" {
+		return
+	}
+	details, _ := json.Marshal(map[string]string{"appru": appru,
+		"reason": "return address (appru) is neither ms-app:// nor one of the tenant's enrollmentReturnUris"})
+	a.append(ctx, &audit.Event{TenantID: tenantID, Kind: audit.KindAuthRefused,
+		Actor:   audit.Actor{Type: audit.ActorUser, ID: upn},
+		Subject: audit.Subject{Type: audit.SubjectUser, ID: upn}, Action: "enroll-return", Details: details})
+}

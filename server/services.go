@@ -41,7 +41,7 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 		return nil, nil, err
 	}
 	// Failed sign-ins are counted in the store, so the per-UPN limit holds across replicas.
-	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, OnSignIn: sa.signIn,
+	idpSvc, err := idp.New(idp.Config{ServerHost: app.PublicURL.Hostname(), FormKey: formKey, Passwords: passwords, OnSignIn: sa.signIn, OnReturnRefused: sa.returnRefused,
 		FailureLimit: sec.SignInFailureLimit, FailureWindow: sec.SignInFailureWindow, EnrollmentTokenLifetime: sec.EnrollmentTokenLifetime,
 		Failures: idpFailures{st}, Logger: app.log}, idpUsers{st}, issuer)
 	if err != nil {

@@ -22,6 +22,9 @@ type Tenant struct {
 	FederationHost string   `json:"federationHost,omitempty"`
 	GovCloud       bool     `json:"govCloud,omitempty"`
 	ScopeTags      []string `json:"scopeTags,omitempty"`
+	// EnrollmentReturnURIs are the web sign-in return addresses (appru), besides Windows'
+	// ms-app:// ones, to which the identity provider may post this tenant's enrollment tokens.
+	EnrollmentReturnURIs []string `json:"enrollmentReturnUris,omitempty"`
 	// PIN reset onboarding: admin consent to the two enterprise applications.
 	PinResetServiceConsentAt *time.Time `json:"pinResetServiceConsentAt,omitempty"`
 	PinResetClientConsentAt  *time.Time `json:"pinResetClientConsentAt,omitempty"`

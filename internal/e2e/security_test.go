@@ -11,6 +11,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -334,4 +335,88 @@ func TestPinResetTokenSingleUse(t *testing.T) {
 	if err := reset(other, "97531864"); err != nil {
 		t.Errorf("reset with a fresh token: %v", err)
 	}
+}
+
+var reNonce = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+
+// signInPage GETs /idp/enroll and returns the status and body.
+func (e *env) signInPage(appru, hint string) (int, string) {
+	e.t.Helper()
+	q := url.Values{"appru": {appru}, "login_hint": {hint}}
+	resp, err := testpki.HTTPClient(testpki.ClientTLS(e.app.CA.Pool(), nil, nil)).Get(e.url + "/idp/enroll?" + q.Encode())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// signInPost POSTs the sign-in form and returns the status and body.
+func (e *env) signInPost(form url.Values) (int, string) {
+	e.t.Helper()
+	resp, err := testpki.HTTPClient(testpki.ClientTLS(e.app.CA.Pool(), nil, nil)).PostForm(e.url+"/idp/enroll", form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// Item 2: the sign-in page posts the enrollment token only to Windows' web auth broker
+// (ms-app://) or to a return address the tenant's admin configured. A phishing appru gets a
+// page saying why, no token, and an auth.refused audit event; once the admin allows an
+// address, it works; the device agent's web sign-in (ms-app://) keeps working.
+func TestSignInPageReturnAddress(t *testing.T) {
+	e := start(t)
+	const evil = "https://evil.example/collect"
+	const upn = "bob@fabrikam.com"
+	st, body := e.signInPage(evil, upn)
+	if st != http.StatusBadRequest || !strings.Contains(body, "not an address your organisation") || strings.Contains(body, `name="password"`) {
+		t.Fatalf("sign-in page for appru %s: HTTP %d\n%s", evil, st, body)
+	}
+	// Posting the credentials straight to the form's target with that appru gets no token.
+	st, body = e.signInPost(url.Values{"appru": {evil}, "upn": {upn}, "password": {password}})
+	if st != http.StatusBadRequest || strings.Contains(body, "wresult") {
+		t.Fatalf("sign-in POST for appru %s: HTTP %d\n%s", evil, st, body)
+	}
+	found := 0
+	for _, ev := range e.audit(fabrikamTen, "auth.refused") {
+		if strings.Contains(string(ev.Details), evil) {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Errorf("%d auth.refused events name %s, want 2", found, evil)
+	}
+
+	// An address the admin configured for the tenant is accepted, exactly as configured.
+	const allowed = "https://enroll.fabrikam.com/return"
+	if st := e.api(http.MethodPatch, "/tenants/"+fabrikamTen, map[string]any{"enrollmentReturnUris": []string{allowed}}, nil); st != http.StatusOK {
+		t.Fatalf("configuring the return address: HTTP %d", st)
+	}
+	if st := e.api(http.MethodPatch, "/tenants/"+fabrikamTen, map[string]any{"enrollmentReturnUris": []string{"http://plain.example/cb"}}, nil); st != http.StatusUnprocessableEntity && st != http.StatusBadRequest {
+		t.Errorf("configuring a plain http return address: HTTP %d, want a refusal", st)
+	}
+	if st, _ := e.signInPage(allowed+"/more", upn); st != http.StatusBadRequest {
+		t.Errorf("an address that only starts with the configured one: HTTP %d, want 400", st)
+	}
+	st, body = e.signInPage(allowed, upn)
+	m := reNonce.FindStringSubmatch(body)
+	if st != http.StatusOK || m == nil {
+		t.Fatalf("sign-in page for the configured address: HTTP %d\n%s", st, body)
+	}
+	st, body = e.signInPost(url.Values{"appru": {allowed}, "nonce": {html.UnescapeString(m[1])}, "upn": {upn}, "password": {password}})
+	if st != http.StatusOK || !strings.Contains(body, `action="`+allowed+`"`) || !strings.Contains(body, "wresult") {
+		t.Fatalf("sign-in for the configured address: HTTP %d\n%s", st, body)
+	}
+	// A user of another tenant cannot use fabrikam's address.
+	if st, _ := e.signInPage(allowed, "alice@contoso.com"); st != http.StatusBadRequest {
+		t.Errorf("contoso user with fabrikam's return address: HTTP %d, want 400", st)
+	}
+
+	// Windows' own flow: the agent's web sign-in with its ms-app:// appru enrolls.
+	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	e.enroll(a, upn, device.CSRClean)
 }

@@ -75,6 +75,57 @@ func validateAppru(raw string) error {
 	return nil
 }
 
+// appruAllowed decides where the sign-in page may post an enrollment token (the wresult
+// that enrolls a device as the user). MS-MDE2 3.1.4.1.3 (Federated) has Windows open
+// AuthenticationServiceUrl with appru set to the Web Authentication Broker's ms-app://
+// callback, which the broker intercepts instead of navigating; any other target would hand
+// the token to whatever site is named. So an ms-app: appru is accepted, and anything else
+// only when it is one of the ReturnURIs an admin configured for the tenant of upn (exact
+// match). It returns the tenant, if any, for auditing.
+func (s *Service) appruAllowed(ctx context.Context, appru, upn string) (tenantID string, ok bool, err error) {
+	u, _ := url.Parse(appru) // validateAppru accepted it
+	_, domain, valid := normalizeUPN(upn)
+	var tenant Tenant
+	if valid {
+		tenant, err = s.users.TenantForDomain(ctx, domain)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			err = nil
+		case err != nil:
+			return "", false, err
+		}
+	}
+	if u != nil && strings.EqualFold(u.Scheme, "ms-app") {
+		return tenant.ID, true, nil
+	}
+	for _, allowed := range tenant.ReturnURIs {
+		if allowed == appru {
+			return tenant.ID, true, nil
+		}
+	}
+	return tenant.ID, false, nil
+}
+
+// checkAppru answers for a refused appru (a page that says why, 400, and an audit event)
+// and reports whether the request may go on.
+func (s *Service) checkAppru(w http.ResponseWriter, r *http.Request, appru, upn string) bool {
+	tid, ok, err := s.appruAllowed(r.Context(), appru, upn)
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "looking up tenant for the return address", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return false
+	}
+	if ok {
+		return true
+	}
+	s.log.WarnContext(r.Context(), "sign-in page refused for its return address", "appru", appru, "tenant", tid)
+	if s.cfg.OnReturnRefused != nil {
+		s.cfg.OnReturnRefused(r.Context(), tid, upn, appru)
+	}
+	s.writePage(w, http.StatusBadRequest, refusedTmpl, refusedPage{Appru: appru}, "")
+	return false
+}
+
 func setPageHeaders(w http.ResponseWriter, scriptNonce string) {
 	h := w.Header()
 	csp := "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
@@ -124,6 +175,9 @@ func (s *Service) enrollForm(w http.ResponseWriter, r *http.Request) {
 	if len(hint) > maxHintLen {
 		hint = ""
 	}
+	if !s.checkAppru(w, r, appru, hint) {
+		return
+	}
 	if _, domain, ok := normalizeUPN(hint); ok {
 		tenant, err := s.users.TenantForDomain(r.Context(), domain)
 		switch {
@@ -162,6 +216,10 @@ func (s *Service) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(upn) > maxHintLen {
 		upn = ""
+	}
+	// Checked again for the user name actually submitted: the form's hint can differ.
+	if !s.checkAppru(w, r, appru, upn) {
+		return
 	}
 	if err := checkFormNonce(s.cfg.FormKey, f.Get("nonce"), s.cfg.Now(), appru); err != nil {
 		s.renderSignIn(w, http.StatusBadRequest, appru, upn, "This sign-in page expired. Please sign in again.", false)

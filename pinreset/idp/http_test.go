@@ -200,7 +200,7 @@ func TestEnrollSubmitFailures(t *testing.T) {
 			return url.Values{"appru": {appru}, "upn": {"alice@contoso.com"}, "password": {alicePW}}
 		}, http.StatusBadRequest, "expired"},
 		{"nonce for another appru", func(w *world) url.Values {
-			return url.Values{"appru": {appru}, "nonce": {formNonce(t, w, "https://evil.example/cb")}, "upn": {"alice@contoso.com"}, "password": {alicePW}}
+			return url.Values{"appru": {appru}, "nonce": {formNonce(t, w, "ms-app://s-1-15-2-1111111111-2222222222")}, "upn": {"alice@contoso.com"}, "password": {alicePW}}
 		}, http.StatusBadRequest, "expired"},
 		{"expired nonce", func(w *world) url.Values {
 			n := formNonce(t, w, appru)

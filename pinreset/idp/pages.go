@@ -16,6 +16,10 @@ type signInPage struct {
 	AskOTP    bool
 }
 
+type refusedPage struct {
+	Appru string
+}
+
 type postBackPage struct {
 	Appru       template.URL
 	Token       string
@@ -40,6 +44,18 @@ var signInTmpl = template.Must(template.New("signin").Parse(`<!DOCTYPE html>
 <input id="otp" name="otp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"{{if .AskOTP}} required autofocus{{end}}>
 <input type="submit" value="Sign in">
 </form>
+</body></html>
+`))
+
+// refusedTmpl says why the sign-in page will not run for an appru.
+var refusedTmpl = template.Must(template.New("refused").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign-in refused</title>
+<style>body{font-family:sans-serif;max-width:32em;margin:3em auto}code{word-break:break-all}</style>
+</head><body>
+<h1>This sign-in cannot continue</h1>
+<p role="alert">The page asked to send your sign-in to <code>{{.Appru}}</code>, which is not Windows
+enrollment (<code>ms-app://</code>) and not an address your organisation's administrator allowed.
+Your sign-in was not sent anywhere. If you did not start this from Windows Settings, close this page.</p>
 </body></html>
 `))
 

@@ -30,6 +30,9 @@ type Tenant struct {
 	// GovCloud marks a tenant in a government cloud (Azure Government): /idp/signin-info says
 	// so, because the device's web sign-in then opens the government sign-in host.
 	GovCloud bool
+	// ReturnURIs are the appru values, besides ms-app:// ones, to which the sign-in page
+	// may post this tenant's enrollment tokens (configured by an admin; exact match).
+	ReturnURIs []string
 }
 
 // UserStore is the storage the identity provider needs. Lookups that find nothing return an
@@ -75,6 +78,9 @@ type Config struct {
 	Password PasswordOptions
 	// OnSignIn, when set, is told of every sign-in attempt and its outcome (for auditing).
 	OnSignIn func(ctx context.Context, e SignInEvent)
+	// OnReturnRefused, when set, is told of every sign-in page request refused for its
+	// appru (for auditing); tenantID is empty when the user name names no tenant.
+	OnReturnRefused func(ctx context.Context, tenantID, upn, appru string)
 	// Passwords bounds concurrent password checks; share one with every other component
 	// that checks passwords. NewPasswordChecker(0) when nil.
 	Passwords *PasswordChecker
