@@ -65,6 +65,9 @@ func (d enrollmentDirectory) CheckPassword(ctx context.Context, tenantID, upn, p
 
 func (d enrollmentDirectory) checkPassword(ctx context.Context, tenantID, upn, password string) (string, error) {
 	u, err := d.st.UserByUPN(ctx, tenantID, upn)
+	if err == nil && u.Disabled {
+		err = store.ErrNotFound // a disabled user enrolls nothing, and is not told why
+	}
 	if isNotFound(err) {
 		// Spend the same work as a real check so timing does not reveal who exists.
 		_ = d.passwords.Check(ctx, dummyHash, password)
@@ -183,6 +186,9 @@ func (u idpUsers) TenantForDomain(ctx context.Context, domain string) (idp.Tenan
 
 func (u idpUsers) UserByUPN(ctx context.Context, tenantID, upn string) (idp.User, error) {
 	x, err := u.st.UserByUPN(ctx, tenantID, upn)
+	if err == nil && x.Disabled {
+		err = store.ErrNotFound // a disabled user signs in nowhere (and so resets no PIN)
+	}
 	if isNotFound(err) {
 		return idp.User{}, idp.ErrNotFound
 	}

@@ -49,6 +49,7 @@ func (s *Server) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/users", s.createUser).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/users", s.listUsers).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/users/{uid}", s.getUser).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/users/{uid}", s.patchUser).Methods(http.MethodPatch)
 	api.HandleFunc("/tenants/{tid}/users/{uid}/authenticationMethods/totp", s.enrollUserTOTP).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/devices", s.listDevices).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}", s.getDevice).Methods(http.MethodGet)

@@ -57,8 +57,14 @@ type UserView struct {
 	UserPrincipalName string    `json:"userPrincipalName"`
 	DisplayName       string    `json:"displayName,omitempty"`
 	TOTPEnrolled      bool      `json:"totpEnrolled"`
+	AccountEnabled    bool      `json:"accountEnabled"`
 	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
 	CreatedAt         time.Time `json:"createdAt"`
+}
+
+// UserPatch is the body of PATCH /tenants/{tid}/users/{uid}: Graph's accountEnabled.
+type UserPatch struct {
+	AccountEnabled *bool `json:"accountEnabled"`
 }
 
 // TOTPView is the answer of a TOTP enrollment: shown once, never stored in the audit log.
@@ -69,7 +75,7 @@ type TOTPView struct {
 
 func userView(u store.User) UserView {
 	return UserView{ID: u.ID, UserPrincipalName: u.UPN, DisplayName: u.DisplayName, TOTPEnrolled: len(u.TOTPSecret) > 0,
-		RoleScopeTagIDs: nonNil(u.ScopeTags), CreatedAt: u.CreatedAt}
+		AccountEnabled: !u.Disabled, RoleScopeTagIDs: nonNil(u.ScopeTags), CreatedAt: u.CreatedAt}
 }
 
 // toUser validates a create request against the tenant and returns the user to store
@@ -226,4 +232,47 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 	// The secret is shown once: never cached, nor kept with an Idempotency-Key.
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, TOTPView{Secret: secret, URI: uri})
+}
+
+// patchUser disables or enables a user (accountEnabled, as in Microsoft Graph). A disabled
+// user cannot sign in to the identity provider, enroll a device or reset a PIN: both treat
+// the user as unknown. Devices already enrolled keep checking in (retire them to stop that),
+// and tokens the identity provider already issued stay valid until they expire (minutes).
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "manage users")
+	if !ok {
+		return
+	}
+	u, ok := s.userInTenant(w, r)
+	if !ok {
+		return
+	}
+	var req UserPatch
+	if !decodeAdminBody(w, r, &req) {
+		return
+	}
+	if req.AccountEnabled == nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalidUser", "give accountEnabled (true or false)")
+		return
+	}
+	var view UserView
+	ctx := auditWrite(r.Context(), func(stored store.User) []*audit.Event {
+		view = userView(stored)
+		return []*audit.Event{s.adminEvent(p, u.TenantID, "update", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
+			map[string]any{"accountEnabled": !u.Disabled}, map[string]any{"accountEnabled": !stored.Disabled})}
+	})
+	err := s.cfg.Store.UpdateUser(ctx, u.TenantID, u.ID, func(x *store.User) error {
+		x.Disabled = !*req.AccountEnabled
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "notFound", "no such user")
+		return
+	}
+	if err != nil {
+		s.log.Error("updating user failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the user could not be updated")
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
 }

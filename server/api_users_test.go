@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -194,5 +195,39 @@ func TestUserValidation(t *testing.T) {
 				t.Fatalf("got %+v, %v", u, err)
 			}
 		})
+	}
+}
+
+// A disabled user is unknown to the identity provider (no sign-in, so no PIN reset) until
+// enabled again; the change is audited.
+func TestUserDisable(t *testing.T) {
+	ts := startServer(t, t.TempDir(), EngineConfig{})
+	var u UserView
+	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+	if !u.AccountEnabled {
+		t.Errorf("a new user is not enabled: %+v", u)
+	}
+	users := idpUsers{ts.app.Store}
+	if _, err := users.UserByUPN(context.Background(), testTenant, "bob@contoso.com"); err != nil {
+		t.Fatalf("enabled user: %v", err)
+	}
+	var got UserView
+	if st := ts.api(http.MethodPatch, "/tenants/"+testTenant+"/users/"+u.ID, map[string]any{"accountEnabled": false}, &got); st != http.StatusOK || got.AccountEnabled {
+		t.Fatalf("disable: %d %+v", st, got)
+	}
+	if _, err := users.UserByUPN(context.Background(), testTenant, "bob@contoso.com"); !errors.Is(err, idp.ErrNotFound) {
+		t.Errorf("a disabled user is known to the identity provider: %v", err)
+	}
+	if st := ts.api(http.MethodPatch, "/tenants/"+testTenant+"/users/"+u.ID, map[string]any{}, nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("PATCH without accountEnabled: %d, want 422", st)
+	}
+	if ev := findEvent(ts.events(testTenant), audit.KindAdminWrite, "update", u.ID); ev == nil {
+		t.Errorf("no audit event for the disable")
+	}
+	ts.api(http.MethodPatch, "/tenants/"+testTenant+"/users/"+u.ID, map[string]any{"accountEnabled": true}, nil)
+	if _, err := users.UserByUPN(context.Background(), testTenant, "bob@contoso.com"); err != nil {
+		t.Errorf("re-enabled user: %v", err)
 	}
 }

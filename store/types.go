@@ -43,6 +43,9 @@ type User struct {
 	TOTPLastStep int64     `json:"totpLastStep,omitempty"`
 	ScopeTags    []string  `json:"scopeTags,omitempty"`
 	CreatedAt    time.Time `json:"createdAt"`
+	// Disabled users cannot sign in, enroll devices or reset PINs: the identity provider
+	// and enrollment treat them as unknown.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // Enrollment states of a device.

@@ -20,6 +20,8 @@ var adminExamples = map[string]string{
 	"token create":        "hellomdm admin token create --name helpdesk --role operator --tenant contoso.com --expires 720h",
 	"profile show":        "hellomdm admin profile show --tenant contoso.com --profile 'WHfB - Enable PIN recovery'",
 	"profile export":      "hellomdm admin profile export --tenant contoso.com --profile 'WHfB - Enable PIN recovery' --out whfb.json",
+	"user disable":        "hellomdm admin user disable --tenant contoso.com --user alice@contoso.com",
+	"user enable":         "hellomdm admin user enable --tenant contoso.com --user alice@contoso.com",
 	"backup":              "hellomdm admin backup --out hellomdm-$(date +%F).db",
 	"token revoke":        "hellomdm admin token revoke --id 0b6f4c1e-2d3a-4c5b-8e9f-1a2b3c4d5e6f",
 	"token list":          "hellomdm admin token list",

@@ -228,7 +228,9 @@ func tenantColumns() []string {
 	return []string{"id", "displayName", "verifiedDomains", "authPolicy", "govCloud"}
 }
 
-func userColumns() []string { return []string{"id", "userPrincipalName", "totpEnrolled", "createdAt"} }
+func userColumns() []string {
+	return []string{"id", "userPrincipalName", "totpEnrolled", "accountEnabled", "createdAt"}
+}
 
 func deviceColumns() []string {
 	return []string{"id", "deviceName", "userPrincipalName", "osVersion", "joinType", "trustType", "enrollmentState", "canReset", "canResetReason", "lastSeenAt"}

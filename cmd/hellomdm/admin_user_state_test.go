@@ -1,0 +1,43 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A disabled user cannot enroll a device (the enrollment fault is the one for bad
+// credentials); enabled again, the same user can.
+func TestUserDisableBlocksEnrollment(t *testing.T) {
+	base := startCLIServer(t)
+	admin := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := cliRun(append(append([]string{}, base...), args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	admin("tenant", "create", "--id", "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01", "--name", "Contoso", "--domain", "contoso.com")
+	admin("user", "create", "--tenant", "contoso.com", "--upn", "alice@contoso.com", "--password", "Correct horse 1")
+	if out := admin("user", "disable", "--tenant", "contoso.com", "--user", "alice@contoso.com"); !strings.Contains(out, "false") {
+		t.Fatalf("user disable:\n%s", out)
+	}
+	enroll := func() (int, string) {
+		code, _, errOut := cliRun("device", "--state", filepath.Join(t.TempDir(), "pc"), "enroll", "--server", base[2],
+			"--email", "alice@contoso.com", "--password", "Correct horse 1", "--ca-file", base[6])
+		return code, errOut
+	}
+	if code, errOut := enroll(); code == 0 {
+		t.Fatalf("a disabled user enrolled a device")
+	} else if !strings.Contains(strings.ToLower(errOut), "credential") && !strings.Contains(strings.ToLower(errOut), "password") {
+		t.Logf("refusal: %s", errOut)
+	}
+	if out := admin("user", "list", "--tenant", "contoso.com"); !strings.Contains(out, "ACCOUNTENABLED") {
+		t.Errorf("user list lacks accountEnabled:\n%s", out)
+	}
+	admin("user", "enable", "--tenant", "contoso.com", "--user", "alice@contoso.com")
+	if code, errOut := enroll(); code != 0 {
+		t.Fatalf("an enabled user cannot enroll: %s", errOut)
+	}
+}
