@@ -17,7 +17,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
@@ -518,5 +520,63 @@ func TestReleaseNotUnrecorded(t *testing.T) {
 	}
 	if rec := f.audit.one(t); rec.Outcome != OutcomeOK || rec.Reason != "protector released" {
 		t.Fatalf("audit = %+v", rec)
+	}
+}
+
+// fakeRedeemer records redeemed token IDs; err, when set, is what a redemption fails with.
+type fakeRedeemer struct {
+	mu   sync.Mutex
+	used map[string]string
+	err  error
+}
+
+func (r *fakeRedeemer) RedeemPinResetToken(_ context.Context, c Claims, deviceID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	if first, ok := r.used[c.ID]; ok {
+		return fmt.Errorf("used by %s: %w", first, ErrTokenReplayed)
+	}
+	r.used[c.ID] = deviceID
+	return nil
+}
+
+// TestTokenSingleUse: with a Redeemer a token releases the protector once; a replay is
+// refused (401 token_replayed) without the protector; a refused request does not use the
+// token up; a redemption that cannot be stored releases nothing.
+func TestTokenSingleUse(t *testing.T) {
+	keyA, _ := testKeys(t)
+	f := newFixture(t)
+	red := &fakeRedeemer{used: map[string]string{}}
+	f.svc.redeemer = red
+	f.svc.tokens.(fakeTokens)["tok-jti"] = Claims{TenantID: tenantA, UserID: "u-alice", UPN: alice, MFA: true, Expiry: f.now.Add(time.Hour), ID: "jti-1"}
+	good := DecryptRequest{TenantID: tenantA, DeviceID: "dev-a", Token: "tok-jti", Ciphertext: encrypt(t, keyA, Label(tenantA, alice), protector())}
+	bad := good
+	bad.Ciphertext = encrypt(t, keyA, Label(tenantA, "mallory@a.example"), protector())
+	if _, err := f.svc.Decrypt(context.Background(), bad); !errors.Is(err, ErrBadCiphertext) {
+		t.Fatalf("bad ciphertext: %v", err)
+	}
+	red.err = errors.New("store down")
+	if got, err := f.svc.Decrypt(context.Background(), good); err == nil || got != nil || refused(err) {
+		t.Fatalf("Decrypt with the redemption failing = %x, %v; want no protector and an internal error", got, err)
+	}
+	red.err = nil
+	if got, err := f.svc.Decrypt(context.Background(), good); err != nil || !bytes.Equal(got, protector()) {
+		t.Fatalf("first release = %x, %v", got, err)
+	}
+	got, err := f.svc.Decrypt(context.Background(), good)
+	if !errors.Is(err, ErrTokenReplayed) || got != nil {
+		t.Fatalf("replay = %x, %v; want ErrTokenReplayed", got, err)
+	}
+	if status, code, _ := errorStatus(err); status != http.StatusUnauthorized || code != "token_replayed" {
+		t.Fatalf("replay answered %d %s, want 401 token_replayed", status, code)
+	}
+	f.svc.tokens.(fakeTokens)["tok-nojti"] = Claims{TenantID: tenantA, UserID: "u-alice", UPN: alice, MFA: true, Expiry: f.now.Add(time.Hour)}
+	nojti := good
+	nojti.Token = "tok-nojti"
+	if got, err := f.svc.Decrypt(context.Background(), nojti); !errors.Is(err, ErrTokenInvalid) || got != nil {
+		t.Fatalf("token without jti = %x, %v; want ErrTokenInvalid", got, err)
 	}
 }
