@@ -30,6 +30,7 @@ import (
 //	POST /tenants, POST /tokens                         -       -         -      yes
 //	PATCH /tenants/{tid}                                -       -         yes    yes
 //	POST users, authenticationMethods/totp              -       -         yes    yes
+//	PATCH, DELETE users/{uid}                           -       -         yes    yes
 //	POST pinReset/consent                               -       -         yes    yes
 //	POST devices/{did}/retire                           -       -         yes    yes
 //	GET  /tokens                                        -       -         own tenant's  all
@@ -50,6 +51,7 @@ func (s *Server) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/users", s.listUsers).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/users/{uid}", s.getUser).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/users/{uid}", s.patchUser).Methods(http.MethodPatch)
+	api.HandleFunc("/tenants/{tid}/users/{uid}", s.deleteUser).Methods(http.MethodDelete)
 	api.HandleFunc("/tenants/{tid}/users/{uid}/authenticationMethods/totp", s.enrollUserTOTP).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/devices", s.listDevices).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}", s.getDevice).Methods(http.MethodGet)

@@ -276,3 +276,36 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, view)
 }
+
+// deleteUser removes a user for good (DELETE /tenants/{tid}/users/{uid}, 204). The store
+// removes, in the transaction that appends the audit event: the user record with its
+// password hash and TOTP enrolment, its memberships of every group (the tenant's policy is
+// re-resolved as after any membership change), and the shared failed sign-in counter of its
+// UPN. From then on the identity provider and enrollment know no such user: no sign-in, no
+// enrollment, no PIN reset. Devices the user enrolled are kept and keep checking in: retire
+// them separately (POST .../devices/{did}/retire). Identity-provider tokens already issued
+// live out their few minutes, as after a disable.
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, false, "manage users")
+	if !ok {
+		return
+	}
+	u, ok := s.userInTenant(w, r)
+	if !ok {
+		return
+	}
+	ctx := auditWrite(r.Context(), func(removed store.User) []*audit.Event {
+		return []*audit.Event{s.adminEvent(p, u.TenantID, "delete", audit.Subject{Type: audit.SubjectUser, ID: removed.ID}, "",
+			userView(removed), nil)}
+	})
+	if _, err := s.cfg.Store.DeleteUser(ctx, u.TenantID, u.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "notFound", "no such user")
+			return
+		}
+		s.log.Error("deleting user failed", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the user could not be deleted")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -231,3 +231,57 @@ func TestUserDisable(t *testing.T) {
 		t.Errorf("re-enabled user: %v", err)
 	}
 }
+
+// A deleted user is gone from the API, the identity provider and enrollment, loses its group
+// memberships, and its deletion is audited; the device it enrolled keeps checking in until
+// an admin retires it. Readers and operators cannot delete users.
+func TestUserDelete(t *testing.T) {
+	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ctx := context.Background()
+	var u UserView
+	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+	if err := ts.app.Store.CreateGroup(ctx, store.Group{TenantID: testTenant, ID: "g1", DisplayName: "Helpdesk"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.app.Store.AddMembers(ctx, testTenant, "g1", store.Member{Kind: store.MemberUser, ID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	dev := ts.enroll("dev-bob")
+	if err := ts.app.Store.UpdateDevice(ctx, "dev-bob", func(d *store.Device) error {
+		d.UserID, d.UPN = u.ID, "bob@contoso.com"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	path := "/tenants/" + testTenant + "/users/" + u.ID
+	for _, role := range []string{store.RoleReader, store.RoleOperator} {
+		if st := ts.apiAs(ts.newToken(role, ""), http.MethodDelete, path, nil, nil); st != http.StatusForbidden {
+			t.Errorf("%s deletes a user: %d, want 403", role, st)
+		}
+	}
+	if st := ts.api(http.MethodDelete, path, nil, nil); st != http.StatusNoContent {
+		t.Fatalf("delete: %d, want 204", st)
+	}
+	if st := ts.api(http.MethodGet, path, nil, nil); st != http.StatusNotFound {
+		t.Errorf("GET after delete: %d, want 404", st)
+	}
+	if st := ts.api(http.MethodDelete, path, nil, nil); st != http.StatusNotFound {
+		t.Errorf("second delete: %d, want 404", st)
+	}
+	if _, err := (idpUsers{ts.app.Store}).UserByUPN(ctx, testTenant, "bob@contoso.com"); !errors.Is(err, idp.ErrNotFound) {
+		t.Errorf("the identity provider knows a deleted user: %v", err)
+	}
+	if ms, err := ts.app.Store.Members(ctx, testTenant, "g1"); err != nil || len(ms) != 0 {
+		t.Errorf("group members after delete: %v %v", ms, err)
+	}
+	e := findEvent(ts.events(testTenant), audit.KindAdminWrite, "delete", u.ID)
+	if e == nil || e.Subject.Type != audit.SubjectUser || !bytes.Contains(e.Details, []byte("bob@contoso.com")) {
+		t.Fatalf("no audit event naming the deleted user: %+v", e)
+	}
+	dev.send(dev.first()) // the deleted user's device still checks in (fails the test otherwise)
+	if d, err := ts.app.Store.Device(ctx, "dev-bob"); err != nil || d.State != store.DeviceEnrolled {
+		t.Errorf("the deleted user's device: %+v %v, want still enrolled", d, err)
+	}
+}

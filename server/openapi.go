@@ -54,6 +54,7 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users", status: 200, resp: UserView{}, list: true, errs: ro},
 		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: UserView{}, errs: ro},
 		{method: "PATCH", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Disable or enable a user (accountEnabled): a disabled user cannot sign in, enroll or reset a PIN (admin)", body: UserPatch{}, status: 200, resp: UserView{}, errs: []int{400, 401, 403, 404, 413, 422}},
+		{method: "DELETE", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Delete a user with its TOTP enrolment, group memberships and failed sign-in counter; its devices keep checking in until retired (admin)", status: 204, errs: []int{401, 403, 404, 503}},
 		{method: "POST", path: "/tenants/{tid}/users/{uid}/authenticationMethods/totp", tag: "users", summary: "Enroll a TOTP authenticator; the secret is shown once (admin)", status: 201, resp: TOTPView{}, errs: []int{401, 403, 404, 503}},
 		{method: "GET", path: "/tenants/{tid}/devices", tag: "devices", summary: "List devices (?canReset=DestructiveOnly|DestructiveAndNonDestructive)", status: 200, resp: DeviceView{}, list: true, errs: []int{401, 404, 422}},
 		{method: "GET", path: "/tenants/{tid}/devices/{did}", tag: "devices", summary: "Get a device", status: 200, resp: DeviceView{}, errs: ro},

@@ -60,6 +60,13 @@ type Users interface {
 	// UpdateUser applies fn to the stored user and writes it back atomically. Events of ctx's
 	// AuditFunc (WithAudit) are appended in the same transaction.
 	UpdateUser(ctx context.Context, tenantID, id string, fn func(*User) error) error
+	// DeleteUser removes the user and returns the record removed; ErrNotFound when there is
+	// none. In the same transaction it removes the user from every group (bumping the
+	// tenant's policy version) and forgets the failed sign-in window of its UPN (the shared
+	// counter, keyed by the lower-cased UPN); its TOTP secret lived on the record and goes
+	// with it. Devices the user enrolled are left as they are. Events of ctx's AuditFunc
+	// (WithAudit) are appended in the same transaction.
+	DeleteUser(ctx context.Context, tenantID, id string) (User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
 }
 

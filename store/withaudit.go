@@ -11,7 +11,7 @@ import (
 // write stores it:
 //
 //   - CreateTenant, UpdateTenant: a [Tenant]
-//   - CreateUser, UpdateUser: a [User]
+//   - CreateUser, UpdateUser, DeleteUser: a [User] (for DeleteUser, the user removed)
 //   - RegisterDevice: a [DeviceRegistration] (the device stored and the record it replaced)
 //   - UpdateDevice: a [Device]
 //   - CreateToken, DeleteToken: an [AdminToken] (for DeleteToken, the token removed)

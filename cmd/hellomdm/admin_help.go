@@ -22,6 +22,7 @@ var adminExamples = map[string]string{
 	"profile export":      "hellomdm admin profile export --tenant contoso.com --profile 'WHfB - Enable PIN recovery' --out whfb.json",
 	"user disable":        "hellomdm admin user disable --tenant contoso.com --user alice@contoso.com",
 	"user enable":         "hellomdm admin user enable --tenant contoso.com --user alice@contoso.com",
+	"user delete":         "hellomdm admin user delete --tenant contoso.com --user alice@contoso.com",
 	"backup":              "hellomdm admin backup --out hellomdm-$(date +%F).db",
 	"token revoke":        "hellomdm admin token revoke --id 0b6f4c1e-2d3a-4c5b-8e9f-1a2b3c4d5e6f",
 	"token list":          "hellomdm admin token list",

@@ -16,4 +16,19 @@ func init() {
 			},
 		}
 	}
+	adminCommands["user delete"] = adminCommand{
+		usage: "user delete --tenant TID --user UID   (removes its TOTP enrolment and group memberships; retire its devices separately)",
+		run: func(c *adminClient, args []string) error {
+			fs := commandFlags("user delete")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			uid := fs.String("user", "", "user ID or user principal name")
+			if err := parseCommand(fs, args, "tenant", "user"); err != nil {
+				return err
+			}
+			if err := c.do("DELETE", tenantPath(*tid, "users", *uid), nil, nil); err != nil {
+				return err
+			}
+			return c.done("deleted user " + *uid)
+		},
+	}
 }

@@ -41,3 +41,42 @@ func TestUserDisableBlocksEnrollment(t *testing.T) {
 		t.Fatalf("an enabled user cannot enroll: %s", errOut)
 	}
 }
+
+// A deleted user (named by UPN) is gone from the user list and cannot enroll; a second
+// delete is a 404; -h prints the command's help and example.
+func TestUserDeleteCLI(t *testing.T) {
+	base := startCLIServer(t)
+	admin := func(args ...string) (int, string, string) {
+		t.Helper()
+		return cliRun(append(append([]string{}, base...), args...)...)
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := admin(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	mustRun("tenant", "create", "--id", "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01", "--name", "Contoso", "--domain", "contoso.com")
+	mustRun("user", "create", "--tenant", "contoso.com", "--upn", "alice@contoso.com", "--password", "Correct horse 1")
+	if out := mustRun("user", "delete", "--tenant", "contoso.com", "--user", "alice@contoso.com"); !strings.Contains(out, "deleted user") {
+		t.Fatalf("user delete:\n%s", out)
+	}
+	if out := mustRun("user", "list", "--tenant", "contoso.com"); strings.Contains(out, "alice@contoso.com") {
+		t.Fatalf("a deleted user is listed:\n%s", out)
+	}
+	code, _, errOut := cliRun("device", "--state", filepath.Join(t.TempDir(), "pc"), "enroll", "--server", base[2],
+		"--email", "alice@contoso.com", "--password", "Correct horse 1", "--ca-file", base[6])
+	if code == 0 {
+		t.Fatalf("a deleted user enrolled a device")
+	}
+	t.Logf("refusal: %s", errOut)
+	if code, _, _ := admin("user", "delete", "--tenant", "contoso.com", "--user", "alice@contoso.com"); code == 0 {
+		t.Errorf("deleting a deleted user succeeded")
+	}
+	code, out, errOut := admin("user", "delete", "-h")
+	if code != 0 || !strings.Contains(out+errOut, "hellomdm admin user delete --tenant contoso.com") {
+		t.Errorf("user delete -h: exit %d:\n%s%s", code, out, errOut)
+	}
+}

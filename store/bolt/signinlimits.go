@@ -114,25 +114,28 @@ func (d *DB) ResetFailedSignIns(ctx context.Context, key string) error {
 	if err := checkID("sign-in limit key", key); err != nil {
 		return fmt.Errorf("resetting failed sign-ins: %w", err)
 	}
-	err := d.batch(ctx, func(tx *bbolt.Tx) error {
-		windows := bucket(tx, bSignInFailures)
-		raw := windows.Get([]byte(key))
-		if raw == nil {
-			return nil
-		}
-		end, _, err := decodeSignInWindow(raw)
-		if err != nil {
-			return fmt.Errorf("sign-in window %q: %w", key, err)
-		}
-		if err := bucket(tx, bSignInExpiry).Delete(signInExpiryKey(end, key)); err != nil {
-			return err
-		}
-		return windows.Delete([]byte(key))
-	})
+	err := d.batch(ctx, func(tx *bbolt.Tx) error { return resetSignInWindow(tx, key) })
 	if err != nil {
 		return fmt.Errorf("resetting failed sign-ins: %w", err)
 	}
 	return nil
+}
+
+// resetSignInWindow deletes key's window in tx; nothing when there is none.
+func resetSignInWindow(tx *bbolt.Tx, key string) error {
+	windows := bucket(tx, bSignInFailures)
+	raw := windows.Get([]byte(key))
+	if raw == nil {
+		return nil
+	}
+	end, _, err := decodeSignInWindow(raw)
+	if err != nil {
+		return fmt.Errorf("sign-in window %q: %w", key, err)
+	}
+	if err := bucket(tx, bSignInExpiry).Delete(signInExpiryKey(end, key)); err != nil {
+		return err
+	}
+	return windows.Delete([]byte(key))
 }
 
 // pruneSignInWindows deletes up to store.MaxSignInPrune windows that ended at or before now,

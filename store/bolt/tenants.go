@@ -283,6 +283,47 @@ func (d *DB) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store
 	return nil
 }
 
+// DeleteUser removes the user, its UPN index entry, its group memberships (bumping the
+// tenant's policy version) and the failed sign-in window of its lower-cased UPN, in one
+// transaction with the events of ctx's store.AuditFunc (given the user removed).
+func (d *DB) DeleteUser(ctx context.Context, tenantID, id string) (store.User, error) {
+	var (
+		u      store.User
+		sealed []sealedEvent
+	)
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		users := bucket(tx, bUsers)
+		k := subKey(tenantID, id)
+		if err := getJSON(users, k, &u); err != nil {
+			return err
+		}
+		upnIdx := bucket(tx, bUserUPN)
+		if ik := subKey(tenantID, strings.ToLower(u.UPN)); string(upnIdx.Get(ik)) == id {
+			if err := upnIdx.Delete(ik); err != nil {
+				return err
+			}
+		}
+		self := store.Member{Kind: store.MemberUser, ID: id}
+		for _, g := range parentsTx(tx, tenantID, self) {
+			if err := unlink(tx, tenantID, g, self); err != nil {
+				return err
+			}
+		}
+		if err := resetSignInWindow(tx, strings.ToLower(strings.TrimSpace(u.UPN))); err != nil {
+			return err
+		}
+		if err := users.Delete(k); err != nil {
+			return err
+		}
+		return policyDone(ctx, tx, tenantID, u, &sealed)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("deleting user %s: %w", id, err)
+	}
+	d.publish(sealed)
+	return u, nil
+}
+
 // ListUsers returns a tenant's users in ID order.
 func (d *DB) ListUsers(ctx context.Context, tenantID string) ([]store.User, error) {
 	var out []store.User

@@ -268,6 +268,33 @@ func (d *DB) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store
 	return nil
 }
 
+// DeleteUser removes the user, its group memberships (bumping the tenant's policy version)
+// and the failed sign-in window of its lower-cased UPN, in one transaction with the events
+// of ctx's store.AuditFunc (given the user removed).
+func (d *DB) DeleteUser(ctx context.Context, tenantID, id string) (store.User, error) {
+	var u store.User
+	err := d.policyWrite(ctx, tenantID, func(tx pgx.Tx) (any, error) {
+		var raw []byte
+		if err := tx.QueryRow(ctx, `DELETE FROM users WHERE tenant_id = $1 AND id = $2 RETURNING data`, tenantID, id).Scan(&raw); err != nil {
+			return nil, fmt.Errorf("user %s: %w", id, notFound(err))
+		}
+		if err := decode(raw, &u); err != nil {
+			return nil, err
+		}
+		b := &pgx.Batch{}
+		b.Queue(`DELETE FROM policy_members WHERE tenant_id = $1 AND kind = $2 AND member_id = $3`, tenantID, store.MemberUser, id)
+		b.Queue(`DELETE FROM signin_failures WHERE key = $1`, []byte(strings.ToLower(strings.TrimSpace(u.UPN))))
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return nil, err
+		}
+		return u, nil
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("deleting user %s: %w", id, err)
+	}
+	return u, nil
+}
+
 // ListUsers returns a tenant's users in ID order.
 func (d *DB) ListUsers(ctx context.Context, tenantID string) ([]store.User, error) {
 	out, err := listRecords[store.User](ctx, d, `SELECT data FROM users WHERE tenant_id = $1 ORDER BY id`, tenantID)

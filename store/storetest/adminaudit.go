@@ -135,6 +135,23 @@ func adminWrites() []adminWrite {
 			failErr: store.ErrNotFound,
 		},
 		{
+			name: "DeleteUser",
+			write: func(ctx context.Context, s store.Store) error {
+				_, err := s.DeleteUser(ctx, "ta", "u-ta")
+				return err
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				_, err := s.User(ctx, "ta", "u-ta")
+				return gone(err)
+			},
+			stored: storedAs(func(x store.User) bool { return x.ID == "u-ta" && x.UPN == "u@ta.example" }),
+			fail: func(ctx context.Context, s store.Store) error {
+				_, err := s.DeleteUser(ctx, "ta", "nope")
+				return err
+			},
+			failErr: store.ErrNotFound,
+		},
+		{
 			name: "UpdateDevice",
 			write: func(ctx context.Context, s store.Store) error {
 				return s.UpdateDevice(ctx, "d-ta", func(d *store.Device) error { d.PolicyDirty = true; return nil })

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -205,6 +206,55 @@ func testUsers(t *testing.T, open opener) {
 			}
 			err = s.UpdateUser(t.Context(), "t1", "nope", func(*store.User) error { return nil })
 			mustErr(t, "UpdateUser missing", err, store.ErrNotFound)
+		}},
+		{"Delete", func(t *testing.T, s store.Store) {
+			// A deleted user is gone with its UPN, TOTP secret, group memberships and failed
+			// sign-in window; another tenant's user of the same UPN is untouched, and the UPN
+			// can be given to a new user.
+			ctx := t.Context()
+			for _, tn := range []string{"t1", "t2"} {
+				must(t, "CreateTenant", s.CreateTenant(ctx, tenant(tn, tn+".example")))
+				u := user(tn, "u1", "Alice@x.com")
+				u.TOTPSecret = []byte{1, 2, 3}
+				must(t, "CreateUser", s.CreateUser(ctx, u))
+				must(t, "CreateGroup", s.CreateGroup(ctx, store.Group{TenantID: tn, ID: "g1", DisplayName: "g1"}))
+				must(t, "AddMembers", s.AddMembers(ctx, tn, "g1", store.Member{Kind: store.MemberUser, ID: "u1"}))
+			}
+			_, _, err := s.RecordFailedSignIn(ctx, "alice@x.com", t0, time.Hour)
+			must(t, "RecordFailedSignIn", err)
+			v := version(t, s, "t1")
+			got, err := s.DeleteUser(ctx, "t1", "u1")
+			must(t, "DeleteUser", err)
+			if got.ID != "u1" || got.UPN != "Alice@x.com" {
+				t.Fatalf("DeleteUser returned %+v", got)
+			}
+			_, err = s.User(ctx, "t1", "u1")
+			mustErr(t, "User after delete", err, store.ErrNotFound)
+			_, err = s.UserByUPN(ctx, "t1", "alice@x.com")
+			mustErr(t, "UserByUPN after delete", err, store.ErrNotFound)
+			if ms, err := s.Members(ctx, "t1", "g1"); err != nil || len(ms) != 0 {
+				t.Fatalf("members of t1/g1 after delete: %v %v", ms, err)
+			}
+			if nv := version(t, s, "t1"); nv <= v {
+				t.Fatalf("policy version %d after delete, was %d", nv, v)
+			}
+			if n, _, err := s.FailedSignIns(ctx, "alice@x.com", t0.Add(time.Minute)); err != nil || n != 0 {
+				t.Fatalf("failed sign-ins after delete: %d %v", n, err)
+			}
+			if other, err := s.User(ctx, "t2", "u1"); err != nil || len(other.TOTPSecret) == 0 {
+				t.Fatalf("t2's user after t1's delete: %+v %v", other, err)
+			}
+			if ms, err := s.Members(ctx, "t2", "g1"); err != nil || len(ms) != 1 {
+				t.Fatalf("members of t2/g1 after t1's delete: %v %v", ms, err)
+			}
+			_, err = s.DeleteUser(ctx, "t1", "u1")
+			mustErr(t, "DeleteUser again", err, store.ErrNotFound)
+			must(t, "CreateUser with the freed UPN", s.CreateUser(ctx, user("t1", "u9", "alice@x.com")))
+			again, err := s.User(ctx, "t1", "u9")
+			must(t, "User of the new user", err)
+			if len(again.TOTPSecret) != 0 {
+				t.Fatalf("the new user inherited a TOTP secret")
+			}
 		}},
 		{"ListByTenant", func(t *testing.T, s store.Store) {
 			must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", "u1", "a@x.com")))
