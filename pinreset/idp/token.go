@@ -6,17 +6,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Token audiences this provider issues.
@@ -109,7 +109,9 @@ type IssuerConfig struct {
 }
 
 // Issuer issues and verifies compact-JWS (RFC 7515 §7.1) ES256 tokens signed with
-// per-tenant keys.
+// per-tenant keys. Signing and signature/claim verification are golang-jwt's (a widely
+// reviewed implementation); algorithm pinning, kid selection and the tenant, amr and
+// structural checks are ours and stay around it.
 type Issuer struct {
 	url      string
 	lifetime time.Duration
@@ -185,28 +187,18 @@ func (is *Issuer) issueFor(ctx context.Context, c Claims, lifetime time.Duration
 	if c.AMR == nil {
 		c.AMR = []string{}
 	}
-	hdr, err := json.Marshal(jwsHeader{Alg: algES256, Typ: "JWT", Kid: kid})
-	if err != nil {
-		return "", Claims{}, fmt.Errorf("issuing token: encoding header: %w", err)
-	}
-	body, err := json.Marshal(wireClaims{
+	// The compact JWS is built and signed by golang-jwt (RFC 7515 §7.1, RFC 7518 §3.4 R || S
+	// encoding); the header and claim names are ours and unchanged.
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, wireClaims{
 		Iss: c.Issuer, Aud: c.Audience, Tid: c.TenantID, Sub: c.Subject, UPN: c.UPN, AMR: c.AMR,
 		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Exp: c.ExpiresAt.Unix(), Jti: c.ID,
 	})
-	if err != nil {
-		return "", Claims{}, fmt.Errorf("issuing token: encoding claims: %w", err)
-	}
-	input := b64url.EncodeToString(hdr) + "." + b64url.EncodeToString(body)
-	digest := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(is.rand, key, digest[:])
+	tok.Header = map[string]any{"alg": algES256, "typ": "JWT", "kid": kid}
+	raw, err := tok.SignedString(key)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("issuing token: signing: %w", err)
 	}
-	// RFC 7518 §3.4: the JWS signature is R || S, each a 32-byte big-endian integer.
-	var sig [64]byte
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return input + "." + b64url.EncodeToString(sig[:]), c, nil
+	return raw, c, nil
 }
 
 func (is *Issuer) signingKey(ctx context.Context, tenantID string) (*ecdsa.PrivateKey, string, error) {
@@ -221,8 +213,10 @@ func (is *Issuer) signingKey(ctx context.Context, tenantID string) (*ecdsa.Priva
 }
 
 // Verify checks raw and returns its claims. It requires, in order: a well-formed compact
-// JWS whose header alg is exactly ES256 (RFC 8725 §3.1: never none, HS256 or anything the
-// verifier did not choose) with no crit; the kid and signature of the tenant's current key
+// JWS (our strict parse first: bounded length, strict base64url, one JSON object per part,
+// every claim we issue present) whose header alg is exactly ES256 (RFC 8725 §3.1: never
+// none, HS256 or anything the verifier did not choose; pinned again in the library) with no
+// crit; the kid and signature of the tenant's current key
 // (want.TenantID's when set, else the token's tid); iss equal to this issuer; aud equal to
 // want.Audience; tid equal to the tenant whose key signed; nbf and exp against the clock
 // with the configured skew; and "mfa" in amr when want.RequireMFA. Failures wrap the typed
@@ -243,32 +237,86 @@ func (is *Issuer) Verify(ctx context.Context, raw string, want Expect) (Claims, 
 	if err != nil {
 		return Claims{}, fmt.Errorf("verifying token: %w", err)
 	}
-	if tok.kid != kid {
-		return Claims{}, fmt.Errorf("verifying token: kid %q is not tenant %q's key: %w", tok.kid, tenant, ErrTokenSignature)
+	if err := is.verifySignature(raw, tok.kid, kid, &key.PublicKey, want.Audience); err != nil {
+		return Claims{}, fmt.Errorf("verifying token: %w", err)
 	}
-	digest := sha256.Sum256([]byte(tok.signingInput))
-	r := new(big.Int).SetBytes(tok.sig[:32])
-	s := new(big.Int).SetBytes(tok.sig[32:])
-	if !ecdsa.Verify(&key.PublicKey, digest[:], r, s) {
-		return Claims{}, fmt.Errorf("verifying token: %w", ErrTokenSignature)
-	}
+	// iss, aud, nbf and exp were checked by the library against the same rules; tid and amr
+	// are ours.
 	c := tok.claims
-	now := is.now()
 	switch {
-	case c.Issuer != is.url:
-		return Claims{}, fmt.Errorf("verifying token: iss %q: %w", c.Issuer, ErrTokenIssuer)
-	case c.Audience != want.Audience:
-		return Claims{}, fmt.Errorf("verifying token: aud %q: %w", c.Audience, ErrTokenAudience)
 	case c.TenantID != tenant:
 		return Claims{}, fmt.Errorf("verifying token: tid %q, want %q: %w", c.TenantID, tenant, ErrTokenTenant)
-	case now.Add(is.skew).Before(c.NotBefore):
-		return Claims{}, fmt.Errorf("verifying token: nbf %s: %w", c.NotBefore.UTC().Format(time.RFC3339), ErrTokenNotYetValid)
-	case !now.Add(-is.skew).Before(c.ExpiresAt):
-		return Claims{}, fmt.Errorf("verifying token: exp %s: %w", c.ExpiresAt.UTC().Format(time.RFC3339), ErrTokenExpired)
 	case want.RequireMFA && !c.HasMFA():
 		return Claims{}, fmt.Errorf("verifying token: amr %v: %w", c.AMR, ErrMFARequired)
 	}
 	return c, nil
+}
+
+// verifySignature checks raw with golang-jwt, pinned to ES256 (jwt.WithValidMethods: "none",
+// HS256 keyed with the public key and every other alg are refused before any key is used,
+// RFC 8725 §3.1), under key wantKid only (a token naming another kid is refused without
+// trying it), then iss equal to this issuer, aud equal to audience, exp required and exp/nbf
+// against the issuer's clock with its skew as leeway (RFC 7519 §4.1.4, §4.1.5: valid while
+// now-skew < exp and now+skew >= nbf). Failures wrap the typed Err* values.
+func (is *Issuer) verifySignature(raw, tokKid, wantKid string, pub *ecdsa.PublicKey, audience string) error {
+	if tokKid != wantKid {
+		return fmt.Errorf("kid %q is not the tenant's key: %w", tokKid, ErrTokenSignature)
+	}
+	p := jwt.NewParser(
+		jwt.WithValidMethods([]string{algES256}),
+		jwt.WithIssuer(is.url),
+		jwt.WithAudience(audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(is.skew),
+		jwt.WithTimeFunc(is.now),
+	)
+	var w wireClaims
+	tok, err := p.ParseWithClaims(raw, &w, func(t *jwt.Token) (any, error) {
+		if k, _ := t.Header["kid"].(string); k != wantKid {
+			return nil, fmt.Errorf("kid %q is not the tenant's key: %w", k, ErrTokenSignature)
+		}
+		return pub, nil
+	})
+	if err == nil {
+		return nil
+	}
+	if tok != nil && tok.Method != nil && tok.Method.Alg() != algES256 {
+		return fmt.Errorf("%w: alg %q is not %s: %v", ErrTokenMalformed, tok.Method.Alg(), algES256, err)
+	}
+	// Claim failures first, in the order Verify documents (iss, aud, nbf, exp); a signature
+	// failure never reaches claim validation.
+	for _, m := range []struct{ lib, ours error }{
+		{jwt.ErrTokenInvalidIssuer, ErrTokenIssuer},
+		{jwt.ErrTokenInvalidAudience, ErrTokenAudience},
+		{jwt.ErrTokenNotValidYet, ErrTokenNotYetValid},
+		{jwt.ErrTokenExpired, ErrTokenExpired},
+		{ErrTokenSignature, ErrTokenSignature},
+		{jwt.ErrTokenSignatureInvalid, ErrTokenSignature},
+	} {
+		if errors.Is(err, m.lib) {
+			if m.lib == m.ours {
+				return err
+			}
+			return fmt.Errorf("%w: %v", m.ours, err)
+		}
+	}
+	return fmt.Errorf("%w: %v", ErrTokenMalformed, err)
+}
+
+// jwt.Claims for the library's validator; the JSON form stays wireClaims'.
+
+func (w wireClaims) GetExpirationTime() (*jwt.NumericDate, error) { return numericDate(w.Exp), nil }
+func (w wireClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return numericDate(w.Iat), nil }
+func (w wireClaims) GetNotBefore() (*jwt.NumericDate, error)      { return numericDate(w.Nbf), nil }
+func (w wireClaims) GetIssuer() (string, error)                   { return w.Iss, nil }
+func (w wireClaims) GetSubject() (string, error)                  { return w.Sub, nil }
+func (w wireClaims) GetAudience() (jwt.ClaimStrings, error)       { return jwt.ClaimStrings{w.Aud}, nil }
+
+func numericDate(sec int64) *jwt.NumericDate {
+	if sec == 0 {
+		return nil
+	}
+	return jwt.NewNumericDate(time.Unix(sec, 0))
 }
 
 // parsedToken is a syntactically valid token whose signature is not yet checked.

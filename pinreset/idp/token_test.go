@@ -2,10 +2,13 @@ package idp
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -269,5 +272,106 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := w.issuer.Verify(ctx, raw, want); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// hs256With signs header (alg HS256) and payload with HMAC-SHA-256 keyed by key: the
+// algorithm-confusion attack, where the verifier's public key bytes become the HMAC key.
+func hs256With(key []byte, kid string, payload any) string {
+	hb, _ := json.Marshal(map[string]any{"alg": "HS256", "typ": "JWT", "kid": kid})
+	pb, _ := json.Marshal(payload)
+	input := b64url.EncodeToString(hb) + "." + b64url.EncodeToString(pb)
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(input))
+	return input + "." + b64url.EncodeToString(m.Sum(nil))
+}
+
+// publicKeyForms are the byte forms of keyA's public key an attacker could use as an
+// HMAC key: SubjectPublicKeyInfo DER, its PEM, and the uncompressed point.
+func publicKeyForms(t *testing.T, key *ecdsa.PrivateKey) map[string][]byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	point, err := key.PublicKey.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]byte{
+		"der":   der,
+		"pem":   pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+		"point": point,
+	}
+}
+
+// TestVerifyRefusesAlgorithmConfusion: through Verify, a token with alg none, or HS256
+// keyed with any byte form of the tenant's public key, is refused as malformed.
+func TestVerifyRefusesAlgorithmConfusion(t *testing.T) {
+	w := newWorld(t)
+	enrollA := Expect{Audience: AudienceEnrollment, TenantID: tenantA}
+	tokens := map[string]string{}
+	for form, b := range publicKeyForms(t, w.keys.keys[tenantA]) {
+		tokens["HS256 with public key "+form] = hs256With(b, "kid-a-1", claimsJSON())
+	}
+	hb, _ := json.Marshal(map[string]any{"alg": "none", "typ": "JWT", "kid": "kid-a-1"})
+	pb, _ := json.Marshal(claimsJSON())
+	tokens["alg none, empty signature"] = b64url.EncodeToString(hb) + "." + b64url.EncodeToString(pb) + "."
+	tokens["alg none, 64-byte signature"] = b64url.EncodeToString(hb) + "." + b64url.EncodeToString(pb) + "." + b64url.EncodeToString(make([]byte, 64))
+	for name, raw := range tokens {
+		t.Run(name, func(t *testing.T) {
+			if _, err := w.issuer.Verify(context.Background(), raw, enrollA); !errors.Is(err, ErrTokenMalformed) {
+				t.Fatalf("Verify err = %v, want %v", err, ErrTokenMalformed)
+			}
+		})
+	}
+}
+
+// TestVerifySignatureLibraryPinning checks the library layer on its own, below our
+// structural parse: with our alg check bypassed, golang-jwt pinned to ES256 still refuses
+// alg none and HS256 keyed with the public key, refuses a kid other than the tenant's, a
+// tampered payload and an expired token, and accepts the genuine token.
+func TestVerifySignatureLibraryPinning(t *testing.T) {
+	w := newWorld(t)
+	keyA := w.keys.keys[tenantA]
+	hdrA := map[string]any{"alg": "ES256", "typ": "JWT", "kid": "kid-a-1"}
+	valid := signRaw(t, keyA, hdrA, claimsJSON())
+	parts := strings.Split(valid, ".")
+	hb, _ := json.Marshal(map[string]any{"alg": "none", "typ": "JWT", "kid": "kid-a-1"})
+	tampered := claimsJSON()
+	tampered["sub"] = "u-admin"
+	tb, _ := json.Marshal(tampered)
+	tests := []struct {
+		name    string
+		raw     string
+		tokKid  string
+		advance time.Duration
+		wantErr error
+	}{
+		{"genuine", valid, "kid-a-1", 0, nil},
+		{"alg none", b64url.EncodeToString(hb) + "." + parts[1] + ".", "kid-a-1", 0, ErrTokenMalformed},
+		{"alg HS256 with public key der", hs256With(publicKeyForms(t, keyA)["der"], "kid-a-1", claimsJSON()), "kid-a-1", 0, ErrTokenMalformed},
+		{"alg HS256 with public key point", hs256With(publicKeyForms(t, keyA)["point"], "kid-a-1", claimsJSON()), "kid-a-1", 0, ErrTokenMalformed},
+		{"wrong kid in header", signRaw(t, keyA, map[string]any{"alg": "ES256", "kid": "kid-a-0"}, claimsJSON()), "kid-a-1", 0, ErrTokenSignature},
+		{"wrong kid", valid, "kid-a-0", 0, ErrTokenSignature},
+		{"tampered payload", parts[0] + "." + b64url.EncodeToString(tb) + "." + parts[2], "kid-a-1", 0, ErrTokenSignature},
+		{"expired", valid, "kid-a-1", 11 * time.Minute, ErrTokenExpired},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w.clock.mu.Lock()
+			w.clock.t = t0.Add(tc.advance)
+			w.clock.mu.Unlock()
+			err := w.issuer.verifySignature(tc.raw, tc.tokKid, "kid-a-1", &keyA.PublicKey, AudienceEnrollment)
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("verifySignature: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("verifySignature err = %v, want %v", err, tc.wantErr)
+			}
+		})
 	}
 }
