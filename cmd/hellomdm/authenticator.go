@@ -1,20 +1,17 @@
 package main
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base32"
-	"encoding/binary"
 	"flag"
 	"fmt"
-	"hash"
 	"io"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 func init() { subcommands["authenticator"] = runAuthenticator }
@@ -29,8 +26,8 @@ machines, scripts and the README tour. The URI's algorithm, digits and period ar
 // totpParams are the parameters of one TOTP secret (Key Uri Format: otpauth://totp/LABEL?
 // secret=BASE32&algorithm=SHA1&digits=6&period=30; the defaults are RFC 6238's).
 type totpParams struct {
-	secret []byte
-	alg    func() hash.Hash
+	secret string // base32, upper case, unpadded
+	alg    otp.Algorithm
 	digits int
 	period time.Duration
 }
@@ -77,7 +74,10 @@ func runAuthenticator(args []string, stdout, stderr io.Writer) int {
 		return fail(err.Error())
 	}
 	now := time.Now()
-	code := p.code(now)
+	code, err := p.code(now)
+	if err != nil {
+		return fail(err.Error())
+	}
 	if *output == "json" {
 		left := p.period - time.Duration(now.UnixNano()%int64(p.period))
 		fmt.Fprintf(stdout, "{\n  \"code\": %q,\n  \"validForSeconds\": %d\n}\n", code, int(left.Seconds()))
@@ -94,7 +94,7 @@ func totpDefaults(b32 string) (totpParams, error) {
 	if err != nil || len(secret) == 0 {
 		return totpParams{}, fmt.Errorf("secret is not base32")
 	}
-	return totpParams{secret: secret, alg: sha1.New, digits: 6, period: 30 * time.Second}, nil
+	return totpParams{secret: base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret), alg: otp.AlgorithmSHA1, digits: 6, period: 30 * time.Second}, nil
 }
 
 // parseOTPAuthURI reads the Key Uri Format authenticator apps scan: otpauth://totp/LABEL
@@ -116,9 +116,9 @@ func parseOTPAuthURI(raw string) (totpParams, error) {
 	switch strings.ToUpper(q.Get("algorithm")) {
 	case "", "SHA1":
 	case "SHA256":
-		p.alg = sha256.New
+		p.alg = otp.AlgorithmSHA256
 	case "SHA512":
-		p.alg = sha512.New
+		p.alg = otp.AlgorithmSHA512
 	default:
 		return totpParams{}, fmt.Errorf("--uri: algorithm %q: want SHA1, SHA256 or SHA512", q.Get("algorithm"))
 	}
@@ -140,19 +140,17 @@ func parseOTPAuthURI(raw string) (totpParams, error) {
 }
 
 // code is RFC 6238 §4.2: T = floor(unixtime / period) (T0 = 0), then HOTP (RFC 4226 §5.3:
-// HMAC over the 8-byte big-endian counter, dynamic truncation, modulo 10^digits).
-func (p totpParams) code(t time.Time) string {
-	counter := uint64(t.Unix() / int64(p.period/time.Second))
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], counter)
-	m := hmac.New(p.alg, p.secret)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	bin := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
-	mod := uint32(1)
-	for range p.digits {
-		mod *= 10
+// HMAC over the 8-byte big-endian counter, dynamic truncation, modulo 10^digits), computed
+// by github.com/pquerna/otp with every parameter given explicitly.
+func (p totpParams) code(t time.Time) (string, error) {
+	code, err := totp.GenerateCodeCustom(p.secret, t, totp.ValidateOpts{
+		Period:    uint(p.period / time.Second),
+		Skew:      0,
+		Digits:    otp.Digits(p.digits),
+		Algorithm: p.alg,
+	})
+	if err != nil {
+		return "", fmt.Errorf("computing code: %w", err)
 	}
-	return fmt.Sprintf("%0*d", p.digits, bin%mod)
+	return code, nil
 }

@@ -59,8 +59,8 @@ func TestTOTPCodeRFC6238(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.code(time.Unix(tc.unix, 0)); got != tc.want {
-			t.Errorf("%s at %d: got %s, want %s", tc.alg, tc.unix, got, tc.want)
+		if got, err := p.code(time.Unix(tc.unix, 0)); err != nil || got != tc.want {
+			t.Errorf("%s at %d: got %s, %v; want %s", tc.alg, tc.unix, got, err, tc.want)
 		}
 	}
 }

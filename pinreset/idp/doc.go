@@ -13,9 +13,11 @@
 // # Basics
 //
 // HashPassword/CheckPassword store passwords as PHC argon2id strings. NewTOTPSecret,
-// TOTPURI, TOTPCode and VerifyTOTP implement TOTP; VerifyTOTP accepts ±1 step and refuses a
+// TOTPURI, TOTPCode and VerifyTOTP implement TOTP (codes computed and compared by
+// github.com/pquerna/otp with explicit SHA-1, 6 digits, 30 s); VerifyTOTP accepts ±1 step and refuses a
 // step at or below the last one used, which the caller persists (UserStore.UseTOTPStep does
-// so atomically). Issuer issues and verifies tokens: Verify accepts only alg ES256, checks
+// so atomically). Issuer issues and verifies tokens (signing and signature/claim checks by
+// github.com/golang-jwt/jwt/v5, pinned to ES256): Verify accepts only alg ES256, checks
 // kid and signature against the tenant's key from KeySource, then iss, aud, tid, nbf/exp
 // (with a small skew) and, when asked, amr "mfa" (field-notes.md, "Forged enrollment tokens").
 // Service ties these to a UserStore and serves HTTP (Handler, mounted at /idp/).

@@ -1,17 +1,16 @@
 package idp
 
 import (
-	"crypto/hmac"
-	"crypto/sha1"
-	"crypto/subtle"
 	"encoding/base32"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // TOTP parameters (RFC 6238 §4 with the defaults authenticator apps expect: HMAC-SHA-1,
@@ -56,10 +55,37 @@ func TOTPURI(issuer, account, b32 string) string {
 		"&period=" + strconv.Itoa(int(TOTPPeriod/time.Second))
 }
 
-// TOTPCode returns the 6-digit code for time t.
-func TOTPCode(secret []byte, t time.Time) string {
-	return hotp(secret, uint64(totpStep(t)), TOTPDigits)
+// totpOpts are the TOTP parameters for github.com/pquerna/otp, spelled out rather than left
+// to the library's defaults. Skew is 0: VerifyTOTP walks the ±TOTPSkew window itself,
+// because replay protection needs to know which step matched and the library's own skew
+// reports only a bool.
+func totpOpts(digits otp.Digits) totp.ValidateOpts {
+	return totp.ValidateOpts{
+		Period:    uint(TOTPPeriod / time.Second),
+		Skew:      0,
+		Digits:    digits,
+		Algorithm: otp.AlgorithmSHA1,
+	}
 }
+
+// TOTPCode returns the 6-digit code for time t. The code is computed by pquerna/otp
+// (RFC 6238 §4 over RFC 4226 §5.3); its only error, a secret that is not base32, cannot
+// happen for bytes encoded here, and would yield "", which VerifyTOTP never accepts.
+func TOTPCode(secret []byte, t time.Time) string {
+	code, err := totpCodeAt(secret, totpStep(t), otp.DigitsSix)
+	if err != nil {
+		return ""
+	}
+	return code
+}
+
+// totpCodeAt is the code of step (digits long).
+func totpCodeAt(secret []byte, step int64, digits otp.Digits) (string, error) {
+	return totp.GenerateCodeCustom(totpB32.EncodeToString(secret), stepStart(step), totpOpts(digits))
+}
+
+// stepStart is the first instant of step.
+func stepStart(step int64) time.Time { return time.Unix(step*int64(TOTPPeriod/time.Second), 0) }
 
 // totpStep is T = floor((unixtime - T0) / X) with T0 = 0 (RFC 6238 §4.2). Times before
 // the epoch map to negative steps, which match nothing useful.
@@ -70,23 +96,6 @@ func totpStep(t time.Time) int64 {
 		return (sec - p + 1) / p
 	}
 	return sec / p
-}
-
-// hotp is RFC 4226 §5.3: HMAC-SHA-1 over the 8-byte big-endian counter, dynamic
-// truncation, modulo 10^digits, zero-padded.
-func hotp(secret []byte, counter uint64, digits int) string {
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], counter)
-	m := hmac.New(sha1.New, secret)
-	m.Write(msg[:])
-	sum := m.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	bin := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
-	mod := uint32(1)
-	for range digits {
-		mod *= 10
-	}
-	return fmt.Sprintf("%0*d", digits, bin%mod)
 }
 
 // VerifyTOTP checks code against the steps around now (±TOTPSkew). It returns the matched
@@ -112,11 +121,16 @@ func VerifyTOTP(secret []byte, code string, now time.Time, lastUsedStep int64) (
 	// reveals which step matched.
 	matched := int64(0)
 	found := false
+	b32 := totpB32.EncodeToString(secret)
 	for step := cur + TOTPSkew; step >= cur-TOTPSkew; step-- {
 		if step < 0 {
 			continue
 		}
-		ok := subtle.ConstantTimeCompare([]byte(hotp(secret, uint64(step), TOTPDigits)), []byte(code)) == 1
+		// pquerna/otp compares in constant time (crypto/subtle) at exactly this step.
+		ok, err := totp.ValidateCustom(code, b32, stepStart(step), totpOpts(otp.DigitsSix))
+		if err != nil {
+			return 0, fmt.Errorf("verifying totp: %v: %w", err, ErrTOTPInvalid)
+		}
 		switch {
 		case ok && step > lastUsedStep && !found:
 			matched, found = step, true
