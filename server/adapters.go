@@ -119,7 +119,23 @@ func (r enrollmentRegistry) Register(ctx context.Context, e enrollment.Enrollmen
 	if errors.Is(err, store.ErrConflict) {
 		return enrollment.ErrOtherTenant
 	}
-	return unavailableAs(enrollment.ErrUnavailable, err)
+	if err != nil {
+		return unavailableAs(enrollment.ErrUnavailable, err)
+	}
+	// A tenant deleted while this enrollment was under way (after its domain was resolved)
+	// refuses devices that registered before the delete committed (store.DeleteTenant's
+	// ErrConflict), and this check retires one that registered after it: either way no
+	// device is left enrolled in a deleted tenant.
+	if _, err := r.st.Tenant(context.WithoutCancel(ctx), e.TenantID); isNotFound(err) {
+		if err := r.st.UpdateDevice(context.WithoutCancel(ctx), e.DeviceID, func(d *store.Device) error {
+			d.State = store.DeviceRetired
+			return nil
+		}); err != nil {
+			return unavailableAs(enrollment.ErrUnavailable, err)
+		}
+		return enrollment.ErrUnknownDomain
+	}
+	return nil
 }
 
 // Renew replaces the device's certificate serial (revoking the old one) and records the

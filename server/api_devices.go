@@ -213,8 +213,25 @@ func (s *Server) retireDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	after, err := s.retire(r.Context(), p, d.ID)
+	switch {
+	case errors.Is(err, errAlreadyRetired):
+		writeError(w, http.StatusConflict, "conflict", "the device is already retired")
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "notFound", "no such device")
+	case err != nil:
+		s.log.Error("retiring device failed", "device", d.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the device could not be retired; nothing was changed")
+	default:
+		writeJSON(w, http.StatusOK, deviceView(after, s.tenantOfDevice(r.Context(), after)))
+	}
+}
+
+// retire marks a device retired in one transaction with its admin.write and retired audit
+// events; errAlreadyRetired when it already was.
+func (s *Server) retire(ctx context.Context, p Principal, id string) (store.Device, error) {
 	var after store.Device
-	err := s.cfg.Store.Checkin(r.Context(), d.ID, func(tx store.DeviceTx) error {
+	err := s.cfg.Store.Checkin(ctx, id, func(tx store.DeviceTx) error {
 		cur, err := tx.Device()
 		if err != nil {
 			return err
@@ -238,15 +255,5 @@ func (s *Server) retireDevice(w http.ResponseWriter, r *http.Request) {
 				Details: mustJSON(map[string]any{"previousState": before.EnrollmentState, "certSerial": cur.CertSerial})},
 		)
 	})
-	switch {
-	case errors.Is(err, errAlreadyRetired):
-		writeError(w, http.StatusConflict, "conflict", "the device is already retired")
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "notFound", "no such device")
-	case err != nil:
-		s.log.Error("retiring device failed", "device", d.ID, "err", err)
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the device could not be retired; nothing was changed")
-	default:
-		writeJSON(w, http.StatusOK, deviceView(after, s.tenantOfDevice(r.Context(), after)))
-	}
+	return after, err
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,6 +30,7 @@ import (
 //	GET  users, devices, servicePrincipals              yes     yes       yes    yes
 //	POST /tenants, POST /tokens                         -       -         -      yes
 //	PATCH /tenants/{tid}                                -       -         yes    yes
+//	DELETE /tenants/{tid}                               -       -         -      yes
 //	POST users, authenticationMethods/totp              -       -         yes    yes
 //	PATCH, DELETE users/{uid}                           -       -         yes    yes
 //	POST pinReset/consent                               -       -         yes    yes
@@ -47,6 +49,7 @@ func (s *Server) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants", s.listTenants).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}", s.getTenant).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}", s.patchTenant).Methods(http.MethodPatch)
+	api.HandleFunc("/tenants/{tid}", s.deleteTenant).Methods(http.MethodDelete)
 	api.HandleFunc("/tenants/{tid}/users", s.createUser).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/users", s.listUsers).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/users/{uid}", s.getUser).Methods(http.MethodGet)
@@ -518,4 +521,102 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// TenantDeletionConflict is the 409 answer of DELETE /tenants/{tid} while the tenant still
+// has enrolled devices.
+type TenantDeletionConflict struct {
+	apiError
+	EnrolledDevices int `json:"enrolledDevices"`
+}
+
+// deleteTenant removes a tenant (DELETE /tenants/{tid}, global admin only, 204). The rule:
+//
+//   - While the tenant has enrolled (not retired) devices the answer is 409 with their count,
+//     and nothing changes. With ?force=true every such device is retired first, each with
+//     its own audit events, exactly as POST .../devices/{did}/retire does: its certificate
+//     is revoked and its next check-in refused (SyncML 403).
+//   - Then, in one transaction with the deletion's admin.write "delete" event, the store
+//     removes the tenant with its domains (enrollment for them is refused as for any unknown
+//     domain), users, groups, profiles, assignments, setting states, the admin tokens bound
+//     to it and its signing keys (store.Tenants.DeleteTenant).
+//   - The tenant's audit log is kept, and the deletion event is appended to it: the log
+//     where the tenant's creation was recorded. Audit is evidence. The API serves a
+//     tenant's log only while the tenant exists, so export it first (GET .../audit, 'admin
+//     audit export') when it is needed outside the store; it stays in the store (and its
+//     backups), and a tenant created again with the same ID continues that chain. The
+//     retired device records are kept too.
+func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.requireAdmin(w, r, true, "delete tenants")
+	if !ok {
+		return
+	}
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	force := false
+	if v := r.URL.Query().Get("force"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "badRequest", "force must be true or false")
+			return
+		}
+		force = b
+	}
+	devs, err := s.cfg.Store.ListDevices(r.Context(), t.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing the tenant's devices failed")
+		return
+	}
+	var enrolled []string
+	for _, d := range devs {
+		if d.State == store.DeviceEnrolled {
+			enrolled = append(enrolled, d.ID)
+		}
+	}
+	if len(enrolled) > 0 && !force {
+		s.tenantDeleteConflict(w, len(enrolled))
+		return
+	}
+	for _, id := range enrolled {
+		if _, err := s.retire(r.Context(), p, id); err != nil && !errors.Is(err, errAlreadyRetired) && !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("retiring device of a deleted tenant failed", "device", id, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "retiring the tenant's devices failed; the tenant was not deleted")
+			return
+		}
+	}
+	ctx := auditWrite(r.Context(), func(removed store.Tenant) []*audit.Event {
+		return []*audit.Event{s.adminEvent(p, removed.ID, "delete", audit.Subject{Type: audit.SubjectTenant, ID: removed.ID}, "",
+			map[string]any{"displayName": removed.DisplayName, "verifiedDomains": removed.VerifiedDomains, "retiredDevices": len(enrolled)}, nil)}
+	})
+	if _, err := s.cfg.Store.DeleteTenant(ctx, t.ID); err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			writeError(w, http.StatusNotFound, "notFound", "no such tenant")
+		case errors.Is(err, store.ErrConflict):
+			// A device enrolled while this request ran: count again for the answer.
+			n := 0
+			if devs, lerr := s.cfg.Store.ListDevices(r.Context(), t.ID); lerr == nil {
+				for _, d := range devs {
+					if d.State == store.DeviceEnrolled {
+						n++
+					}
+				}
+			}
+			s.tenantDeleteConflict(w, n)
+		default:
+			s.log.Error("deleting tenant failed", "tenant", t.ID, "err", err)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "the tenant could not be deleted")
+		}
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) tenantDeleteConflict(w http.ResponseWriter, enrolled int) {
+	c := TenantDeletionConflict{EnrolledDevices: enrolled}
+	c.Error.Code = "conflict"
+	c.Error.Message = fmt.Sprintf("the tenant has %d enrolled devices: retire them, or delete with force=true to retire them all", enrolled)
+	writeJSON(w, http.StatusConflict, c)
 }

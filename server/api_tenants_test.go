@@ -15,6 +15,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/syncml"
 )
 
 // identityTestNow is the clock of the validation tests.
@@ -323,4 +324,77 @@ func decodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// Deleting a tenant: global admins only; 409 naming the enrolled devices unless force=true,
+// which retires them (their check-ins are refused); then the tenant, its users and tokens
+// are gone, its audit log (with the deletion event) is kept, and the other tenant is
+// untouched.
+func TestTenantDelete(t *testing.T) {
+	ts := startIdentityServer(t)
+	ctx := context.Background()
+	path := "/tenants/" + testTenant
+	var u UserView
+	if st := ts.api(http.MethodPost, path+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
+		t.Fatalf("create user: %d", st)
+	}
+	adminA := ts.newToken(store.RoleAdmin, testTenant)
+	adminB := ts.newToken(store.RoleAdmin, tenantB)
+	dev := ts.enroll("dev-contoso")
+	for _, tc := range []struct {
+		name, token, path string
+		status            int
+		code              string
+	}{
+		{"tenant admin", adminA, path, 403, "forbidden"},
+		{"other tenant's admin", adminB, path, 404, "notFound"},
+		{"bad force", testToken, path + "?force=maybe", 400, "badRequest"},
+		{"enrolled device", testToken, path, 409, "conflict"},
+		{"unknown tenant", testToken, "/tenants/" + newTenant, 404, "notFound"},
+	} {
+		if st, code := ts.raw(tc.token, http.MethodDelete, tc.path, ""); st != tc.status || code != tc.code {
+			t.Errorf("%s: HTTP %d %q, want %d %q", tc.name, st, code, tc.status, tc.code)
+		}
+	}
+	var conflict TenantDeletionConflict
+	if st := ts.api(http.MethodDelete, path, nil, &conflict); st != http.StatusConflict || conflict.EnrolledDevices != 1 || !strings.Contains(conflict.Error.Message, "1 enrolled devices") {
+		t.Fatalf("delete with an enrolled device: %d %+v", st, conflict)
+	}
+	if _, err := ts.app.Store.User(ctx, testTenant, u.ID); err != nil {
+		t.Fatalf("a refused delete changed the tenant: %v", err)
+	}
+	if st := ts.api(http.MethodDelete, path+"?force=true", nil, nil); st != http.StatusNoContent {
+		t.Fatalf("forced delete: %d", st)
+	}
+	if st := ts.api(http.MethodGet, path, nil, nil); st != http.StatusNotFound {
+		t.Errorf("GET after delete: %d", st)
+	}
+	if _, err := ts.app.Store.TenantByDomain(ctx, "contoso.com"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted tenant's domain still resolves: %v", err)
+	}
+	if _, err := ts.app.Store.User(ctx, testTenant, u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted tenant's user: %v", err)
+	}
+	if st, _ := ts.raw(adminA, http.MethodGet, "/tenants", ""); st != http.StatusUnauthorized {
+		t.Errorf("the deleted tenant's token still authenticates: HTTP %d", st)
+	}
+	if st := ts.apiAs(adminB, http.MethodGet, "/tenants/"+tenantB, nil, nil); st != http.StatusOK {
+		t.Errorf("the other tenant after delete: %d", st)
+	}
+	evs := ts.events(testTenant)
+	if e := findEvent(evs, audit.KindAdminWrite, "delete", testTenant); e == nil || e.Subject.Type != audit.SubjectTenant || !bytes.Contains(e.Details, []byte("contoso.com")) {
+		t.Fatalf("no deletion event in the kept audit log: %+v", e)
+	}
+	if findEvent(evs, audit.KindRetired, "retire", dev.id) == nil {
+		t.Errorf("the forced retirement is not audited")
+	}
+	raw, _ := dev.first().Bytes(true)
+	st, body := dev.post(raw)
+	m, err := syncml.Parse(body)
+	if err != nil {
+		t.Fatalf("HTTP %d: %s", st, body)
+	}
+	if code, _ := statusFor(m, "0"); code != syncml.StatusForbidden && code != syncml.StatusInvalidCredentials {
+		t.Fatalf("check-in of the deleted tenant's device: HTTP %d SyncHdr status %d", st, code)
+	}
 }

@@ -26,7 +26,7 @@ func NewKeys(st store.Config) *Keys { return &Keys{st: st} }
 
 // TenantSigningKey returns the tenant's ES256 token-signing key and its key ID.
 func (k *Keys) TenantSigningKey(ctx context.Context, tenantID string) (*ecdsa.PrivateKey, string, error) {
-	der, err := k.getOrCreate(ctx, "tenant/"+tenantID+"/signing-key", func() ([]byte, error) {
+	der, err := k.getOrCreate(ctx, store.ConfigTenantPrefix(tenantID)+"signing-key", func() ([]byte, error) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return nil, err
@@ -54,7 +54,7 @@ func (k *Keys) TenantSigningKey(ctx context.Context, tenantID string) (*ecdsa.Pr
 
 // TenantRSAKey returns the tenant's PIN reset service key, creating it with create once.
 func (k *Keys) TenantRSAKey(ctx context.Context, tenantID string, create func() (*rsa.PrivateKey, error)) (*rsa.PrivateKey, error) {
-	der, err := k.getOrCreate(ctx, "tenant/"+tenantID+"/pinreset-key", func() ([]byte, error) {
+	der, err := k.getOrCreate(ctx, store.ConfigTenantPrefix(tenantID)+"pinreset-key", func() ([]byte, error) {
 		key, err := create()
 		if err != nil {
 			return nil, err

@@ -50,6 +50,7 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/tenants", tag: "tenants", summary: "List the tenants the token sees", status: 200, resp: TenantView{}, list: true, errs: ro},
 		{method: "GET", path: "/tenants/{tid}", tag: "tenants", summary: "Get a tenant", status: 200, resp: TenantView{}, errs: ro},
 		{method: "PATCH", path: "/tenants/{tid}", tag: "tenants", summary: "Change a tenant (admin)", body: TenantPatch{}, status: 200, resp: TenantView{}, errs: append(rw, 409)},
+		{method: "DELETE", path: "/tenants/{tid}", tag: "tenants", summary: "Delete a tenant with its users, groups, profiles, tokens and keys; its audit log is kept (export it first). 409 with enrolledDevices while devices are enrolled, unless ?force=true retires them first (global admin)", status: 204, errs: []int{400, 401, 403, 404, 409, 503}},
 		{method: "POST", path: "/tenants/{tid}/users", tag: "users", summary: "Create a user (admin)", body: UserRequest{}, status: 201, resp: UserView{}, errs: append(rw, 409)},
 		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users", status: 200, resp: UserView{}, list: true, errs: ro},
 		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: UserView{}, errs: ro},

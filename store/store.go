@@ -47,7 +47,20 @@ type Tenants interface {
 	// ctx's AuditFunc (WithAudit) are appended in the same transaction.
 	UpdateTenant(ctx context.Context, id string, fn func(*Tenant) error) error
 	ListTenants(ctx context.Context) ([]Tenant, error)
+	// DeleteTenant removes a tenant and returns the record removed; ErrNotFound when there is
+	// none, ErrConflict (changing nothing) while one of its devices is enrolled: retire them
+	// first. In one transaction it removes the tenant with its verified domains, users,
+	// groups and members, profiles, assignments, setting states and policy version, the
+	// admin tokens bound to it and its configuration keys (ConfigTenantPrefix: its signing
+	// keys). It keeps the tenant's audit chain (evidence; events of ctx's AuditFunc
+	// (WithAudit) are appended to it in the same transaction) and its device records, all
+	// retired, with their revoked certificates.
+	DeleteTenant(ctx context.Context, id string) (Tenant, error)
 }
+
+// ConfigTenantPrefix is the prefix of the configuration keys that belong to one tenant
+// (its token signing and PIN reset keys); DeleteTenant removes them.
+func ConfigTenantPrefix(tenantID string) string { return "tenant/" + tenantID + "/" }
 
 // Users holds tenant users.
 type Users interface {

@@ -10,7 +10,7 @@ import (
 // it inside the write's transaction, after the change is applied, with the record as the
 // write stores it:
 //
-//   - CreateTenant, UpdateTenant: a [Tenant]
+//   - CreateTenant, UpdateTenant, DeleteTenant: a [Tenant] (for DeleteTenant, the tenant removed)
 //   - CreateUser, UpdateUser, DeleteUser: a [User] (for DeleteUser, the user removed)
 //   - RegisterDevice: a [DeviceRegistration] (the device stored and the record it replaced)
 //   - UpdateDevice: a [Device]

@@ -23,6 +23,7 @@ var adminExamples = map[string]string{
 	"user disable":        "hellomdm admin user disable --tenant contoso.com --user alice@contoso.com",
 	"user enable":         "hellomdm admin user enable --tenant contoso.com --user alice@contoso.com",
 	"user delete":         "hellomdm admin user delete --tenant contoso.com --user alice@contoso.com",
+	"tenant delete":       "hellomdm admin tenant delete --tenant contoso.com --confirm contoso.com --force",
 	"backup":              "hellomdm admin backup --out hellomdm-$(date +%F).db",
 	"token revoke":        "hellomdm admin token revoke --id 0b6f4c1e-2d3a-4c5b-8e9f-1a2b3c4d5e6f",
 	"token list":          "hellomdm admin token list",

@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	bbolt "go.etcd.io/bbolt"
@@ -343,4 +344,104 @@ func (d *DB) ListUsers(ctx context.Context, tenantID string) ([]store.User, erro
 		return nil, fmt.Errorf("listing users of tenant %s: %w", tenantID, err)
 	}
 	return out, nil
+}
+
+// DeleteTenant removes a tenant and what belongs to it (see store.Tenants), refusing with
+// ErrConflict while one of its devices is enrolled. The audit chain and the (retired) device
+// records are kept. The events of ctx's store.AuditFunc (given the tenant removed) are
+// appended to the tenant's chain in the transaction.
+func (d *DB) DeleteTenant(ctx context.Context, id string) (store.Tenant, error) {
+	var (
+		t      store.Tenant
+		sealed []sealedEvent
+	)
+	err := d.update(ctx, func(tx *bbolt.Tx) error {
+		if err := getJSON(bucket(tx, bTenants), []byte(id), &t); err != nil {
+			return err
+		}
+		enrolled := 0
+		err := scan(tx, bDeviceTenant, prefix(id, 0), func(k, _ []byte) (bool, error) {
+			var dev store.Device
+			if err := getJSON(bucket(tx, bDevices), k[len(prefix(id, 0)):], &dev); err != nil {
+				return false, err
+			}
+			if dev.State == store.DeviceEnrolled {
+				enrolled++
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		if enrolled > 0 {
+			return fmt.Errorf("tenant has %d enrolled devices: %w", enrolled, store.ErrConflict)
+		}
+		if err := indexDomains(bucket(tx, bTenantDomains), id, t.VerifiedDomains, nil); err != nil {
+			return err
+		}
+		for _, name := range []string{bUsers, bUserUPN, bGroups, bMembers, bParents, bProfiles, bAssignments, bSettings} {
+			if err := deletePrefix(tx, name, prefix(id, 0)); err != nil {
+				return err
+			}
+		}
+		if b := rb(tx, bPolicyVersion); b != nil {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		if err := deletePrefix(tx, bConfig, []byte(store.ConfigTenantPrefix(id))); err != nil {
+			return err
+		}
+		var hashes [][]byte
+		var ids []string
+		err = bucket(tx, bTokens).ForEach(func(k, v []byte) error {
+			var tok store.AdminToken
+			if err := unmarshal(v, &tok); err != nil {
+				return err
+			}
+			if tok.TenantID == id {
+				hashes, ids = append(hashes, slices.Clone(k)), append(ids, tok.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i := range hashes {
+			if err := bucket(tx, bTokens).Delete(hashes[i]); err != nil {
+				return err
+			}
+			if err := bucket(tx, bTokenIDs).Delete([]byte(ids[i])); err != nil {
+				return err
+			}
+		}
+		if err := bucket(tx, bTenants).Delete([]byte(id)); err != nil {
+			return err
+		}
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
+	})
+	if err != nil {
+		return store.Tenant{}, fmt.Errorf("deleting tenant %s: %w", id, err)
+	}
+	d.publish(sealed)
+	return t, nil
+}
+
+// deletePrefix deletes every key with prefix p of a possibly absent bucket.
+func deletePrefix(tx *bbolt.Tx, name string, p []byte) error {
+	var keys [][]byte
+	err := scan(tx, name, p, func(k, _ []byte) (bool, error) {
+		keys = append(keys, slices.Clone(k))
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := rb(tx, name).Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -428,3 +428,64 @@ func collectRecords[T any](ctx context.Context, q querier, query string, args ..
 		return v, decode(raw, &v)
 	})
 }
+
+// DeleteTenant removes a tenant and what belongs to it (see store.Tenants), refusing with
+// ErrConflict while one of its devices is enrolled. The audit chain and the (retired) device
+// records are kept. The events of ctx's store.AuditFunc (given the tenant removed) are
+// appended to the tenant's chain in the transaction.
+func (d *DB) DeleteTenant(ctx context.Context, id string) (store.Tenant, error) {
+	var (
+		t      store.Tenant
+		sealed []sealedEvent
+	)
+	err := d.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
+		if err := getRecord(ctx, tx, &t, `SELECT data FROM tenants WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return err
+		}
+		// Hold off every device write (inserts of new enrollments included) until this
+		// transaction ends, so that the count below is the truth at commit: an enrollment
+		// that commits later finds the tenant gone (the server then retires it).
+		if _, err := tx.Exec(ctx, `LOCK TABLE devices IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		devs, err := collectRecords[store.Device](ctx, tx, `SELECT data FROM devices WHERE tenant_id = $1 ORDER BY id`, id)
+		if err != nil {
+			return err
+		}
+		enrolled := 0
+		for _, dev := range devs {
+			if dev.State == store.DeviceEnrolled {
+				enrolled++
+			}
+		}
+		if enrolled > 0 {
+			return fmt.Errorf("tenant has %d enrolled devices: %w", enrolled, store.ErrConflict)
+		}
+		toks, err := collectRecords[store.AdminToken](ctx, tx, `SELECT data FROM tokens ORDER BY id FOR UPDATE`)
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		for _, tok := range toks {
+			if tok.TenantID == id {
+				b.Queue(`DELETE FROM tokens WHERE id = $1`, tok.ID)
+			}
+		}
+		for _, table := range []string{"tenant_domains", "users", "policy_members", "policy_assignments", "policy_groups",
+			"policy_profiles", "setting_states", "policy_versions"} {
+			b.Queue(`DELETE FROM `+table+` WHERE tenant_id = $1`, id)
+		}
+		b.Queue(`DELETE FROM config WHERE starts_with(key, $1)`, store.ConfigTenantPrefix(id))
+		b.Queue(`DELETE FROM tenants WHERE id = $1`, id)
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return err
+		}
+		sealed, err = writeAuditTx(ctx, tx, t)
+		return err
+	})
+	if err != nil {
+		return store.Tenant{}, fmt.Errorf("deleting tenant %s: %w", id, err)
+	}
+	d.publish(sealed)
+	return t, nil
+}

@@ -135,6 +135,26 @@ func adminWrites() []adminWrite {
 			failErr: store.ErrNotFound,
 		},
 		{
+			name: "DeleteTenant",
+			setup: func(ctx context.Context, s store.Store) error {
+				return s.UpdateDevice(ctx, "d-ta", func(d *store.Device) error { d.State = store.DeviceRetired; return nil })
+			},
+			write: func(ctx context.Context, s store.Store) error {
+				_, err := s.DeleteTenant(ctx, "ta")
+				return err
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				_, err := s.Tenant(ctx, "ta")
+				return gone(err)
+			},
+			stored: storedAs(func(x store.Tenant) bool { return x.ID == "ta" }),
+			fail: func(ctx context.Context, s store.Store) error {
+				_, err := s.DeleteTenant(ctx, "tb") // its device is enrolled
+				return err
+			},
+			failErr: store.ErrConflict,
+		},
+		{
 			name: "DeleteUser",
 			write: func(ctx context.Context, s store.Store) error {
 				_, err := s.DeleteUser(ctx, "ta", "u-ta")

@@ -54,6 +54,77 @@ func testTenants(t *testing.T, open opener) {
 			_, err := s.TenantByDomain(t.Context(), "unknown.com")
 			mustErr(t, "TenantByDomain unknown", err, store.ErrNotFound)
 		}},
+		{"Delete", func(t *testing.T, s store.Store) {
+			// Refused while a device is enrolled; once it is retired the tenant goes with its
+			// domains, users, groups, tokens and keys, and keeps its audit chain and the
+			// retired device. Another tenant (t10, whose keys share a prefix) is untouched.
+			ctx := t.Context()
+			for _, tn := range []string{"t1", "t10"} {
+				must(t, "CreateTenant", s.CreateTenant(ctx, tenant(tn, tn+".example")))
+				must(t, "CreateUser", s.CreateUser(ctx, user(tn, "u1", "alice@"+tn+".example")))
+				must(t, "CreateGroup", s.CreateGroup(ctx, store.Group{TenantID: tn, ID: "g1", DisplayName: "g1"}))
+				must(t, "AddMembers", s.AddMembers(ctx, tn, "g1", store.Member{Kind: store.MemberUser, ID: "u1"}))
+				must(t, "CreateToken", s.CreateToken(ctx, store.AdminToken{ID: "tok-" + tn, Hash: "hash-" + tn, Role: store.RoleAdmin, TenantID: tn, CreatedAt: t0}))
+				must(t, "PutConfig", s.PutConfig(ctx, store.ConfigTenantPrefix(tn)+"signing-key", []byte("k")))
+				_, err := s.RegisterDevice(ctx, device(tn, "d-"+tn, "0A"+tn[1:]))
+				must(t, "RegisterDevice", err)
+				must(t, "AppendAudit", s.AppendAudit(ctx, event(tn, t0, "before")))
+			}
+			must(t, "CreateToken", s.CreateToken(ctx, store.AdminToken{ID: "tok-global", Hash: "hash-global", Role: store.RoleAdmin, CreatedAt: t0}))
+			_, err := s.DeleteTenant(ctx, "t1")
+			mustErr(t, "DeleteTenant with an enrolled device", err, store.ErrConflict)
+			if _, err := s.User(ctx, "t1", "u1"); err != nil {
+				t.Fatalf("a refused delete removed a user: %v", err)
+			}
+			_, err = s.DeleteTenant(ctx, "nope")
+			mustErr(t, "DeleteTenant unknown", err, store.ErrNotFound)
+			must(t, "retire", s.UpdateDevice(ctx, "d-t1", func(d *store.Device) error { d.State = store.DeviceRetired; return nil }))
+			got, err := s.DeleteTenant(ctx, "t1")
+			must(t, "DeleteTenant", err)
+			if got.ID != "t1" {
+				t.Fatalf("DeleteTenant returned %+v", got)
+			}
+			_, err = s.Tenant(ctx, "t1")
+			mustErr(t, "Tenant after delete", err, store.ErrNotFound)
+			_, err = s.TenantByDomain(ctx, "t1.example")
+			mustErr(t, "TenantByDomain after delete", err, store.ErrNotFound)
+			_, err = s.User(ctx, "t1", "u1")
+			mustErr(t, "User after delete", err, store.ErrNotFound)
+			_, err = s.UserByUPN(ctx, "t1", "alice@t1.example")
+			mustErr(t, "UserByUPN after delete", err, store.ErrNotFound)
+			_, err = s.Group(ctx, "t1", "g1")
+			mustErr(t, "Group after delete", err, store.ErrNotFound)
+			if ms, err := s.Members(ctx, "t1", "g1"); err == nil && len(ms) != 0 {
+				t.Fatalf("members after delete: %v", ms)
+			}
+			_, err = s.TokenByHash(ctx, "hash-t1")
+			mustErr(t, "TokenByHash after delete", err, store.ErrNotFound)
+			_, err = s.GetConfig(ctx, store.ConfigTenantPrefix("t1")+"signing-key")
+			mustErr(t, "GetConfig after delete", err, store.ErrNotFound)
+			if evs := auditEvents(t, s, "t1", 0); len(evs) == 0 {
+				t.Fatal("the deleted tenant's audit chain is gone")
+			}
+			if d, err := s.Device(ctx, "d-t1"); err != nil || d.State != store.DeviceRetired {
+				t.Fatalf("the retired device after delete: %+v %v", d, err)
+			}
+			// The other tenant and the global token are untouched.
+			for _, check := range []func() error{
+				func() error { _, err := s.Tenant(ctx, "t10"); return err },
+				func() error { _, err := s.TenantByDomain(ctx, "t10.example"); return err },
+				func() error { _, err := s.User(ctx, "t10", "u1"); return err },
+				func() error { _, err := s.Group(ctx, "t10", "g1"); return err },
+				func() error { _, err := s.TokenByHash(ctx, "hash-t10"); return err },
+				func() error { _, err := s.TokenByHash(ctx, "hash-global"); return err },
+				func() error { _, err := s.GetConfig(ctx, store.ConfigTenantPrefix("t10")+"signing-key"); return err },
+			} {
+				must(t, "the other tenant after delete", check())
+			}
+			if ms, err := s.Members(ctx, "t10", "g1"); err != nil || len(ms) != 1 {
+				t.Fatalf("t10's members after delete: %v %v", ms, err)
+			}
+			// The domain is free again.
+			must(t, "CreateTenant with the freed domain", s.CreateTenant(ctx, tenant("t2", "t1.example")))
+		}},
 		{"Update", func(t *testing.T, s store.Store) {
 			must(t, "CreateTenant", s.CreateTenant(t.Context(), tenant("t1", "old.com")))
 			err := s.UpdateTenant(t.Context(), "t1", func(tn *store.Tenant) error {
