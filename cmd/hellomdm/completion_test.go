@@ -19,7 +19,7 @@ func TestCompletions(t *testing.T) {
 		{"device --state ./alice-pc sy", []string{"sync"}},
 		{"device --state=./a st", []string{"status"}},
 		{"device hello ", []string{"provision", "unlock"}},
-		{"admin tenant ", []string{"create", "list", "update"}},
+		{"admin tenant ", []string{"create", "delete", "list", "update"}},
 		{"admin -o json --server https://x us", []string{"user"}},
 		{"admin user create --t", []string{"--tenant", "--token"}},
 		{"admin user create --tenant contoso.com --u", []string{"--upn"}},
