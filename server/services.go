@@ -180,6 +180,17 @@ func (p pinresetTokens) VerifyPinResetToken(ctx context.Context, raw string) (pi
 	return pinreset.Claims{TenantID: c.TenantID, UserID: c.Subject, UPN: c.UPN, MFA: c.HasMFA(), Expiry: c.ExpiresAt, ID: c.ID}, nil
 }
 
+// redeemToken records a single-use token's key as used by deviceID until the token could no
+// longer verify anyway (its exp plus the issuer's clock skew, and never in the past). It
+// returns store.ErrConflict with the device that redeemed it first when it was used before.
+func redeemToken(ctx context.Context, st store.Redemptions, now time.Time, key string, exp time.Time, deviceID string) (string, error) {
+	until := exp.Add(idp.DefaultClockSkew)
+	if !until.After(now) {
+		until = now.Add(idp.DefaultClockSkew)
+	}
+	return st.Redeem(ctx, key, deviceID, until, now)
+}
+
 // pinresetRedeemer makes PIN reset tokens single-use through the store (store.Redemptions),
 // on every replica.
 type pinresetRedeemer struct {
@@ -187,15 +198,9 @@ type pinresetRedeemer struct {
 	now func() time.Time
 }
 
-// RedeemPinResetToken records the token's jti as used by deviceID until the token could no
-// longer verify anyway (its exp plus the issuer's clock skew).
+// RedeemPinResetToken records the token's jti as used by deviceID (see redeemToken).
 func (p pinresetRedeemer) RedeemPinResetToken(ctx context.Context, c pinreset.Claims, deviceID string) error {
-	now := p.now()
-	until := c.Expiry.Add(idp.DefaultClockSkew)
-	if !until.After(now) {
-		until = now.Add(idp.DefaultClockSkew)
-	}
-	first, err := p.st.Redeem(ctx, "pinreset-token:"+c.TenantID+":"+c.ID, deviceID, until, now)
+	first, err := redeemToken(ctx, p.st, p.now(), "pinreset-token:"+c.TenantID+":"+c.ID, c.Expiry, deviceID)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("token %s already released a protector to device %s: %w", c.ID, first, pinreset.ErrTokenReplayed)
 	}
@@ -260,15 +265,10 @@ type enrollmentTokens struct {
 	now func() time.Time
 }
 
-// RedeemEnrollmentToken records the token's jti as used by deviceID's enrollment until the
-// token could no longer verify anyway (its exp plus the issuer's clock skew).
+// RedeemEnrollmentToken records the token's jti as used by deviceID's enrollment (see
+// redeemToken).
 func (e enrollmentTokens) RedeemEnrollmentToken(ctx context.Context, c enrollment.TokenClaims, deviceID string) error {
-	now := e.now()
-	until := c.ExpiresAt.Add(idp.DefaultClockSkew)
-	if !until.After(now) {
-		until = now.Add(idp.DefaultClockSkew)
-	}
-	first, err := e.st.Redeem(ctx, "enrollment-token:"+c.TenantID+":"+c.ID, deviceID, until, now)
+	first, err := redeemToken(ctx, e.st, e.now(), "enrollment-token:"+c.TenantID+":"+c.ID, c.ExpiresAt, deviceID)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("token %s already enrolled device %s: %w", c.ID, first, enrollment.ErrTokenUsed)
 	}
