@@ -62,29 +62,10 @@ func (d *DB) Redeem(ctx context.Context, id, holder string, expires, now time.Ti
 }
 
 // pruneRedemptions deletes up to store.MaxRedemptionPrune records that expired at or before
-// now, oldest first.
+// now, oldest first. A record starts with its expiry, so one whose expiry entry was moved
+// (redeemed again after it expired) no longer matches the entry and stays.
 func pruneRedemptions(recs, expiry *bbolt.Bucket, now time.Time) error {
-	limit := signInExpiryKey(now, "")
-	var expired [][]byte
-	c := expiry.Cursor()
-	for k, _ := c.First(); k != nil && len(expired) < store.MaxRedemptionPrune; k, _ = c.Next() {
-		if len(k) < 8 {
-			return errors.New("malformed redemption expiry key")
-		}
-		if bytes.Compare(k[:8], limit) > 0 {
-			break
-		}
-		expired = append(expired, bytes.Clone(k))
-	}
-	for _, k := range expired {
-		if err := expiry.Delete(k); err != nil {
-			return err
-		}
-		if raw := recs.Get(k[8:]); raw != nil && len(raw) >= 8 && bytes.Equal(raw[:8], k[:8]) {
-			if err := recs.Delete(k[8:]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return pruneExpired(recs, expiry, now, store.MaxRedemptionPrune, "redemption", func(stamp, raw []byte) bool {
+		return len(raw) >= 8 && bytes.Equal(raw[:8], stamp)
+	})
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -139,31 +138,10 @@ func resetSignInWindow(tx *bbolt.Tx, key string) error {
 }
 
 // pruneSignInWindows deletes up to store.MaxSignInPrune windows that ended at or before now,
-// oldest first.
+// oldest first. The window under a key is the entry's unless a newer window replaced it (then
+// its expiry entry was moved, so this one cannot be found here): only a match is deleted.
 func pruneSignInWindows(windows, expiry *bbolt.Bucket, now time.Time) error {
-	limit := signInExpiryKey(now, "")
-	var expired [][]byte
-	c := expiry.Cursor()
-	for k, _ := c.First(); k != nil && len(expired) < store.MaxSignInPrune; k, _ = c.Next() {
-		if len(k) < 8 {
-			return errors.New("malformed sign-in expiry key")
-		}
-		if bytes.Compare(k[:8], limit) > 0 {
-			break
-		}
-		expired = append(expired, bytes.Clone(k))
-	}
-	for _, k := range expired {
-		if err := expiry.Delete(k); err != nil {
-			return err
-		}
-		// The window under the key is this one unless a newer window replaced it (then its
-		// expiry entry was moved, so this one cannot be found here): delete only a match.
-		if raw := windows.Get(k[8:]); raw != nil && len(raw) == 16 && bytes.Equal(raw[:8], k[:8]) {
-			if err := windows.Delete(k[8:]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return pruneExpired(windows, expiry, now, store.MaxSignInPrune, "sign-in", func(stamp, raw []byte) bool {
+		return len(raw) == 16 && bytes.Equal(raw[:8], stamp)
+	})
 }
