@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/version"
+	"github.com/hellomdm/hellomdm/policy"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -62,9 +64,12 @@ type Metrics struct {
 	settingState *prometheus.CounterVec
 	signIns      map[bool]prometheus.Counter
 	queue        *queueCollector
+	settings     *settingStatesCollector
 }
 
-// NewMetrics builds the metrics of one server; st (may be nil) feeds the queue gauges.
+// NewMetrics builds the metrics of one server; st (may be nil) feeds the queue gauges and,
+// when it also lists tenants and their setting states (a store.Store does), the setting
+// state gauges.
 func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -140,6 +145,10 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 	if st != nil {
 		m.queue = &queueCollector{st: st, log: log}
 		f(m.queue)
+	}
+	if sl, ok := st.(settingStateLister); ok {
+		m.settings = &settingStatesCollector{st: sl, log: log}
+		f(m.settings)
 	}
 	v := version.Get()
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hellomdm_build_info", Help: "The running build (always 1).",
@@ -266,6 +275,127 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 		age = max(0, t.Sub(c.cached.OldestOpen).Seconds())
 	}
 	ch <- prometheus.MustNewConstMetric(queueAgeDesc, prometheus.GaugeValue, age)
+}
+
+// Setting state gauges: how often their counts are recomputed, and how long a scrape waits
+// for the first count. Computing the counts reads every setting state of every tenant
+// (about 7 µs a state on bbolt on a loaded 2-core machine: 0.7 s for 100 000), so a count
+// is reused for settingStatesTTL, or for settingStatesCostFactor times as long as the last
+// count took when that is longer: whatever the scrape rate and the store's size, counting
+// keeps at most a tenth of one core busy.
+const (
+	settingStatesTTL        = 30 * time.Second
+	settingStatesCostFactor = 10
+	settingStatesWait       = 5 * time.Second
+	settingStatesTimeout    = 10 * time.Minute
+)
+
+// settingStateLister is what the setting state gauges are computed from (store.Store).
+type settingStateLister interface {
+	ListTenants(ctx context.Context) ([]store.Tenant, error)
+	policy.StateLister
+}
+
+// settingStatesCollector reports how many device × setting states are in each state now:
+// hellomdm_setting_states{state}. It counts what the store holds, so the figures survive a
+// restart and are the same on every replica. One count streams every tenant's setting
+// states once (ListSettingStates) and keeps nothing but the counts in memory. A scrape never
+// waits for a recount: it starts one in the background when the last count is older than
+// its period and reports the last count meanwhile; only before the first count has
+// finished does it wait, for at most settingStatesWait. After a failed count it reports
+// nothing (not a stale figure presented as current) until a count succeeds.
+type settingStatesCollector struct {
+	st  settingStateLister
+	log *slog.Logger
+	now func() time.Time
+
+	mu      sync.Mutex
+	counts  map[string]int
+	at      time.Time     // when the reported count started
+	took    time.Duration // how long it took
+	ok      bool
+	running chan struct{} // closed when the count in progress ends; nil when none is
+}
+
+var settingStatesDesc = prometheus.NewDesc("hellomdm_setting_states",
+	"Device × setting states by current state (pending, succeeded, error, conflict, notApplicable, removed), over every tenant, as stored; recounted at most every 30 s (longer on large stores).",
+	[]string{"state"}, nil)
+
+func (c *settingStatesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- settingStatesDesc }
+
+func (c *settingStatesCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	if c.running == nil && (!c.ok || c.clock().Sub(c.at) >= max(settingStatesTTL, settingStatesCostFactor*c.took)) {
+		c.running = make(chan struct{})
+		go c.count(c.running)
+	}
+	running, ok := c.running, c.ok
+	c.mu.Unlock()
+	if !ok && running != nil {
+		select {
+		case <-running:
+		case <-time.After(settingStatesWait):
+		}
+	}
+	c.mu.Lock()
+	counts, ok := c.counts, c.ok
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	states := policy.States()
+	for s := range counts {
+		if !slices.Contains(states, s) {
+			states = append(states, s)
+		}
+	}
+	for _, s := range states {
+		ch <- prometheus.MustNewConstMetric(settingStatesDesc, prometheus.GaugeValue, float64(counts[s]), s)
+	}
+}
+
+func (c *settingStatesCollector) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+// count recounts the setting states and closes done when it has stored the result.
+func (c *settingStatesCollector) count(done chan struct{}) {
+	at, start := c.clock(), time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), settingStatesTimeout)
+	counts, err := countSettingStates(ctx, c.st)
+	cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	defer close(done)
+	c.running = nil
+	if err != nil {
+		c.log.Warn("metrics: counting setting states", "err", err)
+		c.ok = false
+		return
+	}
+	c.counts, c.at, c.took, c.ok = counts, at, time.Since(start), true
+}
+
+// countSettingStates counts the setting states of every tenant by state.
+func countSettingStates(ctx context.Context, st settingStateLister) (map[string]int, error) {
+	tenants, err := st.ListTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, t := range tenants {
+		err := st.ListSettingStates(ctx, t.ID, func(s store.SettingState) (bool, error) {
+			counts[s.State]++
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
 }
 
 // metricsHandler serves /metrics on the HTTPS listener to an admin token of any role

@@ -1,14 +1,20 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -159,7 +165,7 @@ func TestMetrics(t *testing.T) {
 
 	_, body := scrape(t, ts.admin, ts.base+MetricsPath, reader.Token)
 	for _, name := range []string{"hellomdm_checkin_messages_total{outcome=\"ok\"} 2", "hellomdm_command_queue_depth", "hellomdm_enrollments_total",
-		"hellomdm_signins_total", "hellomdm_setting_state_changes_total", "hellomdm_build_info{", "go_goroutines", "go_gc_duration_seconds", "process_resident_memory_bytes"} {
+		"hellomdm_signins_total", "hellomdm_setting_state_changes_total", "hellomdm_setting_states{state=\"succeeded\"} 0", "hellomdm_build_info{", "go_goroutines", "go_gc_duration_seconds", "process_resident_memory_bytes"} {
 		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}
@@ -195,5 +201,122 @@ func TestCheckLoopback(t *testing.T) {
 		if err := checkLoopback(addr); (err == nil) != ok {
 			t.Errorf("checkLoopback(%q) = %v, want ok=%v", addr, err, ok)
 		}
+	}
+}
+
+// countingLister is a store's tenants and setting states for the setting state gauges; it
+// counts the walks and can fail.
+type countingLister struct {
+	states map[string][]store.SettingState // tenant ID → states
+	walks  int
+	err    error
+	mu     *sync.Mutex
+}
+
+func (l *countingLister) ListTenants(context.Context) ([]store.Tenant, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return nil, l.err
+	}
+	var ts []store.Tenant
+	for id := range l.states {
+		ts = append(ts, store.Tenant{ID: id})
+	}
+	return ts, nil
+}
+
+func (l *countingLister) ListSettingStates(_ context.Context, tid string, fn func(store.SettingState) (bool, error)) error {
+	l.mu.Lock()
+	l.walks++
+	states := append([]store.SettingState(nil), l.states[tid]...)
+	l.mu.Unlock()
+	for _, s := range states {
+		if more, err := fn(s); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// hellomdm_setting_states is counted at most once per settingStatesTTL whatever the scrape
+// rate (longer when counting is slow), reports every state (zeros included), recounts in
+// the background while scrapes get the last count, and reports nothing rather than stale
+// counts once a count failed.
+func TestSettingStatesCollectorCache(t *testing.T) {
+	mu := &sync.Mutex{} // guards now and l, read by the background count
+	l := &countingLister{mu: mu, states: map[string][]store.SettingState{
+		"t1": {{State: store.SettingSucceeded}, {State: store.SettingSucceeded}, {State: store.SettingPending}},
+		"t2": {{State: store.SettingError}},
+	}}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	c := &settingStatesCollector{st: l, log: slog.New(slog.DiscardHandler), now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	gauge := func(state string) float64 {
+		return metricValue(t, reg, "hellomdm_setting_states", map[string]string{"state": state})
+	}
+	settle := func() { // waits for a count started in the background
+		c.mu.Lock()
+		r := c.running
+		c.mu.Unlock()
+		if r != nil {
+			<-r
+		}
+	}
+	walks := func() int { mu.Lock(); defer mu.Unlock(); return l.walks }
+	// The first scrape waits for the first count.
+	for state, want := range map[string]float64{store.SettingSucceeded: 2, store.SettingPending: 1, store.SettingError: 1, store.SettingConflict: 0} {
+		if got := gauge(state); got != want {
+			t.Errorf("%s = %v, want %v", state, got, want)
+		}
+	}
+	if mfs, _ := reg.Gather(); len(mfs) != 1 || len(mfs[0].GetMetric()) != 6 {
+		t.Errorf("series = %v, want the six states", mfs)
+	}
+	n := walks()
+	mu.Lock()
+	l.states["t1"] = append(l.states["t1"], store.SettingState{State: store.SettingConflict})
+	mu.Unlock()
+	advance(settingStatesTTL - time.Second)
+	if got := gauge(store.SettingConflict); got != 0 || walks() != n {
+		t.Errorf("within the period: conflict = %v after %d more walks, want the last count's 0 and no walk", got, walks()-n)
+	}
+	// Past the period: the scrape gets the last count and starts a recount.
+	advance(time.Second)
+	if got := gauge(store.SettingConflict); got != 0 {
+		t.Errorf("the scrape that starts a recount: conflict = %v, want the last count's 0", got)
+	}
+	settle()
+	if got := gauge(store.SettingConflict); got != 1 || walks() != n+2 {
+		t.Errorf("after the recount: conflict = %v after %d more walks, want 1 after 2 (one per tenant)", got, walks()-n)
+	}
+	// A count that took 5 s is reused for 50 s.
+	c.mu.Lock()
+	c.took = 5 * time.Second
+	c.mu.Unlock()
+	n = walks()
+	advance(settingStatesTTL + time.Second)
+	gauge(store.SettingConflict)
+	settle()
+	if walks() != n {
+		t.Errorf("a slow count was redone after %v: %d more walks", settingStatesTTL+time.Second, walks()-n)
+	}
+	advance(settingStatesCostFactor*5*time.Second - settingStatesTTL)
+	gauge(store.SettingConflict)
+	settle()
+	if walks() != n+2 {
+		t.Errorf("a slow count was not redone after %v: %d more walks", settingStatesCostFactor*5*time.Second, walks()-n)
+	}
+	// The store fails: once the recount has failed, no series.
+	mu.Lock()
+	l.err = errors.New("store down")
+	mu.Unlock()
+	advance(settingStatesTTL)
+	gauge(store.SettingConflict)
+	settle()
+	if mfs, _ := reg.Gather(); len(mfs) != 0 {
+		t.Errorf("with the store failing: %v, want no series", mfs)
 	}
 }

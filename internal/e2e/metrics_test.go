@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/policy"
+	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// settingStateGauge reads hellomdm_setting_states{state} from a registry, for every state
+// it reports; a state missing from the answer is a test failure (the gauge always lists
+// the six states, zeros included).
+func settingStateGauge(t *testing.T, reg prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "hellomdm_setting_states" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "state" {
+					got[lp.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	for _, s := range policy.States() {
+		if _, ok := got[s]; !ok {
+			t.Errorf("hellomdm_setting_states has no series for state %s: %v", s, got)
+		}
+	}
+	return got
+}
+
+func wantGauge(t *testing.T, what string, got map[string]float64, want map[string]float64) {
+	t.Helper()
+	for _, s := range policy.States() {
+		if got[s] != want[s] {
+			t.Errorf("%s: hellomdm_setting_states{state=%q} = %v, want %v (all: %v)", what, s, got[s], want[s], got)
+		}
+	}
+}
+
+// hellomdm_setting_states{state} is the number of device × setting states in each state
+// now, counted from the store: it follows transitions (succeeded, then removed when a device
+// leaves the group, conflict when two profiles disagree), covers every tenant, and a fresh
+// set of metrics on the same store (a restarted server, another replica) reports the same.
+func TestSettingStatesGauge(t *testing.T) {
+	e := start(t)
+	const (
+		pinSuffix   = "/PassportForWork/" + contosoTenant + "/Policies/EnablePinRecovery"
+		allowSuffix = "/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls"
+	)
+	fresh := func() map[string]float64 { return settingStateGauge(t, server.NewMetrics(e.app.Store, nil).Registry()) }
+	wantGauge(t, "no profiles", fresh(), nil)
+
+	agents := make([]*device.Agent, 2)
+	ids := make([]string, 2)
+	for i := range agents {
+		agents[i] = e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+		e.enroll(agents[i], "alice@contoso.com", device.CSRWindows)
+		ids[i] = agents[i].Identity().DeviceID
+	}
+	g := e.groupWith(contosoTenant, "WHfB pilot", ids[0])
+	if st := e.api(http.MethodPost, "/tenants/"+contosoTenant+"/groups/"+g+"/members", map[string]string{"id": ids[1]}, nil); st != http.StatusNoContent {
+		t.Fatalf("adding the second device: HTTP %d", st)
+	}
+	pin := e.importProfile("configurationPolicies", catalogPinRecoveryExport)
+	allow := e.importProfile("deviceConfigurations", customAllowListExport)
+	e.assign("configurationPolicies", pin, groupTarget(g))
+	e.assign("deviceConfigurations", allow, groupTarget(g))
+	for _, a := range agents {
+		e.syncUntilState(a, contosoTenant, pinSuffix, store.SettingSucceeded)
+		e.syncUntilState(a, contosoTenant, allowSuffix, store.SettingSucceeded)
+	}
+	wantGauge(t, "both devices configured", fresh(), map[string]float64{store.SettingSucceeded: 4})
+
+	// The second device leaves the group: its two settings are deleted on it and verified.
+	if st := e.api(http.MethodDelete, "/tenants/"+contosoTenant+"/groups/"+g+"/members/"+ids[1], nil, nil); st != http.StatusNoContent {
+		t.Fatalf("removing the second device: HTTP %d", st)
+	}
+	e.syncUntilState(agents[1], contosoTenant, pinSuffix, store.SettingRemoved)
+	e.syncUntilState(agents[1], contosoTenant, allowSuffix, store.SettingRemoved)
+	wantGauge(t, "second device left the group", fresh(), map[string]float64{store.SettingSucceeded: 2, store.SettingRemoved: 2})
+
+	// A profile turning PIN recovery off for every device conflicts with the catalog one on
+	// the first device, and gives the second device the value (a write, then its check).
+	off := e.importProfile("deviceConfigurations", customPinRecoveryOff)
+	e.assign("deviceConfigurations", off, `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}]}`)
+	e.syncUntilState(agents[0], contosoTenant, pinSuffix, store.SettingConflict)
+	e.syncUntilState(agents[1], contosoTenant, pinSuffix, store.SettingSucceeded)
+	want := map[string]float64{store.SettingConflict: 1, store.SettingSucceeded: 2, store.SettingRemoved: 1}
+	wantGauge(t, "conflict", fresh(), want)
+
+	// Another tenant's device counts too.
+	b := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	e.enroll(b, "bob@fabrikam.com", device.CSRWindows)
+	fab := e.importProfileIn(fabrikamTen, "deviceConfigurations", customAllowListExport)
+	e.assignIn(fabrikamTen, "deviceConfigurations", fab, `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}]}`)
+	e.syncUntilState(b, fabrikamTen, allowSuffix, store.SettingSucceeded)
+	want[store.SettingSucceeded]++
+	wantGauge(t, "two tenants", fresh(), want)
+	// The server's own metrics (computed at its first scrape) agree with a fresh set.
+	wantGauge(t, "the running server", settingStateGauge(t, e.app.Metrics.Registry()), want)
+}
