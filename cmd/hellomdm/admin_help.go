@@ -11,6 +11,7 @@ var adminExamples = map[string]string{
 	"context use":         "hellomdm admin context use staging",
 	"tenant create":       "hellomdm admin tenant create --id 6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01 --name Contoso --domain contoso.com",
 	"tenant list":         "hellomdm admin tenant list",
+	"tenant update":       "hellomdm admin tenant update --tenant contoso.com --return-uri https://portal.contoso.com/enroll/done",
 	"user create":         "hellomdm admin user create --tenant contoso.com --upn alice@contoso.com --password 'Correct horse 1'",
 	"user list":           "hellomdm admin user list --tenant contoso.com",
 	"user totp":           "otp_uri=$(hellomdm admin -q user totp --tenant contoso.com --user alice@contoso.com)",

@@ -6,7 +6,7 @@ import "flag"
 // as it is).
 func init() {
 	adminCommands["tenant update"] = adminCommand{
-		usage: "tenant update --tenant TID [--name NAME] [--domain D]... [--auth-policy OnPremise|Federated] [--federation-host H | --federation-host \"\"] [--gov-cloud=true|false]   (only the flags given change; --domain replaces the list)",
+		usage: "tenant update --tenant TID [--name NAME] [--domain D]... [--auth-policy OnPremise|Federated] [--federation-host H | --federation-host \"\"] [--gov-cloud=true|false] [--return-uri URL... | --return-uri \"\"]   (only the flags given change; --domain and --return-uri replace their lists)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("tenant update")
 			tid := fs.String("tenant", "", "tenant ID")
@@ -16,7 +16,13 @@ func init() {
 			policy := fs.String("auth-policy", "", "MS-MDE2 auth policy: OnPremise or Federated")
 			fedHost := fs.String("federation-host", "", `third-party sign-in host of a federated tenant ("" removes it)`)
 			gov := fs.Bool("gov-cloud", false, "government cloud tenant (no PIN reset service)")
+			var returns repeatedString
+			fs.Var(&returns, "return-uri", returnURIHelp+`; replaces the list, "" removes them all`)
 			if err := parseCommand(fs, args, "tenant"); err != nil {
+				return err
+			}
+			uris, err := returnURIs(returns)
+			if err != nil {
 				return err
 			}
 			patch := map[string]any{}
@@ -32,10 +38,12 @@ func init() {
 					patch["federationHost"] = *fedHost
 				case "gov-cloud":
 					patch["govCloud"] = *gov
+				case "return-uri":
+					patch["enrollmentReturnUris"] = uris
 				}
 			})
 			if len(patch) == 0 {
-				return usageError{"give at least one of --name, --domain, --auth-policy, --federation-host, --gov-cloud"}
+				return usageError{"give at least one of --name, --domain, --auth-policy, --federation-host, --gov-cloud, --return-uri"}
 			}
 			var out map[string]any
 			if err := c.do("PATCH", tenantPath(*tid), patch, &out); err != nil {
@@ -50,7 +58,7 @@ func init() {
 				}
 				c.warn("tenant "+*tid, list)
 			}
-			return c.print(out, append(tenantColumns(), "federationHost")...)
+			return c.print(out, tenantDetailColumns()...)
 		},
 	}
 }

@@ -21,7 +21,7 @@ func (r *repeatedString) Set(v string) error {
 // Identity administration: tenants, users, devices, tokens and PIN reset onboarding.
 func init() {
 	adminCommands["tenant create"] = adminCommand{
-		usage: "tenant create --id GUID --name NAME --domain D [--domain D2] [--auth-policy OnPremise|Federated] [--federation-host H] [--gov-cloud] [--scope-tag T]",
+		usage: "tenant create --id GUID --name NAME --domain D [--domain D2] [--auth-policy OnPremise|Federated] [--federation-host H] [--gov-cloud] [--scope-tag T] [--return-uri URL]...",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("tenant create")
 			id := fs.String("id", "", "directory tenant GUID")
@@ -32,12 +32,18 @@ func init() {
 			policy := fs.String("auth-policy", "OnPremise", "MS-MDE2 auth policy: OnPremise or Federated")
 			fedHost := fs.String("federation-host", "", "third-party sign-in host of a federated tenant")
 			gov := fs.Bool("gov-cloud", false, "government cloud tenant (no PIN reset service)")
+			var returns repeatedString
+			fs.Var(&returns, "return-uri", returnURIHelp)
 			if err := parseCommand(fs, args, "id", "name", "domain"); err != nil {
 				return err
 			}
+			uris, err := returnURIs(returns)
+			if err != nil {
+				return err
+			}
 			body := map[string]any{"id": *id, "displayName": *name, "verifiedDomains": []string(domains), "authPolicy": *policy,
-				"federationHost": *fedHost, "govCloud": *gov, "roleScopeTagIds": nonNilList(tags)}
-			return c.call("POST", "/tenants", body, tenantColumns()...)
+				"federationHost": *fedHost, "govCloud": *gov, "roleScopeTagIds": nonNilList(tags), "enrollmentReturnUris": uris}
+			return c.call("POST", "/tenants", body, tenantDetailColumns()...)
 		},
 	}
 	adminCommands["tenant list"] = adminCommand{
@@ -226,6 +232,28 @@ func init() {
 // Table columns, by JSON field name.
 func tenantColumns() []string {
 	return []string{"id", "displayName", "verifiedDomains", "authPolicy", "govCloud"}
+}
+
+// tenantDetailColumns are the columns of one tenant just created or changed.
+func tenantDetailColumns() []string {
+	return append(tenantColumns(), "federationHost", "enrollmentReturnUris")
+}
+
+// returnURIHelp is the help of --return-uri (tenant create and update).
+const returnURIHelp = "https address, besides Windows' ms-app:// ones, to which the sign-in page may post the tenant's enrollment tokens (appru; matched exactly; repeatable, at most 16)"
+
+// returnURIs is the list of --return-uri values: a lone "" is the empty list (tenant update
+// --return-uri "" removes them all); "" among addresses is a mistake.
+func returnURIs(vs []string) ([]string, error) {
+	if len(vs) == 1 && vs[0] == "" {
+		return []string{}, nil
+	}
+	for _, v := range vs {
+		if v == "" {
+			return nil, usageError{`--return-uri "" removes every return address: give it alone`}
+		}
+	}
+	return nonNilList(vs), nil
 }
 
 func userColumns() []string {
