@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +27,10 @@ func init() { subcommands["admin"] = runAdmin }
 type adminCommand struct {
 	usage string // e.g. "tenant create --id GUID --name NAME --domain D [--auth-policy P]"
 	run   func(c *adminClient, args []string) error
+	// noIDs, when set, says why the command has no IDs to print: -q is refused with it.
+	// Every other command prints under -q the IDs of the objects it shows, created or
+	// changed, one per line (user totp: the otpauth:// URI).
+	noIDs string
 }
 
 var adminCommands = map[string]adminCommand{}
@@ -55,7 +60,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 	caFile := fs.String("ca-file", "", "PEM file of the CA that signed the server certificate: DATA/ca.pem (or the context's)")
 	contextName := fs.String("context", "", "the stored login to use (admin login; default: the current one)")
 	output := fs.String("o", "table", "output: table or json")
-	quiet := fs.Bool("q", false, "print only the ID of each row (user totp: the otpauth:// URI), for $(...) in scripts")
+	quiet := fs.Bool("q", false, "print only the IDs of the objects shown, created or changed, one per line (user totp: the otpauth:// URI), for $(...) in scripts")
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "Usage: hellomdm admin [--server URL] [--token T] [--ca-file F] [--context NAME] [-o table|json] [-q] <command> ...\n\nCommands:\n")
 		var names []string
@@ -105,6 +110,10 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *quiet {
+		if cmd.noIDs != "" && !slices.ContainsFunc(cmdArgs, isHelp) {
+			fmt.Fprintf(stderr, "hellomdm admin %s: -q prints only IDs, and %s has none to print: %s\n", name, name, cmd.noIDs)
+			return exitUsage
+		}
 		*output = "id"
 	}
 	// Settings not given as flags or environment come from the stored login (admin login).
@@ -425,12 +434,11 @@ func (c *adminClient) print(v any, columns ...string) error {
 		rows = []map[string]any{one}
 	}
 	if c.output == "id" {
+		var ids []string
 		for _, r := range rows {
-			if id := cell(r["id"]); id != "" {
-				fmt.Fprintln(c.stdout, id)
-			}
+			ids = append(ids, cell(r["id"]))
 		}
-		return nil
+		return c.printIDs(ids...)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(columns, "\t")))
@@ -442,6 +450,19 @@ func (c *adminClient) print(v any, columns ...string) error {
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
+}
+
+// printIDs is the -q output: each non-empty ID on a line of its own.
+func (c *adminClient) printIDs(ids ...string) error {
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if _, err := fmt.Fprintln(c.stdout, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func cell(v any) string {

@@ -11,13 +11,14 @@ func init() {
 	adminCommands["apply"] = adminCommand{
 		usage: "apply -f DIR_OR_FILE [--tenant TID] [--dry-run] [--prune]   (Group, Profile, Assignment documents)",
 		run:   runApply,
+		noIDs: "its output is a plan of changes (-o json has it, with the IDs of the objects that existed)",
 	}
 }
 
 func runApply(c *adminClient, args []string) error {
 	fs := commandFlags("apply")
 	file := fs.String("f", "", "a policy document file, or a directory of *.yaml, *.yml, *.json")
-	tid := fs.String("tenant", "", "tenant ID (default: the only tenant the token sees)")
+	tid := fs.String("tenant", "", "tenant ID or domain (default: the only tenant the token sees)")
 	dry := fs.Bool("dry-run", false, "print the plan and change nothing")
 	prune := fs.Bool("prune", false, "delete groups and profiles that are not in the documents")
 	if err := parseCommand(fs, args, "f"); err != nil {
@@ -53,7 +54,7 @@ func runApply(c *adminClient, args []string) error {
 // defaultTenant returns the given tenant, or the only one the token sees.
 func (c *adminClient) defaultTenant(tid string) (string, error) {
 	if tid != "" {
-		return tid, nil
+		return c.resolve("tenant", "", tid)
 	}
 	var out struct {
 		Value []struct {

@@ -17,10 +17,12 @@ func init() {
 	adminCommands["audit export"] = adminCommand{
 		usage: "audit export --tenant TID --out FILE [--from RFC3339] [--to RFC3339] [--kind K[,K]] [--device DID] [--profile PID] [--actor A] [--format csv|json|ndjson]",
 		run:   runAuditExport,
+		noIDs: "it writes the events to FILE",
 	}
 	adminCommands["audit verify"] = adminCommand{
 		usage: "audit verify --tenant TID",
 		run:   runAuditVerify,
+		noIDs: "it checks the audit chain (its exit code says whether the chain is intact)",
 	}
 }
 
@@ -29,14 +31,18 @@ const progressEvery = 200 * time.Millisecond
 
 func runAuditExport(c *adminClient, args []string) error {
 	fs := commandFlags("audit export")
-	tid := fs.String("tenant", "", "tenant ID")
+	tid := fs.String("tenant", "", "tenant ID or domain")
 	out := fs.String("out", "", "file to write (created or replaced when the export completes)")
 	format := fs.String("format", "csv", "csv, json or ndjson")
 	var kinds repeatedString
 	fs.Var(&kinds, "kind", "event kind (repeatable or comma-separated)")
 	params := map[string]*string{}
-	for _, name := range []string{"from", "to", "device", "profile", "actor"} {
-		params[name] = fs.String(name, "", name)
+	for _, p := range []struct{ name, help string }{
+		{"from", "first event time (RFC 3339)"}, {"to", "end of the period (RFC 3339)"},
+		{"device", "only this device's events (device ID or name)"}, {"profile", "only this profile's events (profile ID or name)"},
+		{"actor", "only events by this actor"},
+	} {
+		params[p.name] = fs.String(p.name, "", p.help)
 	}
 	if err := parseCommand(fs, args, "tenant", "out"); err != nil {
 		return err
@@ -201,7 +207,7 @@ var errChainBroken = errors.New("the audit chain does not verify")
 
 func runAuditVerify(c *adminClient, args []string) error {
 	fs := commandFlags("audit verify")
-	tid := fs.String("tenant", "", "tenant ID")
+	tid := fs.String("tenant", "", "tenant ID or domain")
 	if err := parseCommand(fs, args, "tenant"); err != nil {
 		return err
 	}

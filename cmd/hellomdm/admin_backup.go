@@ -13,6 +13,7 @@ import (
 func init() {
 	adminCommands["backup"] = adminCommand{
 		usage: "backup --out FILE",
+		noIDs: "it writes a copy of the database to FILE",
 		run:   runBackup,
 	}
 }

@@ -5,8 +5,8 @@ func init() {
 		usage: "command queue --tenant TID --device DID --verb Replace --uri LOCURI [--format bool] [--data VALUE]",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("command queue")
-			tid := fs.String("tenant", "", "tenant ID")
-			did := fs.String("device", "", "device ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			did := fs.String("device", "", "device ID or name")
 			verb := fs.String("verb", "", "Get, Add, Replace, Delete or Exec")
 			uri := fs.String("uri", "", "OMA-DM LocURI")
 			format := fs.String("format", "", "Meta Format (bool, int, chr, b64, xml, node, null)")
@@ -22,8 +22,8 @@ func init() {
 		usage: "command list --tenant TID --device DID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("command list")
-			tid := fs.String("tenant", "", "tenant ID")
-			did := fs.String("device", "", "device ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			did := fs.String("device", "", "device ID or name")
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
@@ -34,8 +34,8 @@ func init() {
 		usage: "command resend --tenant TID --device DID --command ID   (send an unknown Exec again)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("command resend")
-			tid := fs.String("tenant", "", "tenant ID")
-			did := fs.String("device", "", "device ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			did := fs.String("device", "", "device ID or name")
 			id := fs.String("command", "", "ID of the command in state unknown")
 			if err := parseCommand(fs, args, "tenant", "device", "command"); err != nil {
 				return err

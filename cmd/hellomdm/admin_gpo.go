@@ -22,9 +22,10 @@ import (
 func init() {
 	adminCommands["gpo analyze"] = adminCommand{
 		usage: "gpo analyze --tenant TID PATH [--scope machine|user] [-o json]   (PATH: GPMC backup folder, gpreport.xml, registry.pol or LGPO text)",
+		noIDs: "it creates nothing; its analysis is a table of settings (-o json for scripts)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("gpo analyze")
-			tid := fs.String("tenant", "", "tenant ID or name")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
 			output := fs.String("o", "", "output: table or json")
 			path, err := parseGPOCommand(fs, args, output, c, "tenant")
@@ -50,7 +51,7 @@ func init() {
 		usage: "gpo import --tenant TID PATH --name NAME [--scope machine|user] [--dry-run] [-o json]   (creates a custom OMA-URI profile from the supported settings)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("gpo import")
-			tid := fs.String("tenant", "", "tenant ID or name")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			name := fs.String("name", "", "name of the profile to create")
 			scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
 			dryRun := fs.Bool("dry-run", false, "print the profile that would be created; create nothing")
@@ -58,6 +59,9 @@ func init() {
 			path, err := parseGPOCommand(fs, args, output, c, "tenant", "name")
 			if err != nil {
 				return err
+			}
+			if *dryRun && c.output == "id" {
+				return usageError{"-q prints the ID of the profile created, and --dry-run creates none: leave out one of them"}
 			}
 			body, file, sc, err := gpoUpload(path, *scope)
 			if err != nil {

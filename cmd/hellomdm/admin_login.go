@@ -108,10 +108,12 @@ func init() {
 	adminCommands["login"] = adminCommand{
 		usage: "login [--context NAME]   (checks --server, --ca-file and --token against the server, then stores them)",
 		run:   runLogin,
+		noIDs: "it stores a context in the configuration file",
 	}
 	adminCommands["logout"] = adminCommand{
 		usage: "logout [--context NAME]   (forgets the context and its token)",
 		run:   runLogout,
+		noIDs: "it removes a context from the configuration file",
 	}
 	adminCommands["context list"] = adminCommand{
 		usage: "context list",
@@ -120,6 +122,7 @@ func init() {
 	adminCommands["context use"] = adminCommand{
 		usage: "context use NAME",
 		run:   runContextUse,
+		noIDs: "it changes the current context",
 	}
 }
 
@@ -202,8 +205,11 @@ func runContextList(c *adminClient, args []string) error {
 		x := cfg.Contexts[n]
 		rows = append(rows, map[string]any{"name": n, "current": n == cfg.Current, "server": x.Server, "caFile": x.CAFile})
 	}
-	if c.output != "table" {
+	switch c.output {
+	case "json":
 		return c.print(map[string]any{"value": rows}, "name")
+	case "id": // a context's name is what --context and context use take
+		return c.printIDs(cfg.names()...)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CURRENT\tNAME\tSERVER\tCAFILE")

@@ -18,6 +18,7 @@ import (
 //	group    display name
 //	profile  name (settings catalog) or displayName (custom OMA-URI), across both routes
 //	device   device name
+//	token    name (token revoke --id)
 //
 // An ID-shaped value (a GUID, or a 32-hex-digit DeviceID) is used as it is; anything else is
 // matched: an exact ID first, then the names (case-insensitively). A name that matches
@@ -120,7 +121,7 @@ func (c *adminClient) resolve(kind, tid, v string) (string, error) {
 		}
 	}
 	what := map[string]string{"tenant": "domain or name", "user": "user principal name", "group": "name",
-		"profile": "name", "device": "name"}[kind]
+		"profile": "name", "device": "name", "token": "name"}[kind]
 	where := ""
 	if tid != "" {
 		where = " in tenant " + tid
@@ -168,6 +169,8 @@ func (c *adminClient) candidates(kind, tid string) ([]nameCandidate, error) {
 		paths = []string{tenantPath(tid, "devices")}
 	case "profile":
 		paths = []string{tenantPath(tid, "configurationPolicies"), tenantPath(tid, "deviceConfigurations")}
+	case "token":
+		paths = []string{"/tokens"}
 	}
 	var cands []nameCandidate
 	for _, p := range paths {
@@ -197,6 +200,8 @@ func (c *adminClient) candidates(kind, tid string) ([]nameCandidate, error) {
 				cd.names = []string{r.DeviceName}
 			case "profile":
 				cd.names = []string{r.Name + r.DisplayName}
+			case "token":
+				cd.names = []string{r.Name}
 			}
 			cands = append(cands, cd)
 		}
@@ -260,4 +265,70 @@ func tenantOfPath(path string) string {
 	}
 	tid, _ := url.PathUnescape(segs[2])
 	return tid
+}
+
+// resolveIn returns the IDs of the tenant tid names or is, and of the kind's object in it
+// that v names or is.
+func (c *adminClient) resolveIn(kind, tid, v string) (tenantID, id string, err error) {
+	if tenantID, err = c.resolve("tenant", "", tid); err != nil {
+		return "", "", err
+	}
+	id, err = c.resolve(kind, tenantID, v)
+	return tenantID, id, err
+}
+
+// memberKinds are the kinds a group member can be, in the order candidates are listed.
+var memberKinds = []string{"user", "device", "group"}
+
+// resolveMember returns the ID of the group member (user, device or group) of tenant tid
+// (an ID) that v names or is: an ID, a user principal name, a device name or a group name.
+// A name that objects of several kinds, or several objects, have is refused with the
+// candidates listed; one that matches nothing goes to the server as it is (see resolve).
+func (c *adminClient) resolveMember(tid, v string) (string, error) {
+	if v == "" || idShaped.MatchString(v) {
+		return strings.Trim(v, "{}"), nil
+	}
+	all := map[string][]nameCandidate{}
+	for _, kind := range memberKinds {
+		cands, err := c.candidates(kind, tid)
+		if err != nil {
+			return "", err
+		}
+		all[kind] = cands
+		for _, cd := range cands {
+			if strings.EqualFold(cd.id, v) {
+				return cd.id, nil
+			}
+		}
+	}
+	var list []string
+	id := ""
+	for _, kind := range memberKinds {
+		for _, cd := range all[kind] {
+			for _, n := range cd.names {
+				if strings.EqualFold(n, v) {
+					list = append(list, fmt.Sprintf("%s %s (%s)", kind, cd.id, strings.Join(cd.names, ", ")))
+					id = cd.id
+					break
+				}
+			}
+		}
+	}
+	switch len(list) {
+	case 1:
+		return id, nil
+	case 0:
+		c.notes = append(c.notes, fmt.Sprintf("%q is not a user, device or group ID, and no user principal name, device name or group name in tenant %s is that", v, tid))
+		return v, nil
+	}
+	return "", nameError{fmt.Sprintf("%q names %d members in tenant %s: %s; give the ID", v, len(list), tid, strings.Join(list, "; "))}
+}
+
+// given is how a command names an object it changed: its ID, and the name it was given by
+// when that was not the ID.
+func given(id, asGiven string) string {
+	if asGiven == "" || strings.EqualFold(strings.Trim(asGiven, "{}"), id) {
+		return id
+	}
+	return id + " (" + asGiven + ")"
 }

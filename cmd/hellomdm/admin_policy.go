@@ -17,7 +17,7 @@ func init() {
 		usage: "group create --tenant TID --name NAME [--description D]",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("group create")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			name := fs.String("name", "", "display name")
 			desc := fs.String("description", "", "description")
 			if err := parseCommand(fs, args, "tenant", "name"); err != nil {
@@ -30,7 +30,7 @@ func init() {
 		usage: "group list --tenant TID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("group list")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
@@ -41,8 +41,8 @@ func init() {
 		usage: "group members --tenant TID --group GID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("group members")
-			tid := fs.String("tenant", "", "tenant ID")
-			gid := fs.String("group", "", "group ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			gid := fs.String("group", "", "group ID or name")
 			if err := parseCommand(fs, args, "tenant", "group"); err != nil {
 				return err
 			}
@@ -62,33 +62,37 @@ func init() {
 		},
 	}
 	adminCommands["group add-member"] = adminCommand{
-		usage: "group add-member --tenant TID --group GID --id USER_OR_DEVICE_OR_GROUP_ID",
+		usage: "group add-member --tenant TID --group GID --id MEMBER   (a user ID or UPN, a device ID or name, a group ID or name)",
 		run:   func(c *adminClient, args []string) error { return c.groupMember(args, "POST") },
 	}
 	adminCommands["group remove-member"] = adminCommand{
-		usage: "group remove-member --tenant TID --group GID --id ID",
+		usage: "group remove-member --tenant TID --group GID --id MEMBER   (a user ID or UPN, a device ID or name, a group ID or name)",
 		run:   func(c *adminClient, args []string) error { return c.groupMember(args, "DELETE") },
 	}
 	adminCommands["group delete"] = adminCommand{
 		usage: "group delete --tenant TID --group GID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("group delete")
-			tid := fs.String("tenant", "", "tenant ID")
-			gid := fs.String("group", "", "group ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			gid := fs.String("group", "", "group ID or name")
 			if err := parseCommand(fs, args, "tenant", "group"); err != nil {
 				return err
 			}
-			if err := c.do("DELETE", tenantPath(*tid, "groups", *gid), nil, nil); err != nil {
+			tenant, group, err := c.resolveIn("group", *tid, *gid)
+			if err != nil {
 				return err
 			}
-			return c.done("deleted group " + *gid)
+			if err := c.do("DELETE", tenantPath(tenant, "groups", group), nil, nil); err != nil {
+				return err
+			}
+			return c.done("deleted group "+given(group, *gid), group)
 		},
 	}
 	adminCommands["profile import"] = adminCommand{
 		usage: "profile import --tenant TID FILE.json   (an Intune settings catalog or custom OMA-URI export)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("profile import")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
@@ -125,7 +129,7 @@ func init() {
 		usage: "profile list --tenant TID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("profile list")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
@@ -148,17 +152,21 @@ func init() {
 		usage: "profile assign --tenant TID --profile PID [--group GID]... [--exclude-group GID]... [--all-devices] [--all-users]   (replaces the assignments)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("profile assign")
-			tid := fs.String("tenant", "", "tenant ID")
-			pid := fs.String("profile", "", "profile ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			pid := fs.String("profile", "", "profile ID or name")
 			var include, exclude repeatedString
-			fs.Var(&include, "group", "include this group (repeatable)")
-			fs.Var(&exclude, "exclude-group", "exclude this group (repeatable)")
+			fs.Var(&include, "group", "include this group, by ID or name (repeatable)")
+			fs.Var(&exclude, "exclude-group", "exclude this group, by ID or name (repeatable)")
 			allDevices := fs.Bool("all-devices", false, "target all devices")
 			allUsers := fs.Bool("all-users", false, "target all users")
 			if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
 				return err
 			}
-			route, err := c.profileRoute(*tid, *pid)
+			tenant, profile, err := c.resolveIn("profile", *tid, *pid)
+			if err != nil {
+				return err
+			}
+			route, err := c.profileRoute(tenant, profile)
 			if err != nil {
 				return err
 			}
@@ -190,12 +198,15 @@ func init() {
 				add(targetAllUsers, "")
 			}
 			var out map[string]any
-			if err := c.do("POST", tenantPath(*tid, route, *pid, "assign"), map[string]any{"assignments": items}, &out); err != nil {
+			if err := c.do("POST", tenantPath(tenant, route, profile, "assign"), map[string]any{"assignments": items}, &out); err != nil {
 				return err
 			}
 			c.warnAnswer(out)
-			if c.output == "json" {
+			switch c.output {
+			case "json":
 				return c.print(out)
+			case "id": // assignments have no IDs of their own: the profile's
+				return c.printIDs(profile)
 			}
 			rows := []map[string]any{}
 			list, _ := out["value"].([]any)
@@ -210,7 +221,7 @@ func init() {
 	adminCommands["profile status"] = adminCommand{
 		usage: "profile status --tenant TID --profile PID",
 		run: func(c *adminClient, args []string) error {
-			path, pid, err := c.profileCommand("profile status", args)
+			path, pid, _, err := c.profileCommand("profile status", args)
 			var ae *apiError
 			if errors.As(err, &ae) && ae.Status == http.StatusNotFound && path != "" {
 				// A deleted profile is on neither route, but its report goes on while devices
@@ -234,8 +245,15 @@ func init() {
 			if err := c.do("GET", path+"/deviceStatuses", nil, &out); err != nil {
 				return err
 			}
-			if c.output == "json" {
+			switch c.output {
+			case "json":
 				return c.print(out)
+			case "id": // the devices the report covers
+				var ids []string
+				for _, d := range out.Devices {
+					ids = append(ids, d.DeviceID)
+				}
+				return c.printIDs(ids...)
 			}
 			deleted := ""
 			if out.Deleted {
@@ -285,22 +303,23 @@ func init() {
 	adminCommands["profile delete"] = adminCommand{
 		usage: "profile delete --tenant TID --profile PID   (devices remove its settings at their next check-in; profile status follows the removal)",
 		run: func(c *adminClient, args []string) error {
-			path, pid, err := c.profileCommand("profile delete", args)
+			path, pid, asGiven, err := c.profileCommand("profile delete", args)
 			if err != nil {
 				return err
 			}
 			if err := c.do("DELETE", path, nil, nil); err != nil {
 				return err
 			}
-			return c.done("deleted profile " + pid)
+			return c.done("deleted profile "+given(pid, asGiven), pid)
 		},
 	}
 	adminCommands["device settings"] = adminCommand{
 		usage: "device settings --tenant TID --device DID",
+		noIDs: "setting states have none (leave out -q; -o json for scripts)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("device settings")
-			tid := fs.String("tenant", "", "tenant ID")
-			did := fs.String("device", "", "device ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			did := fs.String("device", "", "device ID or name")
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
@@ -328,38 +347,51 @@ func init() {
 
 func (c *adminClient) groupMember(args []string, method string) error {
 	fs := commandFlags("group member")
-	tid := fs.String("tenant", "", "tenant ID")
-	gid := fs.String("group", "", "group ID")
-	id := fs.String("id", "", "member: user ID or UPN, device ID or group ID")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	gid := fs.String("group", "", "group ID or name")
+	id := fs.String("id", "", "member: a user ID or UPN, a device ID or name, or a group ID or name")
 	if err := parseCommand(fs, args, "tenant", "group", "id"); err != nil {
 		return err
 	}
-	if method == "POST" {
-		if err := c.do("POST", tenantPath(*tid, "groups", *gid, "members"), map[string]string{"id": *id}, nil); err != nil {
-			return err
-		}
-		return c.done("added " + *id + " to group " + *gid)
-	}
-	if err := c.do("DELETE", tenantPath(*tid, "groups", *gid, "members", *id), nil, nil); err != nil {
+	tenant, group, err := c.resolveIn("group", *tid, *gid)
+	if err != nil {
 		return err
 	}
-	return c.done("removed " + *id + " from group " + *gid)
+	member, err := c.resolveMember(tenant, *id)
+	if err != nil {
+		return err
+	}
+	if method == "POST" {
+		if err := c.do("POST", tenantPath(tenant, "groups", group, "members"), map[string]string{"id": member}, nil); err != nil {
+			return err
+		}
+		return c.done("added "+given(member, *id)+" to group "+given(group, *gid), member)
+	}
+	if err := c.do("DELETE", tenantPath(tenant, "groups", group, "members", member), nil, nil); err != nil {
+		return err
+	}
+	return c.done("removed "+given(member, *id)+" from group "+given(group, *gid), member)
 }
 
 // profileCommand parses the flags of a command on one profile (--tenant TID --profile PID)
-// and finds the profile: it returns the profile's path, /tenants/TID/ROUTE/PID, and PID.
-func (c *adminClient) profileCommand(name string, args []string) (path, pid string, err error) {
+// and finds the profile: it returns the profile's path, /tenants/TID/ROUTE/PID, and PID
+// (IDs, whether names or IDs were given), and --profile as given.
+func (c *adminClient) profileCommand(name string, args []string) (path, pid, asGiven string, err error) {
 	fs := commandFlags(name)
-	tid := fs.String("tenant", "", "tenant ID")
-	p := fs.String("profile", "", "profile ID")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	p := fs.String("profile", "", "profile ID or name")
 	if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	route, err := c.profileRoute(*tid, *p)
+	tenant, profile, err := c.resolveIn("profile", *tid, *p)
 	if err != nil {
-		return tenantPath(*tid), *p, err // the tenant's path, for a caller that goes on
+		return "", "", "", err
 	}
-	return tenantPath(*tid, route, *p), *p, nil
+	route, err := c.profileRoute(tenant, profile)
+	if err != nil {
+		return tenantPath(tenant), profile, *p, err // the tenant's path, for a caller that goes on
+	}
+	return tenantPath(tenant, route, profile), profile, *p, nil
 }
 
 // profileRoute finds which of the two profile routes holds a profile.
@@ -378,13 +410,14 @@ func (c *adminClient) profileRoute(tid, pid string) (string, error) {
 	return "", last
 }
 
-// done reports a change without an answer body.
-func (c *adminClient) done(msg string) error {
+// done reports a change without an answer body: msg, or under -q the IDs of the objects
+// changed.
+func (c *adminClient) done(msg string, ids ...string) error {
 	switch c.output {
 	case "json":
 		return c.print(map[string]any{"ok": true, "message": msg})
 	case "id":
-		return nil
+		return c.printIDs(ids...)
 	}
 	_, err := fmt.Fprintln(c.stdout, msg)
 	return err

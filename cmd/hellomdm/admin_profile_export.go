@@ -20,11 +20,15 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if c.output == "id" {
+				return c.printIDs(cell(doc["id"]))
+			}
 			return writeProfileJSON(c, doc, "")
 		},
 	}
 	adminCommands["profile export"] = adminCommand{
 		usage: "profile export --tenant TID --profile PID [--out FILE]   (Intune JSON that 'profile import' takes back)",
+		noIDs: "it writes the profile's document, without its ID ('profile show' has it)",
 		run: func(c *adminClient, args []string) error {
 			var out string
 			doc, err := c.profileDoc("profile export", args, func(fs *flag.FlagSet) { fs.StringVar(&out, "out", "", "file to write (default: standard output)") })
@@ -42,8 +46,8 @@ func init() {
 // profileDoc fetches one profile's Intune JSON (GET on its route).
 func (c *adminClient) profileDoc(name string, args []string, extra func(fs *flag.FlagSet)) (map[string]any, error) {
 	fs := commandFlags(name)
-	tid := fs.String("tenant", "", "tenant ID")
-	p := fs.String("profile", "", "profile ID")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	p := fs.String("profile", "", "profile ID or name")
 	if extra != nil {
 		extra(fs)
 	}

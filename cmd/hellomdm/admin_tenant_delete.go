@@ -39,7 +39,7 @@ func init() {
 			if err := c.do("DELETE", path, nil, nil); err != nil {
 				return err
 			}
-			return c.done("deleted tenant " + t.ID + " (its audit log is kept)")
+			return c.done("deleted tenant "+t.ID+" (its audit log is kept)", t.ID)
 		},
 	}
 }

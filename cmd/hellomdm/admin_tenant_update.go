@@ -9,7 +9,7 @@ func init() {
 		usage: "tenant update --tenant TID [--name NAME] [--domain D]... [--auth-policy OnPremise|Federated] [--federation-host H | --federation-host \"\"] [--gov-cloud=true|false] [--return-uri URL... | --return-uri \"\"]   (only the flags given change; --domain and --return-uri replace their lists)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("tenant update")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			name := fs.String("name", "", "display name")
 			var domains repeatedString
 			fs.Var(&domains, "domain", "verified domain (repeatable; replaces the list)")

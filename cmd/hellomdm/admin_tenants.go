@@ -59,7 +59,7 @@ func init() {
 		usage: "user create --tenant TID --upn UPN --password PW [--name DISPLAYNAME]",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("user create")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			upn := fs.String("upn", "", "user principal name, in one of the tenant's verified domains")
 			pw := fs.String("password", "", "password (at least 8 characters)")
 			name := fs.String("name", "", "display name")
@@ -77,7 +77,7 @@ func init() {
 		usage: "user list --tenant TID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("user list")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
@@ -88,8 +88,8 @@ func init() {
 		usage: "user totp --tenant TID --user UID   (prints the new secret and otpauth URI once)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("user totp")
-			tid := fs.String("tenant", "", "tenant ID")
-			uid := fs.String("user", "", "user ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			uid := fs.String("user", "", "user ID or user principal name")
 			if err := parseCommand(fs, args, "tenant", "user"); err != nil {
 				return err
 			}
@@ -115,7 +115,7 @@ func init() {
 		usage: "device list --tenant TID [--can-reset DestructiveOnly|DestructiveAndNonDestructive]",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("device list")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			canReset := fs.String("can-reset", "", "only devices reporting this CanReset value")
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
@@ -133,8 +133,8 @@ func init() {
 		usage: "device retire --tenant TID --device DID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("device retire")
-			tid := fs.String("tenant", "", "tenant ID")
-			did := fs.String("device", "", "device ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
+			did := fs.String("device", "", "device ID or name")
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
@@ -143,11 +143,12 @@ func init() {
 	}
 	adminCommands["token create"] = adminCommand{
 		usage: "token create --name N --role admin|operator|reader [--tenant TID] [--scope-tag T] [--expires 720h|2027-01-01T00:00:00Z]",
+		noIDs: "its ID alone would lose the token's secret, shown once (use -o json and read .token and .id)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("token create")
 			name := fs.String("name", "", "token name")
 			role := fs.String("role", "", "admin, operator or reader")
-			tid := fs.String("tenant", "", "limit the token to this tenant")
+			tid := fs.String("tenant", "", "limit the token to this tenant (ID or domain)")
 			var tags repeatedString
 			fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
 			expires := fs.String("expires", "", "the token stops working after this duration (e.g. 720h) or at this RFC 3339 time")
@@ -177,20 +178,27 @@ func init() {
 		},
 	}
 	adminCommands["token revoke"] = adminCommand{
-		usage: "token revoke --id TOKEN_ID",
+		usage: "token revoke --id TOKEN   (the token's ID or its name, from token list)",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("token revoke")
-			id := fs.String("id", "", "ID of the token to revoke (from token list)")
+			asGiven := fs.String("id", "", "ID or name of the token to revoke (from token list)")
 			if err := parseCommand(fs, args, "id"); err != nil {
 				return err
 			}
-			if err := c.do("DELETE", "/tokens/"+url.PathEscape(*id), nil, nil); err != nil {
+			id, err := c.resolve("token", "", *asGiven)
+			if err != nil {
 				return err
 			}
-			if c.output == "json" {
-				return c.print(map[string]any{"id": *id, "revoked": true}, "id", "revoked")
+			if err := c.do("DELETE", "/tokens/"+url.PathEscape(id), nil, nil); err != nil {
+				return err
 			}
-			fmt.Fprintf(c.stdout, "revoked token %s\n", *id)
+			switch c.output {
+			case "json":
+				return c.print(map[string]any{"id": id, "revoked": true}, "id", "revoked")
+			case "id":
+				return c.printIDs(id)
+			}
+			fmt.Fprintf(c.stdout, "revoked token %s\n", given(id, *asGiven))
 			return nil
 		},
 	}
@@ -207,26 +215,50 @@ func init() {
 		usage: "pinreset consent --tenant TID --app service|client [--revoke]",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("pinreset consent")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			app := fs.String("app", "", "service (PIN Reset Service) or client (PIN Reset Client)")
 			revoke := fs.Bool("revoke", false, "withdraw the consent instead of granting it")
 			if err := parseCommand(fs, args, "tenant", "app"); err != nil {
 				return err
 			}
-			return c.call("POST", tenantPath(*tid, "pinReset", "consent"), map[string]any{"app": *app, "granted": !*revoke}, servicePrincipalColumns()...)
+			return c.servicePrincipals("POST", tenantPath(*tid, "pinReset", "consent"), map[string]any{"app": *app, "granted": !*revoke})
 		},
 	}
 	adminCommands["pinreset status"] = adminCommand{
 		usage: "pinreset status --tenant TID",
 		run: func(c *adminClient, args []string) error {
 			fs := commandFlags("pinreset status")
-			tid := fs.String("tenant", "", "tenant ID")
+			tid := fs.String("tenant", "", "tenant ID or domain")
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
-			return c.call("GET", tenantPath(*tid, "servicePrincipals"), nil, servicePrincipalColumns()...)
+			return c.servicePrincipals("GET", tenantPath(*tid, "servicePrincipals"), nil)
 		},
 	}
+}
+
+// servicePrincipals prints the PIN reset applications of an answer (one, or a "value" list);
+// under -q their application IDs.
+func (c *adminClient) servicePrincipals(method, path string, body any) error {
+	var out map[string]any
+	if err := c.do(method, path, body, &out); err != nil {
+		return err
+	}
+	c.warnAnswer(out)
+	if c.output != "id" {
+		return c.print(out, servicePrincipalColumns()...)
+	}
+	rows := []any{out}
+	if list, ok := out["value"].([]any); ok {
+		rows = list
+	}
+	var ids []string
+	for _, r := range rows {
+		if m, ok := r.(map[string]any); ok {
+			ids = append(ids, cell(m["appId"]))
+		}
+	}
+	return c.printIDs(ids...)
 }
 
 // Table columns, by JSON field name.

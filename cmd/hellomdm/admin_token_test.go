@@ -49,6 +49,25 @@ func TestAdminTokenExpiresAndRevoke(t *testing.T) {
 	if code, _, errOut := cli("token", "revoke", "--id", tok.ID); code == 0 || !strings.Contains(errOut, "404") {
 		t.Errorf("revoking twice: exit %d: %s", code, errOut)
 	}
+	// --id takes the token's name too; a name two tokens have is refused with both.
+	var ids []string
+	for _, name := range []string{"helpdesk", "dup", "dup"} {
+		code, out, errOut := cli("-o", "json", "token", "create", "--name", name, "--role", "reader")
+		if err := json.Unmarshal([]byte(out), &tok); code != 0 || err != nil {
+			t.Fatalf("token create %s: exit %d: %s%s", name, code, out, errOut)
+		}
+		ids = append(ids, tok.ID)
+	}
+	if code, out, errOut := cli("token", "revoke", "--id", "HelpDesk"); code != 0 || !strings.Contains(out, "revoked token "+ids[0]+" (HelpDesk)") {
+		t.Fatalf("token revoke by name: exit %d: %s%s", code, out, errOut)
+	}
+	if code, _, errOut := cli("token", "revoke", "--id", "dup"); code != exitFailed || !strings.Contains(errOut, `"dup" names 2 tokens: `) ||
+		!strings.Contains(errOut, ids[1]+" (dup)") || !strings.Contains(errOut, ids[2]+" (dup)") {
+		t.Errorf("token revoke by a shared name: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := cli("token", "revoke", "--id", "nope"); code != exitFailed || !strings.Contains(errOut, `"nope" is not a token ID, and no token has that name`) {
+		t.Errorf("token revoke of an unknown name: exit %d: %s", code, errOut)
+	}
 }
 
 func TestAdminBackup(t *testing.T) {

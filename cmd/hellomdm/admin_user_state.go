@@ -7,8 +7,8 @@ func init() {
 			usage: "user " + verb + " --tenant TID --user UID",
 			run: func(c *adminClient, args []string) error {
 				fs := commandFlags("user " + verb)
-				tid := fs.String("tenant", "", "tenant ID")
-				uid := fs.String("user", "", "user ID")
+				tid := fs.String("tenant", "", "tenant ID or domain")
+				uid := fs.String("user", "", "user ID or user principal name")
 				if err := parseCommand(fs, args, "tenant", "user"); err != nil {
 					return err
 				}
@@ -25,10 +25,14 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "user"); err != nil {
 				return err
 			}
-			if err := c.do("DELETE", tenantPath(*tid, "users", *uid), nil, nil); err != nil {
+			tenant, user, err := c.resolveIn("user", *tid, *uid)
+			if err != nil {
 				return err
 			}
-			return c.done("deleted user " + *uid)
+			if err := c.do("DELETE", tenantPath(tenant, "users", user), nil, nil); err != nil {
+				return err
+			}
+			return c.done("deleted user "+given(user, *uid), user)
 		},
 	}
 }

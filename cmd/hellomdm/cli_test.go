@@ -322,6 +322,26 @@ func TestAdminNamesInsteadOfIDs(t *testing.T) {
 	if !strings.Contains(errOut, `"Alice-PC" names 2 devices in tenant `+tid) || !strings.Contains(errOut, "(ALICE-PC)") || !strings.Contains(errOut, "(alice-pc)") {
 		t.Fatalf("ambiguous device: %s", errOut)
 	}
+	// A group member is named by UPN, device name or group name: one the two devices share,
+	// or a device and a group, is refused with every candidate and its kind.
+	_, errOut = admin(exitFailed, "group", "add-member", "--tenant", "contoso.com", "--group", "WHfB pilot", "--id", "Alice-PC")
+	if !strings.Contains(errOut, `"Alice-PC" names 2 members in tenant `+tid) || strings.Count(errOut, "device ") != 2 || !strings.Contains(errOut, "give the ID") {
+		t.Fatalf("ambiguous member: %s", errOut)
+	}
+	admin(0, "group", "create", "--tenant", "contoso.com", "--name", "Helpdesk")
+	out, _ = admin(0, "group", "add-member", "--tenant", "contoso.com", "--group", "WHfB pilot", "--id", "helpdesk")
+	if !strings.Contains(out, "(helpdesk) to group ") || !strings.Contains(out, "(WHfB pilot)") {
+		t.Fatalf("add-member by group name: %s", out)
+	}
+	admin(0, "group", "create", "--tenant", "contoso.com", "--name", "alice@contoso.com")
+	_, errOut = admin(exitFailed, "group", "remove-member", "--tenant", "contoso.com", "--group", "WHfB pilot", "--id", "alice@contoso.com")
+	if !strings.Contains(errOut, `"alice@contoso.com" names 2 members`) || !strings.Contains(errOut, "user "+userID+" (alice@contoso.com)") || !strings.Contains(errOut, "group ") {
+		t.Fatalf("a UPN that is also a group's name: %s", errOut)
+	}
+	_, errOut = admin(exitFailed, "group", "add-member", "--tenant", "contoso.com", "--group", "WHfB pilot", "--id", "nobody")
+	if !strings.Contains(errOut, `"nobody" is not a user, device or group ID, and no user principal name, device name or group name in tenant `+tid+" is that") {
+		t.Fatalf("unknown member: %s", errOut)
+	}
 	_, errOut = admin(exitFailed, "user", "totp", "--tenant", "fabrikam.com", "--user", "alice@contoso.com")
 	if !strings.Contains(errOut, `no user in tenant 0f0e0d0c-1c55-4b0b-9a3e-2f4f7c1d9e02 has that user principal name`) {
 		t.Fatalf("user of another tenant: %s", errOut)
