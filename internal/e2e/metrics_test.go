@@ -4,9 +4,12 @@ import (
 	"net/http"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/policy"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
@@ -112,4 +115,69 @@ func TestSettingStatesGauge(t *testing.T) {
 	wantGauge(t, "two tenants", fresh(), want)
 	// The server's own metrics (computed at its first scrape) agree with a fresh set.
 	wantGauge(t, "the running server", settingStateGauge(t, e.app.Metrics.Registry()), want)
+}
+
+// counter is the value of the counter name{label=value} in the server's metrics (0 when the
+// series is absent).
+func (e *env) counter(name, label, value string) float64 {
+	e.t.Helper()
+	mfs, err := e.app.Metrics.Registry().Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || mf.GetType() != dto.MetricType_COUNTER {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// Enrollments by event (enrolled, refused, retired) and sign-ins by outcome are counted as
+// they happen, refusals included: a wrong password at Policy.svc, a domain no tenant has,
+// a wrong password at the identity provider.
+func TestEnrollmentAndSignInMetrics(t *testing.T) {
+	e := start(t)
+	want := func(name, label, value string, n float64) {
+		t.Helper()
+		if got := e.counter(name, label, value); got != n {
+			t.Errorf("%s{%s=%q} = %v, want %v", name, label, value, got, n)
+		}
+	}
+	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	want("hellomdm_enrollments_total", "event", "enrolled", 1)
+	want("hellomdm_enrollments_total", "event", "refused", 0)
+
+	if f := e.getPolicies("alice@contoso.com", "wrong password", ""); f.policiesDelivered {
+		t.Fatal("a wrong password got the enrollment policies")
+	}
+	if f := e.getPolicies("carol@nowhere.example", password, ""); f.policiesDelivered {
+		t.Fatal("a domain no tenant has got the enrollment policies")
+	}
+	want("hellomdm_enrollments_total", "event", "refused", 2)
+
+	if st, _ := e.idpToken("alice@contoso.com", "wrong password", idp.AudienceEnrollment); st == http.StatusOK {
+		t.Fatal("the identity provider took a wrong password")
+	}
+	want("hellomdm_signins_total", "outcome", "refused", 1)
+	want("hellomdm_auth_refusals_total", "actor", "user", 1)
+	if st, tok := e.idpToken("alice@contoso.com", password, idp.AudienceEnrollment); st != http.StatusOK || tok == "" {
+		t.Fatalf("sign-in with the right password: HTTP %d", st)
+	}
+	want("hellomdm_signins_total", "outcome", "ok", 1)
+	want("hellomdm_signins_total", "outcome", "refused", 1)
+
+	if st := e.api(http.MethodPost, "/tenants/"+contosoTenant+"/devices/"+a.Identity().DeviceID+"/retire", nil, nil); st != http.StatusOK {
+		t.Fatalf("retire: HTTP %d", st)
+	}
+	want("hellomdm_enrollments_total", "event", "retired", 1)
+	want("hellomdm_enrollments_total", "event", "enrolled", 1)
 }
