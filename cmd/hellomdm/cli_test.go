@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,39 @@ func TestHelpExitsZeroWithFlagsAndExample(t *testing.T) {
 	}
 }
 
+// Every command, and every device command, answers -h and --help on stdout with exit 0:
+// its usage, each flag with its meaning and an example (completion: its usage and how to
+// load the script).
+func TestEveryCommandHelp(t *testing.T) {
+	cmds := [][]string{{"serve"}, {"version"}, {"authenticator", "code"}, {"bench", "checkin"}, {"completion", "bash"}}
+	for name := range deviceCommands {
+		cmds = append(cmds, append([]string{"device"}, strings.Fields(name)...))
+	}
+	for name := range subcommands {
+		switch name {
+		case "admin", "device", "authenticator", "bench", "completion": // groups: their commands are above
+		case "__complete": // the completion scripts' hook, not typed by people
+		default:
+			cmds = append(cmds, []string{name})
+		}
+	}
+	for _, c := range cmds {
+		for _, h := range []string{"-h", "--help"} {
+			code, out, errOut := cliRun(append(slices.Clone(c), h)...)
+			if code != exitOK || errOut != "" || !strings.HasPrefix(out, "Usage: hellomdm "+c[0]) {
+				t.Errorf("%v %s: exit %d, stdout %q, stderr %q", c, h, code, out, errOut)
+				continue
+			}
+			if c[0] != "completion" && (!strings.Contains(out, "\nFlags:\n") || !strings.Contains(out, "\nExample:\n  ")) {
+				t.Errorf("%v %s: no flags or no example:\n%s", c, h, out)
+			}
+		}
+	}
+	if code, _, errOut := cliRun("version", "--out", "json"); code != exitUsage || !strings.Contains(errOut, "unknown flag --out") {
+		t.Errorf("version --out: exit %d: %s", code, errOut)
+	}
+}
+
 func TestDidYouMean(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -233,6 +267,27 @@ func TestDeviceCommandsJSONAndRetired(t *testing.T) {
 	if !hello.NgcSet || hello.CanReset == "" {
 		t.Fatalf("hello provision: %+v", hello)
 	}
+	var unlock struct {
+		NgcSet   bool   `json:"ngcSet"`
+		NgcKeyID string `json:"ngcKeyId"`
+	}
+	decodeJSON(t, dev(0, "hello", "unlock", "--user", "alice@contoso.com", "--pin", "135792"), &unlock)
+	if !unlock.NgcSet || unlock.NgcKeyID == "" {
+		t.Fatalf("hello unlock: %+v", unlock)
+	}
+	var join struct{ Join, Trust, Account string }
+	decodeJSON(t, dev(0, "join", "--join", "hybrid", "--trust", "cert"), &join)
+	if join.Join != "hybrid" || join.Trust != "cert" || join.Account != "enterprise" {
+		t.Fatalf("join: %+v", join)
+	}
+	var renewed struct {
+		DeviceID       string `json:"deviceId"`
+		CertThumbprint string `json:"certThumbprint"`
+	}
+	decodeJSON(t, dev(0, "renew"), &renewed)
+	if renewed.DeviceID != enrolled.DeviceID || len(renewed.CertThumbprint) != 40 {
+		t.Fatalf("renew: %+v", renewed)
+	}
 
 	// A refusal by the device agent (the policy never enabled PIN recovery, so only a
 	// destructive reset is possible) exits 1, not 3 (a transport failure).
@@ -244,6 +299,18 @@ func TestDeviceCommandsJSONAndRetired(t *testing.T) {
 	admin("device", "retire", "--tenant", tid, "--device", enrolled.DeviceID)
 	if out := dev(exitFailed, "sync"); !strings.Contains(out, "retired by an admin: unenroll it (hellomdm device --state ") {
 		t.Fatalf("sync of a retired device:\n%s", out)
+	}
+
+	// A second device leaves management itself.
+	state = filepath.Join(t.TempDir(), "bob-pc")
+	decodeJSON(t, dev(0, "enroll", "--server", server, "--email", "alice@contoso.com", "--password", "Correct horse 1", "--ca-file", caFile), &enrolled)
+	var left struct {
+		DeviceID string `json:"deviceId"`
+		State    string `json:"state"`
+	}
+	decodeJSON(t, dev(0, "unenroll"), &left)
+	if left.DeviceID != enrolled.DeviceID || left.State != "unenrolled" {
+		t.Fatalf("unenroll: %+v", left)
 	}
 }
 

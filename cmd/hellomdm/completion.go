@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -66,7 +67,7 @@ complete -c hellomdm -f -a '(__hellomdm_complete)'
 }
 
 func runCompletion(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 1 && isHelp(args[0]) {
+	if slices.ContainsFunc(args, isHelp) {
 		fmt.Fprint(stdout, completionUsage)
 		return exitOK
 	}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -60,14 +61,19 @@ var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
 
 // runVersion prints the build's version, commit, build date and Go version.
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("hellomdm version", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	out := fs.String("o", "text", "output: text or json")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		printFlagHelp(stdout, "hellomdm version [-o text|json]   (also hellomdm --version)", fs, "hellomdm version -o json")
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "hellomdm version: %s\nRun 'hellomdm version -h' for its flags.\n", flagError(fs, err))
+		return exitUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "hellomdm version: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
 	}
 	info := version.Get()
 	switch *out {
