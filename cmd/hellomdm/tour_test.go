@@ -28,6 +28,24 @@ func TestREADMEShowsTheTourScript(t *testing.T) {
 	}
 }
 
+// README.md's tables of admin and device commands have a row for every command.
+func TestREADMEListsEveryAdminCommand(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range adminCommands {
+		if !strings.Contains(string(readme), "\n| `"+name+"` | ") {
+			t.Errorf("README.md's admin command table has no row for %q", name)
+		}
+	}
+	for name := range deviceCommands {
+		if !strings.Contains(string(readme), "\n| `"+name+"` | ") {
+			t.Errorf("README.md's device command table has no row for %q", name)
+		}
+	}
+}
+
 // The README tour end to end: examples/walkthrough.sh starts a real server on a free
 // loopback port with a temporary data directory, runs examples/tour.sh against it with the
 // built binary, and stops the server and deletes its directory on exit (the test kills the
