@@ -1,20 +1,17 @@
 package policy
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/csp"
-	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/policy/model"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -28,21 +25,13 @@ const (
 // SourcePrefix starts the Source of every command the engine queues: "policy:<profile ID>".
 const SourcePrefix = "policy:"
 
-// Source is the storage Prepare reads, outside the check-in transaction.
-type Source interface {
-	PolicyCheck(ctx context.Context, deviceID string) (store.PolicyCheck, error)
-	PolicySnapshot(ctx context.Context, tenantID string) (store.PolicySnapshot, error)
-}
-
-// Engine reconciles devices with their tenant's profiles during check-ins. Its only memory is
-// a cache of tenant snapshots keyed by policy version, rebuilt from the store on a miss.
+// Engine plans the reconciliation of devices with their tenant's profiles. It reads and
+// writes nothing: the session engine (package server) gives it a tenant's [Snapshot] and a
+// device's confirmed state and applies the [Plan] it returns inside the check-in's
+// transaction. Its only state is its catalog and its generator of IDs.
 type Engine struct {
-	src   Source
 	cat   *csp.Catalog
 	newID func() string
-
-	mu    sync.Mutex
-	cache map[string]*Snapshot // tenant ID → latest snapshot
 }
 
 // Option configures an Engine.
@@ -54,12 +43,9 @@ func WithCatalog(c *csp.Catalog) Option { return func(e *Engine) { e.cat = c } }
 // WithIDs sets the generator of command and audit event IDs (default: UUIDv7).
 func WithIDs(f func() string) Option { return func(e *Engine) { e.newID = f } }
 
-// NewEngine builds an engine over src.
-func NewEngine(src Source, opts ...Option) (*Engine, error) {
-	if src == nil {
-		return nil, errors.New("policy engine: nil source")
-	}
-	e := &Engine{src: src, cache: map[string]*Snapshot{}}
+// NewEngine builds an engine.
+func NewEngine(opts ...Option) *Engine {
+	e := &Engine{}
 	for _, o := range opts {
 		o(e)
 	}
@@ -69,141 +55,140 @@ func NewEngine(src Source, opts ...Option) (*Engine, error) {
 	if e.newID == nil {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
-	return e, nil
+	return e
 }
 
 // Catalog is the engine's CSP catalog.
 func (e *Engine) Catalog() *csp.Catalog { return e.cat }
 
-// Prepared is what Prepare hands to Reconcile.
-type Prepared struct {
-	Snapshot *Snapshot
+// Check is what a check-in reads, before its transaction, to decide whether the device's
+// desired state may have changed since it was last resolved.
+type Check struct {
+	Device        DeviceInfo
+	Dirty         bool               // the device is marked for reconciliation
+	Resolved      model.DevicePolicy // what the device was last resolved from
+	HasResolved   bool               // false when the device was never resolved
+	TenantVersion uint64             // the tenant's policy version now
 }
 
-// Prepare decides, with one read transaction, whether the device's desired state may have
-// changed since it was last resolved (policy version, OS version, edition, user, or the
-// device's PolicyDirty mark). It returns nil for an idle check-in; otherwise the tenant's
-// snapshot, from the cache when the version matches.
-func (e *Engine) Prepare(ctx context.Context, deviceID string) (*Prepared, error) {
-	pc, err := e.src.PolicyCheck(ctx, deviceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil // the session engine refuses unknown devices itself
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checking device policy: %w", err)
-	}
-	d := pc.Device
-	if d.State != store.DeviceEnrolled {
-		return nil, nil
-	}
-	r := pc.Resolved
+// Stale reports whether the device must be reconciled: it is marked dirty, or it was last
+// resolved at another policy version, OS version, edition or user than it has now, or it was
+// never resolved and its tenant has had policy (a version above 0). An idle check-in is one
+// where Stale is false.
+func (c Check) Stale() bool {
+	r, d := c.Resolved, c.Device
 	switch {
-	case d.PolicyDirty:
-	case !pc.HasResolved:
-		if pc.TenantVersion == 0 {
-			return nil, nil // the tenant never had any policy
+	case c.Dirty:
+		return true
+	case !c.HasResolved:
+		return c.TenantVersion != 0
+	}
+	return r.Version != c.TenantVersion || r.OSVersion != d.OSVersion || r.OSEdition != d.OSEdition || r.UserID != d.UserID
+}
+
+// Delivery is where one of the engine's commands stands in the device's queue, as the
+// session engine recorded it. The zero value is a command that was not found.
+type Delivery uint8
+
+// Deliveries.
+const (
+	DeliveryWaiting   Delivery = iota + 1 // queued or sent, no Status yet
+	DeliveryRetry                         // an error Status; it will be sent again
+	DeliveryAccepted                      // 202: the verifying Get confirms it
+	DeliverySucceeded                     // 200
+	DeliveryFailed                        // an error Status, and the retries are spent
+	DeliveryCancelled                     // withdrawn before delivery
+	DeliveryUnknown                       // sent, and no Status came before its claim ran out
+)
+
+// Open reports whether the command still needs the device.
+func (d Delivery) Open() bool { return d == DeliveryWaiting || d == DeliveryRetry }
+
+// Command is a command the engine wants queued for the device.
+type Command struct {
+	ID      string
+	Source  string // SourcePrefix + a profile ID
+	Payload syncml.Command
+}
+
+// Plan is what the engine decided for one device. The session engine applies it inside the
+// check-in's transaction in this order: Put, Commands, Resolved; Events go to the audit log
+// with the message's other events.
+type Plan struct {
+	// Put are the setting states to write (the device's TenantID and DeviceID), in order.
+	Put []model.SettingState
+	// Commands are to be queued, in order.
+	Commands []Command
+	// Resolved, when set, is what the device's desired state was just resolved from: it is
+	// recorded and the device's dirty mark cleared.
+	Resolved *model.DevicePolicy
+	// Events are the audit events of the setting state changes, one per change.
+	Events []*audit.Event
+}
+
+// Awaited lists the commands whose Delivery Reconcile needs: the write and verify commands of
+// the settings that are pending or being removed.
+func Awaited(states []model.SettingState) []string {
+	var ids []string
+	for _, s := range states {
+		if s.State != model.SettingPending && !s.Removing {
+			continue
 		}
-	case r.Version == pc.TenantVersion && r.OSVersion == d.OSVersion && r.OSEdition == d.OSEdition && r.UserID == d.UserID:
-		return nil, nil
+		for _, id := range []string{s.WriteCommandID, s.VerifyCommandID} {
+			if id != "" {
+				ids = append(ids, id)
+			}
+		}
 	}
-	snap, err := e.snapshot(ctx, d.TenantID, pc.TenantVersion)
-	if err != nil {
-		return nil, err
-	}
-	return &Prepared{Snapshot: snap}, nil
+	return ids
 }
 
-// snapshot returns the tenant's snapshot at version or later.
-func (e *Engine) snapshot(ctx context.Context, tenantID string, version uint64) (*Snapshot, error) {
-	e.mu.Lock()
-	s := e.cache[tenantID]
-	e.mu.Unlock()
-	if s != nil && s.version >= version {
-		return s, nil
+// Reconcile resolves the device against snap, diffs the result with the device's setting
+// states and plans Add/Replace + a verifying Get for each change and a Delete for each setting
+// no longer assigned. Conflicting and inapplicable settings get their state and no command.
+// The plan records the device as resolved at the snapshot's version. cmds holds the Delivery
+// of each command Awaited(states) names (a command not found is left out). Events are one per
+// setting state change.
+func (e *Engine) Reconcile(snap *Snapshot, dev DeviceInfo, states []model.SettingState, cmds map[string]Delivery, now time.Time) (Plan, error) {
+	if snap.tenantID != dev.TenantID {
+		return Plan{}, fmt.Errorf("reconciling device %s of tenant %s with tenant %s's policy: %w", dev.ID, dev.TenantID, snap.tenantID, ErrOtherTenant)
 	}
-	ps, err := e.src.PolicySnapshot(ctx, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("loading policy of tenant %s: %w", tenantID, err)
+	res := Resolve(snap, e.cat, dev)
+	byURI := make(map[string]model.SettingState, len(states))
+	for _, s := range states {
+		byURI[s.LocURI] = s
 	}
-	s = NewSnapshot(ps, e.cat)
-	e.mu.Lock()
-	if cur := e.cache[tenantID]; cur == nil || cur.version < s.version {
-		e.cache[tenantID] = s
-	}
-	e.mu.Unlock()
-	return s, nil
-}
-
-// Reconcile runs inside the device's check-in transaction: it resolves the device against
-// the prepared snapshot, diffs the result with the device's setting states and queues
-// Add/Replace + a verifying Get for each change and a Delete for each setting no longer
-// assigned. Conflicting and inapplicable settings get their state and no command. The device
-// is marked resolved at the snapshot's version (dev.PolicyDirty is cleared; the caller saves
-// dev). It returns an audit event per setting state change.
-func (e *Engine) Reconcile(tx store.DeviceTx, dev *store.Device, now time.Time, p *Prepared) ([]*audit.Event, error) {
-	if p == nil || p.Snapshot == nil {
-		return nil, nil
-	}
-	if p.Snapshot.tenantID != dev.TenantID {
-		return nil, fmt.Errorf("reconciling device %s of tenant %s with tenant %s's policy: %w", dev.ID, dev.TenantID, p.Snapshot.tenantID, store.ErrConflict)
-	}
-	res := Resolve(p.Snapshot, e.cat, DeviceInfo{ID: dev.ID, UserID: dev.UserID, OSVersion: dev.OSVersion, OSEdition: dev.OSEdition})
-	list, err := tx.SettingStates()
-	if err != nil {
-		return nil, fmt.Errorf("loading setting states: %w", err)
-	}
-	states := make(map[string]store.SettingState, len(list))
-	for _, s := range list {
-		states[s.LocURI] = s
-	}
-	r := &reconciler{e: e, tx: tx, dev: dev, now: now}
+	r := &reconciler{e: e, dev: dev, cmds: cmds, now: now}
 	for _, d := range res.Desired {
-		st, ok := states[d.LocURI]
-		delete(states, d.LocURI)
-		if err := r.desired(d, st, ok); err != nil {
-			return nil, err
-		}
+		st, ok := byURI[d.LocURI]
+		delete(byURI, d.LocURI)
+		r.desired(d, st, ok)
 	}
 	for _, c := range res.Conflicts {
-		st, ok := states[c.LocURI]
-		delete(states, c.LocURI)
+		st, ok := byURI[c.LocURI]
+		delete(byURI, c.LocURI)
 		next := base(st, ok, dev, c.LocURI)
-		next.State, next.Sources, next.ErrorCode = store.SettingConflict, c.Sources(), 0
+		next.State, next.Sources, next.ErrorCode = model.SettingConflict, c.Sources(), 0
 		next.ErrorDetail = conflictDetail(c)
-		if err := r.put(st, ok, next); err != nil {
-			return nil, err
-		}
+		r.put(st, ok, next)
 	}
 	for _, n := range res.NotApplicable {
-		st, ok := states[n.LocURI]
-		delete(states, n.LocURI)
+		st, ok := byURI[n.LocURI]
+		delete(byURI, n.LocURI)
 		next := base(st, ok, dev, n.LocURI)
-		next.State, next.Sources, next.ErrorCode, next.ErrorDetail = store.SettingNotApplicable, n.Sources, 0, n.Reason
-		if err := r.put(st, ok, next); err != nil {
-			return nil, err
-		}
+		next.State, next.Sources, next.ErrorCode, next.ErrorDetail = model.SettingNotApplicable, n.Sources, 0, n.Reason
+		r.put(st, ok, next)
 	}
-	uris := make([]string, 0, len(states))
-	for u := range states {
+	uris := make([]string, 0, len(byURI))
+	for u := range byURI {
 		uris = append(uris, u)
 	}
 	slices.Sort(uris)
 	for _, u := range uris {
-		if err := r.remove(states[u]); err != nil {
-			return nil, err
-		}
+		r.remove(byURI[u])
 	}
-	if len(r.cmds) > 0 {
-		if err := tx.Enqueue(r.cmds...); err != nil {
-			return nil, fmt.Errorf("queueing policy commands: %w", err)
-		}
-	}
-	err = tx.PutDevicePolicy(store.DevicePolicy{Version: p.Snapshot.version, OSVersion: dev.OSVersion, OSEdition: dev.OSEdition, UserID: dev.UserID, ResolvedAt: now})
-	if err != nil {
-		return nil, fmt.Errorf("recording resolution: %w", err)
-	}
-	dev.PolicyDirty = false
-	return r.events, nil
+	r.plan.Resolved = &model.DevicePolicy{Version: snap.version, OSVersion: dev.OSVersion, OSEdition: dev.OSEdition, UserID: dev.UserID, ResolvedAt: now}
+	return r.plan, nil
 }
 
 func conflictDetail(c Conflict) string {
@@ -215,20 +200,19 @@ func conflictDetail(c Conflict) string {
 }
 
 // base starts the next state of a setting from its current one.
-func base(st store.SettingState, ok bool, dev *store.Device, uri string) store.SettingState {
+func base(st model.SettingState, ok bool, dev DeviceInfo, uri string) model.SettingState {
 	if !ok {
-		return store.SettingState{TenantID: dev.TenantID, DeviceID: dev.ID, LocURI: uri}
+		return model.SettingState{TenantID: dev.TenantID, DeviceID: dev.ID, LocURI: uri}
 	}
 	return st
 }
 
 type reconciler struct {
-	e      *Engine
-	tx     store.DeviceTx
-	dev    *store.Device
-	now    time.Time
-	cmds   []store.Command
-	events []*audit.Event
+	e    *Engine
+	dev  DeviceInfo
+	cmds map[string]Delivery
+	now  time.Time
+	plan Plan
 }
 
 // open reports whether a command is still waiting for the device (or, accepted with 202,
@@ -237,40 +221,40 @@ func (r *reconciler) open(id string) bool {
 	if id == "" {
 		return false
 	}
-	c, err := r.tx.Command(id)
-	return err == nil && (c.State.Open() || c.State == store.CommandAccepted)
+	d := r.cmds[id]
+	return d.Open() || d == DeliveryAccepted
 }
 
-func (r *reconciler) desired(d Desired, st store.SettingState, ok bool) error {
+func (r *reconciler) desired(d Desired, st model.SettingState, ok bool) {
 	same := ok && !st.Removing && st.Value == d.Value && st.Format == d.Format
-	if same && (st.State == store.SettingSucceeded || st.State == store.SettingPending && (r.open(st.WriteCommandID) || r.open(st.VerifyCommandID))) {
+	if same && (st.State == model.SettingSucceeded || st.State == model.SettingPending && (r.open(st.WriteCommandID) || r.open(st.VerifyCommandID))) {
 		if !slices.Equal(st.Sources, d.Sources) {
 			st.Sources = d.Sources
-			return r.tx.PutSettingState(st) // no state change, no event
+			r.plan.Put = append(r.plan.Put, st) // no state change, no event
 		}
-		return nil
+		return
 	}
 	next := base(st, ok, r.dev, d.LocURI)
 	next.Format, next.Value, next.Sources = d.Format, d.Value, d.Sources
-	next.State, next.ErrorCode, next.ErrorDetail, next.Removing, next.Written = store.SettingPending, 0, "", false, true
+	next.State, next.ErrorCode, next.ErrorDetail, next.Removing, next.Written = model.SettingPending, 0, "", false, true
 	write, get := r.writeCommands(d)
 	next.WriteCommandID, next.VerifyCommandID = write.ID, get.ID
-	r.cmds = append(r.cmds, write, get)
-	return r.put(st, ok, next)
+	r.plan.Commands = append(r.plan.Commands, write, get)
+	r.put(st, ok, next)
 }
 
 // writeCommands builds the write of a desired value (explicit Meta Format; Replace for Policy
 // CSP and PassportForWork nodes, which exist once their CSP does; Add elsewhere, which the
 // session engine resends as Replace on 418, protocol.md B.6) and the Get that verifies it.
-func (r *reconciler) writeCommands(d Desired) (store.Command, store.Command) {
+func (r *reconciler) writeCommands(d Desired) (Command, Command) {
 	verb := syncml.VerbAdd
 	if usesReplace(d.LocURI) {
 		verb = syncml.VerbReplace
 	}
 	src := SourcePrefix + d.Sources[0]
-	write := store.Command{ID: r.e.newID(), TenantID: r.dev.TenantID, DeviceID: r.dev.ID, Source: src,
+	write := Command{ID: r.e.newID(), Source: src,
 		Payload: syncml.Command{Verb: verb, Items: []syncml.Item{{Target: d.LocURI, Meta: &syncml.Meta{Format: d.Format}, Data: d.Value}}}}
-	get := store.Command{ID: r.e.newID(), TenantID: r.dev.TenantID, DeviceID: r.dev.ID, Source: src,
+	get := Command{ID: r.e.newID(), Source: src,
 		Payload: syncml.Command{Verb: syncml.VerbGet, Items: []syncml.Item{{Target: d.LocURI}}}}
 	return write, get
 }
@@ -286,45 +270,42 @@ func usesReplace(uri string) bool {
 
 // remove handles a setting no longer assigned: Delete on the device if something was written,
 // else the state becomes removed at once.
-func (r *reconciler) remove(st store.SettingState) error {
+func (r *reconciler) remove(st model.SettingState) {
 	switch {
-	case st.State == store.SettingRemoved:
-		return nil
-	case st.Removing && (st.State == store.SettingError || r.open(st.WriteCommandID)):
-		return nil // a Delete is on its way, or the device refused it (the admin was told)
+	case st.State == model.SettingRemoved:
+		return
+	case st.Removing && (st.State == model.SettingError || r.open(st.WriteCommandID)):
+		return // a Delete is on its way, or the device refused it (the admin was told)
 	}
 	next := st
 	next.ErrorCode, next.ErrorDetail, next.VerifyCommandID = 0, "", ""
 	if !st.Written {
-		next.State, next.Removing, next.WriteCommandID = store.SettingRemoved, false, ""
-		return r.put(st, true, next)
+		next.State, next.Removing, next.WriteCommandID = model.SettingRemoved, false, ""
+		r.put(st, true, next)
+		return
 	}
 	src := SourcePrefix + "removed"
 	if len(st.Sources) > 0 {
 		src = SourcePrefix + st.Sources[0]
 	}
-	del := store.Command{ID: r.e.newID(), TenantID: r.dev.TenantID, DeviceID: r.dev.ID, Source: src,
+	del := Command{ID: r.e.newID(), Source: src,
 		Payload: syncml.Command{Verb: syncml.VerbDelete, Items: []syncml.Item{{Target: st.LocURI}}}}
-	r.cmds = append(r.cmds, del)
-	next.State, next.Removing, next.WriteCommandID = store.SettingPending, true, del.ID
-	return r.put(st, true, next)
+	r.plan.Commands = append(r.plan.Commands, del)
+	next.State, next.Removing, next.WriteCommandID = model.SettingPending, true, del.ID
+	r.put(st, true, next)
 }
 
-// put writes next and records an audit event when the state changed.
-func (r *reconciler) put(prev store.SettingState, existed bool, next store.SettingState) error {
-	ev := transition(prev, existed, &next, r.now, r.e.newID)
-	if err := r.tx.PutSettingState(next); err != nil {
-		return fmt.Errorf("saving setting state %s: %w", next.LocURI, err)
+// put plans the write of next and records an audit event when the state changed.
+func (r *reconciler) put(prev model.SettingState, existed bool, next model.SettingState) {
+	if ev := transition(prev, existed, &next, r.now, r.e.newID); ev != nil {
+		r.plan.Events = append(r.plan.Events, ev)
 	}
-	if ev != nil {
-		r.events = append(r.events, ev)
-	}
-	return nil
+	r.plan.Put = append(r.plan.Put, next)
 }
 
 // transition stamps next.LastChanged and returns the audit event of a state change (nil when
 // the state, value and error did not change).
-func transition(prev store.SettingState, existed bool, next *store.SettingState, now time.Time, newID func() string) *audit.Event {
+func transition(prev model.SettingState, existed bool, next *model.SettingState, now time.Time, newID func() string) *audit.Event {
 	from := ""
 	if existed {
 		from = prev.State

@@ -39,11 +39,61 @@ func newFixture(t *testing.T, osVersion string, edition int) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, db: db}
-	f.eng, err = NewEngine(db, WithIDs(func() string { f.n++; return fmt.Sprintf("id-%03d", f.n) }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.eng = NewEngine(WithIDs(func() string { f.n++; return fmt.Sprintf("id-%03d", f.n) }))
 	return f
+}
+
+// deliveries are the store's command states as the engine sees them.
+var deliveries = map[store.CommandState]Delivery{
+	store.CommandQueued: DeliveryWaiting, store.CommandSent: DeliveryWaiting, store.CommandRetry: DeliveryRetry,
+	store.CommandAccepted: DeliveryAccepted, store.CommandSucceeded: DeliverySucceeded, store.CommandFailed: DeliveryFailed,
+	store.CommandCancelled: DeliveryCancelled, store.CommandUnknown: DeliveryUnknown,
+}
+
+func info(d store.Device) DeviceInfo {
+	return DeviceInfo{ID: d.ID, TenantID: d.TenantID, UserID: d.UserID, OSVersion: d.OSVersion, OSEdition: d.OSEdition}
+}
+
+// write applies a plan in a check-in transaction, as the session engine does.
+func write(tx store.DeviceTx, dev *store.Device, p Plan) error {
+	for _, s := range p.Put {
+		if err := tx.PutSettingState(s); err != nil {
+			return err
+		}
+	}
+	var cmds []store.Command
+	for _, c := range p.Commands {
+		cmds = append(cmds, store.Command{ID: c.ID, TenantID: dev.TenantID, DeviceID: dev.ID, Source: c.Source, Payload: c.Payload})
+	}
+	if len(cmds) > 0 {
+		if err := tx.Enqueue(cmds...); err != nil {
+			return err
+		}
+	}
+	if p.Resolved != nil {
+		dev.PolicyDirty = false
+		return tx.PutDevicePolicy(*p.Resolved)
+	}
+	return nil
+}
+
+// prepare reads what a check-in reads before its transaction: nil when the device is idle.
+func (f *fixture) prepare() *Snapshot {
+	f.t.Helper()
+	ctx := context.Background()
+	pc, err := f.db.PolicyCheck(ctx, "d1")
+	if err != nil {
+		f.t.Fatalf("PolicyCheck: %v", err)
+	}
+	c := Check{Device: info(pc.Device), Dirty: pc.Device.PolicyDirty, Resolved: pc.Resolved, HasResolved: pc.HasResolved, TenantVersion: pc.TenantVersion}
+	if !c.Stale() {
+		return nil
+	}
+	ps, err := f.db.PolicySnapshot(ctx, tenantID)
+	if err != nil {
+		f.t.Fatalf("PolicySnapshot: %v", err)
+	}
+	return NewSnapshot(ps, f.eng.Catalog())
 }
 
 func (f *fixture) profile(id string, assign []store.Assignment, settings ...store.ProfileSetting) {
@@ -60,22 +110,32 @@ func (f *fixture) profile(id string, assign []store.Assignment, settings ...stor
 // checkin runs Prepare and, when it found work, Reconcile; it returns the events.
 func (f *fixture) checkin() (bool, []*audit.Event) {
 	f.t.Helper()
-	ctx := context.Background()
-	p, err := f.eng.Prepare(ctx, "d1")
-	if err != nil {
-		f.t.Fatalf("Prepare: %v", err)
-	}
-	if p == nil {
+	snap := f.prepare()
+	if snap == nil {
 		return false, nil
 	}
 	var evs []*audit.Event
-	err = f.db.Checkin(ctx, "d1", func(tx store.DeviceTx) error {
+	err := f.db.Checkin(context.Background(), "d1", func(tx store.DeviceTx) error {
 		dev, err := tx.Device()
 		if err != nil {
 			return err
 		}
-		evs, err = f.eng.Reconcile(tx, &dev, now0, p)
+		states, err := tx.SettingStates()
 		if err != nil {
+			return err
+		}
+		cmds := map[string]Delivery{}
+		for _, id := range Awaited(states) {
+			if c, err := tx.Command(id); err == nil {
+				cmds[id] = deliveries[c.State]
+			}
+		}
+		p, err := f.eng.Reconcile(snap, info(dev), states, cmds, now0)
+		if err != nil {
+			return err
+		}
+		evs = p.Events
+		if err := write(tx, &dev, p); err != nil {
 			return err
 		}
 		return tx.PutDevice(dev)
@@ -103,8 +163,14 @@ func (f *fixture) answer(id string, state store.CommandState, code int, results 
 			return err
 		}
 		dev, _ := tx.Device()
-		evs, err = f.eng.Outcome(tx, &dev, &c, now0.Add(time.Minute))
-		return err
+		states, err := tx.SettingStates()
+		if err != nil {
+			return err
+		}
+		r := CommandResult{ID: c.ID, Source: c.Source, Payload: c.Payload, Delivery: deliveries[c.State], StatusCode: c.StatusCode, Results: c.Results}
+		p := f.eng.Outcome(states, r, now0.Add(time.Minute))
+		evs = p.Events
+		return write(tx, &dev, p)
 	})
 	if err != nil {
 		f.t.Fatalf("Outcome: %v", err)

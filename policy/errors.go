@@ -19,6 +19,9 @@ var (
 	ErrInvalidAssignment = errors.New("invalid assignment")
 )
 
+// ErrOtherTenant: Reconcile was given the snapshot of another tenant than the device's.
+var ErrOtherTenant = errors.New("policy of another tenant")
+
 // ValidationError says what is wrong with an imported profile or assignment; the admin API
 // maps it to 422 with Suggestion (a catalog path) in the message.
 type ValidationError struct {

@@ -2,17 +2,37 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/policy/model"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
-// Outcome runs inside the check-in transaction when one of the engine's commands got its
-// Status (or, for a Get, its Results), and moves the setting it writes, deletes or verifies:
+// CommandResult is one of the engine's commands as the session engine recorded the device's
+// answer: its Status (Delivery and StatusCode) and, for a Get, the Results.
+type CommandResult struct {
+	ID         string
+	Source     string
+	Payload    syncml.Command
+	Delivery   Delivery
+	StatusCode int
+	Results    []syncml.Item
+}
+
+// Follows reports whether the outcome of c can move a setting state: c is one of the engine's
+// commands (Source starts with SourcePrefix) and names a node. The session engine reads the
+// device's setting states for Outcome only then.
+func Follows(c CommandResult) bool {
+	return strings.HasPrefix(c.Source, SourcePrefix) && len(c.Payload.Items) > 0
+}
+
+// Outcome plans, when one of the engine's commands got its Status (or, for a Get, its
+// Results), the move of the setting it writes, deletes or verifies, among the device's setting
+// states:
 //
 //   - write 200 → succeeded; 202 → stays pending until the verifying Get returns the value;
 //     another code → error with that code (the session engine may still retry);
@@ -21,52 +41,37 @@ import (
 //   - Delete 200 (or 404: the node is gone already) → removed; another code → error, and the
 //     detail tells the admin the device refused removal.
 //
-// Commands of other sources are ignored.
-func (e *Engine) Outcome(tx store.DeviceTx, dev *store.Device, cmd *store.Command, now time.Time) ([]*audit.Event, error) {
-	if !strings.HasPrefix(cmd.Source, SourcePrefix) || len(cmd.Payload.Items) == 0 {
-		return nil, nil
+// Commands that Follows refuses, and superseded ones, plan nothing.
+func (e *Engine) Outcome(states []model.SettingState, c CommandResult, now time.Time) Plan {
+	if !Follows(c) {
+		return Plan{}
 	}
-	uri := cmd.Payload.Items[0].Target
-	list, err := tx.SettingStates()
-	if err != nil {
-		return nil, fmt.Errorf("loading setting states: %w", err)
+	uri := c.Payload.Items[0].Target
+	i := slices.IndexFunc(states, func(s model.SettingState) bool { return s.LocURI == uri })
+	if i < 0 {
+		return Plan{}
 	}
-	var (
-		st    store.SettingState
-		found bool
-	)
-	for _, s := range list {
-		if s.LocURI == uri {
-			st, found = s, true
-			break
-		}
-	}
-	if !found {
-		return nil, nil
-	}
+	st := states[i]
 	next := st
-	switch cmd.ID {
+	switch c.ID {
 	case st.WriteCommandID:
 		if st.Removing {
-			deleteOutcome(&next, cmd)
+			deleteOutcome(&next, c)
 		} else {
-			writeOutcome(&next, cmd)
+			writeOutcome(&next, c)
 		}
 	case st.VerifyCommandID:
-		if !verifyOutcome(&next, cmd) {
-			return nil, nil
+		if !verifyOutcome(&next, c) {
+			return Plan{}
 		}
 	default:
-		return nil, nil // a superseded command
+		return Plan{} // a superseded command
 	}
-	ev := transition(st, true, &next, now, e.newID)
-	if err := tx.PutSettingState(next); err != nil {
-		return nil, fmt.Errorf("saving setting state %s: %w", uri, err)
+	p := Plan{Put: []model.SettingState{next}}
+	if ev := transition(st, true, &p.Put[0], now, e.newID); ev != nil {
+		p.Events = []*audit.Event{ev}
 	}
-	if ev == nil {
-		return nil, nil
-	}
-	return []*audit.Event{ev}, nil
+	return p
 }
 
 // statusDetail is "<code>: <meaning>", e.g. "404: node not found on this device".
@@ -77,52 +82,52 @@ func statusDetail(code int) string {
 	return strconv.Itoa(code)
 }
 
-func writeOutcome(st *store.SettingState, cmd *store.Command) {
-	if st.State != store.SettingPending && st.State != store.SettingError && st.State != store.SettingSucceeded {
+func writeOutcome(st *model.SettingState, c CommandResult) {
+	if st.State != model.SettingPending && st.State != model.SettingError && st.State != model.SettingSucceeded {
 		return
 	}
-	switch cmd.State {
-	case store.CommandSucceeded:
-		st.State, st.ErrorCode, st.ErrorDetail = store.SettingSucceeded, 0, ""
-	case store.CommandAccepted, store.CommandQueued, store.CommandSent, store.CommandCancelled:
+	switch c.Delivery {
+	case DeliverySucceeded:
+		st.State, st.ErrorCode, st.ErrorDetail = model.SettingSucceeded, 0, ""
+	case DeliveryAccepted, DeliveryWaiting, DeliveryCancelled:
 		// 202 waits for the Get; 418 is resent as Replace by the session engine.
 	default: // failed, or retry after an error Status
-		st.State, st.ErrorCode, st.ErrorDetail = store.SettingError, cmd.StatusCode, statusDetail(cmd.StatusCode)
+		st.State, st.ErrorCode, st.ErrorDetail = model.SettingError, c.StatusCode, statusDetail(c.StatusCode)
 	}
 }
 
-func deleteOutcome(st *store.SettingState, cmd *store.Command) {
+func deleteOutcome(st *model.SettingState, c CommandResult) {
 	switch {
-	case cmd.State == store.CommandSucceeded, cmd.StatusCode == syncml.StatusNotFound && !cmd.State.Open():
-		st.State, st.Removing, st.Written, st.ErrorCode, st.ErrorDetail = store.SettingRemoved, false, false, 0, ""
+	case c.Delivery == DeliverySucceeded, c.StatusCode == syncml.StatusNotFound && !c.Delivery.Open():
+		st.State, st.Removing, st.Written, st.ErrorCode, st.ErrorDetail = model.SettingRemoved, false, false, 0, ""
 		st.WriteCommandID = ""
-	case cmd.State == store.CommandFailed:
-		st.State, st.ErrorCode = store.SettingError, cmd.StatusCode
-		st.ErrorDetail = statusDetail(cmd.StatusCode) + "; the device refused to remove the node"
+	case c.Delivery == DeliveryFailed:
+		st.State, st.ErrorCode = model.SettingError, c.StatusCode
+		st.ErrorDetail = statusDetail(c.StatusCode) + "; the device refused to remove the node"
 	}
 }
 
 // verifyOutcome applies a verifying Get; false when there is nothing to record yet.
-func verifyOutcome(st *store.SettingState, cmd *store.Command) bool {
-	if st.Removing || st.State != store.SettingPending && st.State != store.SettingSucceeded {
+func verifyOutcome(st *model.SettingState, c CommandResult) bool {
+	if st.Removing || st.State != model.SettingPending && st.State != model.SettingSucceeded {
 		return false // the write failed: its error stands
 	}
-	switch cmd.State {
-	case store.CommandSucceeded:
-		if len(cmd.Results) == 0 {
+	switch c.Delivery {
+	case DeliverySucceeded:
+		if len(c.Results) == 0 {
 			return false // Results follow the Status
 		}
-		got := cmd.Results[len(cmd.Results)-1].Data
+		got := c.Results[len(c.Results)-1].Data
 		if sameValue(st.Format, st.Value, got) {
-			st.State, st.ErrorCode, st.ErrorDetail = store.SettingSucceeded, 0, ""
+			st.State, st.ErrorCode, st.ErrorDetail = model.SettingSucceeded, 0, ""
 		} else {
-			st.State, st.ErrorCode = store.SettingError, MismatchCode
+			st.State, st.ErrorCode = model.SettingError, MismatchCode
 			st.ErrorDetail = fmt.Sprintf("%s: the device reports %q, %q was written", MismatchDetail, clip(got), clip(st.Value))
 		}
 		return true
-	case store.CommandFailed, store.CommandRetry:
-		st.State, st.ErrorCode = store.SettingError, cmd.StatusCode
-		st.ErrorDetail = statusDetail(cmd.StatusCode) + " (verifying Get)"
+	case DeliveryFailed, DeliveryRetry:
+		st.State, st.ErrorCode = model.SettingError, c.StatusCode
+		st.ErrorDetail = statusDetail(c.StatusCode) + " (verifying Get)"
 		return true
 	}
 	return false

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/csp"
-	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/policy/model"
 )
 
 // Intune @odata.type values (Microsoft Graph beta: deviceManagementConfigurationPolicy and
@@ -63,7 +63,7 @@ var legacy = map[string]string{
 	"#microsoft.graph.deviceManagementIntent":                   "security baseline / endpoint security intent",
 }
 
-// Parser turns Intune profile JSON into store.Profile, validating every setting against the
+// Parser turns Intune profile JSON into model.Profile, validating every setting against the
 // CSP catalog. It is safe for concurrent use.
 type Parser struct {
 	cat  *csp.Catalog
@@ -130,54 +130,54 @@ type header struct {
 // ParseProfile decodes and validates a settings-catalog or custom OMA-URI profile. The
 // result carries Kind, Name, Description, ScopeTags, Raw (the input, verbatim) and Settings;
 // the caller sets TenantID and ID. Errors are *ValidationError.
-func (p *Parser) ParseProfile(raw []byte) (store.Profile, error) {
+func (p *Parser) ParseProfile(raw []byte) (model.Profile, error) {
 	return p.ParseTenantProfile(raw, "")
 }
 
 // ParseTenantProfile is ParseProfile for a profile of a known tenant: errors that concern
 // the tenant's ID (a literal TenantId segment) name it.
-func (p *Parser) ParseTenantProfile(raw []byte, tenantID string) (store.Profile, error) {
+func (p *Parser) ParseTenantProfile(raw []byte, tenantID string) (model.Profile, error) {
 	if len(raw) > MaxProfileBytes {
-		return store.Profile{}, &ValidationError{Message: fmt.Sprintf("profile larger than %d bytes", MaxProfileBytes), Err: ErrMalformed}
+		return model.Profile{}, &ValidationError{Message: fmt.Sprintf("profile larger than %d bytes", MaxProfileBytes), Err: ErrMalformed}
 	}
 	var h header
 	if err := json.Unmarshal(raw, &h); err != nil {
-		return store.Profile{}, &ValidationError{Message: "not a JSON object: " + err.Error(), Err: ErrMalformed}
+		return model.Profile{}, &ValidationError{Message: "not a JSON object: " + err.Error(), Err: ErrMalformed}
 	}
 	kind := ""
 	switch {
 	case strings.EqualFold(h.Type, typeSettingsCatalog):
-		kind = store.ProfileSettingsCatalog
+		kind = model.ProfileSettingsCatalog
 	case strings.EqualFold(h.Type, typeCustom):
-		kind = store.ProfileCustom
+		kind = model.ProfileCustom
 	case h.Type != "":
 		what := "an Intune format hellomdm does not import"
 		if l, ok := legacy[h.Type]; ok {
 			what = "a legacy Intune " + l
 		}
-		return store.Profile{}, &ValidationError{Err: ErrUnsupportedFormat, Message: fmt.Sprintf(
+		return model.Profile{}, &ValidationError{Err: ErrUnsupportedFormat, Message: fmt.Sprintf(
 			"unsupported format %s (%s): export it as a settings catalog policy (%s) or a custom OMA-URI profile (%s)",
 			h.Type, what, typeSettingsCatalog, typeCustom)}
 	case h.Settings != nil && h.OMASettings == nil:
-		kind = store.ProfileSettingsCatalog // Graph GET responses omit @odata.type
+		kind = model.ProfileSettingsCatalog // Graph GET responses omit @odata.type
 	case h.OMASettings != nil && h.Settings == nil:
-		kind = store.ProfileCustom
+		kind = model.ProfileCustom
 	default:
-		return store.Profile{}, &ValidationError{Err: ErrUnsupportedFormat,
+		return model.Profile{}, &ValidationError{Err: ErrUnsupportedFormat,
 			Message: "unsupported format: no @odata.type, and not exactly one of settings (settings catalog) or omaSettings (custom OMA-URI)"}
 	}
-	prof := store.Profile{Kind: kind, Description: h.Description, ScopeTags: h.ScopeTags, Raw: append(json.RawMessage(nil), raw...)}
+	prof := model.Profile{Kind: kind, Description: h.Description, ScopeTags: h.ScopeTags, Raw: append(json.RawMessage(nil), raw...)}
 	if len(prof.ScopeTags) == 0 {
 		prof.ScopeTags = []string{DefaultScopeTag}
 	}
 	var err error
-	if kind == store.ProfileSettingsCatalog {
+	if kind == model.ProfileSettingsCatalog {
 		prof.Name = h.Name
 		if h.Platforms != "" && !strings.EqualFold(h.Platforms, "windows10") {
-			return store.Profile{}, &ValidationError{Err: ErrUnsupportedFormat, Message: fmt.Sprintf("platforms %q: only windows10 is supported", h.Platforms)}
+			return model.Profile{}, &ValidationError{Err: ErrUnsupportedFormat, Message: fmt.Sprintf("platforms %q: only windows10 is supported", h.Platforms)}
 		}
 		if h.Technologies != "" && !strings.Contains(strings.ToLower(h.Technologies), "mdm") {
-			return store.Profile{}, &ValidationError{Err: ErrUnsupportedFormat, Message: fmt.Sprintf("technologies %q: only mdm is supported", h.Technologies)}
+			return model.Profile{}, &ValidationError{Err: ErrUnsupportedFormat, Message: fmt.Sprintf("technologies %q: only mdm is supported", h.Technologies)}
 		}
 		prof.Settings, err = p.catalogSettings(h.Settings)
 	} else {
@@ -185,13 +185,13 @@ func (p *Parser) ParseTenantProfile(raw []byte, tenantID string) (store.Profile,
 		prof.Settings, err = p.customSettings(h.OMASettings, tenantID)
 	}
 	if err != nil {
-		return store.Profile{}, err
+		return model.Profile{}, err
 	}
 	if strings.TrimSpace(prof.Name) == "" {
-		return store.Profile{}, &ValidationError{Message: "the profile has no name", Err: ErrMalformed}
+		return model.Profile{}, &ValidationError{Message: "the profile has no name", Err: ErrMalformed}
 	}
 	if len(prof.Settings) == 0 {
-		return store.Profile{}, &ValidationError{Message: "the profile has no settings", Err: ErrMalformed}
+		return model.Profile{}, &ValidationError{Message: "the profile has no settings", Err: ErrMalformed}
 	}
 	return prof, nil
 }
@@ -227,11 +227,11 @@ type rawGroupValue struct {
 // catalogWalk carries state through the setting instances of one settings-catalog profile.
 type catalogWalk struct {
 	p    *Parser
-	out  []store.ProfileSetting
+	out  []model.ProfileSetting
 	seen map[string]bool // definition ids of leaves already set
 }
 
-func (p *Parser) catalogSettings(raw json.RawMessage) ([]store.ProfileSetting, error) {
+func (p *Parser) catalogSettings(raw json.RawMessage) ([]model.ProfileSetting, error) {
 	var settings []rawSetting
 	if err := json.Unmarshal(raw, &settings); err != nil {
 		return nil, &ValidationError{Message: "settings is not a list of settings: " + err.Error(), Err: ErrMalformed}
@@ -313,7 +313,7 @@ func (w *catalogWalk) instance(in rawInstance, group *defRef, depth int) error {
 	if len(w.out) >= MaxSettings {
 		return invalid(id, "more than %d settings in one profile", MaxSettings)
 	}
-	w.out = append(w.out, store.ProfileSetting{DefinitionID: id, Name: id, LocURI: uri, Format: string(format), Value: norm})
+	w.out = append(w.out, model.ProfileSetting{DefinitionID: id, Name: id, LocURI: uri, Format: string(format), Value: norm})
 	if in.Choice != nil {
 		for _, c := range in.Choice.Children {
 			if err := w.instance(c, group, depth+1); err != nil {
@@ -465,7 +465,7 @@ type rawOMA struct {
 	IsEncrypted bool            `json:"isEncrypted"`
 }
 
-func (p *Parser) customSettings(raw json.RawMessage, tenantID string) ([]store.ProfileSetting, error) {
+func (p *Parser) customSettings(raw json.RawMessage, tenantID string) ([]model.ProfileSetting, error) {
 	var oma []rawOMA
 	if err := json.Unmarshal(raw, &oma); err != nil {
 		return nil, &ValidationError{Message: "omaSettings is not a list of OMA settings: " + err.Error(), Err: ErrMalformed}
@@ -474,7 +474,7 @@ func (p *Parser) customSettings(raw json.RawMessage, tenantID string) ([]store.P
 		return nil, invalid("", "more than %d settings in one profile", MaxSettings)
 	}
 	seen := map[string]bool{}
-	var out []store.ProfileSetting
+	var out []model.ProfileSetting
 	for _, o := range oma {
 		s, err := p.customSetting(o, tenantID)
 		if err != nil {
@@ -489,47 +489,47 @@ func (p *Parser) customSettings(raw json.RawMessage, tenantID string) ([]store.P
 	return out, nil
 }
 
-func (p *Parser) customSetting(o rawOMA, tenantID string) (store.ProfileSetting, error) {
+func (p *Parser) customSetting(o rawOMA, tenantID string) (model.ProfileSetting, error) {
 	name := strings.TrimSpace(o.DisplayName)
 	if name == "" {
 		name = o.URI
 	}
 	if o.IsEncrypted {
-		return store.ProfileSetting{}, invalid(name, "encrypted values cannot be imported: export the profile with its values in clear")
+		return model.ProfileSetting{}, invalid(name, "encrypted values cannot be imported: export the profile with its values in clear")
 	}
 	uri, err := normURI(o.URI)
 	if err != nil {
-		return store.ProfileSetting{}, invalid(name, "%v", err)
+		return model.ProfileSetting{}, invalid(name, "%v", err)
 	}
 	format, value, err := omaValue(name, o)
 	if err != nil {
-		return store.ProfileSetting{}, err
+		return model.ProfileSetting{}, err
 	}
 	probe := strings.ReplaceAll(uri, TenantPlaceholder, probeTenant)
 	if p.cat.InKnownCSP(probe) || misplaced(probe) {
 		m, ok := p.cat.Lookup(probe)
 		if !ok {
 			if e := p.literalTenant(name, uri, tenantID); e != nil {
-				return store.ProfileSetting{}, e
+				return model.ProfileSetting{}, e
 			}
 			e := invalid(name, "node %s does not exist in this CSP", uri)
 			if s, ok := p.cat.Suggest(probe); ok {
 				e.Suggestion = strings.ReplaceAll(s, probeTenant, TenantPlaceholder)
 			}
-			return store.ProfileSetting{}, e
+			return model.ProfileSetting{}, e
 		}
 		n := m.Node
 		if n.ReadOnly || n.Interior() {
-			return store.ProfileSetting{}, invalid(name, "node %s cannot be set (read-only or interior node)", uri)
+			return model.ProfileSetting{}, invalid(name, "node %s cannot be set (read-only or interior node)", uri)
 		}
 		if n.Format == csp.FormatBool && format == csp.FormatChr {
 			format = csp.FormatBool // "true" typed as a string for a bool node
 		}
 		if value, err = p.check(name, uri, format, value); err != nil {
-			return store.ProfileSetting{}, err
+			return model.ProfileSetting{}, err
 		}
 	}
-	return store.ProfileSetting{Name: name, LocURI: uri, Format: string(format), Value: value}, nil
+	return model.ProfileSetting{Name: name, LocURI: uri, Format: string(format), Value: value}, nil
 }
 
 // literalTenantSegment is the placeholder written without its braces, as the PassportForWork
@@ -569,7 +569,7 @@ func (p *Parser) literalTenant(setting, uri, tenantID string) *ValidationError {
 // but can never take effect there. hellomdm accepts it (the node does exist and is written
 // and read back as the setting states say) and says so in the answer instead of refusing:
 // a URI may name a tenant on purpose, e.g. during a tenant migration.
-func (p *Parser) TenantWarnings(settings []store.ProfileSetting, tenantID string) []string {
+func (p *Parser) TenantWarnings(settings []model.ProfileSetting, tenantID string) []string {
 	var out []string
 	for _, s := range settings {
 		if strings.Contains(s.LocURI, TenantPlaceholder) {
@@ -738,30 +738,30 @@ type rawAssignment struct {
 
 // ParseAssignments decodes Intune's assign body {"assignments":[{"target":{...}}]} (or a
 // Graph list response {"value":[...]}). Errors are *ValidationError.
-func ParseAssignments(raw []byte) ([]store.Assignment, error) {
+func ParseAssignments(raw []byte) ([]model.Assignment, error) {
 	var ra rawAssignments
 	if err := json.Unmarshal(raw, &ra); err != nil {
 		return nil, &ValidationError{Message: "not an assignments object: " + err.Error(), Err: ErrMalformed}
 	}
 	list := append(ra.Assignments, ra.Value...)
-	out := make([]store.Assignment, 0, len(list))
-	seen := map[store.Assignment]bool{}
+	out := make([]model.Assignment, 0, len(list))
+	seen := map[model.Assignment]bool{}
 	for i, a := range list {
 		t := strings.TrimSpace(a.Target.Type)
-		var as store.Assignment
+		var as model.Assignment
 		switch {
-		case strings.EqualFold(t, store.TargetGroup), strings.EqualFold(t, store.TargetExclusionGroup):
+		case strings.EqualFold(t, model.TargetGroup), strings.EqualFold(t, model.TargetExclusionGroup):
 			if strings.TrimSpace(a.Target.GroupID) == "" {
 				return nil, &ValidationError{Message: fmt.Sprintf("assignments[%d]: %s needs a groupId", i, t), Err: ErrInvalidAssignment}
 			}
-			as = store.Assignment{Target: store.TargetGroup, GroupID: strings.TrimSpace(a.Target.GroupID)}
-			if strings.EqualFold(t, store.TargetExclusionGroup) {
-				as.Target = store.TargetExclusionGroup
+			as = model.Assignment{Target: model.TargetGroup, GroupID: strings.TrimSpace(a.Target.GroupID)}
+			if strings.EqualFold(t, model.TargetExclusionGroup) {
+				as.Target = model.TargetExclusionGroup
 			}
-		case strings.EqualFold(t, store.TargetAllDevices):
-			as = store.Assignment{Target: store.TargetAllDevices}
-		case strings.EqualFold(t, store.TargetAllLicensedUsers):
-			as = store.Assignment{Target: store.TargetAllLicensedUsers}
+		case strings.EqualFold(t, model.TargetAllDevices):
+			as = model.Assignment{Target: model.TargetAllDevices}
+		case strings.EqualFold(t, model.TargetAllLicensedUsers):
+			as = model.Assignment{Target: model.TargetAllLicensedUsers}
 		default:
 			return nil, &ValidationError{Message: fmt.Sprintf("assignments[%d]: unsupported target %q", i, t), Err: ErrInvalidAssignment}
 		}
@@ -774,7 +774,7 @@ func ParseAssignments(raw []byte) ([]store.Assignment, error) {
 }
 
 // MarshalAssignments encodes assignments in Intune's assign body shape, for exports.
-func MarshalAssignments(as []store.Assignment) ([]byte, error) {
+func MarshalAssignments(as []model.Assignment) ([]byte, error) {
 	type target struct {
 		Type    string `json:"@odata.type"`
 		GroupID string `json:"groupId,omitempty"`

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/csp"
-	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/policy/model"
 )
 
 func readProfile(t testing.TB, name string) []byte {
@@ -27,11 +27,11 @@ func TestParseGoodProfiles(t *testing.T) {
 		kind      string
 		name      string
 		scopeTags []string
-		want      []store.ProfileSetting
+		want      []model.ProfileSetting
 	}{
 		{
-			file: "catalog_pin_recovery.json", kind: store.ProfileSettingsCatalog, name: "WHfB - Enable PIN recovery", scopeTags: []string{"0"},
-			want: []store.ProfileSetting{
+			file: "catalog_pin_recovery.json", kind: model.ProfileSettingsCatalog, name: "WHfB - Enable PIN recovery", scopeTags: []string{"0"},
+			want: []model.ProfileSetting{
 				{LocURI: "./Device/Vendor/MSFT/PassportForWork/{TenantId}/Policies/UsePassportForWork", Format: "bool", Value: "true"},
 				{LocURI: "./Device/Vendor/MSFT/PassportForWork/{TenantId}/Policies/EnablePinRecovery", Format: "bool", Value: "true"},
 				{LocURI: "./Device/Vendor/MSFT/PassportForWork/{TenantId}/Policies/PINComplexity/MinimumPINLength", Format: "int", Value: "6"},
@@ -39,8 +39,8 @@ func TestParseGoodProfiles(t *testing.T) {
 			},
 		},
 		{
-			file: "custom_websignin.json", kind: store.ProfileCustom, name: "Web sign-in allowed URLs", scopeTags: []string{"0", "3"},
-			want: []store.ProfileSetting{
+			file: "custom_websignin.json", kind: model.ProfileCustom, name: "Web sign-in allowed URLs", scopeTags: []string{"0", "3"},
+			want: []model.ProfileSetting{
 				{LocURI: "./Device/Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", Format: "chr", Value: "login.contoso.com;idp.contoso.com"},
 				{LocURI: "./Device/Vendor/MSFT/PassportForWork/{TenantId}/Policies/EnablePinRecovery", Format: "bool", Value: "true"},
 				{LocURI: "./Device/Vendor/MSFT/Policy/Config/Start/HideShutDown", Format: "int", Value: "1"},
@@ -168,14 +168,14 @@ func TestParseAssignments(t *testing.T) {
 	tests := []struct {
 		name string
 		raw  string
-		want []store.Assignment
+		want []model.Assignment
 		err  bool
 	}{
 		{name: "all shapes", raw: `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"g1"}},{"target":{"@odata.type":"#microsoft.graph.exclusionGroupAssignmentTarget","groupId":"g2"}},{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}},{"target":{"@odata.type":"#microsoft.graph.allLicensedUsersAssignmentTarget"}}]}`,
-			want: []store.Assignment{{Target: store.TargetGroup, GroupID: "g1"}, {Target: store.TargetExclusionGroup, GroupID: "g2"}, {Target: store.TargetAllDevices}, {Target: store.TargetAllLicensedUsers}}},
+			want: []model.Assignment{{Target: model.TargetGroup, GroupID: "g1"}, {Target: model.TargetExclusionGroup, GroupID: "g2"}, {Target: model.TargetAllDevices}, {Target: model.TargetAllLicensedUsers}}},
 		{name: "graph list response, duplicates merged", raw: `{"value":[{"id":"a","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"g1"}},{"id":"b","target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"g1"}}]}`,
-			want: []store.Assignment{{Target: store.TargetGroup, GroupID: "g1"}}},
-		{name: "empty clears", raw: `{"assignments":[]}`, want: []store.Assignment{}},
+			want: []model.Assignment{{Target: model.TargetGroup, GroupID: "g1"}}},
+		{name: "empty clears", raw: `{"assignments":[]}`, want: []model.Assignment{}},
 		{name: "group without id", raw: `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget"}}]}`, err: true},
 		{name: "unknown target", raw: `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.configurationManagerCollectionAssignmentTarget"}}]}`, err: true},
 		{name: "not json", raw: `[`, err: true},

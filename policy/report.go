@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/policy/model"
 )
 
 // states is the order reports list setting states in.
-var states = []string{store.SettingSucceeded, store.SettingPending, store.SettingError, store.SettingConflict, store.SettingNotApplicable, store.SettingRemoved}
+var states = []string{model.SettingSucceeded, model.SettingPending, model.SettingError, model.SettingConflict, model.SettingNotApplicable, model.SettingRemoved}
 
 // States returns the setting states in the order reports list them.
 func States() []string { return slices.Clone(states) }
@@ -17,7 +17,7 @@ func States() []string { return slices.Clone(states) }
 // DeviceSettings is one device's settings that a profile contributes to.
 type DeviceSettings struct {
 	DeviceID string               `json:"deviceId"`
-	Settings []store.SettingState `json:"settings"`
+	Settings []model.SettingState `json:"settings"`
 }
 
 // ProfileStatus is a profile's deployment status: counts of device settings by state, and
@@ -30,7 +30,7 @@ type ProfileStatus struct {
 
 // StateLister streams a tenant's setting states (store.PolicyReads.ListSettingStates).
 type StateLister interface {
-	ListSettingStates(ctx context.Context, tenantID string, fn func(store.SettingState) (bool, error)) error
+	ListSettingStates(ctx context.Context, tenantID string, fn func(model.SettingState) (bool, error)) error
 }
 
 // ProfileReport summarises the settings the profile is a source of, over the tenant's
@@ -40,7 +40,7 @@ func ProfileReport(ctx context.Context, src StateLister, tenantID, profileID str
 	for _, s := range states {
 		ps.Counts[s] = 0
 	}
-	err := src.ListSettingStates(ctx, tenantID, func(s store.SettingState) (bool, error) {
+	err := src.ListSettingStates(ctx, tenantID, func(s model.SettingState) (bool, error) {
 		if !slices.Contains(s.Sources, profileID) {
 			return true, nil
 		}
@@ -63,12 +63,12 @@ type DeviceStatus struct {
 	DeviceID string               `json:"deviceId"`
 	Profiles []string             `json:"profiles"`
 	Counts   map[string]int       `json:"counts"`
-	Settings []store.SettingState `json:"settings"`
+	Settings []model.SettingState `json:"settings"`
 }
 
 // DeviceStates lists one device's setting states (store.PolicyReads.SettingStates).
 type DeviceStates interface {
-	SettingStates(ctx context.Context, deviceID string) ([]store.SettingState, error)
+	SettingStates(ctx context.Context, deviceID string) ([]model.SettingState, error)
 }
 
 // DeviceReport summarises one device's settings.

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/hellomdm/hellomdm/csp"
-	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/policy/model"
 )
 
 // Snapshot is a tenant's policy indexed for resolution: immutable, safe for concurrent use,
@@ -38,7 +38,7 @@ type compiledSetting struct {
 
 // NewSnapshot indexes a tenant's policy for Resolve: {TenantId} is filled with the tenant's
 // ID and every LocURI looked up in the catalog once.
-func NewSnapshot(ps store.PolicySnapshot, cat *csp.Catalog) *Snapshot {
+func NewSnapshot(ps model.PolicySnapshot, cat *csp.Catalog) *Snapshot {
 	s := &Snapshot{tenantID: ps.TenantID, version: ps.Version, parents: map[string][]string{}, users: make(map[string]bool, len(ps.UserIDs))}
 	for g, ms := range ps.Members {
 		for _, m := range ms {
@@ -50,18 +50,18 @@ func NewSnapshot(ps store.PolicySnapshot, cat *csp.Catalog) *Snapshot {
 		s.users[u] = true
 	}
 	profiles := slices.Clone(ps.Profiles)
-	slices.SortFunc(profiles, func(a, b store.Profile) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(profiles, func(a, b model.Profile) int { return strings.Compare(a.ID, b.ID) })
 	for _, p := range profiles {
 		cp := compiledProfile{id: p.ID}
 		for _, a := range ps.Assignments[p.ID] {
 			switch a.Target {
-			case store.TargetGroup:
+			case model.TargetGroup:
 				cp.include = append(cp.include, a.GroupID)
-			case store.TargetExclusionGroup:
+			case model.TargetExclusionGroup:
 				cp.exclude = append(cp.exclude, a.GroupID)
-			case store.TargetAllDevices:
+			case model.TargetAllDevices:
 				cp.allDevices = true
-			case store.TargetAllLicensedUsers:
+			case model.TargetAllLicensedUsers:
 				cp.allLicensed = true
 			}
 		}
@@ -87,6 +87,7 @@ func (s *Snapshot) TenantID() string { return s.tenantID }
 // DeviceInfo is what resolution needs to know about a device.
 type DeviceInfo struct {
 	ID        string
+	TenantID  string // Reconcile checks it against the snapshot's
 	UserID    string // enrolled user; "" for a device enrollment
 	OSVersion string // e.g. "10.0.19045.3803"; "" skips the MinOS check
 	OSEdition int    // OSEdition product type; 0 skips the edition check
@@ -205,9 +206,9 @@ func Resolve(s *Snapshot, cat *csp.Catalog, d DeviceInfo) Result {
 // groupsOf returns every group the device belongs to, through itself or its user.
 func (s *Snapshot) groupsOf(d DeviceInfo) map[string]bool {
 	in := map[string]bool{}
-	stack := append([]string(nil), s.parents[store.MemberDevice+"\x00"+d.ID]...)
+	stack := append([]string(nil), s.parents[model.MemberDevice+"\x00"+d.ID]...)
 	if d.UserID != "" {
-		stack = append(stack, s.parents[store.MemberUser+"\x00"+d.UserID]...)
+		stack = append(stack, s.parents[model.MemberUser+"\x00"+d.UserID]...)
 	}
 	for len(stack) > 0 {
 		g := stack[len(stack)-1]
@@ -216,7 +217,7 @@ func (s *Snapshot) groupsOf(d DeviceInfo) map[string]bool {
 			continue
 		}
 		in[g] = true
-		stack = append(stack, s.parents[store.MemberGroup+"\x00"+g]...)
+		stack = append(stack, s.parents[model.MemberGroup+"\x00"+g]...)
 	}
 	return in
 }

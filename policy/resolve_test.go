@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/csp"
-	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/policy/model"
 )
 
 const tenantID = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -16,22 +16,22 @@ const (
 	webURI  = "./Device/Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls"
 )
 
-func prof(id string, settings ...store.ProfileSetting) store.Profile {
-	return store.Profile{TenantID: tenantID, ID: id, Kind: store.ProfileCustom, Name: id, Version: 1, Settings: settings}
+func prof(id string, settings ...model.ProfileSetting) model.Profile {
+	return model.Profile{TenantID: tenantID, ID: id, Kind: model.ProfileCustom, Name: id, Version: 1, Settings: settings}
 }
 
-func set(uri, format, value string) store.ProfileSetting {
-	return store.ProfileSetting{LocURI: uri, Format: format, Value: value}
+func set(uri, format, value string) model.ProfileSetting {
+	return model.ProfileSetting{LocURI: uri, Format: format, Value: value}
 }
 
-func grp(id string) store.Assignment { return store.Assignment{Target: store.TargetGroup, GroupID: id} }
-func excl(id string) store.Assignment {
-	return store.Assignment{Target: store.TargetExclusionGroup, GroupID: id}
+func grp(id string) model.Assignment { return model.Assignment{Target: model.TargetGroup, GroupID: id} }
+func excl(id string) model.Assignment {
+	return model.Assignment{Target: model.TargetExclusionGroup, GroupID: id}
 }
 
 var (
-	allDevices  = store.Assignment{Target: store.TargetAllDevices}
-	allLicensed = store.Assignment{Target: store.TargetAllLicensedUsers}
+	allDevices  = model.Assignment{Target: model.TargetAllDevices}
+	allLicensed = model.Assignment{Target: model.TargetAllLicensedUsers}
 	modernOS    = "10.0.22631.3007"
 )
 
@@ -41,79 +41,79 @@ func dev(id, user string) DeviceInfo {
 
 func TestResolve(t *testing.T) {
 	cat := csp.Default()
-	members := map[string][]store.Member{
-		"g-devices": {{Kind: store.MemberDevice, ID: "d1"}},
-		"g-users":   {{Kind: store.MemberUser, ID: "u1"}},
-		"g-outer":   {{Kind: store.MemberGroup, ID: "g-inner"}},
-		"g-inner":   {{Kind: store.MemberGroup, ID: "g-users"}},
-		"g-excl":    {{Kind: store.MemberDevice, ID: "d1"}},
+	members := map[string][]model.Member{
+		"g-devices": {{Kind: model.MemberDevice, ID: "d1"}},
+		"g-users":   {{Kind: model.MemberUser, ID: "u1"}},
+		"g-outer":   {{Kind: model.MemberGroup, ID: "g-inner"}},
+		"g-inner":   {{Kind: model.MemberGroup, ID: "g-users"}},
+		"g-excl":    {{Kind: model.MemberDevice, ID: "d1"}},
 	}
 	tests := []struct {
 		name     string
-		profiles []store.Profile
-		assign   map[string][]store.Assignment
+		profiles []model.Profile
+		assign   map[string][]model.Assignment
 		device   DeviceInfo
 		desired  []string // "uri=value<-sources"
 		conflict []string // uri
 		na       []string // uri
 	}{
-		{name: "device group include", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {grp("g-devices")}}, device: dev("d1", ""),
+		{name: "device group include", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {grp("g-devices")}}, device: dev("d1", ""),
 			desired: []string{pinReal + "=true<-p1"}},
-		{name: "not a member", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {grp("g-devices")}}, device: dev("d2", "")},
-		{name: "user group through the enrolled user", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {grp("g-users")}}, device: dev("d9", "u1"),
+		{name: "not a member", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {grp("g-devices")}}, device: dev("d2", "")},
+		{name: "user group through the enrolled user", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {grp("g-users")}}, device: dev("d9", "u1"),
 			desired: []string{pinReal + "=true<-p1"}},
-		{name: "nested groups", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {grp("g-outer")}}, device: dev("d9", "u1"),
+		{name: "nested groups", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {grp("g-outer")}}, device: dev("d9", "u1"),
 			desired: []string{pinReal + "=true<-p1"}},
-		{name: "exclusion beats inclusion", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices, excl("g-excl")}}, device: dev("d1", "")},
-		{name: "all devices", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}}, device: dev("d7", ""),
+		{name: "exclusion beats inclusion", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices, excl("g-excl")}}, device: dev("d1", "")},
+		{name: "all devices", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}}, device: dev("d7", ""),
 			desired: []string{pinReal + "=true<-p1"}},
-		{name: "all licensed users: enrolled user exists", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allLicensed}}, device: dev("d7", "u1"),
+		{name: "all licensed users: enrolled user exists", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allLicensed}}, device: dev("d7", "u1"),
 			desired: []string{pinReal + "=true<-p1"}},
-		{name: "all licensed users: device enrollment", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allLicensed}}, device: dev("d7", "")},
-		{name: "all licensed users: unknown user", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allLicensed}}, device: dev("d7", "ghost")},
-		{name: "unassigned profile", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))}, device: dev("d1", "")},
+		{name: "all licensed users: device enrollment", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allLicensed}}, device: dev("d7", "")},
+		{name: "all licensed users: unknown user", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allLicensed}}, device: dev("d7", "ghost")},
+		{name: "unassigned profile", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))}, device: dev("d1", "")},
 		{name: "same value from two profiles merges sources",
-			profiles: []store.Profile{prof("p2", set(pinURI, "bool", "true")), prof("p1", set(pinURI, "bool", "true"))},
-			assign:   map[string][]store.Assignment{"p1": {allDevices}, "p2": {grp("g-devices")}}, device: dev("d1", ""),
+			profiles: []model.Profile{prof("p2", set(pinURI, "bool", "true")), prof("p1", set(pinURI, "bool", "true"))},
+			assign:   map[string][]model.Assignment{"p1": {allDevices}, "p2": {grp("g-devices")}}, device: dev("d1", ""),
 			desired: []string{pinReal + "=true<-p1,p2"}},
-		{name: "conflict", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true")), prof("p2", set(pinURI, "bool", "false"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}, "p2": {allDevices}}, device: dev("d1", ""),
+		{name: "conflict", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true")), prof("p2", set(pinURI, "bool", "false"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}, "p2": {allDevices}}, device: dev("d1", ""),
 			conflict: []string{pinReal}},
 		{name: "canonical forms are one node",
-			profiles: []store.Profile{prof("p1", set("./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "chr", "a.com")), prof("p2", set(webURI, "chr", "b.com"))},
-			assign:   map[string][]store.Assignment{"p1": {allDevices}, "p2": {allDevices}}, device: dev("d1", ""),
+			profiles: []model.Profile{prof("p1", set("./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "chr", "a.com")), prof("p2", set(webURI, "chr", "b.com"))},
+			assign:   map[string][]model.Assignment{"p1": {allDevices}, "p2": {allDevices}}, device: dev("d1", ""),
 			conflict: []string{webURI}},
-		{name: "tenant placeholder filled", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}}, device: dev("d1", ""),
+		{name: "tenant placeholder filled", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}}, device: dev("d1", ""),
 			desired: []string{pinReal + "=true<-p1"}},
-		{name: "EnablePinRecovery needs 10.0.15063", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "10.0.14393.0", OSEdition: 4},
+		{name: "EnablePinRecovery needs 10.0.15063", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "10.0.14393.0", OSEdition: 4},
 			na: []string{pinReal}},
-		{name: "EnablePinRecovery on 10.0.15063", profiles: []store.Profile{prof("p1", set(pinURI, "bool", "true"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "10.0.15063", OSEdition: 4},
+		{name: "EnablePinRecovery on 10.0.15063", profiles: []model.Profile{prof("p1", set(pinURI, "bool", "true"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "10.0.15063", OSEdition: 4},
 			desired: []string{pinReal + "=true<-p1"}},
-		{name: "web sign-in URLs need 10.0.17134.2145", profiles: []store.Profile{prof("p1", set(webURI, "chr", "a.com"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "10.0.17134.2144", OSEdition: 4},
+		{name: "web sign-in URLs need 10.0.17134.2145", profiles: []model.Profile{prof("p1", set(webURI, "chr", "a.com"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "10.0.17134.2144", OSEdition: 4},
 			na: []string{webURI}},
-		{name: "web sign-in URLs not on Home", profiles: []store.Profile{prof("p1", set(webURI, "chr", "a.com"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: modernOS, OSEdition: csp.EditionHome},
+		{name: "web sign-in URLs not on Home", profiles: []model.Profile{prof("p1", set(webURI, "chr", "a.com"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: modernOS, OSEdition: csp.EditionHome},
 			na: []string{webURI}},
-		{name: "uncatalogued node passes through", profiles: []store.Profile{prof("p1", set("./Device/Vendor/MSFT/Policy/Config/Start/HideShutDown", "int", "1"))},
-			assign: map[string][]store.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "6.1", OSEdition: 101},
+		{name: "uncatalogued node passes through", profiles: []model.Profile{prof("p1", set("./Device/Vendor/MSFT/Policy/Config/Start/HideShutDown", "int", "1"))},
+			assign: map[string][]model.Assignment{"p1": {allDevices}}, device: DeviceInfo{ID: "d1", OSVersion: "6.1", OSEdition: 101},
 			desired: []string{"./Device/Vendor/MSFT/Policy/Config/Start/HideShutDown=1<-p1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			snap := NewSnapshot(store.PolicySnapshot{TenantID: tenantID, Version: 3, Members: members, Profiles: tt.profiles, Assignments: tt.assign, UserIDs: []string{"u1"}}, cat)
+			snap := NewSnapshot(model.PolicySnapshot{TenantID: tenantID, Version: 3, Members: members, Profiles: tt.profiles, Assignments: tt.assign, UserIDs: []string{"u1"}}, cat)
 			res := Resolve(snap, cat, tt.device)
 			var desired, conflict, na []string
 			for _, d := range res.Desired {

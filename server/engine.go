@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/policy"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -71,18 +72,22 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	return c
 }
 
-// PolicyHook lets the policy engine take part in a check-in.
+// PolicyHook lets the policy engine take part in a check-in. It plans and the session engine
+// applies: the engine reads the device's confirmed state inside the check-in transaction,
+// hands it over, and writes the returned policy.Plan in the same transaction
+// (policyhook.go). Only typed values cross.
 type PolicyHook interface {
 	// Prepare runs before the check-in transaction, outside it: it reads what it needs (the
-	// tenant's policy, cached by the tenant's policy version) and returns it for Reconcile, or
-	// nil when the device's desired state cannot have changed.
-	Prepare(ctx context.Context, deviceID string) (any, error)
-	// Reconcile runs inside the transaction when Prepare returned something: it diffs the
-	// device's desired state with what it last confirmed and enqueues commands through tx.
-	Reconcile(ctx context.Context, tx store.DeviceTx, dev *store.Device, now time.Time, prepared any) ([]*audit.Event, error)
-	// Outcome runs when a command reached a recorded Status or Results, so setting states
-	// can follow it.
-	Outcome(ctx context.Context, tx store.DeviceTx, dev *store.Device, cmd *store.Command, now time.Time) ([]*audit.Event, error)
+	// tenant's policy, cached by the tenant's policy version) and returns the snapshot to
+	// reconcile against, or nil when the device's desired state cannot have changed.
+	Prepare(ctx context.Context, deviceID string) (*policy.Snapshot, error)
+	// Reconcile plans, when Prepare returned a snapshot, what the device's desired state now
+	// requires, from its setting states and the Delivery of each command policy.Awaited names
+	// (policy.Engine.Reconcile).
+	Reconcile(snap *policy.Snapshot, dev policy.DeviceInfo, states []store.SettingState, cmds map[string]policy.Delivery, now time.Time) (policy.Plan, error)
+	// Outcome plans how a command's recorded Status or Results moves the device's setting
+	// states; the engine asks only for commands policy.Follows (policy.Engine.Outcome).
+	Outcome(states []store.SettingState, cmd policy.CommandResult, now time.Time) policy.Plan
 }
 
 // Engine runs OMA-DM sessions (MS-MDM; OMA-TS-DM_Protocol-V1_2_1 §6–8) over the store.
@@ -146,7 +151,7 @@ func (e *Engine) handle(ctx context.Context, req Request) (reply []byte, replaye
 	sum := sha256.Sum256(req.Body)
 	reqHash := hex.EncodeToString(sum[:])
 
-	var prepared any
+	var prepared *policy.Snapshot
 	if e.policy != nil && req.Message.Final {
 		if prepared, err = e.policy.Prepare(ctx, req.DeviceID); err != nil {
 			return nil, false, fmt.Errorf("preparing policy: %w", err)
@@ -212,7 +217,7 @@ type step struct {
 	reqHash string
 	now     time.Time
 	// prepared is what PolicyHook.Prepare returned (nil: nothing to reconcile).
-	prepared any
+	prepared *policy.Snapshot
 	// pinResetTruth is the device's tenant's PIN reset service state when the message
 	// reports the device's view of it ("" otherwise; engine_pinreset.go).
 	pinResetTruth string

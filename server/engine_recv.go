@@ -287,18 +287,6 @@ func (s *step) backoff(attempts int) time.Duration {
 	return d
 }
 
-func (s *step) outcome(cmd *store.Command) error {
-	if s.e.policy == nil {
-		return nil
-	}
-	evs, err := s.e.policy.Outcome(s.ctx, s.tx, &s.dev, cmd, s.now)
-	if err != nil {
-		return fmt.Errorf("policy outcome of command %s: %w", cmd.ID, err)
-	}
-	s.events = append(s.events, evs...)
-	return nil
-}
-
 func (s *step) recordResults(c *syncml.Command) error {
 	ref, ok := s.sentRef(c)
 	if !ok || !isGet(ref.Verb) {

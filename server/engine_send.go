@@ -10,20 +10,6 @@ import (
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
-// reconcile lets the policy engine queue what the device's profiles now require.
-func (s *step) reconcile() error {
-	if s.e.policy == nil || s.prepared == nil {
-		return nil
-	}
-	evs, err := s.e.policy.Reconcile(s.ctx, s.tx, &s.dev, s.now, s.prepared)
-	if err != nil {
-		return fmt.Errorf("reconciling policy: %w", err)
-	}
-	s.devDirty = true
-	s.events = append(s.events, evs...)
-	return nil
-}
-
 // Delivery rule per verb, when a session breaks off (server killed, connection lost, the
 // client gone) after a command went out and before its Status came back. OMA DM gives the
 // server no way to ask whether a command already ran (OMA-TS-DM_Protocol-V1_2_1 §8.3: a

@@ -2,44 +2,187 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
+	"sync"
 
-	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/policy"
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// policyHook adapts the policy engine to the session engine's PolicyHook.
-type policyHook struct{ e *policy.Engine }
+// PolicySource is the storage the policy hook reads before a check-in's transaction.
+type PolicySource interface {
+	PolicyCheck(ctx context.Context, deviceID string) (store.PolicyCheck, error)
+	PolicySnapshot(ctx context.Context, tenantID string) (store.PolicySnapshot, error)
+}
 
-var _ PolicyHook = policyHook{}
+// policyHook is the PolicyHook over the policy engine: it reads what the engine plans from
+// and keeps the only policy state of the process, a cache of tenant snapshots keyed by policy
+// version, rebuilt from the store on a miss.
+type policyHook struct {
+	*policy.Engine
+	src PolicySource
+
+	mu    sync.Mutex
+	cache map[string]*policy.Snapshot // tenant ID → latest snapshot
+}
+
+var _ PolicyHook = (*policyHook)(nil)
 
 // NewPolicyHook builds the PolicyHook over the store's policy data.
-func NewPolicyHook(st policy.Source, opts ...policy.Option) (PolicyHook, error) {
-	e, err := policy.NewEngine(st, opts...)
+func NewPolicyHook(src PolicySource, opts ...policy.Option) (PolicyHook, error) {
+	if src == nil {
+		return nil, errors.New("policy hook: nil source")
+	}
+	return &policyHook{Engine: policy.NewEngine(opts...), src: src, cache: map[string]*policy.Snapshot{}}, nil
+}
+
+// Prepare decides, with one read transaction, whether the device's desired state may have
+// changed since it was last resolved (policy.Check.Stale). It returns nil for an idle
+// check-in, and for a device that is unknown or not enrolled (the session engine refuses
+// those itself); otherwise the tenant's snapshot, from the cache when the version matches.
+func (h *policyHook) Prepare(ctx context.Context, deviceID string) (*policy.Snapshot, error) {
+	pc, err := h.src.PolicyCheck(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("policy engine: %w", err)
+		return nil, fmt.Errorf("checking device policy: %w", err)
 	}
-	return policyHook{e: e}, nil
+	d := pc.Device
+	if d.State != store.DeviceEnrolled {
+		return nil, nil
+	}
+	c := policy.Check{Device: deviceInfo(d), Dirty: d.PolicyDirty, Resolved: pc.Resolved, HasResolved: pc.HasResolved, TenantVersion: pc.TenantVersion}
+	if !c.Stale() {
+		return nil, nil
+	}
+	return h.snapshot(ctx, d.TenantID, pc.TenantVersion)
 }
 
-func (h policyHook) Prepare(ctx context.Context, deviceID string) (any, error) {
-	p, err := h.e.Prepare(ctx, deviceID)
-	if err != nil || p == nil {
-		return nil, err // a typed nil would look like work to do
+// snapshot returns the tenant's snapshot at version or later.
+func (h *policyHook) snapshot(ctx context.Context, tenantID string, version uint64) (*policy.Snapshot, error) {
+	h.mu.Lock()
+	s := h.cache[tenantID]
+	h.mu.Unlock()
+	if s != nil && s.Version() >= version {
+		return s, nil
 	}
-	return p, nil
+	ps, err := h.src.PolicySnapshot(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("loading policy of tenant %s: %w", tenantID, err)
+	}
+	s = policy.NewSnapshot(ps, h.Catalog())
+	h.mu.Lock()
+	if cur := h.cache[tenantID]; cur == nil || cur.Version() < s.Version() {
+		h.cache[tenantID] = s
+	}
+	h.mu.Unlock()
+	return s, nil
 }
 
-func (h policyHook) Reconcile(_ context.Context, tx store.DeviceTx, dev *store.Device, now time.Time, prepared any) ([]*audit.Event, error) {
-	p, ok := prepared.(*policy.Prepared)
-	if !ok {
-		return nil, fmt.Errorf("reconciling policy: unexpected prepared value %T", prepared)
-	}
-	return h.e.Reconcile(tx, dev, now, p)
+func deviceInfo(d store.Device) policy.DeviceInfo {
+	return policy.DeviceInfo{ID: d.ID, TenantID: d.TenantID, UserID: d.UserID, OSVersion: d.OSVersion, OSEdition: d.OSEdition}
 }
 
-func (h policyHook) Outcome(_ context.Context, tx store.DeviceTx, dev *store.Device, cmd *store.Command, now time.Time) ([]*audit.Event, error) {
-	return h.e.Outcome(tx, dev, cmd, now)
+// delivery is a command's state in the policy engine's terms; the zero Delivery for a state
+// it does not know.
+func delivery(s store.CommandState) policy.Delivery {
+	switch s {
+	case store.CommandQueued, store.CommandSent:
+		return policy.DeliveryWaiting
+	case store.CommandRetry:
+		return policy.DeliveryRetry
+	case store.CommandAccepted:
+		return policy.DeliveryAccepted
+	case store.CommandSucceeded:
+		return policy.DeliverySucceeded
+	case store.CommandFailed:
+		return policy.DeliveryFailed
+	case store.CommandCancelled:
+		return policy.DeliveryCancelled
+	case store.CommandUnknown:
+		return policy.DeliveryUnknown
+	}
+	return 0
+}
+
+// reconcile lets the policy engine plan what the device's profiles now require, from the
+// device's setting states and the commands they await, and applies the plan.
+func (s *step) reconcile() error {
+	if s.e.policy == nil || s.prepared == nil {
+		return nil
+	}
+	states, err := s.tx.SettingStates()
+	if err != nil {
+		return fmt.Errorf("reconciling policy: loading setting states: %w", err)
+	}
+	cmds := map[string]policy.Delivery{}
+	for _, id := range policy.Awaited(states) {
+		c, err := s.tx.Command(id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("reconciling policy: loading command %s: %w", id, err)
+		default:
+			cmds[id] = delivery(c.State)
+		}
+	}
+	plan, err := s.e.policy.Reconcile(s.prepared, deviceInfo(s.dev), states, cmds, s.now)
+	if err != nil {
+		return fmt.Errorf("reconciling policy: %w", err)
+	}
+	if err := s.applyPlan(plan); err != nil {
+		return fmt.Errorf("reconciling policy: %w", err)
+	}
+	return nil
+}
+
+// outcome lets the policy engine move the setting a command writes, deletes or verifies once
+// the command reached a recorded Status or Results.
+func (s *step) outcome(cmd *store.Command) error {
+	if s.e.policy == nil {
+		return nil
+	}
+	r := policy.CommandResult{ID: cmd.ID, Source: cmd.Source, Payload: cmd.Payload, Delivery: delivery(cmd.State), StatusCode: cmd.StatusCode, Results: cmd.Results}
+	if !policy.Follows(r) {
+		return nil
+	}
+	states, err := s.tx.SettingStates()
+	if err != nil {
+		return fmt.Errorf("policy outcome of command %s: loading setting states: %w", cmd.ID, err)
+	}
+	if err := s.applyPlan(s.e.policy.Outcome(states, r, s.now)); err != nil {
+		return fmt.Errorf("policy outcome of command %s: %w", cmd.ID, err)
+	}
+	return nil
+}
+
+// applyPlan writes a policy plan in the check-in's transaction, in the plan's order: setting
+// states, queued commands, what the device was resolved from (clearing its dirty mark; the
+// device is saved with the message). Its events join the message's.
+func (s *step) applyPlan(p policy.Plan) error {
+	for _, st := range p.Put {
+		if err := s.tx.PutSettingState(st); err != nil {
+			return fmt.Errorf("saving setting state %s: %w", st.LocURI, err)
+		}
+	}
+	if len(p.Commands) > 0 {
+		cmds := make([]store.Command, len(p.Commands))
+		for i, c := range p.Commands {
+			cmds[i] = store.Command{ID: c.ID, TenantID: s.dev.TenantID, DeviceID: s.dev.ID, Source: c.Source, Payload: c.Payload}
+		}
+		if err := s.tx.Enqueue(cmds...); err != nil {
+			return fmt.Errorf("queueing policy commands: %w", err)
+		}
+	}
+	if p.Resolved != nil {
+		if err := s.tx.PutDevicePolicy(*p.Resolved); err != nil {
+			return fmt.Errorf("recording resolution: %w", err)
+		}
+		s.dev.PolicyDirty = false
+		s.devDirty = true
+	}
+	s.events = append(s.events, p.Events...)
+	return nil
 }
