@@ -1,0 +1,105 @@
+package server
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/hellomdm/hellomdm"
+
+// layeringViolations applies issue 15's rule to each package's dependencies (import path →
+// its transitive non-test dependencies): policy and store depend on each other in neither
+// direction except through policy/model, and neither depends on server. The result is sorted.
+func layeringViolations(deps map[string][]string) []string {
+	under := func(p, dir string) bool { return p == module+"/"+dir || strings.HasPrefix(p, module+"/"+dir+"/") }
+	var out []string
+	for pkg, ds := range deps {
+		for _, d := range ds {
+			switch {
+			case under(d, "server"):
+			case under(pkg, "policy") && under(d, "store"):
+			case under(pkg, "store") && under(d, "policy") && d != module+"/policy/model":
+			default:
+				continue
+			}
+			out = append(out, pkg+" depends on "+d)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// goList runs the go command's list in the module.
+func goList(t *testing.T, args ...string) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, append([]string{"list"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if msg := stderr.String(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Skipf("no go command to list packages with (%v)", err)
+		}
+		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, msg)
+	}
+	return string(out)
+}
+
+// The policy engine plans and the store keeps: `go list -deps` shows neither package tree
+// importing the other (policy/model, a leaf of the standard library only, is their shared
+// vocabulary), and neither importing server (issue 15).
+func TestPolicyStoreLayering(t *testing.T) {
+	listing := goList(t, "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", module+"/policy/...", module+"/store/...")
+	deps := map[string][]string{}
+	for line := range strings.Lines(listing) {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			deps[f[0]] = f[1:]
+		}
+	}
+	for _, p := range []string{"policy", "policy/model", "store"} {
+		if _, ok := deps[module+"/"+p]; !ok {
+			t.Fatalf("go list did not list %s: %q", p, listing)
+		}
+	}
+	if v := layeringViolations(deps); len(v) > 0 {
+		t.Errorf("layering broken:\n%s", strings.Join(v, "\n"))
+	}
+	if !slices.Contains(deps[module+"/store"], module+"/policy/model") || !slices.Contains(deps[module+"/policy"], module+"/policy/model") {
+		t.Error("store and policy no longer share policy/model: update this test's rule")
+	}
+	// policy/model imports the standard library only.
+	if own := strings.Fields(goList(t, "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"/policy/model")); !slices.Equal(own, []string{module + "/policy/model"}) {
+		t.Errorf("policy/model depends on %q beyond the standard library", own)
+	}
+}
+
+func TestLayeringViolations(t *testing.T) {
+	got := layeringViolations(map[string][]string{
+		module + "/policy":        {module + "/policy/model", module + "/syncml", module + "/store"},
+		module + "/policy/gpo":    {module + "/store/bolt", module + "/storefault"},
+		module + "/store":         {module + "/policy/model", module + "/policy"},
+		module + "/store/bolt":    {module + "/policy/gpo", module + "/server"},
+		module + "/store/storeX":  {module + "/policymodel"},
+		module + "/policy/model2": {module + "/csp"},
+	})
+	want := []string{
+		module + "/policy depends on " + module + "/store",
+		module + "/policy/gpo depends on " + module + "/store/bolt",
+		module + "/store depends on " + module + "/policy",
+		module + "/store/bolt depends on " + module + "/policy/gpo",
+		module + "/store/bolt depends on " + module + "/server",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
