@@ -26,15 +26,30 @@
 //
 // # Reconciliation
 //
+// The engine is pure: package policy imports neither store nor server, and the [Engine] reads
+// and writes nothing and keeps no memory but its catalog and ID generator. The types it
+// shares with the store (groups, members, profiles, assignments, [model.PolicySnapshot],
+// [model.SettingState], [model.DevicePolicy]) live in package policy/model, which imports
+// only the standard library; store aliases them.
+//
 // Every change of groups, members, profiles or assignments bumps the tenant's policy version
-// in the store (one write, however many devices are affected). At check-in [Engine.Prepare]
-// compares the version (and the device's OS build, edition and user) with what the device was
-// last resolved from: an idle check-in costs one read transaction. Otherwise [Engine.Reconcile]
-// diffs the resolution with the device's setting states and queues Add/Replace with explicit
-// Meta Format, a verifying Get, and Delete for settings no longer assigned; [Engine.Outcome]
-// moves setting states as the device answers (pending, succeeded, error, conflict,
-// notApplicable, removed) and returns an audit event (audit.KindSettingState) per change.
-// The engine keeps nothing in memory but a per-tenant snapshot cache keyed by policy version.
+// in the store (one write, however many devices are affected). At check-in, before its
+// transaction, the session engine (package server, policyhook.go) reads the device's
+// [Check] (one read transaction) and asks [Check.Stale] whether the policy version, OS build,
+// edition or user moved since the device was last resolved: an idle check-in costs that one
+// read. Otherwise it takes the tenant's [Snapshot] from a cache it keeps keyed by policy
+// version, reading the store's [model.PolicySnapshot] and indexing it with [NewSnapshot] on a
+// miss. The cache lives there, beside the reads, so that the engine stays free of I/O.
+//
+// Inside the transaction [Engine.Reconcile] takes the snapshot, the device's facts
+// ([DeviceInfo]), its setting states and the [Delivery] of each command [Awaited] names, and
+// returns a [Plan]: Add/Replace with explicit Meta Format and a verifying Get for each change,
+// Delete for settings no longer assigned, the setting states to write, the [model.DevicePolicy]
+// to record and an audit event (audit.KindSettingState) per state change. [Engine.Outcome]
+// takes the setting states and a [CommandResult] (only for commands [Follows] accepts) and
+// plans the move of the setting as the device answers (pending, succeeded, error, conflict,
+// notApplicable, removed). The session engine applies each plan in the check-in's transaction,
+// in the plan's order.
 //
 // # Reports
 //
