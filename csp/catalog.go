@@ -9,10 +9,10 @@ import (
 )
 
 // Format is a node's DDF format, the value of Meta/Format on the wire (OMA DM TND; MS-MDM 2.2;
-// protocol.md B.7).
+// docs/protocol.md B.7).
 type Format string
 
-// Formats Windows CSPs use (protocol.md B.7).
+// Formats Windows CSPs use (docs/protocol.md B.7).
 const (
 	FormatBool Format = "bool"
 	FormatInt  Format = "int"
@@ -60,7 +60,7 @@ func (a Access) String() string {
 	return strings.Join(parts, ",")
 }
 
-// Scope says under which prefix a node exists (protocol.md C: "./Device" or "./User";
+// Scope says under which prefix a node exists (docs/protocol.md C: "./Device" or "./User";
 // DevInfo and DevDetail have no scope prefix).
 type Scope int
 

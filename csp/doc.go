@@ -16,7 +16,7 @@
 // certificatestore-csp) and hellomdm's docs/protocol.md section C.
 //
 // LocURIs are compared in canonical form ([Canonical]): "./Vendor/MSFT/X" and
-// "./Device/Vendor/MSFT/X" name the same device node (protocol.md C; field notes), "./User/..."
+// "./Device/Vendor/MSFT/X" name the same device node (docs/protocol.md C), "./User/..."
 // is the user scope, and DevInfo/DevDetail live at "./DevInfo" and "./DevDetail" without scope.
 // [Catalog.Lookup] resolves a concrete LocURI to its node and dynamic-segment values,
 // [Catalog.ValidateValue] checks data against the node's format and constraints,
@@ -27,13 +27,13 @@
 //
 // [Tree] is the device side: a persisted store of node values that executes Get, Add, Replace,
 // Delete, Exec, Atomic and Sequence commands with the status codes Windows answers
-// (protocol.md B.6 and C.6, "Agent defaults"). [Handler]s own CSP subtrees: they supply live
+// (docs/protocol.md B.6 and C.6, "Agent defaults"). [Handler]s own CSP subtrees: they supply live
 // values for read-only nodes and apply side effects after a write commits; an error from a
 // handler turns the command into 500 and undoes it. State is written atomically (temporary
 // file, fsync, rename, fsync of the directory) after every top-level command that changed
 // something, so values survive restarts.
 //
-// # Choices where Windows behaviour is not confirmed (protocol.md G)
+// # Choices where Windows behaviour is not confirmed (docs/protocol.md G)
 //
 //   - Data that does not parse as the node's format answers 415; data that parses but is out of
 //     range or not an allowed value answers 400 (C.6 "Agent defaults").

@@ -167,7 +167,7 @@ func (t *Tree) run(cmd syncml.Command, j *journal, inAtomic bool) []Outcome {
 		for _, it := range cmd.Items {
 			o := Outcome{CmdID: cmd.CmdID, Verb: cmd.Verb, TargetRef: it.Target}
 			if inAtomic && cmd.Verb == syncml.VerbGet {
-				// Get is not allowed inside Atomic (OMA DM; protocol.md B.6).
+				// Get is not allowed inside Atomic (OMA DM; docs/protocol.md B.6).
 				o.Status = syncml.StatusCommandFailed
 			} else {
 				o.Status, o.Results = t.item(cmd, it, j)
@@ -177,7 +177,7 @@ func (t *Tree) run(cmd syncml.Command, j *journal, inAtomic bool) []Outcome {
 		return outs
 	case syncml.VerbAtomic:
 		if inAtomic {
-			// Nested Atomic: inner 500, the outer one fails (protocol.md B.6).
+			// Nested Atomic: inner 500, the outer one fails (docs/protocol.md B.6).
 			outs := []Outcome{{CmdID: cmd.CmdID, Verb: cmd.Verb, Status: syncml.StatusCommandFailed}}
 			for _, ch := range cmd.Commands {
 				outs = append(outs, notRun(ch, syncml.StatusAtomicRollbackOK)...)
@@ -191,7 +191,7 @@ func (t *Tree) run(cmd syncml.Command, j *journal, inAtomic bool) []Outcome {
 		return nil
 	}
 	// Anything else is not a command the tree executes (OMA DM: 400 for an element that is
-	// not a command under SyncBody, Atomic or Sequence; protocol.md C.6).
+	// not a command under SyncBody, Atomic or Sequence; docs/protocol.md C.6).
 	return []Outcome{{CmdID: cmd.CmdID, Verb: cmd.Verb, Status: syncml.StatusBadRequest}}
 }
 
@@ -213,7 +213,7 @@ func notRun(cmd syncml.Command, code int) []Outcome {
 	return outs
 }
 
-// atomic runs an Atomic all-or-nothing (OMA DM Atomic; protocol.md B.6): on the first failure
+// atomic runs an Atomic all-or-nothing (OMA DM Atomic; docs/protocol.md B.6): on the first failure
 // execution stops and everything is rolled back; the Atomic answers 507, the failing command
 // its own error, every other command 216 — or, if a handler refuses to undo a change, that
 // command and the Atomic answer 516.
@@ -259,10 +259,10 @@ func (t *Tree) atomic(cmd syncml.Command, parent *journal) []Outcome {
 	return outs
 }
 
-// sequence runs children in order (protocol.md B.6). Outside an Atomic a failure does not
+// sequence runs children in order (docs/protocol.md B.6). Outside an Atomic a failure does not
 // stop the rest: each child gets its own status, as hellomdm wants every setting applied on
-// its own (field notes); Windows' behaviour here is not confirmed (protocol.md G). Inside an
-// Atomic the first failure stops execution and the rest are reported 216.
+// its own (docs/protocol.md E.3); Windows' behaviour here is not confirmed (docs/protocol.md
+// G). Inside an Atomic the first failure stops execution and the rest are reported 216.
 func (t *Tree) sequence(cmd syncml.Command, j *journal, inAtomic bool) []Outcome {
 	outs := []Outcome{{CmdID: cmd.CmdID, Verb: cmd.Verb, Status: syncml.StatusOK}}
 	failed := false
@@ -285,7 +285,7 @@ func (t *Tree) item(cmd syncml.Command, it syncml.Item, j *journal) (int, []sync
 	}
 	if it.MoreData {
 		// Chunked objects are reassembled by the session layer before they reach the tree
-		// (OMA DM large objects; protocol.md B.10).
+		// (OMA DM large objects; docs/protocol.md B.10).
 		return syncml.StatusOptionalNotSupported, nil
 	}
 	m, ok := t.resolve(it.Target)
@@ -355,7 +355,7 @@ func (t *Tree) get(m Match, target string) (int, []syncml.Item) {
 }
 
 // valueStatus maps a validation error to its status: 415 for a wrong format or data that does
-// not parse, 400 for a parsed value that is not allowed (protocol.md C.6 "Agent defaults").
+// not parse, 400 for a parsed value that is not allowed (docs/protocol.md C.6 "Agent defaults").
 func valueStatus(err error) int {
 	if errors.Is(err, ErrFormat) {
 		return syncml.StatusUnsupportedMediaType
@@ -364,7 +364,7 @@ func valueStatus(err error) int {
 }
 
 // createParents adds the missing creatable ancestors of m, top down (implicit creation of
-// interior nodes on Add; protocol.md B.6).
+// interior nodes on Add; docs/protocol.md B.6).
 func (t *Tree) createParents(j *journal, m Match) {
 	type anc struct {
 		uri  string
@@ -435,7 +435,7 @@ func (t *Tree) replace(m Match, format Format, data string, j *journal) int {
 		return syncml.StatusCommandNotAllowed
 	}
 	if !t.dynamicAncestorsExist(m.URI, n) {
-		// Replace under a dynamic parent that was never added (fleet#49134; protocol.md B.6).
+		// Replace under a dynamic parent that was never added (fleet#49134; docs/protocol.md B.6).
 		return syncml.StatusCommandNotAllowed
 	}
 	norm, err := validateFormatted(m, format, data)
@@ -460,7 +460,7 @@ func (t *Tree) remove(m Match, j *journal) int {
 		if !n.Access.Has(AccessDelete) {
 			return syncml.StatusCommandNotAllowed
 		}
-		// Delete removes the node and its subtree (protocol.md B.6), leaves first.
+		// Delete removes the node and its subtree (docs/protocol.md B.6), leaves first.
 		prefix := m.URI + "/"
 		var leaves, interiors []string
 		for k := range t.values {

@@ -164,7 +164,7 @@ func defaultNodes() []Node {
 
 	// hellomdm's own reporting node: not a Windows CSP. The agent fills it from its Hello
 	// container so the server can read what `dsregcmd /status` shows on a real device
-	// (protocol.md D, "Verify").
+	// (docs/protocol.md D.3).
 	b.interior("Vendor/MSFT/hellomdm", g, dev, "", "hellomdm-specific root (not a Windows CSP)")
 	b.interior("Vendor/MSFT/hellomdm/HelloStatus", g, dev, "", "hellomdm-specific Hello container status")
 	b.add(Node{Path: "Vendor/MSFT/hellomdm/HelloStatus/CanReset", Scopes: dev, Format: FormatChr, Access: g,
@@ -199,7 +199,7 @@ func defaultNodes() []Node {
 	return b.nodes
 }
 
-// passportNodes: PassportForWork CSP (passportforwork-csp, 2024 DDF; protocol.md C.1).
+// passportNodes: PassportForWork CSP (passportforwork-csp, 2024 DDF; docs/protocol.md C.1).
 func passportNodes(b *tableBuilder, dev, both []Scope, g, adg, adgr Access) {
 	const root = "Vendor/MSFT/PassportForWork"
 	b.interior(root, g, both, "10.0.10586", "Windows Hello for Business policies")
@@ -259,8 +259,8 @@ func passportNodes(b *tableBuilder, dev, both []Scope, g, adg, adgr Access) {
 }
 
 // policyNodes: Policy CSP Authentication and FederatedAuthentication areas
-// (policy-csp-authentication, policy-csp-federatedauthentication; protocol.md C.2). Each policy
-// has a writable Config node and a read-only Result node holding the effective value.
+// (policy-csp-authentication, policy-csp-federatedauthentication; docs/protocol.md C.2). Each
+// policy has a writable Config node and a read-only Result node holding the effective value.
 func policyNodes(b *tableBuilder, dev, usr, both []Scope, g, adgr Access) {
 	b.interior("Vendor/MSFT/Policy", g, both, "", "Policy CSP")
 	b.interior("Vendor/MSFT/Policy/Config", g, both, "", "policies to set")
@@ -341,7 +341,7 @@ func configPath(result string) (string, bool) {
 	return strings.Replace(result, "/Policy/Result/", "/Policy/Config/", 1), true
 }
 
-// devInfoNodes: DevInfo (devinfo-csp) and DevDetail (devdetail-csp); protocol.md C.3.
+// devInfoNodes: DevInfo (devinfo-csp) and DevDetail (devdetail-csp); docs/protocol.md C.3.
 func devInfoNodes(b *tableBuilder, none []Scope, g, gr Access) {
 	leaf := func(path string, f Format, a Access, minOS, desc string) {
 		b.add(Node{Path: path, Scopes: none, Format: f, Access: a, MinOS: minOS, Description: desc})
@@ -361,7 +361,7 @@ func devInfoNodes(b *tableBuilder, none []Scope, g, gr Access) {
 	leaf("DevDetail/SwV", FormatChr, g, "", "OS version Major.Minor.Build.QFE")
 	leaf("DevDetail/LrgObj", FormatBool, g, "", "large object support")
 	b.interior("DevDetail/URI", g, none, "", "URI limits")
-	// The DDF format of the URI limits is not confirmed (protocol.md G); chr is assumed.
+	// The DDF format of the URI limits is not confirmed (docs/protocol.md G); chr is assumed.
 	leaf("DevDetail/URI/MaxDepth", FormatChr, g, "", "maximum URI depth, 0 unlimited")
 	leaf("DevDetail/URI/MaxTotLen", FormatChr, g, "", "maximum URI length, 0 unlimited")
 	leaf("DevDetail/URI/MaxSegLen", FormatChr, g, "", "maximum URI segment length, 0 unlimited")
@@ -391,7 +391,7 @@ func devInfoNodes(b *tableBuilder, none []Scope, g, gr Access) {
 	leaf("DevDetail/Ext/DeviceHardwareData", FormatChr, g, "10.0.15063", "opaque base64 hardware hash")
 }
 
-// dmClientNodes: DMClient essentials (dmclient-csp; protocol.md C.4, A.9).
+// dmClientNodes: DMClient essentials (dmclient-csp; docs/protocol.md C.4, A.9).
 func dmClientNodes(b *tableBuilder, dev []Scope, g, agr, adg, adgr Access) {
 	const root = "Vendor/MSFT/DMClient"
 	leaf := func(path string, f Format, a Access, def, desc string, lo *int) {
@@ -418,7 +418,7 @@ func dmClientNodes(b *tableBuilder, dev []Scope, g, agr, adg, adgr Access) {
 	leaf(p+"/Poll/AllUsersPollOnFirstLogin", FormatBool, adgr, "false", "check in on every user's first sign-in", nil)
 }
 
-// certStoreNodes: CertificateStore essentials (certificatestore-csp; protocol.md C.5, A.9).
+// certStoreNodes: CertificateStore essentials (certificatestore-csp; docs/protocol.md C.5, A.9).
 func certStoreNodes(b *tableBuilder, dev []Scope, g, agr, adg, adgr Access) {
 	const root = "Vendor/MSFT/CertificateStore"
 	b.interior(root, g, dev, "", "certificate stores")

@@ -209,7 +209,8 @@ func (t *Tree) handler(uri string) Handler {
 }
 
 // resolve looks a URI up and checks applicability; a node that does not apply to this device
-// is treated as absent (protocol.md C.6: "Edition not in EditionAllowList: 404/405 likely").
+// is treated as absent, 404 (docs/protocol.md C.6: Windows' status for an edition that
+// excludes the node is not confirmed).
 func (t *Tree) resolve(uri string) (Match, bool) {
 	m, ok := t.cat.Lookup(uri)
 	if !ok {
@@ -291,7 +292,7 @@ func (t *Tree) leafValue(m Match) (string, bool, error) {
 }
 
 // childNames lists the existing children of an interior node, sorted and URI-escaped
-// (Get on an interior node, OMA DM; protocol.md B.6).
+// (Get on an interior node, OMA DM; docs/protocol.md B.6).
 func (t *Tree) childNames(m Match) ([]string, error) {
 	set := make(map[string]bool)
 	for _, ch := range t.cat.children[m.Node.Path] {

@@ -5,7 +5,7 @@ import (
 )
 
 // Canonical returns the one spelling hellomdm uses for a LocURI, so that URIs can be compared,
-// stored and reported consistently (protocol.md C; field notes: "./Vendor/MSFT/Policy/Config/X"
+// stored and reported consistently (docs/protocol.md C: "./Vendor/MSFT/Policy/Config/X"
 // and "./Device/Vendor/MSFT/Policy/Config/X" are the same node):
 //
 //   - surrounding white space and trailing "/" are removed;

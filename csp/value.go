@@ -52,7 +52,7 @@ func nodeErr(m Match, err error, format string, args ...any) error {
 // against the node of m and returns it normalized:
 //
 //   - the format must be the node's, else ErrFormat;
-//   - bool accepts true/false in any letter case and normalizes to lower case (protocol.md
+//   - bool accepts true/false in any letter case and normalizes to lower case (docs/protocol.md
 //     B.7); anything else, including 1/0, is ErrFormat;
 //   - int must be decimal (ErrFormat otherwise) and within the node's range and allowed values
 //     (ErrValue);

@@ -44,7 +44,7 @@ type Options struct {
 	// (default DefaultMaxMsgSize).
 	MaxMsgSize int
 	// LoginStatus is the data of the Alert 1224 com.microsoft/MDM/LoginStatus event: user,
-	// others or none (MS-MDM; protocol.md B.3). Default user.
+	// others or none (MS-MDM; docs/protocol.md B.3). Default user.
 	LoginStatus string
 	// PollUnit is the length of one DMClient poll "minute" (default time.Minute); tests
 	// shrink it to run a schedule quickly.

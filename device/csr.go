@@ -5,7 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha1" //nolint:gosec // Windows signs its MDM CSR with SHA-1 (protocol.md A.7)
+	"crypto/sha1" //nolint:gosec // Windows signs its MDM CSR with SHA-1 (docs/protocol.md A.7)
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -22,7 +22,7 @@ type CSRShape string
 
 // CSR shapes.
 const (
-	// CSRWindows is what Windows sends (protocol.md A.7): an RSA-2048 key, subject CN
+	// CSRWindows is what Windows sends (docs/protocol.md A.7): an RSA-2048 key, subject CN
 	// "<partial GUID>!<DeviceID>" plus a trailing NUL as a PrintableString (both illegal
 	// there), the DeviceID as NUL-terminated ASCII in extension 1.3.6.1.4.1.311.66.1.0, and a
 	// sha1WithRSA signature under the OIW OID 1.3.14.3.2.29. Go's x509 parser rejects it,

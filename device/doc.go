@@ -41,7 +41,7 @@
 // (temporary file, fsync, rename, directory fsync). enrollment.json is written last on
 // enrollment, so a crash mid-way leaves the device not enrolled.
 //
-// # Wire behaviour (docs/protocol.md, field notes)
+// # Wire behaviour (docs/protocol.md A and B)
 //
 //   - Enrollment: GET probe and POSTs with User-Agent ENROLLClient and
 //     application/soap+xml; charset=utf-8; a:MessageID urn:uuid, a:To; RequestVersion 6.0,

@@ -27,7 +27,7 @@ const (
 	AuthFederated = "Federated"
 )
 
-// DefaultRequestVersion is the MS-MDE2 RequestVersion of Windows 11 22H2 (field notes).
+// DefaultRequestVersion is the MS-MDE2 RequestVersion of Windows 11 22H2 (docs/protocol.md A.2).
 const DefaultRequestVersion = "6.0"
 
 // EnrollRequest is what the user types in Settings › Accounts › Access work or school.
@@ -124,7 +124,7 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 		return fmt.Errorf("enrolling: DiscoverResponse has no EnrollmentServiceUrl")
 	}
 	if enr.PolicyURL == "" {
-		enr.PolicyURL = enr.EnrollmentURL // no policy service: defaults apply (protocol.md A.6)
+		enr.PolicyURL = enr.EnrollmentURL // no policy service: defaults apply (docs/protocol.md A.6)
 	}
 
 	// 3. Credentials.
@@ -186,7 +186,7 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 }
 
 // additionalContext lists the RST AdditionalContext items in the order Windows sends them
-// (protocol.md A.7).
+// (docs/protocol.md A.7).
 func additionalContext(id Identity, requestVersion string) [][2]string {
 	items := [][2]string{
 		{"UXInitiated", "true"}, {"HWDevID", id.HWDevID}, {"Locale", id.Locale},
@@ -359,7 +359,7 @@ func (a *Agent) commitEnrollment(enr Enrollment, p *provisioning, key crypto.Sig
 	if enr.TenantID != "" {
 		// The tenant's PassportForWork node exists on a device registered to it, so the
 		// server can Replace its policies directly (a Replace under a never-added dynamic
-		// node answers 405, protocol.md B.6); so does the enrolled user's, under ./User
+		// node answers 405, docs/protocol.md B.6); so does the enrolled user's, under ./User
 		// (user-scope policies, e.g. imported from a GPO's User Configuration).
 		seeds = append(seeds, [2]string{passportDevice + "/" + enr.TenantID + "/Policies", ""},
 			[2]string{passportUser + "/" + enr.TenantID + "/Policies", ""})
@@ -397,7 +397,7 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// writeRST writes a WSTEP RequestSecurityToken (MS-WSTEP 3.1.4.1.1.1; protocol.md A.7) into
+// writeRST writes a WSTEP RequestSecurityToken (MS-WSTEP 3.1.4.1.1.1; docs/protocol.md A.7) into
 // body: the request type (Issue or Renew), the certificate request as a BinarySecurityToken
 // of valueType (PKCS#10, or PKCS#7 for renewal), and the AdditionalContext items in order.
 func writeRST(body *etree.Element, requestType, valueType string, request []byte, context [][2]string) {

@@ -46,7 +46,7 @@ func (h devInfoHandler) Get(uri string) (string, bool, error) {
 	return v, ok, nil
 }
 
-// devInfoValue is the live value of a DevInfo or DevDetail node (protocol.md C.3).
+// devInfoValue is the live value of a DevInfo or DevDetail node (docs/protocol.md C.3).
 func devInfoValue(id Identity, uri string, now func() time.Time) (string, bool) {
 	switch strings.TrimPrefix(uri, "./") {
 	case "DevInfo/DevId":
@@ -56,7 +56,7 @@ func devInfoValue(id Identity, uri string, now func() time.Time) (string, bool) 
 	case "DevInfo/Mod", "DevDetail/DevTyp":
 		return id.Model, true
 	case "DevInfo/DmV":
-		return "1.3", true // Windows 10/11 (captures; protocol.md C.3)
+		return "1.3", true // Windows 10/11 (captures; docs/protocol.md C.3)
 	case "DevInfo/Lang":
 		return id.Locale, true
 	case "DevDetail/SwV":

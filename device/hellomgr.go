@@ -11,15 +11,15 @@ import (
 	"github.com/hellomdm/hellomdm/device/hello"
 )
 
-// The PIN reset protector lifecycle (protocol.md D; Learn "PIN reset", "How nondestructive PIN
-// reset works"): while PassportForWork EnablePinRecovery is true, the enrolled user's Hello
-// container carries a protector escrowed to the tenant's PIN reset service key. Creating it
-// needs the container key, which only the PIN opens, so it is created the next time the agent
-// holds the unlocked container: Hello provisioning, a successful PIN reset, or a sign-in with
-// the PIN (UnlockHello). Until then the protector is "pending". A protector made under the
-// tenant-only label of earlier releases (hello.ProtectorOutdated: the service no longer
-// decrypts it) is replaced the same way and reported "outdated" until then. When the policy
-// turns false (Replace false or Delete) the protector is destroyed at once; that needs no PIN.
+// The PIN reset protector lifecycle (docs/protocol.md D.2 and D.5; Learn "PIN reset", "How
+// nondestructive PIN reset works"): while PassportForWork EnablePinRecovery is true, the enrolled
+// user's Hello container carries a protector escrowed to the tenant's PIN reset service key.
+// Creating it needs the container key, which only the PIN opens, so it is created the next time
+// the agent holds the unlocked container: Hello provisioning, a successful PIN reset, or a sign-in
+// with the PIN (UnlockHello). Until then the protector is "pending". A protector made under the
+// tenant-only label of earlier releases (hello.ProtectorOutdated: the service no longer decrypts
+// it) is replaced the same way and reported "outdated" until then. When the policy turns false
+// (Replace false or Delete) the protector is destroyed at once; that needs no PIN.
 
 // Errors of the Hello operations.
 var (

@@ -11,7 +11,7 @@ import (
 )
 
 // Identity is what the simulated Windows device says about itself: in the MS-MDE2
-// AdditionalContext (protocol.md A.7), in DevInfo/DevDetail (C.3) and in every SyncHdr.
+// AdditionalContext (docs/protocol.md A.7), in DevInfo/DevDetail (C.3) and in every SyncHdr.
 type Identity struct {
 	DeviceID     string   `json:"deviceId"`     // 32 upper-case hex digits: ./DevInfo/DevId
 	HWDevID      string   `json:"hwDevId"`      // 64 upper-case hex digits: DMClient/HWDevID
@@ -24,7 +24,8 @@ type Identity struct {
 	MACs         []string `json:"macs"`         // 00-0C-29-51-60-9D form, one per adapter
 }
 
-// Windows product types used by the presets (MS-MDE2 DiscoveryRequest OSEdition; protocol.md A.2).
+// Windows product types used by the presets (MS-MDE2 DiscoveryRequest OSEdition;
+// docs/protocol.md A.2).
 const (
 	EditionEnterprise = 4
 	EditionPro        = 48
@@ -70,7 +71,7 @@ func NewIdentity(rnd io.Reader) (Identity, error) {
 // ErrIdentity is wrapped by every identity validation failure.
 var ErrIdentity = errors.New("invalid device identity")
 
-// Validate checks the identity against the shapes Windows uses (field notes).
+// Validate checks the identity against the shapes Windows uses (docs/protocol.md A.2, A.7).
 func (id Identity) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrIdentity, fmt.Sprintf(format, args...))
@@ -129,7 +130,7 @@ func parseOSVersion(s string) ([4]int, error) {
 }
 
 // OSPlatform is the product name DevDetail/Ext/Microsoft/OSPlatform reports, e.g.
-// "Windows 11 Pro": builds from 22000 on are Windows 11 (devdetail-csp; protocol.md C.3).
+// "Windows 11 Pro": builds from 22000 on are Windows 11 (devdetail-csp; docs/protocol.md C.3).
 func (id Identity) OSPlatform() string {
 	product := "Windows 10"
 	if v, err := parseOSVersion(id.OSVersion); err == nil && v[0] == 10 && v[2] >= 22000 {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"crypto/sha1" //nolint:gosec // certificate thumbprints are SHA-1 by definition (protocol.md A.9)
+	"crypto/sha1" //nolint:gosec // certificate thumbprints are SHA-1 by definition (docs/protocol.md A.9)
 	"github.com/beevik/etree"
 
 	"github.com/hellomdm/hellomdm/internal/xmlx"
@@ -19,7 +19,7 @@ import (
 const maxProvDoc = 256 << 10
 
 // provisioning is what the agent takes from the wap-provisioningdoc of the RSTR
-// (MS-MDE2 2.2.9.1; protocol.md A.9).
+// (MS-MDE2 2.2.9.1; docs/protocol.md A.9).
 type provisioning struct {
 	RootCA        *x509.Certificate
 	ClientCert    *x509.Certificate
@@ -98,7 +98,7 @@ func parm(e *etree.Element, name string) string {
 	return ""
 }
 
-// thumbprint is the upper-case hex SHA-1 of a certificate (protocol.md A.9).
+// thumbprint is the upper-case hex SHA-1 of a certificate (docs/protocol.md A.9).
 func thumbprint(c *x509.Certificate) string {
 	sum := sha1.Sum(c.Raw) //nolint:gosec
 	return strings.ToUpper(hex.EncodeToString(sum[:]))

@@ -145,7 +145,7 @@ func (a *Agent) renew(ctx context.Context, started time.Time) error {
 
 // renewedCertificate takes the client certificate out of a renewal RSTR: the provisioning
 // document of a renewal holds only the CertificateStore characteristic (MS-MDE2 3.5;
-// protocol.md A.9).
+// docs/protocol.md A.9).
 func renewedCertificate(op *etree.Element) (*x509.Certificate, error) {
 	if op.Tag != "RequestSecurityTokenResponseCollection" {
 		return nil, fmt.Errorf("enrollment answered %s, not a RequestSecurityTokenResponseCollection", op.Tag)

@@ -11,7 +11,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/hello"
 )
 
-// PIN reset client (protocol.md D; Learn "PIN reset"): "I forgot my PIN" from Settings or
+// PIN reset client (docs/protocol.md D.3; Learn "PIN reset"): "I forgot my PIN" from Settings or
 // above the lock screen. The flow is
 //
 //  1. check the support matrix (hello.CheckSupport) for the device's edition and version,

@@ -20,7 +20,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/hello"
 )
 
-// The device side of hellomdm's identity provider and PIN reset service (protocol.md D; the
+// The device side of hellomdm's identity provider and PIN reset service (docs/protocol.md D.2; the
 // HTTP contracts are documented in pinreset/doc.go and pinreset/idp/doc.go, which the device
 // does not import).
 const (

@@ -10,7 +10,7 @@ import (
 // the DMClient schedule (dmclient-csp Poll): NumberOfFirstRetries at the first interval, then
 // NumberOfSecondRetries at the second, then NumberOfRemainingScheduledRetries (0 = forever)
 // at the third. ok=false when the schedule is spent. Intervals below one minute count as one
-// (protocol.md A.9).
+// (docs/protocol.md A.9).
 func (p PollSchedule) nextPoll(n int) (minutes int, ok bool) {
 	steps := []struct{ count, interval int }{
 		{p.NumberOfFirstRetries, p.IntervalForFirstSetOfRetries},

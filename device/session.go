@@ -41,7 +41,7 @@ type Report struct {
 
 // RefusedError is a server reply whose SyncHdr Status refused the message (e.g. 401 for a
 // replaced certificate, 403 for an unenrolled device or a DeviceID that is not the
-// certificate's; MS-MDM; protocol.md E.9).
+// certificate's; MS-MDM; docs/protocol.md E.2).
 type RefusedError struct {
 	SessionID string
 	Status    int
@@ -61,7 +61,7 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("management server answered HTTP %d: %s", e.Status, e.Body)
 }
 
-// Sync runs one OMA-DM session to completion (MS-MDM; protocol.md B): package 1, then one
+// Sync runs one OMA-DM session to completion (MS-MDM; docs/protocol.md B): package 1, then one
 // message per server reply, executing each command through the CSP tree and answering with
 // Status and Results, until a reply carries no new commands. A malformed reply or an HTTP
 // error ends the session with an error; changes already applied stay applied, as on
@@ -75,7 +75,7 @@ func (a *Agent) Sync(ctx context.Context) (Report, error) {
 }
 
 // Unenroll tells the server in a new session (Alert 1226 com.microsoft:mdm.unenrollment.userrequest,
-// MS-MDM; protocol.md B.9) and marks the device unenrolled. Windows does this best effort
+// MS-MDM; docs/protocol.md B.9) and marks the device unenrolled. Windows does this best effort
 // without retry, and so does the agent: the device is unenrolled locally even when the
 // server cannot be told, and the error says so.
 func (a *Agent) Unenroll(ctx context.Context) error {
@@ -199,7 +199,7 @@ func (s *session) header() syncml.Header {
 		Source: s.id.DeviceID, Meta: &syncml.Meta{MaxMsgSize: s.limit}}
 }
 
-// first builds package 1 as Windows does (protocol.md B.3): CmdIDs from 2, Alert 1201,
+// first builds package 1 as Windows does (docs/protocol.md B.3): CmdIDs from 2, Alert 1201,
 // Alert 1224 LoginStatus, [Alert 1226 unenrollment], Replace of DevInfo (no Meta), then a
 // Replace of DMClient/HWDevID and hellomdm's DeviceState (join.go) and HelloStatus nodes,
 // which the server records.
@@ -272,7 +272,7 @@ func (s *session) run(unenroll bool) error {
 	}
 }
 
-// post sends one message with the headers Windows uses (protocol.md B.1) and parses the
+// post sends one message with the headers Windows uses (docs/protocol.md B.1) and parses the
 // reply.
 func (s *session) post(body []byte) (*syncml.Message, error) {
 	req, err := http.NewRequest(http.MethodPost, s.enr.ManagementURL+"?mode=Maintenance&Platform=WoA", bytes.NewReader(body))
@@ -366,7 +366,7 @@ func (s *session) handle(m *syncml.Message) (bool, error) {
 	}
 	s.serverOpen = !m.Final && !wantsNext
 	// The session ends when the server's reply closes its package with nothing new for us to
-	// answer (protocol.md B.11).
+	// answer (docs/protocol.md B.11).
 	if m.Final && !newCommands && len(s.queue) == 0 {
 		return false, nil
 	}
@@ -385,7 +385,7 @@ func statusFor(msgRef, cmdRef, verb, target string, code int) syncml.Command {
 // Statuses and Results while they fit MaxMsgSize (the smaller of ours and the server's).
 // What does not fit waits for the next message, which the server asks for with Alert 1222;
 // Final is set only when everything was sent and the server's package was final
-// (OMA-TS-DM_Protocol-V1_2_1 §6; protocol.md B.10).
+// (OMA-TS-DM_Protocol-V1_2_1 §6; docs/protocol.md B.10).
 func (s *session) next(reply *syncml.Message) ([]byte, error) {
 	s.msgID++
 	limit := s.limit

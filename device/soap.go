@@ -12,7 +12,7 @@ import (
 )
 
 // XML namespaces and SOAP actions of MS-MDE2 (discovery), MS-XCEP (policy) and MS-WSTEP
-// (enrollment), protocol.md A.2–A.8.
+// (enrollment), docs/protocol.md A.2–A.8.
 const (
 	nsSOAP12      = "http://www.w3.org/2003/05/soap-envelope"
 	nsAddressing  = "http://www.w3.org/2005/08/addressing"
@@ -39,7 +39,7 @@ const (
 	encodingBase64      = nsWSSE + "#base64binary"
 	contentTypeSOAP     = "application/soap+xml; charset=utf-8"
 
-	// usernameTokenID is the literal u:Id Windows puts on its UsernameToken (protocol.md A.4).
+	// usernameTokenID is the literal u:Id Windows puts on its UsernameToken (docs/protocol.md A.4).
 	usernameTokenID = "uuid-cc1ccc1f-2fba-4bcf-b063-ffc0cac77917-4"
 )
 
@@ -49,7 +49,7 @@ const (
 	maxSOAPDepth    = 32
 )
 
-// credentials go into wsse:Security (protocol.md A.4): a UsernameToken for OnPremise, a
+// credentials go into wsse:Security (docs/protocol.md A.4): a UsernameToken for OnPremise, a
 // BinarySecurityToken for Federated.
 type credentials struct {
 	Username, Password string
@@ -99,7 +99,7 @@ func soapRequest(action, messageID, to string, creds *credentials, fill func(bod
 	return buf.Bytes(), nil
 }
 
-// FaultError is a SOAP fault the enrollment server answered (MS-MDE2 2.2.10; protocol.md
+// FaultError is a SOAP fault the enrollment server answered (MS-MDE2 2.2.10; docs/protocol.md
 // A.10): Subcode names the MS-MDE2 failure (s:Authentication, s:CertificateRequest, …);
 // ErrorType, Message and TraceID come from DeviceEnrollmentServiceError when present.
 type FaultError struct {
@@ -129,7 +129,7 @@ func (e *FaultError) Error() string {
 	return b.String()
 }
 
-// parseSOAPResponse decodes a response envelope by local names (protocol.md: tolerate
+// parseSOAPResponse decodes a response envelope by local names (docs/protocol.md E.1: tolerate
 // prefixes, default namespaces and extra elements) and returns the first Body child. A
 // Fault becomes a *FaultError.
 func parseSOAPResponse(step string, httpStatus int, data []byte) (*etree.Element, error) {

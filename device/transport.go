@@ -13,7 +13,7 @@ import (
 	"sync"
 )
 
-// User agents and headers Windows sends (captures; protocol.md A.1 and B.1).
+// User agents and headers Windows sends (captures; docs/protocol.md A.1 and B.1).
 const (
 	userAgentEnroll = "ENROLLClient"
 	userAgentOMADM  = "MSFT OMA DM Client/1.2.0.1"

@@ -12,7 +12,7 @@ import (
 )
 
 // appru is the Web Authentication Broker callback Windows gives the sign-in page
-// (MS-MDE2 federated authentication; protocol.md A.5).
+// (MS-MDE2 federated authentication; docs/protocol.md A.5).
 const appru = "ms-app://windows.immersivecontrolpanel"
 
 // htmlForm is a form found in a page: its action, method and input fields in order.
@@ -153,7 +153,7 @@ func errorText(page []byte) string {
 	return strings.TrimSpace(html.UnescapeString(s))
 }
 
-// webSignIn runs the federated web authentication (protocol.md A.5): open
+// webSignIn runs the federated web authentication (docs/protocol.md A.5): open
 // AuthenticationServiceUrl with appru and login_hint, fill the form (keeping its hidden
 // fields, such as the nonce), post it, and take wresult from the page that posts back to
 // appru — which the Web Authentication Broker intercepts instead of navigating.
@@ -238,7 +238,7 @@ const audienceEnrollment = "urn:hellomdm:enrollment"
 
 // federatedSignIn follows AuthenticationServiceUrl's redirect to a federated tenant's own
 // identity provider (the Web Authentication Broker navigates there; MS-MDE2 leaves the page
-// flow to the identity provider, protocol.md A.5) and returns the token that provider
+// flow to the identity provider, docs/protocol.md A.5) and returns the token that provider
 // issues, as the wresult. hellomdm does not run third-party providers: by its simulated
 // federation contract (pinreset/idp/doc.go) POST /idp/token on the server that redirected,
 // with the reached host named in X-Hellomdm-Federation-Host, stands in for the sign-in at

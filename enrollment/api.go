@@ -76,7 +76,7 @@ type TokenClaims struct {
 }
 
 // TokenVerifier checks the opaque token the Federated sign-in page handed to
-// the client (MS-MDE2 3.4.4.1.1.1; protocol.md A.5). Implementations must check
+// the client (MS-MDE2 3.4.4.1.1.1; docs/protocol.md A.5). Implementations must check
 // signature, issuer, audience, tenant and expiry, and return ErrInvalidToken
 // (wrapped) when any fails.
 type TokenVerifier interface {

@@ -5,7 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	_ "crypto/sha1" // registers SHA-1 for crypto.Hash.New (Windows CSRs, protocol.md A.7)
+	_ "crypto/sha1" // registers SHA-1 for crypto.Hash.New (Windows CSRs, docs/protocol.md A.7)
 	_ "crypto/sha256"
 	_ "crypto/sha512"
 	"crypto/x509"
@@ -24,7 +24,7 @@ const maxCSRBytes = 16 << 10
 // Signature algorithm OIDs accepted in a PKCS#10 request.
 var (
 	// sha1WithRSASignature under the OIW arc: Windows uses it when policy selects
-	// SHA-1 (protocol.md A.7; Windows' szOID_OIWSEC_sha1RSASign).
+	// SHA-1 (docs/protocol.md A.7; Windows' szOID_OIWSEC_sha1RSASign).
 	oidOIWSHA1WithRSA  = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 29}
 	oidSHA1WithRSA     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}  // RFC 8017 A.2.4
 	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11} // RFC 8017 A.2.4
@@ -36,7 +36,7 @@ var (
 	// oidExtensionRequest is PKCS#9 extensionRequest (RFC 2985 §5.4.2).
 	oidExtensionRequest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 14}
 	// oidWindowsDeviceID carries the DeviceID as NUL-terminated ASCII in
-	// Windows MDM CSRs (protocol.md A.7).
+	// Windows MDM CSRs (docs/protocol.md A.7).
 	oidWindowsDeviceID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 66, 1, 0}
 )
 
@@ -63,7 +63,7 @@ var csrSigAlgs = []struct {
 
 // csrInfo is what the server takes from a PKCS#10 request. The subject is
 // deliberately not kept: the certificate's CN is the DeviceID from
-// AdditionalContext, never the CSR's (protocol.md A.7).
+// AdditionalContext, never the CSR's (docs/protocol.md A.7).
 type csrInfo struct {
 	PublicKey crypto.PublicKey
 	// DeviceID is the value of the Windows DeviceID extension, "" if absent.
@@ -72,7 +72,7 @@ type csrInfo struct {
 
 // parseCSR walks a DER PKCS#10 request (RFC 2986 §4) with cryptobyte rather
 // than x509.ParseCertificateRequest, because Windows puts '!' and a NUL byte in
-// a PrintableString CN and may sign with the OIW sha1WithRSA OID (protocol.md
+// a PrintableString CN and may sign with the OIW sha1WithRSA OID (docs/protocol.md
 // A.7), both of which the standard library refuses. It then verifies the
 // self-signature and the key strength itself.
 func parseCSR(der []byte) (*csrInfo, error) {

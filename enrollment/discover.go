@@ -12,8 +12,8 @@ import (
 )
 
 // supportedVersions are the MS-MDE2 RequestVersion values accepted. Windows 10
-// sends 4.0 (21H1), newer builds 5.0 and 6.0 (field notes); MS-MDE2 3.1.4.1.3.1
-// defines 1.0–6.0 and fleet accepts up to 7.0 (protocol.md A.2).
+// sends 4.0 (21H1), newer builds 5.0 and 6.0 (docs/protocol.md A.2); MS-MDE2 3.1.4.1.3.1
+// defines 1.0–6.0 and fleet accepts up to 7.0 (docs/protocol.md A.2).
 var supportedVersions = map[string]bool{
 	"1.0": true, "2.0": true, "3.0": true, "4.0": true, "5.0": true, "6.0": true, "7.0": true,
 }
@@ -69,7 +69,7 @@ func parseDiscover(env *envelope) (discoverRequest, error) {
 
 // domainOf returns the lower-cased domain of a UPN or e-mail address. The
 // `domain\user` form Windows sends when no e-mail was typed carries no routable
-// domain (protocol.md A.2) and is refused.
+// domain (docs/protocol.md A.2) and is refused.
 func domainOf(upn string) (string, error) {
 	at := strings.LastIndexByte(upn, '@')
 	if at <= 0 || at == len(upn)-1 {
@@ -133,7 +133,7 @@ func (s *Service) discover(ctx context.Context, d discoverRequest) (*etree.Eleme
 	res.CreateElement("EnrollmentPolicyServiceUrl").SetText(s.urls.policy)
 	res.CreateElement("EnrollmentServiceUrl").SetText(s.urls.enrollment)
 	if t.AuthPolicy == AuthPolicyFederated {
-		// Required and HTTPS for Federated (MS-MDE2 3.1.4.1.3.2; protocol.md A.3).
+		// Required and HTTPS for Federated (MS-MDE2 3.1.4.1.3.2; docs/protocol.md A.3).
 		res.CreateElement("AuthenticationServiceUrl").SetText(s.urls.authentication)
 	}
 	return resp, nil

@@ -18,7 +18,7 @@
 //     devices). The server adapts the store to them.
 //   - A PKCS#10 parser that accepts what Windows really sends: a CN holding '!'
 //     and a NUL in a PrintableString, and signatures under the OIW
-//     sha1WithRSA OID 1.3.14.3.2.29 (protocol.md A.7). The CSR subject is never
+//     sha1WithRSA OID 1.3.14.3.2.29 (docs/protocol.md A.7). The CSR subject is never
 //     copied: the certificate CN is the DeviceID from AdditionalContext.
 //
 // # Faults

@@ -8,7 +8,7 @@ import (
 
 // Certificate policy handed out by GetPolicies (MS-XCEP 3.1.4.1.3; Windows
 // honours only minimalKeyLength, hashAlgorithmOIDReference with its oIDs entry,
-// and crypto providers — protocol.md A.6).
+// and crypto providers — docs/protocol.md A.6).
 const (
 	policyMinimalKeyLength = 2048
 	// oidSHA256 is id-sha256 (NIST, RFC 5754 §2.2) in OID group 1, the hash

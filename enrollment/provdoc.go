@@ -25,7 +25,7 @@ type PollSchedule struct {
 
 // DefaultPollSchedule mirrors Intune for a newly enrolled Windows device: every
 // 3 minutes for 15 minutes, every 15 minutes for 2 hours, then every 8 hours
-// (field notes, "What trusted systems promise").
+// (docs/protocol.md H.3).
 func DefaultPollSchedule() PollSchedule {
 	return PollSchedule{
 		NumberOfFirstRetries: 5, IntervalForFirstSetOfRetries: 3,
@@ -41,7 +41,7 @@ func (p PollSchedule) validate() error {
 			return fmt.Errorf("negative poll count %d", v)
 		}
 	}
-	// One minute is the floor Windows honours (protocol.md A.9).
+	// One minute is the floor Windows honours (docs/protocol.md A.9).
 	for _, v := range []int{p.IntervalForFirstSetOfRetries, p.IntervalForSecondSetOfRetries, p.IntervalForRemainingRetries} {
 		if v < 1 {
 			return fmt.Errorf("poll interval %d below 1 minute", v)
@@ -63,7 +63,7 @@ const (
 )
 
 // Thumbprint is the upper-case hex SHA-1 of a certificate's DER, the form the
-// CertificateStore CSP uses as a node name (protocol.md A.9).
+// CertificateStore CSP uses as a node name (docs/protocol.md A.9).
 func Thumbprint(cert *x509.Certificate) string {
 	sum := sha1.Sum(cert.Raw)
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
@@ -117,7 +117,7 @@ func (s *Service) provisioningDoc(p provisioning) ([]byte, error) {
 
 	// CertificateStore CSP: the root, then the client certificate in My/User
 	// (Full) or My/System (Device), with the empty PrivateKeyContainer the
-	// client fills in (MS-MDE2 2.2.9.1; protocol.md A.9).
+	// client fills in (MS-MDE2 2.2.9.1; docs/protocol.md A.9).
 	store := charac(root, "CertificateStore")
 	certNode(charac(charac(store, "Root"), "System"), p.CA)
 	my := charac(store, "My")

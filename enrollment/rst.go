@@ -25,7 +25,7 @@ const (
 	valueTypePKCS7 = nsPKIEnroll + "#PKCS7"
 )
 
-// EnrollmentType values (MS-MDE2 3.4.4.1.1.1 AdditionalContext; protocol.md A.7).
+// EnrollmentType values (MS-MDE2 3.4.4.1.1.1 AdditionalContext; docs/protocol.md A.7).
 const (
 	EnrollmentTypeFull   = "Full"   // user enrollment: client cert in My/User
 	EnrollmentTypeDevice = "Device" // device-only: client cert in My/System
@@ -42,7 +42,7 @@ type rstRequest struct {
 	Ctx   enrollContext
 }
 
-// enrollContext is the AdditionalContext of an RST (protocol.md A.7 table).
+// enrollContext is the AdditionalContext of an RST (docs/protocol.md A.7 table).
 type enrollContext struct {
 	DeviceID, HWDevID, EnrollmentType, OSVersion, OSEdition string
 	DeviceName, DeviceType, ApplicationVersion, Locale      string
@@ -142,7 +142,7 @@ func parseContext(ac *etree.Element, c *enrollContext) error {
 }
 
 // validateIssue checks the items an initial enrollment cannot do without
-// (fleet refuses an RST lacking them too; protocol.md A.7).
+// (fleet refuses an RST lacking them too; docs/protocol.md A.7).
 func (c *enrollContext) validateIssue() error {
 	if err := checkDeviceID(c.DeviceID); err != nil {
 		return err

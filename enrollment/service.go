@@ -180,7 +180,7 @@ func (s *Service) Handler() http.Handler {
 }
 
 // serveDiscovery answers the GET probe with 200 and an empty body (MS-MDE2
-// 3.1.4.1; protocol.md A.1) and the POST with Discover.
+// 3.1.4.1; docs/protocol.md A.1) and the POST with Discover.
 func (s *Service) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		w.Header().Set("Content-Length", "0")
@@ -201,7 +201,7 @@ type operation func(ctx context.Context, r *http.Request, env *envelope) (reply,
 
 // serveSOAP reads a bounded body, decodes the envelope, checks the action,
 // runs op and writes either its reply or a SOAP fault, always buffered with
-// Content-Length (enrollment responses must not be chunked; protocol.md A.1).
+// Content-Length (enrollment responses must not be chunked; docs/protocol.md A.1).
 func (s *Service) serveSOAP(w http.ResponseWriter, r *http.Request, wantAction, respAction string, op operation) {
 	start := s.cfg.Now()
 	traceID := s.traceID()
@@ -341,7 +341,7 @@ type principal struct {
 }
 
 // authenticate applies the tenant's auth policy to the wsse:Security header
-// (MS-MDE2 3.3.4, 3.4.4; protocol.md A.4): OnPremise checks the password via
+// (MS-MDE2 3.3.4, 3.4.4; docs/protocol.md A.4): OnPremise checks the password via
 // the Directory; Federated verifies the token and that its tenant owns the
 // UPN's domain.
 func (s *Service) authenticate(ctx context.Context, c credentials) (principal, error) {

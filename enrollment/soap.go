@@ -59,7 +59,7 @@ type envelope struct {
 }
 
 // credentials is what wsse:Security carried (MS-MDE2 3.3.4/3.4.4 auth variants;
-// protocol.md A.4). At most one kind is set.
+// docs/protocol.md A.4). At most one kind is set.
 type credentials struct {
 	HasUsername bool
 	Username    string

@@ -17,7 +17,7 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// Request shapes Windows sends (protocol.md A.2, A.4, A.6, A.7), composed for
+// Request shapes Windows sends (docs/protocol.md A.2, A.4, A.6, A.7), composed for
 // these tests.
 
 const (
@@ -82,7 +82,7 @@ func getPoliciesXML(security string) string {
 }
 
 // windowsContext is the AdditionalContext list of a Windows 10 client, in
-// the order it sends them (protocol.md A.7).
+// the order it sends them (docs/protocol.md A.7).
 func windowsContext(deviceID, enrollmentType string) [][2]string {
 	return [][2]string{
 		{"UXInitiated", "true"}, {"HWDevID", testHWDevID}, {"Locale", "en-US"},
@@ -113,7 +113,7 @@ func rstXML(security, requestType, valueType string, csrDER []byte, items [][2]s
 // windowsCSR builds a PKCS#10 request the way Windows does: a PrintableString
 // CN "<partial GUID>!<DeviceID>\x00" (illegal characters), the DeviceID
 // extension 1.3.6.1.4.1.311.66.1.0 in an extensionRequest, signed with
-// sha1WithRSA under the OIW OID 1.3.14.3.2.29 (protocol.md A.7).
+// sha1WithRSA under the OIW OID 1.3.14.3.2.29 (docs/protocol.md A.7).
 func windowsCSR(t testing.TB, key *rsa.PrivateKey, deviceID string) []byte {
 	t.Helper()
 	spki, err := x509.MarshalPKIXPublicKey(key.Public())

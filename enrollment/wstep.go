@@ -185,7 +185,7 @@ func (s *Service) sign(csr *csrInfo, deviceID string, now time.Time) (*x509.Cert
 }
 
 // rstrBody wraps the provisioning document in a
-// RequestSecurityTokenResponseCollection (MS-WSTEP 3.1.4.1.2.2; protocol.md A.8).
+// RequestSecurityTokenResponseCollection (MS-WSTEP 3.1.4.1.2.2; docs/protocol.md A.8).
 func rstrBody(provDoc []byte) *etree.Element {
 	coll := etree.NewElement("RequestSecurityTokenResponseCollection")
 	coll.CreateAttr("xmlns", nsWSTrust)

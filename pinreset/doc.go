@@ -3,7 +3,7 @@
 //
 // Source for the behaviour modelled here: Microsoft Learn, "PIN reset"
 // (learn.microsoft.com/windows/security/identity-protection/hello-for-business/pin-reset),
-// summarised in hellomdm's protocol.md section D.
+// summarised in docs/protocol.md D.
 //
 // # Basics
 //

@@ -30,7 +30,7 @@ type Builder struct {
 
 // NewBuilder starts a message with header h; empty VerDTD/VerProto are set to 1.2 and
 // DM/1.2. Commands are numbered from firstCmdID: a server uses 1, Windows clients start at
-// 2 in their first message (protocol captures; see field notes). Values below 1 mean 1.
+// 2 in their first message (captures; docs/protocol.md B.3). Values below 1 mean 1.
 func NewBuilder(h Header, firstCmdID int) *Builder {
 	if h.VerDTD == "" {
 		h.VerDTD = VerDTD

@@ -19,7 +19,7 @@ const (
 	tenantID  = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 )
 
-// clientFirst is a Windows client's first message of a session (protocol.md B.3): CmdIDs
+// clientFirst is a Windows client's first message of a session (docs/protocol.md B.3): CmdIDs
 // from 2, SessionID "0", LoginStatus user, the DevInfo Replace.
 func clientFirst() *Message {
 	devInfo := func(node, value string) Item {
@@ -63,7 +63,7 @@ func serverAtomic() Command {
 	}}
 }
 
-// serverReply answers clientFirst (protocol.md B.4): header Status, a Status per client
+// serverReply answers clientFirst (docs/protocol.md B.4): header Status, a Status per client
 // command, a Get, a chr Replace, an Atomic of two Replaces, Final.
 func serverReply() *Message {
 	req := clientFirst()
@@ -82,7 +82,7 @@ func serverReply() *Message {
 	return b.Message(true)
 }
 
-// clientResults is the client's answer to serverReply (protocol.md B.5), with Results for
+// clientResults is the client's answer to serverReply (docs/protocol.md B.5), with Results for
 // the Get.
 func clientResults() *Message {
 	reply := serverReply()
@@ -117,7 +117,7 @@ func clientStatus500() *Message {
 	return b.Message(true)
 }
 
-// clientUnenroll is a first message carrying a user-requested unenrollment (protocol.md B.9).
+// clientUnenroll is a first message carrying a user-requested unenrollment (docs/protocol.md B.9).
 func clientUnenroll() *Message {
 	return &Message{
 		Header: Header{VerDTD: VerDTD, VerProto: VerProto, SessionID: "5", MsgID: "1",

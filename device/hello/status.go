@@ -34,7 +34,7 @@ type UserState struct {
 // Status reads the user's Hello state from dir without the PIN. CanReset is
 // DestructiveAndNonDestructive only while a PIN reset protector the service can decrypt
 // exists (one not ProtectorOutdated): the agent creates the protector when
-// EnablePinRecovery is true and destroys it when false (protocol.md D, simulation hint).
+// EnablePinRecovery is true and destroys it when false (docs/protocol.md D.5).
 // That is only the container's part of the answer: the device agent replaces CanReset with
 // the whole support matrix's (NonDestructiveRefusal: edition, version, join, trust,
 // account, tenant). PINLocked follows the limit of WithMaxPINAttempts, if given.

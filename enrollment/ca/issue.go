@@ -16,7 +16,7 @@ import (
 
 // DefaultDeviceValidity is the device certificate lifetime when a request
 // leaves Validity zero: one year, as in the certificate Windows accepted in the
-// MS-MDE2 capture (protocol.md A.9).
+// MS-MDE2 capture (docs/protocol.md A.9).
 const DefaultDeviceValidity = 365 * 24 * time.Hour
 
 // serverValidity is the lifetime of TLS server certificates: one year, under
@@ -41,7 +41,7 @@ type DeviceCertRequest struct {
 
 // IssueDevice signs a device identity certificate: subject CN=DeviceID,
 // KeyUsage digitalSignature (critical), EKU clientAuth, AKI, random 128-bit
-// serial, ECDSA with SHA-256 (MS-MDE2 2.2.9.1; protocol.md A.9).
+// serial, ECDSA with SHA-256 (MS-MDE2 2.2.9.1; docs/protocol.md A.9).
 func (c *CA) IssueDevice(req DeviceCertRequest) (*x509.Certificate, error) {
 	if err := checkDeviceKey(req.PublicKey); err != nil {
 		return nil, err

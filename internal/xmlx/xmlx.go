@@ -1,5 +1,5 @@
 // Package xmlx reads etree documents by local name, whatever the prefixes and default
-// namespaces a sender chose (protocol.md: "Parse every incoming XML by local name"). The
+// namespaces a sender chose (docs/protocol.md E.1). The
 // enrollment server and the device agent read MS-MDE2 SOAP and provisioning documents with
 // it. Every function accepts a nil element.
 package xmlx

@@ -2,12 +2,12 @@
 // (argon2id) and, when enrolled, a TOTP code (RFC 6238); the provider answers with a short
 // ES256 JWT signed by the tenant's own key. Those tokens back two flows:
 //
-//   - Federated MDM enrollment (MS-MDE2 web authentication, protocol.md A.5): the device
+//   - Federated MDM enrollment (MS-MDE2 web authentication, docs/protocol.md A.5): the device
 //     opens AuthenticationServiceUrl = /idp/enroll?appru=..&login_hint=.., the user signs in,
 //     and the page auto-POSTs the token as the single field wresult to appru. The device
 //     base64-encodes it into the DeviceEnrollmentUserToken BinarySecurityToken (A.4);
 //     EnrollmentVerifier checks it (audience AudienceEnrollment).
-//   - Windows Hello PIN reset (protocol.md D): the reset client signs in with MFA and shows
+//   - Windows Hello PIN reset (docs/protocol.md D.2): the reset client signs in with MFA and shows
 //     the PIN reset service a token with audience AudiencePINReset.
 //
 // # Basics
@@ -19,7 +19,7 @@
 // so atomically). Issuer issues and verifies tokens (signing and signature/claim checks by
 // github.com/golang-jwt/jwt/v5, pinned to ES256): Verify accepts only alg ES256, checks
 // kid and signature against the tenant's key from KeySource, then iss, aud, tid, nbf/exp
-// (with a small skew) and, when asked, amr "mfa" (field-notes.md, "Forged enrollment tokens").
+// (with a small skew) and, when asked, amr "mfa" (docs/protocol.md H.1).
 // Service ties these to a UserStore and serves HTTP (Handler, mounted at /idp/).
 //
 // # Simulated federation contract

@@ -21,7 +21,7 @@ type TokenClaims struct {
 }
 
 // EnrollmentVerifier adapts an Issuer to the enrollment package's token check for the
-// Federated auth policy (MS-MDE2 3.1.4.1.3, protocol.md A.4/A.5). It accepts the token
+// Federated auth policy (MS-MDE2 3.1.4.1.3, docs/protocol.md A.4/A.5). It accepts the token
 // either as issued (the wresult value) or base64-encoded as the client puts it into the
 // DeviceEnrollmentUserToken BinarySecurityToken; a compact JWS always contains '.', which
 // standard base64 never does, so the two forms cannot be confused.

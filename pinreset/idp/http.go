@@ -45,7 +45,7 @@ func (s *Service) Handler() http.Handler {
 }
 
 // validateAppru accepts only the schemes MS-MDE2 web auth uses (ms-app for the Web
-// Authentication Broker, http/https; protocol.md A.5 step 3) so the postback can never
+// Authentication Broker, http/https; docs/protocol.md A.5 step 3) so the postback can never
 // become a javascript: or data: URL.
 func validateAppru(raw string) error {
 	if raw == "" || len(raw) > maxAppruLen {
@@ -163,7 +163,7 @@ func (s *Service) renderSignIn(w http.ResponseWriter, status int, appru, hint, m
 	s.writePage(w, status, signInTmpl, signInPage{Appru: appru, LoginHint: hint, Nonce: nonce, Error: msg, AskOTP: askOTP}, "")
 }
 
-// enrollForm is the AuthenticationServiceUrl target (protocol.md A.5 step 1).
+// enrollForm is the AuthenticationServiceUrl target (docs/protocol.md A.5 step 1).
 func (s *Service) enrollForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	appru := q.Get("appru")
@@ -201,7 +201,7 @@ func (s *Service) enrollForm(w http.ResponseWriter, r *http.Request) {
 	s.renderSignIn(w, http.StatusOK, appru, hint, "", false)
 }
 
-// enrollSubmit checks credentials and answers the wresult postback (protocol.md A.5 step 2).
+// enrollSubmit checks credentials and answers the wresult postback (docs/protocol.md A.5 step 2).
 func (s *Service) enrollSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if err := r.ParseForm(); err != nil {
@@ -387,7 +387,7 @@ type signInInfo struct {
 }
 
 // signInInfo tells the device which host its web sign-in must open for a UPN (the host it
-// must find in ConfigureWebSignInAllowedUrls, protocol.md C.2 and D).
+// must find in ConfigureWebSignInAllowedUrls, docs/protocol.md C.2 and D.4).
 func (s *Service) signInInfo(w http.ResponseWriter, r *http.Request) {
 	_, domain, ok := normalizeUPN(r.URL.Query().Get("upn"))
 	if !ok {

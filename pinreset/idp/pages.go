@@ -59,7 +59,7 @@ Your sign-in was not sent anywhere. If you did not start this from Windows Setti
 </body></html>
 `))
 
-// postBackTmpl is the MS-MDE2 web-auth answer (protocol.md A.5 step 2): a form that posts
+// postBackTmpl is the MS-MDE2 web-auth answer (docs/protocol.md A.5 step 2): a form that posts
 // the token as the single field wresult to appru.
 var postBackTmpl = template.Must(template.New("postback").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Signing in</title></head><body>

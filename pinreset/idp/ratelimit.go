@@ -30,7 +30,7 @@ const counterTimeout = 5 * time.Second
 
 // signInLimiter enforces Config.FailureLimit failed sign-ins per UPN per FailureWindow. It
 // is keyed only on the UPN the client typed, never on X-Forwarded-For or other
-// client-controlled addressing (field-notes.md "Rate limits keyed on X-Forwarded-For").
+// client-controlled addressing (docs/protocol.md H.2).
 //
 // With a shared FailureCounter the limit holds across all replicas using it. Every failure
 // is also counted in process memory (local), which is the only counter without a shared

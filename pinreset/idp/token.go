@@ -22,10 +22,10 @@ import (
 // Token audiences this provider issues.
 const (
 	// AudienceEnrollment is the aud of tokens returned as wresult by the MS-MDE2 federated
-	// web-auth step (MS-MDE2 3.1.4.1.3 / protocol.md A.5) and later carried in the
+	// web-auth step (MS-MDE2 3.1.4.1.3 / docs/protocol.md A.5) and later carried in the
 	// DeviceEnrollmentUserToken BinarySecurityToken (A.4).
 	AudienceEnrollment = "urn:hellomdm:enrollment"
-	// AudiencePINReset is the aud of tokens presented to the PIN reset service (protocol.md D).
+	// AudiencePINReset is the aud of tokens presented to the PIN reset service (docs/protocol.md D.2).
 	AudiencePINReset = "urn:hellomdm:pinreset"
 )
 
