@@ -245,7 +245,7 @@ func (r *reconciler) desired(d Desired, st model.SettingState, ok bool) {
 
 // writeCommands builds the write of a desired value (explicit Meta Format; Replace for Policy
 // CSP and PassportForWork nodes, which exist once their CSP does; Add elsewhere, which the
-// session engine resends as Replace on 418, protocol.md B.6) and the Get that verifies it.
+// session engine resends as Replace on 418, docs/protocol.md B.6) and the Get that verifies it.
 func (r *reconciler) writeCommands(d Desired) (Command, Command) {
 	verb := syncml.VerbAdd
 	if usesReplace(d.LocURI) {

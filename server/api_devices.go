@@ -15,7 +15,7 @@ import (
 // Where the agent reports which PIN resets a device can do: hellomdm's HelloStatus node
 // (csp/table.go), the device-scoped form and the unscoped ./Vendor form that MS-MDM
 // 2.2.7.x also accepts for device-scoped CSPs. Values are those of dsregcmd /status, User
-// State, CanReset (Learn: "PIN reset", protocol.md).
+// State, CanReset (Learn "pin-reset"; docs/protocol.md D.3).
 const (
 	canResetNode         = "./Device/Vendor/MSFT/hellomdm/HelloStatus/CanReset"
 	canResetNodeUnscoped = "./Vendor/MSFT/hellomdm/HelloStatus/CanReset"

@@ -178,7 +178,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 		// Enrollment endpoints get no client certificate; the management endpoint refuses
-		// requests without one (protocol.md B.1).
+		// requests without one (docs/protocol.md B.1).
 		ClientAuth: tls.VerifyClientCertIfGiven,
 		ClientCAs:  authority.Pool(),
 	}

@@ -299,7 +299,7 @@ func (s *step) run() ([]byte, error) {
 	switch {
 	case !s.req.Message.Final:
 		// The client's package continues in its next message: ask for it, send nothing new
-		// and no Final (OMA-TS-DM_Protocol-V1_2_1 §6.2, protocol.md B.10).
+		// and no Final (OMA-TS-DM_Protocol-V1_2_1 §6.2, docs/protocol.md B.10).
 		s.b.Alert(syncml.AlertNextMessage)
 		final = false
 		// The client's package answers our last message and goes on in its next message, so
@@ -320,7 +320,7 @@ func (s *step) run() ([]byte, error) {
 			return nil, err
 		}
 		if n == 0 {
-			// The server's last message holds only Statuses and Final (protocol.md B.11).
+			// The server's last message holds only Statuses and Final (docs/protocol.md B.11).
 			s.sess.Ended = true
 		}
 	}

@@ -24,7 +24,7 @@ func (s *step) clientCommand(c *syncml.Command) error {
 		s.b.Status(msgRef, *c, s.alert(c))
 	case syncml.VerbReplace, syncml.VerbAdd:
 		// Package 1 carries DevInfo (and sometimes DMClient/HWDevID) as Replace items whose
-		// Source names the node (MS-MDM 2.2.7.6, protocol.md B.3).
+		// Source names the node (MS-MDM 2.2.7.6, docs/protocol.md B.3).
 		for _, it := range c.Items {
 			uri := it.Source
 			if uri == "" {
@@ -253,7 +253,7 @@ func (s *step) settle(cmd *store.Command, code int) error {
 		// 202: accepted for asynchronous processing; success is confirmed later by a Get.
 		cmd.State = store.CommandAccepted
 	case code == syncml.StatusAlreadyExists && cmd.Payload.Verb == syncml.VerbAdd:
-		// Add on an existing node: send it again as Replace (protocol.md B.6), no attempt spent.
+		// Add on an existing node: send it again as Replace (docs/protocol.md B.6), no attempt spent.
 		cmd.Payload.Verb = syncml.VerbReplace
 		cmd.State = store.CommandQueued
 		details["next"] = "resend as Replace"
