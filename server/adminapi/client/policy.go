@@ -1,0 +1,234 @@
+package adminclient
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// ProfileRoute is the route of a profile's Intune shape.
+type ProfileRoute string
+
+// The two profile routes.
+const (
+	// SettingsCatalog is a settings catalog policy (deviceManagementConfigurationPolicy).
+	SettingsCatalog ProfileRoute = "configurationPolicies"
+	// CustomOMAURI is a custom OMA-URI profile (windows10CustomConfiguration).
+	CustomOMAURI ProfileRoute = "deviceConfigurations"
+)
+
+// ProfileRoutes are both routes, settings catalog first.
+var ProfileRoutes = []ProfileRoute{SettingsCatalog, CustomOMAURI}
+
+// Profile is a profile's Intune JSON as the server shows it, kept as received (Raw, which
+// it marshals back to), with the fields clients read most decoded beside it.
+type Profile struct {
+	Raw                  json.RawMessage
+	ID                   string
+	Name                 string // a settings catalog policy's name
+	DisplayName          string // a custom profile's name
+	Version              int
+	LastModifiedDateTime string
+	// Warnings are what a write accepted but will not do as it seems to (e.g. a setting
+	// that names another tenant).
+	Warnings []string
+}
+
+// UnmarshalJSON keeps the document and reads its header.
+func (p *Profile) UnmarshalJSON(b []byte) error {
+	var h struct {
+		ID                   string   `json:"id"`
+		Name                 string   `json:"name"`
+		DisplayName          string   `json:"displayName"`
+		Version              int      `json:"version"`
+		LastModifiedDateTime string   `json:"lastModifiedDateTime"`
+		Warnings             []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return err
+	}
+	*p = Profile{Raw: append(json.RawMessage(nil), b...), ID: h.ID, Name: h.Name, DisplayName: h.DisplayName,
+		Version: h.Version, LastModifiedDateTime: h.LastModifiedDateTime, Warnings: h.Warnings}
+	return nil
+}
+
+// MarshalJSON is the document as received.
+func (p Profile) MarshalJSON() ([]byte, error) {
+	if p.Raw == nil {
+		return []byte("null"), nil
+	}
+	return p.Raw, nil
+}
+
+// Title is the profile's name in its shape: name or displayName.
+func (p Profile) Title() string { return p.Name + p.DisplayName }
+
+// CreateGroup is POST /tenants/{tid}/groups.
+func (c *Client) CreateGroup(ctx context.Context, tid string, req GroupRequest) (Group, error) {
+	var out Group
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groups"), json: req}, &out)
+	return out, err
+}
+
+// Groups is GET /tenants/{tid}/groups.
+func (c *Client) Groups(ctx context.Context, tid string) ([]Group, error) {
+	return list[Group](ctx, c, tenantPath(tid, "groups"), nil)
+}
+
+// Group is GET /tenants/{tid}/groups/{gid}.
+func (c *Client) Group(ctx context.Context, tid, gid string) (Group, error) {
+	var out Group
+	err := c.get(ctx, tenantPath(tid, "groups", gid), nil, &out)
+	return out, err
+}
+
+// DeleteGroup is DELETE /tenants/{tid}/groups/{gid}.
+func (c *Client) DeleteGroup(ctx context.Context, tid, gid string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid, "groups", gid)}, nil)
+}
+
+// AddMember is POST /tenants/{tid}/groups/{gid}/members: a user, device or group by ID.
+func (c *Client) AddMember(ctx context.Context, tid, gid, member string) error {
+	body := struct {
+		ID string `json:"id"`
+	}{member}
+	return c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groups", gid, "members"), json: body}, nil)
+}
+
+// Members is GET /tenants/{tid}/groups/{gid}/members.
+func (c *Client) Members(ctx context.Context, tid, gid string) ([]Member, error) {
+	return list[Member](ctx, c, tenantPath(tid, "groups", gid, "members"), nil)
+}
+
+// RemoveMember is DELETE /tenants/{tid}/groups/{gid}/members/{mid}.
+func (c *Client) RemoveMember(ctx context.Context, tid, gid, member string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid, "groups", gid, "members", member)}, nil)
+}
+
+// CreateProfile is POST /tenants/{tid}/{route}: doc is an Intune export of the route's shape.
+func (c *Client) CreateProfile(ctx context.Context, tid string, route ProfileRoute, doc json.RawMessage) (Profile, error) {
+	var out Profile
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, string(route)), json: doc}, &out)
+	return out, err
+}
+
+// Profiles is GET /tenants/{tid}/{route}.
+func (c *Client) Profiles(ctx context.Context, tid string, route ProfileRoute) ([]Profile, error) {
+	return list[Profile](ctx, c, tenantPath(tid, string(route)), nil)
+}
+
+// Profile is GET /tenants/{tid}/{route}/{pid}.
+func (c *Client) Profile(ctx context.Context, tid string, route ProfileRoute, pid string) (Profile, error) {
+	var out Profile
+	err := c.get(ctx, tenantPath(tid, string(route), pid), nil, &out)
+	return out, err
+}
+
+// ReplaceProfile is PUT /tenants/{tid}/{route}/{pid}: doc replaces the profile's JSON.
+func (c *Client) ReplaceProfile(ctx context.Context, tid string, route ProfileRoute, pid string, doc json.RawMessage) (Profile, error) {
+	var out Profile
+	err := c.do(ctx, request{method: http.MethodPut, path: tenantPath(tid, string(route), pid), json: doc}, &out)
+	return out, err
+}
+
+// PatchProfile is PATCH /tenants/{tid}/{route}/{pid}: doc is merged into the profile's JSON.
+func (c *Client) PatchProfile(ctx context.Context, tid string, route ProfileRoute, pid string, doc json.RawMessage) (Profile, error) {
+	var out Profile
+	err := c.do(ctx, request{method: http.MethodPatch, path: tenantPath(tid, string(route), pid), json: doc}, &out)
+	return out, err
+}
+
+// DeleteProfile is DELETE /tenants/{tid}/{route}/{pid}.
+func (c *Client) DeleteProfile(ctx context.Context, tid string, route ProfileRoute, pid string) error {
+	return c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid, string(route), pid)}, nil)
+}
+
+// AssignProfile is POST /tenants/{tid}/{route}/{pid}/assign: the assignments replace the
+// profile's.
+func (c *Client) AssignProfile(ctx context.Context, tid string, route ProfileRoute, pid string, as []Assignment) (Assignments, error) {
+	if as == nil {
+		as = []Assignment{}
+	}
+	body := struct {
+		Assignments []Assignment `json:"assignments"`
+	}{as}
+	var out Assignments
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, string(route), pid, "assign"), json: body}, &out)
+	return out, err
+}
+
+// ProfileAssignments is GET /tenants/{tid}/{route}/{pid}/assignments.
+func (c *Client) ProfileAssignments(ctx context.Context, tid string, route ProfileRoute, pid string) ([]Assignment, error) {
+	return list[Assignment](ctx, c, tenantPath(tid, string(route), pid, "assignments"), nil)
+}
+
+// ProfileStatus is GET /tenants/{tid}/{route}/{pid}/deviceStatuses: the deployment report
+// (a deleted profile's report is answered on either route while devices remove it).
+func (c *Client) ProfileStatus(ctx context.Context, tid string, route ProfileRoute, pid string) (ProfileStatus, error) {
+	var out ProfileStatus
+	err := c.get(ctx, tenantPath(tid, string(route), pid, "deviceStatuses"), nil, &out)
+	return out, err
+}
+
+// ResendToFailed is POST /tenants/{tid}/{route}/{pid}/resendToFailed: the settings in error
+// are sent again at each device's next check-in; it returns the IDs of the devices marked.
+func (c *Client) ResendToFailed(ctx context.Context, tid string, route ProfileRoute, pid string) ([]string, error) {
+	var out struct {
+		Value []string `json:"value"`
+	}
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, string(route), pid, "resendToFailed")}, &out)
+	return out.Value, err
+}
+
+// DeviceSettingStates is GET /tenants/{tid}/devices/{did}/settingStates.
+func (c *Client) DeviceSettingStates(ctx context.Context, tid, did string) ([]SettingState, error) {
+	return list[SettingState](ctx, c, tenantPath(tid, "devices", did, "settingStates"), nil)
+}
+
+// DeviceProfiles is GET /tenants/{tid}/devices/{did}/profiles.
+func (c *Client) DeviceProfiles(ctx context.Context, tid, did string) (DeviceProfiles, error) {
+	var out DeviceProfiles
+	err := c.get(ctx, tenantPath(tid, "devices", did, "profiles"), nil, &out)
+	return out, err
+}
+
+// GroupPolicyUpload is a Group Policy file to analyze or import: a GPMC backup folder
+// zipped, a gpreport.xml, a registry.pol or an LGPO text file.
+type GroupPolicyUpload struct {
+	FileName string // the file's name, as the report shows it
+	Scope    string // machine or user for a bare registry.pol; "" is machine
+	Data     []byte
+}
+
+func (u GroupPolicyUpload) query() url.Values {
+	q := url.Values{"fileName": {u.FileName}}
+	if u.Scope != "" {
+		q.Set("scope", u.Scope)
+	}
+	return q
+}
+
+// AnalyzeGroupPolicy is POST /tenants/{tid}/groupPolicy/analyze: which settings MDM can
+// deliver. The upload is sent once (no Idempotency-Key: it changes nothing).
+func (c *Client) AnalyzeGroupPolicy(ctx context.Context, tid string, up GroupPolicyUpload) (GroupPolicyReport, error) {
+	var out GroupPolicyReport
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groupPolicy", "analyze"), query: up.query(),
+		raw: up.Data, contentType: "application/octet-stream", noRetry: true}, &out)
+	return out, err
+}
+
+// ImportGroupPolicy is POST /tenants/{tid}/groupPolicy/import: a custom profile named name
+// of the supported settings (dryRun: shown, not created).
+func (c *Client) ImportGroupPolicy(ctx context.Context, tid, name string, dryRun bool, up GroupPolicyUpload) (GroupPolicyImport, error) {
+	q := up.query()
+	q.Set("name", name)
+	if dryRun {
+		q.Set("dryRun", strconv.FormatBool(dryRun))
+	}
+	var out GroupPolicyImport
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groupPolicy", "import"), query: q,
+		raw: up.Data, contentType: "application/octet-stream", noRetry: true}, &out)
+	return out, err
+}

@@ -1,0 +1,319 @@
+package adminclient
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/hellomdm/hellomdm/policy/gpo"
+)
+
+// The wire types: the JSON of each matches the server's type named in its comment, field
+// for field (TestWireTypesMatchServer holds them together).
+
+// TenantRequest is the body of POST /tenants (server.TenantRequest).
+type TenantRequest struct {
+	ID              string   `json:"id"`
+	DisplayName     string   `json:"displayName"`
+	VerifiedDomains []string `json:"verifiedDomains"`
+	AuthPolicy      string   `json:"authPolicy"`
+	FederationHost  string   `json:"federationHost"`
+	GovCloud        bool     `json:"govCloud"`
+	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
+	// EnrollmentReturnURIs are https addresses, besides Windows' ms-app:// ones, to which the
+	// sign-in page may post the tenant's enrollment tokens (appru).
+	EnrollmentReturnURIs []string `json:"enrollmentReturnUris"`
+}
+
+// TenantPatch is the body of PATCH /tenants/{tid}; nil fields stay as they are
+// (server.TenantPatch).
+type TenantPatch struct {
+	DisplayName          *string   `json:"displayName"`
+	VerifiedDomains      *[]string `json:"verifiedDomains"`
+	AuthPolicy           *string   `json:"authPolicy"`
+	FederationHost       *string   `json:"federationHost"`
+	GovCloud             *bool     `json:"govCloud"`
+	EnrollmentReturnURIs *[]string `json:"enrollmentReturnUris"`
+}
+
+// Tenant is how the API shows a tenant (server.TenantView).
+type Tenant struct {
+	ID                   string    `json:"id"`
+	DisplayName          string    `json:"displayName"`
+	VerifiedDomains      []string  `json:"verifiedDomains"`
+	AuthPolicy           string    `json:"authPolicy"`
+	FederationHost       string    `json:"federationHost,omitempty"`
+	GovCloud             bool      `json:"govCloud"`
+	RoleScopeTagIDs      []string  `json:"roleScopeTagIds"`
+	EnrollmentReturnURIs []string  `json:"enrollmentReturnUris"`
+	CreatedAt            time.Time `json:"createdAt"`
+	UpdatedAt            time.Time `json:"updatedAt"`
+}
+
+// PasswordProfile is the password of a new user (Microsoft Graph's passwordProfile).
+type PasswordProfile struct {
+	Password string `json:"password"`
+}
+
+// UserRequest is the body of POST /tenants/{tid}/users (server.UserRequest).
+type UserRequest struct {
+	UserPrincipalName string          `json:"userPrincipalName"`
+	DisplayName       string          `json:"displayName"`
+	PasswordProfile   PasswordProfile `json:"passwordProfile"`
+	RoleScopeTagIDs   []string        `json:"roleScopeTagIds"`
+}
+
+// User is how the API shows a user (server.UserView).
+type User struct {
+	ID                string    `json:"id"`
+	UserPrincipalName string    `json:"userPrincipalName"`
+	DisplayName       string    `json:"displayName,omitempty"`
+	TOTPEnrolled      bool      `json:"totpEnrolled"`
+	AccountEnabled    bool      `json:"accountEnabled"`
+	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
+	CreatedAt         time.Time `json:"createdAt"`
+}
+
+// UserPatch is the body of PATCH /tenants/{tid}/users/{uid} (server.UserPatch).
+type UserPatch struct {
+	AccountEnabled *bool `json:"accountEnabled"`
+}
+
+// TOTP is a new TOTP enrollment, shown once (server.TOTPView).
+type TOTP struct {
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+}
+
+// Device is how the API shows an enrolled device (server.DeviceView).
+type Device struct {
+	ID                string    `json:"id"`
+	DeviceName        string    `json:"deviceName"`
+	UserPrincipalName string    `json:"userPrincipalName"`
+	UserID            string    `json:"userId,omitempty"`
+	OSVersion         string    `json:"osVersion"`
+	EnrollmentType    string    `json:"enrollmentType,omitempty"`
+	EnrollmentState   string    `json:"enrollmentState"`
+	CanReset          string    `json:"canReset"`
+	CanResetReason    string    `json:"canResetReason,omitempty"`
+	JoinType          string    `json:"joinType,omitempty"`
+	TrustType         string    `json:"trustType,omitempty"`
+	AccountType       string    `json:"accountType,omitempty"`
+	CertSerial        string    `json:"certSerial,omitempty"`
+	CertNotAfter      time.Time `json:"certNotAfter,omitzero"`
+	LastSeenAt        time.Time `json:"lastSeenAt,omitzero"`
+	EnrolledAt        time.Time `json:"enrolledAt"`
+	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
+}
+
+// TokenRequest is the body of POST /tokens (server.TokenRequest).
+type TokenRequest struct {
+	Name            string    `json:"name"`
+	Role            string    `json:"role"`
+	TenantID        string    `json:"tenantId"`
+	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
+	ExpiresAt       time.Time `json:"expiresAt,omitzero"`
+}
+
+// Token is how the API shows an admin token, never its secret (server.TokenView).
+type Token struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	Role            string    `json:"role"`
+	TenantID        string    `json:"tenantId"`
+	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
+	CreatedAt       time.Time `json:"createdAt"`
+	ExpiresAt       time.Time `json:"expiresAt,omitzero"`
+}
+
+// CreatedToken is the answer of POST /tokens: the only time the secret is shown
+// (server.CreatedTokenView).
+type CreatedToken struct {
+	Token
+	Secret string `json:"token"`
+}
+
+// CommandRequest is a command to queue: one verb on a LocURI, or an Atomic/Sequence of them
+// (server.CommandRequest).
+type CommandRequest struct {
+	Verb     string           `json:"verb"`
+	LocURI   string           `json:"locUri,omitempty"`
+	Format   string           `json:"format,omitempty"`
+	Type     string           `json:"type,omitempty"`
+	Data     string           `json:"data,omitempty"`
+	Commands []CommandRequest `json:"commands,omitempty"`
+}
+
+// Command is how the API shows a queued command (server.CommandView).
+type Command struct {
+	ID          string          `json:"id"`
+	DeviceID    string          `json:"deviceId"`
+	Verb        string          `json:"verb"`
+	LocURI      string          `json:"locUri,omitempty"`
+	Format      string          `json:"format,omitempty"`
+	Data        string          `json:"data,omitempty"`
+	Commands    []Command       `json:"commands,omitempty"`
+	State       string          `json:"state"`
+	StatusCode  int             `json:"statusCode,omitempty"`
+	StatusText  string          `json:"statusText,omitempty"`
+	ChildStatus []int           `json:"childStatus,omitempty"`
+	Attempts    int             `json:"attempts"`
+	SentCount   int             `json:"sentCount"`
+	ResentAs    string          `json:"resentAs,omitempty"`
+	Results     []CommandResult `json:"results,omitempty"`
+	Source      string          `json:"source,omitempty"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+}
+
+// CommandResult is one Results item of a Get (server.ResultView).
+type CommandResult struct {
+	LocURI string `json:"locUri"`
+	Format string `json:"format,omitempty"`
+	Data   string `json:"data"`
+}
+
+// ConsentRequest is the body of POST /tenants/{tid}/pinReset/consent (server.ConsentRequest).
+type ConsentRequest struct {
+	App     string `json:"app"`
+	Granted *bool  `json:"granted"`
+}
+
+// ServicePrincipal is one PIN reset application of a tenant (server.ServicePrincipalView).
+type ServicePrincipal struct {
+	App         string     `json:"app"`
+	AppID       string     `json:"appId"`
+	DisplayName string     `json:"displayName"`
+	Consented   bool       `json:"consented"`
+	ConsentedAt *time.Time `json:"consentedAt"`
+}
+
+// ServicePrincipals is the answer of the PIN reset routes: the applications and, after a
+// consent, what will not work as it seems to (a government cloud tenant).
+type ServicePrincipals struct {
+	Value    []ServicePrincipal `json:"value"`
+	Warnings []string           `json:"warnings,omitempty"`
+}
+
+// GroupRequest is the body of POST /tenants/{tid}/groups (server.GroupRequest).
+type GroupRequest struct {
+	DisplayName string `json:"displayName"`
+	Description string `json:"description"`
+}
+
+// Group is how the API shows a group (server.GroupView).
+type Group struct {
+	ID          string    `json:"id"`
+	DisplayName string    `json:"displayName"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+// Member is one member of a group: a user, device or group (server.MemberView).
+type Member struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// Target types of an assignment (Microsoft Graph).
+const (
+	TargetGroup      = "#microsoft.graph.groupAssignmentTarget"
+	TargetExclusion  = "#microsoft.graph.exclusionGroupAssignmentTarget"
+	TargetAllDevices = "#microsoft.graph.allDevicesAssignmentTarget"
+	TargetAllUsers   = "#microsoft.graph.allLicensedUsersAssignmentTarget"
+)
+
+// AssignmentTarget is whom an assignment targets (server.AssignmentTarget).
+type AssignmentTarget struct {
+	Type    string `json:"@odata.type"`
+	GroupID string `json:"groupId,omitempty"`
+}
+
+// Assignment is one assignment of a profile (server.AssignmentView).
+type Assignment struct {
+	Target AssignmentTarget `json:"target"`
+}
+
+// Assignments is the answer of an assign: the profile's assignments now and, when
+// non-destructive PIN reset cannot work in the tenant, a warning.
+type Assignments struct {
+	Value    []Assignment `json:"value"`
+	Warnings []string     `json:"warnings,omitempty"`
+}
+
+// SettingState is one setting's state on a device (server.SettingStateView).
+type SettingState struct {
+	LocURI      string    `json:"locUri"`
+	Format      string    `json:"format"`
+	Value       string    `json:"value"`
+	State       string    `json:"state"`
+	Removing    bool      `json:"removing,omitempty"`
+	ErrorCode   int       `json:"errorCode"`
+	ErrorDetail string    `json:"errorDetail,omitempty"`
+	Sources     []string  `json:"sources"`
+	LastChanged time.Time `json:"lastChanged"`
+}
+
+// ProfileStatus is a profile's deployment report (server.ProfileStatusView).
+type ProfileStatus struct {
+	ProfileID string                `json:"profileId"`
+	Deleted   bool                  `json:"deleted,omitempty"`
+	Counts    map[string]int        `json:"counts"`
+	Devices   []DeviceSettingStatus `json:"devices"`
+}
+
+// DeviceSettingStatus is one device of a profile's report (server.DeviceSettingView).
+type DeviceSettingStatus struct {
+	DeviceID       string         `json:"deviceId"`
+	Settings       []SettingState `json:"settings"`
+	CanReset       string         `json:"canReset,omitempty"`
+	CanResetReason string         `json:"canResetReason,omitempty"`
+}
+
+// DeviceProfiles is a device's policy report (server.DeviceProfilesView).
+type DeviceProfiles struct {
+	DeviceID string         `json:"deviceId"`
+	Profiles []string       `json:"profiles"`
+	Counts   map[string]int `json:"counts"`
+	Settings []SettingState `json:"settings"`
+}
+
+// GroupPolicyReport is the analysis of a Group Policy upload (server.GroupPolicyReportView).
+type GroupPolicyReport struct {
+	Source       gpo.Source        `json:"source"`
+	Summary      gpo.Summary       `json:"summary"`
+	Value        []gpo.Row         `json:"value"`
+	Instructions []gpo.Instruction `json:"instructions"`
+}
+
+// GroupPolicyImport is the answer of a Group Policy import: the custom profile created (or,
+// on a dry run, that would be) and the analysis (server.GroupPolicyImportView).
+type GroupPolicyImport struct {
+	DryRun  bool            `json:"dryRun"`
+	ID      string          `json:"id,omitempty"`
+	Profile json.RawMessage `json:"profile"`
+	GroupPolicyReport
+}
+
+// AuditVerification is the answer of an audit chain check (server.VerifyView).
+type AuditVerification struct {
+	OK      bool        `json:"ok"`
+	Checked uint64      `json:"checked"`
+	Start   AuditAnchor `json:"start"`
+	Head    AuditAnchor `json:"head"`
+	Broken  *AuditBreak `json:"broken"`
+}
+
+// AuditAnchor is an event of the chain by sequence number and hash (server.AnchorView).
+type AuditAnchor struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// AuditBreak is the first event where the chain does not hold (server.BrokenView).
+type AuditBreak struct {
+	Seq     uint64 `json:"seq"`
+	EventID string `json:"eventId"`
+	Reason  string `json:"reason"`
+	Detail  string `json:"detail"`
+}
