@@ -187,83 +187,23 @@ type backupScheme struct {
 	} `xml:"GroupPolicyObject>GroupPolicyCoreSettings"`
 }
 
+// parseBackup reads a GPMC backup folder: the backup the manifest names (or the folder
+// itself), the GPO's name and disabled halves from its bkupInfo.xml and Backup.xml, then
+// the registry.pol of each half.
 func parseBackup(name string, t *tree) (*Policy, error) {
-	root := ""
-	// A zip of the Backups folder itself has one top directory; look inside it.
-	if !t.has("manifest.xml") && !t.has("backup.xml") && !t.has("bkupinfo.xml") {
-		if ds := t.dirs(""); len(ds) == 1 {
-			root = ds[0]
-		}
-	}
-	join := func(parts ...string) string {
-		return strings.TrimPrefix(path.Join(append([]string{root}, parts...)...), "/")
-	}
-	inst := root
 	src := Source{Format: FormatBackup, File: name}
-	if data, p, ok, err := t.read(join("manifest.xml")); ok {
-		if err != nil {
-			return nil, &ParseError{File: name + "/" + p, Offset: 0, Msg: err.Error()}
-		}
-		var m manifest
-		if err := decodeXML(name+"/"+p, data, &m); err != nil {
-			return nil, err
-		}
-		switch len(m.Insts) {
-		case 0:
-			return nil, &ParseError{File: name + "/" + p, Offset: 0, Msg: "lists no backup (no BackupInst)"}
-		case 1:
-		default:
-			var ids []string
-			for _, b := range m.Insts {
-				ids = append(ids, strings.TrimSpace(b.ID)+" ("+strings.TrimSpace(b.GPODisplayName)+")")
-			}
-			return nil, &ParseError{File: name + "/" + p, Offset: 0, Msg: "lists " + fmt.Sprint(len(m.Insts)) +
-				" backups; give one backup folder: " + strings.Join(ids, ", ")}
-		}
-		b := m.Insts[0]
-		src.GPOName, src.GPOID = strings.TrimSpace(b.GPODisplayName), strings.TrimSpace(b.GPOGuid)
-		inst = join(strings.TrimSpace(b.ID))
-		if !t.has(inst+"/backup.xml") && !t.has(inst+"/bkupinfo.xml") {
-			return nil, &ParseError{File: name + "/" + p, Offset: 0, Msg: "backup folder " + strings.TrimSpace(b.ID) + " is missing"}
-		}
+	inst, err := backupInstance(name, t, &src)
+	if err != nil {
+		return nil, err
 	}
 	in := func(p string) string { return strings.TrimPrefix(inst+"/"+p, "/") }
-	data, p, okInfo, err := t.read(in("bkupInfo.xml"))
+	okInfo, err := readBackupInfo(name, t, in("bkupInfo.xml"), &src)
 	if err != nil {
-		return nil, &ParseError{File: name + "/" + p, Offset: 0, Msg: err.Error()}
+		return nil, err
 	}
-	if okInfo {
-		var b backupInst
-		if err := decodeXML(name+"/"+p, data, &b); err != nil {
-			return nil, err
-		}
-		if src.GPOName == "" {
-			src.GPOName, src.GPOID = strings.TrimSpace(b.GPODisplayName), strings.TrimSpace(b.GPOGuid)
-		}
-	}
-	data, p, okScheme, err := t.read(in("Backup.xml"))
+	disabled, okScheme, err := readBackupScheme(name, t, in("Backup.xml"), &src)
 	if err != nil {
-		return nil, &ParseError{File: name + "/" + p, Offset: 0, Msg: err.Error()}
-	}
-	var disabled []Scope
-	if okScheme {
-		var s backupScheme
-		if err := decodeXML(name+"/"+p, data, &s); err != nil {
-			return nil, err
-		}
-		if src.GPOName == "" {
-			src.GPOName, src.GPOID = strings.TrimSpace(s.Core.DisplayName), strings.TrimSpace(s.Core.ID)
-		}
-		// The GPO's flags (MS-GPOL, groupPolicyContainer "flags"): 0x1 the user portion is
-		// disabled, 0x2 the computer portion.
-		if opts, err := strconv.ParseUint(strings.TrimSpace(s.Core.Options), 10, 32); err == nil {
-			if opts&2 != 0 {
-				disabled = append(disabled, Machine)
-			}
-			if opts&1 != 0 {
-				disabled = append(disabled, User)
-			}
-		}
+		return nil, err
 	}
 	if !okInfo && !okScheme {
 		return nil, &ParseError{File: name, Offset: 0, Msg: "not a GPMC backup: no manifest.xml, Backup.xml or bkupInfo.xml"}
@@ -291,6 +231,101 @@ func parseBackup(name string, t *tree) (*Policy, error) {
 	}
 	pol.Values, pol.Instructions = st.values, st.instr
 	return pol, nil
+}
+
+// backupInstance returns the folder of the one backup in t: the one manifest.xml lists
+// (naming the GPO in src), else the top folder. A zip of the Backups folder itself has one
+// top directory; it is looked inside.
+func backupInstance(name string, t *tree, src *Source) (string, error) {
+	root := ""
+	if !t.has("manifest.xml") && !t.has("backup.xml") && !t.has("bkupinfo.xml") {
+		if ds := t.dirs(""); len(ds) == 1 {
+			root = ds[0]
+		}
+	}
+	join := func(parts ...string) string {
+		return strings.TrimPrefix(path.Join(append([]string{root}, parts...)...), "/")
+	}
+	data, p, ok, err := t.read(join("manifest.xml"))
+	if !ok {
+		return root, nil
+	}
+	if err != nil {
+		return "", &ParseError{File: name + "/" + p, Offset: 0, Msg: err.Error()}
+	}
+	var m manifest
+	if err := decodeXML(name+"/"+p, data, &m); err != nil {
+		return "", err
+	}
+	switch len(m.Insts) {
+	case 0:
+		return "", &ParseError{File: name + "/" + p, Offset: 0, Msg: "lists no backup (no BackupInst)"}
+	case 1:
+	default:
+		var ids []string
+		for _, b := range m.Insts {
+			ids = append(ids, strings.TrimSpace(b.ID)+" ("+strings.TrimSpace(b.GPODisplayName)+")")
+		}
+		return "", &ParseError{File: name + "/" + p, Offset: 0, Msg: "lists " + fmt.Sprint(len(m.Insts)) +
+			" backups; give one backup folder: " + strings.Join(ids, ", ")}
+	}
+	b := m.Insts[0]
+	src.GPOName, src.GPOID = strings.TrimSpace(b.GPODisplayName), strings.TrimSpace(b.GPOGuid)
+	inst := join(strings.TrimSpace(b.ID))
+	if !t.has(inst+"/backup.xml") && !t.has(inst+"/bkupinfo.xml") {
+		return "", &ParseError{File: name + "/" + p, Offset: 0, Msg: "backup folder " + strings.TrimSpace(b.ID) + " is missing"}
+	}
+	return inst, nil
+}
+
+// readBackupInfo reads the backup's bkupInfo.xml at file, if there is one, naming the GPO
+// in src unless the manifest did.
+func readBackupInfo(name string, t *tree, file string, src *Source) (ok bool, err error) {
+	data, p, ok, err := t.read(file)
+	if err != nil {
+		return false, &ParseError{File: name + "/" + p, Offset: 0, Msg: err.Error()}
+	}
+	if !ok {
+		return false, nil
+	}
+	var b backupInst
+	if err := decodeXML(name+"/"+p, data, &b); err != nil {
+		return false, err
+	}
+	if src.GPOName == "" {
+		src.GPOName, src.GPOID = strings.TrimSpace(b.GPODisplayName), strings.TrimSpace(b.GPOGuid)
+	}
+	return true, nil
+}
+
+// readBackupScheme reads the backup's Backup.xml at file, if there is one: the GPO's name
+// (into src, unless already known) and which halves the GPO disables.
+func readBackupScheme(name string, t *tree, file string, src *Source) (disabled []Scope, ok bool, err error) {
+	data, p, ok, err := t.read(file)
+	if err != nil {
+		return nil, false, &ParseError{File: name + "/" + p, Offset: 0, Msg: err.Error()}
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	var s backupScheme
+	if err := decodeXML(name+"/"+p, data, &s); err != nil {
+		return nil, false, err
+	}
+	if src.GPOName == "" {
+		src.GPOName, src.GPOID = strings.TrimSpace(s.Core.DisplayName), strings.TrimSpace(s.Core.ID)
+	}
+	// The GPO's flags (MS-GPOL, groupPolicyContainer "flags"): 0x1 the user portion is
+	// disabled, 0x2 the computer portion.
+	if opts, err := strconv.ParseUint(strings.TrimSpace(s.Core.Options), 10, 32); err == nil {
+		if opts&2 != 0 {
+			disabled = append(disabled, Machine)
+		}
+		if opts&1 != 0 {
+			disabled = append(disabled, User)
+		}
+	}
+	return disabled, true, nil
 }
 
 // decodeXML decodes a small backup XML file (UTF-8 or UTF-16 with a BOM).
