@@ -198,51 +198,89 @@ func (s *Service) decrypt(ctx context.Context, req DecryptRequest, rec *AuditRec
 	if _, err := s.eligibleTenant(ctx, req.TenantID); err != nil {
 		return nil, err
 	}
-
-	if req.Token == "" || len(req.Token) > maxTokenLen {
-		return nil, fmt.Errorf("checking token: %w", ErrTokenInvalid)
+	claims, err := s.verifyToken(ctx, req.Token)
+	if err != nil {
+		return nil, err
 	}
-	claims, err := s.tokens.VerifyPinResetToken(ctx, req.Token)
+	rec.UserID, rec.UPN = claims.UserID, claims.UPN
+	if err := s.checkClaims(claims, req.TenantID); err != nil {
+		return nil, err
+	}
+	if err := s.checkDevice(ctx, req); err != nil {
+		return nil, err
+	}
+	plain, err := s.openProtector(ctx, req, claims.UPN)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.redeem(ctx, claims, req.DeviceID); err != nil {
+		clear(plain)
+		return nil, err
+	}
+	return plain, nil
+}
+
+// verifyToken has the token verifier check the token and returns its claims.
+func (s *Service) verifyToken(ctx context.Context, token string) (Claims, error) {
+	if token == "" || len(token) > maxTokenLen {
+		return Claims{}, fmt.Errorf("checking token: %w", ErrTokenInvalid)
+	}
+	claims, err := s.tokens.VerifyPinResetToken(ctx, token)
 	switch {
 	case errors.Is(err, ErrTemporarilyUnavailable):
 		// The verifier could not load the keys to check the token: a failure, not a refusal.
-		return nil, fmt.Errorf("checking token: %w", err)
+		return Claims{}, fmt.Errorf("checking token: %w", err)
 	case errors.Is(err, ErrTokenExpired):
-		return nil, fmt.Errorf("checking token: %w", err)
+		return Claims{}, fmt.Errorf("checking token: %w", err)
 	case err != nil:
 		// The verifier's error is kept as text only, so that nothing it wraps can turn a bad
 		// token into another refusal.
-		return nil, fmt.Errorf("checking token: %w: %v", ErrTokenInvalid, err)
+		return Claims{}, fmt.Errorf("checking token: %w: %v", ErrTokenInvalid, err)
 	}
-	rec.UserID, rec.UPN = claims.UserID, claims.UPN
+	return claims, nil
+}
+
+// checkClaims refuses a verified token that has expired, was issued in another tenant than
+// tenantID, or records no multi-factor sign-in.
+func (s *Service) checkClaims(claims Claims, tenantID string) error {
 	if claims.Expiry.IsZero() {
-		return nil, fmt.Errorf("checking token of %q: no expiry: %w", claims.UPN, ErrTokenInvalid)
+		return fmt.Errorf("checking token of %q: no expiry: %w", claims.UPN, ErrTokenInvalid)
 	}
 	if !s.now().Before(claims.Expiry) {
-		return nil, fmt.Errorf("checking token of %q: %w", claims.UPN, ErrTokenExpired)
+		return fmt.Errorf("checking token of %q: %w", claims.UPN, ErrTokenExpired)
 	}
-	if claims.TenantID != req.TenantID {
-		return nil, fmt.Errorf("checking token of %q (tenant %q): %w", claims.UPN, claims.TenantID, ErrWrongTenant)
+	if claims.TenantID != tenantID {
+		return fmt.Errorf("checking token of %q (tenant %q): %w", claims.UPN, claims.TenantID, ErrWrongTenant)
 	}
 	if !claims.MFA {
-		return nil, fmt.Errorf("checking token of %q: %w", claims.UPN, ErrMFARequired)
+		return fmt.Errorf("checking token of %q: %w", claims.UPN, ErrMFARequired)
 	}
+	return nil
+}
 
+// checkDevice refuses a request without a device certificate, or from a device that is
+// retired, not enrolled, or enrolled in another tenant.
+func (s *Service) checkDevice(ctx context.Context, req DecryptRequest) error {
 	if req.DeviceID == "" {
-		return nil, fmt.Errorf("checking device: %w", ErrNoClientCert)
+		return fmt.Errorf("checking device: %w", ErrNoClientCert)
 	}
 	devTenant, enrolled, retired, err := s.devices.DeviceStanding(ctx, req.DeviceID)
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("looking up device %q: %w", req.DeviceID, err)
+		return fmt.Errorf("looking up device %q: %w", req.DeviceID, err)
 	case retired:
-		return nil, fmt.Errorf("checking device %q: %w", req.DeviceID, ErrDeviceRetired)
+		return fmt.Errorf("checking device %q: %w", req.DeviceID, ErrDeviceRetired)
 	case !enrolled:
-		return nil, fmt.Errorf("checking device %q: %w", req.DeviceID, ErrDeviceNotEnrolled)
+		return fmt.Errorf("checking device %q: %w", req.DeviceID, ErrDeviceNotEnrolled)
 	case devTenant != req.TenantID:
-		return nil, fmt.Errorf("checking device %q (tenant %q): %w", req.DeviceID, devTenant, ErrDeviceWrongTenant)
+		return fmt.Errorf("checking device %q (tenant %q): %w", req.DeviceID, devTenant, ErrDeviceWrongTenant)
 	}
+	return nil
+}
 
+// openProtector decrypts the request's ciphertext with the tenant's key under the label of
+// upn, the token's user, and returns the protector.
+func (s *Service) openProtector(ctx context.Context, req DecryptRequest, upn string) ([]byte, error) {
 	key, err := s.tenantKey(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
@@ -252,35 +290,39 @@ func (s *Service) decrypt(ctx context.Context, req DecryptRequest, rec *AuditRec
 	}
 	// Only the token user's label is tried: a protector of another user (or one made with
 	// the old tenant-only label) fails like any other bad ciphertext.
-	plain, err := rsa.DecryptOAEP(sha256.New(), s.rand, key, req.Ciphertext, Label(req.TenantID, claims.UPN))
+	plain, err := rsa.DecryptOAEP(sha256.New(), s.rand, key, req.Ciphertext, Label(req.TenantID, upn))
 	if err != nil {
 		// crypto/rsa returns one opaque error for every OAEP failure, so nothing about the
 		// padding or whose protector it is leaks; neither does this.
-		return nil, fmt.Errorf("decrypting protector of %q: %w", claims.UPN, ErrBadCiphertext)
+		return nil, fmt.Errorf("decrypting protector of %q: %w", upn, ErrBadCiphertext)
 	}
 	if len(plain) != ProtectorSize {
 		n := len(plain)
 		clear(plain)
 		return nil, fmt.Errorf("decrypting protector: got %d bytes: %w", n, ErrBadProtector)
 	}
-	if s.redeemer != nil {
-		// The token is redeemed last, once everything else passed, and the protector is
-		// released only when that record is stored: a token releases one protector, once,
-		// to the device certificate (req.DeviceID, named by its verified certificate) that
-		// presented it. A refused request does not use the token up.
-		if claims.ID == "" {
-			clear(plain)
-			return nil, fmt.Errorf("checking token of %q: no token ID to make it single-use: %w", claims.UPN, ErrTokenInvalid)
-		}
-		if err := s.redeemer.RedeemPinResetToken(ctx, claims, req.DeviceID); err != nil {
-			clear(plain)
-			if errors.Is(err, ErrTokenReplayed) {
-				return nil, fmt.Errorf("checking token of %q: %w", claims.UPN, err)
-			}
-			return nil, fmt.Errorf("redeeming token of %q: %w", claims.UPN, err)
-		}
-	}
 	return plain, nil
+}
+
+// redeem uses the token up, when the service has a redeemer. The token is redeemed last,
+// once everything else passed, and the protector is released only when that record is
+// stored: a token releases one protector, once, to the device certificate (deviceID, named
+// by its verified certificate) that presented it. A refused request does not use the token
+// up.
+func (s *Service) redeem(ctx context.Context, claims Claims, deviceID string) error {
+	if s.redeemer == nil {
+		return nil
+	}
+	if claims.ID == "" {
+		return fmt.Errorf("checking token of %q: no token ID to make it single-use: %w", claims.UPN, ErrTokenInvalid)
+	}
+	if err := s.redeemer.RedeemPinResetToken(ctx, claims, deviceID); err != nil {
+		if errors.Is(err, ErrTokenReplayed) {
+			return fmt.Errorf("checking token of %q: %w", claims.UPN, err)
+		}
+		return fmt.Errorf("redeeming token of %q: %w", claims.UPN, err)
+	}
+	return nil
 }
 
 // eligibleTenant loads the tenant and refuses it if unknown, in a government cloud, or lacking
