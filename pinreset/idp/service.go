@@ -249,52 +249,13 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 		s.log.InfoContext(ctx, "sign-in rate limited", "upn", upn)
 		return "", Claims{}, fmt.Errorf("signing in: %w", &RateLimitError{RetryAfter: wait})
 	}
-	fail := func(reason string, err error) (string, Claims, error) {
-		s.log.InfoContext(ctx, "sign-in failed", "upn", upn, "reason", reason)
-		return "", Claims{}, fmt.Errorf("signing in: %w", err)
+	tenant, user, err := s.checkPassword(ctx, tr, upn, domain, password, via)
+	if err != nil {
+		return "", Claims{}, err
 	}
-
-	tenant, err := s.users.TenantForDomain(ctx, domain)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		_ = s.passwords.Check(ctx, s.dummyHash, password)
-		return fail("unknown domain", ErrInvalidCredentials)
-	case err != nil:
-		return "", Claims{}, fmt.Errorf("signing in: looking up tenant: %w", err)
-	}
-	tr.tenantID = tenant.ID
-	if tenant.Federated && (tenant.FederationHost == "" || !strings.EqualFold(via, tenant.FederationHost)) {
-		return "", Claims{}, fmt.Errorf("signing in: tenant %s authenticates at %q: %w", tenant.ID, tenant.FederationHost, ErrFederated)
-	}
-	user, err := s.users.UserByUPN(ctx, tenant.ID, upn)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		_ = s.passwords.Check(ctx, s.dummyHash, password)
-		return fail("unknown user", ErrInvalidCredentials)
-	case err != nil:
-		return "", Claims{}, fmt.Errorf("signing in: looking up user: %w", err)
-	}
-	tr.userID = user.ID
-	if err := s.passwords.Check(ctx, user.PasswordHash, password); err != nil {
-		if errors.Is(err, ErrPasswordMismatch) {
-			return fail("wrong password", ErrInvalidCredentials)
-		}
-		return "", Claims{}, fmt.Errorf("signing in: user %s: %w", user.ID, err)
-	}
-	amr := []string{AMRPassword}
-	var step int64
-	if len(user.TOTPSecret) > 0 {
-		if otp == "" {
-			return "", Claims{}, fmt.Errorf("signing in: %w", ErrTOTPRequired)
-		}
-		step, err = VerifyTOTP(user.TOTPSecret, strings.TrimSpace(otp), now, user.TOTPLastStep)
-		if err != nil {
-			if errors.Is(err, ErrTOTPReplayed) {
-				return fail("replayed code", ErrTOTPReplayed)
-			}
-			return fail("wrong code", ErrTOTPInvalid)
-		}
-		amr = append(amr, AMRMFA)
+	amr, step, err := s.checkTOTP(ctx, user, upn, otp, now)
+	if err != nil {
+		return "", Claims{}, err
 	}
 	// The token is signed before anything is written, so that a failure to sign it leaves
 	// the code unused; it is handed out only once the sign-in's writes have committed.
@@ -308,28 +269,101 @@ func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, passwo
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("signing in: %w", err)
 	}
-	if rec, ok := s.users.(SignInRecorder); ok {
-		ev := SignInEvent{TenantID: tenant.ID, UserID: user.ID, UPN: tr.upn, Audience: audience, Via: via, MFA: len(amr) > 1, OK: true}
-		if err := rec.CompleteSignIn(ctx, tenant.ID, user.ID, step, ev); err != nil {
-			if errors.Is(err, ErrTOTPReplayed) {
-				return fail("replayed code", ErrTOTPReplayed)
-			}
-			return "", Claims{}, fmt.Errorf("signing in: recording the sign-in: %w", err)
-		}
-		tr.recorded = true
-	} else if step > 0 {
-		if err := s.users.UseTOTPStep(ctx, tenant.ID, user.ID, step); err != nil {
-			if errors.Is(err, ErrTOTPReplayed) {
-				return fail("replayed code", ErrTOTPReplayed)
-			}
-			return "", Claims{}, fmt.Errorf("signing in: recording totp step: %w", err)
-		}
+	ev := SignInEvent{TenantID: tenant.ID, UserID: user.ID, UPN: tr.upn, Audience: audience, Via: via, MFA: len(amr) > 1, OK: true}
+	if err := s.recordSignIn(ctx, tr, upn, ev, step); err != nil {
+		return "", Claims{}, err
 	}
 	// The failed-attempt count is a separate write by design (it is counted before the
 	// check, see signInLimiter.attempt); a reset that fails leaves it to expire, the safe side.
 	s.limiter.reset(ctx, upn)
 	s.log.InfoContext(ctx, "signed in", "tenant", tenant.ID, "user", user.ID, "audience", audience, "mfa", len(amr) > 1)
 	return tok, claims, nil
+}
+
+// signInFailed logs why the sign-in of upn was refused (the reason stays in the log) and
+// returns err for the client.
+func (s *Service) signInFailed(ctx context.Context, upn, reason string, err error) error {
+	s.log.InfoContext(ctx, "sign-in failed", "upn", upn, "reason", reason)
+	return fmt.Errorf("signing in: %w", err)
+}
+
+// checkPassword finds the tenant of domain and its user upn, refusing a federated tenant's
+// user who did not come through its federation host (via), and checks the password. An
+// unknown domain or user costs a password check too, so that timing does not tell them
+// from a wrong password.
+func (s *Service) checkPassword(ctx context.Context, tr *signInTrace, upn, domain, password, via string) (Tenant, User, error) {
+	tenant, err := s.users.TenantForDomain(ctx, domain)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_ = s.passwords.Check(ctx, s.dummyHash, password)
+		return Tenant{}, User{}, s.signInFailed(ctx, upn, "unknown domain", ErrInvalidCredentials)
+	case err != nil:
+		return Tenant{}, User{}, fmt.Errorf("signing in: looking up tenant: %w", err)
+	}
+	tr.tenantID = tenant.ID
+	if tenant.Federated && (tenant.FederationHost == "" || !strings.EqualFold(via, tenant.FederationHost)) {
+		return Tenant{}, User{}, fmt.Errorf("signing in: tenant %s authenticates at %q: %w", tenant.ID, tenant.FederationHost, ErrFederated)
+	}
+	user, err := s.users.UserByUPN(ctx, tenant.ID, upn)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		_ = s.passwords.Check(ctx, s.dummyHash, password)
+		return Tenant{}, User{}, s.signInFailed(ctx, upn, "unknown user", ErrInvalidCredentials)
+	case err != nil:
+		return Tenant{}, User{}, fmt.Errorf("signing in: looking up user: %w", err)
+	}
+	tr.userID = user.ID
+	if err := s.passwords.Check(ctx, user.PasswordHash, password); err != nil {
+		if errors.Is(err, ErrPasswordMismatch) {
+			return Tenant{}, User{}, s.signInFailed(ctx, upn, "wrong password", ErrInvalidCredentials)
+		}
+		return Tenant{}, User{}, fmt.Errorf("signing in: user %s: %w", user.ID, err)
+	}
+	return tenant, user, nil
+}
+
+// checkTOTP checks the one-time code of a user who enrolled a second factor and returns
+// the sign-in's authentication methods and the code's TOTP step (0 without a second
+// factor), which the sign-in records as used.
+func (s *Service) checkTOTP(ctx context.Context, user User, upn, otp string, now time.Time) (amr []string, step int64, err error) {
+	amr = []string{AMRPassword}
+	if len(user.TOTPSecret) == 0 {
+		return amr, 0, nil
+	}
+	if otp == "" {
+		return nil, 0, fmt.Errorf("signing in: %w", ErrTOTPRequired)
+	}
+	step, err = VerifyTOTP(user.TOTPSecret, strings.TrimSpace(otp), now, user.TOTPLastStep)
+	if err != nil {
+		if errors.Is(err, ErrTOTPReplayed) {
+			return nil, 0, s.signInFailed(ctx, upn, "replayed code", ErrTOTPReplayed)
+		}
+		return nil, 0, s.signInFailed(ctx, upn, "wrong code", ErrTOTPInvalid)
+	}
+	return append(amr, AMRMFA), step, nil
+}
+
+// recordSignIn writes the successful sign-in ev: with the code's step and the event in one
+// commit when the user store is a SignInRecorder, else the step alone. A code used
+// meanwhile by another sign-in is ErrTOTPReplayed.
+func (s *Service) recordSignIn(ctx context.Context, tr *signInTrace, upn string, ev SignInEvent, step int64) error {
+	if rec, ok := s.users.(SignInRecorder); ok {
+		if err := rec.CompleteSignIn(ctx, ev.TenantID, ev.UserID, step, ev); err != nil {
+			if errors.Is(err, ErrTOTPReplayed) {
+				return s.signInFailed(ctx, upn, "replayed code", ErrTOTPReplayed)
+			}
+			return fmt.Errorf("signing in: recording the sign-in: %w", err)
+		}
+		tr.recorded = true
+	} else if step > 0 {
+		if err := s.users.UseTOTPStep(ctx, ev.TenantID, ev.UserID, step); err != nil {
+			if errors.Is(err, ErrTOTPReplayed) {
+				return s.signInFailed(ctx, upn, "replayed code", ErrTOTPReplayed)
+			}
+			return fmt.Errorf("signing in: recording totp step: %w", err)
+		}
+	}
+	return nil
 }
 
 // LimitPasswordCheck runs check, another endpoint's password check (MS-MDE2 OnPremise
