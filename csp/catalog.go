@@ -231,20 +231,48 @@ func New(nodes []Node, roots []string) (*Catalog, error) {
 
 // check validates one node against the rest of the table.
 func (c *Catalog) check(n *Node) error {
+	segs, err := checkSegments(n)
+	if err != nil {
+		return err
+	}
+	if err := checkAccessAndScopes(n, segs); err != nil {
+		return err
+	}
+	if err := c.checkParent(n); err != nil {
+		return err
+	}
+	if err := checkValueRules(n); err != nil {
+		return err
+	}
+	if strings.TrimSpace(n.Description) == "" {
+		return errors.New("no description")
+	}
+	return nil
+}
+
+// checkSegments checks n's path and returns its segments: none empty or padded, {Name}
+// segments well formed, and Dynamic set exactly when the last one is {Name}.
+func checkSegments(n *Node) ([]string, error) {
 	segs := strings.Split(n.Path, "/")
 	for _, s := range segs {
 		if s == "" || strings.TrimSpace(s) != s {
-			return errors.New("empty or padded path segment")
+			return nil, errors.New("empty or padded path segment")
 		}
 	}
 	if n.Dynamic != isDynamicSegment(segs[len(segs)-1]) {
-		return errors.New("Dynamic must be set exactly when the last segment is {Name}")
+		return nil, errors.New("Dynamic must be set exactly when the last segment is {Name}")
 	}
 	for _, s := range segs[:len(segs)-1] {
 		if strings.ContainsAny(s, "{}") && !isDynamicSegment(s) {
-			return fmt.Errorf("malformed segment %q", s)
+			return nil, fmt.Errorf("malformed segment %q", s)
 		}
 	}
+	return segs, nil
+}
+
+// checkAccessAndScopes checks n's format, access and scopes: ReadOnly exactly when Access
+// is Get only; nodes outside Vendor/ unscoped, nodes under it device or user.
+func checkAccessAndScopes(n *Node, segs []string) error {
 	if !n.Format.valid() {
 		return fmt.Errorf("invalid format %q", n.Format)
 	}
@@ -265,20 +293,35 @@ func (c *Catalog) check(n *Node) error {
 	if n.InScope(ScopeUnscoped) != (segs[0] != "Vendor") || (n.InScope(ScopeUnscoped) && len(n.Scopes) > 1) {
 		return errors.New("nodes outside Vendor/ are unscoped, nodes under Vendor/ are device or user")
 	}
-	if p := n.Parent(); !topLevel(p) {
-		parent, ok := c.byPath[p]
-		if !ok {
-			return fmt.Errorf("parent %s missing", p)
-		}
-		if !parent.Interior() {
-			return fmt.Errorf("parent %s is not an interior node", p)
-		}
-		for _, s := range n.Scopes {
-			if !parent.InScope(s) {
-				return fmt.Errorf("scope %s not a scope of parent %s", s, p)
-			}
+	return nil
+}
+
+// checkParent checks that a node below the top level has an interior parent in the
+// catalog that has every scope of n.
+func (c *Catalog) checkParent(n *Node) error {
+	p := n.Parent()
+	if topLevel(p) {
+		return nil
+	}
+	parent, ok := c.byPath[p]
+	if !ok {
+		return fmt.Errorf("parent %s missing", p)
+	}
+	if !parent.Interior() {
+		return fmt.Errorf("parent %s is not an interior node", p)
+	}
+	for _, s := range n.Scopes {
+		if !parent.InScope(s) {
+			return fmt.Errorf("scope %s not a scope of parent %s", s, p)
 		}
 	}
+	return nil
+}
+
+// checkValueRules checks that n's value constraints fit its kind and format (none on an
+// interior node, a range only on int, a list separator or syntax only on chr), and that
+// its allowed values and default are valid values of it.
+func checkValueRules(n *Node) error {
 	if n.Interior() && (n.Default != "" || n.Allowed != nil || n.Min != nil || n.Max != nil || n.ListSep != "") {
 		return errors.New("interior node with value constraints")
 	}
@@ -309,9 +352,6 @@ func (c *Catalog) check(n *Node) error {
 		if _, err := validateFormatted(probe, n.Format, n.Default); err != nil {
 			return fmt.Errorf("default %q: %w", n.Default, err)
 		}
-	}
-	if strings.TrimSpace(n.Description) == "" {
-		return errors.New("no description")
 	}
 	return nil
 }
