@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,10 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hellomdm/hellomdm/device"
-	"github.com/hellomdm/hellomdm/syncml"
 )
 
 // Config is what one load run does.
@@ -433,90 +429,6 @@ func feedScheduled(ctx context.Context, jobs chan<- job, devs []*simDevice, star
 	}
 }
 
-// runSession is one OMA-DM session: package 1, then a Status for every command the server
-// sends, until the server's reply carries no commands.
-func (d *simDevice) runSession(ctx context.Context) (msgs, cmds int, lat []time.Duration, err error) {
-	d.session++
-	hdr := syncml.Header{VerDTD: syncml.VerDTD, VerProto: syncml.VerProto, SessionID: strconv.Itoa(d.session), MsgID: "1",
-		Target: d.mgmtURL, Source: d.id, Meta: &syncml.Meta{MaxMsgSize: 65536}}
-	b := syncml.NewBuilder(hdr, 2)
-	b.Alert(syncml.AlertClientInitiated)
-	b.Alert(syncml.AlertClientEvent, syncml.Item{Meta: &syncml.Meta{Type: syncml.TypeLoginStatus}, Data: "user"})
-	b.Command(syncml.Command{Verb: syncml.VerbReplace, Items: []syncml.Item{
-		{Source: "./DevInfo/DevId", Data: d.id}, {Source: "./DevInfo/Man", Data: "Contoso Ltd."}, {Source: "./DevInfo/Mod", Data: "Load Test"},
-		{Source: "./DevInfo/DmV", Data: "1.3"}, {Source: "./DevInfo/Lang", Data: "en-US"},
-	}})
-	for msgID := 1; ; msgID++ {
-		if msgID > 20 {
-			return msgs, cmds, lat, errors.New("session did not end after 20 messages")
-		}
-		body, err := b.Bytes(true)
-		if err != nil {
-			return msgs, cmds, lat, err
-		}
-		t0 := time.Now()
-		reply, err := d.post(ctx, body)
-		if err != nil {
-			return msgs, cmds, lat, err
-		}
-		lat = append(lat, time.Since(t0))
-		msgs++
-		if code, _ := statusOf(reply, "0"); code != syncml.StatusOK {
-			return msgs, cmds, lat, fmt.Errorf("server answered SyncHdr status %d", code)
-		}
-		var todo []syncml.Command
-		for _, c := range reply.Body {
-			switch c.Verb {
-			case syncml.VerbStatus, syncml.VerbResults, syncml.VerbAlert:
-			default:
-				todo = append(todo, c)
-			}
-		}
-		if len(todo) == 0 {
-			return msgs, cmds, lat, nil
-		}
-		hdr.MsgID = strconv.Itoa(msgID + 1)
-		b = syncml.NewBuilder(hdr, 1)
-		b.StatusSyncHdr(reply.Header.MsgID, syncml.StatusOK, nil)
-		for _, c := range todo {
-			b.Status(reply.Header.MsgID, c, syncml.StatusOK)
-			cmds++
-		}
-	}
-}
-
-func (d *simDevice) post(ctx context.Context, body []byte) (*syncml.Message, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.mgmtURL+"?mode=Maintenance&Platform=WoA", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", syncml.ContentType)
-	req.Header.Set("User-Agent", "MSFT OMA DM Client/1.2.0.1")
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	return syncml.Parse(raw)
-}
-
-func statusOf(m *syncml.Message, cmdRef string) (int, bool) {
-	for _, c := range m.Body {
-		if c.Verb == syncml.VerbStatus && c.CmdRef == cmdRef {
-			n, err := c.StatusCode()
-			return n, err == nil
-		}
-	}
-	return 0, false
-}
-
 // percentile returns the p-th percentile (nearest rank) of d, sorting it; p 100 is the
 // maximum.
 func percentile(d []time.Duration, p int) time.Duration {
@@ -548,59 +460,4 @@ func readRSS(pid int) (rss, peak int64) {
 		}
 	}
 	return rss, peak
-}
-
-// apiClient is the little of the admin API the load tool needs.
-type apiClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-func (c *apiClient) call(ctx context.Context, method, path string, body, out any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(data)))
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
-}
-
-// makeTenant creates a throwaway tenant and user for the run.
-func (c *apiClient) makeTenant(ctx context.Context) (tenantID, upn, password string, err error) {
-	tenantID = uuid.NewString()
-	domain := fmt.Sprintf("load-%08x.test", rand.Uint32())
-	if err := c.call(ctx, http.MethodPost, "/tenants", map[string]any{"id": tenantID, "displayName": "hellomdm load test", "verifiedDomains": []string{domain}, "authPolicy": "Federated"}, nil); err != nil {
-		return "", "", "", fmt.Errorf("creating the load-test tenant: %w", err)
-	}
-	upn, password = "load@"+domain, uuid.NewString()
-	if err := c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/users", map[string]any{"userPrincipalName": upn, "passwordProfile": map[string]string{"password": password}}, nil); err != nil {
-		return "", "", "", fmt.Errorf("creating the load-test user: %w", err)
-	}
-	return tenantID, upn, password, nil
-}
-
-// queueRound queues one Replace command for every device, 32 requests in flight.
-func (c *apiClient) queueRound(ctx context.Context, tenantID string, devs []*simDevice, round int) error {
-	return eachDevice(ctx, 32, devs, func(d *simDevice) error {
-		cmd := map[string]string{"verb": "Replace", "locUri": "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", "format": "chr", "data": fmt.Sprintf("signin%d.contoso.com", round)}
-		return c.call(ctx, http.MethodPost, "/tenants/"+tenantID+"/devices/"+d.id+"/commands", cmd, nil)
-	})
 }
