@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -10,14 +10,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/uuid"
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
 func init() { subcommands["admin"] = runAdmin }
@@ -35,15 +34,16 @@ type adminCommand struct {
 
 var adminCommands = map[string]adminCommand{}
 
-// adminClient talks to /api/v1 with a bearer token.
+// adminClient is one admin command's run: the API client, the output settings and the
+// name lookups (admin_names.go).
 type adminClient struct {
-	base    string
+	api     *adminclient.Client
+	ctx     context.Context
 	server  string // base URL as given (for login and hints)
 	caFile  string // as given (for login)
 	context string // --context, for login and logout
 	token   string
-	output  string // "table" or "json"
-	http    *http.Client
+	output  string // "table", "json" or "id" (-q)
 	stdout  io.Writer
 	stderr  io.Writer
 	names   map[string][]nameCandidate // name lookups of this run (admin_names.go)
@@ -52,47 +52,59 @@ type adminClient struct {
 
 const adminDefaultServer = "https://127.0.0.1:8443"
 
-func runAdmin(args []string, stdout, stderr io.Writer) int {
+// adminGlobals are the flags before the command.
+type adminGlobals struct {
+	fs                                         *flag.FlagSet
+	server, token, caFile, contextName, output *string
+	quiet                                      *bool
+}
+
+func newAdminGlobals() adminGlobals {
 	fs := flag.NewFlagSet("hellomdm admin", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	server := fs.String("server", adminDefaultServer, "server base URL (or the context's)")
-	token := fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN, or the context's)")
-	caFile := fs.String("ca-file", "", "PEM file of the CA that signed the server certificate: DATA/ca.pem (or the context's)")
-	contextName := fs.String("context", "", "the stored login to use (admin login; default: the current one)")
-	output := fs.String("o", "table", "output: table or json")
-	quiet := fs.Bool("q", false, "print only the IDs of the objects shown, created or changed, one per line (user totp: the otpauth:// URI), for $(...) in scripts")
-	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: hellomdm admin [--server URL] [--token T] [--ca-file F] [--context NAME] [-o table|json] [-q] <command> ...\n\nCommands:\n")
-		var names []string
-		for n := range adminCommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "  %s\n", adminCommands[n].usage)
-		}
-		fmt.Fprintln(w, "\nGlobal flags:")
-		printFlagLines(w, fs)
-		fmt.Fprintln(w, "\nRun 'hellomdm admin <command> -h' for a command's flags and an example.")
+	return adminGlobals{fs: fs,
+		server:      fs.String("server", adminDefaultServer, "server base URL (or the context's)"),
+		token:       fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN, or the context's)"),
+		caFile:      fs.String("ca-file", "", "PEM file of the CA that signed the server certificate: DATA/ca.pem (or the context's)"),
+		contextName: fs.String("context", "", "the stored login to use (admin login; default: the current one)"),
+		output:      fs.String("o", "table", "output: table or json"),
+		quiet:       fs.Bool("q", false, "print only the IDs of the objects shown, created or changed, one per line (user totp: the otpauth:// URI), for $(...) in scripts"),
 	}
-	err := parseFlags(fs, args, "HELLOMDM_ADMIN_")
+}
+
+func (g adminGlobals) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: hellomdm admin [--server URL] [--token T] [--ca-file F] [--context NAME] [-o table|json] [-q] <command> ...\n\nCommands:\n")
+	var names []string
+	for n := range adminCommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s\n", adminCommands[n].usage)
+	}
+	fmt.Fprintln(w, "\nGlobal flags:")
+	printFlagLines(w, g.fs)
+	fmt.Fprintln(w, "\nRun 'hellomdm admin <command> -h' for a command's flags and an example.")
+}
+
+func runAdmin(args []string, stdout, stderr io.Writer) int {
+	g := newAdminGlobals()
+	err := parseFlags(g.fs, args, "HELLOMDM_ADMIN_")
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		usage(stdout)
+		g.usage(stdout)
 		return exitOK
 	case err != nil:
-		fmt.Fprintf(stderr, "hellomdm admin: %s\nRun 'hellomdm admin -h' for its flags and commands.\n", flagError(fs, err))
+		fmt.Fprintf(stderr, "hellomdm admin: %s\nRun 'hellomdm admin -h' for its flags and commands.\n", flagError(g.fs, err))
 		return exitUsage
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	rest := fs.Args()
+	rest := g.fs.Args()
 	if len(rest) == 0 {
-		usage(stderr)
+		g.usage(stderr)
 		return exitUsage
 	}
 	if isHelp(rest[0]) {
-		usage(stdout)
+		g.usage(stdout)
 		return exitOK
 	}
 	// Commands are one or two words: "tenant create", "audit export", "apply".
@@ -105,94 +117,117 @@ func runAdmin(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hellomdm admin: unknown command %q%s\nRun 'hellomdm admin -h' for the commands.\n", strings.Join(rest, " "), adminSuggestion(rest))
 		return exitUsage
 	}
-	if *output != "table" && *output != "json" {
-		fmt.Fprintf(stderr, "hellomdm admin: -o %q: want table or json\n", *output)
-		return exitUsage
+	c, code := g.client(name, cmd, cmdArgs, stdout, stderr)
+	if c == nil {
+		return code
 	}
-	if *quiet {
+	return c.finish(name, cmd, cmd.run(c, cmdArgs))
+}
+
+// client checks the output flags, fills in the stored login's settings and builds the
+// command's client; nil, with the exit code, when the command line is refused.
+func (g adminGlobals) client(name string, cmd adminCommand, cmdArgs []string, stdout, stderr io.Writer) (*adminClient, int) {
+	if *g.output != "table" && *g.output != "json" {
+		fmt.Fprintf(stderr, "hellomdm admin: -o %q: want table or json\n", *g.output)
+		return nil, exitUsage
+	}
+	if *g.quiet {
 		if cmd.noIDs != "" && !slices.ContainsFunc(cmdArgs, isHelp) {
 			fmt.Fprintf(stderr, "hellomdm admin %s: -q prints only IDs, and %s has none to print: %s\n", name, name, cmd.noIDs)
-			return exitUsage
+			return nil, exitUsage
 		}
-		*output = "id"
+		*g.output = "id"
 	}
 	// Settings not given as flags or environment come from the stored login (admin login).
 	// login itself stores what it is given; logout and context commands only edit the file.
 	if name != "login" {
-		cfg, _, cfgErr := loadAdminConfig()
-		use := *contextName
-		if use == "" {
-			use = cfg.Current
-		}
-		if use != "" {
-			ctx, ok := cfg.Contexts[use]
-			switch {
-			case cfgErr != nil && *contextName != "":
-				fmt.Fprintf(stderr, "hellomdm admin: --context %s: %v\n", use, cfgErr)
-				return exitUsage
-			case !ok && *contextName != "" && name != "logout":
-				fmt.Fprintf(stderr, "hellomdm admin: no context %q%s (hellomdm admin context list shows them; hellomdm admin login --context %s stores one)\n",
-					use, didYouMean(use, cfg.names()), use)
-				return exitUsage
-			case ok:
-				if !given["server"] {
-					*server = ctx.Server
-				}
-				if !given["ca-file"] {
-					*caFile = ctx.CAFile
-				}
-				if !given["token"] {
-					*token = ctx.Token
-				}
-			}
+		if msg := g.fromContext(name); msg != "" {
+			fmt.Fprintln(stderr, msg)
+			return nil, exitUsage
 		}
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if *caFile != "" {
-		pemBytes, err := os.ReadFile(*caFile)
-		if err != nil {
+	var pool *x509.CertPool
+	if *g.caFile != "" {
+		var err error
+		pool, err = adminclient.LoadCAFile(*g.caFile)
+		switch {
+		case errors.Is(err, adminclient.ErrNoCertificate):
+			fmt.Fprintf(stderr, "hellomdm admin: %s holds no PEM certificate (want the server's DATA/ca.pem)\n", *g.caFile)
+			return nil, exitUsage
+		case err != nil:
 			fmt.Fprintf(stderr, "hellomdm admin: --ca-file: %v\n", err)
-			return exitUsage
+			return nil, exitUsage
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			fmt.Fprintf(stderr, "hellomdm admin: %s holds no PEM certificate (want the server's DATA/ca.pem)\n", *caFile)
-			return exitUsage
-		}
-		tlsCfg.RootCAs = pool
 	}
-	base := strings.TrimRight(*server, "/")
-	c := &adminClient{base: base + "/api/v1", server: base, caFile: *caFile, context: *contextName, token: *token, output: *output,
-		stdout: stdout, stderr: stderr,
-		http: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}}
-	err = cmd.run(c, cmdArgs)
+	base := strings.TrimRight(*g.server, "/")
+	api := adminclient.New(adminclient.Config{Server: base, Token: *g.token, RootCAs: pool, Timeout: 5 * time.Minute})
+	return &adminClient{api: api, ctx: context.Background(), server: base, caFile: *g.caFile, context: *g.contextName,
+		token: *g.token, output: *g.output, stdout: stdout, stderr: stderr}, exitOK
+}
+
+// fromContext fills the settings not given as flags or environment from the stored login
+// (--context, else the current one); it returns the refusal of a --context that is not there.
+func (g adminGlobals) fromContext(name string) string {
+	given := map[string]bool{}
+	g.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	cfg, _, cfgErr := loadAdminConfig()
+	use := *g.contextName
+	if use == "" {
+		use = cfg.Current
+	}
+	if use == "" {
+		return ""
+	}
+	ctx, ok := cfg.Contexts[use]
+	switch {
+	case cfgErr != nil && *g.contextName != "":
+		return fmt.Sprintf("hellomdm admin: --context %s: %v", use, cfgErr)
+	case !ok && *g.contextName != "" && name != "logout":
+		return fmt.Sprintf("hellomdm admin: no context %q%s (hellomdm admin context list shows them; hellomdm admin login --context %s stores one)",
+			use, didYouMean(use, cfg.names()), use)
+	case ok:
+		if !given["server"] {
+			*g.server = ctx.Server
+		}
+		if !given["ca-file"] {
+			*g.caFile = ctx.CAFile
+		}
+		if !given["token"] {
+			*g.token = ctx.Token
+		}
+	}
+	return ""
+}
+
+// finish prints what the command's error means and returns the exit code.
+func (c *adminClient) finish(name string, cmd adminCommand, err error) int {
 	var ue usageError
 	var he helpRequest
-	var ae *apiError
+	var ae *adminclient.Error
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &he):
-		printFlagHelp(stdout, "hellomdm admin "+cmd.usage, he.fs, adminExample(name, cmd))
+		printFlagHelp(c.stdout, "hellomdm admin "+cmd.usage, he.fs, adminExample(name, cmd))
 		return exitOK
 	case errors.As(err, &ue) && ue.msg == flag.ErrHelp.Error():
 		// A command that parses its flags itself: its usage line and example.
-		fmt.Fprintf(stdout, "Usage: hellomdm admin %s\n\nExample:\n  %s\n", cmd.usage, adminExample(name, cmd))
+		fmt.Fprintf(c.stdout, "Usage: hellomdm admin %s\n\nExample:\n  %s\n", cmd.usage, adminExample(name, cmd))
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "hellomdm admin %s: %v\nusage: hellomdm admin %s\nRun 'hellomdm admin %s -h' for its flags and an example.\n", name, err, cmd.usage, name)
+		fmt.Fprintf(c.stderr, "hellomdm admin %s: %v\nusage: hellomdm admin %s\nRun 'hellomdm admin %s -h' for its flags and an example.\n", name, err, cmd.usage, name)
 		return exitUsage
 	case transportError(err):
-		fmt.Fprintf(stderr, "hellomdm admin %s: %v\n%s\n", name, err, transportHint(err, base, caFileAdvice))
+		fmt.Fprintf(c.stderr, "hellomdm admin %s: %v\n%s\n", name, err, transportHint(err, c.server, caFileAdvice))
 		return exitTransport
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && c.token == "":
-		fmt.Fprintf(stderr, "hellomdm admin %s: %v\nNo admin token was sent: pass --token or set HELLOMDM_ADMIN_TOKEN (or store one with hellomdm admin login).\n", name, err)
+		fmt.Fprintf(c.stderr, "hellomdm admin %s: %v\nNo admin token was sent: pass --token or set HELLOMDM_ADMIN_TOKEN (or store one with hellomdm admin login).\n", name, err)
 		return exitFailed
 	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized:
-		fmt.Fprintf(stderr, "hellomdm admin %s: %v\nThe server does not accept this token: check --token, HELLOMDM_ADMIN_TOKEN or the stored login (hellomdm admin context list).\n", name, err)
+		fmt.Fprintf(c.stderr, "hellomdm admin %s: %v\nThe server does not accept this token: check --token, HELLOMDM_ADMIN_TOKEN or the stored login (hellomdm admin context list).\n", name, err)
 		return exitFailed
 	}
-	fmt.Fprintf(stderr, "hellomdm admin %s: %v\n", name, err)
+	fmt.Fprintf(c.stderr, "hellomdm admin %s: %v\n", name, err)
 	return exitFailed
 }
 
@@ -253,172 +288,61 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// apiError is the server's JSON error, shown to the admin as "code: message (HTTP n)".
-type apiError struct {
-	Status  int
-	Code    string
-	Message string
-	Note    string // the client's explanation, e.g. a value that is neither an ID nor a name
+// notedError is the server's refusal of a value the client could not resolve: the note says
+// it is neither an ID nor a name ("code: message (HTTP n): note").
+type notedError struct {
+	api  *adminclient.Error
+	note string
 }
 
-func (e *apiError) Error() string {
-	if e.Note != "" {
-		return fmt.Sprintf("%s: %s (HTTP %d): %s", e.Code, e.Message, e.Status, e.Note)
+func (e *notedError) Error() string { return e.api.Error() + ": " + e.note }
+func (e *notedError) Unwrap() error { return e.api }
+
+// read finishes a call of the API: a refusal carries the notes of the values that were
+// neither an ID nor a name (admin_names.go), which are then spent.
+func (c *adminClient) read(err error) error {
+	notes := c.notes
+	c.notes = nil
+	var ae *adminclient.Error
+	if errors.As(err, &ae) && len(notes) > 0 {
+		return &notedError{api: ae, note: strings.Join(notes, "; ")}
 	}
-	return fmt.Sprintf("%s: %s (HTTP %d)", e.Code, e.Message, e.Status)
+	return err
 }
 
-// do sends a JSON request and decodes a JSON answer into out (when non-nil).
-func (c *adminClient) do(method, path string, body, out any) error {
-	resolved, err := c.resolvePath(path)
-	if err != nil {
-		return err
-	}
-	return c.doRaw(method, resolved, body, out)
+// wrote finishes a write: as read, and the names looked up so far are forgotten.
+func (c *adminClient) wrote(err error) error {
+	c.names = nil
+	return c.read(err)
 }
 
-// doRaw is do without name resolution in path.
-func (c *adminClient) doRaw(method, path string, body, out any) error {
-	resp, err := c.sendRaw(method, path, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decoding the server's answer: %w", err)
-	}
-	return nil
-}
-
-// call sends a JSON request and prints the answer (see print) with the given columns.
-func (c *adminClient) call(method, path string, body any, columns ...string) error {
-	var out map[string]any
-	if err := c.do(method, path, body, &out); err != nil {
-		return err
-	}
-	c.warnAnswer(out)
-	return c.print(out, columns...)
-}
-
-// warnAnswer prints the "warnings" of an API answer on stderr: the write was done, but
+// warnAnswer prints the warnings of an API answer on stderr: the write was done, but
 // something about it will not work as the admin may expect (e.g. PIN reset in a government
 // cloud).
-func (c *adminClient) warnAnswer(out map[string]any) {
-	list, _ := out["warnings"].([]any)
-	for _, w := range list {
-		if s, ok := w.(string); ok {
-			fmt.Fprintln(c.stderr, "warning: "+s)
-		}
+func (c *adminClient) warnAnswer(warnings []string) {
+	for _, w := range warnings {
+		fmt.Fprintln(c.stderr, "warning: "+w)
 	}
-}
-
-// send performs a request and turns non-2xx answers into *apiError; the caller closes the
-// body of a successful response (for streaming). Names in path become IDs (resolvePath).
-func (c *adminClient) send(method, path string, body any) (*http.Response, error) {
-	resolved, err := c.resolvePath(path)
-	if err != nil {
-		return nil, err
-	}
-	return c.sendRaw(method, resolved, body)
-}
-
-// sendRaw is send without name resolution. A write forgets the names looked up so far.
-func (c *adminClient) sendRaw(method, path string, body any) (*http.Response, error) {
-	if method != http.MethodGet {
-		c.names = nil
-	}
-	resp, err := c.exchange(method, path, body)
-	var ae *apiError
-	if errors.As(err, &ae) && len(c.notes) > 0 {
-		ae.Note = strings.Join(c.notes, "; ")
-	}
-	c.notes = nil
-	return resp, err
-}
-
-// postAttempts and postRetryPause: a POST whose connection fails before an answer arrives is
-// sent again, with the same Idempotency-Key, so a reply lost on the way back is answered from
-// the server's record instead of creating the object twice.
-const (
-	postAttempts   = 3
-	postRetryPause = time.Second
-)
-
-func (c *adminClient) exchange(method, path string, body any) (*http.Response, error) {
-	var raw []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		raw = b
-	}
-	key := ""
-	attempts := 1
-	if method == http.MethodPost {
-		key, attempts = uuid.NewString(), postAttempts
-	}
-	var (
-		resp *http.Response
-		err  error
-	)
-	for i := 0; i < attempts; i++ {
-		if i > 0 {
-			time.Sleep(postRetryPause)
-		}
-		var rd io.Reader
-		if raw != nil {
-			rd = bytes.NewReader(raw)
-		}
-		req, rerr := http.NewRequest(method, c.base+path, rd)
-		if rerr != nil {
-			return nil, rerr
-		}
-		if c.token != "" {
-			req.Header.Set("Authorization", "Bearer "+c.token)
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if key != "" {
-			req.Header.Set("Idempotency-Key", key)
-		}
-		if resp, err = c.http.Do(req); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		defer resp.Body.Close()
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
-			e.Error.Code, e.Error.Message = "httpError", strings.TrimSpace(string(raw))
-		}
-		return nil, &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
-	}
-	return resp, nil
 }
 
 // print writes v as indented JSON (-o json) or as a table of the given columns, each row
 // taken from v's "value" list (or v itself) by JSON field name.
 func (c *adminClient) print(v any, columns ...string) error {
-	if c.output == "json" {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
+	}
+	if c.output == "json" {
+		// As the server's JSON decoded into maps: properties in name order, numbers as sent.
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var norm any
+		if err := dec.Decode(&norm); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(norm)
 	}
 	var rows []map[string]any
 	var list struct {
@@ -452,6 +376,14 @@ func (c *adminClient) print(v any, columns ...string) error {
 	return tw.Flush()
 }
 
+// printList prints a list the API answered as {"value": [...]}.
+func printList[T any](c *adminClient, list []T, columns ...string) error {
+	if list == nil {
+		list = []T{}
+	}
+	return c.print(map[string]any{"value": list}, columns...)
+}
+
 // printIDs is the -q output: each non-empty ID on a line of its own.
 func (c *adminClient) printIDs(ids ...string) error {
 	for _, id := range ids {
@@ -477,6 +409,8 @@ func cell(v any) string {
 			parts[i] = cell(p)
 		}
 		return strings.Join(parts, ",")
+	case json.Number:
+		return x.String()
 	case float64:
 		if x == float64(int64(x)) {
 			return fmt.Sprint(int64(x))

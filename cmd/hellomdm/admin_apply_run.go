@@ -1,10 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
+
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
 func init() {
@@ -56,210 +57,224 @@ func (c *adminClient) defaultTenant(tid string) (string, error) {
 	if tid != "" {
 		return c.resolve("tenant", "", tid)
 	}
-	var out struct {
-		Value []struct {
-			ID string `json:"id"`
-		} `json:"value"`
-	}
-	if err := c.do("GET", "/tenants", nil, &out); err != nil {
+	ts, err := c.api.Tenants(c.ctx)
+	if err := c.read(err); err != nil {
 		return "", err
 	}
-	if len(out.Value) != 1 {
-		return "", usageError{fmt.Sprintf("the token sees %d tenants: give --tenant", len(out.Value))}
+	if len(ts) != 1 {
+		return "", usageError{fmt.Sprintf("the token sees %d tenants: give --tenant", len(ts))}
 	}
-	return out.Value[0].ID, nil
+	return ts[0].ID, nil
 }
 
 // currentPolicy reads the tenant's groups, members, profiles, assignments, users and devices.
 func (c *adminClient) currentPolicy(tid string) (currentState, error) {
-	have := currentState{Users: map[string]string{}, Devices: map[string]bool{}}
-	var groups struct {
-		Value []struct{ ID, DisplayName string } `json:"value"`
-	}
-	if err := c.do("GET", tenantPath(tid, "groups"), nil, &groups); err != nil {
+	have := currentState{Users: map[string]string{}, Devices: map[string]bool{}, DeviceNames: map[string]string{}}
+	groups, err := c.api.Groups(c.ctx, tid)
+	if err := c.read(err); err != nil {
 		return have, err
 	}
-	for _, g := range groups.Value {
-		var raw struct {
-			Value []struct{ Kind, ID string } `json:"value"`
-		}
-		if err := c.do("GET", tenantPath(tid, "groups", g.ID, "members"), nil, &raw); err != nil {
+	for _, g := range groups {
+		members, err := c.api.Members(c.ctx, tid, g.ID)
+		if err := c.read(err); err != nil {
 			return have, err
 		}
 		cg := currentGroup{ID: g.ID, Name: g.DisplayName}
-		for _, m := range raw.Value {
+		for _, m := range members {
 			cg.Members = append(cg.Members, memberRef{Kind: m.Kind, Key: m.ID})
 		}
 		have.Groups = append(have.Groups, cg)
 	}
-	for _, route := range []string{"configurationPolicies", "deviceConfigurations"} {
-		var list struct {
-			Value []json.RawMessage `json:"value"`
-		}
-		if err := c.do("GET", tenantPath(tid, route), nil, &list); err != nil {
-			return have, err
-		}
-		for _, raw := range list.Value {
-			var head struct{ ID, Name, DisplayName string }
-			if err := json.Unmarshal(raw, &head); err != nil {
-				return have, fmt.Errorf("decoding a profile: %w", err)
-			}
-			name := head.Name
-			if route == "deviceConfigurations" {
-				name = head.DisplayName
-			}
-			var as struct {
-				Value []struct {
-					Target struct {
-						Type    string `json:"@odata.type"`
-						GroupID string `json:"groupId"`
-					} `json:"target"`
-				} `json:"value"`
-			}
-			if err := c.do("GET", tenantPath(tid, route, head.ID, "assignments"), nil, &as); err != nil {
-				return have, err
-			}
-			p := currentProfile{ID: head.ID, Name: name, Route: route, JSON: raw}
-			for _, a := range as.Value {
-				p.Assignments = append(p.Assignments, assignTarget{Type: a.Target.Type, Group: a.Target.GroupID})
-			}
-			have.Profiles = append(have.Profiles, p)
-		}
-	}
-	var users struct {
-		Value []struct {
-			ID  string `json:"id"`
-			UPN string `json:"userPrincipalName"`
-		} `json:"value"`
-	}
-	if err := c.do("GET", tenantPath(tid, "users"), nil, &users); err != nil {
+	if have.Profiles, err = c.currentProfiles(tid); err != nil {
 		return have, err
 	}
-	for _, u := range users.Value {
-		have.Users[strings.ToLower(u.UPN)] = u.ID
-	}
-	var devices struct {
-		Value []struct{ ID, DeviceName string } `json:"value"`
-	}
-	if err := c.do("GET", tenantPath(tid, "devices"), nil, &devices); err != nil {
+	users, err := c.api.Users(c.ctx, tid)
+	if err := c.read(err); err != nil {
 		return have, err
 	}
-	have.DeviceNames = map[string]string{}
-	for _, d := range devices.Value {
+	for _, u := range users {
+		have.Users[strings.ToLower(u.UserPrincipalName)] = u.ID
+	}
+	devices, err := c.api.Devices(c.ctx, tid, adminclient.DeviceFilter{})
+	if err := c.read(err); err != nil {
+		return have, err
+	}
+	for _, d := range devices {
 		have.Devices[d.ID] = true
 		have.DeviceNames[d.ID] = d.DeviceName
 	}
 	return have, nil
 }
 
+// currentProfiles reads the tenant's profiles on both routes with their assignments.
+func (c *adminClient) currentProfiles(tid string) ([]currentProfile, error) {
+	var out []currentProfile
+	for _, route := range adminclient.ProfileRoutes {
+		list, err := c.api.Profiles(c.ctx, tid, route)
+		if err := c.read(err); err != nil {
+			return nil, err
+		}
+		for _, prof := range list {
+			as, err := c.api.ProfileAssignments(c.ctx, tid, route, prof.ID)
+			if err := c.read(err); err != nil {
+				return nil, err
+			}
+			p := currentProfile{ID: prof.ID, Name: prof.Name, Route: string(route), JSON: prof.Raw}
+			if route == adminclient.CustomOMAURI {
+				p.Name = prof.DisplayName
+			}
+			for _, a := range as {
+				p.Assignments = append(p.Assignments, assignTarget{Type: a.Target.Type, Group: a.Target.GroupID})
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// planRun applies one plan: the IDs of the groups and profiles by lower-case name, known
+// or created so far.
+type planRun struct {
+	c          *adminClient
+	tid        string
+	plan       []change
+	groupIDs   map[string]string
+	profileIDs map[string]string
+}
+
 // executePlan applies a plan in dependency order: groups, profiles, members, assignments,
 // then deletions (profiles before the groups they may target).
 func (c *adminClient) executePlan(tid string, plan []change) error {
-	groupIDs := map[string]string{}
+	r := &planRun{c: c, tid: tid, plan: plan, groupIDs: map[string]string{}, profileIDs: map[string]string{}}
 	for _, ch := range plan {
 		if ch.Kind == "Group" && ch.ID != "" {
-			groupIDs[strings.ToLower(ch.Name)] = ch.ID
+			r.groupIDs[strings.ToLower(ch.Name)] = ch.ID
 		}
 	}
-	profileIDs := map[string]string{}
-	for i := range plan {
-		ch := &plan[i]
+	for _, step := range []func() error{r.createGroups, r.writeProfiles, r.syncMembers, r.assign, r.deletions} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *planRun) createGroups() error {
+	for i := range r.plan {
+		ch := &r.plan[i]
 		if ch.Kind != "Group" || ch.Action != actCreate {
 			continue
 		}
-		var out struct{ ID string }
-		body := map[string]string{"displayName": ch.Name}
-		if ch.Description != "" {
-			body["description"] = ch.Description
-		}
-		if err := c.do("POST", tenantPath(tid, "groups"), body, &out); err != nil {
+		g, err := r.c.api.CreateGroup(r.c.ctx, r.tid, adminclient.GroupRequest{DisplayName: ch.Name, Description: ch.Description})
+		if err := r.c.wrote(err); err != nil {
 			return fmt.Errorf("creating group %q: %w", ch.Name, err)
 		}
-		ch.ID, groupIDs[strings.ToLower(ch.Name)] = out.ID, out.ID
+		ch.ID, r.groupIDs[strings.ToLower(ch.Name)] = g.ID, g.ID
 	}
-	for i := range plan {
-		ch := &plan[i]
+	return nil
+}
+
+func (r *planRun) writeProfiles() error {
+	for i := range r.plan {
+		ch := &r.plan[i]
 		if ch.Kind != "Profile" {
 			continue
 		}
 		if ch.ID != "" {
-			profileIDs[strings.ToLower(ch.Name)] = ch.ID
+			r.profileIDs[strings.ToLower(ch.Name)] = ch.ID
 		}
-		var out struct {
-			ID       string
-			Warnings []string `json:"warnings"`
-		}
+		var out adminclient.Profile
+		var err error
 		switch ch.Action {
 		case actCreate:
-			if err := c.do("POST", tenantPath(tid, ch.Route), ch.JSON, &out); err != nil {
+			out, err = r.c.api.CreateProfile(r.c.ctx, r.tid, adminclient.ProfileRoute(ch.Route), ch.JSON)
+			if err := r.c.wrote(err); err != nil {
 				return fmt.Errorf("creating profile %q: %w", ch.Name, err)
 			}
-			ch.ID, profileIDs[strings.ToLower(ch.Name)] = out.ID, out.ID
+			ch.ID, r.profileIDs[strings.ToLower(ch.Name)] = out.ID, out.ID
 		case actUpdate:
-			if err := c.do("PUT", tenantPath(tid, ch.Route, ch.ID), ch.JSON, &out); err != nil {
+			out, err = r.c.api.ReplaceProfile(r.c.ctx, r.tid, adminclient.ProfileRoute(ch.Route), ch.ID, ch.JSON)
+			if err := r.c.wrote(err); err != nil {
 				return fmt.Errorf("updating profile %q: %w", ch.Name, err)
 			}
 		}
-		c.warn(fmt.Sprintf("profile %q", ch.Name), out.Warnings)
+		r.c.warn(fmt.Sprintf("profile %q", ch.Name), out.Warnings)
 	}
-	memberID := func(m memberRef) string {
-		if m.Kind == "group" {
-			return groupIDs[strings.ToLower(m.Key)]
-		}
-		return m.Key
+	return nil
+}
+
+// memberID is the ID of a member: users and devices have theirs, groups are by name.
+func (r *planRun) memberID(m memberRef) string {
+	if m.Kind == "group" {
+		return r.groupIDs[strings.ToLower(m.Key)]
 	}
-	for _, ch := range plan {
+	return m.Key
+}
+
+func (r *planRun) syncMembers() error {
+	for _, ch := range r.plan {
 		if ch.Kind != "Group" || ch.Action == actDelete || ch.Action == actUnmanaged {
 			continue
 		}
 		for _, m := range ch.AddMembers {
-			if err := c.do("POST", tenantPath(tid, "groups", ch.ID, "members"), map[string]string{"id": memberID(m)}, nil); err != nil {
+			if err := r.c.wrote(r.c.api.AddMember(r.c.ctx, r.tid, ch.ID, r.memberID(m))); err != nil {
 				return fmt.Errorf("adding %s to group %q: %w", m.Text, ch.Name, err)
 			}
 		}
 		for _, m := range ch.DelMembers {
-			if err := c.do("DELETE", tenantPath(tid, "groups", ch.ID, "members", memberID(m)), nil, nil); err != nil {
+			if err := r.c.wrote(r.c.api.RemoveMember(r.c.ctx, r.tid, ch.ID, r.memberID(m))); err != nil {
 				return fmt.Errorf("removing %s from group %q: %w", m.Text, ch.Name, err)
 			}
 		}
 	}
+	return nil
+}
+
+func (r *planRun) assign() error {
 	routes := map[string]string{}
-	for _, ch := range plan {
+	for _, ch := range r.plan {
 		if ch.Kind == "Profile" {
 			routes[strings.ToLower(ch.Name)] = ch.Route
 		}
 	}
-	for _, ch := range plan {
+	for _, ch := range r.plan {
 		if ch.Kind != "Assignment" || ch.Action == actUnchanged {
 			continue
 		}
-		pid := profileIDs[strings.ToLower(ch.Name)]
+		pid := r.profileIDs[strings.ToLower(ch.Name)]
 		route := routes[strings.ToLower(ch.Name)]
 		if pid == "" || route == "" {
 			return fmt.Errorf("assigning %q: the profile is not in the documents", ch.Name)
 		}
-		items := []map[string]any{}
+		items := []adminclient.Assignment{}
 		for _, t := range ch.Targets {
-			target := map[string]any{"@odata.type": t.Type}
+			target := adminclient.AssignmentTarget{Type: t.Type}
 			if t.Group != "" {
-				target["groupId"] = groupIDs[strings.ToLower(t.Group)]
+				target.GroupID = r.groupIDs[strings.ToLower(t.Group)]
 			}
-			items = append(items, map[string]any{"target": target})
+			items = append(items, adminclient.Assignment{Target: target})
 		}
-		if err := c.do("POST", tenantPath(tid, route, pid, "assign"), map[string]any{"assignments": items}, nil); err != nil {
+		_, err := r.c.api.AssignProfile(r.c.ctx, r.tid, adminclient.ProfileRoute(route), pid, items)
+		if err := r.c.wrote(err); err != nil {
 			return fmt.Errorf("assigning %q: %w", ch.Name, err)
 		}
 	}
+	return nil
+}
+
+func (r *planRun) deletions() error {
 	for _, kind := range []string{"Profile", "Group"} {
-		for _, ch := range plan {
+		for _, ch := range r.plan {
 			if ch.Kind != kind || ch.Action != actDelete {
 				continue
 			}
-			path := tenantPath(tid, "groups", ch.ID)
+			var err error
 			if kind == "Profile" {
-				path = tenantPath(tid, ch.Route, ch.ID)
+				err = r.c.api.DeleteProfile(r.c.ctx, r.tid, adminclient.ProfileRoute(ch.Route), ch.ID)
+			} else {
+				err = r.c.api.DeleteGroup(r.c.ctx, r.tid, ch.ID)
 			}
-			if err := c.do("DELETE", path, nil, nil); err != nil {
+			if err := r.c.wrote(err); err != nil {
 				return fmt.Errorf("deleting %s %q: %w", strings.ToLower(kind), ch.Name, err)
 			}
 		}

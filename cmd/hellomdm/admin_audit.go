@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
 func init() {
@@ -50,27 +51,35 @@ func runAuditExport(c *adminClient, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{"unexpected argument " + fs.Arg(0)}
 	}
-	q := url.Values{"format": {*format}}
-	for name, v := range params {
-		if *v != "" {
-			q.Set(name, *v)
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	q := adminclient.AuditQuery{Format: *format, From: *params["from"], To: *params["to"], Kinds: kinds, Actor: *params["actor"]}
+	// Device and profile names become IDs; one that is neither goes to the server as it is
+	// (it may know an ID the list does not show, e.g. a deleted device's).
+	for _, f := range []struct {
+		kind string
+		v    *string
+	}{{"device", &q.Device}, {"profile", &q.Profile}} {
+		if *params[f.kind] != "" {
+			if *f.v, err = c.resolve(f.kind, tenant, *params[f.kind]); err != nil {
+				return err
+			}
 		}
 	}
-	for _, k := range kinds {
-		q.Add("kind", k)
+	dl, err := c.api.ExportAudit(c.ctx, tenant, q)
+	if err := c.read(err); err != nil {
+		return err
 	}
-	return exportToFile(c, tenantPath(*tid, "audit")+"?"+q.Encode(), *out, *format)
+	return exportToFile(c, dl, *out, *format)
 }
 
 // exportToFile streams a download into a temporary file next to out, showing progress on
 // stderr, and renames it to out only once the server finished the export: a broken transfer
 // leaves no file that looks complete.
-func exportToFile(c *adminClient, path, out, format string) error {
-	resp, err := c.send("GET", path, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
+func exportToFile(c *adminClient, dl *adminclient.Download, out, format string) error {
+	defer dl.Body.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".part*")
 	if err != nil {
 		return fmt.Errorf("creating output file: %w", err)
@@ -79,7 +88,7 @@ func exportToFile(c *adminClient, path, out, format string) error {
 	cnt := newRowCounter(format)
 	p := startProgress(c.stderr, cnt)
 	start := time.Now()
-	_, err = io.Copy(io.MultiWriter(tmp, cnt), resp.Body)
+	_, err = io.Copy(io.MultiWriter(tmp, cnt), dl.Body)
 	p.stop()
 	if err != nil {
 		tmp.Close()
@@ -186,22 +195,6 @@ func (r *rowCounter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// verifyView is the server's answer to GET .../audit/verify.
-type verifyView struct {
-	OK      bool   `json:"ok"`
-	Checked uint64 `json:"checked"`
-	Head    struct {
-		Seq  uint64 `json:"seq"`
-		Hash string `json:"hash"`
-	} `json:"head"`
-	Broken *struct {
-		Seq     uint64 `json:"seq"`
-		EventID string `json:"eventId"`
-		Reason  string `json:"reason"`
-		Detail  string `json:"detail"`
-	} `json:"broken"`
-}
-
 // errChainBroken makes `audit verify` exit 1 after printing where the chain broke.
 var errChainBroken = errors.New("the audit chain does not verify")
 
@@ -214,8 +207,12 @@ func runAuditVerify(c *adminClient, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{"unexpected argument " + fs.Arg(0)}
 	}
-	var v verifyView
-	if err := c.do("GET", tenantPath(*tid, "audit", "verify"), nil, &v); err != nil {
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	v, err := c.api.VerifyAudit(c.ctx, tenant)
+	if err := c.read(err); err != nil {
 		return err
 	}
 	if c.output == "json" {

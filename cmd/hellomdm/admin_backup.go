@@ -29,11 +29,11 @@ func runBackup(c *adminClient, args []string) error {
 		return err
 	}
 	start := time.Now()
-	resp, err := c.send("GET", "/backup", nil)
-	if err != nil {
+	dl, err := c.api.Backup(c.ctx)
+	if err := c.read(err); err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer dl.Body.Close()
 	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".part*")
 	if err != nil {
 		return fmt.Errorf("creating output file: %w", err)
@@ -43,9 +43,9 @@ func runBackup(c *adminClient, args []string) error {
 		tmp.Close()
 		return err
 	}
-	n, err := io.Copy(tmp, resp.Body)
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-		err = fmt.Errorf("got %d of %d bytes", n, resp.ContentLength)
+	n, err := io.Copy(tmp, dl.Body)
+	if err == nil && dl.Length >= 0 && n != dl.Length {
+		err = fmt.Errorf("got %d of %d bytes", n, dl.Length)
 	}
 	if err == nil {
 		err = tmp.Sync()

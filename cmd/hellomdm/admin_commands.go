@@ -1,5 +1,7 @@
 package main
 
+import adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+
 func init() {
 	adminCommands["command queue"] = adminCommand{
 		usage: "command queue --tenant TID --device DID --verb Replace --uri LOCURI [--format bool] [--data VALUE]",
@@ -14,8 +16,15 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device", "verb", "uri"); err != nil {
 				return err
 			}
-			body := map[string]string{"verb": *verb, "locUri": *uri, "format": *format, "data": *data}
-			return c.call("POST", tenantPath(*tid, "devices", *did, "commands"), body, "id", "verb", "locUri", "state")
+			tenant, device, err := c.resolveIn("device", *tid, *did)
+			if err != nil {
+				return err
+			}
+			cmd, err := c.api.QueueCommand(c.ctx, tenant, device, adminclient.CommandRequest{Verb: *verb, LocURI: *uri, Format: *format, Data: *data})
+			if err := c.wrote(err); err != nil {
+				return err
+			}
+			return c.print(cmd, "id", "verb", "locUri", "state")
 		},
 	}
 	adminCommands["command list"] = adminCommand{
@@ -27,7 +36,15 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
-			return c.call("GET", tenantPath(*tid, "devices", *did, "commands"), nil, "id", "verb", "locUri", "state", "statusText", "attempts", "resentAs")
+			tenant, device, err := c.resolveIn("device", *tid, *did)
+			if err != nil {
+				return err
+			}
+			list, err := c.api.Commands(c.ctx, tenant, device)
+			if err := c.read(err); err != nil {
+				return err
+			}
+			return printList(c, list, "id", "verb", "locUri", "state", "statusText", "attempts", "resentAs")
 		},
 	}
 	adminCommands["command resend"] = adminCommand{
@@ -40,7 +57,15 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device", "command"); err != nil {
 				return err
 			}
-			return c.call("POST", tenantPath(*tid, "devices", *did, "commands", *id, "resend"), nil, "id", "verb", "locUri", "state")
+			tenant, device, err := c.resolveIn("device", *tid, *did)
+			if err != nil {
+				return err
+			}
+			cmd, err := c.api.ResendCommand(c.ctx, tenant, device, *id)
+			if err := c.wrote(err); err != nil {
+				return err
+			}
+			return c.print(cmd, "id", "verb", "locUri", "state")
 		},
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
 // Group Policy import: `gpo analyze` and `gpo import` upload a GPO to the server, which
@@ -36,12 +36,12 @@ func init() {
 			if err != nil {
 				return err
 			}
-			var out map[string]any
-			q := url.Values{"fileName": {name}}
-			if sc != "" {
-				q.Set("scope", sc)
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
 			}
-			if err := c.upload(tenantPath(*tid, "groupPolicy", "analyze")+"?"+q.Encode(), body, &out); err != nil {
+			out, err := c.api.AnalyzeGroupPolicy(c.ctx, tenant, adminclient.GroupPolicyUpload{FileName: name, Scope: sc, Data: body})
+			if err := c.wrote(err); err != nil {
 				return err
 			}
 			return c.printGPO(out, false)
@@ -67,15 +67,12 @@ func init() {
 			if err != nil {
 				return err
 			}
-			q := url.Values{"fileName": {file}, "name": {*name}}
-			if sc != "" {
-				q.Set("scope", sc)
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
 			}
-			if *dryRun {
-				q.Set("dryRun", "true")
-			}
-			var out map[string]any
-			if err := c.upload(tenantPath(*tid, "groupPolicy", "import")+"?"+q.Encode(), body, &out); err != nil {
+			out, err := c.api.ImportGroupPolicy(c.ctx, tenant, *name, *dryRun, adminclient.GroupPolicyUpload{FileName: file, Scope: sc, Data: body})
+			if err := c.wrote(err); err != nil {
 				return err
 			}
 			return c.printGPO(out, true)
@@ -181,47 +178,17 @@ func zipFolder(dir string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// upload POSTs raw bytes and decodes the JSON answer; a tenant name in path becomes its ID
-// (resolvePath).
-func (c *adminClient) upload(path string, body []byte, out any) error {
-	path, err := c.resolvePath(path)
-	if err != nil {
-		return err
-	}
-	notes := c.notes
-	c.names, c.notes = nil, nil
-	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
-			e.Error.Code, e.Error.Message = "httpError", strings.TrimSpace(string(raw))
-		}
-		return &apiError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Note: strings.Join(notes, "; ")}
-	}
-	return json.Unmarshal(raw, out)
-}
-
 // printGPO prints an analysis (or import answer): JSON as the server answered, or a table of
 // the rows with the summary under it.
-func (c *adminClient) printGPO(out map[string]any, imported bool) error {
+func (c *adminClient) printGPO(answer any, imported bool) error {
+	raw, err := json.Marshal(answer)
+	if err != nil {
+		return err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return err
+	}
 	if c.output == "json" {
 		return c.print(out)
 	}
@@ -237,7 +204,7 @@ func (c *adminClient) printGPO(out map[string]any, imported bool) error {
 	var sum struct {
 		Settings, Supported, NotSupported, Unknown, SupportedPercent int
 	}
-	raw, _ := json.Marshal(out["summary"])
+	raw, _ = json.Marshal(out["summary"])
 	_ = json.Unmarshal(raw, &sum)
 	fmt.Fprintf(c.stdout, "\n%d settings: %d supported (%d%%), %d not supported, %d unknown\n",
 		sum.Settings, sum.Supported, sum.SupportedPercent, sum.NotSupported, sum.Unknown)
@@ -256,6 +223,6 @@ func (c *adminClient) printGPO(out map[string]any, imported bool) error {
 		_, err := fmt.Fprintf(c.stdout, "dry run: would create custom profile %q with %d settings (nothing created)\n", prof["displayName"], n)
 		return err
 	}
-	_, err := fmt.Fprintf(c.stdout, "created profile %v\n", out["id"])
+	_, err = fmt.Fprintf(c.stdout, "created profile %v\n", out["id"])
 	return err
 }

@@ -138,10 +138,8 @@ func runLogin(c *adminClient, args []string) error {
 		return usageError{"no token to store: pass --token or set HELLOMDM_ADMIN_TOKEN (serve prints the bootstrap token at its first start)"}
 	}
 	// The token must work: list the tenants it sees.
-	var out struct {
-		Value []struct{} `json:"value"`
-	}
-	if err := c.do("GET", "/tenants", nil, &out); err != nil {
+	tenants, err := c.api.Tenants(c.ctx)
+	if err := c.read(err); err != nil {
 		return err
 	}
 	cfg, path, err := loadAdminConfig()
@@ -163,7 +161,7 @@ func runLogin(c *adminClient, args []string) error {
 	if err := cfg.save(path); err != nil {
 		return fmt.Errorf("saving %s: %w", path, err)
 	}
-	return c.done(fmt.Sprintf("logged in to %s as context %q (token works: %d tenant(s) visible); saved in %s", c.server, name, len(out.Value), path))
+	return c.done(fmt.Sprintf("logged in to %s as context %q (token works: %d tenant(s) visible); saved in %s", c.server, name, len(tenants), path))
 }
 
 func runLogout(c *adminClient, args []string) error {

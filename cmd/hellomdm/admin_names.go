@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
+
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
 // Names everywhere an ID is asked: --tenant, --user, --group, --profile and --device (and
@@ -38,64 +38,6 @@ type nameCandidate struct {
 type nameError struct{ msg string }
 
 func (e nameError) Error() string { return e.msg }
-
-// pathKinds maps a collection segment of /tenants/{tid}/... to the kind of the ID after it.
-var pathKinds = map[string]string{
-	"users": "user", "groups": "group", "devices": "device",
-	"configurationPolicies": "profile", "deviceConfigurations": "profile",
-}
-
-// resolvePath rewrites names in an API path (and its device/profile query parameters) to IDs.
-func (c *adminClient) resolvePath(path string) (string, error) {
-	p, query, _ := strings.Cut(path, "?")
-	segs := strings.Split(p, "/")
-	if len(segs) < 3 || segs[1] != "tenants" {
-		return path, nil
-	}
-	tid, err := url.PathUnescape(segs[2])
-	if err != nil {
-		return path, nil
-	}
-	if tid, err = c.resolve("tenant", "", tid); err != nil {
-		return "", err
-	}
-	segs[2] = url.PathEscape(tid)
-	for i := 3; i+1 < len(segs); i += 2 {
-		kind, ok := pathKinds[segs[i]]
-		if !ok {
-			break
-		}
-		v, err := url.PathUnescape(segs[i+1])
-		if err != nil {
-			break
-		}
-		if v, err = c.resolve(kind, tid, v); err != nil {
-			return "", err
-		}
-		segs[i+1] = url.PathEscape(v)
-	}
-	out := strings.Join(segs, "/")
-	if query != "" {
-		if q, err := url.ParseQuery(query); err == nil {
-			changed := false
-			for _, k := range []string{"device", "profile"} {
-				if v := q.Get(k); v != "" {
-					id, err := c.resolve(k, tid, v)
-					if err != nil {
-						return "", err
-					}
-					changed = changed || id != v
-					q.Set(k, id)
-				}
-			}
-			if changed {
-				query = q.Encode()
-			}
-		}
-		out += "?" + query
-	}
-	return out, nil
-}
 
 // resolve returns the ID of the kind's object (in tenant tid) that v names or is.
 func (c *adminClient) resolve(kind, tid, v string) (string, error) {
@@ -143,74 +85,72 @@ func (c *adminClient) resolve(kind, tid, v string) (string, error) {
 }
 
 // candidates lists the kind's objects with their names, once per command run (a write
-// forgets the list: see send).
+// forgets the list: see wrote).
 func (c *adminClient) candidates(kind, tid string) ([]nameCandidate, error) {
 	key := kind + "/" + tid
 	if cands, ok := c.names[key]; ok {
 		return cands, nil
 	}
-	type row struct {
-		ID              string   `json:"id"`
-		DisplayName     string   `json:"displayName"`
-		Name            string   `json:"name"`
-		VerifiedDomains []string `json:"verifiedDomains"`
-		UPN             string   `json:"userPrincipalName"`
-		DeviceName      string   `json:"deviceName"`
-	}
-	var paths []string
-	switch kind {
-	case "tenant":
-		paths = []string{"/tenants"}
-	case "user":
-		paths = []string{tenantPath(tid, "users")}
-	case "group":
-		paths = []string{tenantPath(tid, "groups")}
-	case "device":
-		paths = []string{tenantPath(tid, "devices")}
-	case "profile":
-		paths = []string{tenantPath(tid, "configurationPolicies"), tenantPath(tid, "deviceConfigurations")}
-	case "token":
-		paths = []string{"/tokens"}
-	}
-	var cands []nameCandidate
-	for _, p := range paths {
-		var out struct {
-			Value []row `json:"value"`
-		}
-		// Straight to the server: a lookup neither resolves names nor consumes notes.
-		resp, err := c.exchange("GET", p, nil)
-		if err != nil {
-			return nil, err
-		}
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("decoding the server's list: %w", err)
-		}
-		for _, r := range out.Value {
-			cd := nameCandidate{id: r.ID}
-			switch kind {
-			case "tenant":
-				cd.names = append(append(cd.names, r.VerifiedDomains...), r.DisplayName)
-			case "user":
-				cd.names = []string{r.UPN}
-			case "group":
-				cd.names = []string{r.DisplayName}
-			case "device":
-				cd.names = []string{r.DeviceName}
-			case "profile":
-				cd.names = []string{r.Name + r.DisplayName}
-			case "token":
-				cd.names = []string{r.Name}
-			}
-			cands = append(cands, cd)
-		}
+	// Straight to the server: a lookup neither resolves names nor consumes notes.
+	cands, err := c.lookup(kind, tid)
+	if err != nil {
+		return nil, err
 	}
 	if c.names == nil {
 		c.names = map[string][]nameCandidate{}
 	}
 	c.names[key] = cands
 	return cands, nil
+}
+
+// lookup lists the kind's objects in tenant tid with their names.
+func (c *adminClient) lookup(kind, tid string) ([]nameCandidate, error) {
+	var cands []nameCandidate
+	add := func(id string, names ...string) { cands = append(cands, nameCandidate{id: id, names: names}) }
+	switch kind {
+	case "tenant":
+		ts, err := c.api.Tenants(c.ctx)
+		for _, t := range ts {
+			add(t.ID, append(append([]string{}, t.VerifiedDomains...), t.DisplayName)...)
+		}
+		return cands, err
+	case "user":
+		us, err := c.api.Users(c.ctx, tid)
+		for _, u := range us {
+			add(u.ID, u.UserPrincipalName)
+		}
+		return cands, err
+	case "group":
+		gs, err := c.api.Groups(c.ctx, tid)
+		for _, g := range gs {
+			add(g.ID, g.DisplayName)
+		}
+		return cands, err
+	case "device":
+		ds, err := c.api.Devices(c.ctx, tid, adminclient.DeviceFilter{})
+		for _, d := range ds {
+			add(d.ID, d.DeviceName)
+		}
+		return cands, err
+	case "profile":
+		for _, route := range adminclient.ProfileRoutes {
+			ps, err := c.api.Profiles(c.ctx, tid, route)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range ps {
+				add(p.ID, p.Title())
+			}
+		}
+		return cands, nil
+	case "token":
+		ts, err := c.api.Tokens(c.ctx)
+		for _, t := range ts {
+			add(t.ID, t.Name)
+		}
+		return cands, err
+	}
+	return nil, fmt.Errorf("no lookup of %s names", kind)
 }
 
 // resolveList resolves each value of a repeated flag.
@@ -255,16 +195,6 @@ func (c *adminClient) withName(kind, tid, id string) string {
 		return id + " (" + n + ")"
 	}
 	return id
-}
-
-// tenantOfPath is the (unescaped) tenant of a /tenants/{tid}/... path.
-func tenantOfPath(path string) string {
-	segs := strings.Split(path, "/")
-	if len(segs) < 3 || segs[1] != "tenants" {
-		return ""
-	}
-	tid, _ := url.PathUnescape(segs[2])
-	return tid
 }
 
 // resolveIn returns the IDs of the tenant tid names or is, and of the kind's object in it

@@ -54,13 +54,13 @@ func (c *adminClient) profileDoc(name string, args []string, extra func(fs *flag
 	if err := parseCommand(fs, args, "tenant", "profile"); err != nil {
 		return nil, err
 	}
-	route, err := c.profileRoute(*tid, *p)
+	_, _, _, prof, err := c.findProfile(*tid, *p)
 	if err != nil {
 		return nil, err
 	}
 	var doc map[string]any
-	if err := c.do("GET", tenantPath(*tid, route, *p), nil, &doc); err != nil {
-		return nil, err
+	if err := json.Unmarshal(prof.Raw, &doc); err != nil {
+		return nil, fmt.Errorf("decoding the server's answer: %w", err)
 	}
 	return doc, nil
 }

@@ -21,22 +21,19 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "confirm"); err != nil {
 				return err
 			}
-			var t struct {
-				ID              string   `json:"id"`
-				VerifiedDomains []string `json:"verifiedDomains"`
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
 			}
-			if err := c.do("GET", tenantPath(*tid), nil, &t); err != nil {
+			t, err := c.api.Tenant(c.ctx, tenant)
+			if err := c.read(err); err != nil {
 				return err
 			}
 			want := strings.TrimSpace(*confirm)
 			if !strings.EqualFold(want, t.ID) && !slices.ContainsFunc(t.VerifiedDomains, func(d string) bool { return strings.EqualFold(d, want) }) {
 				return fmt.Errorf("refusing to delete tenant %s: --confirm %q is neither its ID nor one of its domains (%s)", t.ID, want, strings.Join(t.VerifiedDomains, ", "))
 			}
-			path := tenantPath(t.ID)
-			if *force {
-				path += "?force=true"
-			}
-			if err := c.do("DELETE", path, nil, nil); err != nil {
+			if err := c.wrote(c.api.DeleteTenant(c.ctx, t.ID, *force)); err != nil {
 				return err
 			}
 			return c.done("deleted tenant "+t.ID+" (its audit log is kept)", t.ID)

@@ -1,6 +1,10 @@
 package main
 
-import "flag"
+import (
+	"flag"
+
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+)
 
 // tenant update: PATCH /tenants/{tid} with the flags given (absent flags leave their field
 // as it is).
@@ -25,38 +29,38 @@ func init() {
 			if err != nil {
 				return err
 			}
-			patch := map[string]any{}
+			var patch adminclient.TenantPatch
+			given := false
 			fs.Visit(func(f *flag.Flag) {
 				switch f.Name {
 				case "name":
-					patch["displayName"] = *name
+					patch.DisplayName = name
 				case "domain":
-					patch["verifiedDomains"] = []string(domains)
+					list := []string(domains)
+					patch.VerifiedDomains = &list
 				case "auth-policy":
-					patch["authPolicy"] = *policy
+					patch.AuthPolicy = policy
 				case "federation-host":
-					patch["federationHost"] = *fedHost
+					patch.FederationHost = fedHost
 				case "gov-cloud":
-					patch["govCloud"] = *gov
+					patch.GovCloud = gov
 				case "return-uri":
-					patch["enrollmentReturnUris"] = uris
+					patch.EnrollmentReturnURIs = &uris
+				default:
+					return
 				}
+				given = true
 			})
-			if len(patch) == 0 {
+			if !given {
 				return usageError{"give at least one of --name, --domain, --auth-policy, --federation-host, --gov-cloud, --return-uri"}
 			}
-			var out map[string]any
-			if err := c.do("PATCH", tenantPath(*tid), patch, &out); err != nil {
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
 				return err
 			}
-			if ws, ok := out["warnings"].([]any); ok {
-				var list []string
-				for _, w := range ws {
-					if s, ok := w.(string); ok {
-						list = append(list, s)
-					}
-				}
-				c.warn("tenant "+*tid, list)
+			out, err := c.api.UpdateTenant(c.ctx, tenant, patch)
+			if err := c.wrote(err); err != nil {
+				return err
 			}
 			return c.print(out, tenantDetailColumns()...)
 		},

@@ -3,9 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
 // repeatedString is a flag that may be given several times (--domain a --domain b).
@@ -41,9 +42,12 @@ func init() {
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"id": *id, "displayName": *name, "verifiedDomains": []string(domains), "authPolicy": *policy,
-				"federationHost": *fedHost, "govCloud": *gov, "roleScopeTagIds": nonNilList(tags), "enrollmentReturnUris": uris}
-			return c.call("POST", "/tenants", body, tenantDetailColumns()...)
+			t, err := c.api.CreateTenant(c.ctx, adminclient.TenantRequest{ID: *id, DisplayName: *name, VerifiedDomains: domains, AuthPolicy: *policy,
+				FederationHost: *fedHost, GovCloud: *gov, RoleScopeTagIDs: nonNilList(tags), EnrollmentReturnURIs: uris})
+			if err := c.wrote(err); err != nil {
+				return err
+			}
+			return c.print(t, tenantDetailColumns()...)
 		},
 	}
 	adminCommands["tenant list"] = adminCommand{
@@ -52,7 +56,11 @@ func init() {
 			if err := parseCommand(commandFlags("tenant list"), args); err != nil {
 				return err
 			}
-			return c.call("GET", "/tenants", nil, tenantColumns()...)
+			ts, err := c.api.Tenants(c.ctx)
+			if err := c.read(err); err != nil {
+				return err
+			}
+			return printList(c, ts, tenantColumns()...)
 		},
 	}
 	adminCommands["user create"] = adminCommand{
@@ -66,11 +74,16 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "upn", "password"); err != nil {
 				return err
 			}
-			body := map[string]any{"userPrincipalName": *upn, "passwordProfile": map[string]string{"password": *pw}}
-			if *name != "" {
-				body["displayName"] = *name
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
 			}
-			return c.call("POST", tenantPath(*tid, "users"), body, userColumns()...)
+			u, err := c.api.CreateUser(c.ctx, tenant, adminclient.UserRequest{UserPrincipalName: *upn, DisplayName: *name,
+				PasswordProfile: adminclient.PasswordProfile{Password: *pw}})
+			if err := c.wrote(err); err != nil {
+				return err
+			}
+			return c.print(u, userColumns()...)
 		},
 	}
 	adminCommands["user list"] = adminCommand{
@@ -81,7 +94,15 @@ func init() {
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
-			return c.call("GET", tenantPath(*tid, "users"), nil, userColumns()...)
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
+			}
+			us, err := c.api.Users(c.ctx, tenant)
+			if err := c.read(err); err != nil {
+				return err
+			}
+			return printList(c, us, userColumns()...)
 		},
 	}
 	adminCommands["user totp"] = adminCommand{
@@ -93,11 +114,12 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "user"); err != nil {
 				return err
 			}
-			var out struct {
-				Secret string `json:"secret"`
-				URI    string `json:"uri"`
+			tenant, user, err := c.resolveIn("user", *tid, *uid)
+			if err != nil {
+				return err
 			}
-			if err := c.do("POST", tenantPath(*tid, "users", *uid, "authenticationMethods", "totp"), nil, &out); err != nil {
+			out, err := c.api.EnrollTOTP(c.ctx, tenant, user)
+			if err := c.wrote(err); err != nil {
 				return err
 			}
 			switch c.output {
@@ -107,7 +129,7 @@ func init() {
 				_, err := fmt.Fprintln(c.stdout, out.URI)
 				return err
 			}
-			_, err := fmt.Fprintf(c.stdout, "secret: %s\nuri:    %s\n", out.Secret, out.URI)
+			_, err = fmt.Fprintf(c.stdout, "secret: %s\nuri:    %s\n", out.Secret, out.URI)
 			return err
 		},
 	}
@@ -120,13 +142,21 @@ func init() {
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
-			path := tenantPath(*tid, "devices")
+			var filter adminclient.DeviceFilter
 			fs.Visit(func(f *flag.Flag) {
 				if f.Name == "can-reset" {
-					path += "?canReset=" + url.QueryEscape(*canReset)
+					filter.CanReset = canReset
 				}
 			})
-			return c.call("GET", path, nil, deviceColumns()...)
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
+			}
+			ds, err := c.api.Devices(c.ctx, tenant, filter)
+			if err := c.read(err); err != nil {
+				return err
+			}
+			return printList(c, ds, deviceColumns()...)
 		},
 	}
 	adminCommands["device retire"] = adminCommand{
@@ -138,7 +168,15 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
 				return err
 			}
-			return c.call("POST", tenantPath(*tid, "devices", *did, "retire"), nil, deviceColumns()...)
+			tenant, device, err := c.resolveIn("device", *tid, *did)
+			if err != nil {
+				return err
+			}
+			d, err := c.api.RetireDevice(c.ctx, tenant, device)
+			if err := c.wrote(err); err != nil {
+				return err
+			}
+			return c.print(d, deviceColumns()...)
 		},
 	}
 	adminCommands["token create"] = adminCommand{
@@ -163,12 +201,10 @@ func init() {
 			if err != nil {
 				return err
 			}
-			body := map[string]any{"name": *name, "role": *role, "tenantId": tenant, "roleScopeTagIds": nonNilList(tags)}
-			if !expiresAt.IsZero() {
-				body["expiresAt"] = expiresAt.UTC().Format(time.RFC3339)
-			}
-			var out map[string]any
-			if err := c.do("POST", "/tokens", body, &out); err != nil {
+			// The expiry goes to the server in whole seconds.
+			out, err := c.api.CreateToken(c.ctx, adminclient.TokenRequest{Name: *name, Role: *role, TenantID: tenant,
+				RoleScopeTagIDs: nonNilList(tags), ExpiresAt: expiresAt.UTC().Truncate(time.Second)})
+			if err := c.wrote(err); err != nil {
 				return err
 			}
 			if c.output != "json" {
@@ -189,7 +225,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if err := c.do("DELETE", "/tokens/"+url.PathEscape(id), nil, nil); err != nil {
+			if err := c.wrote(c.api.RevokeToken(c.ctx, id)); err != nil {
 				return err
 			}
 			switch c.output {
@@ -208,7 +244,11 @@ func init() {
 			if err := parseCommand(commandFlags("token list"), args); err != nil {
 				return err
 			}
-			return c.call("GET", "/tokens", nil, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt", "expiresAt")
+			ts, err := c.api.Tokens(c.ctx)
+			if err := c.read(err); err != nil {
+				return err
+			}
+			return printList(c, ts, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt", "expiresAt")
 		},
 	}
 	adminCommands["pinreset consent"] = adminCommand{
@@ -221,7 +261,13 @@ func init() {
 			if err := parseCommand(fs, args, "tenant", "app"); err != nil {
 				return err
 			}
-			return c.servicePrincipals("POST", tenantPath(*tid, "pinReset", "consent"), map[string]any{"app": *app, "granted": !*revoke})
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
+			}
+			granted := !*revoke
+			sps, err := c.api.PinResetConsent(c.ctx, tenant, adminclient.ConsentRequest{App: *app, Granted: &granted})
+			return c.servicePrincipals(sps, c.wrote(err))
 		},
 	}
 	adminCommands["pinreset status"] = adminCommand{
@@ -232,31 +278,32 @@ func init() {
 			if err := parseCommand(fs, args, "tenant"); err != nil {
 				return err
 			}
-			return c.servicePrincipals("GET", tenantPath(*tid, "servicePrincipals"), nil)
+			tenant, err := c.resolve("tenant", "", *tid)
+			if err != nil {
+				return err
+			}
+			sps, err := c.api.ServicePrincipals(c.ctx, tenant)
+			return c.servicePrincipals(sps, c.read(err))
 		},
 	}
 }
 
-// servicePrincipals prints the PIN reset applications of an answer (one, or a "value" list);
-// under -q their application IDs.
-func (c *adminClient) servicePrincipals(method, path string, body any) error {
-	var out map[string]any
-	if err := c.do(method, path, body, &out); err != nil {
+// servicePrincipals prints the PIN reset applications of an answer; under -q their
+// application IDs.
+func (c *adminClient) servicePrincipals(out adminclient.ServicePrincipals, err error) error {
+	if err != nil {
 		return err
 	}
-	c.warnAnswer(out)
+	c.warnAnswer(out.Warnings)
 	if c.output != "id" {
+		if out.Value == nil {
+			out.Value = []adminclient.ServicePrincipal{}
+		}
 		return c.print(out, servicePrincipalColumns()...)
 	}
-	rows := []any{out}
-	if list, ok := out["value"].([]any); ok {
-		rows = list
-	}
 	var ids []string
-	for _, r := range rows {
-		if m, ok := r.(map[string]any); ok {
-			ids = append(ids, cell(m["appId"]))
-		}
+	for _, sp := range out.Value {
+		ids = append(ids, sp.AppID)
 	}
 	return c.printIDs(ids...)
 }
@@ -298,15 +345,6 @@ func deviceColumns() []string {
 
 func servicePrincipalColumns() []string {
 	return []string{"app", "appId", "displayName", "consented", "consentedAt"}
-}
-
-// tenantPath builds /tenants/{tid}/... with each segment escaped.
-func tenantPath(tid string, segments ...string) string {
-	p := "/tenants/" + url.PathEscape(tid)
-	for _, s := range segments {
-		p += "/" + url.PathEscape(s)
-	}
-	return p
 }
 
 func nonNilList(s []string) []string {

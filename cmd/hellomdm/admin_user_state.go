@@ -1,5 +1,7 @@
 package main
 
+import adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+
 func init() {
 	for _, verb := range []string{"disable", "enable"} {
 		enabled := verb == "enable"
@@ -12,7 +14,15 @@ func init() {
 				if err := parseCommand(fs, args, "tenant", "user"); err != nil {
 					return err
 				}
-				return c.call("PATCH", tenantPath(*tid, "users", *uid), map[string]any{"accountEnabled": enabled}, userColumns()...)
+				tenant, user, err := c.resolveIn("user", *tid, *uid)
+				if err != nil {
+					return err
+				}
+				u, err := c.api.UpdateUser(c.ctx, tenant, user, adminclient.UserPatch{AccountEnabled: &enabled})
+				if err := c.wrote(err); err != nil {
+					return err
+				}
+				return c.print(u, userColumns()...)
 			},
 		}
 	}
@@ -29,7 +39,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if err := c.do("DELETE", tenantPath(tenant, "users", user), nil, nil); err != nil {
+			if err := c.wrote(c.api.DeleteUser(c.ctx, tenant, user)); err != nil {
 				return err
 			}
 			return c.done("deleted user "+given(user, *uid), user)
