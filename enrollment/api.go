@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // Authentication policies a tenant can require (MS-MDE2 3.1.4.1.3.2,
 // DiscoveryResponse AuthPolicy).
 const (
-	AuthPolicyOnPremise = "OnPremise"
-	AuthPolicyFederated = "Federated"
+	AuthPolicyOnPremise = mde2.AuthPolicyOnPremise
+	AuthPolicyFederated = mde2.AuthPolicyFederated
 )
 
 // Sentinel errors shared with the Directory, TokenVerifier and Registry

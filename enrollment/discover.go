@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/beevik/etree"
-
-	"github.com/hellomdm/hellomdm/internal/xmlx"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // supportedVersions are the MS-MDE2 RequestVersion values accepted. Windows 10
@@ -18,51 +16,20 @@ var supportedVersions = map[string]bool{
 	"1.0": true, "2.0": true, "3.0": true, "4.0": true, "5.0": true, "6.0": true, "7.0": true,
 }
 
-// discoverRequest is the body of a Discover message (MS-MDE2 3.1.4.1.3.1).
-type discoverRequest struct {
-	EmailAddress       string
-	RequestVersion     string
-	DeviceType         string
-	ApplicationVersion string
-	OSEdition          string
-	AuthPolicies       []string
-}
-
-// parseDiscover reads the Discover operation of an envelope.
-func parseDiscover(env *envelope) (discoverRequest, error) {
-	var d discoverRequest
-	if err := env.checkOp("Discover", nsDiscovery); err != nil {
-		return d, err
-	}
-	req := xmlx.Child(env.Op, "request")
-	if req == nil {
-		return d, formatFault("missing request element", nil)
-	}
-	d.EmailAddress = xmlx.Text(xmlx.Child(req, "EmailAddress"))
-	d.RequestVersion = xmlx.Text(xmlx.Child(req, "RequestVersion"))
-	d.DeviceType = xmlx.Text(xmlx.Child(req, "DeviceType"))
-	d.ApplicationVersion = xmlx.Text(xmlx.Child(req, "ApplicationVersion"))
-	d.OSEdition = xmlx.Text(xmlx.Child(req, "OSEdition"))
-	if ap := xmlx.Child(req, "AuthPolicies"); ap != nil {
-		for _, p := range xmlx.Children(ap, "AuthPolicy") {
-			d.AuthPolicies = append(d.AuthPolicies, xmlx.Text(p))
-		}
-	}
-	for _, f := range []string{d.EmailAddress, d.RequestVersion, d.DeviceType, d.ApplicationVersion, d.OSEdition} {
-		if len(f) > maxFieldLen {
-			return d, formatFault("field too long", nil)
-		}
-	}
-	if len(d.AuthPolicies) > 8 {
-		return d, formatFault("too many AuthPolicy values", nil)
+// parseDiscover reads the Discover operation of an envelope and checks what the server
+// needs of it: an EmailAddress and a supported RequestVersion.
+func parseDiscover(env *mde2.Envelope) (*mde2.DiscoverRequest, error) {
+	d, err := env.Discover()
+	if err != nil {
+		return nil, decodeFault(err)
 	}
 	if d.EmailAddress == "" {
-		return d, formatFault("missing EmailAddress", nil)
+		return nil, formatFault("missing EmailAddress", nil)
 	}
 	if !supportedVersions[d.RequestVersion] {
 		f := formatFault("unsupported RequestVersion", fmt.Errorf("version %q", d.RequestVersion))
-		f.ErrorType = ErrorTypeDeviceNotSupported
-		return d, f
+		f.ErrorType = mde2.ErrorTypeDeviceNotSupported
+		return nil, f
 	}
 	return d, nil
 }
@@ -89,17 +56,17 @@ func domainOf(upn string) (string, error) {
 func (s *Service) tenantFor(ctx context.Context, upn string) (Tenant, error) {
 	domain, err := domainOf(upn)
 	if err != nil {
-		return Tenant{}, senderFault(SubcodeAuthentication, "user name has no enrollment domain", err)
+		return Tenant{}, senderFault(mde2.SubcodeAuthentication, "user name has no enrollment domain", err)
 	}
 	t, err := s.dir.TenantForDomain(ctx, domain)
 	if errors.Is(err, ErrUnknownDomain) {
-		return Tenant{}, senderFault(SubcodeAuthentication, "no enrollment service for this domain", err)
+		return Tenant{}, senderFault(mde2.SubcodeAuthentication, "no enrollment service for this domain", err)
 	}
 	if err != nil {
-		return Tenant{}, receiverFault(SubcodeInternalServiceFault, "directory unavailable", fmt.Errorf("finding tenant: %w", err))
+		return Tenant{}, receiverFault(mde2.SubcodeInternalServiceFault, "directory unavailable", fmt.Errorf("finding tenant: %w", err))
 	}
 	if t.AuthPolicy != AuthPolicyOnPremise && t.AuthPolicy != AuthPolicyFederated {
-		return Tenant{}, receiverFault(SubcodeEnrollmentServer, "tenant misconfigured",
+		return Tenant{}, receiverFault(mde2.SubcodeEnrollmentServer, "tenant misconfigured",
 			fmt.Errorf("tenant %s has auth policy %q", t.ID, t.AuthPolicy))
 	}
 	return t, nil
@@ -108,7 +75,7 @@ func (s *Service) tenantFor(ctx context.Context, upn string) (Tenant, error) {
 // discover decides the DiscoverResponse (MS-MDE2 3.1.4.1.3.2): the tenant's
 // auth policy, which must be one the client offered; Federated adds the
 // sign-in page URL.
-func (s *Service) discover(ctx context.Context, d discoverRequest) (*etree.Element, error) {
+func (s *Service) discover(ctx context.Context, d *mde2.DiscoverRequest) (*mde2.DiscoverResponse, error) {
 	t, err := s.tenantFor(ctx, d.EmailAddress)
 	if err != nil {
 		return nil, err
@@ -119,22 +86,17 @@ func (s *Service) discover(ctx context.Context, d discoverRequest) (*etree.Eleme
 			offered = offered || strings.EqualFold(p, t.AuthPolicy)
 		}
 		if !offered {
-			f := senderFault(SubcodeAuthorization, "client does not support the tenant's authentication policy",
+			f := senderFault(mde2.SubcodeAuthorization, "client does not support the tenant's authentication policy",
 				fmt.Errorf("tenant %s needs %s, client offers %v", t.ID, t.AuthPolicy, d.AuthPolicies))
-			f.ErrorType = ErrorTypeNotSupported
+			f.ErrorType = mde2.ErrorTypeNotSupported
 			return nil, f
 		}
 	}
-	resp := etree.NewElement("DiscoverResponse")
-	resp.CreateAttr("xmlns", nsDiscovery)
-	res := resp.CreateElement("DiscoverResult")
-	res.CreateElement("AuthPolicy").SetText(t.AuthPolicy)
-	res.CreateElement("EnrollmentVersion").SetText(d.RequestVersion)
-	res.CreateElement("EnrollmentPolicyServiceUrl").SetText(s.urls.policy)
-	res.CreateElement("EnrollmentServiceUrl").SetText(s.urls.enrollment)
+	resp := &mde2.DiscoverResponse{AuthPolicy: t.AuthPolicy, EnrollmentVersion: d.RequestVersion,
+		EnrollmentPolicyServiceURL: s.urls.policy, EnrollmentServiceURL: s.urls.enrollment}
 	if t.AuthPolicy == AuthPolicyFederated {
-		// Required and HTTPS for Federated (MS-MDE2 3.1.4.1.3.2; docs/protocol.md A.3).
-		res.CreateElement("AuthenticationServiceUrl").SetText(s.urls.authentication)
+		// Required and HTTPS for Federated (MS-MDE2 3.1.4.1.3.2).
+		resp.AuthenticationServiceURL = s.urls.authentication
 	}
 	return resp, nil
 }

@@ -5,29 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-)
 
-// Fault subcodes (MS-MDE2 2.2.10 Faults). The prefix is part of the value: s is
-// the SOAP 1.2 envelope namespace, a the WS-Addressing namespace, both declared
-// on every response envelope.
-const (
-	SubcodeMessageFormat        = "s:MessageFormat"        // MENROLL_E_DEVICE_MESSAGE_FORMAT_ERROR 0x80180001
-	SubcodeAuthentication       = "s:Authentication"       // MENROLL_E_DEVICE_AUTHENTICATION_ERROR 0x80180002
-	SubcodeAuthorization        = "s:Authorization"        // MENROLL_E_DEVICE_AUTHORIZATION_ERROR 0x80180003
-	SubcodeCertificateRequest   = "s:CertificateRequest"   // MENROLL_E_DEVICE_CERTIFCATEREQUEST_ERROR 0x80180004
-	SubcodeEnrollmentServer     = "s:EnrollmentServer"     // MENROLL_E_DEVICE_CONFIGMGRSERVER_ERROR 0x80180005
-	SubcodeInternalServiceFault = "a:InternalServiceFault" // MENROLL_E_DEVICE_INTERNALSERVICE_ERROR 0x80180006
-	SubcodeInvalidSecurity      = "a:InvalidSecurity"      // MENROLL_E_DEVICE_INVALIDSECURITY_ERROR 0x80180007
-)
-
-// Detail error types carried in s:Detail/DeviceEnrollmentServiceError/ErrorType
-// (MS-MDE2 2.2.10, second table).
-const (
-	ErrorTypeDeviceNotSupported    = "DeviceNotSupported"
-	ErrorTypeNotSupported          = "NotSupported"
-	ErrorTypeNotEligibleToRenew    = "NotEligibleToRenew"
-	ErrorTypeInvalidEnrollmentData = "InvalidEnrollmentData"
-	ErrorTypeInMaintenance         = "InMaintenance"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // UnavailableRetryAfter is what a client is told to wait when the enrollment service cannot
@@ -76,9 +55,9 @@ func (f *Fault) HTTPStatus() int {
 // Code is the SOAP 1.2 fault code value.
 func (f *Fault) Code() string {
 	if f.Sender {
-		return "s:Sender"
+		return mde2.CodeSender
 	}
-	return "s:Receiver"
+	return mde2.CodeReceiver
 }
 
 func senderFault(subcode, reason string, err error) *Fault {
@@ -90,12 +69,12 @@ func receiverFault(subcode, reason string, err error) *Fault {
 }
 
 func formatFault(reason string, err error) *Fault {
-	return senderFault(SubcodeMessageFormat, reason, err)
+	return senderFault(mde2.SubcodeMessageFormat, reason, err)
 }
 
 func dataFault(reason string, err error) *Fault {
-	f := senderFault(SubcodeMessageFormat, reason, err)
-	f.ErrorType = ErrorTypeInvalidEnrollmentData
+	f := senderFault(mde2.SubcodeMessageFormat, reason, err)
+	f.ErrorType = mde2.ErrorTypeInvalidEnrollmentData
 	return f
 }
 
@@ -105,9 +84,9 @@ func dataFault(reason string, err error) *Fault {
 // maintenance, try again later"), plus a Retry-After header. The HTTP status stays 500, as
 // the SOAP 1.2 HTTP binding gives Receiver faults (Part 2 §7.5.1.2).
 func unavailableFault(err error) *Fault {
-	f := receiverFault(SubcodeEnrollmentServer,
+	f := receiverFault(mde2.SubcodeEnrollmentServer,
 		fmt.Sprintf("The enrollment service is temporarily unavailable; nothing was stored. Try again in %d seconds.", int(UnavailableRetryAfter.Seconds())), err)
-	f.ErrorType, f.RetryAfter = ErrorTypeInMaintenance, UnavailableRetryAfter
+	f.ErrorType, f.RetryAfter = mde2.ErrorTypeInMaintenance, UnavailableRetryAfter
 	return f
 }
 
@@ -122,5 +101,5 @@ func asFault(err error) *Fault {
 	if errors.As(err, &f) {
 		return f
 	}
-	return receiverFault(SubcodeInternalServiceFault, "internal error", err)
+	return receiverFault(mde2.SubcodeInternalServiceFault, "internal error", err)
 }

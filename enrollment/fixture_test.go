@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/enrollment/ca"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -79,7 +81,7 @@ func (f *fixture) token(tid, upn string, exp time.Time) string {
 func (f *fixture) serve(t testing.TB, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewBufferString(body))
-	req.Header.Set("Content-Type", contentTypeSOAP)
+	req.Header.Set("Content-Type", mde2.ContentTypeSOAP)
 	rec := httptest.NewRecorder()
 	f.svc.Handler().ServeHTTP(rec, req)
 	return rec
@@ -116,7 +118,7 @@ type soapResult struct {
 
 func post(t testing.TB, c *http.Client, url, body string) soapResult {
 	t.Helper()
-	resp, err := c.Post(url, contentTypeSOAP, bytes.NewBufferString(body))
+	resp, err := c.Post(url, mde2.ContentTypeSOAP, bytes.NewBufferString(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func post(t testing.TB, c *http.Client, url, body string) soapResult {
 	if resp.ContentLength != int64(len(b)) || resp.Header.Get("Content-Length") == "" {
 		t.Errorf("Content-Length %d (%q), body %d bytes", resp.ContentLength, resp.Header.Get("Content-Length"), len(b))
 	}
-	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusMethodNotAllowed && ct != contentTypeSOAP {
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusMethodNotAllowed && ct != mde2.ContentTypeSOAP {
 		t.Errorf("Content-Type %q", ct)
 	}
 	return soapResult{status: resp.StatusCode, body: b, resp: resp}

@@ -3,6 +3,8 @@ package enrollment
 import (
 	"errors"
 	"testing"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // Each fuzz target feeds network input to a parser and checks that it never
@@ -25,7 +27,7 @@ func checkFault(t *testing.T, err error) {
 func FuzzParseDiscover(f *testing.F) {
 	f.Add([]byte(discoverXML("user@example.com", "4.0")))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		env, err := parseEnvelope(data)
+		env, err := decodeRequest(data)
 		checkFault(t, err)
 		if err != nil {
 			return
@@ -44,23 +46,24 @@ func FuzzParseDiscover(f *testing.F) {
 func FuzzParseGetPolicies(f *testing.F) {
 	f.Add([]byte(getPoliciesXML(usernameSecurity("user@example.com", "pw"))))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		env, err := parseEnvelope(data)
+		env, err := decodeRequest(data)
 		checkFault(t, err)
 		if err != nil {
 			return
 		}
-		checkFault(t, parseGetPolicies(env))
-		if env.Creds.HasUsername && env.Creds.HasToken {
+		_, err = env.GetPolicies()
+		checkFault(t, decodeFault(err))
+		if sec := env.Header.Security; sec != nil && sec.UsernameToken != nil && sec.HasUserToken {
 			t.Fatal("both credential kinds set")
 		}
 	})
 }
 
 func FuzzParseRST(f *testing.F) {
-	f.Add([]byte(rstXML(usernameSecurity("user@example.com", "pw"), requestTypeIssue, valueTypePKCS10,
+	f.Add([]byte(rstXML(usernameSecurity("user@example.com", "pw"), mde2.RequestTypeIssue, mde2.ValueTypePKCS10,
 		[]byte{0x30, 0x03, 0x02, 0x01, 0x00}, windowsContext(testDeviceID, "Full"))))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		env, err := parseEnvelope(data)
+		env, err := decodeRequest(data)
 		checkFault(t, err)
 		if err != nil {
 			return

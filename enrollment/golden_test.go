@@ -1,11 +1,14 @@
 package enrollment
 
 import (
+	"encoding/base64"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 var goldenNow = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -25,7 +28,7 @@ func normaliseRSTR(t *testing.T, body []byte) (env, prov []byte) {
 	if m == nil {
 		t.Fatalf("no BinarySecurityToken in %s", body)
 	}
-	doc, err := decodeBase64(string(m[2]))
+	doc, err := base64.StdEncoding.DecodeString(string(m[2]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +43,7 @@ func TestGoldenResponses(t *testing.T) {
 	csr := windowsCSR(t, k.rsa2048, testDeviceID)
 	onPrem := usernameSecurity("user@example.com", testPassword)
 	issue := func(sec string, csr []byte) string {
-		return rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, windowsContext(testDeviceID, "Full"))
+		return rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Full"))
 	}
 	badSig := append([]byte(nil), csr...)
 	badSig[len(badSig)-3] ^= 0x55
@@ -56,12 +59,12 @@ func TestGoldenResponses(t *testing.T) {
 		{"getpolicies", PathPolicy, func(*fixture) string { return getPoliciesXML(onPrem) }, nil, 200},
 		{"rstr_full", PathEnrollment, func(*fixture) string { return issue(onPrem, csr) }, nil, 200},
 		{"rstr_device", PathEnrollment, func(f *fixture) string {
-			return rstXML(tokenSecurity(f.token("t-fed", "someone@fed.example", goldenNow.Add(time.Hour))), requestTypeIssue,
-				valueTypePKCS10, csr, windowsContext(testDeviceID, "Device"))
+			return rstXML(tokenSecurity(f.token("t-fed", "someone@fed.example", goldenNow.Add(time.Hour))), mde2.RequestTypeIssue,
+				mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Device"))
 		}, nil, 200},
 		{"fault_messageformat", PathEnrollment, func(*fixture) string { return "<s:Envelope" }, nil, 400},
 		{"fault_wrong_action", PathPolicy, func(*fixture) string {
-			return strings.Replace(getPoliciesXML(onPrem), actionGetPolicies, actionDiscover, 1)
+			return strings.Replace(getPoliciesXML(onPrem), mde2.ActionGetPolicies, mde2.ActionDiscover, 1)
 		}, nil, 400},
 		{"fault_version", PathDiscovery, func(*fixture) string { return discoverXML("user@example.com", "9.0") }, nil, 400},
 		{"fault_authentication", PathPolicy, func(*fixture) string {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // issuedCert extracts the client certificate from an RSTR's provisioning doc.
@@ -37,8 +39,8 @@ func issuedCert(t *testing.T, rstr []byte) (*x509.Certificate, string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := el.Parent().SelectAttrValue("type", ""); got != Thumbprint(cert) {
-			t.Errorf("thumbprint node %s, want %s", got, Thumbprint(cert))
+		if got := el.Parent().SelectAttrValue("type", ""); got != mde2.Thumbprint(cert) {
+			t.Errorf("thumbprint node %s, want %s", got, mde2.Thumbprint(cert))
 		}
 		return cert, string(raw)
 	}
@@ -67,7 +69,7 @@ func TestEnrollOnPremiseAndRenew(t *testing.T) {
 		t.Fatalf("policies: %d %s", r.status, r.body)
 	}
 	key := testKeys().rsa2048
-	r := post(t, c, srv.URL+PathEnrollment, rstXML(sec, requestTypeIssue, valueTypePKCS10, windowsCSR(t, key, testDeviceID),
+	r := post(t, c, srv.URL+PathEnrollment, rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, windowsCSR(t, key, testDeviceID),
 		windowsContext(testDeviceID, "Full")))
 	if r.status != 200 {
 		t.Fatalf("enroll: %d %s", r.status, r.body)
@@ -88,7 +90,7 @@ func TestEnrollOnPremiseAndRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.TenantID != "t-onprem" || e.UserID != "u-1" || e.CertSerial != SerialHex(cert) || e.CertThumbprint != Thumbprint(cert) ||
+	if e.TenantID != "t-onprem" || e.UserID != "u-1" || e.CertSerial != SerialHex(cert) || e.CertThumbprint != mde2.Thumbprint(cert) ||
 		e.HWDevID != testHWDevID || len(e.MACs) != 3 || e.EnrollmentType != "Full" {
 		t.Fatalf("registered %+v", e)
 	}
@@ -97,7 +99,7 @@ func TestEnrollOnPremiseAndRenew(t *testing.T) {
 	devTLS := &tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}
 	dc := f.client(devTLS)
 	newKey := testKeys().p256
-	r = post(t, dc, srv.URL+PathEnrollment, rstXML("", requestTypeRenew, valueTypePKCS7, pkcs7Wrap(standardCSR(t, newKey)), nil))
+	r = post(t, dc, srv.URL+PathEnrollment, rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS7, pkcs7Wrap(standardCSR(t, newKey)), nil))
 	if r.status != 200 {
 		t.Fatalf("renew: %d %s", r.status, r.body)
 	}
@@ -111,8 +113,8 @@ func TestEnrollOnPremiseAndRenew(t *testing.T) {
 	}
 
 	// The replaced certificate can no longer renew.
-	r = post(t, dc, srv.URL+PathEnrollment, rstXML("", requestTypeRenew, valueTypePKCS10, standardCSR(t, newKey), nil))
-	if r.status != 400 || !strings.Contains(string(r.body), ErrorTypeNotEligibleToRenew) {
+	r = post(t, dc, srv.URL+PathEnrollment, rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS10, standardCSR(t, newKey), nil))
+	if r.status != 400 || !strings.Contains(string(r.body), mde2.ErrorTypeNotEligibleToRenew) {
 		t.Fatalf("renew with old cert: %d %s", r.status, r.body)
 	}
 }
@@ -129,7 +131,7 @@ func TestEnrollFederated(t *testing.T) {
 	if r := post(t, c, srv.URL+PathPolicy, getPoliciesXML(sec)); r.status != 200 {
 		t.Fatalf("policies: %d %s", r.status, r.body)
 	}
-	r = post(t, c, srv.URL+PathEnrollment, rstXML(sec, requestTypeIssue, valueTypePKCS10, standardCSR(t, testKeys().p384),
+	r = post(t, c, srv.URL+PathEnrollment, rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, standardCSR(t, testKeys().p384),
 		windowsContext(testDeviceID, "Device")))
 	if r.status != 200 {
 		t.Fatalf("enroll: %d %s", r.status, r.body)
@@ -153,7 +155,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 	badSig[len(badSig)-3] ^= 0x55
 	onPrem := usernameSecurity("user@example.com", testPassword)
 	ctx := windowsContext(testDeviceID, "Full")
-	issue := func(sec string, csr []byte) string { return rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, ctx) }
+	issue := func(sec string, csr []byte) string {
+		return rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, ctx)
+	}
 	tests := []struct {
 		name        string
 		path        string
@@ -162,47 +166,47 @@ func TestBadInputChangesNothing(t *testing.T) {
 		wantStatus  int
 		wantSubcode string
 	}{
-		{"malformed SOAP", PathEnrollment, func(*fixture) string { return "<s:Envelope><s:Body>" }, nil, 400, SubcodeMessageFormat},
+		{"malformed SOAP", PathEnrollment, func(*fixture) string { return "<s:Envelope><s:Body>" }, nil, 400, mde2.SubcodeMessageFormat},
 		{"missing Action", PathEnrollment, func(*fixture) string {
-			return strings.Replace(issue(onPrem, csr), actionRST, "", 1)
-		}, nil, 400, SubcodeMessageFormat},
+			return strings.Replace(issue(onPrem, csr), mde2.ActionRST, "", 1)
+		}, nil, 400, mde2.SubcodeMessageFormat},
 		{"wrong Action", PathEnrollment, func(*fixture) string {
-			return strings.Replace(issue(onPrem, csr), actionRST, actionGetPolicies, 1)
-		}, nil, 400, SubcodeMessageFormat},
-		{"unsupported RequestVersion", PathDiscovery, func(*fixture) string { return discoverXML("user@example.com", "3.5") }, nil, 400, SubcodeMessageFormat},
-		{"unknown domain", PathDiscovery, func(*fixture) string { return discoverXML("user@nowhere.example", "4.0") }, nil, 400, SubcodeAuthentication},
-		{"bad CSR signature", PathEnrollment, func(*fixture) string { return issue(onPrem, badSig) }, nil, 400, SubcodeCertificateRequest},
-		{"weak key RSA-1024", PathEnrollment, func(*fixture) string { return issue(onPrem, windowsCSR(t, k.rsa1024, testDeviceID)) }, nil, 400, SubcodeCertificateRequest},
-		{"garbage CSR", PathEnrollment, func(*fixture) string { return issue(onPrem, []byte("nope")) }, nil, 400, SubcodeCertificateRequest},
+			return strings.Replace(issue(onPrem, csr), mde2.ActionRST, mde2.ActionGetPolicies, 1)
+		}, nil, 400, mde2.SubcodeMessageFormat},
+		{"unsupported RequestVersion", PathDiscovery, func(*fixture) string { return discoverXML("user@example.com", "3.5") }, nil, 400, mde2.SubcodeMessageFormat},
+		{"unknown domain", PathDiscovery, func(*fixture) string { return discoverXML("user@nowhere.example", "4.0") }, nil, 400, mde2.SubcodeAuthentication},
+		{"bad CSR signature", PathEnrollment, func(*fixture) string { return issue(onPrem, badSig) }, nil, 400, mde2.SubcodeCertificateRequest},
+		{"weak key RSA-1024", PathEnrollment, func(*fixture) string { return issue(onPrem, windowsCSR(t, k.rsa1024, testDeviceID)) }, nil, 400, mde2.SubcodeCertificateRequest},
+		{"garbage CSR", PathEnrollment, func(*fixture) string { return issue(onPrem, []byte("nope")) }, nil, 400, mde2.SubcodeCertificateRequest},
 		{"wrong password", PathEnrollment, func(*fixture) string {
 			return issue(usernameSecurity("user@example.com", "hunter2"), csr)
-		}, nil, 400, SubcodeAuthentication},
+		}, nil, 400, mde2.SubcodeAuthentication},
 		{"password for federated tenant", PathEnrollment, func(*fixture) string {
 			return issue(usernameSecurity("someone@fed.example", testPassword), csr)
-		}, nil, 400, SubcodeAuthentication},
+		}, nil, 400, mde2.SubcodeAuthentication},
 		{"expired token", PathEnrollment, func(f *fixture) string {
 			return issue(tokenSecurity(f.token("t-fed", "someone@fed.example", time.Now().Add(-time.Minute))), csr)
-		}, nil, 400, SubcodeAuthentication},
+		}, nil, 400, mde2.SubcodeAuthentication},
 		{"forged token", PathEnrollment, func(f *fixture) string {
 			forger := &hmacTokens{key: []byte("not the server key"), issuer: f.tokens.issuer, audience: f.tokens.audience, now: f.tokens.now}
 			return issue(tokenSecurity(forger.sign(tokenBody{Iss: testIssuer, Aud: testAudience, Tid: "t-fed",
 				UPN: "someone@fed.example", Exp: time.Now().Add(time.Hour).Unix()})), csr)
-		}, nil, 400, SubcodeAuthentication},
+		}, nil, 400, mde2.SubcodeAuthentication},
 		{"token of another tenant", PathEnrollment, func(f *fixture) string {
 			return issue(tokenSecurity(f.token("t-other", "someone@fed.example", time.Now().Add(time.Hour))), csr)
-		}, nil, 400, SubcodeAuthorization},
-		{"no credentials", PathEnrollment, func(*fixture) string { return issue("", csr) }, nil, 400, SubcodeInvalidSecurity},
+		}, nil, 400, mde2.SubcodeAuthorization},
+		{"no credentials", PathEnrollment, func(*fixture) string { return issue("", csr) }, nil, 400, mde2.SubcodeInvalidSecurity},
 		{"DeviceID enrolled in another tenant", PathEnrollment, func(*fixture) string { return issue(onPrem, csr) }, func(f *fixture) {
 			if err := f.reg.Register(t.Context(), Enrollment{DeviceID: testDeviceID, TenantID: "t-other", CertSerial: "AA"}); err != nil {
 				t.Fatal(err)
 			}
-		}, 400, SubcodeAuthorization},
+		}, 400, mde2.SubcodeAuthorization},
 		{"renew without client certificate", PathEnrollment, func(*fixture) string {
-			return rstXML("", requestTypeRenew, valueTypePKCS10, csr, nil)
-		}, nil, 400, SubcodeAuthentication},
+			return rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS10, csr, nil)
+		}, nil, 400, mde2.SubcodeAuthentication},
 		{"registry failure", PathEnrollment, func(*fixture) string { return issue(onPrem, csr) }, func(f *fixture) {
 			f.svc.reg = failingRegistry{f.reg}
-		}, 500, SubcodeEnrollmentServer},
+		}, 500, mde2.SubcodeEnrollmentServer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // memDirectory is an in-memory Directory for tests.
@@ -170,4 +172,11 @@ func (h *hmacTokens) VerifyEnrollmentToken(_ context.Context, raw string) (Token
 		return TokenClaims{}, fmt.Errorf("token tenant: %w", ErrInvalidToken)
 	}
 	return TokenClaims{TenantID: b.Tid, UserID: b.Oid, UPN: b.UPN, ID: p, ExpiresAt: time.Unix(b.Exp, 0)}, nil
+}
+
+// decodeRequest decodes a request envelope the way the service does, codec refusals
+// becoming Faults.
+func decodeRequest(data []byte) (*mde2.Envelope, error) {
+	env, err := mde2.DecodeRequest(data)
+	return env, decodeFault(err)
 }

@@ -5,11 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 func TestParseDiscover(t *testing.T) {
 	defaultNS := `<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Header>` +
-		`<Action xmlns="http://www.w3.org/2005/08/addressing">` + actionDiscover + `</Action>` +
+		`<Action xmlns="http://www.w3.org/2005/08/addressing">` + mde2.ActionDiscover + `</Action>` +
 		`<MessageID xmlns="http://www.w3.org/2005/08/addressing">m1</MessageID></Header>` +
 		`<Body><Discover xmlns="http://schemas.microsoft.com/windows/management/2012/01/enrollment/">` +
 		`<request><EmailAddress> user@example.com </EmailAddress><RequestVersion>6.0</RequestVersion></request></Discover></Body></Envelope>`
@@ -24,19 +26,19 @@ func TestParseDiscover(t *testing.T) {
 		{"windows 10 shape", discoverXML("user@example.com", "4.0"), "user@example.com", "4.0", []string{"OnPremise", "Federated"}, ""},
 		{"version 5.0", discoverXML("user@example.com", "5.0"), "user@example.com", "5.0", []string{"OnPremise", "Federated"}, ""},
 		{"default namespaces, trailing slash, whitespace", defaultNS, "user@example.com", "6.0", nil, ""},
-		{"unsupported version 8.0", discoverXML("user@example.com", "8.0"), "", "", nil, SubcodeMessageFormat},
-		{"version garbage", discoverXML("user@example.com", "four"), "", "", nil, SubcodeMessageFormat},
-		{"missing email", discoverXML("", "4.0"), "", "", nil, SubcodeMessageFormat},
-		{"wrong operation", strings.Replace(discoverXML("u@example.com", "4.0"), "<Discover ", "<Other ", 1), "", "", nil, SubcodeMessageFormat},
-		{"wrong op namespace", strings.Replace(discoverXML("u@example.com", "4.0"), "management/2012/01/enrollment\"", "example.org/x\"", 1), "", "", nil, SubcodeMessageFormat},
+		{"unsupported version 8.0", discoverXML("user@example.com", "8.0"), "", "", nil, mde2.SubcodeMessageFormat},
+		{"version garbage", discoverXML("user@example.com", "four"), "", "", nil, mde2.SubcodeMessageFormat},
+		{"missing email", discoverXML("", "4.0"), "", "", nil, mde2.SubcodeMessageFormat},
+		{"wrong operation", strings.Replace(discoverXML("u@example.com", "4.0"), "<Discover ", "<Other ", 1), "", "", nil, mde2.SubcodeMessageFormat},
+		{"wrong op namespace", strings.Replace(discoverXML("u@example.com", "4.0"), "management/2012/01/enrollment\"", "example.org/x\"", 1), "", "", nil, mde2.SubcodeMessageFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, err := parseEnvelope([]byte(tt.xml))
+			env, err := decodeRequest([]byte(tt.xml))
 			if err == nil {
-				err = env.checkAction(actionDiscover)
+				err = checkAction(env, mde2.ActionDiscover)
 			}
-			var d discoverRequest
+			var d *mde2.DiscoverRequest
 			if err == nil {
 				d, err = parseDiscover(env)
 			}
@@ -69,14 +71,14 @@ func TestParseEnvelopeErrors(t *testing.T) {
 		{"no body", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/></s:Envelope>`},
 		{"empty body", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>`},
 		{"too deep", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>` + deep + `</s:Body></s:Envelope>`},
-		{"too large", strings.Repeat(" ", maxRequestBytes+1)},
+		{"too large", strings.Repeat(" ", mde2.MaxRequestBytes+1)},
 		{"entity", `<!DOCTYPE x [<!ENTITY e "boom">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><x>&e;</x></s:Body></s:Envelope>`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseEnvelope([]byte(tt.xml))
+			_, err := decodeRequest([]byte(tt.xml))
 			var f *Fault
-			if !errors.As(err, &f) || f.Subcode != SubcodeMessageFormat || !f.Sender {
+			if !errors.As(err, &f) || f.Subcode != mde2.SubcodeMessageFormat || !f.Sender {
 				t.Fatalf("err = %v, want Sender MessageFormat fault", err)
 			}
 		})
@@ -88,17 +90,17 @@ func TestCheckAction(t *testing.T) {
 		name, action string
 		ok           bool
 	}{
-		{"exact", actionGetPolicies, true},
-		{"other endpoint's action", actionDiscover, false},
+		{"exact", mde2.ActionGetPolicies, true},
+		{"other endpoint's action", mde2.ActionDiscover, false},
 		{"missing", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, err := parseEnvelope([]byte(strings.Replace(getPoliciesXML(""), actionGetPolicies, tt.action, 1)))
+			env, err := decodeRequest([]byte(strings.Replace(getPoliciesXML(""), mde2.ActionGetPolicies, tt.action, 1)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := env.checkAction(actionGetPolicies); (err == nil) != tt.ok {
+			if err := checkAction(env, mde2.ActionGetPolicies); (err == nil) != tt.ok {
 				t.Fatalf("checkAction = %v, want ok=%v", err, tt.ok)
 			}
 		})
@@ -123,7 +125,7 @@ func TestParseSecurity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, err := parseEnvelope([]byte(tt.xml))
+			env, err := decodeRequest([]byte(tt.xml))
 			if tt.wantErr {
 				if err == nil {
 					t.Fatal("accepted")
@@ -133,12 +135,17 @@ func TestParseSecurity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := parseGetPolicies(env); err != nil {
+			if _, err := env.GetPolicies(); err != nil {
 				t.Fatal(err)
 			}
-			c := env.Creds
-			if c.Username != tt.wantUser || c.Password != tt.wantPass || c.Token != tt.wantToken {
-				t.Fatalf("creds = %+v", c)
+			var user, pass, token string
+			if sec := env.Header.Security; sec != nil && sec.UsernameToken != nil {
+				user, pass = sec.UsernameToken.Username, sec.UsernameToken.Password
+			} else if sec != nil {
+				token = sec.UserToken
+			}
+			if user != tt.wantUser || pass != tt.wantPass || token != tt.wantToken {
+				t.Fatalf("creds = %+v", env.Header.Security)
 			}
 		})
 	}
@@ -166,24 +173,24 @@ func TestParseRST(t *testing.T) {
 		wantRenew   bool
 		wantSubcode string
 	}{
-		{"windows issue", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, windowsContext(testDeviceID, "Full")), false, ""},
-		{"device enrollment", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, windowsContext(testDeviceID, "Device")), false, ""},
-		{"GUID DeviceID", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, with("DeviceID", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}")), false, ""},
-		{"renew PKCS#7 without context", rstXML("", requestTypeRenew, valueTypePKCS7, pkcs7Wrap(csr), nil), true, ""},
-		{"missing DeviceID", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, without("DeviceID")), false, SubcodeMessageFormat},
-		{"DeviceID with slash", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, with("DeviceID", "../etc")), false, SubcodeMessageFormat},
-		{"DeviceID too long", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, with("DeviceID", strings.Repeat("A", 65))), false, SubcodeMessageFormat},
-		{"missing HWDevID", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, without("HWDevID")), false, SubcodeMessageFormat},
-		{"bad EnrollmentType", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, with("EnrollmentType", "Other")), false, SubcodeMessageFormat},
-		{"missing OSVersion", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, without("OSVersion")), false, SubcodeMessageFormat},
-		{"unsupported RequestVersion", rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, with("RequestVersion", "9.0")), false, SubcodeMessageFormat},
-		{"PKCS#7 on issue", rstXML(sec, requestTypeIssue, valueTypePKCS7, csr, windowsContext(testDeviceID, "Full")), false, SubcodeCertificateRequest},
-		{"unknown RequestType", rstXML(sec, nsWSTrust+"/Cancel", valueTypePKCS10, csr, windowsContext(testDeviceID, "Full")), false, SubcodeMessageFormat},
-		{"wrong TokenType", strings.Replace(rstXML(sec, requestTypeIssue, valueTypePKCS10, csr, nil), "DeviceEnrollmentToken<", "Other<", 1), false, SubcodeMessageFormat},
+		{"windows issue", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Full")), false, ""},
+		{"device enrollment", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Device")), false, ""},
+		{"GUID DeviceID", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("DeviceID", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}")), false, ""},
+		{"renew PKCS#7 without context", rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS7, pkcs7Wrap(csr), nil), true, ""},
+		{"missing DeviceID", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, without("DeviceID")), false, mde2.SubcodeMessageFormat},
+		{"DeviceID with slash", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("DeviceID", "../etc")), false, mde2.SubcodeMessageFormat},
+		{"DeviceID too long", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("DeviceID", strings.Repeat("A", 65))), false, mde2.SubcodeMessageFormat},
+		{"missing HWDevID", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, without("HWDevID")), false, mde2.SubcodeMessageFormat},
+		{"bad EnrollmentType", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("EnrollmentType", "Other")), false, mde2.SubcodeMessageFormat},
+		{"missing OSVersion", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, without("OSVersion")), false, mde2.SubcodeMessageFormat},
+		{"unsupported RequestVersion", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("RequestVersion", "9.0")), false, mde2.SubcodeMessageFormat},
+		{"PKCS#7 on issue", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS7, csr, windowsContext(testDeviceID, "Full")), false, mde2.SubcodeCertificateRequest},
+		{"unknown RequestType", rstXML(sec, mde2.NSWSTrust+"/Cancel", mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Full")), false, mde2.SubcodeMessageFormat},
+		{"wrong TokenType", strings.Replace(rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, nil), "DeviceEnrollmentToken<", "Other<", 1), false, mde2.SubcodeMessageFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, err := parseEnvelope([]byte(tt.xml))
+			env, err := decodeRequest([]byte(tt.xml))
 			if err != nil {
 				t.Fatal(err)
 			}

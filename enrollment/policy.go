@@ -1,10 +1,6 @@
 package enrollment
 
-import (
-	"strconv"
-
-	"github.com/beevik/etree"
-)
+import "github.com/hellomdm/hellomdm/enrollment/mde2"
 
 // Certificate policy handed out by GetPolicies (MS-XCEP 3.1.4.1.3; Windows
 // honours only minimalKeyLength, hashAlgorithmOIDReference with its oIDs entry,
@@ -25,57 +21,15 @@ const (
 	policyRenewalPeriodSeconds = 180 * 24 * 3600
 )
 
-// parseGetPolicies checks the GetPolicies operation (MS-XCEP 3.1.4.1.1.1). Its
-// client and requestFilter children carry nothing the server acts on.
-func parseGetPolicies(env *envelope) error {
-	return env.checkOp("GetPolicies", nsPolicy)
-}
-
-// policiesResponse builds the GetPoliciesResponse body (MS-XCEP 3.1.4.1.1.2).
-func (s *Service) policiesResponse() *etree.Element {
-	nilEl := func(parent *etree.Element, name string) {
-		parent.CreateElement(name).CreateAttr("xsi:nil", "true")
+// policiesResponse is the GetPoliciesResponse (MS-XCEP 3.1.4.1.1.2): one policy
+// asking for RSA 2048 and SHA-256, valid as long as the certificates hellomdm issues.
+func (s *Service) policiesResponse() *mde2.GetPoliciesResponse {
+	return &mde2.GetPoliciesResponse{
+		Policies: []mde2.CertificatePolicy{{
+			CommonName: s.cfg.ProviderID + "-device", PolicySchema: 3,
+			ValidityPeriodSeconds: int64(s.cfg.CertValidity.Seconds()), RenewalPeriodSeconds: policyRenewalPeriodSeconds,
+			Enroll: true, MinimalKeyLength: policyMinimalKeyLength, MajorRevision: 101,
+		}},
+		OIDs: []mde2.OID{{Value: oidSHA256, Group: oidGroupHash, DefaultName: oidSHA256DefaultName}},
 	}
-	resp := etree.NewElement("GetPoliciesResponse")
-	resp.CreateAttr("xmlns", nsPolicy)
-	resp.CreateAttr("xmlns:xsi", nsXSI)
-	r := resp.CreateElement("response")
-	r.CreateElement("policyID")
-	nilEl(r, "policyFriendlyName")
-	nilEl(r, "nextUpdateHours")
-	nilEl(r, "policiesNotChanged")
-	p := r.CreateElement("policies").CreateElement("policy")
-	p.CreateElement("policyOIDReference").SetText("0")
-	nilEl(p, "cAs")
-	a := p.CreateElement("attributes")
-	a.CreateElement("commonName").SetText(s.cfg.ProviderID + "-device")
-	a.CreateElement("policySchema").SetText("3")
-	v := a.CreateElement("certificateValidity")
-	v.CreateElement("validityPeriodSeconds").SetText(strconv.FormatInt(int64(s.cfg.CertValidity.Seconds()), 10))
-	v.CreateElement("renewalPeriodSeconds").SetText(strconv.Itoa(policyRenewalPeriodSeconds))
-	perm := a.CreateElement("permission")
-	perm.CreateElement("enroll").SetText("true")
-	perm.CreateElement("autoEnroll").SetText("false")
-	pk := a.CreateElement("privateKeyAttributes")
-	pk.CreateElement("minimalKeyLength").SetText(strconv.Itoa(policyMinimalKeyLength))
-	for _, n := range []string{"keySpec", "keyUsageProperty", "permissions", "algorithmOIDReference", "cryptoProviders"} {
-		nilEl(pk, n)
-	}
-	rev := a.CreateElement("revision")
-	rev.CreateElement("majorRevision").SetText("101")
-	rev.CreateElement("minorRevision").SetText("0")
-	for _, n := range []string{"supersededPolicies", "privateKeyFlags", "subjectNameFlags", "enrollmentFlags", "generalFlags"} {
-		nilEl(a, n)
-	}
-	a.CreateElement("hashAlgorithmOIDReference").SetText("0")
-	for _, n := range []string{"rARequirements", "keyArchivalAttributes", "extensions"} {
-		nilEl(a, n)
-	}
-	nilEl(resp, "cAs")
-	oid := resp.CreateElement("oIDs").CreateElement("oID")
-	oid.CreateElement("value").SetText(oidSHA256)
-	oid.CreateElement("group").SetText(strconv.Itoa(oidGroupHash))
-	oid.CreateElement("oIDReferenceID").SetText("0")
-	oid.CreateElement("defaultName").SetText(oidSHA256DefaultName)
-	return resp
 }

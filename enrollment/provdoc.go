@@ -1,16 +1,13 @@
 package enrollment
 
 import (
-	"crypto/sha1"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 
-	"github.com/beevik/etree"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // PollSchedule is the DMClient Poll configuration (DMClient CSP,
@@ -62,13 +59,6 @@ const (
 	syncMLXMLEncoding = "application/vnd.syncml.dm+xml"
 )
 
-// Thumbprint is the upper-case hex SHA-1 of a certificate's DER, the form the
-// CertificateStore CSP uses as a node name (docs/protocol.md A.9).
-func Thumbprint(cert *x509.Certificate) string {
-	sum := sha1.Sum(cert.Raw)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
-
 // SerialHex is the upper-case hex serial number used in Enrollment.CertSerial.
 func SerialHex(cert *x509.Certificate) string {
 	return strings.ToUpper(cert.SerialNumber.Text(16))
@@ -87,108 +77,73 @@ type provisioning struct {
 	ServerSecret, ServerNonce, DeviceSecret, DeviceNonce string
 }
 
-// provisioningDoc renders the wap-provisioningdoc that the RSTR carries.
+// provisioningDoc renders the wap-provisioningdoc that the RSTR carries (MS-MDE2 2.2.9.1).
 func (s *Service) provisioningDoc(p provisioning) ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	root := doc.CreateElement("wap-provisioningdoc")
-	root.CreateAttr("version", "1.1")
-
-	charac := func(parent *etree.Element, typ string) *etree.Element {
-		c := parent.CreateElement("characteristic")
-		c.CreateAttr("type", typ)
-		return c
-	}
-	parm := func(parent *etree.Element, name, value, datatype string) {
-		e := parent.CreateElement("parm")
-		e.CreateAttr("name", name)
-		if value != "" || datatype != "" {
-			e.CreateAttr("value", value)
-		}
-		if datatype != "" {
-			e.CreateAttr("datatype", datatype)
-		}
-	}
-	certNode := func(parent *etree.Element, c *x509.Certificate) *etree.Element {
-		n := charac(parent, Thumbprint(c))
-		parm(n, "EncodedCertificate", base64.StdEncoding.EncodeToString(c.Raw), "")
-		return n
-	}
-
-	// CertificateStore CSP: the root, then the client certificate in My/User
-	// (Full) or My/System (Device), with the empty PrivateKeyContainer the
-	// client fills in (MS-MDE2 2.2.9.1; docs/protocol.md A.9).
-	store := charac(root, "CertificateStore")
-	certNode(charac(charac(store, "Root"), "System"), p.CA)
-	my := charac(store, "My")
+	doc := mde2.NewProvisioningDoc()
+	// CertificateStore CSP: the root, then the client certificate in My/User (Full) or
+	// My/System (Device), with the empty PrivateKeyContainer the client fills in.
+	store := doc.Add("CertificateStore")
+	store.Add("Root").Add("System").AddCertificate(p.CA)
+	my := store.Add("My")
 	scope := "User"
-	if p.EnrollmentType == EnrollmentTypeDevice {
+	if p.EnrollmentType == mde2.EnrollmentTypeDevice {
 		scope = "System"
 	}
-	mine := charac(my, scope)
-	certNode(mine, p.Client)
-	charac(mine, "PrivateKeyContainer")
-	renew := charac(charac(my, "WSTEP"), "Renew")
-	parm(renew, "ROBOSupport", "true", "boolean")
-	parm(renew, "RenewPeriod", strconv.Itoa(renewPeriodDays), "integer")
-	parm(renew, "RetryInterval", strconv.Itoa(renewRetryDays), "integer")
-
+	mine := my.Add(scope)
+	mine.AddCertificate(p.Client)
+	mine.Add("PrivateKeyContainer")
+	renew := my.Add("WSTEP").Add("Renew")
+	renew.Set("ROBOSupport", "true", "boolean")
+	renew.Set("RenewPeriod", strconv.Itoa(renewPeriodDays), "integer")
+	renew.Set("RetryInterval", strconv.Itoa(renewRetryDays), "integer")
 	if p.Full {
-		s.w7Application(root, p, scope, charac, parm)
-		dm := charac(charac(charac(root, "DMClient"), "Provider"), s.cfg.ProviderID)
-		parm(dm, "EntDMID", p.DeviceID, "string")
+		s.w7Application(doc.Add("APPLICATION"), p, scope)
+		dm := doc.Add("DMClient").Add("Provider").Add(s.cfg.ProviderID)
+		dm.Set("EntDMID", p.DeviceID, "string")
 		if p.DeviceName != "" {
-			parm(dm, "EntDeviceName", p.DeviceName, "string")
+			dm.Set("EntDeviceName", p.DeviceName, "string")
 		}
 		if p.UPN != "" {
-			parm(dm, "UPN", p.UPN, "string")
+			dm.Set("UPN", p.UPN, "string")
 		}
-		poll := charac(dm, "Poll")
-		ps := s.cfg.Poll
-		parm(poll, "NumberOfFirstRetries", strconv.Itoa(ps.NumberOfFirstRetries), "integer")
-		parm(poll, "IntervalForFirstSetOfRetries", strconv.Itoa(ps.IntervalForFirstSetOfRetries), "integer")
-		parm(poll, "NumberOfSecondRetries", strconv.Itoa(ps.NumberOfSecondRetries), "integer")
-		parm(poll, "IntervalForSecondSetOfRetries", strconv.Itoa(ps.IntervalForSecondSetOfRetries), "integer")
-		parm(poll, "NumberOfRemainingScheduledRetries", strconv.Itoa(ps.NumberOfRemainingScheduledRetries), "integer")
-		parm(poll, "IntervalForRemainingScheduledRetries", strconv.Itoa(ps.IntervalForRemainingRetries), "integer")
-		parm(poll, "PollOnLogin", strconv.FormatBool(ps.PollOnLogin), "boolean")
+		poll, ps := dm.Add("Poll"), s.cfg.Poll
+		poll.Set("NumberOfFirstRetries", strconv.Itoa(ps.NumberOfFirstRetries), "integer")
+		poll.Set("IntervalForFirstSetOfRetries", strconv.Itoa(ps.IntervalForFirstSetOfRetries), "integer")
+		poll.Set("NumberOfSecondRetries", strconv.Itoa(ps.NumberOfSecondRetries), "integer")
+		poll.Set("IntervalForSecondSetOfRetries", strconv.Itoa(ps.IntervalForSecondSetOfRetries), "integer")
+		poll.Set("NumberOfRemainingScheduledRetries", strconv.Itoa(ps.NumberOfRemainingScheduledRetries), "integer")
+		poll.Set("IntervalForRemainingScheduledRetries", strconv.Itoa(ps.IntervalForRemainingRetries), "integer")
+		poll.Set("PollOnLogin", strconv.FormatBool(ps.PollOnLogin), "boolean")
 	}
-	doc.Indent(2)
-	b, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, fmt.Errorf("writing provisioning document: %w", err)
-	}
-	return b, nil
+	return doc.Marshal()
 }
 
-// w7Application adds the APPLICATION w7 characteristic (w7 APPLICATION CSP):
-// parm names are case sensitive, PROVIDER-ID equals the DMClient provider
-// name, and both CLIENT and APPSRV APPAUTH blocks are present with DIGEST.
-func (s *Service) w7Application(root *etree.Element, p provisioning, scope string,
-	charac func(*etree.Element, string) *etree.Element, parm func(*etree.Element, string, string, string)) {
-	app := charac(root, "APPLICATION")
-	parm(app, "APPID", "w7", "")
-	parm(app, "PROVIDER-ID", s.cfg.ProviderID, "")
-	parm(app, "NAME", s.cfg.ProviderID, "")
-	parm(app, "ADDR", s.urls.management, "")
-	parm(app, "CONNRETRYFREQ", strconv.Itoa(w7ConnRetryFreq), "")
-	parm(app, "INITIALBACKOFFTIME", strconv.Itoa(w7InitialBackoff), "")
-	parm(app, "MAXBACKOFFTIME", strconv.Itoa(w7MaxBackoff), "")
-	parm(app, "BACKCOMPATRETRYDISABLED", "", "")
-	parm(app, "DEFAULTENCODING", syncMLXMLEncoding, "")
+// w7Application fills the APPLICATION w7 characteristic (w7 APPLICATION CSP): parm names
+// are case sensitive, PROVIDER-ID equals the DMClient provider name, and both CLIENT and
+// APPSRV APPAUTH blocks are present with DIGEST.
+func (s *Service) w7Application(app *mde2.Characteristic, p provisioning, scope string) {
+	app.Set("APPID", "w7", "")
+	app.Set("PROVIDER-ID", s.cfg.ProviderID, "")
+	app.Set("NAME", s.cfg.ProviderID, "")
+	app.Set("ADDR", s.urls.management, "")
+	app.Set("CONNRETRYFREQ", strconv.Itoa(w7ConnRetryFreq), "")
+	app.Set("INITIALBACKOFFTIME", strconv.Itoa(w7InitialBackoff), "")
+	app.Set("MAXBACKOFFTIME", strconv.Itoa(w7MaxBackoff), "")
+	app.Set("BACKCOMPATRETRYDISABLED", "", "")
+	app.Set("DEFAULTENCODING", syncMLXMLEncoding, "")
 	// Subject and store, URI-escaped and &-separated (w7 APPLICATION CSP,
 	// SSLCLIENTCERTSEARCHCRITERIA).
-	parm(app, "SSLCLIENTCERTSEARCHCRITERIA",
+	app.Set("SSLCLIENTCERTSEARCHCRITERIA",
 		"Subject="+url.QueryEscape("CN="+p.DeviceID)+"&Stores="+url.QueryEscape(`My\`+scope), "")
-	cl := charac(app, "APPAUTH")
-	parm(cl, "AAUTHLEVEL", "CLIENT", "")
-	parm(cl, "AAUTHTYPE", "DIGEST", "")
-	parm(cl, "AAUTHSECRET", p.ServerSecret, "")
-	parm(cl, "AAUTHDATA", p.ServerNonce, "")
-	srv := charac(app, "APPAUTH")
-	parm(srv, "AAUTHLEVEL", "APPSRV", "")
-	parm(srv, "AAUTHTYPE", "DIGEST", "")
-	parm(srv, "AAUTHNAME", p.DeviceID, "")
-	parm(srv, "AAUTHSECRET", p.DeviceSecret, "")
-	parm(srv, "AAUTHDATA", p.DeviceNonce, "")
+	cl := app.Add("APPAUTH")
+	cl.Set("AAUTHLEVEL", "CLIENT", "")
+	cl.Set("AAUTHTYPE", "DIGEST", "")
+	cl.Set("AAUTHSECRET", p.ServerSecret, "")
+	cl.Set("AAUTHDATA", p.ServerNonce, "")
+	srv := app.Add("APPAUTH")
+	srv.Set("AAUTHLEVEL", "APPSRV", "")
+	srv.Set("AAUTHTYPE", "DIGEST", "")
+	srv.Set("AAUTHNAME", p.DeviceID, "")
+	srv.Set("AAUTHSECRET", p.DeviceSecret, "")
+	srv.Set("AAUTHDATA", p.DeviceNonce, "")
 }

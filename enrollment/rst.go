@@ -3,166 +3,64 @@ package enrollment
 import (
 	"encoding/asn1"
 	"fmt"
-	"strings"
 
-	"github.com/beevik/etree"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/hellomdm/hellomdm/internal/xmlx"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
-
-// WS-Trust / MS-WSTEP values of a RequestSecurityToken (MS-MDE2 3.4.4.1.1.1,
-// 3.5.4.1.1.1 for renewal).
-const (
-	tokenTypeDeviceEnrollment = "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken"
-	tokenTypeProvisionDoc     = "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentProvisionDoc"
-	requestTypeIssue          = nsWSTrust + "/Issue"
-	requestTypeRenew          = nsWSTrust + "/Renew"
-	valueTypePKCS10           = nsPKIEnroll + "#PKCS10"
-	// valueTypePKCS7 wraps the PKCS#10 in CMS SignedData; MS-MDE2 renewal
-	// (3.5.4.1.1.1) uses it.
-	valueTypePKCS7 = nsPKIEnroll + "#PKCS7"
-)
-
-// EnrollmentType values (MS-MDE2 3.4.4.1.1.1 AdditionalContext; docs/protocol.md A.7).
-const (
-	EnrollmentTypeFull   = "Full"   // user enrollment: client cert in My/User
-	EnrollmentTypeDevice = "Device" // device-only: client cert in My/System
-)
-
-// maxContextItems bounds AdditionalContext; Windows sends about 15 plus one
-// per network adapter.
-const maxContextItems = 128
 
 // rstRequest is a decoded RequestSecurityToken body.
 type rstRequest struct {
 	Renew bool
 	CSR   []byte // DER PKCS#10
-	Ctx   enrollContext
+	Ctx   mde2.DeviceContext
 }
 
-// enrollContext is the AdditionalContext of an RST (docs/protocol.md A.7 table).
-type enrollContext struct {
-	DeviceID, HWDevID, EnrollmentType, OSVersion, OSEdition string
-	DeviceName, DeviceType, ApplicationVersion, Locale      string
-	RequestVersion                                          string
-	NotInOobe                                               bool
-	MACs                                                    []string
-}
-
-// parseRST reads the RequestSecurityToken operation.
-func parseRST(env *envelope) (rstRequest, error) {
+// parseRST reads the RequestSecurityToken operation, unwraps a PKCS#7 renewal request and,
+// for an initial enrollment, checks the context items it cannot do without.
+func parseRST(env *mde2.Envelope) (rstRequest, error) {
 	var r rstRequest
-	if err := env.checkOp("RequestSecurityToken", nsWSTrust); err != nil {
-		return r, err
-	}
-	op := env.Op
-	if tt := xmlx.Text(xmlx.Child(op, "TokenType")); tt != tokenTypeDeviceEnrollment {
-		return r, formatFault("unsupported TokenType", fmt.Errorf("token type %.100q", tt))
-	}
-	switch rt := xmlx.Text(xmlx.Child(op, "RequestType")); rt {
-	case requestTypeIssue:
-	case requestTypeRenew:
-		r.Renew = true
-	default:
-		return r, formatFault("unsupported RequestType", fmt.Errorf("request type %.100q", rt))
-	}
-	bst := xmlx.Child(op, "BinarySecurityToken")
-	if bst == nil {
-		return r, senderFault(SubcodeCertificateRequest, "missing certificate request", nil)
-	}
-	der, err := decodeBase64(bst.Text())
+	rst, err := env.RequestSecurityToken()
 	if err != nil {
-		return r, senderFault(SubcodeCertificateRequest, "certificate request is not base64", err)
+		return r, decodeFault(err)
 	}
-	switch vt := xmlx.Attr(bst, "ValueType"); {
-	case vt == valueTypePKCS10:
-		r.CSR = der
-	case vt == valueTypePKCS7 && r.Renew:
-		r.CSR, err = pkcs7Content(der)
-		if err != nil {
-			return r, senderFault(SubcodeCertificateRequest, "malformed PKCS#7 renewal request", err)
+	r.Renew, r.CSR, r.Ctx = rst.Renew(), rst.Request, rst.DeviceContext()
+	if rst.ValueType == mde2.ValueTypePKCS7 {
+		if r.CSR, err = pkcs7Content(rst.Request); err != nil {
+			return r, senderFault(mde2.SubcodeCertificateRequest, "malformed PKCS#7 renewal request", err)
 		}
-	default:
-		return r, senderFault(SubcodeCertificateRequest, "unsupported certificate request type", fmt.Errorf("value type %.100q", vt))
-	}
-	if err := parseContext(xmlx.Child(op, "AdditionalContext"), &r.Ctx); err != nil {
-		return r, err
 	}
 	if !r.Renew {
-		if err := r.Ctx.validateIssue(); err != nil {
+		if err := validateIssue(&r.Ctx); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
 }
 
-func parseContext(ac *etree.Element, c *enrollContext) error {
-	if ac == nil {
-		return nil
-	}
-	items := xmlx.Children(ac, "ContextItem")
-	if len(items) > maxContextItems {
-		return dataFault("too many AdditionalContext items", nil)
-	}
-	for _, it := range items {
-		name, value := xmlx.Attr(it, "Name"), xmlx.Text(xmlx.Child(it, "Value"))
-		if len(value) > maxFieldLen {
-			return dataFault("AdditionalContext value too long", fmt.Errorf("item %.64q", name))
-		}
-		switch name {
-		case "DeviceID":
-			c.DeviceID = value
-		case "HWDevID":
-			c.HWDevID = value
-		case "EnrollmentType":
-			c.EnrollmentType = value
-		case "OSVersion":
-			c.OSVersion = value
-		case "OSEdition":
-			c.OSEdition = value
-		case "DeviceName":
-			c.DeviceName = value
-		case "DeviceType":
-			c.DeviceType = value
-		case "ApplicationVersion":
-			c.ApplicationVersion = value
-		case "Locale":
-			c.Locale = value
-		case "RequestVersion":
-			c.RequestVersion = value
-		case "NotInOobe":
-			c.NotInOobe = strings.EqualFold(value, "true")
-		case "MAC":
-			c.MACs = append(c.MACs, value)
-		}
-	}
-	return nil
-}
-
-// validateIssue checks the items an initial enrollment cannot do without
-// (fleet refuses an RST lacking them too; docs/protocol.md A.7).
-func (c *enrollContext) validateIssue() error {
+// validateIssue checks the items an initial enrollment cannot do without (MS-MDE2
+// 3.4.4.1.1.1 AdditionalContext).
+func validateIssue(c *mde2.DeviceContext) error {
 	if err := checkDeviceID(c.DeviceID); err != nil {
 		return err
 	}
 	if c.HWDevID == "" || len(c.HWDevID) > 128 || !isIDChars(c.HWDevID) {
 		return dataFault("missing or invalid HWDevID", nil)
 	}
-	if c.EnrollmentType != EnrollmentTypeFull && c.EnrollmentType != EnrollmentTypeDevice {
+	if c.EnrollmentType != mde2.EnrollmentTypeFull && c.EnrollmentType != mde2.EnrollmentTypeDevice {
 		return dataFault("EnrollmentType must be Full or Device", fmt.Errorf("enrollment type %.64q", c.EnrollmentType))
 	}
 	if c.OSVersion == "" || len(c.OSVersion) > 64 {
 		return dataFault("missing or invalid OSVersion", nil)
 	}
-	return c.checkRequestVersion()
+	return checkRequestVersion(c)
 }
 
-func (c *enrollContext) checkRequestVersion() error {
+func checkRequestVersion(c *mde2.DeviceContext) error {
 	if c.RequestVersion != "" && !supportedVersions[c.RequestVersion] {
 		f := dataFault("unsupported RequestVersion", fmt.Errorf("version %.16q", c.RequestVersion))
-		f.ErrorType = ErrorTypeDeviceNotSupported
+		f.ErrorType = mde2.ErrorTypeDeviceNotSupported
 		return f
 	}
 	return nil

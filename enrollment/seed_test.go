@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // TestWriteFuzzSeeds regenerates testdata/fuzz/* with -update from the same
@@ -32,9 +34,9 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			"no_auth":   []byte(getPoliciesXML("")),
 		},
 		"FuzzParseRST": {
-			"issue_full":   []byte(rstXML(onPrem, requestTypeIssue, valueTypePKCS10, win, windowsContext(testDeviceID, "Full"))),
-			"issue_device": []byte(rstXML(tokenSecurity("t"), requestTypeIssue, valueTypePKCS10, win, windowsContext(testDeviceID, "Device"))),
-			"renew_pkcs7":  []byte(rstXML("", requestTypeRenew, valueTypePKCS7, pkcs7Wrap(win), nil)),
+			"issue_full":   []byte(rstXML(onPrem, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, win, windowsContext(testDeviceID, "Full"))),
+			"issue_device": []byte(rstXML(tokenSecurity("t"), mde2.RequestTypeIssue, mde2.ValueTypePKCS10, win, windowsContext(testDeviceID, "Device"))),
+			"renew_pkcs7":  []byte(rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS7, pkcs7Wrap(win), nil)),
 		},
 		"FuzzParseCSR": {
 			"windows_sha1_oiw": win,

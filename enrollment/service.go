@@ -1,27 +1,21 @@
 package enrollment
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"time"
 
-	"github.com/beevik/etree"
-
 	"github.com/hellomdm/hellomdm/enrollment/ca"
-	"github.com/hellomdm/hellomdm/internal/xmlx"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // Endpoint paths (MS-MDE2 3.1: Windows derives the discovery URL itself; the
@@ -35,7 +29,6 @@ const (
 )
 
 const (
-	contentTypeSOAP     = "application/soap+xml; charset=utf-8"
 	defaultAuthPath     = "/idp/enroll"
 	defaultProviderID   = "hellomdm"
 	certBackdate        = 5 * time.Minute
@@ -171,10 +164,10 @@ func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathDiscovery, s.serveDiscovery)
 	mux.HandleFunc(PathPolicy, func(w http.ResponseWriter, r *http.Request) {
-		s.serveSOAP(w, r, actionGetPolicies, actionGetPoliciesResp, s.handlePolicies)
+		s.serveSOAP(w, r, mde2.ActionGetPolicies, mde2.ActionGetPoliciesResponse, s.handlePolicies)
 	})
 	mux.HandleFunc(PathEnrollment, func(w http.ResponseWriter, r *http.Request) {
-		s.serveSOAP(w, r, actionRST, actionRSTRC, s.handleRST)
+		s.serveSOAP(w, r, mde2.ActionRST, mde2.ActionRSTRC, s.handleRST)
 	})
 	return mux
 }
@@ -187,149 +180,7 @@ func (s *Service) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	s.serveSOAP(w, r, actionDiscover, actionDiscoverResponse, s.handleDiscover)
-}
-
-// reply is an operation's answer: the Body element, and whether the header
-// carries a wsse:Security timestamp (RSTR, MS-WSTEP 3.1.4.1.1.2).
-type reply struct {
-	body      *etree.Element
-	timestamp bool
-}
-
-type operation func(ctx context.Context, r *http.Request, env *envelope) (reply, error)
-
-// serveSOAP reads a bounded body, decodes the envelope, checks the action,
-// runs op and writes either its reply or a SOAP fault, always buffered with
-// Content-Length (enrollment responses must not be chunked; docs/protocol.md A.1).
-func (s *Service) serveSOAP(w http.ResponseWriter, r *http.Request, wantAction, respAction string, op operation) {
-	start := s.cfg.Now()
-	traceID := s.traceID()
-	log := s.log.With("path", r.URL.Path, "trace", traceID)
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	var env *envelope
-	rep, err := func() (reply, error) {
-		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
-		if err != nil {
-			return reply{}, formatFault("request body unreadable or too large", err)
-		}
-		env, err = parseEnvelope(data)
-		if err != nil {
-			return reply{}, err
-		}
-		if err := env.checkAction(wantAction); err != nil {
-			return reply{}, err
-		}
-		return op(r.Context(), r, env)
-	}()
-	relatesTo := ""
-	if env != nil {
-		relatesTo = env.MessageID
-	}
-	if err != nil {
-		f := asFault(err)
-		level := slog.LevelInfo
-		if !f.Sender {
-			level = slog.LevelError
-		}
-		log.Log(r.Context(), level, "enrollment request refused", "code", f.Code(), "subcode", f.Subcode,
-			"reason", f.Reason, "err", f.Err)
-		if s.cfg.OnRefused != nil {
-			upn := f.upn
-			if upn == "" {
-				upn = refusalUPN(env)
-			}
-			s.cfg.OnRefused(r.Context(), Refusal{Path: r.URL.Path, Action: wantAction, UPN: upn,
-				Code: f.Code(), Subcode: f.Subcode, ErrorType: f.ErrorType, Reason: f.Reason, TraceID: traceID, RemoteAddr: s.cfg.ClientAddr(r),
-				Detail: f.detail})
-		}
-		body, berr := buildFault(f, respAction, relatesTo, traceID)
-		if berr != nil {
-			log.Error("building fault", "err", berr)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-		if f.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
-		}
-		writeSOAP(w, f.HTTPStatus(), body)
-		return
-	}
-	doc, header, body := newEnvelope(respAction, relatesTo)
-	if rep.timestamp {
-		sec := header.CreateElement("o:Security")
-		sec.CreateAttr("s:mustUnderstand", "1")
-		sec.CreateAttr("xmlns:o", nsWSSE)
-		ts := sec.CreateElement("u:Timestamp")
-		ts.CreateAttr("u:Id", "_0")
-		now := s.cfg.Now().UTC()
-		ts.CreateElement("u:Created").SetText(now.Format("2006-01-02T15:04:05.000Z"))
-		ts.CreateElement("u:Expires").SetText(now.Add(rstrTimestampExpiry).Format("2006-01-02T15:04:05.000Z"))
-	}
-	body.AddChild(rep.body)
-	out, err := serialize(doc)
-	if err != nil {
-		log.Error("building response", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	log.Info("enrollment request served", "action", respAction, "elapsed", s.cfg.Now().Sub(start))
-	writeSOAP(w, http.StatusOK, out)
-}
-
-// refusalUPN names the user of a refused request: the UsernameToken's user, or the
-// e-mail address of a Discover request.
-func refusalUPN(env *envelope) string {
-	if env == nil {
-		return ""
-	}
-	if env.Creds.Username != "" {
-		return env.Creds.Username
-	}
-	if env.Op != nil && env.Op.Tag == "Discover" {
-		return xmlx.Text(xmlx.Child(xmlx.Child(env.Op, "request"), "EmailAddress"))
-	}
-	return ""
-}
-
-func writeSOAP(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentTypeSOAP)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	_, _ = io.Copy(w, bytes.NewReader(body))
-}
-
-// traceID is a short random correlation ID sent in fault details and logs.
-func (s *Service) traceID() string {
-	var b [8]byte
-	if _, err := io.ReadFull(s.cfg.Rand, b[:]); err != nil {
-		return "unavailable"
-	}
-	return hex.EncodeToString(b[:])
-}
-
-func (s *Service) handleDiscover(ctx context.Context, _ *http.Request, env *envelope) (reply, error) {
-	d, err := parseDiscover(env)
-	if err != nil {
-		return reply{}, err
-	}
-	body, err := s.discover(ctx, d)
-	return reply{body: body}, err
-}
-
-func (s *Service) handlePolicies(ctx context.Context, _ *http.Request, env *envelope) (reply, error) {
-	if err := parseGetPolicies(env); err != nil {
-		return reply{}, err
-	}
-	if _, err := s.authenticate(ctx, env.Creds); err != nil {
-		return reply{}, err
-	}
-	return reply{body: s.policiesResponse()}, nil
+	s.serveSOAP(w, r, mde2.ActionDiscover, mde2.ActionDiscoverResponse, s.handleDiscover)
 }
 
 // principal is an authenticated enrolling user.
@@ -344,15 +195,19 @@ type principal struct {
 // (MS-MDE2 3.3.4, 3.4.4; docs/protocol.md A.4): OnPremise checks the password via
 // the Directory; Federated verifies the token and that its tenant owns the
 // UPN's domain.
-func (s *Service) authenticate(ctx context.Context, c credentials) (principal, error) {
+func (s *Service) authenticate(ctx context.Context, sec *mde2.Security) (principal, error) {
+	if sec == nil {
+		sec = &mde2.Security{}
+	}
 	switch {
-	case c.HasUsername:
+	case sec.UsernameToken != nil:
+		c := sec.UsernameToken
 		t, err := s.tenantFor(ctx, c.Username)
 		if err != nil {
 			return principal{}, err
 		}
 		if t.AuthPolicy != AuthPolicyOnPremise {
-			return principal{}, senderFault(SubcodeAuthentication, "tenant requires Federated authentication", nil)
+			return principal{}, senderFault(mde2.SubcodeAuthentication, "tenant requires Federated authentication", nil)
 		}
 		uid, err := s.dir.CheckPassword(ctx, t.ID, c.Username, c.Password)
 		var locked *LockedOutError
@@ -360,42 +215,42 @@ func (s *Service) authenticate(ctx context.Context, c credentials) (principal, e
 			// MS-MDE2 2.2.10: s:Authentication is the fault for credentials the server will
 			// not accept; the wait travels as Retry-After. The same answer for every user
 			// name, so it does not tell whether the user exists.
-			f := senderFault(SubcodeAuthentication, "too many failed sign-ins; try again later", err)
+			f := senderFault(mde2.SubcodeAuthentication, "too many failed sign-ins; try again later", err)
 			f.RetryAfter = locked.RetryAfter
 			return principal{}, f
 		}
 		if errors.Is(err, ErrBadCredentials) {
-			return principal{}, senderFault(SubcodeAuthentication, "invalid user name or password", err)
+			return principal{}, senderFault(mde2.SubcodeAuthentication, "invalid user name or password", err)
 		}
 		if err != nil {
-			return principal{}, receiverFault(SubcodeInternalServiceFault, "directory unavailable", fmt.Errorf("checking password: %w", err))
+			return principal{}, receiverFault(mde2.SubcodeInternalServiceFault, "directory unavailable", fmt.Errorf("checking password: %w", err))
 		}
 		return principal{Tenant: t, UserID: uid, UPN: c.Username}, nil
-	case c.HasToken:
+	case sec.HasUserToken:
 		if s.tokens == nil {
-			return principal{}, senderFault(SubcodeAuthentication, "Federated authentication is not available", nil)
+			return principal{}, senderFault(mde2.SubcodeAuthentication, "Federated authentication is not available", nil)
 		}
-		claims, err := s.tokens.VerifyEnrollmentToken(ctx, c.Token)
+		claims, err := s.tokens.VerifyEnrollmentToken(ctx, sec.UserToken)
 		if errors.Is(err, ErrInvalidToken) {
-			return principal{}, senderFault(SubcodeAuthentication, "invalid enrollment token", err)
+			return principal{}, senderFault(mde2.SubcodeAuthentication, "invalid enrollment token", err)
 		}
 		if err != nil {
-			return principal{}, receiverFault(SubcodeInternalServiceFault, "token verification unavailable", fmt.Errorf("verifying token: %w", err))
+			return principal{}, receiverFault(mde2.SubcodeInternalServiceFault, "token verification unavailable", fmt.Errorf("verifying token: %w", err))
 		}
 		t, err := s.tenantFor(ctx, claims.UPN)
 		if err != nil {
 			return principal{}, err
 		}
 		if t.ID != claims.TenantID {
-			return principal{}, senderFault(SubcodeAuthorization, "token was issued for another tenant",
+			return principal{}, senderFault(mde2.SubcodeAuthorization, "token was issued for another tenant",
 				fmt.Errorf("token tenant %s, domain tenant %s", claims.TenantID, t.ID))
 		}
 		if t.AuthPolicy != AuthPolicyFederated {
-			return principal{}, senderFault(SubcodeAuthentication, "tenant requires OnPremise authentication", nil)
+			return principal{}, senderFault(mde2.SubcodeAuthentication, "tenant requires OnPremise authentication", nil)
 		}
 		return principal{Tenant: t, UserID: claims.UserID, UPN: claims.UPN, token: &claims}, nil
 	default:
-		return principal{}, senderFault(SubcodeInvalidSecurity, "missing WS-Security credentials", nil)
+		return principal{}, senderFault(mde2.SubcodeInvalidSecurity, "missing WS-Security credentials", nil)
 	}
 }
 

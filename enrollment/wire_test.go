@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // Request shapes Windows sends (docs/protocol.md A.2, A.4, A.6, A.7), composed for
@@ -43,7 +45,7 @@ func envelopeXML(action, to, security, body string) string {
 }
 
 func discoverXML(email, version string) string {
-	return envelopeXML(actionDiscover, "https://EnterpriseEnrollment.example.com:443/EnrollmentServer/Discovery.svc", "",
+	return envelopeXML(mde2.ActionDiscover, "https://EnterpriseEnrollment.example.com:443/EnrollmentServer/Discovery.svc", "",
 		`<Discover xmlns="http://schemas.microsoft.com/windows/management/2012/01/enrollment">
       <request xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
         <EmailAddress>`+email+`</EmailAddress>
@@ -74,7 +76,7 @@ func tokenSecurity(token string) string {
 }
 
 func getPoliciesXML(security string) string {
-	return envelopeXML(actionGetPolicies, "https://mdm.example.com/EnrollmentServer/Policy.svc", security,
+	return envelopeXML(mde2.ActionGetPolicies, "https://mdm.example.com/EnrollmentServer/Policy.svc", security,
 		`<GetPolicies xmlns="http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy">
       <client><lastUpdate xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/><preferredLanguage xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></client>
       <requestFilter xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>
@@ -99,7 +101,7 @@ func rstXML(security, requestType, valueType string, csrDER []byte, items [][2]s
 	for _, it := range items {
 		fmt.Fprintf(&ac, `<ac:ContextItem Name="%s"><ac:Value>%s</ac:Value></ac:ContextItem>`, it[0], html.EscapeString(it[1]))
 	}
-	return envelopeXML(actionRST, "https://mdm.example.com/EnrollmentServer/Enrollment.svc", security,
+	return envelopeXML(mde2.ActionRST, "https://mdm.example.com/EnrollmentServer/Enrollment.svc", security,
 		`<wst:RequestSecurityToken xmlns:wst="http://docs.oasis-open.org/ws-sx/ws-trust/200512">
       <wst:TokenType>http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken</wst:TokenType>
       <wst:RequestType>`+requestType+`</wst:RequestType>

@@ -3,20 +3,19 @@ package enrollment
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
 	"github.com/hellomdm/hellomdm/enrollment/ca"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // handleRST serves MS-WSTEP RequestSecurityToken: Issue (MS-MDE2 3.4) or
 // Renew (MS-MDE2 3.5).
-func (s *Service) handleRST(ctx context.Context, r *http.Request, env *envelope) (reply, error) {
+func (s *Service) handleRST(ctx context.Context, r *http.Request, env *mde2.Envelope) (reply, error) {
 	req, err := parseRST(env)
 	if err != nil {
 		return reply{}, err
@@ -24,13 +23,13 @@ func (s *Service) handleRST(ctx context.Context, r *http.Request, env *envelope)
 	if req.Renew {
 		return s.renew(ctx, r, req)
 	}
-	return s.issue(ctx, env.Creds, req)
+	return s.issue(ctx, env.Header.Security, req)
 }
 
 // issue authenticates the user, checks the CSR, signs the device certificate,
 // builds the provisioning document and only then registers the device, so a
 // refused request stores nothing.
-func (s *Service) issue(ctx context.Context, creds credentials, req rstRequest) (reply, error) {
+func (s *Service) issue(ctx context.Context, creds *mde2.Security, req rstRequest) (reply, error) {
 	p, err := s.authenticate(ctx, creds)
 	if err != nil {
 		return reply{}, err
@@ -54,12 +53,12 @@ func (s *Service) issue(ctx context.Context, creds credentials, req rstRequest) 
 	}
 	for _, dst := range []*string{&prov.ServerSecret, &prov.ServerNonce, &prov.DeviceSecret, &prov.DeviceNonce} {
 		if *dst, err = s.randomToken(24); err != nil {
-			return reply{}, receiverFault(SubcodeInternalServiceFault, "internal error", err)
+			return reply{}, receiverFault(mde2.SubcodeInternalServiceFault, "internal error", err)
 		}
 	}
 	doc, err := s.provisioningDoc(prov)
 	if err != nil {
-		return reply{}, receiverFault(SubcodeInternalServiceFault, "internal error", err)
+		return reply{}, receiverFault(mde2.SubcodeInternalServiceFault, "internal error", err)
 	}
 	if p.token != nil {
 		// A Federated token is single-use: the client presents it to Policy.svc
@@ -69,11 +68,11 @@ func (s *Service) issue(ctx context.Context, creds credentials, req rstRequest) 
 		// already enrolled a device cannot enroll another one (or the same one again).
 		if err := s.tokens.RedeemEnrollmentToken(ctx, *p.token, req.Ctx.DeviceID); err != nil {
 			if errors.Is(err, ErrTokenUsed) {
-				f := senderFault(SubcodeAuthentication, "the enrollment token was already used; sign in again", err)
+				f := senderFault(mde2.SubcodeAuthentication, "the enrollment token was already used; sign in again", err)
 				f.upn, f.detail = p.UPN, err.Error()
 				return reply{}, f
 			}
-			return reply{}, receiverFault(SubcodeInternalServiceFault, "could not redeem the enrollment token", fmt.Errorf("redeeming token: %w", err))
+			return reply{}, receiverFault(mde2.SubcodeInternalServiceFault, "could not redeem the enrollment token", fmt.Errorf("redeeming token: %w", err))
 		}
 	}
 	c := req.Ctx
@@ -81,14 +80,14 @@ func (s *Service) issue(ctx context.Context, creds credentials, req rstRequest) 
 		DeviceID: c.DeviceID, HWDevID: c.HWDevID, TenantID: p.Tenant.ID, UserID: p.UserID, UPN: p.UPN,
 		DeviceName: c.DeviceName, OSVersion: c.OSVersion, OSEdition: c.OSEdition,
 		EnrollmentType: c.EnrollmentType, DeviceType: c.DeviceType, ApplicationVersion: c.ApplicationVersion,
-		NotInOobe: c.NotInOobe, CertSerial: SerialHex(cert), CertThumbprint: Thumbprint(cert),
+		NotInOobe: c.NotInOobe, CertSerial: SerialHex(cert), CertThumbprint: mde2.Thumbprint(cert),
 		CertNotAfter: cert.NotAfter, EnrolledAt: now, MACs: c.MACs, Locale: c.Locale,
 	}
 	if err := s.reg.Register(ctx, e); err != nil {
 		if errors.Is(err, ErrOtherTenant) {
-			return reply{}, senderFault(SubcodeAuthorization, "device is enrolled in another organisation", err)
+			return reply{}, senderFault(mde2.SubcodeAuthorization, "device is enrolled in another organisation", err)
 		}
-		return reply{}, receiverFault(SubcodeEnrollmentServer, "could not record the enrollment", fmt.Errorf("registering device: %w", err))
+		return reply{}, receiverFault(mde2.SubcodeEnrollmentServer, "could not record the enrollment", fmt.Errorf("registering device: %w", err))
 	}
 	s.log.InfoContext(ctx, "device enrolled", "device_id", e.DeviceID, "tenant", e.TenantID,
 		"user", e.UserID, "serial", e.CertSerial, "type", e.EnrollmentType)
@@ -102,16 +101,16 @@ func (s *Service) renew(ctx context.Context, r *http.Request, req rstRequest) (r
 	now := s.cfg.Now()
 	peer := s.cfg.PeerCertificate(r)
 	if peer == nil {
-		return reply{}, senderFault(SubcodeAuthentication, "renewal requires the current device certificate", nil)
+		return reply{}, senderFault(mde2.SubcodeAuthentication, "renewal requires the current device certificate", nil)
 	}
 	deviceID, err := s.ca.VerifyDevice(peer, now)
 	if err != nil {
-		return reply{}, senderFault(SubcodeAuthentication, "device certificate not accepted", err)
+		return reply{}, senderFault(mde2.SubcodeAuthentication, "device certificate not accepted", err)
 	}
 	if req.Ctx.DeviceID != "" && req.Ctx.DeviceID != deviceID {
-		return reply{}, senderFault(SubcodeAuthorization, "DeviceID does not match the device certificate", nil)
+		return reply{}, senderFault(mde2.SubcodeAuthorization, "DeviceID does not match the device certificate", nil)
 	}
-	if err := req.Ctx.checkRequestVersion(); err != nil {
+	if err := checkRequestVersion(&req.Ctx); err != nil {
 		return reply{}, err
 	}
 	old, err := s.reg.Device(ctx, deviceID)
@@ -119,7 +118,7 @@ func (s *Service) renew(ctx context.Context, r *http.Request, req rstRequest) (r
 		return reply{}, notEligible("device is not enrolled", err)
 	}
 	if err != nil {
-		return reply{}, receiverFault(SubcodeEnrollmentServer, "could not read the enrollment", fmt.Errorf("reading device: %w", err))
+		return reply{}, receiverFault(mde2.SubcodeEnrollmentServer, "could not read the enrollment", fmt.Errorf("reading device: %w", err))
 	}
 	oldSerial := SerialHex(peer)
 	if !strings.EqualFold(old.CertSerial, oldSerial) {
@@ -137,10 +136,10 @@ func (s *Service) renew(ctx context.Context, r *http.Request, req rstRequest) (r
 		CA: s.ca.Certificate(), Client: cert, EnrollmentType: old.EnrollmentType, DeviceID: deviceID,
 	})
 	if err != nil {
-		return reply{}, receiverFault(SubcodeInternalServiceFault, "internal error", err)
+		return reply{}, receiverFault(mde2.SubcodeInternalServiceFault, "internal error", err)
 	}
 	e := old
-	e.CertSerial, e.CertThumbprint, e.CertNotAfter = SerialHex(cert), Thumbprint(cert), cert.NotAfter
+	e.CertSerial, e.CertThumbprint, e.CertNotAfter = SerialHex(cert), mde2.Thumbprint(cert), cert.NotAfter
 	for dst, v := range map[*string]string{&e.OSVersion: req.Ctx.OSVersion, &e.OSEdition: req.Ctx.OSEdition,
 		&e.DeviceName: req.Ctx.DeviceName, &e.ApplicationVersion: req.Ctx.ApplicationVersion, &e.Locale: req.Ctx.Locale} {
 		if v != "" {
@@ -151,21 +150,21 @@ func (s *Service) renew(ctx context.Context, r *http.Request, req rstRequest) (r
 		if errors.Is(err, ErrNotEnrolled) || errors.Is(err, ErrSerialMismatch) {
 			return reply{}, notEligible("device is not eligible to renew", err)
 		}
-		return reply{}, receiverFault(SubcodeEnrollmentServer, "could not record the renewal", fmt.Errorf("renewing device: %w", err))
+		return reply{}, receiverFault(mde2.SubcodeEnrollmentServer, "could not record the renewal", fmt.Errorf("renewing device: %w", err))
 	}
 	s.log.InfoContext(ctx, "device certificate renewed", "device_id", deviceID, "old_serial", old.CertSerial, "serial", e.CertSerial)
 	return reply{body: rstrBody(doc), timestamp: true}, nil
 }
 
 func notEligible(reason string, err error) *Fault {
-	f := senderFault(SubcodeAuthorization, reason, err)
-	f.ErrorType = ErrorTypeNotEligibleToRenew
+	f := senderFault(mde2.SubcodeAuthorization, reason, err)
+	f.ErrorType = mde2.ErrorTypeNotEligibleToRenew
 	return f
 }
 
 func csrFault(err error) *Fault {
-	f := senderFault(SubcodeCertificateRequest, "certificate request refused", err)
-	f.ErrorType = ErrorTypeInvalidEnrollmentData
+	f := senderFault(mde2.SubcodeCertificateRequest, "certificate request refused", err)
+	f.ErrorType = mde2.ErrorTypeInvalidEnrollmentData
 	return f
 }
 
@@ -179,26 +178,13 @@ func (s *Service) sign(csr *csrInfo, deviceID string, now time.Time) (*x509.Cert
 		return nil, csrFault(err)
 	}
 	if err != nil {
-		return nil, receiverFault(SubcodeCertificateRequest, "certificate authority failed", fmt.Errorf("signing device certificate: %w", err))
+		return nil, receiverFault(mde2.SubcodeCertificateRequest, "certificate authority failed", fmt.Errorf("signing device certificate: %w", err))
 	}
 	return cert, nil
 }
 
-// rstrBody wraps the provisioning document in a
-// RequestSecurityTokenResponseCollection (MS-WSTEP 3.1.4.1.2.2; docs/protocol.md A.8).
-func rstrBody(provDoc []byte) *etree.Element {
-	coll := etree.NewElement("RequestSecurityTokenResponseCollection")
-	coll.CreateAttr("xmlns", nsWSTrust)
-	resp := coll.CreateElement("RequestSecurityTokenResponse")
-	resp.CreateElement("TokenType").SetText(tokenTypeDeviceEnrollment)
-	resp.CreateElement("DispositionMessage").CreateAttr("xmlns", nsPKIEnroll)
-	bst := resp.CreateElement("RequestedSecurityToken").CreateElement("BinarySecurityToken")
-	bst.CreateAttr("xmlns", nsWSSE)
-	bst.CreateAttr("ValueType", tokenTypeProvisionDoc)
-	bst.CreateAttr("EncodingType", encodingTypeBase64Binary)
-	bst.SetText(base64.StdEncoding.EncodeToString(provDoc))
-	rid := resp.CreateElement("RequestID")
-	rid.CreateAttr("xmlns", nsPKIEnroll)
-	rid.SetText("0")
-	return coll
+// rstrBody wraps the provisioning document in a RequestSecurityTokenResponseCollection
+// (MS-WSTEP 3.1.4.1.2.2; MS-MDE2 3.4.4.1.1.2).
+func rstrBody(provDoc []byte) *mde2.RequestSecurityTokenResponse {
+	return &mde2.RequestSecurityTokenResponse{ProvisioningDoc: provDoc, RequestID: "0"}
 }
