@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/syncml"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 const day = 24 * time.Hour
@@ -69,7 +71,7 @@ func provDoc(t *testing.T, wstep string) []byte {
 	client := ca.issue(t, key.Public(), "00000000000000000000000000000001", nil)
 	node := func(c *x509.Certificate) string {
 		return fmt.Sprintf(`<characteristic type="%s"><parm name="EncodedCertificate" value="%s"/></characteristic>`,
-			thumbprint(c), base64.StdEncoding.EncodeToString(c.Raw))
+			mde2.Thumbprint(c), base64.StdEncoding.EncodeToString(c.Raw))
 	}
 	return []byte(`<wap-provisioningdoc version="1.1"><characteristic type="CertificateStore">` +
 		`<characteristic type="Root"><characteristic type="System">` + node(ca.cert) + `</characteristic></characteristic>` +
@@ -300,8 +302,8 @@ func TestRunRenewsAutomatically(t *testing.T) {
 				if !f.isRevoked(old) {
 					t.Errorf("old certificate %v not revoked by the renewal", old.SerialNumber)
 				}
-				if got := a.Enrollment().CertThumbprint; got != thumbprint(cur) {
-					t.Errorf("enrollment thumbprint %s, want %s", got, thumbprint(cur))
+				if got := a.Enrollment().CertThumbprint; got != mde2.Thumbprint(cur) {
+					t.Errorf("enrollment thumbprint %s, want %s", got, mde2.Thumbprint(cur))
 				}
 			}
 			for i, s := range sessions {

@@ -1,7 +1,6 @@
 package device
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -15,16 +14,15 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/beevik/etree"
 	"github.com/google/uuid"
 
-	"github.com/hellomdm/hellomdm/internal/xmlx"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // Authentication policies (MS-MDE2 DiscoveryResponse AuthPolicy).
 const (
-	AuthOnPremise = "OnPremise"
-	AuthFederated = "Federated"
+	AuthOnPremise = mde2.AuthPolicyOnPremise
+	AuthFederated = mde2.AuthPolicyFederated
 )
 
 // DefaultRequestVersion is the MS-MDE2 RequestVersion of Windows 11 22H2 (docs/protocol.md A.2).
@@ -74,109 +72,37 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 	if req.UPN == "" || !strings.Contains(req.UPN, "@") {
 		return fmt.Errorf("enrolling: user name %q is not a UPN", req.UPN)
 	}
-	id := a.Identity()
 	c := a.httpClient(req.RootCAs, nil)
-	discURL := base.String() + discoveryPath
-
-	// 1. Probe (MS-MDE2 3.1.4: GET, 200, empty body).
-	probe, err := http.NewRequest(http.MethodGet, discURL, nil)
+	serverLeaf, err := a.probe(ctx, c, base.String()+discoveryPath)
 	if err != nil {
 		return fmt.Errorf("enrolling: %w", err)
 	}
-	probe.Header.Set("User-Agent", userAgentEnroll)
-	pr, err := do(ctx, c, probe)
-	if err != nil {
-		return fmt.Errorf("enrolling: probing %s: %w", discURL, err)
-	}
-	if pr.Status != http.StatusOK {
-		return fmt.Errorf("enrolling: discovery probe answered HTTP %d", pr.Status)
-	}
-	if pr.TLS == nil || len(pr.TLS.PeerCertificates) == 0 {
-		return fmt.Errorf("enrolling: discovery did not use TLS")
-	}
-	serverLeaf := pr.TLS.PeerCertificates[0]
-
-	// 2. Discover.
-	disc, err := a.soap(ctx, c, "discover", discURL, actionDiscover, nil, func(body *etree.Element) {
-		d := body.CreateElement("Discover")
-		d.CreateAttr("xmlns", nsDiscovery)
-		r := d.CreateElement("request")
-		r.CreateAttr("xmlns:i", nsXSI)
-		r.CreateElement("EmailAddress").SetText(req.UPN)
-		r.CreateElement("RequestVersion").SetText(req.RequestVersion)
-		r.CreateElement("DeviceType").SetText("CIMClient_Windows")
-		r.CreateElement("ApplicationVersion").SetText(id.OSVersion)
-		r.CreateElement("OSEdition").SetText(strconv.Itoa(id.OSEdition))
-		ap := r.CreateElement("AuthPolicies")
-		ap.CreateElement("AuthPolicy").SetText(AuthOnPremise)
-		ap.CreateElement("AuthPolicy").SetText(AuthFederated)
-	})
+	enr, disc, err := a.discover(ctx, c, base, req)
 	if err != nil {
 		return err
 	}
-	res := xmlx.Child(disc, "DiscoverResult")
-	enr := Enrollment{
-		ServerURL: base.String(), DiscoveryURL: discURL, AuthPolicy: xmlx.Text(xmlx.Child(res, "AuthPolicy")),
-		PolicyURL: xmlx.Text(xmlx.Child(res, "EnrollmentPolicyServiceUrl")), EnrollmentURL: xmlx.Text(xmlx.Child(res, "EnrollmentServiceUrl")),
-		UPN: req.UPN, CSRShape: shape,
-	}
-	if enr.EnrollmentURL == "" {
-		return fmt.Errorf("enrolling: DiscoverResponse has no EnrollmentServiceUrl")
-	}
-	if enr.PolicyURL == "" {
-		enr.PolicyURL = enr.EnrollmentURL // no policy service: defaults apply (docs/protocol.md A.6)
-	}
-
-	// 3. Credentials.
-	creds := &credentials{Username: req.UPN, Password: req.Password}
-	switch enr.AuthPolicy {
-	case AuthOnPremise:
-	case AuthFederated:
-		tok := req.Token
-		if tok == "" {
-			if tok, err = a.webSignIn(ctx, c, xmlx.Text(xmlx.Child(res, "AuthenticationServiceUrl")), req.UPN, req.Password, req.OTP); err != nil {
-				return fmt.Errorf("enrolling: %w", err)
-			}
-		}
-		creds = &credentials{Token: tok}
-		enr.TenantID = tokenTenant(tok)
-	default:
-		return fmt.Errorf("enrolling: server asks for auth policy %q, which this device does not support", enr.AuthPolicy)
-	}
-
-	// 4. GetPolicies (MS-XCEP).
-	if _, err := a.soap(ctx, c, "policy", enr.PolicyURL, actionGetPolicies, creds, func(body *etree.Element) {
-		g := body.CreateElement("GetPolicies")
-		g.CreateAttr("xmlns", nsPolicy)
-		cl := g.CreateElement("client")
-		cl.CreateElement("lastUpdate").CreateAttr("xsi:nil", "true")
-		cl.CreateElement("preferredLanguage").CreateAttr("xsi:nil", "true")
-		g.CreateElement("requestFilter").CreateAttr("xsi:nil", "true")
-		g.CreateAttr("xmlns:xsi", nsXSI)
-	}); err != nil {
-		return err
-	}
-
-	// 5. RequestSecurityToken (MS-WSTEP).
-	key, csr, err := newKeyAndCSR(shape, id.DeviceID, a.opts.Rand)
-	if err != nil {
-		return fmt.Errorf("enrolling: %w", err)
-	}
-	rstr, err := a.soap(ctx, c, "enroll", enr.EnrollmentURL, actionRST, creds, func(body *etree.Element) {
-		writeRST(body, requestTypeIssue, valueTypePKCS10, csr, additionalContext(id, req.RequestVersion))
-	})
+	enr.CSRShape = shape
+	sec, err := a.enrollmentSecurity(ctx, c, &enr, disc.AuthenticationServiceURL, req)
 	if err != nil {
 		return err
 	}
-	prov, err := provisioningFromRSTR(rstr)
+	// GetPolicies (MS-XCEP): Windows asks, and enrolls under the policy it is given.
+	env, err := a.exchange(ctx, c, "policy", enr.PolicyURL, mde2.ActionGetPolicies, sec, &mde2.GetPoliciesRequest{})
+	if err == nil {
+		_, err = env.GetPoliciesResponse()
+	}
 	if err != nil {
-		return fmt.Errorf("enrolling: %w", err)
+		return enrollError(err)
+	}
+	key, prov, err := a.requestToken(ctx, c, enr, sec, req.RequestVersion)
+	if err != nil {
+		return err
 	}
 	if err := checkProvisioning(prov, key, serverLeaf, hostOf(base.String())); err != nil {
 		return fmt.Errorf("enrolling: %w", err)
 	}
 	enr.ManagementURL, enr.ProviderID = prov.Addr, prov.ProviderID
-	enr.EntDeviceName, enr.CertThumbprint = prov.EntDeviceName, thumbprint(prov.ClientCert)
+	enr.EntDeviceName, enr.CertThumbprint = prov.EntDeviceName, mde2.Thumbprint(prov.ClientCert)
 	renew := prov.Renew
 	enr.Renewal = &renew
 	if enr.TenantID == "" {
@@ -185,68 +111,129 @@ func (a *Agent) Enroll(ctx context.Context, req EnrollRequest) error {
 	return a.commitEnrollment(enr, prov, key)
 }
 
-// additionalContext lists the RST AdditionalContext items in the order Windows sends them
-// (docs/protocol.md A.7).
-func additionalContext(id Identity, requestVersion string) [][2]string {
-	items := [][2]string{
-		{"UXInitiated", "true"}, {"HWDevID", id.HWDevID}, {"Locale", id.Locale},
-		{"TargetedUserLoggedIn", "true"}, {"OSEdition", strconv.Itoa(id.OSEdition)}, {"DeviceName", id.DeviceName},
+// enrollError wraps an error of an enrollment step; a *FaultError is returned as it is.
+func enrollError(err error) error {
+	var f *FaultError
+	if errors.As(err, &f) {
+		return err
 	}
+	return fmt.Errorf("enrolling: %w", err)
+}
+
+// probe is the discovery GET (MS-MDE2 3.1.4: 200, empty body); it returns the server's TLS
+// certificate, which the provisioned root must issue.
+func (a *Agent) probe(ctx context.Context, c *http.Client, discURL string) (*x509.Certificate, error) {
+	probe, err := http.NewRequest(http.MethodGet, discURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	probe.Header.Set("User-Agent", userAgentEnroll)
+	pr, err := do(ctx, c, probe)
+	if err != nil {
+		return nil, fmt.Errorf("probing %s: %w", discURL, err)
+	}
+	if pr.Status != http.StatusOK {
+		return nil, fmt.Errorf("discovery probe answered HTTP %d", pr.Status)
+	}
+	if pr.TLS == nil || len(pr.TLS.PeerCertificates) == 0 {
+		return nil, fmt.Errorf("discovery did not use TLS")
+	}
+	return pr.TLS.PeerCertificates[0], nil
+}
+
+// discover sends Discover as Windows does and starts the enrollment record from the answer.
+func (a *Agent) discover(ctx context.Context, c *http.Client, base *url.URL, req EnrollRequest) (Enrollment, *mde2.DiscoverResponse, error) {
+	id := a.Identity()
+	discURL := base.String() + discoveryPath
+	env, err := a.exchange(ctx, c, "discover", discURL, mde2.ActionDiscover, nil, &mde2.DiscoverRequest{
+		EmailAddress: req.UPN, RequestVersion: req.RequestVersion, DeviceType: windowsDeviceType,
+		ApplicationVersion: id.OSVersion, OSEdition: strconv.Itoa(id.OSEdition),
+		AuthPolicies: []string{AuthOnPremise, AuthFederated},
+	})
+	var disc *mde2.DiscoverResponse
+	if err == nil {
+		disc, err = env.DiscoverResponse()
+	}
+	if err != nil {
+		return Enrollment{}, nil, enrollError(err)
+	}
+	enr := Enrollment{
+		ServerURL: base.String(), DiscoveryURL: discURL, AuthPolicy: disc.AuthPolicy,
+		PolicyURL: disc.EnrollmentPolicyServiceURL, EnrollmentURL: disc.EnrollmentServiceURL, UPN: req.UPN,
+	}
+	if enr.EnrollmentURL == "" {
+		return Enrollment{}, nil, fmt.Errorf("enrolling: DiscoverResponse has no EnrollmentServiceUrl")
+	}
+	if enr.PolicyURL == "" {
+		enr.PolicyURL = enr.EnrollmentURL // no policy service: defaults apply (MS-MDE2 3.1.4.1.3.2)
+	}
+	return enr, disc, nil
+}
+
+// enrollmentSecurity is the wsse:Security of GetPolicies and RST under the server's auth
+// policy: a UsernameToken for OnPremise; for Federated the token of the web sign-in (or the
+// one the request brought), whose tenant it records.
+func (a *Agent) enrollmentSecurity(ctx context.Context, c *http.Client, enr *Enrollment, authURL string, req EnrollRequest) (*mde2.Security, error) {
+	switch enr.AuthPolicy {
+	case AuthOnPremise:
+		return &mde2.Security{UsernameToken: &mde2.UsernameToken{ID: mde2.WindowsUsernameTokenID,
+			Username: req.UPN, Password: req.Password}}, nil
+	case AuthFederated:
+		tok := req.Token
+		if tok == "" {
+			var err error
+			if tok, err = a.webSignIn(ctx, c, authURL, req.UPN, req.Password, req.OTP); err != nil {
+				return nil, fmt.Errorf("enrolling: %w", err)
+			}
+		}
+		enr.TenantID = tokenTenant(tok)
+		return &mde2.Security{UserToken: tok, HasUserToken: true}, nil
+	default:
+		return nil, fmt.Errorf("enrolling: server asks for auth policy %q, which this device does not support", enr.AuthPolicy)
+	}
+}
+
+// requestToken sends the RequestSecurityToken (MS-WSTEP) with a fresh key and CSR and reads
+// the provisioning document of the answer.
+func (a *Agent) requestToken(ctx context.Context, c *http.Client, enr Enrollment, sec *mde2.Security, version string) (crypto.Signer, *provisioning, error) {
+	id := a.Identity()
+	key, csr, err := newKeyAndCSR(enr.CSRShape, id.DeviceID, a.opts.Rand)
+	if err != nil {
+		return nil, nil, fmt.Errorf("enrolling: %w", err)
+	}
+	env, err := a.exchange(ctx, c, "enroll", enr.EnrollmentURL, mde2.ActionRST, sec, &mde2.RequestSecurityToken{
+		RequestType: mde2.RequestTypeIssue, ValueType: mde2.ValueTypePKCS10, Request: csr,
+		Context: additionalContext(id, version),
+	})
+	var rstr *mde2.RequestSecurityTokenResponse
+	if err == nil {
+		rstr, err = env.RequestSecurityTokenResponse()
+	}
+	if err != nil {
+		return nil, nil, enrollError(err)
+	}
+	prov, err := parseProvisioningDoc(rstr.ProvisioningDoc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("enrolling: %w", err)
+	}
+	return key, prov, nil
+}
+
+// windowsDeviceType is the DeviceType of a Windows desktop (MS-MDE2 3.1.4.1.3.1).
+const windowsDeviceType = "CIMClient_Windows"
+
+// additionalContext lists the RST AdditionalContext items of a Full enrollment from
+// Settings, in the order Windows sends them.
+func additionalContext(id Identity, requestVersion string) []mde2.ContextItem {
 	macs := id.MACs
 	if len(macs) == 1 {
 		macs = []string{macs[0], macs[0]} // Windows repeats adapters (captures)
 	}
-	for _, m := range macs {
-		items = append(items, [2]string{"MAC", m})
-	}
-	return append(items,
-		[2]string{"DeviceID", id.DeviceID}, [2]string{"EnrollmentType", "Full"},
-		[2]string{"DeviceType", "CIMClient_Windows"}, [2]string{"OSVersion", id.OSVersion},
-		[2]string{"ApplicationVersion", id.OSVersion}, [2]string{"NotInOobe", "false"},
-		[2]string{"RequestVersion", requestVersion})
-}
-
-// soap posts one SOAP request and returns the response's body operation.
-func (a *Agent) soap(ctx context.Context, c *http.Client, step, to, action string, creds *credentials, fill func(*etree.Element)) (*etree.Element, error) {
-	body, err := soapRequest(action, "urn:uuid:"+uuid.NewString(), to, creds, fill)
-	if err != nil {
-		return nil, fmt.Errorf("enrolling: %w", err)
-	}
-	req, err := http.NewRequest(http.MethodPost, to, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("enrolling: %s: %w", step, err)
-	}
-	req.Header.Set("Content-Type", contentTypeSOAP)
-	req.Header.Set("User-Agent", userAgentEnroll)
-	resp, err := do(ctx, c, req)
-	if err != nil {
-		return nil, fmt.Errorf("enrolling: %s: %w", step, err)
-	}
-	op, err := parseSOAPResponse(step, resp.Status, resp.Body)
-	if err != nil {
-		var f *FaultError
-		if errors.As(err, &f) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("enrolling: %w", err)
-	}
-	return op, nil
-}
-
-// provisioningFromRSTR takes the base64 wap-provisioningdoc out of an RSTR collection.
-func provisioningFromRSTR(op *etree.Element) (*provisioning, error) {
-	if op.Tag != "RequestSecurityTokenResponseCollection" {
-		return nil, fmt.Errorf("enrollment answered %s, not a RequestSecurityTokenResponseCollection", op.Tag)
-	}
-	bst := xmlx.Child(xmlx.Child(xmlx.Child(op, "RequestSecurityTokenResponse"), "RequestedSecurityToken"), "BinarySecurityToken")
-	if bst == nil || xmlx.Attr(bst, "ValueType") != tokenTypeProvDoc {
-		return nil, fmt.Errorf("RSTR carries no provisioning document")
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Text()), ""))
-	if err != nil {
-		return nil, fmt.Errorf("decoding provisioning document: %w", err)
-	}
-	return parseProvisioningDoc(raw)
+	return mde2.DeviceContext{
+		HWDevID: id.HWDevID, Locale: id.Locale, OSEdition: strconv.Itoa(id.OSEdition), DeviceName: id.DeviceName,
+		MACs: macs, DeviceID: id.DeviceID, EnrollmentType: mde2.EnrollmentTypeFull, DeviceType: windowsDeviceType,
+		OSVersion: id.OSVersion, ApplicationVersion: id.OSVersion, RequestVersion: requestVersion,
+	}.WindowsItems()
 }
 
 // checkProvisioning verifies the provisioning document against what the device knows: the
@@ -395,26 +382,4 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
-}
-
-// writeRST writes a WSTEP RequestSecurityToken (MS-WSTEP 3.1.4.1.1.1; docs/protocol.md A.7) into
-// body: the request type (Issue or Renew), the certificate request as a BinarySecurityToken
-// of valueType (PKCS#10, or PKCS#7 for renewal), and the AdditionalContext items in order.
-func writeRST(body *etree.Element, requestType, valueType string, request []byte, context [][2]string) {
-	rst := body.CreateElement("wst:RequestSecurityToken")
-	rst.CreateAttr("xmlns:wst", nsWSTrust)
-	rst.CreateElement("wst:TokenType").SetText(tokenTypeEnrollment)
-	rst.CreateElement("wst:RequestType").SetText(requestType)
-	bst := rst.CreateElement("wsse:BinarySecurityToken")
-	bst.CreateAttr("xmlns:wsse", nsWSSE)
-	bst.CreateAttr("ValueType", valueType)
-	bst.CreateAttr("EncodingType", encodingBase64)
-	bst.SetText(base64.StdEncoding.EncodeToString(request))
-	ac := rst.CreateElement("ac:AdditionalContext")
-	ac.CreateAttr("xmlns:ac", nsAuthContext)
-	for _, kv := range context {
-		it := ac.CreateElement("ac:ContextItem")
-		it.CreateAttr("Name", kv[0])
-		it.CreateElement("ac:Value").SetText(kv[1])
-	}
 }

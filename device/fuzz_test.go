@@ -37,8 +37,8 @@ func FuzzParseProvisioningDoc(f *testing.F) {
 
 func FuzzParseSOAPResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		op, err := parseSOAPResponse("enroll", 200, body)
-		if err == nil && op == nil {
+		env, err := soapResponse("enroll", 200, body)
+		if err == nil && env == nil {
 			t.Fatal("nil operation without error")
 		}
 	})

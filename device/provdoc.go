@@ -2,21 +2,13 @@ package device
 
 import (
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 
-	"crypto/sha1" //nolint:gosec // certificate thumbprints are SHA-1 by definition (docs/protocol.md A.9)
-	"github.com/beevik/etree"
-
-	"github.com/hellomdm/hellomdm/internal/xmlx"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
-
-// maxProvDoc bounds the decoded wap-provisioningdoc.
-const maxProvDoc = 256 << 10
 
 // provisioning is what the agent takes from the wap-provisioningdoc of the RSTR
 // (MS-MDE2 2.2.9.1; docs/protocol.md A.9).
@@ -33,31 +25,24 @@ type provisioning struct {
 	Renew         RenewSchedule // CertificateStore My/WSTEP/Renew, CSP defaults filled in
 }
 
-// parseProvisioningDoc reads the document. Parm and characteristic names are case sensitive
-// (w7 APPLICATION CSP); thumbprint characteristics must match their certificate.
+// parseProvisioningDoc reads the document (mde2.ParseProvisioningDoc) and takes what the
+// agent needs from it. Parm and characteristic names are case sensitive (w7 APPLICATION
+// CSP); thumbprint characteristics must match their certificate.
 func parseProvisioningDoc(data []byte) (*provisioning, error) {
-	if len(data) > maxProvDoc {
-		return nil, fmt.Errorf("provisioning document larger than %d bytes", maxProvDoc)
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth, CharsetReader: xmlx.UTF8Only}
-	if err := doc.ReadFromBytes(data); err != nil {
+	doc, err := mde2.ParseProvisioningDoc(data)
+	if err != nil {
 		return nil, fmt.Errorf("reading provisioning document: %w", err)
 	}
-	root := doc.Root()
-	if root == nil || root.Tag != "wap-provisioningdoc" {
-		return nil, fmt.Errorf("reading provisioning document: root is not wap-provisioningdoc")
-	}
 	p := &provisioning{}
-	for _, c := range xmlx.Children(root, "characteristic") {
+	for _, c := range doc.Characteristics {
 		var err error
-		switch xmlx.Attr(c, "type") {
+		switch c.Type {
 		case "CertificateStore":
 			if err = p.certificateStore(c); err == nil {
 				err = p.renewSchedule(c)
 			}
 		case "APPLICATION":
-			p.Addr, p.ProviderID = parm(c, "ADDR"), parm(c, "PROVIDER-ID")
+			p.Addr, p.ProviderID = c.Parm("ADDR"), c.Parm("PROVIDER-ID")
 		case "DMClient":
 			err = p.dmClient(c)
 		}
@@ -80,48 +65,16 @@ func parseProvisioningDoc(data []byte) (*provisioning, error) {
 	return p, nil
 }
 
-func characteristic(e *etree.Element, typ string) *etree.Element {
-	for _, c := range xmlx.Children(e, "characteristic") {
-		if xmlx.Attr(c, "type") == typ {
-			return c
-		}
-	}
-	return nil
-}
-
-func parm(e *etree.Element, name string) string {
-	for _, p := range xmlx.Children(e, "parm") {
-		if xmlx.Attr(p, "name") == name {
-			return xmlx.Attr(p, "value")
-		}
-	}
-	return ""
-}
-
-// thumbprint is the upper-case hex SHA-1 of a certificate (docs/protocol.md A.9).
-func thumbprint(c *x509.Certificate) string {
-	sum := sha1.Sum(c.Raw) //nolint:gosec
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
-
 // certIn reads the one certificate characteristic under e (skipping PrivateKeyContainer).
-func certIn(e *etree.Element, where string) (*x509.Certificate, error) {
+func certIn(e *mde2.Characteristic, where string) (*x509.Certificate, error) {
 	var found *x509.Certificate
-	for _, c := range xmlx.Children(e, "characteristic") {
-		typ := xmlx.Attr(c, "type")
-		if typ == "PrivateKeyContainer" {
+	for _, c := range e.Characteristics {
+		if c.Type == "PrivateKeyContainer" {
 			continue
 		}
-		raw, err := base64.StdEncoding.DecodeString(parm(c, "EncodedCertificate"))
-		if err != nil || len(raw) == 0 {
-			return nil, fmt.Errorf("%s/%s: EncodedCertificate is not base64", where, typ)
-		}
-		cert, err := x509.ParseCertificate(raw)
+		cert, err := c.Certificate()
 		if err != nil {
-			return nil, fmt.Errorf("%s/%s: %w", where, typ, err)
-		}
-		if !strings.EqualFold(thumbprint(cert), typ) {
-			return nil, fmt.Errorf("%s: characteristic %q is not the certificate's thumbprint %s", where, typ, thumbprint(cert))
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		if found != nil {
 			return nil, fmt.Errorf("%s: more than one certificate", where)
@@ -131,16 +84,16 @@ func certIn(e *etree.Element, where string) (*x509.Certificate, error) {
 	return found, nil
 }
 
-func (p *provisioning) certificateStore(c *etree.Element) error {
+func (p *provisioning) certificateStore(c *mde2.Characteristic) error {
 	var err error
-	if sys := characteristic(characteristic(c, "Root"), "System"); sys != nil {
+	if sys := c.Child("Root").Child("System"); sys != nil {
 		if p.RootCA, err = certIn(sys, "Root/System"); err != nil {
 			return err
 		}
 	}
-	my := characteristic(c, "My")
+	my := c.Child("My")
 	for _, scope := range []string{"User", "System"} {
-		if s := characteristic(my, scope); s != nil {
+		if s := my.Child(scope); s != nil {
 			cert, err := certIn(s, "My/"+scope)
 			if err != nil {
 				return err
@@ -157,10 +110,10 @@ func (p *provisioning) certificateStore(c *etree.Element) error {
 // MY/WSTEP/Renew): parms left out take the CSP defaults, values outside the CSP ranges are
 // refused as Windows refuses them. A renewal's document does not change the schedule: Windows
 // sets the renewal period only at enrollment (certificate-renewal-windows-mdm).
-func (p *provisioning) renewSchedule(store *etree.Element) error {
+func (p *provisioning) renewSchedule(store *mde2.Characteristic) error {
 	p.Renew = RenewSchedule{ROBOSupport: true, RenewPeriod: cspRenewPeriodDays, RetryInterval: cspRetryIntervalDays}
-	r := characteristic(characteristic(characteristic(store, "My"), "WSTEP"), "Renew")
-	switch v := parm(r, "ROBOSupport"); {
+	r := store.Child("My").Child("WSTEP").Child("Renew")
+	switch v := r.Parm("ROBOSupport"); {
 	case v == "":
 	case strings.EqualFold(v, "true"):
 		p.Renew.ROBOSupport = true
@@ -170,7 +123,7 @@ func (p *provisioning) renewSchedule(store *etree.Element) error {
 		return fmt.Errorf("CertificateStore My/WSTEP/Renew/ROBOSupport %q is not a boolean", v)
 	}
 	for name, dst := range map[string]*int{"RenewPeriod": &p.Renew.RenewPeriod, "RetryInterval": &p.Renew.RetryInterval} {
-		v := parm(r, name)
+		v := r.Parm(name)
 		if v == "" {
 			continue
 		}
@@ -187,14 +140,14 @@ func (p *provisioning) renewSchedule(store *etree.Element) error {
 	return nil
 }
 
-func (p *provisioning) dmClient(c *etree.Element) error {
-	prov := characteristic(c, "Provider")
+func (p *provisioning) dmClient(c *mde2.Characteristic) error {
+	prov := c.Child("Provider")
 	if prov == nil {
 		return nil
 	}
-	for _, pc := range xmlx.Children(prov, "characteristic") {
-		p.EntDMID, p.EntDeviceName, p.UPN = parm(pc, "EntDMID"), parm(pc, "EntDeviceName"), parm(pc, "UPN")
-		poll := characteristic(pc, "Poll")
+	for _, pc := range prov.Characteristics {
+		p.EntDMID, p.EntDeviceName, p.UPN = pc.Parm("EntDMID"), pc.Parm("EntDeviceName"), pc.Parm("UPN")
+		poll := pc.Child("Poll")
 		if poll == nil {
 			continue
 		}
@@ -205,7 +158,7 @@ func (p *provisioning) dmClient(c *etree.Element) error {
 			"NumberOfRemainingScheduledRetries":    &p.Poll.NumberOfRemainingScheduledRetries,
 			"IntervalForRemainingScheduledRetries": &p.Poll.IntervalForRemainingScheduledRetries,
 		} {
-			v := parm(poll, name)
+			v := poll.Parm(name)
 			if v == "" {
 				continue
 			}
@@ -215,7 +168,7 @@ func (p *provisioning) dmClient(c *etree.Element) error {
 			}
 			*dst = n
 		}
-		p.Poll.PollOnLogin = strings.EqualFold(parm(poll, "PollOnLogin"), "true")
+		p.Poll.PollOnLogin = strings.EqualFold(poll.Parm("PollOnLogin"), "true")
 	}
 	return nil
 }

@@ -9,29 +9,18 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/beevik/etree"
-	"github.com/google/uuid"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/hellomdm/hellomdm/internal/xmlx"
-)
-
-// WS-Trust renewal values (MS-MDE2 3.5.4.1.1.1: the client renews with RequestType
-// …/Renew and the new PKCS#10 wrapped in a PKCS#7 signed with the current key).
-const (
-	requestTypeRenew = nsWSTrust + "/Renew"
-	valueTypePKCS7   = nsPKIEnroll + "#PKCS7"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // OIDs of the CMS renewal request (RFC 5652 §5; RFC 5754 for SHA-256 and its signatures).
@@ -108,27 +97,15 @@ func (a *Agent) renew(ctx context.Context, started time.Time) error {
 	if err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
-	body, err := soapRequest(actionRST, "urn:uuid:"+uuid.NewString(), enr.EnrollmentURL, nil, func(body *etree.Element) {
-		writeRST(body, requestTypeRenew, valueTypePKCS7, p7, additionalContext(id, DefaultRequestVersion))
-	})
+	// MS-MDE2 3.5.4.1.1.1: RequestType …/Renew and the new PKCS#10 wrapped in a PKCS#7
+	// signed with the current key; no wsse:Security, the TLS certificate authenticates.
+	env, err := a.exchange(ctx, a.httpClient(roots, &cur), "renew", enr.EnrollmentURL, mde2.ActionRST, nil,
+		&mde2.RequestSecurityToken{RequestType: mde2.RequestTypeRenew, ValueType: mde2.ValueTypePKCS7, Request: p7,
+			Context: additionalContext(id, DefaultRequestVersion)})
 	if err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
-	req, err := http.NewRequest(http.MethodPost, enr.EnrollmentURL, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("renewing certificate: %w", err)
-	}
-	req.Header.Set("Content-Type", contentTypeSOAP)
-	req.Header.Set("User-Agent", userAgentEnroll)
-	resp, err := do(ctx, a.httpClient(roots, &cur), req)
-	if err != nil {
-		return fmt.Errorf("renewing certificate: posting to %s: %w", enr.EnrollmentURL, err)
-	}
-	op, err := parseSOAPResponse("renew", resp.Status, resp.Body)
-	if err != nil {
-		return fmt.Errorf("renewing certificate: %w", err)
-	}
-	cert, err := renewedCertificate(op)
+	cert, err := renewedCertificate(env)
 	if err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
@@ -139,38 +116,22 @@ func (a *Agent) renew(ctx context.Context, started time.Time) error {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
 	a.log.Info("certificate renewed", "device", id.DeviceID, "old_thumbprint", enr.CertThumbprint,
-		"thumbprint", thumbprint(cert), "not_after", cert.NotAfter)
+		"thumbprint", mde2.Thumbprint(cert), "not_after", cert.NotAfter)
 	return nil
 }
 
 // renewedCertificate takes the client certificate out of a renewal RSTR: the provisioning
-// document of a renewal holds only the CertificateStore characteristic (MS-MDE2 3.5;
-// docs/protocol.md A.9).
-func renewedCertificate(op *etree.Element) (*x509.Certificate, error) {
-	if op.Tag != "RequestSecurityTokenResponseCollection" {
-		return nil, fmt.Errorf("enrollment answered %s, not a RequestSecurityTokenResponseCollection", op.Tag)
-	}
-	bst := xmlx.Child(xmlx.Child(xmlx.Child(op, "RequestSecurityTokenResponse"), "RequestedSecurityToken"), "BinarySecurityToken")
-	if bst == nil || xmlx.Attr(bst, "ValueType") != tokenTypeProvDoc {
-		return nil, fmt.Errorf("RSTR carries no provisioning document")
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(bst.Text()), ""))
+// document of a renewal holds only the CertificateStore characteristic (MS-MDE2 3.5).
+func renewedCertificate(env *mde2.Envelope) (*x509.Certificate, error) {
+	rstr, err := env.RequestSecurityTokenResponse()
 	if err != nil {
-		return nil, fmt.Errorf("decoding provisioning document: %w", err)
+		return nil, err
 	}
-	if len(raw) > maxProvDoc {
-		return nil, fmt.Errorf("provisioning document larger than %d bytes", maxProvDoc)
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth, CharsetReader: xmlx.UTF8Only}
-	if err := doc.ReadFromBytes(raw); err != nil {
+	doc, err := mde2.ParseProvisioningDoc(rstr.ProvisioningDoc)
+	if err != nil {
 		return nil, fmt.Errorf("reading provisioning document: %w", err)
 	}
-	root := doc.Root()
-	if root == nil || root.Tag != "wap-provisioningdoc" {
-		return nil, fmt.Errorf("reading provisioning document: root is not wap-provisioningdoc")
-	}
-	store := characteristic(root, "CertificateStore")
+	store := doc.Characteristic("CertificateStore")
 	if store == nil {
 		return nil, fmt.Errorf("reading provisioning document: no CertificateStore")
 	}
@@ -243,7 +204,7 @@ func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer, started
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	prev := a.enr
-	a.enr.CertThumbprint = thumbprint(cert)
+	a.enr.CertThumbprint = mde2.Thumbprint(cert)
 	a.enr.LastRenewalFailure = time.Time{}
 	a.enr.LastRenewalAttempt, a.enr.RenewalStatus, a.enr.RenewalErrorCode = started.UTC(), RenewalSucceeded, 0
 	if err := a.saveEnrollmentLocked(); err != nil {

@@ -12,7 +12,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -29,11 +28,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beevik/etree"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/hellomdm/hellomdm/internal/xmlx"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // testCA is a small issuing CA for the fake enrollment service. Not safe for concurrent use;
@@ -150,35 +148,30 @@ func (f *renewFake) check(w http.ResponseWriter, r *http.Request) error {
 	f.peers = append(f.peers, peer)
 	f.mu.Unlock()
 	body, _ := io.ReadAll(r.Body)
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(body); err != nil {
-		return err
-	}
-	hdr, rst := xmlx.Child(doc.Root(), "Header"), xmlx.Child(xmlx.Child(doc.Root(), "Body"), "RequestSecurityToken")
-	switch {
-	case xmlx.Text(xmlx.Child(hdr, "Action")) != actionRST:
-		return fmt.Errorf("action %q", xmlx.Text(xmlx.Child(hdr, "Action")))
-	case xmlx.Child(hdr, "Security") != nil:
-		return errors.New("renewal carries wsse:Security; the TLS certificate is the credential")
-	case xmlx.Text(xmlx.Child(rst, "RequestType")) != requestTypeRenew:
-		return fmt.Errorf("request type %q", xmlx.Text(xmlx.Child(rst, "RequestType")))
-	case xmlx.Attr(xmlx.Child(rst, "BinarySecurityToken"), "ValueType") != valueTypePKCS7:
-		return errors.New("request is not PKCS#7")
-	}
-	var deviceID string
-	for _, it := range xmlx.Children(xmlx.Child(rst, "AdditionalContext"), "ContextItem") {
-		if xmlx.Attr(it, "Name") == "DeviceID" {
-			deviceID = xmlx.Text(xmlx.Child(it, "Value"))
-		}
-	}
-	if deviceID != peer.Subject.CommonName {
-		return fmt.Errorf("DeviceID %q, certificate %q", deviceID, peer.Subject.CommonName)
-	}
-	p7, err := base64.StdEncoding.DecodeString(xmlx.Text(xmlx.Child(rst, "BinarySecurityToken")))
+	env, err := mde2.DecodeRequest(body)
 	if err != nil {
 		return err
 	}
-	csr, sigAlg, sig, err := parseTestPKCS7(p7)
+	if env.Header.Action != mde2.ActionRST {
+		return fmt.Errorf("action %q", env.Header.Action)
+	}
+	if env.Header.Security != nil {
+		return errors.New("renewal carries wsse:Security; the TLS certificate is the credential")
+	}
+	rst, err := env.RequestSecurityToken()
+	switch {
+	case err != nil:
+		return err
+	case !rst.Renew():
+		return fmt.Errorf("request type %q", rst.RequestType)
+	case rst.ValueType != mde2.ValueTypePKCS7:
+		return errors.New("request is not PKCS#7")
+	}
+	deviceID := rst.DeviceContext().DeviceID
+	if deviceID != peer.Subject.CommonName {
+		return fmt.Errorf("DeviceID %q, certificate %q", deviceID, peer.Subject.CommonName)
+	}
+	csr, sigAlg, sig, err := parseTestPKCS7(rst.Request)
 	if err != nil {
 		return err
 	}
@@ -190,13 +183,16 @@ func (f *renewFake) check(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cert, subcode := f.answer(f, pub, deviceID)
-	w.Header().Set("Content-Type", contentTypeSOAP)
+	w.Header().Set("Content-Type", mde2.ContentTypeSOAP)
 	if subcode != "" {
 		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `<s:Envelope xmlns:s="%s"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>%s</s:Value></s:Subcode></s:Code>`+
-			`<s:Reason><s:Text>refused</s:Text></s:Reason><s:Detail><DeviceEnrollmentServiceError xmlns="%s"><ErrorType>NotEligibleToRenew</ErrorType>`+
-			`</DeviceEnrollmentServiceError></s:Detail></s:Fault></s:Body></s:Envelope>`, nsSOAP12, subcode, nsPKIEnroll)
-		return nil
+		fault, err := mde2.Marshal(mde2.Header{Action: mde2.ActionRSTRC}, &mde2.Fault{Code: mde2.CodeSender, Subcode: subcode,
+			Reason: "refused", Detail: &mde2.FaultDetail{ErrorType: mde2.ErrorTypeNotEligibleToRenew}})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(fault)
+		return err
 	}
 	if cert != nil {
 		f.mu.Lock()
@@ -222,21 +218,23 @@ func (f *renewFake) isRevoked(cert *x509.Certificate) bool {
 // renewalRSTR is the answer hellomdm's server gives a renewal: an RSTR whose provisioning
 // document holds only the CertificateStore section (client may be nil).
 func renewalRSTR(root, client *x509.Certificate) []byte {
-	node := func(c *x509.Certificate) string {
-		return fmt.Sprintf(`<characteristic type="%s"><parm name="EncodedCertificate" value="%s"/></characteristic>`,
-			thumbprint(c), base64.StdEncoding.EncodeToString(c.Raw))
-	}
-	my := ""
+	doc := mde2.NewProvisioningDoc()
+	store := doc.Add("CertificateStore")
+	store.Add("Root").Add("System").AddCertificate(root)
 	if client != nil {
-		my = `<characteristic type="My"><characteristic type="User">` + node(client) + `<characteristic type="PrivateKeyContainer"/></characteristic></characteristic>`
+		user := store.Add("My").Add("User")
+		user.AddCertificate(client)
+		user.Add("PrivateKeyContainer")
 	}
-	prov := `<?xml version="1.0" encoding="UTF-8"?><wap-provisioningdoc version="1.1"><characteristic type="CertificateStore">` +
-		`<characteristic type="Root"><characteristic type="System">` + node(root) + `</characteristic></characteristic>` + my +
-		`</characteristic></wap-provisioningdoc>`
-	return []byte(fmt.Sprintf(`<s:Envelope xmlns:s="%s"><s:Body><RequestSecurityTokenResponseCollection xmlns="%s"><RequestSecurityTokenResponse>`+
-		`<TokenType>%s</TokenType><RequestedSecurityToken><BinarySecurityToken xmlns="%s" ValueType="%s">%s</BinarySecurityToken>`+
-		`</RequestedSecurityToken></RequestSecurityTokenResponse></RequestSecurityTokenResponseCollection></s:Body></s:Envelope>`,
-		nsSOAP12, nsWSTrust, tokenTypeEnrollment, nsWSSE, tokenTypeProvDoc, base64.StdEncoding.EncodeToString([]byte(prov))))
+	prov, err := doc.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	out, err := mde2.Marshal(mde2.Header{Action: mde2.ActionRSTRC}, &mde2.RequestSecurityTokenResponse{ProvisioningDoc: prov})
+	if err != nil {
+		panic(err)
+	}
+	return out
 }
 
 // parseTestPKCS7 reads the CMS SignedData renewal request: content, signature algorithm,
@@ -329,7 +327,7 @@ func renewableState(t *testing.T, f *renewFake, id Identity, shape CSRShape, not
 	}
 	if err := writeJSON(dir+"/"+fileEnrollment, Enrollment{State: StateEnrolled, ServerURL: f.ts.URL,
 		EnrollmentURL: f.ts.URL + "/EnrollmentServer/Enrollment.svc", ManagementURL: f.ts.URL + managementPath,
-		ProviderID: "hellomdm", UPN: "alice@contoso.com", TenantID: testTenant, CSRShape: shape, CertThumbprint: thumbprint(cert),
+		ProviderID: "hellomdm", UPN: "alice@contoso.com", TenantID: testTenant, CSRShape: shape, CertThumbprint: mde2.Thumbprint(cert),
 		Renewal: renewal}); err != nil {
 		t.Fatal(err)
 	}
@@ -425,8 +423,8 @@ func TestRenew(t *testing.T) {
 			if bytes.Equal(renewed.Leaf.Raw, old.Leaf.Raw) || renewed.Leaf.Subject.CommonName != a.Identity().DeviceID {
 				t.Fatalf("certificate after renewal: %v (old %v)", renewed.Leaf.Subject, old.Leaf.SerialNumber)
 			}
-			if got := a.Enrollment().CertThumbprint; got != thumbprint(renewed.Leaf) {
-				t.Errorf("enrollment thumbprint %s, want %s", got, thumbprint(renewed.Leaf))
+			if got := a.Enrollment().CertThumbprint; got != mde2.Thumbprint(renewed.Leaf) {
+				t.Errorf("enrollment thumbprint %s, want %s", got, mde2.Thumbprint(renewed.Leaf))
 			}
 			if enr := a.Enrollment(); enr.RenewalStatus != RenewalSucceeded || enr.RenewalErrorCode != 0 || enr.LastRenewalAttempt.IsZero() {
 				t.Errorf("renewal recorded as status %d, error %d, at %v", enr.RenewalStatus, enr.RenewalErrorCode, enr.LastRenewalAttempt)
@@ -474,11 +472,11 @@ func tlsCertOfAgent(t *testing.T, a *Agent) tls.Certificate {
 
 func FuzzRenewedCertificate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		op, err := parseSOAPResponse("renew", 200, body)
+		env, err := soapResponse("renew", 200, body)
 		if err != nil {
 			return
 		}
-		if cert, err := renewedCertificate(op); err == nil && cert == nil {
+		if cert, err := renewedCertificate(env); err == nil && cert == nil {
 			t.Fatal("nil certificate without error")
 		}
 	})

@@ -2,108 +2,21 @@ package device
 
 import (
 	"bytes"
-	"encoding/base64"
+	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
-	"github.com/beevik/etree"
+	"github.com/google/uuid"
 
-	"github.com/hellomdm/hellomdm/internal/xmlx"
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
-// XML namespaces and SOAP actions of MS-MDE2 (discovery), MS-XCEP (policy) and MS-WSTEP
-// (enrollment), docs/protocol.md A.2–A.8.
-const (
-	nsSOAP12      = "http://www.w3.org/2003/05/soap-envelope"
-	nsAddressing  = "http://www.w3.org/2005/08/addressing"
-	nsWSSE        = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-	nsWSU         = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-	nsXSI         = "http://www.w3.org/2001/XMLSchema-instance"
-	nsDiscovery   = "http://schemas.microsoft.com/windows/management/2012/01/enrollment"
-	nsPolicy      = "http://schemas.microsoft.com/windows/pki/2009/01/enrollmentpolicy"
-	nsWSTrust     = "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
-	nsPKIEnroll   = "http://schemas.microsoft.com/windows/pki/2009/01/enrollment"
-	nsAuthContext = "http://schemas.xmlsoap.org/ws/2006/12/authorization"
-
-	actionDiscover    = nsDiscovery + "/IDiscoveryService/Discover"
-	actionGetPolicies = nsPolicy + "/IPolicy/GetPolicies"
-	actionRST         = nsPKIEnroll + "/RST/wstep"
-	addressAnonymous  = "http://www.w3.org/2005/08/addressing/anonymous"
-
-	tokenTypeEnrollment = "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken"
-	tokenTypeProvDoc    = "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentProvisionDoc"
-	valueTypeUserToken  = "http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken"
-	valueTypePKCS10     = nsPKIEnroll + "#PKCS10"
-	requestTypeIssue    = nsWSTrust + "/Issue"
-	passwordTypeText    = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText"
-	encodingBase64      = nsWSSE + "#base64binary"
-	contentTypeSOAP     = "application/soap+xml; charset=utf-8"
-
-	// usernameTokenID is the literal u:Id Windows puts on its UsernameToken (docs/protocol.md A.4).
-	usernameTokenID = "uuid-cc1ccc1f-2fba-4bcf-b063-ffc0cac77917-4"
-)
-
-// Limits on what the agent reads from the enrollment server.
-const (
-	maxSOAPResponse = 512 << 10
-	maxSOAPDepth    = 32
-)
-
-// credentials go into wsse:Security (docs/protocol.md A.4): a UsernameToken for OnPremise, a
-// BinarySecurityToken for Federated.
-type credentials struct {
-	Username, Password string
-	Token              string // opaque web-auth token (wresult), sent base64
-}
-
-// soapRequest builds a SOAP 1.2 request envelope with the addressing headers every
-// MS-MDE2 client request carries; fill adds the body operation.
-func soapRequest(action, messageID, to string, creds *credentials, fill func(body *etree.Element)) ([]byte, error) {
-	doc := etree.NewDocument()
-	env := doc.CreateElement("s:Envelope")
-	env.CreateAttr("xmlns:s", nsSOAP12)
-	env.CreateAttr("xmlns:a", nsAddressing)
-	env.CreateAttr("xmlns:u", nsWSU)
-	hdr := env.CreateElement("s:Header")
-	act := hdr.CreateElement("a:Action")
-	act.CreateAttr("s:mustUnderstand", "1")
-	act.SetText(action)
-	hdr.CreateElement("a:MessageID").SetText(messageID)
-	hdr.CreateElement("a:ReplyTo").CreateElement("a:Address").SetText(addressAnonymous)
-	toEl := hdr.CreateElement("a:To")
-	toEl.CreateAttr("s:mustUnderstand", "1")
-	toEl.SetText(to)
-	if creds != nil {
-		sec := hdr.CreateElement("wsse:Security")
-		sec.CreateAttr("xmlns:wsse", nsWSSE)
-		sec.CreateAttr("s:mustUnderstand", "1")
-		if creds.Token != "" {
-			bst := sec.CreateElement("wsse:BinarySecurityToken")
-			bst.CreateAttr("ValueType", valueTypeUserToken)
-			bst.CreateAttr("EncodingType", encodingBase64)
-			bst.SetText(base64.StdEncoding.EncodeToString([]byte(creds.Token)))
-		} else {
-			ut := sec.CreateElement("wsse:UsernameToken")
-			ut.CreateAttr("u:Id", usernameTokenID)
-			ut.CreateElement("wsse:Username").SetText(creds.Username)
-			pw := ut.CreateElement("wsse:Password")
-			pw.CreateAttr("wsse:Type", passwordTypeText)
-			pw.SetText(creds.Password)
-		}
-	}
-	fill(env.CreateElement("s:Body"))
-	var buf bytes.Buffer
-	if _, err := doc.WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("encoding SOAP request: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// FaultError is a SOAP fault the enrollment server answered (MS-MDE2 2.2.10; docs/protocol.md
-// A.10): Subcode names the MS-MDE2 failure (s:Authentication, s:CertificateRequest, …);
-// ErrorType, Message and TraceID come from DeviceEnrollmentServiceError when present.
+// FaultError is a SOAP fault the enrollment server answered (MS-MDE2 2.2.10): Subcode names
+// the MS-MDE2 failure (s:Authentication, s:CertificateRequest, …); ErrorType, Message and
+// TraceID come from DeviceEnrollmentServiceError when present.
 type FaultError struct {
-	Step       string // discover, policy or enroll
+	Step       string // discover, policy, enroll or renew
 	HTTPStatus int
 	Code       string // s:Sender or s:Receiver
 	Subcode    string
@@ -129,45 +42,48 @@ func (e *FaultError) Error() string {
 	return b.String()
 }
 
-// parseSOAPResponse decodes a response envelope by local names (docs/protocol.md E.1: tolerate
-// prefixes, default namespaces and extra elements) and returns the first Body child. A
-// Fault becomes a *FaultError.
-func parseSOAPResponse(step string, httpStatus int, data []byte) (*etree.Element, error) {
-	if len(data) == 0 {
-		return nil, fmt.Errorf("enrollment %s: empty response (HTTP %d)", step, httpStatus)
+// exchange posts one MS-MDE2 request to the URL to, with the addressing headers every
+// Windows client request carries (a fresh urn:uuid MessageID, the anonymous ReplyTo, To)
+// and sec when not nil, and decodes the answer (soapResponse).
+func (a *Agent) exchange(ctx context.Context, c *http.Client, step, to, action string, sec *mde2.Security, body mde2.Body) (*mde2.Envelope, error) {
+	data, err := mde2.Marshal(mde2.Header{Action: action, MessageID: "urn:uuid:" + uuid.NewString(),
+		ReplyTo: mde2.AddressAnonymous, To: to, Security: sec}, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encoding request: %w", step, err)
 	}
-	if len(data) > maxSOAPResponse {
-		return nil, fmt.Errorf("enrollment %s: response larger than %d bytes", step, maxSOAPResponse)
+	req, err := http.NewRequest(http.MethodPost, to, bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", step, err)
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{MaxDepth: maxSOAPDepth, CharsetReader: xmlx.UTF8Only}
-	if err := doc.ReadFromBytes(data); err != nil {
-		return nil, fmt.Errorf("enrollment %s: malformed XML (HTTP %d): %w", step, httpStatus, err)
+	req.Header.Set("Content-Type", mde2.ContentTypeSOAP)
+	req.Header.Set("User-Agent", userAgentEnroll)
+	resp, err := do(ctx, c, req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: posting to %s: %w", step, to, err)
 	}
-	root := doc.Root()
-	if root == nil || root.Tag != "Envelope" {
-		return nil, fmt.Errorf("enrollment %s: response is not a SOAP envelope (HTTP %d)", step, httpStatus)
+	return soapResponse(step, resp.Status, resp.Body)
+}
+
+// soapResponse decodes a response envelope (mde2.DecodeResponse). A Fault becomes a
+// *FaultError; an answer other than HTTP 200 without one is an error.
+func soapResponse(step string, httpStatus int, data []byte) (*mde2.Envelope, error) {
+	env, err := mde2.DecodeResponse(data)
+	if err != nil {
+		return nil, fmt.Errorf("enrollment %s: %w (HTTP %d)", step, err, httpStatus)
 	}
-	body := xmlx.Child(root, "Body")
-	if body == nil || len(body.ChildElements()) == 0 {
-		return nil, fmt.Errorf("enrollment %s: SOAP response has no body (HTTP %d)", step, httpStatus)
+	f, err := env.Fault()
+	if err != nil {
+		return nil, fmt.Errorf("enrollment %s: %w (HTTP %d)", step, err, httpStatus)
 	}
-	op := body.ChildElements()[0]
-	if op.Tag == "Fault" {
-		f := &FaultError{Step: step, HTTPStatus: httpStatus}
-		code := xmlx.Child(op, "Code")
-		f.Code = xmlx.Text(xmlx.Child(code, "Value"))
-		f.Subcode = xmlx.Text(xmlx.Child(xmlx.Child(code, "Subcode"), "Value"))
-		f.Reason = xmlx.Text(xmlx.Child(xmlx.Child(op, "Reason"), "Text"))
-		if d := xmlx.Child(xmlx.Child(op, "Detail"), "DeviceEnrollmentServiceError"); d != nil {
-			f.ErrorType = xmlx.Text(xmlx.Child(d, "ErrorType"))
-			f.Message = xmlx.Text(xmlx.Child(d, "Message"))
-			f.TraceID = xmlx.Text(xmlx.Child(d, "TraceId"))
+	if f != nil {
+		fe := &FaultError{Step: step, HTTPStatus: httpStatus, Code: f.Code, Subcode: f.Subcode, Reason: f.Reason}
+		if d := f.Detail; d != nil {
+			fe.ErrorType, fe.Message, fe.TraceID = d.ErrorType, d.Message, d.TraceID
 		}
-		return nil, f
+		return nil, fe
 	}
-	if httpStatus != 200 {
+	if httpStatus != http.StatusOK {
 		return nil, fmt.Errorf("enrollment %s: HTTP %d without a SOAP fault", step, httpStatus)
 	}
-	return op, nil
+	return env, nil
 }
