@@ -107,50 +107,6 @@ func TestCheckAction(t *testing.T) {
 	}
 }
 
-func TestParseSecurity(t *testing.T) {
-	tests := []struct {
-		name      string
-		xml       string
-		wantUser  string
-		wantPass  string
-		wantToken string
-		wantErr   bool
-	}{
-		{"OnPremise UsernameToken", getPoliciesXML(usernameSecurity("user@example.com", "p<&>ss")), "user@example.com", "p<&>ss", "", false},
-		{"Federated BinarySecurityToken", getPoliciesXML(tokenSecurity("opaque.token.value")), "", "", "opaque.token.value", false},
-		{"no security", getPoliciesXML(""), "", "", "", false},
-		{"password digest refused", getPoliciesXML(strings.Replace(usernameSecurity("u@example.com", "x"), "#PasswordText", "#PasswordDigest", 1)), "", "", "", true},
-		{"token not base64", getPoliciesXML(strings.Replace(tokenSecurity("abc"), "YWJj", "!!!", 1)), "", "", "", true},
-		{"unknown token type", getPoliciesXML(strings.Replace(tokenSecurity("abc"), "DeviceEnrollmentUserToken", "Other", 1)), "", "", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			env, err := decodeRequest([]byte(tt.xml))
-			if tt.wantErr {
-				if err == nil {
-					t.Fatal("accepted")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := env.GetPolicies(); err != nil {
-				t.Fatal(err)
-			}
-			var user, pass, token string
-			if sec := env.Header.Security; sec != nil && sec.UsernameToken != nil {
-				user, pass = sec.UsernameToken.Username, sec.UsernameToken.Password
-			} else if sec != nil {
-				token = sec.UserToken
-			}
-			if user != tt.wantUser || pass != tt.wantPass || token != tt.wantToken {
-				t.Fatalf("creds = %+v", env.Header.Security)
-			}
-		})
-	}
-}
-
 func TestParseRST(t *testing.T) {
 	csr := windowsCSR(t, testKeys().rsa2048, testDeviceID)
 	sec := usernameSecurity("user@example.com", "pw")
