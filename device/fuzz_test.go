@@ -2,16 +2,11 @@ package device
 
 import (
 	"bytes"
-	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1" //nolint:gosec
 	"crypto/x509"
-	"encoding/asn1"
 	"testing"
-
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Parsers of network input must never panic.
@@ -44,9 +39,10 @@ func FuzzParseSOAPResponse(f *testing.F) {
 	})
 }
 
-// The Windows-shaped CSR carries the quirks the server must handle (the standard library
-// refuses it), names the OIW sha1WithRSA algorithm, and its signature verifies.
-func TestWindowsCSR(t *testing.T) {
+// newKeyAndCSR makes the key and request of each shape: the Windows one (mde2.WindowsCSR,
+// which the standard library refuses) over an RSA-2048 key naming the DeviceID, the clean one
+// a standard ECDSA request.
+func TestNewKeyAndCSR(t *testing.T) {
 	id, err := NewIdentity(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,30 +51,34 @@ func TestWindowsCSR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if k, ok := key.(*rsa.PrivateKey); !ok || k.N.BitLen() != 2048 {
+		t.Errorf("Windows-shaped key %T, want RSA-2048", key)
+	}
 	if _, err := x509.ParseCertificateRequest(der); err == nil {
 		t.Error("the standard library parsed the Windows CSR; it should not")
 	}
-	in := cryptobyte.String(der)
-	var req, tbs, alg cryptobyte.String
-	var algOID asn1.ObjectIdentifier
-	var sig asn1.BitString
-	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1Element(&tbs, cbasn1.SEQUENCE) ||
-		!req.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&algOID) || !req.ReadASN1BitString(&sig) {
-		t.Fatal("malformed CSR")
-	}
-	if !algOID.Equal(oidOIWSHA1WithRSA) {
-		t.Errorf("signature algorithm %v, want %v", algOID, oidOIWSHA1WithRSA)
-	}
-	digest := sha1.Sum(tbs) //nolint:gosec
-	if err := rsa.VerifyPKCS1v15(key.Public().(*rsa.PublicKey), crypto.SHA1, digest[:], sig.Bytes); err != nil {
-		t.Errorf("signature: %v", err)
-	}
-	if !bytes.Contains(tbs, []byte("!"+id.DeviceID+"\x00")) {
-		t.Error("CN lacks <partial GUID>!<DeviceID> with a trailing NUL")
-	}
-	if _, clean, err := newKeyAndCSR(CSRClean, id.DeviceID, rand.Reader); err != nil {
+	spki, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
 		t.Fatal(err)
-	} else if _, err := x509.ParseCertificateRequest(clean); err != nil {
-		t.Errorf("clean CSR: %v", err)
+	}
+	if !bytes.Contains(der, spki) || !bytes.Contains(der, []byte("!"+id.DeviceID+"\x00")) {
+		t.Error("the Windows CSR lacks the key or the DeviceID CN")
+	}
+	clean, cder, err := newKeyAndCSR(CSRClean, id.DeviceID, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := x509.ParseCertificateRequest(cder)
+	if err != nil {
+		t.Fatalf("clean CSR: %v", err)
+	}
+	if req.Subject.CommonName != id.DeviceID || req.CheckSignature() != nil {
+		t.Errorf("clean CSR CN %q, signature %v", req.Subject.CommonName, req.CheckSignature())
+	}
+	if _, ok := clean.(*ecdsa.PrivateKey); !ok {
+		t.Errorf("clean key %T, want ECDSA", clean)
+	}
+	if _, _, err := newKeyAndCSR("other", id.DeviceID, rand.Reader); err == nil {
+		t.Error("unknown shape accepted")
 	}
 }

@@ -4,32 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
-
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
-)
-
-// OIDs of the CMS renewal request (RFC 5652 §5; RFC 5754 for SHA-256 and its signatures).
-var (
-	oidCMSData         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
-	oidCMSSignedData   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-	oidSHA256          = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 )
 
 // errRenewalRejected: the server's renewed certificate fails the device's checks.
@@ -93,7 +76,7 @@ func (a *Agent) renew(ctx context.Context, started time.Time) error {
 	if !ok {
 		return fmt.Errorf("renewing certificate: current private key cannot sign")
 	}
-	p7, err := pkcs7Renewal(csr, cur.Leaf, signer, a.opts.Rand)
+	p7, err := mde2.WrapRenewal(csr, cur.Leaf, signer, a.opts.Rand)
 	if err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
@@ -212,71 +195,4 @@ func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer, started
 		return rollback(len(files), err)
 	}
 	return nil
-}
-
-// pkcs7Renewal wraps the PKCS#10 request in CMS SignedData (RFC 5652 §5) signed with the
-// current key, the renewal request form of MS-MDE2 3.5.4.1.1.1 (MS-WCCE 3.2.1.4.2.1.4.2.1).
-// There are no signed attributes, so the signature covers the PKCS#10 DER itself.
-func pkcs7Renewal(csr []byte, cert *x509.Certificate, key crypto.Signer, rnd io.Reader) ([]byte, error) {
-	if cert == nil {
-		return nil, fmt.Errorf("building renewal request: no current certificate")
-	}
-	var sigAlg asn1.ObjectIdentifier
-	withNull := false
-	switch key.Public().(type) {
-	case *rsa.PublicKey:
-		sigAlg, withNull = oidSHA256WithRSA, true
-	case *ecdsa.PublicKey:
-		sigAlg = oidECDSAWithSHA256
-	default:
-		return nil, fmt.Errorf("building renewal request: unsupported key type %T", key.Public())
-	}
-	digest := sha256.Sum256(csr)
-	sig, err := key.Sign(rnd, digest[:], crypto.SHA256)
-	if err != nil {
-		return nil, fmt.Errorf("signing renewal request: %w", err)
-	}
-	algID := func(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, null bool) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oid)
-			if null {
-				b.AddASN1NULL()
-			}
-		})
-	}
-	explicit0 := cbasn1.Tag(0).Constructed().ContextSpecific()
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
-		b.AddASN1ObjectIdentifier(oidCMSSignedData)
-		b.AddASN1(explicit0, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
-				b.AddASN1Int64(1)
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { algID(b, oidSHA256, false) })
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncapsulatedContentInfo
-					b.AddASN1ObjectIdentifier(oidCMSData)
-					b.AddASN1(explicit0, func(b *cryptobyte.Builder) { b.AddASN1OctetString(csr) })
-				})
-				// certificates [0] IMPLICIT CertificateSet: the signer's certificate.
-				b.AddASN1(explicit0, func(b *cryptobyte.Builder) { b.AddBytes(cert.Raw) })
-				// SignerInfos: one SignerInfo v1 identified by issuer and serial.
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1Int64(1)
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddBytes(cert.RawIssuer)
-							b.AddASN1BigInt(cert.SerialNumber)
-						})
-						algID(b, oidSHA256, false)
-						algID(b, sigAlg, withNull)
-						b.AddASN1OctetString(sig)
-					})
-				})
-			})
-		})
-	})
-	out, err := b.Bytes()
-	if err != nil {
-		return nil, fmt.Errorf("encoding renewal request: %w", err)
-	}
-	return out, nil
 }

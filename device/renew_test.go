@@ -237,6 +237,15 @@ func renewalRSTR(root, client *x509.Certificate) []byte {
 	return out
 }
 
+// OIDs of the CMS renewal request the fake reads (RFC 5652 §5; RFC 5754 for SHA-256 and its
+// signatures).
+var (
+	oidCMSData         = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidCMSSignedData   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+)
+
 // parseTestPKCS7 reads the CMS SignedData renewal request: content, signature algorithm,
 // signature.
 func parseTestPKCS7(der []byte) ([]byte, x509.SignatureAlgorithm, []byte, error) {

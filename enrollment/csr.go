@@ -5,7 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	_ "crypto/sha1" // registers SHA-1 for crypto.Hash.New (Windows CSRs, docs/protocol.md A.7)
+	_ "crypto/sha1" // registers SHA-1 for crypto.Hash.New (Windows CSRs)
 	_ "crypto/sha256"
 	_ "crypto/sha512"
 	"crypto/x509"
@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
 // maxCSRBytes bounds a PKCS#10 request; an RSA-4096 Windows CSR is about 1.5 KiB.
@@ -23,21 +25,12 @@ const maxCSRBytes = 16 << 10
 
 // Signature algorithm OIDs accepted in a PKCS#10 request.
 var (
-	// sha1WithRSASignature under the OIW arc: Windows uses it when policy selects
-	// SHA-1 (docs/protocol.md A.7; Windows' szOID_OIWSEC_sha1RSASign).
-	oidOIWSHA1WithRSA  = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 29}
 	oidSHA1WithRSA     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}  // RFC 8017 A.2.4
 	oidSHA256WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11} // RFC 8017 A.2.4
 	oidSHA384WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
 	oidSHA512WithRSA   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
 	oidECDSAWithSHA256 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2} // RFC 5758 §3.2
 	oidECDSAWithSHA384 = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-
-	// oidExtensionRequest is PKCS#9 extensionRequest (RFC 2985 §5.4.2).
-	oidExtensionRequest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 14}
-	// oidWindowsDeviceID carries the DeviceID as NUL-terminated ASCII in
-	// Windows MDM CSRs (docs/protocol.md A.7).
-	oidWindowsDeviceID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 66, 1, 0}
 )
 
 // ErrBadCSR is wrapped by every CSR parsing or verification failure.
@@ -52,7 +45,7 @@ var csrSigAlgs = []struct {
 	oid asn1.ObjectIdentifier
 	alg sigAlg
 }{
-	{oidOIWSHA1WithRSA, sigAlg{crypto.SHA1, false}},
+	{mde2.OIDOIWSHA1WithRSA, sigAlg{crypto.SHA1, false}},
 	{oidSHA1WithRSA, sigAlg{crypto.SHA1, false}},
 	{oidSHA256WithRSA, sigAlg{crypto.SHA256, false}},
 	{oidSHA384WithRSA, sigAlg{crypto.SHA384, false}},
@@ -143,9 +136,9 @@ func readTBS(tbsRaw cryptobyte.String, info *csrInfo) ([]byte, error) {
 			return nil, malformed
 		}
 		switch {
-		case oid.Equal(oidExtensionRequest):
+		case oid.Equal(mde2.OIDExtensionRequest):
 			readExtensionRequest(values, info)
-		case oid.Equal(oidWindowsDeviceID):
+		case oid.Equal(mde2.OIDWindowsDeviceID):
 			info.DeviceID = deviceIDValue(values)
 		}
 	}
@@ -169,7 +162,7 @@ func readExtensionRequest(values cryptobyte.String, info *csrInfo) {
 		if !ext.ReadOptionalASN1Boolean(&critical, cbasn1.BOOLEAN, false) || !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			return
 		}
-		if oid.Equal(oidWindowsDeviceID) {
+		if oid.Equal(mde2.OIDWindowsDeviceID) {
 			info.DeviceID = deviceIDValue(value)
 		}
 	}

@@ -88,17 +88,3 @@ func TestStdlibRefusesWindowsCSR(t *testing.T) {
 		t.Skip("standard library now accepts the Windows CSR; parseCSR could be simplified")
 	}
 }
-
-func TestPKCS7Content(t *testing.T) {
-	inner := standardCSR(t, testKeys().p256)
-	got, err := pkcs7Content(pkcs7Wrap(inner))
-	if err != nil {
-		t.Fatalf("pkcs7Content: %v", err)
-	}
-	if string(got) != string(inner) {
-		t.Fatal("inner request differs")
-	}
-	if _, err := pkcs7Content(inner); !errors.Is(err, ErrBadCSR) {
-		t.Fatalf("bare PKCS#10 as PKCS#7: err = %v", err)
-	}
-}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
@@ -58,11 +57,6 @@ const (
 	w7MaxBackoff      = 120000 // ms, MAXBACKOFFTIME
 	syncMLXMLEncoding = "application/vnd.syncml.dm+xml"
 )
-
-// SerialHex is the upper-case hex serial number used in Enrollment.CertSerial.
-func SerialHex(cert *x509.Certificate) string {
-	return strings.ToUpper(cert.SerialNumber.Text(16))
-}
 
 // provisioning is the input of a wap-provisioningdoc (MS-MDE2 2.2.9.1).
 type provisioning struct {

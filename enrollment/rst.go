@@ -1,11 +1,7 @@
 package enrollment
 
 import (
-	"encoding/asn1"
 	"fmt"
-
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
@@ -27,8 +23,8 @@ func parseRST(env *mde2.Envelope) (rstRequest, error) {
 	}
 	r.Renew, r.CSR, r.Ctx = rst.Renew(), rst.Request, rst.DeviceContext()
 	if rst.ValueType == mde2.ValueTypePKCS7 {
-		if r.CSR, err = pkcs7Content(rst.Request); err != nil {
-			return r, senderFault(mde2.SubcodeCertificateRequest, "malformed PKCS#7 renewal request", err)
+		if r.CSR, err = mde2.UnwrapRenewal(rst.Request); err != nil {
+			return r, senderFault(mde2.SubcodeCertificateRequest, "malformed PKCS#7 renewal request", fmt.Errorf("%w: %w", ErrBadCSR, err))
 		}
 	}
 	if !r.Renew {
@@ -84,36 +80,4 @@ func isIDChars(s string) bool {
 		}
 	}
 	return true
-}
-
-var (
-	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2} // RFC 5652 §5.1
-	oidData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1} // RFC 5652 §4
-)
-
-// pkcs7Content returns the encapsulated PKCS#10 of a CMS SignedData renewal
-// request (MS-WCCE 3.2.1.4.2.1.4.2.1). The CMS signature is not checked: the
-// renewing device is authenticated by its TLS client certificate, and the
-// inner PKCS#10 self-signature is verified by parseCSR.
-func pkcs7Content(der []byte) ([]byte, error) {
-	in := cryptobyte.String(der)
-	var ci, content, sd, algs, encap, eContent cryptobyte.String
-	var ctype, etype asn1.ObjectIdentifier
-	var version int64
-	if !in.ReadASN1(&ci, cbasn1.SEQUENCE) || !in.Empty() ||
-		!ci.ReadASN1ObjectIdentifier(&ctype) || !ctype.Equal(oidSignedData) ||
-		!ci.ReadASN1(&content, cbasn1.Tag(0).Constructed().ContextSpecific()) ||
-		!content.ReadASN1(&sd, cbasn1.SEQUENCE) ||
-		!sd.ReadASN1Integer(&version) ||
-		!sd.ReadASN1(&algs, cbasn1.SET) ||
-		!sd.ReadASN1(&encap, cbasn1.SEQUENCE) ||
-		!encap.ReadASN1ObjectIdentifier(&etype) || !etype.Equal(oidData) ||
-		!encap.ReadASN1(&eContent, cbasn1.Tag(0).Constructed().ContextSpecific()) {
-		return nil, fmt.Errorf("%w: malformed CMS SignedData", ErrBadCSR)
-	}
-	var octets cryptobyte.String
-	if !eContent.ReadASN1(&octets, cbasn1.OCTET_STRING) {
-		return nil, fmt.Errorf("%w: CMS content is not an OCTET STRING", ErrBadCSR)
-	}
-	return []byte(octets), nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -112,51 +111,17 @@ func rstXML(security, requestType, valueType string, csrDER []byte, items [][2]s
     </wst:RequestSecurityToken>`)
 }
 
-// windowsCSR builds a PKCS#10 request the way Windows does: a PrintableString
-// CN "<partial GUID>!<DeviceID>\x00" (illegal characters), the DeviceID
-// extension 1.3.6.1.4.1.311.66.1.0 in an extensionRequest, signed with
-// sha1WithRSA under the OIW OID 1.3.14.3.2.29 (docs/protocol.md A.7).
+// windowsCSR builds a PKCS#10 request the way Windows does (mde2.WindowsCSR): a
+// PrintableString CN "<partial GUID>!<DeviceID>\x00" (illegal characters), the DeviceID
+// extension 1.3.6.1.4.1.311.66.1.0 in an extensionRequest, signed with sha1WithRSA under the
+// OIW OID 1.3.14.3.2.29.
 func windowsCSR(t testing.TB, key *rsa.PrivateKey, deviceID string) []byte {
 	t.Helper()
-	spki, err := x509.MarshalPKIXPublicKey(key.Public())
+	der, err := mde2.WindowsCSR(key, deviceID, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tbs cryptobyte.Builder
-	tbs.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1Int64(0)
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // Name
-			b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-					b.AddASN1ObjectIdentifier(asn1.ObjectIdentifier{2, 5, 4, 3})
-					b.AddASN1(cbasn1.PrintableString, func(b *cryptobyte.Builder) {
-						b.AddBytes([]byte("BA405A5D-B1C7-4737-81C8-8F379A!" + deviceID + "\x00"))
-					})
-				})
-			})
-		})
-		b.AddBytes(spki)
-		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidExtensionRequest)
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-							b.AddASN1ObjectIdentifier(oidWindowsDeviceID)
-							b.AddASN1OctetString([]byte(deviceID + "\x00"))
-						})
-					})
-				})
-			})
-		})
-	})
-	tbsDER := tbs.BytesOrPanic()
-	sum := sha1.Sum(tbsDER)
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA1, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wrapCSR(tbsDER, oidOIWSHA1WithRSA, sig)
+	return der
 }
 
 func wrapCSR(tbs []byte, alg asn1.ObjectIdentifier, sig []byte) []byte {
@@ -206,8 +171,14 @@ func rsaCSRWithAlg(t testing.TB, key *rsa.PrivateKey, alg asn1.ObjectIdentifier,
 // oidRSAPSSForTest is RSASSA-PSS, which parseCSR does not accept.
 var oidRSAPSSForTest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
 
-// pkcs7Wrap builds a minimal CMS SignedData around a PKCS#10, enough for the
-// renewal path (MS-MDE2 3.5.4.1.1.1 ValueType #PKCS7).
+// CMS content types of pkcs7Wrap (RFC 5652 §4, §5.1).
+var (
+	oidData       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+)
+
+// pkcs7Wrap builds a minimal CMS SignedData around a PKCS#10, without signers: enough for
+// the renewal path (MS-MDE2 3.5.4.1.1.1 ValueType #PKCS7), which reads only the content.
 func pkcs7Wrap(inner []byte) []byte {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {

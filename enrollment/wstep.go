@@ -168,6 +168,11 @@ func csrFault(err error) *Fault {
 	return f
 }
 
+// SerialHex is the upper-case hex serial number used in Enrollment.CertSerial.
+func SerialHex(cert *x509.Certificate) string {
+	return strings.ToUpper(cert.SerialNumber.Text(16))
+}
+
 // sign issues the device certificate, backdated a little for client clock skew.
 func (s *Service) sign(csr *csrInfo, deviceID string, now time.Time) (*x509.Certificate, error) {
 	cert, err := s.ca.IssueDevice(ca.DeviceCertRequest{
