@@ -43,7 +43,8 @@
 //
 // # Wire behaviour (docs/protocol.md A and B)
 //
-//   - Enrollment: GET probe and POSTs with User-Agent ENROLLClient and
+//   - Enrollment (the wire format is enrollment/mde2's, shared with the server): GET probe
+//     and POSTs with User-Agent ENROLLClient and
 //     application/soap+xml; charset=utf-8; a:MessageID urn:uuid, a:To; RequestVersion 6.0,
 //     DeviceType CIMClient_Windows, AuthPolicies OnPremise and Federated; UsernameToken with
 //     the literal u:Id Windows uses, or the web sign-in token as a DeviceEnrollmentUserToken;

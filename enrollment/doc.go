@@ -2,12 +2,13 @@
 // (MS-MDE2): discovery, the MS-XCEP certificate policy and MS-WSTEP
 // certificate enrollment and renewal.
 //
-// Each request goes one way: decode (SOAP 1.2 read with etree by local name,
-// size- and depth-bounded) → decide (tenant by e-mail domain, OnPremise
-// password or Federated token, CSR checks, certificate from enrollment/ca) →
-// encode (DiscoverResponse, GetPoliciesResponse, or an RSTR carrying the
-// wap-provisioningdoc). Responses are buffered and sent with Content-Length,
-// never chunked, as Windows requires.
+// Each request goes one way: decode (the MS-MDE2 codec enrollment/mde2, which the
+// device agent shares: SOAP read by local name, size- and depth-bounded) → decide
+// (tenant by e-mail domain, OnPremise password or Federated token, CSR checks,
+// certificate from enrollment/ca) → encode (DiscoverResponse, GetPoliciesResponse, or
+// an RSTR carrying the wap-provisioningdoc, again with enrollment/mde2). A refusal of
+// the codec becomes the fault it names. Responses are buffered and sent with
+// Content-Length, never chunked, as Windows requires.
 //
 // # What the package owns
 //
