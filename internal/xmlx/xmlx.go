@@ -1,7 +1,7 @@
 // Package xmlx reads etree documents by local name, whatever the prefixes and default
-// namespaces a sender chose (docs/protocol.md E.1). The MS-MDE2 codec (enrollment/mde2), shared by the enrollment
-// server and the device agent, reads SOAP and provisioning documents with it. Every
-// function accepts a nil element.
+// namespaces a sender chose (docs/protocol.md E.1). The MS-MDE2 codec (enrollment/mde2),
+// shared by the enrollment server and the device agent, reads SOAP and provisioning
+// documents with it. Every function accepts a nil element.
 package xmlx
 
 import (
