@@ -70,9 +70,38 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres store: %w", err)
 	}
+	ps, err := newPoolSettings(dsn, opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres store: %w", err)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	d := &DB{pool: newPool(ps.cfg, ps.maxConns), log: ps.log, now: now, aead: aead, retries: ps.retries}
+	if err := d.migrate(ctx); err != nil {
+		d.pool.close()
+		return nil, fmt.Errorf("opening postgres store: %w", err)
+	}
+	ps.log.Debug("opened", "host", ps.cfg.Host, "database", ps.cfg.Database)
+	return d, nil
+}
+
+// poolSettings are the connection settings Open and OpenKV derive from the DSN and Options.
+type poolSettings struct {
+	cfg      *pgx.ConnConfig
+	log      *slog.Logger
+	maxConns int
+	retries  int
+}
+
+// newPoolSettings parses dsn and applies the defaults of Options: the connect timeout (when
+// the DSN sets none), application_name "hellomdm" (when the DSN sets none), the pool size and
+// the retries.
+func newPoolSettings(dsn string, opts Options) (poolSettings, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("opening postgres store: parsing DSN: %w", err)
+		return poolSettings{}, fmt.Errorf("parsing DSN: %w", err)
 	}
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = opts.ConnectTimeout
@@ -87,11 +116,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "store.postgres")
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	maxConns := opts.MaxConns
 	if maxConns <= 0 {
 		maxConns = max(8, 4*runtime.GOMAXPROCS(0))
@@ -103,13 +127,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	case retries < 0:
 		retries = 0
 	}
-	d := &DB{pool: newPool(cfg, maxConns), log: log, now: now, aead: aead, retries: retries}
-	if err := d.migrate(ctx); err != nil {
-		d.pool.close()
-		return nil, fmt.Errorf("opening postgres store: %w", err)
-	}
-	log.Debug("opened", "host", cfg.Host, "database", cfg.Database)
-	return d, nil
+	return poolSettings{cfg: cfg, log: log.With("component", "store.postgres"), maxConns: maxConns, retries: retries}, nil
 }
 
 // Backend returns "postgres".

@@ -70,36 +70,39 @@ func openInternal(tb testing.TB, dsn string) *DB {
 	return db
 }
 
+// serverErrors are SQLSTATEs the tests make the server raise, and whether each means the
+// database cannot take requests now.
+var serverErrors = []struct {
+	code        string
+	unavailable bool
+}{
+	{"55000", true},  // object not in prerequisite state: "database is not accepting connections"
+	{"53000", true},  // insufficient resources
+	{"53100", true},  // disk full
+	{"53200", true},  // out of memory
+	{"53300", true},  // too many connections
+	{"53400", true},  // configuration limit exceeded
+	{"57P01", true},  // admin shutdown
+	{"57P02", true},  // crash shutdown
+	{"57P03", true},  // cannot connect now
+	{"57P05", true},  // idle session timeout
+	{"08006", true},  // connection failure
+	{"08003", true},  // connection does not exist
+	{"25006", true},  // read-only SQL transaction (a standby, a failover)
+	{"58030", true},  // I/O error
+	{"22001", false}, // string data right truncation: a bad request
+	{"42P01", false}, // undefined table: a bug
+	{"23503", false}, // foreign key violation
+	{"P0001", false}, // raise_exception
+}
+
 // Every SQLSTATE that means the database cannot take requests now, raised by the real
 // server inside one of the store's transactions, is store.ErrUnavailable and rolls the
 // transaction back; errors that mean the request was wrong are not.
 func TestServerErrorsUnavailable(t *testing.T) {
 	db := openInternal(t, internalDSN(t))
 	ctx := t.Context()
-	cases := []struct {
-		code        string
-		unavailable bool
-	}{
-		{"55000", true},  // object not in prerequisite state: "database is not accepting connections"
-		{"53000", true},  // insufficient resources
-		{"53100", true},  // disk full
-		{"53200", true},  // out of memory
-		{"53300", true},  // too many connections
-		{"53400", true},  // configuration limit exceeded
-		{"57P01", true},  // admin shutdown
-		{"57P02", true},  // crash shutdown
-		{"57P03", true},  // cannot connect now
-		{"57P05", true},  // idle session timeout
-		{"08006", true},  // connection failure
-		{"08003", true},  // connection does not exist
-		{"25006", true},  // read-only SQL transaction (a standby, a failover)
-		{"58030", true},  // I/O error
-		{"22001", false}, // string data right truncation: a bad request
-		{"42P01", false}, // undefined table: a bug
-		{"23503", false}, // foreign key violation
-		{"P0001", false}, // raise_exception
-	}
-	for _, tc := range cases {
+	for _, tc := range serverErrors {
 		t.Run(tc.code, func(t *testing.T) {
 			err := db.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
 				if _, err := tx.Exec(ctx, `INSERT INTO config (key, sealed, value) VALUES ($1, false, $2)`, "k-"+tc.code, []byte("v")); err != nil {

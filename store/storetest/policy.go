@@ -10,11 +10,15 @@ import (
 
 // RunPolicy runs the conformance tests of the policy engine's storage: groups and members
 // (existence, tenant isolation, cycles), versioned profiles with their raw JSON, assignments,
-// the per-tenant policy version, snapshots, and setting states inside check-ins.
+// the per-tenant policy version, snapshots, setting states inside check-ins, and concurrent
+// policy writes of one tenant.
 func RunPolicy(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
 	t.Run("Profiles", func(t *testing.T) { testProfiles(t, open) })
 	t.Run("SettingStates", func(t *testing.T) { testSettingStates(t, open) })
+	t.Run("SettingStatesPaging", func(t *testing.T) { testSettingStatesPaging(t, open) })
+	t.Run("Concurrent", func(t *testing.T) { testPolicyConcurrent(t, open) })
+	t.Run("TenantDelete", func(t *testing.T) { testPolicyTenantDelete(t, open) })
 }
 
 // policyFixture makes tenants a and b, a user and a device in each.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -253,6 +254,38 @@ func testCheckin(t *testing.T, open opener) {
 			})
 			mustErr(t, "Session of another device", err, store.ErrNotFound)
 		}},
+		{"SessionEviction", func(t *testing.T, s store.Store) {
+			// A device keeps its store.MaxSessions most recently updated sessions: writing a
+			// new one deletes the least recently updated, rewriting one deletes nothing, and
+			// another device's sessions are never counted.
+			put := func(dev, id string, at time.Time) {
+				t.Helper()
+				must(t, "PutSession "+id, s.Checkin(t.Context(), dev, func(tx store.DeviceTx) error {
+					return tx.PutSession(store.Session{SessionID: id, UpdatedAt: at})
+				}))
+			}
+			put("d2", "old", t0.Add(-time.Hour))
+			const n = store.MaxSessions + 4
+			for i := range n {
+				put("d1", fmt.Sprint(i), t0.Add(time.Duration(i)*time.Minute))
+				if i == store.MaxSessions-1 {
+					put("d1", "0", t0.Add(24*time.Hour)) // "0" becomes the most recent
+				}
+			}
+			must(t, "Checkin", s.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
+				for i := range n {
+					_, err := tx.Session(fmt.Sprint(i))
+					if kept := i == 0 || i >= n-(store.MaxSessions-1); kept != (err == nil) {
+						return fmt.Errorf("session %d: kept %v, Session error %v", i, kept, err)
+					}
+				}
+				return nil
+			}))
+			must(t, "Checkin d2", s.Checkin(t.Context(), "d2", func(tx store.DeviceTx) error {
+				_, err := tx.Session("old")
+				return err
+			}))
+		}},
 		{"DeviceScope", func(t *testing.T, s store.Store) {
 			must(t, "Enqueue", s.Enqueue(t.Context(), command("d2", "c2")))
 			steps := map[string]func(tx store.DeviceTx) error{
@@ -295,6 +328,51 @@ func testCheckin(t *testing.T, open opener) {
 				return err
 			})
 			mustErr(t, "Device of unknown device", err, store.ErrNotFound)
+		}},
+		{"RepeatedPutDevice", func(t *testing.T, s store.Store) {
+			// Each PutDevice is checked against the device as the transaction last wrote it,
+			// read back or not: every replaced serial is revoked, and Device reads the latest
+			// write.
+			must(t, "Checkin", s.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
+				d := device("t1", "d1", "BB01")
+				d.DeviceName = "first"
+				if err := tx.PutDevice(d); err != nil { // no Device before it
+					return err
+				}
+				got, err := tx.Device()
+				if err != nil {
+					return err
+				}
+				if got.CertSerial != "BB01" || got.DeviceName != "first" {
+					return fmt.Errorf("Device after PutDevice = %+v", got)
+				}
+				got.CertSerial = "CC01"
+				if err := tx.PutDevice(got); err != nil {
+					return err
+				}
+				got.CertSerial, got.DeviceName = "DD01", "second"
+				if err := tx.PutDevice(got); err != nil {
+					return err
+				}
+				got.TenantID = "t2"
+				if err := tx.PutDevice(got); !errors.Is(err, store.ErrConflict) {
+					return fmt.Errorf("PutDevice moving tenant: %v, want ErrConflict", err)
+				}
+				return nil
+			}))
+			for _, serial := range []string{"AAd1", "BB01", "CC01"} {
+				if r, err := s.CertRevoked(t.Context(), serial); err != nil || !r {
+					t.Errorf("serial %s replaced in the check-in: revoked %v, %v", serial, r, err)
+				}
+			}
+			if r, _ := s.CertRevoked(t.Context(), "DD01"); r {
+				t.Error("the current serial DD01 is revoked")
+			}
+			got, err := s.Device(t.Context(), "d1")
+			must(t, "Device", err)
+			if got.CertSerial != "DD01" || got.DeviceName != "second" {
+				t.Fatalf("Device = %+v", got)
+			}
 		}},
 		{"EnqueueInTx", func(t *testing.T, s store.Store) {
 			must(t, "Enqueue", s.Enqueue(t.Context(), command("d1", "c1")))

@@ -1,0 +1,162 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/kv"
+)
+
+// Options configures New. The zero value is usable.
+type Options struct {
+	// Logger receives retention and migration messages; discarded when nil.
+	Logger *slog.Logger
+	// Now is the clock of the timestamps the store sets (CreatedAt, UpdatedAt, revocation
+	// times); time.Now when nil.
+	Now func() time.Time
+	// SecretKey, when set (32 bytes, AES-256), seals the values of secret configuration keys
+	// at rest (the keys under "tenant/" (store.ConfigTenantPrefix: signing and PIN reset
+	// keys), "secret/" and "ca/"; see secrets.go for the record format). Required when the
+	// backend is shared over a network (PostgreSQL).
+	SecretKey []byte
+}
+
+// Store is a store.Store over a kv.Backend: every business rule of the storage layer, once.
+type Store struct {
+	kv  kv.Backend
+	log *slog.Logger
+	now func() time.Time
+	obs store.Observer // nil: nobody listens
+	sec *secrets       // nil: secret configuration values are stored as they are
+}
+
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.Observable = (*Store)(nil)
+	_ store.Backuper   = (*Store)(nil)
+)
+
+// New builds the store over b: it creates the buckets the store uses and brings the data
+// written by earlier releases to the current format (migrate.go) before returning.
+func New(ctx context.Context, b kv.Backend, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{kv: b, log: log.With("component", "store"), now: now}
+	if len(opts.SecretKey) > 0 {
+		sec, err := newSecrets(opts.SecretKey)
+		if err != nil {
+			return nil, err
+		}
+		s.sec = sec
+	}
+	if err := b.EnsureBuckets(ctx, allBuckets...); err != nil {
+		return nil, fmt.Errorf("opening store on %s: %w", b.Name(), err)
+	}
+	if p, ok := b.(kv.Packer); ok {
+		p.PackBuckets(bAudit)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, fmt.Errorf("opening store on %s: %w", b.Name(), err)
+	}
+	return s, nil
+}
+
+// Backend names the backend ("bbolt", "postgres").
+func (s *Store) Backend() string { return s.kv.Name() }
+
+// KV returns the backend the store runs on.
+func (s *Store) KV() kv.Backend { return s.kv }
+
+// Close closes the backend.
+func (s *Store) Close() error { return s.kv.Close() }
+
+// SetObserver makes the store report its write transactions and committed audit events to o
+// (metrics). Call it before the store is used concurrently.
+func (s *Store) SetObserver(o store.Observer) { s.obs = o }
+
+// Backup writes a consistent copy of the database to w when the backend can make one
+// (store.Backuper: bbolt); otherwise it says so.
+func (s *Store) Backup(ctx context.Context, w io.Writer, size func(n int64)) (int64, error) {
+	b, ok := s.kv.(store.Backuper)
+	if !ok {
+		return 0, fmt.Errorf("the %s backend has no online backup: %w", s.kv.Name(), errors.ErrUnsupported)
+	}
+	return b.Backup(ctx, w, size)
+}
+
+// view runs fn in a read transaction, after checking ctx.
+func (s *Store) view(ctx context.Context, fn func(tx kv.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.kv.View(ctx, fn)
+}
+
+// wtx is one run of a write transaction: the backend's Tx, the write's context and clock
+// reading, and the audit events sealed in it, handed back to their callers once the
+// transaction has committed (publish).
+type wtx struct {
+	kv.Tx
+	ctx    context.Context
+	now    time.Time
+	sealed []sealedEvent
+}
+
+// update runs fn in a write transaction of its own, exactly once.
+func (s *Store) update(ctx context.Context, fn func(w *wtx) error) error {
+	return s.write(ctx, false, fn)
+}
+
+// batch runs fn in a write transaction that may be shared with concurrent callers: fn may
+// run more than once, each time on a fresh wtx.
+func (s *Store) batch(ctx context.Context, fn func(w *wtx) error) error {
+	return s.write(ctx, true, fn)
+}
+
+func (s *Store) write(ctx context.Context, shared bool, fn func(w *wtx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var last *wtx
+	run := func(tx kv.Tx) error {
+		last = &wtx{Tx: tx, ctx: ctx, now: s.now()}
+		return fn(last)
+	}
+	start := time.Now()
+	var err error
+	if shared {
+		err = s.kv.Batch(ctx, run)
+	} else {
+		err = s.kv.Update(ctx, run)
+	}
+	if s.obs != nil {
+		s.obs.WriteTx(time.Since(start), err)
+	}
+	if err != nil {
+		return err
+	}
+	s.publish(last.sealed)
+	return nil
+}
+
+// publish hands sealed events back to their callers once their transaction committed, and
+// reports them.
+func (s *Store) publish(sealed []sealedEvent) {
+	copyBack(sealed)
+	if s.obs != nil {
+		for _, e := range sealed {
+			s.obs.AuditAppended(e.dst)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/kv"
+)
+
+// revocation is the value of a revoked serial.
+type revocation struct {
+	DeviceID  string    `json:"deviceId"`
+	RevokedAt time.Time `json:"revokedAt"`
+}
+
+func normSerial(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+func checkDevice(dev store.Device) error {
+	if err := checkID("device id", dev.ID); err != nil {
+		return err
+	}
+	return checkID("tenant id", dev.TenantID)
+}
+
+// RegisterDevice creates the device, or re-enrolls it in the same tenant: the previous
+// certificate serial is revoked in the same transaction and the previous record returned.
+// A DeviceID stored under another tenant gives ErrConflict and stores nothing. EnrolledAt
+// defaults to now; UpdatedAt is set to now. Events of ctx's store.AuditFunc are appended in
+// the same transaction.
+func (s *Store) RegisterDevice(ctx context.Context, dev store.Device) (*store.Device, error) {
+	if err := checkDevice(dev); err != nil {
+		return nil, fmt.Errorf("registering device: %w", err)
+	}
+	dev.CertSerial = normSerial(dev.CertSerial)
+	defaultEnrolled := dev.EnrolledAt.IsZero()
+	var previous *store.Device
+	// Batched: enrollments arriving together share one commit. The function may run again
+	// (another member of the batch failed, a transient conflict, a lost creation race).
+	err := s.writeRetrying(ctx, true, func(w *wtx) error {
+		previous = nil
+		d := dev
+		if defaultEnrolled {
+			d.EnrolledAt = w.now
+		}
+		d.UpdatedAt = w.now
+		var err error
+		previous, err = registerDevice(w, d)
+		if err != nil {
+			return err
+		}
+		return w.auditStored(store.DeviceRegistration{Device: d, Previous: previous})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registering device %s: %w", dev.ID, err)
+	}
+	return previous, nil
+}
+
+// registerDevice stores dev in w, locking the existing record; it returns the record
+// replaced (nil for a first enrollment).
+func registerDevice(w *wtx, dev store.Device) (*store.Device, error) {
+	if err := lockTenant(w, dev.TenantID); err != nil {
+		return nil, err
+	}
+	var old store.Device
+	switch err := getJSONForUpdate(w, bDevices, []byte(dev.ID), &old); {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, lostRace(writeDevice(w, nil, dev), "device "+dev.ID)
+	case err != nil:
+		return nil, err
+	case old.TenantID != dev.TenantID:
+		return nil, fmt.Errorf("device %s belongs to another tenant: %w", dev.ID, store.ErrConflict)
+	default:
+		if err := writeDevice(w, &old, dev); err != nil {
+			return nil, err
+		}
+		return &old, nil
+	}
+}
+
+// writeDevice stores dev over old (nil when new: the record must not exist, else an error
+// wrapping store.ErrExists): the ID and tenant must not change, a changed certificate serial
+// revokes the old one, and a device leaving the enrolled state (unenrolled, retired) has its
+// current serial revoked. Revocations are dated w.now. Callers that update read old with
+// GetForUpdate.
+func writeDevice(w *wtx, old *store.Device, dev store.Device) error {
+	if err := checkDevice(dev); err != nil {
+		return err
+	}
+	dev.CertSerial = normSerial(dev.CertSerial)
+	if old == nil {
+		if err := insertJSON(w, bDevices, []byte(dev.ID), &dev); err != nil {
+			return err
+		}
+		return w.Put(bDeviceTenant, subKey(dev.TenantID, dev.ID), nil)
+	}
+	if old.ID != dev.ID || old.TenantID != dev.TenantID {
+		return fmt.Errorf("changing device id or tenant: %w", store.ErrConflict)
+	}
+	if s := normSerial(old.CertSerial); s != "" && s != dev.CertSerial {
+		if err := revoke(w, s, old.ID); err != nil {
+			return err
+		}
+	}
+	// Leaving management (unenrollment, retirement) revokes the current certificate too.
+	if old.State == store.DeviceEnrolled && dev.State != store.DeviceEnrolled && dev.CertSerial != "" {
+		if err := revoke(w, dev.CertSerial, dev.ID); err != nil {
+			return err
+		}
+	}
+	return putJSON(w, bDevices, []byte(dev.ID), &dev)
+}
+
+// revoke records serial (normalized) as revoked at w.now.
+func revoke(w *wtx, serial, deviceID string) error {
+	rev := revocation{DeviceID: deviceID, RevokedAt: w.now}
+	if err := putJSON(w, bRevoked, []byte(serial), &rev); err != nil {
+		return fmt.Errorf("revoking serial %s: %w", serial, err)
+	}
+	return nil
+}
+
+// Device returns a device by ID.
+func (s *Store) Device(ctx context.Context, id string) (store.Device, error) {
+	var dev store.Device
+	err := s.view(ctx, func(tx kv.Tx) error {
+		return getJSON(tx, bDevices, []byte(id), &dev)
+	})
+	if err != nil {
+		return store.Device{}, fmt.Errorf("getting device %s: %w", id, err)
+	}
+	return dev, nil
+}
+
+// UpdateDevice applies fn to the stored device (locked) and writes it back with UpdatedAt
+// set. A changed certificate serial revokes the old one in the same transaction; fn runs
+// once and must not change the ID or tenant (ErrConflict).
+func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*store.Device) error) error {
+	err := s.update(ctx, func(w *wtx) error {
+		var old store.Device
+		if err := getJSONForUpdate(w, bDevices, []byte(id), &old); err != nil {
+			return err
+		}
+		dev := old
+		dev.Nodes = maps.Clone(old.Nodes)
+		dev.ScopeTags = slices.Clone(old.ScopeTags)
+		if err := fn(&dev); err != nil {
+			return err
+		}
+		dev.UpdatedAt = w.now
+		if err := writeDevice(w, &old, dev); err != nil {
+			return err
+		}
+		dev.CertSerial = normSerial(dev.CertSerial)
+		return w.auditStored(dev)
+	})
+	if err != nil {
+		return fmt.Errorf("updating device %s: %w", id, err)
+	}
+	return nil
+}
+
+// listChunk is how many records ListDevices fetches per GetMany: one round trip each on
+// backends behind a network.
+const listChunk = 256
+
+// ListDevices returns a tenant's devices in ID order: the tenant's keys of the device index,
+// then the records, fetched listChunk at a time.
+func (s *Store) ListDevices(ctx context.Context, tenantID string) ([]store.Device, error) {
+	var out []store.Device
+	err := s.view(ctx, func(tx kv.Tx) error {
+		out = nil
+		p := prefix(tenantID, 0)
+		ids := make([][]byte, 0, listChunk)
+		flush := func() error {
+			vals, err := tx.GetMany(bDevices, ids)
+			if err != nil {
+				return err
+			}
+			for i, raw := range vals {
+				if raw == nil {
+					return fmt.Errorf("device %s: %w", ids[i], store.ErrNotFound)
+				}
+				var dev store.Device
+				if err := unmarshal(raw, &dev); err != nil {
+					return fmt.Errorf("device %s: %w", ids[i], err)
+				}
+				out = append(out, dev)
+			}
+			ids = ids[:0]
+			return nil
+		}
+		err := tx.Scan(bDeviceTenant, kv.Span{Prefix: p, KeysOnly: true}, func(k, _ []byte) (bool, error) {
+			ids = append(ids, cloneBytes(k[len(p):]))
+			if len(ids) < listChunk {
+				return true, nil
+			}
+			return true, flush()
+		})
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		return flush()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing devices of tenant %s: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+// CertRevoked reports whether a certificate serial (hex, any case) has been revoked.
+func (s *Store) CertRevoked(ctx context.Context, serial string) (bool, error) {
+	var revoked bool
+	err := s.view(ctx, func(tx kv.Tx) error {
+		v, err := tx.Get(bRevoked, []byte(normSerial(serial)))
+		revoked = v != nil
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("checking revocation of %s: %w", serial, err)
+	}
+	return revoked, nil
+}

@@ -1,0 +1,214 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/kv"
+)
+
+// CreateUser stores a new user; ErrExists when the ID or the UPN (case-insensitive) is taken
+// in that tenant. CreatedAt defaults to now. The tenant is not required to exist. The events
+// of ctx's store.AuditFunc are appended in the transaction.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	if err := checkUser(u); err != nil {
+		return fmt.Errorf("creating user: %w", err)
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = s.now()
+	}
+	err := s.update(ctx, func(w *wtx) error {
+		if err := insertJSON(w, bUsers, subKey(u.TenantID, u.ID), &u); err != nil {
+			return existsAs(err, "user "+u.ID)
+		}
+		if err := indexUPN(w, u.TenantID, u.ID, "", u.UPN); err != nil {
+			return err
+		}
+		return w.auditStored(u)
+	})
+	if err != nil {
+		return fmt.Errorf("creating user: %w", err)
+	}
+	return nil
+}
+
+func checkUser(u store.User) error {
+	if err := checkID("tenant id", u.TenantID); err != nil {
+		return err
+	}
+	if err := checkID("user id", u.ID); err != nil {
+		return err
+	}
+	return checkID("user principal name", u.UPN)
+}
+
+// upnKey is the UPN index key of upn in a tenant: the UPN lower-cased.
+func upnKey(tenantID, upn string) []byte { return subKey(tenantID, strings.ToLower(upn)) }
+
+// indexUPN moves a user's UPN index entry from old ("" for none) to new (both may differ
+// only in case); ErrExists when new belongs to another user of the tenant. An absent entry
+// is created with Insert, so two users claiming the same UPN concurrently cannot both
+// succeed.
+func indexUPN(w *wtx, tenantID, userID, old, new string) error {
+	k := upnKey(tenantID, new)
+	if old != "" && !strings.EqualFold(old, new) {
+		if err := releaseUPN(w, tenantID, userID, old); err != nil {
+			return err
+		}
+	}
+	owner, err := w.GetForUpdate(bUserUPN, k)
+	if err != nil {
+		return err
+	}
+	if owner != nil {
+		if string(owner) != userID {
+			return fmt.Errorf("user principal name %s: %w", new, store.ErrExists)
+		}
+		return nil
+	}
+	if err := w.Insert(bUserUPN, k, []byte(userID)); err != nil {
+		return existsAs(err, "user principal name "+new)
+	}
+	return nil
+}
+
+// releaseUPN removes the UPN index entry of upn when it belongs to userID.
+func releaseUPN(w *wtx, tenantID, userID, upn string) error {
+	k := upnKey(tenantID, upn)
+	owner, err := w.GetForUpdate(bUserUPN, k)
+	if err != nil || string(owner) != userID {
+		return err
+	}
+	return w.Delete(bUserUPN, k)
+}
+
+// User returns a user by tenant and ID.
+func (s *Store) User(ctx context.Context, tenantID, id string) (store.User, error) {
+	var u store.User
+	err := s.view(ctx, func(tx kv.Tx) error {
+		if !findable(tenantID, id) {
+			return store.ErrNotFound
+		}
+		return getJSON(tx, bUsers, subKey(tenantID, id), &u)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("getting user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// UserByUPN finds a user by UPN (case-insensitive) within a tenant.
+func (s *Store) UserByUPN(ctx context.Context, tenantID, upn string) (store.User, error) {
+	var u store.User
+	err := s.view(ctx, func(tx kv.Tx) error {
+		if !findable(tenantID, upn) {
+			return store.ErrNotFound
+		}
+		id, err := tx.Get(bUserUPN, upnKey(tenantID, upn))
+		if err != nil {
+			return err
+		}
+		if id == nil {
+			return store.ErrNotFound
+		}
+		return getJSON(tx, bUsers, subKey(tenantID, string(id)), &u)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("getting user by upn %s: %w", upn, err)
+	}
+	return u, nil
+}
+
+// UpdateUser applies fn to the stored user (locked) and writes it back, re-indexing a
+// changed UPN (ErrExists when taken). fn runs once and must not change the tenant or ID
+// (ErrConflict). The events of ctx's store.AuditFunc are appended in the transaction.
+func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store.User) error) error {
+	err := s.update(ctx, func(w *wtx) error {
+		if !findable(tenantID, id) {
+			return store.ErrNotFound
+		}
+		k := subKey(tenantID, id)
+		var u store.User
+		if err := getJSONForUpdate(w, bUsers, k, &u); err != nil {
+			return err
+		}
+		old := u.UPN
+		if err := fn(&u); err != nil {
+			return err
+		}
+		if u.TenantID != tenantID || u.ID != id {
+			return fmt.Errorf("changing user tenant or id: %w", store.ErrConflict)
+		}
+		if err := checkUser(u); err != nil {
+			return err
+		}
+		if err := indexUPN(w, tenantID, id, old, u.UPN); err != nil {
+			return err
+		}
+		if err := putJSON(w, bUsers, k, &u); err != nil {
+			return err
+		}
+		return w.auditStored(u)
+	})
+	if err != nil {
+		return fmt.Errorf("updating user %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteUser removes the user, its UPN index entry, its group memberships (bumping the
+// tenant's policy version) and the failed sign-in window of its lower-cased UPN, in one
+// transaction with the events of ctx's store.AuditFunc (given the user removed).
+func (s *Store) DeleteUser(ctx context.Context, tenantID, id string) (store.User, error) {
+	var u store.User
+	err := s.update(ctx, func(w *wtx) error {
+		if !findable(tenantID, id) {
+			return store.ErrNotFound
+		}
+		k := subKey(tenantID, id)
+		if err := getJSONForUpdate(w, bUsers, k, &u); err != nil {
+			return err
+		}
+		if err := releaseUPN(w, tenantID, id, u.UPN); err != nil {
+			return err
+		}
+		// forgetMember bumps the tenant's policy version.
+		if err := forgetMember(w, tenantID, store.Member{Kind: store.MemberUser, ID: id}); err != nil {
+			return err
+		}
+		if upn := strings.ToLower(strings.TrimSpace(u.UPN)); upn != "" {
+			if err := resetSignIns(w, upn); err != nil {
+				return err
+			}
+		}
+		if err := w.Delete(bUsers, k); err != nil {
+			return err
+		}
+		return w.auditStored(u)
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("deleting user %s: %w", id, err)
+	}
+	return u, nil
+}
+
+// ListUsers returns a tenant's users in ID order.
+func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]store.User, error) {
+	var out []store.User
+	err := s.view(ctx, func(tx kv.Tx) error {
+		return tx.Scan(bUsers, kv.Span{Prefix: prefix(tenantID, 0)}, func(_, v []byte) (bool, error) {
+			var u store.User
+			if err := unmarshal(v, &u); err != nil {
+				return false, err
+			}
+			out = append(out, u)
+			return true, nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing users of tenant %s: %w", tenantID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,121 @@
+// Package kv is the storage primitive layer under the store core (store/core): ordered
+// buckets of byte keys and byte values, read and written inside transactions given as
+// closures, the way bbolt's DB.View and DB.Update work. A backend (store/bolt on one bbolt
+// file, store/postgres on PostgreSQL) implements Backend and nothing else: it knows no record
+// type, no key layout and no business rule. Every rule (uniqueness, revocation, audit
+// chaining, queue bookkeeping, policy versions) is written once, in store/core, over Tx.
+//
+// The conformance suite of this contract is package kvtest; every backend runs it.
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Bucket names an ordered set of keys. Backends create the buckets they are asked for
+// (Backend.EnsureBuckets) before use: a bbolt bucket, a PostgreSQL table.
+type Bucket string
+
+// Backend is a storage engine.
+type Backend interface {
+	// Name names the engine for health reports ("bbolt", "postgres").
+	Name() string
+	// EnsureBuckets creates the buckets that do not exist yet; existing ones keep their data.
+	EnsureBuckets(ctx context.Context, buckets ...Bucket) error
+	// View runs fn in a read-only transaction over one consistent snapshot of every bucket.
+	// A write through the Tx of a View fails with ErrReadOnly.
+	View(ctx context.Context, fn func(tx Tx) error) error
+	// Update runs fn in a read-write transaction of its own, exactly once; the writes commit
+	// when fn returns nil and are durable when Update returns nil. An error from fn rolls
+	// everything back and is returned as is.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// Batch is Update whose commit may be shared with concurrent callers (bbolt DB.Batch),
+	// or retried after a transient conflict between concurrent writers (a PostgreSQL
+	// deadlock or serialization failure): fn may run more than once, each run in a fresh
+	// transaction, so it must have no effect outside the transaction except on values it
+	// overwrites on every run.
+	Batch(ctx context.Context, fn func(tx Tx) error) error
+	// Close waits for running transactions and releases the engine. Calls after Close fail
+	// with an error wrapping store.ErrUnavailable.
+	Close() error
+}
+
+// Tx is one transaction. Keys are at most MaxKeyLen bytes and not empty. Byte slices
+// returned by a Tx are valid until the transaction ends and must not be modified; callers
+// that keep one copy it. Slices passed to a Tx may be reused by the caller after the call
+// returns.
+//
+// Errors: a backend that cannot be reached (closed, disk full, connection lost) returns an
+// error wrapping store.ErrUnavailable; Insert on an existing key returns an error wrapping
+// store.ErrExists.
+type Tx interface {
+	// Writable reports whether the transaction can write (Update, Batch).
+	Writable() bool
+	// Get returns the value at key, or nil (and no error) when the key is absent.
+	Get(b Bucket, key []byte) ([]byte, error)
+	// GetForUpdate is Get that, in a writable transaction on a backend with concurrent
+	// writers, locks the key until the transaction ends (PostgreSQL SELECT … FOR UPDATE), so
+	// a read-modify-write of it is not lost to a concurrent one. A key that is absent is not
+	// locked: create records with Insert to detect a concurrent creation. bbolt has one
+	// writer at a time, so there it is Get.
+	GetForUpdate(b Bucket, key []byte) ([]byte, error)
+	// GetMany returns the values at keys, in the order of keys, nil for an absent key: one
+	// round trip on backends behind a network.
+	GetMany(b Bucket, keys [][]byte) ([][]byte, error)
+	// Put writes value at key, replacing any value there.
+	Put(b Bucket, key, value []byte) error
+	// Insert writes value at key unless the key exists (an error wrapping store.ErrExists,
+	// and nothing written).
+	Insert(b Bucket, key, value []byte) error
+	// Delete removes key; deleting an absent key is not an error.
+	Delete(b Bucket, key []byte) error
+	// Scan calls fn for the keys of b in ascending byte order within span, until fn returns
+	// false or an error (returned as is). fn may read any bucket through the same Tx and
+	// write to other buckets, but must not write to b: collect the keys and write after the
+	// scan.
+	Scan(b Bucket, span Span, fn func(key, value []byte) (more bool, err error)) error
+}
+
+// Span selects a range of keys for Scan.
+type Span struct {
+	// Prefix limits the scan to keys that start with it (nil: every key).
+	Prefix []byte
+	// Start, when set, is the first key to consider (inclusive): the scan starts at the
+	// first key >= Start. It should start with Prefix.
+	Start []byte
+	// KeysOnly tells the backend the values are not needed (fn receives nil values).
+	KeysOnly bool
+	// SkipLocked, in a writable transaction, locks each key it passes to fn and skips keys
+	// another transaction holds locked (PostgreSQL FOR UPDATE SKIP LOCKED): concurrent
+	// pruners on several servers then share the work instead of waiting on each other.
+	SkipLocked bool
+}
+
+// MaxKeyLen bounds keys: record IDs are at most store.MaxIDLen bytes and a key holds at most
+// two of them plus fixed-size parts.
+const MaxKeyLen = 4096
+
+// CheckKey rejects a key a Tx does not write: an empty one, or one longer than MaxKeyLen.
+// Backends call it before every write, so that a bad key fails the same way everywhere and
+// writes nothing.
+func CheckKey(key []byte) error {
+	switch {
+	case len(key) == 0:
+		return errors.New("kv: empty key")
+	case len(key) > MaxKeyLen:
+		return fmt.Errorf("kv: key of %d bytes, longer than %d", len(key), MaxKeyLen)
+	}
+	return nil
+}
+
+// ErrReadOnly is returned by a write through the Tx of a View.
+var ErrReadOnly = errors.New("kv: write in a read-only transaction")
+
+// Packer is implemented by backends that can store densely the buckets whose keys are only
+// ever written in ascending order within each prefix (logs): bbolt splits their pages
+// nearly full instead of half full. The store core calls it once, before use.
+type Packer interface {
+	PackBuckets(buckets ...Bucket)
+}

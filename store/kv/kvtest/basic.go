@@ -1,0 +1,296 @@
+package kvtest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/kv"
+)
+
+// Get returns nil for an absent key and a non-nil value for a present one, even an empty
+// one; Put replaces; a transaction reads its own writes; Writable says which kind it is.
+func testGetPut(t *testing.T, open opener) {
+	b := open(t)
+	ctx := t.Context()
+	must(t, "View", b.View(ctx, func(tx kv.Tx) error {
+		if tx.Writable() {
+			t.Error("a View's Tx is Writable")
+		}
+		for _, get := range []func(kv.Bucket, []byte) ([]byte, error){tx.Get, tx.GetForUpdate} {
+			if v, err := get(bA, []byte("k1")); v != nil || err != nil {
+				t.Errorf("absent key: %q %v, want nil, nil", v, err)
+			}
+		}
+		return nil
+	}))
+	must(t, "Update", b.Update(ctx, func(tx kv.Tx) error {
+		if !tx.Writable() {
+			t.Error("an Update's Tx is not Writable")
+		}
+		for k, v := range map[string][]byte{"k1": []byte("v1"), "empty": {}, "nilValue": nil} {
+			if err := tx.Put(bA, []byte(k), v); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(bB, []byte("k1"), []byte("other bucket")); err != nil {
+			return err
+		}
+		if err := tx.Put(bA, []byte("k1"), []byte("v1, replaced")); err != nil {
+			return err
+		}
+		v, err := tx.Get(bA, []byte("k1"))
+		if string(v) != "v1, replaced" || err != nil {
+			t.Errorf("own write in the transaction: %q %v", v, err)
+		}
+		return nil
+	}))
+	must(t, "Batch", b.Batch(ctx, func(tx kv.Tx) error {
+		if !tx.Writable() {
+			t.Error("a Batch's Tx is not Writable")
+		}
+		return nil
+	}))
+	wantValue(t, b, bA, "k1", "v1, replaced")
+	wantValue(t, b, bB, "k1", "other bucket")
+	for _, k := range []string{"empty", "nilValue"} {
+		if v := get(t, b, bA, k); v == nil || len(v) != 0 {
+			t.Errorf("%s: %#v, want a non-nil empty value", k, v)
+		}
+	}
+	wantValue(t, b, bB, "empty", "<nil>")
+}
+
+// Insert writes a new key; on an existing key it fails with store.ErrExists, writes nothing,
+// and the transaction goes on and commits its other writes.
+func testInsert(t *testing.T, open opener) {
+	b := open(t)
+	put(t, b, bA, "old", "old value")
+	must(t, "Update", b.Update(t.Context(), func(tx kv.Tx) error {
+		if err := tx.Insert(bA, []byte("new"), []byte("new value")); err != nil {
+			return err
+		}
+		for _, k := range []string{"old", "new"} {
+			err := tx.Insert(bA, []byte(k), []byte("clobbered"))
+			if !errors.Is(err, store.ErrExists) {
+				t.Errorf("Insert on existing %q: %v, want ErrExists", k, err)
+			}
+		}
+		if err := tx.Delete(bA, []byte("old")); err != nil {
+			return err
+		}
+		if err := tx.Insert(bA, []byte("old"), []byte("reinserted")); err != nil {
+			t.Errorf("Insert after Delete in the same transaction: %v", err)
+		}
+		if err := tx.Insert(bB, []byte("new"), []byte("other bucket")); err != nil {
+			t.Errorf("Insert of a key existing only in another bucket: %v", err)
+		}
+		return tx.Put(bA, []byte("after"), []byte("still written"))
+	}))
+	wantValue(t, b, bA, "new", "new value")
+	wantValue(t, b, bA, "old", "reinserted")
+	wantValue(t, b, bA, "after", "still written")
+	wantValue(t, b, bB, "new", "other bucket")
+	// A conflicting Insert alone in its transaction changes nothing either.
+	err := b.Update(t.Context(), func(tx kv.Tx) error { return tx.Insert(bA, []byte("new"), []byte("x")) })
+	if !errors.Is(err, store.ErrExists) {
+		t.Fatalf("Update returning Insert's error: %v, want ErrExists", err)
+	}
+	wantValue(t, b, bA, "new", "new value")
+}
+
+// Delete removes a key (and no other: not one it prefixes); an absent key is no error.
+func testDelete(t *testing.T, open opener) {
+	b := open(t)
+	put(t, b, bA, "k", "v", "k2", "v2")
+	put(t, b, bB, "k", "other bucket")
+	must(t, "Update", b.Update(t.Context(), func(tx kv.Tx) error {
+		if err := tx.Delete(bA, []byte("absent")); err != nil {
+			t.Errorf("Delete of an absent key: %v", err)
+		}
+		if err := tx.Delete(bA, []byte("k")); err != nil {
+			return err
+		}
+		if v, err := tx.Get(bA, []byte("k")); v != nil || err != nil {
+			t.Errorf("Get after Delete in the same transaction: %q %v", v, err)
+		}
+		return tx.Delete(bA, []byte("k"))
+	}))
+	wantValue(t, b, bA, "k", "<nil>")
+	wantValue(t, b, bA, "k2", "v2")
+	wantValue(t, b, bB, "k", "other bucket")
+}
+
+// GetMany answers in the order of the keys asked, nil for absent ones, repeats included,
+// and sees the transaction's own writes.
+func testGetMany(t *testing.T, open opener) {
+	b := open(t)
+	put(t, b, bA, "k1", "v1", "k2", "v2", "k3", "v3", "empty", "")
+	check := func(tx kv.Tx, keys []string, want []string) {
+		t.Helper()
+		raw := make([][]byte, len(keys))
+		for i, k := range keys {
+			raw[i] = []byte(k)
+		}
+		vs, err := tx.GetMany(bA, raw)
+		if err != nil {
+			t.Fatalf("GetMany(%q): %v", keys, err)
+		}
+		got := make([]string, len(vs))
+		for i, v := range vs {
+			got[i] = show(v)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("GetMany(%q) = %q, want %q", keys, got, want)
+		}
+	}
+	must(t, "View", b.View(t.Context(), func(tx kv.Tx) error {
+		check(tx, []string{"k3", "absent", "k1", "k3", "empty"}, []string{"v3", "<nil>", "v1", "v3", ""})
+		check(tx, nil, []string{})
+		check(tx, []string{"absent"}, []string{"<nil>"})
+		return nil
+	}))
+	must(t, "Update", b.Update(t.Context(), func(tx kv.Tx) error {
+		if err := tx.Put(bA, []byte("k4"), []byte("v4")); err != nil {
+			return err
+		}
+		if err := tx.Delete(bA, []byte("k1")); err != nil {
+			return err
+		}
+		check(tx, []string{"k1", "k2", "k4"}, []string{"<nil>", "v2", "v4"})
+		return nil
+	}))
+}
+
+// Writes of an empty key or one longer than kv.MaxKeyLen fail with an error that is not an
+// outage, write nothing, and leave the transaction usable.
+func testBadKeys(t *testing.T, open opener) {
+	b := open(t)
+	long := bytes.Repeat([]byte("k"), kv.MaxKeyLen+1)
+	must(t, "Update", b.Update(t.Context(), func(tx kv.Tx) error {
+		for name, key := range map[string][]byte{"empty": {}, "nil": nil, "too long": long} {
+			for op, write := range map[string]func() error{
+				"Put":    func() error { return tx.Put(bA, key, []byte("v")) },
+				"Insert": func() error { return tx.Insert(bA, key, []byte("v")) },
+			} {
+				err := write()
+				if err == nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrExists) {
+					t.Errorf("%s of a %s key: %v, want a plain error", op, name, err)
+				}
+			}
+		}
+		return tx.Put(bA, []byte("good"), []byte("v"))
+	}))
+	wantPairs(t, "after the bad keys", viewScan(t, b, bA, kv.Span{}), pairs("good", "v"))
+}
+
+// The caller may reuse the key and value buffers it passed as soon as a call returns.
+func testReuse(t *testing.T, open opener) {
+	b := open(t)
+	key, val := []byte("key-1"), []byte("value-1")
+	must(t, "Update", b.Update(t.Context(), func(tx kv.Tx) error {
+		if err := tx.Put(bA, key, val); err != nil {
+			return err
+		}
+		key[4], val[6] = '2', '2'
+		if err := tx.Insert(bA, key, val); err != nil {
+			return err
+		}
+		key[4], val[6] = '3', '3'
+		if err := tx.Put(bA, key, val); err != nil {
+			return err
+		}
+		copy(key, "XXXXX")
+		copy(val, "YYYYYYY")
+		return nil
+	}))
+	wantPairs(t, "after reusing buffers", viewScan(t, b, bA, kv.Span{}),
+		pairs("key-1", "value-1", "key-2", "value-2", "key-3", "value-3"))
+}
+
+// Keys are bytes: 0x00 and 0xFF anywhere, ordered by bytes, prefixes of 0xFF bytes.
+func testBinaryKeys(t *testing.T, open opener) {
+	b := open(t)
+	keys := []string{
+		"\xff\xff\xff", "\x00", "\x01\xff", "\xff", "\x00\x00", "\x01", "\x02", "\xff\x00",
+		"\x00\xff", "\x01\x00", "a\x00b", "\x01\xff\xff", "\xff\xff", "a\x00", "a",
+	}
+	var kvs []string
+	for _, k := range keys {
+		kvs = append(kvs, k, "v"+k)
+	}
+	put(t, b, bA, kvs...)
+	for _, k := range keys {
+		wantValue(t, b, bA, k, "v"+k)
+	}
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, func(x, y string) int { return bytes.Compare([]byte(x), []byte(y)) })
+	withPrefix := func(p string) []pair {
+		var out []pair
+		for _, k := range sorted {
+			if len(k) >= len(p) && k[:len(p)] == p {
+				out = append(out, pair{k, "v" + k})
+			}
+		}
+		return out
+	}
+	for _, p := range []string{"", "\x00", "\x01\xff", "\xff", "\xff\xff", "\xff\xff\xff", "a\x00", "\x03"} {
+		wantPairs(t, fmt.Sprintf("prefix %q", p), viewScan(t, b, bA, kv.Span{Prefix: []byte(p)}), withPrefix(p))
+	}
+	wantPairs(t, "from \\x01\\xff", viewScan(t, b, bA, kv.Span{Prefix: []byte{1}, Start: []byte{1, 0xff}}),
+		pairs("\x01\xff", "v\x01\xff", "\x01\xff\xff", "v\x01\xff\xff"))
+	put(t, b, bB, "x", "y")
+	must(t, "Update", b.Update(t.Context(), func(tx kv.Tx) error { return tx.Delete(bA, []byte{0}) }))
+	wantPairs(t, "prefix \\x00 after deleting \\x00", viewScan(t, b, bA, kv.Span{Prefix: []byte{0}}),
+		pairs("\x00\x00", "v\x00\x00", "\x00\xff", "v\x00\xff"))
+}
+
+// Values of a megabyte (and long keys) go through Put, Get, GetMany and Scan unchanged.
+func testLargeValues(t *testing.T, open opener) {
+	b := open(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(n int) []byte {
+		out := make([]byte, n)
+		for i := range out {
+			out[i] = byte(rng.Uint32())
+		}
+		return out
+	}
+	big1, big2 := random(1<<20), random(1<<20)
+	longKey := append([]byte("long/"), random(2048)...)
+	must(t, "Update", b.Update(t.Context(), func(tx kv.Tx) error {
+		if err := tx.Put(bA, []byte("big"), big1); err != nil {
+			return err
+		}
+		if err := tx.Put(bA, longKey, big2); err != nil {
+			return err
+		}
+		return tx.Put(bA, []byte("big"), big2)
+	}))
+	must(t, "View", b.View(t.Context(), func(tx kv.Tx) error {
+		v, err := tx.Get(bA, []byte("big"))
+		if err != nil || !bytes.Equal(v, big2) {
+			t.Errorf("Get of the replaced 1 MB value: %d bytes, equal %v, %v", len(v), bytes.Equal(v, big2), err)
+		}
+		vs, err := tx.GetMany(bA, [][]byte{longKey, []byte("big")})
+		if err != nil || len(vs) != 2 || !bytes.Equal(vs[0], big2) || !bytes.Equal(vs[1], big2) {
+			t.Errorf("GetMany of the 1 MB values: %d values, %v", len(vs), err)
+		}
+		n := 0
+		err = tx.Scan(bA, kv.Span{}, func(k, v []byte) (bool, error) {
+			n++
+			if !bytes.Equal(v, big2) || !bytes.Equal(k, []byte("big")) && !bytes.Equal(k, longKey) {
+				t.Errorf("Scan: key of %d bytes with a value of %d bytes", len(k), len(v))
+			}
+			return true, nil
+		})
+		if err != nil || n != 2 {
+			t.Errorf("Scan: %d keys, %v", n, err)
+		}
+		return nil
+	}))
+}
