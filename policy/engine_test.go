@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/hellomdm/hellomdm/store/core"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,14 +19,14 @@ var now0 = time.Date(2025, 5, 1, 9, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	t   *testing.T
-	db  *bolt.DB
+	db  store.Store
 	eng *Engine
 	n   int
 }
 
 func newFixture(t *testing.T, osVersion string, edition int) *fixture {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "p.db"), bolt.Options{})
+	db, err := core.OpenBolt(filepath.Join(t.TempDir(), "p.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

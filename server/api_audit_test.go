@@ -17,10 +17,11 @@ import (
 	"testing"
 	"time"
 
-	bbolt "go.etcd.io/bbolt"
+	"github.com/hellomdm/hellomdm/store/bolt"
+	"github.com/hellomdm/hellomdm/store/kv"
+	"github.com/hellomdm/hellomdm/store/postgres"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -388,30 +389,29 @@ func (ts *testServer) verify() VerifyView {
 	return v
 }
 
-// tamperAudit rewrites the action of one stored event behind the server's back (stopped), in
-// the bbolt file or with SQL on PostgreSQL.
+// tamperAudit rewrites the action of one stored event behind the server's back (stopped),
+// through the backend's kv layer: the bbolt file or the PostgreSQL tables.
 func (ts *testServer) tamperAudit(tenantID string, seq uint64) {
 	ts.t.Helper()
+	ctx := context.Background()
+	var (
+		b   kv.Backend
+		err error
+	)
 	if ts.pg.DSN != "" {
-		// The event column holds the sealed event's JSON bytes; change them as the bbolt
-		// branch does.
-		err := testpg.Exec(ts.pg.DSN, `UPDATE audit_events SET event = convert_to(jsonb_set(convert_from(event, 'UTF8')::jsonb, '{action}', '"tampered"')::text, 'UTF8') WHERE tenant_id = $1 AND seq = $2`, tenantID, int64(seq))
-		if err != nil {
-			ts.t.Fatal(err)
-		}
-		return
+		b, err = postgres.OpenKV(ctx, ts.pg.DSN, postgres.Options{})
+	} else {
+		b, err = bolt.OpenKV(filepath.Join(ts.dir, DatabaseFile), bolt.Options{})
 	}
-	db, err := bbolt.Open(filepath.Join(ts.dir, DatabaseFile), 0o600, nil)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	err = db.Update(func(tx *bbolt.Tx) error {
+	err = b.Update(ctx, func(tx kv.Tx) error {
 		k := binary.BigEndian.AppendUint16(nil, uint16(len(tenantID)))
 		k = binary.BigEndian.AppendUint64(append(k, tenantID...), seq)
-		b := tx.Bucket([]byte("audit"))
-		v := b.Get(k)
-		if v == nil {
-			return fmt.Errorf("no event %d", seq)
+		v, err := tx.Get("audit", k)
+		if err != nil || v == nil {
+			return fmt.Errorf("no event %d: %v", seq, err)
 		}
 		var m map[string]any
 		if err := json.Unmarshal(v, &m); err != nil {
@@ -419,9 +419,9 @@ func (ts *testServer) tamperAudit(tenantID string, seq uint64) {
 		}
 		m["action"] = "tampered"
 		nv, _ := json.Marshal(m)
-		return b.Put(k, nv)
+		return tx.Put("audit", k, nv)
 	})
-	if cerr := db.Close(); err == nil {
+	if cerr := b.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -22,8 +23,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 	}
 	b, ok := s.cfg.Store.(store.Backuper)
 	if !ok {
-		writeError(w, http.StatusNotImplemented, "notImplemented",
-			"the "+s.cfg.Store.Backend()+" store is not backed up through the API: use pg_dump (see README, Operations)")
+		s.noBackup(w)
 		return
 	}
 	// A large database takes longer than the server's write timeout: this response has none.
@@ -35,6 +35,10 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		w.WriteHeader(http.StatusOK)
 	})
+	if errors.Is(err, errors.ErrUnsupported) && n == 0 && w.Header().Get("Content-Length") == "" {
+		s.noBackup(w)
+		return
+	}
 	if err != nil {
 		s.log.Error("backup failed", "err", err, "bytes", n, "token", p.TokenID)
 		if n == 0 && w.Header().Get("Content-Length") == "" {
@@ -45,4 +49,11 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	s.log.Info("backup streamed", "bytes", n, "token", p.TokenID, "name", p.Name, "duration", time.Since(start).Round(time.Millisecond))
+}
+
+// noBackup answers 501 for a store whose backend has no online backup (store.Backuper's
+// errors.ErrUnsupported): PostgreSQL is backed up with its own tools.
+func (s *Server) noBackup(w http.ResponseWriter) {
+	writeError(w, http.StatusNotImplemented, "notImplemented",
+		"the "+s.cfg.Store.Backend()+" store is not backed up through the API: use pg_dump (see README, Operations)")
 }

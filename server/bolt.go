@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/hellomdm/hellomdm/store/core"
 	"path/filepath"
 
 	"github.com/hellomdm/hellomdm/store"
@@ -12,5 +13,5 @@ import (
 const DatabaseFile = "hellomdm.db"
 
 func openBolt(_ context.Context, dir string) (store.Store, error) {
-	return bolt.Open(filepath.Join(dir, DatabaseFile), bolt.Options{})
+	return core.OpenBolt(filepath.Join(dir, DatabaseFile), bolt.Options{})
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"github.com/hellomdm/hellomdm/store/core"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -31,7 +32,7 @@ func openBootstrapStores(t *testing.T, n int) []store.Store {
 		}
 		return out
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "hellomdm.db"), bolt.Options{})
+	st, err := core.OpenBolt(filepath.Join(t.TempDir(), "hellomdm.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/hellomdm/hellomdm/store/core"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -25,7 +26,7 @@ import (
 // devices, half of which have commands queued (one goes out per session), with 64 messages
 // in flight so that bbolt groups commits as it does under load.
 func BenchmarkCheckinMessage(b *testing.B) {
-	st, err := bolt.Open(b.TempDir()+"/bench.db", bolt.Options{})
+	st, err := core.OpenBolt(b.TempDir()+"/bench.db", bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func processCPU(b *testing.B) time.Duration {
 
 // registerDevices enrolls ids concurrently so that bbolt groups the commits: setup stays
 // seconds, not minutes, with fsync on.
-func registerDevices(b *testing.B, st *bolt.DB, ids []string) {
+func registerDevices(b *testing.B, st store.Store, ids []string) {
 	b.Helper()
 	const workers = 64
 	var (
@@ -154,7 +155,7 @@ func registerDevices(b *testing.B, st *bolt.DB, ids []string) {
 // it alone: go test -run '^$' -bench CheckinRSS100k -benchtime 5000x ./server
 func BenchmarkCheckinRSS100k(b *testing.B) {
 	path := b.TempDir() + "/rss.db"
-	st, err := bolt.Open(path, bolt.Options{})
+	st, err := core.OpenBolt(path, bolt.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func BenchmarkCheckinRSS100k(b *testing.B) {
 	}
 	runtime.GC()
 	debug.FreeOSMemory()
-	if st, err = bolt.Open(path, bolt.Options{}); err != nil {
+	if st, err = core.OpenBolt(path, bolt.Options{}); err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()

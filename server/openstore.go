@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/hellomdm/hellomdm/store/core"
 	"path/filepath"
 	"strings"
 
@@ -21,9 +22,9 @@ func OpenStoreFromDSN(dsn string, key []byte) func(ctx context.Context, dataDir 
 		case dsn == "" || dsn == "bolt:":
 			return openBolt(ctx, dataDir)
 		case strings.HasPrefix(dsn, "bolt:"):
-			return bolt.Open(filepath.Clean(strings.TrimPrefix(dsn, "bolt:")), bolt.Options{})
+			return core.OpenBolt(filepath.Clean(strings.TrimPrefix(dsn, "bolt:")), bolt.Options{})
 		case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-			return postgres.Open(ctx, dsn, postgres.Options{EncryptionKey: key})
+			return core.OpenPostgres(ctx, dsn, postgres.Options{EncryptionKey: key})
 		}
 		return nil, fmt.Errorf("store %q: want bolt:[PATH] or a postgres:// URL", redactDSN(dsn))
 	}

@@ -41,9 +41,10 @@ type Observable interface {
 	SetObserver(o Observer)
 }
 
-// Backuper is a backend that can copy itself, consistently, while it serves: bbolt writes the
-// whole file from one read transaction (a snapshot; writers go on meanwhile). PostgreSQL does
-// not implement it: back it up with pg_dump.
+// Backuper is a store that can copy itself, consistently, while it serves: bbolt writes the
+// whole file from one read transaction (a snapshot; writers go on meanwhile). A store whose
+// backend cannot (PostgreSQL: back it up with pg_dump) returns an error wrapping
+// errors.ErrUnsupported before writing anything.
 type Backuper interface {
 	// Backup writes a consistent copy of the store to w and returns the bytes written;
 	// size is called with the copy's size before the first byte is written.

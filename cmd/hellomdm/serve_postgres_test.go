@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"github.com/hellomdm/hellomdm/store/core"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,20 +45,20 @@ func TestServePostgresUnreachable(t *testing.T) {
 // A database migrated by a newer hellomdm: serve refuses to start, naming both versions.
 func TestServePostgresNewerSchema(t *testing.T) {
 	pg := testpg.NewStore(t)
-	db, err := postgres.Open(t.Context(), pg.DSN, postgres.Options{EncryptionKey: pg.Key})
+	db, err := core.OpenPostgres(t.Context(), pg.DSN, postgres.Options{EncryptionKey: pg.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	newer := postgres.SchemaVersion() + 1
-	if err := testpg.Exec(pg.DSN, `INSERT INTO schema_migrations (version, name) VALUES ($1, 'future')`, newer); err != nil {
+	newer := core.FormatVersion + 1
+	if err := testpg.Exec(pg.DSN, `UPDATE kv_meta SET v = $1 WHERE k = $2`, binary.BigEndian.AppendUint64(nil, uint64(newer)), []byte("schema")); err != nil {
 		t.Fatal(err)
 	}
 	code, stderr := serveOnce(t, pg.DSN, pg.Key)
 	if code == 0 {
 		t.Fatalf("serve exited 0 on a newer schema\n%s", stderr)
 	}
-	for _, want := range []string{fmt.Sprintf("version %d is newer", newer), fmt.Sprint(postgres.SchemaVersion())} {
+	for _, want := range []string{fmt.Sprintf("format version %d", newer), fmt.Sprint(core.FormatVersion)} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr does not say %q:\n%s", want, stderr)
 		}

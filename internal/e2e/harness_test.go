@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/hellomdm/hellomdm/store/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,7 +62,7 @@ func startStore(t *testing.T, open func(context.Context, string) (store.Store, e
 		open := opts.OpenStore
 		if open == nil {
 			open = func(_ context.Context, dir string) (store.Store, error) {
-				return bolt.Open(filepath.Join(dir, server.DatabaseFile), bolt.Options{})
+				return core.OpenBolt(filepath.Join(dir, server.DatabaseFile), bolt.Options{})
 			}
 		}
 		opts.OpenStore = func(ctx context.Context, dir string) (store.Store, error) {

@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/internal/testbin"
 	"github.com/hellomdm/hellomdm/internal/testpg"
@@ -232,77 +231,63 @@ func TestScaleOut(t *testing.T) {
 		t.Errorf("no device converged through replicas 1-2 alone (%d with some check-ins there)", elsewhere)
 	}
 
-	if resent := checkDeliveredOnce(t, pg.DSN, ids); resent > 2*int(syncErrs.Load()) {
+	if resent := checkDeliveredOnce(t, pg, ids); resent > 2*int(syncErrs.Load()) {
 		// A cut session carries at most the device's two commands (the Replace and its check).
 		t.Errorf("%d commands were sent twice, more than the %d sessions cut by the kill could carry", resent, syncErrs.Load())
 	}
 	t.Logf("total %v", time.Since(started).Round(time.Millisecond))
 }
 
-// checkDeliveredOnce reads every command of the fleet from the database: each is in a final
-// succeeded state and its Status was recorded exactly once (one command.delivered audit event,
-// no command.failed); it returns how many were sent twice (first send cut by the kill).
-func checkDeliveredOnce(t *testing.T, dsn string, ids []string) (resent int) {
+// checkDeliveredOnce reads every command of the fleet from the database, through a store of
+// its own on it: each is in a final succeeded state and its Status was recorded exactly once
+// (one command.delivered audit event, no command.failed); it returns how many were sent twice
+// (first send cut by the kill).
+func checkDeliveredOnce(t *testing.T, pg testpg.Store, ids []string) (resent int) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dsn)
+	st, err := pg.Open(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close(ctx)
+	defer st.Close()
 	statuses := map[string]int{}
-	rows, err := c.Query(ctx, `SELECT convert_from(event, 'UTF8')::jsonb #>> '{subject,id}', kind, count(*) FROM audit_events
-		WHERE tenant_id = $1 AND kind IN ('command.delivered', 'command.failed') GROUP BY 1, 2`, tenantID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id, kind string
-		var n int
-		if err := rows.Scan(&id, &kind, &n); err != nil {
-			t.Fatal(err)
+	err = st.AuditEvents(ctx, tenantID, 0, func(e *audit.Event) (bool, error) {
+		switch e.Kind {
+		case audit.KindCommandFailed:
+			t.Errorf("command %s failed", e.Subject.ID)
+			statuses[e.Subject.ID]++
+		case audit.KindCommandDelivered:
+			statuses[e.Subject.ID]++
 		}
-		if kind == "command.failed" {
-			t.Errorf("command %s failed %d times", id, n)
-		}
-		statuses[id] += n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	rows, err = c.Query(ctx, `SELECT data FROM commands WHERE device_id = ANY($1)`, ids)
+		return true, nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var total int
 	perDevice := map[string]int{}
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
+	for _, id := range ids {
+		cmds, err := st.ListCommands(ctx, id)
+		if err != nil {
 			t.Fatal(err)
 		}
-		var cmd store.Command
-		if err := json.Unmarshal(raw, &cmd); err != nil {
-			t.Fatal(err)
+		for _, cmd := range cmds {
+			total++
+			perDevice[cmd.DeviceID]++
+			if cmd.State != store.CommandSucceeded {
+				t.Errorf("command %s of %s is %s", cmd.ID, cmd.DeviceID, cmd.State)
+			}
+			if n := statuses[cmd.ID]; n != 1 {
+				t.Errorf("command %s of %s: Status recorded %d times, want exactly once", cmd.ID, cmd.DeviceID, n)
+			}
+			switch cmd.SentCount {
+			case 1:
+			case 2:
+				resent++ // its first send was in a session cut by the kill; the claim lapsed
+			default:
+				t.Errorf("command %s of %s sent %d times", cmd.ID, cmd.DeviceID, cmd.SentCount)
+			}
 		}
-		total++
-		perDevice[cmd.DeviceID]++
-		if cmd.State != store.CommandSucceeded {
-			t.Errorf("command %s of %s is %s", cmd.ID, cmd.DeviceID, cmd.State)
-		}
-		if n := statuses[cmd.ID]; n != 1 {
-			t.Errorf("command %s of %s: Status recorded %d times, want exactly once", cmd.ID, cmd.DeviceID, n)
-		}
-		switch cmd.SentCount {
-		case 1:
-		case 2:
-			resent++ // its first send was in a session cut by the kill; the claim lapsed
-		default:
-			t.Errorf("command %s of %s sent %d times", cmd.ID, cmd.DeviceID, cmd.SentCount)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
 	}
 	if len(perDevice) != len(ids) {
 		t.Errorf("%d of %d devices have commands", len(perDevice), len(ids))

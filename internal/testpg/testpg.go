@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/hellomdm/hellomdm/store/core"
 	"net/url"
 	"os"
 	"testing"
@@ -112,7 +113,7 @@ func NewStore(tb testing.TB) Store {
 
 // Open opens the store; it has the shape of server.Options.OpenStore.
 func (s Store) Open(ctx context.Context, _ string) (store.Store, error) {
-	return postgres.Open(ctx, s.DSN, postgres.Options{EncryptionKey: s.Key})
+	return core.OpenPostgres(ctx, s.DSN, postgres.Options{EncryptionKey: s.Key})
 }
 
 // OpenStore returns the opener of a NewStore, or nil (the default bbolt store) unless

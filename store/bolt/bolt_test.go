@@ -10,30 +10,24 @@ import (
 	"testing"
 	"time"
 
-	bbolt "go.etcd.io/bbolt"
-
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/bolt"
-	"github.com/hellomdm/hellomdm/store/storetest"
+	"github.com/hellomdm/hellomdm/store/core"
 )
 
-func openTemp(t testing.TB) *bolt.DB {
+func openTemp(t testing.TB) *core.Store {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "hellomdm.db"), bolt.Options{})
+	db, err := core.OpenBolt(filepath.Join(t.TempDir(), "hellomdm.db"), bolt.Options{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	return db
 }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
-}
-
 func TestFileMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hellomdm.db")
-	db, err := bolt.Open(path, bolt.Options{})
+	db, err := core.OpenBolt(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,12 +46,12 @@ func TestFileMode(t *testing.T) {
 
 func TestLockedFileUnavailable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hellomdm.db")
-	db, err := bolt.Open(path, bolt.Options{})
+	db, err := core.OpenBolt(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, err = bolt.Open(path, bolt.Options{Timeout: 50 * time.Millisecond})
+	_, err = core.OpenBolt(path, bolt.Options{Timeout: 50 * time.Millisecond})
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("second Open: %v, want ErrUnavailable", err)
 	}
@@ -77,7 +71,7 @@ func TestClosedUnavailable(t *testing.T) {
 func TestDurability(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hellomdm.db")
 	ctx := t.Context()
-	db, err := bolt.Open(path, bolt.Options{})
+	db, err := core.OpenBolt(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +102,7 @@ func TestDurability(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err = bolt.Open(path, bolt.Options{})
+	db, err = core.OpenBolt(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,82 +164,6 @@ func TestDurability(t *testing.T) {
 	}
 }
 
-// TestSessionEviction checks that a device keeps its MaxSessions most recent sessions.
-func TestSessionEviction(t *testing.T) {
-	db := openTemp(t)
-	defer db.Close()
-	base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
-	const n = bolt.MaxSessions + 4
-	for i := range n {
-		err := db.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
-			return tx.PutSession(store.Session{SessionID: fmt.Sprint(i), UpdatedAt: base.Add(time.Duration(i) * time.Minute)})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	err := db.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
-		for i := range n {
-			_, err := tx.Session(fmt.Sprint(i))
-			kept := i >= n-bolt.MaxSessions
-			if kept != (err == nil) {
-				return fmt.Errorf("session %d: kept=%v, err=%v", i, kept, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestDropAuditSegments checks the audit.Retainer path: drop and retention event in one
-// transaction, then audit.VerifyTenant through AuditReader.
-func TestDropAuditSegments(t *testing.T) {
-	db := openTemp(t)
-	defer db.Close()
-	ctx := t.Context()
-	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	var evs []*audit.Event
-	for i := range 2*bolt.SegmentSize + 10 {
-		evs = append(evs, &audit.Event{ID: fmt.Sprint("e", i), Time: base.Add(time.Duration(i) * time.Second),
-			TenantID: "t1", Kind: audit.KindDeviceAlert, Actor: audit.Actor{Type: audit.ActorDevice}})
-	}
-	if err := db.AppendAudit(ctx, evs...); err != nil {
-		t.Fatal(err)
-	}
-	cut := base.Add(time.Duration(bolt.SegmentSize+500) * time.Second)
-	calls := 0
-	anchor, err := db.DropAuditSegments(ctx, "t1", cut, func(dropped uint64, upTo audit.Anchor) (*audit.Event, error) {
-		calls++
-		if dropped != bolt.SegmentSize || upTo.Seq != bolt.SegmentSize {
-			return nil, fmt.Errorf("record(%d, %+v)", dropped, upTo)
-		}
-		e, err := audit.RetentionEvent("t1", dropped, upTo, cut, audit.Actor{Type: audit.ActorSystem})
-		e.ID, e.Time = "retention", cut
-		return &e, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if calls != 1 || anchor.Seq != bolt.SegmentSize || anchor.Hash != evs[bolt.SegmentSize-1].Hash {
-		t.Fatalf("anchor %+v after %d record calls", anchor, calls)
-	}
-	rep, err := audit.VerifyTenant(ctx, db.AuditReader(), "t1")
-	if err != nil {
-		t.Fatalf("VerifyTenant: %v", err)
-	}
-	if want := uint64(bolt.SegmentSize + 10 + 1); rep.Checked != want {
-		t.Fatalf("verified %d events, want %d", rep.Checked, want)
-	}
-	anchor2, err := db.DropAuditSegments(ctx, "t1", cut, func(uint64, audit.Anchor) (*audit.Event, error) {
-		return nil, fmt.Errorf("record called with nothing to drop")
-	})
-	if err != nil || anchor2 != anchor {
-		t.Fatalf("second DropAuditSegments: %+v, %v", anchor2, err)
-	}
-}
-
 // parallelism × GOMAXPROCS goroutines check in at once in BenchmarkCheckinParallel.
 const parallelism = 128
 
@@ -294,59 +212,4 @@ func BenchmarkCheckinParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checkins/s")
-}
-
-// TestAuditPagesFilled appends events one commit at a time for two tenants, as check-ins
-// do, and checks the log's leaf pages end up nearly full: each chain only grows at its end,
-// so half-full pages (bbolt's default split) would double the file's growth.
-func TestAuditPagesFilled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "hellomdm.db")
-	db, err := bolt.Open(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for w := range 8 { // concurrent appends share commits, as check-ins do
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < 3000; i += 8 {
-				ev := &audit.Event{ID: fmt.Sprint("e", i), Time: base.Add(time.Duration(i) * time.Second),
-					TenantID: []string{"tenant-a", "tenant-b"}[i%2], Kind: audit.KindCommandSent, Actor: audit.Actor{Type: audit.ActorDevice, ID: "DEVICE"},
-					Action: "send", Details: []byte(`{"target":"./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls"}`)}
-				if err := db.AppendAudit(t.Context(), ev); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	err = raw.View(func(tx *bbolt.Tx) error {
-		st := tx.Bucket([]byte("audit")).Stats()
-		if st.KeyN != 3000 {
-			return fmt.Errorf("audit bucket holds %d keys, want 3000", st.KeyN)
-		}
-		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.7 {
-			return fmt.Errorf("audit leaf pages %.0f%% full (%d of %d bytes), want at least 70%%", 100*fill, st.LeafInuse, st.LeafAlloc)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"github.com/hellomdm/hellomdm/store/core"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,7 +26,7 @@ func TestFixtureV1(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(path, bolt.Options{Now: func() time.Time { return m.Now }})
+	db, err := core.OpenBolt(path, bolt.Options{Now: func() time.Time { return m.Now }})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -5,6 +5,7 @@ package bolt_test
 import (
 	"errors"
 	"fmt"
+	"github.com/hellomdm/hellomdm/store/core"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestFileFull(t *testing.T) {
 		return
 	}
 	path := filepath.Join(dir, "hellomdm.db")
-	db, err := bolt.Open(path, bolt.Options{})
+	db, err := core.OpenBolt(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

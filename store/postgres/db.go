@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/cipher"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,44 +47,6 @@ type Options struct {
 	MaxRetries int
 }
 
-// DB is a store.Store on a PostgreSQL database.
-type DB struct {
-	pool    *pool
-	log     *slog.Logger
-	now     func() time.Time
-	aead    cipher.AEAD
-	retries int
-	obs     store.Observer // nil: nobody listens
-}
-
-var _ store.Store = (*DB)(nil)
-
-// Open connects to the database named by dsn (a postgres:// URL or key=value string),
-// applies pending schema migrations, and returns the store. It fails with a wrapped
-// store.ErrUnavailable when the server cannot be reached, and refuses to start without a
-// 32-byte EncryptionKey or on a schema newer than this binary knows.
-func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
-	aead, err := newAEAD(opts.EncryptionKey)
-	if err != nil {
-		return nil, fmt.Errorf("opening postgres store: %w", err)
-	}
-	ps, err := newPoolSettings(dsn, opts)
-	if err != nil {
-		return nil, fmt.Errorf("opening postgres store: %w", err)
-	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	d := &DB{pool: newPool(ps.cfg, ps.maxConns), log: ps.log, now: now, aead: aead, retries: ps.retries}
-	if err := d.migrate(ctx); err != nil {
-		d.pool.close()
-		return nil, fmt.Errorf("opening postgres store: %w", err)
-	}
-	ps.log.Debug("opened", "host", ps.cfg.Host, "database", ps.cfg.Database)
-	return d, nil
-}
-
 // poolSettings are the connection settings Open and OpenKV derive from the DSN and Options.
 type poolSettings struct {
 	cfg      *pgx.ConnConfig
@@ -128,86 +88,6 @@ func newPoolSettings(dsn string, opts Options) (poolSettings, error) {
 		retries = 0
 	}
 	return poolSettings{cfg: cfg, log: log.With("component", "store.postgres"), maxConns: maxConns, retries: retries}, nil
-}
-
-// Backend returns "postgres".
-func (d *DB) Backend() string { return "postgres" }
-
-// Close closes idle connections; connections in use close when their call returns. Calls
-// after Close fail with store.ErrUnavailable.
-func (d *DB) Close() error {
-	d.pool.close()
-	d.log.Debug("closed")
-	return nil
-}
-
-// querier is what pgx.Conn and pgx.Tx share.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}
-
-// withConn runs fn on a pooled connection outside any explicit transaction.
-func (d *DB) withConn(ctx context.Context, fn func(c *pgx.Conn) error) error {
-	c, err := d.pool.acquire(ctx)
-	if err != nil {
-		return mapErr(err)
-	}
-	err = fn(c)
-	d.pool.release(c)
-	return mapErr(err)
-}
-
-// txOptions says how a transaction runs.
-type txOptions struct {
-	retry    bool // re-run fn on 40001/40P01
-	readOnly bool // REPEATABLE READ, READ ONLY: one snapshot for consistent multi-query reads
-}
-
-// tx runs fn in a READ COMMITTED transaction (or a read-only snapshot) and commits it. An
-// error from fn rolls back and is returned with database errors mapped; with retry set, a
-// serialization failure or deadlock runs fn again, up to the configured retries.
-func (d *DB) tx(ctx context.Context, o txOptions, fn func(tx pgx.Tx) error) error {
-	start := time.Now()
-	for attempt := 0; ; attempt++ {
-		err := d.tx1(ctx, o, fn)
-		if o.retry && attempt < d.retries && retryable(err) {
-			d.log.Debug("retrying transaction", "attempt", attempt+1, "err", err)
-			continue
-		}
-		if !o.readOnly {
-			d.observeTx(start, err)
-		}
-		return err
-	}
-}
-
-func (d *DB) tx1(ctx context.Context, o txOptions, fn func(tx pgx.Tx) error) error {
-	c, err := d.pool.acquire(ctx)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer d.pool.release(c)
-	txo := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
-	if o.readOnly {
-		txo = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	}
-	tx, err := c.BeginTx(ctx, txo)
-	if err != nil {
-		return connErr(c, err)
-	}
-	if err := fn(tx); err != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = tx.Rollback(rctx)
-		cancel()
-		return connErr(c, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return connErr(c, fmt.Errorf("committing: %w", err))
-	}
-	return nil
 }
 
 // connErr maps err, and marks it store.ErrUnavailable when the connection died with it.
@@ -280,32 +160,4 @@ func unavailableCode(code string) bool {
 		return true
 	}
 	return false
-}
-
-// checkID rejects IDs that cannot be keys.
-func checkID(what, id string) error { return store.CheckID(what, id) }
-
-// encode returns the JSON of a record.
-func encode(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encoding record: %w", err)
-	}
-	return raw, nil
-}
-
-// decode decodes a stored record.
-func decode(raw []byte, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("decoding record: %w", err)
-	}
-	return nil
-}
-
-// notFound turns pgx.ErrNoRows into store.ErrNotFound.
-func notFound(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
-	}
-	return err
 }

@@ -5,15 +5,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/store/core"
 	"github.com/hellomdm/hellomdm/store/postgres"
 	"github.com/hellomdm/hellomdm/store/storetest"
 )
 
-// TestFixtureV1 loads the PostgreSQL dump written by the release before the store redesign
-// (store/testdata/v1) into a fresh schema, statement by statement, opens it and checks it
-// holds what its manifest lists.
-func TestFixtureV1(t *testing.T) {
-	dsn := testDSN(t)
+// fixtureV1 is the manifest of the v1 fixture with the encryption key its secrets were
+// sealed with.
+type fixtureV1 struct {
+	*storetest.FixtureV1
+	key []byte
+}
+
+// loadFixtureV1 loads the PostgreSQL dump written by the release before the store redesign
+// (store/testdata/v1) into the schema of dsn, statement by statement, as that release left
+// it (schema version 5, its own tables), and returns its manifest.
+func loadFixtureV1(t *testing.T, dsn string) fixtureV1 {
+	t.Helper()
 	m, err := storetest.LoadFixtureV1("../testdata/v1/expected.json")
 	if err != nil {
 		t.Fatal(err)
@@ -36,10 +44,18 @@ func TestFixtureV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := postgres.Open(t.Context(), dsn, postgres.Options{EncryptionKey: key, Now: func() time.Time { return m.Now }})
+	return fixtureV1{FixtureV1: m, key: key}
+}
+
+// TestFixtureV1 opens a database of the previous release: the store migrates it (its tables
+// copied into the kv tables and dropped) and holds what the manifest lists, and works.
+func TestFixtureV1(t *testing.T) {
+	dsn := testDSN(t)
+	m := loadFixtureV1(t, dsn)
+	db, err := core.OpenPostgres(t.Context(), dsn, postgres.Options{EncryptionKey: m.key, Now: func() time.Time { return m.Now }})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	defer db.Close()
-	storetest.RunFixtureV1(t, db, m)
+	storetest.RunFixtureV1(t, db, m.FixtureV1)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hellomdm/hellomdm/store"
+	"github.com/hellomdm/hellomdm/store/core"
 	"github.com/hellomdm/hellomdm/store/postgres"
 	"github.com/hellomdm/hellomdm/store/storetest"
 )
@@ -68,28 +70,28 @@ func adminConn(tb testing.TB, dsn string) *pgx.Conn {
 
 func testKey() []byte { return bytes.Repeat([]byte{7}, postgres.KeySize) }
 
-func openTest(tb testing.TB, dsn string) *postgres.DB {
+func openTest(tb testing.TB, dsn string) *core.Store {
 	tb.Helper()
-	db, err := postgres.Open(context.Background(), dsn, postgres.Options{EncryptionKey: testKey()})
+	db, err := core.OpenPostgres(context.Background(), dsn, postgres.Options{EncryptionKey: testKey()})
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}
 	return db
 }
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, testDSN(t)) })
-}
-
+// TestConcurrentMigration starts several servers at once on a database of the previous
+// release (the v1 fixture): one migrates it, the others wait for its commit and find it
+// done; every one then reads the same data, and the previous release's tables are gone.
 func TestConcurrentMigration(t *testing.T) {
 	dsn := testDSN(t)
+	m := loadFixtureV1(t, dsn)
 	const n = 4
 	var wg sync.WaitGroup
 	errs := make([]error, n)
-	dbs := make([]*postgres.DB, n)
+	dbs := make([]*core.Store, n)
 	for i := range n {
 		wg.Go(func() {
-			dbs[i], errs[i] = postgres.Open(t.Context(), dsn, postgres.Options{EncryptionKey: testKey()})
+			dbs[i], errs[i] = core.OpenPostgres(t.Context(), dsn, postgres.Options{EncryptionKey: m.key, Now: func() time.Time { return m.Now }})
 		})
 	}
 	wg.Wait()
@@ -99,28 +101,36 @@ func TestConcurrentMigration(t *testing.T) {
 		}
 		defer dbs[i].Close()
 	}
-	var versions, applied int
-	err := adminConn(t, dsn).QueryRow(t.Context(), `SELECT count(*), coalesce(max(version), 0) FROM schema_migrations`).Scan(&applied, &versions)
+	var legacy int
+	err := adminConn(t, dsn).QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename NOT LIKE 'kv\_%'`).Scan(&legacy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if applied != postgres.SchemaVersion() || versions != postgres.SchemaVersion() {
-		t.Fatalf("%d migration rows up to version %d, want each of %d once", applied, versions, postgres.SchemaVersion())
+	if legacy != 0 {
+		t.Fatalf("%d tables of the previous release left after the migration", legacy)
+	}
+	for _, db := range dbs {
+		if err := storetest.CheckFixtureV1(t.Context(), db, m.FixtureV1); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
+// TestNewerSchemaRefused: a database stamped by a newer release is refused, naming both
+// versions, and left as it is.
 func TestNewerSchemaRefused(t *testing.T) {
 	dsn := testDSN(t)
 	openTest(t, dsn).Close()
-	newer := postgres.SchemaVersion() + 1
-	if _, err := adminConn(t, dsn).Exec(t.Context(), `INSERT INTO schema_migrations (version, name) VALUES ($1, 'future')`, newer); err != nil {
+	newer := core.FormatVersion + 1
+	stamp := binary.BigEndian.AppendUint64(nil, uint64(newer))
+	if _, err := adminConn(t, dsn).Exec(t.Context(), `UPDATE kv_meta SET v = $1 WHERE k = $2`, stamp, []byte("schema")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := postgres.Open(t.Context(), dsn, postgres.Options{EncryptionKey: testKey()})
+	_, err := core.OpenPostgres(t.Context(), dsn, postgres.Options{EncryptionKey: testKey()})
 	if err == nil {
-		t.Fatal("Open accepted a newer schema")
+		t.Fatal("Open accepted a newer format")
 	}
-	for _, want := range []string{fmt.Sprint(newer), fmt.Sprint(postgres.SchemaVersion())} {
+	for _, want := range []string{fmt.Sprint(newer), fmt.Sprint(core.FormatVersion)} {
 		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %q does not name version %s", err, want)
 		}
@@ -141,7 +151,7 @@ func TestOpenRefused(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			_, err := postgres.Open(t.Context(), tc.dsn, postgres.Options{EncryptionKey: tc.key, ConnectTimeout: 2 * time.Second})
+			_, err := core.OpenPostgres(t.Context(), tc.dsn, postgres.Options{EncryptionKey: tc.key, ConnectTimeout: 2 * time.Second})
 			if err == nil {
 				t.Fatal("Open succeeded")
 			}
@@ -229,7 +239,7 @@ func TestSecretsEncrypted(t *testing.T) {
 				t.Fatalf("GetConfig = %q, %v", got, err)
 			}
 			var raw []byte
-			if err := admin.QueryRow(t.Context(), `SELECT value FROM config WHERE key = $1`, tc.key).Scan(&raw); err != nil {
+			if err := admin.QueryRow(t.Context(), `SELECT v FROM kv_config WHERE k = $1`, []byte(tc.key)).Scan(&raw); err != nil {
 				t.Fatal(err)
 			}
 			if stored := bytes.Contains(raw, plain); stored == tc.sealed {
@@ -238,7 +248,7 @@ func TestSecretsEncrypted(t *testing.T) {
 		})
 	}
 	t.Run("MovedCiphertextRefused", func(t *testing.T) {
-		if _, err := admin.Exec(t.Context(), `UPDATE config SET value = (SELECT value FROM config WHERE key = 'ca/key') WHERE key = 'secret/hmac'`); err != nil {
+		if _, err := admin.Exec(t.Context(), `UPDATE kv_config SET v = (SELECT v FROM kv_config WHERE k = convert_to('ca/key', 'UTF8')) WHERE k = convert_to('secret/hmac', 'UTF8')`); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.GetConfig(t.Context(), "secret/hmac"); err == nil {
@@ -246,7 +256,7 @@ func TestSecretsEncrypted(t *testing.T) {
 		}
 	})
 	t.Run("WrongKey", func(t *testing.T) {
-		other, err := postgres.Open(t.Context(), dsn, postgres.Options{EncryptionKey: bytes.Repeat([]byte{8}, postgres.KeySize)})
+		other, err := core.OpenPostgres(t.Context(), dsn, postgres.Options{EncryptionKey: bytes.Repeat([]byte{8}, postgres.KeySize)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +271,7 @@ func TestSecretsEncrypted(t *testing.T) {
 // check-in locks the device, reads it, a session and HasPending, and writes the session with
 // a 512-byte stored reply.
 func BenchmarkCheckinParallel(b *testing.B) {
-	db, err := postgres.Open(context.Background(), testDSN(b), postgres.Options{EncryptionKey: testKey(), MaxConns: 32})
+	db, err := core.OpenPostgres(context.Background(), testDSN(b), postgres.Options{EncryptionKey: testKey(), MaxConns: 32})
 	if err != nil {
 		b.Fatal(err)
 	}

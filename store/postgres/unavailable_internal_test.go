@@ -1,19 +1,14 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/hellomdm/hellomdm/store"
 )
 
 // internalDSN returns the test server's DSN (skipping tb without one) with search_path set
@@ -60,16 +55,6 @@ func exec(tb testing.TB, dsn, sql string) {
 	}
 }
 
-func openInternal(tb testing.TB, dsn string) *DB {
-	tb.Helper()
-	db, err := Open(context.Background(), dsn, Options{EncryptionKey: bytes.Repeat([]byte{7}, KeySize)})
-	if err != nil {
-		tb.Fatalf("Open: %v", err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
-}
-
 // serverErrors are SQLSTATEs the tests make the server raise, and whether each means the
 // database cannot take requests now.
 var serverErrors = []struct {
@@ -94,96 +79,4 @@ var serverErrors = []struct {
 	{"42P01", false}, // undefined table: a bug
 	{"23503", false}, // foreign key violation
 	{"P0001", false}, // raise_exception
-}
-
-// Every SQLSTATE that means the database cannot take requests now, raised by the real
-// server inside one of the store's transactions, is store.ErrUnavailable and rolls the
-// transaction back; errors that mean the request was wrong are not.
-func TestServerErrorsUnavailable(t *testing.T) {
-	db := openInternal(t, internalDSN(t))
-	ctx := t.Context()
-	for _, tc := range serverErrors {
-		t.Run(tc.code, func(t *testing.T) {
-			err := db.tx(ctx, txOptions{}, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, `INSERT INTO config (key, sealed, value) VALUES ($1, false, $2)`, "k-"+tc.code, []byte("v")); err != nil {
-					return err
-				}
-				_, err := tx.Exec(ctx, fmt.Sprintf(`DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '%s'; END $$`, tc.code))
-				return err
-			})
-			var pe *pgconn.PgError
-			if !errors.As(err, &pe) || pe.Code != tc.code {
-				t.Fatalf("%v does not carry SQLSTATE %s", err, tc.code)
-			}
-			if got := errors.Is(err, store.ErrUnavailable); got != tc.unavailable {
-				t.Fatalf("%v: ErrUnavailable %v, want %v", err, got, tc.unavailable)
-			}
-			if _, err := db.GetConfig(ctx, "k-"+tc.code); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("the write before the error: %v, want rolled back", err)
-			}
-		})
-	}
-}
-
-// A database that stops accepting connections (ALTER DATABASE ... ALLOW_CONNECTIONS false:
-// every new connection gets SQLSTATE 55000) makes the store's calls fail with
-// store.ErrUnavailable once its open connections are gone, reads and writes alike, and the
-// store works again when the database accepts connections. The test makes a database of its
-// own (skipped when the role may not).
-func TestDatabaseNotAcceptingConnections(t *testing.T) {
-	base := os.Getenv("HELLOMDM_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("HELLOMDM_TEST_POSTGRES is not set")
-	}
-	var rnd [6]byte
-	_, _ = rand.Read(rnd[:])
-	name := fmt.Sprintf("hellomdm_test_%x", rnd)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Skipf("creating a database: %v", err)
-	}
-	defer func() {
-		if _, err := admin.Exec(ctx, `DROP DATABASE `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	}()
-	u, _ := url.Parse(base)
-	u.Path = "/" + name
-	db := openInternal(t, u.String())
-	if err := db.PutConfig(ctx, "k", []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-
-	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, name); err != nil {
-		t.Fatal(err)
-	}
-	_, rerr := db.GetConfig(ctx, "k")
-	werr := db.PutConfig(ctx, "k2", []byte("v"))
-	for what, err := range map[string]error{"read": rerr, "write": werr} {
-		var pe *pgconn.PgError
-		if !errors.Is(err, store.ErrUnavailable) {
-			t.Errorf("%s while the database refuses connections: %v, want ErrUnavailable", what, err)
-		}
-		if what == "write" && (!errors.As(err, &pe) || pe.Code != "55000") {
-			t.Errorf("%s: %v, want the server's SQLSTATE 55000", what, err)
-		}
-	}
-
-	if _, err := admin.Exec(ctx, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := db.GetConfig(ctx, "k"); err != nil || string(v) != "v" {
-		t.Fatalf("read after the database accepts connections again: %q %v", v, err)
-	}
-	if _, err := db.GetConfig(ctx, "k2"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the refused write: %v, want ErrNotFound", err)
-	}
 }
