@@ -1,32 +1,108 @@
-// Package store owns hellomdm's durable state behind small interfaces, so that the embedded
-// bbolt backend (store/bolt) and the PostgreSQL backend can serve the same callers.
+// Package store owns hellomdm's durable state: the records (tenants, users, devices,
+// commands, sessions, policy, audit events, tokens, configuration), the interfaces callers
+// use ([Store] composes them), and the errors every backend returns.
 //
-// # Basics
+// # Layers
 //
-// Each concern has its own interface of a few methods: tenants, users, devices (with their
-// certificates and revocations), the per-device command queue and OMA-DM session state, the
-// audit log, admin tokens, failed sign-in counters ([SignInLimits], shared by all replicas so
-// that a rate limit holds across them), used single-use credentials ([Redemptions], so a
-// token is refused on every replica once used) and a small key/value area for
-// configuration. [Store] composes them.
+//	callers (server, policy engine adapters, CLI through the API)
+//	   │  store.Store: small interfaces, records by value
+//	store/core   every business rule, once, over kv.Tx
+//	   │  kv.Backend: View / Update / Batch closures, ordered buckets of bytes
+//	store/bolt (bbolt file)     store/postgres (one table per bucket)
 //
-// The check-in hot path runs through [Checkins.Checkin]: one durable transaction scoped to one
-// device, in which the session engine records the device's statuses and results, takes the next
-// commands, saves the session and appends audit events. A reply is sent only after that
-// transaction commits.
+// A backend implements storage primitives only (package store/kv): transactions given as
+// closures, records by key, ordered scans by prefix, one round trip for many keys, a row lock
+// for read-modify-write, insert-if-absent. It knows no record type, no key layout and no
+// rule. core.OpenBolt and core.OpenPostgres put a backend under the core.
 //
-// Admin writes (tenants, users, tokens, groups, members, profiles, assignments) record
-// themselves the same way: the caller attaches an [AuditFunc] to the write's context with
-// [WithAudit], and the backend appends the events it builds in the write's own transaction,
-// so no change is stored without its audit record.
+// # Why closures over ordered buckets
+//
+// We read how three projects we model ourselves on draw this line:
+//
+//   - nanomdm defines its storage as interfaces per concern and implements them several times
+//     (file, MySQL, PostgreSQL), each backend carrying the rules again; beside those, its kv
+//     package implements every interface once over a minimal key-value contract, so any
+//     key-value engine plugs in without new rules. We take the second shape for every
+//     backend, PostgreSQL included: two full implementations were 93 twin functions here.
+//   - bbolt gives transactions as closures (DB.View, DB.Update) and coalesces concurrent
+//     writers into one commit and one fsync (DB.Batch, whose function may run more than once).
+//     A closure bounds the transaction's life, commits or rolls back by its return, and cannot
+//     leak. The check-in hot path depends on Batch, so kv.Backend has exactly these three.
+//   - etcd's mvcc layer owns its key and value encoding and keeps its backend (bbolt) to
+//     ordered byte ranges behind read and batch transactions. We keep that split (the core owns
+//     the layout, keys.go) but not etcd's long-lived batch transaction, which PostgreSQL cannot
+//     share across servers; PostgreSQL gets row locks (kv.Tx.GetForUpdate), unique inserts
+//     (kv.Tx.Insert) and FOR UPDATE SKIP LOCKED scans instead, which bbolt, with one writer,
+//     satisfies trivially.
+//
+// PostgreSQL keeps real tables (kv_<bucket>, primary key on the key bytes): range scans by
+// prefix are index scans, GetMany is one query with k = ANY($1), reports over a tenant read
+// an index bucket's keys and fetch records in chunks, claims and pruning use SKIP LOCKED.
+//
+// # Business rules, all in store/core
+//
+//   - Uniqueness: tenant IDs and verified domains (case-insensitive); user IDs and UPNs per
+//     tenant; token IDs and hashes; command IDs per device; group and profile IDs per tenant.
+//     Created with insert-if-absent, so a race between servers has one winner.
+//   - Devices: one tenant per device ID (enrolling in another is ErrConflict); a replaced
+//     certificate serial is revoked in the same transaction, and so is the current one when a
+//     device leaves the enrolled state; a registration locks its tenant first, so it cannot
+//     interleave with the tenant's deletion.
+//   - Tenant deletion: refused while a device is enrolled; removes domains, users, groups,
+//     members, profiles, assignments, setting states, the policy version, the tenant's tokens
+//     and configuration keys; retires its devices; keeps its audit chain. User deletion
+//     removes the user from every group and forgets its failed sign-ins.
+//   - Policy: every change of a tenant's groups, members, profiles or assignments bumps its
+//     policy version, with the version record locked first (a tenant's policy writes run one
+//     at a time; check-ins only read it); members must exist; no group cycles; a group an
+//     assignment targets cannot be deleted; assigned groups must exist; a profile's Version
+//     increments on every update.
+//   - Command queue: Seq per device from the device's counter, assigned under the device's
+//     lock (enqueues serialise with its check-ins); the open set follows each command's state
+//     and holds its creation time, so the queue depth and oldest open command need no record.
+//   - Check-ins: one transaction per device message, the device locked first (two sessions of
+//     one device on any servers run one after the other); a device keeps its MaxSessions most
+//     recently updated OMA-DM sessions.
+//   - Audit log: one hash chain per tenant, each event sealed after the chain head read under
+//     lock, written with insert-if-absent (a chain never forks, a record is never
+//     overwritten); invalid UTF-8 normalised before sealing; retention drops whole segments
+//     of AuditSegmentSize events, oldest first, with the anchor and the retention event in the
+//     same transaction; no method edits or silently drops events.
+//   - Single-use and limited things: failed sign-in windows per key, redemptions (single use
+//     until expiry), idempotency records (reserve, complete, release, takeover, 24 h); their
+//     expired records are pruned through one time-ordered expiry index, a bounded number per
+//     write, skipping what another server holds.
+//   - Configuration: values of secret keys (tenant/, secret/, ca/) sealed at rest with
+//     AES-256-GCM when the store has a key (always on PostgreSQL); first writer wins for
+//     PutConfigIfAbsent.
+//   - Format: a database carries its format version (core.FormatVersion); a database of the
+//     previous release is migrated on open in one transaction; a newer one is refused.
+//
+// What stays in a backend: durability (fsync, commits), transaction isolation, mapping its
+// errors to ErrUnavailable and ErrExists, creating its buckets, online backup (bbolt), and
+// reading the previous release's PostgreSQL tables for the migration without knowing their
+// meaning.
+//
+// # Records
+//
+// Records are JSON of the types in this package and policy/model, whose tags are the stored
+// format: renaming a tag changes what is on disk and needs a new format version and a
+// migration. Hot records (device, session, command, device policy, audit event) have
+// hand-written decoders in the core, fuzzed against encoding/json.
+//
+// # Audit of admin writes
+//
+// Admin writes (tenants, users, tokens, groups, members, profiles, assignments) and device
+// enrolments record their audit events in their own transaction, so no change is stored
+// without its audit record and no record describes a change that did not commit.
 //
 // # Caveats
 //
 //   - A Checkin function may run more than once: backends are allowed to group concurrent
-//     transactions into one commit (bbolt Batch) and to retry a group when one member fails.
-//     The function must have no effect outside the [DeviceTx] it is given. The same holds
-//     for an [AuditFunc]: it may be called more than once and must only build events.
-//   - Every write that must not be lost is fsynced before the call returns.
+//     transactions into one commit (bbolt Batch) and to retry a group when one member fails,
+//     or a transaction that lost a deadlock (PostgreSQL). The function must have no effect
+//     outside the [DeviceTx] it is given.
+//   - Every write that must not be lost is durable before the call returns.
 //   - Records are returned by value; mutating a returned record changes nothing until it is
 //     written back.
 package store
