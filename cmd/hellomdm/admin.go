@@ -19,20 +19,31 @@ import (
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
-func init() { subcommands["admin"] = runAdmin }
-
-// adminCommand is one `hellomdm admin ...` command. Commands register themselves in
-// adminCommands from their own files.
+// adminCommand is one `hellomdm admin ...` command: a row of adminTable.
 type adminCommand struct {
-	usage string // e.g. "tenant create --id GUID --name NAME --domain D [--auth-policy P]"
-	run   func(c *adminClient, args []string) error
+	name    string // one or two words: "tenant create", "apply"
+	usage   string // e.g. "tenant create --id GUID --name NAME --domain D [--auth-policy P]"
+	example string // what -h shows; "" is the usage line with the tour's names
 	// noIDs, when set, says why the command has no IDs to print: -q is refused with it.
 	// Every other command prints under -q the IDs of the objects it shows, created or
 	// changed, one per line (user totp: the otpauth:// URI).
 	noIDs string
+	run   func(c *adminClient, args []string) error
 }
 
-var adminCommands = map[string]adminCommand{}
+// adminCommands indexes adminTable by name.
+var adminCommands = indexAdminTable(adminTable)
+
+func indexAdminTable(table []adminCommand) map[string]adminCommand {
+	m := make(map[string]adminCommand, len(table))
+	for _, cmd := range table {
+		if _, dup := m[cmd.name]; dup {
+			panic("admin command " + cmd.name + " is in adminTable twice")
+		}
+		m[cmd.name] = cmd
+	}
+	return m
+}
 
 // adminClient is one admin command's run: the API client, the output settings and the
 // name lookups (admin_names.go).

@@ -8,14 +8,6 @@ import (
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
-func init() {
-	adminCommands["apply"] = adminCommand{
-		usage: "apply -f DIR_OR_FILE [--tenant TID] [--dry-run] [--prune]   (Group, Profile, Assignment documents)",
-		run:   runApply,
-		noIDs: "its output is a plan of changes (-o json has it, with the IDs of the objects that existed)",
-	}
-}
-
 func runApply(c *adminClient, args []string) error {
 	fs := commandFlags("apply")
 	file := fs.String("f", "", "a policy document file, or a directory of *.yaml, *.yml, *.json")

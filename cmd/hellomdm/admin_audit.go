@@ -14,19 +14,6 @@ import (
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
-func init() {
-	adminCommands["audit export"] = adminCommand{
-		usage: "audit export --tenant TID --out FILE [--from RFC3339] [--to RFC3339] [--kind K[,K]] [--device DID] [--profile PID] [--actor A] [--format csv|json|ndjson]",
-		run:   runAuditExport,
-		noIDs: "it writes the events to FILE",
-	}
-	adminCommands["audit verify"] = adminCommand{
-		usage: "audit verify --tenant TID",
-		run:   runAuditVerify,
-		noIDs: "it checks the audit chain (its exit code says whether the chain is intact)",
-	}
-}
-
 // progressEvery is how often the export progress line is rewritten.
 const progressEvery = 200 * time.Millisecond
 

@@ -10,14 +10,6 @@ import (
 	bbolt "go.etcd.io/bbolt"
 )
 
-func init() {
-	adminCommands["backup"] = adminCommand{
-		usage: "backup --out FILE",
-		noIDs: "it writes a copy of the database to FILE",
-		run:   runBackup,
-	}
-}
-
 // runBackup is `hellomdm admin backup --out FILE`: a consistent copy of a running bbolt
 // server's database (GET /api/v1/backup), written next to FILE and renamed into place only
 // when complete (every byte the server announced arrived, and the copy opens as a bbolt

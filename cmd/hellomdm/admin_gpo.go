@@ -19,65 +19,58 @@ import (
 // parses and maps it (package policy/gpo) and records the audit events. A directory is a
 // GPMC backup folder and is sent as a zip archive of its files; a file is sent as it is
 // (registry.pol, gpreport.xml or LGPO text, recognised by the server from its content).
-func init() {
-	adminCommands["gpo analyze"] = adminCommand{
-		usage: "gpo analyze --tenant TID PATH [--scope machine|user] [-o json]   (PATH: GPMC backup folder, gpreport.xml, registry.pol or LGPO text)",
-		noIDs: "it creates nothing; its analysis is a table of settings (-o json for scripts)",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("gpo analyze")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
-			output := fs.String("o", "", "output: table or json")
-			path, err := parseGPOCommand(fs, args, output, c, "tenant")
-			if err != nil {
-				return err
-			}
-			body, name, sc, err := gpoUpload(path, *scope)
-			if err != nil {
-				return err
-			}
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			out, err := c.api.AnalyzeGroupPolicy(c.ctx, tenant, adminclient.GroupPolicyUpload{FileName: name, Scope: sc, Data: body})
-			if err := c.wrote(err); err != nil {
-				return err
-			}
-			return c.printGPO(out, false)
-		},
+
+func runGpoAnalyze(c *adminClient, args []string) error {
+	fs := commandFlags("gpo analyze")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
+	output := fs.String("o", "", "output: table or json")
+	path, err := parseGPOCommand(fs, args, output, c, "tenant")
+	if err != nil {
+		return err
 	}
-	adminCommands["gpo import"] = adminCommand{
-		usage: "gpo import --tenant TID PATH --name NAME [--scope machine|user] [--dry-run] [-o json]   (creates a custom OMA-URI profile from the supported settings)",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("gpo import")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			name := fs.String("name", "", "name of the profile to create")
-			scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
-			dryRun := fs.Bool("dry-run", false, "print the profile that would be created; create nothing")
-			output := fs.String("o", "", "output: table or json")
-			path, err := parseGPOCommand(fs, args, output, c, "tenant", "name")
-			if err != nil {
-				return err
-			}
-			if *dryRun && c.output == "id" {
-				return usageError{"-q prints the ID of the profile created, and --dry-run creates none: leave out one of them"}
-			}
-			body, file, sc, err := gpoUpload(path, *scope)
-			if err != nil {
-				return err
-			}
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			out, err := c.api.ImportGroupPolicy(c.ctx, tenant, *name, *dryRun, adminclient.GroupPolicyUpload{FileName: file, Scope: sc, Data: body})
-			if err := c.wrote(err); err != nil {
-				return err
-			}
-			return c.printGPO(out, true)
-		},
+	body, name, sc, err := gpoUpload(path, *scope)
+	if err != nil {
+		return err
 	}
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	out, err := c.api.AnalyzeGroupPolicy(c.ctx, tenant, adminclient.GroupPolicyUpload{FileName: name, Scope: sc, Data: body})
+	if err := c.wrote(err); err != nil {
+		return err
+	}
+	return c.printGPO(out, false)
+}
+
+func runGpoImport(c *adminClient, args []string) error {
+	fs := commandFlags("gpo import")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	name := fs.String("name", "", "name of the profile to create")
+	scope := fs.String("scope", "", "the half of a bare registry.pol: machine or user (default: from its folder name, else machine)")
+	dryRun := fs.Bool("dry-run", false, "print the profile that would be created; create nothing")
+	output := fs.String("o", "", "output: table or json")
+	path, err := parseGPOCommand(fs, args, output, c, "tenant", "name")
+	if err != nil {
+		return err
+	}
+	if *dryRun && c.output == "id" {
+		return usageError{"-q prints the ID of the profile created, and --dry-run creates none: leave out one of them"}
+	}
+	body, file, sc, err := gpoUpload(path, *scope)
+	if err != nil {
+		return err
+	}
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	out, err := c.api.ImportGroupPolicy(c.ctx, tenant, *name, *dryRun, adminclient.GroupPolicyUpload{FileName: file, Scope: sc, Data: body})
+	if err := c.wrote(err); err != nil {
+		return err
+	}
+	return c.printGPO(out, true)
 }
 
 // parseGPOCommand parses flags given before or after the one PATH argument and applies a

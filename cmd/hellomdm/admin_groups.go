@@ -7,20 +7,10 @@ import (
 )
 
 // Policy administration: groups and their members.
-func init() {
-	adminCommands["group create"] = adminCommand{usage: "group create --tenant TID --name NAME [--description D]", run: runGroupCreate}
-	adminCommands["group list"] = adminCommand{usage: "group list --tenant TID", run: runGroupList}
-	adminCommands["group members"] = adminCommand{usage: "group members --tenant TID --group GID", run: runGroupMembers}
-	adminCommands["group add-member"] = adminCommand{
-		usage: "group add-member --tenant TID --group GID --id MEMBER   (a user ID or UPN, a device ID or name, a group ID or name)",
-		run:   func(c *adminClient, args []string) error { return c.groupMember(args, true) },
-	}
-	adminCommands["group remove-member"] = adminCommand{
-		usage: "group remove-member --tenant TID --group GID --id MEMBER   (a user ID or UPN, a device ID or name, a group ID or name)",
-		run:   func(c *adminClient, args []string) error { return c.groupMember(args, false) },
-	}
-	adminCommands["group delete"] = adminCommand{usage: "group delete --tenant TID --group GID", run: runGroupDelete}
-}
+
+func runGroupAddMember(c *adminClient, args []string) error { return c.groupMember(args, true) }
+
+func runGroupRemoveMember(c *adminClient, args []string) error { return c.groupMember(args, false) }
 
 func runGroupCreate(c *adminClient, args []string) error {
 	fs := commandFlags("group create")

@@ -104,28 +104,6 @@ func (cfg adminConfig) names() []string {
 	return names
 }
 
-func init() {
-	adminCommands["login"] = adminCommand{
-		usage: "login [--context NAME]   (checks --server, --ca-file and --token against the server, then stores them)",
-		run:   runLogin,
-		noIDs: "it stores a context in the configuration file",
-	}
-	adminCommands["logout"] = adminCommand{
-		usage: "logout [--context NAME]   (forgets the context and its token)",
-		run:   runLogout,
-		noIDs: "it removes a context from the configuration file",
-	}
-	adminCommands["context list"] = adminCommand{
-		usage: "context list",
-		run:   runContextList,
-	}
-	adminCommands["context use"] = adminCommand{
-		usage: "context use NAME",
-		run:   runContextUse,
-		noIDs: "it changes the current context",
-	}
-}
-
 func runLogin(c *adminClient, args []string) error {
 	fs := commandFlags("login")
 	if err := parseCommand(fs, args); err != nil {

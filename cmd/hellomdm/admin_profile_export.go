@@ -12,35 +12,27 @@ import (
 // counts); export leaves them out so the document imports as a new profile elsewhere.
 var profileServerFields = []string{"id", "version", "createdDateTime", "lastModifiedDateTime", "settingCount", "@odata.context", "warnings"}
 
-func init() {
-	adminCommands["profile show"] = adminCommand{
-		usage: "profile show --tenant TID --profile PID   (the profile as Intune JSON, with its id and version)",
-		run: func(c *adminClient, args []string) error {
-			doc, err := c.profileDoc("profile show", args, nil)
-			if err != nil {
-				return err
-			}
-			if c.output == "id" {
-				return c.printIDs(cell(doc["id"]))
-			}
-			return writeProfileJSON(c, doc, "")
-		},
+func runProfileShow(c *adminClient, args []string) error {
+	doc, err := c.profileDoc("profile show", args, nil)
+	if err != nil {
+		return err
 	}
-	adminCommands["profile export"] = adminCommand{
-		usage: "profile export --tenant TID --profile PID [--out FILE]   (Intune JSON that 'profile import' takes back)",
-		noIDs: "it writes the profile's document, without its ID ('profile show' has it)",
-		run: func(c *adminClient, args []string) error {
-			var out string
-			doc, err := c.profileDoc("profile export", args, func(fs *flag.FlagSet) { fs.StringVar(&out, "out", "", "file to write (default: standard output)") })
-			if err != nil {
-				return err
-			}
-			for _, f := range profileServerFields {
-				delete(doc, f)
-			}
-			return writeProfileJSON(c, doc, out)
-		},
+	if c.output == "id" {
+		return c.printIDs(cell(doc["id"]))
 	}
+	return writeProfileJSON(c, doc, "")
+}
+
+func runProfileExport(c *adminClient, args []string) error {
+	var out string
+	doc, err := c.profileDoc("profile export", args, func(fs *flag.FlagSet) { fs.StringVar(&out, "out", "", "file to write (default: standard output)") })
+	if err != nil {
+		return err
+	}
+	for _, f := range profileServerFields {
+		delete(doc, f)
+	}
+	return writeProfileJSON(c, doc, out)
 }
 
 // profileDoc fetches one profile's Intune JSON (GET on its route).

@@ -10,21 +10,6 @@ import (
 )
 
 // Policy administration: profiles (Intune JSON) and their assignments.
-func init() {
-	adminCommands["profile import"] = adminCommand{
-		usage: "profile import --tenant TID FILE.json   (an Intune settings catalog or custom OMA-URI export)",
-		run:   runProfileImport,
-	}
-	adminCommands["profile list"] = adminCommand{usage: "profile list --tenant TID", run: runProfileList}
-	adminCommands["profile assign"] = adminCommand{
-		usage: "profile assign --tenant TID --profile PID [--group GID]... [--exclude-group GID]... [--all-devices] [--all-users]   (replaces the assignments)",
-		run:   runProfileAssign,
-	}
-	adminCommands["profile delete"] = adminCommand{
-		usage: "profile delete --tenant TID --profile PID   (devices remove its settings at their next check-in; profile status follows the removal)",
-		run:   runProfileDelete,
-	}
-}
 
 func runProfileImport(c *adminClient, args []string) error {
 	fs := commandFlags("profile import")

@@ -11,14 +11,6 @@ import (
 )
 
 // Deployment status: a profile's report across devices, a device's setting states.
-func init() {
-	adminCommands["profile status"] = adminCommand{usage: "profile status --tenant TID --profile PID", run: runProfileStatus}
-	adminCommands["device settings"] = adminCommand{
-		usage: "device settings --tenant TID --device DID",
-		noIDs: "setting states have none (leave out -q; -o json for scripts)",
-		run:   runDeviceSettings,
-	}
-}
 
 func runProfileStatus(c *adminClient, args []string) error {
 	tenant, pid, route, _, err := c.profileCommand("profile status", args)

@@ -20,272 +20,245 @@ func (r *repeatedString) Set(v string) error {
 }
 
 // Identity administration: tenants, users, devices, tokens and PIN reset onboarding.
-func init() {
-	adminCommands["tenant create"] = adminCommand{
-		usage: "tenant create --id GUID --name NAME --domain D [--domain D2] [--auth-policy OnPremise|Federated] [--federation-host H] [--gov-cloud] [--scope-tag T] [--return-uri URL]...",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("tenant create")
-			id := fs.String("id", "", "directory tenant GUID")
-			name := fs.String("name", "", "display name")
-			var domains, tags repeatedString
-			fs.Var(&domains, "domain", "verified domain (repeatable)")
-			fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
-			policy := fs.String("auth-policy", "OnPremise", "MS-MDE2 auth policy: OnPremise or Federated")
-			fedHost := fs.String("federation-host", "", "third-party sign-in host of a federated tenant")
-			gov := fs.Bool("gov-cloud", false, "government cloud tenant (no PIN reset service)")
-			var returns repeatedString
-			fs.Var(&returns, "return-uri", returnURIHelp)
-			if err := parseCommand(fs, args, "id", "name", "domain"); err != nil {
-				return err
-			}
-			uris, err := returnURIs(returns)
-			if err != nil {
-				return err
-			}
-			t, err := c.api.CreateTenant(c.ctx, adminclient.TenantRequest{ID: *id, DisplayName: *name, VerifiedDomains: domains, AuthPolicy: *policy,
-				FederationHost: *fedHost, GovCloud: *gov, RoleScopeTagIDs: nonNilList(tags), EnrollmentReturnURIs: uris})
-			if err := c.wrote(err); err != nil {
-				return err
-			}
-			return c.print(t, tenantDetailColumns()...)
-		},
+
+func runTenantCreate(c *adminClient, args []string) error {
+	fs := commandFlags("tenant create")
+	id := fs.String("id", "", "directory tenant GUID")
+	name := fs.String("name", "", "display name")
+	var domains, tags repeatedString
+	fs.Var(&domains, "domain", "verified domain (repeatable)")
+	fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
+	policy := fs.String("auth-policy", "OnPremise", "MS-MDE2 auth policy: OnPremise or Federated")
+	fedHost := fs.String("federation-host", "", "third-party sign-in host of a federated tenant")
+	gov := fs.Bool("gov-cloud", false, "government cloud tenant (no PIN reset service)")
+	var returns repeatedString
+	fs.Var(&returns, "return-uri", returnURIHelp)
+	if err := parseCommand(fs, args, "id", "name", "domain"); err != nil {
+		return err
 	}
-	adminCommands["tenant list"] = adminCommand{
-		usage: "tenant list",
-		run: func(c *adminClient, args []string) error {
-			if err := parseCommand(commandFlags("tenant list"), args); err != nil {
-				return err
-			}
-			ts, err := c.api.Tenants(c.ctx)
-			if err := c.read(err); err != nil {
-				return err
-			}
-			return printList(c, ts, tenantColumns()...)
-		},
+	uris, err := returnURIs(returns)
+	if err != nil {
+		return err
 	}
-	adminCommands["user create"] = adminCommand{
-		usage: "user create --tenant TID --upn UPN --password PW [--name DISPLAYNAME]",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("user create")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			upn := fs.String("upn", "", "user principal name, in one of the tenant's verified domains")
-			pw := fs.String("password", "", "password (at least 8 characters)")
-			name := fs.String("name", "", "display name")
-			if err := parseCommand(fs, args, "tenant", "upn", "password"); err != nil {
-				return err
-			}
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			u, err := c.api.CreateUser(c.ctx, tenant, adminclient.UserRequest{UserPrincipalName: *upn, DisplayName: *name,
-				PasswordProfile: adminclient.PasswordProfile{Password: *pw}})
-			if err := c.wrote(err); err != nil {
-				return err
-			}
-			return c.print(u, userColumns()...)
-		},
+	t, err := c.api.CreateTenant(c.ctx, adminclient.TenantRequest{ID: *id, DisplayName: *name, VerifiedDomains: domains, AuthPolicy: *policy,
+		FederationHost: *fedHost, GovCloud: *gov, RoleScopeTagIDs: nonNilList(tags), EnrollmentReturnURIs: uris})
+	if err := c.wrote(err); err != nil {
+		return err
 	}
-	adminCommands["user list"] = adminCommand{
-		usage: "user list --tenant TID",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("user list")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			if err := parseCommand(fs, args, "tenant"); err != nil {
-				return err
-			}
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			us, err := c.api.Users(c.ctx, tenant)
-			if err := c.read(err); err != nil {
-				return err
-			}
-			return printList(c, us, userColumns()...)
-		},
+	return c.print(t, tenantDetailColumns()...)
+}
+
+func runTenantList(c *adminClient, args []string) error {
+	if err := parseCommand(commandFlags("tenant list"), args); err != nil {
+		return err
 	}
-	adminCommands["user totp"] = adminCommand{
-		usage: "user totp --tenant TID --user UID   (prints the new secret and otpauth URI once)",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("user totp")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			uid := fs.String("user", "", "user ID or user principal name")
-			if err := parseCommand(fs, args, "tenant", "user"); err != nil {
-				return err
-			}
-			tenant, user, err := c.resolveIn("user", *tid, *uid)
-			if err != nil {
-				return err
-			}
-			out, err := c.api.EnrollTOTP(c.ctx, tenant, user)
-			if err := c.wrote(err); err != nil {
-				return err
-			}
-			switch c.output {
-			case "json":
-				return c.print(out)
-			case "id":
-				_, err := fmt.Fprintln(c.stdout, out.URI)
-				return err
-			}
-			_, err = fmt.Fprintf(c.stdout, "secret: %s\nuri:    %s\n", out.Secret, out.URI)
-			return err
-		},
+	ts, err := c.api.Tenants(c.ctx)
+	if err := c.read(err); err != nil {
+		return err
 	}
-	adminCommands["device list"] = adminCommand{
-		usage: "device list --tenant TID [--can-reset DestructiveOnly|DestructiveAndNonDestructive]",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("device list")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			canReset := fs.String("can-reset", "", "only devices reporting this CanReset value")
-			if err := parseCommand(fs, args, "tenant"); err != nil {
-				return err
-			}
-			var filter adminclient.DeviceFilter
-			fs.Visit(func(f *flag.Flag) {
-				if f.Name == "can-reset" {
-					filter.CanReset = canReset
-				}
-			})
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			ds, err := c.api.Devices(c.ctx, tenant, filter)
-			if err := c.read(err); err != nil {
-				return err
-			}
-			return printList(c, ds, deviceColumns()...)
-		},
+	return printList(c, ts, tenantColumns()...)
+}
+
+func runUserCreate(c *adminClient, args []string) error {
+	fs := commandFlags("user create")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	upn := fs.String("upn", "", "user principal name, in one of the tenant's verified domains")
+	pw := fs.String("password", "", "password (at least 8 characters)")
+	name := fs.String("name", "", "display name")
+	if err := parseCommand(fs, args, "tenant", "upn", "password"); err != nil {
+		return err
 	}
-	adminCommands["device retire"] = adminCommand{
-		usage: "device retire --tenant TID --device DID",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("device retire")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			did := fs.String("device", "", "device ID or name")
-			if err := parseCommand(fs, args, "tenant", "device"); err != nil {
-				return err
-			}
-			tenant, device, err := c.resolveIn("device", *tid, *did)
-			if err != nil {
-				return err
-			}
-			d, err := c.api.RetireDevice(c.ctx, tenant, device)
-			if err := c.wrote(err); err != nil {
-				return err
-			}
-			return c.print(d, deviceColumns()...)
-		},
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
 	}
-	adminCommands["token create"] = adminCommand{
-		usage: "token create --name N --role admin|operator|reader [--tenant TID] [--scope-tag T] [--expires 720h|2027-01-01T00:00:00Z]",
-		noIDs: "its ID alone would lose the token's secret, shown once (use -o json and read .token and .id)",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("token create")
-			name := fs.String("name", "", "token name")
-			role := fs.String("role", "", "admin, operator or reader")
-			tid := fs.String("tenant", "", "limit the token to this tenant (ID or domain)")
-			var tags repeatedString
-			fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
-			expires := fs.String("expires", "", "the token stops working after this duration (e.g. 720h) or at this RFC 3339 time")
-			if err := parseCommand(fs, args, "name", "role"); err != nil {
-				return err
-			}
-			expiresAt, err := parseExpiry(*expires, time.Now())
-			if err != nil {
-				return usageError{err.Error()}
-			}
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			// The expiry goes to the server in whole seconds.
-			out, err := c.api.CreateToken(c.ctx, adminclient.TokenRequest{Name: *name, Role: *role, TenantID: tenant,
-				RoleScopeTagIDs: nonNilList(tags), ExpiresAt: expiresAt.UTC().Truncate(time.Second)})
-			if err := c.wrote(err); err != nil {
-				return err
-			}
-			if c.output != "json" {
-				fmt.Fprintln(c.stderr, "The token secret is shown once; store it now.")
-			}
-			return c.print(out, "id", "name", "role", "tenantId", "expiresAt", "token")
-		},
+	u, err := c.api.CreateUser(c.ctx, tenant, adminclient.UserRequest{UserPrincipalName: *upn, DisplayName: *name,
+		PasswordProfile: adminclient.PasswordProfile{Password: *pw}})
+	if err := c.wrote(err); err != nil {
+		return err
 	}
-	adminCommands["token revoke"] = adminCommand{
-		usage: "token revoke --id TOKEN   (the token's ID or its name, from token list)",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("token revoke")
-			asGiven := fs.String("id", "", "ID or name of the token to revoke (from token list)")
-			if err := parseCommand(fs, args, "id"); err != nil {
-				return err
-			}
-			id, err := c.resolve("token", "", *asGiven)
-			if err != nil {
-				return err
-			}
-			if err := c.wrote(c.api.RevokeToken(c.ctx, id)); err != nil {
-				return err
-			}
-			switch c.output {
-			case "json":
-				return c.print(map[string]any{"id": id, "revoked": true}, "id", "revoked")
-			case "id":
-				return c.printIDs(id)
-			}
-			fmt.Fprintf(c.stdout, "revoked token %s\n", given(id, *asGiven))
-			return nil
-		},
+	return c.print(u, userColumns()...)
+}
+
+func runUserList(c *adminClient, args []string) error {
+	fs := commandFlags("user list")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	if err := parseCommand(fs, args, "tenant"); err != nil {
+		return err
 	}
-	adminCommands["token list"] = adminCommand{
-		usage: "token list",
-		run: func(c *adminClient, args []string) error {
-			if err := parseCommand(commandFlags("token list"), args); err != nil {
-				return err
-			}
-			ts, err := c.api.Tokens(c.ctx)
-			if err := c.read(err); err != nil {
-				return err
-			}
-			return printList(c, ts, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt", "expiresAt")
-		},
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
 	}
-	adminCommands["pinreset consent"] = adminCommand{
-		usage: "pinreset consent --tenant TID --app service|client [--revoke]",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("pinreset consent")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			app := fs.String("app", "", "service (PIN Reset Service) or client (PIN Reset Client)")
-			revoke := fs.Bool("revoke", false, "withdraw the consent instead of granting it")
-			if err := parseCommand(fs, args, "tenant", "app"); err != nil {
-				return err
-			}
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			granted := !*revoke
-			sps, err := c.api.PinResetConsent(c.ctx, tenant, adminclient.ConsentRequest{App: *app, Granted: &granted})
-			return c.servicePrincipals(sps, c.wrote(err))
-		},
+	us, err := c.api.Users(c.ctx, tenant)
+	if err := c.read(err); err != nil {
+		return err
 	}
-	adminCommands["pinreset status"] = adminCommand{
-		usage: "pinreset status --tenant TID",
-		run: func(c *adminClient, args []string) error {
-			fs := commandFlags("pinreset status")
-			tid := fs.String("tenant", "", "tenant ID or domain")
-			if err := parseCommand(fs, args, "tenant"); err != nil {
-				return err
-			}
-			tenant, err := c.resolve("tenant", "", *tid)
-			if err != nil {
-				return err
-			}
-			sps, err := c.api.ServicePrincipals(c.ctx, tenant)
-			return c.servicePrincipals(sps, c.read(err))
-		},
+	return printList(c, us, userColumns()...)
+}
+
+func runUserTotp(c *adminClient, args []string) error {
+	fs := commandFlags("user totp")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	uid := fs.String("user", "", "user ID or user principal name")
+	if err := parseCommand(fs, args, "tenant", "user"); err != nil {
+		return err
 	}
+	tenant, user, err := c.resolveIn("user", *tid, *uid)
+	if err != nil {
+		return err
+	}
+	out, err := c.api.EnrollTOTP(c.ctx, tenant, user)
+	if err := c.wrote(err); err != nil {
+		return err
+	}
+	switch c.output {
+	case "json":
+		return c.print(out)
+	case "id":
+		_, err := fmt.Fprintln(c.stdout, out.URI)
+		return err
+	}
+	_, err = fmt.Fprintf(c.stdout, "secret: %s\nuri:    %s\n", out.Secret, out.URI)
+	return err
+}
+
+func runDeviceList(c *adminClient, args []string) error {
+	fs := commandFlags("device list")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	canReset := fs.String("can-reset", "", "only devices reporting this CanReset value")
+	if err := parseCommand(fs, args, "tenant"); err != nil {
+		return err
+	}
+	var filter adminclient.DeviceFilter
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "can-reset" {
+			filter.CanReset = canReset
+		}
+	})
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	ds, err := c.api.Devices(c.ctx, tenant, filter)
+	if err := c.read(err); err != nil {
+		return err
+	}
+	return printList(c, ds, deviceColumns()...)
+}
+
+func runDeviceRetire(c *adminClient, args []string) error {
+	fs := commandFlags("device retire")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	did := fs.String("device", "", "device ID or name")
+	if err := parseCommand(fs, args, "tenant", "device"); err != nil {
+		return err
+	}
+	tenant, device, err := c.resolveIn("device", *tid, *did)
+	if err != nil {
+		return err
+	}
+	d, err := c.api.RetireDevice(c.ctx, tenant, device)
+	if err := c.wrote(err); err != nil {
+		return err
+	}
+	return c.print(d, deviceColumns()...)
+}
+
+func runTokenCreate(c *adminClient, args []string) error {
+	fs := commandFlags("token create")
+	name := fs.String("name", "", "token name")
+	role := fs.String("role", "", "admin, operator or reader")
+	tid := fs.String("tenant", "", "limit the token to this tenant (ID or domain)")
+	var tags repeatedString
+	fs.Var(&tags, "scope-tag", "role scope tag (repeatable)")
+	expires := fs.String("expires", "", "the token stops working after this duration (e.g. 720h) or at this RFC 3339 time")
+	if err := parseCommand(fs, args, "name", "role"); err != nil {
+		return err
+	}
+	expiresAt, err := parseExpiry(*expires, time.Now())
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	// The expiry goes to the server in whole seconds.
+	out, err := c.api.CreateToken(c.ctx, adminclient.TokenRequest{Name: *name, Role: *role, TenantID: tenant,
+		RoleScopeTagIDs: nonNilList(tags), ExpiresAt: expiresAt.UTC().Truncate(time.Second)})
+	if err := c.wrote(err); err != nil {
+		return err
+	}
+	if c.output != "json" {
+		fmt.Fprintln(c.stderr, "The token secret is shown once; store it now.")
+	}
+	return c.print(out, "id", "name", "role", "tenantId", "expiresAt", "token")
+}
+
+func runTokenRevoke(c *adminClient, args []string) error {
+	fs := commandFlags("token revoke")
+	asGiven := fs.String("id", "", "ID or name of the token to revoke (from token list)")
+	if err := parseCommand(fs, args, "id"); err != nil {
+		return err
+	}
+	id, err := c.resolve("token", "", *asGiven)
+	if err != nil {
+		return err
+	}
+	if err := c.wrote(c.api.RevokeToken(c.ctx, id)); err != nil {
+		return err
+	}
+	switch c.output {
+	case "json":
+		return c.print(map[string]any{"id": id, "revoked": true}, "id", "revoked")
+	case "id":
+		return c.printIDs(id)
+	}
+	fmt.Fprintf(c.stdout, "revoked token %s\n", given(id, *asGiven))
+	return nil
+}
+
+func runTokenList(c *adminClient, args []string) error {
+	if err := parseCommand(commandFlags("token list"), args); err != nil {
+		return err
+	}
+	ts, err := c.api.Tokens(c.ctx)
+	if err := c.read(err); err != nil {
+		return err
+	}
+	return printList(c, ts, "id", "name", "role", "tenantId", "roleScopeTagIds", "createdAt", "expiresAt")
+}
+
+func runPinresetConsent(c *adminClient, args []string) error {
+	fs := commandFlags("pinreset consent")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	app := fs.String("app", "", "service (PIN Reset Service) or client (PIN Reset Client)")
+	revoke := fs.Bool("revoke", false, "withdraw the consent instead of granting it")
+	if err := parseCommand(fs, args, "tenant", "app"); err != nil {
+		return err
+	}
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	granted := !*revoke
+	sps, err := c.api.PinResetConsent(c.ctx, tenant, adminclient.ConsentRequest{App: *app, Granted: &granted})
+	return c.servicePrincipals(sps, c.wrote(err))
+}
+
+func runPinresetStatus(c *adminClient, args []string) error {
+	fs := commandFlags("pinreset status")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	if err := parseCommand(fs, args, "tenant"); err != nil {
+		return err
+	}
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	sps, err := c.api.ServicePrincipals(c.ctx, tenant)
+	return c.servicePrincipals(sps, c.read(err))
 }
 
 // servicePrincipals prints the PIN reset applications of an answer; under -q their
@@ -309,6 +282,7 @@ func (c *adminClient) servicePrincipals(out adminclient.ServicePrincipals, err e
 }
 
 // Table columns, by JSON field name.
+
 func tenantColumns() []string {
 	return []string{"id", "displayName", "verifiedDomains", "authPolicy", "govCloud"}
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
-func init() { subcommands["authenticator"] = runAuthenticator }
-
 const authenticatorUsage = `Usage: hellomdm authenticator code (--uri 'otpauth://totp/...' | --secret BASE32) [-o text|json]
 
 Prints the current one-time code of a TOTP secret (RFC 6238), as a phone authenticator app

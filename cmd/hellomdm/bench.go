@@ -15,8 +15,6 @@ import (
 	"github.com/hellomdm/hellomdm/internal/loadgen"
 )
 
-func init() { subcommands["bench"] = runBench }
-
 func runBench(args []string, stdout, stderr io.Writer) int {
 	const benchUsage = "hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--rate R] [--idle] [--handshake-per-session [--tls-resume]] [--server-pid PID]"
 	if len(args) > 0 && isHelp(args[0]) {

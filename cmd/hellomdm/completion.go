@@ -15,11 +15,6 @@ import (
 // completion knows every command and flag, including ones added later: commands come from
 // the command tables, flags from each command's own -h output.
 
-func init() {
-	subcommands["completion"] = runCompletion
-	subcommands["__complete"] = runComplete
-}
-
 const completionUsage = `Usage: hellomdm completion bash|zsh|fish
 
 Prints a shell completion script for commands, subcommands and flags. Load it with:
@@ -134,10 +129,10 @@ func completions(words []string) []string {
 func subcommandWords(path []string) []string {
 	switch len(path) {
 	case 0:
-		words := []string{"serve", "version", "help"}
-		for n := range subcommands {
-			if !strings.HasPrefix(n, "__") {
-				words = append(words, n)
+		words := []string{"help"}
+		for _, c := range topCommands {
+			if !strings.HasPrefix(c.name, "__") {
+				words = append(words, c.name)
 			}
 		}
 		return words

@@ -20,8 +20,6 @@ import (
 	"github.com/hellomdm/hellomdm/device/hello"
 )
 
-func init() { subcommands["device"] = runDevice }
-
 const deviceUsage = `Usage: hellomdm device [--state DIR] [-o text|json] <command> [flags]
 
 Commands:

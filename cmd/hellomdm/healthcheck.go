@@ -16,8 +16,6 @@ import (
 	"github.com/hellomdm/hellomdm/server"
 )
 
-func init() { subcommands["healthcheck"] = runHealthcheck }
-
 // runHealthcheck is `hellomdm healthcheck`: a probe of the server on this host for container
 // HEALTHCHECKs and service managers, with nothing but the binary (no curl in a distroless
 // image). It reads --addr and --data as serve does (flags or HELLOMDM_ADDR, HELLOMDM_DATA),

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/hellomdm/hellomdm/internal/version"
 )
@@ -17,47 +19,78 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `hellomdm: Windows Hello for Business PIN recovery policy, delivered and proven.
+// topCommand is one `hellomdm <command>`: a row of topCommands.
+type topCommand struct {
+	name    string
+	aliases []string // other words that run it (--version)
+	// line is its line in the usage text ("" leaves it out: completion's own help says
+	// how to load it, and __complete is the completion scripts' hook).
+	line string
+	run  func(args []string, stdout, stderr io.Writer) int
+}
 
-Usage:
-  hellomdm serve  [flags]        run the server (HTTPS; bbolt in --data by default)
-  hellomdm device <command> ...  the simulated Windows device agent
-  hellomdm admin  <command> ...  administer a server over its /api/v1
-  hellomdm bench  checkin ...    load tool: enroll devices and drive check-ins
-  hellomdm version [-o json]     version, commit, build date and Go version (also --version)
-  hellomdm authenticator code    print the current one-time code of an otpauth:// URI
-  hellomdm healthcheck [flags]   probe the local server's /healthz (exit 0 when healthy)
+// topCommands is the table of the commands after `hellomdm`; the usage text, dispatch,
+// did-you-mean and completion derive from it. It is filled in by init because completion
+// runs commands (their -h) through run, which reads the table: a variable initialised
+// with it would depend on itself.
+var topCommands []topCommand
 
-Run 'hellomdm <command> -h' for the flags of a command.
-`
+func init() {
+	topCommands = []topCommand{
+		{name: "serve", line: "serve  [flags]        run the server (HTTPS; bbolt in --data by default)", run: runServe},
+		{name: "device", line: "device <command> ...  the simulated Windows device agent", run: runDevice},
+		{name: "admin", line: "admin  <command> ...  administer a server over its /api/v1", run: runAdmin},
+		{name: "bench", line: "bench  checkin ...    load tool: enroll devices and drive check-ins", run: runBench},
+		{name: "version", aliases: []string{"--version", "-version"}, line: "version [-o json]     version, commit, build date and Go version (also --version)", run: runVersion},
+		{name: "authenticator", line: "authenticator code    print the current one-time code of an otpauth:// URI", run: runAuthenticator},
+		{name: "healthcheck", line: "healthcheck [flags]   probe the local server's /healthz (exit 0 when healthy)", run: runHealthcheck},
+		{name: "completion", run: runCompletion},
+		{name: "__complete", run: runComplete},
+	}
+}
+
+// usage is the text of `hellomdm -h`.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("hellomdm: Windows Hello for Business PIN recovery policy, delivered and proven.\n\nUsage:\n")
+	for _, c := range topCommands {
+		if c.line != "" {
+			b.WriteString("  hellomdm " + c.line + "\n")
+		}
+	}
+	b.WriteString("\nRun 'hellomdm <command> -h' for the flags of a command.\n")
+	return b.String()
+}
+
+// findTop returns the command that word names, or nil.
+func findTop(word string) *topCommand {
+	for i, c := range topCommands {
+		if c.name == word || slices.Contains(c.aliases, word) {
+			return &topCommands[i]
+		}
+	}
+	return nil
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
-	switch {
-	case args[0] == "serve":
-		return runServe(args[1:], stdout, stderr)
-	case args[0] == "version" || args[0] == "--version" || args[0] == "-version":
-		return runVersion(args[1:], stdout, stderr)
-	case isHelp(args[0]):
-		fmt.Fprint(stdout, usage)
+	if isHelp(args[0]) {
+		fmt.Fprint(stdout, usage())
 		return 0
 	}
-	if sub, ok := subcommands[args[0]]; ok {
-		return sub(args[1:], stdout, stderr)
+	if c := findTop(args[0]); c != nil {
+		return c.run(args[1:], stdout, stderr)
 	}
-	names := []string{"serve", "version"}
-	for n := range subcommands {
-		names = append(names, n)
+	var names []string
+	for _, c := range topCommands {
+		names = append(names, c.name)
 	}
-	fmt.Fprintf(stderr, "hellomdm: unknown command %q%s\n\n%s", args[0], didYouMean(args[0], names), usage)
+	fmt.Fprintf(stderr, "hellomdm: unknown command %q%s\n\n%s", args[0], didYouMean(args[0], names), usage())
 	return 2
 }
-
-// subcommands other than serve register here from their own files.
-var subcommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
 
 // runVersion prints the build's version, commit, build date and Go version.
 func runVersion(args []string, stdout, stderr io.Writer) int {
