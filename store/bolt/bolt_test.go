@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,52 +162,3 @@ func TestDurability(t *testing.T) {
 	}
 }
 
-// parallelism × GOMAXPROCS goroutines check in at once in BenchmarkCheckinParallel.
-const parallelism = 128
-
-func BenchmarkCheckinParallel(b *testing.B) {
-	db := openTemp(b)
-	defer db.Close()
-	ctx := b.Context()
-	const devices = 4096
-	var wg sync.WaitGroup
-	for i := range devices {
-		wg.Go(func() {
-			if _, err := db.RegisterDevice(ctx, store.Device{ID: fmt.Sprintf("dev-%04d", i), TenantID: "t1",
-				CertSerial: fmt.Sprintf("%04X", i), Nodes: map[string]string{"./DevDetail/SwV": "10.0.26100.1"}}); err != nil {
-				b.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	var next atomic.Int64
-	b.SetParallelism(parallelism) // many devices check in at once, as on a server
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := fmt.Sprintf("dev-%04d", next.Add(1)%devices)
-			err := db.Checkin(ctx, id, func(tx store.DeviceTx) error {
-				if _, err := tx.Device(); err != nil {
-					return err
-				}
-				s, err := tx.Session("1")
-				if err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-				if _, err := tx.HasPending(); err != nil {
-					return err
-				}
-				s.SessionID = "1"
-				s.ClientMsgID++
-				s.LastReply = make([]byte, 512)
-				return tx.PutSession(s)
-			})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checkins/s")
-}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,51 +266,3 @@ func TestSecretsEncrypted(t *testing.T) {
 	})
 }
 
-// BenchmarkCheckinParallel measures the check-in hot path as bolt's benchmark does: each
-// check-in locks the device, reads it, a session and HasPending, and writes the session with
-// a 512-byte stored reply.
-func BenchmarkCheckinParallel(b *testing.B) {
-	db, err := core.OpenPostgres(context.Background(), testDSN(b), postgres.Options{EncryptionKey: testKey(), MaxConns: 32})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	ctx := context.Background()
-	const devices = 1024
-	for i := range devices {
-		if _, err := db.RegisterDevice(ctx, store.Device{ID: fmt.Sprintf("dev-%04d", i), TenantID: "t1",
-			CertSerial: fmt.Sprintf("%04X", i), Nodes: map[string]string{"./DevDetail/SwV": "10.0.26100.1"}}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var next atomic.Int64
-	b.SetParallelism(16) // 32 concurrent check-ins on 2 cores, one per connection
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := fmt.Sprintf("dev-%04d", next.Add(1)%devices)
-			err := db.Checkin(ctx, id, func(tx store.DeviceTx) error {
-				if _, err := tx.Device(); err != nil {
-					return err
-				}
-				s, err := tx.Session("1")
-				if err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
-				if _, err := tx.HasPending(); err != nil {
-					return err
-				}
-				s.SessionID = "1"
-				s.ClientMsgID++
-				s.LastReply = make([]byte, 512)
-				return tx.PutSession(s)
-			})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checkins/s")
-}
