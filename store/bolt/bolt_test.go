@@ -161,4 +161,3 @@ func TestDurability(t *testing.T) {
 		}
 	}
 }
-

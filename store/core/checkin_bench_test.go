@@ -63,5 +63,7 @@ func benchCheckinParallel(b *testing.B, st store.Store, devices, parallelism int
 // GOMAXPROCS over 1,024 devices (about one per connection).
 func BenchmarkCheckinParallel(b *testing.B) {
 	b.Run("bolt", func(b *testing.B) { benchCheckinParallel(b, openBolt(b), 4096, 128) })
-	b.Run("postgres", func(b *testing.B) { benchCheckinParallel(b, openPostgres(b, testpg.Schema(b), testpg.Key(b)), 1024, 16) })
+	b.Run("postgres", func(b *testing.B) {
+		benchCheckinParallel(b, openPostgres(b, testpg.Schema(b), testpg.Key(b)), 1024, 16)
+	})
 }

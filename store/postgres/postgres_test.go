@@ -265,4 +265,3 @@ func TestSecretsEncrypted(t *testing.T) {
 		}
 	})
 }
-
