@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/hellomdm/hellomdm/internal/apply"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
@@ -28,7 +29,7 @@ func runProfileImport(c *adminClient, args []string) error {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return fmt.Errorf("%s: not JSON: %w", fs.Arg(0), err)
 	}
-	route, err := routeOf(doc)
+	route, err := apply.RouteOf(doc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
