@@ -327,52 +327,9 @@ func deviceCommand(ctx context.Context, cmd, state string, enroll enrollFlags, o
 	}
 	switch cmd {
 	case "join":
-		j, err := enroll.joinState(a.Join())
-		if err != nil {
-			return err
-		}
-		if j != a.Join() {
-			if err := a.SetJoin(j); err != nil {
-				return err
-			}
-		}
-		enrolled := a.Enrollment().State == device.StateEnrolled
-		v := map[string]any{"join": j.Join.Name(), "trust": j.Trust.Name(), "account": j.Account.Name()}
-		return out.print(v, func(w io.Writer) {
-			fmt.Fprintf(w, "join: %s\ntrust: %s\naccount: %s\n", j.Join, j.Trust, j.Account)
-			if enrolled {
-				fmt.Fprintln(w, "the server learns this state at the next sync")
-			}
-		})
+		return deviceJoin(a, enroll, out)
 	case "sync":
-		rep, err := a.Sync(ctx)
-		if err != nil {
-			return err
-		}
-		type applied struct {
-			Verb   string `json:"verb"`
-			Status int    `json:"status"`
-			LocURI string `json:"locUri"`
-		}
-		v := struct {
-			SessionID  string    `json:"sessionId"`
-			Messages   int       `json:"messages"`
-			Applied    []applied `json:"applied"`
-			Changed    []string  `json:"changed"`
-			Unenrolled bool      `json:"unenrolled"`
-		}{SessionID: rep.SessionID, Messages: rep.Messages, Applied: []applied{}, Changed: nonNilList(rep.Changed), Unenrolled: rep.Unenrolled}
-		for _, ap := range rep.Applied {
-			v.Applied = append(v.Applied, applied{ap.Verb, ap.Status, ap.LocURI})
-		}
-		return out.print(v, func(w io.Writer) {
-			fmt.Fprintf(w, "session %s: %d message(s), %d command(s)\n", rep.SessionID, rep.Messages, len(rep.Applied))
-			for _, ap := range rep.Applied {
-				fmt.Fprintf(w, "  %-8s %-3d %s\n", ap.Verb, ap.Status, ap.LocURI)
-			}
-			for _, uri := range rep.Changed {
-				fmt.Fprintf(w, "  changed  %s\n", uri)
-			}
-		})
+		return deviceSync(ctx, a, out)
 	case "unenroll":
 		if err := a.Unenroll(ctx); err != nil {
 			return err
@@ -389,20 +346,7 @@ func deviceCommand(ctx context.Context, cmd, state string, enroll enrollFlags, o
 	case "run":
 		return a.Run(ctx)
 	case "nodes":
-		type node struct {
-			URI    string `json:"uri"`
-			Format string `json:"format"`
-			Value  string `json:"value"`
-		}
-		nodes := []node{}
-		for _, n := range a.Nodes() {
-			nodes = append(nodes, node{n.URI, string(n.Format), n.Value})
-		}
-		return out.print(nodes, func(w io.Writer) {
-			for _, n := range nodes {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", n.URI, n.Format, strconv.Quote(n.Value))
-			}
-		})
+		return deviceNodes(a, out)
 	case "status":
 		s, err := a.Status()
 		if err != nil {
@@ -411,6 +355,77 @@ func deviceCommand(ctx context.Context, cmd, state string, enroll enrollFlags, o
 		return out.print(statusSections(s), func(w io.Writer) { fmt.Fprint(w, s) })
 	}
 	return usageError{msg: fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// deviceJoin shows, or with flags changes, how the device is joined.
+func deviceJoin(a *device.Agent, enroll enrollFlags, out deviceOutput) error {
+	j, err := enroll.joinState(a.Join())
+	if err != nil {
+		return err
+	}
+	if j != a.Join() {
+		if err := a.SetJoin(j); err != nil {
+			return err
+		}
+	}
+	enrolled := a.Enrollment().State == device.StateEnrolled
+	v := map[string]any{"join": j.Join.Name(), "trust": j.Trust.Name(), "account": j.Account.Name()}
+	return out.print(v, func(w io.Writer) {
+		fmt.Fprintf(w, "join: %s\ntrust: %s\naccount: %s\n", j.Join, j.Trust, j.Account)
+		if enrolled {
+			fmt.Fprintln(w, "the server learns this state at the next sync")
+		}
+	})
+}
+
+// deviceSync runs one OMA-DM session and prints what it applied and changed.
+func deviceSync(ctx context.Context, a *device.Agent, out deviceOutput) error {
+	rep, err := a.Sync(ctx)
+	if err != nil {
+		return err
+	}
+	type applied struct {
+		Verb   string `json:"verb"`
+		Status int    `json:"status"`
+		LocURI string `json:"locUri"`
+	}
+	v := struct {
+		SessionID  string    `json:"sessionId"`
+		Messages   int       `json:"messages"`
+		Applied    []applied `json:"applied"`
+		Changed    []string  `json:"changed"`
+		Unenrolled bool      `json:"unenrolled"`
+	}{SessionID: rep.SessionID, Messages: rep.Messages, Applied: []applied{}, Changed: nonNilList(rep.Changed), Unenrolled: rep.Unenrolled}
+	for _, ap := range rep.Applied {
+		v.Applied = append(v.Applied, applied{ap.Verb, ap.Status, ap.LocURI})
+	}
+	return out.print(v, func(w io.Writer) {
+		fmt.Fprintf(w, "session %s: %d message(s), %d command(s)\n", rep.SessionID, rep.Messages, len(rep.Applied))
+		for _, ap := range rep.Applied {
+			fmt.Fprintf(w, "  %-8s %-3d %s\n", ap.Verb, ap.Status, ap.LocURI)
+		}
+		for _, uri := range rep.Changed {
+			fmt.Fprintf(w, "  changed  %s\n", uri)
+		}
+	})
+}
+
+// deviceNodes prints the CSP tree with values.
+func deviceNodes(a *device.Agent, out deviceOutput) error {
+	type node struct {
+		URI    string `json:"uri"`
+		Format string `json:"format"`
+		Value  string `json:"value"`
+	}
+	nodes := []node{}
+	for _, n := range a.Nodes() {
+		nodes = append(nodes, node{n.URI, string(n.Format), n.Value})
+	}
+	return out.print(nodes, func(w io.Writer) {
+		for _, n := range nodes {
+			fmt.Fprintf(w, "%s\t%s\t%s\n", n.URI, n.Format, strconv.Quote(n.Value))
+		}
+	})
 }
 
 func deviceEnroll(ctx context.Context, state string, enroll enrollFlags, out deviceOutput) error {

@@ -50,17 +50,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hellomdm serve:", err)
 		return 2
 	}
-	var trusted []netip.Prefix
-	for _, p := range strings.Split(*proxies, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		pfx, err := netip.ParsePrefix(p)
-		if err != nil {
-			fmt.Fprintf(stderr, "hellomdm serve: --trusted-proxies: %v\n", err)
-			return 2
-		}
-		trusted = append(trusted, pfx)
+	trusted, err := parseTrustedProxies(*proxies)
+	if err != nil {
+		fmt.Fprintf(stderr, "hellomdm serve: --trusted-proxies: %v\n", err)
+		return 2
 	}
 	storeKey, err := readStoreKey(*storeKeyFile)
 	if err != nil {
@@ -81,6 +74,28 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		logger.Error("start failed", "err", err)
 		return 1
 	}
+	return serveUntilSignal(ctx, app, logger)
+}
+
+// parseTrustedProxies reads --trusted-proxies: comma-separated CIDRs.
+func parseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var trusted []netip.Prefix
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, err
+		}
+		trusted = append(trusted, pfx)
+	}
+	return trusted, nil
+}
+
+// serveUntilSignal serves until ctx ends (SIGINT, SIGTERM), then lets in-flight requests
+// finish; it returns the exit code.
+func serveUntilSignal(ctx context.Context, app *server.App, logger *slog.Logger) int {
 	errc := make(chan error, 1)
 	go func() { errc <- app.Serve() }()
 	select {
