@@ -387,6 +387,14 @@ func (c *adminClient) print(v any, columns ...string) error {
 	return tw.Flush()
 }
 
+// printJSON writes v as indented JSON with its properties in the order of its type (a
+// command's own report: the apply plan, a profile's status, the audit check).
+func (c *adminClient) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 // printList prints a list the API answered as {"value": [...]}.
 func printList[T any](c *adminClient, list []T, columns ...string) error {
 	if list == nil {

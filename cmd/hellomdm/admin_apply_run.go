@@ -63,7 +63,10 @@ func (c *adminClient) defaultTenant(tid string) (string, error) {
 // printPlan shows the plan as a table (ACTION KIND NAME DETAILS) or JSON.
 func (c *adminClient) printPlan(plan []apply.Change, dry bool) error {
 	if c.output == "json" {
-		return c.print(map[string]any{"dryRun": dry, "value": plan})
+		return c.printJSON(struct {
+			DryRun bool           `json:"dryRun"`
+			Value  []apply.Change `json:"value"`
+		}{dry, plan})
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACTION\tKIND\tNAME\tDETAILS")

@@ -203,7 +203,7 @@ func runAuditVerify(c *adminClient, args []string) error {
 		return err
 	}
 	if c.output == "json" {
-		if err := c.print(v); err != nil {
+		if err := c.printJSON(v); err != nil {
 			return err
 		}
 	} else if v.OK {

@@ -165,7 +165,11 @@ func (c *adminClient) findProfile(tid, p string) (tenant, pid string, route admi
 	if tenant, pid, err = c.resolveIn("profile", tid, p); err != nil {
 		return "", "", "", doc, err
 	}
+	// A value that is neither an ID nor a name goes to the server on each route, and on
+	// the caller's next request (profile status), each refusal with its note.
+	notes := c.notes
 	for _, route = range adminclient.ProfileRoutes {
+		c.notes = notes
 		doc, err = c.api.Profile(c.ctx, tenant, route, pid)
 		if err = c.read(err); err == nil {
 			return tenant, pid, route, doc, nil
@@ -174,6 +178,7 @@ func (c *adminClient) findProfile(tid, p string) (tenant, pid string, route admi
 			return "", "", "", doc, err
 		}
 	}
+	c.notes = notes
 	return tenant, pid, "", doc, err
 }
 

@@ -27,7 +27,7 @@ func runProfileStatus(c *adminClient, args []string) error {
 	}
 	switch c.output {
 	case "json":
-		return c.print(out)
+		return c.printJSON(out)
 	case "id": // the devices the report covers
 		var ids []string
 		for _, d := range out.Devices {
