@@ -2,7 +2,8 @@ package device
 
 import (
 	"crypto/rand"
-	"errors"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +15,14 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/csp"
+	"github.com/hellomdm/hellomdm/device/certs"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/internal/statefile"
+	"github.com/hellomdm/hellomdm/device/omadm"
+	"github.com/hellomdm/hellomdm/device/pinreset"
+	"github.com/hellomdm/hellomdm/device/resetpolicy"
 )
 
 // Defaults of Options.
@@ -24,19 +32,11 @@ const (
 	defaultHTTPTimeout = 60 * time.Second
 )
 
-// Errors of the agent's lifecycle.
-var (
-	// ErrNotEnrolled: the operation needs an enrolled device (Sync, Run, Unenroll).
-	ErrNotEnrolled = errors.New("device is not enrolled")
-	// ErrEnrolled: the identity cannot change while the device is enrolled.
-	ErrEnrolled = errors.New("device is enrolled")
-)
-
 // Options configure an Agent. Zero values take the defaults.
 type Options struct {
 	// Identity is stored when the state directory has none yet, and replaces the stored one
 	// while the device is not enrolled. nil keeps the stored identity or generates one.
-	Identity *Identity
+	Identity *identity.Identity
 	Logger   *slog.Logger
 	Rand     io.Reader        // default crypto/rand
 	Now      func() time.Time // default time.Now
@@ -52,7 +52,7 @@ type Options struct {
 	// HTTPTimeout bounds each request (default 60 s).
 	HTTPTimeout time.Duration
 	// OnPinRecoveryChanged is called when the effective PassportForWork EnablePinRecovery
-	// changes, after the agent's own protector lifecycle (hellomgr.go) ran; an error fails
+	// changes, after the agent's own protector lifecycle (device/pinreset) ran; an error fails
 	// the command (500) and undoes the change. May be nil.
 	OnPinRecoveryChanged func(enabled bool) error
 	// HelloKDF is the Argon2id cost of new Hello PIN protectors (default
@@ -71,21 +71,17 @@ type Agent struct {
 	syncMu sync.Mutex // one session at a time
 
 	mu       sync.Mutex // guards the fields below
-	id       Identity
-	join     JoinState
-	svc      serviceState // what the device learned of its tenant's PIN reset service
-	enr      Enrollment
-	dm       dmClientState
+	id       identity.Identity
+	join     identity.JoinState
+	enr      enroll.Enrollment
+	dm       omadm.ClientState
 	unenroll bool // the server Exec'd DMClient/Unenroll in the current session
 	renewNow bool // the server Exec'd CertificateStore My/WSTEP/Renew/RenewNow in the last session
 
-	pol  *policyState
+	pol  *resetpolicy.State
+	hm   *pinreset.Manager // Hello and PIN reset; lock order: pol, then hello's, then mu
 	cat  *csp.Catalog
 	tree *csp.Tree
-
-	// helloMu serialises the Hello container operations of hellomgr.go and reset.go. Lock
-	// order: pol.mu, then helloMu, then mu; never take pol.mu (Policy) while holding it.
-	helloMu sync.Mutex
 }
 
 // Open opens (creating if needed) the state directory dir and returns the agent.
@@ -131,27 +127,24 @@ func Open(dir string, opts Options) (*Agent, error) {
 	if err := a.loadJoin(); err != nil {
 		return nil, err
 	}
-	if err := a.loadServiceState(); err != nil {
-		return nil, err
-	}
-	if _, err := readJSON(a.path(fileEnrollment), &a.enr); err != nil {
+	if _, err := statefile.ReadJSON(a.path(fileEnrollment), &a.enr); err != nil {
 		return nil, fmt.Errorf("opening device state: %w", err)
 	}
 	if a.enr.State == "" {
-		a.enr.State = StateNotEnrolled
+		a.enr.State = enroll.StateNotEnrolled
 	}
-	if _, err := readJSON(a.path(fileDMClient), &a.dm); err != nil {
+	if _, err := statefile.ReadJSON(a.path(fileDMClient), &a.dm); err != nil {
 		return nil, fmt.Errorf("opening device state: %w", err)
 	}
-	pol, err := openPolicy(a.path(filePolicy), a.pinRecoveryChanged)
+	if err := a.openHello(); err != nil {
+		return nil, err
+	}
+	pol, err := resetpolicy.Open(a.path(filePolicy), a.hm.PinRecoveryChanged)
 	if err != nil {
 		return nil, err
 	}
 	a.pol = pol
-	a.pol.setTenant(a.enr.TenantID)
-	if err := os.MkdirAll(a.path(dirHello), 0o700); err != nil {
-		return nil, fmt.Errorf("creating Hello directory: %w", err)
-	}
+	a.pol.SetTenant(a.enr.TenantID)
 	tree, err := csp.NewTree(a.cat, a.path(fileTree), csp.Env{OSVersion: a.id.OSVersion, Edition: a.id.OSEdition}, a.handlers()...)
 	if err != nil {
 		return nil, fmt.Errorf("opening device state: %w", err)
@@ -163,16 +156,33 @@ func Open(dir string, opts Options) (*Agent, error) {
 	return a, nil
 }
 
+// openHello opens the Hello and PIN reset manager over the agent's state.
+func (a *Agent) openHello() error {
+	m, err := pinreset.Open(pinreset.Config{
+		Dir: a.dir,
+		Device: pinreset.Device{
+			Identity: a.Identity, Join: a.Join, Policy: a.Policy, Enrollment: a.Enrollment, Credentials: a.credentials,
+		},
+		Rand: a.opts.Rand, Now: a.opts.Now, Log: a.log, Timeout: a.opts.HTTPTimeout,
+		KDF: a.opts.HelloKDF, OnPinRecoveryChanged: a.opts.OnPinRecoveryChanged,
+	})
+	if err != nil {
+		return err
+	}
+	a.hm = m
+	return nil
+}
+
 func (a *Agent) path(name string) string { return filepath.Join(a.dir, name) }
 
 func (a *Agent) loadIdentity() error {
-	var stored Identity
-	ok, err := readJSON(a.path(fileIdentity), &stored)
+	var stored identity.Identity
+	ok, err := statefile.ReadJSON(a.path(fileIdentity), &stored)
 	if err != nil {
 		return fmt.Errorf("opening device state: %w", err)
 	}
-	var enr Enrollment
-	if _, err := readJSON(a.path(fileEnrollment), &enr); err != nil {
+	var enr enroll.Enrollment
+	if _, err := statefile.ReadJSON(a.path(fileEnrollment), &enr); err != nil {
 		return fmt.Errorf("opening device state: %w", err)
 	}
 	want := a.opts.Identity
@@ -180,10 +190,10 @@ func (a *Agent) loadIdentity() error {
 	case ok && (want == nil || identityEqual(*want, stored)):
 		a.id = stored
 		return stored.Validate()
-	case ok && enr.State == StateEnrolled:
-		return fmt.Errorf("changing the device identity: %w (unenroll first)", ErrEnrolled)
+	case ok && enr.State == enroll.StateEnrolled:
+		return fmt.Errorf("changing the device identity: %w (unenroll first)", enroll.ErrEnrolled)
 	case want == nil:
-		id, err := NewIdentity(a.opts.Rand)
+		id, err := identity.New(a.opts.Rand)
 		if err != nil {
 			return err
 		}
@@ -192,7 +202,7 @@ func (a *Agent) loadIdentity() error {
 	if err := want.Validate(); err != nil {
 		return err
 	}
-	if err := writeJSON(a.path(fileIdentity), want); err != nil {
+	if err := statefile.WriteJSON(a.path(fileIdentity), want); err != nil {
 		return err
 	}
 	a.id = *want
@@ -200,7 +210,7 @@ func (a *Agent) loadIdentity() error {
 }
 
 // identityEqual compares identities, an empty MAC list equal to a nil one.
-func identityEqual(a, b Identity) bool {
+func identityEqual(a, b identity.Identity) bool {
 	if !slices.Equal(a.MACs, b.MACs) {
 		return false
 	}
@@ -209,7 +219,7 @@ func identityEqual(a, b Identity) bool {
 }
 
 // Identity returns the device identity.
-func (a *Agent) Identity() Identity {
+func (a *Agent) Identity() identity.Identity {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	id := a.id
@@ -217,9 +227,9 @@ func (a *Agent) Identity() Identity {
 	return id
 }
 
-// Enrollment returns a copy of the enrollment record (State StateNotEnrolled before
+// Enrollment returns a copy of the enrollment record (State enroll.StateNotEnrolled before
 // enrolling).
-func (a *Agent) Enrollment() Enrollment {
+func (a *Agent) Enrollment() enroll.Enrollment {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e := a.enr
@@ -231,7 +241,7 @@ func (a *Agent) Enrollment() Enrollment {
 }
 
 // PollSchedule returns the DMClient poll schedule.
-func (a *Agent) PollSchedule() PollSchedule {
+func (a *Agent) PollSchedule() omadm.PollSchedule {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.dm.Poll
@@ -239,15 +249,52 @@ func (a *Agent) PollSchedule() PollSchedule {
 
 // Policy returns the reset agent policy state the server configured (PassportForWork and
 // Policy/Authentication), for the PIN reset flow.
-func (a *Agent) Policy() ResetPolicy { return a.pol.policy() }
+func (a *Agent) Policy() resetpolicy.Policy { return a.pol.Policy() }
 
 // HelloDir is the directory holding the user's Windows Hello container (device/hello).
-func (a *Agent) HelloDir() string { return a.path(dirHello) }
+func (a *Agent) HelloDir() string { return a.hm.HelloDir() }
 
 // Nodes lists the CSP tree: stored values and the live values of DevInfo, DevDetail and
 // hellomdm's HelloStatus, sorted by URI.
 func (a *Agent) Nodes() []csp.NodeValue { return a.nodes() }
 
-func (a *Agent) saveEnrollmentLocked() error { return writeJSON(a.path(fileEnrollment), a.enr) }
+func (a *Agent) saveEnrollmentLocked() error {
+	return statefile.WriteJSON(a.path(fileEnrollment), a.enr)
+}
 
-func (a *Agent) saveDMClientLocked() error { return writeJSON(a.path(fileDMClient), a.dm) }
+func (a *Agent) saveDMClientLocked() error { return statefile.WriteJSON(a.path(fileDMClient), a.dm) }
+
+// updateEnrollment runs f on the enrollment record and persists it; when f or the save
+// fails the record is left as it was.
+func (a *Agent) updateEnrollment(f func(*enroll.Enrollment) error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	prev := a.enr
+	if err := f(&a.enr); err != nil {
+		a.enr = prev
+		return err
+	}
+	if err := a.saveEnrollmentLocked(); err != nil {
+		a.enr = prev
+		return err
+	}
+	return nil
+}
+
+// ClientTLS returns a TLS configuration presenting the device's enrollment certificate and
+// trusting the provisioned root, for other device-side clients of the server (PIN reset).
+func (a *Agent) ClientTLS() (*tls.Config, error) {
+	cert, roots, err := a.credentials()
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// credentials loads the device certificate and the provisioned root of an enrolled device.
+func (a *Agent) credentials() (tls.Certificate, *x509.CertPool, error) {
+	if a.Enrollment().State != enroll.StateEnrolled {
+		return tls.Certificate{}, nil, enroll.ErrNotEnrolled
+	}
+	return certs.Load(a.dir)
+}

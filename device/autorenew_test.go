@@ -3,10 +3,7 @@ package device
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,114 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hellomdm/hellomdm/syncml"
-
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
+	"github.com/hellomdm/hellomdm/syncml"
 )
 
 const day = 24 * time.Hour
-
-func TestRenewalPlan(t *testing.T) {
-	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	nb, na := t0.Add(-300*day), t0.Add(65*day) // a one-year certificate, 65 days left at t0
-	hellomdm := RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}
-	start := na.Add(-60 * day) // t0 + 5 days
-	for _, tc := range []struct {
-		name        string
-		now, nb, na time.Time
-		s           RenewSchedule
-		lastFailure time.Time
-		wantState   renewalState
-		wantNext    time.Time
-	}{
-		{"outside the renewal period", t0, nb, na, hellomdm, time.Time{}, renewalWaiting, start},
-		{"first moment of the renewal period", start, nb, na, hellomdm, time.Time{}, renewalDue, start},
-		{"inside the renewal period", start.Add(20 * day), nb, na, hellomdm, time.Time{}, renewalDue, start},
-		{"failure within RetryInterval", start.Add(3 * day), nb, na, hellomdm, start.Add(day), renewalWaiting, start.Add(5 * day)},
-		{"failure RetryInterval ago", start.Add(5 * day), nb, na, hellomdm, start.Add(day), renewalDue, start.Add(5 * day)},
-		{"failure before the certificate was issued does not count", start.Add(day), nb, na, hellomdm, nb.Add(-time.Hour), renewalDue, start},
-		{"retry would come after expiry", na.Add(-2 * day), nb, na, hellomdm, na.Add(-3 * day), renewalStopped, time.Time{}},
-		{"expired", na.Add(time.Second), nb, na, hellomdm, time.Time{}, renewalStopped, time.Time{}},
-		{"expired at NotAfter", na, nb, na, hellomdm, time.Time{}, renewalStopped, time.Time{}},
-		{"ROBOSupport off inside the renewal period", start.Add(20 * day), nb, na, RenewSchedule{RenewPeriod: 60, RetryInterval: 4}, time.Time{}, renewalOff, time.Time{}},
-		{"ROBOSupport off after expiry", na.Add(day), nb, na, RenewSchedule{RenewPeriod: 60, RetryInterval: 4}, time.Time{}, renewalOff, time.Time{}},
-		{"period longer than a 30-day lifetime: not before the middle", t0.Add(5 * day), t0, t0.Add(30 * day), hellomdm, time.Time{}, renewalWaiting, t0.Add(15 * day)},
-		{"period longer than a 30-day lifetime: after the middle", t0.Add(16 * day), t0, t0.Add(30 * day), hellomdm, time.Time{}, renewalDue, t0.Add(15 * day)},
-		{"RetryInterval 0 is taken as 1 day", start.Add(12 * time.Hour), nb, na, RenewSchedule{ROBOSupport: true, RenewPeriod: 60}, start, renewalWaiting, start.Add(day)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			state, next := renewalPlan(tc.now, tc.nb, tc.na, tc.s, tc.lastFailure)
-			if state != tc.wantState || !next.Equal(tc.wantNext) {
-				t.Errorf("renewalPlan = %s, %v; want %s, %v", state, next, tc.wantState, tc.wantNext)
-			}
-		})
-	}
-}
-
-// provDoc renders a provisioning document with a root, a client certificate and the given
-// XML inside CertificateStore/My (the WSTEP characteristic, or nothing).
-func provDoc(t *testing.T, wstep string) []byte {
-	t.Helper()
-	ca := newTestCA(t, "hellomdm test root")
-	key, _, err := newKeyAndCSR(CSRClean, "00000000000000000000000000000001", rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := ca.issue(t, key.Public(), "00000000000000000000000000000001", nil)
-	node := func(c *x509.Certificate) string {
-		return fmt.Sprintf(`<characteristic type="%s"><parm name="EncodedCertificate" value="%s"/></characteristic>`,
-			mde2.Thumbprint(c), base64.StdEncoding.EncodeToString(c.Raw))
-	}
-	return []byte(`<wap-provisioningdoc version="1.1"><characteristic type="CertificateStore">` +
-		`<characteristic type="Root"><characteristic type="System">` + node(ca.cert) + `</characteristic></characteristic>` +
-		`<characteristic type="My"><characteristic type="User">` + node(client) + `</characteristic>` + wstep + `</characteristic>` +
-		`</characteristic><characteristic type="APPLICATION"><parm name="ADDR" value="https://h/ManagementServer/MDM.svc"/>` +
-		`<parm name="PROVIDER-ID" value="hellomdm"/></characteristic></wap-provisioningdoc>`)
-}
-
-func TestProvisioningRenewSchedule(t *testing.T) {
-	renew := func(parms ...[2]string) string {
-		s := `<characteristic type="WSTEP"><characteristic type="Renew">`
-		for _, p := range parms {
-			s += fmt.Sprintf(`<parm name="%s" value="%s" datatype="integer"/>`, p[0], p[1])
-		}
-		return s + `</characteristic></characteristic>`
-	}
-	for _, tc := range []struct {
-		name    string
-		wstep   string
-		want    RenewSchedule
-		wantErr string
-	}{
-		{"hellomdm's schedule", renew([2]string{"ROBOSupport", "true"}, [2]string{"RenewPeriod", "60"}, [2]string{"RetryInterval", "4"}),
-			RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}, ""},
-		{"ROBOSupport false", renew([2]string{"ROBOSupport", "False"}, [2]string{"RenewPeriod", "30"}, [2]string{"RetryInterval", "2"}),
-			RenewSchedule{ROBOSupport: false, RenewPeriod: 30, RetryInterval: 2}, ""},
-		{"no WSTEP characteristic: CSP defaults", "", RenewSchedule{ROBOSupport: true, RenewPeriod: 42, RetryInterval: 7}, ""},
-		{"parms left out take CSP defaults", renew([2]string{"RenewPeriod", "90"}), RenewSchedule{ROBOSupport: true, RenewPeriod: 90, RetryInterval: 7}, ""},
-		{"RenewPeriod 0", renew([2]string{"RenewPeriod", "0"}), RenewSchedule{}, "RenewPeriod"},
-		{"RenewPeriod above 1000", renew([2]string{"RenewPeriod", "1001"}, [2]string{"RetryInterval", "4"}), RenewSchedule{}, "RenewPeriod"},
-		{"RetryInterval not a number", renew([2]string{"RetryInterval", "four"}), RenewSchedule{}, "RetryInterval"},
-		{"RetryInterval above RenewPeriod", renew([2]string{"RenewPeriod", "5"}, [2]string{"RetryInterval", "6"}), RenewSchedule{}, "exceeds RenewPeriod"},
-		{"ROBOSupport not a boolean", renew([2]string{"ROBOSupport", "yes"}), RenewSchedule{}, "ROBOSupport"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := parseProvisioningDoc(provDoc(t, tc.wstep))
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("parseProvisioningDoc = %v, want an error containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.Renew != tc.want {
-				t.Errorf("schedule %+v, want %+v", p.Renew, tc.want)
-			}
-		})
-	}
-}
 
 // An enrollment record written before the agent kept the schedule reads as hellomdm's
 // schedule; a kept one round-trips.
@@ -130,11 +26,11 @@ func TestEnrollmentRenewScheduleState(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		record string
-		want   RenewSchedule
+		want   enroll.RenewSchedule
 	}{
-		{"record without the schedule", `{"state":"enrolled","certThumbprint":"AB"}`, RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}},
+		{"record without the schedule", `{"state":"enrolled","certThumbprint":"AB"}`, enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}},
 		{"record with the schedule", `{"state":"enrolled","renewal":{"roboSupport":false,"renewPeriod":30,"retryInterval":3},"lastRenewalFailure":"2025-06-01T12:00:00Z"}`,
-			RenewSchedule{ROBOSupport: false, RenewPeriod: 30, RetryInterval: 3}},
+			enroll.RenewSchedule{ROBOSupport: false, RenewPeriod: 30, RetryInterval: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -146,7 +42,7 @@ func TestEnrollmentRenewScheduleState(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := a.Enrollment().RenewSchedule(); got != tc.want {
-				t.Errorf("RenewSchedule = %+v, want %+v", got, tc.want)
+				t.Errorf("enroll.RenewSchedule = %+v, want %+v", got, tc.want)
 			}
 			a.mu.Lock()
 			err = a.saveEnrollmentLocked()
@@ -216,7 +112,7 @@ func (l *sessionLog) sessions() []*x509.Certificate {
 
 // runSessions opens the agent in dir with its clock at now, runs it until the fake has seen
 // sessions sessions, and returns Run's result and the certificate of each session.
-func runSessions(t *testing.T, f *renewFake, dir string, id Identity, now time.Time, sessions int) (*Agent, error, []*x509.Certificate) {
+func runSessions(t *testing.T, f *renewFake, dir string, id identity.Identity, now time.Time, sessions int) (*Agent, error, []*x509.Certificate) {
 	t.Helper()
 	a, err := Open(dir, Options{Identity: &id, Now: func() time.Time { return now }, PollUnit: time.Millisecond})
 	if err != nil {
@@ -247,7 +143,7 @@ func (f *renewFake) renewalRequests() int {
 // leaves the sessions on the current certificate and is not retried at the next poll.
 func TestRunRenewsAutomatically(t *testing.T) {
 	now := time.Now()
-	hellomdm := &RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}
+	hellomdm := &enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}
 	clientEKU := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	issued := func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
 		return f.ca.issueValid(t, pub, id, clientEKU, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
@@ -257,7 +153,7 @@ func TestRunRenewsAutomatically(t *testing.T) {
 		name         string
 		notBefore    time.Time
 		notAfter     time.Time
-		renewal      *RenewSchedule
+		renewal      *enroll.RenewSchedule
 		clock        time.Duration // the agent's clock ahead of real time
 		answer       answerFunc
 		wantRequests int
@@ -270,7 +166,7 @@ func TestRunRenewsAutomatically(t *testing.T) {
 			"AutoRenewal : on (from 60 days before expiry, retry every 4 days)"},
 		{"outside the renewal period", now.Add(-100 * day), now.Add(265 * day), hellomdm, 0, issued, 0, false,
 			"NextRenewal : " + now.Add(205*day).UTC().Truncate(time.Second).Format(time.RFC3339)},
-		{"ROBOSupport off", now.Add(-355 * day), now.Add(10 * day), &RenewSchedule{RenewPeriod: 60, RetryInterval: 4}, 0, issued, 0, false,
+		{"ROBOSupport off", now.Add(-355 * day), now.Add(10 * day), &enroll.RenewSchedule{RenewPeriod: 60, RetryInterval: 4}, 0, issued, 0, false,
 			"AutoRenewal : off (ROBOSupport false)"},
 		{"expired by the agent's clock", now.Add(-355 * day), now.Add(10 * day), hellomdm, 11 * day, issued, 0, false,
 			"NextRenewal : none: the certificate has expired"},
@@ -280,11 +176,11 @@ func TestRunRenewsAutomatically(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newRenewFake(t)
 			f.answer = tc.answer
-			id, err := NewIdentity(nil)
+			id, err := identity.New(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			dir, old := renewableState(t, f, id, CSRClean, tc.notBefore, tc.notAfter, tc.renewal)
+			dir, old := renewableState(t, f, id, enroll.CSRClean, tc.notBefore, tc.notAfter, tc.renewal)
 			clock := now.Add(tc.clock)
 
 			a, runErr, sessions := runSessions(t, f, dir, id, clock, 2)
@@ -336,13 +232,13 @@ func TestRunRenewalRetryAcrossRestarts(t *testing.T) {
 		}
 		return f.ca.issueValid(t, pub, id, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
 	}
-	id, err := NewIdentity(nil)
+	id, err := identity.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now().UTC()
 	notAfter := t0.Add(10 * day)
-	dir, _ := renewableState(t, f, id, CSRWindows, t0.Add(-355*day), notAfter, &RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4})
+	dir, _ := renewableState(t, f, id, enroll.CSRWindows, t0.Add(-355*day), notAfter, &enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4})
 
 	for _, step := range []struct {
 		name         string

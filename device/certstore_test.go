@@ -5,27 +5,28 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/csp"
+	"github.com/hellomdm/hellomdm/device/certs"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/syncml"
-)
-
-// A state directory written before the agent kept My/WSTEP/Renew in its tree gets the
+) // A state directory written before the agent kept My/WSTEP/Renew in its tree gets the
 // schedule nodes from its enrollment record on Open, and a Replace through the tree changes
 // the schedule (persisted), while one that would make RetryInterval exceed RenewPeriod is
 // refused and changes nothing.
 func TestCertStoreRenewNodes(t *testing.T) {
 	f := newRenewFake(t)
-	id, err := NewIdentity(nil)
+	id, err := identity.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, _ := renewableState(t, f, id, CSRClean, time.Now().Add(-time.Hour), time.Now().Add(365*day), &RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 5})
+	dir, _ := renewableState(t, f, id, enroll.CSRClean, time.Now().Add(-time.Hour), time.Now().Add(365*day), &enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 5})
 	a, err := Open(dir, Options{Identity: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	renew := wstepRoot + "/Renew/"
+	renew := certs.WSTEPRoot + "/Renew/"
 	for leaf, want := range map[string]string{"RenewPeriod": "30", "RetryInterval": "5", "ROBOSupport": "true",
-		"ServerURL": f.ts.URL + "/EnrollmentServer/Enrollment.svc", "Status": "0", "ErrorCode": "0"} {
+		"ServerURL": f.ts.URL + "/EnrollmentServer/enroll.Enrollment.svc", "Status": "0", "ErrorCode": "0"} {
 		if got := getValue(t, a, renew+leaf); got != want {
 			t.Errorf("Get %s = %q, want %q", leaf, got, want)
 		}
@@ -34,13 +35,13 @@ func TestCertStoreRenewNodes(t *testing.T) {
 	for _, tc := range []struct {
 		leaf, data string
 		wantCode   int
-		want       RenewSchedule
+		want       enroll.RenewSchedule
 	}{
-		{"RetryInterval", "12", syncml.StatusOK, RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 12}},
-		{"RenewPeriod", "10", syncml.StatusCommandFailed, RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 12}},
-		{"RenewPeriod", "1001", syncml.StatusBadRequest, RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 12}},
-		{"ROBOSupport", "false", syncml.StatusOK, RenewSchedule{ROBOSupport: false, RenewPeriod: 30, RetryInterval: 12}},
-		{"RenewPeriod", "90", syncml.StatusOK, RenewSchedule{ROBOSupport: false, RenewPeriod: 90, RetryInterval: 12}},
+		{"RetryInterval", "12", syncml.StatusOK, enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 12}},
+		{"RenewPeriod", "10", syncml.StatusCommandFailed, enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 12}},
+		{"RenewPeriod", "1001", syncml.StatusBadRequest, enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 30, RetryInterval: 12}},
+		{"ROBOSupport", "false", syncml.StatusOK, enroll.RenewSchedule{ROBOSupport: false, RenewPeriod: 30, RetryInterval: 12}},
+		{"RenewPeriod", "90", syncml.StatusOK, enroll.RenewSchedule{ROBOSupport: false, RenewPeriod: 90, RetryInterval: 12}},
 	} {
 		format := "int"
 		if tc.leaf == "ROBOSupport" {
@@ -59,7 +60,7 @@ func TestCertStoreRenewNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := b.Enrollment().RenewSchedule(), (RenewSchedule{ROBOSupport: false, RenewPeriod: 90, RetryInterval: 12}); got != want {
+	if got, want := b.Enrollment().RenewSchedule(), (enroll.RenewSchedule{ROBOSupport: false, RenewPeriod: 90, RetryInterval: 12}); got != want {
 		t.Fatalf("after reopening: %+v, want %+v", got, want)
 	}
 	if got := getValue(t, b, renew+"RenewPeriod"); got != "90" {
@@ -76,4 +77,4 @@ func getValue(t *testing.T, a *Agent, uri string) string {
 	return out[0].Results[0].Data
 }
 
-var _ csp.Handler = certStoreHandler{}
+var _ csp.Handler = certs.Handler{}

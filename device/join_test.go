@@ -6,9 +6,8 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/device/hello"
-)
-
-// The join state is a persisted, changeable fact that Status shows where dsregcmd /status
+	"github.com/hellomdm/hellomdm/device/identity"
+) // The join state is a persisted, changeable fact that Status shows where dsregcmd /status
 // shows it and the DeviceState nodes report.
 func TestJoinStateStatusAndNodes(t *testing.T) {
 	dir := t.TempDir()
@@ -16,18 +15,18 @@ func TestJoinStateStatusAndNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := a.Join(); got != DefaultJoinState {
-		t.Fatalf("new device: %+v, want %+v", got, DefaultJoinState)
+	if got := a.Join(); got != identity.DefaultJoinState {
+		t.Fatalf("new device: %+v, want %+v", got, identity.DefaultJoinState)
 	}
 	tests := []struct {
-		j                                         JoinState
+		j                                         identity.JoinState
 		azureAD, domain, workplace, wamSet, nodes string
 	}{
-		{JoinState{hello.AzureADJoined, hello.KeyTrust, hello.Enterprise}, "YES", "NO", "NO", "YES", "azureADJoined key workOrSchool"},
-		{JoinState{hello.HybridJoined, hello.CloudTrust, hello.Enterprise}, "YES", "YES", "NO", "YES", "hybridAzureADJoined cloudKerberos workOrSchool"},
-		{JoinState{hello.EntraRegistered, hello.CertTrust, hello.Enterprise}, "NO", "NO", "YES", "NO", "azureADRegistered certificate workOrSchool"},
-		{JoinState{hello.EntraRegistered, hello.KeyTrust, hello.MicrosoftAccount}, "NO", "NO", "YES", "YES", "azureADRegistered key microsoftAccount"},
-		{JoinState{hello.OnPremises, hello.CertTrust, hello.Enterprise}, "NO", "YES", "NO", "NO", "domainJoined certificate workOrSchool"},
+		{identity.JoinState{Join: hello.AzureADJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}, "YES", "NO", "NO", "YES", "azureADJoined key workOrSchool"},
+		{identity.JoinState{Join: hello.HybridJoined, Trust: hello.CloudTrust, Account: hello.Enterprise}, "YES", "YES", "NO", "YES", "hybridAzureADJoined cloudKerberos workOrSchool"},
+		{identity.JoinState{Join: hello.EntraRegistered, Trust: hello.CertTrust, Account: hello.Enterprise}, "NO", "NO", "YES", "NO", "azureADRegistered certificate workOrSchool"},
+		{identity.JoinState{Join: hello.EntraRegistered, Trust: hello.KeyTrust, Account: hello.MicrosoftAccount}, "NO", "NO", "YES", "YES", "azureADRegistered key microsoftAccount"},
+		{identity.JoinState{Join: hello.OnPremises, Trust: hello.CertTrust, Account: hello.Enterprise}, "NO", "YES", "NO", "NO", "domainJoined certificate workOrSchool"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.j.Join.Name()+"/"+tc.j.Trust.Name()+"/"+tc.j.Account.Name(), func(t *testing.T) {
@@ -55,7 +54,7 @@ func TestJoinStateStatusAndNodes(t *testing.T) {
 			if strings.Index(s, "AzureAdJoined") > strings.Index(s, "DeviceId") || strings.Index(s, "User State") > strings.Index(s, "WorkplaceJoined") {
 				t.Errorf("join lines out of place:\n%s", s)
 			}
-			got := strings.Join([]string{getValue(t, b, nodeJoinType), getValue(t, b, nodeTrustType), getValue(t, b, nodeAccountType)}, " ")
+			got := strings.Join([]string{getValue(t, b, identity.NodeJoinType), getValue(t, b, identity.NodeTrustType), getValue(t, b, identity.NodeAccountType)}, " ")
 			if got != tc.nodes {
 				t.Errorf("DeviceState nodes = %q, want %q", got, tc.nodes)
 			}
@@ -63,10 +62,10 @@ func TestJoinStateStatusAndNodes(t *testing.T) {
 	}
 	// A Microsoft account cannot sign in on an Entra joined device; nothing changes.
 	before := a.Join()
-	if err := a.SetJoin(JoinState{hello.AzureADJoined, hello.KeyTrust, hello.MicrosoftAccount}); !errors.Is(err, ErrJoinState) {
+	if err := a.SetJoin(identity.JoinState{Join: hello.AzureADJoined, Trust: hello.KeyTrust, Account: hello.MicrosoftAccount}); !errors.Is(err, identity.ErrJoinState) {
 		t.Errorf("MSA on an Entra joined device: %v", err)
 	}
-	if err := a.SetJoin(JoinState{hello.JoinType(9), hello.KeyTrust, hello.Enterprise}); !errors.Is(err, ErrJoinState) {
+	if err := a.SetJoin(identity.JoinState{Join: hello.JoinType(9), Trust: hello.KeyTrust, Account: hello.Enterprise}); !errors.Is(err, identity.ErrJoinState) {
 		t.Errorf("unknown join type: %v", err)
 	}
 	if a.Join() != before {

@@ -1,30 +1,23 @@
 package device
 
 import (
-	"bytes"
 	"context"
-	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
+	"github.com/hellomdm/hellomdm/device/certs"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
-// errRenewalRejected: the server's renewed certificate fails the device's checks.
-var errRenewalRejected = errors.New("renewed certificate rejected")
-
-// Renew runs MS-MDE2 certificate renewal (3.5): a new key and CSR in the enrollment's CSR
-// shape for the same DeviceID, sent as a WSTEP RequestSecurityToken with RequestType
-// …/Renew to the enrollment service over TLS presenting the current certificate (which is
-// the renewal's only authentication: no wsse:Security header). The answer's provisioning
-// document carries only the CertificateStore section; the new client certificate must be
-// for the new key, name the DeviceID, chain to the stored root and allow client
-// authentication. Only then are key, certificate and enrollment record replaced; when any
+// Renew runs MS-MDE2 certificate renewal (3.5; certs.Request): a new key and CSR in the
+// enrollment's CSR shape for the same DeviceID, sent as a WSTEP RequestSecurityToken with
+// RequestType …/Renew to the enrollment service over TLS presenting the current
+// certificate. The new client certificate must be for the new key, name the DeviceID, chain
+// to the stored root and allow client authentication. Only then are key, certificate and
+// enrollment record replaced (certs.Replace); when any
 // step fails, only the record of the attempt changes. The server revokes the old
 // certificate as it answers, so a failure to store the new one (disk full) leaves the
 // device to re-enroll.
@@ -41,7 +34,7 @@ func (a *Agent) renewRecorded(ctx context.Context, automatic bool) error {
 	started := a.opts.Now()
 	thumbprint := a.Enrollment().CertThumbprint
 	err := a.renew(ctx, started)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrNotEnrolled) {
+	if err != nil && ctx.Err() == nil && !errors.Is(err, enroll.ErrNotEnrolled) {
 		if rerr := a.recordRenewalAttempt(thumbprint, started, automatic); rerr != nil {
 			a.log.Warn("recording the failed renewal attempt", "after", err, "err", rerr)
 		}
@@ -55,47 +48,13 @@ func (a *Agent) renew(ctx context.Context, started time.Time) error {
 	if err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
-	if enr.EnrollmentURL == "" {
-		return fmt.Errorf("renewing certificate: enrollment record has no EnrollmentServiceUrl")
-	}
-	shape, err := ParseCSRShape(string(enr.CSRShape))
-	if err != nil {
-		return fmt.Errorf("renewing certificate: %w", err)
-	}
 	id := a.Identity()
-	key, csr, err := newKeyAndCSR(shape, id.DeviceID, a.opts.Rand)
+	cert, key, err := certs.Request(ctx, certs.Renewal{Enrollment: enr, Identity: id, Current: cur, Roots: roots,
+		Rand: a.opts.Rand, Timeout: a.opts.HTTPTimeout})
 	if err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
-	if cur.Leaf == nil {
-		if cur.Leaf, err = x509.ParseCertificate(cur.Certificate[0]); err != nil {
-			return fmt.Errorf("renewing certificate: parsing the current certificate: %w", err)
-		}
-	}
-	signer, ok := cur.PrivateKey.(crypto.Signer)
-	if !ok {
-		return fmt.Errorf("renewing certificate: current private key cannot sign")
-	}
-	p7, err := mde2.WrapRenewal(csr, cur.Leaf, signer, a.opts.Rand)
-	if err != nil {
-		return fmt.Errorf("renewing certificate: %w", err)
-	}
-	// MS-MDE2 3.5.4.1.1.1: RequestType …/Renew and the new PKCS#10 wrapped in a PKCS#7
-	// signed with the current key; no wsse:Security, the TLS certificate authenticates.
-	env, err := a.exchange(ctx, a.httpClient(roots, &cur), "renew", enr.EnrollmentURL, mde2.ActionRST, nil,
-		&mde2.RequestSecurityToken{RequestType: mde2.RequestTypeRenew, ValueType: mde2.ValueTypePKCS7, Request: p7,
-			Context: additionalContext(id, DefaultRequestVersion)})
-	if err != nil {
-		return fmt.Errorf("renewing certificate: %w", err)
-	}
-	cert, err := renewedCertificate(env)
-	if err != nil {
-		return fmt.Errorf("renewing certificate: %w", err)
-	}
-	if err := checkRenewed(cert, key, roots, id.DeviceID, cur.Leaf); err != nil {
-		return fmt.Errorf("renewing certificate: %w", err)
-	}
-	if err := a.commitRenewal(cert, key, started); err != nil {
+	if err := certs.Replace(a.dir, cert, key, func() error { return a.commitRenewal(cert, started) }); err != nil {
 		return fmt.Errorf("renewing certificate: %w", err)
 	}
 	a.log.Info("certificate renewed", "device", id.DeviceID, "old_thumbprint", enr.CertThumbprint,
@@ -103,96 +62,94 @@ func (a *Agent) renew(ctx context.Context, started time.Time) error {
 	return nil
 }
 
-// renewedCertificate takes the client certificate out of a renewal RSTR: the provisioning
-// document of a renewal holds only the CertificateStore characteristic (MS-MDE2 3.5).
-func renewedCertificate(env *mde2.Envelope) (*x509.Certificate, error) {
-	rstr, err := env.RequestSecurityTokenResponse()
-	if err != nil {
-		return nil, err
-	}
-	doc, err := mde2.ParseProvisioningDoc(rstr.ProvisioningDoc)
-	if err != nil {
-		return nil, fmt.Errorf("reading provisioning document: %w", err)
-	}
-	store := doc.Characteristic("CertificateStore")
-	if store == nil {
-		return nil, fmt.Errorf("reading provisioning document: no CertificateStore")
-	}
-	var p provisioning
-	if err := p.certificateStore(store); err != nil {
-		return nil, fmt.Errorf("reading provisioning document: %w", err)
-	}
-	if p.ClientCert == nil {
-		return nil, fmt.Errorf("reading provisioning document: no client certificate in CertificateStore/My")
-	}
-	return p.ClientCert, nil
+// commitRenewal replaces the enrollment record's thumbprint, records the successful
+// attempt, and clears the record's last failed automatic renewal, which was for the old
+// certificate.
+func (a *Agent) commitRenewal(cert *x509.Certificate, started time.Time) error {
+	return a.updateEnrollment(func(enr *enroll.Enrollment) error {
+		enr.CertThumbprint = mde2.Thumbprint(cert)
+		enr.LastRenewalFailure = time.Time{}
+		enr.LastRenewalAttempt, enr.RenewalStatus, enr.RenewalErrorCode = started.UTC(), enroll.RenewalSucceeded, 0
+		return nil
+	})
 }
 
-// checkRenewed verifies the renewed certificate against what the device knows: it is for
-// the new key, names this device, is not the certificate being replaced, and chains to the
-// root stored at enrollment with client authentication allowed.
-func checkRenewed(cert *x509.Certificate, key crypto.Signer, roots *x509.CertPool, deviceID string, old *x509.Certificate) error {
-	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !pub.Equal(cert.PublicKey) {
-		return fmt.Errorf("%w: not for the new key", errRenewalRejected)
+// seedRenewNodes stores the schedule nodes of an enrolled device whose tree lacks them (a
+// state directory written before the agent kept them in its tree).
+func (a *Agent) seedRenewNodes() error {
+	enr := a.Enrollment()
+	if enr.State != enroll.StateEnrolled {
+		return nil
 	}
-	if !strings.EqualFold(cert.Subject.CommonName, deviceID) {
-		return fmt.Errorf("%w: subject CN %q is not the DeviceID %s", errRenewalRejected, cert.Subject.CommonName, deviceID)
-	}
-	if old != nil && bytes.Equal(cert.Raw, old.Raw) {
-		return fmt.Errorf("%w: server returned the current certificate", errRenewalRejected)
-	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return fmt.Errorf("%w: %w", errRenewalRejected, err)
+	for _, kv := range certs.Seeds(enr) {
+		if _, ok := a.tree.Value(kv[0]); ok {
+			continue
+		}
+		if err := a.tree.Set(kv[0], kv[1]); err != nil {
+			return fmt.Errorf("seeding %s: %w", kv[0], err)
+		}
 	}
 	return nil
 }
 
-// commitRenewal replaces key, certificate and the enrollment record's thumbprint, and clears
-// the record's last failed automatic renewal, which was for the old certificate. Each
-// file is replaced atomically; when a later write fails the earlier ones are put back, so a
-// failed renewal leaves the old key and certificate. (Only a crash between the key and
-// certificate renames can leave them mismatched: two files cannot be swapped as one.)
-func (a *Agent) commitRenewal(cert *x509.Certificate, key crypto.Signer, started time.Time) error {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("encoding key: %w", err)
-	}
-	var oldFiles [2][]byte
-	for i, name := range []string{fileClientKey, fileClientCert} {
-		if oldFiles[i], err = os.ReadFile(a.path(name)); err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-	}
-	files := []struct {
-		name     string
-		new, old []byte
-	}{
-		{fileClientKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), oldFiles[0]},
-		{fileClientCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), oldFiles[1]},
-	}
-	rollback := func(n int, cause error) error {
-		for _, f := range files[:n] {
-			if err := writeFileAtomic(a.path(f.name), f.old, 0o600); err != nil {
-				return errors.Join(cause, fmt.Errorf("restoring %s: %w", f.name, err))
+// certStoreHandler is the CertificateStore My/WSTEP handler (certs.Handler) over the
+// agent's enrollment record.
+func (a *Agent) certStoreHandler() certs.Handler {
+	return certs.Handler{
+		Enrollment: a.Enrollment,
+		Update:     a.updateEnrollment,
+		RenewNow: func() error {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			if a.enr.State != enroll.StateEnrolled {
+				return fmt.Errorf("RenewNow: the device is not enrolled")
 			}
-		}
-		return cause
+			a.renewNow = true
+			return nil
+		},
 	}
-	for i, f := range files {
-		if err := writeFileAtomic(a.path(f.name), f.new, 0o600); err != nil {
-			return rollback(i, err)
-		}
-	}
+}
+
+// takeRenewNow reports and clears a RenewNow requested in the last session.
+func (a *Agent) takeRenewNow() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	req := a.renewNow
+	a.renewNow = false
+	return req
+}
+
+// renewRequested runs the renewal the server asked for with RenewNow. A failure is logged
+// and shows in Renew/Status and ErrorCode; the current certificate stays in use.
+func (a *Agent) renewRequested(ctx context.Context) {
+	a.log.Info("renewing the certificate at the server's request (RenewNow)")
+	if err := a.Renew(ctx); err != nil && ctx.Err() == nil {
+		a.log.Warn("renewal requested by the server failed; keeping the current certificate", "err", err)
+	}
+}
+
+// recordRenewalAttempt stores a failed renewal attempt that started at started, for the
+// Renew/Status, ErrorCode and LastRenewalAttemptTime nodes; for an automatic attempt
+// (automatic) it also sets LastRenewalFailure, which delays the next automatic attempt by
+// RetryInterval, unless the certificate with the given thumbprint has been replaced
+// meanwhile. When the record cannot be written, LastRenewalFailure is still kept in memory,
+// so this process does not retry at every poll; the rest is undone.
+func (a *Agent) recordRenewalAttempt(thumbprint string, started time.Time, automatic bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.enr.State != enroll.StateEnrolled {
+		return nil
+	}
 	prev := a.enr
-	a.enr.CertThumbprint = mde2.Thumbprint(cert)
-	a.enr.LastRenewalFailure = time.Time{}
-	a.enr.LastRenewalAttempt, a.enr.RenewalStatus, a.enr.RenewalErrorCode = started.UTC(), RenewalSucceeded, 0
+	a.enr.LastRenewalAttempt, a.enr.RenewalStatus, a.enr.RenewalErrorCode = started.UTC(), enroll.RenewalFailed, certs.ErrorCodeFail
+	if automatic && a.enr.CertThumbprint == thumbprint {
+		a.enr.LastRenewalFailure = started.UTC()
+	}
 	if err := a.saveEnrollmentLocked(); err != nil {
+		failure := a.enr.LastRenewalFailure
 		a.enr = prev
-		return rollback(len(files), err)
+		a.enr.LastRenewalFailure = failure
+		return err
 	}
 	return nil
 }

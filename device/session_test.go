@@ -18,6 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/device/certs"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/internal/statefile"
+	"github.com/hellomdm/hellomdm/device/omadm"
+	"github.com/hellomdm/hellomdm/device/resetpolicy"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -97,15 +102,15 @@ func enrolledAgent(t *testing.T, f *fakeServer, opts Options) *Agent {
 	}
 	kder, _ := x509.MarshalPKCS8PrivateKey(key)
 	for name, data := range map[string][]byte{
-		fileClientKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-		fileClientCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		fileServerCA:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ts.Certificate().Raw}),
+		certs.FileKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		certs.FileCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		certs.FileCA:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ts.Certificate().Raw}),
 	} {
-		if err := writeFileAtomic(dir+"/"+name, data, 0o600); err != nil {
+		if err := statefile.WriteFileAtomic(dir+"/"+name, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := writeJSON(dir+"/"+fileEnrollment, Enrollment{State: StateEnrolled, ManagementURL: f.ts.URL + "/ManagementServer/MDM.svc",
+	if err := statefile.WriteJSON(dir+"/"+fileEnrollment, enroll.Enrollment{State: enroll.StateEnrolled, ManagementURL: f.ts.URL + "/ManagementServer/MDM.svc",
 		ProviderID: "hellomdm", UPN: "alice@contoso.com", TenantID: testTenant}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +118,7 @@ func enrolledAgent(t *testing.T, f *fakeServer, opts Options) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.tree.Set(passportDevice+"/"+testTenant+"/Policies", ""); err != nil {
+	if err := a.tree.Set(resetpolicy.PassportDevice+"/"+testTenant+"/Policies", ""); err != nil {
 		t.Fatal(err)
 	}
 	return a
@@ -224,7 +229,7 @@ func TestMalformedReplyKeepsState(t *testing.T) {
 	if err == nil {
 		t.Fatal("sync accepted a malformed reply")
 	}
-	if a.Enrollment().State != StateEnrolled || len(a.Nodes()) != len(before) {
+	if a.Enrollment().State != enroll.StateEnrolled || len(a.Nodes()) != len(before) {
 		t.Errorf("state changed after a failed session")
 	}
 	var pe *syncml.ParseError
@@ -242,9 +247,9 @@ func TestRefusedSyncHdr(t *testing.T) {
 	})
 	a := enrolledAgent(t, f, Options{})
 	_, err := a.Sync(context.Background())
-	var re *RefusedError
+	var re *omadm.RefusedError
 	if !errors.As(err, &re) || re.Status != 403 {
-		t.Fatalf("err = %v, want RefusedError 403", err)
+		t.Fatalf("err = %v, want omadm.RefusedError 403", err)
 	}
 }
 

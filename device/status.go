@@ -5,7 +5,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hellomdm/hellomdm/device/certs"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
 )
 
 // Status renders a `dsregcmd /status`-style report: the Device State block, while enrolled an
@@ -15,7 +18,7 @@ import (
 // agent's policy.
 func (a *Agent) Status() (string, error) {
 	id, enr, pol := a.Identity(), a.Enrollment(), a.Policy()
-	st, err := a.helloState()
+	st, err := a.hm.HelloState()
 	if err != nil {
 		return "", err
 	}
@@ -43,7 +46,7 @@ func (a *Agent) Status() (string, error) {
 		{"MdmUrl", enr.ManagementURL},
 		{"EnrollmentState", enr.State},
 	})
-	if enr.State == StateEnrolled {
+	if enr.State == enroll.StateEnrolled {
 		section(&b, "MDM Certificate", a.certificateStatus(enr))
 	}
 	b.WriteString(hello.FormatUserState(userStateReport(st, join)))
@@ -88,7 +91,7 @@ func (a *Agent) Status() (string, error) {
 // hybrid joined devices and the Microsoft account provider for a Microsoft account; on an
 // Entra registered device with a work account, and on a device joined only to an on-premises
 // domain, no default web account is set.
-func userStateReport(st hello.UserState, j JoinState) hello.UserStateReport {
+func userStateReport(st hello.UserState, j identity.JoinState) hello.UserStateReport {
 	r := hello.UserStateReport{UserState: st, WorkplaceJoined: j.Join == hello.EntraRegistered}
 	switch {
 	case j.Account == hello.MicrosoftAccount:
@@ -116,24 +119,24 @@ func section(b *strings.Builder, title string, fields [][2]string) {
 }
 
 // certificateStatus lists the enrollment certificate's expiry and its automatic renewal
-// (renewalPlan) for the MDM Certificate block.
-func (a *Agent) certificateStatus(enr Enrollment) [][2]string {
+// (certs.Plan) for the MDM Certificate block.
+func (a *Agent) certificateStatus(enr enroll.Enrollment) [][2]string {
 	cert, err := a.currentCertificate()
 	if err != nil {
 		return [][2]string{{"CertExpiry", "unknown: " + err.Error()}}
 	}
 	s, now := enr.RenewSchedule(), a.opts.Now()
-	state, next := renewalPlan(now, cert.NotBefore, cert.NotAfter, s, enr.LastRenewalFailure)
+	state, next := certs.Plan(now, cert.NotBefore, cert.NotAfter, s, enr.LastRenewalFailure)
 	renewal := fmt.Sprintf("on (from %d days before expiry, retry every %d days)", s.RenewPeriod, s.RetryInterval)
 	var nextText string
 	switch state {
-	case renewalOff:
+	case certs.Off:
 		renewal, nextText = "off (ROBOSupport false)", "-"
-	case renewalWaiting:
+	case certs.Waiting:
 		nextText = next.UTC().Format(time.RFC3339)
-	case renewalDue:
+	case certs.Due:
 		nextText = "due now"
-	case renewalStopped:
+	case certs.Stopped:
 		nextText = "none before expiry"
 		if !now.Before(cert.NotAfter) {
 			nextText = "none: the certificate has expired"
@@ -150,4 +153,11 @@ func (a *Agent) certificateStatus(enr Enrollment) [][2]string {
 		{"NextRenewal", nextText},
 		{"LastRenewalFailure", lastFailure},
 	}
+}
+
+func yesNo(v bool) string {
+	if v {
+		return "YES"
+	}
+	return "NO"
 }

@@ -17,7 +17,10 @@ import (
 	"syscall"
 
 	"github.com/hellomdm/hellomdm/device"
+	devenroll "github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/omadm"
 )
 
 const deviceUsage = `Usage: hellomdm device [--state DIR] [-o text|json] <command> [flags]
@@ -202,7 +205,7 @@ type enrollFlags struct {
 }
 
 // joinState applies the --join, --trust and --account flags given to cur.
-func (f enrollFlags) joinState(cur device.JoinState) (device.JoinState, error) {
+func (f enrollFlags) joinState(cur identity.JoinState) (identity.JoinState, error) {
 	var err error
 	if f.join != "" {
 		if cur.Join, err = hello.ParseJoinType(f.join); err != nil {
@@ -256,8 +259,8 @@ func deviceExit(stderr io.Writer, name, state string, err error) int {
 	// A device that believes it is enrolled and is refused with 403 (SyncHdr status or HTTP)
 	// is one the server no longer manages: an admin retired it (MS-MDM: the server answers
 	// 403 Forbidden to a device it does not manage).
-	var he *device.HTTPError
-	var re *device.RefusedError
+	var he *omadm.HTTPError
+	var re *omadm.RefusedError
 	if errors.As(err, &he) && he.Status == 403 || errors.As(err, &re) && re.Status == 403 {
 		fmt.Fprintf(stderr, "The server no longer manages this device: it was retired by an admin: unenroll it "+
 			"(hellomdm device --state %s unenroll) or enroll again.\n", state)
@@ -311,7 +314,7 @@ func openExisting(dir string, needEnrolled bool, log *slog.Logger) (*device.Agen
 	if err != nil {
 		return nil, err
 	}
-	if st := a.Enrollment().State; needEnrolled && st != device.StateEnrolled {
+	if st := a.Enrollment().State; needEnrolled && st != devenroll.StateEnrolled {
 		return nil, notEnrolledError{dir: dir, state: st}
 	}
 	return a, nil
@@ -368,7 +371,7 @@ func deviceJoin(a *device.Agent, enroll enrollFlags, out deviceOutput) error {
 			return err
 		}
 	}
-	enrolled := a.Enrollment().State == device.StateEnrolled
+	enrolled := a.Enrollment().State == devenroll.StateEnrolled
 	v := map[string]any{"join": j.Join.Name(), "trust": j.Trust.Name(), "account": j.Account.Name()}
 	return out.print(v, func(w io.Writer) {
 		fmt.Fprintf(w, "join: %s\ntrust: %s\naccount: %s\n", j.Join, j.Trust, j.Account)
@@ -440,7 +443,7 @@ func deviceEnroll(ctx context.Context, state string, enroll enrollFlags, out dev
 	if !roots.AppendCertsFromPEM(pemData) {
 		return fmt.Errorf("--ca-file %s holds no PEM certificate", enroll.caFile)
 	}
-	shape, err := device.ParseCSRShape(enroll.csr)
+	shape, err := devenroll.ParseCSRShape(enroll.csr)
 	if err != nil {
 		return usageError{msg: err.Error()}
 	}
@@ -472,7 +475,7 @@ func deviceEnroll(ctx context.Context, state string, enroll enrollFlags, out dev
 	if err := a.SetJoin(j); err != nil {
 		return err
 	}
-	if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: enroll.server, UPN: enroll.email, Password: enroll.password,
+	if err := a.Enroll(ctx, devenroll.Request{ServerURL: enroll.server, UPN: enroll.email, Password: enroll.password,
 		OTP: enroll.otp, RootCAs: roots, CSRShape: shape}); err != nil {
 		return err
 	}

@@ -10,8 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/pinreset"
 )
 
 // helloFlags are the flags of `device hello …` and `device reset-pin`.
@@ -100,7 +100,7 @@ func deviceHello(ctx context.Context, name string, f helloFlags, out deviceOutpu
 	if f.user == "" {
 		return usageError{msg: "--user is required"}
 	}
-	var req device.ResetPINRequest
+	var req pinreset.Request
 	if name == "reset-pin" {
 		var err error
 		if req, err = resetRequest(f); err != nil {
@@ -113,7 +113,7 @@ func deviceHello(ctx context.Context, name string, f helloFlags, out deviceOutpu
 	if err != nil {
 		return err
 	}
-	var res device.HelloResult
+	var res pinreset.HelloResult
 	switch name {
 	case "hello provision":
 		res, err = a.ProvisionHello(ctx, f.user, f.pin)
@@ -139,9 +139,9 @@ func deviceHello(ctx context.Context, name string, f helloFlags, out deviceOutpu
 	})
 }
 
-// resetRequest maps the reset-pin flags to a device.ResetPINRequest.
-func resetRequest(f helloFlags) (device.ResetPINRequest, error) {
-	req := device.ResetPINRequest{UPN: f.user, Kind: hello.NonDestructive, Password: f.password, OTP: f.otp,
+// resetRequest maps the reset-pin flags to a pinreset.Request.
+func resetRequest(f helloFlags) (pinreset.Request, error) {
+	req := pinreset.Request{UPN: f.user, Kind: hello.NonDestructive, Password: f.password, OTP: f.otp,
 		AccessToken: f.token, NewPIN: f.newPIN, DCReachable: f.dcReachable, FederationReachable: f.fedReachable, ADFSOnPrem: f.adfs}
 	if f.destructive {
 		req.Kind = hello.Destructive

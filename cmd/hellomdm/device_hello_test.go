@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
 )
 
 func TestResetRequestFlags(t *testing.T) {
@@ -84,16 +84,16 @@ func TestHelloErrorHint(t *testing.T) {
 }
 
 func TestEnrollJoinFlags(t *testing.T) {
-	cur := device.DefaultJoinState
+	cur := identity.DefaultJoinState
 	tests := []struct {
 		f       enrollFlags
-		want    device.JoinState
+		want    identity.JoinState
 		wantErr bool
 	}{
 		{f: enrollFlags{}, want: cur},
-		{f: enrollFlags{join: "registered", trust: "cert", account: "msa"}, want: device.JoinState{Join: hello.EntraRegistered, Trust: hello.CertTrust, Account: hello.MicrosoftAccount}},
-		{f: enrollFlags{join: "hybrid"}, want: device.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}},
-		{f: enrollFlags{join: "domain", trust: "cloud"}, want: device.JoinState{Join: hello.OnPremises, Trust: hello.CloudTrust, Account: hello.Enterprise}},
+		{f: enrollFlags{join: "registered", trust: "cert", account: "msa"}, want: identity.JoinState{Join: hello.EntraRegistered, Trust: hello.CertTrust, Account: hello.MicrosoftAccount}},
+		{f: enrollFlags{join: "hybrid"}, want: identity.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}},
+		{f: enrollFlags{join: "domain", trust: "cloud"}, want: identity.JoinState{Join: hello.OnPremises, Trust: hello.CloudTrust, Account: hello.Enterprise}},
 		{f: enrollFlags{join: "workplace"}, wantErr: true},
 		{f: enrollFlags{trust: "password"}, wantErr: true},
 		{f: enrollFlags{account: "guest"}, wantErr: true},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/internal/testbin"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -86,7 +87,7 @@ func execAtMostOnce(t *testing.T, bin, backend string, storeEnv []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Enroll(context.Background(), device.EnrollRequest{ServerURL: base, UPN: "ann@exec.test", Password: "Correct horse battery 1", RootCAs: pool, CSRShape: device.CSRWindows}); err != nil {
+	if err := a.Enroll(context.Background(), enroll.Request{ServerURL: base, UPN: "ann@exec.test", Password: "Correct horse battery 1", RootCAs: pool, CSRShape: enroll.CSRWindows}); err != nil {
 		t.Fatalf("enrolling: %v", err)
 	}
 	did, mgmt := a.Identity().DeviceID, a.Enrollment().ManagementURL

@@ -4,7 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -14,8 +15,8 @@ import (
 // names the command that failed.
 func TestAtomicOutcomesFromAgent(t *testing.T) {
 	e := start(t)
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
 	ok := e.queue(contosoTenant, did, server.CommandRequest{Verb: "Atomic", Commands: []server.CommandRequest{
 		{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "true"},

@@ -5,7 +5,8 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 )
 
 // The enrollment and sign-in kinds of audit event are written by the code paths that cause
@@ -16,18 +17,18 @@ func TestAuditEventsFromEnrollmentAndSignIn(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 
-	ok := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(ok, "alice@contoso.com", device.CSRWindows)
+	ok := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(ok, "alice@contoso.com", enroll.CSRWindows)
 
-	bad := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	if err := bad.Enroll(ctx, device.EnrollRequest{ServerURL: e.url, UPN: "alice@contoso.com", Password: "wrong", RootCAs: e.app.CA.Pool()}); err == nil {
+	bad := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	if err := bad.Enroll(ctx, enroll.Request{ServerURL: e.url, UPN: "alice@contoso.com", Password: "wrong", RootCAs: e.app.CA.Pool()}); err == nil {
 		t.Fatal("enrollment with a wrong password succeeded")
 	}
 
-	fed := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise))
-	e.enroll(fed, "bob@fabrikam.com", device.CSRClean)
-	refused := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise))
-	if err := refused.Enroll(ctx, device.EnrollRequest{ServerURL: e.url, UPN: "bob@fabrikam.com", Password: "wrong", RootCAs: e.app.CA.Pool()}); err == nil {
+	fed := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionEnterprise))
+	e.enroll(fed, "bob@fabrikam.com", enroll.CSRClean)
+	refused := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionEnterprise))
+	if err := refused.Enroll(ctx, enroll.Request{ServerURL: e.url, UPN: "bob@fabrikam.com", Password: "wrong", RootCAs: e.app.CA.Pool()}); err == nil {
 		t.Fatal("federated enrollment with a wrong password succeeded")
 	}
 	if st := e.api("POST", "/tenants/"+contosoTenant+"/devices/"+ok.Identity().DeviceID+"/retire", nil, nil); st != 200 {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -20,14 +22,14 @@ import (
 func TestAutomaticRenewal(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
-	id := newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro)
+	id := newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro)
 	var shift atomic.Int64
 	a, err := device.Open(t.TempDir(), device.Options{Identity: &id, HTTPTimeout: 20 * time.Second, PollUnit: time.Hour,
 		Now: func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
 	old := tlsCertOf(t, a)
 	if st, err := a.Status(); err != nil || !strings.Contains(st, "NextRenewal") || strings.Contains(st, "due now") {

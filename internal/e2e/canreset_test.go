@@ -9,7 +9,10 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/pinreset"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -108,14 +111,14 @@ func TestCanResetAgreesAcrossTheMatrix(t *testing.T) {
 			return a, user, tenant
 		}
 		a := e.pinAgent(newIdentity(t, k.os, k.edition))
-		e.enroll(a, user, device.CSRWindows)
+		e.enroll(a, user, enroll.CSRWindows)
 		if _, err := a.ProvisionHello(ctx, user, helloPIN); err != nil {
 			t.Fatalf("provision: %v", err)
 		}
 		agents[k] = a
 		return a, user, tenant
 	}
-	bob := e.federatedBob(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise))
+	bob := e.federatedBob(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionEnterprise))
 	if _, err := bob.ProvisionHello(ctx, "bob@fabrikam.com", helloPIN); err != nil {
 		t.Fatal(err)
 	}
@@ -142,60 +145,60 @@ func TestCanResetAgreesAcrossTheMatrix(t *testing.T) {
 		}
 	}
 
-	const win11, pro, ent = device.OSVersionWindows11v23H2, device.EditionPro, device.EditionEnterprise
+	const win11, pro, ent = identity.OSVersionWindows11v23H2, identity.EditionPro, identity.EditionEnterprise
 	d, nd := hello.Destructive, hello.NonDestructive
-	join := func(j hello.JoinType, tr hello.TrustType, acc hello.AccountType) *device.JoinState {
-		return &device.JoinState{Join: j, Trust: tr, Account: acc}
+	join := func(j hello.JoinType, tr hello.TrustType, acc hello.AccountType) *identity.JoinState {
+		return &identity.JoinState{Join: j, Trust: tr, Account: acc}
 	}
 	cases := []struct {
 		row       string
 		key       agentKey // zero: Windows 11 Pro in Contoso
 		bob       bool
-		join      *device.JoinState
+		join      *identity.JoinState
 		recovery  bool // EnablePinRecovery, with a protector unless noProt
 		noProt    bool
 		unconsent bool
-		req       device.ResetPINRequest // the reset the row refuses
-		canReset  string                 // the row CanReset names; "" = DestructiveAndNonDestructive
+		req       pinreset.Request // the reset the row refuses
+		canReset  string           // the row CanReset names; "" = DestructiveAndNonDestructive
 	}{
 		{row: hello.RowCloudTrustNeedsEntra, join: join(hello.OnPremises, hello.CloudTrust, hello.Enterprise), recovery: true,
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}, canReset: hello.RowCloudTrustNeedsEntra},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.Settings}, canReset: hello.RowCloudTrustNeedsEntra},
 		{row: hello.RowSettingsMinVersion, key: agentKey{"10.0.14393.0", ent, false}, // EnablePinRecovery needs 1703
 
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}, canReset: hello.RowSettingsMinVersion},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.Settings}, canReset: hello.RowSettingsMinVersion},
 		{row: hello.RowAboveLockMinVersion, key: agentKey{"10.0.15063.0", ent, false}, recovery: true,
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock}, canReset: hello.RowNonDestructiveMinVersion},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.AboveLock}, canReset: hello.RowNonDestructiveMinVersion},
 		{row: hello.RowMSADestructiveOnly, join: join(hello.EntraRegistered, hello.KeyTrust, hello.MicrosoftAccount), recovery: true,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowMSADestructiveOnly},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowMSADestructiveOnly},
 		{row: hello.RowOnPremDestructiveOnly, join: join(hello.OnPremises, hello.KeyTrust, hello.Enterprise), recovery: true,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowOnPremDestructiveOnly},
-		{row: hello.RowHomeDestructiveOnly, key: agentKey{win11, device.EditionHome, false}, recovery: true,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowHomeDestructiveOnly},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowOnPremDestructiveOnly},
+		{row: hello.RowHomeDestructiveOnly, key: agentKey{win11, identity.EditionHome, false}, recovery: true,
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowHomeDestructiveOnly},
 		{row: hello.RowNonDestructiveMinVersion, key: agentKey{"10.0.15063.0", ent, false}, recovery: true,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowNonDestructiveMinVersion},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowNonDestructiveMinVersion},
 		{row: hello.RowNonDestructiveEnterprise, key: agentKey{"10.0.17763.1", pro, false}, recovery: true, // Windows 10 1809 Pro
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowNonDestructiveEnterprise},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowNonDestructiveEnterprise},
 		{row: hello.RowNonDestructiveEdition, key: agentKey{win11, 7, false}, recovery: true, // Windows Server Standard
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowNonDestructiveEdition},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowNonDestructiveEdition},
 		{row: hello.RowGovCloud, key: agentKey{win11, pro, true}, recovery: true,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowGovCloud},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowGovCloud},
 		{row: hello.RowRecoveryDisabled,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowRecoveryDisabled},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.Settings}, canReset: hello.RowRecoveryDisabled},
 		{row: hello.RowTenantNotOnboarded, recovery: true, unconsent: true,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.AboveLock}, canReset: hello.RowTenantNotOnboarded},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.AboveLock}, canReset: hello.RowTenantNotOnboarded},
 		{row: hello.RowProtectorMissing, recovery: true, noProt: true,
-			req: device.ResetPINRequest{Kind: nd, EntryPoint: hello.AboveLock}, canReset: hello.RowProtectorMissing},
+			req: pinreset.Request{Kind: nd, EntryPoint: hello.AboveLock}, canReset: hello.RowProtectorMissing},
 		// Rows of destructive reset leave non-destructive reset available.
 		{row: hello.RowHybridKeyTrustAboveLock, join: join(hello.HybridJoined, hello.KeyTrust, hello.Enterprise), recovery: true,
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock, DCReachable: true}},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.AboveLock, DCReachable: true}},
 		{row: hello.RowHybridDestructiveNeedsDC, join: join(hello.HybridJoined, hello.CertTrust, hello.Enterprise), recovery: true,
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings}},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.Settings}},
 		{row: hello.RowADFSNeedsFederation, join: join(hello.HybridJoined, hello.CertTrust, hello.Enterprise), recovery: true,
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.Settings, DCReachable: true, ADFSOnPrem: true}},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.Settings, DCReachable: true, ADFSOnPrem: true}},
 		{row: hello.RowWebSignInAllowList, bob: true,
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock}, canReset: hello.RowRecoveryDisabled},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.AboveLock}, canReset: hello.RowRecoveryDisabled},
 		{row: hello.RowGovWebSignInAllowList, key: agentKey{win11, pro, true}, recovery: true,
-			req: device.ResetPINRequest{Kind: d, EntryPoint: hello.AboveLock}, canReset: hello.RowGovCloud},
+			req: pinreset.Request{Kind: d, EntryPoint: hello.AboveLock}, canReset: hello.RowGovCloud},
 	}
 	covered := map[string]bool{}
 	for _, tc := range cases {
@@ -213,7 +216,7 @@ func TestCanResetAgreesAcrossTheMatrix(t *testing.T) {
 				if err := a.SetJoin(*tc.join); err != nil {
 					t.Fatal(err)
 				}
-				defer a.SetJoin(device.DefaultJoinState)
+				defer a.SetJoin(identity.DefaultJoinState)
 			}
 			setRecovery(a, user, tenant, tc.recovery, !tc.noProt)
 			if tc.unconsent {
@@ -224,12 +227,12 @@ func TestCanResetAgreesAcrossTheMatrix(t *testing.T) {
 			e.sync(a)
 			e.sync(a)
 			did := a.Identity().DeviceID
-			wantSvc := device.ServiceAvailable
+			wantSvc := pinreset.ServiceAvailable
 			switch {
 			case tc.key.gov:
-				wantSvc = device.ServiceGovernmentCloud
+				wantSvc = pinreset.ServiceGovernmentCloud
 			case tc.unconsent || tc.bob: // fabrikam never consented
-				wantSvc = device.ServiceConsentRequired
+				wantSvc = pinreset.ServiceConsentRequired
 			}
 			if got := a.ServiceAvailability(); got != wantSvc {
 				t.Errorf("the device believes the PIN reset service is %q, want %q", got, wantSvc)
@@ -275,7 +278,7 @@ func TestCanResetAgreesAcrossTheMatrix(t *testing.T) {
 			path := containerFile(t, a)
 			before := readFile(t, path)
 			for _, ep := range []hello.EntryPoint{hello.Settings, hello.AboveLock} {
-				_, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: user, EntryPoint: ep, Kind: nd, AccessToken: "e30.e30.sig", NewPIN: "8642"})
+				_, err := a.ResetPIN(ctx, pinreset.Request{UPN: user, EntryPoint: ep, Kind: nd, AccessToken: "e30.e30.sig", NewPIN: "8642"})
 				var ref *hello.RefusalError
 				refused := errors.As(err, &ref)
 				switch {

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 )
 
@@ -18,8 +19,8 @@ import (
 func TestCertificateStoreRenewNodes(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
 	const renew = "./Vendor/MSFT/CertificateStore/My/WSTEP/Renew/"
 

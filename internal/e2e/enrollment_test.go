@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/omadm"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -18,18 +21,18 @@ func TestEnrollAndSync(t *testing.T) {
 	e := start(t)
 	for _, tc := range []struct {
 		name, upn, tenant string
-		shape             device.CSRShape
+		shape             enroll.CSRShape
 		os                string
 		edition           int
 	}{
-		{"OnPremise Windows CSR, Windows 11 Pro", "alice@contoso.com", contosoTenant, device.CSRWindows, device.OSVersionWindows11v23H2, device.EditionPro},
-		{"Federated web sign-in, clean CSR, Windows 10 1709 Enterprise", "bob@fabrikam.com", fabrikamTen, device.CSRClean, device.OSVersionWindows10v1709, device.EditionEnterprise},
+		{"OnPremise Windows CSR, Windows 11 Pro", "alice@contoso.com", contosoTenant, enroll.CSRWindows, identity.OSVersionWindows11v23H2, identity.EditionPro},
+		{"Federated web sign-in, clean CSR, Windows 10 1709 Enterprise", "bob@fabrikam.com", fabrikamTen, enroll.CSRClean, identity.OSVersionWindows10v1709, identity.EditionEnterprise},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := e.agent(newIdentity(t, tc.os, tc.edition))
 			e.enroll(a, tc.upn, tc.shape)
 			enr := a.Enrollment()
-			if enr.State != device.StateEnrolled || enr.TenantID != tc.tenant || enr.ProviderID == "" {
+			if enr.State != enroll.StateEnrolled || enr.TenantID != tc.tenant || enr.ProviderID == "" {
 				t.Fatalf("enrollment = %+v", enr)
 			}
 			rep, err := a.Sync(context.Background())
@@ -61,14 +64,14 @@ func TestEnrollAndSync(t *testing.T) {
 
 func TestEnrollBadPasswordIsAFault(t *testing.T) {
 	e := start(t)
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	err := a.Enroll(context.Background(), device.EnrollRequest{ServerURL: e.url, UPN: "alice@contoso.com", Password: "wrong",
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	err := a.Enroll(context.Background(), enroll.Request{ServerURL: e.url, UPN: "alice@contoso.com", Password: "wrong",
 		RootCAs: e.app.CA.Pool()})
-	var f *device.FaultError
+	var f *enroll.FaultError
 	if !errors.As(err, &f) || f.Subcode != "s:Authentication" {
 		t.Fatalf("err = %v, want an s:Authentication fault", err)
 	}
-	if a.Enrollment().State != device.StateNotEnrolled {
+	if a.Enrollment().State != enroll.StateNotEnrolled {
 		t.Errorf("state after a refused enrollment = %s", a.Enrollment().State)
 	}
 }
@@ -76,10 +79,10 @@ func TestEnrollBadPasswordIsAFault(t *testing.T) {
 // The management endpoint refuses every certificate that is not the device's current one.
 func TestManagementRefusals(t *testing.T) {
 	e := start(t)
-	victim := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(victim, "alice@contoso.com", device.CSRClean)
-	attacker := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(attacker, "alice@contoso.com", device.CSRClean)
+	victim := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(victim, "alice@contoso.com", enroll.CSRClean)
+	attacker := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(attacker, "alice@contoso.com", enroll.CSRClean)
 	victimID := victim.Identity().DeviceID
 
 	// Revoked: the same DeviceID enrolls again (new key, new certificate); the old one is out.
@@ -88,7 +91,7 @@ func TestManagementRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.enroll(again, "alice@contoso.com", device.CSRWindows)
+	e.enroll(again, "alice@contoso.com", enroll.CSRWindows)
 
 	selfCert, selfKey := testpki.SelfSigned(t, victimID)
 	self := &tls.Certificate{Certificate: [][]byte{selfCert.Raw}, PrivateKey: selfKey, Leaf: selfCert}
@@ -124,7 +127,7 @@ func TestManagementRefusals(t *testing.T) {
 
 	// The agent holding the replaced certificate sees a typed refusal.
 	_, err = victim.Sync(context.Background())
-	var refused *device.RefusedError
+	var refused *omadm.RefusedError
 	if !errors.As(err, &refused) || refused.Status != syncml.StatusInvalidCredentials {
 		t.Fatalf("sync with a replaced certificate: %v", err)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/storefault"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
@@ -103,15 +105,15 @@ func TestEnrollmentAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	var a *device.Agent
 	faultSweep(t, fs, func() error {
-		a = e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-		return a.Enroll(ctx, device.EnrollRequest{ServerURL: e.url, UPN: "alice@contoso.com", Password: password,
-			RootCAs: e.app.CA.Pool(), CSRShape: device.CSRWindows})
+		a = e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+		return a.Enroll(ctx, enroll.Request{ServerURL: e.url, UPN: "alice@contoso.com", Password: password,
+			RootCAs: e.app.CA.Pool(), CSRShape: enroll.CSRWindows})
 	}, func(t *testing.T, n int, err error, tr storefault.Trace) {
 		did := a.Identity().DeviceID
 		d, derr := e.app.Store.Device(ctx, did)
 		events := e.certSerialsOf(audit.KindEnrolled, did)
 		if err != nil {
-			if a.Enrollment().State == device.StateEnrolled {
+			if a.Enrollment().State == enroll.StateEnrolled {
 				t.Fatalf("step %d: the enrollment failed (%v) but the agent holds a certificate", n, err)
 			}
 			if !errors.Is(derr, store.ErrNotFound) || len(events) != 0 {
@@ -135,8 +137,8 @@ func TestEnrollmentAllOrNothing(t *testing.T) {
 func TestRenewalAllOrNothing(t *testing.T) {
 	e, fs := startFaulty(t)
 	ctx := context.Background()
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
 	first := strings.ToUpper(tlsCertOf(t, a).Leaf.SerialNumber.Text(16))
 	faultSweep(t, fs, func() error { return a.Renew(ctx) }, func(t *testing.T, n int, err error, tr storefault.Trace) {

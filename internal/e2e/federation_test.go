@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 )
 
@@ -44,18 +45,18 @@ func TestFederationHostEnrollment(t *testing.T) {
 					t.Fatalf("tenant patch: HTTP %d", st)
 				}
 			}
-			a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise))
-			err := a.Enroll(t.Context(), device.EnrollRequest{ServerURL: e.url, UPN: u.UserPrincipalName, Password: "wrong password 1",
-				RootCAs: e.app.CA.Pool(), CSRShape: device.CSRWindows})
+			a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionEnterprise))
+			err := a.Enroll(t.Context(), enroll.Request{ServerURL: e.url, UPN: u.UserPrincipalName, Password: "wrong password 1",
+				RootCAs: e.app.CA.Pool(), CSRShape: enroll.CSRWindows})
 			if err == nil || !strings.Contains(err.Error(), "web sign-in at "+tn.host+" refused (HTTP 401)") {
 				t.Fatalf("enrolling with a wrong password: %v", err)
 			}
-			err = a.Enroll(t.Context(), device.EnrollRequest{ServerURL: e.url, UPN: u.UserPrincipalName, Password: password,
-				RootCAs: e.app.CA.Pool(), CSRShape: device.CSRWindows})
+			err = a.Enroll(t.Context(), enroll.Request{ServerURL: e.url, UPN: u.UserPrincipalName, Password: password,
+				RootCAs: e.app.CA.Pool(), CSRShape: enroll.CSRWindows})
 			if err != nil {
 				t.Fatalf("enrolling: %v", err)
 			}
-			if enr := a.Enrollment(); enr.State != device.StateEnrolled || enr.AuthPolicy != device.AuthFederated {
+			if enr := a.Enrollment(); enr.State != enroll.StateEnrolled || enr.AuthPolicy != enroll.AuthFederated {
 				t.Fatalf("enrollment = %+v", enr)
 			}
 			if _, err := a.Sync(t.Context()); err != nil {

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/pinreset"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -21,8 +23,8 @@ func TestConsentChangeReachesDevice(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	e.consent(contosoTenant, true)
-	a := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	e.pinRecoveryFor(a)
 	if _, err := a.ProvisionHello(ctx, "alice@contoso.com", helloPIN); err != nil {
 		t.Fatal(err)
@@ -84,8 +86,8 @@ func TestGovernmentCloudPinReset(t *testing.T) {
 	}
 	e.consent(govTenant, true)
 
-	a := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, govUPN, device.CSRWindows)
+	a := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, govUPN, enroll.CSRWindows)
 	gid := e.groupWith(govTenant, "WHfB", a.Identity().DeviceID)
 	pid := e.importProfileIn(govTenant, "configurationPolicies", catalogPinRecoveryExport)
 	st, assigned := e.post("/tenants/"+govTenant+"/configurationPolicies/"+pid+"/assign", groupTarget(gid))
@@ -117,7 +119,7 @@ func TestGovernmentCloudPinReset(t *testing.T) {
 	before := readFile(t, path)
 
 	// Non-destructive: the real reason, not the missing protector.
-	_, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: govUPN, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
+	_, err := a.ResetPIN(ctx, pinreset.Request{UPN: govUPN, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
 		Password: password, OTP: otp.next(), NewPIN: "8642"})
 	if err == nil || !strings.Contains(err.Error(), "the PIN reset service is not available in Azure Government; use destructive PIN reset") ||
 		strings.Contains(err.Error(), "protector") {
@@ -125,10 +127,10 @@ func TestGovernmentCloudPinReset(t *testing.T) {
 	}
 	// Destructive above the lock screen: "We can't open that page right now" until the
 	// government sign-in host is allowed, and the error says so.
-	dreq := device.ResetPINRequest{UPN: govUPN, EntryPoint: hello.AboveLock, Kind: hello.Destructive, Password: password, NewPIN: "8642"}
+	dreq := pinreset.Request{UPN: govUPN, EntryPoint: hello.AboveLock, Kind: hello.Destructive, Password: password, NewPIN: "8642"}
 	dreq.OTP = otp.next()
 	_, err = a.ResetPIN(ctx, dreq)
-	var wse *device.WebSignInError
+	var wse *pinreset.WebSignInError
 	if !errors.As(err, &wse) || wse.Host != hello.GovSignInHost {
 		t.Fatalf("destructive above lock without the allow list: %v", err)
 	}
@@ -158,8 +160,8 @@ func TestHomeEditionPinRecoveryStatus(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	e.consent(contosoTenant, true)
-	a := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionHome))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionHome))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	gid := e.groupWith(contosoTenant, "Home devices", a.Identity().DeviceID)
 	pid := e.importProfile("configurationPolicies", catalogPinRecoveryExport)
 	e.assign("configurationPolicies", pid, groupTarget(gid))

@@ -13,8 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
@@ -85,9 +86,9 @@ func TestGroupPolicyImportEndToEnd(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	e.consent(contosoTenant, true)
-	id := newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise)
+	id := newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionEnterprise)
 	a := e.pinAgent(id)
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := id.DeviceID
 
 	backup := zipFolder(t, filepath.Join("..", "..", "policy", "gpo", "testdata", "backup"))

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
-	"github.com/hellomdm/hellomdm/store/core"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/internal/testserve"
@@ -24,6 +25,7 @@ import (
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/bolt"
+	"github.com/hellomdm/hellomdm/store/core"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -102,7 +104,7 @@ func startStore(t *testing.T, open func(context.Context, string) (store.Store, e
 }
 
 // agent opens a device agent in a fresh state directory with the given identity.
-func (e *env) agent(id device.Identity) *device.Agent {
+func (e *env) agent(id identity.Identity) *device.Agent {
 	e.t.Helper()
 	a, err := device.Open(e.t.TempDir(), device.Options{Identity: &id, HTTPTimeout: 20 * time.Second})
 	if err != nil {
@@ -111,18 +113,18 @@ func (e *env) agent(id device.Identity) *device.Agent {
 	return a
 }
 
-func (e *env) enroll(a *device.Agent, upn string, shape device.CSRShape) {
+func (e *env) enroll(a *device.Agent, upn string, shape enroll.CSRShape) {
 	e.t.Helper()
-	err := a.Enroll(context.Background(), device.EnrollRequest{ServerURL: e.url, UPN: upn, Password: password,
+	err := a.Enroll(context.Background(), enroll.Request{ServerURL: e.url, UPN: upn, Password: password,
 		RootCAs: e.app.CA.Pool(), CSRShape: shape})
 	if err != nil {
 		e.t.Fatalf("enrolling %s: %v", upn, err)
 	}
 }
 
-func newIdentity(t *testing.T, osVersion string, edition int) device.Identity {
+func newIdentity(t *testing.T, osVersion string, edition int) identity.Identity {
 	t.Helper()
-	id, err := device.NewIdentity(nil)
+	id, err := identity.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,9 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -15,11 +16,11 @@ import (
 // readable with a Get, and changed on the device.
 func TestJoinStateReachesServer(t *testing.T) {
 	e := start(t)
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	if err := a.SetJoin(device.JoinState{Join: hello.EntraRegistered, Trust: hello.CertTrust, Account: hello.Enterprise}); err != nil {
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	if err := a.SetJoin(identity.JoinState{Join: hello.EntraRegistered, Trust: hello.CertTrust, Account: hello.Enterprise}); err != nil {
 		t.Fatal(err)
 	}
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	e.sync(a)
 	did := a.Identity().DeviceID
 	view := func() server.DeviceView {
@@ -49,7 +50,7 @@ func TestJoinStateReachesServer(t *testing.T) {
 		t.Errorf("after enrollment: join %q trust %q account %q", v.JoinType, v.TrustType, v.AccountType)
 	}
 
-	if err := a.SetJoin(device.JoinState{Join: hello.HybridJoined, Trust: hello.CloudTrust, Account: hello.Enterprise}); err != nil {
+	if err := a.SetJoin(identity.JoinState{Join: hello.HybridJoined, Trust: hello.CloudTrust, Account: hello.Enterprise}); err != nil {
 		t.Fatal(err)
 	}
 	e.sync(a)

@@ -4,11 +4,12 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/policy"
 	"github.com/hellomdm/hellomdm/server"
@@ -70,8 +71,8 @@ func TestSettingStatesGauge(t *testing.T) {
 	agents := make([]*device.Agent, 2)
 	ids := make([]string, 2)
 	for i := range agents {
-		agents[i] = e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-		e.enroll(agents[i], "alice@contoso.com", device.CSRWindows)
+		agents[i] = e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+		e.enroll(agents[i], "alice@contoso.com", enroll.CSRWindows)
 		ids[i] = agents[i].Identity().DeviceID
 	}
 	g := e.groupWith(contosoTenant, "WHfB pilot", ids[0])
@@ -106,8 +107,8 @@ func TestSettingStatesGauge(t *testing.T) {
 	wantGauge(t, "conflict", fresh(), want)
 
 	// Another tenant's device counts too.
-	b := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(b, "bob@fabrikam.com", device.CSRWindows)
+	b := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(b, "bob@fabrikam.com", enroll.CSRWindows)
 	fab := e.importProfileIn(fabrikamTen, "deviceConfigurations", customAllowListExport)
 	e.assignIn(fabrikamTen, "deviceConfigurations", fab, `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}]}`)
 	e.syncUntilState(b, fabrikamTen, allowSuffix, store.SettingSucceeded)
@@ -151,8 +152,8 @@ func TestEnrollmentAndSignInMetrics(t *testing.T) {
 			t.Errorf("%s{%s=%q} = %v, want %v", name, label, value, got, n)
 		}
 	}
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	want("hellomdm_enrollments_total", "event", "enrolled", 1)
 	want("hellomdm_enrollments_total", "event", "refused", 0)
 

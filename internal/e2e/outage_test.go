@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -130,8 +132,8 @@ func checkEdges(t *testing.T, e *env, cert *tls.Certificate, cases []edgeCase) {
 func prepareOutage(t *testing.T, e *env) (*device.Agent, *tls.Certificate) {
 	t.Helper()
 	e.consent(contosoTenant, true)
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	if _, err := a.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}

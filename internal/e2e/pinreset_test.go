@@ -19,7 +19,11 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/omadm"
+	"github.com/hellomdm/hellomdm/device/pinreset"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
@@ -44,7 +48,7 @@ const (
 var cheapKDF = hello.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 // pinAgent opens an agent with a cheap Hello KDF.
-func (e *env) pinAgent(id device.Identity) *device.Agent {
+func (e *env) pinAgent(id identity.Identity) *device.Agent {
 	e.t.Helper()
 	kdf := cheapKDF
 	a, err := device.Open(e.t.TempDir(), device.Options{Identity: &id, HTTPTimeout: 30 * time.Second, HelloKDF: &kdf})
@@ -212,7 +216,7 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-func (e *env) sync(a *device.Agent) device.Report {
+func (e *env) sync(a *device.Agent) omadm.Report {
 	e.t.Helper()
 	rep, err := a.Sync(context.Background())
 	if err != nil {
@@ -248,7 +252,7 @@ func status(t *testing.T, a *device.Agent) string {
 
 func wantServiceCode(t *testing.T, err error, code string) {
 	t.Helper()
-	var se *device.ServiceError
+	var se *pinreset.ServiceError
 	if !errors.As(err, &se) || se.Code != code {
 		t.Fatalf("err = %v, want a service refusal %s", err, code)
 	}
@@ -257,9 +261,9 @@ func wantServiceCode(t *testing.T, err error, code string) {
 func TestPinResetEndToEnd(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
-	id := newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro)
+	id := newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro)
 	a := e.pinAgent(id)
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := id.DeviceID
 	const upn = "alice@contoso.com"
 
@@ -296,7 +300,7 @@ func TestPinResetEndToEnd(t *testing.T) {
 	}
 	path := containerFile(t, a)
 	before := readFile(t, path)
-	_, err = a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive, Password: password, NewPIN: "13572468"})
+	_, err = a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive, Password: password, NewPIN: "13572468"})
 	var ref *hello.RefusalError
 	if !errors.As(err, &ref) || ref.Row != hello.RowTenantNotOnboarded {
 		t.Fatalf("reset before consent: %v, want row %s", err, hello.RowTenantNotOnboarded)
@@ -324,7 +328,7 @@ func TestPinResetEndToEnd(t *testing.T) {
 	}
 
 	nd := func(pw, otp, token, newPIN string) error {
-		_, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+		_, err := a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 			Password: pw, OTP: otp, AccessToken: token, NewPIN: newPIN})
 		return err
 	}
@@ -350,7 +354,7 @@ func TestPinResetEndToEnd(t *testing.T) {
 	unchanged("wrong credentials", before)
 
 	// Non-destructive reset: same key, new PIN.
-	res, err = a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+	res, err = a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 		Password: password, OTP: otp.next(), NewPIN: "13572468"})
 	if err != nil {
 		t.Fatalf("non-destructive reset: %v", err)
@@ -409,21 +413,21 @@ func TestPinResetEndToEnd(t *testing.T) {
 
 	// An entry point the matrix refuses for this join and trust type.
 	before = readFile(t, path)
-	if err := a.SetJoin(device.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}); err != nil {
+	if err := a.SetJoin(identity.JoinState{Join: hello.HybridJoined, Trust: hello.KeyTrust, Account: hello.Enterprise}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.Destructive,
+	_, err = a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.Destructive,
 		DCReachable: true, Password: password, OTP: "123456", NewPIN: "97531864"})
 	if !errors.As(err, &ref) || ref.Row != hello.RowHybridKeyTrustAboveLock || !strings.Contains(err.Error(), ref.Row) {
 		t.Fatalf("hybrid key trust above lock: %v", err)
 	}
 	unchanged("matrix refusal", before)
-	if err := a.SetJoin(device.DefaultJoinState); err != nil {
+	if err := a.SetJoin(identity.DefaultJoinState); err != nil {
 		t.Fatal(err)
 	}
 
 	// Destructive reset: new key, protector again because recovery is on.
-	res, err = a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.Settings, Kind: hello.Destructive,
+	res, err = a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.Settings, Kind: hello.Destructive,
 		Password: password, OTP: otp.next(), NewPIN: "97531864"})
 	if err != nil {
 		t.Fatalf("destructive reset: %v", err)
@@ -453,7 +457,7 @@ func TestPinResetEndToEnd(t *testing.T) {
 		t.Errorf("devices with DestructiveOnly = %v, want %s", ids, did)
 	}
 	before = readFile(t, path)
-	_, err = a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive, Password: password, NewPIN: "11223344"})
+	_, err = a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive, Password: password, NewPIN: "11223344"})
 	if !errors.As(err, &ref) || ref.Row != hello.RowRecoveryDisabled {
 		t.Errorf("non-destructive reset with the policy off: %v", err)
 	}
@@ -508,10 +512,10 @@ func rewriteCiphertext(t *testing.T, file []byte, mutate func([]byte) []byte) []
 
 // federatedBob enrolls bob@fabrikam.com on a new agent, then federates fabrikam to
 // adfs.fabrikam.com (hellomdm runs no AD FS for the enrollment page).
-func (e *env) federatedBob(id device.Identity) *device.Agent {
+func (e *env) federatedBob(id identity.Identity) *device.Agent {
 	e.t.Helper()
 	a := e.pinAgent(id)
-	e.enroll(a, "bob@fabrikam.com", device.CSRWindows)
+	e.enroll(a, "bob@fabrikam.com", enroll.CSRWindows)
 	if st := e.api(http.MethodPatch, "/tenants/"+fabrikamTen, map[string]any{"federationHost": fabrikamHost}, nil); st != http.StatusOK {
 		e.t.Fatalf("federating fabrikam: HTTP %d", st)
 	}
@@ -523,7 +527,7 @@ func TestPinResetFederatedWebSignIn(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	const upn = "bob@fabrikam.com"
-	a := e.federatedBob(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionEnterprise))
+	a := e.federatedBob(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionEnterprise))
 	e.consent(fabrikamTen, true)
 	// PIN recovery on through fabrikam's own settings catalog profile ({tenantid} resolves to
 	// fabrikam), assigned to a group holding the device.
@@ -539,9 +543,9 @@ func TestPinResetFederatedWebSignIn(t *testing.T) {
 
 	for _, from := range []hello.EntryPoint{hello.AboveLock, hello.Settings} {
 		before := readFile(t, path)
-		_, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: from, Kind: hello.NonDestructive,
+		_, err := a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: from, Kind: hello.NonDestructive,
 			Password: password, OTP: otp.next(), NewPIN: "2468"})
-		var we *device.WebSignInError
+		var we *pinreset.WebSignInError
 		if !errors.As(err, &we) || we.Host != fabrikamHost ||
 			!strings.Contains(err.Error(), "We can't open that page right now ("+fabrikamHost+" is not in ConfigureWebSignInAllowedUrls)") {
 			t.Fatalf("reset from %s without the allow list: %v", from, err)
@@ -559,7 +563,7 @@ func TestPinResetFederatedWebSignIn(t *testing.T) {
 	if urls := a.Policy().WebSignInAllowedURLs; !slices.Equal(urls, []string{fabrikamHost, "login.microsoftonline.com"}) {
 		t.Fatalf("allow list on the device = %q", urls)
 	}
-	res, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+	res, err := a.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 		Password: password, OTP: otp.next(), NewPIN: "2468"})
 	if err != nil {
 		t.Fatalf("reset with the allow list: %v", err)

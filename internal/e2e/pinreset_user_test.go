@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	devreset "github.com/hellomdm/hellomdm/device/pinreset"
 	"github.com/hellomdm/hellomdm/pinreset"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
@@ -88,10 +91,10 @@ func TestPinResetProtectorBoundToUser(t *testing.T) {
 	// Alice enrolled with her UPN in another case than the directory's: the label
 	// lower-cases it on both sides.
 	const aliceUPN, carolUPN = "Alice@Contoso.com", "carol@contoso.com"
-	alice := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(alice, aliceUPN, device.CSRWindows)
-	carolDev := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(carolDev, carolUPN, device.CSRWindows)
+	alice := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(alice, aliceUPN, enroll.CSRWindows)
+	carolDev := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(carolDev, carolUPN, enroll.CSRWindows)
 	e.pinRecoveryFor(alice, carolDev)
 	e.consent(contosoTenant, true)
 
@@ -113,7 +116,7 @@ func TestPinResetProtectorBoundToUser(t *testing.T) {
 	if err := os.WriteFile(carolPath, stolen, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = carolDev.ResetPIN(ctx, device.ResetPINRequest{UPN: carolUPN, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+	_, err = carolDev.ResetPIN(ctx, devreset.Request{UPN: carolUPN, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 		Password: password, OTP: carolOTP.next(), NewPIN: "13572468"})
 	wantServiceCode(t, err, "bad_ciphertext")
 	if !bytes.Equal(stolen, readFile(t, carolPath)) {
@@ -123,7 +126,7 @@ func TestPinResetProtectorBoundToUser(t *testing.T) {
 
 	// Alice's (shared) device, alice's own container, carol's MFA token.
 	aliceBefore := readFile(t, alicePath)
-	_, err = alice.ResetPIN(ctx, device.ResetPINRequest{UPN: aliceUPN, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+	_, err = alice.ResetPIN(ctx, devreset.Request{UPN: aliceUPN, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 		AccessToken: e.mint(time.Now(), contosoTenant, carol.ID, carolUPN, true), NewPIN: "13572468"})
 	wantServiceCode(t, err, "bad_ciphertext")
 	if !bytes.Equal(aliceBefore, readFile(t, alicePath)) {
@@ -138,11 +141,11 @@ func TestPinResetProtectorBoundToUser(t *testing.T) {
 	if err := os.WriteFile(carolPath, carolOrig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := carolDev.ResetPIN(ctx, device.ResetPINRequest{UPN: carolUPN, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+	if _, err := carolDev.ResetPIN(ctx, devreset.Request{UPN: carolUPN, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 		Password: password, OTP: carolOTP.next(), NewPIN: "13572468"}); err != nil {
 		t.Fatalf("carol's non-destructive reset of her own container: %v", err)
 	}
-	res, err := alice.ResetPIN(ctx, device.ResetPINRequest{UPN: aliceUPN, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
+	res, err := alice.ResetPIN(ctx, devreset.Request{UPN: aliceUPN, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
 		Password: password, OTP: aliceOTP.next(), NewPIN: "97531864"})
 	if err != nil {
 		t.Fatalf("alice's non-destructive reset: %v", err)
@@ -174,8 +177,8 @@ func TestPinResetReplacesV1Protector(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	const upn = "alice@contoso.com"
-	a := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, upn, device.CSRWindows)
+	a := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, upn, enroll.CSRWindows)
 	e.pinRecoveryFor(a)
 	e.consent(contosoTenant, true)
 	if res, err := a.ProvisionHello(ctx, upn, firstPIN); err != nil || res.CanReset != hello.CanResetDestructiveAndNonDestructive {
@@ -207,7 +210,7 @@ func TestPinResetReplacesV1Protector(t *testing.T) {
 	if s := status(t, a); !strings.Contains(s, "CanReset : DestructiveOnly") || !strings.Contains(s, "PinResetProtector : outdated") {
 		t.Errorf("status with a version 1 protector:\n%s", s)
 	}
-	_, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
+	_, err := a.ResetPIN(ctx, devreset.Request{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
 		Password: password, OTP: otp.next(), NewPIN: "13572468"})
 	var ref *hello.RefusalError
 	if !errors.As(err, &ref) || ref.Row != hello.RowProtectorMissing {
@@ -229,7 +232,7 @@ func TestPinResetReplacesV1Protector(t *testing.T) {
 	if s := status(t, a); !strings.Contains(s, "PinResetProtector : present") {
 		t.Errorf("status after the replacement:\n%s", s)
 	}
-	if _, err := a.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
+	if _, err := a.ResetPIN(ctx, devreset.Request{UPN: upn, EntryPoint: hello.Settings, Kind: hello.NonDestructive,
 		Password: password, OTP: otp.next(), NewPIN: "13572468"}); err != nil {
 		t.Fatalf("non-destructive reset after the replacement: %v", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -93,8 +95,8 @@ func TestPolicyAssignmentEndToEnd(t *testing.T) {
 	agents := make([]*device.Agent, 3)
 	ids := make([]string, 3)
 	for i, upn := range []string{"alice@contoso.com", "carol@contoso.com", "carol@contoso.com"} {
-		agents[i] = e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-		e.enroll(agents[i], upn, device.CSRWindows)
+		agents[i] = e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+		e.enroll(agents[i], upn, enroll.CSRWindows)
 		ids[i] = agents[i].Identity().DeviceID
 	}
 	const (
@@ -189,8 +191,8 @@ func TestPolicyAssignmentEndToEnd(t *testing.T) {
 // Two profiles giving EnablePinRecovery different values: conflict, and nothing is sent.
 func TestPolicyConflictEndToEnd(t *testing.T) {
 	e := start(t)
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
 	all := `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}]}`
 	on := e.importProfile("configurationPolicies", catalogPinRecoveryExport)

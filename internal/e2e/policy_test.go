@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -24,13 +26,13 @@ const (
 func TestPinRecoveryPolicyDelivery(t *testing.T) {
 	e := start(t)
 	var hookCalls []bool
-	id := newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro)
+	id := newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro)
 	a, err := device.Open(t.TempDir(), device.Options{Identity: &id,
 		OnPinRecoveryChanged: func(enabled bool) error { hookCalls = append(hookCalls, enabled); return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := id.DeviceID
 	ctx := context.Background()
 
@@ -98,7 +100,7 @@ func TestPinRecoveryPolicyDelivery(t *testing.T) {
 	if d.State != store.DeviceUnenrolled {
 		t.Errorf("server device state = %s, want %s", d.State, store.DeviceUnenrolled)
 	}
-	if _, err := a.Sync(ctx); !errors.Is(err, device.ErrNotEnrolled) {
+	if _, err := a.Sync(ctx); !errors.Is(err, enroll.ErrNotEnrolled) {
 		t.Errorf("sync after unenroll: %v, want ErrNotEnrolled", err)
 	}
 	if _, hdr, err := e.checkin(cert, did); err != nil || hdr != syncml.StatusForbidden {
@@ -110,8 +112,8 @@ func TestPinRecoveryPolicyDelivery(t *testing.T) {
 // takes EnablePinRecovery (1703 and later).
 func TestPolicyOnOldWindows(t *testing.T) {
 	e := start(t)
-	a := e.agent(newIdentity(t, device.OSVersionWindows10v1709, device.EditionEnterprise))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows10v1709, identity.EditionEnterprise))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
 	pin := e.queue(contosoTenant, did, server.CommandRequest{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "true"})
 	allow := e.queue(contosoTenant, did, server.CommandRequest{Verb: "Replace", LocURI: allowListURI, Format: "chr", Data: allowList})

@@ -4,7 +4,8 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/server"
 )
@@ -14,8 +15,8 @@ import (
 // profile still sets is not reported as being removed.
 func TestDeletedProfileStatusFollowsRemoval(t *testing.T) {
 	e := start(t)
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRWindows)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
 	const route = "deviceConfigurations"
 	all := `{"assignments":[{"target":{"@odata.type":"#microsoft.graph.allDevicesAssignmentTarget"}}]}`

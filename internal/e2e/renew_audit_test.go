@@ -8,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
+	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -37,13 +38,13 @@ func TestRenewal(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name  string
-		shape device.CSRShape
+		shape enroll.CSRShape
 	}{
-		{"Windows CSR (RSA, PKCS#7 signed with RSA)", device.CSRWindows},
-		{"clean CSR (P-256)", device.CSRClean},
+		{"Windows CSR (RSA, PKCS#7 signed with RSA)", enroll.CSRWindows},
+		{"clean CSR (P-256)", enroll.CSRClean},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+			a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
 			e.enroll(a, "alice@contoso.com", tc.shape)
 			did := a.Identity().DeviceID
 			if _, err := a.Sync(ctx); err != nil {
@@ -111,8 +112,8 @@ func TestRenewal(t *testing.T) {
 // goes pending → succeeded as the device syncs, and to removed when the device leaves it.
 func TestSettingStateAuditEvents(t *testing.T) {
 	e := start(t)
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, "alice@contoso.com", device.CSRClean)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, "alice@contoso.com", enroll.CSRClean)
 	did := a.Identity().DeviceID
 	const pinSuffix = "/PassportForWork/" + contosoTenant + "/Policies/EnablePinRecovery"
 

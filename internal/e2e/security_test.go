@@ -19,7 +19,10 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/pinreset"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
@@ -144,13 +147,13 @@ func TestEnrollmentPasswordGuessingLocksOut(t *testing.T) {
 	}
 
 	// The real agent, right password: no certificate.
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	err := a.Enroll(context.Background(), device.EnrollRequest{ServerURL: e.url, UPN: "alice@contoso.com", Password: password, RootCAs: e.app.CA.Pool()})
-	var fe *device.FaultError
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	err := a.Enroll(context.Background(), enroll.Request{ServerURL: e.url, UPN: "alice@contoso.com", Password: password, RootCAs: e.app.CA.Pool()})
+	var fe *enroll.FaultError
 	if !errors.As(err, &fe) || fe.Subcode != "s:Authentication" {
 		t.Fatalf("agent enrollment while locked out: %v, want an s:Authentication fault", err)
 	}
-	if a.Enrollment().State != device.StateNotEnrolled {
+	if a.Enrollment().State != enroll.StateNotEnrolled {
 		t.Errorf("agent state = %s, want not enrolled", a.Enrollment().State)
 	}
 	// One limit for every endpoint that checks a password.
@@ -222,23 +225,23 @@ func TestEnrollmentTokenSingleUse(t *testing.T) {
 		t.Errorf("enrollment token lifetime %v, want %v", got, server.DefaultEnrollmentTokenLifetime)
 	}
 
-	enroll := func(a *device.Agent) error {
-		return a.Enroll(context.Background(), device.EnrollRequest{ServerURL: e.url, UPN: "bob@fabrikam.com", Token: tok, RootCAs: e.app.CA.Pool()})
+	enrollWithToken := func(a *device.Agent) error {
+		return a.Enroll(context.Background(), enroll.Request{ServerURL: e.url, UPN: "bob@fabrikam.com", Token: tok, RootCAs: e.app.CA.Pool()})
 	}
-	first := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	if err := enroll(first); err != nil {
+	first := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	if err := enrollWithToken(first); err != nil {
 		t.Fatalf("first enrollment with the token (GetPolicies, then RequestSecurityToken): %v", err)
 	}
 	firstID := first.Identity().DeviceID
-	rogue := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
+	rogue := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
 	again := e.agent(first.Identity())
 	for name, a := range map[string]*device.Agent{"another device": rogue, "the same device again": again} {
-		err := enroll(a)
-		var fe *device.FaultError
+		err := enrollWithToken(a)
+		var fe *enroll.FaultError
 		if !errors.As(err, &fe) || fe.Step != "enroll" || fe.Subcode != "s:Authentication" {
 			t.Errorf("%s with a used token: %v, want an s:Authentication fault at enroll", name, err)
 		}
-		if a.Enrollment().State != device.StateNotEnrolled {
+		if a.Enrollment().State != enroll.StateNotEnrolled {
 			t.Errorf("%s: state %s after the refusal", name, a.Enrollment().State)
 		}
 	}
@@ -259,7 +262,7 @@ func TestEnrollmentTokenSingleUse(t *testing.T) {
 	if _, tok = e.idpToken("bob@fabrikam.com", password, idp.AudienceEnrollment); tok == "" {
 		t.Fatal("second enrollment token refused")
 	}
-	if err := enroll(rogue); err != nil {
+	if err := enrollWithToken(rogue); err != nil {
 		t.Errorf("enrollment with a fresh token: %v", err)
 	}
 }
@@ -294,10 +297,10 @@ func TestPinResetTokenSingleUse(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
 	const upn = "alice@contoso.com"
-	a := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, upn, device.CSRWindows)
-	other := e.pinAgent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(other, upn, device.CSRWindows)
+	a := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, upn, enroll.CSRWindows)
+	other := e.pinAgent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(other, upn, enroll.CSRWindows)
 	e.pinRecoveryFor(a, other)
 	e.consent(contosoTenant, true)
 	for _, ag := range []*device.Agent{a, other} {
@@ -308,7 +311,7 @@ func TestPinResetTokenSingleUse(t *testing.T) {
 	otp := e.enrollTOTP(contosoTenant, "u-alice")
 	tok := e.idpTokenOTP(upn, password, otp.next(), idp.AudiencePINReset)
 	reset := func(ag *device.Agent, newPIN string) error {
-		_, err := ag.ResetPIN(ctx, device.ResetPINRequest{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
+		_, err := ag.ResetPIN(ctx, pinreset.Request{UPN: upn, EntryPoint: hello.AboveLock, Kind: hello.NonDestructive,
 			AccessToken: tok, NewPIN: newPIN})
 		return err
 	}
@@ -417,6 +420,6 @@ func TestSignInPageReturnAddress(t *testing.T) {
 	}
 
 	// Windows' own flow: the agent's web sign-in with its ms-app:// appru enrolls.
-	a := e.agent(newIdentity(t, device.OSVersionWindows11v23H2, device.EditionPro))
-	e.enroll(a, upn, device.CSRClean)
+	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
+	e.enroll(a, upn, enroll.CSRClean)
 }

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 )
 
 // Config is what one load run does.
@@ -245,7 +246,7 @@ func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSo
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Enroll(ctx, device.EnrollRequest{ServerURL: cfg.ServerURL, UPN: upn, Token: tok, RootCAs: cfg.RootCAs, CSRShape: device.CSRClean}); err != nil {
+	if err := a.Enroll(ctx, enroll.Request{ServerURL: cfg.ServerURL, UPN: upn, Token: tok, RootCAs: cfg.RootCAs, CSRShape: enroll.CSRClean}); err != nil {
 		return nil, err
 	}
 	tlsCfg, err := a.ClientTLS()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/device"
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/internal/testbin"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/server"
@@ -112,7 +113,7 @@ func TestScaleOut(t *testing.T) {
 			if st != http.StatusOK || own.Token == "" {
 				err = fmt.Errorf("enrollment token: HTTP %d", st)
 			} else {
-				err = a.Enroll(context.Background(), device.EnrollRequest{ServerURL: lbURL, UPN: upn, Token: own.Token, RootCAs: roots, CSRShape: device.CSRClean})
+				err = a.Enroll(context.Background(), enroll.Request{ServerURL: lbURL, UPN: upn, Token: own.Token, RootCAs: roots, CSRShape: enroll.CSRClean})
 			}
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device"
+	devenroll "github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/server"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
@@ -135,7 +136,7 @@ func enroll(t *testing.T, c *adminclient.Client, base, dir string) string {
 	check(t, "LoadCAFile", err)
 	a, err := device.Open(t.TempDir(), device.Options{})
 	check(t, "device.Open", err)
-	err = a.Enroll(context.Background(), device.EnrollRequest{ServerURL: base, UPN: "alice@contoso.com", Password: "Correct horse 1", RootCAs: pool})
+	err = a.Enroll(context.Background(), devenroll.Request{ServerURL: base, UPN: "alice@contoso.com", Password: "Correct horse 1", RootCAs: pool})
 	check(t, "Enroll", err)
 	devs, err := c.Devices(context.Background(), tid, adminclient.DeviceFilter{})
 	check(t, "Devices", err)

@@ -1,4 +1,4 @@
-package device
+package enroll
 
 import (
 	"crypto"
@@ -40,8 +40,8 @@ func ParseCSRShape(s string) (CSRShape, error) {
 	return "", fmt.Errorf("CSR shape %q: want windows or clean", s)
 }
 
-// newKeyAndCSR makes the client key and its DER PKCS#10 request in the given shape.
-func newKeyAndCSR(shape CSRShape, deviceID string, rnd io.Reader) (crypto.Signer, []byte, error) {
+// NewKeyAndCSR makes the client key and its DER PKCS#10 request in the given shape.
+func NewKeyAndCSR(shape CSRShape, deviceID string, rnd io.Reader) (crypto.Signer, []byte, error) {
 	switch shape {
 	case CSRClean:
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rnd)

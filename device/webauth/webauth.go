@@ -1,14 +1,27 @@
-package device
+// Package webauth is the device's sign-in at hellomdm's identity provider during
+// enrollment: the federated web sign-in (MS-MDE2 federated authentication, docs/protocol.md
+// A.5) with its tolerant form scanner, the redirect to a federated tenant's own identity
+// provider, and what the device reads of the answers (the token's tenant, the tenant of an
+// OnPremise user from /idp/signin-info). The HTTP contracts are documented in
+// pinreset/idp/doc.go, which the device does not import.
+package webauth
 
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/hellomdm/hellomdm/device/internal/httpx"
 )
 
 // appru is the Web Authentication Broker callback Windows gives the sign-in page
@@ -153,11 +166,11 @@ func errorText(page []byte) string {
 	return strings.TrimSpace(html.UnescapeString(s))
 }
 
-// webSignIn runs the federated web authentication (docs/protocol.md A.5): open
+// WebSignIn runs the federated web authentication (docs/protocol.md A.5): open
 // AuthenticationServiceUrl with appru and login_hint, fill the form (keeping its hidden
 // fields, such as the nonce), post it, and take wresult from the page that posts back to
 // appru — which the Web Authentication Broker intercepts instead of navigating.
-func (a *Agent) webSignIn(ctx context.Context, c *http.Client, authURL, upn, password, otp string) (string, error) {
+func WebSignIn(ctx context.Context, c *http.Client, authURL, upn, password, otp string) (string, error) {
 	u, err := url.Parse(authURL)
 	if err != nil || u.Scheme != "https" {
 		return "", fmt.Errorf("web sign-in: AuthenticationServiceUrl %q is not an https URL", authURL)
@@ -170,14 +183,14 @@ func (a *Agent) webSignIn(ctx context.Context, c *http.Client, authURL, upn, pas
 	if err != nil {
 		return "", fmt.Errorf("web sign-in: %w", err)
 	}
-	resp, err := do(ctx, c, req)
+	resp, err := httpx.Do(ctx, c, req)
 	if err != nil {
 		return "", fmt.Errorf("web sign-in: opening %s: %w", u.Redacted(), err)
 	}
 	switch resp.Status {
 	case http.StatusOK:
 	case http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect:
-		return a.federatedSignIn(ctx, c, u, resp.Header.Get("Location"), upn, password, otp)
+		return federatedSignIn(ctx, c, u, resp.Header.Get("Location"), upn, password, otp)
 	default:
 		return "", fmt.Errorf("web sign-in: %s answered HTTP %d", u.Host, resp.Status)
 	}
@@ -207,7 +220,7 @@ func (a *Agent) webSignIn(ctx context.Context, c *http.Client, authURL, upn, pas
 		return "", fmt.Errorf("web sign-in: %w", err)
 	}
 	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err = do(ctx, c, post)
+	resp, err = httpx.Do(ctx, c, post)
 	if err != nil {
 		return "", fmt.Errorf("web sign-in: posting credentials: %w", err)
 	}
@@ -245,7 +258,7 @@ const audienceEnrollment = "urn:hellomdm:enrollment"
 // that host. Only an https redirect to another host is followed; Windows' enrollment broker
 // opens it without consulting ConfigureWebSignInAllowedUrls, which governs the lock screen's
 // web sign-in, not enrollment.
-func (a *Agent) federatedSignIn(ctx context.Context, c *http.Client, from *url.URL, location, upn, password, otp string) (string, error) {
+func federatedSignIn(ctx context.Context, c *http.Client, from *url.URL, location, upn, password, otp string) (string, error) {
 	to, err := from.Parse(location)
 	if err != nil || to.Scheme != "https" || to.Host == "" {
 		return "", fmt.Errorf("web sign-in: %s redirected to %q, not an https URL", from.Host, location)
@@ -268,8 +281,8 @@ func (a *Agent) federatedSignIn(ctx context.Context, c *http.Client, from *url.U
 		return "", fmt.Errorf("web sign-in: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(federationHostHeader, host)
-	resp, err := do(ctx, c, req)
+	req.Header.Set(FederationHostHeader, host)
+	resp, err := httpx.Do(ctx, c, req)
 	if err != nil {
 		return "", fmt.Errorf("web sign-in at %s: %w", host, err)
 	}
@@ -283,9 +296,83 @@ func (a *Agent) federatedSignIn(ctx context.Context, c *http.Client, from *url.U
 		}
 		return "", fmt.Errorf("web sign-in at %s refused (HTTP %d): %s", host, resp.Status, msg)
 	}
-	tok, err := parseTokenBody(resp.Body)
+	tok, err := ParseTokenBody(resp.Body)
 	if err != nil {
 		return "", fmt.Errorf("web sign-in at %s: %w", host, err)
 	}
 	return tok, nil
+}
+
+// Of hellomdm's identity provider contract (pinreset/idp/doc.go).
+const (
+	// FederationHostHeader is the simulated federation contract: the device's web sign-in
+	// asserts which third-party identity provider host it reached.
+	FederationHostHeader = "X-Hellomdm-Federation-Host"
+	// MaxTokenLen bounds a token the device accepts or forwards.
+	MaxTokenLen = 16 << 10
+)
+
+// ErrBadResponse is wrapped when the server's answer is not what the contract promises.
+var ErrBadResponse = errors.New("unexpected answer from the server")
+
+// ParseTokenBody reads the token of an identity provider's {"token": …} answer.
+func ParseTokenBody(body []byte) (string, error) {
+	var b struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return "", fmt.Errorf("decoding the sign-in answer: %w: %v", ErrBadResponse, err)
+	}
+	if b.Token == "" || len(b.Token) > MaxTokenLen || strings.ContainsAny(b.Token, " \t\r\n") {
+		return "", fmt.Errorf("decoding the sign-in answer: %w: no usable token", ErrBadResponse)
+	}
+	return b.Token, nil
+}
+
+// TokenTenant reads the tid claim of a JWT web-auth token without verifying it: the device
+// only uses it to name its tenant; the server verifies the token.
+func TokenTenant(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var claims struct {
+		TID string `json:"tid"`
+	}
+	if json.Unmarshal(raw, &claims) != nil || !isGUID(claims.TID) {
+		return ""
+	}
+	return strings.ToLower(claims.TID)
+}
+
+// LookupTenant asks hellomdm's identity provider which tenant owns the UPN
+// (GET /idp/signin-info, a hellomdm endpoint, not MS-MDE2). Best effort: "" when unknown.
+func LookupTenant(ctx context.Context, c *http.Client, log *slog.Logger, base *url.URL, upn string) string {
+	u := base.JoinPath("/idp/signin-info")
+	u.RawQuery = url.Values{"upn": {upn}}.Encode()
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := httpx.Do(ctx, c, req)
+	if err != nil || resp.Status != http.StatusOK {
+		log.Info("tenant of the enrolled user unknown", "upn", upn)
+		return ""
+	}
+	var info struct {
+		TenantID string `json:"tenantId"`
+	}
+	if json.Unmarshal(resp.Body, &info) != nil || !isGUID(info.TenantID) {
+		return ""
+	}
+	return strings.ToLower(info.TenantID)
+}
+
+func isGUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
 }

@@ -1,4 +1,8 @@
-package device
+// Package identity holds the facts of the simulated Windows device: what it says about
+// itself (Identity: in the MS-MDE2 AdditionalContext, DevInfo/DevDetail and every SyncHdr)
+// and how it is joined (JoinState: join type, Hello trust model, account type), which decide
+// which PIN resets are possible.
+package identity
 
 import (
 	"crypto/rand"
@@ -39,9 +43,9 @@ const (
 	OSVersionWindows11v23H2 = "10.0.22631.2428"
 )
 
-// NewIdentity returns a fresh identity of a Windows 11 Pro virtual machine with random
+// New returns a fresh identity of a Windows 11 Pro virtual machine with random
 // DeviceID, HWDevID, name and MAC addresses drawn from rnd (crypto/rand when nil).
-func NewIdentity(rnd io.Reader) (Identity, error) {
+func New(rnd io.Reader) (Identity, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}

@@ -1,4 +1,4 @@
-package device
+package enroll
 
 import (
 	"crypto/x509"
@@ -7,12 +7,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hellomdm/hellomdm/device/omadm"
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
-// provisioning is what the agent takes from the wap-provisioningdoc of the RSTR
+// Provisioning is what the agent takes from the wap-provisioningdoc of the RSTR
 // (MS-MDE2 2.2.9.1; docs/protocol.md A.9).
-type provisioning struct {
+type Provisioning struct {
 	RootCA        *x509.Certificate
 	ClientCert    *x509.Certificate
 	Addr          string // APPLICATION ADDR: the management URL
@@ -20,7 +21,7 @@ type provisioning struct {
 	EntDMID       string
 	EntDeviceName string
 	UPN           string
-	Poll          PollSchedule
+	Poll          omadm.PollSchedule
 	HasPoll       bool
 	Renew         RenewSchedule // CertificateStore My/WSTEP/Renew, CSP defaults filled in
 }
@@ -28,17 +29,17 @@ type provisioning struct {
 // parseProvisioningDoc reads the document (mde2.ParseProvisioningDoc) and takes what the
 // agent needs from it. Parm and characteristic names are case sensitive (w7 APPLICATION
 // CSP); thumbprint characteristics must match their certificate.
-func parseProvisioningDoc(data []byte) (*provisioning, error) {
+func parseProvisioningDoc(data []byte) (*Provisioning, error) {
 	doc, err := mde2.ParseProvisioningDoc(data)
 	if err != nil {
-		return nil, fmt.Errorf("reading provisioning document: %w", err)
+		return nil, fmt.Errorf("reading Provisioning document: %w", err)
 	}
-	p := &provisioning{}
+	p := &Provisioning{}
 	for _, c := range doc.Characteristics {
 		var err error
 		switch c.Type {
 		case "CertificateStore":
-			if err = p.certificateStore(c); err == nil {
+			if err = p.CertificateStore(c); err == nil {
 				err = p.renewSchedule(c)
 			}
 		case "APPLICATION":
@@ -47,20 +48,20 @@ func parseProvisioningDoc(data []byte) (*provisioning, error) {
 			err = p.dmClient(c)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading provisioning document: %w", err)
+			return nil, fmt.Errorf("reading Provisioning document: %w", err)
 		}
 	}
 	switch {
 	case p.RootCA == nil:
-		return nil, fmt.Errorf("reading provisioning document: no root certificate in CertificateStore/Root/System")
+		return nil, fmt.Errorf("reading Provisioning document: no root certificate in CertificateStore/Root/System")
 	case p.ClientCert == nil:
-		return nil, fmt.Errorf("reading provisioning document: no client certificate in CertificateStore/My")
+		return nil, fmt.Errorf("reading Provisioning document: no client certificate in CertificateStore/My")
 	case p.Addr == "" || p.ProviderID == "":
-		return nil, fmt.Errorf("reading provisioning document: APPLICATION lacks ADDR or PROVIDER-ID")
+		return nil, fmt.Errorf("reading Provisioning document: APPLICATION lacks ADDR or PROVIDER-ID")
 	}
 	u, err := url.Parse(p.Addr)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("reading provisioning document: ADDR %q is not an https URL", p.Addr)
+		return nil, fmt.Errorf("reading Provisioning document: ADDR %q is not an https URL", p.Addr)
 	}
 	return p, nil
 }
@@ -84,7 +85,9 @@ func certIn(e *mde2.Characteristic, where string) (*x509.Certificate, error) {
 	return found, nil
 }
 
-func (p *provisioning) certificateStore(c *mde2.Characteristic) error {
+// CertificateStore reads the root and client certificates of a CertificateStore
+// characteristic (also the whole provisioning document of a renewal, MS-MDE2 3.5).
+func (p *Provisioning) CertificateStore(c *mde2.Characteristic) error {
 	var err error
 	if sys := c.Child("Root").Child("System"); sys != nil {
 		if p.RootCA, err = certIn(sys, "Root/System"); err != nil {
@@ -110,8 +113,8 @@ func (p *provisioning) certificateStore(c *mde2.Characteristic) error {
 // MY/WSTEP/Renew): parms left out take the CSP defaults, values outside the CSP ranges are
 // refused as Windows refuses them. A renewal's document does not change the schedule: Windows
 // sets the renewal period only at enrollment (certificate-renewal-windows-mdm).
-func (p *provisioning) renewSchedule(store *mde2.Characteristic) error {
-	p.Renew = RenewSchedule{ROBOSupport: true, RenewPeriod: cspRenewPeriodDays, RetryInterval: cspRetryIntervalDays}
+func (p *Provisioning) renewSchedule(store *mde2.Characteristic) error {
+	p.Renew = RenewSchedule{ROBOSupport: true, RenewPeriod: RenewPeriodDefault, RetryInterval: RetryIntervalDefault}
 	r := store.Child("My").Child("WSTEP").Child("Renew")
 	switch v := r.Parm("ROBOSupport"); {
 	case v == "":
@@ -128,8 +131,8 @@ func (p *provisioning) renewSchedule(store *mde2.Characteristic) error {
 			continue
 		}
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > cspMaxRenewDays {
-			return fmt.Errorf("CertificateStore My/WSTEP/Renew/%s %q is not 1 to %d days", name, v, cspMaxRenewDays)
+		if err != nil || n < 1 || n > MaxRenewDays {
+			return fmt.Errorf("CertificateStore My/WSTEP/Renew/%s %q is not 1 to %d days", name, v, MaxRenewDays)
 		}
 		*dst = n
 	}
@@ -140,7 +143,7 @@ func (p *provisioning) renewSchedule(store *mde2.Characteristic) error {
 	return nil
 }
 
-func (p *provisioning) dmClient(c *mde2.Characteristic) error {
+func (p *Provisioning) dmClient(c *mde2.Characteristic) error {
 	prov := c.Child("Provider")
 	if prov == nil {
 		return nil

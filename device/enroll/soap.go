@@ -1,4 +1,4 @@
-package device
+package enroll
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hellomdm/hellomdm/device/internal/httpx"
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
 )
 
@@ -42,10 +43,10 @@ func (e *FaultError) Error() string {
 	return b.String()
 }
 
-// exchange posts one MS-MDE2 request to the URL to, with the addressing headers every
+// Exchange posts one MS-MDE2 request to the URL to, with the addressing headers every
 // Windows client request carries (a fresh urn:uuid MessageID, the anonymous ReplyTo, To)
-// and sec when not nil, and decodes the answer (soapResponse).
-func (a *Agent) exchange(ctx context.Context, c *http.Client, step, to, action string, sec *mde2.Security, body mde2.Body) (*mde2.Envelope, error) {
+// and sec when not nil, and decodes the answer (ParseResponse).
+func Exchange(ctx context.Context, c *http.Client, step, to, action string, sec *mde2.Security, body mde2.Body) (*mde2.Envelope, error) {
 	data, err := mde2.Marshal(mde2.Header{Action: action, MessageID: "urn:uuid:" + uuid.NewString(),
 		ReplyTo: mde2.AddressAnonymous, To: to, Security: sec}, body)
 	if err != nil {
@@ -56,17 +57,17 @@ func (a *Agent) exchange(ctx context.Context, c *http.Client, step, to, action s
 		return nil, fmt.Errorf("%s: %w", step, err)
 	}
 	req.Header.Set("Content-Type", mde2.ContentTypeSOAP)
-	req.Header.Set("User-Agent", userAgentEnroll)
-	resp, err := do(ctx, c, req)
+	req.Header.Set("User-Agent", httpx.UserAgentEnroll)
+	resp, err := httpx.Do(ctx, c, req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: posting to %s: %w", step, to, err)
 	}
-	return soapResponse(step, resp.Status, resp.Body)
+	return ParseResponse(step, resp.Status, resp.Body)
 }
 
-// soapResponse decodes a response envelope (mde2.DecodeResponse). A Fault becomes a
-// *FaultError; an answer other than HTTP 200 without one is an error.
-func soapResponse(step string, httpStatus int, data []byte) (*mde2.Envelope, error) {
+// ParseResponse decodes the response envelope of step (mde2.DecodeResponse). A Fault becomes
+// a *FaultError; an answer other than HTTP 200 without one is an error.
+func ParseResponse(step string, httpStatus int, data []byte) (*mde2.Envelope, error) {
 	env, err := mde2.DecodeResponse(data)
 	if err != nil {
 		return nil, fmt.Errorf("enrollment %s: %w (HTTP %d)", step, err, httpStatus)

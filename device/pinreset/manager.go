@@ -1,15 +1,91 @@
-package device
+package pinreset
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/identity"
+	"github.com/hellomdm/hellomdm/device/internal/statefile"
+	"github.com/hellomdm/hellomdm/device/resetpolicy"
 )
+
+// Device is what the manager reads of the device it runs on; the agent (package device)
+// provides it. Each function is safe for concurrent use.
+type Device struct {
+	Identity   func() identity.Identity
+	Join       func() identity.JoinState
+	Policy     func() resetpolicy.Policy
+	Enrollment func() enroll.Enrollment
+	// Credentials returns the device certificate and the provisioned root; it fails with
+	// enroll.ErrNotEnrolled on a device that is not enrolled.
+	Credentials func() (tls.Certificate, *x509.CertPool, error)
+}
+
+// Config configures a Manager.
+type Config struct {
+	// Dir is the device's state directory: the Hello containers are under Dir/hello, the
+	// manager's own files (hello-agent.json, pinreset-service.json) beside them.
+	Dir    string
+	Device Device
+	Rand   io.Reader
+	Now    func() time.Time
+	Log    *slog.Logger
+	// Timeout bounds each request to the server.
+	Timeout time.Duration
+	// KDF is the Argon2id cost of new Hello PIN protectors (nil: hello.DefaultKDFParams).
+	KDF *hello.KDFParams
+	// OnPinRecoveryChanged is called when the effective EnablePinRecovery changes, after the
+	// protector lifecycle ran; an error fails the change. May be nil.
+	OnPinRecoveryChanged func(enabled bool) error
+}
+
+// Manager is the enrolled user's Windows Hello and PIN reset on the device. Its methods are
+// safe for concurrent use.
+type Manager struct {
+	cfg Config
+	dev Device
+	log *slog.Logger
+
+	// helloMu serialises the Hello container operations. Lock order: the policy's lock,
+	// then helloMu, then the agent's; never read the policy while holding it.
+	helloMu sync.Mutex
+
+	mu  sync.Mutex   // guards svc
+	svc serviceState // what the device learned of its tenant's PIN reset service
+}
+
+// dirHello holds the Hello containers (device/hello) under the state directory.
+const dirHello = "hello"
+
+// Open returns the manager of the state directory cfg.Dir, creating its Hello directory.
+func Open(cfg Config) (*Manager, error) {
+	m := &Manager{cfg: cfg, dev: cfg.Device, log: cfg.Log}
+	if err := m.loadServiceState(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(m.HelloDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("creating Hello directory: %w", err)
+	}
+	return m, nil
+}
+
+func (m *Manager) path(name string) string { return filepath.Join(m.cfg.Dir, name) }
+
+// HelloDir is the directory holding the user's Windows Hello container (device/hello).
+func (m *Manager) HelloDir() string { return m.path(dirHello) }
 
 // The PIN reset protector lifecycle (docs/protocol.md D.2 and D.5; Learn "PIN reset", "How
 // nondestructive PIN reset works"): while PassportForWork EnablePinRecovery is true, the enrolled
@@ -104,20 +180,20 @@ type HelloResult struct {
 }
 
 // helloOptions are the options of every container operation: the agent's clock and KDF cost.
-func (a *Agent) helloOptions() []hello.Option {
-	opts := []hello.Option{hello.WithClock(a.opts.Now)}
-	if a.opts.HelloKDF != nil {
-		opts = append(opts, hello.WithKDFParams(*a.opts.HelloKDF))
+func (m *Manager) helloOptions() []hello.Option {
+	opts := []hello.Option{hello.WithClock(m.cfg.Now)}
+	if m.cfg.KDF != nil {
+		opts = append(opts, hello.WithKDFParams(*m.cfg.KDF))
 	}
 	return opts
 }
 
 // helloUser returns the enrolled user's UPN as stored, if upn names that user
 // (case-insensitively, as UPNs compare).
-func (a *Agent) helloUser(upn string) (string, error) {
-	enr := a.Enrollment()
-	if enr.State != StateEnrolled {
-		return "", ErrNotEnrolled
+func (m *Manager) helloUser(upn string) (string, error) {
+	enr := m.dev.Enrollment()
+	if enr.State != enroll.StateEnrolled {
+		return "", enroll.ErrNotEnrolled
 	}
 	if upn == "" || !strings.EqualFold(strings.TrimSpace(upn), enr.UPN) {
 		return "", fmt.Errorf("user %q: %w (%s)", upn, ErrNotHelloUser, enr.UPN)
@@ -125,9 +201,9 @@ func (a *Agent) helloUser(upn string) (string, error) {
 	return enr.UPN, nil
 }
 
-func (a *Agent) loadHelloState(upn string) (helloAgentState, error) {
+func (m *Manager) loadHelloState(upn string) (helloAgentState, error) {
 	var st helloAgentState
-	if _, err := readJSON(a.path(fileHelloAgent), &st); err != nil {
+	if _, err := statefile.ReadJSON(m.path(fileHelloAgent), &st); err != nil {
 		return helloAgentState{}, err
 	}
 	if st.UPN != upn {
@@ -136,27 +212,27 @@ func (a *Agent) loadHelloState(upn string) (helloAgentState, error) {
 	return st, nil
 }
 
-func (a *Agent) saveHelloState(st helloAgentState) error {
-	return writeJSON(a.path(fileHelloAgent), st)
+func (m *Manager) saveHelloState(st helloAgentState) error {
+	return statefile.WriteJSON(m.path(fileHelloAgent), st)
 }
 
-// pinRecoveryChanged is the policy hook: it runs the protector lifecycle, then the caller's
-// Options.OnPinRecoveryChanged. It runs with the policy lock held, so it must not read the
-// policy back.
-func (a *Agent) pinRecoveryChanged(enabled bool) error {
-	a.helloMu.Lock()
-	defer a.helloMu.Unlock()
-	upn := a.Enrollment().UPN
-	prev, err := a.loadHelloState(upn)
+// PinRecoveryChanged is the policy hook (resetpolicy.Open): it runs the protector lifecycle,
+// then Config.OnPinRecoveryChanged. It runs with the policy lock held, so it must not read
+// the policy back.
+func (m *Manager) PinRecoveryChanged(enabled bool) error {
+	m.helloMu.Lock()
+	defer m.helloMu.Unlock()
+	upn := m.dev.Enrollment().UPN
+	prev, err := m.loadHelloState(upn)
 	if err != nil {
 		return err
 	}
 	if upn != "" {
-		if err := a.applyRecoveryLocked(upn, enabled); err != nil {
+		if err := m.applyRecoveryLocked(upn, enabled); err != nil {
 			return err
 		}
 	}
-	if h := a.opts.OnPinRecoveryChanged; h != nil {
+	if h := m.cfg.OnPinRecoveryChanged; h != nil {
 		if err := h(enabled); err != nil {
 			if upn != "" {
 				// Undo the bookkeeping. A protector destroyed on disable stays destroyed: if
@@ -164,7 +240,7 @@ func (a *Agent) pinRecoveryChanged(enabled bool) error {
 				if !enabled {
 					prev.ProtectorPending = true
 				}
-				_ = a.saveHelloState(prev)
+				_ = m.saveHelloState(prev)
 			}
 			return err
 		}
@@ -174,10 +250,10 @@ func (a *Agent) pinRecoveryChanged(enabled bool) error {
 
 // applyRecoveryLocked follows EnablePinRecovery: off destroys the protector now; on marks it
 // pending when the user has a container without one, or with an outdated one.
-func (a *Agent) applyRecoveryLocked(upn string, enabled bool) error {
-	c, err := hello.Open(a.HelloDir(), upn, a.helloOptions()...)
+func (m *Manager) applyRecoveryLocked(upn string, enabled bool) error {
+	c, err := hello.Open(m.HelloDir(), upn, m.helloOptions()...)
 	if errors.Is(err, hello.ErrNoContainer) {
-		return a.saveHelloState(helloAgentState{UPN: upn})
+		return m.saveHelloState(helloAgentState{UPN: upn})
 	}
 	if err != nil {
 		return fmt.Errorf("applying EnablePinRecovery: %w", err)
@@ -188,10 +264,10 @@ func (a *Agent) applyRecoveryLocked(upn string, enabled bool) error {
 	} else if err := c.DestroyProtector(); err != nil {
 		return fmt.Errorf("applying EnablePinRecovery=false: %w", err)
 	}
-	if err := a.saveHelloState(st); err != nil {
+	if err := m.saveHelloState(st); err != nil {
 		return fmt.Errorf("applying EnablePinRecovery: %w", err)
 	}
-	a.log.Info("PIN recovery policy applied", "enabled", enabled, "protectorPending", st.ProtectorPending)
+	m.log.Info("PIN recovery policy applied", "enabled", enabled, "protectorPending", st.ProtectorPending)
 	return nil
 }
 
@@ -202,24 +278,24 @@ func (a *Agent) applyRecoveryLocked(upn string, enabled bool) error {
 // its answer is unusable) the container is left as it was and the reason is recorded
 // (ProtectorStatus.Issue) and returned as issue; err is for failures of the container or
 // the state directory.
-func (a *Agent) ensureProtectorLocked(ctx context.Context, u *hello.Unlocked, upn string, pol ResetPolicy, svc *resetClient) (issue string, err error) {
+func (m *Manager) ensureProtectorLocked(ctx context.Context, u *hello.Unlocked, upn string, pol resetpolicy.Policy, svc *client) (issue string, err error) {
 	c := u.Container()
 	if !pol.PINRecoveryEnabled {
 		if err := c.DestroyProtector(); err != nil {
 			return "", err
 		}
-		return "", a.saveHelloState(helloAgentState{UPN: upn})
+		return "", m.saveHelloState(helloAgentState{UPN: upn})
 	}
-	tenant := a.Enrollment().TenantID
+	tenant := m.dev.Enrollment().TenantID
 	pub, kerr := svc.publicKey(ctx, tenant)
-	a.learnFromKeyAnswer(kerr)
+	m.learnFromKeyAnswer(kerr)
 	if kerr != nil {
 		st := helloAgentState{
 			UPN: upn, ProtectorPending: !c.HasProtector() || c.ProtectorOutdated(),
-			ProtectorIssue: kerr.Error(), IssueAt: a.opts.Now().UTC(),
+			ProtectorIssue: kerr.Error(), IssueAt: m.cfg.Now().UTC(),
 		}
-		a.log.Warn("PIN reset protector not created", "upn", upn, "err", kerr)
-		return kerr.Error(), a.saveHelloState(st)
+		m.log.Warn("PIN reset protector not created", "upn", upn, "err", kerr)
+		return kerr.Error(), m.saveHelloState(st)
 	}
 	fp, err := hello.KeyFingerprint(pub)
 	if err != nil {
@@ -227,27 +303,27 @@ func (a *Agent) ensureProtectorLocked(ctx context.Context, u *hello.Unlocked, up
 	}
 	info, perr := c.Protector()
 	if perr == nil && info.TenantID == tenant && bytes.Equal(info.KeyFingerprint, fp) && info.LabelVersion == hello.ProtectorLabelVersion {
-		return "", a.saveHelloState(helloAgentState{UPN: upn})
+		return "", m.saveHelloState(helloAgentState{UPN: upn})
 	}
-	if err := u.CreateProtector(pub, tenant, a.opts.Rand); err != nil {
+	if err := u.CreateProtector(pub, tenant, m.cfg.Rand); err != nil {
 		return "", err
 	}
 	if perr == nil && info.LabelVersion < hello.ProtectorLabelVersion {
-		a.log.Info("PIN reset protector replaced: it used an outdated label", "tenant", tenant, "labelVersion", info.LabelVersion)
+		m.log.Info("PIN reset protector replaced: it used an outdated label", "tenant", tenant, "labelVersion", info.LabelVersion)
 	} else {
-		a.log.Info("PIN reset protector created", "tenant", tenant)
+		m.log.Info("PIN reset protector created", "tenant", tenant)
 	}
-	return "", a.saveHelloState(helloAgentState{UPN: upn})
+	return "", m.saveHelloState(helloAgentState{UPN: upn})
 }
 
 // ProtectorStatus reports the enrolled user's PIN reset protector.
-func (a *Agent) ProtectorStatus() (ProtectorStatus, error) {
-	pol := a.Policy()
-	upn := a.Enrollment().UPN
+func (m *Manager) ProtectorStatus() (ProtectorStatus, error) {
+	pol := m.dev.Policy()
+	upn := m.dev.Enrollment().UPN
 	if upn == "" {
 		return ProtectorStatus{State: ProtectorNotUsed}, nil
 	}
-	c, err := hello.Open(a.HelloDir(), upn)
+	c, err := hello.Open(m.HelloDir(), upn)
 	switch {
 	case errors.Is(err, hello.ErrNoContainer):
 		if pol.PINRecoveryEnabled {
@@ -260,7 +336,7 @@ func (a *Agent) ProtectorStatus() (ProtectorStatus, error) {
 	if info, err := c.Protector(); err == nil {
 		ps := ProtectorStatus{State: ProtectorPresent, TenantID: info.TenantID, KeyFingerprint: fmt.Sprintf("%x", info.KeyFingerprint[:8])}
 		if c.ProtectorOutdated() {
-			st, err := a.loadHelloState(upn)
+			st, err := m.loadHelloState(upn)
 			if err != nil {
 				return ProtectorStatus{}, err
 			}
@@ -271,7 +347,7 @@ func (a *Agent) ProtectorStatus() (ProtectorStatus, error) {
 	if !pol.PINRecoveryEnabled {
 		return ProtectorStatus{State: ProtectorNotUsed}, nil
 	}
-	st, err := a.loadHelloState(upn)
+	st, err := m.loadHelloState(upn)
 	if err != nil {
 		return ProtectorStatus{}, err
 	}
@@ -282,27 +358,27 @@ func (a *Agent) ProtectorStatus() (ProtectorStatus, error) {
 // satisfy the PassportForWork PINComplexity policy (a *hello.PolicyError names the broken
 // rule), and, when EnablePinRecovery is true, its PIN reset protector. The new NgcSet,
 // NgcKeyId and CanReset reach the server at the next sync.
-func (a *Agent) ProvisionHello(ctx context.Context, upn, pin string) (HelloResult, error) {
-	upn, err := a.helloUser(upn)
+func (m *Manager) ProvisionHello(ctx context.Context, upn, pin string) (HelloResult, error) {
+	upn, err := m.helloUser(upn)
 	if err != nil {
 		return HelloResult{}, fmt.Errorf("provisioning Windows Hello: %w", err)
 	}
-	pol := a.Policy() // before helloMu (lock order)
+	pol := m.dev.Policy() // before helloMu (lock order)
 	if !pol.UsePassportForWork {
 		return HelloResult{}, fmt.Errorf("provisioning Windows Hello: %w", ErrHelloDisabled)
 	}
-	svc, err := a.newResetClient()
+	svc, err := m.newClient()
 	if err != nil {
 		return HelloResult{}, fmt.Errorf("provisioning Windows Hello: %w", err)
 	}
-	a.helloMu.Lock()
-	defer a.helloMu.Unlock()
-	c, err := hello.Provision(a.HelloDir(), upn, pin, pol.PINComplexity, a.opts.Rand, a.helloOptions()...)
+	m.helloMu.Lock()
+	defer m.helloMu.Unlock()
+	c, err := hello.Provision(m.HelloDir(), upn, pin, pol.PINComplexity, m.cfg.Rand, m.helloOptions()...)
 	if err != nil {
 		return HelloResult{}, err
 	}
-	a.log.Info("Windows Hello provisioned", "upn", upn, "ngcKeyId", c.NgcKeyID())
-	return a.afterUnlockLocked(ctx, c, upn, pin, pol, svc)
+	m.log.Info("Windows Hello provisioned", "upn", upn, "ngcKeyId", c.NgcKeyID())
+	return m.afterUnlockLocked(ctx, c, upn, pin, pol, svc)
 }
 
 // UnlockHello is the user signing in with the PIN: it proves pin (hello.ErrWrongPIN
@@ -310,47 +386,47 @@ func (a *Agent) ProvisionHello(ctx context.Context, upn, pin string) (HelloResul
 // removes one the policy no longer wants. After hello.DefaultMaxPINAttempts consecutive
 // wrong PINs it returns hello.ErrPINLocked without checking the PIN until ResetPIN sets a
 // new one.
-func (a *Agent) UnlockHello(ctx context.Context, upn, pin string) (HelloResult, error) {
-	upn, err := a.helloUser(upn)
+func (m *Manager) UnlockHello(ctx context.Context, upn, pin string) (HelloResult, error) {
+	upn, err := m.helloUser(upn)
 	if err != nil {
 		return HelloResult{}, fmt.Errorf("signing in with the PIN: %w", err)
 	}
-	pol := a.Policy()
-	svc, err := a.newResetClient()
+	pol := m.dev.Policy()
+	svc, err := m.newClient()
 	if err != nil {
 		return HelloResult{}, fmt.Errorf("signing in with the PIN: %w", err)
 	}
-	a.helloMu.Lock()
-	defer a.helloMu.Unlock()
-	c, err := hello.Open(a.HelloDir(), upn, a.helloOptions()...)
+	m.helloMu.Lock()
+	defer m.helloMu.Unlock()
+	c, err := hello.Open(m.HelloDir(), upn, m.helloOptions()...)
 	if err != nil {
 		return HelloResult{}, fmt.Errorf("signing in with the PIN: %w", err)
 	}
-	return a.afterUnlockLocked(ctx, c, upn, pin, pol, svc)
+	return m.afterUnlockLocked(ctx, c, upn, pin, pol, svc)
 }
 
 // afterUnlockLocked unlocks c with pin and brings its protector in line with pol. A
 // protector that could not be created is reported in HelloResult.ProtectorIssue, not as an
 // error: the PIN operation itself succeeded.
-func (a *Agent) afterUnlockLocked(ctx context.Context, c *hello.Container, upn, pin string, pol ResetPolicy, svc *resetClient) (HelloResult, error) {
+func (m *Manager) afterUnlockLocked(ctx context.Context, c *hello.Container, upn, pin string, pol resetpolicy.Policy, svc *client) (HelloResult, error) {
 	u, err := c.Unlock(pin)
 	if err != nil {
 		if errors.Is(err, hello.ErrPINLocked) {
-			a.log.Warn("Windows Hello PIN locked after too many wrong PINs; the user must reset it", "upn", upn)
+			m.log.Warn("Windows Hello PIN locked after too many wrong PINs; the user must reset it", "upn", upn)
 		}
 		return HelloResult{}, err
 	}
 	defer u.Close()
 	var issue string
 	if !pol.PINRecoveryEnabled && !c.HasProtector() {
-		err = a.saveHelloState(helloAgentState{UPN: upn})
+		err = m.saveHelloState(helloAgentState{UPN: upn})
 	} else {
-		issue, err = a.ensureProtectorLocked(ctx, u, upn, pol, svc)
+		issue, err = m.ensureProtectorLocked(ctx, u, upn, pol, svc)
 	}
 	if err != nil {
 		return HelloResult{}, err
 	}
-	st, err := a.userStateLocked(upn, pol)
+	st, err := m.userStateLocked(upn, pol)
 	if err != nil {
 		return HelloResult{}, err
 	}

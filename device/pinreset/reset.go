@@ -1,4 +1,4 @@
-package device
+package pinreset
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"strings"
 
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/resetpolicy"
+	"github.com/hellomdm/hellomdm/device/webauth"
 )
 
 // PIN reset client (docs/protocol.md D.3; Learn "PIN reset"): "I forgot my PIN" from Settings or
 // above the lock screen. The flow is
 //
 //  1. check the support matrix (hello.CheckSupport) for the device's edition and version,
-//     its join, trust and account type (Agent.Join), the policy, the protector and the tenant's onboarding; a
+//     its join, trust and account type (Device.Join), the policy, the protector and the tenant's onboarding; a
 //     refusal (*hello.RefusalError) names the row and changes nothing;
 //  2. sign in with MFA at the identity provider; for a federated tenant this is web sign-in,
 //     which opens only hosts in ConfigureWebSignInAllowedUrls or the server's own host
@@ -29,7 +31,7 @@ import (
 
 // Errors of the reset flow.
 var (
-	// ErrResetRequest is wrapped by every malformed ResetPINRequest.
+	// ErrResetRequest is wrapped by every malformed Request.
 	ErrResetRequest = errors.New("invalid PIN reset request")
 	// ErrMFARequired: the sign-in token does not record multi-factor authentication
 	// (checked on the device for destructive reset; the service checks it otherwise).
@@ -67,9 +69,9 @@ func (e *WebSignInError) Unwrap() error {
 	return e.Refusal
 }
 
-// ResetPINRequest is one "I forgot my PIN" attempt. The join type, trust type and account
-// type the support matrix needs are the device's (Agent.Join), not the request's.
-type ResetPINRequest struct {
+// Request is one "I forgot my PIN" attempt. The join type, trust type and account
+// type the support matrix needs are the device's (Device.Join), not the request's.
+type Request struct {
 	UPN        string
 	EntryPoint hello.EntryPoint // hello.Settings or hello.AboveLock
 	Kind       hello.ResetKind  // hello.NonDestructive or hello.Destructive
@@ -86,7 +88,7 @@ type ResetPINRequest struct {
 	NewPIN      string
 }
 
-func (r *ResetPINRequest) normalise() error {
+func (r *Request) normalise() error {
 	var errs []error
 	if r.EntryPoint != hello.Settings && r.EntryPoint != hello.AboveLock {
 		errs = append(errs, errors.New("entry point must be Settings or above the lock screen"))
@@ -100,7 +102,7 @@ func (r *ResetPINRequest) normalise() error {
 	if r.AccessToken == "" && r.Password == "" {
 		errs = append(errs, errors.New("a password (or an access token) is required"))
 	}
-	if len(r.AccessToken) > maxTokenLen {
+	if len(r.AccessToken) > webauth.MaxTokenLen {
 		errs = append(errs, errors.New("access token too long"))
 	}
 	if len(errs) > 0 {
@@ -116,34 +118,34 @@ func (r *ResetPINRequest) normalise() error {
 // ErrMFARequired/ErrTokenExpired/ErrTokenTenant (destructive reset), hello.ErrNoContainer.
 // On any refusal the container is unchanged. A successful reset of either kind also ends a
 // PIN lockout (hello.ErrPINLocked).
-func (a *Agent) ResetPIN(ctx context.Context, req ResetPINRequest) (HelloResult, error) {
-	res, err := a.resetPIN(ctx, req)
+func (m *Manager) ResetPIN(ctx context.Context, req Request) (HelloResult, error) {
+	res, err := m.resetPIN(ctx, req)
 	if err != nil {
-		a.log.Info("PIN reset refused", "upn", req.UPN, "kind", req.Kind.String(), "from", req.EntryPoint.String(), "err", err)
+		m.log.Info("PIN reset refused", "upn", req.UPN, "kind", req.Kind.String(), "from", req.EntryPoint.String(), "err", err)
 		return HelloResult{}, fmt.Errorf("resetting the PIN: %w", err)
 	}
 	return res, nil
 }
 
-func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult, error) {
+func (m *Manager) resetPIN(ctx context.Context, req Request) (HelloResult, error) {
 	if err := req.normalise(); err != nil {
 		return HelloResult{}, err
 	}
-	upn, err := a.helloUser(req.UPN)
+	upn, err := m.helloUser(req.UPN)
 	if err != nil {
 		return HelloResult{}, err
 	}
-	pol, id, tenant, join := a.Policy(), a.Identity(), a.Enrollment().TenantID, a.Join() // before helloMu
+	pol, id, tenant, join := m.dev.Policy(), m.dev.Identity(), m.dev.Enrollment().TenantID, m.dev.Join() // before helloMu
 	if err := pol.PINComplexity.Check(req.NewPIN); err != nil {
 		return HelloResult{}, fmt.Errorf("checking the new PIN: %w", err)
 	}
-	svc, err := a.newResetClient()
+	svc, err := m.newClient()
 	if err != nil {
 		return HelloResult{}, err
 	}
-	a.helloMu.Lock()
-	defer a.helloMu.Unlock()
-	c, err := hello.Open(a.HelloDir(), upn, a.helloOptions()...)
+	m.helloMu.Lock()
+	defer m.helloMu.Unlock()
+	c, err := hello.Open(m.HelloDir(), upn, m.helloOptions()...)
 	if err != nil {
 		return HelloResult{}, err
 	}
@@ -153,20 +155,20 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 	}
 	if info.GovCloud {
 		// The identity provider knows the tenant's cloud; so does the device from now on.
-		if err := a.learnService(ServiceGovernmentCloud, "service"); err != nil {
-			a.log.Warn("recording the PIN reset service state", "err", err)
+		if err := m.learnService(ServiceGovernmentCloud, "service"); err != nil {
+			m.log.Warn("recording the PIN reset service state", "err", err)
 		}
 	}
 	webAllowed := !info.Federated || strings.EqualFold(info.SignInHost, svc.host()) || pol.WebSignInAllowed(info.SignInHost)
 	// The same facts as CanReset (supportFacts), except that the tenant's consent is asked
 	// of the service itself below, and the cloud comes from the identity provider.
-	rr := a.supportFacts(pol, c.HasProtector() && !c.ProtectorOutdated())
+	rr := m.supportFacts(pol, c.HasProtector() && !c.ProtectorOutdated())
 	rr.Join, rr.Trust, rr.Account, rr.Edition, rr.OSVersion = join.Join, join.Trust, join.Account, id.OSEdition, id.OSVersion
 	rr.EntryPoint, rr.Kind = req.EntryPoint, req.Kind
 	rr.DCReachable, rr.FederationReachable, rr.ADFSOnPrem = req.DCReachable, req.FederationReachable, req.ADFSOnPrem
 	rr.TenantOnboarded, rr.GovCloud = true, info.GovCloud
 	rr.FederatedIdP, rr.IdPAllowListed = info.Federated, webAllowed
-	pub, err := a.checkSupport(ctx, svc, rr, tenant)
+	pub, err := m.checkSupport(ctx, svc, rr, tenant)
 	if err != nil {
 		var ref *hello.RefusalError
 		if errors.As(err, &ref) && ref.Row == hello.RowWebSignInAllowList {
@@ -193,9 +195,9 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 	}
 
 	if req.Kind == hello.NonDestructive {
-		return a.resetNonDestructiveLocked(ctx, svc, c, upn, tenant, token, req.NewPIN, pol, pub)
+		return m.resetNonDestructiveLocked(ctx, svc, c, upn, tenant, token, req.NewPIN, pol, pub)
 	}
-	return a.resetDestructiveLocked(ctx, svc, upn, tenant, token, req.NewPIN, pol)
+	return m.resetDestructiveLocked(ctx, svc, upn, tenant, token, req.NewPIN, pol)
 }
 
 // checkSupport evaluates the support matrix. For a non-destructive reset it also asks the
@@ -203,7 +205,7 @@ func (a *Agent) resetPIN(ctx context.Context, req ResetPINRequest) (HelloResult,
 // needs anyway, when no row before government-cloud refuses, so that the refusal names the
 // first row that really applies (the same one CanReset names once the device learned the
 // same facts); it returns that key.
-func (a *Agent) checkSupport(ctx context.Context, svc *resetClient, rr hello.ResetRequest, tenant string) (*rsa.PublicKey, error) {
+func (m *Manager) checkSupport(ctx context.Context, svc *client, rr hello.ResetRequest, tenant string) (*rsa.PublicKey, error) {
 	err := hello.CheckSupport(rr)
 	if rr.Kind != hello.NonDestructive {
 		return nil, err
@@ -213,7 +215,7 @@ func (a *Agent) checkSupport(ctx context.Context, svc *resetClient, rr hello.Res
 		return nil, err
 	}
 	pub, kerr := svc.publicKey(ctx, tenant)
-	a.learnFromKeyAnswer(kerr)
+	m.learnFromKeyAnswer(kerr)
 	var se *ServiceError
 	switch {
 	case errors.As(kerr, &se) && se.Code == "consent_required":
@@ -241,7 +243,7 @@ func rowIndex(id string) int {
 	return slices.IndexFunc(hello.SupportRules(), func(r hello.SupportRule) bool { return r.ID == id })
 }
 
-func (a *Agent) resetNonDestructiveLocked(ctx context.Context, svc *resetClient, c *hello.Container, upn, tenant, token, newPIN string, pol ResetPolicy, pub *rsa.PublicKey) (HelloResult, error) {
+func (m *Manager) resetNonDestructiveLocked(ctx context.Context, svc *client, c *hello.Container, upn, tenant, token, newPIN string, pol resetpolicy.Policy, pub *rsa.PublicKey) (HelloResult, error) {
 	ciphertext, ptenant, err := c.ProtectorCiphertext()
 	if err != nil {
 		return HelloResult{}, err
@@ -254,21 +256,21 @@ func (a *Agent) resetNonDestructiveLocked(ctx context.Context, svc *resetClient,
 		return HelloResult{}, err
 	}
 	// ResetWithProtector wipes the protector whatever happens, and writes nothing on error.
-	if err := hello.ResetWithProtector(c, protector, newPIN, pol.PINComplexity, pub, a.opts.Rand); err != nil {
+	if err := hello.ResetWithProtector(c, protector, newPIN, pol.PINComplexity, pub, m.cfg.Rand); err != nil {
 		return HelloResult{}, err
 	}
-	if err := a.saveHelloState(helloAgentState{UPN: upn}); err != nil {
+	if err := m.saveHelloState(helloAgentState{UPN: upn}); err != nil {
 		return HelloResult{}, err
 	}
-	a.log.Info("PIN reset (non-destructive)", "upn", upn, "ngcKeyId", c.NgcKeyID())
-	st, err := a.userStateLocked(upn, pol)
+	m.log.Info("PIN reset (non-destructive)", "upn", upn, "ngcKeyId", c.NgcKeyID())
+	st, err := m.userStateLocked(upn, pol)
 	if err != nil {
 		return HelloResult{}, err
 	}
 	return HelloResult{UserState: st}, nil
 }
 
-func (a *Agent) resetDestructiveLocked(ctx context.Context, svc *resetClient, upn, tenant, token, newPIN string, pol ResetPolicy) (HelloResult, error) {
+func (m *Manager) resetDestructiveLocked(ctx context.Context, svc *client, upn, tenant, token, newPIN string, pol resetpolicy.Policy) (HelloResult, error) {
 	f, err := readToken(token)
 	if err != nil {
 		return HelloResult{}, err
@@ -276,15 +278,15 @@ func (a *Agent) resetDestructiveLocked(ctx context.Context, svc *resetClient, up
 	switch {
 	case !f.MFA:
 		return HelloResult{}, ErrMFARequired
-	case f.Expiry.IsZero() || !a.opts.Now().Before(f.Expiry):
+	case f.Expiry.IsZero() || !m.cfg.Now().Before(f.Expiry):
 		return HelloResult{}, ErrTokenExpired
 	case tenant != "" && !strings.EqualFold(f.TenantID, tenant), !strings.EqualFold(f.UPN, upn):
 		return HelloResult{}, fmt.Errorf("%w: token of %q in %q", ErrTokenTenant, f.UPN, f.TenantID)
 	}
-	c, err := hello.ResetDestructive(a.HelloDir(), upn, newPIN, pol.PINComplexity, a.opts.Rand, a.helloOptions()...)
+	c, err := hello.ResetDestructive(m.HelloDir(), upn, newPIN, pol.PINComplexity, m.cfg.Rand, m.helloOptions()...)
 	if err != nil {
 		return HelloResult{}, err
 	}
-	a.log.Info("PIN reset (destructive)", "upn", upn, "ngcKeyId", c.NgcKeyID())
-	return a.afterUnlockLocked(ctx, c, upn, newPIN, pol, svc)
+	m.log.Info("PIN reset (destructive)", "upn", upn, "ngcKeyId", c.NgcKeyID())
+	return m.afterUnlockLocked(ctx, c, upn, newPIN, pol, svc)
 }

@@ -1,4 +1,4 @@
-package device
+package pinreset
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/internal/statefile"
+	"github.com/hellomdm/hellomdm/device/resetpolicy"
 )
 
 // CanReset follows the support matrix. dsregcmd's CanReset answers "which PIN resets would
@@ -43,8 +45,8 @@ type serviceState struct {
 	From         string    `json:"from,omitempty"` // "server" (check-in) or "service" (its answer)
 }
 
-func (a *Agent) loadServiceState() error {
-	if _, err := readJSON(a.path(filePinResetService), &a.svc); err != nil {
+func (m *Manager) loadServiceState() error {
+	if _, err := statefile.ReadJSON(m.path(filePinResetService), &m.svc); err != nil {
 		return fmt.Errorf("opening device state: %w", err)
 	}
 	return nil
@@ -52,30 +54,30 @@ func (a *Agent) loadServiceState() error {
 
 // ServiceAvailability is what the device last learned about its tenant's PIN reset service
 // (one of the Service* constants), "" before it learned anything.
-func (a *Agent) ServiceAvailability() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.svc.Availability
+func (m *Manager) ServiceAvailability() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.svc.Availability
 }
 
 // learnService records the tenant's PIN reset service state; from says who told.
-func (a *Agent) learnService(avail, from string) error {
+func (m *Manager) learnService(avail, from string) error {
 	switch avail {
 	case ServiceAvailable, ServiceConsentRequired, ServiceGovernmentCloud:
 	default:
 		return fmt.Errorf("PIN reset service availability %q: want %s, %s or %s", avail, ServiceAvailable, ServiceConsentRequired, ServiceGovernmentCloud)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.svc.Availability == avail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.svc.Availability == avail {
 		return nil
 	}
-	st := serviceState{Availability: avail, LearnedAt: a.opts.Now().UTC(), From: from}
-	if err := writeJSON(a.path(filePinResetService), st); err != nil {
+	st := serviceState{Availability: avail, LearnedAt: m.cfg.Now().UTC(), From: from}
+	if err := statefile.WriteJSON(m.path(filePinResetService), st); err != nil {
 		return err
 	}
-	a.log.Info("PIN reset service availability learned", "availability", avail, "from", from)
-	a.svc = st
+	m.log.Info("PIN reset service availability learned", "availability", avail, "from", from)
+	m.svc = st
 	return nil
 }
 
@@ -83,7 +85,7 @@ func (a *Agent) learnService(avail, from string) error {
 // service: a key means available, consent_required and the 503 service_unavailable (the
 // service's answer for a government cloud tenant) the matching state. Other failures
 // (network, server errors) say nothing.
-func (a *Agent) learnFromKeyAnswer(kerr error) {
+func (m *Manager) learnFromKeyAnswer(kerr error) {
 	avail := ""
 	var se *ServiceError
 	switch {
@@ -95,37 +97,37 @@ func (a *Agent) learnFromKeyAnswer(kerr error) {
 		avail = ServiceGovernmentCloud
 	}
 	if avail != "" {
-		if err := a.learnService(avail, "service"); err != nil {
-			a.log.Warn("recording the PIN reset service state", "err", err)
+		if err := m.learnService(avail, "service"); err != nil {
+			m.log.Warn("recording the PIN reset service state", "err", err)
 		}
 	}
 }
 
-// pinResetServiceHandler owns ./Device/Vendor/MSFT/hellomdm/PinResetService: the server
+// serviceHandler owns ./Device/Vendor/MSFT/hellomdm/PinResetService: the server
 // Replaces Availability, the agent keeps it (learnService) and answers Gets from it.
-type pinResetServiceHandler struct{ a *Agent }
+type serviceHandler struct{ m *Manager }
 
-func (h pinResetServiceHandler) Prefix() string { return pinResetServiceRoot }
+func (h serviceHandler) Prefix() string { return pinResetServiceRoot }
 
-func (h pinResetServiceHandler) Get(uri string) (string, bool, error) {
+func (h serviceHandler) Get(uri string) (string, bool, error) {
 	if uri != nodeServiceAvail {
 		return "", false, nil
 	}
-	v := h.a.ServiceAvailability()
+	v := h.m.ServiceAvailability()
 	return v, v != "", nil
 }
 
-func (h pinResetServiceHandler) Changed(uri, value string, deleted bool) error {
+func (h serviceHandler) Changed(uri, value string, deleted bool) error {
 	if uri != nodeServiceAvail || deleted {
 		return nil
 	}
-	return h.a.learnService(value, "server")
+	return h.m.learnService(value, "server")
 }
 
 // supportFacts is the support matrix request for this device and user as they stand, for
 // kind and entry point ep. protector reports a present, current protector.
-func (a *Agent) supportFacts(pol ResetPolicy, protector bool) hello.ResetRequest {
-	id, j, avail := a.Identity(), a.Join(), a.ServiceAvailability()
+func (m *Manager) supportFacts(pol resetpolicy.Policy, protector bool) hello.ResetRequest {
+	id, j, avail := m.dev.Identity(), m.dev.Join(), m.ServiceAvailability()
 	return hello.ResetRequest{
 		Join: j.Join, Trust: j.Trust, Account: j.Account, Edition: id.OSEdition, OSVersion: id.OSVersion,
 		RecoveryEnabled: pol.PINRecoveryEnabled, ProtectorPresent: protector,
@@ -137,12 +139,12 @@ func (a *Agent) supportFacts(pol ResetPolicy, protector bool) hello.ResetRequest
 // withCanReset replaces st's container-only CanReset (hello.Status) with the support
 // matrix's answer for this device, and says why when it is DestructiveOnly. The web sign-in
 // allow list cannot refuse it: it concerns only the lock screen, and Settings remains.
-func (a *Agent) withCanReset(st hello.UserState, pol ResetPolicy) (hello.UserState, error) {
+func (m *Manager) withCanReset(st hello.UserState, pol resetpolicy.Policy) (hello.UserState, error) {
 	if !st.NgcSet {
 		return st, nil
 	}
 	protector := st.CanReset == hello.CanResetDestructiveAndNonDestructive
-	ref, err := hello.NonDestructiveRefusal(a.supportFacts(pol, protector))
+	ref, err := hello.NonDestructiveRefusal(m.supportFacts(pol, protector))
 	if err != nil {
 		return st, fmt.Errorf("evaluating CanReset: %w", err)
 	}
@@ -155,20 +157,20 @@ func (a *Agent) withCanReset(st hello.UserState, pol ResetPolicy) (hello.UserSta
 
 // userStateLocked is the enrolled user's Hello state with CanReset from the support matrix;
 // the caller holds helloMu and passes the policy it read before.
-func (a *Agent) userStateLocked(upn string, pol ResetPolicy) (hello.UserState, error) {
-	st, err := hello.Status(a.HelloDir(), upn)
+func (m *Manager) userStateLocked(upn string, pol resetpolicy.Policy) (hello.UserState, error) {
+	st, err := hello.Status(m.HelloDir(), upn)
 	if err != nil {
 		return hello.UserState{}, err
 	}
-	return a.withCanReset(st, pol)
+	return m.withCanReset(st, pol)
 }
 
 // LockoutHint tells the user of a locked PIN how to set a new one on this device: the
 // non-destructive reset-pin command when CanReset is DestructiveAndNonDestructive, otherwise
 // the destructive one and why non-destructive reset is unavailable. stateDir and upn are
 // filled into the command.
-func (a *Agent) LockoutHint(stateDir, upn string) (string, error) {
-	st, err := a.helloState()
+func (m *Manager) LockoutHint(stateDir, upn string) (string, error) {
+	st, err := m.HelloState()
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package device
+package pinreset
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/internal/httpx"
+	"github.com/hellomdm/hellomdm/device/webauth"
 )
 
 // The device side of hellomdm's identity provider and PIN reset service (docs/protocol.md D.2; the
@@ -26,11 +28,6 @@ import (
 const (
 	// audiencePINReset is the token audience the PIN reset service accepts.
 	audiencePINReset = "urn:hellomdm:pinreset"
-	// federationHostHeader is the simulated federation contract: the device's web sign-in
-	// asserts which third-party identity provider host it reached.
-	federationHostHeader = "X-Hellomdm-Federation-Host"
-	// maxTokenLen bounds a token the device accepts or forwards.
-	maxTokenLen = 16 << 10
 )
 
 // Names of the two server-side services in errors.
@@ -57,35 +54,36 @@ func (e *ServiceError) Error() string {
 }
 
 // ErrBadResponse is wrapped when the server's answer is not what the contract promises.
-var ErrBadResponse = errors.New("unexpected answer from the server")
+var ErrBadResponse = webauth.ErrBadResponse
 
-// resetClient talks to the server for the PIN reset flows: plain TLS trusting the
+// client talks to the server for the PIN reset flows: plain TLS trusting the
 // provisioned root for the identity provider and the public key, mutual TLS with the
 // device certificate for the decrypt call.
-type resetClient struct {
+type client struct {
 	base  *url.URL
 	plain *http.Client
 	mtls  *http.Client
 }
 
-func (a *Agent) newResetClient() (*resetClient, error) {
-	cert, roots, err := a.credentials()
+// newClient is the client of the enrolled device's server.
+func (m *Manager) newClient() (*client, error) {
+	cert, roots, err := m.dev.Credentials()
 	if err != nil {
 		return nil, err
 	}
-	base, err := url.Parse(a.Enrollment().ServerURL)
+	base, err := url.Parse(m.dev.Enrollment().ServerURL)
 	if err != nil || base.Scheme != "https" || base.Host == "" {
-		return nil, fmt.Errorf("server URL %q of the enrollment is not an https URL", a.Enrollment().ServerURL)
+		return nil, fmt.Errorf("server URL %q of the enrollment is not an https URL", m.dev.Enrollment().ServerURL)
 	}
-	return &resetClient{base: base, plain: a.httpClient(roots, nil), mtls: a.httpClient(roots, &cert)}, nil
+	return &client{base: base, plain: httpx.Client(roots, nil, m.cfg.Timeout), mtls: httpx.Client(roots, &cert, m.cfg.Timeout)}, nil
 }
 
 // host is the server's own host name, which web sign-in may always open.
-func (c *resetClient) host() string { return c.base.Hostname() }
+func (c *client) host() string { return c.base.Hostname() }
 
 // call sends one request and returns the body of a 200 answer or a *ServiceError.
-func (c *resetClient) call(ctx context.Context, hc *http.Client, service, op string, req *http.Request) ([]byte, error) {
-	resp, err := do(ctx, hc, req)
+func (c *client) call(ctx context.Context, hc *http.Client, service, op string, req *http.Request) ([]byte, error) {
+	resp, err := httpx.Do(ctx, hc, req)
 	if err != nil {
 		return nil, fmt.Errorf("reaching the %s for %s: %w", service, op, err)
 	}
@@ -95,7 +93,7 @@ func (c *resetClient) call(ctx context.Context, hc *http.Client, service, op str
 	return resp.Body, nil
 }
 
-func (c *resetClient) newJSON(method, path string, body any) (*http.Request, error) {
+func (c *client) newJSON(method, path string, body any) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -119,7 +117,7 @@ func (c *resetClient) newJSON(method, path string, body any) (*http.Request, err
 // /pinreset/v1/tenants/{tid}/publickey) and checks it: the tenant, the RSA-OAEP label
 // prefix hello.ProtectorLabelPrefix(tid) (the agent appends the user itself, see
 // hello.ProtectorLabel), the key ID and the key size.
-func (c *resetClient) publicKey(ctx context.Context, tenantID string) (*rsa.PublicKey, error) {
+func (c *client) publicKey(ctx context.Context, tenantID string) (*rsa.PublicKey, error) {
 	if tenantID == "" {
 		return nil, errors.New("fetching the PIN reset service key: the device's tenant is unknown")
 	}
@@ -188,7 +186,7 @@ type SignInInfo struct {
 	GovCloud bool `json:"govCloud"`
 }
 
-func (c *resetClient) signInInfo(ctx context.Context, upn string) (SignInInfo, error) {
+func (c *client) signInInfo(ctx context.Context, upn string) (SignInInfo, error) {
 	req, err := c.newJSON(http.MethodGet, "/idp/signin-info", nil)
 	if err != nil {
 		return SignInInfo{}, fmt.Errorf("asking how to sign in: %w", err)
@@ -216,7 +214,7 @@ func parseSignInInfo(body []byte) (SignInInfo, error) {
 
 // token signs upn in for the PIN reset audience (POST /idp/token). viaHost, when set, is the
 // federated identity provider host the web sign-in reached.
-func (c *resetClient) token(ctx context.Context, upn, password, otp, viaHost string) (string, error) {
+func (c *client) token(ctx context.Context, upn, password, otp, viaHost string) (string, error) {
 	req, err := c.newJSON(http.MethodPost, "/idp/token", map[string]string{
 		"upn": upn, "password": password, "otp": otp, "audience": audiencePINReset,
 	})
@@ -224,31 +222,18 @@ func (c *resetClient) token(ctx context.Context, upn, password, otp, viaHost str
 		return "", fmt.Errorf("signing in: %w", err)
 	}
 	if viaHost != "" {
-		req.Header.Set(federationHostHeader, viaHost)
+		req.Header.Set(webauth.FederationHostHeader, viaHost)
 	}
 	body, err := c.call(ctx, c.plain, serviceIDP, "the sign-in of "+upn, req)
 	if err != nil {
 		return "", err
 	}
-	return parseTokenBody(body)
-}
-
-func parseTokenBody(body []byte) (string, error) {
-	var b struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil {
-		return "", fmt.Errorf("decoding the sign-in answer: %w: %v", ErrBadResponse, err)
-	}
-	if b.Token == "" || len(b.Token) > maxTokenLen || strings.ContainsAny(b.Token, " \t\r\n") {
-		return "", fmt.Errorf("decoding the sign-in answer: %w: no usable token", ErrBadResponse)
-	}
-	return b.Token, nil
+	return webauth.ParseTokenBody(body)
 }
 
 // decrypt sends the escrowed protector and the token to the PIN reset service over mutual
 // TLS and returns the plaintext protector.
-func (c *resetClient) decrypt(ctx context.Context, tenantID, token string, ciphertext []byte) ([]byte, error) {
+func (c *client) decrypt(ctx context.Context, tenantID, token string, ciphertext []byte) ([]byte, error) {
 	req, err := c.newJSON(http.MethodPost, "/pinreset/v1/tenants/"+url.PathEscape(tenantID)+"/decrypt",
 		map[string][]byte{"ciphertext": ciphertext})
 	if err != nil {
@@ -321,7 +306,7 @@ type tokenFacts struct {
 // readToken decodes the claims of a compact JWS (RFC 7515 section 7.1).
 func readToken(raw string) (tokenFacts, error) {
 	parts := strings.Split(raw, ".")
-	if len(raw) > maxTokenLen || len(parts) != 3 {
+	if len(raw) > webauth.MaxTokenLen || len(parts) != 3 {
 		return tokenFacts{}, errors.New("reading the sign-in token: not a compact JWS")
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])

@@ -1,6 +1,10 @@
-package device
+package pinreset
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/hellomdm/hellomdm/device/webauth"
+)
 
 // The PIN reset client's parsers of server answers must never panic.
 
@@ -23,7 +27,7 @@ func FuzzParseSignInInfo(f *testing.F) {
 
 func FuzzParseResetAnswers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if tok, err := parseTokenBody(body); err == nil && tok == "" {
+		if tok, err := webauth.ParseTokenBody(body); err == nil && tok == "" {
 			t.Fatal("empty token without error")
 		}
 		if p, err := parseProtector(body); err == nil && len(p) != 32 {

@@ -1,4 +1,12 @@
-package device
+// Package resetpolicy is the reset agent's policy on the device: PassportForWork
+// ({TenantId}/Policies under ./Device and ./User; passportforwork-csp) and the Policy CSP
+// Authentication area (policy-csp-authentication), kept as the raw node values in
+// policy.json and derived into a Policy for Hello provisioning and the PIN reset flow. Its
+// State is the csp.Handler of those subtrees.
+//
+// A device-scope PassportForWork value wins over a user-scope one; only the enrolled
+// tenant's {TenantId} counts (or the first one seen while the tenant is unknown).
+package resetpolicy
 
 import (
 	"fmt"
@@ -10,13 +18,14 @@ import (
 
 	"github.com/hellomdm/hellomdm/csp"
 	"github.com/hellomdm/hellomdm/device/hello"
+	"github.com/hellomdm/hellomdm/device/internal/statefile"
 )
 
-// ResetPolicy is the reset agent's policy state, fed by the PassportForWork CSP
+// Policy is the reset agent's policy state, fed by the PassportForWork CSP
 // ({TenantId}/Policies under ./Device and ./User; passportforwork-csp) and the Policy CSP
 // Authentication area (policy-csp-authentication). A node that is unset or deleted takes its
 // DDF default.
-type ResetPolicy struct {
+type Policy struct {
 	// TenantID is the tenant whose PassportForWork policies apply ("" when none is set).
 	TenantID              string
 	UsePassportForWork    bool // default true
@@ -30,16 +39,16 @@ type ResetPolicy struct {
 
 // URIs of the nodes the policy reads (canonical form, csp.Canonical).
 const (
-	passportDevice     = "./Device/Vendor/MSFT/PassportForWork"
-	passportUser       = "./User/Vendor/MSFT/PassportForWork"
-	authenticationArea = "./Device/Vendor/MSFT/Policy/Config/Authentication"
-	webSignInAllowed   = authenticationArea + "/ConfigureWebSignInAllowedUrls"
+	PassportDevice     = "./Device/Vendor/MSFT/PassportForWork"
+	PassportUser       = "./User/Vendor/MSFT/PassportForWork"
+	AuthenticationArea = "./Device/Vendor/MSFT/Policy/Config/Authentication"
+	webSignInAllowed   = AuthenticationArea + "/ConfigureWebSignInAllowedUrls"
 )
 
-// policyState keeps the raw values of the nodes the policy derives from, persisted in
+// State keeps the raw values of the nodes the policy derives from, persisted in
 // policy.json, so the policy survives restarts and follows every change and rollback the
 // CSP tree reports.
-type policyState struct {
+type State struct {
 	mu     sync.Mutex
 	path   string
 	hook   func(enabled bool) error
@@ -47,9 +56,12 @@ type policyState struct {
 	Values map[string]string `json:"values"`
 }
 
-func openPolicy(path string, hook func(bool) error) (*policyState, error) {
-	p := &policyState{path: path, hook: hook, Values: map[string]string{}}
-	if _, err := readJSON(path, p); err != nil {
+// Open reads the state kept at path (none yet: no values). hook, when not nil, is called with
+// the new value when the effective EnablePinRecovery changes, with the state's lock held (it
+// must not call Policy); an error fails the change.
+func Open(path string, hook func(enabled bool) error) (*State, error) {
+	p := &State{path: path, hook: hook, Values: map[string]string{}}
+	if _, err := statefile.ReadJSON(path, p); err != nil {
 		return nil, fmt.Errorf("opening policy state: %w", err)
 	}
 	if p.Values == nil {
@@ -58,13 +70,15 @@ func openPolicy(path string, hook func(bool) error) (*policyState, error) {
 	return p, nil
 }
 
-func (p *policyState) setTenant(t string) {
+// SetTenant names the enrolled tenant, whose PassportForWork nodes count.
+func (p *State) SetTenant(t string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.tenant = t
 }
 
-func (p *policyState) policy() ResetPolicy {
+// Policy derives the policy from the current values.
+func (p *State) Policy() Policy {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return derivePolicy(p.Values, p.tenant)
@@ -72,7 +86,7 @@ func (p *policyState) policy() ResetPolicy {
 
 // changed applies one node change reported by the tree; a hook error or a failed save undoes
 // it and fails the command.
-func (p *policyState) changed(uri, value string, deleted bool) error {
+func (p *State) changed(uri, value string, deleted bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	before := derivePolicy(p.Values, p.tenant)
@@ -96,7 +110,7 @@ func (p *policyState) changed(uri, value string, deleted bool) error {
 			return fmt.Errorf("applying EnablePinRecovery=%t: %w", after.PINRecoveryEnabled, err)
 		}
 	}
-	if err := writeJSON(p.path, p); err != nil {
+	if err := statefile.WriteJSON(p.path, p); err != nil {
 		restore()
 		if after.PINRecoveryEnabled != before.PINRecoveryEnabled && p.hook != nil {
 			_ = p.hook(before.PINRecoveryEnabled) // best effort: the change is being undone
@@ -110,7 +124,7 @@ func (p *policyState) changed(uri, value string, deleted bool) error {
 // user-scope one (the Hello for Business group policy gives computer settings precedence);
 // only the enrolled tenant's nodes count, or, while the tenant is unknown, the first tenant
 // (sorted) that has any.
-func derivePolicy(values map[string]string, tenant string) ResetPolicy {
+func derivePolicy(values map[string]string, tenant string) Policy {
 	if tenant == "" {
 		for _, uri := range slices.Sorted(maps.Keys(values)) {
 			if t, ok := tenantOf(uri); ok {
@@ -120,7 +134,7 @@ func derivePolicy(values map[string]string, tenant string) ResetPolicy {
 		}
 	}
 	get := func(rel string) (string, bool) {
-		for _, root := range []string{passportDevice, passportUser} {
+		for _, root := range []string{PassportDevice, PassportUser} {
 			if v, ok := values[root+"/"+tenant+"/Policies/"+rel]; ok && tenant != "" {
 				return v, true
 			}
@@ -156,7 +170,7 @@ func derivePolicy(values map[string]string, tenant string) ResetPolicy {
 		}
 		return r
 	}
-	p := ResetPolicy{
+	p := Policy{
 		TenantID:              tenant,
 		UsePassportForWork:    boolean("UsePassportForWork", true),
 		RequireSecurityDevice: boolean("RequireSecurityDevice", false),
@@ -188,7 +202,7 @@ func derivePolicy(values map[string]string, tenant string) ResetPolicy {
 
 // tenantOf returns the {TenantId} segment of a PassportForWork URI.
 func tenantOf(uri string) (string, bool) {
-	for _, root := range []string{passportDevice, passportUser} {
+	for _, root := range []string{PassportDevice, PassportUser} {
 		if rest, ok := strings.CutPrefix(uri, root+"/"); ok {
 			t, _, _ := strings.Cut(rest, "/")
 			return t, t != ""
@@ -199,7 +213,7 @@ func tenantOf(uri string) (string, bool) {
 
 // WebSignInAllowed reports whether host may be opened by web sign-in: it must equal an entry
 // of ConfigureWebSignInAllowedUrls, case-insensitively (policy-csp-authentication).
-func (p ResetPolicy) WebSignInAllowed(host string) bool {
+func (p Policy) WebSignInAllowed(host string) bool {
 	for _, d := range p.WebSignInAllowedURLs {
 		if strings.EqualFold(d, host) {
 			return true
@@ -208,18 +222,23 @@ func (p ResetPolicy) WebSignInAllowed(host string) bool {
 	return false
 }
 
-// policyHandler is the csp.Handler of one subtree feeding the policy.
-type policyHandler struct {
-	prefix string
-	state  *policyState
+// Handlers are the csp.Handlers of the subtrees the policy derives from.
+func (p *State) Handlers() []csp.Handler {
+	return []csp.Handler{handler{PassportDevice, p}, handler{PassportUser, p}, handler{AuthenticationArea, p}}
 }
 
-var _ csp.Handler = policyHandler{}
+// handler is the csp.Handler of one subtree feeding the policy.
+type handler struct {
+	prefix string
+	state  *State
+}
 
-func (h policyHandler) Prefix() string { return h.prefix }
+var _ csp.Handler = handler{}
 
-func (h policyHandler) Get(string) (string, bool, error) { return "", false, nil }
+func (h handler) Prefix() string { return h.prefix }
 
-func (h policyHandler) Changed(uri, value string, deleted bool) error {
+func (h handler) Get(string) (string, bool, error) { return "", false, nil }
+
+func (h handler) Changed(uri, value string, deleted bool) error {
 	return h.state.changed(uri, value, deleted)
 }

@@ -1,4 +1,4 @@
-package device
+package enroll
 
 import (
 	"bytes"
@@ -7,19 +7,11 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"testing"
+
+	"github.com/hellomdm/hellomdm/device/identity"
 )
 
 // Parsers of network input must never panic.
-
-func FuzzParseForm(f *testing.F) {
-	f.Fuzz(func(t *testing.T, page []byte) {
-		form, err := parseForm(page)
-		if err == nil && form == nil {
-			t.Fatal("nil form without error")
-		}
-		_ = errorText(page)
-	})
-}
 
 func FuzzParseProvisioningDoc(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte) {
@@ -32,22 +24,22 @@ func FuzzParseProvisioningDoc(f *testing.F) {
 
 func FuzzParseSOAPResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		env, err := soapResponse("enroll", 200, body)
+		env, err := ParseResponse("enroll", 200, body)
 		if err == nil && env == nil {
 			t.Fatal("nil operation without error")
 		}
 	})
 }
 
-// newKeyAndCSR makes the key and request of each shape: the Windows one (mde2.WindowsCSR,
+// NewKeyAndCSR makes the key and request of each shape: the Windows one (mde2.WindowsCSR,
 // which the standard library refuses) over an RSA-2048 key naming the DeviceID, the clean one
 // a standard ECDSA request.
 func TestNewKeyAndCSR(t *testing.T) {
-	id, err := NewIdentity(nil)
+	id, err := identity.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, der, err := newKeyAndCSR(CSRWindows, id.DeviceID, rand.Reader)
+	key, der, err := NewKeyAndCSR(CSRWindows, id.DeviceID, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +56,7 @@ func TestNewKeyAndCSR(t *testing.T) {
 	if !bytes.Contains(der, spki) || !bytes.Contains(der, []byte("!"+id.DeviceID+"\x00")) {
 		t.Error("the Windows CSR lacks the key or the DeviceID CN")
 	}
-	clean, cder, err := newKeyAndCSR(CSRClean, id.DeviceID, rand.Reader)
+	clean, cder, err := NewKeyAndCSR(CSRClean, id.DeviceID, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +70,7 @@ func TestNewKeyAndCSR(t *testing.T) {
 	if _, ok := clean.(*ecdsa.PrivateKey); !ok {
 		t.Errorf("clean key %T, want ECDSA", clean)
 	}
-	if _, _, err := newKeyAndCSR("other", id.DeviceID, rand.Reader); err == nil {
+	if _, _, err := NewKeyAndCSR("other", id.DeviceID, rand.Reader); err == nil {
 		t.Error("unknown shape accepted")
 	}
 }
