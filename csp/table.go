@@ -178,13 +178,13 @@ func defaultNodes() []Node {
 		Description: "hellomdm-specific: the support matrix row that makes CanReset DestructiveOnly, and why"})
 	// What the device knows of its tenant's PIN reset service. The device cannot see an
 	// admin's consent or a government cloud; the server Replaces this node when the value the
-	// device reports at check-in is not the truth (device/canreset.go).
+	// device reports at check-in is not the truth (device/pinreset/canreset.go).
 	b.interior("Vendor/MSFT/hellomdm/PinResetService", g, dev, "", "hellomdm-specific: the tenant's PIN reset service as the device knows it")
 	b.add(Node{Path: "Vendor/MSFT/hellomdm/PinResetService/Availability", Scopes: dev, Format: FormatChr, Access: gr,
 		Allowed:     []string{"available", "consentRequired", "governmentCloud"},
 		Description: "hellomdm-specific: available, consentRequired (an admin has not consented to both applications) or governmentCloud (Azure Government: no PIN reset service)"})
 	// How the device is joined and which Hello trust model it uses: Windows has no CSP node
-	// for them, so the agent reports them here (device/join.go). JoinType values follow
+	// for them, so the agent reports them here (device/identity/join.go). JoinType values follow
 	// Microsoft Graph's Intune joinType enum, plus domainJoined.
 	b.interior("Vendor/MSFT/hellomdm/DeviceState", g, dev, "", "hellomdm-specific device join state")
 	b.add(Node{Path: "Vendor/MSFT/hellomdm/DeviceState/JoinType", Scopes: dev, Format: FormatChr, Access: g,

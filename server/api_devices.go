@@ -40,7 +40,7 @@ type DeviceView struct {
 	CanReset       string `json:"canReset"`
 	CanResetReason string `json:"canResetReason,omitempty"`
 	// JoinType, TrustType and AccountType are what the agent reports at every check-in in
-	// hellomdm's DeviceState nodes (device/join.go): azureADJoined, hybridAzureADJoined,
+	// hellomdm's DeviceState nodes (device/identity/join.go): azureADJoined, hybridAzureADJoined,
 	// azureADRegistered or domainJoined; key, certificate or cloudKerberos; workOrSchool or
 	// microsoftAccount. Empty until the device reported them.
 	JoinType        string    `json:"joinType,omitempty"`

@@ -16,7 +16,7 @@ import (
 // The server tells a device what it cannot see for itself about its tenant's PIN reset
 // service: whether an admin consented to both enterprise applications and whether the tenant
 // is in a government cloud (Learn "PIN reset": the service needs both consents and is not
-// available in Azure Government). Both decide the device's CanReset (device/canreset.go).
+// available in Azure Government). Both decide the device's CanReset (device/pinreset/canreset.go).
 //
 // The rule: a device with a Hello container reports, among the hellomdm status items of its
 // package 1 Replace, what it believes at

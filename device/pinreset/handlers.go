@@ -11,7 +11,7 @@ import (
 
 // statusHandler answers ./Vendor/MSFT/hellomdm/HelloStatus from the user's Hello
 // container (device/hello Status), as dsregcmd /status would show it, and
-// ./Vendor/MSFT/hellomdm/DeviceState from the join state (join.go).
+// ./Vendor/MSFT/hellomdm/DeviceState from the join state (device/identity).
 type statusHandler struct{ m *Manager }
 
 // HelloStatusRoot is hellomdm's HelloStatus subtree (csp/table.go).
