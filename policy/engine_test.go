@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/payload"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -64,7 +65,7 @@ func write(tx store.DeviceTx, dev *store.Device, p Plan) error {
 	}
 	var cmds []store.Command
 	for _, c := range p.Commands {
-		cmds = append(cmds, store.Command{ID: c.ID, TenantID: dev.TenantID, DeviceID: dev.ID, Source: c.Source, Payload: c.Payload})
+		cmds = append(cmds, store.Command{ID: c.ID, TenantID: dev.TenantID, DeviceID: dev.ID, Source: c.Source, Payload: payload.FromSyncML(c.Payload)})
 	}
 	if len(cmds) > 0 {
 		if err := tx.Enqueue(cmds...); err != nil {
@@ -158,7 +159,7 @@ func (f *fixture) answer(id string, state store.CommandState, code int, results 
 		}
 		c.State, c.StatusCode = state, code
 		for _, r := range results {
-			c.Results = append(c.Results, syncml.Item{Source: c.Payload.Items[0].Target, Data: r})
+			c.Results = append(c.Results, store.Item{Source: c.Payload.Items[0].Target, Data: r})
 		}
 		if err := tx.PutCommand(c); err != nil {
 			return err
@@ -168,7 +169,8 @@ func (f *fixture) answer(id string, state store.CommandState, code int, results 
 		if err != nil {
 			return err
 		}
-		r := CommandResult{ID: c.ID, Source: c.Source, Payload: c.Payload, Delivery: deliveries[c.State], StatusCode: c.StatusCode, Results: c.Results}
+		r := CommandResult{ID: c.ID, Source: c.Source, Payload: payload.ToSyncML(c.Payload), Delivery: deliveries[c.State], StatusCode: c.StatusCode,
+			Results: payload.ItemsToSyncML(c.Results)}
 		p := f.eng.Outcome(states, r, now0.Add(time.Minute))
 		evs = p.Events
 		return write(tx, &dev, p)

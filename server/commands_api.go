@@ -63,28 +63,28 @@ var leafVerbs = map[string]bool{syncml.VerbGet: true, syncml.VerbAdd: true, sync
 
 var knownFormats = map[string]bool{"": true, "b64": true, "bin": true, "bool": true, "chr": true, "int": true, "node": true, "null": true, "xml": true, "date": true, "time": true, "float": true}
 
-// toPayload validates a command request and turns it into the SyncML command to queue.
-func (c CommandRequest) toPayload(depth int) (syncml.Command, error) {
+// toPayload validates a command request and turns it into the SyncML command to queue, in its stored form.
+func (c CommandRequest) toPayload(depth int) (store.Payload, error) {
 	verb := canonicalVerb(c.Verb)
 	switch {
 	case verb == syncml.VerbAtomic || verb == syncml.VerbSequence:
 		if depth > 0 && verb == syncml.VerbAtomic {
-			return syncml.Command{}, errors.New("an Atomic cannot be nested (Windows answers 500)")
+			return store.Payload{}, errors.New("an Atomic cannot be nested (Windows answers 500)")
 		}
 		if depth > 2 {
-			return syncml.Command{}, errors.New("commands nested too deep")
+			return store.Payload{}, errors.New("commands nested too deep")
 		}
 		if len(c.Commands) == 0 || len(c.Commands) > 100 {
-			return syncml.Command{}, fmt.Errorf("%s needs 1 to 100 commands", verb)
+			return store.Payload{}, fmt.Errorf("%s needs 1 to 100 commands", verb)
 		}
-		out := syncml.Command{Verb: verb}
+		out := store.Payload{Verb: verb}
 		for i, child := range c.Commands {
 			if verb == syncml.VerbAtomic && canonicalVerb(child.Verb) == syncml.VerbGet {
-				return syncml.Command{}, fmt.Errorf("commands[%d]: Get is not allowed inside Atomic", i)
+				return store.Payload{}, fmt.Errorf("commands[%d]: Get is not allowed inside Atomic", i)
 			}
 			p, err := child.toPayload(depth + 1)
 			if err != nil {
-				return syncml.Command{}, fmt.Errorf("commands[%d]: %w", i, err)
+				return store.Payload{}, fmt.Errorf("commands[%d]: %w", i, err)
 			}
 			out.Commands = append(out.Commands, p)
 		}
@@ -92,26 +92,26 @@ func (c CommandRequest) toPayload(depth int) (syncml.Command, error) {
 	case leafVerbs[verb]:
 		uri := strings.TrimSpace(c.LocURI)
 		if uri == "" {
-			return syncml.Command{}, errors.New("locUri is required")
+			return store.Payload{}, errors.New("locUri is required")
 		}
 		if strings.HasPrefix(uri, "/") || strings.ContainsAny(uri, "\x00\r\n") || len(uri) > 1024 {
-			return syncml.Command{}, fmt.Errorf("locUri %q is not a valid OMA-DM URI (it must be relative, e.g. ./Device/Vendor/MSFT/...)", uri)
+			return store.Payload{}, fmt.Errorf("locUri %q is not a valid OMA-DM URI (it must be relative, e.g. ./Device/Vendor/MSFT/...)", uri)
 		}
 		if !knownFormats[c.Format] {
-			return syncml.Command{}, fmt.Errorf("format %q is not an OMA-DM format", c.Format)
+			return store.Payload{}, fmt.Errorf("format %q is not an OMA-DM format", c.Format)
 		}
-		item := syncml.Item{Target: uri}
+		item := store.Item{Target: uri}
 		if verb == syncml.VerbAdd || verb == syncml.VerbReplace || verb == syncml.VerbExec {
 			item.Data = c.Data
 			if c.Format != "" || c.Type != "" {
-				item.Meta = &syncml.Meta{Format: c.Format, Type: c.Type}
+				item.Meta = &store.Meta{Format: c.Format, Type: c.Type}
 			}
 		} else if c.Data != "" {
-			return syncml.Command{}, fmt.Errorf("%s carries no data", verb)
+			return store.Payload{}, fmt.Errorf("%s carries no data", verb)
 		}
-		return syncml.Command{Verb: verb, Items: []syncml.Item{item}}, nil
+		return store.Payload{Verb: verb, Items: []store.Item{item}}, nil
 	}
-	return syncml.Command{}, fmt.Errorf("verb %q is not one of Get, Add, Replace, Delete, Exec, Atomic, Sequence", c.Verb)
+	return store.Payload{}, fmt.Errorf("verb %q is not one of Get, Add, Replace, Delete, Exec, Atomic, Sequence", c.Verb)
 }
 
 func canonicalVerb(v string) string {
@@ -317,7 +317,7 @@ func commandView(c store.Command) CommandView {
 	return v
 }
 
-func payloadView(p syncml.Command) CommandView {
+func payloadView(p store.Payload) CommandView {
 	v := CommandView{Verb: p.Verb}
 	if len(p.Items) > 0 {
 		v.LocURI, v.Data = p.Items[0].Target, p.Items[0].Data

@@ -65,8 +65,8 @@ func BenchmarkCheckinMessage(b *testing.B) {
 	for i, id := range ids {
 		if i%2 == 0 {
 			for j := 0; j < 8; j++ {
-				queued = append(queued, store.Command{TenantID: testTenant, DeviceID: id, State: store.CommandQueued, Payload: syncml.Command{Verb: syncml.VerbReplace,
-					Items: []syncml.Item{{Target: pinRecovery, Meta: &syncml.Meta{Format: "bool"}, Data: "true"}}}})
+				queued = append(queued, store.Command{TenantID: testTenant, DeviceID: id, State: store.CommandQueued, Payload: store.Payload{Verb: syncml.VerbReplace,
+					Items: []store.Item{{Target: pinRecovery, Meta: &store.Meta{Format: "bool"}, Data: "true"}}}})
 			}
 		}
 	}

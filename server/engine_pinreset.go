@@ -92,8 +92,8 @@ func (s *step) correctPinResetService() error {
 		}
 	}
 	cmd := store.Command{ID: uuid.NewString(), TenantID: s.dev.TenantID, DeviceID: s.dev.ID, Source: pinResetServiceSource,
-		Payload: syncml.Command{Verb: syncml.VerbReplace, Items: []syncml.Item{{Target: pinResetServiceNode,
-			Meta: &syncml.Meta{Format: "chr"}, Data: s.pinResetTruth}}},
+		Payload: store.Payload{Verb: syncml.VerbReplace, Items: []store.Item{{Target: pinResetServiceNode,
+			Meta: &store.Meta{Format: "chr"}, Data: s.pinResetTruth}}},
 		State: store.CommandQueued, MaxAttempts: s.e.cfg.MaxAttempts, CreatedAt: s.now, UpdatedAt: s.now}
 	if err := s.tx.Enqueue(cmd); err != nil {
 		return fmt.Errorf("queueing the PIN reset service state: %w", err)

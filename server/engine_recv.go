@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/payload"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -223,7 +224,7 @@ func childFailed(code int) bool {
 
 // nthChild returns the nested command at a depth-first index, the numbering of
 // store.SentRef.Child and store.Command.ChildStatus.
-func nthChild(cmds []syncml.Command, n int) (syncml.Command, bool) {
+func nthChild(cmds []store.Payload, n int) (store.Payload, bool) {
 	for _, c := range cmds {
 		if n == 0 {
 			return c, true
@@ -235,7 +236,7 @@ func nthChild(cmds []syncml.Command, n int) (syncml.Command, bool) {
 		}
 		n -= k
 	}
-	return syncml.Command{}, false
+	return store.Payload{}, false
 }
 
 // settle records the device's Status for a whole command (MS-MDM status handling; retries
@@ -308,7 +309,7 @@ func (s *step) recordResults(c *syncml.Command) error {
 	if cmd.ClaimSession != s.sess.Key && cmd.State != store.CommandSucceeded {
 		return nil
 	}
-	cmd.Results = append(cmd.Results, c.Items...)
+	cmd.Results = payload.AppendStored(cmd.Results, c.Items)
 	s.dirty[cmd.ID] = true
 	if cmd.State == store.CommandSucceeded {
 		// Status came first in this message; let the policy engine see the values too.
@@ -319,7 +320,7 @@ func (s *step) recordResults(c *syncml.Command) error {
 
 func isGet(verb string) bool { return verb == syncml.VerbGet }
 
-func targetOf(c syncml.Command) string {
+func targetOf(c store.Payload) string {
 	if len(c.Items) > 0 {
 		return c.Items[0].Target
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/payload"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -31,7 +32,7 @@ import (
 //
 // The CSP catalog has no node whose Add or Replace starts an action (its action nodes take
 // Exec), so the verb alone decides.
-func atMostOnce(c syncml.Command) bool {
+func atMostOnce(c store.Payload) bool {
 	if c.Verb == syncml.VerbExec {
 		return true
 	}
@@ -105,7 +106,8 @@ func (s *step) sendCommands(serverMsgID string, sent map[string]store.SentRef) (
 		if !c.State.Open() || !s.due(&c) {
 			continue
 		}
-		size := s.b.CommandSize(c.Payload)
+		p := payload.ToSyncML(c.Payload)
+		size := s.b.CommandSize(p)
 		if size < 0 {
 			if err := s.unsendable(&c, syncml.StatusBadRequest, "the command cannot be encoded as SyncML"); err != nil {
 				return n, err
@@ -121,7 +123,7 @@ func (s *step) sendCommands(serverMsgID string, sent map[string]store.SentRef) (
 			}
 			break // the rest go in the next message of this session
 		}
-		top, err := s.b.TryCommand(c.Payload)
+		top, err := s.b.TryCommand(p)
 		if err != nil {
 			if err := s.unsendable(&c, syncml.StatusBadRequest, err.Error()); err != nil {
 				return n, err
@@ -185,7 +187,7 @@ func (s *step) unsendable(c *store.Command, code int, why string) error {
 
 // flatVerbs lists the verbs of nested commands depth-first, the order in which the builder
 // numbers them after their parent.
-func flatVerbs(cmds []syncml.Command) []string {
+func flatVerbs(cmds []store.Payload) []string {
 	var out []string
 	for _, c := range cmds {
 		out = append(out, c.Verb)

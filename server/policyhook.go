@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/hellomdm/hellomdm/internal/payload"
 	"github.com/hellomdm/hellomdm/policy"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -144,7 +145,8 @@ func (s *step) outcome(cmd *store.Command) error {
 	if s.e.policy == nil {
 		return nil
 	}
-	r := policy.CommandResult{ID: cmd.ID, Source: cmd.Source, Payload: cmd.Payload, Delivery: delivery(cmd.State), StatusCode: cmd.StatusCode, Results: cmd.Results}
+	r := policy.CommandResult{ID: cmd.ID, Source: cmd.Source, Payload: payload.ToSyncML(cmd.Payload), Delivery: delivery(cmd.State),
+		StatusCode: cmd.StatusCode, Results: payload.ItemsToSyncML(cmd.Results)}
 	if !policy.Follows(r) {
 		return nil
 	}
@@ -170,7 +172,7 @@ func (s *step) applyPlan(p policy.Plan) error {
 	if len(p.Commands) > 0 {
 		cmds := make([]store.Command, len(p.Commands))
 		for i, c := range p.Commands {
-			cmds[i] = store.Command{ID: c.ID, TenantID: s.dev.TenantID, DeviceID: s.dev.ID, Source: c.Source, Payload: c.Payload}
+			cmds[i] = store.Command{ID: c.ID, TenantID: s.dev.TenantID, DeviceID: s.dev.ID, Source: c.Source, Payload: payload.FromSyncML(c.Payload)}
 		}
 		if err := s.tx.Enqueue(cmds...); err != nil {
 			return fmt.Errorf("queueing policy commands: %w", err)

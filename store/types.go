@@ -1,10 +1,6 @@
 package store
 
-import (
-	"time"
-
-	"github.com/hellomdm/hellomdm/syncml"
-)
+import "time"
 
 // Auth policies of a tenant (MS-MDE2 3.1.4.1.3.2).
 const (
@@ -112,18 +108,20 @@ type Command struct {
 	TenantID string `json:"tenantId"`
 	DeviceID string `json:"deviceId"`
 	Seq      uint64 `json:"seq"` // position in the device's queue, assigned at Enqueue
-	// Payload is the SyncML command to send. Its CmdIDs are assigned per message when sent.
-	Payload syncml.Command `json:"payload"`
-	Source  string         `json:"source,omitempty"` // "admin:<token id>", "policy:<profile id>", ...
-	State   CommandState   `json:"state"`
+	// Payload is the SyncML command to send, in its stored form (see Payload). Its CmdIDs are
+	// assigned per message when sent.
+	Payload Payload      `json:"payload"`
+	Source  string       `json:"source,omitempty"` // "admin:<token id>", "policy:<profile id>", ...
+	State   CommandState `json:"state"`
 	// Attempts counts sends that ended with an error Status; MaxAttempts bounds them.
 	Attempts      int       `json:"attempts"`
 	MaxAttempts   int       `json:"maxAttempts"`
 	NextAttemptAt time.Time `json:"nextAttemptAt,omitempty"`
 	StatusCode    int       `json:"statusCode,omitempty"`
 	// ChildStatus holds the status of each child of an Atomic or Sequence, in order.
-	ChildStatus []int         `json:"childStatus,omitempty"`
-	Results     []syncml.Item `json:"results,omitempty"`
+	ChildStatus []int `json:"childStatus,omitempty"`
+	// Results holds the items of the device's Results for a Get, in the order received.
+	Results []Item `json:"results,omitempty"`
 	// Claim: the session that carries the command now, and until when the claim holds.
 	ClaimSession string    `json:"claimSession,omitempty"`
 	ClaimUntil   time.Time `json:"claimUntil,omitempty"`

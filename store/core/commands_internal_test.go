@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/syncml"
 )
 
 // A command record whose Seq field disagrees with its key (the previous release's PostgreSQL
@@ -22,7 +21,7 @@ func TestCommandSeqFromKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := func(id string) store.Command {
-		return store.Command{ID: id, DeviceID: "d1", Payload: syncml.Command{Verb: "Get", Items: []syncml.Item{{Target: "./DevDetail/SwV"}}}}
+		return store.Command{ID: id, DeviceID: "d1", Payload: store.Payload{Verb: "Get", Items: []store.Item{{Target: "./DevDetail/SwV"}}}}
 	}
 	if err := s.Enqueue(ctx, cmd("c1"), cmd("c2")); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/core"
-	"github.com/hellomdm/hellomdm/syncml"
 )
 
 // testQueueReplicas runs the rules of the cmd area that concurrent writers must keep, with
@@ -34,7 +33,7 @@ func testQueueReplicas(t *testing.T, a, b *core.Store) {
 func oneDeviceSerialised(t *testing.T, stores []*core.Store) {
 	const each = 10
 	cmd := func(id string) store.Command {
-		return store.Command{ID: id, DeviceID: "d1", Payload: syncml.Command{Verb: "Get", Items: []syncml.Item{{Target: "./DevDetail/SwV"}}}}
+		return store.Command{ID: id, DeviceID: "d1", Payload: store.Payload{Verb: "Get", Items: []store.Item{{Target: "./DevDetail/SwV"}}}}
 	}
 	var wg sync.WaitGroup
 	for i, s := range stores {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/syncml"
 )
 
 var (
@@ -44,22 +43,22 @@ var recordCases = []struct {
 	{name: "device trailing garbage", kind: "device", raw: `{"id":"d"} x`},
 	{name: "device not an object", kind: "device", raw: `[1]`},
 	{name: "session typical", fast: true, v: &store.Session{DeviceID: "d", SessionID: "D", Key: "k", ClientMsgID: 2, ServerMsgID: 2,
-		Sent:            map[string]store.SentRef{"2:3": {CommandID: "c1", Verb: syncml.VerbAtomic}, "2:4": {CommandID: "c1", Child: []int{0}, Verb: syncml.VerbReplace}},
+		Sent:            map[string]store.SentRef{"2:3": {CommandID: "c1", Verb: "Atomic"}, "2:4": {CommandID: "c1", Child: []int{0}, Verb: "Replace"}},
 		LastRequestHash: "abcd", LastReply: []byte("<SyncML>\x00\xff</SyncML>"), MaxMsgSize: 65536, Ended: true, StartedAt: t0, UpdatedAt: t1}},
 	{name: "session minimal", fast: true, v: &store.Session{DeviceID: "d", SessionID: "0"}},
 	{name: "session empty reply", fast: true, v: &store.Session{DeviceID: "d", SessionID: "0", LastReply: []byte{}, Sent: map[string]store.SentRef{}}},
 	{name: "session bad base64", kind: "session", raw: `{"deviceId":"d","lastReply":"***"}`},
 	{name: "session unknown ref key", kind: "session", raw: `{"deviceId":"d","sent":{"1:2":{"commandId":"c","x":1}}}`},
 	{name: "command typical", fast: true, v: &store.Command{ID: "c1", TenantID: "t", DeviceID: "d", Seq: 7, Source: "policy:p1", State: store.CommandSent,
-		Payload:  syncml.Command{Verb: syncml.VerbReplace, CmdID: "3", Items: []syncml.Item{{Target: "./Device/Vendor/MSFT/Policy/Config/X", Meta: &syncml.Meta{Format: "bool", Type: "text/plain"}, Data: "true"}}},
+		Payload:  store.Payload{Verb: "Replace", CmdID: "3", Items: []store.Item{{Target: "./Device/Vendor/MSFT/Policy/Config/X", Meta: &store.Meta{Format: "bool", Type: "text/plain"}, Data: "true"}}},
 		Attempts: 1, MaxAttempts: 3, NextAttemptAt: t0, StatusCode: 500, ChildStatus: []int{200, 500},
-		Results:      []syncml.Item{{Source: "./DevDetail/SwV", Data: "10.0", MoreData: true}},
+		Results:      []store.Item{{Source: "./DevDetail/SwV", Data: "10.0", MoreData: true}},
 		ClaimSession: "s", ClaimUntil: t1, LastSession: "s", SentCount: 2, CreatedAt: t0, UpdatedAt: t0}},
-	{name: "command nested", fast: true, v: &store.Command{ID: "c2", DeviceID: "d", Payload: syncml.Command{Verb: syncml.VerbAtomic, NoResp: true,
-		Meta:      &syncml.Meta{Size: 3, MaxMsgSize: 4, MaxObjSize: 5, Mark: "m", NextNonce: "n"},
-		TargetRef: []string{"a"}, SourceRef: []string{}, Chal: &syncml.Chal{Format: "b64", Type: "syncml:auth-md5", NextNonce: "x"},
-		Commands: []syncml.Command{{Verb: syncml.VerbAdd, Items: []syncml.Item{{Target: "./A", DataXML: "x"}}}, {Verb: syncml.VerbSequence, Commands: []syncml.Command{{Verb: syncml.VerbGet}}}}}}},
-	{name: "command xml data", v: &store.Command{ID: "c3", DeviceID: "d", Payload: syncml.Command{Verb: syncml.VerbAdd, Items: []syncml.Item{{DataXML: "<a b=\"c\"/>"}}}}},
+	{name: "command nested", fast: true, v: &store.Command{ID: "c2", DeviceID: "d", Payload: store.Payload{Verb: "Atomic", NoResp: true,
+		Meta:      &store.Meta{Size: 3, MaxMsgSize: 4, MaxObjSize: 5, Mark: "m", NextNonce: "n"},
+		TargetRef: []string{"a"}, SourceRef: []string{}, Chal: &store.Chal{Format: "b64", Type: "syncml:auth-md5", NextNonce: "x"},
+		Commands: []store.Payload{{Verb: "Add", Items: []store.Item{{Target: "./A", DataXML: "x"}}}, {Verb: "Sequence", Commands: []store.Payload{{Verb: "Get"}}}}}}},
+	{name: "command xml data", v: &store.Command{ID: "c3", DeviceID: "d", Payload: store.Payload{Verb: "Add", Items: []store.Item{{DataXML: "<a b=\"c\"/>"}}}}},
 	{name: "command lower-case payload key", kind: "command", raw: `{"id":"c","payload":{"verb":"Get"}}`},
 	{name: "command fractional seq", kind: "command", raw: `{"id":"c","seq":1.5}`},
 	{name: "command negative seq", kind: "command", raw: `{"id":"c","seq":-1}`},

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/syncml"
 )
 
 // Fast decoders of the records every check-in reads: the device, its session, its open
@@ -374,7 +373,7 @@ func fastDecodeCommand(raw []byte, c *store.Command) bool {
 		case "seq":
 			return p.uint(&c.Seq)
 		case "payload":
-			return p.syncmlCommand(&c.Payload, 0)
+			return p.payload(&c.Payload, 0)
 		case "source":
 			return p.text(&c.Source)
 		case "state":
@@ -414,8 +413,8 @@ func fastDecodeCommand(raw []byte, c *store.Command) bool {
 	return ok && p.end()
 }
 
-// syncmlCommand reads a syncml.Command as encoding/json writes it (no tags: Go field names).
-func (p *record) syncmlCommand(c *syncml.Command, depth int) bool {
+// payload reads a store.Payload (its stored keys are capitalised: see store.Payload).
+func (p *record) payload(c *store.Payload, depth int) bool {
 	if depth > maxFastDepth {
 		return false
 	}
@@ -438,7 +437,7 @@ func (p *record) syncmlCommand(c *syncml.Command, depth int) bool {
 		case "SourceRef":
 			return p.strings(&c.SourceRef)
 		case "Chal":
-			c.Chal = &syncml.Chal{}
+			c.Chal = &store.Chal{}
 			return p.fields(func(key string) bool {
 				switch key {
 				case "Format":
@@ -457,10 +456,10 @@ func (p *record) syncmlCommand(c *syncml.Command, depth int) bool {
 		case "Items":
 			return p.items(&c.Items)
 		case "Commands":
-			out := []syncml.Command{}
+			out := []store.Payload{}
 			ok := p.array(func() bool {
-				out = append(out, syncml.Command{})
-				return p.syncmlCommand(&out[len(out)-1], depth+1)
+				out = append(out, store.Payload{})
+				return p.payload(&out[len(out)-1], depth+1)
 			})
 			c.Commands = out
 			return ok
@@ -469,10 +468,10 @@ func (p *record) syncmlCommand(c *syncml.Command, depth int) bool {
 	})
 }
 
-func (p *record) items(dst *[]syncml.Item) bool {
-	out := []syncml.Item{}
+func (p *record) items(dst *[]store.Item) bool {
+	out := []store.Item{}
 	ok := p.array(func() bool {
-		out = append(out, syncml.Item{})
+		out = append(out, store.Item{})
 		it := &out[len(out)-1]
 		return p.fields(func(key string) bool {
 			switch key {
@@ -496,8 +495,8 @@ func (p *record) items(dst *[]syncml.Item) bool {
 	return ok
 }
 
-func (p *record) meta(dst **syncml.Meta) bool {
-	m := &syncml.Meta{}
+func (p *record) meta(dst **store.Meta) bool {
+	m := &store.Meta{}
 	*dst = m
 	return p.fields(func(key string) bool {
 		switch key {

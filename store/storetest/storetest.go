@@ -20,7 +20,6 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/syncml"
 )
 
 // Run runs the conformance suite. open must return a new, empty store for each call; Run
@@ -87,7 +86,7 @@ func device(tenantID, id, serial string) store.Device {
 func command(deviceID, id string) store.Command {
 	return store.Command{
 		ID: id, DeviceID: deviceID, MaxAttempts: 3, Source: "test",
-		Payload: syncml.Command{Verb: "Get", Items: []syncml.Item{{Target: "./DevDetail/SwV"}}},
+		Payload: store.Payload{Verb: "Get", Items: []store.Item{{Target: "./DevDetail/SwV"}}},
 	}
 }
 
