@@ -236,6 +236,37 @@ func TestDeviceCommandsJSONAndRetired(t *testing.T) {
 	if len(enrolled.DeviceID) != 32 || enrolled.TenantID != tid || enrolled.UserPrincipalName != "alice@contoso.com" {
 		t.Fatalf("enroll: %+v", enrolled)
 	}
+	deviceJSONReports(t, dev, enrolled.DeviceID)
+
+	// A refusal by the device agent (the policy never enabled PIN recovery, so only a
+	// destructive reset is possible) exits 1, not 3 (a transport failure).
+	// The support matrix names its row.
+	if out := dev(exitFailed, "reset-pin", "--user", "alice@contoso.com", "--password", "Correct horse 1", "--new-pin", "246801"); !strings.Contains(out, "(recovery-policy-disabled)") {
+		t.Fatalf("refused reset-pin:\n%s", out)
+	}
+
+	admin("device", "retire", "--tenant", tid, "--device", enrolled.DeviceID)
+	if out := dev(exitFailed, "sync"); !strings.Contains(out, "retired by an admin: unenroll it (hellomdm device --state ") {
+		t.Fatalf("sync of a retired device:\n%s", out)
+	}
+
+	// A second device leaves management itself.
+	state = filepath.Join(t.TempDir(), "bob-pc")
+	decodeJSON(t, dev(0, "enroll", "--server", server, "--email", "alice@contoso.com", "--password", "Correct horse 1", "--ca-file", caFile), &enrolled)
+	var left struct {
+		DeviceID string `json:"deviceId"`
+		State    string `json:"state"`
+	}
+	decodeJSON(t, dev(0, "unenroll"), &left)
+	if left.DeviceID != enrolled.DeviceID || left.State != "unenrolled" {
+		t.Fatalf("unenroll: %+v", left)
+	}
+}
+
+// deviceJSONReports checks the -o json answers of sync, nodes, status, hello, join and renew
+// of an enrolled device.
+func deviceJSONReports(t *testing.T, dev func(want int, args ...string) string, deviceID string) {
+	t.Helper()
 	var rep struct {
 		SessionID string
 		Messages  int
@@ -249,14 +280,14 @@ func TestDeviceCommandsJSONAndRetired(t *testing.T) {
 	decodeJSON(t, dev(0, "nodes"), &nodes)
 	found := false
 	for _, n := range nodes {
-		found = found || n.URI == "./DevInfo/DevId" && n.Value == enrolled.DeviceID
+		found = found || n.URI == "./DevInfo/DevId" && n.Value == deviceID
 	}
 	if !found {
-		t.Fatalf("nodes lack ./DevInfo/DevId = %s", enrolled.DeviceID)
+		t.Fatalf("nodes lack ./DevInfo/DevId = %s", deviceID)
 	}
 	var status map[string]map[string]string
 	decodeJSON(t, dev(0, "status"), &status)
-	if status["Device State"]["DeviceId"] != enrolled.DeviceID || status["Device State"]["EnrollmentState"] != "enrolled" {
+	if status["Device State"]["DeviceId"] != deviceID || status["Device State"]["EnrollmentState"] != "enrolled" {
 		t.Fatalf("status: %v", status)
 	}
 	var hello struct {
@@ -285,32 +316,8 @@ func TestDeviceCommandsJSONAndRetired(t *testing.T) {
 		CertThumbprint string `json:"certThumbprint"`
 	}
 	decodeJSON(t, dev(0, "renew"), &renewed)
-	if renewed.DeviceID != enrolled.DeviceID || len(renewed.CertThumbprint) != 40 {
+	if renewed.DeviceID != deviceID || len(renewed.CertThumbprint) != 40 {
 		t.Fatalf("renew: %+v", renewed)
-	}
-
-	// A refusal by the device agent (the policy never enabled PIN recovery, so only a
-	// destructive reset is possible) exits 1, not 3 (a transport failure).
-	// The support matrix names its row.
-	if out := dev(exitFailed, "reset-pin", "--user", "alice@contoso.com", "--password", "Correct horse 1", "--new-pin", "246801"); !strings.Contains(out, "(recovery-policy-disabled)") {
-		t.Fatalf("refused reset-pin:\n%s", out)
-	}
-
-	admin("device", "retire", "--tenant", tid, "--device", enrolled.DeviceID)
-	if out := dev(exitFailed, "sync"); !strings.Contains(out, "retired by an admin: unenroll it (hellomdm device --state ") {
-		t.Fatalf("sync of a retired device:\n%s", out)
-	}
-
-	// A second device leaves management itself.
-	state = filepath.Join(t.TempDir(), "bob-pc")
-	decodeJSON(t, dev(0, "enroll", "--server", server, "--email", "alice@contoso.com", "--password", "Correct horse 1", "--ca-file", caFile), &enrolled)
-	var left struct {
-		DeviceID string `json:"deviceId"`
-		State    string `json:"state"`
-	}
-	decodeJSON(t, dev(0, "unenroll"), &left)
-	if left.DeviceID != enrolled.DeviceID || left.State != "unenrolled" {
-		t.Fatalf("unenroll: %+v", left)
 	}
 }
 
@@ -375,8 +382,14 @@ func TestAdminNamesInsteadOfIDs(t *testing.T) {
 	if !strings.Contains(out, "(WHfB - Enable PIN recovery)") {
 		t.Fatalf("device settings sources lack the profile name:\n%s", out)
 	}
+	adminNameMistakes(t, admin, server, caFile, userID)
+}
 
-	// Mistakes: not an ID and no such name; a name two devices share; a name of another tenant.
+// adminNameMistakes: not an ID and no such name; a name two devices share; a name of
+// another tenant; a member name several objects have.
+func adminNameMistakes(t *testing.T, admin func(want int, args ...string) (string, string), server, caFile, userID string) {
+	t.Helper()
+	const tid = "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01"
 	if code, _, errOut := cliRun("device", "--state", filepath.Join(t.TempDir(), "pc2"), "enroll", "--server", server, "--email", "alice@contoso.com",
 		"--password", "Correct horse 1", "--ca-file", caFile, "--device-name", "alice-pc"); code != 0 {
 		t.Fatal(errOut)
@@ -396,7 +409,7 @@ func TestAdminNamesInsteadOfIDs(t *testing.T) {
 		t.Fatalf("ambiguous member: %s", errOut)
 	}
 	admin(0, "group", "create", "--tenant", "contoso.com", "--name", "Helpdesk")
-	out, _ = admin(0, "group", "add-member", "--tenant", "contoso.com", "--group", "WHfB pilot", "--id", "helpdesk")
+	out, _ := admin(0, "group", "add-member", "--tenant", "contoso.com", "--group", "WHfB pilot", "--id", "helpdesk")
 	if !strings.Contains(out, "(helpdesk) to group ") || !strings.Contains(out, "(WHfB pilot)") {
 		t.Fatalf("add-member by group name: %s", out)
 	}
