@@ -379,10 +379,11 @@ func (s *Service) tenantKey(ctx context.Context, tenantID string) (*rsa.PrivateK
 	return key, nil
 }
 
-// Consent records admin consent to (granted) or its withdrawal from one application.
-func (s *Service) Consent(ctx context.Context, tenantID string, app App, granted bool) error {
+// Consent records admin consent to (granted) or its withdrawal from one application, stored
+// through to.
+func (s *Service) Consent(ctx context.Context, to ConsentStore, tenantID string, app App, granted bool) error {
 	rec := AuditRecord{TenantID: tenantID, Operation: OpConsent}
-	err := s.consent(ctx, tenantID, app, granted)
+	err := s.consent(ctx, to, tenantID, app, granted)
 	if err == nil {
 		verb := "granted"
 		if !granted {
@@ -394,14 +395,17 @@ func (s *Service) Consent(ctx context.Context, tenantID string, app App, granted
 	return err
 }
 
-func (s *Service) consent(ctx context.Context, tenantID string, app App, granted bool) error {
+func (s *Service) consent(ctx context.Context, to ConsentStore, tenantID string, app App, granted bool) error {
+	if to == nil {
+		return errors.New("recording consent: no consent store")
+	}
 	if !app.Valid() {
 		return fmt.Errorf("recording consent to %q: %w", app, ErrUnknownApp)
 	}
 	if !validTenantID(tenantID) {
 		return fmt.Errorf("recording consent: %w", ErrUnknownTenant)
 	}
-	if err := s.tenants.SetConsent(ctx, tenantID, app, granted, s.now()); err != nil {
+	if err := to.SetConsent(ctx, tenantID, app, granted, s.now()); err != nil {
 		return fmt.Errorf("recording consent of tenant %q to %s: %w", tenantID, app, err)
 	}
 	return nil

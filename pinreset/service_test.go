@@ -384,14 +384,14 @@ func TestConsent(t *testing.T) {
 	if _, err := f.svc.PublicKey(ctx, tenantNone); !errors.Is(err, ErrConsentRequired) {
 		t.Fatalf("before consent: %v, want ErrConsentRequired", err)
 	}
-	if err := f.svc.Consent(ctx, tenantNone, AppService, true); err != nil {
+	if err := f.svc.Consent(ctx, f.tenants, tenantNone, AppService, true); err != nil {
 		t.Fatalf("Consent service: %v", err)
 	}
 	_, err := f.svc.PublicKey(ctx, tenantNone)
 	if ce, ok := errors.AsType[*ConsentRequiredError](err); !ok || !slices.Equal(ce.Missing, []App{AppClient}) {
 		t.Fatalf("after service consent: %v, want client consent missing", err)
 	}
-	if err := f.svc.Consent(ctx, tenantNone, AppClient, true); err != nil {
+	if err := f.svc.Consent(ctx, f.tenants, tenantNone, AppClient, true); err != nil {
 		t.Fatalf("Consent client: %v", err)
 	}
 	if _, err := f.svc.PublicKey(ctx, tenantNone); err != nil {
@@ -409,7 +409,7 @@ func TestConsent(t *testing.T) {
 		t.Fatalf("ServicePrincipals = %+v, want %+v", sps, want)
 	}
 
-	if err := f.svc.Consent(ctx, tenantNone, AppClient, false); err != nil {
+	if err := f.svc.Consent(ctx, f.tenants, tenantNone, AppClient, false); err != nil {
 		t.Fatalf("withdrawing consent: %v", err)
 	}
 	sps, _ = f.svc.ServicePrincipals(ctx, tenantNone)
@@ -445,7 +445,7 @@ func TestConsentRefusals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			if err := f.svc.Consent(context.Background(), tt.tenant, tt.app, true); !errors.Is(err, tt.wantErr) {
+			if err := f.svc.Consent(context.Background(), f.tenants, tt.tenant, tt.app, true); !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Consent error = %v, want %v", err, tt.wantErr)
 			}
 			checkAudit(t, f, tt.tenant, "", OutcomeRefused, OpConsent)

@@ -11,8 +11,13 @@ type Tenants interface {
 	// PinResetTenant returns the tenant's PIN reset onboarding facts; an error wrapping
 	// ErrUnknownTenant if there is no such tenant.
 	PinResetTenant(ctx context.Context, tenantID string) (TenantInfo, error)
+}
+
+// ConsentStore stores consent changes. The caller of Service.Consent gives it, so that it
+// can store the change in one transaction with records of its own (the admin's audit event).
+type ConsentStore interface {
 	// SetConsent records admin consent to (or its withdrawal from) one of the two enterprise
-	// applications.
+	// applications at at; an error wrapping ErrUnknownTenant if there is no such tenant.
 	SetConsent(ctx context.Context, tenantID string, app App, granted bool, at time.Time) error
 }
 

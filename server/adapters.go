@@ -103,19 +103,18 @@ func (r enrollmentRegistry) toDevice(e enrollment.Enrollment) store.Device {
 // enrollment audit event in one transaction: an enrollment refused because the store failed
 // leaves nothing behind, so no device is enrolled with a certificate nobody received.
 func (r enrollmentRegistry) Register(ctx context.Context, e enrollment.Enrollment) error {
-	ctx = store.WithAudit(ctx, func(stored any) ([]*audit.Event, error) {
-		reg, ok := stored.(store.DeviceRegistration)
-		if !ok {
-			return nil, fmt.Errorf("recording the enrollment: the store handed a %T", stored)
+	err := r.st.Write(ctx, func(tx store.Writer) error {
+		reg, err := tx.RegisterDevice(r.toDevice(e))
+		if err != nil {
+			return err
 		}
 		details := map[string]any{"hwDevId": e.HWDevID, "upn": e.UPN, "osVersion": e.OSVersion, "osEdition": e.OSEdition,
 			"enrollmentType": e.EnrollmentType, "certSerial": e.CertSerial, "certThumbprint": e.CertThumbprint, "deviceName": e.DeviceName}
 		if reg.Previous != nil {
 			details["replacedCertSerial"] = reg.Previous.CertSerial
 		}
-		return []*audit.Event{r.event(e, audit.KindEnrolled, "enroll", details)}, nil
+		return tx.Audit(r.event(e, audit.KindEnrolled, "enroll", details))
 	})
-	_, err := r.st.RegisterDevice(ctx, r.toDevice(e))
 	if errors.Is(err, store.ErrConflict) {
 		return enrollment.ErrOtherTenant
 	}
@@ -141,19 +140,22 @@ func (r enrollmentRegistry) Register(ctx context.Context, e enrollment.Enrollmen
 // Renew replaces the device's certificate serial (revoking the old one) and records the
 // renewal event in one transaction.
 func (r enrollmentRegistry) Renew(ctx context.Context, deviceID, oldSerial string, e enrollment.Enrollment) error {
-	ctx = store.WithAudit(ctx, func(any) ([]*audit.Event, error) {
-		return []*audit.Event{r.event(e, audit.KindRenewed, "renew", map[string]any{"oldCertSerial": oldSerial, "certSerial": e.CertSerial})}, nil
-	})
-	err := r.st.UpdateDevice(ctx, deviceID, func(d *store.Device) error {
-		if d.State != store.DeviceEnrolled {
-			return enrollment.ErrNotEnrolled
+	err := r.st.Write(ctx, func(tx store.Writer) error {
+		_, err := tx.UpdateDevice(deviceID, func(d *store.Device) error {
+			if d.State != store.DeviceEnrolled {
+				return enrollment.ErrNotEnrolled
+			}
+			if !strings.EqualFold(d.CertSerial, oldSerial) {
+				return enrollment.ErrSerialMismatch
+			}
+			d.CertSerial, d.CertThumbprint, d.CertNotAfter = strings.ToUpper(e.CertSerial), e.CertThumbprint, e.CertNotAfter
+			d.UpdatedAt = r.now().UTC()
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		if !strings.EqualFold(d.CertSerial, oldSerial) {
-			return enrollment.ErrSerialMismatch
-		}
-		d.CertSerial, d.CertThumbprint, d.CertNotAfter = strings.ToUpper(e.CertSerial), e.CertThumbprint, e.CertNotAfter
-		d.UpdatedAt = r.now().UTC()
-		return nil
+		return tx.Audit(r.event(e, audit.KindRenewed, "renew", map[string]any{"oldCertSerial": oldSerial, "certSerial": e.CertSerial}))
 	})
 	if isNotFound(err) {
 		return enrollment.ErrNotEnrolled
@@ -175,7 +177,7 @@ func (r enrollmentRegistry) Device(ctx context.Context, deviceID string) (enroll
 }
 
 // event builds a device's enrollment or renewal event. It is called inside the store's
-// transaction, possibly more than once (store.AuditFunc), and builds a fresh event each time.
+// transaction, possibly more than once (store.Writes), and builds a fresh event each time.
 func (r enrollmentRegistry) event(e enrollment.Enrollment, kind audit.Kind, action string, details map[string]any) *audit.Event {
 	raw, _ := json.Marshal(details)
 	return &audit.Event{ID: newEventID(), Time: r.now().UTC(), TenantID: e.TenantID, Kind: kind,
@@ -214,17 +216,6 @@ func (u idpUsers) UserByUPN(ctx context.Context, tenantID, upn string) (idp.User
 	return idp.User{ID: x.ID, TenantID: x.TenantID, UPN: x.UPN, PasswordHash: x.PasswordHash, TOTPSecret: x.TOTPSecret, TOTPLastStep: x.TOTPLastStep}, nil
 }
 
-func (u idpUsers) SetTOTP(ctx context.Context, tenantID, userID string, secret []byte) error {
-	err := u.st.UpdateUser(ctx, tenantID, userID, func(x *store.User) error {
-		x.TOTPSecret, x.TOTPLastStep = secret, 0
-		return nil
-	})
-	if isNotFound(err) {
-		return idp.ErrNotFound
-	}
-	return unavailableAs(idp.ErrUnavailable, err)
-}
-
 func (u idpUsers) UseTOTPStep(ctx context.Context, tenantID, userID string, step int64) error {
 	err := u.st.UpdateUser(ctx, tenantID, userID, func(x *store.User) error {
 		if step <= x.TOTPLastStep {
@@ -240,9 +231,8 @@ func (u idpUsers) UseTOTPStep(ctx context.Context, tenantID, userID string, step
 }
 
 // CompleteSignIn records a successful sign-in: the TOTP step it used (when it used one) and
-// its auth.signin event in one transaction (UpdateUser with store.WithAudit), or the event
-// alone (one write) for a sign-in without a second factor. Only then does the identity
-// provider hand out the token.
+// its auth.signin event in one Write, or the event alone (one write) for a sign-in without a
+// second factor. Only then does the identity provider hand out the token.
 func (u idpUsers) CompleteSignIn(ctx context.Context, tenantID, userID string, step int64, e idp.SignInEvent) error {
 	event := func() *audit.Event {
 		ev := signInEvent(e)
@@ -252,13 +242,18 @@ func (u idpUsers) CompleteSignIn(ctx context.Context, tenantID, userID string, s
 	if step <= 0 {
 		return unavailableAs(idp.ErrUnavailable, u.st.AppendAudit(ctx, event()))
 	}
-	ctx = store.WithAudit(ctx, func(any) ([]*audit.Event, error) { return []*audit.Event{event()}, nil })
-	err := u.st.UpdateUser(ctx, tenantID, userID, func(x *store.User) error {
-		if step <= x.TOTPLastStep {
-			return idp.ErrTOTPReplayed
+	err := u.st.Write(ctx, func(tx store.Writer) error {
+		_, err := tx.UpdateUser(tenantID, userID, func(x *store.User) error {
+			if step <= x.TOTPLastStep {
+				return idp.ErrTOTPReplayed
+			}
+			x.TOTPLastStep = step
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		x.TOTPLastStep = step
-		return nil
+		return tx.Audit(event())
 	})
 	if isNotFound(err) {
 		return idp.ErrNotFound

@@ -22,72 +22,23 @@ type auditFailStore struct {
 	broken atomic.Bool
 }
 
-func (f *auditFailStore) ctx(ctx context.Context) context.Context {
-	build := store.AuditFrom(ctx)
-	if !f.broken.Load() || build == nil {
-		return ctx
+func (f *auditFailStore) Write(ctx context.Context, fn func(tx store.Writer) error) error {
+	if !f.broken.Load() {
+		return f.Store.Write(ctx, fn)
 	}
-	return store.WithAudit(ctx, func(stored any) ([]*audit.Event, error) {
-		events, err := build(stored)
-		if err != nil || len(events) == 0 {
-			return events, err
-		}
-		bad := *events[0]
-		bad.TenantID = ""
-		return append([]*audit.Event{&bad}, events[1:]...), nil
-	})
+	return f.Store.Write(ctx, func(tx store.Writer) error { return fn(badAudit{tx}) })
 }
 
-func (f *auditFailStore) CreateTenant(ctx context.Context, t store.Tenant) error {
-	return f.Store.CreateTenant(f.ctx(ctx), t)
-}
+// badAudit is a Writer whose Audit appends its first event without a tenant.
+type badAudit struct{ store.Writer }
 
-func (f *auditFailStore) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant) error) error {
-	return f.Store.UpdateTenant(f.ctx(ctx), id, fn)
-}
-
-func (f *auditFailStore) CreateUser(ctx context.Context, u store.User) error {
-	return f.Store.CreateUser(f.ctx(ctx), u)
-}
-
-func (f *auditFailStore) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store.User) error) error {
-	return f.Store.UpdateUser(f.ctx(ctx), tenantID, id, fn)
-}
-
-func (f *auditFailStore) CreateToken(ctx context.Context, t store.AdminToken) error {
-	return f.Store.CreateToken(f.ctx(ctx), t)
-}
-
-func (f *auditFailStore) CreateGroup(ctx context.Context, g store.Group) error {
-	return f.Store.CreateGroup(f.ctx(ctx), g)
-}
-
-func (f *auditFailStore) DeleteGroup(ctx context.Context, tenantID, id string) error {
-	return f.Store.DeleteGroup(f.ctx(ctx), tenantID, id)
-}
-
-func (f *auditFailStore) AddMembers(ctx context.Context, tenantID, groupID string, members ...store.Member) error {
-	return f.Store.AddMembers(f.ctx(ctx), tenantID, groupID, members...)
-}
-
-func (f *auditFailStore) RemoveMember(ctx context.Context, tenantID, groupID string, m store.Member) error {
-	return f.Store.RemoveMember(f.ctx(ctx), tenantID, groupID, m)
-}
-
-func (f *auditFailStore) CreateProfile(ctx context.Context, p store.Profile) error {
-	return f.Store.CreateProfile(f.ctx(ctx), p)
-}
-
-func (f *auditFailStore) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*store.Profile) error) error {
-	return f.Store.UpdateProfile(f.ctx(ctx), tenantID, id, fn)
-}
-
-func (f *auditFailStore) DeleteProfile(ctx context.Context, tenantID, id string) error {
-	return f.Store.DeleteProfile(f.ctx(ctx), tenantID, id)
-}
-
-func (f *auditFailStore) SetAssignments(ctx context.Context, tenantID, profileID string, as []store.Assignment) error {
-	return f.Store.SetAssignments(f.ctx(ctx), tenantID, profileID, as)
+func (b badAudit) Audit(events ...*audit.Event) error {
+	if len(events) == 0 {
+		return b.Writer.Audit()
+	}
+	bad := *events[0]
+	bad.TenantID = ""
+	return b.Writer.Audit(append([]*audit.Event{&bad}, events[1:]...)...)
 }
 
 // startAuditFailServer is startIdentityServer on an auditFailStore.

@@ -181,14 +181,18 @@ func (h *policyAPI) gpoImport(a *gpo.Analyzer) http.HandlerFunc {
 		}
 		now := h.s.cfg.Now().UTC()
 		prof.TenantID, prof.ID, prof.Version, prof.CreatedAt, prof.UpdatedAt = t.ID, uuid.NewString(), 1, now, now
-		ctx := auditWrite(r.Context(), func(stored store.Profile) []*audit.Event {
+		err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+			stored, err := tx.CreateProfile(prof)
+			if err != nil {
+				return err
+			}
 			view.Profile = profileJSON(stored)
 			ev := h.s.adminEvent(requestPrincipal(r), t.ID, "import", audit.Subject{Type: audit.SubjectProfile, ID: stored.ID}, "", nil, view.Profile)
 			ev.ProfileID = stored.ID
 			ev.Details = mustJSON(map[string]any{"before": nil, "after": view.Profile, "groupPolicy": map[string]any{"source": rep.Source, "summary": rep.Summary}})
-			return []*audit.Event{ev}
+			return tx.Audit(ev)
 		})
-		if err := h.s.cfg.Store.CreateProfile(ctx, prof); err != nil {
+		if err != nil {
 			h.writeFailed(w, "profile", err)
 			return
 		}

@@ -15,7 +15,7 @@ import (
 // PinResetOnboarding is the PIN reset service's onboarding side: admin consent to its two
 // enterprise applications (pinreset.Service implements it).
 type PinResetOnboarding interface {
-	Consent(ctx context.Context, tenantID string, app pinreset.App, granted bool) error
+	Consent(ctx context.Context, to pinreset.ConsentStore, tenantID string, app pinreset.App, granted bool) error
 	ServicePrincipals(ctx context.Context, tenantID string) ([]pinreset.ServicePrincipal, error)
 }
 
@@ -103,26 +103,17 @@ func (s *Server) pinResetConsent(w http.ResponseWriter, r *http.Request) {
 	if !*req.Granted {
 		action = "revokeConsent"
 	}
-	// The PIN reset service stores the consent with UpdateTenant on this context, which
-	// appends the event in the same transaction.
+	// The PIN reset service stores the consent through consentWrite, which appends the event
+	// in the same transaction.
 	var after []ServicePrincipalView
-	ctx := auditWrite(r.Context(), func(stored store.Tenant) []*audit.Event {
+	to := consentWrite{st: s.cfg.Store, event: func(stored store.Tenant) *audit.Event {
 		after = consentViews(stored)
-		return []*audit.Event{s.adminEvent(p, t.ID, action, audit.Subject{Type: subjectServicePrincipal, ID: app.AppID()}, "",
-			servicePrincipalViews(before), after)}
-	})
-	if err := s.cfg.PinReset.Consent(ctx, t.ID, app, *req.Granted); err != nil {
+		return s.adminEvent(p, t.ID, action, audit.Subject{Type: subjectServicePrincipal, ID: app.AppID()}, "",
+			servicePrincipalViews(before), after)
+	}}
+	if err := s.cfg.PinReset.Consent(r.Context(), to, t.ID, app, *req.Granted); err != nil {
 		s.pinResetFailed(w, t.ID, err)
 		return
-	}
-	if after == nil {
-		s.log.Error("PIN reset consent stored without its audit event: the service did not write through the request's context", "tenant", t.ID)
-		sps, err := s.cfg.PinReset.ServicePrincipals(r.Context(), t.ID)
-		if err != nil {
-			s.pinResetFailed(w, t.ID, err)
-			return
-		}
-		after = servicePrincipalViews(sps)
 	}
 	resp := map[string]any{"value": after}
 	if t.GovCloud && *req.Granted {
@@ -178,4 +169,41 @@ func (s *Server) pinResetFailed(w http.ResponseWriter, tenantID string, err erro
 	}
 	s.log.Error("PIN reset onboarding failed", "tenant", tenantID, "err", err)
 	writeError(w, http.StatusServiceUnavailable, "unavailable", "the PIN reset service could not answer")
+}
+
+// consentWrite stores one consent change for the PIN reset service (pinreset.ConsentStore)
+// in a Write that appends the admin's audit event, built by event from the tenant as stored,
+// in the same transaction.
+type consentWrite struct {
+	st    store.Store
+	event func(stored store.Tenant) *audit.Event
+}
+
+func (c consentWrite) SetConsent(ctx context.Context, tenantID string, app pinreset.App, granted bool, at time.Time) error {
+	var v *time.Time
+	if granted {
+		at := at.UTC()
+		v = &at
+	}
+	err := c.st.Write(ctx, func(tx store.Writer) error {
+		stored, err := tx.UpdateTenant(tenantID, func(t *store.Tenant) error {
+			switch app {
+			case pinreset.AppService:
+				t.PinResetServiceConsentAt = v
+			case pinreset.AppClient:
+				t.PinResetClientConsentAt = v
+			default:
+				return pinreset.ErrUnknownApp
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Audit(c.event(stored))
+	})
+	if isNotFound(err) {
+		return pinreset.ErrUnknownTenant
+	}
+	return unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
 }

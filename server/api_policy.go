@@ -131,11 +131,15 @@ func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	now := h.s.cfg.Now().UTC()
 	g := store.Group{TenantID: t.ID, ID: uuid.NewString(), DisplayName: name, Description: strings.TrimSpace(req.Description), CreatedAt: now, UpdatedAt: now}
 	var view GroupView
-	ctx := auditWrite(r.Context(), func(stored store.Group) []*audit.Event {
+	err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		stored, err := tx.CreateGroup(g)
+		if err != nil {
+			return err
+		}
 		view = groupView(stored)
-		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), t.ID, "create", audit.Subject{Type: audit.SubjectGroup, ID: stored.ID}, "", nil, view)}
+		return tx.Audit(h.s.adminEvent(requestPrincipal(r), t.ID, "create", audit.Subject{Type: audit.SubjectGroup, ID: stored.ID}, "", nil, view))
 	})
-	if err := h.s.cfg.Store.CreateGroup(ctx, g); err != nil {
+	if err != nil {
 		h.writeFailed(w, "group", err)
 		return
 	}
@@ -183,10 +187,13 @@ func (h *policyAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before := map[string]any{"group": groupView(g), "members": memberViews(members)}
-	ctx := auditWrite(r.Context(), func(any) []*audit.Event {
-		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), g.TenantID, "delete", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", before, nil)}
+	err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		if err := tx.DeleteGroup(g.TenantID, g.ID); err != nil {
+			return err
+		}
+		return tx.Audit(h.s.adminEvent(requestPrincipal(r), g.TenantID, "delete", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, "", before, nil))
 	})
-	if err := h.s.cfg.Store.DeleteGroup(ctx, g.TenantID, g.ID); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			writeError(w, http.StatusConflict, "conflict", "the group is the target of a profile assignment; change the assignment first")
 			return
@@ -255,10 +262,13 @@ func (h *policyAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "conflict", "a group cannot contain itself")
 		return
 	}
-	ctx := auditWrite(r.Context(), func(any) []*audit.Event {
-		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, MemberView(m))}
+	err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		if err := tx.AddMembers(g.TenantID, g.ID, m); err != nil {
+			return err
+		}
+		return tx.Audit(h.s.adminEvent(requestPrincipal(r), g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, MemberView(m)))
 	})
-	if err := h.s.cfg.Store.AddMembers(ctx, g.TenantID, g.ID, m); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			writeError(w, http.StatusConflict, "conflict", "group "+m.ID+" already contains this group: adding it would make a cycle")
 			return
@@ -286,10 +296,13 @@ func (h *policyAPI) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := members[i]
-	ctx := auditWrite(r.Context(), func(any) []*audit.Event {
-		return []*audit.Event{h.s.adminEvent(requestPrincipal(r), g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), MemberView(m), nil)}
+	err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		if err := tx.RemoveMember(g.TenantID, g.ID, m); err != nil {
+			return err
+		}
+		return tx.Audit(h.s.adminEvent(requestPrincipal(r), g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), MemberView(m), nil))
 	})
-	if err := h.s.cfg.Store.RemoveMember(ctx, g.TenantID, g.ID, m); err != nil {
+	if err != nil {
 		h.writeFailed(w, "member", err)
 		return
 	}

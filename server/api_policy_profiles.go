@@ -244,11 +244,15 @@ func (h *policyAPI) createProfile(k profileKind) http.HandlerFunc {
 		now := h.s.cfg.Now().UTC()
 		prof.TenantID, prof.ID, prof.Version, prof.CreatedAt, prof.UpdatedAt = t.ID, uuid.NewString(), 1, now, now
 		var out json.RawMessage
-		ctx := auditWrite(r.Context(), func(stored store.Profile) []*audit.Event {
+		err := h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+			stored, err := tx.CreateProfile(prof)
+			if err != nil {
+				return err
+			}
 			out = profileJSON(stored)
-			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), t.ID, "create", audit.Subject{Type: audit.SubjectProfile, ID: stored.ID}, "", nil, out)}
+			return tx.Audit(h.s.adminEvent(requestPrincipal(r), t.ID, "create", audit.Subject{Type: audit.SubjectProfile, ID: stored.ID}, "", nil, out))
 		})
-		if err := h.s.cfg.Store.CreateProfile(ctx, prof); err != nil {
+		if err != nil {
 			h.writeFailed(w, "profile", err)
 			return
 		}
@@ -320,13 +324,16 @@ func (h *policyAPI) updateProfile(k profileKind) http.HandlerFunc {
 			return
 		}
 		var out json.RawMessage
-		ctx := auditWrite(r.Context(), func(after store.Profile) []*audit.Event {
+		err := h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+			after, err := tx.UpdateProfile(before.TenantID, before.ID, func(p *store.Profile) error {
+				p.Name, p.Description, p.ScopeTags, p.Raw, p.Settings = next.Name, next.Description, next.ScopeTags, next.Raw, next.Settings
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 			out = profileJSON(after)
-			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), after.TenantID, "update", audit.Subject{Type: audit.SubjectProfile, ID: after.ID}, "", profileJSON(before), out)}
-		})
-		err := h.s.cfg.Store.UpdateProfile(ctx, before.TenantID, before.ID, func(p *store.Profile) error {
-			p.Name, p.Description, p.ScopeTags, p.Raw, p.Settings = next.Name, next.Description, next.ScopeTags, next.Raw, next.Settings
-			return nil
+			return tx.Audit(h.s.adminEvent(requestPrincipal(r), after.TenantID, "update", audit.Subject{Type: audit.SubjectProfile, ID: after.ID}, "", profileJSON(before), out))
 		})
 		if err != nil {
 			h.writeFailed(w, "profile", err)
@@ -364,10 +371,13 @@ func (h *policyAPI) deleteProfile(k profileKind) http.HandlerFunc {
 			return
 		}
 		before := map[string]any{"profile": profileJSON(prof), "assignments": assignmentViews(as)}
-		ctx := auditWrite(r.Context(), func(any) []*audit.Event {
-			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), prof.TenantID, "delete", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", before, nil)}
+		err := h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+			if err := tx.DeleteProfile(prof.TenantID, prof.ID); err != nil {
+				return err
+			}
+			return tx.Audit(h.s.adminEvent(requestPrincipal(r), prof.TenantID, "delete", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, "", before, nil))
 		})
-		if err := h.s.cfg.Store.DeleteProfile(ctx, prof.TenantID, prof.ID); err != nil {
+		if err != nil {
 			h.writeFailed(w, "profile", err)
 			return
 		}
@@ -444,11 +454,15 @@ func (h *policyAPI) assignProfile(k profileKind) http.HandlerFunc {
 			return
 		}
 		var out []AssignmentView
-		ctx := auditWrite(r.Context(), func(stored []store.Assignment) []*audit.Event {
+		err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+			stored, err := tx.SetAssignments(prof.TenantID, prof.ID, as)
+			if err != nil {
+				return err
+			}
 			out = assignmentViews(stored)
-			return []*audit.Event{h.s.adminEvent(requestPrincipal(r), prof.TenantID, "assign", audit.Subject{Type: audit.SubjectAssignment, ID: prof.ID}, "", assignmentViews(before), out)}
+			return tx.Audit(h.s.adminEvent(requestPrincipal(r), prof.TenantID, "assign", audit.Subject{Type: audit.SubjectAssignment, ID: prof.ID}, "", assignmentViews(before), out))
 		})
-		if err := h.s.cfg.Store.SetAssignments(ctx, prof.TenantID, prof.ID, as); err != nil {
+		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				writeError(w, http.StatusUnprocessableEntity, "invalidAssignment", "a group of the assignment no longer exists: "+err.Error())
 				return
@@ -645,13 +659,16 @@ func (h *policyAPI) resendToFailed(k profileKind) http.HandlerFunc {
 			// Each device is marked in its own write, with its own audit event in the same
 			// transaction: what is recorded is exactly what was marked, even if a later
 			// device fails.
-			ctx := auditWrite(r.Context(), func(dev store.Device) []*audit.Event {
-				return []*audit.Event{h.s.adminEvent(p, prof.TenantID, "resendToFailed", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, dev.ID,
-					nil, map[string]any{"deviceId": dev.ID, "policyDirty": true})}
-			})
-			err := h.s.cfg.Store.UpdateDevice(ctx, d.DeviceID, func(dev *store.Device) error {
-				dev.PolicyDirty = true
-				return nil
+			err := h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+				dev, err := tx.UpdateDevice(d.DeviceID, func(dev *store.Device) error {
+					dev.PolicyDirty = true
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				return tx.Audit(h.s.adminEvent(p, prof.TenantID, "resendToFailed", audit.Subject{Type: audit.SubjectProfile, ID: prof.ID}, dev.ID,
+					nil, map[string]any{"deviceId": dev.ID, "policyDirty": true}))
 			})
 			if errors.Is(err, store.ErrNotFound) {
 				continue // the device was deleted since the report

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -218,11 +217,15 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var view TenantView
-	ctx := auditWrite(r.Context(), func(stored store.Tenant) []*audit.Event {
+	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		stored, err := tx.CreateTenant(t)
+		if err != nil {
+			return err
+		}
 		view = tenantView(stored)
-		return []*audit.Event{s.adminEvent(p, stored.ID, "create", audit.Subject{Type: audit.SubjectTenant, ID: stored.ID}, "", nil, view)}
+		return tx.Audit(s.adminEvent(p, stored.ID, "create", audit.Subject{Type: audit.SubjectTenant, ID: stored.ID}, "", nil, view))
 	})
-	if err := s.cfg.Store.CreateTenant(ctx, t); err != nil {
+	if err != nil {
 		s.tenantWriteFailed(w, r, t.ID, err)
 		return
 	}
@@ -285,13 +288,16 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
 		prior store.Tenant
 		view  TenantView
 	)
-	ctx := auditWrite(r.Context(), func(after store.Tenant) []*audit.Event {
+	err := s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		after, err := tx.UpdateTenant(before.ID, func(t *store.Tenant) error {
+			prior = *t
+			return patch.apply(t)
+		})
+		if err != nil {
+			return err
+		}
 		view = tenantView(after)
-		return []*audit.Event{s.adminEvent(p, after.ID, "update", audit.Subject{Type: audit.SubjectTenant, ID: after.ID}, "", tenantView(prior), view)}
-	})
-	err := s.cfg.Store.UpdateTenant(ctx, before.ID, func(t *store.Tenant) error {
-		prior = *t
-		return patch.apply(t)
+		return tx.Audit(s.adminEvent(p, after.ID, "update", audit.Subject{Type: audit.SubjectTenant, ID: after.ID}, "", tenantView(prior), view))
 	})
 	if err != nil {
 		s.tenantWriteFailed(w, r, before.ID, err)
@@ -360,23 +366,6 @@ func decodeAdminBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	writeError(w, http.StatusBadRequest, "badRequest", "invalid JSON: "+err.Error())
 	return false
-}
-
-// auditWrite returns ctx for one admin store write that appends the events build makes in
-// the write's own transaction (store.WithAudit), so the change and its audit record commit
-// together: if appending fails, nothing is stored and the write returns the error (the
-// handler answers 503). build gets the record as the write stored it, a T (see
-// store.AuditFunc; T any for the writes that hand nil). build may run more than once: it
-// must only build the events, and may set the handler's own variables (its views for the
-// response), each run overwriting the last.
-func auditWrite[T any](ctx context.Context, build func(stored T) []*audit.Event) context.Context {
-	return store.WithAudit(ctx, func(stored any) ([]*audit.Event, error) {
-		v, ok := stored.(T)
-		if !ok && stored != nil {
-			return nil, fmt.Errorf("recording the admin write: the store handed a %T, not a %T", stored, v)
-		}
-		return build(v), nil
-	})
 }
 
 // requestPrincipal is the principal adminAuth attached to r.
@@ -586,11 +575,15 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx := auditWrite(r.Context(), func(removed store.Tenant) []*audit.Event {
-		return []*audit.Event{s.adminEvent(p, removed.ID, "delete", audit.Subject{Type: audit.SubjectTenant, ID: removed.ID}, "",
-			map[string]any{"displayName": removed.DisplayName, "verifiedDomains": removed.VerifiedDomains, "retiredDevices": len(enrolled)}, nil)}
+	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		removed, err := tx.DeleteTenant(t.ID)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(s.adminEvent(p, removed.ID, "delete", audit.Subject{Type: audit.SubjectTenant, ID: removed.ID}, "",
+			map[string]any{"displayName": removed.DisplayName, "verifiedDomains": removed.VerifiedDomains, "retiredDevices": len(enrolled)}, nil))
 	})
-	if _, err := s.cfg.Store.DeleteTenant(ctx, t.ID); err != nil {
+	if err != nil {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			writeError(w, http.StatusNotFound, "notFound", "no such tenant")

@@ -131,15 +131,19 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok.Hash = HashToken(secret)
 	var view TokenView
-	ctx := auditWrite(r.Context(), func(stored store.AdminToken) []*audit.Event {
+	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		stored, err := tx.CreateToken(tok)
+		if err != nil {
+			return err
+		}
 		view = tokenView(stored)
 		events := make([]*audit.Event, 0, len(logs))
 		for _, tid := range logs {
 			events = append(events, s.adminEvent(p, tid, "create", audit.Subject{Type: audit.SubjectToken, ID: stored.ID}, "", nil, view))
 		}
-		return events
+		return tx.Audit(events...)
 	})
-	if err := s.cfg.Store.CreateToken(ctx, tok); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrExists) {
 			writeError(w, http.StatusConflict, "conflict", "the token could not be created; try again")
 			return
@@ -223,14 +227,18 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tenants failed")
 		return
 	}
-	ctx := auditWrite(r.Context(), func(removed store.AdminToken) []*audit.Event {
+	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		removed, err := tx.DeleteToken(toks[i].ID)
+		if err != nil {
+			return err
+		}
 		events := make([]*audit.Event, 0, len(logs))
 		for _, tid := range logs {
 			events = append(events, s.adminEvent(p, tid, "delete", audit.Subject{Type: audit.SubjectToken, ID: removed.ID}, "", tokenView(removed), nil))
 		}
-		return events
+		return tx.Audit(events...)
 	})
-	if _, err := s.cfg.Store.DeleteToken(ctx, toks[i].ID); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			writeError(w, http.StatusNotFound, "notFound", "no such token")
 			return

@@ -18,9 +18,10 @@ import (
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// TOTPEnroller creates a user's TOTP authenticator secret (idp.Service implements it).
+// TOTPEnroller creates a user's TOTP authenticator secret and stores it through to
+// (idp.Service implements it).
 type TOTPEnroller interface {
-	EnrollTOTP(ctx context.Context, tenantID, userID, account string) (secretBase32, uri string, err error)
+	EnrollTOTP(ctx context.Context, to idp.TOTPStore, tenantID, userID, account string) (secretBase32, uri string, err error)
 }
 
 // totpEnroller returns the identity provider as a TOTPEnroller, or nil when none was built
@@ -140,11 +141,15 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var view UserView
-	ctx := auditWrite(r.Context(), func(stored store.User) []*audit.Event {
+	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		stored, err := tx.CreateUser(u)
+		if err != nil {
+			return err
+		}
 		view = userView(stored)
-		return []*audit.Event{s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectUser, ID: stored.ID}, "", nil, view)}
+		return tx.Audit(s.adminEvent(p, t.ID, "create", audit.Subject{Type: audit.SubjectUser, ID: stored.ID}, "", nil, view))
 	})
-	if err := s.cfg.Store.CreateUser(ctx, u); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrExists) {
 			writeError(w, http.StatusConflict, "conflict", "a user "+u.UPN+" already exists in this tenant")
 			return
@@ -207,15 +212,13 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The secret is shown once, here; the audit event records only that it changed. The
-	// identity provider stores the secret with UpdateUser on this context, which appends the
-	// event in the same transaction.
-	recorded := false
-	ctx := auditWrite(r.Context(), func(store.User) []*audit.Event {
-		recorded = true
-		return []*audit.Event{s.adminEvent(p, u.TenantID, "enrollTotp", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
-			map[string]any{"totpEnrolled": len(u.TOTPSecret) > 0}, map[string]any{"totpEnrolled": true, "replaced": len(u.TOTPSecret) > 0})}
-	})
-	secret, uri, err := s.cfg.TOTP.EnrollTOTP(ctx, u.TenantID, u.ID, u.UPN) // labelled with the UPN the app shows
+	// identity provider stores the secret through totpWrite, which appends the event in the
+	// same transaction.
+	to := totpWrite{st: s.cfg.Store, event: func() *audit.Event {
+		return s.adminEvent(p, u.TenantID, "enrollTotp", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
+			map[string]any{"totpEnrolled": len(u.TOTPSecret) > 0}, map[string]any{"totpEnrolled": true, "replaced": len(u.TOTPSecret) > 0})
+	}}
+	secret, uri, err := s.cfg.TOTP.EnrollTOTP(r.Context(), to, u.TenantID, u.ID, u.UPN) // labelled with the UPN the app shows
 	if errors.Is(err, idp.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "notFound", "no such user")
 		return
@@ -224,10 +227,6 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("enrolling TOTP failed", "tenant", u.TenantID, "user", u.ID, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the authenticator could not be enrolled")
 		return
-	}
-	if !recorded {
-		s.log.Error("TOTP enrollment stored without its audit event: the enroller did not write through the request's context",
-			"tenant", u.TenantID, "user", u.ID)
 	}
 	// The secret is shown once: never cached, nor kept with an Idempotency-Key.
 	w.Header().Set("Cache-Control", "no-store")
@@ -256,14 +255,17 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var view UserView
-	ctx := auditWrite(r.Context(), func(stored store.User) []*audit.Event {
+	err := s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		stored, err := tx.UpdateUser(u.TenantID, u.ID, func(x *store.User) error {
+			x.Disabled = !*req.AccountEnabled
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		view = userView(stored)
-		return []*audit.Event{s.adminEvent(p, u.TenantID, "update", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
-			map[string]any{"accountEnabled": !u.Disabled}, map[string]any{"accountEnabled": !stored.Disabled})}
-	})
-	err := s.cfg.Store.UpdateUser(ctx, u.TenantID, u.ID, func(x *store.User) error {
-		x.Disabled = !*req.AccountEnabled
-		return nil
+		return tx.Audit(s.adminEvent(p, u.TenantID, "update", audit.Subject{Type: audit.SubjectUser, ID: u.ID}, "",
+			map[string]any{"accountEnabled": !u.Disabled}, map[string]any{"accountEnabled": !stored.Disabled}))
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "notFound", "no such user")
@@ -294,11 +296,15 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := auditWrite(r.Context(), func(removed store.User) []*audit.Event {
-		return []*audit.Event{s.adminEvent(p, u.TenantID, "delete", audit.Subject{Type: audit.SubjectUser, ID: removed.ID}, "",
-			userView(removed), nil)}
+	err := s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
+		removed, err := tx.DeleteUser(u.TenantID, u.ID)
+		if err != nil {
+			return err
+		}
+		return tx.Audit(s.adminEvent(p, u.TenantID, "delete", audit.Subject{Type: audit.SubjectUser, ID: removed.ID}, "",
+			userView(removed), nil))
 	})
-	if _, err := s.cfg.Store.DeleteUser(ctx, u.TenantID, u.ID); err != nil {
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			writeError(w, http.StatusNotFound, "notFound", "no such user")
 			return
@@ -308,4 +314,28 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// totpWrite stores a user's new TOTP secret for the identity provider (idp.TOTPStore) in a
+// Write that appends the admin's audit event, built by event, in the same transaction.
+type totpWrite struct {
+	st    store.Store
+	event func() *audit.Event
+}
+
+func (t totpWrite) SetTOTP(ctx context.Context, tenantID, userID string, secret []byte) error {
+	err := t.st.Write(ctx, func(tx store.Writer) error {
+		_, err := tx.UpdateUser(tenantID, userID, func(x *store.User) error {
+			x.TOTPSecret, x.TOTPLastStep = secret, 0
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Audit(t.event())
+	})
+	if isNotFound(err) {
+		return idp.ErrNotFound
+	}
+	return unavailableAs(idp.ErrUnavailable, err)
 }

@@ -123,29 +123,6 @@ func (p pinresetTenants) PinResetTenant(ctx context.Context, tenantID string) (p
 	return info, nil
 }
 
-func (p pinresetTenants) SetConsent(ctx context.Context, tenantID string, app pinreset.App, granted bool, at time.Time) error {
-	err := p.st.UpdateTenant(ctx, tenantID, func(t *store.Tenant) error {
-		var v *time.Time
-		if granted {
-			at := at.UTC()
-			v = &at
-		}
-		switch app {
-		case pinreset.AppService:
-			t.PinResetServiceConsentAt = v
-		case pinreset.AppClient:
-			t.PinResetClientConsentAt = v
-		default:
-			return pinreset.ErrUnknownApp
-		}
-		return nil
-	})
-	if isNotFound(err) {
-		return pinreset.ErrUnknownTenant
-	}
-	return unavailableAs(pinreset.ErrTemporarilyUnavailable, err)
-}
-
 // idpKeys is the identity provider's key source: the shared Keys, with a store outage
 // reported as idp.ErrUnavailable.
 type idpKeys struct{ k *Keys }

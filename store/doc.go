@@ -92,16 +92,22 @@
 //
 // # Audit of admin writes
 //
-// Admin writes (tenants, users, tokens, groups, members, profiles, assignments) and device
-// enrolments record their audit events in their own transaction, so no change is stored
-// without its audit record and no record describes a change that did not commit.
+// Admin writes (tenants, users, devices, tokens, groups, members, profiles, assignments) and
+// device enrolments record their audit events in their own transaction, so no change is
+// stored without its audit record and no record describes a change that did not commit. The
+// caller makes them explicitly in a [Writes.Write]: its function makes the changes through
+// the [Writer], which returns each record as stored, builds the events from those records and
+// appends them with [Writer.Audit]. The one-call methods (CreateTenant, UpdateUser, ...) are
+// Writes of one change and no events.
 //
 // # Caveats
 //
 //   - A Checkin function may run more than once: backends are allowed to group concurrent
 //     transactions into one commit (bbolt Batch) and to retry a group when one member fails,
 //     or a transaction that lost a deadlock (PostgreSQL). The function must have no effect
-//     outside the [DeviceTx] it is given.
+//     outside the [DeviceTx] it is given. The same holds for the function of a
+//     [Writes.Write]: it may run more than once and must only make its changes through the
+//     [Writer] and build events.
 //   - Every write that must not be lost is durable before the call returns.
 //   - Records are returned by value; mutating a returned record changes nothing until it is
 //     written back.

@@ -90,9 +90,9 @@ type idempotencyKey struct{}
 // IdempotencyRef names the record an admin write marks Committed.
 type IdempotencyRef struct{ Scope, Key string }
 
-// WithIdempotency returns a copy of ctx whose admin writes (those honouring WithAudit, and
-// DeviceTx.Audit in a Checkin) mark the idempotency record (scope, key) Committed in their
-// own transaction.
+// WithIdempotency returns a copy of ctx whose admin writes (Store.Write and the one-call
+// admin writes, and DeviceTx.Audit in a Checkin) mark the idempotency record (scope, key)
+// Committed in their own transaction.
 func WithIdempotency(ctx context.Context, scope, key string) context.Context {
 	return context.WithValue(ctx, idempotencyKey{}, IdempotencyRef{Scope: scope, Key: key})
 }

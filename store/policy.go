@@ -69,8 +69,7 @@ type Policy interface {
 	PolicyReads
 }
 
-// Groups holds static security groups. Every change bumps the tenant's policy version, and
-// appends the events of ctx's AuditFunc (WithAudit) in the same transaction.
+// Groups holds static security groups. Every change bumps the tenant's policy version.
 type Groups interface {
 	// CreateGroup stores a new group; ErrExists if the ID is taken in the tenant.
 	CreateGroup(ctx context.Context, g Group) error
@@ -81,8 +80,7 @@ type Groups interface {
 	DeleteGroup(ctx context.Context, tenantID, id string) error
 }
 
-// Memberships holds group members. Every change bumps the tenant's policy version, and
-// appends the events of ctx's AuditFunc (WithAudit) in the same transaction.
+// Memberships holds group members. Every change bumps the tenant's policy version.
 type Memberships interface {
 	// AddMembers adds members to a group in one transaction. Each must exist in the tenant
 	// (ErrNotFound); a group member that would create a cycle gives ErrConflict. Adding an
@@ -94,8 +92,7 @@ type Memberships interface {
 	Members(ctx context.Context, tenantID, groupID string) ([]Member, error)
 }
 
-// Profiles holds configuration profiles. Every change bumps the tenant's policy version, and
-// appends the events of ctx's AuditFunc (WithAudit) in the same transaction.
+// Profiles holds configuration profiles. Every change bumps the tenant's policy version.
 type Profiles interface {
 	// CreateProfile stores a new profile at Version 1; ErrExists if the ID is taken.
 	CreateProfile(ctx context.Context, p Profile) error
@@ -111,8 +108,7 @@ type Profiles interface {
 // Assignments holds which devices each profile targets.
 type Assignments interface {
 	// SetAssignments replaces the profile's assignments; groups they name must exist
-	// (ErrNotFound). One write whatever the size of the groups. Events of ctx's AuditFunc
-	// (WithAudit) are appended in the same transaction.
+	// (ErrNotFound). One write whatever the size of the groups.
 	SetAssignments(ctx context.Context, tenantID, profileID string, as []Assignment) error
 	Assignments(ctx context.Context, tenantID, profileID string) ([]Assignment, error)
 }

@@ -30,6 +30,7 @@ type Store interface {
 	SignInLimits
 	Redemptions
 	IdempotencyKeys
+	Writes
 	// Backend names the backend ("bbolt", "postgres") for health reports.
 	Backend() string
 	Close() error
@@ -38,13 +39,11 @@ type Store interface {
 // Tenants holds directory tenants.
 type Tenants interface {
 	// CreateTenant stores a new tenant; ErrExists if its ID or one of its domains is taken.
-	// Events of ctx's AuditFunc (WithAudit) are appended in the same transaction.
 	CreateTenant(ctx context.Context, t Tenant) error
 	Tenant(ctx context.Context, id string) (Tenant, error)
 	// TenantByDomain finds the tenant that verified domain (case-insensitive).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
-	// UpdateTenant applies fn to the stored tenant and writes it back atomically. Events of
-	// ctx's AuditFunc (WithAudit) are appended in the same transaction.
+	// UpdateTenant applies fn to the stored tenant and writes it back atomically.
 	UpdateTenant(ctx context.Context, id string, fn func(*Tenant) error) error
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	// DeleteTenant removes a tenant and returns the record removed; ErrNotFound when there is
@@ -52,9 +51,9 @@ type Tenants interface {
 	// first. In one transaction it removes the tenant with its verified domains, users,
 	// groups and members, profiles, assignments, setting states and policy version, the
 	// admin tokens bound to it and its configuration keys (ConfigTenantPrefix: its signing
-	// keys). It keeps the tenant's audit chain (evidence; events of ctx's AuditFunc
-	// (WithAudit) are appended to it in the same transaction) and its device records, all
-	// retired, with their revoked certificates.
+	// keys). It keeps the tenant's audit chain (evidence: a Write appends the deletion's
+	// events to it in the same transaction) and its device records, all retired, with their
+	// revoked certificates.
 	DeleteTenant(ctx context.Context, id string) (Tenant, error)
 }
 
@@ -64,21 +63,18 @@ func ConfigTenantPrefix(tenantID string) string { return "tenant/" + tenantID + 
 
 // Users holds tenant users.
 type Users interface {
-	// CreateUser stores a new user; ErrExists if the UPN is taken in that tenant. Events of
-	// ctx's AuditFunc (WithAudit) are appended in the same transaction.
+	// CreateUser stores a new user; ErrExists if the UPN is taken in that tenant.
 	CreateUser(ctx context.Context, u User) error
 	User(ctx context.Context, tenantID, id string) (User, error)
 	// UserByUPN finds a user by UPN (case-insensitive) within a tenant.
 	UserByUPN(ctx context.Context, tenantID, upn string) (User, error)
-	// UpdateUser applies fn to the stored user and writes it back atomically. Events of ctx's
-	// AuditFunc (WithAudit) are appended in the same transaction.
+	// UpdateUser applies fn to the stored user and writes it back atomically.
 	UpdateUser(ctx context.Context, tenantID, id string, fn func(*User) error) error
 	// DeleteUser removes the user and returns the record removed; ErrNotFound when there is
 	// none. In the same transaction it removes the user from every group (bumping the
 	// tenant's policy version) and forgets the failed sign-in window of its UPN (the shared
 	// counter, keyed by the lower-cased UPN); its TOTP secret lived on the record and goes
-	// with it. Devices the user enrolled are left as they are. Events of ctx's AuditFunc
-	// (WithAudit) are appended in the same transaction.
+	// with it. Devices the user enrolled are left as they are.
 	DeleteUser(ctx context.Context, tenantID, id string) (User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
 }
@@ -88,15 +84,12 @@ type Devices interface {
 	// RegisterDevice creates the device, or re-enrolls it in the same tenant: the previous
 	// certificate serial is revoked in the same transaction and the previous record returned.
 	// A DeviceID enrolled (or retired) in another tenant gives ErrConflict and stores nothing.
-	// Events of ctx's AuditFunc (WithAudit, given a DeviceRegistration) are appended in the
-	// same transaction.
 	RegisterDevice(ctx context.Context, d Device) (previous *Device, err error)
 	Device(ctx context.Context, id string) (Device, error)
 	// UpdateDevice applies fn to the stored device and writes it back atomically. If fn changes
 	// the certificate serial, the old serial is revoked in the same transaction; if the device
 	// leaves the enrolled state (unenrolled, retired), its current serial is revoked. The same
-	// rules hold for DeviceTx.PutDevice. Events from WithAudit are appended in the same
-	// transaction.
+	// rules hold for DeviceTx.PutDevice.
 	UpdateDevice(ctx context.Context, id string, fn func(*Device) error) error
 	ListDevices(ctx context.Context, tenantID string) ([]Device, error)
 	// CertRevoked reports whether a certificate serial (upper-case hex) has been revoked.
@@ -165,15 +158,13 @@ type AuditLog interface {
 
 // Tokens holds admin bearer tokens (only their hashes).
 type Tokens interface {
-	// CreateToken stores a token; ErrExists if its ID or hash is taken. Events of ctx's
-	// AuditFunc (WithAudit) are appended in the same transaction.
+	// CreateToken stores a token; ErrExists if its ID or hash is taken.
 	CreateToken(ctx context.Context, t AdminToken) error
 	// TokenByHash finds a token by the SHA-256 hex of its secret.
 	TokenByHash(ctx context.Context, hash string) (AdminToken, error)
 	ListTokens(ctx context.Context) ([]AdminToken, error)
 	// DeleteToken removes (revokes) the token with that ID and returns it; ErrNotFound when
-	// there is none. Events of ctx's AuditFunc (WithAudit) are appended in the same
-	// transaction.
+	// there is none.
 	DeleteToken(ctx context.Context, id string) (AdminToken, error)
 }
 

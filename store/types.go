@@ -188,8 +188,8 @@ type AdminToken struct {
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
 
-// DeviceRegistration is what RegisterDevice hands to the AuditFunc of its context: the device
-// as stored, and the record it replaced (nil for a first enrollment).
+// DeviceRegistration is what Writer.RegisterDevice returns: the device as stored, and the
+// record it replaced (nil for a first enrollment).
 type DeviceRegistration struct {
 	Device   Device
 	Previous *Device

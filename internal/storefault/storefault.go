@@ -2,11 +2,12 @@
 // chosen step on, as a disk filling up or a database going away in the middle of an action
 // would. Tests use it to show that an action's writes commit together or not at all.
 //
-// A step is one write call (RegisterDevice, UpdateDevice, AppendAudit, Checkin, ...), one
-// write inside a Checkin transaction (PutDevice, PutCommand, Audit, ...), and the building of
-// a write's audit events (the store.AuditFunc of its context, which the backend calls inside
-// the transaction after the change is applied). Failing a step inside a transaction therefore
-// fails it between the change and its audit record, and the backend must roll both back.
+// A step is one write call (RegisterDevice, UpdateDevice, AppendAudit, Write, Checkin, ...),
+// one write inside a Write or Checkin transaction (a change of the store.Writer; PutDevice,
+// PutCommand, Audit, ... of the store.DeviceTx), and the appending of a Write's audit events
+// (Writer.Audit, named after the change before it: "RegisterDevice audit events"). Failing a
+// step inside a transaction therefore fails it between the change and its audit record, and
+// the backend must roll both back.
 package storefault
 
 import (
@@ -73,69 +74,165 @@ func (s *Store) step(what string) error {
 	return fmt.Errorf("storefault: %s (step %d): %w", what, len(s.steps), s.err)
 }
 
-// audited counts the write itself, then makes ctx's AuditFunc (if any) a step of its own.
-func (s *Store) audited(ctx context.Context, what string) (context.Context, error) {
-	if err := s.step(what); err != nil {
-		return ctx, err
-	}
-	f := store.AuditFrom(ctx)
-	if f == nil {
-		return ctx, nil
-	}
-	return store.WithAudit(ctx, func(stored any) ([]*audit.Event, error) {
-		if err := s.step(what + " audit events"); err != nil {
-			return nil, err
-		}
-		return f(stored)
-	}), nil
-}
-
-func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
-	ctx, err := s.audited(ctx, "CreateTenant")
-	if err != nil {
+// Write counts the call, then every change and every Audit of the transaction, as steps.
+func (s *Store) Write(ctx context.Context, fn func(w store.Writer) error) error {
+	if err := s.step("Write"); err != nil {
 		return err
 	}
-	return s.Store.CreateTenant(ctx, t)
+	return s.Store.Write(ctx, func(w store.Writer) error {
+		return fn(&writer{Writer: w, s: s})
+	})
 }
 
-func (s *Store) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant) error) error {
-	ctx, err := s.audited(ctx, "UpdateTenant")
-	if err != nil {
+// writer counts the changes and appends of one Write transaction; last names the change
+// before an Audit.
+type writer struct {
+	store.Writer
+	s    *Store
+	last string
+}
+
+// change counts one change of the transaction.
+func (w *writer) change(what string) error {
+	w.last = what
+	return w.s.step(what)
+}
+
+func (w *writer) Audit(events ...*audit.Event) error {
+	what := "audit events"
+	if w.last != "" {
+		what = w.last + " " + what
+	}
+	if err := w.s.step(what); err != nil {
 		return err
 	}
-	return s.Store.UpdateTenant(ctx, id, fn)
+	return w.Writer.Audit(events...)
 }
 
-func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	ctx, err := s.audited(ctx, "CreateUser")
-	if err != nil {
+func (w *writer) CreateTenant(t store.Tenant) (store.Tenant, error) {
+	if err := w.change("CreateTenant"); err != nil {
+		return store.Tenant{}, err
+	}
+	return w.Writer.CreateTenant(t)
+}
+
+func (w *writer) UpdateTenant(id string, fn func(*store.Tenant) error) (store.Tenant, error) {
+	if err := w.change("UpdateTenant"); err != nil {
+		return store.Tenant{}, err
+	}
+	return w.Writer.UpdateTenant(id, fn)
+}
+
+func (w *writer) DeleteTenant(id string) (store.Tenant, error) {
+	if err := w.change("DeleteTenant"); err != nil {
+		return store.Tenant{}, err
+	}
+	return w.Writer.DeleteTenant(id)
+}
+
+func (w *writer) CreateUser(u store.User) (store.User, error) {
+	if err := w.change("CreateUser"); err != nil {
+		return store.User{}, err
+	}
+	return w.Writer.CreateUser(u)
+}
+
+func (w *writer) UpdateUser(tenantID, id string, fn func(*store.User) error) (store.User, error) {
+	if err := w.change("UpdateUser"); err != nil {
+		return store.User{}, err
+	}
+	return w.Writer.UpdateUser(tenantID, id, fn)
+}
+
+func (w *writer) DeleteUser(tenantID, id string) (store.User, error) {
+	if err := w.change("DeleteUser"); err != nil {
+		return store.User{}, err
+	}
+	return w.Writer.DeleteUser(tenantID, id)
+}
+
+func (w *writer) RegisterDevice(d store.Device) (store.DeviceRegistration, error) {
+	if err := w.change("RegisterDevice"); err != nil {
+		return store.DeviceRegistration{}, err
+	}
+	return w.Writer.RegisterDevice(d)
+}
+
+func (w *writer) UpdateDevice(id string, fn func(*store.Device) error) (store.Device, error) {
+	if err := w.change("UpdateDevice"); err != nil {
+		return store.Device{}, err
+	}
+	return w.Writer.UpdateDevice(id, fn)
+}
+
+func (w *writer) CreateToken(t store.AdminToken) (store.AdminToken, error) {
+	if err := w.change("CreateToken"); err != nil {
+		return store.AdminToken{}, err
+	}
+	return w.Writer.CreateToken(t)
+}
+
+func (w *writer) DeleteToken(id string) (store.AdminToken, error) {
+	if err := w.change("DeleteToken"); err != nil {
+		return store.AdminToken{}, err
+	}
+	return w.Writer.DeleteToken(id)
+}
+
+func (w *writer) CreateGroup(g store.Group) (store.Group, error) {
+	if err := w.change("CreateGroup"); err != nil {
+		return store.Group{}, err
+	}
+	return w.Writer.CreateGroup(g)
+}
+
+func (w *writer) DeleteGroup(tenantID, id string) error {
+	if err := w.change("DeleteGroup"); err != nil {
 		return err
 	}
-	return s.Store.CreateUser(ctx, u)
+	return w.Writer.DeleteGroup(tenantID, id)
 }
 
-func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store.User) error) error {
-	ctx, err := s.audited(ctx, "UpdateUser")
-	if err != nil {
+func (w *writer) AddMembers(tenantID, groupID string, members ...store.Member) error {
+	if err := w.change("AddMembers"); err != nil {
 		return err
 	}
-	return s.Store.UpdateUser(ctx, tenantID, id, fn)
+	return w.Writer.AddMembers(tenantID, groupID, members...)
 }
 
-func (s *Store) RegisterDevice(ctx context.Context, d store.Device) (*store.Device, error) {
-	ctx, err := s.audited(ctx, "RegisterDevice")
-	if err != nil {
+func (w *writer) RemoveMember(tenantID, groupID string, m store.Member) error {
+	if err := w.change("RemoveMember"); err != nil {
+		return err
+	}
+	return w.Writer.RemoveMember(tenantID, groupID, m)
+}
+
+func (w *writer) CreateProfile(p store.Profile) (store.Profile, error) {
+	if err := w.change("CreateProfile"); err != nil {
+		return store.Profile{}, err
+	}
+	return w.Writer.CreateProfile(p)
+}
+
+func (w *writer) UpdateProfile(tenantID, id string, fn func(*store.Profile) error) (store.Profile, error) {
+	if err := w.change("UpdateProfile"); err != nil {
+		return store.Profile{}, err
+	}
+	return w.Writer.UpdateProfile(tenantID, id, fn)
+}
+
+func (w *writer) DeleteProfile(tenantID, id string) error {
+	if err := w.change("DeleteProfile"); err != nil {
+		return err
+	}
+	return w.Writer.DeleteProfile(tenantID, id)
+}
+
+func (w *writer) SetAssignments(tenantID, profileID string, as []store.Assignment) ([]store.Assignment, error) {
+	if err := w.change("SetAssignments"); err != nil {
 		return nil, err
 	}
-	return s.Store.RegisterDevice(ctx, d)
-}
-
-func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*store.Device) error) error {
-	ctx, err := s.audited(ctx, "UpdateDevice")
-	if err != nil {
-		return err
-	}
-	return s.Store.UpdateDevice(ctx, id, fn)
+	return w.Writer.SetAssignments(tenantID, profileID, as)
 }
 
 func (s *Store) Enqueue(ctx context.Context, cmds ...store.Command) error {
@@ -152,9 +249,53 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*audit.Event) error {
 	return s.Store.AppendAudit(ctx, events...)
 }
 
+// The one-call admin writes are one step each (their change runs in the wrapped store's
+// own Write, unseen).
+
+func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
+	if err := s.step("CreateTenant"); err != nil {
+		return err
+	}
+	return s.Store.CreateTenant(ctx, t)
+}
+
+func (s *Store) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant) error) error {
+	if err := s.step("UpdateTenant"); err != nil {
+		return err
+	}
+	return s.Store.UpdateTenant(ctx, id, fn)
+}
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	if err := s.step("CreateUser"); err != nil {
+		return err
+	}
+	return s.Store.CreateUser(ctx, u)
+}
+
+func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store.User) error) error {
+	if err := s.step("UpdateUser"); err != nil {
+		return err
+	}
+	return s.Store.UpdateUser(ctx, tenantID, id, fn)
+}
+
+func (s *Store) RegisterDevice(ctx context.Context, d store.Device) (*store.Device, error) {
+	if err := s.step("RegisterDevice"); err != nil {
+		return nil, err
+	}
+	return s.Store.RegisterDevice(ctx, d)
+}
+
+func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*store.Device) error) error {
+	if err := s.step("UpdateDevice"); err != nil {
+		return err
+	}
+	return s.Store.UpdateDevice(ctx, id, fn)
+}
+
 func (s *Store) CreateToken(ctx context.Context, t store.AdminToken) error {
-	ctx, err := s.audited(ctx, "CreateToken")
-	if err != nil {
+	if err := s.step("CreateToken"); err != nil {
 		return err
 	}
 	return s.Store.CreateToken(ctx, t)
@@ -189,64 +330,56 @@ func (s *Store) ResetFailedSignIns(ctx context.Context, key string) error {
 }
 
 func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
-	ctx, err := s.audited(ctx, "CreateGroup")
-	if err != nil {
+	if err := s.step("CreateGroup"); err != nil {
 		return err
 	}
 	return s.Store.CreateGroup(ctx, g)
 }
 
 func (s *Store) DeleteGroup(ctx context.Context, tenantID, id string) error {
-	ctx, err := s.audited(ctx, "DeleteGroup")
-	if err != nil {
+	if err := s.step("DeleteGroup"); err != nil {
 		return err
 	}
 	return s.Store.DeleteGroup(ctx, tenantID, id)
 }
 
 func (s *Store) AddMembers(ctx context.Context, tenantID, groupID string, members ...store.Member) error {
-	ctx, err := s.audited(ctx, "AddMembers")
-	if err != nil {
+	if err := s.step("AddMembers"); err != nil {
 		return err
 	}
 	return s.Store.AddMembers(ctx, tenantID, groupID, members...)
 }
 
 func (s *Store) RemoveMember(ctx context.Context, tenantID, groupID string, m store.Member) error {
-	ctx, err := s.audited(ctx, "RemoveMember")
-	if err != nil {
+	if err := s.step("RemoveMember"); err != nil {
 		return err
 	}
 	return s.Store.RemoveMember(ctx, tenantID, groupID, m)
 }
 
 func (s *Store) CreateProfile(ctx context.Context, p store.Profile) error {
-	ctx, err := s.audited(ctx, "CreateProfile")
-	if err != nil {
+	if err := s.step("CreateProfile"); err != nil {
 		return err
 	}
 	return s.Store.CreateProfile(ctx, p)
 }
 
 func (s *Store) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*store.Profile) error) error {
-	ctx, err := s.audited(ctx, "UpdateProfile")
-	if err != nil {
+	if err := s.step("UpdateProfile"); err != nil {
 		return err
 	}
 	return s.Store.UpdateProfile(ctx, tenantID, id, fn)
 }
 
 func (s *Store) DeleteProfile(ctx context.Context, tenantID, id string) error {
-	ctx, err := s.audited(ctx, "DeleteProfile")
-	if err != nil {
+	if err := s.step("DeleteProfile"); err != nil {
 		return err
 	}
 	return s.Store.DeleteProfile(ctx, tenantID, id)
 }
 
 func (s *Store) SetAssignments(ctx context.Context, tenantID, profileID string, as []store.Assignment) error {
-	ctx, err := s.audited(ctx, "SetAssignments")
-	if err != nil {
+	if err := s.step("SetAssignments"); err != nil {
 		return err
 	}
 	return s.Store.SetAssignments(ctx, tenantID, profileID, as)

@@ -155,7 +155,7 @@ func (m *memStore) SetTOTP(_ context.Context, tenantID, userID string, secret []
 		return fmt.Errorf("user %q: %w", userID, ErrNotFound)
 	}
 	u := m.users[k]
-	u.TOTPSecret = append([]byte(nil), secret...)
+	u.TOTPSecret, u.TOTPLastStep = append([]byte(nil), secret...), 0
 	m.users[k] = u
 	return nil
 }

@@ -40,11 +40,17 @@ type Tenant struct {
 type UserStore interface {
 	TenantForDomain(ctx context.Context, domain string) (Tenant, error)
 	UserByUPN(ctx context.Context, tenantID, upn string) (User, error)
-	// SetTOTP stores a new TOTP secret for the user.
-	SetTOTP(ctx context.Context, tenantID, userID string, secret []byte) error
 	// UseTOTPStep atomically records step as used if it is greater than the stored last
 	// step; returns ErrTOTPReplayed otherwise.
 	UseTOTPStep(ctx context.Context, tenantID, userID string, step int64) error
+}
+
+// TOTPStore stores users' TOTP secrets. The caller of Service.EnrollTOTP gives it, so that it
+// can store the secret in one transaction with records of its own (the admin's audit event).
+type TOTPStore interface {
+	// SetTOTP stores a new TOTP secret for the user, replacing any previous one and
+	// forgetting the last step used; an error wrapping ErrNotFound if there is no such user.
+	SetTOTP(ctx context.Context, tenantID, userID string, secret []byte) error
 }
 
 // SignInRecorder is implemented by a UserStore that records a successful sign-in together
@@ -391,11 +397,14 @@ func (s *Service) LimitPasswordCheck(ctx context.Context, upn string, check func
 	return nil
 }
 
-// EnrollTOTP creates and stores a new TOTP secret for the user, replacing any previous one,
-// and returns it in base32 with its otpauth URI for the user's authenticator app. The URI's
-// label is Issuer:account (Key Uri Format); account should be the user's UPN, which is what
-// the app shows beside the code; empty falls back to userID.
-func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID, account string) (secretBase32, uri string, err error) {
+// EnrollTOTP creates a new TOTP secret for the user and stores it through to, replacing any
+// previous one, and returns it in base32 with its otpauth URI for the user's authenticator
+// app. The URI's label is Issuer:account (Key Uri Format); account should be the user's UPN,
+// which is what the app shows beside the code; empty falls back to userID.
+func (s *Service) EnrollTOTP(ctx context.Context, to TOTPStore, tenantID, userID, account string) (secretBase32, uri string, err error) {
+	if to == nil {
+		return "", "", errors.New("enrolling totp: no TOTP store")
+	}
 	if tenantID == "" || userID == "" {
 		return "", "", errors.New("enrolling totp: tenant and user are required")
 	}
@@ -403,7 +412,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, tenantID, userID, account stri
 	if err != nil {
 		return "", "", fmt.Errorf("enrolling totp: %w", err)
 	}
-	if err := s.users.SetTOTP(ctx, tenantID, userID, secret); err != nil {
+	if err := to.SetTOTP(ctx, tenantID, userID, secret); err != nil {
 		return "", "", fmt.Errorf("enrolling totp: storing secret: %w", err)
 	}
 	if account == "" {

@@ -210,7 +210,7 @@ func TestFailureLimiterBoundsItsTable(t *testing.T) {
 func TestEnrollTOTP(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	b32, uri, err := w.svc.EnrollTOTP(ctx, tenantA, "u-alice", "alice@contoso.com")
+	b32, uri, err := w.svc.EnrollTOTP(ctx, w.store, tenantA, "u-alice", "alice@contoso.com")
 	if err != nil {
 		t.Fatalf("EnrollTOTP: %v", err)
 	}
@@ -228,10 +228,10 @@ func TestEnrollTOTP(t *testing.T) {
 	if err != nil || !c.HasMFA() {
 		t.Fatalf("sign-in with the new secret: %v, amr %v", err, c.AMR)
 	}
-	if _, _, err := w.svc.EnrollTOTP(ctx, tenantA, "u-nobody", ""); !errors.Is(err, ErrNotFound) {
+	if _, _, err := w.svc.EnrollTOTP(ctx, w.store, tenantA, "u-nobody", ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown user: %v", err)
 	}
-	if _, _, err := w.svc.EnrollTOTP(ctx, "", "", ""); err == nil {
+	if _, _, err := w.svc.EnrollTOTP(ctx, w.store, "", "", ""); err == nil {
 		t.Error("empty ids accepted")
 	}
 }

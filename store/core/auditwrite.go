@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/store"
 )
 
 // sealedEvent is an event sealed in a transaction, copied to dst once it commits.
@@ -118,23 +117,9 @@ func (w *wtx) lockHeads(evs []audit.Event) (chainHeads, error) {
 	return heads, nil
 }
 
-// auditStored appends, in w, the events of the write's store.AuditFunc (store.WithAudit)
-// for the record the write stored, and marks the write's idempotency key (markIdem) in the
-// same transaction. Nothing is appended when the context has no AuditFunc.
-func (w *wtx) auditStored(stored any) error {
-	if err := w.markIdem(); err != nil {
-		return fmt.Errorf("marking the idempotency key: %w", err)
-	}
-	f := store.AuditFrom(w.ctx)
-	if f == nil {
-		return nil
-	}
-	events, err := f(stored)
-	if err != nil {
-		return fmt.Errorf("building audit events: %w", err)
-	}
-	return w.appendAudit(events...)
-}
+// Audit appends events in w (store.Writer): they commit with the changes of the Write or
+// not at all.
+func (w *wtx) Audit(events ...*audit.Event) error { return w.appendAudit(events...) }
 
 // encodeEvent writes ev as JSON without HTML escaping, so Details keeps its exact bytes.
 func encodeEvent(buf *bytes.Buffer, ev *audit.Event) error {

@@ -39,6 +39,7 @@ var (
 	_ store.Store      = (*Store)(nil)
 	_ store.Observable = (*Store)(nil)
 	_ store.Backuper   = (*Store)(nil)
+	_ store.Writer     = (*wtx)(nil)
 )
 
 // New builds the store over b: it creates the buckets the store uses and brings the data
@@ -158,5 +159,56 @@ func (s *Store) publish(sealed []sealedEvent) {
 		for _, e := range sealed {
 			s.obs.AuditAppended(e.dst)
 		}
+	}
+}
+
+// Write runs fn in one write transaction (store.Writes) on a Writer over it: the changes fn
+// makes, the events it appends and the idempotency record of ctx (marked Committed after fn)
+// commit together. The transaction is batched (its commit may be shared with concurrent
+// writers, so enrollments arriving together share one) and run again after a lost creation
+// race: fn may run more than once, each time on a fresh Writer.
+func (s *Store) Write(ctx context.Context, fn func(w store.Writer) error) error {
+	return s.adminWrite(ctx, true, func(w *wtx) error { return fn(w) })
+}
+
+// adminWrite runs fn as an admin write: in a write transaction (batched when shared, run
+// again after a lost creation race) that marks the idempotency record of ctx after fn. The
+// one-call admin writes (CreateTenant, ...) are adminWrites of one change of the Writer and
+// no events, in a transaction of their own (RegisterDevice's batched, as enrollments are).
+func (s *Store) adminWrite(ctx context.Context, shared bool, fn func(w *wtx) error) error {
+	return s.writeRetrying(ctx, shared, func(w *wtx) error {
+		if err := fn(w); err != nil {
+			return err
+		}
+		if err := w.markIdem(); err != nil {
+			return fmt.Errorf("marking the idempotency key: %w", err)
+		}
+		return nil
+	})
+}
+
+// alone runs change as an admin write of its own with no events (a one-call admin write)
+// and returns the record it stored, or the zero record with the error.
+func alone[T any](ctx context.Context, s *Store, shared bool, change func(w *wtx) (T, error)) (T, error) {
+	var stored T
+	err := s.adminWrite(ctx, shared, func(w *wtx) error {
+		var err error
+		stored, err = change(w)
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return stored, nil
+}
+
+// failed, deferred by a Writer method with its named results, wraps the method's error in
+// what it was doing and returns the zero record with it.
+func failed[T any](stored *T, err *error, what string) {
+	if *err != nil {
+		var zero T
+		*stored = zero
+		*err = fmt.Errorf("%s: %w", what, *err)
 	}
 }

@@ -28,38 +28,34 @@ func checkDevice(dev store.Device) error {
 	return checkID("tenant id", dev.TenantID)
 }
 
-// RegisterDevice creates the device, or re-enrolls it in the same tenant: the previous
-// certificate serial is revoked in the same transaction and the previous record returned.
-// A DeviceID stored under another tenant gives ErrConflict and stores nothing. EnrolledAt
-// defaults to now; UpdatedAt is set to now. Events of ctx's store.AuditFunc are appended in
-// the same transaction.
+// RegisterDevice creates or re-enrolls the device and returns the record it replaced: a
+// Write of that one change (store.Writes), batched, so enrollments arriving together share
+// one commit.
 func (s *Store) RegisterDevice(ctx context.Context, dev store.Device) (*store.Device, error) {
+	reg, err := alone(ctx, s, true, func(w *wtx) (store.DeviceRegistration, error) { return w.RegisterDevice(dev) })
+	return reg.Previous, err
+}
+
+// RegisterDevice creates the device in w, or re-enrolls it in the same tenant: the previous
+// certificate serial is revoked in the same transaction. It returns the device as stored and
+// the record it replaced. A DeviceID stored under another tenant gives ErrConflict. EnrolledAt
+// defaults to now; UpdatedAt is set to now. A creation lost to a concurrent one is an
+// errCreateRace, on which the Write runs again.
+func (w *wtx) RegisterDevice(dev store.Device) (reg store.DeviceRegistration, err error) {
 	if err := checkDevice(dev); err != nil {
-		return nil, fmt.Errorf("registering device: %w", err)
+		return reg, fmt.Errorf("registering device: %w", err)
 	}
+	defer failed(&reg, &err, "registering device "+dev.ID)
 	dev.CertSerial = normSerial(dev.CertSerial)
-	defaultEnrolled := dev.EnrolledAt.IsZero()
-	var previous *store.Device
-	// Batched: enrollments arriving together share one commit. The function may run again
-	// (another member of the batch failed, a transient conflict, a lost creation race).
-	err := s.writeRetrying(ctx, true, func(w *wtx) error {
-		previous = nil
-		d := dev
-		if defaultEnrolled {
-			d.EnrolledAt = w.now
-		}
-		d.UpdatedAt = w.now
-		var err error
-		previous, err = registerDevice(w, d)
-		if err != nil {
-			return err
-		}
-		return w.auditStored(store.DeviceRegistration{Device: d, Previous: previous})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("registering device %s: %w", dev.ID, err)
+	if dev.EnrolledAt.IsZero() {
+		dev.EnrolledAt = w.now
 	}
-	return previous, nil
+	dev.UpdatedAt = w.now
+	previous, err := registerDevice(w, dev)
+	if err != nil {
+		return reg, err
+	}
+	return store.DeviceRegistration{Device: dev, Previous: previous}, nil
 }
 
 // registerDevice stores dev in w, locking the existing record; it returns the record
@@ -138,32 +134,36 @@ func (s *Store) Device(ctx context.Context, id string) (store.Device, error) {
 	return dev, nil
 }
 
-// UpdateDevice applies fn to the stored device (locked) and writes it back with UpdatedAt
-// set. A changed certificate serial revokes the old one in the same transaction; fn runs
-// once and must not change the ID or tenant (ErrConflict).
+// UpdateDevice applies fn to the stored device and writes it back: a Write of that one
+// change (store.Writes).
 func (s *Store) UpdateDevice(ctx context.Context, id string, fn func(*store.Device) error) error {
-	err := s.update(ctx, func(w *wtx) error {
-		var old store.Device
-		if err := getJSONForUpdate(w, bDevices, []byte(id), &old); err != nil {
-			return err
-		}
-		dev := old
-		dev.Nodes = maps.Clone(old.Nodes)
-		dev.ScopeTags = slices.Clone(old.ScopeTags)
-		if err := fn(&dev); err != nil {
-			return err
-		}
-		dev.UpdatedAt = w.now
-		if err := writeDevice(w, &old, dev); err != nil {
-			return err
-		}
-		dev.CertSerial = normSerial(dev.CertSerial)
-		return w.auditStored(dev)
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.UpdateDevice(id, fn)
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("updating device %s: %w", id, err)
+}
+
+// UpdateDevice applies fn to the stored device (locked) and writes it back in w with
+// UpdatedAt set; it returns the device as stored. A changed certificate serial revokes the
+// old one in the same transaction; fn must not change the ID or tenant (ErrConflict).
+func (w *wtx) UpdateDevice(id string, fn func(*store.Device) error) (dev store.Device, err error) {
+	defer failed(&dev, &err, "updating device "+id)
+	var old store.Device
+	if err := getJSONForUpdate(w, bDevices, []byte(id), &old); err != nil {
+		return dev, err
 	}
-	return nil
+	dev = old
+	dev.Nodes = maps.Clone(old.Nodes)
+	dev.ScopeTags = slices.Clone(old.ScopeTags)
+	if err := fn(&dev); err != nil {
+		return dev, err
+	}
+	dev.UpdatedAt = w.now
+	if err := writeDevice(w, &old, dev); err != nil {
+		return dev, err
+	}
+	dev.CertSerial = normSerial(dev.CertSerial)
+	return dev, nil
 }
 
 // listChunk is how many records ListDevices fetches per GetMany: one round trip each on

@@ -72,24 +72,13 @@ func bumpPolicyVersion(w *wtx, tenantID string) error {
 	return nil
 }
 
-// policyWrite runs fn in a write transaction of its own that first bumps the tenant's
-// policy version (serialising the tenant's policy writes, see above), then appends the
-// events of ctx's store.AuditFunc for the record fn returns as stored (nil when the write
-// stores none). An error rolls everything back.
-func (s *Store) policyWrite(ctx context.Context, tenantID string, fn func(w *wtx) (stored any, err error)) error {
-	if err := checkID("tenant id", tenantID); err != nil {
+// policyChange makes one policy change of a tenant in w: it bumps the tenant's policy
+// version first (serialising the tenant's policy writes, see above), then runs change.
+func (w *wtx) policyChange(tenantID string, change func() error) error {
+	if err := bumpPolicyVersion(w, tenantID); err != nil {
 		return err
 	}
-	return s.update(ctx, func(w *wtx) error {
-		if err := bumpPolicyVersion(w, tenantID); err != nil {
-			return err
-		}
-		stored, err := fn(w)
-		if err != nil {
-			return err
-		}
-		return w.auditStored(stored)
-	})
+	return change()
 }
 
 // tenantExists checks that the tenant exists (an ID that cannot be a key does not).
@@ -154,32 +143,30 @@ func deleteTenantPolicy(w *wtx, tenantID string) error {
 	return nil
 }
 
-// createPolicyRecord stores rec as a new record of a tenant in bucket b: the tenant must
-// exist and the ID be free (store.ErrExists otherwise). stamp sets the record's times inside
-// the transaction; the tenant's policy version goes up and the events of ctx's
-// store.AuditFunc are appended. kind names the record in errors.
-func createPolicyRecord[T any](ctx context.Context, s *Store, kind string, b kv.Bucket, tenantID, id string, rec *T, stamp func(now time.Time)) error {
+// createPolicyRecord stores rec in w as a new record of a tenant in bucket b and returns it
+// as stored: the tenant must exist and the ID be free (store.ErrExists otherwise). stamp
+// sets the record's times; the tenant's policy version goes up. kind names the record in
+// errors.
+func createPolicyRecord[T any](w *wtx, kind string, b kv.Bucket, tenantID, id string, rec *T, stamp func(now time.Time)) (stored T, err error) {
 	if err := checkID("tenant id", tenantID); err != nil {
-		return fmt.Errorf("creating %s: %w", kind, err)
+		return stored, fmt.Errorf("creating %s: %w", kind, err)
 	}
 	if err := checkID(kind+" id", id); err != nil {
-		return fmt.Errorf("creating %s: %w", kind, err)
+		return stored, fmt.Errorf("creating %s: %w", kind, err)
 	}
-	err := s.policyWrite(ctx, tenantID, func(w *wtx) (any, error) {
+	defer failed(&stored, &err, "creating "+kind+" "+id)
+	err = w.policyChange(tenantID, func() error {
 		if err := tenantExists(w, tenantID); err != nil {
-			return nil, err
+			return err
 		}
 		stamp(w.now.UTC())
 		err := insertJSON(w, b, subKey(tenantID, id), rec)
 		if errors.Is(err, store.ErrExists) {
-			return nil, store.ErrExists
+			return store.ErrExists
 		}
-		return *rec, err
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("creating %s %s: %w", kind, id, err)
-	}
-	return nil
+	return *rec, err
 }
 
 // getPolicyRecord reads one record of a tenant from bucket b; store.ErrNotFound when
@@ -224,9 +211,18 @@ func scanRecords[T any](tx kv.Tx, b kv.Bucket, p []byte) ([]T, error) {
 	return out, err
 }
 
-// CreateGroup stores a new group and bumps the tenant's policy version.
+// CreateGroup stores a new group: a Write of that one change (store.Writes).
 func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
-	return createPolicyRecord(ctx, s, "group", bGroups, g.TenantID, g.ID, &g, func(now time.Time) {
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.CreateGroup(g)
+		return err
+	})
+}
+
+// CreateGroup stores a new group in w, bumps the tenant's policy version and returns the
+// group as stored.
+func (w *wtx) CreateGroup(g store.Group) (store.Group, error) {
+	return createPolicyRecord(w, "group", bGroups, g.TenantID, g.ID, &g, func(now time.Time) {
 		if g.CreatedAt.IsZero() {
 			g.CreatedAt = now
 		}
@@ -244,31 +240,37 @@ func (s *Store) ListGroups(ctx context.Context, tenantID string) ([]store.Group,
 	return listPolicyRecords[store.Group](ctx, s, "groups", bGroups, tenantID)
 }
 
-// DeleteGroup removes a group with its members and memberships; ErrConflict while assigned.
+// DeleteGroup removes a group: a Write of that one change (store.Writes).
 func (s *Store) DeleteGroup(ctx context.Context, tenantID, id string) error {
-	err := s.policyWrite(ctx, tenantID, func(w *wtx) (any, error) {
+	return s.adminWrite(ctx, false, func(w *wtx) error { return w.DeleteGroup(tenantID, id) })
+}
+
+// DeleteGroup removes a group with its members and memberships in w and bumps the tenant's
+// policy version; ErrConflict while assigned.
+func (w *wtx) DeleteGroup(tenantID, id string) error {
+	err := w.policyChange(tenantID, func() error {
 		k := subKey(tenantID, id)
 		if err := recordExists(w, bGroups, k, "group "+id); err != nil {
-			return nil, err
+			return err
 		}
 		if profile, err := assignedTo(w, tenantID, id); err != nil {
-			return nil, err
+			return err
 		} else if profile != "" {
-			return nil, fmt.Errorf("group is assigned to profile %s: %w", profile, store.ErrConflict)
+			return fmt.Errorf("group is assigned to profile %s: %w", profile, store.ErrConflict)
 		}
 		members, err := membersTx(w, tenantID, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, m := range members {
 			if err := unlink(w, tenantID, id, m); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := forgetMemberships(w, tenantID, store.Member{Kind: store.MemberGroup, ID: id}); err != nil {
-			return nil, err
+			return err
 		}
-		return nil, w.Delete(bGroups, k)
+		return w.Delete(bGroups, k)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting group %s: %w", id, err)

@@ -50,37 +50,42 @@ func contains(tx kv.Tx, tenantID, from, target string) (bool, error) {
 	return false, nil
 }
 
-// AddMembers adds members to a group in one transaction and bumps the policy version.
-// The tenant's policy-version lock (policyWrite) keeps the cycle check true until commit:
-// two concurrent additions cannot each close half of a cycle.
+// AddMembers adds members to a group: a Write of that one change (store.Writes).
 func (s *Store) AddMembers(ctx context.Context, tenantID, groupID string, members ...store.Member) error {
+	return s.adminWrite(ctx, false, func(w *wtx) error { return w.AddMembers(tenantID, groupID, members...) })
+}
+
+// AddMembers adds members to a group in w and bumps the policy version. The tenant's
+// policy-version lock (policyChange) keeps the cycle check true until commit: two concurrent
+// additions cannot each close half of a cycle.
+func (w *wtx) AddMembers(tenantID, groupID string, members ...store.Member) error {
 	for _, m := range members {
 		if err := checkID("member id", m.ID); err != nil {
 			return fmt.Errorf("adding members to group %s: %w", groupID, err)
 		}
 	}
-	err := s.policyWrite(ctx, tenantID, func(w *wtx) (any, error) {
+	err := w.policyChange(tenantID, func() error {
 		if err := recordExists(w, bGroups, subKey(tenantID, groupID), "group "+groupID); err != nil {
-			return nil, err
+			return err
 		}
 		for _, m := range members {
 			if err := memberExists(w, tenantID, m); err != nil {
-				return nil, err
+				return err
 			}
 			if m.Kind == store.MemberGroup {
 				cycle, err := contains(w, tenantID, m.ID, groupID)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if cycle {
-					return nil, fmt.Errorf("group %s already contains group %s, adding it would make a cycle: %w", m.ID, groupID, store.ErrConflict)
+					return fmt.Errorf("group %s already contains group %s, adding it would make a cycle: %w", m.ID, groupID, store.ErrConflict)
 				}
 			}
 			if err := link(w, tenantID, groupID, m); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		return nil, nil
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("adding members to group %s: %w", groupID, err)
@@ -88,9 +93,14 @@ func (s *Store) AddMembers(ctx context.Context, tenantID, groupID string, member
 	return nil
 }
 
-// RemoveMember removes a direct member and bumps the policy version.
+// RemoveMember removes a direct member: a Write of that one change (store.Writes).
 func (s *Store) RemoveMember(ctx context.Context, tenantID, groupID string, m store.Member) error {
-	err := s.policyWrite(ctx, tenantID, func(w *wtx) (any, error) {
+	return s.adminWrite(ctx, false, func(w *wtx) error { return w.RemoveMember(tenantID, groupID, m) })
+}
+
+// RemoveMember removes a direct member in w and bumps the policy version.
+func (w *wtx) RemoveMember(tenantID, groupID string, m store.Member) error {
+	err := w.policyChange(tenantID, func() error {
 		k := memberKey(tenantID, groupID, m)
 		// Member keys hold empty values: tell "absent" from "empty" by the key itself.
 		found := false
@@ -99,12 +109,12 @@ func (s *Store) RemoveMember(ctx context.Context, tenantID, groupID string, m st
 			return false, nil
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !found {
-			return nil, store.ErrNotFound
+			return store.ErrNotFound
 		}
-		return nil, unlink(w, tenantID, groupID, m)
+		return unlink(w, tenantID, groupID, m)
 	})
 	if err != nil {
 		return fmt.Errorf("removing %s %s from group %s: %w", m.Kind, m.ID, groupID, err)

@@ -10,9 +10,18 @@ import (
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
-// CreateProfile stores a new profile at Version 1 and bumps the policy version.
+// CreateProfile stores a new profile: a Write of that one change (store.Writes).
 func (s *Store) CreateProfile(ctx context.Context, p store.Profile) error {
-	return createPolicyRecord(ctx, s, "profile", bProfiles, p.TenantID, p.ID, &p, func(now time.Time) {
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.CreateProfile(p)
+		return err
+	})
+}
+
+// CreateProfile stores a new profile at Version 1 in w, bumps the policy version and returns
+// the profile as stored.
+func (w *wtx) CreateProfile(p store.Profile) (store.Profile, error) {
+	return createPolicyRecord(w, "profile", bProfiles, p.TenantID, p.ID, &p, func(now time.Time) {
 		p.Version = 1
 		if p.CreatedAt.IsZero() {
 			p.CreatedAt = now
@@ -31,49 +40,59 @@ func (s *Store) ListProfiles(ctx context.Context, tenantID string) ([]store.Prof
 	return listPolicyRecords[store.Profile](ctx, s, "profiles", bProfiles, tenantID)
 }
 
-// UpdateProfile applies fn (once), increments Version and bumps the policy version.
+// UpdateProfile applies fn to the stored profile and writes it back: a Write of that one
+// change (store.Writes).
 func (s *Store) UpdateProfile(ctx context.Context, tenantID, id string, fn func(*store.Profile) error) error {
-	err := s.policyWrite(ctx, tenantID, func(w *wtx) (any, error) {
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.UpdateProfile(tenantID, id, fn)
+		return err
+	})
+}
+
+// UpdateProfile applies fn in w, increments Version, bumps the policy version and returns
+// the profile as stored.
+func (w *wtx) UpdateProfile(tenantID, id string, fn func(*store.Profile) error) (p store.Profile, err error) {
+	defer failed(&p, &err, "updating profile "+id)
+	err = w.policyChange(tenantID, func() error {
 		k := subKey(tenantID, id)
 		var old store.Profile
 		if err := getJSONForUpdate(w, bProfiles, k, &old); err != nil {
-			return nil, err
+			return err
 		}
-		p := old
+		p = old
 		p.ScopeTags = slices.Clone(old.ScopeTags)
 		p.Settings = slices.Clone(old.Settings)
 		p.Raw = cloneBytes(old.Raw)
 		if err := fn(&p); err != nil {
-			return nil, err
+			return err
 		}
 		if p.ID != old.ID || p.TenantID != old.TenantID {
-			return nil, fmt.Errorf("changing profile id or tenant: %w", store.ErrConflict)
+			return fmt.Errorf("changing profile id or tenant: %w", store.ErrConflict)
 		}
 		p.Version = old.Version + 1
 		p.CreatedAt = old.CreatedAt
 		p.UpdatedAt = w.now.UTC()
-		if err := putJSON(w, bProfiles, k, &p); err != nil {
-			return nil, err
-		}
-		return p, nil
+		return putJSON(w, bProfiles, k, &p)
 	})
-	if err != nil {
-		return fmt.Errorf("updating profile %s: %w", id, err)
-	}
-	return nil
+	return p, err
 }
 
-// DeleteProfile removes a profile and its assignments and bumps the policy version.
+// DeleteProfile removes a profile: a Write of that one change (store.Writes).
 func (s *Store) DeleteProfile(ctx context.Context, tenantID, id string) error {
-	err := s.policyWrite(ctx, tenantID, func(w *wtx) (any, error) {
+	return s.adminWrite(ctx, false, func(w *wtx) error { return w.DeleteProfile(tenantID, id) })
+}
+
+// DeleteProfile removes a profile and its assignments in w and bumps the policy version.
+func (w *wtx) DeleteProfile(tenantID, id string) error {
+	err := w.policyChange(tenantID, func() error {
 		k := subKey(tenantID, id)
 		if err := recordExists(w, bProfiles, k, "profile "+id); err != nil {
-			return nil, err
+			return err
 		}
 		if err := w.Delete(bProfiles, k); err != nil {
-			return nil, err
+			return err
 		}
-		return nil, w.Delete(bAssignments, k)
+		return w.Delete(bAssignments, k)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting profile %s: %w", id, err)
@@ -93,39 +112,43 @@ func checkAssignments(as []store.Assignment) error {
 	return nil
 }
 
-// SetAssignments replaces a profile's assignments: one record written and the policy version
-// bumped, whatever the size of the groups. The groups it names exist when it commits: the
-// tenant's policy-version lock (policyWrite) holds off a DeleteGroup until then, and a
-// DeleteGroup that committed first is seen.
+// SetAssignments replaces a profile's assignments: a Write of that one change
+// (store.Writes).
 func (s *Store) SetAssignments(ctx context.Context, tenantID, profileID string, as []store.Assignment) error {
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.SetAssignments(tenantID, profileID, as)
+		return err
+	})
+}
+
+// SetAssignments replaces a profile's assignments in w and returns them as stored (never
+// nil): one record written and the policy version bumped, whatever the size of the groups.
+// The groups it names exist when it commits: the tenant's policy-version lock (policyChange)
+// holds off a DeleteGroup until then, and a DeleteGroup that committed first is seen.
+func (w *wtx) SetAssignments(tenantID, profileID string, as []store.Assignment) (stored []store.Assignment, err error) {
+	defer failed(&stored, &err, "assigning profile "+profileID)
 	if err := checkAssignments(as); err != nil {
-		return fmt.Errorf("assigning profile %s: %w", profileID, err)
+		return nil, err
 	}
 	if as == nil {
 		as = []store.Assignment{}
 	}
-	err := s.policyWrite(ctx, tenantID, func(w *wtx) (any, error) {
+	err = w.policyChange(tenantID, func() error {
 		k := subKey(tenantID, profileID)
 		if err := recordExists(w, bProfiles, k, "profile "+profileID); err != nil {
-			return nil, err
+			return err
 		}
 		for _, a := range as {
 			if a.Target != store.TargetGroup && a.Target != store.TargetExclusionGroup {
 				continue
 			}
 			if err := recordExists(w, bGroups, subKey(tenantID, a.GroupID), "group "+a.GroupID); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		if err := putJSON(w, bAssignments, k, as); err != nil {
-			return nil, err
-		}
-		return as, nil
+		return putJSON(w, bAssignments, k, as)
 	})
-	if err != nil {
-		return fmt.Errorf("assigning profile %s: %w", profileID, err)
-	}
-	return nil
+	return as, err
 }
 
 // Assignments returns a profile's assignments (empty when never assigned).

@@ -8,52 +8,47 @@ import (
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
-// DeleteTenant removes a tenant and what belongs to it (see store.Tenants), refusing with
-// ErrConflict while one of its devices is enrolled. The audit chain and the device records
-// are kept, every one retired (a device left unenrolled is retired here). The events of
-// ctx's store.AuditFunc (given the tenant removed) are appended to the tenant's chain in the
-// transaction.
+// DeleteTenant removes a tenant and returns it: a Write of that one change (store.Writes).
+func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Tenant, error) {
+	return alone(ctx, s, false, func(w *wtx) (store.Tenant, error) { return w.DeleteTenant(id) })
+}
+
+// DeleteTenant removes a tenant and what belongs to it (see store.Tenants) in w, refusing
+// with ErrConflict while one of its devices is enrolled, and returns the tenant removed. The
+// audit chain and the device records are kept, every one retired (a device left unenrolled
+// is retired here): events appended after it in the same Write go to the tenant's chain.
 //
 // The tenant record is locked (GetForUpdate) first, as registrations lock it (lockTenant).
-func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Tenant, error) {
-	var t store.Tenant
-	err := s.update(ctx, func(w *wtx) error {
-		if !findable(id) {
-			return store.ErrNotFound
-		}
-		if err := getJSONForUpdate(w, bTenants, []byte(id), &t); err != nil {
-			return err
-		}
-		if err := retireTenantDevices(w, id); err != nil {
-			return err
-		}
-		if err := releaseDomains(w, id, t.VerifiedDomains); err != nil {
-			return err
-		}
-		p := prefix(id, 0)
-		for _, b := range []kv.Bucket{bUsers, bUserUPN} {
-			if err := deletePrefix(w, b, p); err != nil {
-				return err
-			}
-		}
-		if err := deleteTenantPolicy(w, id); err != nil {
-			return err
-		}
-		if err := deletePrefix(w, bConfig, []byte(store.ConfigTenantPrefix(id))); err != nil {
-			return err
-		}
-		if err := deleteTenantTokens(w, id); err != nil {
-			return err
-		}
-		if err := w.Delete(bTenants, []byte(id)); err != nil {
-			return err
-		}
-		return w.auditStored(t)
-	})
-	if err != nil {
-		return store.Tenant{}, fmt.Errorf("deleting tenant %s: %w", id, err)
+func (w *wtx) DeleteTenant(id string) (t store.Tenant, err error) {
+	defer failed(&t, &err, "deleting tenant "+id)
+	if !findable(id) {
+		return t, store.ErrNotFound
 	}
-	return t, nil
+	if err := getJSONForUpdate(w, bTenants, []byte(id), &t); err != nil {
+		return t, err
+	}
+	if err := retireTenantDevices(w, id); err != nil {
+		return t, err
+	}
+	if err := releaseDomains(w, id, t.VerifiedDomains); err != nil {
+		return t, err
+	}
+	p := prefix(id, 0)
+	for _, b := range []kv.Bucket{bUsers, bUserUPN} {
+		if err := deletePrefix(w, b, p); err != nil {
+			return t, err
+		}
+	}
+	if err := deleteTenantPolicy(w, id); err != nil {
+		return t, err
+	}
+	if err := deletePrefix(w, bConfig, []byte(store.ConfigTenantPrefix(id))); err != nil {
+		return t, err
+	}
+	if err := deleteTenantTokens(w, id); err != nil {
+		return t, err
+	}
+	return t, w.Delete(bTenants, []byte(id))
 }
 
 // lockTenant locks the tenant's record (when it exists) until the transaction ends. A

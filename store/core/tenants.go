@@ -11,36 +11,36 @@ import (
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
-// CreateTenant stores a new tenant. Its verified domains are indexed lower-case; ErrExists
-// when the ID or a domain is taken. CreatedAt and UpdatedAt default to now. The events of
-// ctx's store.AuditFunc are appended in the transaction.
+// CreateTenant stores a new tenant: a Write of that one change (store.Writes).
 func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.CreateTenant(t)
+		return err
+	})
+}
+
+// CreateTenant stores a new tenant in w and returns it as stored. Its verified domains are
+// indexed lower-case; ErrExists when the ID or a domain is taken. CreatedAt defaults to now
+// and UpdatedAt to CreatedAt.
+func (w *wtx) CreateTenant(t store.Tenant) (stored store.Tenant, err error) {
+	defer failed(&stored, &err, "creating tenant")
 	if err := checkID("tenant id", t.ID); err != nil {
-		return fmt.Errorf("creating tenant: %w", err)
+		return t, err
 	}
 	domains, err := normDomains(t.VerifiedDomains)
 	if err != nil {
-		return fmt.Errorf("creating tenant: %w", err)
+		return t, err
 	}
 	if t.CreatedAt.IsZero() {
-		t.CreatedAt = s.now()
+		t.CreatedAt = w.now
 	}
 	if t.UpdatedAt.IsZero() {
 		t.UpdatedAt = t.CreatedAt
 	}
-	err = s.update(ctx, func(w *wtx) error {
-		if err := insertJSON(w, bTenants, []byte(t.ID), &t); err != nil {
-			return existsAs(err, "tenant "+t.ID)
-		}
-		if err := claimDomains(w, t.ID, domains); err != nil {
-			return err
-		}
-		return w.auditStored(t)
-	})
-	if err != nil {
-		return fmt.Errorf("creating tenant: %w", err)
+	if err := insertJSON(w, bTenants, []byte(t.ID), &t); err != nil {
+		return t, existsAs(err, "tenant "+t.ID)
 	}
-	return nil
+	return t, claimDomains(w, t.ID, domains)
 }
 
 // existsAs names what is taken when err is store.ErrExists (from Insert), and returns any
@@ -161,43 +161,42 @@ func (s *Store) TenantByDomain(ctx context.Context, domain string) (store.Tenant
 	return t, nil
 }
 
-// UpdateTenant applies fn to the stored tenant (locked) and writes it back, re-indexing its
-// domains (ErrExists when one belongs to another tenant) and setting UpdatedAt. fn runs once
-// and must not change the ID (ErrConflict). The events of ctx's store.AuditFunc are appended
-// in the transaction.
+// UpdateTenant applies fn to the stored tenant and writes it back: a Write of that one
+// change (store.Writes).
 func (s *Store) UpdateTenant(ctx context.Context, id string, fn func(*store.Tenant) error) error {
-	err := s.update(ctx, func(w *wtx) error {
-		var t store.Tenant
-		if err := getJSONForUpdate(w, bTenants, []byte(id), &t); err != nil {
-			return err
-		}
-		old := slices.Clone(t.VerifiedDomains)
-		if err := fn(&t); err != nil {
-			return err
-		}
-		if t.ID != id {
-			return fmt.Errorf("changing tenant id to %s: %w", t.ID, store.ErrConflict)
-		}
-		domains, err := normDomains(t.VerifiedDomains)
-		if err != nil {
-			return err
-		}
-		if err := releaseDomains(w, id, old); err != nil {
-			return err
-		}
-		if err := claimDomains(w, id, domains); err != nil {
-			return err
-		}
-		t.UpdatedAt = w.now
-		if err := putJSON(w, bTenants, []byte(id), &t); err != nil {
-			return err
-		}
-		return w.auditStored(t)
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.UpdateTenant(id, fn)
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("updating tenant %s: %w", id, err)
+}
+
+// UpdateTenant applies fn to the stored tenant (locked) and writes it back in w,
+// re-indexing its domains (ErrExists when one belongs to another tenant) and setting
+// UpdatedAt; it returns the tenant as stored. fn must not change the ID (ErrConflict).
+func (w *wtx) UpdateTenant(id string, fn func(*store.Tenant) error) (t store.Tenant, err error) {
+	defer failed(&t, &err, "updating tenant "+id)
+	if err := getJSONForUpdate(w, bTenants, []byte(id), &t); err != nil {
+		return t, err
 	}
-	return nil
+	old := slices.Clone(t.VerifiedDomains)
+	if err := fn(&t); err != nil {
+		return t, err
+	}
+	if t.ID != id {
+		return t, fmt.Errorf("changing tenant id to %s: %w", t.ID, store.ErrConflict)
+	}
+	domains, err := normDomains(t.VerifiedDomains)
+	if err != nil {
+		return t, err
+	}
+	if err := releaseDomains(w, id, old); err != nil {
+		return t, err
+	}
+	if err := claimDomains(w, id, domains); err != nil {
+		return t, err
+	}
+	t.UpdatedAt = w.now
+	return t, putJSON(w, bTenants, []byte(id), &t)
 }
 
 // ListTenants returns every tenant in ID order.

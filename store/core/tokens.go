@@ -9,34 +9,37 @@ import (
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
-// CreateToken stores an admin token; ErrExists when its ID or hash is taken. The hash is
-// stored lower-case; CreatedAt defaults to now. Both entries (ID → hash, hash → token) are
-// created with Insert, so concurrent creations of one ID or hash cannot both succeed. The
-// events of ctx's store.AuditFunc are appended in the transaction.
+// CreateToken stores an admin token: a Write of that one change (store.Writes).
 func (s *Store) CreateToken(ctx context.Context, t store.AdminToken) error {
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.CreateToken(t)
+		return err
+	})
+}
+
+// CreateToken stores an admin token in w and returns it as stored; ErrExists when its ID or
+// hash is taken. The hash is stored lower-case; CreatedAt defaults to now. Both entries (ID
+// → hash, hash → token) are created with Insert, so concurrent creations of one ID or hash
+// cannot both succeed.
+func (w *wtx) CreateToken(t store.AdminToken) (stored store.AdminToken, err error) {
+	defer failed(&stored, &err, "creating token")
 	if err := checkID("token id", t.ID); err != nil {
-		return fmt.Errorf("creating token: %w", err)
+		return t, err
 	}
 	t.Hash = strings.ToLower(t.Hash)
 	if err := checkID("token hash", t.Hash); err != nil {
-		return fmt.Errorf("creating token: %w", err)
+		return t, err
 	}
 	if t.CreatedAt.IsZero() {
-		t.CreatedAt = s.now()
+		t.CreatedAt = w.now
 	}
-	err := s.update(ctx, func(w *wtx) error {
-		if err := w.Insert(bTokenIDs, []byte(t.ID), []byte(t.Hash)); err != nil {
-			return existsAs(err, "token "+t.ID)
-		}
-		if err := insertJSON(w, bTokens, []byte(t.Hash), &t); err != nil {
-			return existsAs(err, "token hash")
-		}
-		return w.auditStored(t)
-	})
-	if err != nil {
-		return fmt.Errorf("creating token: %w", err)
+	if err := w.Insert(bTokenIDs, []byte(t.ID), []byte(t.Hash)); err != nil {
+		return t, existsAs(err, "token "+t.ID)
 	}
-	return nil
+	if err := insertJSON(w, bTokens, []byte(t.Hash), &t); err != nil {
+		return t, existsAs(err, "token hash")
+	}
+	return t, nil
 }
 
 // TokenByHash finds a token by the SHA-256 hex of its secret (any case).
@@ -90,35 +93,32 @@ func (s *Store) ListTokens(ctx context.Context) ([]store.AdminToken, error) {
 	return out, nil
 }
 
-// DeleteToken removes the token with that ID (its ID and hash entries, the ID entry locked)
-// and returns it. The events of ctx's store.AuditFunc are appended in the transaction.
+// DeleteToken removes the token with that ID and returns it: a Write of that one change
+// (store.Writes).
 func (s *Store) DeleteToken(ctx context.Context, id string) (store.AdminToken, error) {
+	return alone(ctx, s, false, func(w *wtx) (store.AdminToken, error) { return w.DeleteToken(id) })
+}
+
+// DeleteToken removes the token with that ID in w (its ID and hash entries, the ID entry
+// locked) and returns it.
+func (w *wtx) DeleteToken(id string) (t store.AdminToken, err error) {
+	defer failed(&t, &err, "deleting token")
 	if err := checkID("token id", id); err != nil {
-		return store.AdminToken{}, fmt.Errorf("deleting token: %w", err)
+		return t, err
 	}
-	var t store.AdminToken
-	err := s.update(ctx, func(w *wtx) error {
-		hash, err := w.GetForUpdate(bTokenIDs, []byte(id))
-		if err != nil {
-			return err
-		}
-		if hash == nil {
-			return fmt.Errorf("token %s: %w", id, store.ErrNotFound)
-		}
-		hash = cloneBytes(hash)
-		if err := getJSON(w, bTokens, hash, &t); err != nil {
-			return fmt.Errorf("token %s: %w", id, err)
-		}
-		if err := w.Delete(bTokenIDs, []byte(id)); err != nil {
-			return err
-		}
-		if err := w.Delete(bTokens, hash); err != nil {
-			return err
-		}
-		return w.auditStored(t)
-	})
+	hash, err := w.GetForUpdate(bTokenIDs, []byte(id))
 	if err != nil {
-		return store.AdminToken{}, fmt.Errorf("deleting token: %w", err)
+		return t, err
 	}
-	return t, nil
+	if hash == nil {
+		return t, fmt.Errorf("token %s: %w", id, store.ErrNotFound)
+	}
+	hash = cloneBytes(hash)
+	if err := getJSON(w, bTokens, hash, &t); err != nil {
+		return t, fmt.Errorf("token %s: %w", id, err)
+	}
+	if err := w.Delete(bTokenIDs, []byte(id)); err != nil {
+		return t, err
+	}
+	return t, w.Delete(bTokens, hash)
 }

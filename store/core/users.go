@@ -9,29 +9,29 @@ import (
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
-// CreateUser stores a new user; ErrExists when the ID or the UPN (case-insensitive) is taken
-// in that tenant. CreatedAt defaults to now. The tenant is not required to exist. The events
-// of ctx's store.AuditFunc are appended in the transaction.
+// CreateUser stores a new user: a Write of that one change (store.Writes).
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.CreateUser(u)
+		return err
+	})
+}
+
+// CreateUser stores a new user in w and returns it as stored; ErrExists when the ID or the
+// UPN (case-insensitive) is taken in that tenant. CreatedAt defaults to now. The tenant is
+// not required to exist.
+func (w *wtx) CreateUser(u store.User) (stored store.User, err error) {
+	defer failed(&stored, &err, "creating user")
 	if err := checkUser(u); err != nil {
-		return fmt.Errorf("creating user: %w", err)
+		return u, err
 	}
 	if u.CreatedAt.IsZero() {
-		u.CreatedAt = s.now()
+		u.CreatedAt = w.now
 	}
-	err := s.update(ctx, func(w *wtx) error {
-		if err := insertJSON(w, bUsers, subKey(u.TenantID, u.ID), &u); err != nil {
-			return existsAs(err, "user "+u.ID)
-		}
-		if err := indexUPN(w, u.TenantID, u.ID, "", u.UPN); err != nil {
-			return err
-		}
-		return w.auditStored(u)
-	})
-	if err != nil {
-		return fmt.Errorf("creating user: %w", err)
+	if err := insertJSON(w, bUsers, subKey(u.TenantID, u.ID), &u); err != nil {
+		return u, existsAs(err, "user "+u.ID)
 	}
-	return nil
+	return u, indexUPN(w, u.TenantID, u.ID, "", u.UPN)
 }
 
 func checkUser(u store.User) error {
@@ -121,77 +121,73 @@ func (s *Store) UserByUPN(ctx context.Context, tenantID, upn string) (store.User
 	return u, nil
 }
 
-// UpdateUser applies fn to the stored user (locked) and writes it back, re-indexing a
-// changed UPN (ErrExists when taken). fn runs once and must not change the tenant or ID
-// (ErrConflict). The events of ctx's store.AuditFunc are appended in the transaction.
+// UpdateUser applies fn to the stored user and writes it back: a Write of that one change
+// (store.Writes).
 func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, fn func(*store.User) error) error {
-	err := s.update(ctx, func(w *wtx) error {
-		if !findable(tenantID, id) {
-			return store.ErrNotFound
-		}
-		k := subKey(tenantID, id)
-		var u store.User
-		if err := getJSONForUpdate(w, bUsers, k, &u); err != nil {
-			return err
-		}
-		old := u.UPN
-		if err := fn(&u); err != nil {
-			return err
-		}
-		if u.TenantID != tenantID || u.ID != id {
-			return fmt.Errorf("changing user tenant or id: %w", store.ErrConflict)
-		}
-		if err := checkUser(u); err != nil {
-			return err
-		}
-		if err := indexUPN(w, tenantID, id, old, u.UPN); err != nil {
-			return err
-		}
-		if err := putJSON(w, bUsers, k, &u); err != nil {
-			return err
-		}
-		return w.auditStored(u)
+	return s.adminWrite(ctx, false, func(w *wtx) error {
+		_, err := w.UpdateUser(tenantID, id, fn)
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("updating user %s: %w", id, err)
+}
+
+// UpdateUser applies fn to the stored user (locked) and writes it back in w, re-indexing a
+// changed UPN (ErrExists when taken); it returns the user as stored. fn must not change the
+// tenant or ID (ErrConflict).
+func (w *wtx) UpdateUser(tenantID, id string, fn func(*store.User) error) (u store.User, err error) {
+	defer failed(&u, &err, "updating user "+id)
+	if !findable(tenantID, id) {
+		return u, store.ErrNotFound
 	}
-	return nil
+	k := subKey(tenantID, id)
+	if err := getJSONForUpdate(w, bUsers, k, &u); err != nil {
+		return u, err
+	}
+	old := u.UPN
+	if err := fn(&u); err != nil {
+		return u, err
+	}
+	if u.TenantID != tenantID || u.ID != id {
+		return u, fmt.Errorf("changing user tenant or id: %w", store.ErrConflict)
+	}
+	if err := checkUser(u); err != nil {
+		return u, err
+	}
+	if err := indexUPN(w, tenantID, id, old, u.UPN); err != nil {
+		return u, err
+	}
+	return u, putJSON(w, bUsers, k, &u)
+}
+
+// DeleteUser removes the user and returns it: a Write of that one change (store.Writes).
+func (s *Store) DeleteUser(ctx context.Context, tenantID, id string) (store.User, error) {
+	return alone(ctx, s, false, func(w *wtx) (store.User, error) { return w.DeleteUser(tenantID, id) })
 }
 
 // DeleteUser removes the user, its UPN index entry, its group memberships (bumping the
-// tenant's policy version) and the failed sign-in window of its lower-cased UPN, in one
-// transaction with the events of ctx's store.AuditFunc (given the user removed).
-func (s *Store) DeleteUser(ctx context.Context, tenantID, id string) (store.User, error) {
-	var u store.User
-	err := s.update(ctx, func(w *wtx) error {
-		if !findable(tenantID, id) {
-			return store.ErrNotFound
-		}
-		k := subKey(tenantID, id)
-		if err := getJSONForUpdate(w, bUsers, k, &u); err != nil {
-			return err
-		}
-		if err := releaseUPN(w, tenantID, id, u.UPN); err != nil {
-			return err
-		}
-		// forgetMember bumps the tenant's policy version.
-		if err := forgetMember(w, tenantID, store.Member{Kind: store.MemberUser, ID: id}); err != nil {
-			return err
-		}
-		if upn := strings.ToLower(strings.TrimSpace(u.UPN)); upn != "" {
-			if err := resetSignIns(w, upn); err != nil {
-				return err
-			}
-		}
-		if err := w.Delete(bUsers, k); err != nil {
-			return err
-		}
-		return w.auditStored(u)
-	})
-	if err != nil {
-		return store.User{}, fmt.Errorf("deleting user %s: %w", id, err)
+// tenant's policy version) and the failed sign-in window of its lower-cased UPN in w, and
+// returns the user removed.
+func (w *wtx) DeleteUser(tenantID, id string) (u store.User, err error) {
+	defer failed(&u, &err, "deleting user "+id)
+	if !findable(tenantID, id) {
+		return u, store.ErrNotFound
 	}
-	return u, nil
+	k := subKey(tenantID, id)
+	if err := getJSONForUpdate(w, bUsers, k, &u); err != nil {
+		return u, err
+	}
+	if err := releaseUPN(w, tenantID, id, u.UPN); err != nil {
+		return u, err
+	}
+	// forgetMember bumps the tenant's policy version.
+	if err := forgetMember(w, tenantID, store.Member{Kind: store.MemberUser, ID: id}); err != nil {
+		return u, err
+	}
+	if upn := strings.ToLower(strings.TrimSpace(u.UPN)); upn != "" {
+		if err := resetSignIns(w, upn); err != nil {
+			return u, err
+		}
+	}
+	return u, w.Delete(bUsers, k)
 }
 
 // ListUsers returns a tenant's users in ID order.

@@ -14,39 +14,33 @@ import (
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// adminWrite is one admin write that honours store.WithAudit.
+// adminWrite is one change of a store.Writer.
 type adminWrite struct {
 	name string
-	// setup prepares what the write needs, on top of policyFixture.
+	// setup prepares what the change needs, on top of policyFixture.
 	setup func(ctx context.Context, s store.Store) error
-	// write makes the change; applied reports whether it is in the store.
-	write   func(ctx context.Context, s store.Store) error
+	// write makes the change through w and checks the record it returns as stored.
+	write func(w store.Writer) error
+	// applied reports whether the change is in the store.
 	applied func(ctx context.Context, s store.Store) (bool, error)
-	// stored checks the record the write hands its AuditFunc (store.AuditFunc's table).
-	stored func(v any) error
-	// fail is the same write failing with failErr; nil when the write has no failing form.
-	fail    func(ctx context.Context, s store.Store) error
+	// fail is the same change failing with failErr.
+	fail    func(w store.Writer) error
 	failErr error
 }
 
-// storedAs checks that v is a T satisfying ok.
-func storedAs[T any](ok func(T) bool) func(v any) error {
-	return func(v any) error {
-		x, isT := v.(T)
-		if !isT || !ok(x) {
-			return fmt.Errorf("stored %T %+v is not the written %T", v, v, x)
-		}
-		return nil
+// storedAs checks that a change succeeded and returned a record satisfying ok.
+func storedAs[T any](x T, err error, ok func(T) bool) error {
+	if err != nil {
+		return err
 	}
-}
-
-// storedNil checks that the write hands its AuditFunc nil.
-func storedNil(v any) error {
-	if v != nil {
-		return fmt.Errorf("stored %T, want nil", v)
+	if !ok(x) {
+		return fmt.Errorf("stored %T %+v is not the written record", x, x)
 	}
 	return nil
 }
+
+// errOf is the error of a change, its record left aside.
+func errOf[T any](_ T, err error) error { return err }
 
 // gone reports err as ErrNotFound → true, nil → false.
 func gone(err error) (bool, error) {
@@ -54,6 +48,12 @@ func gone(err error) (bool, error) {
 		return true, nil
 	}
 	return false, err
+}
+
+// present reports err as ErrNotFound → false, nil → true.
+func present(err error) (bool, error) {
+	ok, err := gone(err)
+	return !ok, err
 }
 
 func testProfile(id string) store.Profile {
@@ -73,65 +73,32 @@ func adminWrites() []adminWrite {
 		}
 		return s.CreateProfile(ctx, testProfile("p1"))
 	}
+	rename := func(t *store.Tenant) error { t.DisplayName = "Renamed"; return nil }
 	return []adminWrite{
 		{
-			name:  "CreateTenant",
-			write: func(ctx context.Context, s store.Store) error { return s.CreateTenant(ctx, tenant("tn", "tn.example")) },
+			name: "CreateTenant",
+			write: func(w store.Writer) error {
+				x, err := w.CreateTenant(tenant("tn", "tn.example"))
+				return storedAs(x, err, func(x store.Tenant) bool { return x.ID == "tn" && !x.CreatedAt.IsZero() })
+			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.Tenant(ctx, "tn")
-				ok, err := gone(err)
-				return !ok, err
+				return present(err)
 			},
-			stored: storedAs(func(x store.Tenant) bool { return x.ID == "tn" && !x.CreatedAt.IsZero() }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.CreateTenant(ctx, tenant("ta", "other.example"))
-			},
+			fail:    func(w store.Writer) error { return errOf(w.CreateTenant(tenant("ta", "other.example"))) },
 			failErr: store.ErrExists,
 		},
 		{
 			name: "UpdateTenant",
-			write: func(ctx context.Context, s store.Store) error {
-				return s.UpdateTenant(ctx, "ta", func(t *store.Tenant) error { t.DisplayName = "Renamed"; return nil })
+			write: func(w store.Writer) error {
+				x, err := w.UpdateTenant("ta", rename)
+				return storedAs(x, err, func(x store.Tenant) bool { return x.ID == "ta" && x.DisplayName == "Renamed" && x.UpdatedAt.After(t0) })
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				t, err := s.Tenant(ctx, "ta")
 				return t.DisplayName == "Renamed", err
 			},
-			stored: storedAs(func(x store.Tenant) bool { return x.ID == "ta" && x.DisplayName == "Renamed" && x.UpdatedAt.After(t0) }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.UpdateTenant(ctx, "nope", func(t *store.Tenant) error { t.DisplayName = "Renamed"; return nil })
-			},
-			failErr: store.ErrNotFound,
-		},
-		{
-			name: "CreateUser",
-			write: func(ctx context.Context, s store.Store) error {
-				return s.CreateUser(ctx, user("ta", "u2", "u2@ta.example"))
-			},
-			applied: func(ctx context.Context, s store.Store) (bool, error) {
-				_, err := s.User(ctx, "ta", "u2")
-				ok, err := gone(err)
-				return !ok, err
-			},
-			stored: storedAs(func(x store.User) bool { return x.ID == "u2" && x.UPN == "u2@ta.example" }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.CreateUser(ctx, user("ta", "u3", "U@ta.example"))
-			},
-			failErr: store.ErrExists,
-		},
-		{
-			name: "UpdateUser",
-			write: func(ctx context.Context, s store.Store) error {
-				return s.UpdateUser(ctx, "ta", "u-ta", func(u *store.User) error { u.TOTPSecret = []byte("secret"); return nil })
-			},
-			applied: func(ctx context.Context, s store.Store) (bool, error) {
-				u, err := s.User(ctx, "ta", "u-ta")
-				return string(u.TOTPSecret) == "secret", err
-			},
-			stored: storedAs(func(x store.User) bool { return x.ID == "u-ta" && string(x.TOTPSecret) == "secret" }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.UpdateUser(ctx, "ta", "nope", func(u *store.User) error { u.DisplayName = "x"; return nil })
-			},
+			fail:    func(w store.Writer) error { return errOf(w.UpdateTenant("nope", rename)) },
 			failErr: store.ErrNotFound,
 		},
 		{
@@ -139,80 +106,82 @@ func adminWrites() []adminWrite {
 			setup: func(ctx context.Context, s store.Store) error {
 				return s.UpdateDevice(ctx, "d-ta", func(d *store.Device) error { d.State = store.DeviceRetired; return nil })
 			},
-			write: func(ctx context.Context, s store.Store) error {
-				_, err := s.DeleteTenant(ctx, "ta")
-				return err
+			write: func(w store.Writer) error {
+				x, err := w.DeleteTenant("ta")
+				return storedAs(x, err, func(x store.Tenant) bool { return x.ID == "ta" && x.DisplayName != "" })
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.Tenant(ctx, "ta")
 				return gone(err)
 			},
-			stored: storedAs(func(x store.Tenant) bool { return x.ID == "ta" }),
-			fail: func(ctx context.Context, s store.Store) error {
-				_, err := s.DeleteTenant(ctx, "tb") // its device is enrolled
-				return err
-			},
+			fail:    func(w store.Writer) error { return errOf(w.DeleteTenant("tb")) }, // its device is enrolled
 			failErr: store.ErrConflict,
 		},
 		{
+			name: "CreateUser",
+			write: func(w store.Writer) error {
+				x, err := w.CreateUser(user("ta", "u2", "u2@ta.example"))
+				return storedAs(x, err, func(x store.User) bool { return x.ID == "u2" && x.UPN == "u2@ta.example" })
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				_, err := s.User(ctx, "ta", "u2")
+				return present(err)
+			},
+			fail:    func(w store.Writer) error { return errOf(w.CreateUser(user("ta", "u3", "U@ta.example"))) },
+			failErr: store.ErrExists,
+		},
+		{
+			name: "UpdateUser",
+			write: func(w store.Writer) error {
+				x, err := w.UpdateUser("ta", "u-ta", func(u *store.User) error { u.TOTPSecret = []byte("secret"); return nil })
+				return storedAs(x, err, func(x store.User) bool { return x.ID == "u-ta" && string(x.TOTPSecret) == "secret" })
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				u, err := s.User(ctx, "ta", "u-ta")
+				return string(u.TOTPSecret) == "secret", err
+			},
+			fail: func(w store.Writer) error {
+				return errOf(w.UpdateUser("ta", "nope", func(u *store.User) error { u.DisplayName = "x"; return nil }))
+			},
+			failErr: store.ErrNotFound,
+		},
+		{
 			name: "DeleteUser",
-			write: func(ctx context.Context, s store.Store) error {
-				_, err := s.DeleteUser(ctx, "ta", "u-ta")
-				return err
+			write: func(w store.Writer) error {
+				x, err := w.DeleteUser("ta", "u-ta")
+				return storedAs(x, err, func(x store.User) bool { return x.ID == "u-ta" && x.UPN == "u@ta.example" })
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.User(ctx, "ta", "u-ta")
 				return gone(err)
 			},
-			stored: storedAs(func(x store.User) bool { return x.ID == "u-ta" && x.UPN == "u@ta.example" }),
-			fail: func(ctx context.Context, s store.Store) error {
-				_, err := s.DeleteUser(ctx, "ta", "nope")
-				return err
-			},
-			failErr: store.ErrNotFound,
-		},
-		{
-			name: "UpdateDevice",
-			write: func(ctx context.Context, s store.Store) error {
-				return s.UpdateDevice(ctx, "d-ta", func(d *store.Device) error { d.PolicyDirty = true; return nil })
-			},
-			applied: func(ctx context.Context, s store.Store) (bool, error) {
-				d, err := s.Device(ctx, "d-ta")
-				return d.PolicyDirty, err
-			},
-			stored: storedAs(func(x store.Device) bool { return x.ID == "d-ta" && x.PolicyDirty && x.UpdatedAt.After(t0) }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.UpdateDevice(ctx, "nope", func(d *store.Device) error { d.PolicyDirty = true; return nil })
-			},
+			fail:    func(w store.Writer) error { return errOf(w.DeleteUser("ta", "nope")) },
 			failErr: store.ErrNotFound,
 		},
 		{
 			name: "RegisterDevice",
-			write: func(ctx context.Context, s store.Store) error {
-				_, err := s.RegisterDevice(ctx, device("ta", "d-new", "0abc"))
-				return err
+			write: func(w store.Writer) error {
+				x, err := w.RegisterDevice(device("ta", "d-new", "0abc"))
+				return storedAs(x, err, func(x store.DeviceRegistration) bool {
+					return x.Device.ID == "d-new" && x.Device.CertSerial == "0ABC" && !x.Device.EnrolledAt.IsZero() && x.Previous == nil
+				})
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.Device(ctx, "d-new")
-				ok, err := gone(err)
-				return !ok, err
+				return present(err)
 			},
-			stored: storedAs(func(x store.DeviceRegistration) bool {
-				return x.Device.ID == "d-new" && x.Device.CertSerial == "0ABC" && x.Previous == nil
-			}),
-			fail: func(ctx context.Context, s store.Store) error {
-				_, err := s.RegisterDevice(ctx, device("tb", "d-ta", "0abd"))
-				return err
-			},
+			fail:    func(w store.Writer) error { return errOf(w.RegisterDevice(device("tb", "d-ta", "0abd"))) },
 			failErr: store.ErrConflict,
 		},
 		{
 			// A re-enrollment replaces the certificate: the new serial and the old one's
 			// revocation commit with the events, or neither does.
 			name: "RegisterDeviceAgain",
-			write: func(ctx context.Context, s store.Store) error {
-				_, err := s.RegisterDevice(ctx, device("ta", "d-ta", "0new"))
-				return err
+			write: func(w store.Writer) error {
+				x, err := w.RegisterDevice(device("ta", "d-ta", "0new"))
+				return storedAs(x, err, func(x store.DeviceRegistration) bool {
+					return x.Device.ID == "d-ta" && x.Device.CertSerial == "0NEW" && x.Previous != nil && x.Previous.CertSerial == "0TA"
+				})
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				d, err := s.Device(ctx, "d-ta")
@@ -222,73 +191,92 @@ func adminWrites() []adminWrite {
 				revoked, err := s.CertRevoked(ctx, "0TA")
 				return d.CertSerial == "0NEW" || revoked, err
 			},
-			stored: storedAs(func(x store.DeviceRegistration) bool {
-				return x.Device.ID == "d-ta" && x.Device.CertSerial == "0NEW" && x.Previous != nil && x.Previous.CertSerial == "0TA"
-			}),
-			fail: func(ctx context.Context, s store.Store) error {
-				_, err := s.RegisterDevice(ctx, device("tb", "d-ta", "0new"))
-				return err
-			},
+			fail:    func(w store.Writer) error { return errOf(w.RegisterDevice(device("tb", "d-ta", "0new"))) },
 			failErr: store.ErrConflict,
+		},
+		{
+			name: "UpdateDevice",
+			write: func(w store.Writer) error {
+				x, err := w.UpdateDevice("d-ta", func(d *store.Device) error { d.PolicyDirty = true; return nil })
+				return storedAs(x, err, func(x store.Device) bool { return x.ID == "d-ta" && x.PolicyDirty && x.UpdatedAt.After(t0) })
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				d, err := s.Device(ctx, "d-ta")
+				return d.PolicyDirty, err
+			},
+			fail: func(w store.Writer) error {
+				return errOf(w.UpdateDevice("nope", func(d *store.Device) error { d.PolicyDirty = true; return nil }))
+			},
+			failErr: store.ErrNotFound,
 		},
 		{
 			name: "CreateToken",
 			setup: func(ctx context.Context, s store.Store) error {
 				return s.CreateToken(ctx, store.AdminToken{ID: "tok0", Hash: "ab12", Role: store.RoleAdmin, CreatedAt: t0})
 			},
-			write: func(ctx context.Context, s store.Store) error {
-				return s.CreateToken(ctx, store.AdminToken{ID: "tok1", Hash: "CD34", Role: store.RoleReader, TenantID: "ta"})
+			write: func(w store.Writer) error {
+				x, err := w.CreateToken(store.AdminToken{ID: "tok1", Hash: "CD34", Role: store.RoleReader, TenantID: "ta"})
+				return storedAs(x, err, func(x store.AdminToken) bool { return x.ID == "tok1" && x.Hash == "cd34" && !x.CreatedAt.IsZero() })
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.TokenByHash(ctx, "cd34")
-				ok, err := gone(err)
-				return !ok, err
+				return present(err)
 			},
-			stored: storedAs(func(x store.AdminToken) bool { return x.ID == "tok1" && x.Hash == "cd34" && !x.CreatedAt.IsZero() }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.CreateToken(ctx, store.AdminToken{ID: "tok0", Hash: "ef56", Role: store.RoleAdmin})
+			fail: func(w store.Writer) error {
+				return errOf(w.CreateToken(store.AdminToken{ID: "tok0", Hash: "ef56", Role: store.RoleAdmin}))
 			},
 			failErr: store.ErrExists,
 		},
 		{
+			name: "DeleteToken",
+			setup: func(ctx context.Context, s store.Store) error {
+				return s.CreateToken(ctx, store.AdminToken{ID: "tok0", Hash: "ab12", Role: store.RoleReader, TenantID: "ta", CreatedAt: t0})
+			},
+			write: func(w store.Writer) error {
+				x, err := w.DeleteToken("tok0")
+				return storedAs(x, err, func(x store.AdminToken) bool { return x.ID == "tok0" && x.TenantID == "ta" && x.Hash == "ab12" })
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				_, err := s.TokenByHash(ctx, "ab12")
+				return gone(err)
+			},
+			fail:    func(w store.Writer) error { return errOf(w.DeleteToken("nope")) },
+			failErr: store.ErrNotFound,
+		},
+		{
 			name: "CreateGroup",
-			write: func(ctx context.Context, s store.Store) error {
-				return s.CreateGroup(ctx, store.Group{TenantID: "ta", ID: "g9", DisplayName: "g9"})
+			write: func(w store.Writer) error {
+				x, err := w.CreateGroup(store.Group{TenantID: "ta", ID: "g9", DisplayName: "g9"})
+				return storedAs(x, err, func(x store.Group) bool { return x.ID == "g9" && !x.UpdatedAt.IsZero() })
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.Group(ctx, "ta", "g9")
-				ok, err := gone(err)
-				return !ok, err
+				return present(err)
 			},
-			stored: storedAs(func(x store.Group) bool { return x.ID == "g9" && !x.UpdatedAt.IsZero() }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.CreateGroup(ctx, store.Group{TenantID: "nope", ID: "g9"})
-			},
+			fail:    func(w store.Writer) error { return errOf(w.CreateGroup(store.Group{TenantID: "nope", ID: "g9"})) },
 			failErr: store.ErrNotFound,
 		},
 		{
 			name:  "DeleteGroup",
 			setup: withGroup,
-			write: func(ctx context.Context, s store.Store) error { return s.DeleteGroup(ctx, "ta", "g1") },
+			write: func(w store.Writer) error { return w.DeleteGroup("ta", "g1") },
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.Group(ctx, "ta", "g1")
 				return gone(err)
 			},
-			stored:  storedNil,
-			fail:    func(ctx context.Context, s store.Store) error { return s.DeleteGroup(ctx, "ta", "nope") },
+			fail:    func(w store.Writer) error { return w.DeleteGroup("ta", "nope") },
 			failErr: store.ErrNotFound,
 		},
 		{
 			name:  "AddMembers",
 			setup: withGroup,
-			write: func(ctx context.Context, s store.Store) error { return s.AddMembers(ctx, "ta", "g1", member) },
+			write: func(w store.Writer) error { return w.AddMembers("ta", "g1", member) },
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				ms, err := s.Members(ctx, "ta", "g1")
 				return slices.Contains(ms, member), err
 			},
-			stored: storedNil,
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.AddMembers(ctx, "ta", "g1", store.Member{Kind: store.MemberUser, ID: "nope"})
+			fail: func(w store.Writer) error {
+				return w.AddMembers("ta", "g1", store.Member{Kind: store.MemberUser, ID: "nope"})
 			},
 			failErr: store.ErrNotFound,
 		},
@@ -300,81 +288,96 @@ func adminWrites() []adminWrite {
 				}
 				return s.AddMembers(ctx, "ta", "g1", member)
 			},
-			write: func(ctx context.Context, s store.Store) error { return s.RemoveMember(ctx, "ta", "g1", member) },
+			write: func(w store.Writer) error { return w.RemoveMember("ta", "g1", member) },
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				ms, err := s.Members(ctx, "ta", "g1")
 				return len(ms) == 0, err
 			},
-			stored: storedNil,
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.RemoveMember(ctx, "ta", "g1", store.Member{Kind: store.MemberUser, ID: "nope"})
+			fail: func(w store.Writer) error {
+				return w.RemoveMember("ta", "g1", store.Member{Kind: store.MemberUser, ID: "nope"})
 			},
 			failErr: store.ErrNotFound,
 		},
 		{
-			name:  "CreateProfile",
-			write: func(ctx context.Context, s store.Store) error { return s.CreateProfile(ctx, testProfile("p9")) },
+			name: "CreateProfile",
+			write: func(w store.Writer) error {
+				x, err := w.CreateProfile(testProfile("p9"))
+				return storedAs(x, err, func(x store.Profile) bool { return x.ID == "p9" && x.Version == 1 && !x.UpdatedAt.IsZero() })
+			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.Profile(ctx, "ta", "p9")
-				ok, err := gone(err)
-				return !ok, err
+				return present(err)
 			},
-			stored: storedAs(func(x store.Profile) bool { return x.ID == "p9" && x.Version == 1 }),
-			fail: func(ctx context.Context, s store.Store) error {
+			fail: func(w store.Writer) error {
 				p := testProfile("p9")
 				p.TenantID = "nope"
-				return s.CreateProfile(ctx, p)
+				return errOf(w.CreateProfile(p))
 			},
 			failErr: store.ErrNotFound,
 		},
 		{
 			name:  "UpdateProfile",
 			setup: withProfile,
-			write: func(ctx context.Context, s store.Store) error {
-				return s.UpdateProfile(ctx, "ta", "p1", func(p *store.Profile) error { p.Name = "Renamed"; return nil })
+			write: func(w store.Writer) error {
+				x, err := w.UpdateProfile("ta", "p1", func(p *store.Profile) error { p.Name = "Renamed"; return nil })
+				return storedAs(x, err, func(x store.Profile) bool { return x.ID == "p1" && x.Name == "Renamed" && x.Version == 2 })
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				p, err := s.Profile(ctx, "ta", "p1")
 				return p.Name == "Renamed", err
 			},
-			stored: storedAs(func(x store.Profile) bool { return x.ID == "p1" && x.Name == "Renamed" && x.Version == 2 }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.UpdateProfile(ctx, "ta", "nope", func(p *store.Profile) error { p.Name = "Renamed"; return nil })
+			fail: func(w store.Writer) error {
+				return errOf(w.UpdateProfile("ta", "nope", func(p *store.Profile) error { p.Name = "Renamed"; return nil }))
 			},
 			failErr: store.ErrNotFound,
 		},
 		{
 			name:  "DeleteProfile",
 			setup: withProfile,
-			write: func(ctx context.Context, s store.Store) error { return s.DeleteProfile(ctx, "ta", "p1") },
+			write: func(w store.Writer) error { return w.DeleteProfile("ta", "p1") },
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				_, err := s.Profile(ctx, "ta", "p1")
 				return gone(err)
 			},
-			stored:  storedNil,
-			fail:    func(ctx context.Context, s store.Store) error { return s.DeleteProfile(ctx, "ta", "nope") },
+			fail:    func(w store.Writer) error { return w.DeleteProfile("ta", "nope") },
 			failErr: store.ErrNotFound,
 		},
 		{
 			name:  "SetAssignments",
 			setup: withProfile,
-			write: func(ctx context.Context, s store.Store) error {
-				return s.SetAssignments(ctx, "ta", "p1", []store.Assignment{{Target: store.TargetGroup, GroupID: "g1"}})
+			write: func(w store.Writer) error {
+				x, err := w.SetAssignments("ta", "p1", []store.Assignment{{Target: store.TargetGroup, GroupID: "g1"}})
+				return storedAs(x, err, func(x []store.Assignment) bool { return len(x) == 1 && x[0].GroupID == "g1" })
 			},
 			applied: func(ctx context.Context, s store.Store) (bool, error) {
 				as, err := s.Assignments(ctx, "ta", "p1")
 				return len(as) == 1, err
 			},
-			stored: storedAs(func(x []store.Assignment) bool { return len(x) == 1 && x[0].GroupID == "g1" }),
-			fail: func(ctx context.Context, s store.Store) error {
-				return s.SetAssignments(ctx, "ta", "p1", []store.Assignment{{Target: store.TargetGroup, GroupID: "nope"}})
+			fail: func(w store.Writer) error {
+				return errOf(w.SetAssignments("ta", "p1", []store.Assignment{{Target: store.TargetGroup, GroupID: "nope"}}))
+			},
+			failErr: store.ErrNotFound,
+		},
+		{
+			name:  "SetAssignmentsNone",
+			setup: withProfile,
+			write: func(w store.Writer) error {
+				x, err := w.SetAssignments("ta", "p1", nil)
+				return storedAs(x, err, func(x []store.Assignment) bool { return x != nil && len(x) == 0 })
+			},
+			applied: func(ctx context.Context, s store.Store) (bool, error) {
+				v, err := s.PolicyVersion(ctx, "ta")
+				return v == 3, err // the group, the profile, and the assignments
+			},
+			fail: func(w store.Writer) error {
+				return errOf(w.SetAssignments("ta", "nope", nil))
 			},
 			failErr: store.ErrNotFound,
 		},
 	}
 }
 
-// adminEvents are the events an AuditFunc builds: one in each fixture tenant's chain.
+// adminEvents are the events of a write: one in each fixture tenant's chain.
 func adminEvents() []*audit.Event {
 	mk := func(tenantID string) *audit.Event {
 		return &audit.Event{ID: uuid.NewString(), Time: t0, TenantID: tenantID, Kind: audit.KindAdminWrite,
@@ -385,18 +388,20 @@ func adminEvents() []*audit.Event {
 	return []*audit.Event{mk("ta"), mk("tb")}
 }
 
-// testAdminAudit checks store.WithAudit on every admin write: the events commit with the
-// change, in valid chains; a failing write appends nothing; an AuditFunc error or a failing
-// append rolls the change back.
+// testAdminAudit checks store.Writes.Write with every change of a store.Writer: the change
+// and the events appended after it commit together, in valid chains, the caller's events
+// getting their Seq and Hash; an error from the function after the change, or an append
+// that fails, rolls the change back; a failing change appends nothing; a Write without
+// Audit appends nothing.
 func testAdminAudit(t *testing.T, open opener) {
 	// prepare opens a store with the fixture and the case's setup, and returns the tenants'
 	// chain heads after it.
-	prepare := func(t *testing.T, w adminWrite) (store.Store, context.Context, map[string]uint64) {
+	prepare := func(t *testing.T, c adminWrite) (store.Store, context.Context, map[string]uint64) {
 		t.Helper()
 		s := open(t)
 		ctx := policyFixture(t, s)
-		if w.setup != nil {
-			must(t, "setup", w.setup(ctx, s))
+		if c.setup != nil {
+			must(t, "setup", c.setup(ctx, s))
 		}
 		heads := map[string]uint64{}
 		for _, tn := range []string{"ta", "tb"} {
@@ -414,31 +419,26 @@ func testAdminAudit(t *testing.T, open opener) {
 			}
 		}
 	}
-	isApplied := func(t *testing.T, ctx context.Context, s store.Store, w adminWrite) bool {
+	isApplied := func(t *testing.T, ctx context.Context, s store.Store, c adminWrite) bool {
 		t.Helper()
-		ok, err := w.applied(ctx, s)
+		ok, err := c.applied(ctx, s)
 		must(t, "reading the change back", err)
 		return ok
 	}
-	for _, w := range adminWrites() {
-		t.Run(w.name, func(t *testing.T) {
+	for _, c := range adminWrites() {
+		t.Run(c.name, func(t *testing.T) {
 			t.Run("EventsCommitWithTheChange", func(t *testing.T) {
-				s, ctx, heads := prepare(t, w)
+				s, ctx, heads := prepare(t, c)
 				var built []*audit.Event
-				calls := 0
-				actx := store.WithAudit(ctx, func(stored any) ([]*audit.Event, error) {
-					calls++
-					if err := w.stored(stored); err != nil {
-						return nil, err
+				err := s.Write(ctx, func(w store.Writer) error {
+					if err := c.write(w); err != nil {
+						return err
 					}
 					built = adminEvents()
-					return built, nil
+					return w.Audit(built...)
 				})
-				must(t, w.name, w.write(actx, s))
-				if calls == 0 {
-					t.Fatal("the AuditFunc was never called")
-				}
-				if !isApplied(t, ctx, s, w) {
+				must(t, c.name, err)
+				if !isApplied(t, ctx, s, c) {
 					t.Fatal("the change is not stored")
 				}
 				for i, tn := range []string{"ta", "tb"} {
@@ -447,32 +447,50 @@ func testAdminAudit(t *testing.T, open opener) {
 					if len(evs) == 0 || evs[len(evs)-1].ID != built[i].ID || evs[len(evs)-1].Seq != heads[tn]+1 {
 						t.Fatalf("tenant %s: last event %+v, want %s at Seq %d", tn, evs, built[i].ID, heads[tn]+1)
 					}
-					if got := built[i]; got.Seq != heads[tn]+1 || got.Hash != evs[len(evs)-1].Hash {
+					if got := built[i]; got.Seq != heads[tn]+1 || got.Hash != evs[len(evs)-1].Hash || got.PrevHash != evs[len(evs)-1].PrevHash {
 						t.Fatalf("tenant %s: caller's event has Seq %d Hash %q, stored Seq %d Hash %q", tn, got.Seq, got.Hash, evs[len(evs)-1].Seq, evs[len(evs)-1].Hash)
 					}
 				}
 			})
-			t.Run("AuditFuncErrorRollsBack", func(t *testing.T) {
-				s, ctx, heads := prepare(t, w)
-				actx := store.WithAudit(ctx, func(any) ([]*audit.Event, error) { return nil, errBoom })
-				mustErr(t, w.name, w.write(actx, s), errBoom)
-				if isApplied(t, ctx, s, w) {
-					t.Fatal("the change was stored although its AuditFunc failed")
+			t.Run("ErrorAfterTheChangeRollsBack", func(t *testing.T) {
+				s, ctx, heads := prepare(t, c)
+				var built []*audit.Event
+				err := s.Write(ctx, func(w store.Writer) error {
+					if err := c.write(w); err != nil {
+						return err
+					}
+					built = adminEvents()
+					if err := w.Audit(built...); err != nil {
+						return err
+					}
+					return errBoom
+				})
+				if err != errBoom {
+					t.Fatalf("Write = %v, want the function's error as it is", err)
+				}
+				if isApplied(t, ctx, s, c) {
+					t.Fatal("the change was stored although the function failed")
 				}
 				noNewEvents(t, s, heads)
+				if built[0].Seq != 0 || built[0].Hash != "" {
+					t.Fatalf("an event of a rolled-back write was sealed: Seq %d Hash %q", built[0].Seq, built[0].Hash)
+				}
 			})
 			t.Run("AppendFailureRollsBack", func(t *testing.T) {
-				s, ctx, heads := prepare(t, w)
+				s, ctx, heads := prepare(t, c)
 				var built []*audit.Event
-				actx := store.WithAudit(ctx, func(any) ([]*audit.Event, error) {
+				err := s.Write(ctx, func(w store.Writer) error {
+					if err := c.write(w); err != nil {
+						return err
+					}
 					built = adminEvents()
 					built[1].TenantID = "" // no chain to append to
-					return built, nil
+					return w.Audit(built...)
 				})
-				if err := w.write(actx, s); err == nil {
+				if err == nil {
 					t.Fatal("the write succeeded although its audit event could not be appended")
 				}
-				if isApplied(t, ctx, s, w) {
+				if isApplied(t, ctx, s, c) {
 					t.Fatal("the change was stored without its audit events")
 				}
 				noNewEvents(t, s, heads)
@@ -480,20 +498,73 @@ func testAdminAudit(t *testing.T, open opener) {
 					t.Fatalf("an event of a rolled-back write was sealed with Seq %d", built[0].Seq)
 				}
 			})
-			t.Run("FailedWriteAppendsNothing", func(t *testing.T) {
-				s, ctx, heads := prepare(t, w)
-				actx := store.WithAudit(ctx, func(any) ([]*audit.Event, error) { return adminEvents(), nil })
-				mustErr(t, w.name+" failing", w.fail(actx, s), w.failErr)
+			t.Run("FailedChangeAppendsNothing", func(t *testing.T) {
+				s, ctx, heads := prepare(t, c)
+				var changeErr error
+				err := s.Write(ctx, func(w store.Writer) error {
+					if changeErr = c.fail(w); changeErr != nil {
+						return changeErr
+					}
+					return w.Audit(adminEvents()...)
+				})
+				mustErr(t, c.name+" failing (the change)", changeErr, c.failErr)
+				if err != changeErr {
+					t.Fatalf("Write = %v, want the change's error %v as it is", err, changeErr)
+				}
 				noNewEvents(t, s, heads)
 			})
 			t.Run("WithoutAuditAppendsNothing", func(t *testing.T) {
-				s, ctx, heads := prepare(t, w)
-				must(t, w.name, w.write(ctx, s))
-				if !isApplied(t, ctx, s, w) {
+				s, ctx, heads := prepare(t, c)
+				must(t, c.name, s.Write(ctx, c.write))
+				if !isApplied(t, ctx, s, c) {
 					t.Fatal("the change is not stored")
 				}
 				noNewEvents(t, s, heads)
 			})
 		})
 	}
+	// Several changes of one Write commit together: a failing later change rolls back an
+	// earlier one, and the events of a Write that goes through follow all of its changes.
+	t.Run("SeveralChanges", func(t *testing.T) {
+		s, ctx, heads := prepare(t, adminWrite{})
+		g := store.Group{TenantID: "ta", ID: "g5", DisplayName: "g5"}
+		err := s.Write(ctx, func(w store.Writer) error {
+			if _, err := w.CreateGroup(g); err != nil {
+				return err
+			}
+			if err := w.AddMembers("ta", "g5", store.Member{Kind: store.MemberUser, ID: "nope"}); err != nil {
+				return err
+			}
+			return w.Audit(adminEvents()...)
+		})
+		mustErr(t, "Write with a failing second change", err, store.ErrNotFound)
+		_, err = s.Group(ctx, "ta", "g5")
+		mustErr(t, "the group of the failed Write", err, store.ErrNotFound)
+		noNewEvents(t, s, heads)
+
+		var built []*audit.Event
+		must(t, "Write", s.Write(ctx, func(w store.Writer) error {
+			if _, err := w.CreateGroup(g); err != nil {
+				return err
+			}
+			if err := w.AddMembers("ta", "g5", store.Member{Kind: store.MemberUser, ID: "u-ta"}); err != nil {
+				return err
+			}
+			built = adminEvents()
+			return w.Audit(built...)
+		}))
+		ms, err := s.Members(ctx, "ta", "g5")
+		must(t, "Members", err)
+		if len(ms) != 1 || ms[0].ID != "u-ta" {
+			t.Fatalf("members %+v, want u-ta", ms)
+		}
+		if v := version(t, s, "ta"); v != 2 {
+			t.Fatalf("policy version %d after two policy changes, want 2", v)
+		}
+		for i, tn := range []string{"ta", "tb"} {
+			if evs := auditEvents(t, s, tn, heads[tn]); len(evs) != 1 || evs[0].ID != built[i].ID || built[i].Seq != evs[0].Seq {
+				t.Fatalf("tenant %s: events %+v, want the Write's one", tn, evs)
+			}
+		}
+	})
 }

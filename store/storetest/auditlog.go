@@ -308,27 +308,31 @@ func testTokens(t *testing.T, open opener) {
 		t.Fatalf("TokenByHash of an expiring token = %+v, %v; want ExpiresAt %v", got, err, exp)
 	}
 
-	// DeleteToken revokes: the hash no longer authenticates; its audit events commit with it,
-	// and a failing AuditFunc leaves the token in place.
+	// DeleteToken revokes: the hash no longer authenticates; its audit events commit with it
+	// in a Write, and a Write failing after it leaves the token in place.
 	boom := errors.New("boom")
-	failing := store.WithAudit(t.Context(), func(any) ([]*audit.Event, error) { return nil, boom })
-	if _, err := s.DeleteToken(failing, "tok3"); !errors.Is(err, boom) {
-		t.Fatalf("DeleteToken with a failing AuditFunc = %v, want boom", err)
+	err = s.Write(t.Context(), func(w store.Writer) error {
+		if _, err := w.DeleteToken("tok3"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Write with DeleteToken failing after it = %v, want boom", err)
 	}
 	if _, err := s.TokenByHash(t.Context(), "ef56"); err != nil {
 		t.Fatalf("a failed DeleteToken removed the token: %v", err)
 	}
-	var audited store.AdminToken
-	ev := event("t1", t0, "tok3")
-	ctx := store.WithAudit(t.Context(), func(stored any) ([]*audit.Event, error) {
-		audited = stored.(store.AdminToken)
-		e := *ev
-		return []*audit.Event{&e}, nil
-	})
-	deleted, err := s.DeleteToken(ctx, "tok3")
-	must(t, "DeleteToken", err)
-	if deleted.ID != "tok3" || deleted.TenantID != "t1" || audited.ID != "tok3" {
-		t.Fatalf("DeleteToken = %+v (AuditFunc saw %+v)", deleted, audited)
+	var deleted store.AdminToken
+	must(t, "Write DeleteToken", s.Write(t.Context(), func(w store.Writer) error {
+		var err error
+		if deleted, err = w.DeleteToken("tok3"); err != nil {
+			return err
+		}
+		return w.Audit(event("t1", t0, "tok3"))
+	}))
+	if deleted.ID != "tok3" || deleted.TenantID != "t1" {
+		t.Fatalf("DeleteToken = %+v", deleted)
 	}
 	_, err = s.TokenByHash(t.Context(), "ef56")
 	mustErr(t, "TokenByHash of a deleted token", err, store.ErrNotFound)

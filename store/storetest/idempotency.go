@@ -99,6 +99,33 @@ func testIdempotencyKeys(t *testing.T, open opener) {
 				t.Fatalf("Checkin Audit did not mark the key: %+v", held)
 			}
 
+			// A Write marks it in the transaction of its changes and events; one whose
+			// function fails after a change marks nothing.
+			reserve(t, s, idemRecord("token:a", "k4", "h1", t0), t0)
+			ctx = store.WithIdempotency(t.Context(), "token:a", "k4")
+			err = s.Write(ctx, func(w store.Writer) error {
+				if _, err := w.CreateUser(user("t1", "u1", "u1@contoso.com")); err != nil {
+					return err
+				}
+				return errBoom
+			})
+			mustErr(t, "failing Write", err, errBoom)
+			if held, _ := reserve(t, s, idemRecord("token:a", "k4", "h1", after), after); held.Committed {
+				t.Fatalf("a failed Write marked the key: %+v", held)
+			}
+			reserve(t, s, idemRecord("token:a", "k5", "h1", t0), t0)
+			ctx = store.WithIdempotency(t.Context(), "token:a", "k5")
+			must(t, "Write", s.Write(ctx, func(w store.Writer) error {
+				if _, err := w.CreateUser(user("t1", "u1", "u1@contoso.com")); err != nil {
+					return err
+				}
+				return w.Audit(&audit.Event{ID: "e-idem-write", Time: t0, TenantID: "t1", Kind: audit.KindAdminWrite,
+					Actor: audit.Actor{Type: audit.ActorAdmin, ID: "x"}, Subject: audit.Subject{Type: audit.SubjectUser, ID: "u1"}})
+			}))
+			if held, _ := reserve(t, s, idemRecord("token:a", "k5", "h1", after), after); !held.Committed {
+				t.Fatalf("Write did not mark the key: %+v", held)
+			}
+
 			// A write that fails marks nothing, and Release frees the key.
 			reserve(t, s, idemRecord("token:a", "k3", "h1", t0), t0)
 			ctx = store.WithIdempotency(t.Context(), "token:a", "k3")
