@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
+	"github.com/hellomdm/hellomdm/store/bolt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
-
-	bbolt "go.etcd.io/bbolt"
 )
 
 // runBackup is `hellomdm admin backup --out FILE`: a consistent copy of a running bbolt
@@ -48,7 +47,7 @@ func runBackup(c *adminClient, args []string) error {
 	if err != nil {
 		return fmt.Errorf("backup interrupted after %d bytes: %w", n, err)
 	}
-	if err := checkBolt(tmp.Name()); err != nil {
+	if err := bolt.Check(tmp.Name()); err != nil {
 		return fmt.Errorf("the downloaded copy is not a usable database: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), *out); err != nil {
@@ -59,19 +58,4 @@ func runBackup(c *adminClient, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "backed up %d bytes to %s in %s\n", n, *out, time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// checkBolt opens path read-only as a bbolt database and runs its consistency check.
-func checkBolt(path string) error {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.View(func(tx *bbolt.Tx) error {
-		for err := range tx.Check() {
-			return err
-		}
-		return nil
-	})
 }

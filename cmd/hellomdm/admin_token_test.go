@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/hellomdm/hellomdm/store/bolt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,7 +78,7 @@ func TestAdminBackup(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "backed up") {
 		t.Fatalf("admin backup: exit %d: %s%s", code, stdout, errOut)
 	}
-	if err := checkBolt(out); err != nil {
+	if err := bolt.Check(out); err != nil {
 		t.Fatalf("the backup is not a bbolt database: %v", err)
 	}
 	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
@@ -86,7 +87,7 @@ func TestAdminBackup(t *testing.T) {
 	if err := os.WriteFile(out+"x", []byte("not a database"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if checkBolt(out+"x") == nil {
+	if bolt.Check(out+"x") == nil {
 		t.Errorf("checkBolt accepted garbage")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 	bberrors "go.etcd.io/bbolt/errors"
@@ -293,4 +294,21 @@ func (t *boltTx) Scan(b kv.Bucket, span kv.Span, fn func(key, value []byte) (boo
 		}
 	}
 	return nil
+}
+
+// Check opens the bbolt file at path read-only and runs bbolt's consistency check over it
+// (every page reachable once, no page both free and in use): what a backup copy must pass
+// before it replaces anything.
+func Check(path string) error {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	})
 }
