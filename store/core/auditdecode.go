@@ -59,17 +59,7 @@ func fastDecodeEvent(buf []byte, ev *audit.Event) bool {
 		case "seq":
 			return p.uint(&ev.Seq)
 		case "time":
-			var s string
-			if !p.str(&s) {
-				return false
-			}
-			if t, ok := parseUTC(s); ok {
-				ev.Time = t
-				return true
-			}
-			t, err := time.Parse(time.RFC3339Nano, s)
-			ev.Time = t
-			return err == nil
+			return p.eventTime(&ev.Time)
 		case "tenant_id":
 			return p.str(&ev.TenantID)
 		case "kind":
@@ -78,31 +68,9 @@ func fastDecodeEvent(buf []byte, ev *audit.Event) bool {
 			ev.Kind = audit.Kind(s)
 			return ok
 		case "actor":
-			return p.object(func(key string) bool {
-				switch key {
-				case "type":
-					return p.str(&ev.Actor.Type)
-				case "id":
-					return p.str(&ev.Actor.ID)
-				case "token_id":
-					return p.str(&ev.Actor.TokenID)
-				case "role":
-					return p.str(&ev.Actor.Role)
-				case "source_addr":
-					return p.str(&ev.Actor.SourceAddr)
-				}
-				return false
-			})
+			return p.actor(&ev.Actor)
 		case "subject":
-			return p.object(func(key string) bool {
-				switch key {
-				case "type":
-					return p.str(&ev.Subject.Type)
-				case "id":
-					return p.str(&ev.Subject.ID)
-				}
-				return false
-			})
+			return p.subject(&ev.Subject)
 		case "device_id":
 			return p.str(&ev.DeviceID)
 		case "profile_id":
@@ -127,6 +95,54 @@ func fastDecodeEvent(buf []byte, ev *audit.Event) bool {
 	}
 	p.ws()
 	return p.i == len(p.s)
+}
+
+// eventTime reads an event's time: the UTC form time.Time.MarshalJSON writes on the fast
+// path, any RFC 3339 time otherwise.
+func (p *scanner) eventTime(dst *time.Time) bool {
+	var s string
+	if !p.str(&s) {
+		return false
+	}
+	if t, ok := parseUTC(s); ok {
+		*dst = t
+		return true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	*dst = t
+	return err == nil
+}
+
+// actor reads an event's actor object.
+func (p *scanner) actor(a *audit.Actor) bool {
+	return p.object(func(key string) bool {
+		switch key {
+		case "type":
+			return p.str(&a.Type)
+		case "id":
+			return p.str(&a.ID)
+		case "token_id":
+			return p.str(&a.TokenID)
+		case "role":
+			return p.str(&a.Role)
+		case "source_addr":
+			return p.str(&a.SourceAddr)
+		}
+		return false
+	})
+}
+
+// subject reads an event's subject object.
+func (p *scanner) subject(sub *audit.Subject) bool {
+	return p.object(func(key string) bool {
+		switch key {
+		case "type":
+			return p.str(&sub.Type)
+		case "id":
+			return p.str(&sub.ID)
+		}
+		return false
+	})
 }
 
 // parseUTC parses the form time.Time.MarshalJSON writes for a UTC time,
