@@ -394,177 +394,195 @@ func adminEvents() []*audit.Event {
 // that fails, rolls the change back; a failing change appends nothing; a Write without
 // Audit appends nothing.
 func testAdminAudit(t *testing.T, open opener) {
-	// prepare opens a store with the fixture and the case's setup, and returns the tenants'
-	// chain heads after it.
-	prepare := func(t *testing.T, c adminWrite) (store.Store, context.Context, map[string]uint64) {
-		t.Helper()
-		s := open(t)
-		ctx := policyFixture(t, s)
-		if c.setup != nil {
-			must(t, "setup", c.setup(ctx, s))
-		}
-		heads := map[string]uint64{}
-		for _, tn := range []string{"ta", "tb"} {
-			if evs := auditEvents(t, s, tn, 0); len(evs) > 0 {
-				heads[tn] = evs[len(evs)-1].Seq
-			}
-		}
-		return s, ctx, heads
-	}
-	noNewEvents := func(t *testing.T, s store.Store, heads map[string]uint64) {
-		t.Helper()
-		for _, tn := range []string{"ta", "tb"} {
-			if evs := auditEvents(t, s, tn, heads[tn]); len(evs) != 0 {
-				t.Fatalf("tenant %s: %d events appended, want none: %+v", tn, len(evs), evs)
-			}
-		}
-	}
-	isApplied := func(t *testing.T, ctx context.Context, s store.Store, c adminWrite) bool {
-		t.Helper()
-		ok, err := c.applied(ctx, s)
-		must(t, "reading the change back", err)
-		return ok
-	}
 	for _, c := range adminWrites() {
 		t.Run(c.name, func(t *testing.T) {
-			t.Run("EventsCommitWithTheChange", func(t *testing.T) {
-				s, ctx, heads := prepare(t, c)
-				var built []*audit.Event
-				err := s.Write(ctx, func(w store.Writer) error {
-					if err := c.write(w); err != nil {
-						return err
-					}
-					built = adminEvents()
-					return w.Audit(built...)
-				})
-				must(t, c.name, err)
-				if !isApplied(t, ctx, s, c) {
-					t.Fatal("the change is not stored")
-				}
-				for i, tn := range []string{"ta", "tb"} {
-					evs := auditEvents(t, s, tn, 0)
-					verifyChain(t, audit.Anchor{}, evs)
-					if len(evs) == 0 || evs[len(evs)-1].ID != built[i].ID || evs[len(evs)-1].Seq != heads[tn]+1 {
-						t.Fatalf("tenant %s: last event %+v, want %s at Seq %d", tn, evs, built[i].ID, heads[tn]+1)
-					}
-					if got := built[i]; got.Seq != heads[tn]+1 || got.Hash != evs[len(evs)-1].Hash || got.PrevHash != evs[len(evs)-1].PrevHash {
-						t.Fatalf("tenant %s: caller's event has Seq %d Hash %q, stored Seq %d Hash %q", tn, got.Seq, got.Hash, evs[len(evs)-1].Seq, evs[len(evs)-1].Hash)
-					}
-				}
-			})
-			t.Run("ErrorAfterTheChangeRollsBack", func(t *testing.T) {
-				s, ctx, heads := prepare(t, c)
-				var built []*audit.Event
-				err := s.Write(ctx, func(w store.Writer) error {
-					if err := c.write(w); err != nil {
-						return err
-					}
-					built = adminEvents()
-					if err := w.Audit(built...); err != nil {
-						return err
-					}
-					return errBoom
-				})
-				if err != errBoom {
-					t.Fatalf("Write = %v, want the function's error as it is", err)
-				}
-				if isApplied(t, ctx, s, c) {
-					t.Fatal("the change was stored although the function failed")
-				}
-				noNewEvents(t, s, heads)
-				if built[0].Seq != 0 || built[0].Hash != "" {
-					t.Fatalf("an event of a rolled-back write was sealed: Seq %d Hash %q", built[0].Seq, built[0].Hash)
-				}
-			})
-			t.Run("AppendFailureRollsBack", func(t *testing.T) {
-				s, ctx, heads := prepare(t, c)
-				var built []*audit.Event
-				err := s.Write(ctx, func(w store.Writer) error {
-					if err := c.write(w); err != nil {
-						return err
-					}
-					built = adminEvents()
-					built[1].TenantID = "" // no chain to append to
-					return w.Audit(built...)
-				})
-				if err == nil {
-					t.Fatal("the write succeeded although its audit event could not be appended")
-				}
-				if isApplied(t, ctx, s, c) {
-					t.Fatal("the change was stored without its audit events")
-				}
-				noNewEvents(t, s, heads)
-				if built[0].Seq != 0 {
-					t.Fatalf("an event of a rolled-back write was sealed with Seq %d", built[0].Seq)
-				}
-			})
-			t.Run("FailedChangeAppendsNothing", func(t *testing.T) {
-				s, ctx, heads := prepare(t, c)
-				var changeErr error
-				err := s.Write(ctx, func(w store.Writer) error {
-					if changeErr = c.fail(w); changeErr != nil {
-						return changeErr
-					}
-					return w.Audit(adminEvents()...)
-				})
-				mustErr(t, c.name+" failing (the change)", changeErr, c.failErr)
-				if err != changeErr {
-					t.Fatalf("Write = %v, want the change's error %v as it is", err, changeErr)
-				}
-				noNewEvents(t, s, heads)
-			})
-			t.Run("WithoutAuditAppendsNothing", func(t *testing.T) {
-				s, ctx, heads := prepare(t, c)
-				must(t, c.name, s.Write(ctx, c.write))
-				if !isApplied(t, ctx, s, c) {
-					t.Fatal("the change is not stored")
-				}
-				noNewEvents(t, s, heads)
-			})
+			t.Run("EventsCommitWithTheChange", func(t *testing.T) { adminWriteEventsCommitWithTheChange(t, open, c) })
+			t.Run("ErrorAfterTheChangeRollsBack", func(t *testing.T) { adminWriteErrorAfterTheChangeRollsBack(t, open, c) })
+			t.Run("AppendFailureRollsBack", func(t *testing.T) { adminWriteAppendFailureRollsBack(t, open, c) })
+			t.Run("FailedChangeAppendsNothing", func(t *testing.T) { adminWriteFailedChangeAppendsNothing(t, open, c) })
+			t.Run("WithoutAuditAppendsNothing", func(t *testing.T) { adminWriteWithoutAuditAppendsNothing(t, open, c) })
 		})
 	}
-	// Several changes of one Write commit together: a failing later change rolls back an
-	// earlier one, and the events of a Write that goes through follow all of its changes.
-	t.Run("SeveralChanges", func(t *testing.T) {
-		s, ctx, heads := prepare(t, adminWrite{})
-		g := store.Group{TenantID: "ta", ID: "g5", DisplayName: "g5"}
-		err := s.Write(ctx, func(w store.Writer) error {
-			if _, err := w.CreateGroup(g); err != nil {
-				return err
-			}
-			if err := w.AddMembers("ta", "g5", store.Member{Kind: store.MemberUser, ID: "nope"}); err != nil {
-				return err
-			}
-			return w.Audit(adminEvents()...)
-		})
-		mustErr(t, "Write with a failing second change", err, store.ErrNotFound)
-		_, err = s.Group(ctx, "ta", "g5")
-		mustErr(t, "the group of the failed Write", err, store.ErrNotFound)
-		noNewEvents(t, s, heads)
+	t.Run("SeveralChanges", func(t *testing.T) { adminWriteSeveralChanges(t, open) })
+}
 
-		var built []*audit.Event
-		must(t, "Write", s.Write(ctx, func(w store.Writer) error {
-			if _, err := w.CreateGroup(g); err != nil {
-				return err
-			}
-			if err := w.AddMembers("ta", "g5", store.Member{Kind: store.MemberUser, ID: "u-ta"}); err != nil {
-				return err
-			}
-			built = adminEvents()
-			return w.Audit(built...)
-		}))
-		ms, err := s.Members(ctx, "ta", "g5")
-		must(t, "Members", err)
-		if len(ms) != 1 || ms[0].ID != "u-ta" {
-			t.Fatalf("members %+v, want u-ta", ms)
+// prepareAdminWrite opens a store with the fixture and the case's setup, and returns the
+// tenants' chain heads after it.
+func prepareAdminWrite(t *testing.T, open opener, c adminWrite) (store.Store, context.Context, map[string]uint64) {
+	t.Helper()
+	s := open(t)
+	ctx := policyFixture(t, s)
+	if c.setup != nil {
+		must(t, "setup", c.setup(ctx, s))
+	}
+	heads := map[string]uint64{}
+	for _, tn := range []string{"ta", "tb"} {
+		if evs := auditEvents(t, s, tn, 0); len(evs) > 0 {
+			heads[tn] = evs[len(evs)-1].Seq
 		}
-		if v := version(t, s, "ta"); v != 2 {
-			t.Fatalf("policy version %d after two policy changes, want 2", v)
+	}
+	return s, ctx, heads
+}
+
+// noNewEvents fails if either fixture tenant's chain grew past heads.
+func noNewEvents(t *testing.T, s store.Store, heads map[string]uint64) {
+	t.Helper()
+	for _, tn := range []string{"ta", "tb"} {
+		if evs := auditEvents(t, s, tn, heads[tn]); len(evs) != 0 {
+			t.Fatalf("tenant %s: %d events appended, want none: %+v", tn, len(evs), evs)
 		}
-		for i, tn := range []string{"ta", "tb"} {
-			if evs := auditEvents(t, s, tn, heads[tn]); len(evs) != 1 || evs[0].ID != built[i].ID || built[i].Seq != evs[0].Seq {
-				t.Fatalf("tenant %s: events %+v, want the Write's one", tn, evs)
-			}
+	}
+}
+
+// isApplied reports whether the case's change is in the store.
+func isApplied(t *testing.T, ctx context.Context, s store.Store, c adminWrite) bool {
+	t.Helper()
+	ok, err := c.applied(ctx, s)
+	must(t, "reading the change back", err)
+	return ok
+}
+
+func adminWriteEventsCommitWithTheChange(t *testing.T, open opener, c adminWrite) {
+	s, ctx, heads := prepareAdminWrite(t, open, c)
+	var built []*audit.Event
+	err := s.Write(ctx, func(w store.Writer) error {
+		if err := c.write(w); err != nil {
+			return err
 		}
+		built = adminEvents()
+		return w.Audit(built...)
 	})
+	must(t, c.name, err)
+	if !isApplied(t, ctx, s, c) {
+		t.Fatal("the change is not stored")
+	}
+	for i, tn := range []string{"ta", "tb"} {
+		evs := auditEvents(t, s, tn, 0)
+		verifyChain(t, audit.Anchor{}, evs)
+		if len(evs) == 0 || evs[len(evs)-1].ID != built[i].ID || evs[len(evs)-1].Seq != heads[tn]+1 {
+			t.Fatalf("tenant %s: last event %+v, want %s at Seq %d", tn, evs, built[i].ID, heads[tn]+1)
+		}
+		if got := built[i]; got.Seq != heads[tn]+1 || got.Hash != evs[len(evs)-1].Hash || got.PrevHash != evs[len(evs)-1].PrevHash {
+			t.Fatalf("tenant %s: caller's event has Seq %d Hash %q, stored Seq %d Hash %q", tn, got.Seq, got.Hash, evs[len(evs)-1].Seq, evs[len(evs)-1].Hash)
+		}
+	}
+}
+
+func adminWriteErrorAfterTheChangeRollsBack(t *testing.T, open opener, c adminWrite) {
+	s, ctx, heads := prepareAdminWrite(t, open, c)
+	var built []*audit.Event
+	err := s.Write(ctx, func(w store.Writer) error {
+		if err := c.write(w); err != nil {
+			return err
+		}
+		built = adminEvents()
+		if err := w.Audit(built...); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if err != errBoom {
+		t.Fatalf("Write = %v, want the function's error as it is", err)
+	}
+	if isApplied(t, ctx, s, c) {
+		t.Fatal("the change was stored although the function failed")
+	}
+	noNewEvents(t, s, heads)
+	if built[0].Seq != 0 || built[0].Hash != "" {
+		t.Fatalf("an event of a rolled-back write was sealed: Seq %d Hash %q", built[0].Seq, built[0].Hash)
+	}
+}
+
+func adminWriteAppendFailureRollsBack(t *testing.T, open opener, c adminWrite) {
+	s, ctx, heads := prepareAdminWrite(t, open, c)
+	var built []*audit.Event
+	err := s.Write(ctx, func(w store.Writer) error {
+		if err := c.write(w); err != nil {
+			return err
+		}
+		built = adminEvents()
+		built[1].TenantID = "" // no chain to append to
+		return w.Audit(built...)
+	})
+	if err == nil {
+		t.Fatal("the write succeeded although its audit event could not be appended")
+	}
+	if isApplied(t, ctx, s, c) {
+		t.Fatal("the change was stored without its audit events")
+	}
+	noNewEvents(t, s, heads)
+	if built[0].Seq != 0 {
+		t.Fatalf("an event of a rolled-back write was sealed with Seq %d", built[0].Seq)
+	}
+}
+
+func adminWriteFailedChangeAppendsNothing(t *testing.T, open opener, c adminWrite) {
+	s, ctx, heads := prepareAdminWrite(t, open, c)
+	var changeErr error
+	err := s.Write(ctx, func(w store.Writer) error {
+		if changeErr = c.fail(w); changeErr != nil {
+			return changeErr
+		}
+		return w.Audit(adminEvents()...)
+	})
+	mustErr(t, c.name+" failing (the change)", changeErr, c.failErr)
+	if err != changeErr {
+		t.Fatalf("Write = %v, want the change's error %v as it is", err, changeErr)
+	}
+	noNewEvents(t, s, heads)
+}
+
+func adminWriteWithoutAuditAppendsNothing(t *testing.T, open opener, c adminWrite) {
+	s, ctx, heads := prepareAdminWrite(t, open, c)
+	must(t, c.name, s.Write(ctx, c.write))
+	if !isApplied(t, ctx, s, c) {
+		t.Fatal("the change is not stored")
+	}
+	noNewEvents(t, s, heads)
+}
+
+// adminWriteSeveralChanges checks that several changes of one Write commit together: a
+// failing later change rolls back an earlier one, and the events of a Write that goes
+// through follow all of its changes.
+func adminWriteSeveralChanges(t *testing.T, open opener) {
+	s, ctx, heads := prepareAdminWrite(t, open, adminWrite{})
+	g := store.Group{TenantID: "ta", ID: "g5", DisplayName: "g5"}
+	err := s.Write(ctx, func(w store.Writer) error {
+		if _, err := w.CreateGroup(g); err != nil {
+			return err
+		}
+		if err := w.AddMembers("ta", "g5", store.Member{Kind: store.MemberUser, ID: "nope"}); err != nil {
+			return err
+		}
+		return w.Audit(adminEvents()...)
+	})
+	mustErr(t, "Write with a failing second change", err, store.ErrNotFound)
+	_, err = s.Group(ctx, "ta", "g5")
+	mustErr(t, "the group of the failed Write", err, store.ErrNotFound)
+	noNewEvents(t, s, heads)
+
+	var built []*audit.Event
+	must(t, "Write", s.Write(ctx, func(w store.Writer) error {
+		if _, err := w.CreateGroup(g); err != nil {
+			return err
+		}
+		if err := w.AddMembers("ta", "g5", store.Member{Kind: store.MemberUser, ID: "u-ta"}); err != nil {
+			return err
+		}
+		built = adminEvents()
+		return w.Audit(built...)
+	}))
+	ms, err := s.Members(ctx, "ta", "g5")
+	must(t, "Members", err)
+	if len(ms) != 1 || ms[0].ID != "u-ta" {
+		t.Fatalf("members %+v, want u-ta", ms)
+	}
+	if v := version(t, s, "ta"); v != 2 {
+		t.Fatalf("policy version %d after two policy changes, want 2", v)
+	}
+	for i, tn := range []string{"ta", "tb"} {
+		if evs := auditEvents(t, s, tn, heads[tn]); len(evs) != 1 || evs[0].ID != built[i].ID || built[i].Seq != evs[0].Seq {
+			t.Fatalf("tenant %s: events %+v, want the Write's one", tn, evs)
+		}
+	}
 }

@@ -17,114 +17,124 @@ func testAudit(t *testing.T, open opener) {
 		name string
 		run  func(t *testing.T, s store.Store)
 	}{
-		{"AppendSealsInOrder", func(t *testing.T, s store.Store) {
-			a1, b1, a2 := event("ta", t0, "x"), event("tb", t0, "x"), event("ta", t0.Add(time.Nanosecond), "y")
-			must(t, "AppendAudit", s.AppendAudit(t.Context(), a1, b1, a2))
-			if a1.Seq != 1 || b1.Seq != 1 || a2.Seq != 2 || a2.PrevHash != a1.Hash || a1.PrevHash != "" {
-				t.Fatalf("sealed seqs a1=%d b1=%d a2=%d", a1.Seq, b1.Seq, a2.Seq)
-			}
-			got := auditEvents(t, s, "ta", 0)
-			verifyChain(t, audit.Anchor{}, got)
-			if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != a2.ID {
-				t.Fatalf("ta events = %+v", got)
-			}
-			if string(got[0].Details) != `{"note":"<a & b>"}` {
-				t.Fatalf("Details stored as %s", got[0].Details)
-			}
-			if !got[1].Time.Equal(t0) {
-				t.Fatalf("Time stored as %v, want %v (microsecond precision)", got[1].Time, t0)
-			}
-			verifyChain(t, audit.Anchor{}, auditEvents(t, s, "tb", 0))
-		}},
-		{"AllOrNothing", func(t *testing.T, s store.Store) {
-			bad := event("ta", t0, "x")
-			bad.Kind = "no.such.kind"
-			good := event("ta", t0, "x")
-			if err := s.AppendAudit(t.Context(), good, bad); err == nil {
-				t.Fatal("AppendAudit accepted an unknown kind")
-			}
-			if evs := auditEvents(t, s, "ta", 0); len(evs) != 0 {
-				t.Fatalf("%d events stored by a refused append", len(evs))
-			}
-			if good.Seq != 0 {
-				t.Fatalf("event of a refused append sealed with Seq %d", good.Seq)
-			}
-		}},
-		{"ConcurrentAppendsStayLinear", func(t *testing.T, s store.Store) {
-			const writers, perWriter = 8, 20
-			var wg sync.WaitGroup
-			errs := make(chan error, writers*perWriter)
-			for w := range writers {
-				wg.Go(func() {
-					for i := range perWriter {
-						tn := []string{"ta", "tb"}[(w+i)%2]
-						if err := s.AppendAudit(t.Context(), event(tn, t0, name("w", w)), event(tn, t0, name("w", w))); err != nil {
-							errs <- err
-						}
-					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatalf("AppendAudit: %v", err)
-			}
-			for _, tn := range []string{"ta", "tb"} {
-				evs := auditEvents(t, s, tn, 0)
-				if len(evs) != writers*perWriter {
-					t.Fatalf("%s: %d events, want %d", tn, len(evs), writers*perWriter)
-				}
-				verifyChain(t, audit.Anchor{}, evs)
-			}
-		}},
-		{"StreamAfterSeq", func(t *testing.T, s store.Store) {
-			const n = 600 // more than one page of a paging backend
-			batch := make([]*audit.Event, 0, 100)
-			for i := range n {
-				batch = append(batch, event("ta", t0.Add(time.Duration(i)*time.Second), name("d", i)))
-				if len(batch) == cap(batch) {
-					must(t, "AppendAudit", s.AppendAudit(t.Context(), batch...))
-					batch = batch[:0]
-				}
-			}
-			must(t, "AppendAudit other tenant", s.AppendAudit(t.Context(), event("tb", t0, "z")))
-			all := auditEvents(t, s, "ta", 0)
-			if len(all) != n {
-				t.Fatalf("%d events, want %d", len(all), n)
-			}
-			verifyChain(t, audit.Anchor{}, all)
-			tail := auditEvents(t, s, "ta", 595)
-			if len(tail) != 5 || tail[0].Seq != 596 || tail[4].Seq != 600 {
-				t.Fatalf("events after 595: %d starting at %d", len(tail), tail[0].Seq)
-			}
-			if evs := auditEvents(t, s, "ta", n); len(evs) != 0 {
-				t.Fatalf("%d events after the head", len(evs))
-			}
-			var seen int
-			err := s.AuditEvents(t.Context(), "ta", 10, func(e *audit.Event) (bool, error) {
-				seen++
-				return seen < 3, nil
-			})
-			must(t, "AuditEvents", err)
-			if seen != 3 {
-				t.Fatalf("fn called %d times after returning false at 3", seen)
-			}
-			err = s.AuditEvents(t.Context(), "ta", 0, func(e *audit.Event) (bool, error) {
-				return true, fmt.Errorf("at %d: %w", e.Seq, errBoom)
-			})
-			mustErr(t, "AuditEvents", err, errBoom)
-		}},
-		{"NoAnchorWithoutRetention", func(t *testing.T, s store.Store) {
-			must(t, "AppendAudit", s.AppendAudit(t.Context(), event("ta", t0, "x")))
-			a, err := s.AuditAnchor(t.Context(), "ta")
-			must(t, "AuditAnchor", err)
-			if !a.IsZero() {
-				t.Fatalf("anchor %+v without retention", a)
-			}
-		}},
+		{"AppendSealsInOrder", auditLogAppendSealsInOrder},
+		{"AllOrNothing", auditLogAllOrNothing},
+		{"ConcurrentAppendsStayLinear", auditLogConcurrentAppendsStayLinear},
+		{"StreamAfterSeq", auditLogStreamAfterSeq},
+		{"NoAnchorWithoutRetention", auditLogNoAnchorWithoutRetention},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
+	}
+}
+
+func auditLogAppendSealsInOrder(t *testing.T, s store.Store) {
+	a1, b1, a2 := event("ta", t0, "x"), event("tb", t0, "x"), event("ta", t0.Add(time.Nanosecond), "y")
+	must(t, "AppendAudit", s.AppendAudit(t.Context(), a1, b1, a2))
+	if a1.Seq != 1 || b1.Seq != 1 || a2.Seq != 2 || a2.PrevHash != a1.Hash || a1.PrevHash != "" {
+		t.Fatalf("sealed seqs a1=%d b1=%d a2=%d", a1.Seq, b1.Seq, a2.Seq)
+	}
+	got := auditEvents(t, s, "ta", 0)
+	verifyChain(t, audit.Anchor{}, got)
+	if len(got) != 2 || got[0].ID != a1.ID || got[1].ID != a2.ID {
+		t.Fatalf("ta events = %+v", got)
+	}
+	if string(got[0].Details) != `{"note":"<a & b>"}` {
+		t.Fatalf("Details stored as %s", got[0].Details)
+	}
+	if !got[1].Time.Equal(t0) {
+		t.Fatalf("Time stored as %v, want %v (microsecond precision)", got[1].Time, t0)
+	}
+	verifyChain(t, audit.Anchor{}, auditEvents(t, s, "tb", 0))
+}
+
+func auditLogAllOrNothing(t *testing.T, s store.Store) {
+	bad := event("ta", t0, "x")
+	bad.Kind = "no.such.kind"
+	good := event("ta", t0, "x")
+	if err := s.AppendAudit(t.Context(), good, bad); err == nil {
+		t.Fatal("AppendAudit accepted an unknown kind")
+	}
+	if evs := auditEvents(t, s, "ta", 0); len(evs) != 0 {
+		t.Fatalf("%d events stored by a refused append", len(evs))
+	}
+	if good.Seq != 0 {
+		t.Fatalf("event of a refused append sealed with Seq %d", good.Seq)
+	}
+}
+
+func auditLogConcurrentAppendsStayLinear(t *testing.T, s store.Store) {
+	const writers, perWriter = 8, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*perWriter)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				tn := []string{"ta", "tb"}[(w+i)%2]
+				if err := s.AppendAudit(t.Context(), event(tn, t0, name("w", w)), event(tn, t0, name("w", w))); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	for _, tn := range []string{"ta", "tb"} {
+		evs := auditEvents(t, s, tn, 0)
+		if len(evs) != writers*perWriter {
+			t.Fatalf("%s: %d events, want %d", tn, len(evs), writers*perWriter)
+		}
+		verifyChain(t, audit.Anchor{}, evs)
+	}
+}
+
+func auditLogStreamAfterSeq(t *testing.T, s store.Store) {
+	const n = 600 // more than one page of a paging backend
+	batch := make([]*audit.Event, 0, 100)
+	for i := range n {
+		batch = append(batch, event("ta", t0.Add(time.Duration(i)*time.Second), name("d", i)))
+		if len(batch) == cap(batch) {
+			must(t, "AppendAudit", s.AppendAudit(t.Context(), batch...))
+			batch = batch[:0]
+		}
+	}
+	must(t, "AppendAudit other tenant", s.AppendAudit(t.Context(), event("tb", t0, "z")))
+	all := auditEvents(t, s, "ta", 0)
+	if len(all) != n {
+		t.Fatalf("%d events, want %d", len(all), n)
+	}
+	verifyChain(t, audit.Anchor{}, all)
+	tail := auditEvents(t, s, "ta", 595)
+	if len(tail) != 5 || tail[0].Seq != 596 || tail[4].Seq != 600 {
+		t.Fatalf("events after 595: %d starting at %d", len(tail), tail[0].Seq)
+	}
+	if evs := auditEvents(t, s, "ta", n); len(evs) != 0 {
+		t.Fatalf("%d events after the head", len(evs))
+	}
+	var seen int
+	err := s.AuditEvents(t.Context(), "ta", 10, func(e *audit.Event) (bool, error) {
+		seen++
+		return seen < 3, nil
+	})
+	must(t, "AuditEvents", err)
+	if seen != 3 {
+		t.Fatalf("fn called %d times after returning false at 3", seen)
+	}
+	err = s.AuditEvents(t.Context(), "ta", 0, func(e *audit.Event) (bool, error) {
+		return true, fmt.Errorf("at %d: %w", e.Seq, errBoom)
+	})
+	mustErr(t, "AuditEvents", err, errBoom)
+}
+
+func auditLogNoAnchorWithoutRetention(t *testing.T, s store.Store) {
+	must(t, "AppendAudit", s.AppendAudit(t.Context(), event("ta", t0, "x")))
+	a, err := s.AuditAnchor(t.Context(), "ta")
+	must(t, "AuditAnchor", err)
+	if !a.IsZero() {
+		t.Fatalf("anchor %+v without retention", a)
 	}
 }
 
@@ -147,24 +157,7 @@ func testAuditRetention(t *testing.T, open opener) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
-			var batch []*audit.Event
-			flush := func() {
-				if len(batch) > 0 {
-					must(t, "AppendAudit", s.AppendAudit(t.Context(), batch...))
-					batch = batch[:0]
-				}
-			}
-			for i := range tc.old + tc.new {
-				tm := t0.Add(time.Duration(i) * time.Second)
-				if i >= tc.old {
-					tm = cut.Add(time.Duration(i) * time.Second)
-				}
-				batch = append(batch, event("ta", tm, "x"))
-				if len(batch) == 250 {
-					flush()
-				}
-			}
-			flush()
+			appendAged(t, s, tc.old, tc.new, cut)
 			log, err := audit.New(s, audit.WithClock(func() time.Time { return later }))
 			must(t, "audit.New", err)
 			system := audit.Actor{Type: audit.ActorSystem, ID: "retention"}
@@ -212,6 +205,30 @@ func testAuditRetention(t *testing.T, open opener) {
 			}
 		})
 	}
+}
+
+// appendAged appends to tenant ta's chain old events before cut, then new events after it,
+// in batches of 250.
+func appendAged(t *testing.T, s store.Store, old, new int, cut time.Time) {
+	t.Helper()
+	var batch []*audit.Event
+	flush := func() {
+		if len(batch) > 0 {
+			must(t, "AppendAudit", s.AppendAudit(t.Context(), batch...))
+			batch = batch[:0]
+		}
+	}
+	for i := range old + new {
+		tm := t0.Add(time.Duration(i) * time.Second)
+		if i >= old {
+			tm = cut.Add(time.Duration(i) * time.Second)
+		}
+		batch = append(batch, event("ta", tm, "x"))
+		if len(batch) == 250 {
+			flush()
+		}
+	}
+	flush()
 }
 
 // testAuditReader checks the audit.Reader view: filters narrow, order is by Seq, other

@@ -231,61 +231,11 @@ func ReadFixtureV1(ctx context.Context, st store.Store, m *FixtureV1) (*FixtureV
 	}
 	var deviceIDs []string
 	for _, t := range tenants {
-		v, err := st.PolicyVersion(ctx, t.ID)
+		ids, err := readFixtureTenant(ctx, st, t, out)
 		if err != nil {
 			return nil, err
 		}
-		t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
-		out.Tenants = append(out.Tenants, FixtureTenant{Tenant: t, PolicyVersion: v})
-		users, err := st.ListUsers(ctx, t.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range users {
-			out.Users = append(out.Users, FixtureUser{TenantID: u.TenantID, ID: u.ID, UPN: u.UPN,
-				PasswordHash: u.PasswordHash, TOTPSecret: u.TOTPSecret, TOTPLastStep: u.TOTPLastStep, Disabled: u.Disabled})
-		}
-		devices, err := st.ListDevices(ctx, t.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range devices {
-			deviceIDs = append(deviceIDs, d.ID)
-			out.Devices = append(out.Devices, FixtureDevice{ID: d.ID, TenantID: d.TenantID, UserID: d.UserID,
-				State: d.State, CertSerial: d.CertSerial, PolicyDirty: d.PolicyDirty})
-		}
-		groups, err := st.ListGroups(ctx, t.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range groups {
-			ms, err := st.Members(ctx, t.ID, g.ID)
-			if err != nil {
-				return nil, err
-			}
-			out.Groups = append(out.Groups, FixtureGroup{TenantID: t.ID, ID: g.ID, Name: g.DisplayName, Members: ms})
-		}
-		profiles, err := st.ListProfiles(ctx, t.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range profiles {
-			fp := FixtureProfile{TenantID: t.ID, ID: p.ID, Kind: p.Kind, Name: p.Name, Version: p.Version}
-			for _, s := range p.Settings {
-				fp.LocURIs = append(fp.LocURIs, s.LocURI)
-			}
-			out.Profiles = append(out.Profiles, fp)
-			as, err := st.Assignments(ctx, t.ID, p.ID)
-			if err != nil {
-				return nil, err
-			}
-			out.Assignments = append(out.Assignments, FixtureAssignments{TenantID: t.ID, ProfileID: p.ID, Assignments: as})
-		}
-		fa, err := readAuditChain(ctx, st, t.ID)
-		if err != nil {
-			return nil, err
-		}
-		out.Audit = append(out.Audit, fa)
+		deviceIDs = append(deviceIDs, ids...)
 	}
 	tokens, err := st.ListTokens(ctx)
 	if err != nil {
@@ -295,43 +245,109 @@ func ReadFixtureV1(ctx context.Context, st store.Store, m *FixtureV1) (*FixtureV
 		out.Tokens = append(out.Tokens, FixtureToken{ID: t.ID, Hash: t.Hash, Name: t.Name, Role: t.Role,
 			TenantID: t.TenantID, ExpiresAt: t.ExpiresAt.UTC()})
 	}
+	if err := readFixtureListed(ctx, st, m, out); err != nil {
+		return nil, err
+	}
+	for _, id := range deviceIDs {
+		if err := readFixtureDevice(ctx, st, id, out); err != nil {
+			return nil, err
+		}
+	}
+	qs, err := st.QueueStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.QueueOpen = qs.Open
+	return out, nil
+}
+
+// readFixtureTenant adds to out tenant t with its policy version, users, devices, groups,
+// profiles and audit chain, and returns the IDs of its devices.
+func readFixtureTenant(ctx context.Context, st store.Store, t store.Tenant, out *FixtureV1) ([]string, error) {
+	v, err := st.PolicyVersion(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	t.CreatedAt, t.UpdatedAt = t.CreatedAt.UTC(), t.UpdatedAt.UTC()
+	out.Tenants = append(out.Tenants, FixtureTenant{Tenant: t, PolicyVersion: v})
+	users, err := st.ListUsers(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		out.Users = append(out.Users, FixtureUser{TenantID: u.TenantID, ID: u.ID, UPN: u.UPN,
+			PasswordHash: u.PasswordHash, TOTPSecret: u.TOTPSecret, TOTPLastStep: u.TOTPLastStep, Disabled: u.Disabled})
+	}
+	devices, err := st.ListDevices(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	var deviceIDs []string
+	for _, d := range devices {
+		deviceIDs = append(deviceIDs, d.ID)
+		out.Devices = append(out.Devices, FixtureDevice{ID: d.ID, TenantID: d.TenantID, UserID: d.UserID,
+			State: d.State, CertSerial: d.CertSerial, PolicyDirty: d.PolicyDirty})
+	}
+	if err := readFixturePolicy(ctx, st, t.ID, out); err != nil {
+		return nil, err
+	}
+	fa, err := readAuditChain(ctx, st, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	out.Audit = append(out.Audit, fa)
+	return deviceIDs, nil
+}
+
+// readFixturePolicy adds to out the tenant's groups with their members and its profiles
+// with their assignments.
+func readFixturePolicy(ctx context.Context, st store.Store, tenantID string, out *FixtureV1) error {
+	groups, err := st.ListGroups(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		ms, err := st.Members(ctx, tenantID, g.ID)
+		if err != nil {
+			return err
+		}
+		out.Groups = append(out.Groups, FixtureGroup{TenantID: tenantID, ID: g.ID, Name: g.DisplayName, Members: ms})
+	}
+	profiles, err := st.ListProfiles(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		fp := FixtureProfile{TenantID: tenantID, ID: p.ID, Kind: p.Kind, Name: p.Name, Version: p.Version}
+		for _, s := range p.Settings {
+			fp.LocURIs = append(fp.LocURIs, s.LocURI)
+		}
+		out.Profiles = append(out.Profiles, fp)
+		as, err := st.Assignments(ctx, tenantID, p.ID)
+		if err != nil {
+			return err
+		}
+		out.Assignments = append(out.Assignments, FixtureAssignments{TenantID: tenantID, ProfileID: p.ID, Assignments: as})
+	}
+	return nil
+}
+
+// readFixtureListed adds to out what only m's keys name: config values, revoked serials,
+// sessions and failed sign-in windows.
+func readFixtureListed(ctx context.Context, st store.Store, m *FixtureV1, out *FixtureV1) error {
 	for _, c := range m.Config {
 		v, err := st.GetConfig(ctx, c.Key)
 		if err != nil {
-			return nil, fmt.Errorf("config %s: %w", c.Key, err)
+			return fmt.Errorf("config %s: %w", c.Key, err)
 		}
 		out.Config = append(out.Config, FixtureConfig{Key: c.Key, Value: string(v), Secret: c.Secret})
 	}
 	for _, s := range m.RevokedSerials {
 		if ok, err := st.CertRevoked(ctx, s); err != nil || !ok {
-			return nil, fmt.Errorf("serial %s: revoked %v, %v", s, ok, err)
+			return fmt.Errorf("serial %s: revoked %v, %v", s, ok, err)
 		}
 	}
 	out.RevokedSerials = m.RevokedSerials
-	for _, id := range deviceIDs {
-		cmds, err := st.ListCommands(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cmds {
-			out.Commands = append(out.Commands, fixtureCommand(c))
-		}
-		states, err := st.SettingStates(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range states {
-			out.SettingStates = append(out.SettingStates, FixtureSettingState{DeviceID: s.DeviceID, LocURI: s.LocURI,
-				State: s.State, Value: s.Value, ErrorCode: s.ErrorCode, Sources: s.Sources})
-		}
-		pc, err := st.PolicyCheck(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if pc.HasResolved {
-			out.DevicePolicies = append(out.DevicePolicies, FixtureDevicePolicy{DeviceID: id, Version: pc.Resolved.Version})
-		}
-	}
 	for _, fs := range m.Sessions {
 		err := st.Checkin(ctx, fs.DeviceID, func(tx store.DeviceTx) error {
 			s, err := tx.Session(fs.SessionID)
@@ -342,22 +358,45 @@ func ReadFixtureV1(ctx context.Context, st store.Store, m *FixtureV1) (*FixtureV
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("session %s of %s: %w", fs.SessionID, fs.DeviceID, err)
+			return fmt.Errorf("session %s of %s: %w", fs.SessionID, fs.DeviceID, err)
 		}
 	}
 	for _, s := range m.SignIns {
 		n, end, err := st.FailedSignIns(ctx, s.Key, m.Now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		out.SignIns = append(out.SignIns, FixtureSignIn{Key: s.Key, Count: n, WindowEnd: end.UTC()})
 	}
-	qs, err := st.QueueStats(ctx)
+	return nil
+}
+
+// readFixtureDevice adds to out the device's commands, setting states and resolved policy
+// version.
+func readFixtureDevice(ctx context.Context, st store.Store, id string, out *FixtureV1) error {
+	cmds, err := st.ListCommands(ctx, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out.QueueOpen = qs.Open
-	return out, nil
+	for _, c := range cmds {
+		out.Commands = append(out.Commands, fixtureCommand(c))
+	}
+	states, err := st.SettingStates(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		out.SettingStates = append(out.SettingStates, FixtureSettingState{DeviceID: s.DeviceID, LocURI: s.LocURI,
+			State: s.State, Value: s.Value, ErrorCode: s.ErrorCode, Sources: s.Sources})
+	}
+	pc, err := st.PolicyCheck(ctx, id)
+	if err != nil {
+		return err
+	}
+	if pc.HasResolved {
+		out.DevicePolicies = append(out.DevicePolicies, FixtureDevicePolicy{DeviceID: id, Version: pc.Resolved.Version})
+	}
+	return nil
 }
 
 func readAuditChain(ctx context.Context, st store.Store, tenantID string) (FixtureAudit, error) {
