@@ -32,6 +32,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/enroll"
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
 // Config is what one load run does.
@@ -130,13 +131,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer os.RemoveAll(dir)
 		cfg.StateDir = dir
 	}
-	admin := &apiClient{base: strings.TrimRight(cfg.ServerURL, "/") + "/api/v1", token: cfg.AdminToken,
-		http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cfg.RootCAs}, MaxIdleConnsPerHost: 32}}}
-	tenantID, upn, password, err := admin.makeTenant(ctx)
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cfg.RootCAs}, MaxIdleConnsPerHost: 32}}
+	admin := newAdminClient(cfg, hc)
+	tenantID, upn, password, err := makeTenant(ctx, admin)
 	if err != nil {
 		return Result{}, err
 	}
-	tokens := &tokenSource{server: strings.TrimRight(cfg.ServerURL, "/"), upn: upn, password: password, http: admin.http}
+	tokens := &tokenSource{server: strings.TrimRight(cfg.ServerURL, "/"), upn: upn, password: password, http: hc}
 	res := Result{Devices: cfg.Devices, Rate: cfg.Rate}
 	start := time.Now()
 	devs, err := enrollAll(ctx, cfg, upn, tokens)
@@ -265,7 +266,7 @@ func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSo
 // device: with cfg.Concurrency in flight, or started on cfg.Rate's schedule. Session rates
 // are computed over the session phases; the rate including the queueing phases is reported
 // beside them.
-func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, devs []*simDevice, res *Result) {
+func drive(ctx context.Context, cfg Config, admin *adminclient.Client, tenantID string, devs []*simDevice, res *Result) {
 	var sessions, messages, commands, errs, late atomic.Int64
 	var firstErr atomic.Value
 	var mu sync.Mutex
@@ -275,7 +276,7 @@ func drive(ctx context.Context, cfg Config, admin *apiClient, tenantID string, d
 	for round := 1; sessionTime < cfg.Duration && ctx.Err() == nil; round++ {
 		if !cfg.Idle {
 			q0 := time.Now()
-			if err := admin.queueRound(ctx, tenantID, devs, round); err != nil {
+			if err := queueRound(ctx, admin, tenantID, devs, round); err != nil {
 				firstErr.CompareAndSwap(nil, err.Error())
 				errs.Add(1)
 				break

@@ -2,7 +2,7 @@
 // per route, the request and answer shapes the server's handlers take and produce, the
 // server's JSON error as an *Error, a bearer token, a CA file for the server's own CA,
 // Idempotency-Key on every POST (sent again, with the same key, when the connection fails
-// before an answer arrives) and a timeout.
+// before an answer arrives; Config.NoIdempotencyKeys turns this off) and a timeout.
 //
 // It depends on no package of the server: the wire types are declared here (their JSON
 // matches the server's, field for field; a test holds them together).
@@ -47,6 +47,11 @@ type Config struct {
 	RetryPause time.Duration
 	// HTTPClient, when set, is used as it is (RootCAs and Timeout are then ignored).
 	HTTPClient *http.Client
+	// NoIdempotencyKeys sends every POST once and without an Idempotency-Key, so that the
+	// server keeps no idempotency record of it (PostAttempts is then ignored: a POST whose
+	// connection fails is not sent again). Only the load tool (internal/loadgen) sets it:
+	// the cost and the records of the keys would otherwise be part of what it measures.
+	NoIdempotencyKeys bool
 }
 
 // Client talks to one server's admin API. Its methods are safe for concurrent use.
@@ -56,6 +61,7 @@ type Client struct {
 	http     *http.Client
 	attempts int
 	pause    time.Duration
+	noKeys   bool
 }
 
 // New returns a client for cfg.
@@ -77,7 +83,8 @@ func New(cfg Config) *Client {
 	if pause <= 0 {
 		pause = time.Second
 	}
-	return &Client{base: strings.TrimRight(cfg.Server, "/") + APIPath, token: cfg.Token, http: hc, attempts: attempts, pause: pause}
+	return &Client{base: strings.TrimRight(cfg.Server, "/") + APIPath, token: cfg.Token, http: hc, attempts: attempts, pause: pause,
+		noKeys: cfg.NoIdempotencyKeys}
 }
 
 // ErrNoCertificate is LoadCAFile's error for a file that holds no PEM certificate.
@@ -144,7 +151,7 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		target += "?" + r.query.Encode()
 	}
 	key, attempts := "", 1
-	if r.method == http.MethodPost && !r.noRetry {
+	if r.method == http.MethodPost && !r.noRetry && !c.noKeys {
 		key, attempts = uuid.NewString(), c.attempts
 	}
 	var (

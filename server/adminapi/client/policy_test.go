@@ -251,3 +251,36 @@ func TestLoadCAFile(t *testing.T) {
 		t.Fatalf("file without a certificate: %v", err)
 	}
 }
+
+// TestNoIdempotencyKeys: with Config.NoIdempotencyKeys a POST carries no Idempotency-Key
+// and is sent once, even when its connection breaks before an answer.
+func TestNoIdempotencyKeys(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		n := len(keys)
+		mu.Unlock()
+		if n == 1 {
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"id":"g1","displayName":"WHfB pilot","createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z"}`)
+			return
+		}
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // the reply is lost on the way back
+	}))
+	defer srv.Close()
+	c := adminclient.New(adminclient.Config{Server: srv.URL, Token: "tok", RetryPause: time.Millisecond, NoIdempotencyKeys: true})
+	if g, err := c.CreateGroup(context.Background(), tid, adminclient.GroupRequest{DisplayName: "WHfB pilot"}); err != nil || g.ID != "g1" {
+		t.Fatalf("CreateGroup: %+v, %v", g, err)
+	}
+	if _, err := c.CreateGroup(context.Background(), tid, adminclient.GroupRequest{DisplayName: "WHfB pilot"}); err == nil {
+		t.Fatal("CreateGroup succeeded although its connection broke")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 2 || keys[0] != "" || keys[1] != "" {
+		t.Fatalf("Idempotency-Keys of two POSTs without keys (the second not retried): %q", keys)
+	}
+}
