@@ -146,7 +146,7 @@ func TestRunRenewsAutomatically(t *testing.T) {
 	hellomdm := &enroll.RenewSchedule{ROBOSupport: true, RenewPeriod: 60, RetryInterval: 4}
 	clientEKU := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	issued := func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
-		return f.ca.issueValid(t, pub, id, clientEKU, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
+		return f.ca.IssueValid(t, pub, id, clientEKU, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
 	}
 	refused := func(*renewFake, crypto.PublicKey, string) (*x509.Certificate, string) { return nil, "s:Authorization" }
 	for _, tc := range []struct {
@@ -230,7 +230,7 @@ func TestRunRenewalRetryAcrossRestarts(t *testing.T) {
 		if refuse {
 			return nil, "s:Authorization"
 		}
-		return f.ca.issueValid(t, pub, id, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
+		return f.ca.IssueValid(t, pub, id, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, time.Now().Add(-time.Minute), time.Now().Add(365*day)), ""
 	}
 	id, err := identity.New(nil)
 	if err != nil {

@@ -10,14 +10,12 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,51 +34,8 @@ import (
 	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/device/internal/statefile"
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
-) // testCA is a small issuing CA for the fake enrollment service. Not safe for concurrent use;
-// the fake serves one request at a time.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	next int64
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, next: 100}
-}
-
-func (c *testCA) issue(t *testing.T, pub crypto.PublicKey, cn string, eku []x509.ExtKeyUsage, ips ...net.IP) *x509.Certificate {
-	t.Helper()
-	return c.issueValid(t, pub, cn, eku, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), ips...)
-}
-
-// issueValid is issue with the validity period given.
-func (c *testCA) issueValid(t *testing.T, pub crypto.PublicKey, cn string, eku []x509.ExtKeyUsage, notBefore, notAfter time.Time, ips ...net.IP) *x509.Certificate {
-	t.Helper()
-	c.next++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(c.next), Subject: pkix.Name{CommonName: cn},
-		NotBefore: notBefore, NotAfter: notAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: eku, IPAddresses: ips}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
-	if err != nil {
-		t.Errorf("issuing test certificate: %v", err) // may run on the fake's goroutine: no Fatal
-		return nil
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return cert
-}
+	"github.com/hellomdm/hellomdm/internal/testpki"
+)
 
 // answerFunc picks the fake's answer to a valid renewal request for pub and deviceID: a
 // certificate (nil: a provisioning document without one), or a fault subcode.
@@ -92,7 +47,7 @@ type answerFunc func(f *renewFake, pub crypto.PublicKey, deviceID string) (cert 
 // also serves OMA-DM sessions at managementPath.
 type renewFake struct {
 	t      *testing.T
-	ca     *testCA
+	ca     *testpki.CA
 	ts     *httptest.Server
 	answer answerFunc
 
@@ -111,14 +66,10 @@ func (f *renewFake) setSession(h http.HandlerFunc) {
 const managementPath = "/ManagementServer/MDM.svc"
 
 func newRenewFake(t *testing.T) *renewFake {
-	f := &renewFake{t: t, ca: newTestCA(t, "hellomdm test root")}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCert := f.ca.issue(t, &key.PublicKey, "127.0.0.1", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, net.IPv4(127, 0, 0, 1))
-	pool := x509.NewCertPool()
-	pool.AddCert(f.ca.cert)
+	f := &renewFake{t: t, ca: testpki.NewCA(t, "hellomdm test root")}
+	key := testpki.Key(t)
+	srvCert := f.ca.Issue(t, &key.PublicKey, "127.0.0.1", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, net.IPv4(127, 0, 0, 1))
+	pool := f.ca.Pool()
 	f.ts = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	f.ts.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool,
 		Certificates: []tls.Certificate{{Certificate: [][]byte{srvCert.Raw}, PrivateKey: key, Leaf: srvCert}}}
@@ -201,7 +152,7 @@ func (f *renewFake) check(w http.ResponseWriter, r *http.Request) error {
 		f.revoked = append(f.revoked, peer)
 		f.mu.Unlock()
 	}
-	_, err = w.Write(renewalRSTR(f.ca.cert, cert))
+	_, err = w.Write(renewalRSTR(f.ca.Cert, cert))
 	return err
 }
 
@@ -322,7 +273,7 @@ func renewableState(t *testing.T, f *renewFake, id identity.Identity, shape enro
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := f.ca.issueValid(t, key.Public(), id.DeviceID, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, notBefore, notAfter)
+	cert := f.ca.IssueValid(t, key.Public(), id.DeviceID, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, notBefore, notAfter)
 	if cert == nil {
 		t.FailNow()
 	}
@@ -330,7 +281,7 @@ func renewableState(t *testing.T, f *renewFake, id identity.Identity, shape enro
 	for name, data := range map[string][]byte{
 		certs.FileKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
 		certs.FileCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
-		certs.FileCA:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.cert.Raw}),
+		certs.FileCA:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.Cert.Raw}),
 	} {
 		if err := statefile.WriteFileAtomic(dir+"/"+name, data, 0o600); err != nil {
 			t.Fatal(err)
@@ -360,10 +311,10 @@ func stateFiles(t *testing.T, a *Agent) map[string][]byte {
 }
 
 func TestRenew(t *testing.T) {
-	other := newTestCA(t, "another root")
+	other := testpki.NewCA(t, "another root")
 	clientEKU := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	issued := func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
-		return f.ca.issue(t, pub, id, clientEKU), ""
+		return f.ca.Issue(t, pub, id, clientEKU), ""
 	}
 	for _, tc := range []struct {
 		name    string
@@ -378,16 +329,16 @@ func TestRenew(t *testing.T) {
 		}, "NotEligibleToRenew"},
 		{"certificate for another key", enroll.CSRClean, func(f *renewFake, _ crypto.PublicKey, id string) (*x509.Certificate, string) {
 			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			return f.ca.issue(t, &k.PublicKey, id, clientEKU), ""
+			return f.ca.Issue(t, &k.PublicKey, id, clientEKU), ""
 		}, "not for the new key"},
 		{"certificate from another CA", enroll.CSRClean, func(_ *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
-			return other.issue(t, pub, id, clientEKU), ""
+			return other.Issue(t, pub, id, clientEKU), ""
 		}, "unknown authority"},
 		{"certificate for another device", enroll.CSRClean, func(f *renewFake, pub crypto.PublicKey, _ string) (*x509.Certificate, string) {
-			return f.ca.issue(t, pub, "00000000000000000000000000000000", clientEKU), ""
+			return f.ca.Issue(t, pub, "00000000000000000000000000000000", clientEKU), ""
 		}, "is not the DeviceID"},
 		{"certificate without client authentication", enroll.CSRClean, func(f *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
-			return f.ca.issue(t, pub, id, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}), ""
+			return f.ca.Issue(t, pub, id, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}), ""
 		}, "usage"},
 		{"provisioning document without a client certificate", enroll.CSRClean, func(*renewFake, crypto.PublicKey, string) (*x509.Certificate, string) {
 			return nil, ""

@@ -2,27 +2,22 @@ package device
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hellomdm/hellomdm/device/certs"
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/internal/statefile"
 	"github.com/hellomdm/hellomdm/device/omadm"
 	"github.com/hellomdm/hellomdm/device/resetpolicy"
+	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -89,21 +84,11 @@ func reply(m *syncml.Message, cmds ...syncml.Command) []byte {
 func enrolledAgent(t *testing.T, f *fakeServer, opts Options) *Agent {
 	t.Helper()
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "device"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, key := testpki.SelfSigned(t, "device")
 	kder, _ := x509.MarshalPKCS8PrivateKey(key)
 	for name, data := range map[string][]byte{
 		certs.FileKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-		certs.FileCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		certs.FileCert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
 		certs.FileCA:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ts.Certificate().Raw}),
 	} {
 		if err := statefile.WriteFileAtomic(dir+"/"+name, data, 0o600); err != nil {

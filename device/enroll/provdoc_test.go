@@ -1,80 +1,33 @@
 package enroll
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"fmt"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
+	"github.com/hellomdm/hellomdm/internal/testpki"
 )
-
-// testCA issues the certificates of test provisioning documents.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "hellomdm test root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key}
-}
-
-func (c *testCA) issue(t *testing.T, pub crypto.PublicKey, cn string, eku []x509.ExtKeyUsage) *x509.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: eku}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
 
 // provDoc renders a provisioning document with a root, a client certificate and the given
 // XML inside CertificateStore/My (the WSTEP characteristic, or nothing).
 func provDoc(t *testing.T, wstep string) []byte {
 	t.Helper()
-	ca := newTestCA(t)
+	ca := testpki.NewCA(t, "hellomdm test root")
 	key, _, err := NewKeyAndCSR(CSRClean, "00000000000000000000000000000001", rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := ca.issue(t, key.Public(), "00000000000000000000000000000001", nil)
+	client := ca.Issue(t, key.Public(), "00000000000000000000000000000001", nil)
 	node := func(c *x509.Certificate) string {
 		return fmt.Sprintf(`<characteristic type="%s"><parm name="EncodedCertificate" value="%s"/></characteristic>`,
 			mde2.Thumbprint(c), base64.StdEncoding.EncodeToString(c.Raw))
 	}
 	return []byte(`<wap-provisioningdoc version="1.1"><characteristic type="CertificateStore">` +
-		`<characteristic type="Root"><characteristic type="System">` + node(ca.cert) + `</characteristic></characteristic>` +
+		`<characteristic type="Root"><characteristic type="System">` + node(ca.Cert) + `</characteristic></characteristic>` +
 		`<characteristic type="My"><characteristic type="User">` + node(client) + `</characteristic>` + wstep + `</characteristic>` +
 		`</characteristic><characteristic type="APPLICATION"><parm name="ADDR" value="https://h/ManagementServer/MDM.svc"/>` +
 		`<parm name="PROVIDER-ID" value="hellomdm"/></characteristic></wap-provisioningdoc>`)

@@ -1,5 +1,5 @@
-// Package testpki makes device keys and TLS client configurations for tests. It is
-// test-only support code: production packages never import it.
+// Package testpki makes device keys, an issuing CA and TLS client configurations for
+// tests. It is test-only support code: production packages never import it.
 package testpki
 
 import (
@@ -57,11 +57,7 @@ func SelfSigned(t testing.TB, deviceID string) (*x509.Certificate, *ecdsa.Privat
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
+	c, err := createCert(tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
 	}
