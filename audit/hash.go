@@ -89,6 +89,21 @@ func Seal(prev *Event, e *Event) error {
 // transaction in which it writes e, so the chain stays linear under
 // concurrent writers. On error e is left unchanged.
 func SealAfter(head Anchor, e *Event) error {
+	if err := Canonicalize(e); err != nil {
+		return err
+	}
+	e.Seq = head.Seq + 1
+	e.PrevHash = head.Hash
+	e.Hash = ComputeHash(e)
+	return nil
+}
+
+// Canonicalize validates e and canonicalises it as SealAfter does (Time to UTC truncated to
+// the microsecond, Details to compact JSON), without sealing it: a store that queues events
+// to seal them later (a sequencer) stores them in the form they will be sealed in, and
+// refuses an invalid event when it is appended rather than when it is sealed. On error e is
+// left unchanged.
+func Canonicalize(e *Event) error {
 	if err := e.validate(); err != nil {
 		return err
 	}
@@ -98,9 +113,6 @@ func SealAfter(head Anchor, e *Event) error {
 	}
 	e.Time = canonicalTime(e.Time)
 	e.Details = details
-	e.Seq = head.Seq + 1
-	e.PrevHash = head.Hash
-	e.Hash = ComputeHash(e)
 	return nil
 }
 

@@ -34,6 +34,22 @@ type Reader interface {
 	AuditEvents(ctx context.Context, tenantID string, f Filter) (EventIterator, error)
 }
 
+// Unsealed describes a tenant's events that were appended (their transactions committed)
+// but are not sealed onto the chain yet: a store with a sequencer seals them shortly after
+// (store/doc.go, "Audit sequencer").
+type Unsealed struct {
+	Count  uint64    `json:"count"`
+	Oldest time.Time `json:"oldest,omitzero"` // Time of the oldest unsealed event
+}
+
+// UnsealedReader is a Reader of a store that seals events after their transactions commit;
+// reports (verification, exports) call it to show the unsealed tail instead of silently
+// leaving it out.
+type UnsealedReader interface {
+	// AuditUnsealed returns the tenant's events committed but not sealed yet.
+	AuditUnsealed(ctx context.Context, tenantID string) (Unsealed, error)
+}
+
 // EventIterator is an Iterator over stored events that holds resources.
 type EventIterator interface {
 	Iterator
@@ -144,7 +160,9 @@ func (l *Log) Retain(ctx context.Context, r Retainer, tenantID string, before ti
 	return a, nil
 }
 
-// VerifyTenant verifies the tenant's stored chain from its retention anchor.
+// VerifyTenant verifies the tenant's stored chain from its retention anchor. When r reports
+// unsealed events (UnsealedReader), the report says how many there are after the verified
+// head and how old the oldest is: they are not part of the chain yet, so not verified.
 func VerifyTenant(ctx context.Context, r Reader, tenantID string) (VerifyReport, error) {
 	anchor, err := r.AuditAnchor(ctx, tenantID)
 	if err != nil {
@@ -157,6 +175,13 @@ func VerifyTenant(ctx context.Context, r Reader, tenantID string) (VerifyReport,
 	rep, err := verify(ctx, anchor, tenantID, it)
 	if cerr := it.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing audit iterator: %w", cerr)
+	}
+	if u, ok := r.(UnsealedReader); ok && err == nil {
+		// Read after the chain: events sealed meanwhile were verified or are counted here
+		// only if they are still unsealed, so none is left out of the report.
+		if rep.Unsealed, err = u.AuditUnsealed(ctx, tenantID); err != nil {
+			err = fmt.Errorf("reading unsealed audit events: %w", err)
+		}
 	}
 	return rep, err
 }

@@ -54,6 +54,9 @@ type VerifyReport struct {
 	Checked  uint64      `json:"checked"` // events that passed every check
 	Head     Anchor      `json:"head"`    // last verified position
 	Broken   *BrokenLink `json:"broken,omitempty"`
+	// Unsealed counts the tenant's events committed but not sealed yet when verification
+	// ended (VerifyTenant on a store with a sequencer); they follow Head once sealed.
+	Unsealed Unsealed `json:"unsealed"`
 }
 
 // OK reports whether the chain verified.

@@ -332,11 +332,20 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	se := &scopedExporter{Exporter: exp, scope: s.scopeFor(r.Context(), p, t.ID)}
-	_, err = audit.Export(r.Context(), s.cfg.Store.AuditReader(), t.ID, q.Filter, se)
-	s.recordAudit(r.Context(), p, t.ID, audit.KindExported, "export", map[string]any{
+	reader := s.cfg.Store.AuditReader()
+	_, err = audit.Export(r.Context(), reader, t.ID, q.Filter, se)
+	details := map[string]any{
 		"report": "audit", "format": q.Format, "count": se.n, "bytes": sw.bytes, "complete": err == nil,
 		"scopeTags": p.ScopeTags, "filter": filterView(q.Filter),
-	})
+	}
+	// The reader sealed every event committed before the export began; events committed
+	// while it ran are still unsealed and follow in the next export: recorded, not hidden.
+	if ur, ok := reader.(audit.UnsealedReader); ok && err == nil {
+		if u, uerr := ur.AuditUnsealed(r.Context(), t.ID); uerr == nil {
+			details["unsealed"] = unsealedView(u)
+		}
+	}
+	s.recordAudit(r.Context(), p, t.ID, audit.KindExported, "export", details)
 	if err != nil {
 		s.failStream(w, r, sw, "audit export", err)
 	}
@@ -369,6 +378,25 @@ type VerifyView struct {
 	Start   AnchorView  `json:"start"`
 	Head    AnchorView  `json:"head"`
 	Broken  *BrokenView `json:"broken"`
+	// Unsealed counts the events committed but not sealed onto the chain yet when
+	// verification ended (PostgreSQL's audit sequencer seals them within about a second):
+	// not verified, and not missing either.
+	Unsealed UnsealedView `json:"unsealed"`
+}
+
+// UnsealedView is the unsealed tail of a tenant's log.
+type UnsealedView struct {
+	Count  uint64     `json:"count"`
+	Oldest *time.Time `json:"oldest,omitempty"`
+}
+
+func unsealedView(u audit.Unsealed) UnsealedView {
+	v := UnsealedView{Count: u.Count}
+	if !u.Oldest.IsZero() {
+		o := u.Oldest.UTC()
+		v.Oldest = &o
+	}
+	return v
 }
 
 // AnchorView is a chain position.
@@ -406,7 +434,8 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "reading the audit log failed")
 		return
 	}
-	v := VerifyView{OK: rep.OK(), Checked: rep.Checked, Start: AnchorView(rep.Start), Head: AnchorView(rep.Head)}
+	v := VerifyView{OK: rep.OK(), Checked: rep.Checked, Start: AnchorView(rep.Start), Head: AnchorView(rep.Head),
+		Unsealed: unsealedView(rep.Unsealed)}
 	if b := rep.Broken; b != nil {
 		v.Broken = &BrokenView{Seq: b.Seq, EventID: b.EventID, Reason: string(b.Reason), Detail: b.Detail}
 		s.log.Warn("audit chain broken", "tenant", t.ID, "seq", b.Seq, "reason", b.Reason)

@@ -56,6 +56,7 @@ type Metrics struct {
 
 	txLatency prometheus.Histogram
 	txErrors  prometheus.Counter
+	sealDelay prometheus.Histogram
 
 	auditEvents  map[audit.Kind]prometheus.Counter
 	enrollments  map[audit.Kind]prometheus.Counter
@@ -104,6 +105,10 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 		Help:    "Duration of store write transactions (check-ins, admin writes, audit appends) until commit or failure, retries included.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
 	f(m.txLatency)
+	m.sealDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hellomdm_audit_seal_delay_seconds",
+		Help:    "Time from an audit event's timestamp to the commit that sealed it onto its tenant's chain (stores with an audit sequencer: PostgreSQL).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2.5, 5, 10}})
+	f(m.sealDelay)
 	m.txErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "hellomdm_store_write_tx_errors_total",
 		Help: "Store write transactions that failed or were rolled back."})
 	f(m.txErrors)
@@ -222,7 +227,13 @@ func (m *Metrics) AuditAppended(e *audit.Event) {
 	}
 }
 
-var _ store.Observer = (*Metrics)(nil)
+// AuditSealed is store.SealObserver.
+func (m *Metrics) AuditSealed(delay time.Duration) { m.sealDelay.Observe(delay.Seconds()) }
+
+var (
+	_ store.Observer     = (*Metrics)(nil)
+	_ store.SealObserver = (*Metrics)(nil)
+)
 
 // queueCollector reports the command queue's depth and the age of its oldest open command
 // from store.QueueStats, computed at most once per queueStatsTTL whatever the scrape rate.

@@ -35,6 +35,25 @@ type Observer interface {
 	AuditAppended(e *audit.Event)
 }
 
+// SealObserver is an Observer told about audit sealing by a store that seals events after
+// their transactions commit (the PostgreSQL store's sequencer, store/doc.go): once per
+// event, after its sealing transaction committed, with the time from the event's Time
+// (taken before the writer's transaction began) to that commit.
+type SealObserver interface {
+	AuditSealed(delay time.Duration)
+}
+
+// AuditSealer is a store that seals audit events after their transactions commit (a
+// sequencer) or in them (SealsInline).
+type AuditSealer interface {
+	// SealsInline reports whether appends seal their events in their own transaction, so
+	// the caller's events hold Seq, PrevHash and Hash once the append returns.
+	SealsInline() bool
+	// SealAudit seals every audit event whose transaction committed before the call, and
+	// returns how many it sealed.
+	SealAudit(ctx context.Context) (int, error)
+}
+
 // Observable is a backend that reports to an Observer. SetObserver must be called before the
 // store is used concurrently; nil stops reporting.
 type Observable interface {

@@ -209,6 +209,13 @@ func runAuditVerify(c *adminClient, args []string) error {
 	} else if v.OK {
 		fmt.Fprintf(c.stdout, "audit chain OK: %d events verified, head seq %d hash %s\n", v.Checked, v.Head.Seq, v.Head.Hash)
 	}
+	if c.output != "json" && v.Unsealed.Count > 0 {
+		oldest := ""
+		if v.Unsealed.Oldest != nil {
+			oldest = ", oldest " + v.Unsealed.Oldest.UTC().Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(c.stdout, "%d events committed after the head, not sealed yet (not verified)%s\n", v.Unsealed.Count, oldest)
+	}
 	if !v.OK {
 		if v.Broken == nil {
 			return errChainBroken

@@ -70,6 +70,9 @@ func OpenKV(path string, opts Options) (*KV, error) {
 // Name returns "bbolt".
 func (k *KV) Name() string { return "bbolt" }
 
+// Serial is kv.Serial: bbolt runs one write transaction at a time.
+func (k *KV) Serial() bool { return true }
+
 // Path returns the file the store lives in.
 func (k *KV) Path() string { return k.db.Path() }
 

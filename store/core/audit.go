@@ -22,7 +22,10 @@ const SegmentSize = store.AuditSegmentSize
 var _ audit.Retainer = (*Store)(nil)
 
 // AppendAudit seals events onto their tenants' chains and stores them in one transaction
-// (shared with concurrent appends). On success each event holds its Seq, PrevHash and Hash.
+// (shared with concurrent appends). On success each event holds its Seq, PrevHash and Hash,
+// unless the store has a sequencer (SealsInline false): then the events are stored unsealed
+// and hold their ID and canonical Time and Details, and the sequencer seals them after the
+// commit (sequencer.go).
 // Invalid UTF-8 in string fields is replaced by U+FFFD before sealing, so that the stored
 // event hashes to what was sealed.
 func (s *Store) AppendAudit(ctx context.Context, events ...*audit.Event) error {
@@ -37,7 +40,7 @@ func (s *Store) AppendAudit(ctx context.Context, events ...*audit.Event) error {
 }
 
 // Audit appends events to their tenants' chains in this transaction. The events receive Seq,
-// PrevHash and Hash when the check-in commits.
+// PrevHash and Hash when the check-in commits, or, with a sequencer, when it seals them.
 func (t *deviceTx) Audit(events ...*audit.Event) error {
 	// An admin write in a Checkin (a queued command) marks its Idempotency-Key committed here.
 	if err := t.w.markIdem(); err != nil {
@@ -70,6 +73,12 @@ func (s *Store) DropAuditSegments(ctx context.Context, tenantID string, before t
 	record func(dropped uint64, upTo audit.Anchor) (*audit.Event, error)) (audit.Anchor, error) {
 	if record == nil {
 		return audit.Anchor{}, errors.New("dropping audit segments: nil record function")
+	}
+	// Retention drops sealed events only; sealing the tenant's pending events first lets it
+	// judge every event committed before it started. Events committed later stay pending and
+	// are never dropped unsealed.
+	if err := s.sealBeforeRead(ctx, tenantID); err != nil {
+		return audit.Anchor{}, fmt.Errorf("dropping audit segments of tenant %s: %w", tenantID, err)
 	}
 	var (
 		anchor audit.Anchor

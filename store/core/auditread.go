@@ -34,7 +34,13 @@ var _ audit.Reader = auditReader{}
 // AuditEvents calls fn for the tenant's events with Seq > afterSeq in chain order, until fn
 // returns false or an error. It reads auditPage events per read transaction and calls fn
 // outside any transaction, so fn may use the store.
+//
+// Pending events of the tenant (a store with a sequencer) are sealed first, so the read
+// sees every event committed before it started.
 func (s *Store) AuditEvents(ctx context.Context, tenantID string, afterSeq uint64, fn func(e *audit.Event) (bool, error)) error {
+	if err := s.sealBeforeRead(ctx, tenantID); err != nil {
+		return err
+	}
 	next := afterSeq + 1
 	var arena eventArena
 	for next != 0 {
@@ -197,6 +203,12 @@ func (s *Store) AuditReader() audit.Reader { return auditReader{s} }
 
 type auditReader struct{ s *Store }
 
+var _ audit.UnsealedReader = auditReader{}
+
+func (r auditReader) AuditUnsealed(ctx context.Context, tenantID string) (audit.Unsealed, error) {
+	return r.s.AuditUnsealed(ctx, tenantID)
+}
+
 func (r auditReader) AuditAnchor(ctx context.Context, tenantID string) (audit.Anchor, error) {
 	return r.s.AuditAnchor(ctx, tenantID)
 }
@@ -206,8 +218,13 @@ func (r auditReader) AuditAnchor(ctx context.Context, tenantID string) (audit.An
 // caller (each page in its own read transaction, at most iterAhead pages buffered), so
 // decoding and the caller's work (filtering, writing CSV) run on two cores. Close stops
 // that goroutine and waits for it; it also stops by itself when ctx is done.
+//
+// As Store.AuditEvents, it seals the tenant's pending events first.
 func (r auditReader) AuditEvents(ctx context.Context, tenantID string, f audit.Filter) (audit.EventIterator, error) {
 	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("reading audit events: %w", err)
+	}
+	if err := r.s.sealBeforeRead(ctx, tenantID); err != nil {
 		return nil, fmt.Errorf("reading audit events: %w", err)
 	}
 	return &eventIterator{ctx: ctx, s: r.s, tenantID: tenantID, filter: newEventFilter(f)}, nil

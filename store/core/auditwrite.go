@@ -33,9 +33,16 @@ func copyBack(sealed []sealedEvent) {
 // Events are written with Insert, so that a sealed Seq that is somehow taken fails
 // (store.ErrExists) instead of overwriting an event. Each head is written once, after the
 // events.
+//
+// With a sequencer (a backend with concurrent writers), the events are written unsealed
+// instead (appendPending) and sealed after the commit (sequencer.go): the caller's events
+// then receive their canonical form but no Seq, PrevHash or Hash.
 func (w *wtx) appendAudit(events ...*audit.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if w.seq != nil {
+		return w.appendPending(w.seq, events)
 	}
 	evs := make([]audit.Event, len(events))
 	for i, dst := range events {

@@ -33,6 +33,7 @@ type Store struct {
 	now func() time.Time
 	obs store.Observer // nil: nobody listens
 	sec *secrets       // nil: secret configuration values are stored as they are
+	seq *sequencer     // nil: audit events are sealed inline (a kv.Serial backend)
 }
 
 var (
@@ -70,6 +71,14 @@ func New(ctx context.Context, b kv.Backend, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("opening store on %s: %w", b.Name(), err)
 	}
+	if sb, ok := b.(kv.Serial); !ok || !sb.Serial() {
+		q, err := newSequencer(s)
+		if err != nil {
+			return nil, err
+		}
+		s.seq = q
+		go q.run()
+	}
 	return s, nil
 }
 
@@ -79,8 +88,14 @@ func (s *Store) Backend() string { return s.kv.Name() }
 // KV returns the backend the store runs on.
 func (s *Store) KV() kv.Backend { return s.kv }
 
-// Close closes the backend.
-func (s *Store) Close() error { return s.kv.Close() }
+// Close stops the audit sequencer, if any (a batch in flight commits or rolls back whole;
+// the lease is given up), and closes the backend.
+func (s *Store) Close() error {
+	if s.seq != nil {
+		s.seq.close()
+	}
+	return s.kv.Close()
+}
 
 // SetObserver makes the store report its write transactions and committed audit events to o
 // (metrics). Call it before the store is used concurrently.
@@ -109,9 +124,11 @@ func (s *Store) view(ctx context.Context, fn func(tx kv.Tx) error) error {
 // transaction has committed (publish).
 type wtx struct {
 	kv.Tx
-	ctx    context.Context
-	now    time.Time
-	sealed []sealedEvent
+	ctx     context.Context
+	now     time.Time
+	seq     *sequencer // nil: seal audit events inline
+	sealed  []sealedEvent
+	pending bool // unsealed audit events were appended: wake the sequencer after the commit
 }
 
 // update runs fn in a write transaction of its own, exactly once.
@@ -131,7 +148,7 @@ func (s *Store) write(ctx context.Context, shared bool, fn func(w *wtx) error) e
 	}
 	var last *wtx
 	run := func(tx kv.Tx) error {
-		last = &wtx{Tx: tx, ctx: ctx, now: s.now()}
+		last = &wtx{Tx: tx, ctx: ctx, now: s.now(), seq: s.seq}
 		return fn(last)
 	}
 	start := time.Now()
@@ -148,10 +165,14 @@ func (s *Store) write(ctx context.Context, shared bool, fn func(w *wtx) error) e
 		return err
 	}
 	s.publish(last.sealed)
+	if last.pending {
+		s.seq.notify()
+	}
 	return nil
 }
 
-// publish hands sealed events back to their callers once their transaction committed, and
+// publish hands sealed events (or, with a sequencer, the canonical unsealed events: ID and
+// Time, no Seq or Hash yet) back to their callers once their transaction committed, and
 // reports them.
 func (s *Store) publish(sealed []sealedEvent) {
 	copyBack(sealed)

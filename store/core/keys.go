@@ -28,6 +28,8 @@ const (
 	bAudit          kv.Bucket = "audit"             // prefix(tenant)+seq → audit.Event JSON
 	bAuditHead      kv.Bucket = "auditHead"         // tenant ID → anchor (seq(8) + hash) of the last event
 	bAuditAnchor    kv.Bucket = "auditAnchor"       // tenant ID → anchor of the last dropped event
+	bAuditPending   kv.Bucket = "auditPending"      // prefix(tenant)+stamp(8)+writer(8)+n(8) → unsealed audit.Event JSON
+	bAuditLease     kv.Bucket = "auditLease"        // "sequencer" → expiry (8) + holder
 	bTokens         kv.Bucket = "tokens"            // token hash → AdminToken JSON
 	bTokenIDs       kv.Bucket = "tokenIDs"          // token ID → token hash
 	bConfig         kv.Bucket = "config"            // key → value
@@ -51,6 +53,7 @@ const (
 var allBuckets = []kv.Bucket{
 	bMeta, bTenants, bTenantDomains, bUsers, bUserUPN, bDevices, bDeviceTenant, bRevoked,
 	bCommands, bCmdIndex, bCmdSeq, bOpen, bSessions, bAudit, bAuditHead, bAuditAnchor,
+	bAuditPending, bAuditLease,
 	bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry, bRedeemed, bRedeemedExpiry,
 	bIdempotency, bIdemExpiry, bPolicyVersion, bGroups, bMembers, bParents, bProfiles,
 	bAssignments, bSettings, bDevicePolicy,

@@ -119,3 +119,12 @@ var ErrReadOnly = errors.New("kv: write in a read-only transaction")
 type Packer interface {
 	PackBuckets(buckets ...Bucket)
 }
+
+// Serial is implemented by backends that run one write transaction at a time (bbolt): a
+// record every writer locks costs them no waiting, since writers never overlap anyway. The
+// store core seals audit events inline on such a backend instead of through its sequencer
+// (store/doc.go, "Audit sequencer").
+type Serial interface {
+	// Serial reports whether write transactions run one at a time.
+	Serial() bool
+}

@@ -127,6 +127,29 @@ func auditEvents(t *testing.T, s store.Store, tenantID string, afterSeq uint64) 
 	return out
 }
 
+// sealsLater reports whether s seals audit events after their transactions commit (a
+// sequencer, store.AuditSealer): the caller's events then hold no Seq or Hash when the
+// append returns.
+func sealsLater(s store.Store) bool {
+	a, ok := s.(store.AuditSealer)
+	return ok && !a.SealsInline()
+}
+
+// callerEvent checks the caller's event after its append committed against the event as
+// stored (read back, so sealed): sealed the same on a store that seals inline; with the same
+// ID and no Seq or Hash yet on one that seals later.
+func callerEvent(t *testing.T, s store.Store, got *audit.Event, stored audit.Event) {
+	t.Helper()
+	switch {
+	case got.ID != stored.ID:
+		t.Fatalf("caller's event %s, stored %s", got.ID, stored.ID)
+	case sealsLater(s) && (got.Seq != 0 || got.Hash != "" || got.PrevHash != ""):
+		t.Fatalf("caller's event %s has Seq %d Hash %q before the sequencer sealed it", got.ID, got.Seq, got.Hash)
+	case !sealsLater(s) && (got.Seq != stored.Seq || got.Hash != stored.Hash || got.PrevHash != stored.PrevHash):
+		t.Fatalf("caller's event has Seq %d Hash %q, stored Seq %d Hash %q", got.Seq, got.Hash, stored.Seq, stored.Hash)
+	}
+}
+
 // verifyChain checks that events continue the chain at anchor with contiguous Seqs, linked
 // hashes and hashes that match their content.
 func verifyChain(t *testing.T, anchor audit.Anchor, events []audit.Event) {

@@ -302,6 +302,14 @@ type AuditVerification struct {
 	Start   AuditAnchor `json:"start"`
 	Head    AuditAnchor `json:"head"`
 	Broken  *AuditBreak `json:"broken"`
+	// Unsealed is the tail of events committed but not sealed yet (server.UnsealedView).
+	Unsealed AuditUnsealed `json:"unsealed"`
+}
+
+// AuditUnsealed counts events committed but not sealed onto the chain yet.
+type AuditUnsealed struct {
+	Count  uint64     `json:"count"`
+	Oldest *time.Time `json:"oldest,omitempty"`
 }
 
 // AuditAnchor is an event of the chain by sequence number and hash (server.AnchorView).
