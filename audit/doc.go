@@ -15,7 +15,11 @@
 // must commit together with the change it records, call Log.Prepare and
 // append the prepared event inside the store transaction. The store seals
 // each event (SealAfter) against the tenant's current head while holding the
-// lock or transaction that writes it, which sets Seq, PrevHash and Hash.
+// lock or transaction that writes the sealed event, which sets Seq, PrevHash
+// and Hash: either in the appending transaction itself, or later, in batches,
+// by a sequencer that took the event committed unsealed (Canonicalize) off a
+// queue (store/doc.go, "Audit sequencer"); such a store reports the events
+// not sealed yet (UnsealedReader) and VerifyTenant shows them.
 //
 // Export streams a tenant's events through a Filter to an Exporter made by
 // NewExporter; VerifyTenant (or Verify/VerifyFrom over any Iterator) checks

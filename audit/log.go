@@ -14,9 +14,12 @@ type Store interface {
 	// AppendAudit appends events to their tenants' chains atomically (all or
 	// none). For each event it must read the tenant's current head (last
 	// event, or the retention anchor, or the zero Anchor) and call SealAfter
-	// under the same lock or transaction that writes the event, so chains
-	// stay linear under concurrent writers and replicas. Events of one call
-	// for the same tenant are chained in argument order. Details and every
+	// under the same lock or transaction that writes the sealed event, so
+	// chains stay linear under concurrent writers and replicas: in the
+	// append's own transaction, or in a sequencer's after the append
+	// committed the event unsealed (then the caller's events hold no Seq when
+	// AppendAudit returns). Events of one call for the same tenant are chained
+	// in argument order. Details and every
 	// string must be stored byte for byte (text/bytea, not jsonb), and Time
 	// to the microsecond.
 	AppendAudit(ctx context.Context, events ...*Event) error
@@ -111,7 +114,7 @@ func New(store Store, opts ...Option) (*Log, error) {
 // Prepare gives e a new UUIDv7 ID and the current time (UTC, microseconds),
 // canonicalises Details, and validates it, without storing it. Use it to
 // build events that a store transaction appends together with the change
-// they record. Seq, PrevHash and Hash are cleared; the store's Seal sets them.
+// they record. Seq, PrevHash and Hash are cleared; the store seals it (SealAfter).
 func (l *Log) Prepare(e Event) (*Event, error) {
 	id, err := l.ids.New()
 	if err != nil {

@@ -67,7 +67,8 @@
 //     lock, written with insert-if-absent (a chain never forks, a record is never
 //     overwritten); invalid UTF-8 normalised before sealing; retention drops whole segments
 //     of AuditSegmentSize events, oldest first, with the anchor and the retention event in the
-//     same transaction; no method edits or silently drops events.
+//     same transaction; no method edits or silently drops events. Where sealing happens
+//     depends on the backend: see "Audit sequencer".
 //   - Single-use and limited things: failed sign-in windows per key, redemptions (single use
 //     until expiry), idempotency records (reserve, complete, release, takeover, 24 h); their
 //     expired records are pruned through one time-ordered expiry index, a bounded number per
@@ -99,6 +100,64 @@
 // the [Writer], which returns each record as stored, builds the events from those records and
 // appends them with [Writer.Audit]. The one-call methods (CreateTenant, UpdateUser, ...) are
 // Writes of one change and no events.
+//
+// # Audit sequencer
+//
+// Sealing an event needs its tenant's chain head, and a fleet is mostly one tenant: when every
+// write that records an event locked the head until it committed, every check-in of a tenant
+// ran one at a time across all servers (issue 23: about 95 % of PostgreSQL backends waited on
+// that row under load). On PostgreSQL the core therefore seals outside the writes, the way a
+// transparency log's sequencer does (Certificate Transparency, Trillian: writers queue
+// entries, one sequencer assigns order and hashes in batches within a bounded merge delay):
+//
+//   - Append: a write (check-in, admin write, enrolment, AppendAudit) validates and
+//     canonicalises its events (audit.Canonicalize) and inserts them unsealed, in its own
+//     transaction, into the pending bucket under prefix(tenant) + the transaction's clock
+//     reading + the store's random writer ID + a counter: keys no other writer can make, so
+//     nothing is locked and nothing collides. The caller's events get their ID and canonical
+//     Time and Details when the write commits, but no Seq, PrevHash or Hash: callers that need
+//     them read the log (no production caller does; metrics count kinds only).
+//   - Sealing: one server at a time holds the sequencer lease (a record in the lease bucket:
+//     holder and expiry, taken with a row lock when free or expired, renewed every 0.5 s,
+//     3 s long, given up on a clean shutdown). The holder seals every pending event on each
+//     local commit that appended one (an in-process signal) and every 100 ms (events of other
+//     servers): per tenant, one transaction per batch of up to 512 events locks the head
+//     once, reads the pending events in key order, seals them after the head (audit.SealAfter),
+//     inserts them into the chain, deletes them from the pending bucket and writes the head.
+//   - Order: a tenant's Seq order is sealing order. An event whose transaction committed
+//     before a batch started is sealed in that batch or an earlier one; within a batch events
+//     follow their pending keys (writer clock, then writer, then counter), so one
+//     transaction's events keep their argument order and one server's transactions keep the
+//     order they began in. Across servers, events committed close together may be sealed in
+//     either order (their Time fields then need not be monotonic in Seq, as before).
+//   - Crashes: a batch is one transaction, so a sequencer that dies mid-batch leaves its
+//     events pending and its head unchanged; its lease expires within 3 s and any server takes
+//     over. Unsealed events are ordinary committed rows: they survive every crash and are
+//     sealed when a sequencer runs again. Two sealers at once (a slow holder whose lease was
+//     taken over, a reader sealing for itself) cannot fork a chain or seal an event twice:
+//     each locks the head before reading the pending events, so the second finds the first's
+//     events gone.
+//   - Delay: with the lease held, an event is sealed within one poll interval plus one batch
+//     after its commit (measured at load in BENCHMARKS.md; the metric
+//     hellomdm_audit_seal_delay_seconds reports it per event). Under overload batches grow
+//     (up to 512 events per transaction), so the delay grows with the backlog, not with the
+//     number of writers; without a lease holder (all servers down, or within 3 s of the
+//     holder's death) events wait pending.
+//   - Reads: reading a tenant's log (AuditEvents, the audit.Reader behind verification and
+//     exports) and retention first seal the tenant's pending events in the reader's own
+//     process, so they see, sealed, every event committed before they began; exports need not
+//     wait for the sequencer whatever their time range. audit.VerifyTenant reports the events
+//     committed after that (audit.Unsealed: count and oldest Time) as not verified yet; an
+//     export records that count in its audit.exported event. The compliance report reads
+//     setting states, which commit with their check-in, so sealing does not affect it.
+//   - Retention drops sealed segments only: unsealed events are never dropped, and the
+//     retention event itself is appended like any other.
+//
+// On bbolt writers never overlap (one write transaction at a time, kv.Serial), so locking
+// the head makes no one wait, and sealing inline costs one head read and write per
+// transaction while the sequencer would add a pending insert, a read and a delete per event
+// and a second transaction: the core seals inline there, and bbolt appends return sealed
+// events as before.
 //
 // # Caveats
 //

@@ -19,8 +19,8 @@ import (
 // check-ins are grouped into one commit (kv Batch: bbolt's DB.Batch) or run again after a
 // conflict between concurrent writers, so fn may run more than once: each run gets a fresh
 // DeviceTx whose effects live only in that run's transaction. Audit events passed to
-// DeviceTx.Audit receive their Seq, PrevHash and Hash once the transaction has committed.
-// An error from fn aborts the transaction and is returned as is.
+// DeviceTx.Audit receive their Seq, PrevHash and Hash once the transaction has committed
+// (with a sequencer, sequencer.go: when they are sealed). An error from fn aborts the transaction and is returned as is.
 func (s *Store) Checkin(ctx context.Context, deviceID string, fn func(tx store.DeviceTx) error) error {
 	if err := checkID("device id", deviceID); err != nil {
 		return fmt.Errorf("checking in: %w", err)
