@@ -317,30 +317,36 @@ func prefixEnd(p []byte) []byte {
 func (s *Store) sealTenant(ctx context.Context, tenant string) (int, error) {
 	total := 0
 	for {
-		var times []time.Time
+		var stamps []time.Time
 		err := s.update(ctx, func(w *wtx) error {
 			var err error
-			times, err = w.sealBatch(tenant)
+			stamps, err = w.sealBatch(tenant)
 			return err
 		})
 		if err != nil {
 			return total, fmt.Errorf("sealing audit events of tenant %s: %w", tenant, err)
 		}
-		total += len(times)
+		total += len(stamps)
 		if o, ok := s.obs.(store.SealObserver); ok {
 			sealed := time.Now()
-			for _, t := range times {
+			for _, t := range stamps {
 				o.AuditSealed(sealed.Sub(t))
 			}
 		}
-		if len(times) < sealBatch {
+		if len(stamps) < sealBatch {
 			return total, nil
 		}
 	}
 }
 
 // sealBatch seals up to sealBatch of the tenant's pending events after its chain head, read
-// under lock first, and returns the Time of each event it sealed.
+// under lock first, and returns, for each event it sealed, when the transaction that
+// appended it began (the stamp in its pending key).
+//
+// The chain records are written with Put, which a PostgreSQL transaction pipelines (a batch
+// costs a handful of round trips, not one per event), instead of Insert: every writer of a
+// tenant's chain records holds its head lock, so after checking under that lock that no
+// record follows the head (one scan), no Put can overwrite an event.
 func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 	headRaw, err := lockOrCreate(w, bAuditHead, []byte(tenant), zeroAnchor[:])
 	head, err := readAnchor(headRaw, err)
@@ -348,20 +354,37 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 		return nil, fmt.Errorf("reading the audit chain head: %w", err)
 	}
 	var (
-		keys [][]byte
-		evs  []audit.Event
+		keys   [][]byte
+		evs    []audit.Event
+		stamps []time.Time
 	)
-	err = w.Scan(bAuditPending, kv.Span{Prefix: prefix(tenant, 0)}, func(k, v []byte) (bool, error) {
+	pre := prefix(tenant, 0)
+	err = w.Scan(bAuditPending, kv.Span{Prefix: pre}, func(k, v []byte) (bool, error) {
+		if len(k) != len(pre)+pendingSuffix {
+			return false, fmt.Errorf("pending audit event key %x: malformed", k)
+		}
 		var ev audit.Event
 		if err := decodeEvent(v, &ev); err != nil {
 			return false, fmt.Errorf("unsealed audit event %x: %w", k, err)
 		}
 		keys = append(keys, bytes.Clone(k))
 		evs = append(evs, ev)
+		stamps = append(stamps, time.Unix(0, int64(binary.BigEndian.Uint64(k[len(pre):]))))
 		return len(evs) < sealBatch, nil
 	})
 	if err != nil || len(evs) == 0 {
 		return nil, err
+	}
+	var beyond []byte
+	err = w.Scan(bAudit, kv.Span{Prefix: pre, Start: seqKey(tenant, head.Seq+1), KeysOnly: true}, func(k, _ []byte) (bool, error) {
+		beyond = bytes.Clone(k)
+		return false, nil
+	})
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading the audit chain after its head: %w", err)
+	case beyond != nil:
+		return nil, fmt.Errorf("audit event %x stored after the chain head %d: %w", beyond[len(pre):], head.Seq, store.ErrConflict)
 	}
 	var buf bytes.Buffer
 	for i := range evs {
@@ -374,7 +397,7 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 		if err := encodeEvent(&buf, ev); err != nil {
 			return nil, err
 		}
-		if err := w.Insert(bAudit, seqKey(tenant, ev.Seq), buf.Bytes()); err != nil {
+		if err := w.Put(bAudit, seqKey(tenant, ev.Seq), buf.Bytes()); err != nil {
 			return nil, fmt.Errorf("writing audit event %d: %w", ev.Seq, err)
 		}
 	}
@@ -389,11 +412,7 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 	if h := sealHook; h != nil {
 		h(w.seq.s) // tests: the batch is written, not committed
 	}
-	times := make([]time.Time, len(evs))
-	for i := range evs {
-		times[i] = evs[i].Time
-	}
-	return times, nil
+	return stamps, nil
 }
 
 // SealAudit seals, in this process and whether or not it holds the sequencer lease, every
