@@ -106,7 +106,7 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
 	f(m.txLatency)
 	m.sealDelay = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hellomdm_audit_seal_delay_seconds",
-		Help:    "Time from the start of the transaction that appended an audit event to the commit that sealed it onto its tenant's chain (stores with an audit sequencer: PostgreSQL).",
+		Help:    "Time from an audit event's append (in its writer's transaction, before that commits) to the commit that sealed it onto its tenant's chain (stores with an audit sequencer: PostgreSQL).",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, .75, 1, 1.5, 2.5, 5, 10}})
 	f(m.sealDelay)
 	m.txErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "hellomdm_store_write_tx_errors_total",

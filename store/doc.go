@@ -112,23 +112,23 @@
 //
 //   - Append: a write (check-in, admin write, enrolment, AppendAudit) validates and
 //     canonicalises its events (audit.Canonicalize) and inserts them unsealed, in its own
-//     transaction, into the pending bucket under prefix(tenant) + the transaction's clock
-//     reading + the store's random writer ID + a counter: keys no other writer can make, so
+//     transaction, into the pending bucket under prefix(tenant) + the time of the append +
+//     the store's random writer ID + a counter: keys no other writer can make, so
 //     nothing is locked and nothing collides. The caller's events get their ID and canonical
 //     Time and Details when the write commits, but no Seq, PrevHash or Hash: callers that need
 //     them read the log (no production caller does; metrics count kinds only).
 //   - Sealing: one server at a time holds the sequencer lease (a record in the lease bucket:
 //     holder and expiry, taken with a row lock when free or expired, renewed every 0.5 s,
 //     3 s long, given up on a clean shutdown). The holder seals every pending event on each
-//     local commit that appended one (an in-process signal) and every 100 ms (events of other
+//     local commit that appended one (an in-process signal) and every 50 ms (events of other
 //     servers): per tenant, one transaction per batch of up to 512 events locks the head
 //     once, reads the pending events in key order, seals them after the head (audit.SealAfter),
 //     inserts them into the chain, deletes them from the pending bucket and writes the head.
 //   - Order: a tenant's Seq order is sealing order. An event whose transaction committed
 //     before a batch started is sealed in that batch or an earlier one; within a batch events
-//     follow their pending keys (writer clock, then writer, then counter), so one
-//     transaction's events keep their argument order and one server's transactions keep the
-//     order they began in. Across servers, events committed close together may be sealed in
+//     follow their pending keys (append time on the writer's clock, then writer, then
+//     counter), so one call's events keep their argument order and one server's appends keep
+//     the order they were made in. Across servers, events committed close together may be sealed in
 //     either order (their Time fields then need not be monotonic in Seq, as before).
 //   - Crashes: a batch is one transaction, so a sequencer that dies mid-batch leaves its
 //     events pending and its head unchanged; its lease expires within 3 s and any server takes

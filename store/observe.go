@@ -37,9 +37,10 @@ type Observer interface {
 
 // SealObserver is an Observer told about audit sealing by a store that seals events after
 // their transactions commit (the PostgreSQL store's sequencer, store/doc.go): once per
-// event, after its sealing transaction committed, with the time from the start of the
-// transaction that appended it (read on the appending server's clock) to that commit: the
-// sealing delay proper, which starts at the append's commit, plus the append's own duration.
+// event, after its sealing transaction committed, with the time from its append (read on
+// the appending server's clock, before the appending transaction committed) to that commit:
+// the sealing delay proper, which starts at the append's commit, plus the rest of the
+// appending transaction.
 type SealObserver interface {
 	AuditSealed(delay time.Duration)
 }

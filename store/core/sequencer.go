@@ -20,8 +20,8 @@ import (
 
 // The audit sequencer (store/doc.go, "Audit sequencer"). On a backend with concurrent
 // writers (PostgreSQL), an append writes each event unsealed into bAuditPending under a key
-// no other writer can produce (prefix(tenant) + the writer transaction's clock reading +
-// this store's random writer ID + a counter), with Insert only: it locks no per-tenant
+// no other writer can produce (prefix(tenant) + the time of the append + this store's
+// random writer ID + a counter), with Insert only: it locks no per-tenant
 // record. One store among those sharing the database holds the sequencer lease
 // (bAuditLease) and seals pending events in batches: per tenant, one transaction locks the
 // chain head, reads up to sealBatch pending events in key order, seals them after the head,
@@ -36,7 +36,7 @@ const (
 	sealBatch = 512
 	// sealPoll is how often the lease holder looks for events appended by other servers,
 	// which cannot wake it.
-	sealPoll = 100 * time.Millisecond
+	sealPoll = 50 * time.Millisecond
 	// leaseTTL is how long a sequencer lease lasts unless renewed; the holder renews it every
 	// leaseRenew, and another server takes it over once it has expired.
 	leaseTTL   = 3 * time.Second
@@ -79,8 +79,9 @@ func newSequencer(s *Store) (*sequencer, error) {
 	return q, nil
 }
 
-// pendingKeys returns n fresh pending keys of tenant for a transaction whose clock read now:
-// in argument order, contiguous among every key this store makes.
+// pendingKeys returns n fresh pending keys of tenant stamped now (the time of the append,
+// late in its transaction: the order and delay of sealing are counted from it), in
+// argument order, contiguous among every key this store makes.
 func (q *sequencer) pendingKeys(tenant string, now time.Time, n int) [][]byte {
 	last := q.n.Add(uint64(n))
 	keys := make([][]byte, n)
@@ -101,12 +102,21 @@ func (q *sequencer) notify() {
 	}
 }
 
-// run is the sequencer loop: it renews or takes the lease, and while it holds it seals every
-// pending event, on every append of this process and every sealPoll.
+// run is the sequencer loop: while this store holds the lease (renewed or taken by
+// leaseLoop, on a goroutine of its own so that a slow renewal never delays a batch) it seals
+// every pending event, on every append of this process and every sealPoll.
 func (q *sequencer) run() {
 	defer close(q.done)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	leased := make(chan struct{})
+	go func() {
+		defer close(leased)
+		q.leaseLoop(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-leased
+	}()
 	go func() {
 		select {
 		case <-q.stop:
@@ -116,14 +126,7 @@ func (q *sequencer) run() {
 	}()
 	poll := time.NewTicker(sealPoll)
 	defer poll.Stop()
-	var lastLease time.Time
 	for {
-		if time.Since(lastLease) >= leaseRenew {
-			lastLease = time.Now()
-			if err := q.lease(ctx); err != nil && ctx.Err() == nil {
-				q.s.log.Warn("audit sequencer lease", "err", err)
-			}
-		}
 		if q.holds() {
 			if _, err := q.s.sealAll(ctx); err != nil && ctx.Err() == nil {
 				q.s.log.Warn("sealing audit events", "err", err)
@@ -131,10 +134,28 @@ func (q *sequencer) run() {
 		}
 		select {
 		case <-q.stop:
+			cancel()
+			<-leased
 			q.release()
 			return
 		case <-q.wake:
 		case <-poll.C:
+		}
+	}
+}
+
+// leaseLoop takes or renews the lease every leaseRenew until ctx is done.
+func (q *sequencer) leaseLoop(ctx context.Context) {
+	t := time.NewTicker(leaseRenew)
+	defer t.Stop()
+	for {
+		if err := q.lease(ctx); err != nil && ctx.Err() == nil {
+			q.s.log.Warn("audit sequencer lease", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
@@ -180,6 +201,9 @@ func (q *sequencer) lease(ctx context.Context) error {
 		held = true
 		return nil
 	})
+	if err != nil && ctx.Err() != nil {
+		return err // stopping: release decides
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if err != nil || !held {
@@ -241,7 +265,7 @@ func (w *wtx) appendPending(q *sequencer, events []*audit.Event) error {
 		for j < len(evs) && evs[j].TenantID == evs[i].TenantID {
 			j++
 		}
-		keys := q.pendingKeys(evs[i].TenantID, w.now, j-i)
+		keys := q.pendingKeys(evs[i].TenantID, time.Now(), j-i)
 		for k := i; k < j; k++ {
 			buf.Reset()
 			if err := encodeEvent(&buf, &evs[k]); err != nil {
