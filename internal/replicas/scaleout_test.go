@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -150,9 +152,16 @@ func TestScaleOut(t *testing.T) {
 		before[i] = r.devicesServed()
 	}
 
-	// Sync rounds through the balancer; replica 2 is killed once a third of the first round's
-	// sessions are done, while the others are in flight.
-	const victim = 2
+	// Sync rounds through the balancer; the replica that holds the audit sequencer lease (the
+	// one sealing every replica's audit events) is killed once a third of the first round's
+	// sessions are done, while the others are in flight, most likely in the middle of a
+	// sealing batch; another replica must take the lease over and seal everything.
+	victim := sequencerHolder(t, pg, reps)
+	if victim < 0 {
+		t.Fatal("no replica holds the audit sequencer lease")
+	}
+	alive := "https://" + reps[(victim+1)%len(reps)].addr + "/api/v1"
+	t.Logf("replica %d holds the audit sequencer lease: it is the one killed", victim)
 	done := make([]bool, fleetSize)
 	var syncErrs, sessions atomic.Int64
 	killed := false
@@ -179,7 +188,7 @@ func TestScaleOut(t *testing.T) {
 				return
 			}
 			var out struct{ Value []server.SettingStateView }
-			if api(t, admin, onFirst, http.MethodGet, "/tenants/"+tenantID+"/devices/"+ids[i]+"/settingStates", nil, &out) == http.StatusOK &&
+			if api(t, admin, alive, http.MethodGet, "/tenants/"+tenantID+"/devices/"+ids[i]+"/settingStates", nil, &out) == http.StatusOK &&
 				stateOf(out.Value, pinSuffix) == store.SettingSucceeded && agents[i].Policy().PINRecoveryEnabled {
 				done[i] = true
 			}
@@ -209,6 +218,21 @@ func TestScaleOut(t *testing.T) {
 	}
 	if syncErrs.Load() == 0 {
 		t.Errorf("no session failed although a replica was killed mid-run")
+	}
+
+	// Another replica took the sequencer over and sealed every event, the killed batch's
+	// included, without anyone reading the log.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		holder, pending := sequencerHolder(t, pg, reps), unsealedEvents(t, pg)
+		if holder >= 0 && holder != victim && pending == 0 {
+			t.Logf("replica %d took the sequencer over and sealed every event", holder)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after the kill: sequencer lease held by replica %d, %d events unsealed", holder, pending)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// The assignment made on replica 0 reached devices checking in elsewhere.
@@ -265,6 +289,11 @@ func checkDeliveredOnce(t *testing.T, pg testpg.Store, ids []string) (resent int
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rep, err := audit.VerifyTenant(ctx, st.AuditReader(), tenantID); err != nil {
+		t.Errorf("audit verify after the kill: %v", err)
+	} else {
+		t.Logf("audit chain verified: %d events, %d unsealed", rep.Checked, rep.Unsealed.Count)
+	}
 	var total int
 	perDevice := map[string]int{}
 	for _, id := range ids {
@@ -304,4 +333,36 @@ func stateOf(states []server.SettingStateView, suffix string) string {
 		}
 	}
 	return ""
+}
+
+// sequencerHolder returns the index of the replica holding the audit sequencer lease (its
+// record names the holder host/pid/writer), -1 when no replica of reps holds it.
+func sequencerHolder(t *testing.T, pg testpg.Store, reps []*replica) int {
+	t.Helper()
+	var holder string
+	err := testpg.QueryRow(pg.DSN, `select coalesce((select convert_from(substring(v from 9), 'UTF8') from kv_audit_lease
+		where k = 'sequencer'::bytea and v is not null), '')`, &holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(holder, "/")
+	if len(parts) != 3 {
+		return -1
+	}
+	for i, r := range reps {
+		if strconv.Itoa(r.cmd.Process.Pid) == parts[1] {
+			return i
+		}
+	}
+	return -1
+}
+
+// unsealedEvents counts the audit events committed but not sealed yet, from the database.
+func unsealedEvents(t *testing.T, pg testpg.Store) int64 {
+	t.Helper()
+	var n int64
+	if err := testpg.QueryRow(pg.DSN, `select count(*) from kv_audit_pending`, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

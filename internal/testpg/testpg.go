@@ -88,6 +88,20 @@ func Exec(dsn string, sql string, args ...any) error {
 	return nil
 }
 
+// QueryRow runs a query of one row on dsn and scans it into dest.
+func QueryRow(dsn string, sql string, dest ...any) error {
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", EnvDSN, err)
+	}
+	defer c.Close(ctx)
+	if err := c.QueryRow(ctx, sql).Scan(dest...); err != nil {
+		return fmt.Errorf("running %q: %w", sql, err)
+	}
+	return nil
+}
+
 // Key returns a random store encryption key.
 func Key(tb testing.TB) []byte {
 	tb.Helper()

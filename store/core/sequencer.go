@@ -172,6 +172,20 @@ func (q *sequencer) holds() bool {
 // believes it holds a lease longer than the database says.
 func (q *sequencer) lease(ctx context.Context) error {
 	start := time.Now()
+	if !q.holds() {
+		// Not the holder: a read tells whether the lease is free, without queueing for the
+		// holder's renewals on its lock.
+		var busy bool
+		err := q.s.view(ctx, func(tx kv.Tx) error {
+			raw, err := tx.Get(bAuditLease, leaseKey)
+			busy = err == nil && len(raw) >= 8 && string(raw[8:]) != q.holder &&
+				time.Unix(0, int64(binary.BigEndian.Uint64(raw))).After(start)
+			return err
+		})
+		if err != nil || busy {
+			return err
+		}
+	}
 	var held bool
 	err := q.s.update(ctx, func(w *wtx) error {
 		held = false

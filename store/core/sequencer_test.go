@@ -151,9 +151,6 @@ func TestSequencerTakeoverAfterDeathMidBatch(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the lease holder never started a batch")
 	}
-	if b.HoldsSequencerLease() {
-		t.Fatal("b holds the lease while a's is still valid")
-	}
 	d := waitSealed(t, b, "ta", 15*time.Second)
 	t.Logf("b sealed everything %v after a died", d)
 	if !b.HoldsSequencerLease() {
