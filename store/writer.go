@@ -56,7 +56,9 @@ type Writes interface {
 	// returned as is. fn may run more than once (a shared commit, a retried conflict), each
 	// time in a fresh transaction, so it must only make the changes and build the events (it
 	// may set the caller's own variables, each run overwriting the last). The events get
-	// their Seq, PrevHash and Hash once the transaction has committed.
+	// their Seq, PrevHash and Hash once the transaction has committed, or, on a store with
+	// an audit sequencer (package documentation, "Audit sequencer"), their ID and canonical
+	// form then and their Seq when sealed.
 	//
 	// The idempotency record of ctx (WithIdempotency) is marked Committed in the same
 	// transaction. The one-call admin writes (CreateTenant, UpdateUser, ...) are Writes of

@@ -390,9 +390,9 @@ func adminEvents() []*audit.Event {
 
 // testAdminAudit checks store.Writes.Write with every change of a store.Writer: the change
 // and the events appended after it commit together, in valid chains, the caller's events
-// getting their Seq and Hash (or, on a store that seals later, their ID only); an error from the function after the change, or an append
-// that fails, rolls the change back; a failing change appends nothing; a Write without
-// Audit appends nothing.
+// getting their Seq and Hash (on a store that seals later, their ID only); an error from the
+// function after the change, or an append that fails, rolls the change back; a failing
+// change appends nothing; a Write without Audit appends nothing.
 func testAdminAudit(t *testing.T, open opener) {
 	for _, c := range adminWrites() {
 		t.Run(c.name, func(t *testing.T) {
