@@ -43,7 +43,7 @@ func checkFormNonce(key []byte, nonce string, now time.Time, appru string) error
 	if len(nonce) > 2*nonceLen {
 		return errNonce
 	}
-	b, err := b64url.DecodeString(nonce)
+	b, err := decodeB64URL(nonce)
 	if err != nil || len(b) != nonceLen {
 		return errNonce
 	}

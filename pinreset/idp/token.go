@@ -47,6 +47,17 @@ const algES256 = "ES256"
 
 var b64url = base64.RawURLEncoding.Strict()
 
+// decodeB64URL decodes unpadded base64url (RFC 4648 §5) in its one canonical spelling.
+// Strict refuses non-zero trailing bits; encoding/base64 still skips CR and LF anywhere in
+// the input, so those are refused here: no second spelling of a token or a form nonce
+// decodes to the same bytes.
+func decodeB64URL(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break in base64url")
+	}
+	return b64url.DecodeString(s)
+}
+
 // KeySource yields a tenant's current token signing key (P-256) and its key id. The server
 // persists keys; rotating a key invalidates that tenant's outstanding tokens, which live
 // only minutes.
@@ -341,7 +352,7 @@ func parseToken(raw string) (parsedToken, error) {
 	if len(parts) != 3 {
 		return bad("want 3 dot-separated parts, got %d", len(parts))
 	}
-	hb, err := b64url.DecodeString(parts[0])
+	hb, err := decodeB64URL(parts[0])
 	if err != nil {
 		return bad("header: not base64url")
 	}
@@ -361,7 +372,7 @@ func parseToken(raw string) (parsedToken, error) {
 	if h.Typ != "" && h.Typ != "JWT" {
 		return bad("typ %q", h.Typ)
 	}
-	pb, err := b64url.DecodeString(parts[1])
+	pb, err := decodeB64URL(parts[1])
 	if err != nil {
 		return bad("payload: not base64url")
 	}
@@ -372,7 +383,7 @@ func parseToken(raw string) (parsedToken, error) {
 	if w.Iss == "" || w.Aud == "" || w.Tid == "" || w.Sub == "" || w.Jti == "" || w.Exp == 0 || w.Nbf == 0 || w.Iat == 0 {
 		return bad("missing one of iss, aud, tid, sub, jti, iat, nbf, exp")
 	}
-	sig, err := b64url.DecodeString(parts[2])
+	sig, err := decodeB64URL(parts[2])
 	if err != nil {
 		return bad("signature: not base64url")
 	}

@@ -147,6 +147,8 @@ func TestVerify(t *testing.T) {
 		{"four parts", valid + ".x", enrollA, 0, ErrTokenMalformed},
 		{"padded base64", parts[0] + "=." + parts[1] + "." + parts[2], enrollA, 0, ErrTokenMalformed},
 		{"std base64 alphabet", parts[0] + "." + parts[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(parts[2]) + "+", enrollA, 0, ErrTokenMalformed},
+		{"CR in signature", parts[0] + "." + parts[1] + "." + parts[2][:5] + "\r" + parts[2][5:], enrollA, 0, ErrTokenMalformed},
+		{"LF in header", parts[0][:5] + "\n" + parts[0][5:] + "." + parts[1] + "." + parts[2], enrollA, 0, ErrTokenMalformed},
 		{"short signature", parts[0] + "." + parts[1] + "." + parts[2][:40], enrollA, 0, ErrTokenMalformed},
 		{"header not object", b64url.EncodeToString([]byte(`["ES256"]`)) + "." + parts[1] + "." + parts[2], enrollA, 0, ErrTokenMalformed},
 		{"header trailing data", b64url.EncodeToString([]byte(`{"alg":"ES256","kid":"kid-a-1"}}`)) + "." + parts[1] + "." + parts[2], enrollA, 0, ErrTokenMalformed},
