@@ -22,6 +22,7 @@ import (
 	"github.com/hellomdm/hellomdm/store/postgres"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -80,7 +81,7 @@ func auditFixture(t *testing.T, ts *testServer) (dev, other string) {
 
 // Every kind whose code path exists is written by that code path, not by a direct call.
 func TestAuditKindsWrittenByCodePaths(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true, MaxAttempts: 1})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true, MaxAttempts: 1})
 	dev, other := auditFixture(t, ts)
 	evs := ts.events(testTenant)
 	cases := []struct {
@@ -223,7 +224,7 @@ func parseExport(t *testing.T, format string, body []byte) [][]string {
 }
 
 func TestAuditExport(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true, MaxAttempts: 1})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true, MaxAttempts: 1})
 	dev, _ := auditFixture(t, ts)
 	base := "/tenants/" + testTenant + "/audit"
 	for _, format := range []string{"csv", "json", "ndjson"} {
@@ -432,7 +433,7 @@ func (ts *testServer) tamperAudit(tenantID string, seq uint64) {
 // Altering one stored event in the database (bbolt file or PostgreSQL row) is reported at
 // that event's seq.
 func TestAuditVerifyDetectsTampering(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	dev := ts.enroll("E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5")
 	for range 3 {
 		ts.queue(dev.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -108,12 +109,12 @@ func effectiveCanReset(d store.Device, t *store.Tenant) (string, string) {
 		return cr, reason
 	}
 	row := reasonRow(reason)
-	switch tenantPinResetAvailability(*t) {
-	case availabilityGovernmentCloud:
+	switch omadm.TenantPinResetAvailability(*t) {
+	case omadm.AvailabilityGovernmentCloud:
 		if cr == CanResetDestructiveAndNonDestructive || row == rowRecoveryDisabled || row == rowTenantNotOnboard || row == rowProtectorMissing {
 			return CanResetDestructiveOnly, reasonGovCloud
 		}
-	case availabilityConsentRequired:
+	case omadm.AvailabilityConsentRequired:
 		if cr == CanResetDestructiveAndNonDestructive || row == rowProtectorMissing {
 			return CanResetDestructiveOnly, reasonNotOnboarded
 		}

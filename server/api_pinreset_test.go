@@ -6,6 +6,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -89,7 +90,7 @@ func TestPinResetOnboardingAPI(t *testing.T) {
 
 // Without Services the onboarding routes say the service is not running.
 func TestPinResetOnboardingWithoutService(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	if st, code := ts.raw(testToken, "GET", "/tenants/"+testTenant+"/servicePrincipals", ""); st != http.StatusServiceUnavailable || code != "unavailable" {
 		t.Fatalf("HTTP %d %q", st, code)
 	}

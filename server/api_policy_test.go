@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -304,7 +305,7 @@ func TestPolicyProfileAPI(t *testing.T) {
 
 // Every route under /api/v1 is in the OpenAPI document, and the document is OpenAPI 3.0.
 func TestOpenAPICoversRoutes(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	resp, err := ts.admin.Get(ts.base + OpenAPIPath) // no token: the document is public
 	if err != nil {
 		t.Fatal(err)

@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/hellomdm/hellomdm/server/omadm"
 )
 
 // Custom OMA-URIs and the tenant's ID: a literal TenantId segment is refused with the
 // corrected URI naming this tenant; another tenant's GUID is accepted with a warning in the
 // answer (create and update), never stored in the profile.
 func TestProfileTenantIDAdvice(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	const other = "0b7e4c2d-8f31-4a5e-9d0c-3e2f1a4b5c6d"
 	doc := func(uri string) string {
 		return `{"@odata.type":"#microsoft.graph.windows10CustomConfiguration","displayName":"PIN recovery","omaSettings":[` +

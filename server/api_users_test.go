@@ -11,6 +11,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -201,7 +202,7 @@ func TestUserValidation(t *testing.T) {
 // A disabled user is unknown to the identity provider (no sign-in, so no PIN reset) until
 // enabled again; the change is audited.
 func TestUserDisable(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	var u UserView
 	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
 		t.Fatalf("create user: %d", st)
@@ -236,7 +237,7 @@ func TestUserDisable(t *testing.T) {
 // memberships, and its deletion is audited; the device it enrolled keeps checking in until
 // an admin retires it. Readers and operators cannot delete users.
 func TestUserDelete(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	ctx := context.Background()
 	var u UserView
 	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {

@@ -27,6 +27,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/pinreset"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -43,7 +44,7 @@ type Options struct {
 	AdminToken       string
 	ClientCertHeader string
 	TrustedProxies   []netip.Prefix
-	Engine           EngineConfig
+	Engine           omadm.Config
 	// Security are the sign-in and token limits (zero fields: the defaults).
 	Security Security
 	// AuditRetention is the age after which whole old audit segments are dropped (the drop
@@ -98,7 +99,7 @@ const (
 // the CA (in the data directory on bbolt, in the store otherwise, so replicas share it) and
 // the server certificate, makes sure an admin token exists, and binds the listener
 // (so the real address is known before Serve).
-func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook, error)) (*App, error) {
+func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.PolicyHook, error)) (*App, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -156,7 +157,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, PolicyHook,
 		return fail(err)
 	}
 	var mounts []Mount
-	var hook PolicyHook
+	var hook omadm.PolicyHook
 	if extra != nil {
 		if mounts, hook, err = extra(app); err != nil {
 			return fail(err)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -18,7 +19,7 @@ import (
 // replace hellomdm.db, start) brings back exactly the state at the backup.
 func TestBackupAndRestore(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, EngineConfig{})
+	ts := startServer(t, dir, omadm.Config{})
 	get := func(token string) (*http.Response, error) {
 		req, _ := http.NewRequest(http.MethodGet, ts.base+"/api/v1/backup", nil)
 		req.Header.Set("Authorization", "Bearer "+token)

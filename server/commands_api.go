@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -151,7 +152,7 @@ func (s *Server) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	now := s.cfg.Now().UTC()
 	cmd := store.Command{ID: uuid.NewString(), TenantID: d.TenantID, DeviceID: d.ID, Payload: payload, Source: "admin:" + p.TokenID,
-		State: store.CommandQueued, MaxAttempts: s.engine.cfg.MaxAttempts, CreatedAt: now, UpdatedAt: now}
+		State: store.CommandQueued, MaxAttempts: s.engine.Config().MaxAttempts, CreatedAt: now, UpdatedAt: now}
 	after := commandView(cmd)
 	err = s.cfg.Store.Checkin(r.Context(), d.ID, func(tx store.DeviceTx) error {
 		if err := tx.Enqueue(cmd); err != nil {
@@ -215,7 +216,7 @@ func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
 // without a Status shows as unknown even before the device's next session stores that state
 // (nothing will send it again either way).
 func commandViewAt(c store.Command, now time.Time) CommandView {
-	if c.State == store.CommandSent && unknownNow(&c, now) {
+	if c.State == store.CommandSent && omadm.UnknownNow(&c, now) {
 		c.State = store.CommandUnknown
 	}
 	return commandView(c)
@@ -246,7 +247,7 @@ func (s *Server) resendCommand(w http.ResponseWriter, r *http.Request) {
 		case orig.ResentAs != "":
 			refusal = "the command was resent already as " + orig.ResentAs
 			return nil
-		case !unknownNow(&orig, now):
+		case !omadm.UnknownNow(&orig, now):
 			refusal = "only a command in state unknown can be resent; this one is " + string(orig.State)
 			if orig.State == store.CommandSent {
 				refusal += " (its claim has not run out, or it is not at-most-once and goes out again by itself)"
@@ -255,7 +256,7 @@ func (s *Server) resendCommand(w http.ResponseWriter, r *http.Request) {
 		}
 		before := commandViewAt(orig, now)
 		copyCmd = store.Command{ID: uuid.NewString(), TenantID: orig.TenantID, DeviceID: orig.DeviceID, Payload: orig.Payload,
-			Source: "admin:" + p.TokenID, State: store.CommandQueued, MaxAttempts: s.engine.cfg.MaxAttempts, CreatedAt: now, UpdatedAt: now}
+			Source: "admin:" + p.TokenID, State: store.CommandQueued, MaxAttempts: s.engine.Config().MaxAttempts, CreatedAt: now, UpdatedAt: now}
 		orig.State = store.CommandUnknown
 		orig.ClaimSession, orig.ClaimUntil = "", time.Time{}
 		orig.ResentAs = copyCmd.ID

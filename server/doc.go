@@ -2,17 +2,7 @@
 // /ManagementServer/MDM.svc (MS-MDM), the admin REST API under /api/v1, and the wiring of the
 // enrollment, identity-provider and PIN-reset handlers onto one listener.
 //
-// # Check-in
-//
-// A device is identified by the TLS client certificate it presents (issued by our CA at
-// enrollment), never by what its message claims: the SyncML Source LocURI must equal the
-// certificate's device, and the device must be enrolled with that certificate. Each client
-// message is handled in one store transaction (store.Checkins): statuses and results are
-// recorded against the queued commands they answer, DevInfo/DevDetail and alerts are recorded,
-// the next commands that fit the client's MaxMsgSize are claimed, and the reply is built. The
-// reply is written only after that transaction has committed, so a device that gets no reply
-// loses nothing: it retries and the same commands are sent again.
-//
-// Nothing about a session lives in process memory between requests: several replicas can serve
-// one fleet.
+// The session engine itself is server/omadm: this package verifies the device's client
+// certificate and hands the engine the message. It also opens the store and runs the
+// background loops (App).
 package server

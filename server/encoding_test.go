@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -28,7 +29,7 @@ var declarations = []struct {
 // A SyncML message that declares an encoding other than UTF-8 is refused with HTTP 415 and
 // changes nothing (the queued command stays queued); UTF-8 and no declaration are served.
 func TestCheckinDeclaredEncoding(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	dev := ts.enroll("AAAABBBBCCCCDDDDEEEEFFFF00002222")
 	id := ts.queue(dev.id, CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 	for _, d := range declarations {

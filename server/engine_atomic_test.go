@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -13,7 +14,7 @@ import (
 // children's first, or the Atomic's in one message of the session and its children's in the
 // next. A failed Atomic (507) shows which command failed and which were rolled back.
 func TestAtomicChildStatusesInAnyOrder(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	const other = "./Device/Vendor/MSFT/PassportForWork/" + testTenant + "/Policies/UsePassportForWork"
 	tests := []struct {
 		name   string
@@ -108,7 +109,7 @@ func TestAtomicChildStatusesInAnyOrder(t *testing.T) {
 
 // A repeated child Status, or one for a send of another session, changes nothing.
 func TestAtomicChildStatusRecordedOnce(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	dev := ts.enroll("A70E1C000000000000000000000001FF")
 	id := ts.queue(dev.id, CommandRequest{Verb: "Atomic", Commands: []CommandRequest{
 		{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"},

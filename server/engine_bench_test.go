@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -38,12 +39,11 @@ func BenchmarkCheckinMessage(b *testing.B) {
 		ids[i] = fmt.Sprintf("%032X", i+1)
 	}
 	registerDevices(b, st, ids)
-	eng := NewEngine(EngineConfig{ServerURL: "https://mdm.contoso.com/ManagementServer/MDM.svc"}, st, nil)
 	// Metrics wired as New wires them: the store reports transactions and audit events, the
 	// engine sessions, and each message is counted and timed as the HTTP handler does.
 	metrics := NewMetrics(st, nil)
 	st.SetObserver(metrics)
-	eng.metrics = metrics
+	eng := omadm.NewEngine(omadm.Config{ServerURL: "https://mdm.contoso.com/ManagementServer/MDM.svc", Sessions: metrics}, st, nil)
 	var session atomic.Int64
 	body := func(id string) []byte {
 		h := syncml.Header{VerDTD: "1.2", VerProto: "DM/1.2", SessionID: fmt.Sprint(session.Add(1)), MsgID: "1", Target: "https://mdm.contoso.com/ManagementServer/MDM.svc", Source: id,
@@ -89,7 +89,7 @@ func BenchmarkCheckinMessage(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if _, err := eng.Handle(ctx, Request{DeviceID: id, CertSerial: "AB", Body: raw, Message: msg}); err != nil {
+			if _, err := eng.Handle(ctx, omadm.Request{DeviceID: id, CertSerial: "AB", Body: raw, Message: msg}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -177,7 +177,7 @@ func BenchmarkCheckinRSS100k(b *testing.B) {
 	}
 	defer st.Close()
 	openRSS := procStatusKB(b, "VmRSS:")
-	eng := NewEngine(EngineConfig{ServerURL: "https://mdm.contoso.com/ManagementServer/MDM.svc"}, st, nil)
+	eng := omadm.NewEngine(omadm.Config{ServerURL: "https://mdm.contoso.com/ManagementServer/MDM.svc"}, st, nil)
 	ctx := context.Background()
 	var n atomic.Int64
 	b.SetParallelism(32)
@@ -199,7 +199,7 @@ func BenchmarkCheckinRSS100k(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if _, err := eng.Handle(ctx, Request{DeviceID: id, CertSerial: "AB", Body: raw, Message: msg}); err != nil {
+			if _, err := eng.Handle(ctx, omadm.Request{DeviceID: id, CertSerial: "AB", Body: raw, Message: msg}); err != nil {
 				b.Error(err)
 				return
 			}

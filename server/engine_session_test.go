@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -63,7 +64,7 @@ func (d *testDevice) postRaw(raw []byte) ([]byte, *syncml.Message) {
 // a session that ended (a reply of only Statuses and Final) opens a new session, which gets
 // the commands queued in between, on that check-in and on every later identical one.
 func TestReusedSessionIDIdenticalFirstMessageIsNewSession(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	dev := ts.enroll("5E55104D000000000000000000000000")
 	dev.session = -1
 	first, err := dev.first().Bytes(true) // SessionID "0", MsgID 1
@@ -105,7 +106,7 @@ func TestReusedSessionIDIdenticalFirstMessageIsNewSession(t *testing.T) {
 func TestRetransmissionAnsweredFromStoredReply(t *testing.T) {
 	clk := &testClock{t: time.Now().UTC()}
 	const lease = 30 * time.Second
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true, ClaimLease: lease, Now: clk.Now})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true, ClaimLease: lease, Now: clk.Now})
 	dev := ts.enroll("5E55104D000000000000000000000001")
 	dev.session = -1
 	first, err := dev.first().Bytes(true)

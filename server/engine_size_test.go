@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -11,7 +12,7 @@ import (
 // fit go in the next message of the session, and a command too big for any message fails
 // alone with 413 without holding up the rest of the queue.
 func TestMaxMsgSize(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	dev := ts.enroll("5151515151515151515151515151515A")
 	const limit = 1800
 	var ids []string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -22,7 +23,7 @@ const (
 // mixed statuses; the server records each, stores Get results, retries failures in a later
 // session and ends each session with a message of only Statuses and Final.
 func TestSessionStatusesRetriesResults(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true, MaxAttempts: 3})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true, MaxAttempts: 3})
 	dev := ts.enroll("B5B954E81FBCB94EB79BD08BE625F4EE")
 
 	ids := []string{
@@ -108,7 +109,7 @@ func TestSessionStatusesRetriesResults(t *testing.T) {
 // recorded once.
 func TestRestartBetweenSendAndStatus(t *testing.T) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, EngineConfig{ClaimLease: 200 * time.Millisecond})
+	ts := startServer(t, dir, omadm.Config{ClaimLease: 200 * time.Millisecond})
 	dev := ts.enroll("0123456789ABCDEF0123456789ABCDEF")
 	id := ts.queue(dev.id, CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 
@@ -150,7 +151,7 @@ func TestRestartBetweenSendAndStatus(t *testing.T) {
 // 50 devices check in concurrently, and one more device runs 2 sessions at once: every
 // command is delivered exactly once and no two sessions carry the same command.
 func TestConcurrentSessions(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	var devs []*testDevice
 	for i := 0; i < 50; i++ {
 		d := ts.enroll(strings.ToUpper(strings.Repeat(string(rune('A'+i%26)), 2)) + strings.Repeat("0", 28) + string(rune('A'+i/26)) + "Z")
@@ -223,7 +224,7 @@ func TestConcurrentSessions(t *testing.T) {
 
 // Bad input gets the right answer and changes nothing.
 func TestCheckinBadInput(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	dev := ts.enroll("AAAABBBBCCCCDDDDEEEEFFFF00001111")
 	victim := ts.enroll("99998888777766665555444433332222")
 	id := ts.queue(victim.id, CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})

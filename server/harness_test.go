@@ -19,6 +19,7 @@ import (
 	"github.com/hellomdm/hellomdm/enrollment/ca"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -41,7 +42,7 @@ type testServer struct {
 	done  chan error
 }
 
-func startServer(t *testing.T, dir string, ec EngineConfig) *testServer {
+func startServer(t *testing.T, dir string, ec omadm.Config) *testServer {
 	t.Helper()
 	opts := Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken, Engine: ec}
 	if testing.Verbose() {

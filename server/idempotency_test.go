@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -49,7 +50,7 @@ func errorCode(body []byte) string {
 // creating route, across a restart (the keys are in the store); another body or route under
 // the same key is a 409; keys of another token are separate.
 func TestIdempotencyKey(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	dev := ts.enroll("AAAABBBBCCCCDDDDEEEEFFFF0000ABCD")
 	profile, err := os.ReadFile(filepath.Join("..", "examples", "policy", "web-sign-in-allowed-urls.custom.json"))
 	if err != nil {

@@ -1,12 +1,6 @@
 package server
 
-import "github.com/google/uuid"
+import "github.com/hellomdm/hellomdm/internal/eventid"
 
-// newEventID returns a time-ordered UUIDv7 for an audit event (RFC 9562 §5.7).
-func newEventID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
-}
+// newEventID returns a time-ordered UUIDv7 for an audit event (eventid.New).
+func newEventID() string { return eventid.New() }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -26,7 +27,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "a client certificate issued at enrollment is required")
 		return
 	}
-	limit := s.engine.cfg.MaxBodyBytes
+	limit := s.engine.Config().MaxBodyBytes
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)+1))
 	if err != nil {
 		outcome = outcomeBadRequest
@@ -56,8 +57,8 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, "badSyncML", err.Error())
 		return
 	}
-	reply, replayed, err := s.engine.handle(r.Context(), Request{DeviceID: dev.DeviceID, CertSerial: dev.Serial, Body: body, Message: msg, SourceAddr: s.sourceAddr(r)})
-	var rf *Refusal
+	reply, replayed, err := s.engine.HandleReplay(r.Context(), omadm.Request{DeviceID: dev.DeviceID, CertSerial: dev.Serial, Body: body, Message: msg, SourceAddr: s.sourceAddr(r)})
+	var rf *omadm.Refusal
 	switch {
 	case errors.As(err, &rf):
 		outcome = outcomeRefused

@@ -15,6 +15,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/policy"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -30,13 +31,6 @@ const (
 	outcomeBadRequest   = "bad_request"  // unreadable, malformed or too large
 	outcomeUnavailable  = "unavailable"  // the store was unavailable (503, nothing recorded)
 	outcomeError        = "error"        // an internal error (500, nothing recorded)
-)
-
-// Session ends (hellomdm_sessions_ended_total{outcome}).
-const (
-	sessionCompleted  = "completed"  // the server's last message had no commands
-	sessionAborted    = "aborted"    // the client sent Alert 1223
-	sessionUnenrolled = "unenrolled" // the client asked to leave management
 )
 
 // queueStatsTTL is how long a computed QueueStats is reused: scrapes more frequent than this
@@ -97,7 +91,7 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 		Help: "OMA-DM sessions that ended, by outcome (completed, aborted by Alert 1223, unenrolled). Sessions a client abandons are not counted here."}, []string{"outcome"})
 	f(ended)
 	m.ended = map[string]prometheus.Counter{}
-	for _, o := range []string{sessionCompleted, sessionAborted, sessionUnenrolled} {
+	for _, o := range []string{omadm.SessionCompleted, omadm.SessionAborted, omadm.SessionUnenrolled} {
 		m.ended[o] = ended.WithLabelValues(o)
 	}
 
@@ -179,13 +173,15 @@ func (m *Metrics) checkin(outcome string, d time.Duration) {
 	m.msgLatency.Observe(d.Seconds())
 }
 
-func (m *Metrics) sessionStarted() {
+// SessionStarted counts a session the engine opened (omadm.SessionCounter).
+func (m *Metrics) SessionStarted() {
 	if m != nil {
 		m.sessions.Inc()
 	}
 }
 
-func (m *Metrics) sessionEnded(outcome string) {
+// SessionEnded counts a session the engine ended, by outcome (omadm.SessionCounter).
+func (m *Metrics) SessionEnded(outcome string) {
 	if m != nil {
 		m.ended[outcome].Inc()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -68,7 +69,7 @@ func scrape(t *testing.T, c *http.Client, url, token string) (int, string) {
 // /metrics: an unscoped token of any role reads it, a tenant-scoped one and no token do not;
 // check-ins, sessions, the queue, audit appends and store transactions are counted.
 func TestMetrics(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{NoBackoff: true})
+	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	reg := ts.app.Metrics.Registry()
 	var reader, scoped CreatedTokenView
 	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "prometheus", Role: "reader"}, &reader); st != http.StatusCreated {
@@ -147,7 +148,7 @@ func TestMetrics(t *testing.T) {
 	if got := metricValue(t, reg, "hellomdm_sessions_started_total", nil); got != 1 {
 		t.Errorf("sessions started = %v, want 1", got)
 	}
-	if got := metricValue(t, reg, "hellomdm_sessions_ended_total", map[string]string{"outcome": sessionCompleted}); got != 1 {
+	if got := metricValue(t, reg, "hellomdm_sessions_ended_total", map[string]string{"outcome": omadm.SessionCompleted}); got != 1 {
 		t.Errorf("sessions completed = %v, want 1", got)
 	}
 	if got := metricValue(t, reg, "hellomdm_audit_events_total", map[string]string{"kind": "command.queued"}); got != 2 {

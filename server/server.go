@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/internal/version"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -31,8 +32,8 @@ type Config struct {
 	// PublicURL is the base URL devices reach the server at; the management URL is built
 	// from it.
 	PublicURL *url.URL
-	Engine    EngineConfig
-	Policy    PolicyHook
+	Engine    omadm.Config
+	Policy    omadm.PolicyHook
 	// TOTP enrolls authenticator apps for the admin API (the identity provider) and PinReset
 	// is the PIN reset service's onboarding side; when nil their routes answer 503.
 	TOTP     TOTPEnroller
@@ -60,7 +61,7 @@ type Mount struct {
 // Server is the hellomdm HTTPS application.
 type Server struct {
 	cfg     Config
-	engine  *Engine
+	engine  *omadm.Engine
 	log     *slog.Logger
 	router  *mux.Router
 	ready   readiness
@@ -89,16 +90,18 @@ func New(cfg Config) (*Server, error) {
 		ec.Logger = cfg.Logger
 	}
 	if ec.PinResetAvailability == nil {
-		ec.PinResetAvailability = storePinResetAvailability(cfg.Store)
+		ec.PinResetAvailability = omadm.StorePinResetAvailability(cfg.Store)
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(cfg.Store, cfg.Logger)
 	}
+	if ec.Sessions == nil {
+		ec.Sessions = cfg.Metrics
+	}
 	if o, ok := cfg.Store.(store.Observable); ok {
 		o.SetObserver(cfg.Metrics)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, engine: NewEngine(ec, cfg.Store, cfg.Policy), metrics: cfg.Metrics}
-	s.engine.metrics = cfg.Metrics
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: omadm.NewEngine(ec, cfg.Store, cfg.Policy), metrics: cfg.Metrics}
 	s.router = s.routes()
 	return s, nil
 }
@@ -113,7 +116,7 @@ func (s *Server) Router() *mux.Router { return s.router }
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Engine returns the session engine.
-func (s *Server) Engine() *Engine { return s.engine }
+func (s *Server) Engine() *omadm.Engine { return s.engine }
 
 func (s *Server) routes() *mux.Router {
 	r := mux.NewRouter()

@@ -15,12 +15,13 @@ import (
 	"github.com/hellomdm/hellomdm/enrollment"
 	"github.com/hellomdm/hellomdm/pinreset"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
 // Services builds the enrollment service (MS-MDE2), the identity provider and the PIN reset
 // service over the app's store and CA, and returns them as mounts.
-func Services(app *App) ([]Mount, PolicyHook, error) {
+func Services(app *App) ([]Mount, omadm.PolicyHook, error) {
 	ctx := context.Background()
 	now := time.Now
 	st := app.Store
@@ -62,7 +63,7 @@ func Services(app *App) ([]Mount, PolicyHook, error) {
 		return nil, nil, fmt.Errorf("PIN reset service: %w", err)
 	}
 	app.IDP, app.PinReset = idpSvc, pr
-	hook, err := NewPolicyHook(st)
+	hook, err := omadm.NewPolicyHook(st)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
 // A revoked token stops authenticating at once, the revocation is audited, and a tenant
 // admin cannot revoke (or see) a token beyond its tenant.
 func TestTokenRevoke(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	var reader, tenantAdmin CreatedTokenView
 	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "ci", Role: "reader", TenantID: testTenant}, &reader); st != http.StatusCreated {
 		t.Fatalf("create: %d", st)
@@ -58,7 +59,7 @@ func TestTokenRevoke(t *testing.T) {
 // A token with an expiry is accepted until then and refused after; an expiry in the past is
 // refused at creation.
 func TestTokenExpiry(t *testing.T) {
-	ts := startServer(t, t.TempDir(), EngineConfig{})
+	ts := startServer(t, t.TempDir(), omadm.Config{})
 	var tok CreatedTokenView
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "1h", Role: "reader", ExpiresAt: exp}, &tok); st != http.StatusCreated || !tok.ExpiresAt.Equal(exp) {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -48,7 +49,7 @@ func TestCheckinStoreUnavailable(t *testing.T) {
 	}
 	cs := &cutStore{}
 	ts.pg = pg
-	ts.opts = Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken, Engine: EngineConfig{NoBackoff: true},
+	ts.opts = Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken, Engine: omadm.Config{NoBackoff: true},
 		OpenStore: func(ctx context.Context, dir string) (store.Store, error) {
 			st, err := open(ctx, dir)
 			if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/server/omadm"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -65,7 +66,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	app, err := server.Open(ctx, server.Options{
 		DataDir: *data, Addr: *addr, Hostname: *hostname, PublicURL: *publicURL,
 		AdminToken: os.Getenv("HELLOMDM_ADMIN_TOKEN"), ClientCertHeader: *certHeader, TrustedProxies: trusted,
-		Engine:   server.EngineConfig{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
+		Engine:   omadm.Config{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
 		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow, EnrollmentTokenLifetime: *enrollTokTTL},
 		Logger:   logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
 		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),

@@ -23,6 +23,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/store/core"
@@ -58,7 +59,7 @@ func startWith(t *testing.T, wrap func(store.Store) store.Store) *env {
 // by wrap (nil: as opened).
 func startStore(t *testing.T, open func(context.Context, string) (store.Store, error), wrap func(store.Store) store.Store) *env {
 	t.Helper()
-	opts := server.Options{AdminToken: adminToken, Engine: server.EngineConfig{NoBackoff: true}}
+	opts := server.Options{AdminToken: adminToken, Engine: omadm.Config{NoBackoff: true}}
 	opts.OpenStore = open
 	if wrap != nil {
 		open := opts.OpenStore

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/server/omadm"
 )
 
 // Start opens a server with opts and serves it until t ends, then shuts it down and reports
@@ -16,7 +17,7 @@ import (
 // directory, 127.0.0.1:0 and localhost; extra is as for server.Open (server.Services for
 // the whole product, nil for the bare engine and admin API). Without opts.Logger, the test
 // fails when a log line repeats an attribute (DupCheck).
-func Start(t testing.TB, opts server.Options, extra func(*server.App) ([]server.Mount, server.PolicyHook, error)) *server.App {
+func Start(t testing.TB, opts server.Options, extra func(*server.App) ([]server.Mount, omadm.PolicyHook, error)) *server.App {
 	t.Helper()
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()

@@ -1,7 +1,8 @@
-package server
+package omadm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -28,21 +30,24 @@ const (
 	pinResetServiceNode         = "./Device/Vendor/MSFT/hellomdm/PinResetService/Availability"
 	pinResetServiceNodeUnscoped = "./Vendor/MSFT/hellomdm/PinResetService/Availability"
 	pinResetServiceSource       = "server:pinResetService"
-
-	availabilityAvailable       = "available"
-	availabilityConsentRequired = "consentRequired"
-	availabilityGovernmentCloud = "governmentCloud"
 )
 
-// tenantPinResetAvailability is the truth for a tenant, in the node's values.
-func tenantPinResetAvailability(t store.Tenant) string {
+// The values of the availability node (TenantPinResetAvailability).
+const (
+	AvailabilityAvailable       = "available"
+	AvailabilityConsentRequired = "consentRequired"
+	AvailabilityGovernmentCloud = "governmentCloud"
+)
+
+// TenantPinResetAvailability is the truth for a tenant, in the node's values.
+func TenantPinResetAvailability(t store.Tenant) string {
 	switch {
 	case t.GovCloud:
-		return availabilityGovernmentCloud
+		return AvailabilityGovernmentCloud
 	case t.PinResetServiceConsentAt == nil || t.PinResetClientConsentAt == nil:
-		return availabilityConsentRequired
+		return AvailabilityConsentRequired
 	}
-	return availabilityAvailable
+	return AvailabilityAvailable
 }
 
 // reportsPinResetService reports whether the message carries the device's belief.
@@ -98,17 +103,17 @@ func (s *step) correctPinResetService() error {
 	if err := s.tx.Enqueue(cmd); err != nil {
 		return fmt.Errorf("queueing the PIN reset service state: %w", err)
 	}
-	s.events = append(s.events, &audit.Event{ID: newEventID(), Time: s.now, TenantID: s.dev.TenantID, Kind: audit.KindCommandQueued,
+	s.events = append(s.events, &audit.Event{ID: eventid.New(), Time: s.now, TenantID: s.dev.TenantID, Kind: audit.KindCommandQueued,
 		Actor:   audit.Actor{Type: audit.ActorSystem, ID: pinResetServiceSource},
 		Subject: audit.Subject{Type: audit.SubjectCommand, ID: cmd.ID}, DeviceID: s.dev.ID, Action: "queue",
-		Details: mustJSON(map[string]any{"locUri": pinResetServiceNode, "data": s.pinResetTruth, "reported": reported,
+		Details: detailsJSON(map[string]any{"locUri": pinResetServiceNode, "data": s.pinResetTruth, "reported": reported,
 			"reason": "the device's view of its tenant's PIN reset service is not the truth"})})
 	return nil
 }
 
-// storePinResetAvailability is the default EngineConfig.PinResetAvailability: the device's
+// StorePinResetAvailability is the default Config.PinResetAvailability: the device's
 // tenant as the store has it.
-func storePinResetAvailability(st interface {
+func StorePinResetAvailability(st interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	Tenant(ctx context.Context, id string) (store.Tenant, error)
 }) func(ctx context.Context, deviceID string) (string, error) {
@@ -124,6 +129,15 @@ func storePinResetAvailability(st interface {
 		if err != nil {
 			return "", fmt.Errorf("loading tenant of device %s: %w", deviceID, err)
 		}
-		return tenantPinResetAvailability(t), nil
+		return TenantPinResetAvailability(t), nil
 	}
+}
+
+// detailsJSON is an audit event's details; nil when v cannot be encoded.
+func detailsJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
 }

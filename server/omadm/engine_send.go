@@ -1,4 +1,4 @@
-package server
+package omadm
 
 import (
 	"fmt"
@@ -49,10 +49,10 @@ func lapsed(c *store.Command, now time.Time) bool {
 	return c.State == store.CommandSent && !now.Before(c.ClaimUntil)
 }
 
-// unknownNow reports whether c is, at now, an at-most-once command whose claim has run out
+// UnknownNow reports whether c is, at now, an at-most-once command whose claim has run out
 // without a Status: stored as unknown, or still sent with a lapsed claim (the device's next
 // session stores it as unknown; nothing sends it again in the meantime).
-func unknownNow(c *store.Command, now time.Time) bool {
+func UnknownNow(c *store.Command, now time.Time) bool {
 	return c.State == store.CommandUnknown || lapsed(c, now) && atMostOnce(c.Payload)
 }
 

@@ -1,4 +1,4 @@
-package server
+package omadm
 
 import (
 	"errors"
@@ -240,7 +240,7 @@ func nthChild(cmds []store.Payload, n int) (store.Payload, bool) {
 }
 
 // settle records the device's Status for a whole command (MS-MDM status handling; retries
-// per EngineConfig).
+// per Config).
 func (s *step) settle(cmd *store.Command, code int) error {
 	cmd.StatusCode = code
 	cmd.ClaimSession = ""

@@ -1,4 +1,4 @@
-package server
+package omadm
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 )
 
 // Every command state has its Delivery, and the two agree on which commands are open.
+const testTenant = "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01"
+
 func TestDeliveryOfEveryCommandState(t *testing.T) {
 	all := []store.CommandState{store.CommandQueued, store.CommandSent, store.CommandRetry, store.CommandAccepted,
 		store.CommandSucceeded, store.CommandFailed, store.CommandCancelled, store.CommandUnknown}

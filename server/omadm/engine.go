@@ -1,4 +1,4 @@
-package server
+package omadm
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/policy"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
-// EngineConfig tunes the OMA-DM session engine. Zero values take the defaults.
-type EngineConfig struct {
+// Config tunes the OMA-DM session engine. Zero values take the defaults.
+type Config struct {
 	// ServerURL is the Source LocURI of the server's messages (the management URL).
 	ServerURL string
 	// MaxAttempts is how many error Statuses a command may collect before it is marked
@@ -43,11 +44,29 @@ type EngineConfig struct {
 	// tenant (engine_pinreset.go), read when the device reports its own view; nil disables
 	// the correction. New sets it from the store.
 	PinResetAvailability func(ctx context.Context, deviceID string) (string, error)
-	Now                  func() time.Time
-	Logger               *slog.Logger
+	// Sessions counts session starts and ends (nil: not counted).
+	Sessions SessionCounter
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
-func (c EngineConfig) withDefaults() EngineConfig {
+// SessionCounter is told when a committed client message opened or ended a session (the
+// server's Prometheus metrics implement it).
+type SessionCounter interface {
+	SessionStarted()
+	// SessionEnded reports how the session ended: SessionCompleted, SessionAborted or
+	// SessionUnenrolled.
+	SessionEnded(outcome string)
+}
+
+// How a session ended (the outcome SessionCounter.SessionEnded is given).
+const (
+	SessionCompleted  = "completed"  // the server's last message had no commands
+	SessionAborted    = "aborted"    // the client sent Alert 1223
+	SessionUnenrolled = "unenrolled" // the client asked to leave management
+)
+
+func (c Config) withDefaults() Config {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 3
 	}
@@ -92,16 +111,14 @@ type PolicyHook interface {
 
 // Engine runs OMA-DM sessions (MS-MDM; OMA-TS-DM_Protocol-V1_2_1 §6–8) over the store.
 type Engine struct {
-	cfg    EngineConfig
+	cfg    Config
 	store  store.Checkins
 	policy PolicyHook
 	log    *slog.Logger
-	// metrics counts sessions (nil: not counted).
-	metrics *Metrics
 }
 
 // NewEngine builds a session engine. policy may be nil.
-func NewEngine(cfg EngineConfig, st store.Checkins, policy PolicyHook) *Engine {
+func NewEngine(cfg Config, st store.Checkins, policy PolicyHook) *Engine {
 	cfg = cfg.withDefaults()
 	return &Engine{cfg: cfg, store: st, policy: policy, log: cfg.Logger.With("component", "omadm")}
 }
@@ -131,15 +148,19 @@ type errReplay struct{ reply []byte }
 
 func (*errReplay) Error() string { return "repeated client message" }
 
+// Config returns the engine's configuration with the defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
 // Handle processes one client message and returns the reply to send. The reply is returned
 // only after the transaction that recorded everything has committed.
 func (e *Engine) Handle(ctx context.Context, req Request) ([]byte, error) {
-	reply, _, err := e.handle(ctx, req)
+	reply, _, err := e.HandleReplay(ctx, req)
 	return reply, err
 }
 
-// handle is Handle, also saying whether the reply is a stored one (a repeated message).
-func (e *Engine) handle(ctx context.Context, req Request) (reply []byte, replayed bool, err error) {
+// HandleReplay is Handle, also saying whether the reply is a stored one (a repeated message,
+// answered without recording anything).
+func (e *Engine) HandleReplay(ctx context.Context, req Request) (reply []byte, replayed bool, err error) {
 	hdr := req.Message.Header
 	if hdr.Source != req.DeviceID {
 		return nil, false, e.refuse(req, syncml.StatusForbidden, fmt.Sprintf("SyncHdr Source %q is not the certificate's device %q", hdr.Source, req.DeviceID))
@@ -204,7 +225,7 @@ func (e *Engine) refuse(req Request, code int, reason string) *Refusal {
 }
 
 func newSession(deviceID, sessionID string, now time.Time) store.Session {
-	return store.Session{DeviceID: deviceID, SessionID: sessionID, Key: newEventID(), StartedAt: now}
+	return store.Session{DeviceID: deviceID, SessionID: sessionID, Key: eventid.New(), StartedAt: now}
 }
 
 // step is the work of one client message inside one transaction.
@@ -337,21 +358,21 @@ func (s *step) run() ([]byte, error) {
 
 // count reports a committed message's session start and end to the metrics.
 func (s *step) count() {
-	m := s.e.metrics
+	m := s.e.cfg.Sessions
 	if m == nil {
 		return
 	}
 	if s.started {
-		m.sessionStarted()
+		m.SessionStarted()
 	}
 	switch {
 	case !s.sess.Ended:
 	case s.unenroll:
-		m.sessionEnded(sessionUnenrolled)
+		m.SessionEnded(SessionUnenrolled)
 	case s.abort:
-		m.sessionEnded(sessionAborted)
+		m.SessionEnded(SessionAborted)
 	default:
-		m.sessionEnded(sessionCompleted)
+		m.SessionEnded(SessionCompleted)
 	}
 }
 
@@ -431,7 +452,7 @@ func (s *step) event(kind audit.Kind, subject audit.Subject, action string, deta
 		raw = nil
 	}
 	s.events = append(s.events, &audit.Event{
-		ID:       newEventID(),
+		ID:       eventid.New(),
 		Time:     s.now,
 		TenantID: s.dev.TenantID,
 		Kind:     kind,
