@@ -272,40 +272,14 @@ func (s *step) run() ([]byte, error) {
 		return nil, &Refusal{Code: syncml.StatusInvalidCredentials, Reason: "certificate is not the device's current certificate (revoked or replaced)"}
 	}
 	s.dev = dev
-
-	sess, err := s.tx.Session(hdr.SessionID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if s.msgID != 1 {
-			return nil, &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("unknown session %q continued at MsgID %d", hdr.SessionID, s.msgID)}
-		}
-		sess, s.started = newSession(dev.ID, hdr.SessionID, s.now), true
-	case err != nil:
-		return nil, fmt.Errorf("loading session: %w", err)
-	default:
-		if s.retransmission(sess) {
-			return nil, &errReplay{reply: sess.LastReply}
-		}
-		if s.msgID == 1 {
-			// A new session that reuses an old SessionID (Windows numbers sessions, some
-			// builds send "0" every time, other clients reuse the previous reply's): start
-			// afresh, even when the message is byte-identical to the old session's first.
-			sess, s.started = newSession(dev.ID, hdr.SessionID, s.now), true
-			break
-		}
-		if s.msgID != sess.ClientMsgID+1 {
-			return nil, &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("MsgID %d out of order in session %q (last was %d)", s.msgID, hdr.SessionID, sess.ClientMsgID)}
-		}
-		if sess.Ended {
-			return nil, &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("session %q has ended", hdr.SessionID)}
-		}
+	if err := s.loadSession(); err != nil {
+		return nil, err
 	}
-	s.sess = sess
 	s.cmds = map[string]*store.Command{}
 	s.dirty = map[string]bool{}
 	s.answered = map[string]bool{}
 
-	serverMsgID := strconv.Itoa(sess.ServerMsgID + 1)
+	serverMsgID := strconv.Itoa(s.sess.ServerMsgID + 1)
 	s.b = syncml.NewBuilder(syncml.ReplyHeader(hdr, serverMsgID), 1)
 	s.b.StatusSyncHdr(hdr.MsgID, syncml.StatusOK, nil)
 
@@ -316,7 +290,60 @@ func (s *step) run() ([]byte, error) {
 	}
 
 	sent := map[string]store.SentRef{}
-	final := true
+	final, err := s.conclude(serverMsgID, sent)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := s.b.Bytes(final)
+	if err != nil {
+		return nil, fmt.Errorf("building reply: %w", err)
+	}
+	if err := s.persist(reply, sent); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+// loadSession finds the session the message belongs to, or opens a new one, and refuses a
+// message that does not fit the session (s.sess; an *errReplay for a retransmission).
+func (s *step) loadSession() error {
+	hdr := s.req.Message.Header
+	sess, err := s.tx.Session(hdr.SessionID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if s.msgID != 1 {
+			return &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("unknown session %q continued at MsgID %d", hdr.SessionID, s.msgID)}
+		}
+		sess, s.started = newSession(s.dev.ID, hdr.SessionID, s.now), true
+	case err != nil:
+		return fmt.Errorf("loading session: %w", err)
+	default:
+		if s.retransmission(sess) {
+			return &errReplay{reply: sess.LastReply}
+		}
+		if s.msgID == 1 {
+			// A new session that reuses an old SessionID (Windows numbers sessions, some
+			// builds send "0" every time, other clients reuse the previous reply's): start
+			// afresh, even when the message is byte-identical to the old session's first.
+			sess, s.started = newSession(s.dev.ID, hdr.SessionID, s.now), true
+			break
+		}
+		if s.msgID != sess.ClientMsgID+1 {
+			return &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("MsgID %d out of order in session %q (last was %d)", s.msgID, hdr.SessionID, sess.ClientMsgID)}
+		}
+		if sess.Ended {
+			return &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("session %q has ended", hdr.SessionID)}
+		}
+	}
+	s.sess = sess
+	return nil
+}
+
+// conclude decides what the reply carries after the Statuses: a request for the client's
+// next message, nothing more (the session ends), or the commands due now. It reports whether
+// the reply is Final and fills sent with the commands it carries.
+func (s *step) conclude(serverMsgID string, sent map[string]store.SentRef) (final bool, err error) {
+	final = true
 	switch {
 	case !s.req.Message.Final:
 		// The client's package continues in its next message: ask for it, send nothing new
@@ -331,29 +358,21 @@ func (s *step) run() ([]byte, error) {
 		s.sess.Ended = true
 	default:
 		if err := s.correctPinResetService(); err != nil {
-			return nil, err
+			return false, err
 		}
 		if err := s.reconcile(); err != nil {
-			return nil, err
+			return false, err
 		}
 		n, err := s.sendCommands(serverMsgID, sent)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if n == 0 {
 			// The server's last message holds only Statuses and Final (docs/protocol.md B.11).
 			s.sess.Ended = true
 		}
 	}
-
-	reply, err := s.b.Bytes(final)
-	if err != nil {
-		return nil, fmt.Errorf("building reply: %w", err)
-	}
-	if err := s.persist(reply, sent); err != nil {
-		return nil, err
-	}
-	return reply, nil
+	return final, nil
 }
 
 // count reports a committed message's session start and end to the metrics.
