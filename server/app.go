@@ -100,15 +100,7 @@ const (
 // the server certificate, makes sure an admin token exists, and binds the listener
 // (so the real address is known before Serve).
 func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.PolicyHook, error)) (*App, error) {
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Out == nil {
-		o.Out = io.Discard
-	}
+	o = o.withDefaults()
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
@@ -175,7 +167,27 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 	if app.retention, err = newRetentionLoop(st, o.AuditRetention, o.AuditRetentionInterval, o.Now, o.Logger); err != nil {
 		return fail(err)
 	}
-	app.TLSConfig = &tls.Config{
+	app.buildHTTPServer(cert, authority, o.Logger)
+	return app, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	return o
+}
+
+// buildHTTPServer makes the TLS configuration and the HTTP server that Serve runs on the
+// listener.
+func (a *App) buildHTTPServer(cert tls.Certificate, authority *ca.CA, log *slog.Logger) {
+	a.TLSConfig = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 		// Enrollment endpoints get no client certificate; the management endpoint refuses
@@ -183,17 +195,16 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 		ClientAuth: tls.VerifyClientCertIfGiven,
 		ClientCAs:  authority.Pool(),
 	}
-	app.http = &http.Server{
-		Handler:           srv,
-		TLSConfig:         app.TLSConfig,
+	a.http = &http.Server{
+		Handler:           a.Server,
+		TLSConfig:         a.TLSConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	return app, nil
 }
 
 // Addr is the address the server listens on.

@@ -73,6 +73,28 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
 	m := &Metrics{reg: reg}
 
+	m.registerCheckins(f)
+	m.registerStoreTx(f)
+	m.registerEvents(f)
+
+	if st != nil {
+		m.queue = &queueCollector{st: st, log: log}
+		f(m.queue)
+	}
+	if sl, ok := st.(settingStateLister); ok {
+		m.settings = &settingStatesCollector{st: sl, log: log}
+		f(m.settings)
+	}
+	v := version.Get()
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hellomdm_build_info", Help: "The running build (always 1).",
+		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "goversion": v.GoVersion}}, func() float64 { return 1 }))
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// registerCheckins makes the check-in message and session metrics.
+func (m *Metrics) registerCheckins(f func(prometheus.Collector)) {
 	checkins := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hellomdm_checkin_messages_total",
 		Help: "OMA-DM client messages received at the management endpoint, by outcome."}, []string{"outcome"})
 	f(checkins)
@@ -94,7 +116,10 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 	for _, o := range []string{omadm.SessionCompleted, omadm.SessionAborted, omadm.SessionUnenrolled} {
 		m.ended[o] = ended.WithLabelValues(o)
 	}
+}
 
+// registerStoreTx makes the store write transaction metrics.
+func (m *Metrics) registerStoreTx(f func(prometheus.Collector)) {
 	m.txLatency = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hellomdm_store_write_tx_duration_seconds",
 		Help:    "Duration of store write transactions (check-ins, admin writes, audit appends) until commit or failure, retries included.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}})
@@ -106,7 +131,11 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 	m.txErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "hellomdm_store_write_tx_errors_total",
 		Help: "Store write transactions that failed or were rolled back."})
 	f(m.txErrors)
+}
 
+// registerEvents makes the metrics counted from audit events and service hooks: events by
+// kind, enrollments, refusals, setting state changes and sign-ins.
+func (m *Metrics) registerEvents(f func(prometheus.Collector)) {
 	auditEvents := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hellomdm_audit_events_total",
 		Help: "Audit events appended (counted once their transaction committed), by kind."}, []string{"kind"})
 	f(auditEvents)
@@ -140,21 +169,6 @@ func NewMetrics(st store.QueueStatser, log *slog.Logger) *Metrics {
 		Help: "Sign-ins at the identity provider, by outcome (ok, refused); refusals include unknown users."}, []string{"outcome"})
 	f(signIns)
 	m.signIns = map[bool]prometheus.Counter{true: signIns.WithLabelValues("ok"), false: signIns.WithLabelValues("refused")}
-
-	if st != nil {
-		m.queue = &queueCollector{st: st, log: log}
-		f(m.queue)
-	}
-	if sl, ok := st.(settingStateLister); ok {
-		m.settings = &settingStatesCollector{st: sl, log: log}
-		f(m.settings)
-	}
-	v := version.Get()
-	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hellomdm_build_info", Help: "The running build (always 1).",
-		ConstLabels: prometheus.Labels{"version": v.Version, "commit": v.Commit, "goversion": v.GoVersion}}, func() float64 { return 1 }))
-	f(collectors.NewGoCollector())
-	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
 }
 
 // Handler serves the metrics in the Prometheus text format.
