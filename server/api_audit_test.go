@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/store/kv"
 	"github.com/hellomdm/hellomdm/store/postgres"
@@ -39,17 +40,17 @@ func auditFixture(t *testing.T, ts *testServer) (dev, other string) {
 	o := ts.enroll("B2B2B2B2B2B2B2B2B2B2B2B2B2B2B2B2")
 	// An admin token whose name is a spreadsheet formula: it becomes the actor of its writes.
 	secret := "hmdm_formula-token"
-	if err := ts.app.Store.CreateToken(context.Background(), store.AdminToken{ID: "tok-formula", Hash: HashToken(secret),
+	if err := ts.app.Store.CreateToken(context.Background(), store.AdminToken{ID: "tok-formula", Hash: adminapi.HashToken(secret),
 		Name: formulaName, Role: store.RoleAdmin, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	var v CommandView
+	var v adminapi.CommandView
 	if st := ts.apiAs(secret, http.MethodPost, "/tenants/"+testTenant+"/devices/"+d.id+"/commands",
-		CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"}, &v); st != http.StatusCreated {
+		adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"}, &v); st != http.StatusCreated {
 		t.Fatalf("queue with the formula token: HTTP %d", st)
 	}
-	ts.queue(d.id, CommandRequest{Verb: "Add", LocURI: "./Device/Vendor/MSFT/Nope/Node", Format: "int", Data: "1"})
-	ts.queue(o.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(d.id, adminapi.CommandRequest{Verb: "Add", LocURI: "./Device/Vendor/MSFT/Nope/Node", Format: "int", Data: "1"})
+	ts.queue(o.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 
 	cmds := commandsOf(d.send(d.first()))
 	if len(cmds) != 2 {
@@ -332,8 +333,8 @@ func TestAuditAccess(t *testing.T) {
 	if err := ts.app.Store.UpdateDevice(context.Background(), berlin.id, func(d *store.Device) error { d.ScopeTags = []string{"Berlin"}; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	ts.queue(berlin.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
-	ts.queue(paris.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(berlin.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(paris.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	reader := ts.newToken(store.RoleReader, testTenant)
 	readerB := ts.newToken(store.RoleReader, tenantB)
 	scoped := ts.newToken(store.RoleReader, testTenant, "Berlin")
@@ -381,9 +382,9 @@ func TestAuditAccess(t *testing.T) {
 }
 
 // verify calls the verify route.
-func (ts *testServer) verify() VerifyView {
+func (ts *testServer) verify() adminapi.VerifyView {
 	ts.t.Helper()
-	var v VerifyView
+	var v adminapi.VerifyView
 	if st := ts.api(http.MethodGet, "/tenants/"+testTenant+"/audit/verify", nil, &v); st != http.StatusOK {
 		ts.t.Fatalf("verify: HTTP %d", st)
 	}
@@ -436,7 +437,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	dev := ts.enroll("E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5")
 	for range 3 {
-		ts.queue(dev.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	}
 	v := ts.verify()
 	if !v.OK || v.Checked < 6 || v.Broken != nil {

@@ -8,8 +8,15 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
+)
+
+// Where the agent reports CanReset, device-scoped and not (adminapi/devices.go reads both).
+const (
+	canResetNode         = "./Device/Vendor/MSFT/hellomdm/HelloStatus/CanReset"
+	canResetNodeUnscoped = "./Vendor/MSFT/hellomdm/HelloStatus/CanReset"
 )
 
 func TestDeviceAPI(t *testing.T) {
@@ -29,11 +36,11 @@ func TestDeviceAPI(t *testing.T) {
 		}
 	}
 	set(recoverable.id, func(d *store.Device) {
-		d.Nodes = map[string]string{canResetNode: CanResetDestructiveAndNonDestructive}
+		d.Nodes = map[string]string{canResetNode: adminapi.CanResetDestructiveAndNonDestructive}
 		d.DeviceName, d.UPN, d.ScopeTags = "DESKTOP-1", "alice@contoso.com", []string{"Berlin"}
 	})
 	set(destructive.id, func(d *store.Device) {
-		d.Nodes = map[string]string{canResetNodeUnscoped: CanResetDestructiveOnly}
+		d.Nodes = map[string]string{canResetNodeUnscoped: adminapi.CanResetDestructiveOnly}
 	})
 	setTenant := func(fn func(t *store.Tenant)) {
 		if err := ts.app.Store.UpdateTenant(ctx, testTenant, func(t *store.Tenant) error { fn(t); return nil }); err != nil {
@@ -58,7 +65,7 @@ func TestDeviceAPI(t *testing.T) {
 			{"not reported", reader, "?canReset=", []string{silent.id}},
 			{"scope tag", berlin, "", []string{recoverable.id}},
 		} {
-			var out struct{ Value []DeviceView }
+			var out struct{ Value []adminapi.DeviceView }
 			if st := ts.apiAs(c.token, http.MethodGet, devices+c.query, nil, &out); st != http.StatusOK {
 				t.Fatalf("%s: HTTP %d", c.name, st)
 			}
@@ -72,12 +79,12 @@ func TestDeviceAPI(t *testing.T) {
 		}
 	})
 	t.Run("get", func(t *testing.T) {
-		var v DeviceView
+		var v adminapi.DeviceView
 		if st := ts.apiAs(reader, http.MethodGet, devices+"/"+recoverable.id, nil, &v); st != http.StatusOK {
 			t.Fatalf("HTTP %d", st)
 		}
 		if v.DeviceName != "DESKTOP-1" || v.UserPrincipalName != "alice@contoso.com" || v.OSVersion != "10.0.22631.2428" ||
-			v.EnrollmentState != store.DeviceEnrolled || v.CanReset != CanResetDestructiveAndNonDestructive || v.EnrolledAt.IsZero() {
+			v.EnrollmentState != store.DeviceEnrolled || v.CanReset != adminapi.CanResetDestructiveAndNonDestructive || v.EnrolledAt.IsZero() {
 			t.Fatalf("device %+v", v)
 		}
 	})
@@ -95,14 +102,14 @@ func TestDeviceAPI(t *testing.T) {
 		} {
 			setTenant(consented)
 			setTenant(c.fn)
-			var one DeviceView
+			var one adminapi.DeviceView
 			if st := ts.apiAs(reader, http.MethodGet, devices+"/"+recoverable.id, nil, &one); st != http.StatusOK {
 				t.Fatalf("%s: HTTP %d", c.name, st)
 			}
-			if one.CanReset != CanResetDestructiveOnly || !strings.Contains(one.CanResetReason, "("+c.row+")") {
+			if one.CanReset != adminapi.CanResetDestructiveOnly || !strings.Contains(one.CanResetReason, "("+c.row+")") {
 				t.Errorf("%s: canReset %q (%q)", c.name, one.CanReset, one.CanResetReason)
 			}
-			var out struct{ Value []DeviceView }
+			var out struct{ Value []adminapi.DeviceView }
 			if st := ts.apiAs(reader, http.MethodGet, devices+"?canReset=DestructiveAndNonDestructive", nil, &out); st != http.StatusOK || len(out.Value) != 0 {
 				t.Errorf("%s: still listed as non-destructive: HTTP %d %+v", c.name, st, out.Value)
 			}
@@ -112,7 +119,7 @@ func TestDeviceAPI(t *testing.T) {
 		b := silent.first()
 		b.Command(syncml.Command{Verb: syncml.VerbReplace, Items: []syncml.Item{{Source: "./DevDetail/SwV", Data: "10.0.26100.1742"}}})
 		silent.send(b)
-		var v DeviceView
+		var v adminapi.DeviceView
 		if st := ts.api(http.MethodGet, devices+"/"+silent.id, nil, &v); st != http.StatusOK || v.OSVersion != "10.0.26100.1742" || v.LastSeenAt.IsZero() {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -145,7 +152,7 @@ func TestDeviceAPI(t *testing.T) {
 		if m := recoverable.send(recoverable.first()); len(m.Body) == 0 {
 			t.Fatal("empty reply")
 		}
-		var v DeviceView
+		var v adminapi.DeviceView
 		if st := ts.api(http.MethodPost, devices+"/"+recoverable.id+"/retire", nil, &v); st != http.StatusOK || v.EnrollmentState != store.DeviceRetired {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -169,7 +176,7 @@ func TestDeviceAPI(t *testing.T) {
 		if st, code := ts.raw(testToken, "POST", devices+"/"+recoverable.id+"/retire", ""); st != http.StatusConflict || code != "conflict" {
 			t.Fatalf("retire twice: HTTP %d %q", st, code)
 		}
-		var listed struct{ Value []DeviceView }
+		var listed struct{ Value []adminapi.DeviceView }
 		ts.api(http.MethodGet, devices+"?canReset=DestructiveAndNonDestructive", nil, &listed)
 		if len(listed.Value) != 1 || listed.Value[0].EnrollmentState != store.DeviceRetired {
 			t.Fatalf("list after retire: %+v", listed.Value)

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -125,11 +126,11 @@ func TestPolicyGroupAPI(t *testing.T) {
 		})
 	}
 
-	var members struct{ Value []MemberView }
+	var members struct{ Value []adminapi.MemberView }
 	if st := ts.apiAs(reader, "GET", groups+"/"+gid+"/members", nil, &members); st != http.StatusOK {
 		t.Fatalf("members: %d", st)
 	}
-	want := []MemberView{{Kind: store.MemberDevice, ID: "dev-1"}, {Kind: store.MemberUser, ID: "u-alice"}}
+	want := []adminapi.MemberView{{Kind: store.MemberDevice, ID: "dev-1"}, {Kind: store.MemberUser, ID: "u-alice"}}
 	if !slices.Equal(members.Value, want) {
 		t.Errorf("members = %+v, want %+v", members.Value, want)
 	}
@@ -169,7 +170,7 @@ func TestPolicyProfileAPI(t *testing.T) {
 	custom := "/tenants/" + testTenant + "/deviceConfigurations"
 
 	st, cat := ts.call(operator, "POST", catalog, catalogPinRecovery)
-	if st != http.StatusCreated || cat["version"] != 1.0 || cat["@odata.type"] != odataSettingsCatalog || cat["name"] != "WHfB PIN recovery" {
+	if st != http.StatusCreated || cat["version"] != 1.0 || cat["@odata.type"] != "#microsoft.graph.deviceManagementConfigurationPolicy" || cat["name"] != "WHfB PIN recovery" {
 		t.Fatalf("import: %d %v", st, cat)
 	}
 	if tags, _ := cat["roleScopeTagIds"].([]any); len(tags) != 1 || tags[0] != "0" {
@@ -253,7 +254,7 @@ func TestPolicyProfileAPI(t *testing.T) {
 	}
 
 	// Assignments round-trip in Intune's shape.
-	var as struct{ Value []AssignmentView }
+	var as struct{ Value []adminapi.AssignmentView }
 	if st := ts.apiAs(reader, "GET", catalog+"/"+pid+"/assignments", nil, &as); st != http.StatusOK ||
 		len(as.Value) != 1 || as.Value[0].Target.Type != store.TargetAllDevices {
 		t.Errorf("assignments: %d %+v", st, as.Value)
@@ -267,17 +268,17 @@ func TestPolicyProfileAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep ProfileStatusView
+	var rep adminapi.ProfileStatusView
 	if st := ts.apiAs(reader, "GET", catalog+"/"+pid+"/deviceStatuses", nil, &rep); st != http.StatusOK ||
 		rep.Counts[store.SettingError] != 1 || len(rep.Devices) != 1 || rep.Devices[0].DeviceID != "dev-1" {
 		t.Errorf("deviceStatuses: %d %+v", st, rep)
 	}
-	var states struct{ Value []SettingStateView }
+	var states struct{ Value []adminapi.SettingStateView }
 	if st := ts.apiAs(reader, "GET", "/tenants/"+testTenant+"/devices/dev-1/settingStates", nil, &states); st != http.StatusOK ||
 		len(states.Value) != 1 || states.Value[0].State != store.SettingError || states.Value[0].ErrorCode != 500 || !slices.Equal(states.Value[0].Sources, []string{pid}) {
 		t.Errorf("settingStates: %d %+v", st, states.Value)
 	}
-	var dp DeviceProfilesView
+	var dp adminapi.DeviceProfilesView
 	if st := ts.apiAs(reader, "GET", "/tenants/"+testTenant+"/devices/dev-1/profiles", nil, &dp); st != http.StatusOK || !slices.Equal(dp.Profiles, []string{pid}) {
 		t.Errorf("device profiles: %d %+v", st, dp)
 	}
@@ -306,7 +307,7 @@ func TestPolicyProfileAPI(t *testing.T) {
 // Every route under /api/v1 is in the OpenAPI document, and the document is OpenAPI 3.0.
 func TestOpenAPICoversRoutes(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
-	resp, err := ts.admin.Get(ts.base + OpenAPIPath) // no token: the document is public
+	resp, err := ts.admin.Get(ts.base + adminapi.OpenAPIPath) // no token: the document is public
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		} `json:"components"`
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %d", OpenAPIPath, resp.StatusCode)
+		t.Fatalf("GET %s: %d", adminapi.OpenAPIPath, resp.StatusCode)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatalf("decoding: %v", err)
@@ -357,7 +358,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			if op["responses"] == nil || op["operationId"] == nil {
 				t.Errorf("%s %s: no responses or operationId", m, tpl)
 			}
-			if resps, _ := op["responses"].(map[string]any); tpl != OpenAPIPath && resps["503"] == nil {
+			if resps, _ := op["responses"].(map[string]any); tpl != adminapi.OpenAPIPath && resps["503"] == nil {
 				t.Errorf("%s %s: 503 (store unavailable, or its write failed) not documented", m, tpl)
 			}
 		}

@@ -9,17 +9,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
-
-// identityTestNow is the clock of the validation tests.
-var identityTestNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const (
 	tenantB   = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f"
@@ -57,8 +54,8 @@ func startIdentityServer(t *testing.T) *testServer {
 // newToken creates an admin token through the API with the global test token.
 func (ts *testServer) newToken(role, tenantID string, tags ...string) string {
 	ts.t.Helper()
-	var out CreatedTokenView
-	body := TokenRequest{Name: role + "@" + tenantID, Role: role, TenantID: tenantID, RoleScopeTagIDs: tags}
+	var out adminapi.CreatedTokenView
+	body := adminapi.TokenRequest{Name: role + "@" + tenantID, Role: role, TenantID: tenantID, RoleScopeTagIDs: tags}
 	if st := ts.api(http.MethodPost, "/tokens", body, &out); st != http.StatusCreated || out.Token == "" {
 		ts.t.Fatalf("creating %s token: HTTP %d", role, st)
 	}
@@ -119,8 +116,8 @@ func TestTenantAPI(t *testing.T) {
 	adminB := ts.newToken(store.RoleAdmin, tenantB)
 
 	t.Run("create", func(t *testing.T) {
-		var v TenantView
-		body := TenantRequest{ID: strings.ToUpper(newTenant), DisplayName: " Northwind ", VerifiedDomains: []string{"NorthWind.example", "nw.example"},
+		var v adminapi.TenantView
+		body := adminapi.TenantRequest{ID: strings.ToUpper(newTenant), DisplayName: " Northwind ", VerifiedDomains: []string{"NorthWind.example", "nw.example"},
 			AuthPolicy: "federated", FederationHost: "sts.northwind.example", GovCloud: true, RoleScopeTagIDs: []string{"Berlin"}}
 		if st := ts.api(http.MethodPost, "/tenants", body, &v); st != http.StatusCreated {
 			t.Fatalf("HTTP %d", st)
@@ -132,14 +129,14 @@ func TestTenantAPI(t *testing.T) {
 		if e := findEvent(ts.events(newTenant), audit.KindAdminWrite, "create", newTenant); e == nil || e.Actor.TokenID == "" || e.Subject.Type != audit.SubjectTenant {
 			t.Fatalf("no audit event in the new tenant's log: %+v", e)
 		}
-		var got TenantView
+		var got adminapi.TenantView
 		if st := ts.api(http.MethodGet, "/tenants/"+newTenant, nil, &got); st != http.StatusOK || got.DisplayName != "Northwind" {
 			t.Fatalf("get: HTTP %d %+v", st, got)
 		}
 	})
 	t.Run("default auth policy", func(t *testing.T) {
-		var v TenantView
-		body := TenantRequest{ID: "22222222-2222-4333-8444-555555555555", DisplayName: "Litware", VerifiedDomains: []string{"litware.example"}}
+		var v adminapi.TenantView
+		body := adminapi.TenantRequest{ID: "22222222-2222-4333-8444-555555555555", DisplayName: "Litware", VerifiedDomains: []string{"litware.example"}}
 		if st := ts.api(http.MethodPost, "/tenants", body, &v); st != http.StatusCreated || v.AuthPolicy != store.AuthOnPremise {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -191,7 +188,7 @@ func TestTenantAPI(t *testing.T) {
 	})
 
 	t.Run("patch", func(t *testing.T) {
-		var v TenantView
+		var v adminapi.TenantView
 		body := map[string]any{"displayName": "Contoso Ltd", "verifiedDomains": []string{"contoso.com", "contoso.net"}, "govCloud": true, "federationHost": "adfs.contoso.com"}
 		if st := ts.apiAs(adminA, http.MethodPatch, "/tenants/"+testTenant, body, &v); st != http.StatusOK {
 			t.Fatalf("HTTP %d", st)
@@ -206,7 +203,7 @@ func TestTenantAPI(t *testing.T) {
 		if e == nil {
 			t.Fatal("no audit event")
 		}
-		var d struct{ Before, After TenantView }
+		var d struct{ Before, After adminapi.TenantView }
 		if err := json.Unmarshal(e.Details, &d); err != nil || d.Before.DisplayName != "Contoso" || d.After.DisplayName != "Contoso Ltd" {
 			t.Fatalf("details %s: %v", e.Details, err)
 		}
@@ -221,7 +218,7 @@ func TestTenantAPI(t *testing.T) {
 			{"tenant A", adminA, []string{testTenant}},
 			{"tenant B", adminB, []string{tenantB}},
 		} {
-			var out struct{ Value []TenantView }
+			var out struct{ Value []adminapi.TenantView }
 			if st := ts.apiAs(c.token, http.MethodGet, "/tenants", nil, &out); st != http.StatusOK {
 				t.Fatalf("%s: HTTP %d", c.name, st)
 			}
@@ -241,91 +238,6 @@ func TestTenantAPI(t *testing.T) {
 	})
 }
 
-func TestTenantValidation(t *testing.T) {
-	cases := []struct {
-		name    string
-		req     TenantRequest
-		wantErr bool
-	}{
-		{"minimal", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
-		{"upper-case GUID", TenantRequest{ID: strings.ToUpper(testTenant), DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
-		{"urn GUID", TenantRequest{ID: "urn:uuid:" + testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, true},
-		{"single-label domain", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"localhost"}}, true},
-		{"domain twice", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example", "A.example"}}, true},
-		{"label starts with hyphen", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"-a.example"}}, true},
-		{"control char in name", TenantRequest{ID: testTenant, DisplayName: "A\x00", VerifiedDomains: []string{"a.example"}}, true},
-		{"bad federation host", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, FederationHost: "https://x"}, true},
-		{"empty scope tag", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{" "}}, true},
-		{"scope tag twice", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{"x", "X"}}, true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			tn, err := c.req.toTenant(identityTestNow)
-			if (err != nil) != c.wantErr {
-				t.Fatalf("err = %v, want error %v", err, c.wantErr)
-			}
-			var ve validationError
-			if err != nil && !errors.As(err, &ve) {
-				t.Fatalf("error %T is not a validationError", err)
-			}
-			if err == nil && (tn.ID != testTenant || tn.AuthPolicy != store.AuthOnPremise) {
-				t.Fatalf("tenant %+v", tn)
-			}
-		})
-	}
-}
-
-// FuzzAdminRequests feeds request bodies to the decoders and validators of the identity
-// routes: nothing may panic, and what validates is normalised.
-func FuzzAdminRequests(f *testing.F) {
-	f.Add([]byte(`{"id":"6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01","displayName":"Contoso","verifiedDomains":["contoso.com"],"authPolicy":"OnPremise"}`))
-	f.Add([]byte(`{"userPrincipalName":"alice@contoso.com","passwordProfile":{"password":"correct horse"}}`))
-	f.Add([]byte(`{"name":"ci","role":"reader","tenantId":"","roleScopeTagIds":["Berlin"]}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tenant := store.Tenant{ID: testTenant, VerifiedDomains: []string{"contoso.com"}}
-		var tr TenantRequest
-		if decodeStrict(data, &tr) == nil {
-			if tn, err := tr.toTenant(identityTestNow); err == nil {
-				if _, err := normalizeTenantID(tn.ID); err != nil || tn.ID != strings.ToLower(tn.ID) {
-					t.Fatalf("accepted tenant id %q", tn.ID)
-				}
-				for _, d := range tn.VerifiedDomains {
-					if !validDNSName(d) {
-						t.Fatalf("accepted domain %q", d)
-					}
-				}
-			}
-		}
-		var ur UserRequest
-		if decodeStrict(data, &ur) == nil {
-			if u, pw, err := ur.toUser(tenant, identityTestNow); err == nil {
-				if !strings.HasSuffix(u.UPN, "@contoso.com") || len(pw) < minPasswordLen {
-					t.Fatalf("accepted user %q password length %d", u.UPN, len(pw))
-				}
-			}
-		}
-		var kr TokenRequest
-		if decodeStrict(data, &kr) == nil {
-			if tok, err := kr.toToken(identityTestNow); err == nil && tok.Role != store.RoleAdmin && tok.Role != store.RoleOperator && tok.Role != store.RoleReader {
-				t.Fatalf("accepted role %q", tok.Role)
-			}
-		}
-		var cr ConsentRequest
-		if decodeStrict(data, &cr) == nil {
-			if app, err := consentApp(cr.App); err == nil && !app.Valid() {
-				t.Fatalf("accepted app %q", app)
-			}
-		}
-	})
-}
-
-// decodeStrict decodes as decodeAdminBody does.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
 // Deleting a tenant: global admins only; 409 naming the enrolled devices unless force=true,
 // which retires them (their check-ins are refused); then the tenant, its users and tokens
 // are gone, its audit log (with the deletion event) is kept, and the other tenant is
@@ -334,7 +246,7 @@ func TestTenantDelete(t *testing.T) {
 	ts := startIdentityServer(t)
 	ctx := context.Background()
 	path := "/tenants/" + testTenant
-	var u UserView
+	var u adminapi.UserView
 	if st := ts.api(http.MethodPost, path+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
 		t.Fatalf("create user: %d", st)
 	}
@@ -356,7 +268,7 @@ func TestTenantDelete(t *testing.T) {
 			t.Errorf("%s: HTTP %d %q, want %d %q", tc.name, st, code, tc.status, tc.code)
 		}
 	}
-	var conflict TenantDeletionConflict
+	var conflict adminapi.TenantDeletionConflict
 	if st := ts.api(http.MethodDelete, path, nil, &conflict); st != http.StatusConflict || conflict.EnrolledDevices != 1 || !strings.Contains(conflict.Error.Message, "1 enrolled devices") {
 		t.Fatalf("delete with an enrolled device: %d %+v", st, conflict)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -17,9 +18,9 @@ func TestTokenAPI(t *testing.T) {
 	adminA := ts.newToken(store.RoleAdmin, testTenant)
 	scoped := ts.newToken(store.RoleAdmin, "", "Berlin")
 
-	var created CreatedTokenView
+	var created adminapi.CreatedTokenView
 	t.Run("create", func(t *testing.T) {
-		body := TokenRequest{Name: "ci", Role: "Reader", TenantID: strings.ToUpper(testTenant), RoleScopeTagIDs: []string{"Berlin"}}
+		body := adminapi.TokenRequest{Name: "ci", Role: "Reader", TenantID: strings.ToUpper(testTenant), RoleScopeTagIDs: []string{"Berlin"}}
 		if st := ts.api(http.MethodPost, "/tokens", body, &created); st != http.StatusCreated {
 			t.Fatalf("HTTP %d", st)
 		}
@@ -34,7 +35,7 @@ func TestTokenAPI(t *testing.T) {
 			t.Fatalf("new token on tenant B: HTTP %d", st)
 		}
 		e := findEvent(ts.events(testTenant), audit.KindAdminWrite, "create", created.ID)
-		if e == nil || e.Subject.Type != audit.SubjectToken || bytes.Contains(e.Details, []byte(created.Token)) || bytes.Contains(e.Details, []byte(HashToken(created.Token))) {
+		if e == nil || e.Subject.Type != audit.SubjectToken || bytes.Contains(e.Details, []byte(created.Token)) || bytes.Contains(e.Details, []byte(adminapi.HashToken(created.Token))) {
 			t.Fatalf("audit event %+v", e)
 		}
 		if findEvent(ts.events(tenantB), audit.KindAdminWrite, "create", created.ID) != nil {
@@ -42,8 +43,8 @@ func TestTokenAPI(t *testing.T) {
 		}
 	})
 	t.Run("global token recorded in every tenant", func(t *testing.T) {
-		var g CreatedTokenView
-		if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "global reader", Role: "reader"}, &g); st != http.StatusCreated {
+		var g adminapi.CreatedTokenView
+		if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "global reader", Role: "reader"}, &g); st != http.StatusCreated {
 			t.Fatalf("HTTP %d", st)
 		}
 		for _, tid := range []string{testTenant, tenantB} {
@@ -53,8 +54,8 @@ func TestTokenAPI(t *testing.T) {
 		}
 	})
 	t.Run("scoped admin grants only its tags", func(t *testing.T) {
-		var v CreatedTokenView
-		if st := ts.apiAs(scoped, http.MethodPost, "/tokens", TokenRequest{Name: "sub", Role: "reader"}, &v); st != http.StatusCreated ||
+		var v adminapi.CreatedTokenView
+		if st := ts.apiAs(scoped, http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "sub", Role: "reader"}, &v); st != http.StatusCreated ||
 			len(v.RoleScopeTagIDs) != 1 || v.RoleScopeTagIDs[0] != "Berlin" {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -100,7 +101,7 @@ func TestTokenAPI(t *testing.T) {
 		if st != http.StatusOK || !strings.Contains(all, created.ID) || !strings.Contains(all, `"bootstrap"`) && !strings.Contains(all, "env:HELLOMDM_ADMIN_TOKEN") {
 			t.Fatalf("global list: HTTP %d %s", st, all)
 		}
-		if strings.Contains(all, created.Token) || strings.Contains(all, HashToken(created.Token)) || strings.Contains(all, `"hash"`) || strings.Contains(all, `"token"`) {
+		if strings.Contains(all, created.Token) || strings.Contains(all, adminapi.HashToken(created.Token)) || strings.Contains(all, `"hash"`) || strings.Contains(all, `"token"`) {
 			t.Fatalf("list leaks secrets: %s", all)
 		}
 		st, mine := body(adminA)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -27,6 +26,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/pinreset"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -341,7 +341,7 @@ func serverCertUsable(leaf *x509.Certificate, authority *ca.CA, hosts []string, 
 // stored hashed and printed once (by one replica when several start together).
 func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
 	if o.AdminToken != "" {
-		h := HashToken(o.AdminToken)
+		h := adminapi.HashToken(o.AdminToken)
 		if _, err := st.TokenByHash(ctx, h); err == nil {
 			return nil
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -366,11 +366,11 @@ func ensureAdminToken(ctx context.Context, st store.Store, o Options) error {
 	}) {
 		return nil
 	}
-	secret, err := NewTokenSecret()
+	secret, err := adminapi.NewTokenSecret()
 	if err != nil {
 		return err
 	}
-	hash := HashToken(secret)
+	hash := adminapi.HashToken(secret)
 	// Replicas starting together on one empty database claim the bootstrap through the
 	// store, so that one token is made and printed, not one per replica.
 	claimed, err := st.PutConfigIfAbsent(ctx, bootstrapTokenKey, []byte(hash))
@@ -425,15 +425,6 @@ func bootstrapDone(ctx context.Context, st store.Store, hash string, wait time.D
 	}
 }
 
-// NewTokenSecret returns a new random admin token secret.
-func NewTokenSecret() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("generating token: %w", err)
-	}
-	return "hmdm_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -478,4 +469,21 @@ func uniq(in []string) []string {
 // certPEM encodes a certificate as PEM.
 func certPEM(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
+
+// pinResetOnboarding returns the PIN reset service, or nil when none was built.
+func (a *App) pinResetOnboarding() adminapi.PinResetOnboarding {
+	if a.PinReset == nil {
+		return nil
+	}
+	return a.PinReset
+}
+
+// totpEnroller returns the identity provider as a TOTPEnroller, or nil when none was built
+// (a nil *idp.Service must not become a non-nil interface).
+func (a *App) totpEnroller() adminapi.TOTPEnroller {
+	if a.IDP == nil {
+		return nil
+	}
+	return a.IDP
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/store/core"
 	"path/filepath"
 	"regexp"
@@ -77,7 +78,7 @@ func TestBootstrapTokenOncePerStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(toks) != 1 || toks[0].Hash != HashToken(printed[0]) || toks[0].Role != store.RoleAdmin {
+	if len(toks) != 1 || toks[0].Hash != adminapi.HashToken(printed[0]) || toks[0].Role != store.RoleAdmin {
 		t.Fatalf("stored tokens %+v; want the one printed", toks)
 	}
 	var again bytes.Buffer
@@ -92,7 +93,7 @@ func TestBootstrapTokenStaleClaim(t *testing.T) {
 	st := openBootstrapStores(t, 1)[0]
 	defer func(w time.Duration) { bootstrapWait = w }(bootstrapWait)
 	bootstrapWait = 200 * time.Millisecond
-	if err := st.PutConfig(context.Background(), bootstrapTokenKey, []byte(HashToken("hmdm_never-stored"))); err != nil {
+	if err := st.PutConfig(context.Background(), bootstrapTokenKey, []byte(adminapi.HashToken("hmdm_never-stored"))); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -103,7 +104,7 @@ func TestBootstrapTokenStaleClaim(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no bootstrap token printed after a stale claim: %q", out.String())
 	}
-	if _, err := st.TokenByHash(context.Background(), HashToken(m[1])); err != nil {
+	if _, err := st.TokenByHash(context.Background(), adminapi.HashToken(m[1])); err != nil {
 		t.Fatalf("printed token not stored: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -76,7 +77,7 @@ func TestReusedSessionIDIdenticalFirstMessageIsNewSession(t *testing.T) {
 		t.Fatalf("first session: %d commands, final %v", len(commandsOf(m)), m.Final)
 	}
 	for round := 1; round <= 2; round++ {
-		id := ts.queue(dev.id, CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+		id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 		_, m := dev.postRaw(first)
 		cmds := commandsOf(m)
 		if len(cmds) != 1 || m.Header.SessionID != "0" {
@@ -113,7 +114,7 @@ func TestRetransmissionAnsweredFromStoredReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := ts.queue(dev.id, CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+	id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 
 	r1, m1 := dev.postRaw(first)
 	if len(commandsOf(m1)) != 1 {
@@ -122,7 +123,7 @@ func TestRetransmissionAnsweredFromStoredReply(t *testing.T) {
 	// The reply is lost; the client sends the same message again a few seconds later. A
 	// command queued meanwhile does not change the stored answer (it goes in the next
 	// message of this session).
-	other := ts.queue(dev.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	other := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	clk.Add(5 * time.Second)
 	if again, _ := dev.postRaw(first); !bytes.Equal(again, r1) {
 		t.Fatalf("a retransmitted first message got a different reply:\n%s\n%s", r1, again)
@@ -175,12 +176,12 @@ func TestRetransmissionAnsweredFromStoredReply(t *testing.T) {
 	// An open session that the client abandoned: its first message repeated after the claim
 	// lease is a new session, which sends the lapsed command again with the one queued since.
 	clk.Add(time.Minute)
-	third := ts.queue(dev.id, CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "false"})
+	third := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "false"})
 	if _, m := dev.postRaw(first); len(commandsOf(m)) != 1 {
 		t.Fatalf("got %d commands", len(commandsOf(m)))
 	}
 	clk.Add(lease)
-	fourth := ts.queue(dev.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	fourth := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	if _, m := dev.postRaw(first); len(commandsOf(m)) != 2 {
 		t.Fatalf("the first message after the lease got %d commands, want the lapsed one and the new one", len(commandsOf(m)))
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/hellomdm/hellomdm/enrollment/ca"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -264,20 +265,36 @@ func statusFor(m *syncml.Message, cmdRef string) (int, bool) {
 }
 
 // queue queues one command for a device through the admin API and returns its ID.
-func (ts *testServer) queue(deviceID string, req CommandRequest) string {
+func (ts *testServer) queue(deviceID string, req adminapi.CommandRequest) string {
 	ts.t.Helper()
-	var v CommandView
+	var v adminapi.CommandView
 	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/devices/"+deviceID+"/commands", req, &v); st != http.StatusCreated {
 		ts.t.Fatalf("queue: HTTP %d", st)
 	}
 	return v.ID
 }
 
-func (ts *testServer) command(deviceID, id string) CommandView {
+func (ts *testServer) command(deviceID, id string) adminapi.CommandView {
 	ts.t.Helper()
-	var v CommandView
+	var v adminapi.CommandView
 	if st := ts.api(http.MethodGet, "/tenants/"+testTenant+"/devices/"+deviceID+"/commands/"+id, nil, &v); st != http.StatusOK {
 		ts.t.Fatalf("get command: HTTP %d", st)
 	}
 	return v
+}
+
+// apiError is the admin API's JSON error body (adminapi.WriteError).
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -24,7 +25,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		outcome = outcomeUnauthorized
 		s.log.Warn("management request refused", "reason", err, "addr", s.sourceAddr(r))
 		s.auditRefusal(r, "", "", err.Error())
-		writeError(w, http.StatusUnauthorized, "unauthorized", "a client certificate issued at enrollment is required")
+		adminapi.WriteError(w, http.StatusUnauthorized, "unauthorized", "a client certificate issued at enrollment is required")
 		return
 	}
 	limit := s.engine.Config().MaxBodyBytes
@@ -34,10 +35,10 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			s.log.Warn("management message too large", "device", dev.DeviceID, "limit", limit)
-			writeError(w, http.StatusRequestEntityTooLarge, "tooLarge", "SyncML message exceeds "+strconv.Itoa(limit)+" bytes")
+			adminapi.WriteError(w, http.StatusRequestEntityTooLarge, "tooLarge", "SyncML message exceeds "+strconv.Itoa(limit)+" bytes")
 			return
 		}
-		writeError(w, http.StatusBadRequest, "badRequest", "reading body: "+err.Error())
+		adminapi.WriteError(w, http.StatusBadRequest, "badRequest", "reading body: "+err.Error())
 		return
 	}
 	msg, err := syncml.ParseWithLimits(body, syncml.Limits{MaxBytes: limit})
@@ -54,7 +55,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusUnsupportedMediaType
 		}
 		s.log.Warn("malformed SyncML", "device", dev.DeviceID, "err", err)
-		writeError(w, status, "badSyncML", err.Error())
+		adminapi.WriteError(w, status, "badSyncML", err.Error())
 		return
 	}
 	reply, replayed, err := s.engine.HandleReplay(r.Context(), omadm.Request{DeviceID: dev.DeviceID, CertSerial: dev.Serial, Body: body, Message: msg, SourceAddr: s.sourceAddr(r)})
@@ -64,7 +65,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		outcome = outcomeRefused
 		s.auditRefusal(r, dev.DeviceID, dev.Serial, rf.Reason)
 		if rf.Reply == nil {
-			writeError(w, http.StatusForbidden, "refused", rf.Reason)
+			adminapi.WriteError(w, http.StatusForbidden, "refused", rf.Reason)
 			return
 		}
 		writeSyncML(w, rf.Reply)
@@ -73,11 +74,11 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		outcome = outcomeUnavailable
 		// Nothing was recorded: the device retries later (a failed session costs only a retry).
 		w.Header().Set("Retry-After", "30")
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the store is unavailable; retry later")
+		adminapi.WriteError(w, http.StatusServiceUnavailable, "unavailable", "the store is unavailable; retry later")
 		return
 	case err != nil:
 		s.log.Error("check-in failed", "device", dev.DeviceID, "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "check-in failed; nothing was recorded")
+		adminapi.WriteError(w, http.StatusInternalServerError, "internal", "check-in failed; nothing was recorded")
 		return
 	}
 	outcome = outcomeOK

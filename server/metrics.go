@@ -15,12 +15,14 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/policy"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// MetricsPath is where the server serves its Prometheus metrics.
-const MetricsPath = "/metrics"
+// MetricsPath is where the server serves its Prometheus metrics (to admin tokens on the
+// HTTPS listener, adminapi; without authentication on Options.MetricsAddr).
+const MetricsPath = adminapi.MetricsPath
 
 // Check-in message outcomes (hellomdm_checkin_messages_total{outcome}).
 const (
@@ -417,16 +419,4 @@ func countSettingStates(ctx context.Context, st settingStateLister) (map[string]
 		}
 	}
 	return counts, nil
-}
-
-// metricsHandler serves /metrics on the HTTPS listener to an admin token of any role
-// (reader suffices) that is scoped to no tenant and no scope tags: the figures cover every
-// tenant.
-func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
-	p, _ := PrincipalFrom(r.Context())
-	if p.TenantID != "" || len(p.ScopeTags) > 0 {
-		s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "metrics cover every tenant: use a token scoped to no tenant and no scope tags (role reader suffices)")
-		return
-	}
-	s.metrics.Handler().ServeHTTP(w, r)
 }

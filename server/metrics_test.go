@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -71,11 +72,11 @@ func scrape(t *testing.T, c *http.Client, url, token string) (int, string) {
 func TestMetrics(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	reg := ts.app.Metrics.Registry()
-	var reader, scoped CreatedTokenView
-	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "prometheus", Role: "reader"}, &reader); st != http.StatusCreated {
+	var reader, scoped adminapi.CreatedTokenView
+	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "prometheus", Role: "reader"}, &reader); st != http.StatusCreated {
 		t.Fatalf("create reader token: %d", st)
 	}
-	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "tenant reader", Role: "reader", TenantID: testTenant}, &scoped); st != http.StatusCreated {
+	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "tenant reader", Role: "reader", TenantID: testTenant}, &scoped); st != http.StatusCreated {
 		t.Fatalf("create scoped token: %d", st)
 	}
 	for _, tc := range []struct {
@@ -88,8 +89,8 @@ func TestMetrics(t *testing.T) {
 	}
 
 	dev := ts.enroll("B5B954E81FBCB94EB79BD08BE625F4EE")
-	ts.queue(dev.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
-	ts.queue(dev.id, CommandRequest{Verb: "Get", LocURI: "./DevDetail/OEM"})
+	ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/OEM"})
 	// The scrapes above computed the queue gauges; within queueStatsTTL they are reused, not
 	// read from the store again.
 	if got := metricValue(t, reg, "hellomdm_command_queue_depth", nil); got != 0 {

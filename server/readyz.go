@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -53,7 +54,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if reason := s.ready.notReady.Load(); reason != nil {
 		body.Status, body.Reason = "notReady", *reason
 		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, body)
+		adminapi.WriteJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
@@ -78,11 +79,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		body.Status = "notReady"
 		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, body)
+		adminapi.WriteJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
 	if s.ready.failing.Swap(false) {
 		s.log.Info("ready again: store probe answers")
 	}
-	writeJSON(w, http.StatusOK, body)
+	adminapi.WriteJSON(w, http.StatusOK, body)
 }

@@ -2,9 +2,7 @@ package server
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -14,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/internal/version"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -36,8 +35,8 @@ type Config struct {
 	Policy    omadm.PolicyHook
 	// TOTP enrolls authenticator apps for the admin API (the identity provider) and PinReset
 	// is the PIN reset service's onboarding side; when nil their routes answer 503.
-	TOTP     TOTPEnroller
-	PinReset PinResetOnboarding
+	TOTP     adminapi.TOTPEnroller
+	PinReset adminapi.PinResetOnboarding
 	// Mounts are extra handlers on path prefixes: enrollment at "/EnrollmentServer/", the
 	// identity provider at "/idp/", the PIN reset service at "/pinreset/", the policy admin API.
 	Mounts []Mount
@@ -63,6 +62,7 @@ type Server struct {
 	cfg     Config
 	engine  *omadm.Engine
 	log     *slog.Logger
+	admin   *adminapi.API
 	router  *mux.Router
 	ready   readiness
 	metrics *Metrics
@@ -102,6 +102,12 @@ func New(cfg Config) (*Server, error) {
 		o.SetObserver(cfg.Metrics)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, engine: omadm.NewEngine(ec, cfg.Store, cfg.Policy), metrics: cfg.Metrics}
+	admin, err := adminapi.New(adminapi.Config{Store: cfg.Store, MaxAttempts: s.engine.Config().MaxAttempts, SourceAddr: s.sourceAddr,
+		TOTP: cfg.TOTP, PinReset: cfg.PinReset, Metrics: cfg.Metrics.Handler(), Logger: cfg.Logger, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	s.admin = admin
 	s.router = s.routes()
 	return s, nil
 }
@@ -124,23 +130,12 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.HandleFunc(ManagementPath, s.mdm).Methods(http.MethodPost)
 	r.HandleFunc(ManagementPath, methodNotAllowed)
-	r.HandleFunc(OpenAPIPath, s.openAPIHandler()).Methods(http.MethodGet)
-	r.Handle(MetricsPath, s.adminAuth(http.HandlerFunc(s.metricsHandler))).Methods(http.MethodGet)
-	api := r.PathPrefix("/api/v1").Subrouter()
-	api.Use(s.adminAuth)
-	api.Use(s.idempotency)
-	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)
-	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.listCommands).Methods(http.MethodGet)
-	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}", s.getCommand).Methods(http.MethodGet)
-	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}/resend", s.resendCommand).Methods(http.MethodPost)
-	s.identityRoutes(api)
-	s.auditRoutes(api)
-	s.policyRoutes(api)
+	s.admin.Routes(r)
 	for _, m := range s.cfg.Mounts {
 		r.PathPrefix(m.Prefix).Handler(m.Handler)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "notFound", "no such route: "+r.URL.Path)
+		adminapi.WriteError(w, http.StatusNotFound, "notFound", "no such route: "+r.URL.Path)
 	})
 	return r
 }
@@ -152,36 +147,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.Se
 // state (see readyz for readiness).
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	v := version.Get()
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": s.cfg.Store.Backend(), "version": v.Version, "commit": v.Commit})
+	adminapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": s.cfg.Store.Backend(), "version": v.Version, "commit": v.Commit})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed here")
-}
-
-// apiError is the JSON error body of every admin API failure.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	var e apiError
-	e.Error.Code = code
-	e.Error.Message = message
-	writeJSON(w, status, e)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, `{"error":{"code":"internal","message":"encoding response"}}`, http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", fmt.Sprint(len(b)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	adminapi.WriteError(w, http.StatusMethodNotAllowed, "methodNotAllowed", r.Method+" is not allowed here")
 }

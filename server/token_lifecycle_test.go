@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -16,19 +17,19 @@ import (
 // admin cannot revoke (or see) a token beyond its tenant.
 func TestTokenRevoke(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
-	var reader, tenantAdmin CreatedTokenView
-	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "ci", Role: "reader", TenantID: testTenant}, &reader); st != http.StatusCreated {
+	var reader, tenantAdmin adminapi.CreatedTokenView
+	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "ci", Role: "reader", TenantID: testTenant}, &reader); st != http.StatusCreated {
 		t.Fatalf("create: %d", st)
 	}
-	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "tenant admin", Role: "admin", TenantID: testTenant}, &tenantAdmin); st != http.StatusCreated {
+	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "tenant admin", Role: "admin", TenantID: testTenant}, &tenantAdmin); st != http.StatusCreated {
 		t.Fatalf("create: %d", st)
 	}
 	devices := "/tenants/" + testTenant + "/devices"
 	if st := ts.apiAs(reader.Token, http.MethodGet, devices, nil, nil); st != http.StatusOK {
 		t.Fatalf("the new token is refused: %d", st)
 	}
-	var global TokenView
-	var list struct{ Value []TokenView }
+	var global adminapi.TokenView
+	var list struct{ Value []adminapi.TokenView }
 	ts.api(http.MethodGet, "/tokens", nil, &list)
 	for _, v := range list.Value {
 		if v.TenantID == "" {
@@ -60,18 +61,18 @@ func TestTokenRevoke(t *testing.T) {
 // refused at creation.
 func TestTokenExpiry(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
-	var tok CreatedTokenView
+	var tok adminapi.CreatedTokenView
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "1h", Role: "reader", ExpiresAt: exp}, &tok); st != http.StatusCreated || !tok.ExpiresAt.Equal(exp) {
+	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "1h", Role: "reader", ExpiresAt: exp}, &tok); st != http.StatusCreated || !tok.ExpiresAt.Equal(exp) {
 		t.Fatalf("create with expiresAt: %d %+v", st, tok.TokenView)
 	}
 	if st := ts.apiAs(tok.Token, http.MethodGet, "/tokens", nil, nil); st == http.StatusUnauthorized {
 		t.Errorf("an unexpired token is refused")
 	}
-	if st := ts.api(http.MethodPost, "/tokens", TokenRequest{Name: "past", Role: "reader", ExpiresAt: time.Now().Add(-time.Minute)}, nil); st != http.StatusUnprocessableEntity {
+	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "past", Role: "reader", ExpiresAt: time.Now().Add(-time.Minute)}, nil); st != http.StatusUnprocessableEntity {
 		t.Errorf("create with a past expiresAt: %d, want 422", st)
 	}
-	err := ts.app.Store.CreateToken(context.Background(), store.AdminToken{ID: "expired-token", Hash: HashToken("hmdm_expired"), Name: "old",
+	err := ts.app.Store.CreateToken(context.Background(), store.AdminToken{ID: "expired-token", Hash: adminapi.HashToken("hmdm_expired"), Name: "old",
 		Role: store.RoleAdmin, CreatedAt: time.Now().Add(-2 * time.Hour), ExpiresAt: time.Now().Add(-time.Minute)})
 	if err != nil {
 		t.Fatal(err)

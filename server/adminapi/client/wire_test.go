@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/server/adminapi"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
 
@@ -42,36 +42,36 @@ func jsonFields(t reflect.Type) []string {
 // the same properties, omitempty/omitzero options and kinds of value.
 func TestWireTypesMatchServer(t *testing.T) {
 	pairs := []struct{ client, server any }{
-		{adminclient.TenantRequest{}, server.TenantRequest{}},
-		{adminclient.TenantPatch{}, server.TenantPatch{}},
-		{adminclient.Tenant{}, server.TenantView{}},
-		{adminclient.UserRequest{}, server.UserRequest{}},
-		{adminclient.User{}, server.UserView{}},
-		{adminclient.UserPatch{}, server.UserPatch{}},
-		{adminclient.TOTP{}, server.TOTPView{}},
-		{adminclient.Device{}, server.DeviceView{}},
-		{adminclient.TokenRequest{}, server.TokenRequest{}},
-		{adminclient.Token{}, server.TokenView{}},
-		{adminclient.CreatedToken{}, server.CreatedTokenView{}},
-		{adminclient.CommandRequest{}, server.CommandRequest{}},
-		{adminclient.Command{}, server.CommandView{}},
-		{adminclient.CommandResult{}, server.ResultView{}},
-		{adminclient.ConsentRequest{}, server.ConsentRequest{}},
-		{adminclient.ServicePrincipal{}, server.ServicePrincipalView{}},
-		{adminclient.GroupRequest{}, server.GroupRequest{}},
-		{adminclient.Group{}, server.GroupView{}},
-		{adminclient.Member{}, server.MemberView{}},
-		{adminclient.AssignmentTarget{}, server.AssignmentTarget{}},
-		{adminclient.Assignment{}, server.AssignmentView{}},
-		{adminclient.SettingState{}, server.SettingStateView{}},
-		{adminclient.ProfileStatus{}, server.ProfileStatusView{}},
-		{adminclient.DeviceSettingStatus{}, server.DeviceSettingView{}},
-		{adminclient.DeviceProfiles{}, server.DeviceProfilesView{}},
-		{adminclient.GroupPolicyReport{}, server.GroupPolicyReportView{}},
-		{adminclient.GroupPolicyImport{}, server.GroupPolicyImportView{}},
-		{adminclient.AuditVerification{}, server.VerifyView{}},
-		{adminclient.AuditAnchor{}, server.AnchorView{}},
-		{adminclient.AuditBreak{}, server.BrokenView{}},
+		{adminclient.TenantRequest{}, adminapi.TenantRequest{}},
+		{adminclient.TenantPatch{}, adminapi.TenantPatch{}},
+		{adminclient.Tenant{}, adminapi.TenantView{}},
+		{adminclient.UserRequest{}, adminapi.UserRequest{}},
+		{adminclient.User{}, adminapi.UserView{}},
+		{adminclient.UserPatch{}, adminapi.UserPatch{}},
+		{adminclient.TOTP{}, adminapi.TOTPView{}},
+		{adminclient.Device{}, adminapi.DeviceView{}},
+		{adminclient.TokenRequest{}, adminapi.TokenRequest{}},
+		{adminclient.Token{}, adminapi.TokenView{}},
+		{adminclient.CreatedToken{}, adminapi.CreatedTokenView{}},
+		{adminclient.CommandRequest{}, adminapi.CommandRequest{}},
+		{adminclient.Command{}, adminapi.CommandView{}},
+		{adminclient.CommandResult{}, adminapi.ResultView{}},
+		{adminclient.ConsentRequest{}, adminapi.ConsentRequest{}},
+		{adminclient.ServicePrincipal{}, adminapi.ServicePrincipalView{}},
+		{adminclient.GroupRequest{}, adminapi.GroupRequest{}},
+		{adminclient.Group{}, adminapi.GroupView{}},
+		{adminclient.Member{}, adminapi.MemberView{}},
+		{adminclient.AssignmentTarget{}, adminapi.AssignmentTarget{}},
+		{adminclient.Assignment{}, adminapi.AssignmentView{}},
+		{adminclient.SettingState{}, adminapi.SettingStateView{}},
+		{adminclient.ProfileStatus{}, adminapi.ProfileStatusView{}},
+		{adminclient.DeviceSettingStatus{}, adminapi.DeviceSettingView{}},
+		{adminclient.DeviceProfiles{}, adminapi.DeviceProfilesView{}},
+		{adminclient.GroupPolicyReport{}, adminapi.GroupPolicyReportView{}},
+		{adminclient.GroupPolicyImport{}, adminapi.GroupPolicyImportView{}},
+		{adminclient.AuditVerification{}, adminapi.VerifyView{}},
+		{adminclient.AuditAnchor{}, adminapi.AnchorView{}},
+		{adminclient.AuditBreak{}, adminapi.BrokenView{}},
 	}
 	for _, p := range pairs {
 		ct, st := reflect.TypeOf(p.client), reflect.TypeOf(p.server)

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"encoding/json"
@@ -43,7 +43,7 @@ import (
 // maxAdminBody bounds the JSON body of the identity routes.
 const maxAdminBody = 64 << 10
 
-func (s *Server) identityRoutes(api *mux.Router) {
+func (s *API) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants", s.createTenant).Methods(http.MethodPost)
 	api.HandleFunc("/tenants", s.listTenants).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}", s.getTenant).Methods(http.MethodGet)
@@ -202,7 +202,7 @@ func normalizeReturnURIs(in []string) ([]string, error) {
 	return out, nil
 }
 
-func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
+func (s *API) createTenant(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, true, "create tenants")
 	if !ok {
 		return
@@ -233,7 +233,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 // tenantWriteFailed maps a failed tenant write: 409 for a taken ID or domain.
-func (s *Server) tenantWriteFailed(w http.ResponseWriter, r *http.Request, id string, err error) {
+func (s *API) tenantWriteFailed(w http.ResponseWriter, r *http.Request, id string, err error) {
 	switch {
 	case errors.Is(err, store.ErrExists):
 		msg := "one of the verified domains belongs to another tenant"
@@ -249,7 +249,7 @@ func (s *Server) tenantWriteFailed(w http.ResponseWriter, r *http.Request, id st
 	}
 }
 
-func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
+func (s *API) listTenants(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	ts, err := s.cfg.Store.ListTenants(r.Context())
 	if err != nil {
@@ -265,7 +265,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
-func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
+func (s *API) getTenant(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantOf(w, r)
 	if !ok {
 		return
@@ -273,7 +273,7 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tenantView(t))
 }
 
-func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
+func (s *API) patchTenant(w http.ResponseWriter, r *http.Request) {
 	var patch TenantPatch
 	p, before, ok := s.adminTenantBody(w, r, "change tenants", &patch)
 	if !ok {
@@ -308,14 +308,14 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request) {
 
 // tenantOf loads the route's tenant, or answers 404 (adminAuth has already kept tenant-bound
 // tokens out of other tenants).
-func (s *Server) tenantOf(w http.ResponseWriter, r *http.Request) (store.Tenant, bool) {
+func (s *API) tenantOf(w http.ResponseWriter, r *http.Request) (store.Tenant, bool) {
 	t, err := s.cfg.Store.Tenant(r.Context(), mux.Vars(r)["tid"])
 	return t, lookedUp(w, "tenant", err, true)
 }
 
 // requireAdmin refuses (403, recorded in the tenant's audit log) a principal whose role is
 // not admin, or, when global is set, one restricted to a tenant.
-func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request, global bool, what string) (Principal, bool) {
+func (s *API) requireAdmin(w http.ResponseWriter, r *http.Request, global bool, what string) (Principal, bool) {
 	p, _ := PrincipalFrom(r.Context())
 	switch {
 	case p.Role != store.RoleAdmin:
@@ -331,7 +331,7 @@ func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request, global boo
 // adminTenantBody starts an admin write to the route's tenant: the principal must be an
 // admin (requireAdmin), the tenant must exist (tenantOf) and the body decode into v
 // (decodeAdminBody). On failure it has answered and ok is false.
-func (s *Server) adminTenantBody(w http.ResponseWriter, r *http.Request, what string, v any) (p Principal, t store.Tenant, ok bool) {
+func (s *API) adminTenantBody(w http.ResponseWriter, r *http.Request, what string, v any) (p Principal, t store.Tenant, ok bool) {
 	if p, ok = s.requireAdmin(w, r, false, what); !ok {
 		return p, t, false
 	}
@@ -535,7 +535,7 @@ type TenantDeletionConflict struct {
 //     audit export') when it is needed outside the store; it stays in the store (and its
 //     backups), and a tenant created again with the same ID continues that chain. The
 //     retired device records are kept too.
-func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
+func (s *API) deleteTenant(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, true, "delete tenants")
 	if !ok {
 		return
@@ -607,7 +607,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) tenantDeleteConflict(w http.ResponseWriter, enrolled int) {
+func (s *API) tenantDeleteConflict(w http.ResponseWriter, enrolled int) {
 	c := TenantDeletionConflict{EnrolledDevices: enrolled}
 	c.Error.Code = "conflict"
 	c.Error.Message = fmt.Sprintf("the tenant has %d enrolled devices: retire them, or delete with force=true to retire them all", enrolled)

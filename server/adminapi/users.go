@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"context"
@@ -22,15 +22,6 @@ import (
 // (idp.Service implements it).
 type TOTPEnroller interface {
 	EnrollTOTP(ctx context.Context, to idp.TOTPStore, tenantID, userID, account string) (secretBase32, uri string, err error)
-}
-
-// totpEnroller returns the identity provider as a TOTPEnroller, or nil when none was built
-// (a nil *idp.Service must not become a non-nil interface).
-func (a *App) totpEnroller() TOTPEnroller {
-	if a.IDP == nil {
-		return nil
-	}
-	return a.IDP
 }
 
 // Password length bounds for users created through the API. Eight characters is the minimum
@@ -113,7 +104,7 @@ func (req UserRequest) toUser(t store.Tenant, now time.Time) (store.User, string
 	return u, pw, nil
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+func (s *API) createUser(w http.ResponseWriter, r *http.Request) {
 	var req UserRequest
 	p, t, ok := s.adminTenantBody(w, r, "manage users", &req)
 	if !ok {
@@ -161,7 +152,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, view)
 }
 
-func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
+func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantOf(w, r)
 	if !ok {
 		return
@@ -182,7 +173,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
-func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+func (s *API) getUser(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.userInTenant(w, r)
 	if !ok {
 		return
@@ -191,14 +182,14 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // userInTenant loads a user the principal may see, or answers 404.
-func (s *Server) userInTenant(w http.ResponseWriter, r *http.Request) (store.User, bool) {
+func (s *API) userInTenant(w http.ResponseWriter, r *http.Request) (store.User, bool) {
 	vars := mux.Vars(r)
 	u, err := s.cfg.Store.User(r.Context(), vars["tid"], vars["uid"])
 	p, _ := PrincipalFrom(r.Context())
 	return u, lookedUp(w, "user", err, strings.EqualFold(u.TenantID, vars["tid"]) && p.SeesTags(u.ScopeTags))
 }
 
-func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
+func (s *API) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, false, "manage users")
 	if !ok {
 		return
@@ -237,7 +228,7 @@ func (s *Server) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 // user cannot sign in to the identity provider, enroll a device or reset a PIN: both treat
 // the user as unknown. Devices already enrolled keep checking in (retire them to stop that),
 // and tokens the identity provider already issued stay valid until they expire (minutes).
-func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
+func (s *API) patchUser(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, false, "manage users")
 	if !ok {
 		return
@@ -287,7 +278,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 // enrollment, no PIN reset. Devices the user enrolled are kept and keep checking in: retire
 // them separately (POST .../devices/{did}/retire). Identity-provider tokens already issued
 // live out their few minutes, as after a disable.
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+func (s *API) deleteUser(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, false, "manage users")
 	if !ok {
 		return

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -150,7 +151,7 @@ func canResetFilter(r *http.Request) (value string, filter bool, err error) {
 	return "", false, validationError("canReset " + quote(vals[0]) + " is not DestructiveOnly, DestructiveAndNonDestructive or empty")
 }
 
-func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
+func (s *API) listDevices(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantOf(w, r)
 	if !ok {
 		return
@@ -181,7 +182,7 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
-func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
+func (s *API) getDevice(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.deviceInTenant(w, r)
 	if !ok {
 		return
@@ -191,7 +192,7 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) {
 
 // tenantOfDevice loads d's tenant for its view; nil (the view shows what the device
 // reported) when it cannot be read.
-func (s *Server) tenantOfDevice(ctx context.Context, d store.Device) *store.Tenant {
+func (s *API) tenantOfDevice(ctx context.Context, d store.Device) *store.Tenant {
 	t, err := s.cfg.Store.Tenant(ctx, strings.ToLower(d.TenantID))
 	if err != nil {
 		s.log.Warn("loading the tenant of a device for its view", "device", d.ID, "err", err)
@@ -205,7 +206,7 @@ var errAlreadyRetired = errors.New("device is already retired")
 
 // retireDevice marks a device retired. From then on the session engine refuses its check-ins
 // and the PIN reset service refuses it; it can come back only by enrolling again.
-func (s *Server) retireDevice(w http.ResponseWriter, r *http.Request) {
+func (s *API) retireDevice(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, false, "retire devices")
 	if !ok {
 		return
@@ -230,7 +231,7 @@ func (s *Server) retireDevice(w http.ResponseWriter, r *http.Request) {
 
 // retire marks a device retired in one transaction with its admin.write and retired audit
 // events; errAlreadyRetired when it already was.
-func (s *Server) retire(ctx context.Context, p Principal, id string) (store.Device, error) {
+func (s *API) retire(ctx context.Context, p Principal, id string) (store.Device, error) {
 	var after store.Device
 	err := s.cfg.Store.Checkin(ctx, id, func(tx store.DeviceTx) error {
 		cur, err := tx.Device()
@@ -250,7 +251,7 @@ func (s *Server) retire(ctx context.Context, p Principal, id string) (store.Devi
 		view := deviceView(cur, nil)
 		return tx.Audit(
 			s.adminEvent(p, cur.TenantID, "retire", audit.Subject{Type: audit.SubjectDevice, ID: cur.ID}, cur.ID, before, view),
-			&audit.Event{ID: newEventID(), Time: now, TenantID: cur.TenantID, Kind: audit.KindRetired,
+			&audit.Event{ID: eventid.New(), Time: now, TenantID: cur.TenantID, Kind: audit.KindRetired,
 				Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
 				Subject: audit.Subject{Type: audit.SubjectDevice, ID: cur.ID}, DeviceID: cur.ID, Action: "retire",
 				Details: mustJSON(map[string]any{"previousState": before.EnrollmentState, "certSerial": cur.CertSerial})},

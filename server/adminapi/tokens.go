@@ -1,7 +1,10 @@
-package server
+package adminapi
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -77,7 +80,7 @@ func (req TokenRequest) toToken(now time.Time) (store.AdminToken, error) {
 	return t, nil
 }
 
-func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+func (s *API) createToken(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, true, "create tokens")
 	if !ok {
 		return
@@ -159,7 +162,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 
 // listTokens shows an admin the tokens it may know of: a global admin all of them, a
 // tenant admin those of its tenant.
-func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+func (s *API) listTokens(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, false, "list tokens")
 	if !ok {
 		return
@@ -186,7 +189,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 
 // tokenAuditLogs returns the tenants whose audit logs record a change to tok: its tenant, or
 // every tenant for a token scoped to none.
-func (s *Server) tokenAuditLogs(r *http.Request, tok store.AdminToken) ([]string, error) {
+func (s *API) tokenAuditLogs(r *http.Request, tok store.AdminToken) ([]string, error) {
 	if tok.TenantID != "" {
 		return []string{tok.TenantID}, nil
 	}
@@ -206,7 +209,7 @@ func (s *Server) tokenAuditLogs(r *http.Request, tok store.AdminToken) ([]string
 // answer 404 as if absent. The revocation is audited where the token's creation was. Revoking
 // the last global admin token is allowed: the next start of the server then creates and
 // prints a new bootstrap token (or registers HELLOMDM_ADMIN_TOKEN).
-func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
+func (s *API) deleteToken(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, false, "revoke tokens")
 	if !ok {
 		return
@@ -248,4 +251,13 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// NewTokenSecret returns a new random admin token secret.
+func NewTokenSecret() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating token: %w", err)
+	}
+	return "hmdm_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"encoding/json"
@@ -348,7 +348,7 @@ func openAPIJSON() []byte {
 }
 
 // openAPIHandler serves the document (public, like Graph's $metadata: it holds no data).
-func (s *Server) openAPIHandler() http.HandlerFunc {
+func (s *API) openAPIHandler() http.HandlerFunc {
 	doc := openAPIJSON()
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

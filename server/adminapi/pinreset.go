@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"context"
@@ -17,14 +17,6 @@ import (
 type PinResetOnboarding interface {
 	Consent(ctx context.Context, to pinreset.ConsentStore, tenantID string, app pinreset.App, granted bool) error
 	ServicePrincipals(ctx context.Context, tenantID string) ([]pinreset.ServicePrincipal, error)
-}
-
-// pinResetOnboarding returns the PIN reset service, or nil when none was built.
-func (a *App) pinResetOnboarding() PinResetOnboarding {
-	if a.PinReset == nil {
-		return nil
-	}
-	return a.PinReset
 }
 
 // subjectServicePrincipal is the audit subject type of an enterprise application's consent.
@@ -76,7 +68,7 @@ func servicePrincipalViews(sps []pinreset.ServicePrincipal) []ServicePrincipalVi
 // pinResetConsent records admin consent to (or its withdrawal from) one of the two
 // enterprise applications, the onboarding step of Windows Hello for Business PIN reset
 // (Learn: "PIN reset", Onboarding).
-func (s *Server) pinResetConsent(w http.ResponseWriter, r *http.Request) {
+func (s *API) pinResetConsent(w http.ResponseWriter, r *http.Request) {
 	var req ConsentRequest
 	p, t, ok := s.adminTenantBody(w, r, "consent to enterprise applications", &req)
 	if !ok {
@@ -145,7 +137,7 @@ func consentViews(t store.Tenant) []ServicePrincipalView {
 	})
 }
 
-func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request) {
+func (s *API) servicePrincipals(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantOf(w, r)
 	if !ok {
 		return
@@ -162,7 +154,7 @@ func (s *Server) servicePrincipals(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"value": servicePrincipalViews(sps)})
 }
 
-func (s *Server) pinResetFailed(w http.ResponseWriter, tenantID string, err error) {
+func (s *API) pinResetFailed(w http.ResponseWriter, tenantID string, err error) {
 	if errors.Is(err, pinreset.ErrUnknownTenant) {
 		writeError(w, http.StatusNotFound, "notFound", "no such tenant")
 		return

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -81,7 +82,7 @@ func canonicalTag(t string) string {
 
 // adminAuth authenticates /api/v1 requests by bearer token and, on routes with {tid}, keeps
 // each token inside its tenant (another tenant's objects answer 404, as if absent).
-func (s *Server) adminAuth(next http.Handler) http.Handler {
+func (s *API) adminAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
 		secret, ok := strings.CutPrefix(h, "Bearer ")
@@ -102,7 +103,7 @@ func (s *Server) adminAuth(next http.Handler) http.Handler {
 			s.refuseAdmin(w, r, nil, http.StatusUnauthorized, "unauthorized", "the token expired at "+tok.ExpiresAt.UTC().Format(time.RFC3339))
 			return
 		}
-		p := Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role, TenantID: tok.TenantID, ScopeTags: tok.ScopeTags, Addr: s.sourceAddr(r)}
+		p := Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role, TenantID: tok.TenantID, ScopeTags: tok.ScopeTags, Addr: s.cfg.SourceAddr(r)}
 		if tid := mux.Vars(r)["tid"]; tid != "" && !p.SeesTenant(tid) {
 			s.refuseAdmin(w, r, &p, http.StatusNotFound, "notFound", "no such tenant")
 			return
@@ -120,16 +121,16 @@ func readerMayPost(r *http.Request) bool { return false }
 
 // refuseAdmin answers an authentication or authorization refusal and records it in the
 // tenant's audit log when the route names a tenant.
-func (s *Server) refuseAdmin(w http.ResponseWriter, r *http.Request, p *Principal, status int, code, msg string) {
-	s.log.Warn("admin request refused", "status", status, "reason", msg, "path", r.URL.Path, "addr", s.sourceAddr(r))
+func (s *API) refuseAdmin(w http.ResponseWriter, r *http.Request, p *Principal, status int, code, msg string) {
+	s.log.Warn("admin request refused", "status", status, "reason", msg, "path", r.URL.Path, "addr", s.cfg.SourceAddr(r))
 	if tid := mux.Vars(r)["tid"]; tid != "" {
 		if _, err := s.cfg.Store.Tenant(r.Context(), tid); err == nil {
-			actor := audit.Actor{Type: audit.ActorAdmin, SourceAddr: s.sourceAddr(r)}
+			actor := audit.Actor{Type: audit.ActorAdmin, SourceAddr: s.cfg.SourceAddr(r)}
 			if p != nil {
 				actor.ID, actor.TokenID, actor.Role = p.Name, p.TokenID, p.Role
 			}
 			details, _ := json.Marshal(map[string]any{"status": status, "reason": msg, "method": r.Method, "path": r.URL.Path})
-			ev := &audit.Event{ID: newEventID(), Time: s.cfg.Now().UTC(), TenantID: tid, Kind: audit.KindAuthRefused, Actor: actor,
+			ev := &audit.Event{ID: eventid.New(), Time: s.cfg.Now().UTC(), TenantID: tid, Kind: audit.KindAuthRefused, Actor: actor,
 				Subject: audit.Subject{Type: audit.SubjectTenant, ID: tid}, Action: r.Method, Details: details}
 			if err := s.cfg.Store.AppendAudit(r.Context(), ev); err != nil {
 				s.log.Error("recording refusal", "err", err)

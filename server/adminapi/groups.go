@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"errors"
@@ -41,11 +41,11 @@ const (
 
 // policyAPI serves the policy routes; parser validates profiles against the CSP catalog.
 type policyAPI struct {
-	s      *Server
+	s      *API
 	parser *policy.Parser
 }
 
-func (s *Server) policyRoutes(api *mux.Router) {
+func (s *API) policyRoutes(api *mux.Router) {
 	h := &policyAPI{s: s, parser: policy.NewParser(csp.Default())}
 	api.HandleFunc("/tenants/{tid}/groups", h.createGroup).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/groups", h.listGroups).Methods(http.MethodGet)

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"errors"
@@ -9,14 +9,15 @@ import (
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// BackupFile is the file name a backup download suggests (the bbolt file in --data).
-const BackupFile = DatabaseFile
+// BackupFile is the file name a backup download suggests: the bbolt file in --data
+// (server.DatabaseFile).
+const BackupFile = "hellomdm.db"
 
 // backup streams a consistent copy of the store (GET /api/v1/backup) to a global admin:
 // bbolt copies itself from one read transaction while check-ins and writes go on. The
 // download carries Content-Length, so a copy cut short is visibly incomplete. PostgreSQL is
 // backed up with pg_dump (501).
-func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
+func (s *API) backup(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.requireAdmin(w, r, true, "back up the store")
 	if !ok {
 		return
@@ -53,7 +54,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) {
 
 // noBackup answers 501 for a store whose backend has no online backup (store.Backuper's
 // errors.ErrUnsupported): PostgreSQL is backed up with its own tools.
-func (s *Server) noBackup(w http.ResponseWriter) {
+func (s *API) noBackup(w http.ResponseWriter) {
 	writeError(w, http.StatusNotImplemented, "notImplemented",
 		"the "+s.cfg.Store.Backend()+" store is not backed up through the API: use pg_dump (see README, Operations)")
 }

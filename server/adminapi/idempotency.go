@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func validIdempotencyKey(k string) bool {
 
 // idempotency is the admin API middleware implementing the rules above. It runs after
 // adminAuth, so the principal is known.
-func (s *Server) idempotency(next http.Handler) http.Handler {
+func (s *API) idempotency(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("Idempotency-Key")
 		if r.Method != http.MethodPost || key == "" {
@@ -147,7 +147,7 @@ func answerOf(rw *bufferedResponse) store.IdempotencyAnswer {
 }
 
 // answerHeld answers a request whose key another request holds.
-func (s *Server) answerHeld(w http.ResponseWriter, held store.IdempotencyRecord, hash string, now time.Time) {
+func (s *API) answerHeld(w http.ResponseWriter, held store.IdempotencyRecord, hash string, now time.Time) {
 	switch {
 	case held.RequestHash != hash:
 		writeError(w, http.StatusConflict, "idempotencyKeyReused", "this Idempotency-Key was used for a different request (method, path or body); use a new key")

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -28,7 +29,7 @@ import (
 // nothing establishes a tag for them. Verification covers the whole chain, so it needs a
 // token without scope tags. The compliance report follows the same device rule.
 
-func (s *Server) auditRoutes(api *mux.Router) {
+func (s *API) auditRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/audit", s.exportAudit).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/audit/verify", s.verifyAudit).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/reports/compliance", s.exportCompliance).Methods(http.MethodGet)
@@ -166,7 +167,7 @@ type deviceScope struct {
 	seen     map[string]bool // "device:"+device ID or "profile:"+profile ID
 }
 
-func (s *Server) scopeFor(ctx context.Context, p Principal, tenantID string) *deviceScope {
+func (s *API) scopeFor(ctx context.Context, p Principal, tenantID string) *deviceScope {
 	if len(p.ScopeTags) == 0 {
 		return nil
 	}
@@ -287,7 +288,7 @@ func startDownload(w http.ResponseWriter, f audit.Format, name string) {
 // failStream ends a streamed response that failed: before any byte went out it answers a JSON
 // error; after, it aborts the response so the client sees a broken transfer instead of a
 // complete-looking file.
-func (s *Server) failStream(w http.ResponseWriter, r *http.Request, sw *streamWriter, what string, err error) {
+func (s *API) failStream(w http.ResponseWriter, r *http.Request, sw *streamWriter, what string, err error) {
 	if r.Context().Err() != nil {
 		s.log.Info(what+" stopped: client went away", "path", r.URL.Path, "bytes", sw.bytes)
 		return
@@ -303,8 +304,8 @@ func (s *Server) failStream(w http.ResponseWriter, r *http.Request, sw *streamWr
 
 // recordAudit appends an event about the audit log itself (audit.exported, audit.verified),
 // even when the request's context has ended.
-func (s *Server) recordAudit(ctx context.Context, p Principal, tenantID string, kind audit.Kind, action string, details any) {
-	ev := &audit.Event{ID: newEventID(), Time: s.cfg.Now().UTC(), TenantID: tenantID, Kind: kind,
+func (s *API) recordAudit(ctx context.Context, p Principal, tenantID string, kind audit.Kind, action string, details any) {
+	ev := &audit.Event{ID: eventid.New(), Time: s.cfg.Now().UTC(), TenantID: tenantID, Kind: kind,
 		Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
 		Subject: audit.Subject{Type: audit.SubjectAuditLog, ID: tenantID}, Action: action, Details: mustJSON(details)}
 	if err := s.cfg.Store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
@@ -313,7 +314,7 @@ func (s *Server) recordAudit(ctx context.Context, p Principal, tenantID string, 
 }
 
 // exportAudit streams GET /tenants/{tid}/audit.
-func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) {
+func (s *API) exportAudit(w http.ResponseWriter, r *http.Request) {
 	q, err := parseAuditQuery(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())
@@ -414,7 +415,7 @@ type BrokenView struct {
 }
 
 // verifyAudit answers GET /tenants/{tid}/audit/verify.
-func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
+func (s *API) verifyAudit(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	if len(p.ScopeTags) > 0 {
 		s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "verifying covers the whole log: it needs a token without scope tags")
@@ -447,7 +448,7 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
 // exportCompliance streams GET /tenants/{tid}/reports/compliance: one row per profile ×
 // device × setting (a setting set by no profile any more has an empty profile), with its
 // current state and when it last changed.
-func (s *Server) exportCompliance(w http.ResponseWriter, r *http.Request) {
+func (s *API) exportCompliance(w http.ResponseWriter, r *http.Request) {
 	format, err := formatOnly(r.URL.Query())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -125,14 +126,14 @@ func canonicalVerb(v string) string {
 }
 
 // deviceInTenant loads a device the principal may see, or answers 404.
-func (s *Server) deviceInTenant(w http.ResponseWriter, r *http.Request) (store.Device, bool) {
+func (s *API) deviceInTenant(w http.ResponseWriter, r *http.Request) (store.Device, bool) {
 	vars := mux.Vars(r)
 	d, err := s.cfg.Store.Device(r.Context(), vars["did"])
 	p, _ := PrincipalFrom(r.Context())
 	return d, lookedUp(w, "device", err, strings.EqualFold(d.TenantID, vars["tid"]) && p.SeesTags(d.ScopeTags))
 }
 
-func (s *Server) enqueueCommand(w http.ResponseWriter, r *http.Request) {
+func (s *API) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.deviceInTenant(w, r)
 	if !ok {
 		return
@@ -152,7 +153,7 @@ func (s *Server) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	now := s.cfg.Now().UTC()
 	cmd := store.Command{ID: uuid.NewString(), TenantID: d.TenantID, DeviceID: d.ID, Payload: payload, Source: "admin:" + p.TokenID,
-		State: store.CommandQueued, MaxAttempts: s.engine.Config().MaxAttempts, CreatedAt: now, UpdatedAt: now}
+		State: store.CommandQueued, MaxAttempts: s.cfg.MaxAttempts, CreatedAt: now, UpdatedAt: now}
 	after := commandView(cmd)
 	err = s.cfg.Store.Checkin(r.Context(), d.ID, func(tx store.DeviceTx) error {
 		if err := tx.Enqueue(cmd); err != nil {
@@ -160,7 +161,7 @@ func (s *Server) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 		}
 		return tx.Audit(
 			s.adminEvent(p, d.TenantID, "create", audit.Subject{Type: audit.SubjectCommand, ID: cmd.ID}, d.ID, nil, after),
-			&audit.Event{ID: newEventID(), Time: now, TenantID: d.TenantID, Kind: audit.KindCommandQueued,
+			&audit.Event{ID: eventid.New(), Time: now, TenantID: d.TenantID, Kind: audit.KindCommandQueued,
 				Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
 				Subject: audit.Subject{Type: audit.SubjectCommand, ID: cmd.ID}, DeviceID: d.ID, Action: "queue", Details: mustJSON(after)},
 		)
@@ -177,7 +178,7 @@ func (s *Server) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, commandView(cmd))
 }
 
-func (s *Server) listCommands(w http.ResponseWriter, r *http.Request) {
+func (s *API) listCommands(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.deviceInTenant(w, r)
 	if !ok {
 		return
@@ -195,7 +196,7 @@ func (s *Server) listCommands(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
-func (s *Server) getCommand(w http.ResponseWriter, r *http.Request) {
+func (s *API) getCommand(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.deviceInTenant(w, r)
 	if !ok {
 		return
@@ -227,7 +228,7 @@ func commandViewAt(c store.Command, now time.Time) CommandView {
 // a new command (answered 201 with it) and records its ID in the original's resentAs, in one
 // transaction with the audit events; a command that is not unknown, or was resent already,
 // is a 409 and changes nothing.
-func (s *Server) resendCommand(w http.ResponseWriter, r *http.Request) {
+func (s *API) resendCommand(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.deviceInTenant(w, r)
 	if !ok {
 		return
@@ -256,7 +257,7 @@ func (s *Server) resendCommand(w http.ResponseWriter, r *http.Request) {
 		}
 		before := commandViewAt(orig, now)
 		copyCmd = store.Command{ID: uuid.NewString(), TenantID: orig.TenantID, DeviceID: orig.DeviceID, Payload: orig.Payload,
-			Source: "admin:" + p.TokenID, State: store.CommandQueued, MaxAttempts: s.engine.Config().MaxAttempts, CreatedAt: now, UpdatedAt: now}
+			Source: "admin:" + p.TokenID, State: store.CommandQueued, MaxAttempts: s.cfg.MaxAttempts, CreatedAt: now, UpdatedAt: now}
 		orig.State = store.CommandUnknown
 		orig.ClaimSession, orig.ClaimUntil = "", time.Time{}
 		orig.ResentAs = copyCmd.ID
@@ -270,7 +271,7 @@ func (s *Server) resendCommand(w http.ResponseWriter, r *http.Request) {
 		after := commandView(copyCmd)
 		return tx.Audit(
 			s.adminEvent(p, d.TenantID, "resend", audit.Subject{Type: audit.SubjectCommand, ID: orig.ID}, d.ID, before, commandView(orig)),
-			&audit.Event{ID: newEventID(), Time: now, TenantID: d.TenantID, Kind: audit.KindCommandQueued,
+			&audit.Event{ID: eventid.New(), Time: now, TenantID: d.TenantID, Kind: audit.KindCommandQueued,
 				Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
 				Subject: audit.Subject{Type: audit.SubjectCommand, ID: copyCmd.ID}, DeviceID: d.ID, Action: "resend",
 				Details: mustJSON(map[string]any{"resendOf": orig.ID, "command": after})},
@@ -390,9 +391,9 @@ func mustJSON(v any) json.RawMessage {
 
 // adminEvent builds the audit event of an admin write: actor, token, role, action, object,
 // before/after and source address.
-func (s *Server) adminEvent(p Principal, tenantID, action string, subject audit.Subject, deviceID string, before, after any) *audit.Event {
+func (s *API) adminEvent(p Principal, tenantID, action string, subject audit.Subject, deviceID string, before, after any) *audit.Event {
 	return &audit.Event{
-		ID: newEventID(), Time: s.cfg.Now().UTC(), TenantID: tenantID, Kind: audit.KindAdminWrite,
+		ID: eventid.New(), Time: s.cfg.Now().UTC(), TenantID: tenantID, Kind: audit.KindAdminWrite,
 		Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
 		Subject: subject, DeviceID: deviceID, Action: action,
 		Details: mustJSON(map[string]any{"before": before, "after": after}),

@@ -1,4 +1,4 @@
-package server
+package adminapi
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/csp"
+	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/policy/gpo"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -127,7 +128,7 @@ func (h *policyAPI) recordGPOAnalysis(r *http.Request, tenantID string, rep gpo.
 	if dryRun {
 		action = "import.dryRun"
 	}
-	ev := &audit.Event{ID: newEventID(), Time: h.s.cfg.Now().UTC(), TenantID: tenantID, Kind: audit.KindGPOAnalyzed,
+	ev := &audit.Event{ID: eventid.New(), Time: h.s.cfg.Now().UTC(), TenantID: tenantID, Kind: audit.KindGPOAnalyzed,
 		Actor:   audit.Actor{Type: audit.ActorAdmin, ID: p.Name, TokenID: p.TokenID, Role: p.Role, SourceAddr: p.Addr},
 		Subject: audit.Subject{Type: "groupPolicy", ID: rep.Source.GPOID}, Action: action,
 		Details: mustJSON(map[string]any{"source": rep.Source, "summary": rep.Summary})}
