@@ -109,3 +109,78 @@ func TestLayeringViolations(t *testing.T) {
 		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// serverLayeringViolations applies issue 16's rule inside server: the session engine
+// (server/omadm) and the admin API (server/adminapi and its client) import neither each other
+// nor the assembly (server), and none of them imports a store backend (store/bolt,
+// store/postgres, the backends' shared core and key-value layer): they work on the store
+// interfaces, and only the assembly (server) or cmd picks and opens a backend. The result is
+// sorted.
+func serverLayeringViolations(deps map[string][]string) []string {
+	under := func(p, dir string) bool { return p == module+"/"+dir || strings.HasPrefix(p, module+"/"+dir+"/") }
+	backend := func(p string) bool {
+		return under(p, "store/bolt") || under(p, "store/postgres") || under(p, "store/core") || under(p, "store/kv") || under(p, "store/storetest")
+	}
+	var out []string
+	for pkg, ds := range deps {
+		for _, d := range ds {
+			switch {
+			case d == module+"/server":
+			case backend(d):
+			case under(pkg, "server/omadm") && under(d, "server/adminapi"):
+			case under(pkg, "server/adminapi") && under(d, "server/omadm"):
+			default:
+				continue
+			}
+			out = append(out, pkg+" depends on "+d)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The session engine and the admin API point one way: `go list -deps` shows neither
+// importing the other, the assembly or a store backend (issue 16).
+func TestServerLayering(t *testing.T) {
+	listing := goList(t, "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", module+"/server/omadm/...", module+"/server/adminapi/...", module+"/server/internal/...")
+	deps := map[string][]string{}
+	for line := range strings.Lines(listing) {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			deps[f[0]] = f[1:]
+		}
+	}
+	for _, p := range []string{"server/omadm", "server/adminapi", "server/adminapi/client"} {
+		if _, ok := deps[module+"/"+p]; !ok {
+			t.Fatalf("go list did not list %s: %q", p, listing)
+		}
+	}
+	if v := serverLayeringViolations(deps); len(v) > 0 {
+		t.Errorf("layering broken:\n%s", strings.Join(v, "\n"))
+	}
+	// The assembly does import both, and the store interfaces reach them: the listing is real.
+	if !slices.Contains(deps[module+"/server/omadm"], module+"/store") || !slices.Contains(deps[module+"/server/adminapi"], module+"/store") {
+		t.Error("omadm or adminapi no longer depends on store: update this test's rule")
+	}
+}
+
+func TestServerLayeringViolations(t *testing.T) {
+	got := serverLayeringViolations(map[string][]string{
+		module + "/server/omadm":             {module + "/store", module + "/server/adminapi/client", module + "/syncml"},
+		module + "/server/adminapi":          {module + "/server/omadm", module + "/store/postgres", module + "/store"},
+		module + "/server/adminapi/client":   {module + "/server", module + "/serverx"},
+		module + "/server/internal/delivery": {module + "/store/core", module + "/store/kvx"},
+		module + "/server/omadm/x":           {module + "/store/bolt", module + "/server/omadmx"},
+	})
+	want := []string{
+		module + "/server/adminapi depends on " + module + "/server/omadm",
+		module + "/server/adminapi depends on " + module + "/store/postgres",
+		module + "/server/adminapi/client depends on " + module + "/server",
+		module + "/server/internal/delivery depends on " + module + "/store/core",
+		module + "/server/omadm depends on " + module + "/server/adminapi/client",
+		module + "/server/omadm/x depends on " + module + "/store/bolt",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

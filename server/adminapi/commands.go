@@ -13,7 +13,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/eventid"
-	"github.com/hellomdm/hellomdm/server/omadm"
+	"github.com/hellomdm/hellomdm/server/internal/delivery"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -217,7 +217,7 @@ func (s *API) getCommand(w http.ResponseWriter, r *http.Request) {
 // without a Status shows as unknown even before the device's next session stores that state
 // (nothing will send it again either way).
 func commandViewAt(c store.Command, now time.Time) CommandView {
-	if c.State == store.CommandSent && omadm.UnknownNow(&c, now) {
+	if c.State == store.CommandSent && delivery.UnknownNow(&c, now) {
 		c.State = store.CommandUnknown
 	}
 	return commandView(c)
@@ -248,7 +248,7 @@ func (s *API) resendCommand(w http.ResponseWriter, r *http.Request) {
 		case orig.ResentAs != "":
 			refusal = "the command was resent already as " + orig.ResentAs
 			return nil
-		case !omadm.UnknownNow(&orig, now):
+		case !delivery.UnknownNow(&orig, now):
 			refusal = "only a command in state unknown can be resent; this one is " + string(orig.State)
 			if orig.State == store.CommandSent {
 				refusal += " (its claim has not run out, or it is not at-most-once and goes out again by itself)"

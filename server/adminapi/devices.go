@@ -10,7 +10,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/eventid"
-	"github.com/hellomdm/hellomdm/server/omadm"
+	"github.com/hellomdm/hellomdm/pinreset"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -110,12 +110,12 @@ func effectiveCanReset(d store.Device, t *store.Tenant) (string, string) {
 		return cr, reason
 	}
 	row := reasonRow(reason)
-	switch omadm.TenantPinResetAvailability(*t) {
-	case omadm.AvailabilityGovernmentCloud:
+	switch pinreset.Availability(t.GovCloud, t.PinResetServiceConsentAt != nil, t.PinResetClientConsentAt != nil) {
+	case pinreset.AvailabilityGovernmentCloud:
 		if cr == CanResetDestructiveAndNonDestructive || row == rowRecoveryDisabled || row == rowTenantNotOnboard || row == rowProtectorMissing {
 			return CanResetDestructiveOnly, reasonGovCloud
 		}
-	case omadm.AvailabilityConsentRequired:
+	case pinreset.AvailabilityConsentRequired:
 		if cr == CanResetDestructiveAndNonDestructive || row == rowProtectorMissing {
 			return CanResetDestructiveOnly, reasonNotOnboarded
 		}

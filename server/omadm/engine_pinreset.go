@@ -11,6 +11,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/eventid"
+	"github.com/hellomdm/hellomdm/pinreset"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -32,22 +33,9 @@ const (
 	pinResetServiceSource       = "server:pinResetService"
 )
 
-// The values of the availability node (TenantPinResetAvailability).
-const (
-	AvailabilityAvailable       = "available"
-	AvailabilityConsentRequired = "consentRequired"
-	AvailabilityGovernmentCloud = "governmentCloud"
-)
-
-// TenantPinResetAvailability is the truth for a tenant, in the node's values.
-func TenantPinResetAvailability(t store.Tenant) string {
-	switch {
-	case t.GovCloud:
-		return AvailabilityGovernmentCloud
-	case t.PinResetServiceConsentAt == nil || t.PinResetClientConsentAt == nil:
-		return AvailabilityConsentRequired
-	}
-	return AvailabilityAvailable
+// tenantPinResetAvailability is the truth for a tenant, in the node's values.
+func tenantPinResetAvailability(t store.Tenant) string {
+	return pinreset.Availability(t.GovCloud, t.PinResetServiceConsentAt != nil, t.PinResetClientConsentAt != nil)
 }
 
 // reportsPinResetService reports whether the message carries the device's belief.
@@ -129,7 +117,7 @@ func StorePinResetAvailability(st interface {
 		if err != nil {
 			return "", fmt.Errorf("loading tenant of device %s: %w", deviceID, err)
 		}
-		return TenantPinResetAvailability(t), nil
+		return tenantPinResetAvailability(t), nil
 	}
 }
 

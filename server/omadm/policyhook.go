@@ -86,9 +86,9 @@ func deviceInfo(d store.Device) policy.DeviceInfo {
 	return policy.DeviceInfo{ID: d.ID, TenantID: d.TenantID, UserID: d.UserID, OSVersion: d.OSVersion, OSEdition: d.OSEdition}
 }
 
-// delivery is a command's state in the policy engine's terms; the zero Delivery for a state
+// deliveryOf is a command's state in the policy engine's terms; the zero Delivery for a state
 // it does not know.
-func delivery(s store.CommandState) policy.Delivery {
+func deliveryOf(s store.CommandState) policy.Delivery {
 	switch s {
 	case store.CommandQueued, store.CommandSent:
 		return policy.DeliveryWaiting
@@ -126,7 +126,7 @@ func (s *step) reconcile() error {
 		case err != nil:
 			return fmt.Errorf("reconciling policy: loading command %s: %w", id, err)
 		default:
-			cmds[id] = delivery(c.State)
+			cmds[id] = deliveryOf(c.State)
 		}
 	}
 	plan, err := s.e.policy.Reconcile(s.prepared, deviceInfo(s.dev), states, cmds, s.now)
@@ -145,7 +145,7 @@ func (s *step) outcome(cmd *store.Command) error {
 	if s.e.policy == nil {
 		return nil
 	}
-	r := policy.CommandResult{ID: cmd.ID, Source: cmd.Source, Payload: payload.ToSyncML(cmd.Payload), Delivery: delivery(cmd.State),
+	r := policy.CommandResult{ID: cmd.ID, Source: cmd.Source, Payload: payload.ToSyncML(cmd.Payload), Delivery: deliveryOf(cmd.State),
 		StatusCode: cmd.StatusCode, Results: payload.ItemsToSyncML(cmd.Results)}
 	if !policy.Follows(r) {
 		return nil

@@ -17,7 +17,7 @@ func TestDeliveryOfEveryCommandState(t *testing.T) {
 		store.CommandSucceeded, store.CommandFailed, store.CommandCancelled, store.CommandUnknown}
 	seen := map[policy.Delivery]bool{}
 	for _, s := range all {
-		d := delivery(s)
+		d := deliveryOf(s)
 		if d == 0 {
 			t.Errorf("state %q has no Delivery", s)
 		}
@@ -29,7 +29,7 @@ func TestDeliveryOfEveryCommandState(t *testing.T) {
 	if len(seen) != 7 { // queued and sent are both waiting
 		t.Errorf("%d distinct deliveries, want 7", len(seen))
 	}
-	if delivery("bogus") != 0 {
+	if deliveryOf("bogus") != 0 {
 		t.Error("an unknown state got a Delivery")
 	}
 }
