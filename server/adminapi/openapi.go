@@ -138,68 +138,7 @@ func openAPIDocument() map[string]any {
 			item = map[string]any{}
 			paths["/api/v1"+op.path] = item
 		}
-		o := map[string]any{"summary": op.summary, "tags": []string{op.tag},
-			"operationId": operationID(op.method, op.path)}
-		var params []any
-		for _, seg := range strings.Split(op.path, "/") {
-			if strings.HasPrefix(seg, "{") {
-				params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
-			}
-		}
-		if op.formats {
-			params = append(params, map[string]any{"name": "format", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"json", "csv", "ndjson"}}})
-		}
-		for _, q := range op.query {
-			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
-		}
-		idempotent := op.method == http.MethodPost && !op.public
-		if idempotent {
-			params = append(params, map[string]any{"$ref": "#/components/parameters/IdempotencyKey"})
-		}
-		if params != nil {
-			o["parameters"] = params
-		}
-		if op.upload {
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}
-		}
-		if op.body != nil {
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schemaRef(op.body, schemas)}}}
-		}
-		resps := map[string]any{}
-		ok := map[string]any{"description": http.StatusText(op.status)}
-		switch {
-		case op.formats:
-			ok["content"] = map[string]any{
-				"application/json":     map[string]any{"schema": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}},
-				"text/csv":             map[string]any{"schema": map[string]any{"type": "string"}},
-				"application/x-ndjson": map[string]any{"schema": map[string]any{"type": "string"}},
-			}
-		case op.download:
-			ok["content"] = map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
-		case op.resp != nil:
-			s := schemaRef(op.resp, schemas)
-			if op.list {
-				s = map[string]any{"type": "object", "required": []string{"value"}, "properties": map[string]any{"value": map[string]any{"type": "array", "items": s}}}
-			}
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": s}}
-		}
-		resps[strconv.Itoa(op.status)] = ok
-		for _, code := range op.errs {
-			resps[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/Error"}
-		}
-		if idempotent {
-			resps["409"] = map[string]any{"$ref": "#/components/responses/Error"}
-		}
-		if !op.public { // the one public operation is this document, which needs no store
-			// Every operation that reads or writes the store answers 503 when it cannot be
-			// reached or a write (with its audit event) fails; nothing is changed then.
-			resps["503"] = map[string]any{"$ref": "#/components/responses/Error"}
-		}
-		o["responses"] = resps
-		if op.public {
-			o["security"] = []any{}
-		}
-		item[strings.ToLower(op.method)] = o
+		item[strings.ToLower(op.method)] = operationDoc(op, schemas)
 	}
 	return map[string]any{
 		"openapi": "3.0.3",
@@ -224,6 +163,79 @@ func openAPIDocument() map[string]any {
 			"schemas": schemas,
 		},
 	}
+}
+
+// operationDoc is the OpenAPI operation object of op; the schemas of its bodies are added
+// to schemas.
+func operationDoc(op apiOp, schemas map[string]any) map[string]any {
+	o := map[string]any{"summary": op.summary, "tags": []string{op.tag},
+		"operationId": operationID(op.method, op.path)}
+	var params []any
+	for _, seg := range strings.Split(op.path, "/") {
+		if strings.HasPrefix(seg, "{") {
+			params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+	}
+	if op.formats {
+		params = append(params, map[string]any{"name": "format", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"json", "csv", "ndjson"}}})
+	}
+	for _, q := range op.query {
+		params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+	}
+	idempotent := op.method == http.MethodPost && !op.public
+	if idempotent {
+		params = append(params, map[string]any{"$ref": "#/components/parameters/IdempotencyKey"})
+	}
+	if params != nil {
+		o["parameters"] = params
+	}
+	if op.upload {
+		o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}}
+	}
+	if op.body != nil {
+		o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": schemaRef(op.body, schemas)}}}
+	}
+	o["responses"] = responsesDoc(op, schemas)
+	if op.public {
+		o["security"] = []any{}
+	}
+	return o
+}
+
+// responsesDoc is the OpenAPI responses object of op: its success answer and its errors.
+func responsesDoc(op apiOp, schemas map[string]any) map[string]any {
+	idempotent := op.method == http.MethodPost && !op.public
+	resps := map[string]any{}
+	ok := map[string]any{"description": http.StatusText(op.status)}
+	switch {
+	case op.formats:
+		ok["content"] = map[string]any{
+			"application/json":     map[string]any{"schema": map[string]any{"type": "array", "items": map[string]any{"type": "object"}}},
+			"text/csv":             map[string]any{"schema": map[string]any{"type": "string"}},
+			"application/x-ndjson": map[string]any{"schema": map[string]any{"type": "string"}},
+		}
+	case op.download:
+		ok["content"] = map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}}}
+	case op.resp != nil:
+		s := schemaRef(op.resp, schemas)
+		if op.list {
+			s = map[string]any{"type": "object", "required": []string{"value"}, "properties": map[string]any{"value": map[string]any{"type": "array", "items": s}}}
+		}
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": s}}
+	}
+	resps[strconv.Itoa(op.status)] = ok
+	for _, code := range op.errs {
+		resps[strconv.Itoa(code)] = map[string]any{"$ref": "#/components/responses/Error"}
+	}
+	if idempotent {
+		resps["409"] = map[string]any{"$ref": "#/components/responses/Error"}
+	}
+	if !op.public { // the one public operation is this document, which needs no store
+		// Every operation that reads or writes the store answers 503 when it cannot be
+		// reached or a write (with its audit event) fails; nothing is changed then.
+		resps["503"] = map[string]any{"$ref": "#/components/responses/Error"}
+	}
+	return resps
 }
 
 func operationID(method, path string) string {
