@@ -16,6 +16,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/enrollment/ca"
 	"github.com/hellomdm/hellomdm/enrollment/mde2"
+	"github.com/hellomdm/hellomdm/internal/route"
 )
 
 // Endpoint paths (MS-MDE2 3.1: Windows derives the discovery URL itself; the
@@ -161,15 +162,15 @@ func verifiedLeaf(r *http.Request) *x509.Certificate {
 
 // Handler serves the three enrollment endpoints and nothing else.
 func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc(PathDiscovery, s.serveDiscovery)
-	mux.HandleFunc(PathPolicy, func(w http.ResponseWriter, r *http.Request) {
+	r := route.NewRouter()
+	r.HandleFunc(PathDiscovery, s.serveDiscovery)
+	r.HandleFunc(PathPolicy, func(w http.ResponseWriter, r *http.Request) {
 		s.serveSOAP(w, r, mde2.ActionGetPolicies, mde2.ActionGetPoliciesResponse, s.handlePolicies)
 	})
-	mux.HandleFunc(PathEnrollment, func(w http.ResponseWriter, r *http.Request) {
+	r.HandleFunc(PathEnrollment, func(w http.ResponseWriter, r *http.Request) {
 		s.serveSOAP(w, r, mde2.ActionRST, mde2.ActionRSTRC, s.handleRST)
 	})
-	return mux
+	return r
 }
 
 // serveDiscovery answers the GET probe with 200 and an empty body (MS-MDE2

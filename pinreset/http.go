@@ -10,6 +10,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hellomdm/hellomdm/internal/route"
 )
 
 // maxBodyBytes caps a decrypt request body; a protector ciphertext is at most 1 KiB.
@@ -55,14 +59,14 @@ type ErrorDetail struct {
 
 // Handler returns the HTTP adapter; mount it at /pinreset/ without stripping the prefix.
 func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /pinreset/v1/tenants/{tid}/publickey", s.handlePublicKey)
-	mux.HandleFunc("POST /pinreset/v1/tenants/{tid}/decrypt", s.handleDecrypt)
-	return mux
+	r := route.NewRouter()
+	r.HandleFunc("/pinreset/v1/tenants/{tid}/publickey", s.handlePublicKey).Methods(route.GET...)
+	r.HandleFunc("/pinreset/v1/tenants/{tid}/decrypt", s.handleDecrypt).Methods(http.MethodPost)
+	return r
 }
 
 func (s *Service) handlePublicKey(w http.ResponseWriter, r *http.Request) {
-	tid := r.PathValue("tid")
+	tid := mux.Vars(r)["tid"]
 	pub, err := s.PublicKey(r.Context(), tid)
 	if err != nil {
 		s.writeError(w, err)
@@ -84,7 +88,7 @@ func (s *Service) handlePublicKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleDecrypt(w http.ResponseWriter, r *http.Request) {
-	tid := r.PathValue("tid")
+	tid := mux.Vars(r)["tid"]
 	deviceID, err := s.deviceID(r)
 	if err != nil {
 		err := fmt.Errorf("reading client certificate: %w", err)

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hellomdm/hellomdm/internal/route"
 )
 
 // FederationHostHeader is the header through which the simulated device proves its web
@@ -36,12 +38,12 @@ const (
 //	POST /idp/token                          JSON sign-in for programmatic clients
 //	GET  /idp/signin-info?upn=..             which host the device's web sign-in must open
 func (s *Service) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /idp/enroll", s.enrollForm)
-	mux.HandleFunc("POST /idp/enroll", s.enrollSubmit)
-	mux.HandleFunc("POST /idp/token", s.tokenJSON)
-	mux.HandleFunc("GET /idp/signin-info", s.signInInfo)
-	return mux
+	r := route.NewRouter()
+	r.HandleFunc("/idp/enroll", s.enrollForm).Methods(route.GET...)
+	r.HandleFunc("/idp/enroll", s.enrollSubmit).Methods(http.MethodPost)
+	r.HandleFunc("/idp/token", s.tokenJSON).Methods(http.MethodPost)
+	r.HandleFunc("/idp/signin-info", s.signInInfo).Methods(route.GET...)
+	return r
 }
 
 // validateAppru accepts only the schemes MS-MDE2 web auth uses (ms-app for the Web
