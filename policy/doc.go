@@ -34,7 +34,7 @@
 //
 // Every change of groups, members, profiles or assignments bumps the tenant's policy version
 // in the store (one write, however many devices are affected). At check-in, before its
-// transaction, the session engine (package server, policyhook.go) reads the device's
+// transaction, the session engine (server/omadm, policyhook.go) reads the device's
 // [Check] (one read transaction) and asks [Check.Stale] whether the policy version, OS build,
 // edition or user moved since the device was last resolved: an idle check-in costs that one
 // read. Otherwise it takes the tenant's [Snapshot] from a cache it keeps keyed by policy

@@ -26,7 +26,7 @@ const (
 const SourcePrefix = "policy:"
 
 // Engine plans the reconciliation of devices with their tenant's profiles. It reads and
-// writes nothing: the session engine (package server) gives it a tenant's [Snapshot] and a
+// writes nothing: the session engine (server/omadm) gives it a tenant's [Snapshot] and a
 // device's confirmed state and applies the [Plan] it returns inside the check-in's
 // transaction. Its only state is its catalog and its generator of IDs.
 type Engine struct {
