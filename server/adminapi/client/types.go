@@ -10,7 +10,7 @@ import (
 // The wire types: the JSON of each matches the server's type named in its comment, field
 // for field (TestWireTypesMatchServer holds them together).
 
-// TenantRequest is the body of POST /tenants (server.TenantRequest).
+// TenantRequest is the body of POST /tenants (adminapi.TenantRequest).
 type TenantRequest struct {
 	ID              string   `json:"id"`
 	DisplayName     string   `json:"displayName"`
@@ -25,7 +25,7 @@ type TenantRequest struct {
 }
 
 // TenantPatch is the body of PATCH /tenants/{tid}; nil fields stay as they are
-// (server.TenantPatch).
+// (adminapi.TenantPatch).
 type TenantPatch struct {
 	DisplayName          *string   `json:"displayName"`
 	VerifiedDomains      *[]string `json:"verifiedDomains"`
@@ -35,7 +35,7 @@ type TenantPatch struct {
 	EnrollmentReturnURIs *[]string `json:"enrollmentReturnUris"`
 }
 
-// Tenant is how the API shows a tenant (server.TenantView).
+// Tenant is how the API shows a tenant (adminapi.TenantView).
 type Tenant struct {
 	ID                   string    `json:"id"`
 	DisplayName          string    `json:"displayName"`
@@ -54,7 +54,7 @@ type PasswordProfile struct {
 	Password string `json:"password"`
 }
 
-// UserRequest is the body of POST /tenants/{tid}/users (server.UserRequest).
+// UserRequest is the body of POST /tenants/{tid}/users (adminapi.UserRequest).
 type UserRequest struct {
 	UserPrincipalName string          `json:"userPrincipalName"`
 	DisplayName       string          `json:"displayName"`
@@ -62,7 +62,7 @@ type UserRequest struct {
 	RoleScopeTagIDs   []string        `json:"roleScopeTagIds"`
 }
 
-// User is how the API shows a user (server.UserView).
+// User is how the API shows a user (adminapi.UserView).
 type User struct {
 	ID                string    `json:"id"`
 	UserPrincipalName string    `json:"userPrincipalName"`
@@ -73,18 +73,18 @@ type User struct {
 	CreatedAt         time.Time `json:"createdAt"`
 }
 
-// UserPatch is the body of PATCH /tenants/{tid}/users/{uid} (server.UserPatch).
+// UserPatch is the body of PATCH /tenants/{tid}/users/{uid} (adminapi.UserPatch).
 type UserPatch struct {
 	AccountEnabled *bool `json:"accountEnabled"`
 }
 
-// TOTP is a new TOTP enrollment, shown once (server.TOTPView).
+// TOTP is a new TOTP enrollment, shown once (adminapi.TOTPView).
 type TOTP struct {
 	Secret string `json:"secret"`
 	URI    string `json:"uri"`
 }
 
-// Device is how the API shows an enrolled device (server.DeviceView).
+// Device is how the API shows an enrolled device (adminapi.DeviceView).
 type Device struct {
 	ID                string    `json:"id"`
 	DeviceName        string    `json:"deviceName"`
@@ -105,7 +105,7 @@ type Device struct {
 	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
 }
 
-// TokenRequest is the body of POST /tokens (server.TokenRequest).
+// TokenRequest is the body of POST /tokens (adminapi.TokenRequest).
 type TokenRequest struct {
 	Name            string    `json:"name"`
 	Role            string    `json:"role"`
@@ -114,7 +114,7 @@ type TokenRequest struct {
 	ExpiresAt       time.Time `json:"expiresAt,omitzero"`
 }
 
-// Token is how the API shows an admin token, never its secret (server.TokenView).
+// Token is how the API shows an admin token, never its secret (adminapi.TokenView).
 type Token struct {
 	ID              string    `json:"id"`
 	Name            string    `json:"name"`
@@ -126,14 +126,14 @@ type Token struct {
 }
 
 // CreatedToken is the answer of POST /tokens: the only time the secret is shown
-// (server.CreatedTokenView).
+// (adminapi.CreatedTokenView).
 type CreatedToken struct {
 	Token
 	Secret string `json:"token"`
 }
 
 // CommandRequest is a command to queue: one verb on a LocURI, or an Atomic/Sequence of them
-// (server.CommandRequest).
+// (adminapi.CommandRequest).
 type CommandRequest struct {
 	Verb     string           `json:"verb"`
 	LocURI   string           `json:"locUri,omitempty"`
@@ -143,7 +143,7 @@ type CommandRequest struct {
 	Commands []CommandRequest `json:"commands,omitempty"`
 }
 
-// Command is how the API shows a queued command (server.CommandView).
+// Command is how the API shows a queued command (adminapi.CommandView).
 type Command struct {
 	ID          string          `json:"id"`
 	DeviceID    string          `json:"deviceId"`
@@ -165,20 +165,20 @@ type Command struct {
 	UpdatedAt   time.Time       `json:"updatedAt"`
 }
 
-// CommandResult is one Results item of a Get (server.ResultView).
+// CommandResult is one Results item of a Get (adminapi.ResultView).
 type CommandResult struct {
 	LocURI string `json:"locUri"`
 	Format string `json:"format,omitempty"`
 	Data   string `json:"data"`
 }
 
-// ConsentRequest is the body of POST /tenants/{tid}/pinReset/consent (server.ConsentRequest).
+// ConsentRequest is the body of POST /tenants/{tid}/pinReset/consent (adminapi.ConsentRequest).
 type ConsentRequest struct {
 	App     string `json:"app"`
 	Granted *bool  `json:"granted"`
 }
 
-// ServicePrincipal is one PIN reset application of a tenant (server.ServicePrincipalView).
+// ServicePrincipal is one PIN reset application of a tenant (adminapi.ServicePrincipalView).
 type ServicePrincipal struct {
 	App         string     `json:"app"`
 	AppID       string     `json:"appId"`
@@ -194,13 +194,13 @@ type ServicePrincipals struct {
 	Warnings []string           `json:"warnings,omitempty"`
 }
 
-// GroupRequest is the body of POST /tenants/{tid}/groups (server.GroupRequest).
+// GroupRequest is the body of POST /tenants/{tid}/groups (adminapi.GroupRequest).
 type GroupRequest struct {
 	DisplayName string `json:"displayName"`
 	Description string `json:"description"`
 }
 
-// Group is how the API shows a group (server.GroupView).
+// Group is how the API shows a group (adminapi.GroupView).
 type Group struct {
 	ID          string    `json:"id"`
 	DisplayName string    `json:"displayName"`
@@ -209,7 +209,7 @@ type Group struct {
 	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
-// Member is one member of a group: a user, device or group (server.MemberView).
+// Member is one member of a group: a user, device or group (adminapi.MemberView).
 type Member struct {
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
@@ -223,13 +223,13 @@ const (
 	TargetAllUsers   = "#microsoft.graph.allLicensedUsersAssignmentTarget"
 )
 
-// AssignmentTarget is whom an assignment targets (server.AssignmentTarget).
+// AssignmentTarget is whom an assignment targets (adminapi.AssignmentTarget).
 type AssignmentTarget struct {
 	Type    string `json:"@odata.type"`
 	GroupID string `json:"groupId,omitempty"`
 }
 
-// Assignment is one assignment of a profile (server.AssignmentView).
+// Assignment is one assignment of a profile (adminapi.AssignmentView).
 type Assignment struct {
 	Target AssignmentTarget `json:"target"`
 }
@@ -241,7 +241,7 @@ type Assignments struct {
 	Warnings []string     `json:"warnings,omitempty"`
 }
 
-// SettingState is one setting's state on a device (server.SettingStateView).
+// SettingState is one setting's state on a device (adminapi.SettingStateView).
 type SettingState struct {
 	LocURI      string    `json:"locUri"`
 	Format      string    `json:"format"`
@@ -254,7 +254,7 @@ type SettingState struct {
 	LastChanged time.Time `json:"lastChanged"`
 }
 
-// ProfileStatus is a profile's deployment report (server.ProfileStatusView).
+// ProfileStatus is a profile's deployment report (adminapi.ProfileStatusView).
 type ProfileStatus struct {
 	ProfileID string                `json:"profileId"`
 	Deleted   bool                  `json:"deleted,omitempty"`
@@ -262,7 +262,7 @@ type ProfileStatus struct {
 	Devices   []DeviceSettingStatus `json:"devices"`
 }
 
-// DeviceSettingStatus is one device of a profile's report (server.DeviceSettingView).
+// DeviceSettingStatus is one device of a profile's report (adminapi.DeviceSettingView).
 type DeviceSettingStatus struct {
 	DeviceID       string         `json:"deviceId"`
 	Settings       []SettingState `json:"settings"`
@@ -270,7 +270,7 @@ type DeviceSettingStatus struct {
 	CanResetReason string         `json:"canResetReason,omitempty"`
 }
 
-// DeviceProfiles is a device's policy report (server.DeviceProfilesView).
+// DeviceProfiles is a device's policy report (adminapi.DeviceProfilesView).
 type DeviceProfiles struct {
 	DeviceID string         `json:"deviceId"`
 	Profiles []string       `json:"profiles"`
@@ -278,7 +278,7 @@ type DeviceProfiles struct {
 	Settings []SettingState `json:"settings"`
 }
 
-// GroupPolicyReport is the analysis of a Group Policy upload (server.GroupPolicyReportView).
+// GroupPolicyReport is the analysis of a Group Policy upload (adminapi.GroupPolicyReportView).
 type GroupPolicyReport struct {
 	Source       gpo.Source        `json:"source"`
 	Summary      gpo.Summary       `json:"summary"`
@@ -287,7 +287,7 @@ type GroupPolicyReport struct {
 }
 
 // GroupPolicyImport is the answer of a Group Policy import: the custom profile created (or,
-// on a dry run, that would be) and the analysis (server.GroupPolicyImportView).
+// on a dry run, that would be) and the analysis (adminapi.GroupPolicyImportView).
 type GroupPolicyImport struct {
 	DryRun  bool            `json:"dryRun"`
 	ID      string          `json:"id,omitempty"`
@@ -295,14 +295,14 @@ type GroupPolicyImport struct {
 	GroupPolicyReport
 }
 
-// AuditVerification is the answer of an audit chain check (server.VerifyView).
+// AuditVerification is the answer of an audit chain check (adminapi.VerifyView).
 type AuditVerification struct {
 	OK      bool        `json:"ok"`
 	Checked uint64      `json:"checked"`
 	Start   AuditAnchor `json:"start"`
 	Head    AuditAnchor `json:"head"`
 	Broken  *AuditBreak `json:"broken"`
-	// Unsealed is the tail of events committed but not sealed yet (server.UnsealedView).
+	// Unsealed is the tail of events committed but not sealed yet (adminapi.UnsealedView).
 	Unsealed AuditUnsealed `json:"unsealed"`
 }
 
@@ -312,13 +312,13 @@ type AuditUnsealed struct {
 	Oldest *time.Time `json:"oldest,omitempty"`
 }
 
-// AuditAnchor is an event of the chain by sequence number and hash (server.AnchorView).
+// AuditAnchor is an event of the chain by sequence number and hash (adminapi.AnchorView).
 type AuditAnchor struct {
 	Seq  uint64 `json:"seq"`
 	Hash string `json:"hash"`
 }
 
-// AuditBreak is the first event where the chain does not hold (server.BrokenView).
+// AuditBreak is the first event where the chain does not hold (adminapi.BrokenView).
 type AuditBreak struct {
 	Seq     uint64 `json:"seq"`
 	EventID string `json:"eventId"`
