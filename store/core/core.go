@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/hellomdm/hellomdm/store"
@@ -31,9 +32,11 @@ type Store struct {
 	kv  kv.Backend
 	log *slog.Logger
 	now func() time.Time
-	obs store.Observer // nil: nobody listens
-	sec *secrets       // nil: secret configuration values are stored as they are
-	seq *sequencer     // nil: audit events are sealed inline (a kv.Serial backend)
+	obs atomic.Pointer[store.Observer] // nil: nobody listens (read atomically: the sequencer runs from New on)
+	sec *secrets                       // nil: secret configuration values are stored as they are
+	seq *sequencer                     // nil: audit events are sealed inline (a kv.Serial backend)
+
+	sealObs atomic.Pointer[store.SealObserver] // the observer's sealing reports, if any
 }
 
 var (
@@ -99,7 +102,18 @@ func (s *Store) Close() error {
 
 // SetObserver makes the store report its write transactions and committed audit events to o
 // (metrics). Call it before the store is used concurrently.
-func (s *Store) SetObserver(o store.Observer) { s.obs = o }
+func (s *Store) SetObserver(o store.Observer) {
+	if o == nil {
+		s.obs.Store(nil)
+	} else {
+		s.obs.Store(&o)
+	}
+	if so, ok := o.(store.SealObserver); ok {
+		s.sealObs.Store(&so)
+	} else {
+		s.sealObs.Store(nil)
+	}
+}
 
 // Backup writes a consistent copy of the database to w when the backend can make one
 // (store.Backuper: bbolt); otherwise it says so.
@@ -158,8 +172,8 @@ func (s *Store) write(ctx context.Context, shared bool, fn func(w *wtx) error) e
 	} else {
 		err = s.kv.Update(ctx, run)
 	}
-	if s.obs != nil {
-		s.obs.WriteTx(time.Since(start), err)
+	if o := s.obs.Load(); o != nil {
+		(*o).WriteTx(time.Since(start), err)
 	}
 	if err != nil {
 		return err
@@ -176,9 +190,9 @@ func (s *Store) write(ctx context.Context, shared bool, fn func(w *wtx) error) e
 // reports them.
 func (s *Store) publish(sealed []sealedEvent) {
 	copyBack(sealed)
-	if s.obs != nil {
+	if o := s.obs.Load(); o != nil {
 		for _, e := range sealed {
-			s.obs.AuditAppended(e.dst)
+			(*o).AuditAppended(e.dst)
 		}
 	}
 }

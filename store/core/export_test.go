@@ -3,9 +3,8 @@ package core
 // SetSealHook sets the function every sealing batch calls after its writes, before its
 // commit, for the duration of a test.
 func SetSealHook(f func(s *Store)) (restore func()) {
-	old := sealHook
-	sealHook = f
-	return func() { sealHook = old }
+	old := sealHook.Swap(&f)
+	return func() { sealHook.Store(old) }
 }
 
 // HoldsSequencerLease reports whether s holds the audit sequencer lease.

@@ -45,7 +45,7 @@ const (
 
 // sealHook, when set (tests only), is called by every sealing batch after its writes and
 // before its commit, with the store sealing.
-var sealHook func(s *Store)
+var sealHook atomic.Pointer[func(s *Store)]
 
 // leaseKey is the key of the one sequencer lease in bAuditLease.
 var leaseKey = []byte("sequencer")
@@ -365,10 +365,10 @@ func (s *Store) sealTenant(ctx context.Context, tenant string) (int, error) {
 			return total, fmt.Errorf("sealing audit events of tenant %s: %w", tenant, err)
 		}
 		total += len(stamps)
-		if o, ok := s.obs.(store.SealObserver); ok {
+		if o := s.sealObs.Load(); o != nil {
 			sealed := time.Now()
 			for _, t := range stamps {
-				o.AuditSealed(sealed.Sub(t))
+				(*o).AuditSealed(sealed.Sub(t))
 			}
 		}
 		if len(stamps) < sealBatch {
@@ -447,8 +447,8 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 	if err := w.Put(bAuditHead, []byte(tenant), anchorValue(head)); err != nil {
 		return nil, fmt.Errorf("writing the audit chain head: %w", err)
 	}
-	if h := sealHook; h != nil {
-		h(w.seq.s) // tests: the batch is written, not committed
+	if h := sealHook.Load(); h != nil {
+		(*h)(w.seq.s) // tests: the batch is written, not committed
 	}
 	return stamps, nil
 }
