@@ -120,8 +120,9 @@
 //   - Sealing: one server at a time holds the sequencer lease (a record in the lease bucket:
 //     holder and expiry, taken with a row lock when free or expired, renewed every 0.5 s,
 //     3 s long, given up on a clean shutdown). The holder seals every pending event on each
-//     local commit that appended one (an in-process signal) and every 50 ms (events of other
-//     servers): per tenant, one transaction per batch of up to 512 events locks the head
+//     local commit that appended one (an in-process signal; at least 20 ms after a batch
+//     that sealed something, so that appends gather into batches) and every 50 ms (events
+//     of other servers): per tenant, one transaction per batch of up to 512 events locks the head
 //     once, reads the pending events in key order, seals them after the head (audit.SealAfter),
 //     inserts them into the chain, deletes them from the pending bucket and writes the head.
 //   - Order: a tenant's Seq order is sealing order. An event whose transaction committed

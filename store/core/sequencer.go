@@ -37,6 +37,8 @@ const (
 	// sealPoll is how often the lease holder looks for events appended by other servers,
 	// which cannot wake it.
 	sealPoll = 50 * time.Millisecond
+	// sealGap is the least time between two batches that sealed something.
+	sealGap = 20 * time.Millisecond
 	// leaseTTL is how long a sequencer lease lasts unless renewed; the holder renews it every
 	// leaseRenew, and another server takes it over once it has expired.
 	leaseTTL   = 3 * time.Second
@@ -128,8 +130,17 @@ func (q *sequencer) run() {
 	defer poll.Stop()
 	for {
 		if q.holds() {
-			if _, err := q.s.sealAll(ctx); err != nil && ctx.Err() == nil {
+			n, err := q.s.sealAll(ctx)
+			if err != nil && ctx.Err() == nil {
 				q.s.log.Warn("sealing audit events", "err", err)
+			}
+			if n > 0 {
+				// Let appends gather for the next batch: a batch per append would double the
+				// commits (and WAL flushes) of a busy server for no gain.
+				select {
+				case <-q.stop:
+				case <-time.After(sealGap):
+				}
 			}
 		}
 		select {
