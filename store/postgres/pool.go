@@ -88,6 +88,12 @@ func (p *pool) acquire(ctx context.Context) (*pgx.Conn, error) {
 // the pool is closed.
 func (p *pool) release(c *pgx.Conn) {
 	defer func() { <-p.sem }()
+	if c.IsClosed() {
+		// The connection died in use: the server may have dropped every connection (a
+		// restart, a failover, an administrator's kill), so the idle ones are pinged before
+		// their next use instead of failing the request that takes them.
+		p.suspectIdle()
+	}
 	if c.IsClosed() || c.PgConn().TxStatus() != 'I' {
 		closeConn(c)
 		return
@@ -99,6 +105,15 @@ func (p *pool) release(c *pgx.Conn) {
 		return
 	}
 	p.idle = append(p.idle, idleConn{c: c, since: time.Now()})
+	p.mu.Unlock()
+}
+
+// suspectIdle makes acquire ping every idle connection before handing it out.
+func (p *pool) suspectIdle() {
+	p.mu.Lock()
+	for i := range p.idle {
+		p.idle[i].since = time.Time{}
+	}
 	p.mu.Unlock()
 }
 
