@@ -157,6 +157,17 @@ func (s *Store) batch(ctx context.Context, fn func(w *wtx) error) error {
 }
 
 func (s *Store) write(ctx context.Context, shared bool, fn func(w *wtx) error) error {
+	return s.writeObserved(ctx, shared, true, fn)
+}
+
+// updateInternal is update for the store's own background transactions (the audit
+// sequencer's lease and sealing): they are not reported to the observer, whose write
+// transactions are the callers'.
+func (s *Store) updateInternal(ctx context.Context, fn func(w *wtx) error) error {
+	return s.writeObserved(ctx, false, false, fn)
+}
+
+func (s *Store) writeObserved(ctx context.Context, shared, observe bool, fn func(w *wtx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -172,7 +183,7 @@ func (s *Store) write(ctx context.Context, shared bool, fn func(w *wtx) error) e
 	} else {
 		err = s.kv.Update(ctx, run)
 	}
-	if o := s.obs.Load(); o != nil {
+	if o := s.obs.Load(); o != nil && observe {
 		(*o).WriteTx(time.Since(start), err)
 	}
 	if err != nil {

@@ -198,7 +198,7 @@ func (q *sequencer) lease(ctx context.Context) error {
 		}
 	}
 	var held bool
-	err := q.s.update(ctx, func(w *wtx) error {
+	err := q.s.updateInternal(ctx, func(w *wtx) error {
 		held = false
 		raw, err := w.GetForUpdate(bAuditLease, leaseKey)
 		if err != nil {
@@ -249,7 +249,7 @@ func (q *sequencer) release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = q.s.update(ctx, func(w *wtx) error {
+	_ = q.s.updateInternal(ctx, func(w *wtx) error {
 		raw, err := w.GetForUpdate(bAuditLease, leaseKey)
 		if err != nil || len(raw) < 8 || string(raw[8:]) != q.holder {
 			return err
@@ -367,7 +367,7 @@ func (s *Store) sealTenant(ctx context.Context, tenant string) (int, error) {
 	total := 0
 	for {
 		var stamps []time.Time
-		err := s.update(ctx, func(w *wtx) error {
+		err := s.updateInternal(ctx, func(w *wtx) error {
 			var err error
 			stamps, err = w.sealBatch(tenant)
 			return err
