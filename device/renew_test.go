@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -263,15 +261,13 @@ func renewableAgent(t *testing.T, f *renewFake, shape enroll.CSRShape) *Agent {
 func renewableState(t *testing.T, f *renewFake, id identity.Identity, shape enroll.CSRShape, notBefore, notAfter time.Time, renewal *enroll.RenewSchedule) (string, *x509.Certificate) {
 	t.Helper()
 	dir := t.TempDir()
-	var err error
-	var key crypto.Signer
+	var key crypto.Signer = testpki.Key(t)
 	if shape == enroll.CSRWindows {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	} else {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	if err != nil {
-		t.Fatal(err)
+		rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key = rsaKey
 	}
 	cert := f.ca.IssueValid(t, key.Public(), id.DeviceID, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, notBefore, notAfter)
 	if cert == nil {
@@ -328,8 +324,7 @@ func TestRenew(t *testing.T) {
 			return nil, "s:Authorization"
 		}, "NotEligibleToRenew"},
 		{"certificate for another key", enroll.CSRClean, func(f *renewFake, _ crypto.PublicKey, id string) (*x509.Certificate, string) {
-			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			return f.ca.Issue(t, &k.PublicKey, id, clientEKU), ""
+			return f.ca.Issue(t, &testpki.Key(t).PublicKey, id, clientEKU), ""
 		}, "not for the new key"},
 		{"certificate from another CA", enroll.CSRClean, func(_ *renewFake, pub crypto.PublicKey, id string) (*x509.Certificate, string) {
 			return other.Issue(t, pub, id, clientEKU), ""

@@ -22,11 +22,11 @@ func FuzzDecodeFile(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cf, err := decodeFile(data)
-		if err != nil {
-			if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("error %v does not wrap ErrCorrupt", err)
-			}
-			return
+		switch {
+		case errors.Is(err, ErrCorrupt):
+			return // refused as it must be
+		case err != nil:
+			t.Fatalf("error %v does not wrap ErrCorrupt", err)
 		}
 		if cf.FailedPINAttempts < 0 {
 			t.Fatalf("accepted %d failed PIN attempts", cf.FailedPINAttempts)

@@ -29,20 +29,11 @@ import (
 //
 // Every refusal happens before the container is touched, so the file stays byte-identical.
 
-// Errors of the reset flow.
-var (
-	// ErrResetRequest is wrapped by every malformed Request.
-	ErrResetRequest = errors.New("invalid PIN reset request")
-	// ErrMFARequired: the sign-in token does not record multi-factor authentication
-	// (checked on the device for destructive reset; the service checks it otherwise).
-	ErrMFARequired = errors.New("PIN reset needs a multi-factor sign-in")
-	// ErrTokenExpired: the supplied token's expiry has passed (destructive reset).
-	ErrTokenExpired = errors.New("the sign-in token has expired")
-	// ErrTokenTenant: the token was issued for another tenant or user (destructive reset).
-	ErrTokenTenant = errors.New("the sign-in token is for another tenant or user")
-	// ErrProtectorTenant: the escrowed protector belongs to another tenant than the device.
-	ErrProtectorTenant = errors.New("the PIN reset protector belongs to another tenant")
-)
+// ErrResetRequest is wrapped by every malformed Request.
+var ErrResetRequest = errors.New("invalid PIN reset request")
+
+// ErrProtectorTenant: the escrowed protector belongs to another tenant than the device.
+var ErrProtectorTenant = errors.New("the PIN reset protector belongs to another tenant")
 
 // WebSignInError is the web sign-in refusing to open a host that is neither in
 // Policy/Authentication ConfigureWebSignInAllowedUrls nor the server's own (Learn "PIN
@@ -269,6 +260,17 @@ func (m *Manager) resetNonDestructiveLocked(ctx context.Context, svc *client, c 
 	}
 	return HelloResult{UserState: st}, nil
 }
+
+// The destructive reset checks the sign-in token on the device before deleting anything.
+var (
+	// ErrMFARequired: the sign-in token does not record multi-factor authentication
+	// (checked on the device for destructive reset; the service checks it otherwise).
+	ErrMFARequired = errors.New("PIN reset needs a multi-factor sign-in")
+	// ErrTokenExpired: the supplied token's expiry has passed.
+	ErrTokenExpired = errors.New("the sign-in token has expired")
+	// ErrTokenTenant: the token was issued for another tenant or user.
+	ErrTokenTenant = errors.New("the sign-in token is for another tenant or user")
+)
 
 func (m *Manager) resetDestructiveLocked(ctx context.Context, svc *client, upn, tenant, token, newPIN string, pol resetpolicy.Policy) (HelloResult, error) {
 	f, err := readToken(token)
