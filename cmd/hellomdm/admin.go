@@ -403,6 +403,25 @@ func printList[T any](c *adminClient, list []T, columns ...string) error {
 	return c.print(map[string]any{"value": list}, columns...)
 }
 
+// listInTenant runs a list command whose one flag is --tenant: it resolves the tenant (ID,
+// domain or name), fetches the list and prints its columns.
+func listInTenant[T any](c *adminClient, args []string, command string, fetch func(context.Context, string) ([]T, error), columns ...string) error {
+	fs := commandFlags(command)
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	if err := parseCommand(fs, args, "tenant"); err != nil {
+		return err
+	}
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	list, err := fetch(c.ctx, tenant)
+	if err := c.read(err); err != nil {
+		return err
+	}
+	return printList(c, list, columns...)
+}
+
 // printIDs is the -q output: each non-empty ID on a line of its own.
 func (c *adminClient) printIDs(ids ...string) error {
 	for _, id := range ids {

@@ -32,20 +32,7 @@ func runGroupCreate(c *adminClient, args []string) error {
 }
 
 func runGroupList(c *adminClient, args []string) error {
-	fs := commandFlags("group list")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	if err := parseCommand(fs, args, "tenant"); err != nil {
-		return err
-	}
-	tenant, err := c.resolve("tenant", "", *tid)
-	if err != nil {
-		return err
-	}
-	gs, err := c.api.Groups(c.ctx, tenant)
-	if err := c.read(err); err != nil {
-		return err
-	}
-	return printList(c, gs, groupColumns()...)
+	return listInTenant(c, args, "group list", c.api.Groups, groupColumns()...)
 }
 
 func runGroupMembers(c *adminClient, args []string) error {

@@ -81,20 +81,7 @@ func runUserCreate(c *adminClient, args []string) error {
 }
 
 func runUserList(c *adminClient, args []string) error {
-	fs := commandFlags("user list")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	if err := parseCommand(fs, args, "tenant"); err != nil {
-		return err
-	}
-	tenant, err := c.resolve("tenant", "", *tid)
-	if err != nil {
-		return err
-	}
-	us, err := c.api.Users(c.ctx, tenant)
-	if err := c.read(err); err != nil {
-		return err
-	}
-	return printList(c, us, userColumns()...)
+	return listInTenant(c, args, "user list", c.api.Users, userColumns()...)
 }
 
 func runUserTotp(c *adminClient, args []string) error {
