@@ -46,8 +46,12 @@ type expiryIndex struct {
 // (another server): the write runs again and finds the record.
 var errCreateRace = errors.New("record created concurrently")
 
-// createAttempts bounds the runs of a write that keeps losing creation races.
-const createAttempts = 3
+// createAttempts bounds the runs of a write that keeps losing creation races. Each lost race
+// is another writer's success, so the system progresses; but one writer can lose several in
+// a row when others keep creating and deleting the same short-lived record (a release, a
+// reset or a prune between its runs: ChurnWithoutDeadlock on a loaded machine once lost 3),
+// so the bound is generous. It only guards against a backend that reports ErrExists falsely.
+const createAttempts = 16
 
 // lostRace turns the store.ErrExists of an Insert into errCreateRace.
 func lostRace(err error, what string) error {
