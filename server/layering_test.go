@@ -184,3 +184,15 @@ func TestServerLayeringViolations(t *testing.T) {
 		t.Errorf("violations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The WNS client talks to WNS and nothing else: server/push/wns imports the standard library
+// only, and so does its test server wnstest, so the session engine, the admin API and the
+// assembly decide what it is told (issue 18).
+func TestWNSLayering(t *testing.T) {
+	for _, pkg := range []string{"server/push/wns", "server/push/wns/wnstest"} {
+		own := strings.Fields(goList(t, "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"/"+pkg))
+		if !slices.Equal(own, []string{module + "/" + pkg}) {
+			t.Errorf("%s depends on %q beyond the standard library", pkg, own)
+		}
+	}
+}
