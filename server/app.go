@@ -85,6 +85,9 @@ type App struct {
 	metricsLn *metricsListener
 	// retention drops old audit segments while serving (nil: keep forever).
 	retention *retentionLoop
+	// consoleKey keys the web console's sign-in form (set by Services with the identity
+	// provider; nil: no console).
+	consoleKey []byte
 }
 
 // File names inside the data directory.
@@ -156,7 +159,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 		}
 	}
 	srv, err := New(Config{Store: st, Devices: authority, PublicURL: pub, Engine: o.Engine, Policy: hook, Mounts: mounts,
-		TOTP: app.totpEnroller(), PinReset: app.pinResetOnboarding(), Metrics: app.Metrics,
+		TOTP: app.totpEnroller(), PinReset: app.pinResetOnboarding(), Metrics: app.Metrics, Console: app.consoleConfig(),
 		ClientCertHeader: o.ClientCertHeader, TrustedProxies: o.TrustedProxies, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return fail(err)
@@ -486,4 +489,13 @@ func (a *App) totpEnroller() adminapi.TOTPEnroller {
 		return nil
 	}
 	return a.IDP
+}
+
+// consoleConfig serves the web console when Services built the identity provider it signs
+// users in with.
+func (a *App) consoleConfig() ConsoleConfig {
+	if a.IDP == nil || a.consoleKey == nil {
+		return ConsoleConfig{}
+	}
+	return ConsoleConfig{SignIn: a.IDP, Key: a.consoleKey, IdleTimeout: a.security.ConsoleIdleTimeout, AbsoluteTimeout: a.security.ConsoleSessionLifetime}
 }

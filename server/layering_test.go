@@ -114,8 +114,9 @@ func TestLayeringViolations(t *testing.T) {
 // (server/omadm) and the admin API (server/adminapi and its client) import neither each other
 // nor the assembly (server), and none of them imports a store backend (store/bolt,
 // store/postgres, the backends' shared core and key-value layer): they work on the store
-// interfaces, and only the assembly (server) or cmd picks and opens a backend. The result is
-// sorted.
+// interfaces, and only the assembly (server) or cmd picks and opens a backend. The web
+// console (server/console, issue 17) reaches the API only through adminapi and its client,
+// never the session engine. The result is sorted.
 func serverLayeringViolations(deps map[string][]string) []string {
 	under := func(p, dir string) bool { return p == module+"/"+dir || strings.HasPrefix(p, module+"/"+dir+"/") }
 	backend := func(p string) bool {
@@ -129,6 +130,8 @@ func serverLayeringViolations(deps map[string][]string) []string {
 			case backend(d):
 			case under(pkg, "server/omadm") && under(d, "server/adminapi"):
 			case under(pkg, "server/adminapi") && under(d, "server/omadm"):
+			case under(pkg, "server/adminapi") && under(d, "server/console"):
+			case under(pkg, "server/console") && under(d, "server/omadm"):
 			default:
 				continue
 			}
@@ -142,7 +145,8 @@ func serverLayeringViolations(deps map[string][]string) []string {
 // The session engine and the admin API point one way: `go list -deps` shows neither
 // importing the other, the assembly or a store backend (issue 16).
 func TestServerLayering(t *testing.T) {
-	listing := goList(t, "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", module+"/server/omadm/...", module+"/server/adminapi/...", module+"/server/internal/...")
+	listing := goList(t, "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", module+"/server/omadm/...", module+"/server/adminapi/...", module+"/server/internal/...",
+		module+"/server/console/...")
 	deps := map[string][]string{}
 	for line := range strings.Lines(listing) {
 		f := strings.Fields(line)
@@ -150,7 +154,7 @@ func TestServerLayering(t *testing.T) {
 			deps[f[0]] = f[1:]
 		}
 	}
-	for _, p := range []string{"server/omadm", "server/adminapi", "server/adminapi/client"} {
+	for _, p := range []string{"server/omadm", "server/adminapi", "server/adminapi/client", "server/console"} {
 		if _, ok := deps[module+"/"+p]; !ok {
 			t.Fatalf("go list did not list %s: %q", p, listing)
 		}
@@ -171,11 +175,14 @@ func TestServerLayeringViolations(t *testing.T) {
 		module + "/server/adminapi/client":   {module + "/server", module + "/serverx"},
 		module + "/server/internal/delivery": {module + "/store/core", module + "/store/kvx"},
 		module + "/server/omadm/x":           {module + "/store/bolt", module + "/server/omadmx"},
+		module + "/server/console":           {module + "/server/omadm", module + "/server/adminapi", module + "/store/core"},
 	})
 	want := []string{
 		module + "/server/adminapi depends on " + module + "/server/omadm",
 		module + "/server/adminapi depends on " + module + "/store/postgres",
 		module + "/server/adminapi/client depends on " + module + "/server",
+		module + "/server/console depends on " + module + "/server/omadm",
+		module + "/server/console depends on " + module + "/store/core",
 		module + "/server/internal/delivery depends on " + module + "/store/core",
 		module + "/server/omadm depends on " + module + "/server/adminapi/client",
 		module + "/server/omadm/x depends on " + module + "/store/bolt",

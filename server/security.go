@@ -19,6 +19,11 @@ type Security struct {
 	// wresult of the MS-MDE2 Federated web sign-in) is valid. It is single-use besides: the
 	// certificate issuance at Enrollment.svc redeems it.
 	EnrollmentTokenLifetime time.Duration
+	// ConsoleIdleTimeout ends a web console session unused for that long, and
+	// ConsoleSessionLifetime ends it that long after sign-in (0: console.DefaultIdleTimeout,
+	// console.DefaultAbsoluteTimeout).
+	ConsoleIdleTimeout     time.Duration
+	ConsoleSessionLifetime time.Duration
 }
 
 // Defaults of Security.
@@ -31,7 +36,7 @@ const (
 
 // withDefaults fills zero fields and refuses negative ones.
 func (s Security) withDefaults() (Security, error) {
-	if s.SignInFailureLimit < 0 || s.SignInFailureWindow < 0 || s.EnrollmentTokenLifetime < 0 {
+	if s.SignInFailureLimit < 0 || s.SignInFailureWindow < 0 || s.EnrollmentTokenLifetime < 0 || s.ConsoleIdleTimeout < 0 || s.ConsoleSessionLifetime < 0 {
 		return s, errors.New("security limits: negative limit, window or lifetime")
 	}
 	if s.EnrollmentTokenLifetime == 0 {

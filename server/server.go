@@ -13,6 +13,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/console"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -45,10 +46,22 @@ type Config struct {
 	// honoured only from TrustedProxies.
 	ClientCertHeader string
 	TrustedProxies   []netip.Prefix
+	// Console serves the admin web console at /console/ when its SignIn is set.
+	Console ConsoleConfig
 	// Metrics collects the Prometheus metrics served at /metrics; nil makes new ones.
 	Metrics *Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
+}
+
+// ConsoleConfig wires the admin web console (server/console).
+type ConsoleConfig struct {
+	// SignIn signs identity provider users in (the identity provider); nil: no console.
+	SignIn console.SignIn
+	// Key (32 bytes) keys the sign-in form's CSRF token.
+	Key []byte
+	// IdleTimeout and AbsoluteTimeout end sessions (0: the console's defaults).
+	IdleTimeout, AbsoluteTimeout time.Duration
 }
 
 // Mount is a handler served under a path prefix.
@@ -63,6 +76,7 @@ type Server struct {
 	engine  *omadm.Engine
 	log     *slog.Logger
 	admin   *adminapi.API
+	console *console.Console // nil: no console
 	router  *mux.Router
 	ready   readiness
 	metrics *Metrics
@@ -108,6 +122,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.admin = admin
+	if cc := cfg.Console; cc.SignIn != nil {
+		s.console, err = console.New(console.Config{Store: cfg.Store, API: admin.InProcess(), SignIn: cc.SignIn, Key: cc.Key,
+			IdleTimeout: cc.IdleTimeout, AbsoluteTimeout: cc.AbsoluteTimeout, SourceAddr: s.sourceAddr, Logger: cfg.Logger, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+	}
 	s.router = s.routes()
 	return s, nil
 }
@@ -131,6 +152,9 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc(ManagementPath, s.mdm).Methods(http.MethodPost)
 	r.HandleFunc(ManagementPath, methodNotAllowed)
 	s.admin.Routes(r)
+	if s.console != nil {
+		r.PathPrefix("/console").Handler(s.console)
+	}
 	for _, m := range s.cfg.Mounts {
 		r.PathPrefix(m.Prefix).Handler(m.Handler)
 	}

@@ -34,6 +34,9 @@ func Services(app *App) ([]Mount, omadm.PolicyHook, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if app.consoleKey, err = keys.Secret(ctx, "console-key", 32); err != nil {
+		return nil, nil, err
+	}
 	// One bound on concurrent argon2id checks for sign-in and enrollment alike.
 	passwords := idp.NewPasswordChecker(0)
 	sa := serviceAudit{st: st, now: now, log: app.log, metrics: app.Metrics}

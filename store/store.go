@@ -30,6 +30,7 @@ type Store interface {
 	SignInLimits
 	Redemptions
 	IdempotencyKeys
+	ConsoleSessions
 	Writes
 	// Backend names the backend ("bbolt", "postgres") for health reports.
 	Backend() string

@@ -42,6 +42,11 @@ type User struct {
 	// Disabled users cannot sign in, enroll devices or reset PINs: the identity provider
 	// and enrollment treat them as unknown.
 	Disabled bool `json:"disabled,omitempty"`
+	// AdminRole, when set (RoleAdmin, RoleOperator, RoleReader), lets the user sign in to the
+	// admin console with that role, inside the user's tenant and limited to AdminScopeTags
+	// (none: every object of the tenant), as an admin token of the same role and tags would.
+	AdminRole      string   `json:"adminRole,omitempty"`
+	AdminScopeTags []string `json:"adminScopeTags,omitempty"`
 }
 
 // Enrollment states of a device.

@@ -45,3 +45,48 @@ func runUserDelete(c *adminClient, args []string) error {
 	}
 	return c.done("deleted user "+given(user, *uid), user)
 }
+
+// runUserRole grants a user an admin role for the web console.
+func runUserRole(c *adminClient, args []string) error {
+	fs := commandFlags("user role")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	uid := fs.String("user", "", "user ID or user principal name")
+	role := fs.String("role", "", "admin, operator or reader")
+	var tags repeatedString
+	fs.Var(&tags, "scope-tag", "role scope tag the role is limited to (repeatable; none: the whole tenant)")
+	if err := parseCommand(fs, args, "tenant", "user", "role"); err != nil {
+		return err
+	}
+	tenant, user, err := c.resolveIn("user", *tid, *uid)
+	if err != nil {
+		return err
+	}
+	u, err := c.api.SetAdminRole(c.ctx, tenant, user, adminclient.AdminRoleRequest{Role: *role, RoleScopeTagIDs: []string(tags)})
+	if err := c.wrote(err); err != nil {
+		return err
+	}
+	return c.print(u, userRoleColumns()...)
+}
+
+// runUserRevokeRole takes a user's admin role away; open console sessions end.
+func runUserRevokeRole(c *adminClient, args []string) error {
+	fs := commandFlags("user revoke-role")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	uid := fs.String("user", "", "user ID or user principal name")
+	if err := parseCommand(fs, args, "tenant", "user"); err != nil {
+		return err
+	}
+	tenant, user, err := c.resolveIn("user", *tid, *uid)
+	if err != nil {
+		return err
+	}
+	u, err := c.api.RevokeAdminRole(c.ctx, tenant, user)
+	if err := c.wrote(err); err != nil {
+		return err
+	}
+	return c.print(u, userRoleColumns()...)
+}
+
+func userRoleColumns() []string {
+	return []string{"id", "userPrincipalName", "adminRole", "adminRoleScopeTagIds"}
+}

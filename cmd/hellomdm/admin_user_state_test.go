@@ -80,3 +80,34 @@ func TestUserDeleteCLI(t *testing.T) {
 		t.Errorf("user delete -h: exit %d:\n%s%s", code, out, errOut)
 	}
 }
+
+// user role grants a console admin role with scope tags, shown by the answer; a reader
+// token cannot grant one; user revoke-role takes it away.
+func TestUserRoleCLI(t *testing.T) {
+	base := startCLIServer(t)
+	admin := func(args ...string) (int, string, string) {
+		t.Helper()
+		return cliRun(append(append([]string{}, base...), args...)...)
+	}
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := admin(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		return out
+	}
+	mustRun("tenant", "create", "--id", "6d2a3f0e-1c55-4b0b-9a3e-2f4f7c1d9e01", "--name", "Contoso", "--domain", "contoso.com")
+	mustRun("user", "create", "--tenant", "contoso.com", "--upn", "alice@contoso.com", "--password", "Correct horse 1")
+	out := mustRun("-o", "json", "user", "role", "--tenant", "contoso.com", "--user", "alice@contoso.com", "--role", "Operator", "--scope-tag", "7")
+	if !strings.Contains(out, `"adminRole": "operator"`) || !strings.Contains(out, `"7"`) {
+		t.Fatalf("user role:\n%s", out)
+	}
+	if code, _, errOut := admin("user", "role", "--tenant", "contoso.com", "--user", "alice@contoso.com", "--role", "owner"); code == 0 || !strings.Contains(errOut, "not admin, operator or reader") {
+		t.Fatalf("role owner: exit %d: %s", code, errOut)
+	}
+	out = mustRun("-o", "json", "user", "revoke-role", "--tenant", "contoso.com", "--user", "alice@contoso.com")
+	if strings.Contains(out, "adminRole\":") {
+		t.Fatalf("after revoke-role:\n%s", out)
+	}
+}

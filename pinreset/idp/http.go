@@ -335,6 +335,10 @@ func (s *Service) tokenJSON(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "invalid_request", "trailing data after JSON object")
 		return
 	}
+	if req.Audience == AudienceConsole { // the console signs in in-process; its token is never handed out
+		writeJSONError(w, http.StatusBadRequest, "invalid_request", "audience must be "+AudienceEnrollment+" or "+AudiencePINReset)
+		return
+	}
 	via := strings.TrimSpace(r.Header.Get(FederationHostHeader))
 	tok, claims, err := s.SignInFederated(r.Context(), via, req.UPN, req.Password, req.OTP, req.Audience)
 	if err != nil {

@@ -241,7 +241,7 @@ type signInTrace struct {
 }
 
 func (s *Service) signInTraced(ctx context.Context, tr *signInTrace, upn, password, otp, audience, via string) (string, Claims, error) {
-	if audience != AudienceEnrollment && audience != AudiencePINReset {
+	if audience != AudienceEnrollment && audience != AudiencePINReset && audience != AudienceConsole {
 		return "", Claims{}, fmt.Errorf("signing in: %q: %w", audience, ErrUnknownAudience)
 	}
 	upn, domain, ok := normalizeUPN(upn)

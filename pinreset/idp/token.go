@@ -27,6 +27,9 @@ const (
 	AudienceEnrollment = "urn:hellomdm:enrollment"
 	// AudiencePINReset is the aud of tokens presented to the PIN reset service (docs/protocol.md D.2).
 	AudiencePINReset = "urn:hellomdm:pinreset"
+	// AudienceConsole is the aud of a sign-in to the admin web console (server/console),
+	// which checks the user's admin role itself; the token is not handed out.
+	AudienceConsole = "urn:hellomdm:console"
 )
 
 // Authentication method references (RFC 8176 §2).

@@ -65,6 +65,28 @@ func (s *API) Routes(r *mux.Router) {
 	api := r.PathPrefix("/api/v1").Subrouter()
 	api.Use(s.adminAuth)
 	api.Use(s.idempotency)
+	s.apiRoutes(api)
+}
+
+// InProcess serves the routes under /api/v1 to callers inside this process (the web
+// console's typed client, through a transport that calls it directly): each request acts
+// for the Principal its context carries (ActingAs), with the same handlers, role, tenant
+// and scope tag checks, Idempotency-Key handling and audit events as a bearer token's.
+// It is never mounted on a listener.
+func (s *API) InProcess() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "notFound", "no such route: "+r.URL.Path)
+	})
+	api := r.PathPrefix("/api/v1").Subrouter()
+	api.Use(s.principalAuth)
+	api.Use(s.idempotency)
+	s.apiRoutes(api)
+	return r
+}
+
+// apiRoutes adds the routes under /api/v1 to api.
+func (s *API) apiRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.enqueueCommand).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands", s.listCommands).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/commands/{id}", s.getCommand).Methods(http.MethodGet)

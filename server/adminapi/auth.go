@@ -104,15 +104,42 @@ func (s *API) adminAuth(next http.Handler) http.Handler {
 			return
 		}
 		p := Principal{TokenID: tok.ID, Name: tok.Name, Role: tok.Role, TenantID: tok.TenantID, ScopeTags: tok.ScopeTags, Addr: s.cfg.SourceAddr(r)}
-		if tid := mux.Vars(r)["tid"]; tid != "" && !p.SeesTenant(tid) {
-			s.refuseAdmin(w, r, &p, http.StatusNotFound, "notFound", "no such tenant")
+		s.authorize(w, r, p, next)
+	})
+}
+
+// authorize keeps p inside its tenant and its role, then serves next with p in the context.
+func (s *API) authorize(w http.ResponseWriter, r *http.Request, p Principal, next http.Handler) {
+	if tid := mux.Vars(r)["tid"]; tid != "" && !p.SeesTenant(tid) {
+		s.refuseAdmin(w, r, &p, http.StatusNotFound, "notFound", "no such tenant")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !p.CanWrite() && !readerMayPost(r) {
+		s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "role "+p.Role+" cannot change objects")
+		return
+	}
+	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+}
+
+type actingKey struct{}
+
+// ActingAs returns ctx carrying p for InProcess: the requests the returned context goes with
+// act for p, as if p had presented a bearer token.
+func ActingAs(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, actingKey{}, p)
+}
+
+// principalAuth is adminAuth for InProcess: the principal comes from the request's context
+// (ActingAs), put there by code of this process (the web console) that authenticated the
+// person; tenant, role and scope tags are checked exactly as for a token.
+func (s *API) principalAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := r.Context().Value(actingKey{}).(Principal)
+		if !ok || p.Role == "" {
+			s.refuseAdmin(w, r, nil, http.StatusUnauthorized, "unauthorized", "no signed-in admin")
 			return
 		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !p.CanWrite() && !readerMayPost(r) {
-			s.refuseAdmin(w, r, &p, http.StatusForbidden, "forbidden", "role "+p.Role+" cannot change objects")
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		s.authorize(w, r, p, next)
 	})
 }
 

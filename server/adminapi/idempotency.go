@@ -100,6 +100,9 @@ func (s *API) idempotency(next http.Handler) http.Handler {
 		h.Write(body)
 		now := s.cfg.Now().UTC()
 		scope := "token:" + p.TokenID
+		if p.TokenID == "" { // a console user (ActingAs): one scope per user
+			scope = "user:" + p.TenantID + ":" + p.Name
+		}
 		rec := store.IdempotencyRecord{Scope: scope, Key: key, RequestHash: hex.EncodeToString(h.Sum(nil)),
 			LeaseUntil: now.Add(idempotencyLease), CreatedAt: now, ExpiresAt: now.Add(IdempotencyKeyLifetime)}
 		held, mine, err := s.cfg.Store.ReserveIdempotencyKey(r.Context(), rec, now)

@@ -51,6 +51,8 @@ func (s *API) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/users/{uid}", s.patchUser).Methods(http.MethodPatch)
 	api.HandleFunc("/tenants/{tid}/users/{uid}", s.deleteUser).Methods(http.MethodDelete)
 	api.HandleFunc("/tenants/{tid}/users/{uid}/authenticationMethods/totp", s.enrollUserTOTP).Methods(http.MethodPost)
+	api.HandleFunc("/tenants/{tid}/users/{uid}/adminRole", s.putAdminRole).Methods(http.MethodPut)
+	api.HandleFunc("/tenants/{tid}/users/{uid}/adminRole", s.deleteAdminRole).Methods(http.MethodDelete)
 	api.HandleFunc("/tenants/{tid}/devices", s.listDevices).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}", s.getDevice).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/retire", s.retireDevice).Methods(http.MethodPost)

@@ -45,13 +45,17 @@ type UserRequest struct {
 // UserView is how the API shows a user; the password hash and TOTP secret never leave the
 // store.
 type UserView struct {
-	ID                string    `json:"id"`
-	UserPrincipalName string    `json:"userPrincipalName"`
-	DisplayName       string    `json:"displayName,omitempty"`
-	TOTPEnrolled      bool      `json:"totpEnrolled"`
-	AccountEnabled    bool      `json:"accountEnabled"`
-	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
-	CreatedAt         time.Time `json:"createdAt"`
+	ID                string   `json:"id"`
+	UserPrincipalName string   `json:"userPrincipalName"`
+	DisplayName       string   `json:"displayName,omitempty"`
+	TOTPEnrolled      bool     `json:"totpEnrolled"`
+	AccountEnabled    bool     `json:"accountEnabled"`
+	RoleScopeTagIDs   []string `json:"roleScopeTagIds"`
+	// AdminRole is the user's role in the web console ("" when none) and
+	// AdminRoleScopeTagIDs the scope tags it is limited to (none: the whole tenant).
+	AdminRole            string    `json:"adminRole,omitempty"`
+	AdminRoleScopeTagIDs []string  `json:"adminRoleScopeTagIds"`
+	CreatedAt            time.Time `json:"createdAt"`
 }
 
 // UserPatch is the body of PATCH /tenants/{tid}/users/{uid}: Graph's accountEnabled.
@@ -67,7 +71,8 @@ type TOTPView struct {
 
 func userView(u store.User) UserView {
 	return UserView{ID: u.ID, UserPrincipalName: u.UPN, DisplayName: u.DisplayName, TOTPEnrolled: len(u.TOTPSecret) > 0,
-		AccountEnabled: !u.Disabled, RoleScopeTagIDs: nonNil(u.ScopeTags), CreatedAt: u.CreatedAt}
+		AccountEnabled: !u.Disabled, RoleScopeTagIDs: nonNil(u.ScopeTags), AdminRole: u.AdminRole,
+		AdminRoleScopeTagIDs: nonNil(u.AdminScopeTags), CreatedAt: u.CreatedAt}
 }
 
 // toUser validates a create request against the tenant and returns the user to store

@@ -47,6 +47,8 @@ const (
 	bAssignments    kv.Bucket = "policyAssignments" // prefix(tenant)+profile ID → []Assignment JSON
 	bSettings       kv.Bucket = "policySettings"    // prefix(tenant)+prefix(device)+LocURI → SettingState JSON
 	bDevicePolicy   kv.Bucket = "policyDevices"     // device ID → DevicePolicy JSON
+	bConsole        kv.Bucket = "consoleSessions"   // session ID → expiry (8) + ConsoleSession JSON
+	bConsoleExpiry  kv.Bucket = "consoleExpiry"     // expiry (8) + session ID → nil
 )
 
 // allBuckets lists every bucket the store uses; New creates the missing ones.
@@ -56,7 +58,7 @@ var allBuckets = []kv.Bucket{
 	bAuditPending, bAuditLease,
 	bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry, bRedeemed, bRedeemedExpiry,
 	bIdempotency, bIdemExpiry, bPolicyVersion, bGroups, bMembers, bParents, bProfiles,
-	bAssignments, bSettings, bDevicePolicy,
+	bAssignments, bSettings, bDevicePolicy, bConsole, bConsoleExpiry,
 }
 
 // Buckets returns the names of every bucket the store uses (for backend tools and tests).

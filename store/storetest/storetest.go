@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Observer", func(t *testing.T) { testObserver(t, newStore) })
 	t.Run("Redemptions", func(t *testing.T) { testRedemptions(t, newStore) })
 	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, newStore) })
+	t.Run("ConsoleSessions", func(t *testing.T) { testConsoleSessions(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store

@@ -73,6 +73,21 @@ func (c *Client) DeleteUser(ctx context.Context, tid, uid string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid, "users", uid)}, nil)
 }
 
+// SetAdminRole is PUT /tenants/{tid}/users/{uid}/adminRole: the user may sign in to the web
+// console with that role.
+func (c *Client) SetAdminRole(ctx context.Context, tid, uid string, req AdminRoleRequest) (User, error) {
+	var out User
+	err := c.do(ctx, request{method: http.MethodPut, path: tenantPath(tid, "users", uid, "adminRole"), json: req}, &out)
+	return out, err
+}
+
+// RevokeAdminRole is DELETE /tenants/{tid}/users/{uid}/adminRole.
+func (c *Client) RevokeAdminRole(ctx context.Context, tid, uid string) (User, error) {
+	var out User
+	err := c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid, "users", uid, "adminRole")}, &out)
+	return out, err
+}
+
 // EnrollTOTP is POST /tenants/{tid}/users/{uid}/authenticationMethods/totp: a new TOTP
 // secret, shown once.
 func (c *Client) EnrollTOTP(ctx context.Context, tid, uid string) (TOTP, error) {

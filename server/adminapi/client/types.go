@@ -64,13 +64,24 @@ type UserRequest struct {
 
 // User is how the API shows a user (adminapi.UserView).
 type User struct {
-	ID                string    `json:"id"`
-	UserPrincipalName string    `json:"userPrincipalName"`
-	DisplayName       string    `json:"displayName,omitempty"`
-	TOTPEnrolled      bool      `json:"totpEnrolled"`
-	AccountEnabled    bool      `json:"accountEnabled"`
-	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
-	CreatedAt         time.Time `json:"createdAt"`
+	ID                string   `json:"id"`
+	UserPrincipalName string   `json:"userPrincipalName"`
+	DisplayName       string   `json:"displayName,omitempty"`
+	TOTPEnrolled      bool     `json:"totpEnrolled"`
+	AccountEnabled    bool     `json:"accountEnabled"`
+	RoleScopeTagIDs   []string `json:"roleScopeTagIds"`
+	// AdminRole is the user's web console role ("" when none), limited to
+	// AdminRoleScopeTagIDs.
+	AdminRole            string    `json:"adminRole,omitempty"`
+	AdminRoleScopeTagIDs []string  `json:"adminRoleScopeTagIds"`
+	CreatedAt            time.Time `json:"createdAt"`
+}
+
+// AdminRoleRequest is the body of PUT /tenants/{tid}/users/{uid}/adminRole
+// (adminapi.AdminRoleRequest).
+type AdminRoleRequest struct {
+	Role            string   `json:"role"`
+	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
 }
 
 // UserPatch is the body of PATCH /tenants/{tid}/users/{uid} (adminapi.UserPatch).

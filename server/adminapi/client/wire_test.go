@@ -48,6 +48,7 @@ func TestWireTypesMatchServer(t *testing.T) {
 		{adminclient.UserRequest{}, adminapi.UserRequest{}},
 		{adminclient.User{}, adminapi.UserView{}},
 		{adminclient.UserPatch{}, adminapi.UserPatch{}},
+		{adminclient.AdminRoleRequest{}, adminapi.AdminRoleRequest{}},
 		{adminclient.TOTP{}, adminapi.TOTPView{}},
 		{adminclient.Device{}, adminapi.DeviceView{}},
 		{adminclient.TokenRequest{}, adminapi.TokenRequest{}},
