@@ -3,6 +3,8 @@ package server
 import (
 	"errors"
 	"time"
+
+	"github.com/hellomdm/hellomdm/server/console"
 )
 
 // Security holds the limits that guard passwords and tokens. Zero fields take the defaults
@@ -20,8 +22,7 @@ type Security struct {
 	// certificate issuance at Enrollment.svc redeems it.
 	EnrollmentTokenLifetime time.Duration
 	// ConsoleIdleTimeout ends a web console session unused for that long, and
-	// ConsoleSessionLifetime ends it that long after sign-in (0: console.DefaultIdleTimeout,
-	// console.DefaultAbsoluteTimeout).
+	// ConsoleSessionLifetime ends it that long after sign-in (0: the defaults below).
 	ConsoleIdleTimeout     time.Duration
 	ConsoleSessionLifetime time.Duration
 }
@@ -32,6 +33,10 @@ const (
 	DefaultSignInFailureWindow = 15 * time.Minute
 	// A Windows client presents the token within seconds of the sign-in.
 	DefaultEnrollmentTokenLifetime = 5 * time.Minute
+	// The web console's session timeouts (console.DefaultIdleTimeout and
+	// console.DefaultAbsoluteTimeout).
+	DefaultConsoleIdleTimeout     = console.DefaultIdleTimeout
+	DefaultConsoleSessionLifetime = console.DefaultAbsoluteTimeout
 )
 
 // withDefaults fills zero fields and refuses negative ones.

@@ -40,6 +40,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		failWindow   = fs.Duration("signin-failure-window", server.DefaultSignInFailureWindow, "window of --signin-failure-limit, opened by a user's first failure")
 		metricsAddr  = fs.String("metrics-addr", "", "also serve /metrics over plain HTTP without authentication on this loopback address (e.g. 127.0.0.1:9090)")
 		enrollTokTTL = fs.Duration("enrollment-token-lifetime", server.DefaultEnrollmentTokenLifetime, "lifetime of the identity provider's single-use enrollment token (Federated web sign-in)")
+		consoleIdle  = fs.Duration("console-idle-timeout", server.DefaultConsoleIdleTimeout, "web console: a session unused for this long ends")
+		consoleLife  = fs.Duration("console-session-lifetime", server.DefaultConsoleSessionLifetime, "web console: a session ends this long after sign-in, used or not")
 		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
 	)
 	if code, done := parseCLI(fs, args, "HELLOMDM_", "hellomdm serve [flags]   (every flag also as HELLOMDM_<FLAG>; holds its terminal until Ctrl-C)",
@@ -66,9 +68,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	app, err := server.Open(ctx, server.Options{
 		DataDir: *data, Addr: *addr, Hostname: *hostname, PublicURL: *publicURL,
 		AdminToken: os.Getenv("HELLOMDM_ADMIN_TOKEN"), ClientCertHeader: *certHeader, TrustedProxies: trusted,
-		Engine:   omadm.Config{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
-		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow, EnrollmentTokenLifetime: *enrollTokTTL},
-		Logger:   logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
+		Engine: omadm.Config{MaxAttempts: *maxAttempts, RetryBackoff: *retryBackoff, NoBackoff: *retryBackoff == 0, ClaimLease: *claimLease},
+		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow, EnrollmentTokenLifetime: *enrollTokTTL,
+			ConsoleIdleTimeout: *consoleIdle, ConsoleSessionLifetime: *consoleLife},
+		Logger: logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
 		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),
 	}, wireServices)
 	if err != nil {

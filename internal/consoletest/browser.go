@@ -29,6 +29,9 @@ const (
 // FindChromium returns the browser's path, or "" when there is none.
 func FindChromium() string {
 	if p := os.Getenv(EnvChromium); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return ""
+		}
 		return p
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {

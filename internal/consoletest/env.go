@@ -53,7 +53,16 @@ type Env struct {
 // fresh PostgreSQL schema, and creates the tenant Contoso (TenantID, contoso.com).
 func Start(t testing.TB) *Env {
 	t.Helper()
+	return StartWith(t, nil)
+}
+
+// StartWith is Start with options changed by edit first (a clock, security limits).
+func StartWith(t testing.TB, edit func(*server.Options)) *Env {
+	t.Helper()
 	opts := server.Options{AdminToken: Token, OpenStore: testpg.OpenStore(t)}
+	if edit != nil {
+		edit(&opts)
+	}
 	app := testserve.Start(t, opts, server.Services)
 	e := &Env{T: t, App: app, URL: "https://" + app.Addr().String()}
 	e.Admin = adminclient.New(adminclient.Config{Server: e.URL, Token: Token, RootCAs: app.CA.Pool(), Timeout: time.Minute})

@@ -7,10 +7,12 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hellomdm/hellomdm/internal/consoletest"
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server"
 )
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -168,5 +170,47 @@ func TestUserSignIn(t *testing.T) {
 	if status, h, _ := get(t, e, c, "/console/t/"+consoletest.TenantID+"/"); status != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/console/login") {
 		t.Fatalf("after the role was revoked: %d to %q", status, h.Get("Location"))
 	}
-	_ = adminclient.Tenant{}
+}
+
+// A session ends after the idle timeout without a request, and at the absolute timeout
+// however busy it is.
+func TestSessionTimeouts(t *testing.T) {
+	var offset atomic.Int64
+	e := consoletest.StartWith(t, func(o *server.Options) {
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+		o.Security.ConsoleIdleTimeout = 30 * time.Minute
+		o.Security.ConsoleSessionLifetime = 2 * time.Hour
+	})
+	overview := "/console/t/" + consoletest.TenantID + "/"
+	live := func(c *http.Client) bool {
+		t.Helper()
+		status, _, _ := get(t, e, c, overview)
+		return status == http.StatusOK
+	}
+	at := func(d time.Duration) { offset.Store(int64(d)) }
+
+	idle := e.HTTPClient()
+	signIn(t, e, idle, url.Values{"token": {consoletest.Token}})
+	at(29 * time.Minute)
+	if !live(idle) {
+		t.Fatal("the session ended before its idle timeout")
+	}
+	at(29*time.Minute + 31*time.Minute) // 31 minutes after the last request
+	if live(idle) {
+		t.Fatal("the session outlived its idle timeout")
+	}
+
+	at(0)
+	busy := e.HTTPClient()
+	signIn(t, e, busy, url.Values{"token": {consoletest.Token}})
+	for m := 20 * time.Minute; m < 2*time.Hour; m += 20 * time.Minute {
+		at(m)
+		if !live(busy) {
+			t.Fatalf("a busy session ended at %s, before its absolute timeout", m)
+		}
+	}
+	at(2 * time.Hour)
+	if live(busy) {
+		t.Fatal("the session outlived its absolute timeout")
+	}
 }
