@@ -135,8 +135,10 @@ func TestKVBatchRetriesDeadlock(t *testing.T) {
 		wg.Wait()
 		var pe *pgconn.PgError
 		switch failed := slices.IndexFunc(errs, func(err error) bool { return err != nil }); {
-		case name == "Batch" && (failed >= 0 || runs.Load() != 3):
-			t.Fatalf("Batch: errors %v after %d runs, want both committed after 3", errs, runs.Load())
+		// The victim's retry can lose the race for its first row to the waiter it released
+		// and deadlock again (seen on a loaded machine): at least 3 runs, both committed.
+		case name == "Batch" && (failed >= 0 || runs.Load() < 3):
+			t.Fatalf("Batch: errors %v after %d runs, want both committed after 3 or more", errs, runs.Load())
 		case name == "Update" && (failed < 0 || !errors.As(errs[failed], &pe) || pe.Code != "40P01" || runs.Load() != 2):
 			t.Fatalf("Update: errors %v after %d runs, want one deadlock (40P01) after 2", errs, runs.Load())
 		}
