@@ -85,31 +85,33 @@
 //     answers must not send such input in the first place. Semantic checks (Get inside
 //     Atomic, nested Atomic, Status answering Results) are left to the receiver.
 //   - DTD declarations are read but entities are never expanded: a reference to one is an
-//     error (encoding/xml), so entity bombs fail fast. Depth is bounded by a linear
-//     pre-scan before any token is decoded, and again while decoding.
+//     error (encoding/xml), so entity bombs fail fast. Depth is bounded while scanning and,
+//     before encoding/xml decodes a single token, by a linear pre-scan.
 //   - Parse decodes with a streaming decoder (a scanner for the plain-ASCII subset of XML
 //     that MS-MDM messages use, encoding/xml RawToken for everything else, straight into
 //     the model, no tree); the etree-based decoder it replaced is kept as its reference, and
 //     FuzzParseStreamMatchesDOM requires both to yield deep-equal messages or the same
 //     refusal (kind and text) on every input. Only Item Data holding nested XML is re-read
 //     with etree, so that DataXML is serialised exactly as before.
+//   - On the scanner's subset the body is copied once into a string and every name and
+//     value of the Message is a cut of it (no allocation per element): any string of the
+//     Message kept alive keeps that copy (the body's size) alive.
 //   - Only XML is spoken; WBXML is not supported.
 //
 // # Performance
 //
-// go test -bench . on a shared 2-core "AMD EPYC" VM (goos linux, goarch amd64, Go 1.26,
-// load average ~22 from other engineers' builds, so these are pessimistic; the spread
-// between runs was about 2×):
+// Process CPU (user + system, GC included) per operation, `-benchtime 40000x` runs under
+// /usr/bin/time, median of four alternating runs on a shared 2-core "AMD EPYC" VM (Go 1.26,
+// load average ~20 from other engineers' builds; see BENCHMARKS.md, issue 20):
 //
-//	BenchmarkParseClientMessage-2      10000   120474 ns/op   27.66 MB/s   12336 B/op     92 allocs/op
-//	BenchmarkParseClientMessageDOM-2    4125   296092 ns/op   11.25 MB/s   50545 B/op   1094 allocs/op
-//	BenchmarkBuildServerReply-2        87433    38262 ns/op   42.37 MB/s   12256 B/op     31 allocs/op   (earlier run, load ~11)
+//	BenchmarkParseClientMessage   20.9 µs/op    9504 B/op   30 allocs/op
+//	BenchmarkBuildServerReply     13.9 µs/op    9552 B/op   18 allocs/op
 //
 // The client message is 3.3 KB (header Status, 5 Statuses, Results of 7 nodes, an Alert);
 // the reply is a header Status, a Status per client command, a Get, a Replace and an
-// Atomic of two Replaces, each size-checked with CommandSize first. Parse (the streaming
-// decoder) takes a quarter of the time of the etree decoder (median of six alternating
-// pairs) and a twelfth of its allocations; see BENCHMARKS.md.
+// Atomic of two Replaces, each size-checked with CommandSize first. The etree decoder
+// (BenchmarkParseClientMessageDOM, the reference) takes about 5 times as long and 1,094
+// allocations.
 //
 // # Fuzzing
 //

@@ -40,12 +40,25 @@ func ParseWithLimits(b []byte, l Limits) (*Message, error) {
 // precheck applies the checks both decoders make before reading any XML: the size limit,
 // an empty body, and the depth pre-scan.
 func precheck(b []byte, l Limits) error {
+	if err := precheckSize(b, l); err != nil {
+		return err
+	}
+	return precheckDepth(b, l)
+}
+
+// precheckSize is the size limit and the empty body.
+func precheckSize(b []byte, l Limits) error {
 	if len(b) > l.MaxBytes {
 		return parseErr(KindTooLarge, "message is %d bytes, limit is %d", len(b), l.MaxBytes)
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return parseErr(KindMalformed, "empty body")
 	}
+	return nil
+}
+
+// precheckDepth is the depth pre-scan.
+func precheckDepth(b []byte, l Limits) error {
 	if depth := maxDepth(b, l.MaxDepth); depth > l.MaxDepth {
 		return parseErr(KindTooDeep, "elements nest deeper than %d", l.MaxDepth)
 	}

@@ -36,7 +36,7 @@ import (
 // (RawToken resolves no namespaces).
 func parseStream(b []byte, l Limits) (*Message, error) {
 	l = l.withDefaults()
-	if err := precheck(b, l); err != nil {
+	if err := precheckSize(b, l); err != nil {
 		return nil, err
 	}
 	s := streamParser{src: b, limits: l}
@@ -47,7 +47,7 @@ func parseStream(b []byte, l Limits) (*Message, error) {
 // source to the reference on its own.
 func parseRawTokens(b []byte, l Limits) (*Message, error) {
 	l = l.withDefaults()
-	if err := precheck(b, l); err != nil {
+	if err := precheckSize(b, l); err != nil {
 		return nil, err
 	}
 	s := streamParser{src: b, limits: l, noFast: true}
@@ -95,16 +95,16 @@ const (
 type frame struct {
 	space, local string // the start tag's name, to match the end tag
 	kind         kind
-	inBody       bool    // the frame is inside the first SyncBody
-	seen         seenSet // which single-valued children the frame has taken
-	hasChild     bool    // kData: a child element was seen
-	start        int64   // kData: offset of the start tag
-	text         string  // kText, kData: direct character data; kLoc: the LocURI's value
-	err          error   // kMeta: the first bad number
-	meta         *Meta   // kMeta
-	chal         *Chal   // kChal
-	cmd          Command
-	item         Item
+	inBody       bool     // the frame is inside the first SyncBody
+	seen         seenSet  // which single-valued children the frame has taken
+	hasChild     bool     // kData: a child element was seen
+	start        int64    // kData: offset of the start tag
+	text         string   // kText, kData: direct character data; kLoc: the LocURI's value
+	err          error    // kMeta: the first bad number
+	meta         *Meta    // kMeta
+	chal         *Chal    // kChal
+	cmd          *Command // kCmd: its slot in the message (SyncBody's or its parent's Commands)
+	item         *Item    // kItem: its slot in the command's Items
 }
 
 // seenSet holds seen* bits.
@@ -121,6 +121,7 @@ func (s *seenSet) take(bit seenSet) bool {
 
 type streamParser struct {
 	src    []byte
+	str    string // scanFast: src as one string, which names and values are cut from
 	limits Limits
 	noFast bool // tests only: skip scanFast
 	stack  []frame
@@ -152,6 +153,12 @@ func (s *streamParser) run() (*Message, error) {
 			return m, err
 		}
 		s.reset()
+	}
+	// The depth pre-scan is the RawToken path's alone: scanFast gives up on an element deeper
+	// than the limit before deciding anything, so a body it decides nests within the limit
+	// and passes the pre-scan (exact on its subset), and any other body comes here.
+	if err := precheckDepth(s.src, s.limits); err != nil {
+		return nil, err
 	}
 	dec := xml.NewDecoder(bytes.NewReader(s.src))
 	dec.CharsetReader = xmlx.UTF8Only
@@ -185,7 +192,7 @@ func (s *streamParser) run() (*Message, error) {
 				return nil, err
 			}
 		case xml.CharData:
-			s.charData(t)
+			s.charData(string(t))
 		}
 	}
 }
@@ -197,14 +204,19 @@ func (s *streamParser) endMatches(space, local string) bool {
 	return len(s.stack) > 1 && top.local == local && top.space == space
 }
 
-// endElement pops the open element, which ends at off, and hands it to its parent.
+// endElement hands the open element, which ends at off, to its parent and pops it. Frames
+// are read and written in place: a frame is never copied.
 func (s *streamParser) endElement(off int64) error {
-	c := s.stack[len(s.stack)-1]
-	s.stack = s.stack[:len(s.stack)-1]
-	return s.end(&c, &s.stack[len(s.stack)-1], off)
+	n := len(s.stack)
+	err := s.end(&s.stack[n-1], &s.stack[n-2], off)
+	s.stack = s.stack[:n-1]
+	return err
 }
 
-func (s *streamParser) charData(t []byte) {
+// charData takes a run of character data. The first run of an element is kept as given (a
+// cut of the body, for scanFast: no copy); only an element whose text comes in pieces
+// (references, CDATA, comments between) concatenates.
+func (s *streamParser) charData(t string) {
 	top := &s.stack[len(s.stack)-1]
 	switch top.kind {
 	case kDoc:
@@ -212,13 +224,17 @@ func (s *streamParser) charData(t []byte) {
 			s.rootErr = parseErr(KindMalformed, "text outside the root element")
 		}
 	case kText, kData:
-		top.text += string(t)
+		if top.text == "" {
+			top.text = t
+		} else {
+			top.text += t
+		}
 	}
 }
 
-func isXMLSpace(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+func isXMLSpace(b string) bool {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return false
 		}
 	}

@@ -27,9 +27,7 @@ func (s *streamParser) end(c, p *frame, off int64) error {
 	case kBody:
 		if err := s.finishCommand(c); err != nil {
 			s.bodyErr = err
-			return nil
 		}
-		s.msg.Body = append(s.msg.Body, c.cmd)
 	case kCmd:
 		s.endCommandChild(c, p)
 	case kChal:
@@ -112,15 +110,15 @@ func endMetaChild(c, p *frame) {
 // endCommandChild stores a command's child in p's command: a nested command (Atomic,
 // Sequence) once its own checks pass, its Meta, or a field; a failure is the body's error.
 func (s *streamParser) endCommandChild(c, p *frame) {
-	cmd := &p.cmd
+	cmd := p.cmd
 	switch c.kind {
 	case kCmd:
 		if err := s.finishCommand(c); err != nil {
 			s.bodyErr = err
-			return
 		}
-		cmd.Commands = append(cmd.Commands, c.cmd)
 		return
+	case kItem:
+		return // in place since its start
 	case kMeta:
 		if c.err != nil {
 			s.bodyErr = c.err
@@ -147,15 +145,13 @@ func (s *streamParser) endCommandChild(c, p *frame) {
 		cmd.SourceRef = append(cmd.SourceRef, v)
 	case "Chal":
 		cmd.Chal = c.chal
-	case "Item":
-		cmd.Items = append(cmd.Items, c.item)
 	}
 }
 
 // endItemChild stores an Item's child in p's Item. Data holding elements, which ends at
 // off, is re-read for its inner XML.
 func (s *streamParser) endItemChild(c, p *frame, off int64) error {
-	it := &p.item
+	it := p.item
 	switch c.kind {
 	case kLoc:
 		if c.local == "Target" {
@@ -187,7 +183,7 @@ func (s *streamParser) endItemChild(c, p *frame, off int64) error {
 // command does after its loop: CmdID present and unique in the message (MS-MDM 2.2.4.2),
 // then the children each verb requires.
 func (s *streamParser) finishCommand(f *frame) error {
-	c := &f.cmd
+	c := f.cmd
 	if c.CmdID == "" {
 		return parseErr(KindMissingField, "%s command has no CmdID", c.Verb)
 	}

@@ -11,8 +11,13 @@ import "encoding/xml"
 // colon. ok is false as soon as the input leaves the subset or is not well-formed or nests
 // deeper than the limit; run then starts again from a clean state with RawToken, which
 // gives the exact error, so every refusal scanFast returns itself is a semantic one.
+//
+// The body is copied once into a string, and every name and value is a cut of it: no
+// allocation per element or value. A parsed Message therefore keeps that copy alive while
+// any of its strings is (the body's size, once).
 func (s *streamParser) scanFast() (m *Message, err error, ok bool) {
-	b := s.src
+	s.str = string(s.src)
+	b := s.str
 	for i := 0; i < len(b); {
 		if b[i] != '<' {
 			j, ok := scanText(b, i)
@@ -64,7 +69,7 @@ func (s *streamParser) scanFast() (m *Message, err error, ok bool) {
 
 // scanText returns the end of the character data that starts at b[i] (the next '<' or the
 // end of b); ok is false if the text holds a byte outside scanFast's subset.
-func scanText(b []byte, i int) (j int, ok bool) {
+func scanText(b string, i int) (j int, ok bool) {
 	for j = i; j < len(b) && b[j] != '<'; j++ {
 		if c := b[j]; c != '\t' && c != '\n' && (c < 0x20 || c > 0x7e || c == '&' || c == '>') {
 			return j, false
@@ -77,7 +82,7 @@ func scanText(b []byte, i int) (j int, ok bool) {
 // and the closing '>' or '/>'. It returns the attributes if keep is set, the index after
 // the tag, and whether the tag was an empty-element one; ok is false if the tag is not
 // in scanFast's subset.
-func scanAttrs(b []byte, k int, keep bool) (attrs []xml.Attr, end int, empty, ok bool) {
+func scanAttrs(b string, k int, keep bool) (attrs []xml.Attr, end int, empty, ok bool) {
 	for {
 		if k >= len(b) {
 			return nil, k, false, false
@@ -116,7 +121,7 @@ func scanAttrs(b []byte, k int, keep bool) (attrs []xml.Attr, end int, empty, ok
 			return nil, k, false, false
 		}
 		if keep {
-			attrs = append(attrs, xml.Attr{Name: xml.Name{Space: aspace, Local: alocal}, Value: string(b[e+2 : v])})
+			attrs = append(attrs, xml.Attr{Name: xml.Name{Space: aspace, Local: alocal}, Value: b[e+2 : v]})
 		}
 		k = v + 1
 	}
@@ -125,7 +130,7 @@ func scanAttrs(b []byte, k int, keep bool) (attrs []xml.Attr, end int, empty, ok
 // scanName reads an ASCII XML name at b[i:] ([A-Za-z_][A-Za-z0-9_.-]*, optionally twice
 // joined by one colon: a prefix and a local name) and returns it split as encoding/xml
 // splits it, and the index after it; k is -1 if there is no such name.
-func scanName(b []byte, i int) (space, local string, k int) {
+func scanName(b string, i int) (space, local string, k int) {
 	start, colon := i, -1
 	for k = i; k < len(b); k++ {
 		c := b[k]
@@ -141,29 +146,7 @@ func scanName(b []byte, i int) (space, local string, k int) {
 		return "", "", -1
 	}
 	if colon < 0 {
-		return "", internName(b[start:k]), k
+		return "", b[start:k], k
 	}
-	return internName(b[start:colon]), internName(b[colon+1 : k]), k
+	return b[start:colon], b[colon+1 : k], k
 }
-
-// internName returns the element names of SyncML DM as shared constants, saving an
-// allocation per tag (the map lookup does not copy b); other names are copied.
-func internName(b []byte) string {
-	if n, ok := internedNames[string(b)]; ok {
-		return n
-	}
-	return string(b)
-}
-
-var internedNames = func() map[string]string {
-	m := make(map[string]string)
-	for _, n := range []string{"SyncML", "SyncHdr", "SyncBody", "VerDTD", "VerProto",
-		"SessionID", "MsgID", "Target", "Source", "LocURI", "LocName", "Cred", "Meta",
-		"Format", "Type", "Mark", "NextNonce", "Size", "MaxMsgSize", "MaxObjSize", "Final",
-		"CmdID", "NoResp", "MsgRef", "CmdRef", "Cmd", "TargetRef", "SourceRef", "Chal",
-		"Data", "Item", "MoreData", "Alert", "Status", "Results", "Get", "Add", "Replace",
-		"Delete", "Exec", "Atomic", "Sequence", "xmlns"} {
-		m[n] = n
-	}
-	return m
-}()

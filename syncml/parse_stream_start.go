@@ -5,10 +5,19 @@ import (
 	"strings"
 )
 
-// start pushes the frame of a start tag, its kind chosen by its parent.
+// start pushes the frame of a start tag, its kind chosen by its parent. The frame is made in
+// place, and a command or an Item gets its slot in the message at once (the parent is not
+// appended to while a child is open, so the slot stays put until the frame is popped).
 func (s *streamParser) start(t xml.StartElement, off int64) {
-	p := &s.stack[len(s.stack)-1]
-	f := frame{space: t.Name.Space, local: t.Name.Local, inBody: p.inBody || p.kind == kBody}
+	n := len(s.stack)
+	if n < cap(s.stack) {
+		s.stack = s.stack[:n+1]
+		s.stack[n] = frame{}
+	} else {
+		s.stack = append(s.stack, frame{})
+	}
+	p, f := &s.stack[n-1], &s.stack[n]
+	f.space, f.local, f.inBody = t.Name.Space, t.Name.Local, p.inBody || p.kind == kBody
 	f.kind = s.childKind(p, t, f.inBody)
 	switch f.kind {
 	case kData:
@@ -18,9 +27,28 @@ func (s *streamParser) start(t xml.StartElement, off int64) {
 	case kChal:
 		f.chal = &Chal{}
 	case kCmd:
-		f.cmd.Verb = t.Name.Local
+		f.cmd = s.commandSlot(p, t.Name.Local)
+	case kItem:
+		p.cmd.Items = append(p.cmd.Items, Item{})
+		f.item = &p.cmd.Items[len(p.cmd.Items)-1]
 	}
-	s.stack = append(s.stack, f)
+}
+
+// commandSlot appends a command to SyncBody (p is the body) or to its parent container's
+// Commands and returns it. A command that then fails its checks stays there: it fails the
+// body, and the message is not returned.
+func (s *streamParser) commandSlot(p *frame, verb string) *Command {
+	if p.kind == kBody {
+		if s.msg.Body == nil {
+			// One allocation for the body's commands: at most one per CmdID end tag
+			// (nested commands counted too), at least 4 (the RawToken path has no s.str).
+			s.msg.Body = make([]Command, 0, max(4, strings.Count(s.str, "</CmdID>")))
+		}
+		s.msg.Body = append(s.msg.Body, Command{Verb: verb})
+		return &s.msg.Body[len(s.msg.Body)-1]
+	}
+	p.cmd.Commands = append(p.cmd.Commands, Command{Verb: verb})
+	return &p.cmd.Commands[len(p.cmd.Commands)-1]
 }
 
 // childKind chooses what a start tag decodes as under its parent p: kSkip for anything
