@@ -6,6 +6,14 @@ import (
 	"strconv"
 )
 
+// A Builder's first allocations: room for the encoded commands of a typical reply (the
+// SyncHdr Status and a Status for each command of a package 1, or a few commands) and for
+// as many commands, so that building one grows nothing.
+const (
+	initialBodySize = 1024
+	initialCommands = 8
+)
+
 // Builder assembles one outgoing message, numbering commands with increasing CmdIDs
 // (unique within the message, MS-MDM 2.2.4.2). Each command is encoded when it is added,
 // so Size is exact and cheap: a server can honour the peer's MaxMsgSize by checking
@@ -41,13 +49,26 @@ func NewBuilder(h Header, firstCmdID int) *Builder {
 	if firstCmdID < 1 {
 		firstCmdID = 1
 	}
-	e := encoder{}
+	e := encoder{buf: make([]byte, 0, headerSizeHint(h))}
 	e.messageStart(h)
 	b := &Builder{hdr: h, prefix: e.buf, next: firstCmdID}
 	if e.err != nil {
 		b.err = fmt.Errorf("encoding SyncML header: %w", e.err)
 	}
 	return b
+}
+
+// headerSizeHint is enough room for the encoded start of a message with header h (the root,
+// SyncHdr and <SyncBody>) in most cases, so that NewBuilder allocates it once.
+func headerSizeHint(h Header) int {
+	n := 256 + len(h.SessionID) + len(h.MsgID) + len(h.Target) + len(h.Source)
+	if h.Cred != nil {
+		n += 128 + len(h.Cred.Data)
+	}
+	if h.Meta != nil {
+		n += 128
+	}
+	return n
 }
 
 // ReplyHeader is the header answering req (MS-MDM 2.2.4.2, captures): versions 1.2 and
@@ -90,12 +111,27 @@ func (b *Builder) Status(msgRef string, ref Command, code int, items ...Item) st
 		Data:   strconv.Itoa(code),
 		Items:  items,
 	}
-	for _, it := range ref.Items {
-		if it.Target != "" {
-			s.TargetRef = append(s.TargetRef, it.Target)
+	var targets, sources int
+	for i := range ref.Items {
+		if ref.Items[i].Target != "" {
+			targets++
 		}
-		if it.Source != "" {
-			s.SourceRef = append(s.SourceRef, it.Source)
+		if ref.Items[i].Source != "" {
+			sources++
+		}
+	}
+	if targets > 0 {
+		s.TargetRef = make([]string, 0, targets)
+	}
+	if sources > 0 {
+		s.SourceRef = make([]string, 0, sources)
+	}
+	for i := range ref.Items {
+		if t := ref.Items[i].Target; t != "" {
+			s.TargetRef = append(s.TargetRef, t)
+		}
+		if src := ref.Items[i].Source; src != "" {
+			s.SourceRef = append(s.SourceRef, src)
 		}
 	}
 	return b.Command(s)
@@ -126,12 +162,18 @@ func (b *Builder) Command(c Command) string {
 // nothing is added and no CmdID is used.
 func (b *Builder) TryCommand(c Command) (string, error) {
 	c, next := assignIDs(c, b.next)
+	if b.body == nil {
+		b.body = make([]byte, 0, initialBodySize)
+	}
 	e := encoder{buf: b.body}
 	e.command(&c)
 	if e.err != nil {
 		return "", fmt.Errorf("encoding %s command: %w", c.Verb, e.err)
 	}
 	b.body, b.next = e.buf, next
+	if b.cmds == nil {
+		b.cmds = make([]Command, 0, initialCommands)
+	}
 	b.cmds = append(b.cmds, c)
 	return c.CmdID, nil
 }
