@@ -124,6 +124,11 @@ type apiError struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// Target names the part of the request at fault, as Microsoft Graph's error target:
+		// for an invalid profile, the setting (settingDefinitionId, displayName or OMA-URI).
+		Target string `json:"target,omitempty"`
+		// Suggestion is the catalog's "did you mean" for an OMA-URI that matches no node.
+		Suggestion string `json:"suggestion,omitempty"`
 	} `json:"error"`
 }
 

@@ -43,10 +43,12 @@ const (
 type policyAPI struct {
 	s      *API
 	parser *policy.Parser
+	cat    *csp.Catalog // the settings the picker searches (configurationSettings)
 }
 
 func (s *API) policyRoutes(api *mux.Router) {
-	h := &policyAPI{s: s, parser: policy.NewParser(csp.Default())}
+	cat := csp.Default()
+	h := &policyAPI{s: s, parser: policy.NewParser(cat), cat: cat}
 	api.HandleFunc("/tenants/{tid}/groups", h.createGroup).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/groups", h.listGroups).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/groups/{gid}", h.getGroup).Methods(http.MethodGet)
@@ -68,6 +70,8 @@ func (s *API) policyRoutes(api *mux.Router) {
 	}
 	api.HandleFunc("/tenants/{tid}/devices/{did}/settingStates", h.deviceSettingStates).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/devices/{did}/profiles", h.deviceProfiles).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/configurationSettings", h.searchSettings).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/configurationCategories", h.settingCategories).Methods(http.MethodGet)
 	h.gpoRoutes(api)
 }
 

@@ -66,6 +66,8 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands", tag: "commands", summary: "List a device's commands", status: 200, resp: CommandView{}, list: true, errs: ro},
 		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands/{id}", tag: "commands", summary: "Get a command with its status and results", status: 200, resp: CommandView{}, errs: ro},
 		{method: "POST", path: "/tenants/{tid}/devices/{did}/commands/{id}/resend", tag: "commands", summary: "Send an unknown command again: an Exec (or an Atomic/Sequence holding one) is sent at most once, and when its session breaks off without a Status it becomes unknown instead of being resent; this queues a copy and answers it (operator, admin); 409 unless the command is unknown and not resent yet", status: 201, resp: CommandView{}, errs: []int{401, 403, 404, 409}},
+		{method: "GET", path: "/tenants/{tid}/configurationSettings", tag: "policy", summary: "Search the settings catalog as Intune's settings picker does (?search: words of the name, id, OMA-URI or description; ?category: one of configurationCategories)", status: 200, resp: SettingDefinitionView{}, list: true, errs: ro, query: []string{"search", "category"}},
+		{method: "GET", path: "/tenants/{tid}/configurationCategories", tag: "policy", summary: "The settings catalog's categories", status: 200, resp: SettingCategoryView{}, list: true, errs: ro},
 		{method: "GET", path: "/tenants/{tid}/devices/{did}/settingStates", tag: "policy", summary: "Per-setting policy states of a device", status: 200, resp: SettingStateView{}, list: true, errs: ro},
 		{method: "GET", path: "/tenants/{tid}/devices/{did}/profiles", tag: "policy", summary: "A device's profiles, counts by state and settings", status: 200, resp: DeviceProfilesView{}, errs: ro},
 		{method: "POST", path: "/tokens", tag: "tokens", summary: "Create an admin token; the secret is shown once (global admin)", body: TokenRequest{}, status: 201, resp: CreatedTokenView{}, errs: []int{400, 401, 403, 413, 422}},
@@ -117,7 +119,9 @@ func openAPIDocument() map[string]any {
 	schemas := map[string]any{
 		"Error": map[string]any{"type": "object", "required": []string{"error"}, "properties": map[string]any{
 			"error": map[string]any{"type": "object", "required": []string{"code", "message"}, "properties": map[string]any{
-				"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}}}}},
+				"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"},
+				"target":     map[string]any{"type": "string", "description": "the part of the request at fault: for invalidProfile, the setting (settingDefinitionId, displayName or OMA-URI)"},
+				"suggestion": map[string]any{"type": "string", "description": "did you mean: a catalog LocURI close to an OMA-URI that matches no node"}}}}},
 		"IntuneProfile": map[string]any{"type": "object", "additionalProperties": true,
 			"description": "A profile in the JSON shape Intune exports (Microsoft Graph beta). The server sets id, version, roleScopeTagIds, createdDateTime, lastModifiedDateTime (and settingCount for settings catalog policies).",
 			"required":    []string{"@odata.type"},

@@ -204,7 +204,9 @@ func (h *policyAPI) parseFor(w http.ResponseWriter, r *http.Request, k profileKi
 	if err != nil {
 		var ve *policy.ValidationError
 		if errors.As(err, &ve) {
-			writeError(w, http.StatusUnprocessableEntity, "invalidProfile", ve.Error())
+			var e apiError
+			e.Error.Code, e.Error.Message, e.Error.Target, e.Error.Suggestion = "invalidProfile", ve.Error(), ve.Setting, ve.Suggestion
+			writeJSON(w, http.StatusUnprocessableEntity, e)
 		} else {
 			writeError(w, http.StatusUnprocessableEntity, "invalidProfile", err.Error())
 		}

@@ -111,6 +111,11 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// Target is the part of the request at fault (an invalid profile's setting: its
+	// settingDefinitionId, displayName or OMA-URI); "" when the answer names none.
+	Target string
+	// Suggestion is the server's "did you mean" for Target (a catalog LocURI), if any.
+	Suggestion string
 	// Body is the answer as received (at most 1 MiB): some refusals carry more, e.g. the
 	// enrolled device count of a tenant deletion refused with 409.
 	Body []byte
@@ -204,12 +209,13 @@ func (c *Client) once(ctx context.Context, method, target string, body []byte, c
 func decodeError(resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var e struct {
-		Error struct{ Code, Message string } `json:"error"`
+		Error struct{ Code, Message, Target, Suggestion string } `json:"error"`
 	}
 	if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
 		e.Error.Code, e.Error.Message = "httpError", strings.TrimSpace(string(raw))
 	}
-	return &Error{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Body: raw}
+	return &Error{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message,
+		Target: e.Error.Target, Suggestion: e.Error.Suggestion, Body: raw}
 }
 
 // do performs r and decodes a JSON answer into out (when non-nil and the answer has a body).

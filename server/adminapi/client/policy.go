@@ -232,3 +232,51 @@ func (c *Client) ImportGroupPolicy(ctx context.Context, tid, name string, dryRun
 		raw: up.Data, contentType: "application/octet-stream", noRetry: true}, &out)
 	return out, err
 }
+
+// SettingDefinition is one setting of the settings catalog (adminapi.SettingDefinitionView).
+type SettingDefinition struct {
+	ID                       string          `json:"id"`
+	DisplayName              string          `json:"displayName"`
+	CategoryName             string          `json:"categoryName"`
+	Description              string          `json:"description,omitempty"`
+	LocURI                   string          `json:"locUri"`
+	Format                   string          `json:"format"`
+	ValueKind                string          `json:"valueKind"` // choice, integer, string or stringCollection
+	Options                  []SettingOption `json:"options,omitempty"`
+	Minimum                  *int            `json:"minimum,omitempty"`
+	Maximum                  *int            `json:"maximum,omitempty"`
+	DefaultValue             string          `json:"defaultValue,omitempty"`
+	MinimumOS                string          `json:"minimumSupportedVersion,omitempty"`
+	GroupSettingDefinitionID string          `json:"groupSettingDefinitionId,omitempty"`
+}
+
+// SettingOption is one option of a choice setting (adminapi.SettingOptionView).
+type SettingOption struct {
+	ItemID      string `json:"itemId"`
+	DisplayName string `json:"displayName"`
+}
+
+// SearchSettings is GET /tenants/{tid}/configurationSettings: the settings whose name, id,
+// OMA-URI or description hold every word of search, in category ("" any).
+func (c *Client) SearchSettings(ctx context.Context, tid, search, category string) ([]SettingDefinition, error) {
+	q := url.Values{}
+	if search != "" {
+		q.Set("search", search)
+	}
+	if category != "" {
+		q.Set("category", category)
+	}
+	return list[SettingDefinition](ctx, c, tenantPath(tid, "configurationSettings"), q)
+}
+
+// SettingCategories is GET /tenants/{tid}/configurationCategories: the catalog's categories.
+func (c *Client) SettingCategories(ctx context.Context, tid string) ([]string, error) {
+	cs, err := list[struct {
+		DisplayName string `json:"displayName"`
+	}](ctx, c, tenantPath(tid, "configurationCategories"), nil)
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.DisplayName)
+	}
+	return out, err
+}

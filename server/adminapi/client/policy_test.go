@@ -101,6 +101,27 @@ func TestPolicyRoutes(t *testing.T) {
 		t.Fatalf("DeviceProfiles: %+v, %v", dp, err)
 	}
 	check(t, "DeleteProfile", c.DeleteProfile(ctx, tid, adminclient.SettingsCatalog, p.ID))
+
+	// The settings picker's search, and an invalid profile's setting and did-you-mean.
+	defs, err := c.SearchSettings(ctx, tid, "pin recovery", "Windows Hello For Business")
+	check(t, "SearchSettings", err)
+	if len(defs) != 2 || defs[0].DisplayName != "Enable Pin Recovery" || defs[0].ValueKind != "choice" ||
+		defs[0].GroupSettingDefinitionID != "device_vendor_msft_passportforwork_{tenantid}" || len(defs[0].Options) != 2 ||
+		defs[0].Options[1].ItemID != defs[0].ID+"_true" || defs[1].DisplayName != "Enable Pin Recovery (User)" {
+		t.Fatalf("SearchSettings: %+v", defs)
+	}
+	if defs, err := c.SearchSettings(ctx, tid, "pin recovery", "Authentication"); err != nil || len(defs) != 0 {
+		t.Fatalf("SearchSettings in another category: %+v, %v", defs, err)
+	}
+	if cats, err := c.SettingCategories(ctx, tid); err != nil || len(cats) < 2 || cats[len(cats)-1] != "Windows Hello For Business" {
+		t.Fatalf("SettingCategories: %v, %v", cats, err)
+	}
+	_, err = c.CreateProfile(ctx, tid, adminclient.CustomOMAURI, json.RawMessage(`{"displayName":"x","omaSettings":[{"@odata.type":"#microsoft.graph.omaSettingBoolean",`+
+		`"displayName":"Recovery","omaUri":"./Device/Vendor/MSFT/Policy/PassportForWork/{TenantId}/Policies/EnablePinRecovery","value":true}]}`))
+	ae := wantError(t, "CreateProfile with a wrong OMA-URI", err, http.StatusUnprocessableEntity, "invalidProfile")
+	if ae.Target != "Recovery" || ae.Suggestion != "./Device/Vendor/MSFT/PassportForWork/{TenantId}/Policies/EnablePinRecovery" {
+		t.Fatalf("error target %q, suggestion %q", ae.Target, ae.Suggestion)
+	}
 	check(t, "DeleteGroup", c.DeleteGroup(ctx, tid, g.ID))
 	_, err = c.Group(ctx, tid, g.ID)
 	wantError(t, "Group deleted", err, http.StatusNotFound, "")

@@ -58,6 +58,8 @@ func TestWireTypesMatchServer(t *testing.T) {
 		{adminclient.Command{}, adminapi.CommandView{}},
 		{adminclient.CommandResult{}, adminapi.ResultView{}},
 		{adminclient.ConsentRequest{}, adminapi.ConsentRequest{}},
+		{adminclient.SettingDefinition{}, adminapi.SettingDefinitionView{}},
+		{adminclient.SettingOption{}, adminapi.SettingOptionView{}},
 		{adminclient.ServicePrincipal{}, adminapi.ServicePrincipalView{}},
 		{adminclient.GroupRequest{}, adminapi.GroupRequest{}},
 		{adminclient.Group{}, adminapi.GroupView{}},
