@@ -236,13 +236,14 @@ func (t *boltTx) Put(b kv.Bucket, key, value []byte) error {
 	return put(bk, key, value)
 }
 
-// put writes copies of key and value: bbolt keeps references to them until the commit, and
-// callers may reuse their buffers (kv.Tx's contract). A nil value is stored empty.
+// put writes key and value without copying them: bbolt keeps references to both until the
+// commit, which kv.Tx's contract allows (the caller leaves them alone until the transaction
+// ends). A nil value is stored empty.
 func put(bk *bbolt.Bucket, key, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	return bk.Put(bytes.Clone(key), bytes.Clone(value))
+	return bk.Put(key, value)
 }
 
 func (t *boltTx) Insert(b kv.Bucket, key, value []byte) error {

@@ -1,11 +1,11 @@
 package core
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -59,7 +59,7 @@ func (w *wtx) appendAudit(events ...*audit.Event) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
+	var recs eventRecords
 	for i := range evs {
 		ev := &evs[i]
 		h := heads.of(ev.TenantID)
@@ -67,11 +67,11 @@ func (w *wtx) appendAudit(events ...*audit.Event) error {
 			return fmt.Errorf("sealing audit event: %w", err)
 		}
 		h.head = ev.Head()
-		buf.Reset()
-		if err := encodeEvent(&buf, ev); err != nil {
+		rec, err := recs.encode(ev)
+		if err != nil {
 			return err
 		}
-		if err := w.Insert(bAudit, seqKey(ev.TenantID, ev.Seq), buf.Bytes()); err != nil {
+		if err := w.Insert(bAudit, seqKey(ev.TenantID, ev.Seq), rec); err != nil {
 			return fmt.Errorf("writing audit event %d of tenant %s: %w", ev.Seq, ev.TenantID, err)
 		}
 		w.sealed = append(w.sealed, sealedEvent{dst: events[i], ev: *ev})
@@ -129,13 +129,34 @@ func (w *wtx) lockHeads(evs []audit.Event) (chainHeads, error) {
 func (w *wtx) Audit(events ...*audit.Event) error { return w.appendAudit(events...) }
 
 // encodeEvent writes ev as JSON without HTML escaping, so Details keeps its exact bytes.
-func encodeEvent(buf *bytes.Buffer, ev *audit.Event) error {
-	enc := json.NewEncoder(buf)
+func encodeEvent(w io.Writer, ev *audit.Event) error {
+	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(ev); err != nil {
 		return fmt.Errorf("encoding audit event: %w", err)
 	}
 	return nil
+}
+
+// eventRecords encodes the records of the events one write stores into one slice that is
+// only ever appended to: a record, once encoded, is never overwritten (a slice that outgrows
+// its capacity moves to a new array and leaves the old one as it was), so each can be handed
+// to Put or Insert, which keep it until the commit (kv.Tx), without a copy of its own.
+type eventRecords struct{ buf []byte }
+
+// Write appends p (io.Writer, for encodeEvent).
+func (r *eventRecords) Write(p []byte) (int, error) {
+	r.buf = append(r.buf, p...)
+	return len(p), nil
+}
+
+// encode appends ev's record (encodeEvent) and returns it.
+func (r *eventRecords) encode(ev *audit.Event) ([]byte, error) {
+	start := len(r.buf)
+	if err := encodeEvent(r, ev); err != nil {
+		return nil, err
+	}
+	return r.buf[start:len(r.buf):len(r.buf)], nil
 }
 
 // validUTF8 replaces invalid UTF-8 in the string fields of e, which JSON could not store

@@ -283,7 +283,7 @@ func (w *wtx) appendPending(q *sequencer, events []*audit.Event) error {
 		}
 		evs[i].Seq, evs[i].PrevHash, evs[i].Hash = 0, "", ""
 	}
-	var buf bytes.Buffer
+	var recs eventRecords
 	for i := 0; i < len(evs); {
 		// Consecutive events of one tenant take consecutive keys.
 		j := i + 1
@@ -292,11 +292,11 @@ func (w *wtx) appendPending(q *sequencer, events []*audit.Event) error {
 		}
 		keys := q.pendingKeys(evs[i].TenantID, time.Now(), j-i)
 		for k := i; k < j; k++ {
-			buf.Reset()
-			if err := encodeEvent(&buf, &evs[k]); err != nil {
+			rec, err := recs.encode(&evs[k])
+			if err != nil {
 				return err
 			}
-			if err := w.Insert(bAuditPending, keys[k-i], buf.Bytes()); err != nil {
+			if err := w.Insert(bAuditPending, keys[k-i], rec); err != nil {
 				return fmt.Errorf("writing unsealed audit event of tenant %s: %w", evs[k].TenantID, err)
 			}
 			w.sealed = append(w.sealed, sealedEvent{dst: events[k], ev: evs[k]})
@@ -435,18 +435,18 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 	case beyond != nil:
 		return nil, fmt.Errorf("audit event %x stored after the chain head %d: %w", beyond[len(pre):], head.Seq, store.ErrConflict)
 	}
-	var buf bytes.Buffer
+	var recs eventRecords
 	for i := range evs {
 		ev := &evs[i]
 		if err := audit.SealAfter(head, ev); err != nil {
 			return nil, fmt.Errorf("sealing audit event %s: %w", ev.ID, err)
 		}
 		head = ev.Head()
-		buf.Reset()
-		if err := encodeEvent(&buf, ev); err != nil {
+		rec, err := recs.encode(ev)
+		if err != nil {
 			return nil, err
 		}
-		if err := w.Put(bAudit, seqKey(tenant, ev.Seq), buf.Bytes()); err != nil {
+		if err := w.Put(bAudit, seqKey(tenant, ev.Seq), rec); err != nil {
 			return nil, fmt.Errorf("writing audit event %d: %w", ev.Seq, err)
 		}
 	}

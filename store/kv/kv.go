@@ -44,8 +44,12 @@ type Backend interface {
 
 // Tx is one transaction. Keys are at most MaxKeyLen bytes and not empty. Byte slices
 // returned by a Tx are valid until the transaction ends and must not be modified; callers
-// that keep one copy it. Slices passed to a Tx may be reused by the caller after the call
-// returns.
+// that keep one copy it. The key and value slices passed to Put, Insert and Delete belong to
+// the Tx until the transaction ends: the backend may keep them, without a copy, until it
+// commits (bbolt keeps them in its dirty pages, PostgreSQL in its queued statements), so the
+// caller must not modify them after the call (a caller that reuses a buffer passes a copy). A
+// slice the Tx returned may be passed back to it (written under another key, for one). Slices
+// passed to the reads (Get, GetMany, Scan) may be reused once the call returns.
 //
 // Errors: a backend that cannot be reached (closed, disk full, connection lost) returns an
 // error wrapping store.ErrUnavailable; Insert on an existing key returns an error wrapping

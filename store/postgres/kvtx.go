@@ -177,7 +177,8 @@ func (t *pgTx) write(b kv.Bucket, key []byte) (*table, error) {
 	return t.k.table(b)
 }
 
-// Put is queued (see pgTx), with copies of key and value.
+// Put is queued (see pgTx) with key and value as they are: kv.Tx's contract keeps the caller
+// from modifying them until the transaction ends.
 func (t *pgTx) Put(b kv.Bucket, key, value []byte) error {
 	tb, err := t.write(b, key)
 	if err != nil {
@@ -186,7 +187,7 @@ func (t *pgTx) Put(b kv.Bucket, key, value []byte) error {
 	if value == nil {
 		value = []byte{} // nil would be NULL
 	}
-	return t.queue("writing", b, tb.put, bytes.Clone(key), bytes.Clone(value))
+	return t.queue("writing", b, tb.put, key, value)
 }
 
 // Insert is INSERT … ON CONFLICT DO NOTHING, sent at once: an existing key (committed, or
@@ -210,7 +211,7 @@ func (t *pgTx) Insert(b kv.Bucket, key, value []byte) error {
 	return nil
 }
 
-// Delete is queued (see pgTx), with a copy of key.
+// Delete is queued (see pgTx) with key as it is (kv.Tx's contract, as for Put).
 func (t *pgTx) Delete(b kv.Bucket, key []byte) error {
 	if !t.writable {
 		return kv.ErrReadOnly
@@ -219,7 +220,7 @@ func (t *pgTx) Delete(b kv.Bucket, key []byte) error {
 	if err != nil {
 		return err
 	}
-	return t.queue("deleting from", b, tb.del, bytes.Clone(key))
+	return t.queue("deleting from", b, tb.del, key)
 }
 
 // Scan reads the span page by page (each page a query that continues after the last key of

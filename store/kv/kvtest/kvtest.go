@@ -57,7 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) kv.Backend) {
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newKV) })
 	t.Run("GetMany", func(t *testing.T) { testGetMany(t, newKV) })
 	t.Run("BadKeys", func(t *testing.T) { testBadKeys(t, newKV) })
-	t.Run("CallerReusesBuffers", func(t *testing.T) { testReuse(t, newKV) })
+	t.Run("Buffers", func(t *testing.T) { testBuffers(t, newKV) })
 	t.Run("BinaryKeys", func(t *testing.T) { testBinaryKeys(t, newKV) })
 	t.Run("LargeValues", func(t *testing.T) { testLargeValues(t, newKV) })
 	t.Run("Scan", func(t *testing.T) { testScan(t, newKV) })
