@@ -2,7 +2,10 @@ package core
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +38,11 @@ var recordCases = []struct {
 	{name: "device other case key", kind: "device", raw: `{"ID":"d","tenantId":"t"}`},
 	{name: "device repeated nodes", kind: "device", raw: `{"id":"d","nodes":{"a":"1"},"nodes":{"b":"2"}}`},
 	{name: "device repeated node key", kind: "device", raw: `{"id":"d","nodes":{"a":"1","a":"2"}}`},
-	{name: "device nulls", fast: true, kind: "device", raw: `{"id":null,"osEdition":null,"nodes":null,"scopeTags":null,"certNotAfter":null,"policyDirty":null}`},
+	{name: "device nulls", fast: true, kind: "device", raw: `{"id":null,"osEdition":null,"certNotAfter":null,"nodes":null,"policyDirty":null,"scopeTags":null}`},
+	{name: "device many nodes", fast: true, v: &store.Device{ID: "d", TenantID: "t", Nodes: manyNodes(40)}},
+	{name: "device keys out of order", kind: "device", raw: `{"tenantId":"t","id":"d"}`},
+	{name: "device nodes out of order", kind: "device", raw: `{"id":"d","nodes":{"b":"1","a":"2"}}`},
+	{name: "device empty node key twice", kind: "device", raw: `{"id":"d","nodes":{"":"1","":"2"}}`},
 	{name: "device float edition", kind: "device", raw: `{"id":"d","osEdition":4.0}`},
 	{name: "device negative edition", fast: true, kind: "device", raw: ` { "id" : "d" , "osEdition" : -4 } `},
 	{name: "device huge edition", kind: "device", raw: `{"id":"d","osEdition":99999999999999999999999}`},
@@ -48,6 +55,7 @@ var recordCases = []struct {
 	{name: "session minimal", fast: true, v: &store.Session{DeviceID: "d", SessionID: "0"}},
 	{name: "session empty reply", fast: true, v: &store.Session{DeviceID: "d", SessionID: "0", LastReply: []byte{}, Sent: map[string]store.SentRef{}}},
 	{name: "session bad base64", kind: "session", raw: `{"deviceId":"d","lastReply":"***"}`},
+	{name: "session ref keys out of order", kind: "session", raw: `{"deviceId":"d","sent":{"1:2":{"verb":"Get","commandId":"c"}}}`},
 	{name: "session unknown ref key", kind: "session", raw: `{"deviceId":"d","sent":{"1:2":{"commandId":"c","x":1}}}`},
 	{name: "command typical", fast: true, v: &store.Command{ID: "c1", TenantID: "t", DeviceID: "d", Seq: 7, Source: "policy:p1", State: store.CommandSent,
 		Payload:  store.Payload{Verb: "Replace", CmdID: "3", Items: []store.Item{{Target: "./Device/Vendor/MSFT/Policy/Config/X", Meta: &store.Meta{Format: "bool", Type: "text/plain"}, Data: "true"}}},
@@ -70,6 +78,41 @@ var recordCases = []struct {
 	{name: "policy negative version", kind: "policy", raw: `{"version":-1}`},
 	{name: "policy unknown key", kind: "policy", raw: `{"version":1,"dirty":true}`},
 	{name: "policy escaped user", kind: "policy", raw: `{"version":1,"userId":"a\u0026b"}`},
+}
+
+// manyNodes is a device's nodes map of n entries.
+func manyNodes(n int) map[string]string {
+	m := make(map[string]string, n)
+	for i := range n {
+		m[fmt.Sprintf("./Vendor/MSFT/Node%02d", i)] = fmt.Sprint(i)
+	}
+	return m
+}
+
+// The fast decoders' key orders are those of the types' fields, the order encoding/json
+// writes them in: a list that disagrees would send every record to the fallback.
+func TestFieldOrders(t *testing.T) {
+	for _, tc := range []struct {
+		typ  any
+		keys []string
+	}{
+		{store.Device{}, deviceKeys}, {store.DevicePolicy{}, devicePolicyKeys}, {store.Session{}, sessionKeys},
+		{store.SentRef{}, sentRefKeys}, {store.Command{}, commandKeys}, {store.Payload{}, payloadKeys},
+		{store.Chal{}, chalKeys}, {store.Item{}, itemKeys}, {store.Meta{}, metaKeys},
+	} {
+		typ := reflect.TypeOf(tc.typ)
+		var want []string
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			want = append(want, name)
+		}
+		if !slices.Equal(tc.keys, want) {
+			t.Errorf("keys of %s = %q, want %q", typ, tc.keys, want)
+		}
+	}
 }
 
 // decoders returns, for kind, the fast decoder alone, unmarshal and json.Unmarshal.

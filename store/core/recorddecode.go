@@ -35,22 +35,31 @@ func (p *record) end() bool {
 	return p.i == len(p.s)
 }
 
-// fields reads an object like scanner.object and fails on a repeated key (encoding/json
-// merges repeated maps and slices; the fast path leaves that to it).
-func (p *record) fields(field func(key string) bool) bool {
-	var seen [24]string
-	n := 0
+// fields reads an object like scanner.object, its keys in the order encoding/json writes
+// them. For a struct, order lists the keys the decoder knows in the order of the struct's
+// fields (a key may be missing, as omitempty leaves it out, but none comes before one read
+// earlier); for a map (order nil) the keys ascend in byte order, as json.Marshal sorts them.
+// Any other key (unknown, repeated — encoding/json merges or overwrites those — or out of
+// order) fails, leaving the record to encoding/json. The check costs one pass over order
+// per object and keeps no list of the keys seen.
+func (p *record) fields(order []string, field func(key string) bool) bool {
+	next := 0               // struct: the first entry of order the next key may be
+	prev, first := "", true // map: the key before
 	return p.object(func(key string) bool {
-		for _, k := range seen[:n] {
-			if k == key {
+		if order == nil {
+			if !first && key <= prev {
 				return false
 			}
+			prev, first = key, false
+		} else {
+			for next < len(order) && order[next] != key {
+				next++
+			}
+			if next == len(order) {
+				return false
+			}
+			next++
 		}
-		if n == len(seen) {
-			return false
-		}
-		seen[n] = key
-		n++
 		if p.null() {
 			// null leaves a field of a zero value as it is, whatever its type (time.Time's
 			// UnmarshalJSON ignores null too).
@@ -59,6 +68,26 @@ func (p *record) fields(field func(key string) bool) bool {
 		return field(key)
 	})
 }
+
+// The keys of the records the fast decoders read, in the order of their types' fields
+// (TestFieldOrders checks them against the types).
+var (
+	deviceKeys = []string{"id", "tenantId", "hwDevId", "userId", "userPrincipalName", "deviceName", "osVersion",
+		"osEdition", "enrollmentType", "enrollmentState", "certSerial", "certThumbprint", "certNotAfter", "enrolledAt",
+		"updatedAt", "lastSeenAt", "nodes", "policyDirty", "scopeTags"}
+	devicePolicyKeys = []string{"version", "osVersion", "osEdition", "userId", "resolvedAt"}
+	sessionKeys      = []string{"deviceId", "sessionId", "key", "clientMsgId", "serverMsgId", "sent", "lastRequestHash",
+		"lastReply", "maxMsgSize", "ended", "startedAt", "updatedAt"}
+	sentRefKeys = []string{"commandId", "child", "verb"}
+	commandKeys = []string{"id", "tenantId", "deviceId", "seq", "payload", "source", "state", "attempts", "maxAttempts",
+		"nextAttemptAt", "statusCode", "childStatus", "results", "claimSession", "claimUntil", "lastSession", "sentCount",
+		"resentAs", "createdAt", "updatedAt"}
+	payloadKeys = []string{"Verb", "CmdID", "NoResp", "MsgRef", "CmdRef", "Cmd", "TargetRef", "SourceRef", "Chal", "Data",
+		"Meta", "Items", "Commands"}
+	chalKeys = []string{"Format", "Type", "NextNonce"}
+	itemKeys = []string{"Target", "Source", "Meta", "Data", "DataXML", "MoreData"}
+	metaKeys = []string{"Format", "Type", "Mark", "NextNonce", "Size", "MaxMsgSize", "MaxObjSize"}
+)
 
 // null consumes a JSON null.
 func (p *record) null() bool {
@@ -236,7 +265,7 @@ func unmarshal(raw []byte, v any) error {
 
 func fastDecodeDevice(raw []byte, d *store.Device) bool {
 	p := newRecord(raw)
-	ok := p.fields(func(key string) bool {
+	ok := p.fields(deviceKeys, func(key string) bool {
 		switch key {
 		case "id":
 			return p.text(&d.ID)
@@ -272,7 +301,7 @@ func fastDecodeDevice(raw []byte, d *store.Device) bool {
 			return p.time(&d.LastSeenAt)
 		case "nodes":
 			d.Nodes = map[string]string{}
-			return p.fields(func(k string) bool {
+			return p.fields(nil, func(k string) bool {
 				var v string
 				ok := p.text(&v)
 				d.Nodes[k] = v
@@ -292,7 +321,7 @@ func fastDecodeDevice(raw []byte, d *store.Device) bool {
 // before every check-in reads.
 func fastDecodeDevicePolicy(raw []byte, d *store.DevicePolicy) bool {
 	p := newRecord(raw)
-	ok := p.fields(func(key string) bool {
+	ok := p.fields(devicePolicyKeys, func(key string) bool {
 		switch key {
 		case "version":
 			return p.uint(&d.Version)
@@ -312,7 +341,7 @@ func fastDecodeDevicePolicy(raw []byte, d *store.DevicePolicy) bool {
 
 func fastDecodeSession(raw []byte, s *store.Session) bool {
 	p := newRecord(raw)
-	ok := p.fields(func(key string) bool {
+	ok := p.fields(sessionKeys, func(key string) bool {
 		switch key {
 		case "deviceId":
 			return p.text(&s.DeviceID)
@@ -326,9 +355,9 @@ func fastDecodeSession(raw []byte, s *store.Session) bool {
 			return p.int(&s.ServerMsgID)
 		case "sent":
 			s.Sent = map[string]store.SentRef{}
-			return p.fields(func(k string) bool {
+			return p.fields(nil, func(k string) bool {
 				var ref store.SentRef
-				ok := p.fields(func(key string) bool {
+				ok := p.fields(sentRefKeys, func(key string) bool {
 					switch key {
 					case "commandId":
 						return p.text(&ref.CommandID)
@@ -362,7 +391,7 @@ func fastDecodeSession(raw []byte, s *store.Session) bool {
 
 func fastDecodeCommand(raw []byte, c *store.Command) bool {
 	p := newRecord(raw)
-	ok := p.fields(func(key string) bool {
+	ok := p.fields(commandKeys, func(key string) bool {
 		switch key {
 		case "id":
 			return p.text(&c.ID)
@@ -418,7 +447,7 @@ func (p *record) payload(c *store.Payload, depth int) bool {
 	if depth > maxFastDepth {
 		return false
 	}
-	return p.fields(func(key string) bool {
+	return p.fields(payloadKeys, func(key string) bool {
 		switch key {
 		case "Verb":
 			return p.text(&c.Verb)
@@ -438,7 +467,7 @@ func (p *record) payload(c *store.Payload, depth int) bool {
 			return p.strings(&c.SourceRef)
 		case "Chal":
 			c.Chal = &store.Chal{}
-			return p.fields(func(key string) bool {
+			return p.fields(chalKeys, func(key string) bool {
 				switch key {
 				case "Format":
 					return p.text(&c.Chal.Format)
@@ -473,7 +502,7 @@ func (p *record) items(dst *[]store.Item) bool {
 	ok := p.array(func() bool {
 		out = append(out, store.Item{})
 		it := &out[len(out)-1]
-		return p.fields(func(key string) bool {
+		return p.fields(itemKeys, func(key string) bool {
 			switch key {
 			case "Target":
 				return p.text(&it.Target)
@@ -498,7 +527,7 @@ func (p *record) items(dst *[]store.Item) bool {
 func (p *record) meta(dst **store.Meta) bool {
 	m := &store.Meta{}
 	*dst = m
-	return p.fields(func(key string) bool {
+	return p.fields(metaKeys, func(key string) bool {
 		switch key {
 		case "Format":
 			return p.text(&m.Format)
