@@ -76,6 +76,8 @@ func TestAdminQuietPrintsOnlyIDs(t *testing.T) {
 	}
 	quiet("user disable", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com")
 	quiet("user enable", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com")
+	quiet("user role", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com", "--role", "reader")
+	quiet("user revoke-role", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com")
 
 	// The PIN reset applications' IDs are their application IDs.
 	var sps struct {
