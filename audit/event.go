@@ -64,6 +64,10 @@ const (
 	// KindDeviceAlert: the device sent a generic alert (1224, or 1226 outside
 	// unenrollment), MS-MDM 2.2.7.2.
 	KindDeviceAlert Kind = "device.alert"
+	// KindDevicePush: the device's WNS push channel changed: the server sent or removed its
+	// PFN, the device reported a channel (kept or refused, with the reason), or WNS answered
+	// that the channel is gone (docs/protocol.md C.7).
+	KindDevicePush Kind = "device.push"
 
 	// KindPINResetRequested: a PIN reset was started for a device/user.
 	KindPINResetRequested Kind = "pinreset.requested"
@@ -95,7 +99,7 @@ func Kinds() []Kind {
 		KindAdminWrite, KindAuthRefused, KindSignIn,
 		KindEnrolled, KindRenewed, KindUnenrolled, KindRetired, KindEnrollmentRefused,
 		KindCommandQueued, KindCommandSent, KindCommandDelivered, KindCommandFailed, KindCommandCancelled, KindCommandUnknown,
-		KindSettingState, KindDeviceAlert,
+		KindSettingState, KindDeviceAlert, KindDevicePush,
 		KindPINResetRequested, KindPINResetSucceeded, KindPINResetRefused,
 		KindRetention, KindExported, KindVerified,
 		KindGPOAnalyzed,
@@ -108,7 +112,7 @@ func (k Kind) Valid() bool {
 	case KindAdminWrite, KindAuthRefused, KindSignIn,
 		KindEnrolled, KindRenewed, KindUnenrolled, KindRetired, KindEnrollmentRefused,
 		KindCommandQueued, KindCommandSent, KindCommandDelivered, KindCommandFailed, KindCommandCancelled, KindCommandUnknown,
-		KindSettingState, KindDeviceAlert,
+		KindSettingState, KindDeviceAlert, KindDevicePush,
 		KindPINResetRequested, KindPINResetSucceeded, KindPINResetRefused,
 		KindRetention, KindExported, KindVerified,
 		KindGPOAnalyzed:

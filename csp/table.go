@@ -416,6 +416,11 @@ func dmClientNodes(b *tableBuilder, dev []Scope, g, agr, adg, adgr Access) {
 	}
 	leaf(p+"/Poll/PollOnLogin", FormatBool, adgr, "false", "check in when a user signs in", nil)
 	leaf(p+"/Poll/AllUsersPollOnFirstLogin", FormatBool, adgr, "false", "check in on every user's first sign-in", nil)
+	// WNS push (docs/protocol.md C.7).
+	b.interior(root+"/"+p+"/Push", adg, dev, "", "WNS push settings of this enrollment")
+	leaf(p+"/Push/PFN", FormatChr, adgr, "", "package family name whose WNS channel wakes the device", nil)
+	leaf(p+"/Push/ChannelURI", FormatChr, g, "", "the WNS channel URI registered for the PFN", nil)
+	leaf(p+"/Push/Status", FormatInt, g, "", "push registration status: 0 success, 1-8 failures (dmclient-csp)", ip(0))
 }
 
 // certStoreNodes: CertificateStore essentials (certificatestore-csp; docs/protocol.md C.5, A.9).

@@ -58,6 +58,11 @@ type Options struct {
 	// HelloKDF is the Argon2id cost of new Hello PIN protectors (default
 	// hello.DefaultKDFParams); tests lower it.
 	HelloKDF *hello.KDFParams
+	// WNSChannel is the device's WNS client: given the PFN the server set at DMClient
+	// Provider/{ProviderID}/Push/PFN, the channel URI it registered ("" none). nil: the
+	// device has no WNS client, and Push/Status answers 4, no channel URI assigned
+	// (docs/protocol.md C.7). Tests point it at a WNS test server.
+	WNSChannel func(pfn string) string
 }
 
 // Agent is the simulated Windows device: its identity, enrollment, DMClient and CSP tree,

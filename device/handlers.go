@@ -21,7 +21,8 @@ func (a *Agent) handlers() []csp.Handler {
 	hs = append(hs,
 		omadm.DevInfoHandler{Root: "./DevInfo", Identity: identity, Now: a.opts.Now},
 		omadm.DevInfoHandler{Root: "./DevDetail", Identity: identity, Now: a.opts.Now},
-		omadm.DMClientHandler{HWDevID: func() string { return a.Identity().HWDevID }, UpdatePoll: a.updatePoll, Unenroll: a.unenrollRequested},
+		omadm.DMClientHandler{HWDevID: func() string { return a.Identity().HWDevID }, UpdatePoll: a.updatePoll, Unenroll: a.unenrollRequested,
+			SetPushPFN: a.setPushPFN, Push: a.pushState},
 		a.certStoreHandler(),
 	)
 	return append(hs, a.hm.Handlers()...)
@@ -79,4 +80,36 @@ func (a *Agent) nodes() []csp.NodeValue {
 	}
 	slices.SortFunc(out, func(x, y csp.NodeValue) int { return strings.Compare(x.URI, y.URI) })
 	return out
+}
+
+// setPushPFN records the PFN the server set for our provider (Push/PFN) and persists it.
+func (a *Agent) setPushPFN(provider, pfn string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if provider != a.enr.ProviderID || a.dm.PushPFN == pfn {
+		return nil
+	}
+	old := a.dm.PushPFN
+	a.dm.PushPFN = pfn
+	if err := a.saveDMClientLocked(); err != nil {
+		a.dm.PushPFN = old
+		return err
+	}
+	return nil
+}
+
+// pushState is our provider's push state: the PFN, and the channel URI Options.WNSChannel
+// (the device's WNS client) obtained for it.
+func (a *Agent) pushState(provider string) (omadm.PushState, bool) {
+	a.mu.Lock()
+	pfn, ours := a.dm.PushPFN, provider == a.enr.ProviderID
+	a.mu.Unlock()
+	if !ours {
+		return omadm.PushState{}, false
+	}
+	st := omadm.PushState{PFN: pfn}
+	if pfn != "" && a.opts.WNSChannel != nil {
+		st.ChannelURI = a.opts.WNSChannel(pfn)
+	}
+	return st, true
 }

@@ -31,10 +31,13 @@ const (
 
 const (
 	defaultAuthPath     = "/idp/enroll"
-	defaultProviderID   = "hellomdm"
 	certBackdate        = 5 * time.Minute
 	rstrTimestampExpiry = 5 * time.Minute
 )
+
+// DefaultProviderID is the DMClient provider name (w7 PROVIDER-ID) devices enroll under
+// when Config.ProviderID is empty; the session engine writes its Push nodes under it.
+const DefaultProviderID = "hellomdm"
 
 var providerIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
@@ -110,7 +113,7 @@ func New(cfg Config, authority *ca.CA, dir Directory, tokens TokenVerifier, reg 
 		return nil, fmt.Errorf("creating enrollment service: AuthenticationPath %q must start with /", cfg.AuthenticationPath)
 	}
 	if cfg.ProviderID == "" {
-		cfg.ProviderID = defaultProviderID
+		cfg.ProviderID = DefaultProviderID
 	}
 	if !providerIDPattern.MatchString(cfg.ProviderID) {
 		return nil, fmt.Errorf("creating enrollment service: invalid ProviderID %q", cfg.ProviderID)

@@ -28,6 +28,7 @@ import (
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
+	"github.com/hellomdm/hellomdm/server/push/wns"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -45,6 +46,9 @@ type Options struct {
 	ClientCertHeader string
 	TrustedProxies   []netip.Prefix
 	Engine           omadm.Config
+	// WNS configures the WNS client that wakes real Windows devices (token endpoint,
+	// channel allowlist; docs/protocol.md C.7).
+	WNS wns.Config
 	// Security are the sign-in and token limits (zero fields: the defaults).
 	Security Security
 	// AuditRetention is the age after which whole old audit segments are dropped (the drop
@@ -76,7 +80,9 @@ type App struct {
 	IDP      *idp.Service
 	PinReset *pinreset.Service
 	// Metrics are the Prometheus metrics (served at /metrics and on Options.MetricsAddr).
-	Metrics  *Metrics
+	Metrics *Metrics
+	// WNS wakes devices through WNS (wns.go).
+	WNS      *WNSSender
 	log      *slog.Logger
 	security Security
 	listener net.Listener
@@ -150,6 +156,14 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 	}
 	if err := ensureAdminToken(ctx, st, o); err != nil {
 		return fail(err)
+	}
+	wnsClient, err := wns.New(o.WNS)
+	if err != nil {
+		return fail(err)
+	}
+	app.WNS = NewWNSSender(st, wnsClient, o.Now, o.Logger)
+	if o.Engine.ChannelAllowed == nil {
+		o.Engine.ChannelAllowed = app.WNS.ChannelAllowed
 	}
 	var mounts []Mount
 	var hook omadm.PolicyHook

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/hellomdm/hellomdm/enrollment"
 	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/console"
@@ -105,6 +106,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if ec.PinResetAvailability == nil {
 		ec.PinResetAvailability = omadm.StorePinResetAvailability(cfg.Store)
+	}
+	if ec.PushPFN == nil {
+		ec.PushPFN = omadm.StorePushPFN(cfg.Store)
+	}
+	if ec.ProviderID == "" {
+		ec.ProviderID = enrollment.DefaultProviderID
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(cfg.Store, cfg.Logger)

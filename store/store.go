@@ -62,6 +62,12 @@ type Tenants interface {
 // (its token signing and PIN reset keys); DeleteTenant removes them.
 func ConfigTenantPrefix(tenantID string) string { return "tenant/" + tenantID + "/" }
 
+// ConfigWNSSecretKey is the configuration key of a tenant's WNS client secret (sealed at
+// rest like every key under ConfigTenantPrefix; removed with the tenant).
+func ConfigWNSSecretKey(tenantID string) string {
+	return ConfigTenantPrefix(tenantID) + "wns/clientSecret"
+}
+
 // Users holds tenant users.
 type Users interface {
 	// CreateUser stores a new user; ErrExists if the UPN is taken in that tenant.

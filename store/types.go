@@ -24,8 +24,18 @@ type Tenant struct {
 	// PIN reset onboarding: admin consent to the two enterprise applications.
 	PinResetServiceConsentAt *time.Time `json:"pinResetServiceConsentAt,omitempty"`
 	PinResetClientConsentAt  *time.Time `json:"pinResetClientConsentAt,omitempty"`
-	CreatedAt                time.Time  `json:"createdAt"`
-	UpdatedAt                time.Time  `json:"updatedAt"`
+	// WNS is the tenant's WNS push configuration (docs/protocol.md C.7); its client secret
+	// is kept sealed in the configuration area (ConfigWNSSecretKey), never here.
+	WNS       *TenantWNS `json:"wns,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	UpdatedAt time.Time  `json:"updatedAt"`
+}
+
+// TenantWNS is a tenant's WNS push configuration: the package family name its devices are
+// given (DMClient Push/PFN) and the package SID its wake-ups authenticate with.
+type TenantWNS struct {
+	PFN        string `json:"pfn"`
+	PackageSID string `json:"packageSid"`
 }
 
 // User is a tenant user.
@@ -80,6 +90,39 @@ type Device struct {
 	// desired state was last resolved.
 	PolicyDirty bool     `json:"policyDirty,omitempty"`
 	ScopeTags   []string `json:"scopeTags,omitempty"`
+	// WNS is the device's WNS push channel as the session engine provisioned and read it
+	// (DMClient Provider/{ProviderID}/Push, docs/protocol.md C.7); nil when its tenant never
+	// had a PFN.
+	WNS *WNSChannel `json:"wns,omitempty"`
+}
+
+// WNSChannel is what the server knows of a device's WNS push channel.
+type WNSChannel struct {
+	// PFN is the package family name last sent to the device (Push/PFN).
+	PFN string `json:"pfn"`
+	// ChannelURI is the channel the device reported and the allowlist accepted; empty when
+	// none (never reported, refused, or dropped after WNS answered 404/410).
+	ChannelURI string `json:"channelUri,omitempty"`
+	// Status is the last Push/Status the device reported (0 success; see
+	// docs/protocol.md C.7); nil before the first read.
+	Status *int `json:"status,omitempty"`
+	// ExpiresAt is when ChannelURI expires: 30 days after the read that first returned it.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// ReadAt is when the server last queued the reads of ChannelURI and Status.
+	ReadAt time.Time `json:"readAt,omitzero"`
+	// Refused says why the last reported channel URI was not kept (the allowlist).
+	Refused string `json:"refused,omitempty"`
+	// NeedsRead asks for a new read at the next session (WNS answered 404 or 410).
+	NeedsRead bool `json:"needsRead,omitempty"`
+	// LastWakeAt and LastWakeResult are the last wake-up sent through WNS and how WNS
+	// answered it ("accepted", or the error).
+	LastWakeAt     time.Time `json:"lastWakeAt,omitzero"`
+	LastWakeResult string    `json:"lastWakeResult,omitempty"`
+}
+
+// Usable reports whether the channel can be sent to at now.
+func (w *WNSChannel) Usable(now time.Time) bool {
+	return w != nil && w.ChannelURI != "" && now.Before(w.ExpiresAt)
 }
 
 // CommandState is where a queued command stands.

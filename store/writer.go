@@ -43,6 +43,11 @@ type Writer interface {
 	// SetAssignments returns the assignments stored (never nil).
 	SetAssignments(tenantID, profileID string, as []Assignment) ([]Assignment, error)
 
+	// PutConfig stores a configuration value as Config.PutConfig does (sealed under the
+	// secret prefixes); DeleteConfig removes one (nothing when absent).
+	PutConfig(key string, value []byte) error
+	DeleteConfig(key string) error
+
 	// Audit appends events to their tenants' audit chains in the transaction, as
 	// AppendAudit would on its own: they commit with the changes or not at all. Their Seq,
 	// PrevHash and Hash are set once the transaction has committed.

@@ -169,6 +169,8 @@ func TestAdminQuietPrintsOnlyIDs(t *testing.T) {
 	refused("login")
 	refused("logout")
 	refused("context use", "default")
+	refused("wns show", "--tenant", "contoso.com")
+	refused("wns set", "--tenant", "contoso.com", "--pfn", "")
 	if _, errOut := run(exitUsage, "-q", "gpo", "import", "--tenant", "contoso.com", "--name", "x", "--dry-run", filepath.Join("..", "..", "policy", "gpo", "testdata", "registry.pol")); !strings.Contains(errOut, "--dry-run creates none") {
 		t.Errorf("-q gpo import --dry-run: %s", errOut)
 	}

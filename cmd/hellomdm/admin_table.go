@@ -97,6 +97,17 @@ var adminTable = []adminCommand{
 		usage:   "pinreset status --tenant TID",
 		example: "hellomdm admin pinreset status --tenant contoso.com",
 		run:     runPinresetStatus},
+	// WNS push settings (admin_wns.go)
+	{name: "wns show",
+		usage:   "wns show --tenant TID   (PFN, package SID, whether a client secret is configured)",
+		example: "hellomdm admin wns show --tenant contoso.com",
+		noIDs:   "the WNS settings have no ID",
+		run:     runWNSShow},
+	{name: "wns set",
+		usage:   "wns set --tenant TID [--pfn PFN | --pfn \"\"] [--package-sid ms-app://S-1-15-2-...] [--client-secret-file FILE|-]   (only the flags given change)",
+		example: "hellomdm admin wns set --tenant contoso.com --pfn Contoso.MDM_8wekyb3d8bbwe --package-sid ms-app://s-1-15-2-1-2-3-4-5-6-7 --client-secret-file wns-secret.txt",
+		noIDs:   "the WNS settings have no ID",
+		run:     runWNSSet},
 	// Groups (admin_groups.go)
 	{name: "group create",
 		usage: "group create --tenant TID --name NAME [--description D]",

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/server/omadm"
+	"github.com/hellomdm/hellomdm/server/push/wns"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -43,6 +44,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		consoleIdle  = fs.Duration("console-idle-timeout", server.DefaultConsoleIdleTimeout, "web console: a session unused for this long ends")
 		consoleLife  = fs.Duration("console-session-lifetime", server.DefaultConsoleSessionLifetime, "web console: a session ends this long after sign-in, used or not")
 		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
+		wnsTokenURL  = fs.String("wns-token-url", wns.DefaultTokenURL, "WNS access token endpoint (OAuth 2.0 client credentials)")
+		wnsAllowed   = fs.String("wns-allowed-hosts", wns.DefaultAllowedHost, "comma-separated hosts a device's WNS channel URI may point at (host, *.domain or IP, each with an optional :port; otherwise 443)")
 	)
 	if code, done := parseCLI(fs, args, "HELLOMDM_", "hellomdm serve [flags]   (every flag also as HELLOMDM_<FLAG>; holds its terminal until Ctrl-C)",
 		"HELLOMDM_ADMIN_TOKEN=hmdm_tour-secret hellomdm serve --data ./hellomdm-data --addr 127.0.0.1:8443", stdout, stderr); done {
@@ -63,6 +66,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hellomdm serve:", err)
 		return 2
 	}
+	allow, err := wns.ParseAllowlist(splitList(*wnsAllowed))
+	if err != nil {
+		fmt.Fprintf(stderr, "hellomdm serve: --wns-allowed-hosts: %v\n", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app, err := server.Open(ctx, server.Options{
@@ -73,12 +81,24 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 			ConsoleIdleTimeout: *consoleIdle, ConsoleSessionLifetime: *consoleLife},
 		Logger: logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
 		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),
+		WNS:       wns.Config{TokenURL: *wnsTokenURL, Allowlist: &allow},
 	}, wireServices)
 	if err != nil {
 		logger.Error("start failed", "err", err)
 		return 1
 	}
 	return serveUntilSignal(ctx, app, logger)
+}
+
+// splitList reads a comma-separated flag value, without empty items.
+func splitList(v string) []string {
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // parseTrustedProxies reads --trusted-proxies: comma-separated CIDRs.

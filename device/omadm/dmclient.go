@@ -29,6 +29,8 @@ type ClientState struct {
 	// SessionCounter is the SessionID of the last session started (MS-MDM: decimal, +1 per
 	// session, as captures show; the server treats it as opaque).
 	SessionCounter int `json:"sessionCounter"`
+	// PushPFN is the Push/PFN the server set for our provider ("" none).
+	PushPFN string `json:"pushPfn,omitempty"`
 }
 
 // Next returns the wait before poll number n (0-based, after the first session) under
@@ -67,6 +69,11 @@ type DMClientHandler struct {
 	// Unenroll records the server's Exec of Unenroll with data, which must name the
 	// enrollment's provider (surrounding spaces aside); it fails otherwise.
 	Unenroll func(provider string) error
+	// SetPushPFN records a Replace, Add or Delete (pfn "") of provider's Push/PFN; it
+	// does nothing for another provider. nil ignores it (the tree keeps the value).
+	SetPushPFN func(provider, pfn string) error
+	// Push returns provider's push state; ok false for another provider. nil: no push.
+	Push func(provider string) (PushState, bool)
 }
 
 // DMClientRoot is the DMClient CSP's root.
@@ -75,16 +82,27 @@ const DMClientRoot = "./Device/Vendor/MSFT/DMClient"
 // Prefix is the subtree the handler owns.
 func (h DMClientHandler) Prefix() string { return DMClientRoot }
 
-// Get answers HWDevID.
+// Get answers HWDevID and the Push nodes (dmclient_push.go).
 func (h DMClientHandler) Get(uri string) (string, bool, error) {
 	if uri == DMClientRoot+"/HWDevID" {
 		return h.HWDevID(), true, nil
 	}
-	return "", false, nil
+	v, ok := h.pushGet(uri)
+	return v, ok, nil
 }
 
-// Changed applies a change of a Poll node of our provider to the poll schedule.
+// Changed applies a change of a Poll node of our provider to the poll schedule, and of
+// Push/PFN to the push state.
 func (h DMClientHandler) Changed(uri, value string, deleted bool) error {
+	if provider, leaf, ok := pushLeaf(uri); ok && leaf == "PFN" {
+		if h.SetPushPFN == nil {
+			return nil
+		}
+		if deleted {
+			value = ""
+		}
+		return h.SetPushPFN(provider, value)
+	}
 	rest, ok := strings.CutPrefix(uri, DMClientRoot+"/Provider/")
 	if !ok {
 		return nil

@@ -60,7 +60,16 @@ func startWith(t *testing.T, wrap func(store.Store) store.Store) *env {
 // by wrap (nil: as opened).
 func startStore(t *testing.T, open func(context.Context, string) (store.Store, error), wrap func(store.Store) store.Store) *env {
 	t.Helper()
+	return startOpts(t, open, wrap, nil)
+}
+
+// startOpts is startStore with the server options changed by tweak (nil: none).
+func startOpts(t *testing.T, open func(context.Context, string) (store.Store, error), wrap func(store.Store) store.Store, tweak func(*server.Options)) *env {
+	t.Helper()
 	opts := server.Options{AdminToken: adminToken, Engine: omadm.Config{NoBackoff: true}}
+	if tweak != nil {
+		tweak(&opts)
+	}
 	opts.OpenStore = open
 	if wrap != nil {
 		open := opts.OpenStore

@@ -53,6 +53,8 @@ type DeviceView struct {
 	LastSeenAt      time.Time `json:"lastSeenAt,omitzero"`
 	EnrolledAt      time.Time `json:"enrolledAt"`
 	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
+	// WNS is the device's WNS push channel (wns.go); absent when its tenant never had a PFN.
+	WNS *DeviceWNSView `json:"wns,omitempty"`
 }
 
 // deviceCanReset is what the agent last reported at the CanReset node ("" if nothing yet).
@@ -130,7 +132,8 @@ func deviceView(d store.Device, t *store.Tenant) DeviceView {
 		EnrollmentType: d.EnrollmentType, EnrollmentState: d.State, CanReset: canReset, CanResetReason: reason,
 		JoinType: reportedNode(d, "DeviceState/JoinType"), TrustType: reportedNode(d, "DeviceState/TrustType"),
 		AccountType: reportedNode(d, "DeviceState/AccountType"), CertSerial: d.CertSerial,
-		CertNotAfter: d.CertNotAfter, LastSeenAt: d.LastSeenAt, EnrolledAt: d.EnrolledAt, RoleScopeTagIDs: nonNil(d.ScopeTags)}
+		CertNotAfter: d.CertNotAfter, LastSeenAt: d.LastSeenAt, EnrolledAt: d.EnrolledAt, RoleScopeTagIDs: nonNil(d.ScopeTags),
+		WNS: deviceWNSView(d, time.Now())}
 }
 
 // canResetFilter reads ?canReset=: absent means no filter; "" selects devices that have not

@@ -62,6 +62,8 @@ func (s *API) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/backup", s.backup).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/pinReset/consent", s.pinResetConsent).Methods(http.MethodPost)
 	api.HandleFunc("/tenants/{tid}/servicePrincipals", s.servicePrincipals).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/wns", s.getTenantWNS).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/wns", s.patchTenantWNS).Methods(http.MethodPatch)
 }
 
 // TenantRequest is the body of POST /tenants.

@@ -44,6 +44,14 @@ type Config struct {
 	// tenant (engine_pinreset.go), read when the device reports its own view; nil disables
 	// the correction. New sets it from the store.
 	PinResetAvailability func(ctx context.Context, deviceID string) (string, error)
+	// PushPFN returns the WNS package family name of a device's tenant ("" none), read at
+	// the first message of each session (engine_push.go); nil disables push provisioning.
+	// ProviderID names the DMClient provider whose Push nodes it writes (the enrollment's
+	// PROVIDER-ID; default "hellomdm", enrollment.DefaultProviderID). ChannelAllowed checks
+	// a channel URI a device reports (the WNS allowlist); nil keeps none.
+	PushPFN        func(ctx context.Context, deviceID string) (string, error)
+	ProviderID     string
+	ChannelAllowed func(channelURI string) error
 	// Sessions counts session starts and ends (nil: not counted).
 	Sessions SessionCounter
 	Now      func() time.Time
@@ -81,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = syncml.DefaultMaxMessageBytes
+	}
+	if c.ProviderID == "" {
+		c.ProviderID = "hellomdm"
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -182,11 +193,16 @@ func (e *Engine) HandleReplay(ctx context.Context, req Request) (reply []byte, r
 	if err != nil {
 		return nil, false, fmt.Errorf("reading the PIN reset service state: %w", err)
 	}
+	pfn, pushKnown, err := e.pushPFN(ctx, req, msgID)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the tenant's WNS settings: %w", err)
+	}
 	var (
 		last *step // the run of fn whose transaction committed (fn may run more than once)
 	)
 	err = e.store.Checkin(ctx, req.DeviceID, func(tx store.DeviceTx) error {
-		st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared, pinResetTruth: truth}
+		st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared, pinResetTruth: truth,
+			pushPFN: pfn, pushKnown: pushKnown}
 		last = st
 		out, err := st.run()
 		if err != nil {
@@ -242,6 +258,10 @@ type step struct {
 	// pinResetTruth is the device's tenant's PIN reset service state when the message
 	// reports the device's view of it ("" otherwise; engine_pinreset.go).
 	pinResetTruth string
+	// pushPFN is the tenant's WNS PFN when pushKnown (the first message of a session;
+	// engine_push.go).
+	pushPFN   string
+	pushKnown bool
 
 	dev      store.Device
 	devDirty bool
@@ -288,6 +308,7 @@ func (s *step) run() ([]byte, error) {
 			return nil, err
 		}
 	}
+	s.recordPushReads()
 
 	sent := map[string]store.SentRef{}
 	final, err := s.conclude(serverMsgID, sent)
@@ -358,6 +379,9 @@ func (s *step) conclude(serverMsgID string, sent map[string]store.SentRef) (fina
 		s.sess.Ended = true
 	default:
 		if err := s.correctPinResetService(); err != nil {
+			return false, err
+		}
+		if err := s.provisionPush(); err != nil {
 			return false, err
 		}
 		if err := s.reconcile(); err != nil {

@@ -86,3 +86,29 @@ func (s *Store) PutConfigIfAbsent(ctx context.Context, key string, value []byte)
 	}
 	return stored, nil
 }
+
+// PutConfig stores value at key in the Write's transaction (store.Writer).
+func (w *wtx) PutConfig(key string, value []byte) error {
+	if err := checkID("config key", key); err != nil {
+		return fmt.Errorf("putting config: %w", err)
+	}
+	rec, err := w.sec.encodeConfig(key, value)
+	if err != nil {
+		return fmt.Errorf("putting config %s: %w", key, err)
+	}
+	if err := w.Put(bConfig, []byte(key), rec); err != nil {
+		return fmt.Errorf("putting config %s: %w", key, err)
+	}
+	return nil
+}
+
+// DeleteConfig removes the value at key in the Write's transaction (store.Writer).
+func (w *wtx) DeleteConfig(key string) error {
+	if err := checkID("config key", key); err != nil {
+		return fmt.Errorf("deleting config: %w", err)
+	}
+	if err := w.Delete(bConfig, []byte(key)); err != nil {
+		return fmt.Errorf("deleting config %s: %w", key, err)
+	}
+	return nil
+}

@@ -143,6 +143,8 @@ type wtx struct {
 	seq     *sequencer // nil: seal audit events inline
 	sealed  []sealedEvent
 	pending bool // unsealed audit events were appended: wake the sequencer after the commit
+	// sec seals configuration values written in the transaction (PutConfig).
+	sec *Store
 }
 
 // update runs fn in a write transaction of its own, exactly once.
@@ -173,7 +175,7 @@ func (s *Store) writeObserved(ctx context.Context, shared, observe bool, fn func
 	}
 	var last *wtx
 	run := func(tx kv.Tx) error {
-		last = &wtx{Tx: tx, ctx: ctx, now: s.now(), seq: s.seq}
+		last = &wtx{Tx: tx, ctx: ctx, now: s.now(), seq: s.seq, sec: s}
 		return fn(last)
 	}
 	start := time.Now()

@@ -155,6 +155,10 @@ func (w *wtx) UpdateDevice(id string, fn func(*store.Device) error) (dev store.D
 	dev = old
 	dev.Nodes = maps.Clone(old.Nodes)
 	dev.ScopeTags = slices.Clone(old.ScopeTags)
+	if old.WNS != nil {
+		w := *old.WNS
+		dev.WNS = &w
+	}
 	if err := fn(&dev); err != nil {
 		return dev, err
 	}

@@ -183,6 +183,20 @@ func (c *Client) ServicePrincipals(ctx context.Context, tid string) (ServicePrin
 	return out, err
 }
 
+// TenantWNS is GET /tenants/{tid}/wns: the tenant's WNS push settings.
+func (c *Client) TenantWNS(ctx context.Context, tid string) (TenantWNS, error) {
+	var out TenantWNS
+	err := c.get(ctx, tenantPath(tid, "wns"), nil, &out)
+	return out, err
+}
+
+// UpdateTenantWNS is PATCH /tenants/{tid}/wns.
+func (c *Client) UpdateTenantWNS(ctx context.Context, tid string, patch TenantWNSPatch) (TenantWNS, error) {
+	var out TenantWNS
+	err := c.do(ctx, request{method: http.MethodPatch, path: tenantPath(tid, "wns"), json: patch}, &out)
+	return out, err
+}
+
 // Backup is GET /backup: a consistent copy of a bbolt server's database, streamed.
 func (c *Client) Backup(ctx context.Context) (*Download, error) {
 	return c.download(ctx, "/backup", nil)

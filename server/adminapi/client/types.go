@@ -114,6 +114,37 @@ type Device struct {
 	LastSeenAt        time.Time `json:"lastSeenAt,omitzero"`
 	EnrolledAt        time.Time `json:"enrolledAt"`
 	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
+	// WNS is the device's WNS push channel; nil when its tenant never had a PFN.
+	WNS *DeviceWNS `json:"wns,omitempty"`
+}
+
+// DeviceWNS is a device's WNS push channel (adminapi.DeviceWNSView).
+type DeviceWNS struct {
+	PFN              string    `json:"pfn"`
+	HasChannel       bool      `json:"hasChannel"`
+	ChannelHost      string    `json:"channelHost,omitempty"`
+	ChannelExpiresAt time.Time `json:"channelExpiresAt,omitzero"`
+	Status           *int      `json:"status,omitempty"`
+	ReadAt           time.Time `json:"readAt,omitzero"`
+	Refused          string    `json:"refused,omitempty"`
+	LastWakeAt       time.Time `json:"lastWakeAt,omitzero"`
+	LastWakeResult   string    `json:"lastWakeResult,omitempty"`
+}
+
+// TenantWNS is a tenant's WNS push settings (adminapi.TenantWNSView); the client secret is
+// never shown, only whether one is configured.
+type TenantWNS struct {
+	PFN                    string `json:"pfn"`
+	PackageSID             string `json:"packageSid"`
+	ClientSecretConfigured bool   `json:"clientSecretConfigured"`
+}
+
+// TenantWNSPatch is the body of PATCH /tenants/{tid}/wns (adminapi.TenantWNSPatch): nil
+// fields stay as they are, "" clears one.
+type TenantWNSPatch struct {
+	PFN          *string `json:"pfn"`
+	PackageSID   *string `json:"packageSid"`
+	ClientSecret *string `json:"clientSecret"`
 }
 
 // TokenRequest is the body of POST /tokens (adminapi.TokenRequest).
