@@ -84,6 +84,12 @@ type Users interface {
 	// with it. Devices the user enrolled are left as they are.
 	DeleteUser(ctx context.Context, tenantID, id string) (User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
+	// ListUsersPage returns up to limit of the tenant's users in UPN order (lower-cased)
+	// whose UPN sorts after after ("": from the first), leaving out those keep refuses (nil
+	// keeps every user), and whether another user keep accepts follows. It reads the UPN
+	// index and the records a chunk at a time and stops once it has found limit+1 users,
+	// so a page costs what it reads, not the tenant's size.
+	ListUsersPage(ctx context.Context, tenantID, after string, limit int, keep func(User) bool) (users []User, more bool, err error)
 }
 
 // Devices holds enrolled devices and the revocation list of their certificates.

@@ -202,6 +202,9 @@ func testAuditRetention(t *testing.T, open opener) {
 			if rep.Checked != uint64(len(rest)) || rep.Start != anchor {
 				t.Fatalf("VerifyTenant checked %d from %+v; want %d from %+v", rep.Checked, rep.Start, len(rest), anchor)
 			}
+			if got := auditPages(t, s, "ta", audit.Filter{}, 100, 300); len(got) != len(rest) || len(got) > 0 && got[len(got)-1].Seq != anchor.Seq+1 {
+				t.Fatalf("pages newest first read %d events, want %d down to seq %d", len(got), len(rest), anchor.Seq+1)
+			}
 			anchor2, err := log.Retain(t.Context(), s, "ta", cut, system)
 			must(t, "Retain again", err)
 			if anchor2 != anchor || len(auditEvents(t, s, "ta", 0)) != len(rest) {
@@ -293,6 +296,29 @@ func testAuditReader(t *testing.T, open opener) {
 		must(t, "Export", err)
 		if n != 100 || strings.Count(buf.String(), "\n") != 100 {
 			t.Fatalf("exported %d events in %d lines, want 100", n, strings.Count(buf.String(), "\n"))
+		}
+	})
+	t.Run("PagesNewestFirst", func(t *testing.T) {
+		for _, tc := range cases {
+			for _, size := range []struct{ limit, budget int }{{7, 1000}, {50, 256}, {1000, 1}} {
+				got := auditPages(t, s, "ta", tc.filter, size.limit, size.budget)
+				if len(got) != tc.want {
+					t.Fatalf("%s, pages of %d within %d: %d events, want %d", tc.name, size.limit, size.budget, len(got), tc.want)
+				}
+				for i, e := range got {
+					if e.TenantID != "ta" || !tc.filter.Match(&e) || i > 0 && e.Seq >= got[i-1].Seq {
+						t.Fatalf("%s: page event %d is %+v", tc.name, i, e)
+					}
+				}
+			}
+		}
+		p, err := s.AuditReader().(audit.PageReader).AuditPage(t.Context(), "ta", audit.Filter{}, 0, 3, 1000)
+		must(t, "AuditPage", err)
+		if len(p.Events) != 3 || p.Events[0].Seq != 300 || p.Next != 298 {
+			t.Fatalf("newest page: %d events from seq %d, next %d; want 3 from 300, next 298", len(p.Events), p.Events[0].Seq, p.Next)
+		}
+		if p, err := s.AuditReader().(audit.PageReader).AuditPage(t.Context(), "nobody", audit.Filter{}, 0, 3, 1000); err != nil || len(p.Events) != 0 || p.Next != 0 {
+			t.Fatalf("a tenant without events: %+v, %v", p, err)
 		}
 	})
 	t.Run("BadFilter", func(t *testing.T) {
@@ -402,4 +428,30 @@ func testConfig(t *testing.T, open opener) {
 			t.Fatalf("PutConfigIfAbsent %d returned %q, stored is %q", i, v, stored)
 		}
 	}
+}
+
+// auditPages reads the tenant's whole log matching f newest first through
+// audit.PageReader, a page of limit within budget at a time.
+func auditPages(t *testing.T, s store.Store, tenant string, f audit.Filter, limit, budget int) []audit.Event {
+	t.Helper()
+	pr, ok := s.AuditReader().(audit.PageReader)
+	if !ok {
+		t.Fatal("the store's audit reader is not an audit.PageReader")
+	}
+	var out []audit.Event
+	before := uint64(0)
+	for range 100000 {
+		p, err := pr.AuditPage(t.Context(), tenant, f, before, limit, budget)
+		must(t, "AuditPage", err)
+		if len(p.Events) > limit || p.Next != 0 && before != 0 && p.Next >= before {
+			t.Fatalf("AuditPage(before %d, %d) gave %d events, next %d", before, limit, len(p.Events), p.Next)
+		}
+		out = append(out, p.Events...)
+		if p.Next == 0 {
+			return out
+		}
+		before = p.Next
+	}
+	t.Fatal("AuditPage never reached the start of the log")
+	return nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -236,6 +237,7 @@ func testUsers(t *testing.T, open opener) {
 		{"UpdateFnErrorAndMissing", userUpdateFnErrorAndMissing},
 		{"Delete", userDelete},
 		{"ListByTenant", userListByTenant},
+		{"ListPage", userListPage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
@@ -385,6 +387,45 @@ func userListByTenant(t *testing.T, s store.Store) {
 	slices.Sort(ids)
 	if !slices.Equal(ids, []string{"u1", "u2"}) {
 		t.Fatalf("ListUsers(t1) = %v", ids)
+	}
+}
+
+// userListPage: pages follow the UPN order (case-insensitive), skip what keep refuses, say
+// whether more follow, and never show another tenant's users.
+func userListPage(t *testing.T, s store.Store) {
+	for i, upn := range []string{"Dora@x.com", "bob@x.com", "alice@x.com", "carol@x.com", "eve@x.com"} {
+		must(t, "CreateUser", s.CreateUser(t.Context(), user("t1", fmt.Sprintf("u%d", i), upn)))
+	}
+	must(t, "CreateUser", s.CreateUser(t.Context(), user("t10", "other", "aaron@x.com")))
+	notBob := func(u store.User) bool { return u.UPN != "bob@x.com" }
+	cases := []struct {
+		after string
+		limit int
+		keep  func(store.User) bool
+		want  []string
+		more  bool
+	}{
+		{"", 2, nil, []string{"alice@x.com", "bob@x.com"}, true},
+		{"bob@x.com", 2, nil, []string{"carol@x.com", "Dora@x.com"}, true},
+		{"dora@x.com", 2, nil, []string{"eve@x.com"}, false},
+		{"", 2, notBob, []string{"alice@x.com", "carol@x.com"}, true},
+		{"carol@x.com", 5, notBob, []string{"Dora@x.com", "eve@x.com"}, false},
+		{"", 5, func(store.User) bool { return false }, nil, false},
+		{"zz@x.com", 5, nil, nil, false},
+	}
+	for _, tc := range cases {
+		got, more, err := s.ListUsersPage(t.Context(), "t1", tc.after, tc.limit, tc.keep)
+		must(t, "ListUsersPage", err)
+		var upns []string
+		for _, u := range got {
+			upns = append(upns, u.UPN)
+		}
+		if !slices.Equal(upns, tc.want) || more != tc.more {
+			t.Errorf("ListUsersPage(t1, after %q, %d) = %v, more %v; want %v, more %v", tc.after, tc.limit, upns, more, tc.want, tc.more)
+		}
+	}
+	if _, _, err := s.ListUsersPage(t.Context(), "t1", "", 0, nil); err == nil {
+		t.Error("ListUsersPage with limit 0 did not fail")
 	}
 }
 
