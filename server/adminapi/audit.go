@@ -32,6 +32,7 @@ import (
 func (s *API) auditRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/audit", s.exportAudit).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/audit/verify", s.verifyAudit).Methods(http.MethodGet)
+	api.HandleFunc("/tenants/{tid}/audit/events", s.auditEvents).Methods(http.MethodGet)
 	api.HandleFunc("/tenants/{tid}/reports/compliance", s.exportCompliance).Methods(http.MethodGet)
 }
 

@@ -150,23 +150,6 @@ func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, view)
 }
 
-func (h *policyAPI) listGroups(w http.ResponseWriter, r *http.Request) {
-	t, ok := h.s.tenantOf(w, r)
-	if !ok {
-		return
-	}
-	groups, err := h.s.cfg.Store.ListGroups(r.Context(), t.ID)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing groups failed")
-		return
-	}
-	out := make([]GroupView, 0, len(groups))
-	for _, g := range groups {
-		out = append(out, groupView(g))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-}
-
 // groupOf loads the route's group, or answers 404.
 func (h *policyAPI) groupOf(w http.ResponseWriter, r *http.Request) (store.Group, bool) {
 	vars := mux.Vars(r)

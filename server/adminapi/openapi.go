@@ -31,7 +31,11 @@ type apiOp struct {
 	upload                     bool     // the body is a file's raw bytes (application/octet-stream)
 	download                   bool     // the response is a file's raw bytes (application/octet-stream)
 	query                      []string // query parameters
+	paged                      bool     // a list answer may carry nextSkipToken
 }
+
+// listParams are the query parameters of a searchable, paged list (users_page.go).
+var listParams = []string{"search", "top", "skipToken"}
 
 // profileDoc stands for a profile in Intune's JSON shape.
 type profileDoc json.RawMessage
@@ -52,7 +56,7 @@ func apiOps() []apiOp {
 		{method: "PATCH", path: "/tenants/{tid}", tag: "tenants", summary: "Change a tenant (admin)", body: TenantPatch{}, status: 200, resp: TenantView{}, errs: append(rw, 409)},
 		{method: "DELETE", path: "/tenants/{tid}", tag: "tenants", summary: "Delete a tenant with its users, groups, profiles, tokens and keys; its audit log is kept (export it first). 409 with enrolledDevices while devices are enrolled, unless ?force=true retires them first (global admin)", status: 204, errs: []int{400, 401, 403, 404, 409, 503}},
 		{method: "POST", path: "/tenants/{tid}/users", tag: "users", summary: "Create a user (admin)", body: UserRequest{}, status: 201, resp: UserView{}, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users", status: 200, resp: UserView{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users in userPrincipalName order; search (in the UPN or display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: UserView{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
 		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: UserView{}, errs: ro},
 		{method: "PATCH", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Disable or enable a user (accountEnabled): a disabled user cannot sign in, enroll or reset a PIN (admin)", body: UserPatch{}, status: 200, resp: UserView{}, errs: []int{400, 401, 403, 404, 413, 422}},
 		{method: "DELETE", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Delete a user with its TOTP enrolment, group memberships and failed sign-in counter; its devices keep checking in until retired (admin)", status: 204, errs: []int{401, 403, 404, 503}},
@@ -79,10 +83,11 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/tenants/{tid}/wns", tag: "push", summary: "The tenant's WNS push settings (PFN, package SID, whether a client secret is configured; never the secret)", status: 200, resp: TenantWNSView{}, errs: []int{401, 404, 503}},
 		{method: "PATCH", path: "/tenants/{tid}/wns", tag: "push", summary: "Change the tenant's WNS push settings: only the fields given change, \"\" clears one; clientSecret is write-only; a pfn needs a packageSid and a clientSecret; devices get the PFN (DMClient Push/PFN) at their next session (admin)", body: TenantWNSPatch{}, status: 200, resp: TenantWNSView{}, errs: append(rw, 503)},
 		{method: "GET", path: "/tenants/{tid}/audit", tag: "audit", summary: "Export the audit log (?from, to, kind, device, profile, actor, format)", status: 200, formats: true, errs: []int{400, 401, 404}},
+		{method: "GET", path: "/tenants/{tid}/audit/events", tag: "audit", summary: "A page of the audit log, newest first (?from, to, kind, device, profile, actor as the export; top 1-500, default 50; before: the previous page's nextBefore)", status: 200, resp: AuditPageView{}, query: []string{"from", "to", "kind", "device", "profile", "actor", "top", "before"}, errs: []int{400, 401, 404, 501}},
 		{method: "GET", path: "/tenants/{tid}/audit/verify", tag: "audit", summary: "Verify the tenant's audit hash chain", status: 200, resp: VerifyView{}, errs: []int{401, 403, 404}},
 		{method: "GET", path: "/tenants/{tid}/reports/compliance", tag: "audit", summary: "Compliance report of PIN recovery settings (?format)", status: 200, formats: true, errs: []int{400, 401, 404}},
 		{method: "POST", path: "/tenants/{tid}/groups", tag: "groups", summary: "Create a static group (operator, admin)", body: GroupRequest{}, status: 201, resp: GroupView{}, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/groups", tag: "groups", summary: "List groups", status: 200, resp: GroupView{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/groups", tag: "groups", summary: "List groups in displayName order; search (in the display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: GroupView{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
 		{method: "GET", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Get a group", status: 200, resp: GroupView{}, errs: ro},
 		{method: "DELETE", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Delete a group (409 while a profile is assigned to it)", status: 204, errs: []int{401, 403, 404, 409}},
 		{method: "POST", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "Add a user, device or group (by ID; users also by UPN); 409 on a cycle", body: MemberRequest{}, status: 204, errs: append(rw, 409)},
@@ -227,7 +232,11 @@ func responsesDoc(op apiOp, schemas map[string]any) map[string]any {
 	case op.resp != nil:
 		s := schemaRef(op.resp, schemas)
 		if op.list {
-			s = map[string]any{"type": "object", "required": []string{"value"}, "properties": map[string]any{"value": map[string]any{"type": "array", "items": s}}}
+			props := map[string]any{"value": map[string]any{"type": "array", "items": s}}
+			if op.paged {
+				props["nextSkipToken"] = map[string]any{"type": "string", "description": "present when more follow: pass it as skipToken for the next page"}
+			}
+			s = map[string]any{"type": "object", "required": []string{"value"}, "properties": props}
 		}
 		ok["content"] = map[string]any{"application/json": map[string]any{"schema": s}}
 	}

@@ -157,27 +157,6 @@ func (s *API) createUser(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, view)
 }
 
-func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
-	t, ok := s.tenantOf(w, r)
-	if !ok {
-		return
-	}
-	p, _ := PrincipalFrom(r.Context())
-	users, err := s.cfg.Store.ListUsers(r.Context(), t.ID)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
-		return
-	}
-	out := make([]UserView, 0, len(users))
-	for _, u := range users {
-		if p.SeesTags(u.ScopeTags) {
-			out = append(out, userView(u))
-		}
-	}
-	slices.SortFunc(out, func(a, b UserView) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-}
-
 func (s *API) getUser(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.userInTenant(w, r)
 	if !ok {

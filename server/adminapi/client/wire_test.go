@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/server/adminapi"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
@@ -78,6 +79,11 @@ func TestWireTypesMatchServer(t *testing.T) {
 		{adminclient.AuditVerification{}, adminapi.VerifyView{}},
 		{adminclient.AuditAnchor{}, adminapi.AnchorView{}},
 		{adminclient.AuditBreak{}, adminapi.BrokenView{}},
+		{adminclient.AuditPage{}, adminapi.AuditPageView{}},
+		{adminclient.AuditUnsealed{}, adminapi.UnsealedView{}},
+		{adminclient.AuditEvent{}, audit.Event{}},
+		{adminclient.AuditActor{}, audit.Actor{}},
+		{adminclient.AuditSubject{}, audit.Subject{}},
 	}
 	for _, p := range pairs {
 		ct, st := reflect.TypeOf(p.client), reflect.TypeOf(p.server)

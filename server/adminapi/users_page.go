@@ -1,0 +1,180 @@
+package adminapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// Searching and paging the user and group lists (GET /tenants/{tid}/users and .../groups),
+// for people who look for a user or group by name: the web console's member picker and
+// lists.
+//
+//	search     case-insensitive text the userPrincipalName or displayName (groups: the
+//	           displayName) contains; at most 256 printable characters
+//	top        the page size, 1 to 1000; absent: every match in one answer, as before paging
+//	skipToken  the answer's nextSkipToken: the page after the previous one
+//
+// A paged answer is {"value":[...],"nextSkipToken":"..."}, nextSkipToken only when more
+// follow. Users come in userPrincipalName order and a page of users reads the store's UPN
+// index from the skip token on (store.Users.ListUsersPage), so a page costs what it reads,
+// whatever the tenant's size; scope tags are applied while reading, so a scoped token's pages
+// are full pages of what it may see. Groups come in displayName order (case-insensitive, then
+// ID); a tenant has groups by the hundreds, not the hundreds of thousands of devices, so
+// their page is cut from the tenant's list.
+
+// listQuery is a parsed search/top/skipToken request.
+type listQuery struct {
+	Search string // lower-cased
+	Top    int    // 0: everything
+	After  string // decoded skip token
+}
+
+// maxTop bounds a page.
+const maxTop = 1000
+
+// parseListQuery reads search, top and skipToken, refusing any other parameter and repeated
+// ones (400 invalidParameter, as the audit export does).
+func parseListQuery(q url.Values) (listQuery, error) {
+	var out listQuery
+	for name, vals := range q {
+		if name != "search" && name != "top" && name != "skipToken" {
+			return listQuery{}, &QueryError{name, errors.New("unknown parameter (search, top and skipToken are known)")}
+		}
+		if len(vals) > 1 {
+			return listQuery{}, &QueryError{name, errors.New("given more than once")}
+		}
+		v := strings.TrimSpace(vals[0])
+		switch name {
+		case "search":
+			if len(v) > 256 || !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
+				return listQuery{}, &QueryError{name, errors.New("at most 256 printable characters")}
+			}
+			out.Search = strings.ToLower(v)
+		case "top":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > maxTop {
+				return listQuery{}, &QueryError{name, errors.New("a page size from 1 to 1000")}
+			}
+			out.Top = n
+		case "skipToken":
+			b, err := base64.RawURLEncoding.DecodeString(v)
+			if err != nil || len(b) == 0 || len(b) > 2048 || !utf8.Valid(b) {
+				return listQuery{}, &QueryError{name, errors.New("not a skip token of this list")}
+			}
+			out.After = string(b)
+		}
+	}
+	if out.After != "" && out.Top == 0 {
+		return listQuery{}, &QueryError{"skipToken", errors.New("needs top")}
+	}
+	return out, nil
+}
+
+// matches reports whether any of the texts contains the query's search (case-insensitive).
+func (q listQuery) matches(texts ...string) bool {
+	if q.Search == "" {
+		return true
+	}
+	for _, t := range texts {
+		if strings.Contains(strings.ToLower(t), q.Search) {
+			return true
+		}
+	}
+	return false
+}
+
+func skipToken(after string) string { return base64.RawURLEncoding.EncodeToString([]byte(after)) }
+
+// writePage answers a list: {"value":[...]} and, when more follow, the token of the next page.
+func writePage[T any](w http.ResponseWriter, out []T, next string) {
+	resp := map[string]any{"value": out}
+	if next != "" {
+		resp["nextSkipToken"] = skipToken(next)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
+	q, err := parseListQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())
+		return
+	}
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	p, _ := PrincipalFrom(r.Context())
+	keep := func(u store.User) bool { return p.SeesTags(u.ScopeTags) && q.matches(u.UPN, u.DisplayName) }
+	if q.Top > 0 {
+		users, more, err := s.cfg.Store.ListUsersPage(r.Context(), t.ID, q.After, q.Top, keep)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
+			return
+		}
+		out := make([]UserView, 0, len(users))
+		for _, u := range users {
+			out = append(out, userView(u))
+		}
+		next := ""
+		if more {
+			next = strings.ToLower(users[len(users)-1].UPN)
+		}
+		writePage(w, out, next)
+		return
+	}
+	users, err := s.cfg.Store.ListUsers(r.Context(), t.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
+		return
+	}
+	out := make([]UserView, 0, len(users))
+	for _, u := range users {
+		if keep(u) {
+			out = append(out, userView(u))
+		}
+	}
+	slices.SortFunc(out, func(a, b UserView) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
+	writePage(w, out, "")
+}
+
+func (h *policyAPI) listGroups(w http.ResponseWriter, r *http.Request) {
+	q, err := parseListQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())
+		return
+	}
+	t, ok := h.s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	groups, err := h.s.cfg.Store.ListGroups(r.Context(), t.ID)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing groups failed")
+		return
+	}
+	key := func(g store.Group) string { return strings.ToLower(g.DisplayName) + "\x00" + g.ID }
+	slices.SortFunc(groups, func(a, b store.Group) int { return strings.Compare(key(a), key(b)) })
+	out := make([]GroupView, 0, min(len(groups), max(q.Top, 16)))
+	next, last := "", ""
+	for _, g := range groups {
+		if !q.matches(g.DisplayName) || q.After != "" && key(g) <= q.After {
+			continue
+		}
+		if q.Top > 0 && len(out) == q.Top {
+			next = last
+			break
+		}
+		out = append(out, groupView(g))
+		last = key(g)
+	}
+	writePage(w, out, next)
+}

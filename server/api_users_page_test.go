@@ -1,0 +1,183 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+
+	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// listPage is a paged list answer.
+type listPage[T any] struct {
+	Value         []T    `json:"value"`
+	NextSkipToken string `json:"nextSkipToken"`
+}
+
+// The user list searches UPNs and display names, pages in UPN order through skip tokens,
+// keeps scoped tokens to their tags and tenants to themselves, and refuses bad parameters.
+func TestUserListSearchAndPaging(t *testing.T) {
+	ts := startIdentityServer(t)
+	users := "/tenants/" + testTenant + "/users"
+	for _, u := range []struct{ upn, name, tag string }{
+		{"zoe@contoso.com", "Zoë Pilot", "Berlin"},
+		{"alice@contoso.com", "Alice Adams", ""},
+		{"bob@contoso.com", "Robert Pilot", "Berlin"},
+		{"carol@contoso.com", "Carol", "Paris"},
+		{"dave@contoso.com", "Dave Pilot", ""},
+	} {
+		body := adminapi.UserRequest{UserPrincipalName: u.upn, DisplayName: u.name}
+		body.PasswordProfile.Password = "long enough"
+		if u.tag != "" {
+			body.RoleScopeTagIDs = []string{u.tag}
+		}
+		if st := ts.api(http.MethodPost, users, body, nil); st != http.StatusCreated {
+			t.Fatalf("creating %s: HTTP %d", u.upn, st)
+		}
+	}
+	other := adminapi.UserRequest{UserPrincipalName: "alice@fabrikam.com", DisplayName: "Alice Pilot"}
+	other.PasswordProfile.Password = "long enough"
+	if st := ts.api(http.MethodPost, "/tenants/"+tenantB+"/users", other, nil); st != http.StatusCreated {
+		t.Fatalf("creating the other tenant's user: HTTP %d", st)
+	}
+	berlin := ts.newToken(store.RoleReader, testTenant, "Berlin")
+	adminB := ts.newToken(store.RoleAdmin, tenantB)
+
+	// pages follows the skip tokens from query and returns every page's UPNs.
+	pages := func(token, tenant, query string) [][]string {
+		t.Helper()
+		var out [][]string
+		q, _ := url.ParseQuery(query)
+		for range 20 {
+			var p listPage[adminapi.UserView]
+			if st := ts.apiAs(token, http.MethodGet, "/tenants/"+tenant+"/users?"+q.Encode(), nil, &p); st != http.StatusOK {
+				t.Fatalf("GET users?%s: HTTP %d", q.Encode(), st)
+			}
+			var upns []string
+			for _, u := range p.Value {
+				upns = append(upns, u.UserPrincipalName)
+			}
+			out = append(out, upns)
+			if p.NextSkipToken == "" {
+				return out
+			}
+			q.Set("skipToken", p.NextSkipToken)
+		}
+		t.Fatal("the skip tokens never end")
+		return nil
+	}
+	cases := []struct {
+		name, token, tenant, query string
+		want                       [][]string
+	}{
+		{"everything in UPN order", testToken, testTenant, "", [][]string{{"alice@contoso.com", "bob@contoso.com", "carol@contoso.com", "dave@contoso.com", "zoe@contoso.com"}}},
+		{"pages of two", testToken, testTenant, "top=2", [][]string{{"alice@contoso.com", "bob@contoso.com"}, {"carol@contoso.com", "dave@contoso.com"}, {"zoe@contoso.com"}}},
+		{"search by display name, any case", testToken, testTenant, "search=PILOT&top=2", [][]string{{"bob@contoso.com", "dave@contoso.com"}, {"zoe@contoso.com"}}},
+		{"search by UPN", testToken, testTenant, "search=alice&top=10", [][]string{{"alice@contoso.com"}}},
+		{"search without top", testToken, testTenant, "search=a", [][]string{{"alice@contoso.com", "carol@contoso.com", "dave@contoso.com"}}},
+		{"nothing matches", testToken, testTenant, "search=mallory&top=5", [][]string{nil}},
+		{"scoped token sees its tag only", berlin, testTenant, "top=1", [][]string{{"bob@contoso.com"}, {"zoe@contoso.com"}}},
+		{"the other tenant finds only its own", adminB, tenantB, "search=alice&top=10", [][]string{{"alice@fabrikam.com"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := pages(tc.token, tc.tenant, tc.query); !slices.EqualFunc(got, tc.want, slices.Equal) {
+				t.Fatalf("pages %v, want %v", got, tc.want)
+			}
+		})
+	}
+
+	errCases := []struct {
+		name, token, query string
+		status             int
+		code               string
+	}{
+		{"other tenant's token", adminB, "search=alice&top=5", 404, "notFound"},
+		{"top 0", testToken, "top=0", 400, "invalidParameter"},
+		{"top over 1000", testToken, "top=1001", 400, "invalidParameter"},
+		{"top not a number", testToken, "top=ten", 400, "invalidParameter"},
+		{"unknown parameter", testToken, "filter=alice", 400, "invalidParameter"},
+		{"search twice", testToken, "search=a&search=b", 400, "invalidParameter"},
+		{"search with a control character", testToken, "search=a%01", 400, "invalidParameter"},
+		{"skipToken not base64url", testToken, "top=2&skipToken=%2A%2A", 400, "invalidParameter"},
+		{"skipToken without top", testToken, "skipToken=YWxpY2U", 400, "invalidParameter"},
+	}
+	for _, tc := range errCases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, code := ts.raw(tc.token, http.MethodGet, users+"?"+tc.query, "")
+			if st != tc.status || code != tc.code {
+				t.Fatalf("HTTP %d %s, want %d %s", st, code, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+// The group list searches display names and pages in display name order; another tenant's
+// groups never show.
+func TestGroupListSearchAndPaging(t *testing.T) {
+	ts := startIdentityServer(t)
+	for _, tn := range []struct{ tenant, name string }{
+		{testTenant, "WHfB pilot"}, {testTenant, "all staff"}, {testTenant, "Pilot devices"},
+		{testTenant, "Berlin"}, {tenantB, "Fabrikam pilot"},
+	} {
+		if st := ts.api(http.MethodPost, "/tenants/"+tn.tenant+"/groups", adminapi.GroupRequest{DisplayName: tn.name}, nil); st != http.StatusCreated {
+			t.Fatalf("creating %s: HTTP %d", tn.name, st)
+		}
+	}
+	adminB := ts.newToken(store.RoleAdmin, tenantB)
+	reader := ts.newToken(store.RoleReader, testTenant)
+	groups := "/tenants/" + testTenant + "/groups"
+	names := func(token, path string) ([]string, string) {
+		t.Helper()
+		var p listPage[adminapi.GroupView]
+		if st := ts.apiAs(token, http.MethodGet, path, nil, &p); st != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d", path, st)
+		}
+		var out []string
+		for _, g := range p.Value {
+			out = append(out, g.DisplayName)
+		}
+		return out, p.NextSkipToken
+	}
+	cases := []struct {
+		name, token, path string
+		want              []string
+		more              bool
+	}{
+		{"everything, case-insensitive order", testToken, groups, []string{"all staff", "Berlin", "Pilot devices", "WHfB pilot"}, false},
+		{"first page", reader, groups + "?top=3", []string{"all staff", "Berlin", "Pilot devices"}, true},
+		{"search", reader, groups + "?search=pilot&top=1", []string{"Pilot devices"}, true},
+		{"other tenant", adminB, "/tenants/" + tenantB + "/groups?search=pilot&top=10", []string{"Fabrikam pilot"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, next := names(tc.token, tc.path)
+			if !slices.Equal(got, tc.want) || (next != "") != tc.more {
+				t.Fatalf("%v (next %q), want %v (more %v)", got, next, tc.want, tc.more)
+			}
+		})
+	}
+	t.Run("second page follows the token", func(t *testing.T) {
+		_, next := names(reader, groups+"?search=pilot&top=1")
+		got, more := names(reader, groups+"?search=pilot&top=1&skipToken="+next)
+		if !slices.Equal(got, []string{"WHfB pilot"}) || more != "" {
+			t.Fatalf("%v (next %q)", got, more)
+		}
+	})
+	for _, tc := range []struct {
+		name, token, path string
+		status            int
+	}{
+		{"other tenant's token", adminB, groups + "?top=2", 404},
+		{"bad top", reader, groups + "?top=-1", 400},
+		{"unknown parameter", reader, groups + "?name=x", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if st, _ := ts.raw(tc.token, http.MethodGet, tc.path, ""); st != tc.status {
+				t.Fatalf("HTTP %d, want %d", st, tc.status)
+			}
+		})
+	}
+}
