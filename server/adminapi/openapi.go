@@ -106,7 +106,7 @@ func apiOps() []apiOp {
 	} {
 		base := "/tenants/{tid}/" + k.route
 		ops = append(ops,
-			apiOp{method: "POST", path: base, tag: "profiles", summary: "Import a " + k.what + " as Intune exports it (operator, admin); the answer's warnings name settings that cannot take effect on this tenant's devices (another tenant's ID in a PassportForWork path)", body: profileDoc{}, status: 201, resp: profileDoc{}, errs: rw},
+			apiOp{method: "POST", path: base, tag: "profiles", summary: "Import a " + k.what + " as Intune exports it (operator, admin); the answer's warnings name settings that cannot take effect on this tenant's devices (another tenant's ID in a PassportForWork path); ?dryRun=true validates it the same way and answers 200 with the profile as it would be stored, writing nothing", body: profileDoc{}, status: 201, resp: profileDoc{}, errs: rw, query: []string{"dryRun"}},
 			apiOp{method: "GET", path: base, tag: "profiles", summary: "List " + k.route + " the token's scope tags see", status: 200, resp: profileDoc{}, list: true, errs: ro},
 			apiOp{method: "GET", path: base + "/{pid}", tag: "profiles", summary: "Get a profile in Intune's shape with id, version and roleScopeTagIds", status: 200, resp: profileDoc{}, errs: ro},
 			apiOp{method: "PATCH", path: base + "/{pid}", tag: "profiles", summary: "Merge-patch a profile (version + 1); answers warnings as an import does", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},

@@ -242,6 +242,17 @@ func (h *policyAPI) createProfile(k profileKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		switch r.URL.Query().Get("dryRun") {
+		case "", "false":
+		case "true":
+			// Validated as an import, nothing written (no ID, no audit event: nothing changed).
+			prof.TenantID = t.ID
+			writeJSON(w, http.StatusOK, withWarnings(profileJSON(prof), h.parser.TenantWarnings(prof.Settings, t.ID)))
+			return
+		default:
+			writeError(w, http.StatusBadRequest, "badRequest", "dryRun must be true or false")
+			return
+		}
 		now := h.s.cfg.Now().UTC()
 		prof.TenantID, prof.ID, prof.Version, prof.CreatedAt, prof.UpdatedAt = t.ID, uuid.NewString(), 1, now, now
 		var out json.RawMessage

@@ -215,6 +215,16 @@ func (d *draft) catalogDoc() (json.RawMessage, bool) {
 	return b, ok
 }
 
+// document is the draft's route and Intune JSON; false when a value cannot be carried (its
+// setting's Err says why).
+func (d *draft) document() (adminclient.ProfileRoute, json.RawMessage, bool) {
+	if d.Kind == kindCustom {
+		return adminclient.CustomOMAURI, d.customDoc(), true
+	}
+	doc, ok := d.catalogDoc()
+	return adminclient.SettingsCatalog, doc, ok
+}
+
 // customDoc is the draft as a custom OMA-URI profile.
 func (d *draft) customDoc() json.RawMessage {
 	rows := []any{}

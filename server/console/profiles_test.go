@@ -41,8 +41,9 @@ func rowIndex(b *consoletest.Browser, table, id string) int {
 }
 
 // The seed's custom profile with its wrong OMA-URI: Create profile → Templates > Custom,
-// one row with the URI the documentation page prints; Create is refused by the API and the
-// row shows the API's did-you-mean beside the field; taking it creates the profile.
+// one row with the URI the documentation page prints; Next is refused by the API's
+// validation and the row shows the API's did-you-mean beside the field; taking it, the
+// profile is created.
 func TestBrowserCustomProfileDidYouMean(t *testing.T) {
 	e := consoletest.Start(t)
 	b := consoletest.NewBrowser(t, e)
@@ -61,14 +62,11 @@ func TestBrowserCustomProfileDidYouMean(t *testing.T) {
 	b.Type("#row-value-0", "true")
 	b.CheckLabels()
 	b.CheckKeyboard()
-	b.Submit("#next", "custom-scope")
-	b.Submit("#next", "custom-assignments")
-	b.Submit("#next", "custom-review")
-	b.Submit("#create", "custom-refused")
+	b.Submit("#next", "custom-refused") // Next validates the rows through the API (a dry run)
 	if got := b.Text("#row-uri-0-error"); !strings.Contains(got, "does not exist") || !strings.Contains(got, "Did you mean "+rightURI+"?") {
 		t.Fatalf("the row's error beside the OMA-URI: %q", got)
 	}
-	if got := b.Text("#wizard-error"); !strings.Contains(got, "not saved") {
+	if got := b.Text("#wizard-error"); !strings.Contains(got, "not valid") {
 		t.Errorf("the step's error: %q", got)
 	}
 	if ps, err := e.Admin.Profiles(context.Background(), consoletest.TenantID, adminclient.CustomOMAURI); err != nil || len(ps) != 0 {
@@ -90,6 +88,20 @@ func TestBrowserCustomProfileDidYouMean(t *testing.T) {
 	if got := b.Text("#profile-rows tbody td code"); got != rightURI {
 		t.Errorf("the profile's OMA-URI: %q", got)
 	}
+	b.CheckLabels()
+	b.CheckKeyboard()
+	// Edit opens the wizard on the stored row; the import page.
+	b.Go(consoletest.Eval[string](b, `document.querySelector("#edit-profile").getAttribute("href")`))
+	if got := b.Text("h1"); !strings.HasPrefix(got, "Edit profile") {
+		t.Errorf("edit page heading %q", got)
+	}
+	b.Submit("#name", "edit-settings")
+	if got := consoletest.Eval[string](b, `document.querySelector("#row-uri-0").value`); got != rightURI {
+		t.Errorf("edit: the row's OMA-URI %q", got)
+	}
+	b.CheckLabels()
+	b.CheckKeyboard()
+	b.Go(profilesPath + "/import")
 	b.CheckLabels()
 	b.CheckKeyboard()
 }

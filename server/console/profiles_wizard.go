@@ -149,6 +149,15 @@ func profileWizard(c *Ctx) error {
 		if msg := d.check(step); msg != "" {
 			return c.showStepStatus(http.StatusUnprocessableEntity, d, step, msg)
 		}
+		if step == "settings" {
+			msg, err := c.validate(&d)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				return c.showStepStatus(http.StatusUnprocessableEntity, d, step, msg)
+			}
+		}
 		i := stepIndex(step)
 		if i < 0 || i+1 >= len(wizardSteps) {
 			return c.showStep(d, "review", "")
@@ -179,7 +188,8 @@ func startWizard(c *Ctx, f url.Values) error {
 	if f.Get("platform") != "windows10" {
 		return c.RenderStatus(http.StatusUnprocessableEntity, "profiles_new.html", "Choose the platform Windows 10 and later.")
 	}
-	d := draft{}
+	// A role limited to scope tags gives a new profile its own tags (the API refuses others).
+	d := draft{ScopeTags: strings.Join(c.Principal.ScopeTags, ", ")}
 	switch f.Get("type") {
 	case "settingsCatalog":
 		d.Kind = kindCatalog
@@ -329,17 +339,34 @@ func (c *Ctx) addSetting(d draft, id string) error {
 	return c.showStep(d, "settings", "")
 }
 
+// validate sends the draft to the API as a dry run (Next on Configuration settings), so the
+// rows are checked exactly as the API checks them before the later steps: it returns the
+// step's message, with a refused setting's error (and did-you-mean) set beside its field.
+func (c *Ctx) validate(d *draft) (string, error) {
+	route, doc, ok := d.document()
+	if !ok {
+		return "A setting's value is not valid.", nil
+	}
+	_, err := c.API.ValidateProfile(c.R.Context(), c.Tenant, route, doc)
+	ae, isAPI := errors.AsType[*adminclient.Error](err)
+	switch {
+	case err == nil:
+		return "", nil
+	case isAPI && ae.Status == http.StatusUnprocessableEntity && d.placeError(ae):
+		return "A setting is not valid: see beside it.", nil
+	case isAPI && ae.Status < http.StatusInternalServerError:
+		return ae.Message, nil
+	}
+	return "", err
+}
+
 // createFromDraft creates (or, editing, patches) the profile through the API and assigns
 // it. A refusal of the document goes back to the step of the field it names.
 func (c *Ctx) createFromDraft(d draft) error {
 	ctx := c.R.Context()
-	route, doc := adminclient.CustomOMAURI, d.customDoc()
-	if d.Kind == kindCatalog {
-		var ok bool
-		if doc, ok = d.catalogDoc(); !ok {
-			return c.showStep(d, "settings", "A setting's value is not valid.")
-		}
-		route = adminclient.SettingsCatalog
+	route, doc, ok := d.document()
+	if !ok {
+		return c.showStep(d, "settings", "A setting's value is not valid.")
 	}
 	var p adminclient.Profile
 	var err error

@@ -114,6 +114,16 @@ func (c *Client) CreateProfile(ctx context.Context, tid string, route ProfileRou
 	return out, err
 }
 
+// ValidateProfile is POST /tenants/{tid}/{route}?dryRun=true: doc is validated as an import
+// and answered as it would be stored (with its warnings), nothing written. It is sent once,
+// without Idempotency-Key: it changes nothing.
+func (c *Client) ValidateProfile(ctx context.Context, tid string, route ProfileRoute, doc json.RawMessage) (Profile, error) {
+	var out Profile
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, string(route)), query: url.Values{"dryRun": {"true"}},
+		raw: doc, contentType: "application/json", noRetry: true}, &out)
+	return out, err
+}
+
 // Profiles is GET /tenants/{tid}/{route}.
 func (c *Client) Profiles(ctx context.Context, tid string, route ProfileRoute) ([]Profile, error) {
 	return list[Profile](ctx, c, tenantPath(tid, string(route)), nil)

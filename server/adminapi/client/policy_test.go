@@ -122,6 +122,19 @@ func TestPolicyRoutes(t *testing.T) {
 	if ae.Target != "Recovery" || ae.Suggestion != "./Device/Vendor/MSFT/PassportForWork/{TenantId}/Policies/EnablePinRecovery" {
 		t.Fatalf("error target %q, suggestion %q", ae.Target, ae.Suggestion)
 	}
+	// A dry run validates the same way and writes nothing.
+	v, err := c.ValidateProfile(ctx, tid, adminclient.SettingsCatalog, doc)
+	if err != nil || v.ID != "" || v.Name != "WHfB - Enable PIN recovery" {
+		t.Fatalf("ValidateProfile: %+v, %v", v, err)
+	}
+	_, err = c.ValidateProfile(ctx, tid, adminclient.CustomOMAURI, json.RawMessage(`{"displayName":"x","omaSettings":[{"@odata.type":"#microsoft.graph.omaSettingBoolean",`+
+		`"displayName":"Recovery","omaUri":"./Device/Vendor/MSFT/Policy/PassportForWork/{TenantId}/Policies/EnablePinRecovery","value":true}]}`))
+	if ae := wantError(t, "ValidateProfile with a wrong OMA-URI", err, http.StatusUnprocessableEntity, "invalidProfile"); ae.Suggestion == "" {
+		t.Fatalf("ValidateProfile: no suggestion in %+v", ae)
+	}
+	if ps, err := c.Profiles(ctx, tid, adminclient.SettingsCatalog); err != nil || len(ps) != 0 {
+		t.Fatalf("a dry run stored a profile: %+v, %v", ps, err)
+	}
 	check(t, "DeleteGroup", c.DeleteGroup(ctx, tid, g.ID))
 	_, err = c.Group(ctx, tid, g.ID)
 	wantError(t, "Group deleted", err, http.StatusNotFound, "")
