@@ -181,9 +181,28 @@ func (b *Browser) waitLoaded() {
 // a keyboard user does), waits for the next page and saves its screenshot as name.
 func (b *Browser) Submit(css, name string) {
 	b.t.Helper()
-	b.do("focusing "+css, chromedp.Focus(chromedp.CSS(css)))
-	b.Press(kb.Enter)
+	b.do("focusing "+css, chromedp.Focus(chromedp.CSS(css)), chromedp.Evaluate[chromedp.Void](`window.__hmLeaving = true`))
+	b.do("pressing Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitNewPage()
 	b.Screenshot(name)
+}
+
+// waitNewPage waits until the page Submit left is replaced by a loaded one (on a busy
+// machine the answer can take longer than waitLoaded's pause, and a step on the old page
+// would then act on a document being replaced).
+func (b *Browser) waitNewPage() {
+	b.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__hmLeaving !== true && document.readyState === "complete"`))
+		cancel()
+		if err == nil && done {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.t.Fatalf("browser: no new page within a minute of submitting the form at %s", b.Location())
 }
 
 // SignIn signs u in on the sign-in page, by keyboard, and returns the address it landed on.
