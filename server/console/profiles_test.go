@@ -207,6 +207,11 @@ func createSeedProfile(t *testing.T, b *consoletest.Browser, gid string) string 
 	b.CheckKeyboard()
 	b.Submit("#next", "settings")
 	b.Submit("#next", "scope-tags")
+	b.Type("#groupsearch", "pilot")
+	b.Submit("#groupsearch", "group-search") // Enter in the search field searches
+	if got := b.Text("#assign-groups tbody"); !strings.Contains(got, "WHfB pilot") || strings.Contains(got, "Kiosks") {
+		t.Errorf("groups found by \"pilot\": %q", got)
+	}
 	consoletest.Eval[bool](b, fmt.Sprintf(`(function(){const c=document.querySelector('input[name="include"][value=%q]'); c.checked=true; return true;})()`, gid))
 	b.CheckLabels()
 	b.CheckKeyboard()

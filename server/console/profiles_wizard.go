@@ -40,9 +40,15 @@ type wizardView struct {
 	Results         []adminclient.SettingDefinition
 	Searched        bool
 	// Assignments.
-	Groups     []adminclient.Group
-	GroupNames map[string]string
+	Groups      []adminclient.Group
+	GroupNames  map[string]string
+	GroupSearch string
+	MoreGroups  bool // the search found more than groupsShown
 }
+
+// groupsShown bounds the groups the Assignments step lists besides those chosen: search by
+// name narrows it.
+const groupsShown = 50
 
 type wizardStep struct {
 	N            int
@@ -145,6 +151,11 @@ func profileWizard(c *Ctx) error {
 	switch {
 	case goTo == "back":
 		return c.showStep(d, wizardSteps[max(stepIndex(step), 1)-1].Key, "")
+	case goTo == "next" && step == "assignments" && f.Get("groupsearch") != f.Get("groupsearch-shown"):
+		// Enter in the group search field (the step's default button is Next) searches.
+		return c.showAssignments(d, f.Get("groupsearch"), "")
+	case goTo == "groupsearch":
+		return c.showAssignments(d, f.Get("groupsearch"), "")
 	case goTo == "next":
 		if msg := d.check(step); msg != "" {
 			return c.showStepStatus(http.StatusUnprocessableEntity, d, step, msg)
@@ -293,16 +304,56 @@ func (c *Ctx) showStepStatus(status int, d draft, step, msg string) error {
 		v.Steps = append(v.Steps, wizardStep{N: i + 1, Title: s.Title, Key: s.Key, Current: i == cur, Done: i < cur})
 	}
 	if step == "assignments" || step == "review" {
-		gs, err := c.API.Groups(c.R.Context(), c.Tenant)
-		if err != nil {
+		if err := c.listGroups(&v, ""); err != nil {
 			return err
-		}
-		v.Groups, v.GroupNames = gs, map[string]string{}
-		for _, g := range gs {
-			v.GroupNames[g.ID] = g.DisplayName
 		}
 	}
 	return c.RenderStatus(status, "profiles_wizard.html", v)
+}
+
+func (c *Ctx) showAssignments(d draft, search, msg string) error {
+	v := wizardView{D: d, DraftJSON: d.encode(), Step: "assignments", Error: msg}
+	for i, s := range wizardSteps {
+		v.Steps = append(v.Steps, wizardStep{N: i + 1, Title: s.Title, Key: s.Key, Current: s.Key == "assignments", Done: s.Key != "review" && s.Key != "assignments"})
+	}
+	if err := c.listGroups(&v, strings.TrimSpace(search)); err != nil {
+		return err
+	}
+	return c.Render("profiles_wizard.html", v)
+}
+
+// listGroups fills the view's groups: the draft's included and excluded groups first (by
+// name), then up to groupsShown groups whose name contains search.
+func (c *Ctx) listGroups(v *wizardView, search string) error {
+	ctx := c.R.Context()
+	v.GroupNames, v.GroupSearch = map[string]string{}, search
+	for _, id := range slices.Concat(v.D.Include, v.D.Exclude) {
+		if _, seen := v.GroupNames[id]; seen {
+			continue
+		}
+		g, err := c.API.Group(ctx, c.Tenant, id)
+		if adminclient.IsStatus(err, http.StatusNotFound) {
+			g = adminclient.Group{ID: id, DisplayName: "(deleted group " + id + ")"}
+		} else if err != nil {
+			return err
+		}
+		v.GroupNames[id] = g.DisplayName
+		v.Groups = append(v.Groups, g)
+	}
+	if v.Step != "assignments" {
+		return nil
+	}
+	page, err := c.API.SearchGroups(ctx, c.Tenant, adminclient.ListQuery{Search: search, Top: groupsShown})
+	if err != nil {
+		return err
+	}
+	for _, g := range page.Value {
+		if _, seen := v.GroupNames[g.ID]; !seen {
+			v.Groups = append(v.Groups, g)
+		}
+	}
+	v.MoreGroups = page.NextSkipToken != ""
+	return nil
 }
 
 // showPicker is the settings picker: search by name, in a category.
