@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
+	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -40,6 +43,25 @@ func (ts *testServer) countEvents(kind audit.Kind, subjectID string) int {
 		}
 	}
 	return n
+}
+
+// storedSession reads a device's session record as the engine will find it, in a check-in
+// transaction that is rolled back.
+func (ts *testServer) storedSession(deviceID, sessionID string) store.Session {
+	ts.t.Helper()
+	var sess store.Session
+	errRead := errors.New("read only")
+	err := ts.app.Store.Checkin(context.Background(), deviceID, func(tx store.DeviceTx) error {
+		var err error
+		if sess, err = tx.Session(sessionID); err != nil {
+			return err
+		}
+		return errRead
+	})
+	if !errors.Is(err, errRead) {
+		ts.t.Fatalf("reading session %s of %s: %v", sessionID, deviceID, err)
+	}
+	return sess
 }
 
 // postRaw posts bytes the test built once (a client that sends the same bytes again) and
@@ -76,9 +98,17 @@ func TestReusedSessionIDIdenticalFirstMessageIsNewSession(t *testing.T) {
 	if _, m := dev.postRaw(first); len(commandsOf(m)) != 0 || !m.Final {
 		t.Fatalf("first session: %d commands, final %v", len(commandsOf(m)), m.Final)
 	}
+	// A session that ended at its first message can never be answered from the store
+	// (retransmission's rule), so its record keeps no reply; an open one keeps it.
+	if s := ts.storedSession(dev.id, "0"); !s.Ended || s.LastReply != nil || s.LastRequestHash != "" {
+		t.Fatalf("idle session stored as ended %v with a %d-byte reply, hash %q", s.Ended, len(s.LastReply), s.LastRequestHash)
+	}
 	for round := 1; round <= 2; round++ {
 		id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
-		_, m := dev.postRaw(first)
+		reply, m := dev.postRaw(first)
+		if s := ts.storedSession(dev.id, "0"); s.Ended || !bytes.Equal(s.LastReply, reply) || s.LastRequestHash == "" {
+			t.Fatalf("round %d: open session stored as ended %v, reply kept %v", round, s.Ended, bytes.Equal(s.LastReply, reply))
+		}
 		cmds := commandsOf(m)
 		if len(cmds) != 1 || m.Header.SessionID != "0" {
 			t.Fatalf("round %d: the identical first message of a new session got %d commands (session %q), want the command queued since",

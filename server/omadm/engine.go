@@ -453,6 +453,16 @@ func (s *step) retransmission(sess store.Session) bool {
 	return !sess.Ended && s.now.Sub(sess.UpdatedAt) < s.e.cfg.ClaimLease
 }
 
+// replayable reports whether this message's reply can ever be answered again from the
+// store, by retransmission's rule: always past MsgID 1, and at MsgID 1 only while the
+// session stays open. A session that ends at its first message (an idle check-in: Statuses
+// and Final, or an abort or unenrollment) keeps neither the reply nor the request's hash;
+// a repeat of that message opens a new session whether or not they are kept, and the
+// session record stays a fraction of the size (the reply is most of it).
+func (s *step) replayable() bool {
+	return s.msgID > 1 || !s.sess.Ended
+}
+
 func (s *step) persist(reply []byte, sent map[string]store.SentRef) error {
 	for id := range s.dirty {
 		c := s.cmds[id]
@@ -471,8 +481,11 @@ func (s *step) persist(reply []byte, sent map[string]store.SentRef) error {
 	s.sess.ClientMsgID = s.msgID
 	s.sess.ServerMsgID++
 	s.sess.Sent = sent
-	s.sess.LastRequestHash = s.reqHash
-	s.sess.LastReply = reply
+	s.sess.LastRequestHash, s.sess.LastReply = "", nil
+	if s.replayable() {
+		s.sess.LastRequestHash = s.reqHash
+		s.sess.LastReply = reply
+	}
 	s.sess.UpdatedAt = s.now
 	if mm := s.req.Message.Header.Meta; mm != nil && mm.MaxMsgSize > 0 {
 		s.sess.MaxMsgSize = mm.MaxMsgSize
