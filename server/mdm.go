@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,7 +30,7 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := s.engine.Config().MaxBodyBytes
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)+1))
+	body, err := readBody(w, r, limit)
 	if err != nil {
 		outcome = outcomeBadRequest
 		var mbe *http.MaxBytesError
@@ -85,8 +86,25 @@ func (s *Server) mdm(w http.ResponseWriter, r *http.Request) {
 	if replayed {
 		outcome = outcomeReplayed
 	}
-	s.log.Debug("check-in", "device", dev.DeviceID, "session", msg.Header.SessionID, "msgId", msg.Header.MsgID)
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("check-in", "device", dev.DeviceID, "session", msg.Header.SessionID, "msgId", msg.Header.MsgID)
+	}
 	writeSyncML(w, reply)
+}
+
+// readBody reads a management request's body, refusing more than limit bytes (a
+// *http.MaxBytesError). A body that declares its length within the limit (Windows sends
+// Content-Length) is read into one buffer of that size; any other is read as it comes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, int64(limit)+1)
+	if n := r.ContentLength; n <= 0 || n > int64(limit) {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 func writeSyncML(w http.ResponseWriter, b []byte) {

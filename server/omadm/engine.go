@@ -268,9 +268,9 @@ type step struct {
 	sess     store.Session
 	started  bool // this message opened a new session
 	b        *syncml.Builder
-	cmds     map[string]*store.Command // loaded commands by ID
-	dirty    map[string]bool           // commands to write back
-	answered map[string]bool           // "MsgRef:CmdRef" already recorded in this message
+	cmds     map[string]*store.Command // loaded commands by ID (nil until the first: track)
+	dirty    map[string]bool           // commands to write back (markDirty)
+	answered map[string]bool           // "MsgRef:CmdRef" already recorded in this message (firstAnswer)
 	events   []*audit.Event
 	abort    bool // client sent Alert 1223
 	unenroll bool // client sent the unenrollment generic alert
@@ -295,10 +295,6 @@ func (s *step) run() ([]byte, error) {
 	if err := s.loadSession(); err != nil {
 		return nil, err
 	}
-	s.cmds = map[string]*store.Command{}
-	s.dirty = map[string]bool{}
-	s.answered = map[string]bool{}
-
 	serverMsgID := strconv.Itoa(s.sess.ServerMsgID + 1)
 	s.b = syncml.NewBuilder(syncml.ReplyHeader(hdr, serverMsgID), 1)
 	s.b.StatusSyncHdr(hdr.MsgID, syncml.StatusOK, nil)

@@ -124,8 +124,38 @@ func (s *step) command(id string) (*store.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cmds[id] = &c
+	s.track(&c)
 	return &c, nil
+}
+
+// track makes c the step's copy of its command. The step's maps are made on first use: most
+// messages (an idle check-in) touch no command.
+func (s *step) track(c *store.Command) {
+	if s.cmds == nil {
+		s.cmds = map[string]*store.Command{}
+	}
+	s.cmds[c.ID] = c
+}
+
+// markDirty has persist write the step's copy of command id back.
+func (s *step) markDirty(id string) {
+	if s.dirty == nil {
+		s.dirty = map[string]bool{}
+	}
+	s.dirty[id] = true
+}
+
+// firstAnswer reports whether key (a Status's or Results' "s:" or "r:" + MsgRef:CmdRef) is
+// met for the first time in this message, recording it.
+func (s *step) firstAnswer(key string) bool {
+	if s.answered[key] {
+		return false
+	}
+	if s.answered == nil {
+		s.answered = map[string]bool{}
+	}
+	s.answered[key] = true
+	return true
 }
 
 // sentRef finds which queued command a Status or Results answers.
@@ -150,11 +180,9 @@ func (s *step) recordStatus(c *syncml.Command) error {
 		s.e.log.Warn("status for an unknown CmdRef ignored", "device", s.dev.ID, "session", s.sess.SessionID, "msgRef", c.MsgRef, "cmdRef", c.CmdRef, "code", code)
 		return nil
 	}
-	key := "s:" + c.MsgRef + ":" + c.CmdRef
-	if s.answered[key] {
+	if !s.firstAnswer("s:" + c.MsgRef + ":" + c.CmdRef) {
 		return nil // a second Status for the same command in one message is not applied twice
 	}
-	s.answered[key] = true
 	cmd, err := s.command(ref.CommandID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -173,7 +201,7 @@ func (s *step) recordStatus(c *syncml.Command) error {
 		// tells what happened, unless an admin has already resent it.
 		return nil
 	}
-	s.dirty[cmd.ID] = true
+	s.markDirty(cmd.ID)
 	return s.settle(cmd, code)
 }
 
@@ -199,7 +227,7 @@ func (s *step) recordChildStatus(cmd *store.Command, ref store.SentRef, code int
 		return nil
 	}
 	cmd.ChildStatus[i] = code
-	s.dirty[cmd.ID] = true
+	s.markDirty(cmd.ID)
 	kind := audit.KindCommandDelivered
 	if childFailed(code) {
 		kind = audit.KindCommandFailed
@@ -294,11 +322,9 @@ func (s *step) recordResults(c *syncml.Command) error {
 		s.e.log.Warn("results without a matching Get ignored", "device", s.dev.ID, "msgRef", c.MsgRef, "cmdRef", c.CmdRef)
 		return nil
 	}
-	key := "r:" + c.MsgRef + ":" + c.CmdRef
-	if s.answered[key] {
+	if !s.firstAnswer("r:" + c.MsgRef + ":" + c.CmdRef) {
 		return nil
 	}
-	s.answered[key] = true
 	cmd, err := s.command(ref.CommandID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -310,7 +336,7 @@ func (s *step) recordResults(c *syncml.Command) error {
 		return nil
 	}
 	cmd.Results = payload.AppendStored(cmd.Results, c.Items)
-	s.dirty[cmd.ID] = true
+	s.markDirty(cmd.ID)
 	if cmd.State == store.CommandSucceeded {
 		// Status came first in this message; let the policy engine see the values too.
 		return s.outcome(cmd)

@@ -104,8 +104,8 @@ func (s *step) sendCommands(serverMsgID string, sent map[string]store.SentRef) (
 			c.MaxAttempts = s.e.cfg.MaxAttempts
 		}
 		cc := c
-		s.cmds[c.ID] = &cc
-		s.dirty[c.ID] = true
+		s.track(&cc)
+		s.markDirty(c.ID)
 		s.event(audit.KindCommandSent, audit.Subject{Type: audit.SubjectCommand, ID: c.ID}, "send",
 			map[string]any{"verb": c.Payload.Verb, "target": targetOf(c.Payload), "session": s.sess.SessionID, "msgId": serverMsgID, "cmdId": top, "send": c.SentCount})
 		n++
@@ -120,8 +120,8 @@ func (s *step) unknown(c *store.Command) {
 	cc.State = store.CommandUnknown
 	cc.ClaimSession = ""
 	cc.ClaimUntil = time.Time{}
-	s.cmds[cc.ID] = &cc
-	s.dirty[cc.ID] = true
+	s.track(&cc)
+	s.markDirty(cc.ID)
 	s.event(audit.KindCommandUnknown, audit.Subject{Type: audit.SubjectCommand, ID: cc.ID}, "claimExpired",
 		map[string]any{"verb": cc.Payload.Verb, "target": targetOf(cc.Payload), "lastSession": cc.LastSession, "send": cc.SentCount,
 			"meaning": "sent, no Status before the claim ran out; not sent again unless resent"})
@@ -134,8 +134,8 @@ func (s *step) unsendable(c *store.Command, code int, why string) error {
 	cc.State = store.CommandFailed
 	cc.StatusCode = code
 	cc.ClaimSession = ""
-	s.cmds[cc.ID] = &cc
-	s.dirty[cc.ID] = true
+	s.track(&cc)
+	s.markDirty(cc.ID)
 	s.event(audit.KindCommandFailed, audit.Subject{Type: audit.SubjectCommand, ID: cc.ID}, "send",
 		map[string]any{"status": code, "meaning": why, "verb": cc.Payload.Verb, "target": targetOf(cc.Payload)})
 	return s.outcome(&cc)
