@@ -131,22 +131,42 @@ func scanAttrs(b string, k int, keep bool) (attrs []xml.Attr, end int, empty, ok
 // joined by one colon: a prefix and a local name) and returns it split as encoding/xml
 // splits it, and the index after it; k is -1 if there is no such name.
 func scanName(b string, i int) (space, local string, k int) {
-	start, colon := i, -1
-	for k = i; k < len(b); k++ {
-		c := b[k]
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
-		other := (c >= '0' && c <= '9' || c == '.' || c == '-') && k > start && k != colon+1
-		if c == ':' && colon < 0 && k > start {
-			colon = k
-		} else if !letter && !other {
-			break
-		}
+	k = namePart(b, i)
+	if k < 0 || k >= len(b) || b[k] != ':' {
+		return "", b[i:max(k, i)], k
 	}
-	if k == start || k == colon+1 {
+	colon := k
+	if k = namePart(b, colon+1); k < 0 {
 		return "", "", -1
 	}
-	if colon < 0 {
-		return "", b[start:k], k
-	}
-	return b[start:colon], b[colon+1 : k], k
+	return b[i:colon], b[colon+1 : k], k
 }
+
+// namePart returns the end of the name part ([A-Za-z_][A-Za-z0-9_.-]*) at b[i:], or -1.
+func namePart(b string, i int) int {
+	if i >= len(b) || nameByte[b[i]] != nameStartByte {
+		return -1
+	}
+	for i++; i < len(b) && nameByte[b[i]] != 0; i++ {
+	}
+	return i
+}
+
+// nameByte classifies the bytes of scanFast's names: nameStartByte may begin a name part,
+// nameRestByte only continue one, 0 neither.
+const (
+	nameStartByte = 1 + iota
+	nameRestByte
+)
+
+var nameByte = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+			t[c] = nameStartByte
+		case c >= '0' && c <= '9', c == '.', c == '-':
+			t[c] = nameRestByte
+		}
+	}
+	return t
+}()

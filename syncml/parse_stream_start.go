@@ -40,9 +40,7 @@ func (s *streamParser) start(t xml.StartElement, off int64) {
 func (s *streamParser) commandSlot(p *frame, verb string) *Command {
 	if p.kind == kBody {
 		if s.msg.Body == nil {
-			// One allocation for the body's commands: at most one per CmdID end tag
-			// (nested commands counted too), at least 4 (the RawToken path has no s.str).
-			s.msg.Body = make([]Command, 0, max(4, strings.Count(s.str, "</CmdID>")))
+			s.msg.Body = make([]Command, 0, initialCommands) // a package 1 or a reply to one, at once
 		}
 		s.msg.Body = append(s.msg.Body, Command{Verb: verb})
 		return &s.msg.Body[len(s.msg.Body)-1]
