@@ -318,8 +318,17 @@ var (
 // not normalised away; > so "]]>" cannot appear). Characters XML 1.0 cannot carry are an
 // error, never silently replaced.
 func appendEscaped(dst []byte, s string) ([]byte, error) {
+	// Most values (IDs, codes, LocURIs, URLs) are printable ASCII with nothing to escape:
+	// append them at once.
+	plain := 0
+	for plain < len(s) && plainText[s[plain]] {
+		plain++
+	}
+	if plain == len(s) {
+		return append(dst, s...), nil
+	}
 	last := 0
-	for i := 0; i < len(s); {
+	for i := plain; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
@@ -357,6 +366,16 @@ func appendEscaped(dst []byte, s string) ([]byte, error) {
 	}
 	return append(dst, s[last:]...), nil
 }
+
+// plainText marks the bytes appendEscaped copies as they are without looking further:
+// printable ASCII other than &, < and >, tab and LF.
+var plainText = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '&' && c != '<' && c != '>'
+	}
+	t['\t'], t['\n'] = true, true
+	return t
+}()
 
 // checkFragment reports whether s is well-formed element content: balanced, matching tags
 // and no undefined entities, so writing it inside <Data> keeps the message well-formed.
