@@ -138,3 +138,65 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 		t.Errorf("duplicate group: %q", got)
 	}
 }
+
+// A reader sees the groups, users, PIN reset and audit pages without a single write control
+// (no form posts anything but sign-out), and the writes a page could forge with the
+// session's CSRF token are refused by the API.
+func TestBrowserAdminPagesReader(t *testing.T) {
+	e := consoletest.Start(t)
+	ctx := context.Background()
+	rita := e.User("rita@contoso.com", "reader")
+	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "WHfB pilot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Admin.AddMember(ctx, consoletest.TenantID, g.ID, rita.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := consoletest.NewBrowser(t, e)
+	b.SignIn(rita)
+	posts := `Array.from(document.querySelectorAll("main form")).filter(f => f.method === "post").length`
+	for _, path := range []string{groupsPath, groupsPath + "/" + g.ID + "?find=rita", usersPath, usersPath + "/" + rita.ID,
+		pinResetPath, auditPath, auditPath + "/verify"} {
+		b.Go(path)
+		if n := consoletest.Eval[int](b, posts); n != 0 {
+			t.Errorf("%s: a reader sees %d forms that post", path, n)
+		}
+		if b.Count("h1") != 1 || b.Count(".error[role=alert]") != 0 {
+			t.Errorf("%s: %q", path, b.Text("main"))
+		}
+		b.CheckLabels()
+		b.CheckKeyboard()
+	}
+	b.Go(groupsPath + "/" + g.ID)
+	if rowWith(b, "#members", "rita@contoso.com") < 0 {
+		t.Fatalf("members %q", b.Text("#members"))
+	}
+	csrf := b.CSRF() // the sign-out form's
+	for _, f := range []struct {
+		path string
+		form url.Values
+	}{
+		{groupsPath, url.Values{"name": {"forged"}}},
+		{groupsPath + "/" + g.ID + "/members", url.Values{"member": {rita.ID}}},
+		{groupsPath + "/" + g.ID + "/members/" + rita.ID + "/remove", nil},
+		{groupsPath + "/" + g.ID + "/delete", nil},
+		{usersPath, url.Values{"upn": {"mallory@contoso.com"}, "password": {"long enough"}}},
+		{usersPath + "/" + rita.ID + "/totp", nil},
+		{pinResetPath + "/consent", url.Values{"app": {"service"}, "granted": {"true"}}},
+	} {
+		form := url.Values{"csrf": {csrf}}
+		for k, v := range f.form {
+			form[k] = v
+		}
+		if st := b.Post(f.path, form); st != 403 {
+			t.Errorf("a reader's POST %s answered %d", f.path, st)
+		}
+	}
+	if ms, _ := e.Admin.Members(ctx, consoletest.TenantID, g.ID); len(ms) != 1 {
+		t.Fatalf("the reader's forged writes changed the members: %+v", ms)
+	}
+	if sps, _ := e.Admin.ServicePrincipals(ctx, consoletest.TenantID); sps.Value[0].Consented {
+		t.Fatal("the reader's forged consent took effect")
+	}
+}
