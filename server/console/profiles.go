@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 )
@@ -75,8 +76,9 @@ func kindTitle(r adminclient.ProfileRoute) string {
 
 // profileRow is a profile in the list.
 type profileRow struct {
-	ID, Name, Route, Type, Modified string
-	Version                         int
+	ID, Name, Route, Type string
+	Modified              time.Time
+	Version               int
 }
 
 func profilesPage(c *Ctx) error {
@@ -87,8 +89,9 @@ func profilesPage(c *Ctx) error {
 			return err
 		}
 		for _, p := range ps {
+			modified, _ := time.Parse(time.RFC3339Nano, p.LastModifiedDateTime) // zero shows as "never"
 			rows = append(rows, profileRow{ID: p.ID, Name: p.Title(), Route: string(route), Type: kindTitle(route),
-				Modified: p.LastModifiedDateTime, Version: p.Version})
+				Modified: modified, Version: p.Version})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b profileRow) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })

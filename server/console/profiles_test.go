@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +141,20 @@ func TestBrowserSeedFlow(t *testing.T) {
 	b := consoletest.NewBrowser(t, e)
 	b.SignIn(e.User("ada@contoso.com", "admin"))
 	pid := createSeedProfile(t, b, g.ID)
+	// The API wrote the profile and its assignment as ada, in the audit log.
+	page, err := e.Admin.AuditEvents(ctx, consoletest.TenantID, adminclient.AuditPageQuery{AuditQuery: adminclient.AuditQuery{Actor: "ada@contoso.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range page.Value {
+		if ev.Subject.ID == pid {
+			actions = append(actions, ev.Action)
+		}
+	}
+	if !slices.Contains(actions, "create") || !slices.Contains(actions, "assign") {
+		t.Errorf("ada's audit events of the profile: %v (page %+v)", actions, page)
+	}
 
 	// alice's device: enroll, sync (the policy arrives), Hello, sync (CanReset is reported).
 	a := seedDevice(t, e, "alice@contoso.com")
