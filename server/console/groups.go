@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
@@ -119,7 +120,12 @@ type pickRow struct {
 // groupData is a group's page.
 type groupData struct {
 	Group   adminclient.Group
-	Members []memberRow
+	Members []memberRow // the shown page of the direct members
+	// Total counts the direct members; Shown names the page ("1–50"), PrevMembers and
+	// NextMembers address the pages around it.
+	Total                    int
+	Shown                    string
+	PrevMembers, NextMembers string
 	// Find is the member search; Matches what it found that is not a member yet.
 	Find       string
 	Searched   bool
@@ -141,15 +147,33 @@ func (c *Ctx) groupView(status int, formErr string) error {
 	if err != nil {
 		return err
 	}
-	d := groupData{Group: g, FormError: formErr, Find: strings.TrimSpace(c.R.URL.Query().Get("find"))}
+	q := c.R.URL.Query()
+	d := groupData{Group: g, FormError: formErr, Find: strings.TrimSpace(q.Get("find")), Total: len(ms)}
 	member := map[string]bool{g.ID: true}
 	for _, m := range ms {
 		member[m.ID] = true
+	}
+	// Names are looked up for the shown page of members only: a group of thousands costs
+	// one page of lookups.
+	from, _ := strconv.Atoi(q.Get("from"))
+	from = max(0, min(from, len(ms)-1))
+	to := min(len(ms), from+listPageSize)
+	for _, m := range ms[from:to] {
 		row, err := c.memberRow(m)
 		if err != nil {
 			return err
 		}
 		d.Members = append(d.Members, row)
+	}
+	base := c.Path("/groups", g.ID)
+	if from > 0 {
+		d.PrevMembers = base + "?from=" + strconv.Itoa(max(0, from-listPageSize))
+	}
+	if to < len(ms) {
+		d.NextMembers = base + "?from=" + strconv.Itoa(to)
+	}
+	if len(ms) > 0 {
+		d.Shown = strconv.Itoa(from+1) + "–" + strconv.Itoa(to)
 	}
 	if d.Find != "" && c.CanWrite() {
 		d.Searched = true

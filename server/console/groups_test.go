@@ -130,6 +130,31 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 	if n := b.Count("#groups tbody tr"); n != 2 || rowWith(b, "#groups", "Site 51") < 0 {
 		t.Fatalf("the second page: %q", b.Text("#groups"))
 	}
+	// A group of many members shows them a page at a time.
+	sites, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "All sites"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := e.Admin.SearchGroups(ctx, consoletest.TenantID, adminclient.ListQuery{Search: "site", Top: 100})
+	if err != nil || len(page.Value) != 53 {
+		t.Fatalf("site groups: %d (%v)", len(page.Value), err)
+	}
+	for _, g := range page.Value {
+		if g.ID == sites.ID {
+			continue
+		}
+		if err := e.Admin.AddMember(ctx, consoletest.TenantID, sites.ID, g.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Go(groupsPath + "/" + sites.ID)
+	if n := b.Count("#members tbody tr"); n != 50 || b.Text("#members-h") != "Members (52)" {
+		t.Fatalf("the first page of members: %d rows, %q", n, b.Text("#members-h"))
+	}
+	b.Submit("#next-members", "members-page-2")
+	if n := b.Count("#members tbody tr"); n != 2 || b.Count("#prev-members") != 1 || b.Count("#next-members") != 0 {
+		t.Fatalf("the second page of members: %d rows", n)
+	}
 	// A duplicate name is refused beside the form.
 	b.Go(groupsPath)
 	b.Type("#group-name", "whfb PILOT")
