@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"html"
 	"mime/multipart"
 	"net/http"
@@ -294,5 +295,39 @@ func TestProfileEditDelete(t *testing.T) {
 	}
 	if _, err := e.Admin.Profile(ctx, consoletest.TenantID, adminclient.SettingsCatalog, p.ID); !adminclient.IsStatus(err, http.StatusNotFound) {
 		t.Fatalf("after delete: %v", err)
+	}
+}
+
+// An operator limited to a scope tag: a new profile takes that tag, the profile is created
+// with it, and a tag the role does not hold is refused by the API (403, nothing stored).
+func TestProfileWizardScopeTags(t *testing.T) {
+	e := consoletest.Start(t)
+	bert := e.User("bert@contoso.com", "operator", "Berlin")
+	c := e.HTTPClient()
+	if st, _, body := signIn(t, e, c, url.Values{"upn": {bert.UPN}, "password": {bert.Password}, "otp": {bert.Code()}}); st != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %s", st, body)
+	}
+	_, _, body := get(t, e, c, profilesPath)
+	tok := csrfField.FindStringSubmatch(body)[1]
+	st, _, body := post(t, e, c, profilesPath+"/new", url.Values{"csrf": {tok}, "step": {"start"}, "platform": {"windows10"}, "type": {"settingsCatalog"}})
+	m := draftField.FindStringSubmatch(body)
+	if st != http.StatusOK || m == nil || !strings.Contains(html.UnescapeString(m[1]), `"scopeTags":"Berlin"`) {
+		t.Fatalf("start: %d, draft %v", st, m)
+	}
+	seed := `{"kind":"catalog","name":"P","scopeTags":%q,"settings":[{"id":"` + pinRecoveryID + `","kind":"choice","group":"device_vendor_msft_passportforwork_{tenantid}","value":"` + pinRecoveryID + `_true"}]}`
+	if st, _, body := post(t, e, c, profilesPath+"/new", url.Values{"csrf": {tok}, "step": {"review"}, "go": {"create"}, "draft": {fmt.Sprintf(seed, "Munich")}}); st != http.StatusForbidden || !strings.Contains(body, "Munich") {
+		t.Fatalf("a tag the role does not hold: %d %s", st, body)
+	}
+	st, h, body := post(t, e, c, profilesPath+"/new", url.Values{"csrf": {tok}, "step": {"review"}, "go": {"create"}, "draft": {fmt.Sprintf(seed, "Berlin")}})
+	if st != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	pid := h.Get("Location")[strings.LastIndex(h.Get("Location"), "/")+1:]
+	p, err := e.Admin.Profile(context.Background(), consoletest.TenantID, adminclient.SettingsCatalog, pid)
+	if err != nil || !bytes.Contains(p.Raw, []byte(`"roleScopeTagIds":["Berlin"]`)) {
+		t.Fatalf("created: %s, %v", p.Raw, err)
+	}
+	if ps, _ := e.Admin.Profiles(context.Background(), consoletest.TenantID, adminclient.SettingsCatalog); len(ps) != 1 {
+		t.Errorf("%d profiles stored, want 1", len(ps))
 	}
 }
