@@ -128,6 +128,16 @@ type PolicyReads interface {
 	// ListSettingStates calls fn for each setting state of the tenant, by device then LocURI,
 	// until fn returns false or an error. It streams.
 	ListSettingStates(ctx context.Context, tenantID string, fn func(SettingState) (bool, error)) error
+	// SettingTroubles counts, per profile (ID), the tenant's setting states in error and in
+	// conflict that name the profile among their sources. The counts are kept with every
+	// setting state write, so reading them costs no scan of the states.
+	SettingTroubles(ctx context.Context, tenantID string) (map[string]SettingTrouble, error)
+}
+
+// SettingTrouble is a profile's count of device settings in error and in conflict.
+type SettingTrouble struct {
+	Error    int `json:"error"`
+	Conflict int `json:"conflict"`
 }
 
 // PolicyTx is the policy engine's part of a check-in transaction.

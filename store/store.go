@@ -21,6 +21,7 @@ type Store interface {
 	Tenants
 	Users
 	Devices
+	DeviceIndex
 	Commands
 	Checkins
 	AuditLog

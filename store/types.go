@@ -125,6 +125,22 @@ func (w *WNSChannel) Usable(now time.Time) bool {
 	return w != nil && w.ChannelURI != "" && now.Before(w.ExpiresAt)
 }
 
+// Where the agent reports which PIN resets the device can do (dsregcmd's CanReset), in
+// hellomdm's HelloStatus node: the device-scoped form and the unscoped ./Vendor form that
+// MS-MDM also accepts for device-scoped CSPs.
+const (
+	CanResetNode         = "./Device/Vendor/MSFT/hellomdm/HelloStatus/CanReset"
+	CanResetNodeUnscoped = "./Vendor/MSFT/hellomdm/HelloStatus/CanReset"
+)
+
+// ReportedCanReset is the CanReset the device last reported ("" when it has not).
+func (d Device) ReportedCanReset() string {
+	if v, ok := d.Nodes[CanResetNode]; ok {
+		return v
+	}
+	return d.Nodes[CanResetNodeUnscoped]
+}
+
 // CommandState is where a queued command stands.
 type CommandState string
 

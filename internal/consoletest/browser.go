@@ -24,6 +24,8 @@ const (
 	EnvRequireBrowser = "HELLOMDM_REQUIRE_BROWSER"
 	// EnvArtifacts is the directory screenshots go to.
 	EnvArtifacts = "HELLOMDM_TEST_ARTIFACTS"
+	// EnvREADMEShots, when set, makes READMEScreenshot write the README's screenshots.
+	EnvREADMEShots = "HELLOMDM_UPDATE_SCREENSHOTS"
 )
 
 // FindChromium returns the browser's path, or "" when there is none.
@@ -126,6 +128,17 @@ func Eval[T any](b *Browser, js string) T {
 	return v
 }
 
+// Eval evaluates a JavaScript expression in the page and returns its value as a string
+// (use the function Eval for other types).
+func (b *Browser) Eval(js string) string {
+	b.t.Helper()
+	v := Eval[any](b, js)
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
 // Go opens path (under the server, e.g. /console/) and saves a screenshot of the page,
 // named after the path.
 func (b *Browser) Go(path string) {
@@ -163,46 +176,49 @@ func (b *Browser) Type(css, text string) {
 	b.do("typing into "+css, chromedp.SendKeys(chromedp.CSS(css), text))
 }
 
-// Press sends keys to the focused element (kb.Enter, kb.Tab, or text) and waits for a page
-// the keys may have opened to load.
+// Press sends keys to the focused element (kb.Enter, kb.Tab, or text); when they open a
+// new page within two seconds, it waits for that page to load.
 func (b *Browser) Press(keys string) {
 	b.t.Helper()
+	b.markPage()
 	b.do("pressing keys", chromedp.KeyEvent(keys))
-	b.waitLoaded()
+	b.waitNewPage(2*time.Second, false)
 }
 
-// waitLoaded waits until the document has loaded.
-func (b *Browser) waitLoaded() {
+// markPage marks the current document, so that waitNewPage can tell a new one.
+func (b *Browser) markPage() {
 	b.t.Helper()
-	b.do("waiting for the page", chromedp.Sleep(100*time.Millisecond), chromedp.WaitReady(chromedp.CSS("body")))
+	Eval[bool](b, `(window.__hmOld = true, true)`)
 }
 
-// Submit submits the form of the element matching css by focusing it and pressing Enter (as
-// a keyboard user does), waits for the next page and saves its screenshot as name.
-func (b *Browser) Submit(css, name string) {
+// waitNewPage waits until a new document (not marked by markPage) has loaded; when none comes
+// within d, it fails the test if must, else returns.
+func (b *Browser) waitNewPage(d time.Duration, must bool) {
 	b.t.Helper()
-	b.do("focusing "+css, chromedp.Focus(chromedp.CSS(css)), chromedp.Evaluate[chromedp.Void](`window.__hmLeaving = true`))
-	b.do("pressing Enter", chromedp.KeyEvent(kb.Enter))
-	b.waitNewPage()
-	b.Screenshot(name)
-}
-
-// waitNewPage waits until the page Submit left is replaced by a loaded one (on a busy
-// machine the answer can take longer than waitLoaded's pause, and a step on the old page
-// would then act on a document being replaced).
-func (b *Browser) waitNewPage() {
-	b.t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__hmLeaving !== true && document.readyState === "complete"`))
+		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__hmOld === undefined && document.readyState === "complete"`))
 		cancel()
 		if err == nil && done {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b.t.Fatalf("browser: no new page within a minute of submitting the form at %s", b.Location())
+	if must {
+		b.t.Fatalf("browser: no new page loaded within %s", d)
+	}
+}
+
+// Submit submits the form of the element matching css by focusing it and pressing Enter (as
+// a keyboard user does), waits for the next page and saves its screenshot as name.
+func (b *Browser) Submit(css, name string) {
+	b.t.Helper()
+	b.do("focusing "+css, chromedp.Focus(chromedp.CSS(css)))
+	b.markPage()
+	b.do("pressing Enter", chromedp.KeyEvent(kb.Enter))
+	b.waitNewPage(time.Minute, true)
+	b.Screenshot(name)
 }
 
 // SignIn signs u in on the sign-in page, by keyboard, and returns the address it landed on.
@@ -274,3 +290,28 @@ func (b *Browser) Screenshot(name string) string {
 
 // chromedpKey is a key press on the focused element, without waiting for a page load.
 func chromedpKey(keys string) chromedp.Action[chromedp.Void] { return chromedp.KeyEvent(keys) }
+
+// READMEScreenshot saves the viewport (1280×900) as docs/<name> of the repository, the
+// screenshots README.md shows, when HELLOMDM_UPDATE_SCREENSHOTS is set; otherwise it does
+// nothing. Run: HELLOMDM_UPDATE_SCREENSHOTS=1 go test -run TestBrowserDevices ./server/console/
+func READMEScreenshot(b *Browser, name string) {
+	b.t.Helper()
+	if os.Getenv(EnvREADMEShots) == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("README screenshot %s: %v", name, err)
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		b.t.Fatalf("finding the repository: %v", err)
+	}
+	path := filepath.Join(strings.TrimSpace(string(out)), "docs", name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatalf("README screenshot: %v", err)
+	}
+	b.t.Logf("wrote %s", path)
+}

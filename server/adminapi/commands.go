@@ -152,7 +152,11 @@ func (s *API) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	p, _ := PrincipalFrom(r.Context())
 	now := s.cfg.Now().UTC()
-	cmd := store.Command{ID: uuid.NewString(), TenantID: d.TenantID, DeviceID: d.ID, Payload: payload, Source: "admin:" + p.TokenID,
+	source := "admin:" + p.TokenID
+	if p.TokenID == "" { // a console user (ActingAs)
+		source = "admin:" + p.Name
+	}
+	cmd := store.Command{ID: uuid.NewString(), TenantID: d.TenantID, DeviceID: d.ID, Payload: payload, Source: source,
 		State: store.CommandQueued, MaxAttempts: s.cfg.MaxAttempts, CreatedAt: now, UpdatedAt: now}
 	after := commandView(cmd)
 	err = s.cfg.Store.Checkin(r.Context(), d.ID, func(tx store.DeviceTx) error {

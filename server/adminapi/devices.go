@@ -19,9 +19,6 @@ import (
 // 2.2.7.x also accepts for device-scoped CSPs. Values are those of dsregcmd /status, User
 // State, CanReset (Learn "pin-reset"; docs/protocol.md D.3).
 const (
-	canResetNode         = "./Device/Vendor/MSFT/hellomdm/HelloStatus/CanReset"
-	canResetNodeUnscoped = "./Vendor/MSFT/hellomdm/HelloStatus/CanReset"
-
 	CanResetDestructiveOnly              = "DestructiveOnly"
 	CanResetDestructiveAndNonDestructive = "DestructiveAndNonDestructive"
 )
@@ -58,12 +55,7 @@ type DeviceView struct {
 }
 
 // deviceCanReset is what the agent last reported at the CanReset node ("" if nothing yet).
-func deviceCanReset(d store.Device) string {
-	if v, ok := d.Nodes[canResetNode]; ok {
-		return v
-	}
-	return d.Nodes[canResetNodeUnscoped]
-}
+func deviceCanReset(d store.Device) string { return d.ReportedCanReset() }
 
 // reportedNode is what the agent last reported at ./Vendor/MSFT/hellomdm/<rel>, in the
 // device-scoped or the unscoped form (a Get answer or package 1's Replace).
@@ -157,6 +149,10 @@ func canResetFilter(r *http.Request) (value string, filter bool, err error) {
 func (s *API) listDevices(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantOf(w, r)
 	if !ok {
+		return
+	}
+	if wantsDevicePage(r.URL.Query()) {
+		s.listDevicePage(w, r, t)
 		return
 	}
 	want, filter, err := canResetFilter(r)

@@ -280,13 +280,17 @@ func parseTemplates() (map[string]*template.Template, error) {
 
 // funcs are the functions every template may call (RegisterFuncs adds a page's own).
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
+	"when":       when,
 	"pathEscape": url.PathEscape,
+	"list":       func(v ...string) []string { return v },
+}
+
+// when shows a time in UTC, or "never".
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
 // RegisterFuncs adds template functions; page files call it from init, before New.

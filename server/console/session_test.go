@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -214,3 +215,7 @@ func TestSessionTimeouts(t *testing.T) {
 		t.Fatal("the session outlived its absolute timeout")
 	}
 }
+
+var nextHref = regexp.MustCompile(`href="([^"]+)" rel="next"`)
+
+func htmlUnescape(s string) string { return html.UnescapeString(s) }

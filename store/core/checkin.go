@@ -59,7 +59,9 @@ type deviceTx struct {
 	raw    []byte
 	stale  bool
 	stored store.Device // valid when known
-	known  bool
+	// storedSum is the stored device's index summary (deviceindex.go), valid when known.
+	storedSum devSummary
+	known     bool
 }
 
 var _ store.DeviceTx = (*deviceTx)(nil)
@@ -81,6 +83,7 @@ func (t *deviceTx) device() (store.Device, error) {
 		return store.Device{}, fmt.Errorf("getting device %s: %w", t.id, err)
 	}
 	t.stored = store.Device{ID: dev.ID, TenantID: dev.TenantID, CertSerial: dev.CertSerial, State: dev.State}
+	t.storedSum = summarize(dev)
 	t.known = true
 	return dev, nil
 }
@@ -100,10 +103,10 @@ func (t *deviceTx) PutDevice(dev store.Device) error {
 			return err
 		}
 	}
-	old := t.stored
+	old, was := t.stored, t.storedSum
 	dev.UpdatedAt = t.w.now
 	t.stale, t.known = true, false
-	if err := writeDevice(t.w, &old, dev); err != nil {
+	if err := writeDeviceOver(t.w, &old, &was, dev); err != nil {
 		return fmt.Errorf("putting device %s: %w", t.id, err)
 	}
 	return nil

@@ -86,12 +86,26 @@ func registerDevice(w *wtx, dev store.Device) (*store.Device, error) {
 // current serial revoked. Revocations are dated w.now. Callers that update read old with
 // GetForUpdate.
 func writeDevice(w *wtx, old *store.Device, dev store.Device) error {
+	var was *devSummary
+	if old != nil {
+		sum := summarize(*old)
+		was = &sum
+	}
+	return writeDeviceOver(w, old, was, dev)
+}
+
+// writeDeviceOver is writeDevice with the summary of the device it replaces (nil when new):
+// a check-in keeps only a few fields of the stored device (deviceTx.stored) and its summary.
+func writeDeviceOver(w *wtx, old *store.Device, was *devSummary, dev store.Device) error {
 	if err := checkDevice(dev); err != nil {
 		return err
 	}
 	dev.CertSerial = normSerial(dev.CertSerial)
 	if old == nil {
 		if err := insertJSON(w, bDevices, []byte(dev.ID), &dev); err != nil {
+			return err
+		}
+		if err := indexDevice(w, nil, dev); err != nil {
 			return err
 		}
 		return w.Put(bDeviceTenant, subKey(dev.TenantID, dev.ID), nil)
@@ -109,6 +123,9 @@ func writeDevice(w *wtx, old *store.Device, dev store.Device) error {
 		if err := revoke(w, dev.CertSerial, dev.ID); err != nil {
 			return err
 		}
+	}
+	if err := indexDevice(w, was, dev); err != nil {
+		return err
 	}
 	return putJSON(w, bDevices, []byte(dev.ID), &dev)
 }

@@ -49,6 +49,10 @@ const (
 	bDevicePolicy   kv.Bucket = "policyDevices"     // device ID → DevicePolicy JSON
 	bConsole        kv.Bucket = "consoleSessions"   // session ID → expiry (8) + ConsoleSession JSON
 	bConsoleExpiry  kv.Bucket = "consoleExpiry"     // expiry (8) + session ID → nil
+	bDevSummary     kv.Bucket = "deviceSummary"     // device ID → device summary JSON (deviceindex.go)
+	bDevIndex       kv.Bucket = "deviceIndex"       // prefix(tenant)+kind+… → nil or scope tags (deviceindex.go)
+	bDevCounts      kv.Bucket = "deviceCounts"      // prefix(tenant)+tags+0+state+0+canReset+0+shard → count (8)
+	bTroubles       kv.Bucket = "settingTroubles"   // prefix(tenant)+profile+0+state+0+shard → count (8)
 )
 
 // allBuckets lists every bucket the store uses; New creates the missing ones.
@@ -59,6 +63,7 @@ var allBuckets = []kv.Bucket{
 	bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry, bRedeemed, bRedeemedExpiry,
 	bIdempotency, bIdemExpiry, bPolicyVersion, bGroups, bMembers, bParents, bProfiles,
 	bAssignments, bSettings, bDevicePolicy, bConsole, bConsoleExpiry,
+	bDevSummary, bDevIndex, bDevCounts, bTroubles,
 }
 
 // Buckets returns the names of every bucket the store uses (for backend tools and tests).

@@ -16,11 +16,13 @@ import (
 //     buckets and keys of keys.go, JSON records); it has no meta record. A PostgreSQL database
 //     of that release keeps its data in the tables of its schema version 5 (tenants, users,
 //     devices, commands, …), which migrateLegacyV1 copies into the buckets.
-//   - 2: this release: the store core's buckets on every backend.
+//   - 2: the store core's buckets on every backend.
+//   - 3: this release: the device index (deviceindex.go) and the setting trouble counts
+//     (troubles.go), written for every device and setting state by the migration.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 2
+const FormatVersion = 3
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")
@@ -87,9 +89,17 @@ func (s *Store) migrateLocked(w *wtx) error {
 	case version > FormatVersion:
 		return fmt.Errorf("the database has format version %d, written by a newer release than this one (%d): upgrade hellomdm", version, FormatVersion)
 	}
-	if lt, ok := w.Tx.(LegacyTx); ok {
+	if lt, ok := w.Tx.(LegacyTx); ok && version < 2 {
 		if err := s.migrateLegacyV1(w, lt); err != nil {
 			return fmt.Errorf("migrating the previous release's tables: %w", err)
+		}
+	}
+	if version < 3 {
+		if err := reindexDevices(w); err != nil {
+			return fmt.Errorf("indexing the devices: %w", err)
+		}
+		if err := recountTroubles(w); err != nil {
+			return fmt.Errorf("counting setting troubles: %w", err)
 		}
 	}
 	s.log.Info("database migrated", "from", version, "to", FormatVersion, "backend", s.kv.Name())

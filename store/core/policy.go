@@ -132,7 +132,7 @@ func deleteTenantPolicy(w *wtx, tenantID string) error {
 		return err
 	}
 	tp := prefix(tenantID, 0)
-	for _, b := range []kv.Bucket{bGroups, bMembers, bParents, bProfiles, bAssignments, bSettings} {
+	for _, b := range []kv.Bucket{bGroups, bMembers, bParents, bProfiles, bAssignments, bSettings, bTroubles} {
 		if err := deletePrefix(w, b, tp); err != nil {
 			return err
 		}

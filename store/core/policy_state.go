@@ -215,17 +215,44 @@ func (t *deviceTx) PutSettingState(s store.SettingState) error {
 		return fmt.Errorf("putting a setting state of device %s in a check-in of %s: %w", s.DeviceID, t.id, store.ErrConflict)
 	}
 	s.DeviceID, s.TenantID = t.id, dev.TenantID
+	old, err := t.storedSetting(k)
+	if err != nil {
+		return fmt.Errorf("putting setting state %s: %w", s.LocURI, err)
+	}
+	if err := moveTroubles(t.w, dev.TenantID, t.id, old, &s); err != nil {
+		return fmt.Errorf("putting setting state %s: counting troubles: %w", s.LocURI, err)
+	}
 	if err := putJSON(t.w, bSettings, k, &s); err != nil {
 		return fmt.Errorf("putting setting state %s: %w", s.LocURI, err)
 	}
 	return nil
 }
 
+// storedSetting reads the setting state at k (nil when there is none).
+func (t *deviceTx) storedSetting(k []byte) (*store.SettingState, error) {
+	raw, err := t.w.Get(bSettings, k)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var s store.SettingState
+	if err := unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
 // DeleteSettingState removes one setting state of this device (absent is not an error).
 func (t *deviceTx) DeleteSettingState(locURI string) error {
-	k, _, err := t.settingKey(locURI)
+	k, dev, err := t.settingKey(locURI)
 	if err != nil {
 		return fmt.Errorf("deleting setting state: %w", err)
+	}
+	old, err := t.storedSetting(k)
+	if err == nil {
+		err = moveTroubles(t.w, dev.TenantID, t.id, old, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("deleting setting state %s: %w", locURI, err)
 	}
 	if err := t.w.Delete(bSettings, k); err != nil {
 		return fmt.Errorf("deleting setting state %s: %w", locURI, err)

@@ -545,6 +545,24 @@ func RunFixtureV1(t *testing.T, st store.Store, m *FixtureV1) {
 		t.Fatal(err)
 	}
 	contoso := m.Tenants[1].ID
+	// The migration indexed every device (format 3): the index lists them as ListDevices does.
+	for _, ten := range m.Tenants {
+		page, err := st.QueryDevices(ctx, store.DeviceQuery{TenantID: ten.ID, Limit: store.MaxDevicePage})
+		counts, cerr := st.CountDevices(ctx, ten.ID, time.Time{}, nil)
+		n := 0
+		for _, d := range m.Devices {
+			if d.TenantID == ten.ID {
+				n++
+			}
+		}
+		total := 0
+		for _, c := range counts.ByState {
+			total += c
+		}
+		if err != nil || cerr != nil || len(page.Devices) != n || total != n {
+			t.Errorf("tenant %s: the device index lists %d devices and counts %d (%v, %v); want %d", ten.ID, len(page.Devices), total, err, cerr, n)
+		}
+	}
 	if ten, err := st.TenantByDomain(ctx, "CORP.Contoso.Example"); err != nil || ten.ID != contoso {
 		t.Errorf("TenantByDomain: %q, %v; want %s", ten.ID, err, contoso)
 	}

@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Redemptions", func(t *testing.T) { testRedemptions(t, newStore) })
 	t.Run("IdempotencyKeys", func(t *testing.T) { testIdempotencyKeys(t, newStore) })
 	t.Run("ConsoleSessions", func(t *testing.T) { testConsoleSessions(t, newStore) })
+	t.Run("DeviceIndex", func(t *testing.T) { testDeviceIndex(t, newStore) })
+	t.Run("SettingTroubles", func(t *testing.T) { testSettingTroubles(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 )
 
 // CreateTenant is POST /tenants.
@@ -40,6 +42,14 @@ func (c *Client) DeleteTenant(ctx context.Context, tid string, force bool) error
 		q = url.Values{"force": {"true"}}
 	}
 	return c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid), query: q}, nil)
+}
+
+// Overview is GET /tenants/{tid}/overview: device counts, recent check-ins and profiles in
+// trouble, from counts the server keeps.
+func (c *Client) Overview(ctx context.Context, tid string) (Overview, error) {
+	var out Overview
+	err := c.get(ctx, tenantPath(tid, "overview"), nil, &out)
+	return out, err
 }
 
 // CreateUser is POST /tenants/{tid}/users.
@@ -111,6 +121,67 @@ func (c *Client) Devices(ctx context.Context, tid string, f DeviceFilter) ([]Dev
 	return list[Device](ctx, c, tenantPath(tid, "devices"), q)
 }
 
+// DevicePageQuery asks for one page of a tenant's devices (the paged form of GET
+// /tenants/{tid}/devices); zero fields do not filter.
+type DevicePageQuery struct {
+	Top       int
+	SkipToken string
+	// Search is a prefix of the device name or the user's UPN.
+	Search string
+	// CanReset, when non-nil, keeps devices showing this CanReset ("" not reported).
+	CanReset        *string
+	EnrollmentState string
+	OSVersion       string // prefix
+	OSEdition       int
+	// SeenSince and NotSeenSince bound the last check-in (at or after / before or never).
+	SeenSince, NotSeenSince time.Time
+}
+
+func (q DevicePageQuery) values() url.Values {
+	v := url.Values{}
+	if q.Top > 0 {
+		v.Set("top", strconv.Itoa(q.Top))
+	} else {
+		v.Set("top", "50")
+	}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	set("skipToken", q.SkipToken)
+	set("search", q.Search)
+	set("enrollmentState", q.EnrollmentState)
+	set("osVersion", q.OSVersion)
+	if q.CanReset != nil {
+		v.Set("canReset", *q.CanReset)
+	}
+	if q.OSEdition != 0 {
+		v.Set("osEdition", strconv.Itoa(q.OSEdition))
+	}
+	if !q.SeenSince.IsZero() {
+		v.Set("seenSince", q.SeenSince.UTC().Format(time.RFC3339))
+	}
+	if !q.NotSeenSince.IsZero() {
+		v.Set("notSeenSince", q.NotSeenSince.UTC().Format(time.RFC3339))
+	}
+	return v
+}
+
+// DevicePage is one page of devices (adminapi.DevicePageView); NextSkipToken, when set,
+// asks for the next.
+type DevicePage struct {
+	Value         []Device `json:"value"`
+	NextSkipToken string   `json:"nextSkipToken,omitempty"`
+}
+
+// DevicePage is GET /tenants/{tid}/devices?top=...: one page from the device index.
+func (c *Client) DevicePage(ctx context.Context, tid string, q DevicePageQuery) (DevicePage, error) {
+	var out DevicePage
+	err := c.get(ctx, tenantPath(tid, "devices"), q.values(), &out)
+	return out, err
+}
+
 // Device is GET /tenants/{tid}/devices/{did}.
 func (c *Client) Device(ctx context.Context, tid, did string) (Device, error) {
 	var out Device
@@ -122,6 +193,14 @@ func (c *Client) Device(ctx context.Context, tid, did string) (Device, error) {
 func (c *Client) RetireDevice(ctx context.Context, tid, did string) (Device, error) {
 	var out Device
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "retire")}, &out)
+	return out, err
+}
+
+// ResendFailed is POST /tenants/{tid}/devices/{did}/resendFailed: the device's settings in
+// error go out again at its next check-in.
+func (c *Client) ResendFailed(ctx context.Context, tid, did string) (ResendFailed, error) {
+	var out ResendFailed
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "resendFailed")}, &out)
 	return out, err
 }
 

@@ -367,3 +367,29 @@ type AuditBreak struct {
 	Reason  string `json:"reason"`
 	Detail  string `json:"detail"`
 }
+
+// Overview is GET /tenants/{tid}/overview (adminapi.OverviewView).
+type Overview struct {
+	TenantID          string           `json:"tenantId"`
+	DevicesByState    map[string]int   `json:"devicesByState"`
+	CanReset          map[string]int   `json:"canReset"`
+	CheckedInSince    time.Time        `json:"checkedInSince"`
+	CheckedIn         int              `json:"checkedIn"`
+	ProfilesInTrouble []ProfileTrouble `json:"profilesInTrouble"`
+}
+
+// ProfileTrouble is a profile with device settings in error or conflict
+// (adminapi.ProfileTroubleView).
+type ProfileTrouble struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Route    string `json:"route"`
+	Error    int    `json:"error"`
+	Conflict int    `json:"conflict"`
+}
+
+// ResendFailed answers a device's resend of its settings in error (adminapi.ResendFailedView).
+type ResendFailed struct {
+	DeviceID string   `json:"deviceId"`
+	Settings []string `json:"settings"`
+}

@@ -1,0 +1,113 @@
+package adminapi
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// OverviewView is GET /tenants/{tid}/overview: the tenant's figures, read from counts the
+// store keeps with every write (store.DeviceIndex.CountDevices, store.PolicyReads
+// .SettingTroubles), so the answer costs no scan of devices or setting states.
+type OverviewView struct {
+	TenantID string `json:"tenantId"`
+	// DevicesByState counts the devices the caller sees by enrollment state.
+	DevicesByState map[string]int `json:"devicesByState"`
+	// CanReset counts enrolled devices by CanReset as the device list shows it (the tenant's
+	// PIN reset availability applied); "" is not reported yet.
+	CanReset map[string]int `json:"canReset"`
+	// CheckedInSince is the start of the check-in window (?since=, default an hour ago, to
+	// the minute) and CheckedIn how many devices checked in since then.
+	CheckedInSince time.Time `json:"checkedInSince"`
+	CheckedIn      int       `json:"checkedIn"`
+	// ProfilesInTrouble are the caller's visible profiles with settings in error or
+	// conflict on some device, most errors first.
+	ProfilesInTrouble []ProfileTroubleView `json:"profilesInTrouble"`
+}
+
+// ProfileTroubleView is one profile with device settings in error or conflict.
+type ProfileTroubleView struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Route    string `json:"route"` // configurationPolicies or deviceConfigurations
+	Error    int    `json:"error"`
+	Conflict int    `json:"conflict"`
+}
+
+func (s *API) overview(w http.ResponseWriter, r *http.Request) {
+	t, ok := s.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	since := s.cfg.Now().Add(-time.Hour).UTC().Truncate(time.Minute)
+	if v := r.URL.Query().Get("since"); v != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339, v); err != nil {
+			writeError(w, http.StatusUnprocessableEntity, "invalidFilter", "since must be an RFC 3339 time")
+			return
+		}
+	}
+	p, _ := PrincipalFrom(r.Context())
+	var visible func([]string) bool
+	if len(p.ScopeTags) > 0 {
+		visible = p.SeesTags
+	}
+	counts, err := s.cfg.Store.CountDevices(r.Context(), t.ID, since, visible)
+	if err != nil {
+		s.log.Error("counting devices failed", "tenant", t.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "counting devices failed")
+		return
+	}
+	out := OverviewView{TenantID: t.ID, DevicesByState: counts.ByState, CanReset: shownCanReset(counts.ByCanReset, t),
+		CheckedInSince: since.UTC(), CheckedIn: counts.SeenSince, ProfilesInTrouble: []ProfileTroubleView{}}
+	if out.ProfilesInTrouble, err = s.profilesInTrouble(r, t, p); err != nil {
+		s.log.Error("counting setting troubles failed", "tenant", t.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "counting setting troubles failed")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// shownCanReset folds the reported counts into what the device list shows: where the tenant
+// cannot do PIN reset, DestructiveAndNonDestructive shows as DestructiveOnly.
+func shownCanReset(reported map[string]int, t store.Tenant) map[string]int {
+	out := map[string]int{"": 0, CanResetDestructiveOnly: 0, CanResetDestructiveAndNonDestructive: 0}
+	available := pinreset.Availability(t.GovCloud, t.PinResetServiceConsentAt != nil, t.PinResetClientConsentAt != nil) == pinreset.AvailabilityAvailable
+	for v, n := range reported {
+		if v == CanResetDestructiveAndNonDestructive && !available {
+			v = CanResetDestructiveOnly
+		}
+		out[v] += n
+	}
+	return out
+}
+
+func (s *API) profilesInTrouble(r *http.Request, t store.Tenant, p Principal) ([]ProfileTroubleView, error) {
+	troubles, err := s.cfg.Store.SettingTroubles(r.Context(), t.ID)
+	if err != nil || len(troubles) == 0 {
+		return []ProfileTroubleView{}, err
+	}
+	profs, err := s.cfg.Store.ListProfiles(r.Context(), t.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []ProfileTroubleView{}
+	for _, prof := range profs {
+		tr, ok := troubles[prof.ID]
+		if !ok || !seesProfile(p, prof) {
+			continue
+		}
+		out = append(out, ProfileTroubleView{ID: prof.ID, Name: prof.Name, Route: kindFor(prof.Kind).route, Error: tr.Error, Conflict: tr.Conflict})
+	}
+	slices.SortFunc(out, func(a, b ProfileTroubleView) int {
+		if a.Error != b.Error {
+			return b.Error - a.Error
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
