@@ -291,7 +291,7 @@ func (b *Browser) Screenshot(name string) string {
 // chromedpKey is a key press on the focused element, without waiting for a page load.
 func chromedpKey(keys string) chromedp.Action[chromedp.Void] { return chromedp.KeyEvent(keys) }
 
-// READMEScreenshot saves the viewport (1280×900) as docs/<name> of the repository, the
+// READMEScreenshot saves the whole page (1280 wide) as docs/<name> of the repository, the
 // screenshots README.md shows, when HELLOMDM_UPDATE_SCREENSHOTS is set; otherwise it does
 // nothing. Run: HELLOMDM_UPDATE_SCREENSHOTS=1 go test -run TestBrowserDevices ./server/console/
 func READMEScreenshot(b *Browser, name string) {
@@ -301,7 +301,7 @@ func READMEScreenshot(b *Browser, name string) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("README screenshot %s: %v", name, err)
 	}

@@ -34,6 +34,8 @@ type fact struct{ Name, Value string }
 // settingRow is one setting of the device with its state and why.
 type settingRow struct {
 	adminclient.SettingState
+	// Title is the setting's name as the settings picker shows it ("Enable Pin Recovery").
+	Title    string
 	Profiles []string
 	Reason   string
 }
@@ -64,9 +66,9 @@ func showDevice(c *Ctx, status int, form adminclient.CommandRequest, formErr str
 	data := deviceData{Device: d, Facts: dsregFacts(d), Counts: prof.Counts, Form: form, FormError: formErr,
 		CanRetire: c.Principal.Role == "admin" && d.EnrollmentState != "retired"}
 	for _, s := range prof.Settings {
-		row := settingRow{SettingState: s, Reason: settingReason(s)}
+		row := settingRow{SettingState: s, Title: settingTitle(s.LocURI), Reason: settingReason(s)}
 		for _, id := range s.Sources {
-			row.Profiles = append(row.Profiles, cmpOr(names[id], id))
+			row.Profiles = append(row.Profiles, firstNonEmpty(names[id], id))
 		}
 		data.Settings = append(data.Settings, row)
 	}
@@ -77,7 +79,7 @@ func showDevice(c *Ctx, status int, form adminclient.CommandRequest, formErr str
 	return c.RenderStatus(status, "device.html", data)
 }
 
-func cmpOr(a, b string) string {
+func firstNonEmpty(a, b string) string {
 	if a != "" {
 		return a
 	}
@@ -149,7 +151,7 @@ func dsregFacts(d adminclient.Device) []factGroup {
 		{"UserPrincipalName", d.UserPrincipalName},
 		{"AccountType", d.AccountType},
 		{"TrustType", d.TrustType},
-		{"CanReset", cmpOr(d.CanReset, "(not reported yet)")},
+		{"CanReset", firstNonEmpty(d.CanReset, "(not reported yet)")},
 	}
 	if d.CanResetReason != "" {
 		user = append(user, fact{"CanResetReason", d.CanResetReason})
@@ -170,7 +172,7 @@ func deviceRetire(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect(c.Path("/devices", d.ID), "Retired "+cmpOr(d.DeviceName, d.ID)+": its check-ins are refused from now on.")
+	return c.Redirect(c.Path("/devices", d.ID), "Retired "+firstNonEmpty(d.DeviceName, d.ID)+": its check-ins are refused from now on.")
 }
 
 func deviceResendFailed(c *Ctx) error {

@@ -13,7 +13,7 @@ import (
 // consolePages are the pages every role may open (the sections built so far, a device).
 func consolePages() []string {
 	base := "/console/t/" + consoletest.TenantID
-	return []string{base + "/", base + "/devices", base + "/devices/dev-001", base + "/roles"}
+	return []string{base + "/", base + "/devices", base + "/devices/dev-001", base + "/roles", base + "/profiles"}
 }
 
 // A reader sees every page without one write control; a write it forges from the page, with
