@@ -87,10 +87,11 @@ type Users interface {
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
 	// ListUsersPage returns up to limit of the tenant's users in UPN order (lower-cased)
 	// whose UPN sorts after after ("": from the first), leaving out those keep refuses (nil
-	// keeps every user), and whether another user keep accepts follows. It reads the UPN
-	// index and the records a chunk at a time and stops once it has found limit+1 users,
-	// so a page costs what it reads, not the tenant's size.
-	ListUsersPage(ctx context.Context, tenantID, after string, limit int, keep func(User) bool) (users []User, more bool, err error)
+	// keeps every user). It reads at most budget users, so a search that few users match
+	// costs a bounded read; next is the after of the following page: "" when the tenant's
+	// last user was read, else the UPN up to which every user was shown or refused (the
+	// page may then hold fewer than limit users).
+	ListUsersPage(ctx context.Context, tenantID, after string, limit, budget int, keep func(User) bool) (users []User, next string, err error)
 }
 
 // Devices holds enrolled devices and the revocation list of their certificates.

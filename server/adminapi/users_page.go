@@ -23,10 +23,11 @@ import (
 //	skipToken  the answer's nextSkipToken: the page after the previous one
 //
 // A paged answer is {"value":[...],"nextSkipToken":"..."}, nextSkipToken only when more
-// follow. Users come in userPrincipalName order and a page of users reads the store's UPN
-// index from the skip token on (store.Users.ListUsersPage), so a page costs what it reads,
-// whatever the tenant's size; scope tags are applied while reading, so a scoped token's pages
-// are full pages of what it may see. Groups come in displayName order (case-insensitive, then
+// may follow. Users come in userPrincipalName order and a page of users reads the store's UPN
+// index from the skip token on (store.Users.ListUsersPage), at most maxUserScan users per
+// request, so a page costs what it reads, whatever the tenant's size: a search that few
+// users match answers a page with fewer users (even none) and a nextSkipToken to search on.
+// Scope tags are applied while reading. Groups come in displayName order (case-insensitive, then
 // ID); a tenant has groups by the hundreds, not the hundreds of thousands of devices, so
 // their page is cut from the tenant's list.
 
@@ -37,8 +38,11 @@ type listQuery struct {
 	After  string // decoded skip token
 }
 
-// maxTop bounds a page.
-const maxTop = 1000
+// maxTop bounds a page; maxUserScan the users one request reads.
+const (
+	maxTop      = 1000
+	maxUserScan = 10000
+)
 
 // parseListQuery reads search, top and skipToken, refusing any other parameter and repeated
 // ones (400 invalidParameter, as the audit export does).
@@ -115,7 +119,7 @@ func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	keep := func(u store.User) bool { return p.SeesTags(u.ScopeTags) && q.matches(u.UPN, u.DisplayName) }
 	if q.Top > 0 {
-		users, more, err := s.cfg.Store.ListUsersPage(r.Context(), t.ID, q.After, q.Top, keep)
+		users, next, err := s.cfg.Store.ListUsersPage(r.Context(), t.ID, q.After, q.Top, maxUserScan, keep)
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
 			return
@@ -123,10 +127,6 @@ func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		out := make([]UserView, 0, len(users))
 		for _, u := range users {
 			out = append(out, userView(u))
-		}
-		next := ""
-		if more {
-			next = strings.ToLower(users[len(users)-1].UPN)
 		}
 		writePage(w, out, next)
 		return

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/kv"
@@ -10,17 +11,18 @@ import (
 
 // ListUsersPage returns a page of the tenant's users in UPN order (store.Users): it scans
 // the UPN index from after on and fetches the records listChunk at a time, in one read
-// transaction, until it has limit+1 users keep accepts.
-func (s *Store) ListUsersPage(ctx context.Context, tenantID, after string, limit int, keep func(store.User) bool) ([]store.User, bool, error) {
-	if limit < 1 {
-		return nil, false, fmt.Errorf("listing users of tenant %s: a page of %d users", tenantID, limit)
+// transaction, until it has limit users keep accepts and has seen whether one more follows,
+// or has read budget users, or the index ends.
+func (s *Store) ListUsersPage(ctx context.Context, tenantID, after string, limit, budget int, keep func(store.User) bool) ([]store.User, string, error) {
+	if limit < 1 || budget < 1 {
+		return nil, "", fmt.Errorf("listing users of tenant %s: a page of %d users within %d", tenantID, limit, budget)
 	}
 	var (
 		out  []store.User
-		more bool
+		next string
 	)
 	err := s.view(ctx, func(tx kv.Tx) error {
-		out, more = nil, false
+		out, next = nil, ""
 		if !findable(tenantID) {
 			return nil
 		}
@@ -29,51 +31,58 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID, after string, limit
 		if after != "" {
 			span.Start = append(upnKey(tenantID, after), 0) // the first UPN after it
 		}
-		keys := make([][]byte, 0, listChunk)
-		// flush fetches the records of keys; it reports false once the page is full.
-		flush := func() (bool, error) {
+		var (
+			keys [][]byte
+			upns []string
+			read int
+			done bool
+		)
+		// flush fetches the records of keys; it sets done once the page is settled.
+		flush := func() error {
 			vals, err := tx.GetMany(bUsers, keys)
 			if err != nil {
-				return false, err
+				return err
 			}
 			for i, raw := range vals {
 				if raw == nil {
-					return false, fmt.Errorf("user %s: %w", keys[i][len(p):], store.ErrNotFound)
+					return fmt.Errorf("user %s: %w", keys[i][len(p):], store.ErrNotFound)
 				}
 				var u store.User
 				if err := unmarshal(raw, &u); err != nil {
-					return false, fmt.Errorf("user %s: %w", keys[i][len(p):], err)
+					return fmt.Errorf("user %s: %w", keys[i][len(p):], err)
 				}
-				if keep != nil && !keep(u) {
-					continue
+				read++
+				if keep == nil || keep(u) {
+					if len(out) == limit { // one more follows: the next page starts after the last shown
+						next, done = strings.ToLower(out[limit-1].UPN), true
+						return nil
+					}
+					out = append(out, u)
 				}
-				if len(out) == limit {
-					more = true
-					return false, nil
+				if read == budget { // read enough: the next request goes on from here
+					next, done = upns[i], true
+					return nil
 				}
-				out = append(out, u)
 			}
-			keys = keys[:0]
-			return true, nil
+			keys, upns = keys[:0], upns[:0]
+			return nil
 		}
-		var full bool
-		err := tx.Scan(bUserUPN, span, func(_, id []byte) (bool, error) {
+		err := tx.Scan(bUserUPN, span, func(k, id []byte) (bool, error) {
 			keys = append(keys, subKey(tenantID, string(id)))
-			if len(keys) < listChunk {
+			upns = append(upns, string(k[len(p):]))
+			if len(keys) < min(listChunk, budget-read) {
 				return true, nil
 			}
-			ok, err := flush()
-			full = !ok
-			return ok, err
+			err := flush()
+			return !done, err
 		})
-		if err != nil || full || len(keys) == 0 {
+		if err != nil || done || len(keys) == 0 {
 			return err
 		}
-		_, err = flush()
-		return err
+		return flush()
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("listing users of tenant %s: %w", tenantID, err)
+		return nil, "", fmt.Errorf("listing users of tenant %s: %w", tenantID, err)
 	}
-	return out, more, nil
+	return out, next, nil
 }

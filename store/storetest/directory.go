@@ -398,33 +398,38 @@ func userListPage(t *testing.T, s store.Store) {
 	}
 	must(t, "CreateUser", s.CreateUser(t.Context(), user("t10", "other", "aaron@x.com")))
 	notBob := func(u store.User) bool { return u.UPN != "bob@x.com" }
+	none := func(store.User) bool { return false }
 	cases := []struct {
-		after string
-		limit int
-		keep  func(store.User) bool
-		want  []string
-		more  bool
+		after         string
+		limit, budget int
+		keep          func(store.User) bool
+		want          []string
+		next          string
 	}{
-		{"", 2, nil, []string{"alice@x.com", "bob@x.com"}, true},
-		{"bob@x.com", 2, nil, []string{"carol@x.com", "Dora@x.com"}, true},
-		{"dora@x.com", 2, nil, []string{"eve@x.com"}, false},
-		{"", 2, notBob, []string{"alice@x.com", "carol@x.com"}, true},
-		{"carol@x.com", 5, notBob, []string{"Dora@x.com", "eve@x.com"}, false},
-		{"", 5, func(store.User) bool { return false }, nil, false},
-		{"zz@x.com", 5, nil, nil, false},
+		{"", 2, 100, nil, []string{"alice@x.com", "bob@x.com"}, "bob@x.com"},
+		{"bob@x.com", 2, 100, nil, []string{"carol@x.com", "Dora@x.com"}, "dora@x.com"},
+		{"dora@x.com", 2, 100, nil, []string{"eve@x.com"}, ""},
+		{"", 2, 100, notBob, []string{"alice@x.com", "carol@x.com"}, "carol@x.com"},
+		{"carol@x.com", 5, 100, notBob, []string{"Dora@x.com", "eve@x.com"}, ""},
+		{"", 5, 100, none, nil, ""},
+		{"zz@x.com", 5, 100, nil, nil, ""},
+		// The budget ends the read: the next page goes on after the last user read.
+		{"", 5, 3, none, nil, "carol@x.com"},
+		{"", 5, 2, notBob, []string{"alice@x.com"}, "bob@x.com"},
+		{"bob@x.com", 1, 2, nil, []string{"carol@x.com"}, "carol@x.com"},
 	}
 	for _, tc := range cases {
-		got, more, err := s.ListUsersPage(t.Context(), "t1", tc.after, tc.limit, tc.keep)
+		got, next, err := s.ListUsersPage(t.Context(), "t1", tc.after, tc.limit, tc.budget, tc.keep)
 		must(t, "ListUsersPage", err)
 		var upns []string
 		for _, u := range got {
 			upns = append(upns, u.UPN)
 		}
-		if !slices.Equal(upns, tc.want) || more != tc.more {
-			t.Errorf("ListUsersPage(t1, after %q, %d) = %v, more %v; want %v, more %v", tc.after, tc.limit, upns, more, tc.want, tc.more)
+		if !slices.Equal(upns, tc.want) || next != tc.next {
+			t.Errorf("ListUsersPage(t1, after %q, %d within %d) = %v, next %q; want %v, next %q", tc.after, tc.limit, tc.budget, upns, next, tc.want, tc.next)
 		}
 	}
-	if _, _, err := s.ListUsersPage(t.Context(), "t1", "", 0, nil); err == nil {
+	if _, _, err := s.ListUsersPage(t.Context(), "t1", "", 0, 10, nil); err == nil {
 		t.Error("ListUsersPage with limit 0 did not fail")
 	}
 }
