@@ -23,7 +23,7 @@ import (
 // exports, whose files leave the server, and verifications are.
 
 // auditPageBudget bounds the stored events one page reads.
-const auditPageBudget = 1 << 16
+const auditPageBudget = 1 << 14
 
 // AuditPageView is the answer of GET /tenants/{tid}/audit/events.
 type AuditPageView struct {

@@ -41,7 +41,7 @@ type listQuery struct {
 // maxTop bounds a page; maxUserScan the users one request reads.
 const (
 	maxTop      = 1000
-	maxUserScan = 10000
+	maxUserScan = 2000
 )
 
 // parseListQuery reads search, top and skipToken, refusing any other parameter and repeated

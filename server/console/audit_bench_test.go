@@ -1,0 +1,158 @@
+package console_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/internal/consoletest"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// adminBenchSize reads a size of BenchmarkConsoleAdminPages from the environment.
+func adminBenchSize(b *testing.B, name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("%s=%q", name, v)
+		}
+		return n
+	}
+	return def
+}
+
+// seedAdminBench writes users user000000@contoso.com... (every tenth named "... Pilot"),
+// groups, a group of 1,000 users and an audit log of events events, each about one of
+// 100,000 devices, in transactions of 1,000.
+func seedAdminBench(b *testing.B, st store.Store, users, events int) (bigGroup string) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	bigGroup = uuid.NewString()
+	for start := 0; start < users; start += 1000 {
+		err := st.Write(ctx, func(tx store.Writer) error {
+			if start == 0 {
+				for i := range 500 {
+					g := store.Group{TenantID: consoletest.TenantID, ID: uuid.NewString(), DisplayName: fmt.Sprintf("Site %03d", i), CreatedAt: now, UpdatedAt: now}
+					if i == 0 {
+						g.ID, g.DisplayName = bigGroup, "All pilots"
+					}
+					if _, err := tx.CreateGroup(g); err != nil {
+						return err
+					}
+				}
+			}
+			for i := start; i < min(start+1000, users); i++ {
+				name := fmt.Sprintf("User %06d", i)
+				if i%10 == 0 {
+					name += " Pilot"
+				}
+				u := store.User{TenantID: consoletest.TenantID, ID: fmt.Sprintf("u-%06d", i), UPN: fmt.Sprintf("user%06d@contoso.com", i),
+					DisplayName: name, PasswordHash: "$argon2id$bench", CreatedAt: now}
+				if _, err := tx.CreateUser(u); err != nil {
+					return err
+				}
+				if i < 1000 {
+					if err := tx.AddMembers(consoletest.TenantID, bigGroup, store.Member{Kind: store.MemberUser, ID: u.ID}); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatalf("seeding users: %v", err)
+		}
+	}
+	kinds := []audit.Kind{audit.KindCommandSent, audit.KindCommandDelivered, audit.KindSettingState, audit.KindSignIn}
+	for start := 0; start < events; start += 1000 {
+		batch := make([]*audit.Event, 0, 1000)
+		for i := start; i < min(start+1000, events); i++ {
+			dev := fmt.Sprintf("dev-%06d", i%100000)
+			batch = append(batch, &audit.Event{ID: uuid.NewString(), Time: now.Add(time.Duration(i-events) * time.Second).Truncate(time.Microsecond),
+				TenantID: consoletest.TenantID, Kind: kinds[i%len(kinds)], DeviceID: dev,
+				Actor:   audit.Actor{Type: audit.ActorDevice, ID: dev},
+				Subject: audit.Subject{Type: audit.SubjectDevice, ID: dev}, Action: "bench", Details: json.RawMessage(`{"n":1}`)})
+		}
+		if err := st.AppendAudit(ctx, batch...); err != nil {
+			b.Fatalf("seeding the audit log: %v", err)
+		}
+	}
+	return bigGroup
+}
+
+var adminBenchCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// BenchmarkConsoleAdminPages measures the server time of the groups, users, PIN reset and
+// audit pages (the handler, in process, from request to the last byte of HTML; no network)
+// over a tenant of 100,000 users and an audit log of 1,000,000 events about 100,000 devices:
+//
+//	go test -run '^$' -bench ConsoleAdminPages -benchtime 100x ./server/console/
+//
+// HELLOMDM_BENCH_USERS and HELLOMDM_BENCH_AUDIT change the sizes.
+func BenchmarkConsoleAdminPages(b *testing.B) {
+	e := consoletest.Start(b)
+	users, events := adminBenchSize(b, "HELLOMDM_BENCH_USERS", 100_000), adminBenchSize(b, "HELLOMDM_BENCH_AUDIT", 1_000_000)
+	t0 := time.Now()
+	big := seedAdminBench(b, e.App.Store, users, events)
+	b.Logf("seeded %d users and %d audit events in %s (%s backend)", users, events, time.Since(t0).Round(time.Second), e.App.Store.Backend())
+	c := e.HTTPClient()
+	resp, err := c.Get(e.URL + "/console/login")
+	if err != nil {
+		b.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := adminBenchCSRF.FindSubmatch(page)
+	if m == nil {
+		b.Fatal("no CSRF field on the sign-in page")
+	}
+	resp, err = c.PostForm(e.URL+"/console/login", url.Values{"token": {consoletest.Token}, "csrf": {string(m[1])}})
+	if err != nil || resp.StatusCode != http.StatusSeeOther {
+		b.Fatalf("sign-in: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(e.URL)
+	cookies := c.Jar.Cookies(u)
+	base := "/console/t/" + consoletest.TenantID
+	pages := []struct{ name, path string }{
+		{"users", base + "/users"},
+		{"users-search-pilot", base + "/users?search=pilot"},
+		{"users-search-one", base + "/users?search=user099999"},
+		{"user", base + "/users/" + fmt.Sprintf("u-%06d", users/2)},
+		{"groups", base + "/groups"},
+		{"groups-search", base + "/groups?search=site+4"},
+		{"group-1000-members", base + "/groups/" + big},
+		{"group-find-members", base + "/groups/" + big + "?find=user0012"},
+		{"pinreset", base + "/pinreset"},
+		{"audit", base + "/audit"},
+		{"audit-kind", base + "/audit?kind=auth.signin"},
+		{"audit-device", base + "/audit?device=dev-050000"},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodGet, p.path, nil)
+				for _, ck := range cookies {
+					req.AddCookie(ck)
+				}
+				e.App.Server.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%s: %d\n%.2000s", p.path, w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+}
