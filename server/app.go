@@ -28,6 +28,7 @@ import (
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
+	"github.com/hellomdm/hellomdm/server/push"
 	"github.com/hellomdm/hellomdm/server/push/wns"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -59,7 +60,12 @@ type Options struct {
 	// MetricsAddr, when set, is a loopback address serving /metrics over plain HTTP without
 	// authentication (the HTTPS /metrics asks for an admin token).
 	MetricsAddr string
-	Logger      *slog.Logger
+	// PushHeartbeat is the period of the built-in push channel's heartbeat
+	// (push.DefaultHeartbeat when 0); PushWakeRate bounds the wake-ups per second a policy
+	// change sends from one replica (push.DefaultWakeRate when 0).
+	PushHeartbeat time.Duration
+	PushWakeRate  int
+	Logger        *slog.Logger
 	// Out receives the one-time bootstrap token announcement (stdout for `serve`), kept out
 	// of the log so the secret does not travel with log shipping. OutJSON writes it as one
 	// JSON record shaped like the JSON log's (time, level, msg, token) instead of a text line.
@@ -82,7 +88,10 @@ type App struct {
 	// Metrics are the Prometheus metrics (served at /metrics and on Options.MetricsAddr).
 	Metrics *Metrics
 	// WNS wakes devices through WNS (wns.go).
-	WNS      *WNSSender
+	WNS *WNSSender
+	// Push is the push hub: the built-in channel's registry and the router of wake-ups.
+	// Open's extra function may set its WNS sender (Push.SetWNS); Serve starts it.
+	Push     *push.Hub
 	log      *slog.Logger
 	security Security
 	listener net.Listener
@@ -165,6 +174,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 	if o.Engine.ChannelAllowed == nil {
 		o.Engine.ChannelAllowed = app.WNS.ChannelAllowed
 	}
+	app.Push = newPushHub(st, o, app.Metrics)
 	var mounts []Mount
 	var hook omadm.PolicyHook
 	if extra != nil {
@@ -173,7 +183,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 		}
 	}
 	srv, err := New(Config{Store: st, Devices: authority, PublicURL: pub, Engine: o.Engine, Policy: hook, Mounts: mounts,
-		TOTP: app.totpEnroller(), PinReset: app.pinResetOnboarding(), Metrics: app.Metrics, Console: app.consoleConfig(),
+		TOTP: app.totpEnroller(), PinReset: app.pinResetOnboarding(), Metrics: app.Metrics, Console: app.consoleConfig(), Push: app.Push,
 		ClientCertHeader: o.ClientCertHeader, TrustedProxies: o.TrustedProxies, Logger: o.Logger, Now: o.Now})
 	if err != nil {
 		return fail(err)
@@ -233,6 +243,7 @@ func (a *App) Serve() error {
 	a.log.Info("serving", "addr", a.listener.Addr().String(), "url", a.PublicURL.String(), "store", a.Store.Backend(),
 		"version", v.Version, "commit", v.Commit, "built", v.Date, "go", v.GoVersion)
 	a.retention.start()
+	a.Push.Start()
 	a.Server.SetNotReady("")
 	if a.metricsLn != nil {
 		a.log.Info("serving metrics without authentication on loopback", "addr", a.metricsLn.addr().String(), "path", MetricsPath)
@@ -253,6 +264,8 @@ func (a *App) Serve() error {
 func (a *App) Shutdown(ctx context.Context) error {
 	// Requests still in flight on kept-alive connections see /readyz fail and are drained.
 	a.Server.SetNotReady("shutting down")
+	// Push channels never end by themselves: end them first, or Shutdown waits for them.
+	a.Push.Close()
 	err := a.http.Shutdown(ctx)
 	if merr := a.metricsLn.shutdown(ctx); err == nil {
 		err = merr

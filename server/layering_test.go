@@ -111,8 +111,8 @@ func TestLayeringViolations(t *testing.T) {
 }
 
 // serverLayeringViolations applies issue 16's rule inside server: the session engine
-// (server/omadm) and the admin API (server/adminapi and its client) import neither each other
-// nor the assembly (server), and none of them imports a store backend (store/bolt,
+// (server/omadm), the admin API (server/adminapi and its client) and the push hub
+// (server/push, issue 18) import neither each other nor the assembly (server), and none of them imports a store backend (store/bolt,
 // store/postgres, the backends' shared core and key-value layer): they work on the store
 // interfaces, and only the assembly (server) or cmd picks and opens a backend. The web
 // console (server/console, issue 17) reaches the API only through adminapi and its client,
@@ -132,6 +132,8 @@ func serverLayeringViolations(deps map[string][]string) []string {
 			case under(pkg, "server/adminapi") && under(d, "server/omadm"):
 			case under(pkg, "server/adminapi") && under(d, "server/console"):
 			case under(pkg, "server/console") && under(d, "server/omadm"):
+			case under(pkg, "server/push") && (under(d, "server/omadm") || under(d, "server/adminapi")):
+			case (under(pkg, "server/omadm") || under(pkg, "server/adminapi")) && under(d, "server/push"):
 			default:
 				continue
 			}
@@ -146,7 +148,7 @@ func serverLayeringViolations(deps map[string][]string) []string {
 // importing the other, the assembly or a store backend (issue 16).
 func TestServerLayering(t *testing.T) {
 	listing := goList(t, "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", module+"/server/omadm/...", module+"/server/adminapi/...", module+"/server/internal/...",
-		module+"/server/console/...")
+		module+"/server/console/...", module+"/server/push/...")
 	deps := map[string][]string{}
 	for line := range strings.Lines(listing) {
 		f := strings.Fields(line)
@@ -154,7 +156,7 @@ func TestServerLayering(t *testing.T) {
 			deps[f[0]] = f[1:]
 		}
 	}
-	for _, p := range []string{"server/omadm", "server/adminapi", "server/adminapi/client", "server/console"} {
+	for _, p := range []string{"server/omadm", "server/adminapi", "server/adminapi/client", "server/console", "server/push"} {
 		if _, ok := deps[module+"/"+p]; !ok {
 			t.Fatalf("go list did not list %s: %q", p, listing)
 		}

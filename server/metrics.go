@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/version"
 	"github.com/hellomdm/hellomdm/policy"
+	"github.com/hellomdm/hellomdm/policy/model"
 	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
@@ -62,7 +64,13 @@ type Metrics struct {
 	signIns      map[bool]prometheus.Counter
 	queue        *queueCollector
 	settings     *settingStatesCollector
+	// applied is told the device of each setting recorded succeeded (the push hub's
+	// wake-to-applied latency); nil: nobody.
+	applied atomic.Pointer[func(deviceID string)]
 }
+
+// setApplied makes AuditAppended tell fn the device of each setting recorded succeeded.
+func (m *Metrics) setApplied(fn func(deviceID string)) { m.applied.Store(&fn) }
 
 // NewMetrics builds the metrics of one server; st (may be nil) feeds the queue gauges and,
 // when it also lists tenants and their setting states (a store.Store does), the setting
@@ -236,6 +244,9 @@ func (m *Metrics) AuditAppended(e *audit.Event) {
 	case audit.KindSettingState:
 		// The policy engine records the state entered as the event's Action.
 		m.settingState.WithLabelValues(e.Action).Inc()
+		if fn := m.applied.Load(); fn != nil && e.Action == model.SettingSucceeded && e.DeviceID != "" {
+			(*fn)(e.DeviceID)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/console"
 	"github.com/hellomdm/hellomdm/server/omadm"
+	"github.com/hellomdm/hellomdm/server/push"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -51,8 +52,11 @@ type Config struct {
 	Console ConsoleConfig
 	// Metrics collects the Prometheus metrics served at /metrics; nil makes new ones.
 	Metrics *Metrics
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Push is the hub of the built-in push channel and of wake-ups (App builds and runs
+	// it); nil makes one that is not started (it delivers a device's own wake-ups only).
+	Push   *push.Hub
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // ConsoleConfig wires the admin web console (server/console).
@@ -81,6 +85,7 @@ type Server struct {
 	router  *mux.Router
 	ready   readiness
 	metrics *Metrics
+	push    *push.Hub
 }
 
 // New builds the server.
@@ -122,9 +127,12 @@ func New(cfg Config) (*Server, error) {
 	if o, ok := cfg.Store.(store.Observable); ok {
 		o.SetObserver(cfg.Metrics)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, engine: omadm.NewEngine(ec, cfg.Store, cfg.Policy), metrics: cfg.Metrics}
+	if cfg.Push == nil {
+		cfg.Push = push.New(push.Options{Source: cfg.Store, Logger: cfg.Logger, Now: cfg.Now})
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, engine: omadm.NewEngine(ec, cfg.Store, cfg.Policy), metrics: cfg.Metrics, push: cfg.Push}
 	admin, err := adminapi.New(adminapi.Config{Store: cfg.Store, MaxAttempts: s.engine.Config().MaxAttempts, SourceAddr: s.sourceAddr,
-		TOTP: cfg.TOTP, PinReset: cfg.PinReset, Metrics: cfg.Metrics.Handler(), Logger: cfg.Logger, Now: cfg.Now})
+		TOTP: cfg.TOTP, PinReset: cfg.PinReset, Metrics: cfg.Metrics.Handler(), Push: pushAdmin{cfg.Push}, Logger: cfg.Logger, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +157,9 @@ func (s *Server) Router() *mux.Router { return s.router }
 // Metrics returns the server's Prometheus metrics.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
+// Push returns the push hub.
+func (s *Server) Push() *push.Hub { return s.push }
+
 // Engine returns the session engine.
 func (s *Server) Engine() *omadm.Engine { return s.engine }
 
@@ -158,6 +169,8 @@ func (s *Server) routes() *mux.Router {
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	r.HandleFunc(ManagementPath, s.mdm).Methods(http.MethodPost)
 	r.HandleFunc(ManagementPath, methodNotAllowed)
+	r.HandleFunc(PushPath, s.pushChannel).Methods(http.MethodGet)
+	r.HandleFunc(PushPath, methodNotAllowed)
 	s.admin.Routes(r)
 	if s.console != nil {
 		r.PathPrefix("/console").Handler(s.console)

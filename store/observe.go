@@ -62,6 +62,21 @@ type Observable interface {
 	SetObserver(o Observer)
 }
 
+// PolicyObserver is told, once a write transaction has committed, of each tenant whose
+// policy version it bumped (a change of its groups, members, profiles or assignments, or a
+// user's removal from its groups): the push hub wakes the devices whose desired state the
+// change alters. It is called on the writer's goroutine after the commit: it must be cheap
+// and must not block. A rolled-back transaction reports nothing.
+type PolicyObserver interface {
+	PolicyChanged(tenantID string)
+}
+
+// PolicyObservable is a store that reports policy-version bumps to a PolicyObserver. Set it
+// before the store is used concurrently; nil stops reporting.
+type PolicyObservable interface {
+	SetPolicyObserver(o PolicyObserver)
+}
+
 // Backuper is a store that can copy itself, consistently, while it serves: bbolt writes the
 // whole file from one read transaction (a snapshot; writers go on meanwhile). A store whose
 // backend cannot (PostgreSQL: back it up with pg_dump) returns an error wrapping

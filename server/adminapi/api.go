@@ -27,8 +27,11 @@ type Config struct {
 	PinReset PinResetOnboarding
 	// Metrics serves the Prometheus metrics at /metrics to unscoped admin tokens.
 	Metrics http.Handler
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Push wakes devices (Sync now, a queued command) and reports their push channel; nil:
+	// syncDevice answers 503 and views carry no push status.
+	Push   Pusher
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // API is the admin REST API under /api/v1, with its OpenAPI document and the /metrics route.
@@ -94,6 +97,7 @@ func (s *API) apiRoutes(api *mux.Router) {
 	s.identityRoutes(api)
 	s.auditRoutes(api)
 	s.policyRoutes(api)
+	s.pushRoutes(api)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

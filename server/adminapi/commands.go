@@ -175,6 +175,7 @@ func (s *API) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the command could not be queued; nothing was stored")
 		return
 	}
+	s.wake(r.Context(), d, "command")
 	stored, err := s.cfg.Store.Command(r.Context(), d.ID, cmd.ID)
 	if err == nil {
 		cmd = stored
@@ -293,6 +294,7 @@ func (s *API) resendCommand(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "conflict", refusal)
 		return
 	}
+	s.wake(r.Context(), d, "command")
 	if stored, err := s.cfg.Store.Command(r.Context(), d.ID, copyCmd.ID); err == nil {
 		copyCmd = stored
 	}

@@ -52,6 +52,8 @@ type DeviceView struct {
 	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
 	// WNS is the device's WNS push channel (wns.go); absent when its tenant never had a PFN.
 	WNS *DeviceWNSView `json:"wns,omitempty"`
+	// Push is the device's push channel as the answering replica knows it (issue 18).
+	Push *PushStatus `json:"push,omitempty"`
 }
 
 // deviceCanReset is what the agent last reported at the CanReset node ("" if nothing yet).
@@ -175,6 +177,7 @@ func (s *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		if filter && v.CanReset != want {
 			continue
 		}
+		v.Push = s.pushStatus(d.ID)
 		out = append(out, v)
 	}
 	slices.SortFunc(out, func(a, b DeviceView) int { return strings.Compare(a.ID, b.ID) })
@@ -186,7 +189,9 @@ func (s *API) getDevice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, deviceView(d, s.tenantOfDevice(r.Context(), d)))
+	v := deviceView(d, s.tenantOfDevice(r.Context(), d))
+	v.Push = s.pushStatus(d.ID)
+	writeJSON(w, http.StatusOK, v)
 }
 
 // tenantOfDevice loads d's tenant for its view; nil (the view shows what the device

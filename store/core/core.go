@@ -36,14 +36,16 @@ type Store struct {
 	sec *secrets                       // nil: secret configuration values are stored as they are
 	seq *sequencer                     // nil: audit events are sealed inline (a kv.Serial backend)
 
-	sealObs atomic.Pointer[store.SealObserver] // the observer's sealing reports, if any
+	sealObs atomic.Pointer[store.SealObserver]   // the observer's sealing reports, if any
+	polObs  atomic.Pointer[store.PolicyObserver] // told of policy-version bumps after their commit
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ store.Observable = (*Store)(nil)
-	_ store.Backuper   = (*Store)(nil)
-	_ store.Writer     = (*wtx)(nil)
+	_ store.Store            = (*Store)(nil)
+	_ store.Observable       = (*Store)(nil)
+	_ store.PolicyObservable = (*Store)(nil)
+	_ store.Backuper         = (*Store)(nil)
+	_ store.Writer           = (*wtx)(nil)
 )
 
 // New builds the store over b: it creates the buckets the store uses and brings the data
@@ -145,6 +147,9 @@ type wtx struct {
 	pending bool // unsealed audit events were appended: wake the sequencer after the commit
 	// sec seals configuration values written in the transaction (PutConfig).
 	sec *Store
+	// bumped are the tenants whose policy version this run bumped, reported to the policy
+	// observer once the transaction committed.
+	bumped []string
 }
 
 // update runs fn in a write transaction of its own, exactly once.
@@ -195,7 +200,22 @@ func (s *Store) writeObserved(ctx context.Context, shared, observe bool, fn func
 	if last.pending {
 		s.seq.notify()
 	}
+	if po := s.polObs.Load(); po != nil {
+		for _, t := range last.bumped {
+			(*po).PolicyChanged(t)
+		}
+	}
 	return nil
+}
+
+// SetPolicyObserver makes the store tell o, after each commit, the tenants whose policy
+// version the transaction bumped (store.PolicyObservable); nil stops it.
+func (s *Store) SetPolicyObserver(o store.PolicyObserver) {
+	if o == nil {
+		s.polObs.Store(nil)
+		return
+	}
+	s.polObs.Store(&o)
 }
 
 // publish hands sealed events (or, with a sequencer, the canonical unsealed events: ID and

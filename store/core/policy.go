@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +69,9 @@ func bumpPolicyVersion(w *wtx, tenantID string) error {
 	}
 	if err := w.Put(bPolicyVersion, policyVersionKey(tenantID), binary.BigEndian.AppendUint64(nil, v+1)); err != nil {
 		return fmt.Errorf("bumping policy version: %w", err)
+	}
+	if !slices.Contains(w.bumped, tenantID) {
+		w.bumped = append(w.bumped, tenantID)
 	}
 	return nil
 }

@@ -132,3 +132,17 @@ type Serial interface {
 	// Serial reports whether write transactions run one at a time.
 	Serial() bool
 }
+
+// Notifier is implemented by backends several processes share that can carry small
+// messages between them (PostgreSQL's LISTEN/NOTIFY): the push hub's wake-ups reach the
+// replica holding a device's channel through it, with no other infrastructure.
+type Notifier interface {
+	// Notify sends payload (at most 7,999 bytes) on channel to every process listening on
+	// it; delivery is at most once and only to listeners connected at that moment.
+	Notify(ctx context.Context, channel, payload string) error
+	// Listen calls fn with each payload sent on channel, on a connection of its own, until
+	// ctx is done. It reconnects after the connection is lost (with back-off) and calls
+	// connected each time it listens again, the first time included: messages sent while
+	// it was not listening are lost, and connected lets the caller make up for them.
+	Listen(ctx context.Context, channel string, connected func(), fn func(payload string))
+}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,7 +39,8 @@ type KV struct {
 	pool    *pool
 	log     *slog.Logger
 	retries int
-	tables  sync.Map // kv.Bucket → *table
+	tables  sync.Map     // kv.Bucket → *table
+	schema  atomic.Value // string: the connections' current schema, read once (channelName)
 
 	mu      sync.Mutex
 	idle    *sync.Cond // signalled when running drops to 0

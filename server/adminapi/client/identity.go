@@ -204,6 +204,14 @@ func (c *Client) ResendFailed(ctx context.Context, tid, did string) (ResendFaile
 	return out, err
 }
 
+// SyncDevice is POST /tenants/{tid}/devices/{did}/syncDevice: "Sync now", the device is
+// woken on its push channel.
+func (c *Client) SyncDevice(ctx context.Context, tid, did string) (SyncResult, error) {
+	var out SyncResult
+	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "syncDevice")}, &out)
+	return out, err
+}
+
 // QueueCommand is POST /tenants/{tid}/devices/{did}/commands.
 func (c *Client) QueueCommand(ctx context.Context, tid, did string, req CommandRequest) (Command, error) {
 	var out Command

@@ -116,6 +116,8 @@ type Device struct {
 	RoleScopeTagIDs   []string  `json:"roleScopeTagIds"`
 	// WNS is the device's WNS push channel; nil when its tenant never had a PFN.
 	WNS *DeviceWNS `json:"wns,omitempty"`
+	// Push is the device's push channel as the answering replica knows it.
+	Push *PushStatus `json:"push,omitempty"`
 }
 
 // DeviceWNS is a device's WNS push channel (adminapi.DeviceWNSView).
@@ -145,6 +147,25 @@ type TenantWNSPatch struct {
 	PFN          *string `json:"pfn"`
 	PackageSID   *string `json:"packageSid"`
 	ClientSecret *string `json:"clientSecret"`
+}
+
+// PushStatus is a device's push channel (adminapi.PushStatus).
+type PushStatus struct {
+	Channel         string    `json:"channel,omitempty"`
+	Connected       bool      `json:"connected"`
+	ConnectedSince  time.Time `json:"connectedSince,omitzero"`
+	LastWakeAt      time.Time `json:"lastWakeAt,omitzero"`
+	LastWakeReason  string    `json:"lastWakeReason,omitempty"`
+	LastWakeResult  string    `json:"lastWakeResult,omitempty"`
+	LastWakeChannel string    `json:"lastWakeChannel,omitempty"`
+	Replica         string    `json:"replica,omitempty"`
+}
+
+// SyncResult answers SyncDevice (adminapi.SyncResult): Wake is delivered, forwarded or
+// notConnected.
+type SyncResult struct {
+	Wake string     `json:"wake"`
+	Push PushStatus `json:"push"`
 }
 
 // TokenRequest is the body of POST /tokens (adminapi.TokenRequest).

@@ -59,6 +59,8 @@ func TestWireTypesMatchServer(t *testing.T) {
 		{adminclient.Overview{}, adminapi.OverviewView{}},
 		{adminclient.ResendFailed{}, adminapi.ResendFailedView{}},
 		{adminclient.ProfileTrouble{}, adminapi.ProfileTroubleView{}},
+		{adminclient.PushStatus{}, adminapi.PushStatus{}},
+		{adminclient.SyncResult{}, adminapi.SyncResult{}},
 		{adminclient.TokenRequest{}, adminapi.TokenRequest{}},
 		{adminclient.Token{}, adminapi.TokenView{}},
 		{adminclient.CreatedToken{}, adminapi.CreatedTokenView{}},

@@ -1,0 +1,106 @@
+package adminapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/store"
+)
+
+// Pusher wakes devices and reports their push channel (the server's push hub, server/push,
+// behind an adapter in the assembly). Reasons are "command", "policy" and "sync".
+type Pusher interface {
+	// WakeDevice wakes the device now and says how far the wake-up went (WakeOutcome*).
+	WakeDevice(ctx context.Context, tenantID, deviceID, reason string) string
+	// PushStatus is the device's push channel as the answering replica knows it.
+	PushStatus(deviceID string) PushStatus
+}
+
+// What WakeDevice did.
+const (
+	// WakeDelivered: the wake-up was written on the device's channel, held by this replica.
+	WakeDelivered = "delivered"
+	// WakeForwarded: the device is not connected here; the other replicas and, when
+	// configured, WNS were asked to wake it.
+	WakeForwarded = "forwarded"
+	// WakeNotConnected: the device holds no channel anywhere the server could reach (one
+	// process, not connected, no WNS): it syncs at its next scheduled poll.
+	WakeNotConnected = "notConnected"
+)
+
+// PushStatus is a device's push channel in the device view (issue 18). Channel is "builtin"
+// while the device holds hellomdm's channel on the replica that answers (Connected), "" when
+// it holds none there; with several replicas a device connected to another one reads as not
+// connected, and Replica names the replica that answered. The last wake-up is the last one
+// this replica sent (LastWakeChannel: builtin or wns).
+type PushStatus struct {
+	Channel         string    `json:"channel,omitempty"`
+	Connected       bool      `json:"connected"`
+	ConnectedSince  time.Time `json:"connectedSince,omitzero"`
+	LastWakeAt      time.Time `json:"lastWakeAt,omitzero"`
+	LastWakeReason  string    `json:"lastWakeReason,omitempty"`
+	LastWakeResult  string    `json:"lastWakeResult,omitempty"`
+	LastWakeChannel string    `json:"lastWakeChannel,omitempty"`
+	Replica         string    `json:"replica,omitempty"`
+}
+
+// SyncResult answers POST .../devices/{did}/syncDevice.
+type SyncResult struct {
+	// Wake is what the server did: WakeDelivered, WakeForwarded or WakeNotConnected.
+	Wake string     `json:"wake"`
+	Push PushStatus `json:"push"`
+}
+
+// pushRoutes adds "Sync now" (Intune's syncDevice action).
+func (s *API) pushRoutes(api *mux.Router) {
+	api.HandleFunc("/tenants/{tid}/devices/{did}/syncDevice", s.syncDevice).Methods(http.MethodPost)
+}
+
+// syncDevice asks the device to start a session now (operator or admin). The request is
+// recorded as an admin.write "sync" event of the device before the wake-up goes out; a
+// retired or unenrolled device is refused with 409.
+func (s *API) syncDevice(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.deviceInTenant(w, r)
+	if !ok {
+		return
+	}
+	if d.State != store.DeviceEnrolled {
+		writeError(w, http.StatusConflict, "conflict", "the device is "+d.State+": it does not sync")
+		return
+	}
+	if s.cfg.Push == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "push is not available on this server")
+		return
+	}
+	p, _ := PrincipalFrom(r.Context())
+	err := s.cfg.Store.Write(r.Context(), func(wr store.Writer) error {
+		return wr.Audit(s.adminEvent(p, d.TenantID, "sync", audit.Subject{Type: audit.SubjectDevice, ID: d.ID}, d.ID, nil, map[string]string{"request": "syncDevice"}))
+	})
+	if err != nil {
+		s.log.Error("recording a sync request failed", "device", d.ID, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the sync request could not be recorded; nothing was sent")
+		return
+	}
+	outcome := s.cfg.Push.WakeDevice(r.Context(), d.TenantID, d.ID, "sync")
+	writeJSON(w, http.StatusAccepted, SyncResult{Wake: outcome, Push: s.cfg.Push.PushStatus(d.ID)})
+}
+
+// wake wakes a device after a change that concerns it was committed (a queued command).
+func (s *API) wake(ctx context.Context, d store.Device, reason string) {
+	if s.cfg.Push != nil {
+		s.cfg.Push.WakeDevice(ctx, d.TenantID, d.ID, reason)
+	}
+}
+
+// pushStatus is the device's push channel for its view; nil without a Pusher.
+func (s *API) pushStatus(deviceID string) *PushStatus {
+	if s.cfg.Push == nil {
+		return nil
+	}
+	ps := s.cfg.Push.PushStatus(deviceID)
+	return &ps
+}
