@@ -9,6 +9,12 @@ import (
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
+// Defaults of the push options (serve's --push-heartbeat and --push-wake-rate).
+const (
+	DefaultPushHeartbeat = push.DefaultHeartbeat
+	DefaultPushWakeRate  = push.DefaultWakeRate
+)
+
 // newPushHub builds the push hub over the store: wake-ups cross replicas through the
 // backend's notifications when it has them (PostgreSQL), the store reports policy changes
 // to it, and the metrics tell it when a woken device applied a setting.

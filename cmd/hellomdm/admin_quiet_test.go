@@ -180,6 +180,9 @@ func TestAdminQuietPrintsOnlyIDs(t *testing.T) {
 	run(0, "login")
 	quiet("context list", []string{"default"})
 
+	// Sync now and the push view print the device's ID.
+	quiet("device sync", []string{did}, "--tenant", "contoso.com", "--device", "ALICE-PC")
+	quiet("device push", []string{did}, "--tenant", "contoso.com", "--device", "ALICE-PC")
 	// The deletions print what they deleted.
 	quiet("device retire", []string{did}, "--tenant", "contoso.com", "--device", "ALICE-PC")
 	quiet("profile delete", []string{pid}, "--tenant", "contoso.com", "--profile", "WHfB - Enable PIN recovery")

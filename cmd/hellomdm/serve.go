@@ -46,6 +46,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		storeKeyFile = fs.String("store-key-file", "", "file holding the base64 32-byte key encrypting secrets in a postgres store (else HELLOMDM_STORE_KEY)")
 		wnsTokenURL  = fs.String("wns-token-url", wns.DefaultTokenURL, "WNS access token endpoint (OAuth 2.0 client credentials)")
 		wnsAllowed   = fs.String("wns-allowed-hosts", wns.DefaultAllowedHost, "comma-separated hosts a device's WNS channel URI may point at (host, *.domain or IP, each with an optional :port; otherwise 443)")
+		pushBeat     = fs.Duration("push-heartbeat", server.DefaultPushHeartbeat, "period of the built-in push channel's heartbeat (agents reconnect after three missed)")
+		pushRate     = fs.Int("push-wake-rate", server.DefaultPushWakeRate, "wake-ups per second a policy change sends from this replica (spreads the sessions it starts)")
 	)
 	if code, done := parseCLI(fs, args, "HELLOMDM_", "hellomdm serve [flags]   (every flag also as HELLOMDM_<FLAG>; holds its terminal until Ctrl-C)",
 		"HELLOMDM_ADMIN_TOKEN=hmdm_tour-secret hellomdm serve --data ./hellomdm-data --addr 127.0.0.1:8443", stdout, stderr); done {
@@ -80,8 +82,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		Security: server.Security{SignInFailureLimit: *failLimit, SignInFailureWindow: *failWindow, EnrollmentTokenLifetime: *enrollTokTTL,
 			ConsoleIdleTimeout: *consoleIdle, ConsoleSessionLifetime: *consoleLife},
 		Logger: logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
-		OpenStore: server.OpenStoreFromDSN(*storeDSN, storeKey),
-		WNS:       wns.Config{TokenURL: *wnsTokenURL, Allowlist: &allow},
+		OpenStore:     server.OpenStoreFromDSN(*storeDSN, storeKey),
+		WNS:           wns.Config{TokenURL: *wnsTokenURL, Allowlist: &allow},
+		PushHeartbeat: *pushBeat, PushWakeRate: *pushRate,
 	}, wireServices)
 	if err != nil {
 		logger.Error("start failed", "err", err)
