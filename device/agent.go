@@ -55,6 +55,13 @@ type Options struct {
 	// changes, after the agent's own protector lifecycle (device/pinreset) ran; an error fails
 	// the command (500) and undoes the change. May be nil.
 	OnPinRecoveryChanged func(enabled bool) error
+	// PushChannel makes Run hold the server's built-in push channel and sync when woken
+	// (device/push); PushCoalesce is how long a wake-up waits for more before the session
+	// starts (default DefaultPushCoalesce); PushMinBackoff is the first reconnection delay
+	// (default push.DefaultMinBackoff; tests shorten it).
+	PushChannel    bool
+	PushCoalesce   time.Duration
+	PushMinBackoff time.Duration
 	// HelloKDF is the Argon2id cost of new Hello PIN protectors (default
 	// hello.DefaultKDFParams); tests lower it.
 	HelloKDF *hello.KDFParams
@@ -118,6 +125,9 @@ func Open(dir string, opts Options) (*Agent, error) {
 	}
 	if opts.HTTPTimeout <= 0 {
 		opts.HTTPTimeout = defaultHTTPTimeout
+	}
+	if opts.PushCoalesce <= 0 {
+		opts.PushCoalesce = DefaultPushCoalesce
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating device state directory: %w", err)

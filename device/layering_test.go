@@ -17,6 +17,7 @@ var deviceLayers = map[string]int{
 	"device/internal/statefile": 0,
 	"device/internal/httpx":     0,
 	"device/identity":           1,
+	"device/push":               1,
 	"device/webauth":            2,
 	"device/omadm":              2,
 	"device/resetpolicy":        2,
