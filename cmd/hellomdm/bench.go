@@ -18,11 +18,14 @@ import (
 func runBench(args []string, stdout, stderr io.Writer) int {
 	const benchUsage = "hellomdm bench checkin --server URL --ca-file FILE --token T [--devices N] [--duration D] [--concurrency C] [--rate R] [--idle] [--handshake-per-session [--tls-resume]] [--server-pid PID]"
 	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprintln(stdout, "usage: "+benchUsage)
+		fmt.Fprintln(stdout, "usage: "+benchUsage+"\n       "+benchPushUsage)
 		return 0
 	}
+	if len(args) > 0 && args[0] == "push" {
+		return runBenchPush(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "checkin" {
-		fmt.Fprintln(stderr, "usage: "+benchUsage)
+		fmt.Fprintln(stderr, "usage: "+benchUsage+"\n       "+benchPushUsage)
 		return 2
 	}
 	fs := flag.NewFlagSet("hellomdm bench checkin", flag.ContinueOnError)

@@ -44,7 +44,6 @@ func runPushAgent(t *testing.T, e *env, holder *server.App) *device.Agent {
 	return a
 }
 
-
 func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)

@@ -101,6 +101,12 @@ type simDevice struct {
 	client  *http.Client
 	session int
 	mgmtURL string
+	// For bench push: the server the device holds its channel on, its TLS configuration,
+	// the node values it holds, and the value of the last Get it answered for pushSetting.
+	server   string
+	tls      *tls.Config
+	values   map[string]string
+	verified string
 }
 
 // Run enrolls the devices, queues commands, and drives check-ins for cfg.Duration.
@@ -258,7 +264,7 @@ func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSo
 		tlsCfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 	}
 	tr := &http.Transport{TLSClientConfig: tlsCfg, MaxIdleConnsPerHost: 1, DisableKeepAlives: cfg.HandshakePerSession}
-	return &simDevice{id: a.Identity().DeviceID, client: &http.Client{Timeout: 30 * time.Second, Transport: tr}, mgmtURL: a.Enrollment().ManagementURL}, nil
+	return &simDevice{id: a.Identity().DeviceID, client: &http.Client{Timeout: 30 * time.Second, Transport: tr}, mgmtURL: a.Enrollment().ManagementURL, tls: tlsCfg}, nil
 }
 
 // drive runs rounds until cfg.Duration of session time has passed. A round queues one

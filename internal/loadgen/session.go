@@ -60,10 +60,42 @@ func (d *simDevice) runSession(ctx context.Context) (msgs, cmds int, lat []time.
 		b = syncml.NewBuilder(hdr, 1)
 		b.StatusSyncHdr(reply.Header.MsgID, syncml.StatusOK, nil)
 		for _, c := range todo {
-			b.Status(reply.Header.MsgID, c, syncml.StatusOK)
+			d.answer(b, reply.Header.MsgID, c)
 			cmds++
 		}
 	}
+}
+
+// answer answers one command as a device that holds what it is told: an Add or Replace
+// stores its items' values, a Get returns them in Results (404 for a node never written),
+// anything else gets 200.
+func (d *simDevice) answer(b *syncml.Builder, msgRef string, c syncml.Command) {
+	switch c.Verb {
+	case syncml.VerbAdd, syncml.VerbReplace:
+		if d.values == nil {
+			d.values = map[string]string{}
+		}
+		for _, it := range c.Items {
+			d.values[it.Target] = it.Data
+		}
+	case syncml.VerbGet:
+		var items []syncml.Item
+		for _, it := range c.Items {
+			v, ok := d.values[it.Target]
+			if !ok {
+				b.Status(msgRef, c, syncml.StatusNotFound)
+				return
+			}
+			items = append(items, syncml.Item{Source: it.Target, Meta: &syncml.Meta{Format: "chr"}, Data: v})
+			if strings.HasSuffix(it.Target, pushSettingName) {
+				d.verified = v
+			}
+		}
+		b.Status(msgRef, c, syncml.StatusOK)
+		b.Results(msgRef, c, items)
+		return
+	}
+	b.Status(msgRef, c, syncml.StatusOK)
 }
 
 func (d *simDevice) post(ctx context.Context, body []byte) (*syncml.Message, error) {

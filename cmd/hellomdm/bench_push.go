@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hellomdm/hellomdm/internal/loadgen"
+)
+
+const benchPushUsage = "hellomdm bench push --server URL[,URL...] --ca-file FILE --token T [--devices N] [--timeout D] [--sessions S] [--server-pid PID[,PID...]] [--json]"
+
+// runBenchPush is `hellomdm bench push`: N simulated agents hold the built-in push channel,
+// a profile is assigned to all of them, and the time until each applied it is reported.
+func runBenchPush(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hellomdm bench push", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	servers := fs.String("server", "https://127.0.0.1:8443", "server base URL; several replicas comma-separated (devices are spread over them; enrollment and the assignment use the first)")
+	caFile := fs.String("ca-file", "", "the server's CA (DATA/ca.pem)")
+	token := fs.String("token", "", "admin bearer token (or HELLOMDM_ADMIN_TOKEN)")
+	devices := fs.Int("devices", 1000, "simulated agents holding a push channel")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait after the assignment for every device")
+	sessions := fs.Int("sessions", 256, "woken sessions the tool runs at once")
+	pids := fs.String("server-pid", "", "server process IDs, comma-separated, to report their RSS")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if code, done := parseCLI(fs, args, "HELLOMDM_BENCH_", benchPushUsage,
+		"hellomdm bench push --server https://127.0.0.1:8443 --ca-file hellomdm-data/ca.pem --devices 10000 --server-pid $(pidof hellomdm)", stdout, stderr); done {
+		return code
+	}
+	if *token == "" {
+		*token = os.Getenv("HELLOMDM_ADMIN_TOKEN")
+	}
+	pemBytes, err := os.ReadFile(*caFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "hellomdm bench push: --ca-file:", err)
+		return 2
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		fmt.Fprintln(stderr, "hellomdm bench push: --ca-file holds no certificate")
+		return 2
+	}
+	var pidList []int
+	for _, p := range strings.Split(*pids, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "hellomdm bench push: --server-pid %q: not a process ID\n", p)
+			return 2
+		}
+		pidList = append(pidList, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := loadgen.RunPush(ctx, loadgen.PushConfig{Servers: strings.Split(*servers, ","), RootCAs: pool, AdminToken: *token, Devices: *devices,
+		Timeout: *timeout, Sessions: *sessions, ServerPIDs: pidList, Progress: stderr})
+	if err != nil {
+		fmt.Fprintln(stderr, "hellomdm bench push:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+	} else {
+		printPushResult(stdout, res)
+	}
+	if res.Errors > 0 || res.Applied < res.Devices {
+		return 1
+	}
+	return 0
+}
+
+func printPushResult(w io.Writer, res loadgen.PushResult) {
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	fmt.Fprintf(w, "devices            %d (enrolled in %v), %d push channels connected\n", res.Devices, ms(res.Enrolled), res.Connected)
+	fmt.Fprintf(w, "applied            %d devices (%d within 10 s, %.1f %%); server counts %d succeeded\n", res.Applied, res.Within10s,
+		100*float64(res.Within10s)/float64(max(res.Devices, 1)), res.Succeeded)
+	fmt.Fprintf(w, "assignment→applied p50 %v  p90 %v  p99 %v  max %v\n", ms(res.P50), ms(res.P90), ms(res.P99), ms(res.Max))
+	fmt.Fprintf(w, "sessions           %d\n", res.Sessions)
+	for i := range res.RSSBefore {
+		fmt.Fprintf(w, "server %d RSS       %.1f MiB before the channels, %.1f MiB with them", i+1, mib(res.RSSBefore[i]), mib(res.RSSWith[i]))
+		if i < len(res.RSSPeak) {
+			fmt.Fprintf(w, ", peak %.1f MiB", mib(res.RSSPeak[i]))
+		}
+		fmt.Fprintln(w)
+	}
+	if res.PerChannel > 0 {
+		fmt.Fprintf(w, "per channel        %.1f KiB of server RSS\n", float64(res.PerChannel)/1024)
+	}
+	fmt.Fprintf(w, "errors             %d %s\n", res.Errors, res.FirstError)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
