@@ -146,7 +146,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	tokens := &tokenSource{server: strings.TrimRight(cfg.ServerURL, "/"), upn: upn, password: password, http: hc}
 	res := Result{Devices: cfg.Devices, Rate: cfg.Rate}
 	start := time.Now()
-	devs, err := enrollAll(ctx, cfg, upn, tokens)
+	devs, err := enrollAll(ctx, cfg, []*tokenSource{tokens})
 	if err != nil {
 		return res, err
 	}
@@ -204,7 +204,9 @@ func (t *tokenSource) get(ctx context.Context) (string, error) {
 	return out.Token, nil
 }
 
-func enrollAll(ctx context.Context, cfg Config, upn string, tokens *tokenSource) ([]*simDevice, error) {
+// enrollAll enrolls cfg.Devices devices, cfg.EnrollConcurrency at a time; worker w signs in
+// as the user of tokens[w%len(tokens)] (each user's sign-ins go one at a time).
+func enrollAll(ctx context.Context, cfg Config, tokens []*tokenSource) ([]*simDevice, error) {
 	devs := make([]*simDevice, cfg.Devices)
 	var next atomic.Int64
 	var firstErr error
@@ -220,7 +222,7 @@ func enrollAll(ctx context.Context, cfg Config, upn string, tokens *tokenSource)
 				if i >= cfg.Devices || ctx.Err() != nil {
 					return
 				}
-				d, err := enrollOne(ctx, cfg, filepath.Join(cfg.StateDir, strconv.Itoa(i)), upn, tokens)
+				d, err := enrollOne(ctx, cfg, filepath.Join(cfg.StateDir, strconv.Itoa(i)), tokens[w%len(tokens)])
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -244,7 +246,7 @@ func enrollAll(ctx context.Context, cfg Config, upn string, tokens *tokenSource)
 	return devs, ctx.Err()
 }
 
-func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSource) (*simDevice, error) {
+func enrollOne(ctx context.Context, cfg Config, dir string, tokens *tokenSource) (*simDevice, error) {
 	tok, err := tokens.get(ctx)
 	if err != nil {
 		return nil, err
@@ -253,7 +255,7 @@ func enrollOne(ctx context.Context, cfg Config, dir, upn string, tokens *tokenSo
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Enroll(ctx, enroll.Request{ServerURL: cfg.ServerURL, UPN: upn, Token: tok, RootCAs: cfg.RootCAs, CSRShape: enroll.CSRClean}); err != nil {
+	if err := a.Enroll(ctx, enroll.Request{ServerURL: cfg.ServerURL, UPN: tokens.upn, Token: tok, RootCAs: cfg.RootCAs, CSRShape: enroll.CSRClean}); err != nil {
 		return nil, err
 	}
 	tlsCfg, err := a.ClientTLS()

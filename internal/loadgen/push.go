@@ -97,9 +97,19 @@ func RunPush(ctx context.Context, cfg PushConfig) (PushResult, error) {
 	if err != nil {
 		return PushResult{}, err
 	}
+	// One user per enrollment worker: a user's sign-ins go one at a time (tokenSource).
+	tokens := []*tokenSource{{server: strings.TrimRight(base.ServerURL, "/"), upn: upn, password: password, http: hc}}
+	for w := 1; w < cfg.EnrollConcurrency; w++ {
+		u := fmt.Sprintf("load%d@%s", w, strings.SplitN(upn, "@", 2)[1])
+		if _, err := admin.CreateUser(ctx, tenantID, adminclient.UserRequest{UserPrincipalName: u,
+			PasswordProfile: adminclient.PasswordProfile{Password: password}}); err != nil {
+			return PushResult{}, fmt.Errorf("creating a load-test user: %w", err)
+		}
+		tokens = append(tokens, &tokenSource{server: tokens[0].server, upn: u, password: password, http: hc})
+	}
 	res := PushResult{Devices: cfg.Devices}
 	t0 := time.Now()
-	devs, err := enrollAll(ctx, base, upn, &tokenSource{server: strings.TrimRight(base.ServerURL, "/"), upn: upn, password: password, http: hc})
+	devs, err := enrollAll(ctx, base, tokens)
 	if err != nil {
 		return res, err
 	}
@@ -160,7 +170,7 @@ func pushDefaults(cfg PushConfig) PushConfig {
 		cfg.Sessions = 256
 	}
 	if cfg.EnrollConcurrency <= 0 {
-		cfg.EnrollConcurrency = 8
+		cfg.EnrollConcurrency = 16
 	}
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
