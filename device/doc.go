@@ -38,6 +38,8 @@
 //	                           Policy/Authentication, and the handlers of those subtrees
 //	device/identity            the device's facts: Identity (DevInfo, AdditionalContext) and
 //	                           JoinState (join type, Hello trust model, account type)
+//	device/push                the agent's side of the server's built-in push channel: holds
+//	                           it, reconnects with jittered back-off, reports wake-ups
 //	device/hello               the Windows Hello container, its protectors, the support matrix
 //	device/internal/statefile  atomic state files
 //	device/internal/httpx      the agent's HTTP client

@@ -58,7 +58,7 @@ var deviceCommands = map[string]struct{ usage, example string }{
 		"hellomdm device --state ./alice-pc join --join hybrid --trust cert"},
 	"sync":            {"hellomdm device sync [--state DIR] [-o json]", "hellomdm device --state ./alice-pc sync"},
 	"renew":           {"hellomdm device renew [--state DIR] [-o json]", "hellomdm device --state ./alice-pc renew"},
-	"run":             {"hellomdm device run [--state DIR]", "hellomdm device --state ./alice-pc run"},
+	"run":             {"hellomdm device run [--state DIR] [--push=false]", "hellomdm device --state ./alice-pc run"},
 	"nodes":           {"hellomdm device nodes [--state DIR] [-o json]", "hellomdm device --state ./alice-pc nodes"},
 	"status":          {"hellomdm device status [--state DIR] [-o json]", "hellomdm device --state ./alice-pc status"},
 	"unenroll":        {"hellomdm device unenroll [--state DIR] [-o json]", "hellomdm device --state ./alice-pc unenroll"},
@@ -173,6 +173,10 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&enroll.deviceID, "device-id", "", "DeviceID (32 upper-case hex digits)")
 		fs.StringVar(&enroll.deviceName, "device-name", "", "device name, e.g. DESKTOP-1234567")
 	}
+	push := new(bool)
+	if cmd == "run" {
+		push = fs.Bool("push", true, "hold the server's push channel and sync at once when woken (false: poll only)")
+	}
 	h := deviceCommands[cmd]
 	if code, done := parseCLI(fs, rest, "HELLOMDM_DEVICE_", h.usage, h.example, stdout, stderr); done {
 		return code
@@ -192,6 +196,7 @@ func runDevice(args []string, stdout, stderr io.Writer) int {
 	if cmd == "run" {
 		// run checks in until interrupted: its sessions and failures are its output.
 		out.log = slog.New(slog.NewTextHandler(stderr, nil))
+		out.push = *push
 	}
 	return deviceExit(stderr, cmd, *state, deviceCommand(ctx, cmd, *state, enroll, out))
 }
@@ -231,6 +236,8 @@ type deviceOutput struct {
 	json bool
 	// log receives the agent's log (device run: every session, renewal and failure).
 	log *slog.Logger
+	// push makes device run hold the push channel (--push).
+	push bool
 }
 
 // print writes v as indented JSON (-o json) or calls text.
@@ -302,7 +309,7 @@ func (e notEnrolledError) Error() string {
 
 // openExisting opens the device state in dir without creating it: every command but enroll
 // works on a device that enroll created. needEnrolled also requires a current enrollment.
-func openExisting(dir string, needEnrolled bool, log *slog.Logger) (*device.Agent, error) {
+func openExisting(dir string, needEnrolled bool, opts device.Options) (*device.Agent, error) {
 	ok, err := device.StateExists(dir)
 	if err != nil {
 		return nil, err
@@ -310,7 +317,7 @@ func openExisting(dir string, needEnrolled bool, log *slog.Logger) (*device.Agen
 	if !ok {
 		return nil, notEnrolledError{dir: dir}
 	}
-	a, err := device.Open(dir, device.Options{Logger: log})
+	a, err := device.Open(dir, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +331,7 @@ func deviceCommand(ctx context.Context, cmd, state string, enroll enrollFlags, o
 	if cmd == "enroll" {
 		return deviceEnroll(ctx, state, enroll, out)
 	}
-	a, err := openExisting(state, cmd != "nodes" && cmd != "status" && cmd != "join", out.log)
+	a, err := openExisting(state, cmd != "nodes" && cmd != "status" && cmd != "join", device.Options{Logger: out.log, PushChannel: out.push})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/hello"
 	"github.com/hellomdm/hellomdm/device/pinreset"
 )
@@ -85,7 +86,7 @@ func helloErrorHint(err error, f helloFlags) string {
 	if !errors.Is(err, hello.ErrPINLocked) {
 		return ""
 	}
-	a, oerr := openExisting(f.state, true, nil)
+	a, oerr := openExisting(f.state, true, device.Options{})
 	if oerr == nil {
 		if hint, herr := a.LockoutHint(f.state, f.user); herr == nil {
 			return hint
@@ -109,7 +110,7 @@ func deviceHello(ctx context.Context, name string, f helloFlags, out deviceOutpu
 	} else if f.pin == "" {
 		return usageError{msg: "--pin is required"}
 	}
-	a, err := openExisting(f.state, false, nil)
+	a, err := openExisting(f.state, false, device.Options{})
 	if err != nil {
 		return err
 	}
