@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-)
 
-// profileServerFields are what the server sets on a profile's JSON (id, version, times,
-// counts); export leaves them out so the document imports as a new profile elsewhere.
-var profileServerFields = []string{"id", "version", "createdDateTime", "lastModifiedDateTime", "settingCount", "@odata.context", "warnings"}
+	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+)
 
 func runProfileShow(c *adminClient, args []string) error {
 	doc, err := c.profileDoc("profile show", args, nil)
@@ -29,7 +27,7 @@ func runProfileExport(c *adminClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range profileServerFields {
+	for _, f := range adminclient.ProfileServerFields { // export leaves out what the server owns
 		delete(doc, f)
 	}
 	return writeProfileJSON(c, doc, out)

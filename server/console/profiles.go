@@ -24,6 +24,9 @@ func init() {
 		"dec":         func(i int) int { return i - 1 },
 		"has":         slices.Contains[[]string],
 		"choiceLabel": choiceLabel,
+		"chosen": func(d draft, id string) bool {
+			return slices.ContainsFunc(d.Settings, func(s draftSetting) bool { return strings.EqualFold(s.ID, id) })
+		},
 	})
 	Register(&Section{Title: "Configuration profiles", Path: "/profiles", Order: 30},
 		Route{Method: http.MethodGet, Path: "/profiles", Handle: profilesPage},
@@ -33,6 +36,7 @@ func init() {
 		Route{Method: http.MethodPost, Path: "/profiles/import", Handle: importProfile},
 		Route{Method: http.MethodGet, Path: "/profiles/{route}/{pid}", Handle: profilePage},
 		Route{Method: http.MethodGet, Path: "/profiles/{route}/{pid}/edit", Handle: editProfilePage},
+		Route{Method: http.MethodGet, Path: "/profiles/{route}/{pid}/export.json", Handle: exportProfile},
 		Route{Method: http.MethodPost, Path: "/profiles/{route}/{pid}/delete", Handle: deleteProfile},
 		Route{Method: http.MethodGet, Path: "/profiles/{route}/{pid}/status", Handle: profileStatusPage},
 		Route{Method: http.MethodGet, Path: "/profiles/{route}/{pid}/status.csv", Handle: profileStatusCSV},
@@ -182,6 +186,27 @@ func deleteProfile(c *Ctx) error {
 		return err
 	}
 	return c.Redirect(c.Path("/profiles"), "Profile deleted. Devices remove its settings at their next check-in.")
+}
+
+// exportProfile downloads the profile as an Intune JSON export (what the server owns left
+// out, as `hellomdm admin profile export` writes it): it imports here or in another tenant.
+func exportProfile(c *Ctx) error {
+	route, err := profileRoute(c.Var("route"))
+	if err != nil {
+		return err
+	}
+	p, err := c.API.Profile(c.R.Context(), c.Tenant, route, c.Var("pid"))
+	if err != nil {
+		return err
+	}
+	b, err := p.Export()
+	if err != nil {
+		return err
+	}
+	c.W.Header().Set("Content-Type", "application/json")
+	c.W.Header().Set("Content-Disposition", `attachment; filename="`+attachmentName(p.Title())+`.json"`)
+	_, err = c.W.Write(b)
+	return err
 }
 
 func importPage(c *Ctx) error {

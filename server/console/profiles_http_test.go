@@ -98,6 +98,19 @@ func TestProfileImport(t *testing.T) {
 			}
 		})
 	}
+	// The export of an import imports again (as a new profile).
+	ps, err := e.Admin.Profiles(context.Background(), consoletest.TenantID, adminclient.SettingsCatalog)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("profiles: %v, %v", ps, err)
+	}
+	st, h, export := get(t, e, c, profilesPath+"/configurationPolicies/"+ps[0].ID+"/export.json")
+	if st != http.StatusOK || !strings.Contains(h.Get("Content-Disposition"), `filename="WHfB - Enable PIN recovery.json"`) ||
+		strings.Contains(export, `"id"`) || strings.Contains(export, `"version"`) || !strings.Contains(export, pinRecoveryID) {
+		t.Fatalf("export.json: %d %v\n%s", st, h, export)
+	}
+	if st, _, body := upload(t, e, c, tok, "export.json", []byte(export)); st != http.StatusSeeOther {
+		t.Fatalf("importing the export: %d %s", st, body)
+	}
 	n := 0
 	for _, r := range adminclient.ProfileRoutes {
 		ps, err := e.Admin.Profiles(context.Background(), consoletest.TenantID, r)
@@ -106,8 +119,8 @@ func TestProfileImport(t *testing.T) {
 		}
 		n += len(ps)
 	}
-	if n != 2 {
-		t.Errorf("%d profiles stored, want the 2 valid imports", n)
+	if n != 3 {
+		t.Errorf("%d profiles stored, want the 2 valid imports and the export imported again", n)
 	}
 }
 
@@ -145,6 +158,8 @@ func TestProfileWizardChecks(t *testing.T) {
 		{"assignments: Next after the search", url.Values{"step": {"assignments"}, "go": {"next"}, "draft": {`{"kind":"custom","name":"P"}`},
 			"groupsearch": {"pil"}, "groupsearch-shown": {"pil"}}, http.StatusOK, `id="review"`},
 		{"picker: search", url.Values{"step": {"settings"}, "go": {"search"}, "draft": {`{"kind":"catalog","name":"P"}`}, "search": {"pin recovery"}}, http.StatusOK, "Enable Pin Recovery (User)"},
+		{"picker: a chosen setting is marked", url.Values{"step": {"settings"}, "go": {"search"}, "search": {"minimum pin length"},
+			"draft": {`{"kind":"catalog","name":"P","settings":[` + intSetting + `]}`}}, http.StatusOK, `<span class="added">Added</span>`},
 		{"add: unknown setting", url.Values{"step": {"picker"}, "go": {"add:device_nope"}, "draft": {`{"kind":"catalog","name":"P"}`}}, http.StatusUnprocessableEntity, "No such setting"},
 		{"create: API refuses the value", url.Values{"step": {"review"}, "go": {"create"},
 			"draft": {`{"kind":"catalog","name":"P","settings":[` + strings.Replace(intSetting, `"six"`, `"3"`, 1) + `]}`}}, http.StatusUnprocessableEntity, "value-0-error"},

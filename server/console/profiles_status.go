@@ -121,6 +121,17 @@ func profileStatusPage(c *Ctx) error {
 	return c.Render("profiles_status.html", v)
 }
 
+// attachmentName is a profile's name as a download's file name: printable ASCII without
+// quotes, slashes or backslashes (each other character becomes _).
+func attachmentName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '"' || r == '\\' || r == '/' || r > 0x7e {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
 // profileStatusCSV is the report as CSV (RFC 4180, a header row; cells a spreadsheet would
 // run as a formula are neutralised as the audit export does, audit.NeutraliseCell).
 func profileStatusCSV(c *Ctx) error {
@@ -128,14 +139,8 @@ func profileStatusCSV(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	name := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == '"' || r == '\\' || r == '/' || r > 0x7e {
-			return '_'
-		}
-		return r
-	}, cmpOr(p.Title(), st.ProfileID))
 	c.W.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	c.W.Header().Set("Content-Disposition", `attachment; filename="`+name+` status.csv"`)
+	c.W.Header().Set("Content-Disposition", `attachment; filename="`+attachmentName(cmpOr(p.Title(), st.ProfileID))+` status.csv"`)
 	w := csv.NewWriter(c.W)
 	w.UseCRLF = true
 	_ = w.Write([]string{"deviceId", "setting", "locUri", "value", "state", "removing", "errorCode", "errorDetail", "lastChanged"})

@@ -62,6 +62,24 @@ func (p Profile) MarshalJSON() ([]byte, error) {
 	return p.Raw, nil
 }
 
+// ProfileServerFields are the properties the server sets on a profile's JSON (id, version,
+// times, counts, warnings): an export leaves them out, so the document imports as a new
+// profile, here or in another tenant.
+var ProfileServerFields = []string{"id", "version", "createdDateTime", "lastModifiedDateTime", "settingCount", "@odata.context", "warnings"}
+
+// Export is the profile's Intune JSON without ProfileServerFields, indented.
+func (p Profile) Export() ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(p.Raw, &doc); err != nil {
+		return nil, err
+	}
+	for _, f := range ProfileServerFields {
+		delete(doc, f)
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	return append(b, '\n'), err
+}
+
 // Title is the profile's name in its shape: name or displayName.
 func (p Profile) Title() string { return p.Name + p.DisplayName }
 
