@@ -287,18 +287,18 @@ func seedDevice(t *testing.T, e *consoletest.Env, upn string) *device.Agent {
 	return a
 }
 
-// checkDevicePage opens the device's page (console-core's /devices/{id}) and looks for the
-// setting by name with its state. Until that page exists on main the console answers 404:
-// then the check says so and the status page above stands in for it.
+// checkDevicePage opens the device's page and looks for the setting by name with its state.
 func checkDevicePage(t *testing.T, b *consoletest.Browser, did string) {
 	t.Helper()
 	b.Go("/console/t/" + consoletest.TenantID + "/devices/" + did)
-	body := b.Text("main")
-	if strings.Contains(body, "there is no page at") {
-		t.Logf("no device page yet (%s): the profile status page showed the setting's state", b.Location())
-		return
+	row := fmt.Sprintf(`#settings tbody tr[data-locuri=%q]`, "./Device/Vendor/MSFT/PassportForWork/"+consoletest.TenantID+"/Policies/EnablePinRecovery")
+	if b.Count(row) != 1 {
+		t.Fatalf("the device page has no EnablePinRecovery row:\n%s", b.Text("main"))
 	}
-	if !strings.Contains(body, "Enable Pin Recovery") || !strings.Contains(body, "succeeded") {
-		t.Errorf("the device page does not show Enable Pin Recovery succeeded:\n%s", body)
+	if got := b.Text(row + " td:nth-child(1)"); !strings.HasPrefix(got, "Enable Pin Recovery") {
+		t.Errorf("the device page names the setting %q", got)
+	}
+	if got := b.Text(row + " td:nth-child(3)"); got != "succeeded" {
+		t.Errorf("the device page shows Enable Pin Recovery %q", got)
 	}
 }
