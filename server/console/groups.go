@@ -13,8 +13,8 @@ import (
 // Groups (Entra ID's Groups, as Intune assigns to them): the list with search and paging,
 // creating a group, a group's page with its direct members by name, adding users and groups
 // found by searching their names or UPNs (nesting, with the API's cycle check), removing
-// members and deleting the group. A member is never typed as an ID: the search lists what
-// matches, each with an Add button that posts its ID.
+// members and deleting the group. A member is never typed as an ID: the search lists the
+// users, groups and devices that match, each with an Add button that posts its ID.
 
 func init() {
 	Register(&Section{Title: "Groups", Path: "/groups", Order: 40},
@@ -216,7 +216,8 @@ func (c *Ctx) memberRow(m adminclient.Member) (memberRow, error) {
 	return row, err
 }
 
-// findMembers searches users (UPN, display name) and groups (display name) for the picker,
+// findMembers searches users (UPN, display name), groups (display name) and devices (a
+// prefix of the device name or its user's UPN, the device list's search) for the picker,
 // leaving out what already is a member (or the group itself).
 func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool, error) {
 	ctx := c.R.Context()
@@ -226,6 +227,10 @@ func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool,
 		return nil, false, err
 	}
 	groups, err := c.API.SearchGroups(ctx, c.Tenant, q)
+	if err != nil {
+		return nil, false, err
+	}
+	devices, err := c.API.DevicePage(ctx, c.Tenant, adminclient.DevicePageQuery{Search: find, Top: pickerSize})
 	if err != nil {
 		return nil, false, err
 	}
@@ -240,7 +245,12 @@ func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool,
 			out = append(out, pickRow{Kind: "group", ID: g.ID, Name: g.DisplayName, Detail: g.Description})
 		}
 	}
-	return out, users.NextSkipToken != "" || groups.NextSkipToken != "", nil
+	for _, d := range devices.Value {
+		if !member[d.ID] {
+			out = append(out, pickRow{Kind: "device", ID: d.ID, Name: d.DeviceName, Detail: d.UserPrincipalName})
+		}
+	}
+	return out, users.NextSkipToken != "" || groups.NextSkipToken != "" || devices.NextSkipToken != "", nil
 }
 
 func groupAddMember(c *Ctx) error {

@@ -92,6 +92,17 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 		}
 	}
 
+	// A device found by the start of its name.
+	seedFleet(e)
+	b.Type("#find", "PC-00")
+	b.Submit("#find", "find-device")
+	pressButton(t, b, "#matches", "PC-007", "Add", "device-added")
+	if i := rowWith(b, "#members", "PC-007"); i < 0 || !strings.Contains(b.Text("#members"), "device") {
+		t.Fatalf("members after adding a device: %q", b.Text("#members"))
+	}
+	if ms, _ := e.Admin.Members(ctx, consoletest.TenantID, pilotID); len(ms) != 3 {
+		t.Fatalf("the API lists %+v", ms)
+	}
 	// A cycle: All staff already holds... make it hold the pilot, then try the reverse from
 	// the staff page; the API's refusal shows beside the picker.
 	if err := e.Admin.RemoveMember(ctx, consoletest.TenantID, pilotID, staff.ID); err != nil {
@@ -112,7 +123,7 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 	if rowWith(b, "#members", "Grace Hopper") >= 0 {
 		t.Fatalf("the user is still listed: %q", b.Text("#members"))
 	}
-	if ms, _ := e.Admin.Members(ctx, consoletest.TenantID, pilotID); len(ms) != 0 {
+	if ms, _ := e.Admin.Members(ctx, consoletest.TenantID, pilotID); len(ms) != 1 || ms[0].Kind != "device" {
 		t.Fatalf("the API still lists %+v", ms)
 	}
 
