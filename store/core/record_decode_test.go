@@ -39,6 +39,12 @@ var recordCases = []struct {
 	{name: "device repeated nodes", kind: "device", raw: `{"id":"d","nodes":{"a":"1"},"nodes":{"b":"2"}}`},
 	{name: "device repeated node key", kind: "device", raw: `{"id":"d","nodes":{"a":"1","a":"2"}}`},
 	{name: "device nulls", fast: true, kind: "device", raw: `{"id":null,"osEdition":null,"certNotAfter":null,"nodes":null,"policyDirty":null,"scopeTags":null}`},
+	{name: "device wns channel", fast: true, v: &store.Device{ID: "d", TenantID: "t", WNS: &store.WNSChannel{PFN: "Contoso.App_8wekyb3d8bbwe",
+		ChannelURI: "https://wns2-by3p.notify.windows.com/w/?token=AwYAAAB", Status: new(404), ExpiresAt: t0, ReadAt: t1, Refused: "x",
+		NeedsRead: true, LastWakeAt: t0, LastWakeResult: "received"}}},
+	{name: "device wns minimal", fast: true, v: &store.Device{ID: "d", TenantID: "t", WNS: &store.WNSChannel{PFN: "p"}}},
+	{name: "device wns null status", fast: true, kind: "device", raw: `{"id":"d","wns":{"pfn":"p","status":null}}`},
+	{name: "device wns unknown key", kind: "device", raw: `{"id":"d","wns":{"pfn":"p","uri":"x"}}`},
 	{name: "device many nodes", fast: true, v: &store.Device{ID: "d", TenantID: "t", Nodes: manyNodes(40)}},
 	{name: "device keys out of order", kind: "device", raw: `{"tenantId":"t","id":"d"}`},
 	{name: "device nodes out of order", kind: "device", raw: `{"id":"d","nodes":{"b":"1","a":"2"}}`},
@@ -98,7 +104,7 @@ func TestFieldOrders(t *testing.T) {
 	}{
 		{store.Device{}, deviceKeys}, {store.DevicePolicy{}, devicePolicyKeys}, {store.Session{}, sessionKeys},
 		{store.SentRef{}, sentRefKeys}, {store.Command{}, commandKeys}, {store.Payload{}, payloadKeys},
-		{store.Chal{}, chalKeys}, {store.Item{}, itemKeys}, {store.Meta{}, metaKeys},
+		{store.Chal{}, chalKeys}, {store.Item{}, itemKeys}, {store.Meta{}, metaKeys}, {store.WNSChannel{}, wnsKeys},
 	} {
 		typ := reflect.TypeOf(tc.typ)
 		var want []string

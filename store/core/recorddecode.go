@@ -74,7 +74,9 @@ func (p *record) fields(order []string, field func(key string) bool) bool {
 var (
 	deviceKeys = []string{"id", "tenantId", "hwDevId", "userId", "userPrincipalName", "deviceName", "osVersion",
 		"osEdition", "enrollmentType", "enrollmentState", "certSerial", "certThumbprint", "certNotAfter", "enrolledAt",
-		"updatedAt", "lastSeenAt", "nodes", "policyDirty", "scopeTags"}
+		"updatedAt", "lastSeenAt", "nodes", "policyDirty", "scopeTags", "wns"}
+	wnsKeys = []string{"pfn", "channelUri", "status", "expiresAt", "readAt", "refused", "needsRead", "lastWakeAt",
+		"lastWakeResult"}
 	devicePolicyKeys = []string{"version", "osVersion", "osEdition", "userId", "resolvedAt"}
 	sessionKeys      = []string{"deviceId", "sessionId", "key", "clientMsgId", "serverMsgId", "sent", "lastRequestHash",
 		"lastReply", "maxMsgSize", "ended", "startedAt", "updatedAt"}
@@ -311,10 +313,42 @@ func fastDecodeDevice(raw []byte, d *store.Device) bool {
 			return p.boolean(&d.PolicyDirty)
 		case "scopeTags":
 			return p.strings(&d.ScopeTags)
+		case "wns":
+			d.WNS = &store.WNSChannel{}
+			return p.wns(d.WNS)
 		}
 		return false
 	})
 	return ok && p.end()
+}
+
+// wns reads a device's WNS channel.
+func (p *record) wns(w *store.WNSChannel) bool {
+	return p.fields(wnsKeys, func(key string) bool {
+		switch key {
+		case "pfn":
+			return p.text(&w.PFN)
+		case "channelUri":
+			return p.text(&w.ChannelURI)
+		case "status":
+			var n int
+			w.Status = &n
+			return p.int(w.Status)
+		case "expiresAt":
+			return p.time(&w.ExpiresAt)
+		case "readAt":
+			return p.time(&w.ReadAt)
+		case "refused":
+			return p.text(&w.Refused)
+		case "needsRead":
+			return p.boolean(&w.NeedsRead)
+		case "lastWakeAt":
+			return p.time(&w.LastWakeAt)
+		case "lastWakeResult":
+			return p.text(&w.LastWakeResult)
+		}
+		return false
+	})
 }
 
 // fastDecodeDevicePolicy reads the small per-device policy record that the policy check
