@@ -180,8 +180,14 @@ func (e *Engine) HandleReplay(ctx context.Context, req Request) (reply []byte, r
 	if err != nil || msgID < 1 {
 		return nil, false, e.refuse(req, syncml.StatusBadRequest, fmt.Sprintf("MsgID %q is not a positive number", hdr.MsgID))
 	}
-	sum := sha256.Sum256(req.Body)
-	reqHash := hex.EncodeToString(sum[:])
+	// The body's hash matters only where a reply may be replayed (retransmission): always
+	// past MsgID 1, where it is taken here, outside the transaction. At MsgID 1 the step takes
+	// it if it finds a stored reply to compare with or keeps its own (requestHash); an idle
+	// check-in needs it for neither.
+	var reqHash string
+	if msgID > 1 {
+		reqHash = bodyHash(req.Body)
+	}
 
 	var prepared *policy.Snapshot
 	if e.policy != nil && req.Message.Final {
@@ -251,7 +257,7 @@ type step struct {
 	tx      store.DeviceTx
 	req     Request
 	msgID   int
-	reqHash string
+	reqHash string // requestHash's memo
 	now     time.Time
 	// prepared is what PolicyHook.Prepare returned (nil: nothing to reconcile).
 	prepared *policy.Snapshot
@@ -440,13 +446,26 @@ func (s *step) count() {
 //     the client has given up on the session (Windows' own retry backoff,
 //     INITIALBACKOFFTIME, is 30 s), and a MsgID 1 is a new session that sends them again.
 func (s *step) retransmission(sess store.Session) bool {
-	if s.msgID != sess.ClientMsgID || sess.LastRequestHash != s.reqHash || len(sess.LastReply) == 0 {
+	if s.msgID != sess.ClientMsgID || len(sess.LastReply) == 0 || sess.LastRequestHash != s.requestHash() {
 		return false
 	}
 	if s.msgID > 1 {
 		return true
 	}
 	return !sess.Ended && s.now.Sub(sess.UpdatedAt) < s.e.cfg.ClaimLease
+}
+
+// requestHash is the SHA-256 (hex) of the client message, taken once.
+func (s *step) requestHash() string {
+	if s.reqHash == "" {
+		s.reqHash = bodyHash(s.req.Body)
+	}
+	return s.reqHash
+}
+
+func bodyHash(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
 }
 
 // replayable reports whether this message's reply can ever be answered again from the
@@ -479,7 +498,7 @@ func (s *step) persist(reply []byte, sent map[string]store.SentRef) error {
 	s.sess.Sent = sent
 	s.sess.LastRequestHash, s.sess.LastReply = "", nil
 	if s.replayable() {
-		s.sess.LastRequestHash = s.reqHash
+		s.sess.LastRequestHash = s.requestHash()
 		s.sess.LastReply = reply
 	}
 	s.sess.UpdatedAt = s.now
