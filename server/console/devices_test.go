@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/consoletest"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
 	"github.com/hellomdm/hellomdm/store"
@@ -151,5 +152,16 @@ func TestBrowserDevices(t *testing.T) {
 	d, err := e.Admin.Device(context.Background(), consoletest.TenantID, "dev-001")
 	if err != nil || d.EnrollmentState != "retired" {
 		t.Fatalf("the API does not show the device retired: %+v, %v", d, err)
+	}
+	// Every action is an audit event naming the person who signed in, with their role.
+	actions := map[string]bool{}
+	err = e.App.Store.AuditEvents(context.Background(), consoletest.TenantID, 0, func(ev *audit.Event) (bool, error) {
+		if ev.Kind == audit.KindAdminWrite && ev.DeviceID == "dev-001" && ev.Actor.ID == admin.UPN && ev.Actor.Role == "admin" {
+			actions[ev.Action] = true
+		}
+		return true, nil
+	})
+	if err != nil || !actions["retire"] || !actions["resendFailed"] {
+		t.Errorf("audit events of the console's actions by %s: %v, %v", admin.UPN, actions, err)
 	}
 }
