@@ -219,3 +219,20 @@ func TestSessionTimeouts(t *testing.T) {
 var nextHref = regexp.MustCompile(`href="([^"]+)" rel="next"`)
 
 func htmlUnescape(s string) string { return html.UnescapeString(s) }
+
+// Failed console sign-ins count against the identity provider's per-user limit: past it
+// the right password and code are refused too (429), and the refusals are the same for the
+// console as for every other sign-in.
+func TestSignInLimitApplies(t *testing.T) {
+	e := consoletest.StartWith(t, func(o *server.Options) { o.Security.SignInFailureLimit = 3 })
+	ada := e.User("ada@contoso.com", "admin")
+	for range 3 {
+		if status, _, _ := signIn(t, e, e.HTTPClient(), url.Values{"upn": {ada.UPN}, "password": {"wrong password"}, "otp": {"000000"}}); status != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", status)
+		}
+	}
+	status, _, body := signIn(t, e, e.HTTPClient(), url.Values{"upn": {ada.UPN}, "password": {ada.Password}, "otp": {ada.Code()}})
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "Too many failed sign-ins") {
+		t.Fatalf("after the limit: %d\n%s", status, body)
+	}
+}
