@@ -51,7 +51,7 @@ type DevicePage struct {
 const (
 	DefaultDevicePage = 50
 	MaxDevicePage     = 500
-	MaxDeviceScan     = 2000
+	MaxDeviceScan     = 1000
 )
 
 // DeviceCounts are a tenant's device figures, kept up to date with every device write so
