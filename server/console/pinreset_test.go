@@ -82,3 +82,33 @@ func TestBrowserPinResetConsent(t *testing.T) {
 		t.Errorf("state %q", got)
 	}
 }
+
+// An operator manages groups but not identities or consent, as in the API: the groups page
+// has its create form and the group page its member search, while the users, a user's and
+// the PIN reset pages show no write control.
+func TestBrowserAdminPagesOperator(t *testing.T) {
+	e := consoletest.Start(t)
+	ctx := context.Background()
+	otto := e.User("otto@contoso.com", "operator")
+	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "WHfB pilot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := consoletest.NewBrowser(t, e)
+	b.SignIn(otto)
+	for _, c := range []struct {
+		path, control string
+		want          int
+	}{
+		{groupsPath, "#create-group", 1},
+		{groupsPath + "/" + g.ID, "#find", 1},
+		{usersPath, "#create-user", 0},
+		{usersPath + "/" + otto.ID, "#enroll-totp", 0},
+		{pinResetPath, "#apps form", 0},
+	} {
+		b.Go(c.path)
+		if n := b.Count(c.control); n != c.want {
+			t.Errorf("%s: %d of %s, want %d", c.path, n, c.control, c.want)
+		}
+	}
+}
