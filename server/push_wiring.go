@@ -54,6 +54,10 @@ func (p pushAdmin) WakeDevice(ctx context.Context, tenantID, deviceID, reason st
 	return adminapi.WakeNotConnected
 }
 
+func (p pushAdmin) DropDevice(ctx context.Context, tenantID, deviceID string) {
+	p.h.Drop(ctx, tenantID, deviceID)
+}
+
 func (p pushAdmin) PushStatus(deviceID string) adminapi.PushStatus {
 	s := p.h.Status(deviceID)
 	return adminapi.PushStatus{Channel: s.Channel, Connected: s.Connected, ConnectedSince: s.ConnectedSince, LastWakeAt: s.LastWakeAt,

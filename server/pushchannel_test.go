@@ -181,4 +181,14 @@ func TestPushSyncNow(t *testing.T) {
 	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/devices/"+other.id+"/syncDevice", nil, nil); st != http.StatusConflict {
 		t.Fatalf("syncDevice of a retired device: HTTP %d", st)
 	}
+	// Retiring the connected device ends its channel at once.
+	if st := ts.api(http.MethodPost, path+"/retire", nil, nil); st != http.StatusOK {
+		t.Fatalf("retire: %d", st)
+	}
+	if e := readEvent(t, br); !strings.HasPrefix(e, "error: ") {
+		t.Fatalf("the retired device's channel got %q, want it ended", e)
+	}
+	if st := ts.api(http.MethodGet, path, nil, &v); st != http.StatusOK || v.Push == nil || v.Push.Connected {
+		t.Fatalf("retired device's view: HTTP %d push %+v", st, v.Push)
+	}
 }

@@ -261,5 +261,10 @@ func (s *API) retire(ctx context.Context, p Principal, id string) (store.Device,
 				Details: mustJSON(map[string]any{"previousState": before.EnrollmentState, "certSerial": cur.CertSerial})},
 		)
 	})
+	if err == nil && s.cfg.Push != nil {
+		// Its push channel ends now, on whichever replica holds it: the device is refused from
+		// here on, and the view must not show a retired device as connected.
+		s.cfg.Push.DropDevice(ctx, after.TenantID, after.ID)
+	}
 	return after, err
 }

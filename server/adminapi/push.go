@@ -18,6 +18,8 @@ type Pusher interface {
 	WakeDevice(ctx context.Context, tenantID, deviceID, reason string) string
 	// PushStatus is the device's push channel as the answering replica knows it.
 	PushStatus(deviceID string) PushStatus
+	// DropDevice ends the device's push channel wherever it is held (the device was retired).
+	DropDevice(ctx context.Context, tenantID, deviceID string)
 }
 
 // What WakeDevice did.

@@ -252,6 +252,22 @@ func (h *Hub) Wake(ctx context.Context, tenantID, deviceID string, reason Reason
 	return Forwarded
 }
 
+// Drop ends the device's channel, here and on the other replicas (the device was retired:
+// its reconnection is refused).
+func (h *Hub) Drop(ctx context.Context, tenantID, deviceID string) {
+	h.dropLocal(tenantID, deviceID)
+	h.publish(ctx, message{kind: msgDrop, origin: h.replica, tenant: tenantID, device: deviceID})
+}
+
+// dropLocal ends the device's channel if this replica holds it for that tenant.
+func (h *Hub) dropLocal(tenantID, deviceID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.devices[deviceID]; e != nil && e.conn != nil && e.tenant == tenantID {
+		e.conn.close()
+	}
+}
+
 // PolicyChanged is the store's report (store.PolicyObserver) that a committed write bumped
 // the tenant's policy version: this replica re-resolves its connected devices of the tenant,
 // the other replicas are told to do the same, and this one wakes the tenant's WNS devices.
@@ -292,5 +308,7 @@ func (h *Hub) receive(payload string) {
 		h.deliverLocal(m.tenant, m.device, m.reason)
 	case msgPolicy:
 		h.policy.add(m.tenant, false)
+	case msgDrop:
+		h.dropLocal(m.tenant, m.device)
 	}
 }

@@ -372,6 +372,12 @@ func TestWakeAcrossReplicas(t *testing.T) {
 	if e := s.next(t); e != `wake {"reason":"policy"}` {
 		t.Fatalf("event %q", e)
 	}
+	// A drop made on B (the device was retired there) ends A's channel.
+	b.Drop(context.Background(), "t1", "d1")
+	if e := s.next(t); e != "closed" {
+		t.Fatalf("after a drop on B, A's channel got %q", e)
+	}
+	waitConnected(t, a, 0)
 }
 
 // A failed WNS wake-up is recorded as failed; a device without a channel records nothing.
@@ -398,13 +404,14 @@ func TestMessageCodec(t *testing.T) {
 	for _, m := range []message{
 		{kind: msgWake, origin: "r1", tenant: "t1", device: "d1", reason: ReasonPolicy},
 		{kind: msgPolicy, origin: "r1", tenant: "t1"},
+		{kind: msgDrop, origin: "r1", tenant: "t1", device: "d1"},
 	} {
 		got, err := decodeMessage(m.encode())
 		if err != nil || got != m {
 			t.Fatalf("%q → %+v, %v", m.encode(), got, err)
 		}
 	}
-	for _, bad := range []string{"", "w", "w r t d", "w r t d nap", "p r", "p r t extra", "w  t d sync", "x r t", "p r t ", " p r t"} {
+	for _, bad := range []string{"", "w", "w r t d", "w r t d nap", "p r", "p r t extra", "d r t", "d r t d x", "w  t d sync", "x r t", "p r t ", " p r t"} {
 		if _, err := decodeMessage(bad); err == nil {
 			t.Errorf("%q decoded", bad)
 		}
@@ -414,6 +421,7 @@ func TestMessageCodec(t *testing.T) {
 func FuzzDecodeMessage(f *testing.F) {
 	f.Add("w r1 t1 d1 sync")
 	f.Add("p r1 t1")
+	f.Add("d r1 t1 d1")
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := decodeMessage(s)
 		if err != nil {

@@ -283,8 +283,9 @@ func (q *policyQueue) run(ctx context.Context, handle func(tenantID string, orig
 	}
 }
 
-// message is what replicas tell each other: "w <origin> <tenant> <device> <reason>" or
-// "p <origin> <tenant>", space-separated (IDs never hold spaces: the store refuses them).
+// message is what replicas tell each other: "w <origin> <tenant> <device> <reason>",
+// "p <origin> <tenant>" or "d <origin> <tenant> <device>" (drop the device's channel),
+// space-separated (IDs never hold spaces: the store refuses them).
 type message struct {
 	kind           byte
 	origin, tenant string
@@ -295,11 +296,15 @@ type message struct {
 const (
 	msgWake   = 'w'
 	msgPolicy = 'p'
+	msgDrop   = 'd'
 )
 
 func (m message) encode() string {
-	if m.kind == msgPolicy {
+	switch m.kind {
+	case msgPolicy:
 		return "p " + m.origin + " " + m.tenant
+	case msgDrop:
+		return "d " + m.origin + " " + m.tenant + " " + m.device
 	}
 	return "w " + m.origin + " " + m.tenant + " " + m.device + " " + string(m.reason)
 }
@@ -311,6 +316,8 @@ func decodeMessage(s string) (message, error) {
 	switch {
 	case len(f) == 3 && f[0] == "p":
 		return message{kind: msgPolicy, origin: f[1], tenant: f[2]}, nil
+	case len(f) == 4 && f[0] == "d":
+		return message{kind: msgDrop, origin: f[1], tenant: f[2], device: f[3]}, nil
 	case len(f) == 5 && f[0] == "w" && Reason(f[4]).Valid():
 		return message{kind: msgWake, origin: f[1], tenant: f[2], device: f[3], reason: Reason(f[4])}, nil
 	}
