@@ -90,7 +90,7 @@ type App struct {
 	// WNS wakes devices through WNS (wns.go).
 	WNS *WNSSender
 	// Push is the push hub: the built-in channel's registry and the router of wake-ups.
-	// Open's extra function may set its WNS sender (Push.SetWNS); Serve starts it.
+	// Open sets its WNS sender (App.WNS, Push.SetWNS); Serve starts it.
 	Push     *push.Hub
 	log      *slog.Logger
 	security Security
@@ -175,6 +175,7 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 		o.Engine.ChannelAllowed = app.WNS.ChannelAllowed
 	}
 	app.Push = newPushHub(st, o, app.Metrics)
+	app.Push.SetWNS(app.WNS)
 	var mounts []Mount
 	var hook omadm.PolicyHook
 	if extra != nil {

@@ -11,19 +11,22 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/eventid"
+	"github.com/hellomdm/hellomdm/server/push"
 	"github.com/hellomdm/hellomdm/server/push/wns"
 	"github.com/hellomdm/hellomdm/store"
 )
 
 // ErrNoWNSChannel: the device has no usable WNS channel (none reported, refused, expired,
 // dropped after WNS answered 404/410), or its tenant no WNS credentials; nothing was sent.
-var ErrNoWNSChannel = errors.New("the device has no WNS channel")
+// It is the hub's push.ErrNoChannel: the hub counts such a wake-up neither sent nor failed.
+var ErrNoWNSChannel = push.ErrNoChannel
 
-// WNSSender wakes devices through WNS (docs/protocol.md C.7): it reads the device's channel
-// and its tenant's credentials from the store, sends through the WNS client, and records
-// the outcome on the device (LastWakeAt, LastWakeResult). A channel WNS calls gone is
-// dropped in the same write, with its device.push event, and read again at the device's
-// next session.
+// WNSSender wakes devices through WNS (docs/protocol.md C.7) for the push hub
+// (push.WNSSender and push.WNSChannelChecker; Open sets it with Hub.SetWNS): it reads the
+// device's channel and its tenant's credentials from the store, sends through the WNS
+// client, and records the outcome on the device (LastWakeAt, LastWakeResult). A channel WNS
+// calls gone is dropped in the same write, with its device.push event, and read again at
+// the device's next session.
 type WNSSender struct {
 	st     store.Store
 	client *wns.Client
@@ -147,3 +150,9 @@ func goneDetails(result string) json.RawMessage {
 	b, _ := json.Marshal(map[string]any{"result": result, "next": "read a new channel at the next session"})
 	return b
 }
+
+// The hub's interfaces.
+var (
+	_ push.WNSSender         = (*WNSSender)(nil)
+	_ push.WNSChannelChecker = (*WNSSender)(nil)
+)

@@ -14,6 +14,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/server"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/push"
 	"github.com/hellomdm/hellomdm/server/push/wns"
 	"github.com/hellomdm/hellomdm/server/push/wns/wnstest"
 )
@@ -23,6 +24,19 @@ const (
 	wnsSID    = "ms-app://s-1-15-2-2972962901-2322836549-3722629029-1345238579-3987825745-2155616079-650196962"
 	wnsSecret = "Vex8L9WOFZuj95euaLrvSH7XyoDhLJc7"
 )
+
+// awaitNotification waits for the test WNS to accept a notification for the device's channel.
+func awaitNotification(t *testing.T, w *wnstest.Server, did string) {
+	t.Helper()
+	select {
+	case n := <-w.Notified:
+		if n.Channel != did || n.Header.Get("X-WNS-Type") != "wns/raw" {
+			t.Fatalf("notification %+v", n)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no notification reached the test WNS")
+	}
+}
 
 // startWNS starts a server whose WNS client talks to a WNS test server on loopback (its
 // address the only allowlist entry), and a test WNS accepting the tenant's credentials.
@@ -71,8 +85,9 @@ func (e *env) deviceWNS(did string) *adminapi.DeviceWNSView {
 
 // A real Windows device's path: the admin configures the tenant's WNS settings (the secret
 // never comes back), the device gets the PFN at its next session and reports a channel on
-// the test WNS, an admin change wakes it through WNS, and the woken session applies the
-// change. A channel WNS calls gone is dropped and read again at the next session.
+// the test WNS, an admin change (an assignment) makes the push hub wake it through WNS, the
+// woken session applies the change, and Sync now goes through WNS too. A channel WNS calls
+// gone is dropped and read again at the next session.
 func TestWNSWakeEndToEnd(t *testing.T) {
 	e, w := startWNS(t)
 	ctx := context.Background()
@@ -90,6 +105,9 @@ func TestWNSWakeEndToEnd(t *testing.T) {
 		return w.OpenChannel(did)
 	})
 	did := a.Identity().DeviceID
+	// The group and the profile exist before the device has a channel: nothing wakes it yet.
+	gid := e.groupWith(contosoTenant, "WNS pilot", did)
+	pid := e.importProfile("configurationPolicies", catalogPinRecoveryExport)
 	if _, err := a.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -100,26 +118,30 @@ func TestWNSWakeEndToEnd(t *testing.T) {
 	if left := time.Until(v.ChannelExpiresAt); left < 29*24*time.Hour || left > 30*24*time.Hour {
 		t.Errorf("channel expires in %s, want 30 days", left)
 	}
+	if n := w.Requests(); n != 0 {
+		t.Fatalf("%d notifications before any change", n)
+	}
 
-	// An admin change, and the wake-up through WNS.
-	pid := e.importProfile("configurationPolicies", catalogPinRecoveryExport)
-	e.assign("configurationPolicies", pid, groupTarget(e.groupWith(contosoTenant, "WNS pilot", did)))
-	if err := e.app.WNS.Wake(ctx, contosoTenant, did); err != nil {
-		t.Fatalf("Wake: %v", err)
-	}
-	select {
-	case n := <-w.Notified:
-		if n.Channel != did || n.Header.Get("X-WNS-Type") != "wns/raw" {
-			t.Fatalf("notification %+v", n)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no notification reached the test WNS")
-	}
-	// Windows starts a session when the raw push arrives.
+	// An admin change: the hub wakes the device through WNS; Windows starts a session when
+	// the raw push arrives, and the change is applied in it.
+	e.assign("configurationPolicies", pid, groupTarget(gid))
+	awaitNotification(t, w, did)
+	// (The hub forgets a device without a built-in channel once its change is applied: read
+	// its record of the wake-up before the woken session.)
+	waitFor(t, 10*time.Second, "the hub's record of the WNS wake-up", func() bool {
+		st := e.app.Push.Status(did)
+		return st.LastWakeReason == "policy" && st.LastWakeVia == "wns"
+	})
 	e.syncUntilState(a, contosoTenant, "/Policies/EnablePinRecovery", "succeeded")
 	if v := e.deviceWNS(did); v.LastWakeResult != "accepted" || v.LastWakeAt.IsZero() {
 		t.Errorf("last wake-up %q at %v", v.LastWakeResult, v.LastWakeAt)
 	}
+	// Sync now goes through WNS too.
+	var res struct{ Wake string }
+	if code := e.api(http.MethodPost, "/tenants/"+contosoTenant+"/devices/"+did+"/syncDevice", nil, &res); code != http.StatusAccepted || res.Wake != "forwarded" {
+		t.Fatalf("syncDevice: HTTP %d %+v", code, res)
+	}
+	awaitNotification(t, w, did)
 
 	// The channel expires at WNS: the wake-up fails, the channel is dropped, and the next
 	// session reads the device's new one.
@@ -130,7 +152,7 @@ func TestWNSWakeEndToEnd(t *testing.T) {
 	if v := e.deviceWNS(did); v.HasChannel {
 		t.Fatalf("the gone channel is still kept: %+v", v)
 	}
-	if err := e.app.WNS.Wake(ctx, contosoTenant, did); !errors.Is(err, server.ErrNoWNSChannel) {
+	if err := e.app.WNS.Wake(ctx, contosoTenant, did); !errors.Is(err, push.ErrNoChannel) {
 		t.Fatalf("Wake without a channel: %v, want ErrNoWNSChannel", err)
 	}
 	if _, err := a.Sync(ctx); err != nil {
@@ -214,7 +236,7 @@ func TestWNSRefusesChannelOutsideAllowlist(t *testing.T) {
 		if v == nil || v.HasChannel || v.Refused == "" {
 			t.Errorf("%s: device wns %+v, want refused", uri, v)
 		}
-		if err := e.app.WNS.Wake(context.Background(), contosoTenant, did); !errors.Is(err, server.ErrNoWNSChannel) {
+		if err := e.app.WNS.Wake(context.Background(), contosoTenant, did); !errors.Is(err, push.ErrNoChannel) {
 			t.Errorf("%s: Wake = %v, want ErrNoWNSChannel", uri, err)
 		}
 	}
