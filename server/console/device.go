@@ -201,3 +201,25 @@ func deviceQueueCommand(c *Ctx) error {
 	}
 	return c.Redirect(c.Path("/devices", c.Var("did")), "Queued "+cmd.Verb+" "+cmd.LocURI+": it goes out at the device's next check-in.")
 }
+
+// deviceSync is "Sync now" (the API's syncDevice): the device is asked to check in at once,
+// and the notice says what the server could do.
+func deviceSync(c *Ctx) error {
+	out, err := c.API.SyncDevice(c.R.Context(), c.Tenant, c.Var("did"))
+	if ae, ok := errors.AsType[*adminclient.Error](err); ok && ae.Status == http.StatusConflict {
+		return c.Redirect(c.Path("/devices", c.Var("did")), "Not synced: "+ae.Message+".")
+	}
+	if err != nil {
+		return err
+	}
+	msg := "Sync requested: "
+	switch out.Wake {
+	case "delivered":
+		msg += "the device was woken up and checks in now."
+	case "forwarded":
+		msg += "the device is connected to another server or reached through WNS; it was asked to check in."
+	default:
+		msg += "the device holds no push channel the server can reach; it checks in at its next scheduled poll."
+	}
+	return c.Redirect(c.Path("/devices", c.Var("did")), msg)
+}

@@ -16,6 +16,7 @@ func init() {
 		Route{Method: http.MethodGet, Path: "/devices/{did}", Handle: devicePage},
 		Route{Method: http.MethodPost, Path: "/devices/{did}/retire", Handle: deviceRetire},
 		Route{Method: http.MethodPost, Path: "/devices/{did}/resend-failed", Handle: deviceResendFailed},
+		Route{Method: http.MethodPost, Path: "/devices/{did}/sync", Handle: deviceSync},
 		Route{Method: http.MethodPost, Path: "/devices/{did}/commands", Handle: deviceQueueCommand},
 	)
 }

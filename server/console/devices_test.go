@@ -140,6 +140,10 @@ func TestBrowserDevices(t *testing.T) {
 	if got := b.Text("#commands tbody tr"); !strings.Contains(got, "./DevDetail/SwV") || !strings.Contains(got, "ada@contoso.com") {
 		t.Errorf("command history: %q", got)
 	}
+	b.Submit(`form[action$="/sync"] button`, "sync-now")
+	if got := b.Text(".flash"); !strings.Contains(got, "Sync requested") {
+		t.Errorf("after Sync now: %q", got)
+	}
 	b.Submit(`form[action$="/resend-failed"] button`, "resend-failed")
 	if got := b.Text(".flash"); !strings.Contains(got, "1 failed settings go out again") {
 		t.Errorf("after resend: %q", got)
@@ -161,7 +165,7 @@ func TestBrowserDevices(t *testing.T) {
 		}
 		return true, nil
 	})
-	if err != nil || !actions["retire"] || !actions["resendFailed"] {
+	if err != nil || !actions["retire"] || !actions["resendFailed"] || !actions["sync"] {
 		t.Errorf("audit events of the console's actions by %s: %v, %v", admin.UPN, actions, err)
 	}
 }
