@@ -89,7 +89,11 @@
 // Records are JSON of the types in this package and policy/model, whose tags are the stored
 // format: renaming a tag changes what is on disk and needs a new format version and a
 // migration. Hot records (device, session, command, device policy, audit event) have
-// hand-written decoders in the core, fuzzed against encoding/json.
+// hand-written decoders in the core, fuzzed against encoding/json. A session record, written
+// on every check-in message, is binary from format version 4 on (store/core/sessionrecord.go:
+// no reflection, its last reply as bytes rather than base64), and decodes to exactly what its
+// JSON would; sessions stored as JSON by earlier versions are read as they are. All servers
+// on one database run one release: an earlier one refuses a database of a later format.
 //
 // # Audit of admin writes
 //

@@ -133,8 +133,9 @@ func (t *deviceTx) Session(sessionID string) (store.Session, error) {
 }
 
 // PutSession stores a session of the device (an empty DeviceID means this device): the
-// stamp (UpdatedAt, now when zero; 8 bytes, Unix nanoseconds) followed by its JSON. Writing
-// a new session keeps only the store.MaxSessions most recently updated ones.
+// stamp (UpdatedAt, now when zero; 8 bytes, Unix nanoseconds) followed by the session
+// (sessionrecord.go). Writing a new session keeps only the store.MaxSessions most recently
+// updated ones.
 func (t *deviceTx) PutSession(s store.Session) error {
 	if s.DeviceID == "" {
 		s.DeviceID = t.id
@@ -149,12 +150,15 @@ func (t *deviceTx) PutSession(s store.Session) error {
 	if stamp.IsZero() {
 		stamp = t.w.now
 	}
-	js, err := json.Marshal(&s)
-	if err != nil {
-		return fmt.Errorf("putting session %s: encoding record: %w", s.SessionID, err)
+	raw := binary.BigEndian.AppendUint64(make([]byte, 0, 8+sessionSize(&s)), uint64(stamp.UnixNano()))
+	raw, ok := appendSession(raw, &s)
+	if !ok {
+		js, err := json.Marshal(&s)
+		if err != nil {
+			return fmt.Errorf("putting session %s: encoding record: %w", s.SessionID, err)
+		}
+		raw = append(raw, js...)
 	}
-	raw := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(js)), uint64(stamp.UnixNano()))
-	raw = append(raw, js...)
 	k := subKey(t.id, s.SessionID)
 	old, err := t.w.Get(bSessions, k)
 	if err != nil {

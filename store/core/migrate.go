@@ -17,12 +17,15 @@ import (
 //     of that release keeps its data in the tables of its schema version 5 (tenants, users,
 //     devices, commands, …), which migrateLegacyV1 copies into the buckets.
 //   - 2: the store core's buckets on every backend.
-//   - 3: this release: the device index (deviceindex.go) and the setting trouble counts
-//     (troubles.go), written for every device and setting state by the migration.
+//   - 3: the device index (deviceindex.go) and the setting trouble counts (troubles.go),
+//     written for every device and setting state by the migration.
+//   - 4: this release: session records may be binary (sessionrecord.go), which a release of
+//     version 3 would not read; nothing is rewritten, as version 4 reads the JSON sessions of
+//     the versions before.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 3
+const FormatVersion = 4
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")

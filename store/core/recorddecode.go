@@ -251,6 +251,9 @@ func unmarshal(raw []byte, v any) error {
 			*v = store.Command{}
 		}
 	case *store.Session:
+		if len(raw) > 0 && raw[0] == sessionBinary {
+			return decodeSession(raw, v)
+		}
 		if ok = fastDecodeSession(raw, v); !ok {
 			*v = store.Session{}
 		}
