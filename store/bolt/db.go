@@ -29,8 +29,9 @@ type Options struct {
 	Now func() time.Time
 	// Timeout bounds the wait for the file lock held by another process; DefaultTimeout when 0.
 	Timeout time.Duration
-	// MaxBatchDelay is how long a check-in waits for others to share its commit (bbolt
-	// DB.MaxBatchDelay); DefaultMaxBatchDelay when 0.
+	// MaxBatchDelay is how long the first check-in of a batch waits for others to share its
+	// commit (calls that arrive while the commit before runs join it too: KV.Batch);
+	// DefaultMaxBatchDelay when 0.
 	MaxBatchDelay time.Duration
 	// MaxBatchSize caps the check-ins grouped into one commit; DefaultMaxBatchSize when 0.
 	MaxBatchSize int

@@ -4,9 +4,10 @@
 //
 // OpenKV creates or opens the file with mode 0600. Every commit is fsynced (NoSync is never
 // set), so a call that returned nil survives a crash. Buckets are bbolt buckets; View and
-// Update are bbolt's; Batch is DB.Batch, so concurrent check-ins share one write transaction
-// and one fsync (waiting at most Options.MaxBatchDelay for company), and a function may run
-// more than once. GetForUpdate is Get: bbolt has one writer at a time. Buckets the core
+// Update are bbolt's; Batch is a group commit in the manner of bbolt's DB.Batch, so
+// concurrent check-ins share one write transaction and one fsync (the first waiting at most
+// Options.MaxBatchDelay for company, and every call that arrives while the commit before
+// runs joining), and a function may run more than once. GetForUpdate is Get: bbolt has one writer at a time. Buckets the core
 // declares append-only (kv.Packer: the audit log) are split nearly full.
 //
 // A file system that refuses a write or an fsync (no space, quota, file size limit, read-only

@@ -17,9 +17,10 @@ import (
 )
 
 // KV is a kv.Backend on one bbolt file: buckets are bbolt buckets, View and Update are
-// bbolt's, Batch is DB.Batch (concurrent check-ins share one commit and one fsync).
+// bbolt's, Batch groups concurrent calls into one commit and one fsync (batcher).
 type KV struct {
 	db     *bbolt.DB
+	batch  *batcher // Batch
 	log    *slog.Logger
 	packed map[kv.Bucket]bool // PackBuckets
 }
@@ -55,16 +56,15 @@ func OpenKV(path string, opts Options) (*KV, error) {
 		return nil, fmt.Errorf("opening bbolt store %s: %w", path, err)
 	}
 	bdb.NoSync = false
-	bdb.MaxBatchDelay = opts.MaxBatchDelay
-	if bdb.MaxBatchDelay <= 0 {
-		bdb.MaxBatchDelay = DefaultMaxBatchDelay
+	b := &batcher{db: bdb, delay: opts.MaxBatchDelay, max: opts.MaxBatchSize}
+	if b.delay <= 0 {
+		b.delay = DefaultMaxBatchDelay
 	}
-	bdb.MaxBatchSize = opts.MaxBatchSize
-	if bdb.MaxBatchSize <= 0 {
-		bdb.MaxBatchSize = DefaultMaxBatchSize
+	if b.max <= 0 {
+		b.max = DefaultMaxBatchSize
 	}
 	log.Debug("opened", "path", path)
-	return &KV{db: bdb, log: log, packed: map[kv.Bucket]bool{}}, nil
+	return &KV{db: bdb, batch: b, log: log, packed: map[kv.Bucket]bool{}}, nil
 }
 
 // Name returns "bbolt".
@@ -128,13 +128,14 @@ func (k *KV) Update(ctx context.Context, fn func(kv.Tx) error) error {
 	return k.run(k.db.Update, fn)
 }
 
-// Batch runs fn in a write transaction that concurrent callers may share (DB.Batch); fn may
-// run more than once, because a failing member of a batch makes bbolt retry the others.
+// Batch runs fn in a write transaction that concurrent callers may share (batcher, group
+// commit); fn may run more than once, because a failing member of a batch makes the others
+// run again without it.
 func (k *KV) Batch(ctx context.Context, fn func(kv.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return k.run(k.db.Batch, fn)
+	return k.run(k.batch.do, fn)
 }
 
 // run runs fn through one of bbolt's transaction functions; an error from fn comes back as

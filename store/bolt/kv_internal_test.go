@@ -46,7 +46,7 @@ func TestKVCommitFailuresUnavailable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			injected := &fs.PathError{Op: "write", Path: k.Path(), Err: tc.err}
-			for kind, through := range map[string]func(func(*bbolt.Tx) error) error{"update": k.db.Update, "batch": k.db.Batch} {
+			for kind, through := range map[string]func(func(*bbolt.Tx) error) error{"update": k.db.Update, "batch": k.batch.do} {
 				// The transaction function of bbolt whose commit fails: fn ran and wrote,
 				// bbolt rolls back and reports the file system's error.
 				failing := func(fn func(*bbolt.Tx) error) error {
