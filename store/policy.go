@@ -150,4 +150,8 @@ type PolicyTx interface {
 	// DevicePolicy returns what the device was last resolved from; ok false when never.
 	DevicePolicy() (p DevicePolicy, ok bool, err error)
 	PutDevicePolicy(p DevicePolicy) error
+	// PolicyVersion is the tenant's policy version as PolicyReads.PolicyVersion gives it, read
+	// in the check-in's transaction: with the device and DevicePolicy, all a check-in needs
+	// to tell whether the device's desired state may have changed, in the one transaction.
+	PolicyVersion(tenantID string) (uint64, error)
 }

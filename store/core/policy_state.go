@@ -276,6 +276,18 @@ func (t *deviceTx) DevicePolicy() (store.DevicePolicy, bool, error) {
 	return p, true, nil
 }
 
+// PolicyVersion reads the tenant's policy version in the check-in's transaction.
+func (t *deviceTx) PolicyVersion(tenantID string) (uint64, error) {
+	if checkID("tenant id", tenantID) != nil {
+		return 0, nil // no tenant with an ID that cannot be stored has a policy
+	}
+	v, err := versionOf(t.w, tenantID)
+	if err != nil {
+		return 0, fmt.Errorf("tenant %s: %w", tenantID, err)
+	}
+	return v, nil
+}
+
 // PutDevicePolicy records what this device was resolved from.
 func (t *deviceTx) PutDevicePolicy(p store.DevicePolicy) error {
 	if err := putJSON(t.w, bDevicePolicy, []byte(t.id), &p); err != nil {

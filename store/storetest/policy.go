@@ -173,6 +173,12 @@ func testSettingStates(t *testing.T, open opener) {
 			if _, ok, err := tx.DevicePolicy(); err != nil || ok {
 				t.Errorf("DevicePolicy before any: %v %v", ok, err)
 			}
+			// The version PolicyCheck and PolicyVersion read, in the check-in's transaction.
+			for tenant, want := range map[string]uint64{"ta": 1, "tb": 0, "no-such-tenant": 0} {
+				if v, err := tx.PolicyVersion(tenant); err != nil || v != want {
+					t.Errorf("PolicyVersion(%s) in a check-in of %s = %d, %v; want %d", tenant, dev, v, err, want)
+				}
+			}
 			for _, uri := range []string{"./Device/Vendor/MSFT/B", "./Device/Vendor/MSFT/A"} {
 				if err := tx.PutSettingState(store.SettingState{LocURI: uri, State: store.SettingPending, Value: dev, Sources: []string{"p1"}}); err != nil {
 					return err
