@@ -112,8 +112,9 @@ func New(cfg Config) (*Server, error) {
 	if ec.PinResetAvailability == nil {
 		ec.PinResetAvailability = omadm.StorePinResetAvailability(cfg.Store)
 	}
+	pfns := newPushPFNCache(cfg.Store, cfg.Now)
 	if ec.PushPFN == nil {
-		ec.PushPFN = omadm.StorePushPFN(cfg.Store)
+		ec.PushPFN = pfns.PFN
 	}
 	if ec.ProviderID == "" {
 		ec.ProviderID = enrollment.DefaultProviderID
@@ -131,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Push = push.New(push.Options{Source: cfg.Store, Logger: cfg.Logger, Now: cfg.Now})
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, engine: omadm.NewEngine(ec, cfg.Store, cfg.Policy), metrics: cfg.Metrics, push: cfg.Push}
-	admin, err := adminapi.New(adminapi.Config{Store: cfg.Store, MaxAttempts: s.engine.Config().MaxAttempts, SourceAddr: s.sourceAddr,
+	admin, err := adminapi.New(adminapi.Config{Store: cfg.Store, MaxAttempts: s.engine.Config().MaxAttempts, SourceAddr: s.sourceAddr, WNSChanged: pfns.Forget,
 		TOTP: cfg.TOTP, PinReset: cfg.PinReset, Metrics: cfg.Metrics.Handler(), Push: pushAdmin{cfg.Push}, Logger: cfg.Logger, Now: cfg.Now})
 	if err != nil {
 		return nil, err

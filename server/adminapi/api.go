@@ -27,6 +27,9 @@ type Config struct {
 	PinReset PinResetOnboarding
 	// Metrics serves the Prometheus metrics at /metrics to unscoped admin tokens.
 	Metrics http.Handler
+	// WNSChanged is told a tenant's WNS settings changed (nil: nobody), so the session
+	// engine's cache of the tenant's PFN forgets it.
+	WNSChanged func(tenantID string)
 	// Push wakes devices (Sync now, a queued command) and reports their push channel; nil:
 	// syncDevice answers 503 and views carry no push status.
 	Push   Pusher

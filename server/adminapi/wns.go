@@ -184,6 +184,9 @@ func (s *API) patchTenantWNS(w http.ResponseWriter, r *http.Request) {
 		s.wnsFailed(w, t.ID, err)
 		return
 	}
+	if s.cfg.WNSChanged != nil {
+		s.cfg.WNSChanged(t.ID)
+	}
 	writeJSON(w, http.StatusOK, after)
 }
 
