@@ -106,13 +106,22 @@ func (c Config) withDefaults() Config {
 // applies: the engine reads the device's confirmed state inside the check-in transaction,
 // hands it over, and writes the returned policy.Plan in the same transaction
 // (policyhook.go). Only typed values cross.
+//
+// Whether a device's desired state may have changed (policy.Check.Stale) is decided inside
+// the check-in transaction, from the device, what it was last resolved from and its tenant's
+// policy version; an idle check-in reads nothing more. A stale device is reconciled against
+// the tenant's snapshot at that version or later: Cached gives it when the process holds it;
+// otherwise the transaction is abandoned (nothing written), Load reads it outside any
+// transaction, and the check-in runs again.
 type PolicyHook interface {
-	// Prepare runs before the check-in transaction, outside it: it reads what it needs (the
-	// tenant's policy, cached by the tenant's policy version) and returns the snapshot to
-	// reconcile against, or nil when the device's desired state cannot have changed.
-	Prepare(ctx context.Context, deviceID string) (*policy.Snapshot, error)
-	// Reconcile plans, when Prepare returned a snapshot, what the device's desired state now
-	// requires, from its setting states and the Delivery of each command policy.Awaited names
+	// Cached returns the tenant's policy snapshot at version or later if the process holds
+	// one (the hook's cache), else nil. It reads nothing: it runs inside the transaction.
+	Cached(tenantID string, version uint64) *policy.Snapshot
+	// Load reads the tenant's policy snapshot (at version or later) from the store, outside
+	// any transaction, and caches it.
+	Load(ctx context.Context, tenantID string, version uint64) (*policy.Snapshot, error)
+	// Reconcile plans, for a stale device, what the device's desired state now requires,
+	// from its setting states and the Delivery of each command policy.Awaited names
 	// (policy.Engine.Reconcile).
 	Reconcile(snap *policy.Snapshot, dev policy.DeviceInfo, states []store.SettingState, cmds map[string]policy.Delivery, now time.Time) (policy.Plan, error)
 	// Outcome plans how a command's recorded Status or Results moves the device's setting
@@ -153,6 +162,21 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return fmt.Sprintf("check-in refused (%d): %s", r.Code, r.Reason) }
 
+// needSnapshot abandons a check-in's transaction whose device must be reconciled against a
+// tenant snapshot the process does not hold: HandleReplay loads it outside the transaction
+// and runs the check-in again, up to maxSnapshotLoads times (each load is of the version the
+// transaction saw, so only a policy changing again meanwhile needs another).
+type needSnapshot struct {
+	tenantID string
+	version  uint64
+}
+
+func (n *needSnapshot) Error() string {
+	return fmt.Sprintf("policy snapshot of tenant %s at version %d not loaded", n.tenantID, n.version)
+}
+
+const maxSnapshotLoads = 3
+
 // errReplay carries the stored reply of a repeated client message; nothing is written. It is
 // a pointer type: bbolt compares batch errors, and a struct holding a slice is not comparable.
 type errReplay struct{ reply []byte }
@@ -189,12 +213,6 @@ func (e *Engine) HandleReplay(ctx context.Context, req Request) (reply []byte, r
 		reqHash = bodyHash(req.Body)
 	}
 
-	var prepared *policy.Snapshot
-	if e.policy != nil && req.Message.Final {
-		if prepared, err = e.policy.Prepare(ctx, req.DeviceID); err != nil {
-			return nil, false, fmt.Errorf("preparing policy: %w", err)
-		}
-	}
 	truth, err := e.pinResetTruth(ctx, req)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading the PIN reset service state: %w", err)
@@ -204,19 +222,29 @@ func (e *Engine) HandleReplay(ctx context.Context, req Request) (reply []byte, r
 		return nil, false, fmt.Errorf("reading the tenant's WNS settings: %w", err)
 	}
 	var (
-		last *step // the run of fn whose transaction committed (fn may run more than once)
+		last     *step            // the run of fn whose transaction committed (fn may run more than once)
+		prepared *policy.Snapshot // loaded outside after a run needed it (needSnapshot)
 	)
-	err = e.store.Checkin(ctx, req.DeviceID, func(tx store.DeviceTx) error {
-		st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared, pinResetTruth: truth,
-			pushPFN: pfn, pushKnown: pushKnown}
-		last = st
-		out, err := st.run()
-		if err != nil {
-			return err
+	for attempt := 1; ; attempt++ {
+		err = e.store.Checkin(ctx, req.DeviceID, func(tx store.DeviceTx) error {
+			st := &step{e: e, ctx: ctx, tx: tx, req: req, msgID: msgID, reqHash: reqHash, now: e.cfg.Now().UTC(), prepared: prepared, pinResetTruth: truth,
+				pushPFN: pfn, pushKnown: pushKnown}
+			last = st
+			out, err := st.run()
+			if err != nil {
+				return err
+			}
+			reply = out
+			return nil
+		})
+		var ns *needSnapshot
+		if !errors.As(err, &ns) || attempt == maxSnapshotLoads {
+			break
 		}
-		reply = out
-		return nil
-	})
+		if prepared, err = e.policy.Load(ctx, ns.tenantID, ns.version); err != nil {
+			return nil, false, fmt.Errorf("loading policy: %w", err)
+		}
+	}
 	var rp *errReplay
 	switch {
 	case err == nil:
@@ -259,7 +287,8 @@ type step struct {
 	msgID   int
 	reqHash string // requestHash's memo
 	now     time.Time
-	// prepared is what PolicyHook.Prepare returned (nil: nothing to reconcile).
+	// prepared is the tenant snapshot an earlier run of this check-in needed and
+	// HandleReplay loaded (nil when none did).
 	prepared *policy.Snapshot
 	// pinResetTruth is the device's tenant's PIN reset service state when the message
 	// reports the device's view of it ("" otherwise; engine_pinreset.go).

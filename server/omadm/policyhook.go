@@ -11,9 +11,8 @@ import (
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// PolicySource is the storage the policy hook reads before a check-in's transaction.
+// PolicySource is the storage the policy hook reads, outside the check-in transaction.
 type PolicySource interface {
-	PolicyCheck(ctx context.Context, deviceID string) (store.PolicyCheck, error)
 	PolicySnapshot(ctx context.Context, tenantID string) (store.PolicySnapshot, error)
 }
 
@@ -38,42 +37,28 @@ func NewPolicyHook(src PolicySource, opts ...policy.Option) (PolicyHook, error) 
 	return &policyHook{Engine: policy.NewEngine(opts...), src: src, cache: map[string]*policy.Snapshot{}}, nil
 }
 
-// Prepare decides, with one read transaction, whether the device's desired state may have
-// changed since it was last resolved (policy.Check.Stale). It returns nil for an idle
-// check-in, and for a device that is unknown or not enrolled (the session engine refuses
-// those itself); otherwise the tenant's snapshot, from the cache when the version matches.
-func (h *policyHook) Prepare(ctx context.Context, deviceID string) (*policy.Snapshot, error) {
-	pc, err := h.src.PolicyCheck(ctx, deviceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("checking device policy: %w", err)
-	}
-	d := pc.Device
-	if d.State != store.DeviceEnrolled {
-		return nil, nil
-	}
-	c := policy.Check{Device: deviceInfo(d), Dirty: d.PolicyDirty, Resolved: pc.Resolved, HasResolved: pc.HasResolved, TenantVersion: pc.TenantVersion}
-	if !c.Stale() {
-		return nil, nil
-	}
-	return h.snapshot(ctx, d.TenantID, pc.TenantVersion)
-}
-
-// snapshot returns the tenant's snapshot at version or later.
-func (h *policyHook) snapshot(ctx context.Context, tenantID string, version uint64) (*policy.Snapshot, error) {
+// Cached returns the cached snapshot of the tenant if it is at version or later.
+func (h *policyHook) Cached(tenantID string, version uint64) *policy.Snapshot {
 	h.mu.Lock()
 	s := h.cache[tenantID]
 	h.mu.Unlock()
 	if s != nil && s.Version() >= version {
+		return s
+	}
+	return nil
+}
+
+// Load returns the tenant's snapshot at version or later: from the cache, or read from the
+// store and cached.
+func (h *policyHook) Load(ctx context.Context, tenantID string, version uint64) (*policy.Snapshot, error) {
+	if s := h.Cached(tenantID, version); s != nil {
 		return s, nil
 	}
 	ps, err := h.src.PolicySnapshot(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("loading policy of tenant %s: %w", tenantID, err)
 	}
-	s = policy.NewSnapshot(ps, h.Catalog())
+	s := policy.NewSnapshot(ps, h.Catalog())
 	h.mu.Lock()
 	if cur := h.cache[tenantID]; cur == nil || cur.Version() < s.Version() {
 		h.cache[tenantID] = s
@@ -108,11 +93,47 @@ func deliveryOf(s store.CommandState) policy.Delivery {
 	return 0
 }
 
+// staleSnapshot decides, in the check-in's transaction, whether the device's desired state
+// may have changed since it was last resolved (policy.Check.Stale) and, if so, returns the
+// tenant snapshot to reconcile against: the one an earlier run loaded, or the hook's cached
+// one. nil, nil when nothing can have changed; a *needSnapshot when the snapshot must be
+// loaded outside the transaction first.
+func (s *step) staleSnapshot() (*policy.Snapshot, error) {
+	d := s.dev
+	var version uint64
+	if d.TenantID != "" {
+		v, err := s.tx.PolicyVersion(d.TenantID)
+		if err != nil {
+			return nil, fmt.Errorf("reading the tenant's policy version: %w", err)
+		}
+		version = v
+	}
+	resolved, has, err := s.tx.DevicePolicy()
+	if err != nil {
+		return nil, fmt.Errorf("reading what the device was resolved from: %w", err)
+	}
+	c := policy.Check{Device: deviceInfo(d), Dirty: d.PolicyDirty, Resolved: resolved, HasResolved: has, TenantVersion: version}
+	if !c.Stale() {
+		return nil, nil
+	}
+	if s.prepared != nil && s.prepared.Version() >= version {
+		return s.prepared, nil
+	}
+	if snap := s.e.policy.Cached(d.TenantID, version); snap != nil {
+		return snap, nil
+	}
+	return nil, &needSnapshot{tenantID: d.TenantID, version: version}
+}
+
 // reconcile lets the policy engine plan what the device's profiles now require, from the
 // device's setting states and the commands they await, and applies the plan.
 func (s *step) reconcile() error {
-	if s.e.policy == nil || s.prepared == nil {
+	if s.e.policy == nil {
 		return nil
+	}
+	snap, err := s.staleSnapshot()
+	if err != nil || snap == nil {
+		return err
 	}
 	states, err := s.tx.SettingStates()
 	if err != nil {
@@ -129,7 +150,7 @@ func (s *step) reconcile() error {
 			cmds[id] = deliveryOf(c.State)
 		}
 	}
-	plan, err := s.e.policy.Reconcile(s.prepared, deviceInfo(s.dev), states, cmds, s.now)
+	plan, err := s.e.policy.Reconcile(snap, deviceInfo(s.dev), states, cmds, s.now)
 	if err != nil {
 		return fmt.Errorf("reconciling policy: %w", err)
 	}

@@ -35,64 +35,57 @@ func TestDeliveryOfEveryCommandState(t *testing.T) {
 }
 
 type fakePolicySource struct {
-	check     store.PolicyCheck
-	checkErr  error
+	version   uint64
+	err       error
 	snapshots int
 }
 
-func (f *fakePolicySource) PolicyCheck(_ context.Context, deviceID string) (store.PolicyCheck, error) {
-	return f.check, f.checkErr
-}
-
 func (f *fakePolicySource) PolicySnapshot(_ context.Context, tenantID string) (store.PolicySnapshot, error) {
+	if f.err != nil {
+		return store.PolicySnapshot{}, f.err
+	}
 	f.snapshots++
-	return store.PolicySnapshot{TenantID: tenantID, Version: f.check.TenantVersion}, nil
+	return store.PolicySnapshot{TenantID: tenantID, Version: f.version}, nil
 }
 
-// Prepare reads the tenant's policy only for a device that may have changed, and once per
-// policy version.
-func TestPolicyHookPrepare(t *testing.T) {
+// The hook reads a tenant's policy once per policy version: Cached answers from what it
+// holds (never reading), Load reads on a miss and keeps the newest snapshot.
+func TestPolicyHookCache(t *testing.T) {
 	ctx := context.Background()
-	dev := store.Device{ID: "d1", TenantID: testTenant, State: store.DeviceEnrolled, OSVersion: "10.0.22631.2861", OSEdition: 4}
-	src := &fakePolicySource{check: store.PolicyCheck{Device: dev, TenantVersion: 2, HasResolved: true,
-		Resolved: store.DevicePolicy{Version: 2, OSVersion: dev.OSVersion, OSEdition: 4}}}
+	src := &fakePolicySource{version: 3}
 	h, err := NewPolicyHook(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prepare := func() *policy.Snapshot {
-		t.Helper()
-		s, err := h.Prepare(ctx, "d1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	if s := h.Cached(testTenant, 3); s != nil || src.snapshots != 0 {
+		t.Fatalf("empty cache: snapshot %v, %d reads", s, src.snapshots)
 	}
-	if s := prepare(); s != nil || src.snapshots != 0 {
-		t.Fatalf("idle device: snapshot %v, %d reads", s, src.snapshots)
+	first, err := h.Load(ctx, testTenant, 3)
+	if err != nil || first == nil || first.Version() != 3 || first.TenantID() != testTenant || src.snapshots != 1 {
+		t.Fatalf("load: snapshot %v, err %v, %d reads", first, err, src.snapshots)
 	}
-	src.check.TenantVersion = 3
-	first := prepare()
-	if first == nil || first.Version() != 3 || first.TenantID() != testTenant || src.snapshots != 1 {
-		t.Fatalf("after a policy change: snapshot %v, %d reads", first, src.snapshots)
+	if again := h.Cached(testTenant, 3); again != first {
+		t.Fatal("the loaded snapshot is not cached")
 	}
-	if again := prepare(); again != first || src.snapshots != 1 {
+	if older := h.Cached(testTenant, 2); older != first {
+		t.Fatal("a snapshot newer than asked for is not served")
+	}
+	if again, err := h.Load(ctx, testTenant, 3); err != nil || again != first || src.snapshots != 1 {
 		t.Fatalf("same version read again (%d reads)", src.snapshots)
 	}
-	src.check.TenantVersion = 4
-	if next := prepare(); next == first || next.Version() != 4 || src.snapshots != 2 {
-		t.Fatalf("newer version served from the cache (%d reads)", src.snapshots)
+	if s := h.Cached(testTenant, 4); s != nil {
+		t.Fatal("an older snapshot served for a newer version")
 	}
-	src.check.Device.State = store.DeviceUnenrolled
-	if s := prepare(); s != nil {
-		t.Fatal("an unenrolled device was prepared")
+	if s := h.Cached("other-tenant", 1); s != nil {
+		t.Fatal("another tenant's snapshot served")
 	}
-	src.checkErr = store.ErrNotFound
-	if s := prepare(); s != nil {
-		t.Fatal("an unknown device was prepared")
+	src.version = 4
+	next, err := h.Load(ctx, testTenant, 4)
+	if err != nil || next == first || next.Version() != 4 || src.snapshots != 2 || h.Cached(testTenant, 4) != next {
+		t.Fatalf("newer version: snapshot %v, err %v, %d reads", next, err, src.snapshots)
 	}
-	src.checkErr = errors.New("disk on fire")
-	if _, err := h.Prepare(ctx, "d1"); !errors.Is(err, src.checkErr) {
+	src.err = errors.New("disk on fire")
+	if _, err := h.Load(ctx, testTenant, 5); !errors.Is(err, src.err) {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := NewPolicyHook(nil); err == nil {
