@@ -166,16 +166,9 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 	if err := ensureAdminToken(ctx, st, o); err != nil {
 		return fail(err)
 	}
-	wnsClient, err := wns.New(o.WNS)
-	if err != nil {
+	if err := app.openPush(&o); err != nil {
 		return fail(err)
 	}
-	app.WNS = NewWNSSender(st, wnsClient, o.Now, o.Logger)
-	if o.Engine.ChannelAllowed == nil {
-		o.Engine.ChannelAllowed = app.WNS.ChannelAllowed
-	}
-	app.Push = newPushHub(st, o, app.Metrics)
-	app.Push.SetWNS(app.WNS)
 	var mounts []Mount
 	var hook omadm.PolicyHook
 	if extra != nil {
@@ -197,6 +190,23 @@ func Open(ctx context.Context, o Options, extra func(*App) ([]Mount, omadm.Polic
 	}
 	app.buildHTTPServer(cert, authority, o.Logger)
 	return app, nil
+}
+
+// openPush builds the WNS sender and the push hub that wakes devices through it or the
+// built-in channel; the session engine checks channel URIs devices report against the WNS
+// allowlist unless o.Engine names its own check.
+func (app *App) openPush(o *Options) error {
+	wnsClient, err := wns.New(o.WNS)
+	if err != nil {
+		return err
+	}
+	app.WNS = NewWNSSender(app.Store, wnsClient, o.Now, o.Logger)
+	if o.Engine.ChannelAllowed == nil {
+		o.Engine.ChannelAllowed = app.WNS.ChannelAllowed
+	}
+	app.Push = newPushHub(app.Store, *o, app.Metrics)
+	app.Push.SetWNS(app.WNS)
+	return nil
 }
 
 func (o Options) withDefaults() Options {

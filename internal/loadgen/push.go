@@ -97,15 +97,9 @@ func RunPush(ctx context.Context, cfg PushConfig) (PushResult, error) {
 	if err != nil {
 		return PushResult{}, err
 	}
-	// One user per enrollment worker: a user's sign-ins go one at a time (tokenSource).
-	tokens := []*tokenSource{{server: strings.TrimRight(base.ServerURL, "/"), upn: upn, password: password, http: hc}}
-	for w := 1; w < cfg.EnrollConcurrency; w++ {
-		u := fmt.Sprintf("load%d@%s", w, strings.SplitN(upn, "@", 2)[1])
-		if _, err := admin.CreateUser(ctx, tenantID, adminclient.UserRequest{UserPrincipalName: u,
-			PasswordProfile: adminclient.PasswordProfile{Password: password}}); err != nil {
-			return PushResult{}, fmt.Errorf("creating a load-test user: %w", err)
-		}
-		tokens = append(tokens, &tokenSource{server: tokens[0].server, upn: u, password: password, http: hc})
+	tokens, err := workerUsers(ctx, admin, hc, base.ServerURL, tenantID, upn, password, cfg.EnrollConcurrency)
+	if err != nil {
+		return PushResult{}, err
 	}
 	res := PushResult{Devices: cfg.Devices}
 	t0 := time.Now()
@@ -160,6 +154,21 @@ func RunPush(ctx context.Context, cfg PushConfig) (PushResult, error) {
 	}
 	res.Succeeded = st.Counts["succeeded"]
 	return res, nil
+}
+
+// workerUsers returns one sign-in source per enrollment worker, creating users beside upn:
+// a user's sign-ins go one at a time (tokenSource).
+func workerUsers(ctx context.Context, admin *adminclient.Client, hc *http.Client, server, tenantID, upn, password string, workers int) ([]*tokenSource, error) {
+	tokens := []*tokenSource{{server: strings.TrimRight(server, "/"), upn: upn, password: password, http: hc}}
+	for w := 1; w < workers; w++ {
+		u := fmt.Sprintf("load%d@%s", w, strings.SplitN(upn, "@", 2)[1])
+		if _, err := admin.CreateUser(ctx, tenantID, adminclient.UserRequest{UserPrincipalName: u,
+			PasswordProfile: adminclient.PasswordProfile{Password: password}}); err != nil {
+			return nil, fmt.Errorf("creating a load-test user: %w", err)
+		}
+		tokens = append(tokens, &tokenSource{server: tokens[0].server, upn: u, password: password, http: hc})
+	}
+	return tokens, nil
 }
 
 func pushDefaults(cfg PushConfig) PushConfig {
