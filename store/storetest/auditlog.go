@@ -240,6 +240,30 @@ func appendAged(t *testing.T, s store.Store, old, new int, cut time.Time) {
 
 // testAuditReader checks the audit.Reader view: filters narrow, order is by Seq, other
 // tenants never show, and audit.Export streams through it.
+// readAuditEvents reads the tenant's events that filter matches through the store's
+// AuditReader, checking each is the tenant's, matches and comes after the one before, and
+// returns how many there were.
+func readAuditEvents(t *testing.T, s store.Store, tenant string, filter audit.Filter) int {
+	t.Helper()
+	it, err := s.AuditReader().AuditEvents(t.Context(), tenant, filter)
+	must(t, "AuditReader().AuditEvents", err)
+	defer it.Close()
+	var n int
+	var prev uint64
+	for {
+		e, ok, err := it.Next()
+		must(t, "Next", err)
+		if !ok {
+			return n
+		}
+		if e.TenantID != tenant || e.Seq <= prev || !filter.Match(&e) {
+			t.Fatalf("iterator yielded %+v after seq %d", e, prev)
+		}
+		prev = e.Seq
+		n++
+	}
+}
+
 func testAuditReader(t *testing.T, open opener) {
 	s := open(t)
 	var evs []*audit.Event
@@ -266,24 +290,7 @@ func testAuditReader(t *testing.T, open opener) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			it, err := s.AuditReader().AuditEvents(t.Context(), "ta", tc.filter)
-			must(t, "AuditReader().AuditEvents", err)
-			defer it.Close()
-			var n int
-			var prev uint64
-			for {
-				e, ok, err := it.Next()
-				must(t, "Next", err)
-				if !ok {
-					break
-				}
-				if e.TenantID != "ta" || e.Seq <= prev || !tc.filter.Match(&e) {
-					t.Fatalf("iterator yielded %+v after seq %d", e, prev)
-				}
-				prev = e.Seq
-				n++
-			}
-			if n != tc.want {
+			if n := readAuditEvents(t, s, "ta", tc.filter); n != tc.want {
 				t.Fatalf("%d events, want %d", n, tc.want)
 			}
 		})

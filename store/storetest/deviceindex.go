@@ -16,41 +16,7 @@ func testDeviceIndex(t *testing.T, open opener) {
 	s := open(t)
 	ctx := t.Context()
 	now := t0.Add(10 * time.Hour)
-	// 30 devices of t1: PC-00..PC-29, users u00..u09@contoso.com, every third reporting
-	// DestructiveAndNonDestructive, every fifth DestructiveOnly, devices 20..29 on build 22631,
-	// device 7 retired, 0..9 seen in the last hour, 10..14 seen yesterday, tags on 25..29.
-	for i := range 30 {
-		d := device("t1", fmt.Sprintf("dev-%02d", i), fmt.Sprintf("%04X", i+1))
-		d.DeviceName, d.UPN, d.OSVersion, d.OSEdition = fmt.Sprintf("PC-%02d", i), fmt.Sprintf("u%02d@contoso.com", i%10), "10.0.26100.1742", 4
-		if i >= 20 {
-			d.OSVersion, d.OSEdition = "10.0.22631.4037", 48
-		}
-		if i >= 25 {
-			d.ScopeTags = []string{"7"}
-		}
-		_, err := s.RegisterDevice(ctx, d)
-		must(t, "RegisterDevice", err)
-		must(t, "UpdateDevice", s.UpdateDevice(ctx, d.ID, func(x *store.Device) error {
-			switch {
-			case i%3 == 0:
-				x.Nodes[store.CanResetNode] = "DestructiveAndNonDestructive"
-			case i%5 == 0:
-				x.Nodes[store.CanResetNodeUnscoped] = "DestructiveOnly"
-			}
-			switch {
-			case i < 10:
-				x.LastSeenAt = now.Add(-time.Duration(i) * time.Minute)
-			case i < 15:
-				x.LastSeenAt = now.Add(-24 * time.Hour)
-			}
-			if i == 7 {
-				x.State = store.DeviceRetired
-			}
-			return nil
-		}))
-	}
-	_, err := s.RegisterDevice(ctx, device("t2", "other", "FFFF"))
-	must(t, "RegisterDevice t2", err)
+	seedDeviceIndex(t, s, now)
 
 	names := func(p store.DevicePage) []string {
 		var out []string
@@ -110,7 +76,53 @@ func testDeviceIndex(t *testing.T, open opener) {
 	if got := names(query(store.DeviceQuery{Search: "pc-00"})); len(got) != 0 {
 		t.Errorf("the old name still found: %v", got)
 	}
+	deviceIndexCounts(t, s, now)
+}
 
+// seedDeviceIndex registers 30 devices of t1: PC-00..PC-29, users u00..u09@contoso.com,
+// every third reporting DestructiveAndNonDestructive, every fifth DestructiveOnly, devices
+// 20..29 on build 22631, device 7 retired, 0..9 seen in the last hour, 10..14 seen
+// yesterday, tags on 25..29; and one device of t2.
+func seedDeviceIndex(t *testing.T, s store.Store, now time.Time) {
+	ctx := t.Context()
+	for i := range 30 {
+		d := device("t1", fmt.Sprintf("dev-%02d", i), fmt.Sprintf("%04X", i+1))
+		d.DeviceName, d.UPN, d.OSVersion, d.OSEdition = fmt.Sprintf("PC-%02d", i), fmt.Sprintf("u%02d@contoso.com", i%10), "10.0.26100.1742", 4
+		if i >= 20 {
+			d.OSVersion, d.OSEdition = "10.0.22631.4037", 48
+		}
+		if i >= 25 {
+			d.ScopeTags = []string{"7"}
+		}
+		_, err := s.RegisterDevice(ctx, d)
+		must(t, "RegisterDevice", err)
+		must(t, "UpdateDevice", s.UpdateDevice(ctx, d.ID, func(x *store.Device) error {
+			switch {
+			case i%3 == 0:
+				x.Nodes[store.CanResetNode] = "DestructiveAndNonDestructive"
+			case i%5 == 0:
+				x.Nodes[store.CanResetNodeUnscoped] = "DestructiveOnly"
+			}
+			switch {
+			case i < 10:
+				x.LastSeenAt = now.Add(-time.Duration(i) * time.Minute)
+			case i < 15:
+				x.LastSeenAt = now.Add(-24 * time.Hour)
+			}
+			if i == 7 {
+				x.State = store.DeviceRetired
+			}
+			return nil
+		}))
+	}
+	_, err := s.RegisterDevice(ctx, device("t2", "other", "FFFF"))
+	must(t, "RegisterDevice t2", err)
+}
+
+// deviceIndexCounts checks the counts the index keeps by state, CanReset, scope tag and
+// last check-in, before and after a check-in that moves a device between them.
+func deviceIndexCounts(t *testing.T, s store.Store, now time.Time) {
+	ctx := t.Context()
 	c, err := s.CountDevices(ctx, "t1", now.Add(-time.Hour), nil)
 	must(t, "CountDevices", err)
 	want := store.DeviceCounts{ByState: map[string]int{store.DeviceEnrolled: 29, store.DeviceRetired: 1},
