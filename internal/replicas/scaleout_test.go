@@ -216,8 +216,11 @@ func TestScaleOut(t *testing.T) {
 			t.Errorf("device %d (%s) did not converge: policy %+v", i, ids[i], agents[i].Policy())
 		}
 	}
+	// Whether a session was in flight on the victim when it died is timing: on a fast machine
+	// every session of the moment may have ended (CI once saw none cut). What must hold is
+	// above (the kill, its non-clean exit, convergence) and below (sealing, each Status once).
 	if syncErrs.Load() == 0 {
-		t.Errorf("no session failed although a replica was killed mid-run")
+		t.Logf("no session was cut by the kill (none was in flight on replica %d)", victim)
 	}
 
 	// Another replica took the sequencer over and sealed every event, the killed batch's
