@@ -422,6 +422,21 @@ func listInTenant[T any](c *adminClient, args []string, command string, fetch fu
 	return printList(c, list, columns...)
 }
 
+// inTenantHelp is the help of the flag naming a tenant's user, device or group.
+var inTenantHelp = map[string]string{"device": "device ID or name", "group": "group ID or name", "user": "user ID or user principal name"}
+
+// parseInTenant parses a command whose only flags are --tenant and --<kind> (user, device or
+// group) and resolves both, each an ID or a name, to IDs.
+func (c *adminClient) parseInTenant(command, kind string, args []string) (tenantID, id string, err error) {
+	fs := commandFlags(command)
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	v := fs.String(kind, "", inTenantHelp[kind])
+	if err := parseCommand(fs, args, "tenant", kind); err != nil {
+		return "", "", err
+	}
+	return c.resolveIn(kind, *tid, *v)
+}
+
 // printIDs is the -q output: each non-empty ID on a line of its own.
 func (c *adminClient) printIDs(ids ...string) error {
 	for _, id := range ids {

@@ -25,13 +25,7 @@ func runCommandQueue(c *adminClient, args []string) error {
 }
 
 func runCommandList(c *adminClient, args []string) error {
-	fs := commandFlags("command list")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	did := fs.String("device", "", "device ID or name")
-	if err := parseCommand(fs, args, "tenant", "device"); err != nil {
-		return err
-	}
-	tenant, device, err := c.resolveIn("device", *tid, *did)
+	tenant, device, err := c.parseInTenant("command list", "device", args)
 	if err != nil {
 		return err
 	}

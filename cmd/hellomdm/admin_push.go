@@ -33,13 +33,7 @@ var pushColumns = []string{"id", "deviceName", "channel", "connected", "connecte
 
 // runDeviceSync is "Sync now": the device is woken on its push channel.
 func runDeviceSync(c *adminClient, args []string) error {
-	fs := commandFlags("device sync")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	did := fs.String("device", "", "device ID or name")
-	if err := parseCommand(fs, args, "tenant", "device"); err != nil {
-		return err
-	}
-	tenant, device, err := c.resolveIn("device", *tid, *did)
+	tenant, device, err := c.parseInTenant("device sync", "device", args)
 	if err != nil {
 		return err
 	}
@@ -55,13 +49,7 @@ func runDeviceSync(c *adminClient, args []string) error {
 
 // runDevicePush shows a device's push channel.
 func runDevicePush(c *adminClient, args []string) error {
-	fs := commandFlags("device push")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	did := fs.String("device", "", "device ID or name")
-	if err := parseCommand(fs, args, "tenant", "device"); err != nil {
-		return err
-	}
-	tenant, device, err := c.resolveIn("device", *tid, *did)
+	tenant, device, err := c.parseInTenant("device push", "device", args)
 	if err != nil {
 		return err
 	}

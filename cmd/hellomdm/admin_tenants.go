@@ -85,13 +85,7 @@ func runUserList(c *adminClient, args []string) error {
 }
 
 func runUserTotp(c *adminClient, args []string) error {
-	fs := commandFlags("user totp")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	uid := fs.String("user", "", "user ID or user principal name")
-	if err := parseCommand(fs, args, "tenant", "user"); err != nil {
-		return err
-	}
-	tenant, user, err := c.resolveIn("user", *tid, *uid)
+	tenant, user, err := c.parseInTenant("user totp", "user", args)
 	if err != nil {
 		return err
 	}
@@ -135,13 +129,7 @@ func runDeviceList(c *adminClient, args []string) error {
 }
 
 func runDeviceRetire(c *adminClient, args []string) error {
-	fs := commandFlags("device retire")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	did := fs.String("device", "", "device ID or name")
-	if err := parseCommand(fs, args, "tenant", "device"); err != nil {
-		return err
-	}
-	tenant, device, err := c.resolveIn("device", *tid, *did)
+	tenant, device, err := c.parseInTenant("device retire", "device", args)
 	if err != nil {
 		return err
 	}

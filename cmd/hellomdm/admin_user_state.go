@@ -12,13 +12,7 @@ func runUserEnable(c *adminClient, args []string) error {
 
 // setUserEnabled is user disable and user enable: Graph's accountEnabled.
 func (c *adminClient) setUserEnabled(name string, args []string, enabled bool) error {
-	fs := commandFlags(name)
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	uid := fs.String("user", "", "user ID or user principal name")
-	if err := parseCommand(fs, args, "tenant", "user"); err != nil {
-		return err
-	}
-	tenant, user, err := c.resolveIn("user", *tid, *uid)
+	tenant, user, err := c.parseInTenant(name, "user", args)
 	if err != nil {
 		return err
 	}
@@ -70,13 +64,7 @@ func runUserRole(c *adminClient, args []string) error {
 
 // runUserRevokeRole takes a user's admin role away; open console sessions end.
 func runUserRevokeRole(c *adminClient, args []string) error {
-	fs := commandFlags("user revoke-role")
-	tid := fs.String("tenant", "", "tenant ID or domain")
-	uid := fs.String("user", "", "user ID or user principal name")
-	if err := parseCommand(fs, args, "tenant", "user"); err != nil {
-		return err
-	}
-	tenant, user, err := c.resolveIn("user", *tid, *uid)
+	tenant, user, err := c.parseInTenant("user revoke-role", "user", args)
 	if err != nil {
 		return err
 	}
