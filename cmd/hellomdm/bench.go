@@ -46,17 +46,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		"hellomdm bench checkin --server https://127.0.0.1:8443 --ca-file hellomdm-data/ca.pem --devices 1000 --duration 60s --concurrency 64", stdout, stderr); done {
 		return code
 	}
-	if *token == "" {
-		*token = os.Getenv("HELLOMDM_ADMIN_TOKEN")
-	}
-	pemBytes, err := os.ReadFile(*caFile)
-	if err != nil {
-		fmt.Fprintln(stderr, "hellomdm bench: --ca-file:", err)
-		return 2
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		fmt.Fprintln(stderr, "hellomdm bench: --ca-file holds no certificate")
+	pool, ok := benchSetup("hellomdm bench", *caFile, token, stderr)
+	if !ok {
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -94,4 +85,24 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// benchSetup is what every load command does before it runs: the admin token defaults to
+// HELLOMDM_ADMIN_TOKEN, and the server's CA certificate is read from caFile. It reports a
+// problem on stderr, prefixed with the command, and returns false.
+func benchSetup(command, caFile string, token *string, stderr io.Writer) (*x509.CertPool, bool) {
+	if *token == "" {
+		*token = os.Getenv("HELLOMDM_ADMIN_TOKEN")
+	}
+	pemBytes, err := os.ReadFile(caFile)
+	if err != nil {
+		fmt.Fprintln(stderr, command+": --ca-file:", err)
+		return nil, false
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		fmt.Fprintln(stderr, command+": --ca-file holds no certificate")
+		return nil, false
+	}
+	return pool, true
 }

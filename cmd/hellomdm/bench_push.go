@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -36,17 +35,8 @@ func runBenchPush(args []string, stdout, stderr io.Writer) int {
 		"hellomdm bench push --server https://127.0.0.1:8443 --ca-file hellomdm-data/ca.pem --devices 10000 --server-pid $(pidof hellomdm)", stdout, stderr); done {
 		return code
 	}
-	if *token == "" {
-		*token = os.Getenv("HELLOMDM_ADMIN_TOKEN")
-	}
-	pemBytes, err := os.ReadFile(*caFile)
-	if err != nil {
-		fmt.Fprintln(stderr, "hellomdm bench push: --ca-file:", err)
-		return 2
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemBytes) {
-		fmt.Fprintln(stderr, "hellomdm bench push: --ca-file holds no certificate")
+	pool, ok := benchSetup("hellomdm bench push", *caFile, token, stderr)
+	if !ok {
 		return 2
 	}
 	var pidList []int
