@@ -97,9 +97,16 @@ type Span struct {
 	SkipLocked bool
 }
 
-// MaxKeyLen bounds keys: record IDs are at most store.MaxIDLen bytes and a key holds at most
-// two of them plus fixed-size parts.
-const MaxKeyLen = 4096
+// MaxKeyLen bounds keys, on every backend: the longest key PostgreSQL's B-tree index on a
+// bucket table's key column (its only indexed column) takes whatever the bytes. An index
+// entry of a B-tree of version 4 (PostgreSQL 12 and later, 8 kB pages) is at most 2,704
+// bytes: a third of a page less its headers, less a heap TID kept for suffix truncation
+// (BTMaxItemSize). The entry is an 8-byte IndexTupleData header and the bytea key with its
+// 4-byte varlena header, padded to 8 bytes, so 2,692 bytes of key fit and 2,693 do not
+// (SQLSTATE 54000, "index row size 2712 exceeds btree version 4 maximum 2704"). A longer
+// key that compresses would pass on PostgreSQL, but not reliably, and bbolt (32 kB keys)
+// would take it: CheckKey refuses it on both, with the same error.
+const MaxKeyLen = 2692
 
 // CheckKey rejects a key a Tx does not write: an empty one, or one longer than MaxKeyLen.
 // Backends call it before every write, so that a bad key fails the same way everywhere and

@@ -33,8 +33,8 @@ import (
 // GetForUpdate and writes it back is 2, a transaction that sends nothing is none. The first
 // use of a statement on a connection adds one (pgx prepares it).
 //
-// PostgreSQL's B-tree indexes take entries of at most about 2,700 bytes: a key longer than
-// that which does not compress fails with SQLSTATE 54000, although kv.MaxKeyLen allows it.
+// Keys are at most kv.MaxKeyLen bytes, the longest a B-tree index entry of the k column takes
+// whatever the bytes (kv.CheckKey refuses a longer one before it reaches the server).
 type KV struct {
 	pool    *pool
 	log     *slog.Logger
