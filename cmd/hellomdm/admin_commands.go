@@ -1,6 +1,8 @@
 package main
 
-import adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+import (
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
+)
 
 func runCommandQueue(c *adminClient, args []string) error {
 	fs := commandFlags("command queue")
@@ -17,7 +19,7 @@ func runCommandQueue(c *adminClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	cmd, err := c.api.QueueCommand(c.ctx, tenant, device, adminclient.CommandRequest{Verb: *verb, LocURI: *uri, Format: *format, Data: *data})
+	cmd, err := c.api.QueueCommand(c.ctx, tenant, device, wire.CommandRequest{Verb: *verb, LocURI: *uri, Format: *format, Data: *data})
 	if err := c.wrote(err); err != nil {
 		return err
 	}

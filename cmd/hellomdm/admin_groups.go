@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Policy administration: groups and their members.
@@ -24,7 +24,7 @@ func runGroupCreate(c *adminClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	g, err := c.api.CreateGroup(c.ctx, tenant, adminclient.GroupRequest{DisplayName: *name, Description: *desc})
+	g, err := c.api.CreateGroup(c.ctx, tenant, wire.GroupRequest{DisplayName: *name, Description: *desc})
 	if err := c.wrote(err); err != nil {
 		return err
 	}

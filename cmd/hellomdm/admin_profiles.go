@@ -8,6 +8,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/internal/apply"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Policy administration: profiles (Intune JSON) and their assignments.
@@ -99,21 +100,21 @@ func runProfileAssign(c *adminClient, args []string) error {
 	if exclude, err = c.resolveList("group", *tid, exclude); err != nil {
 		return err
 	}
-	items := []adminclient.Assignment{}
+	items := []wire.Assignment{}
 	add := func(typ, gid string) {
-		items = append(items, adminclient.Assignment{Target: adminclient.AssignmentTarget{Type: typ, GroupID: gid}})
+		items = append(items, wire.Assignment{Target: wire.AssignmentTarget{Type: typ, GroupID: gid}})
 	}
 	for _, g := range include {
-		add(adminclient.TargetGroup, g)
+		add(wire.TargetGroup, g)
 	}
 	for _, g := range exclude {
-		add(adminclient.TargetExclusion, g)
+		add(wire.TargetExclusion, g)
 	}
 	if *allDevices {
-		add(adminclient.TargetAllDevices, "")
+		add(wire.TargetAllDevices, "")
 	}
 	if *allUsers {
-		add(adminclient.TargetAllUsers, "")
+		add(wire.TargetAllUsers, "")
 	}
 	out, err := c.api.AssignProfile(c.ctx, tenant, route, profile, items)
 	if err := c.wrote(err); err != nil {
@@ -126,7 +127,7 @@ func runProfileAssign(c *adminClient, args []string) error {
 	case "id": // assignments have no IDs of their own: the profile's
 		return c.printIDs(profile)
 	}
-	rows := []adminclient.AssignmentTarget{}
+	rows := []wire.AssignmentTarget{}
 	for _, a := range out.Value {
 		rows = append(rows, a.Target)
 	}

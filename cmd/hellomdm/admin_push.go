@@ -3,7 +3,7 @@ package main
 import (
 	"time"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // pushRow flattens a device's push status for the table (-o json prints the API's JSON).
@@ -20,7 +20,7 @@ type pushRow struct {
 	Replica        string    `json:"replica,omitempty"`
 }
 
-func newPushRow(id, name, wake string, p adminclient.PushStatus) pushRow {
+func newPushRow(id, name, wake string, p wire.PushStatus) pushRow {
 	ch := p.Channel
 	if ch == "" {
 		ch = "none"
@@ -57,7 +57,7 @@ func runDevicePush(c *adminClient, args []string) error {
 	if err := c.read(err); err != nil {
 		return err
 	}
-	var p adminclient.PushStatus
+	var p wire.PushStatus
 	if d.Push != nil {
 		p = *d.Push
 	}

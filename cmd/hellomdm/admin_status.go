@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Deployment status: a profile's report across devices, a device's setting states.
@@ -40,7 +41,7 @@ func runProfileStatus(c *adminClient, args []string) error {
 
 // printProfileStatus is the table of a profile's report: the counts by state, a row per
 // device and setting, and the devices where non-destructive PIN reset cannot work.
-func (c *adminClient) printProfileStatus(tenant string, out adminclient.ProfileStatus) error {
+func (c *adminClient) printProfileStatus(tenant string, out wire.ProfileStatus) error {
 	deleted := ""
 	if out.Deleted {
 		deleted = " (deleted; devices remove its settings at their next check-in)"

@@ -3,7 +3,7 @@ package main
 import (
 	"flag"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // tenant update: PATCH /tenants/{tid} with the flags given (absent flags leave their field
@@ -27,7 +27,7 @@ func runTenantUpdate(c *adminClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	var patch adminclient.TenantPatch
+	var patch wire.TenantPatch
 	given := false
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {

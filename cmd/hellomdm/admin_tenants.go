@@ -7,6 +7,7 @@ import (
 	"time"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // repeatedString is a flag that may be given several times (--domain a --domain b).
@@ -40,7 +41,7 @@ func runTenantCreate(c *adminClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := c.api.CreateTenant(c.ctx, adminclient.TenantRequest{ID: *id, DisplayName: *name, VerifiedDomains: domains, AuthPolicy: *policy,
+	t, err := c.api.CreateTenant(c.ctx, wire.TenantRequest{ID: *id, DisplayName: *name, VerifiedDomains: domains, AuthPolicy: *policy,
 		FederationHost: *fedHost, GovCloud: *gov, RoleScopeTagIDs: nonNilList(tags), EnrollmentReturnURIs: uris})
 	if err := c.wrote(err); err != nil {
 		return err
@@ -72,8 +73,8 @@ func runUserCreate(c *adminClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := c.api.CreateUser(c.ctx, tenant, adminclient.UserRequest{UserPrincipalName: *upn, DisplayName: *name,
-		PasswordProfile: adminclient.PasswordProfile{Password: *pw}})
+	u, err := c.api.CreateUser(c.ctx, tenant, wire.UserRequest{UserPrincipalName: *upn, DisplayName: *name,
+		PasswordProfile: wire.PasswordProfile{Password: *pw}})
 	if err := c.wrote(err); err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func runTokenCreate(c *adminClient, args []string) error {
 		return err
 	}
 	// The expiry goes to the server in whole seconds.
-	out, err := c.api.CreateToken(c.ctx, adminclient.TokenRequest{Name: *name, Role: *role, TenantID: tenant,
+	out, err := c.api.CreateToken(c.ctx, wire.TokenRequest{Name: *name, Role: *role, TenantID: tenant,
 		RoleScopeTagIDs: nonNilList(tags), ExpiresAt: expiresAt.UTC().Truncate(time.Second)})
 	if err := c.wrote(err); err != nil {
 		return err
@@ -218,7 +219,7 @@ func runPinresetConsent(c *adminClient, args []string) error {
 		return err
 	}
 	granted := !*revoke
-	sps, err := c.api.PinResetConsent(c.ctx, tenant, adminclient.ConsentRequest{App: *app, Granted: &granted})
+	sps, err := c.api.PinResetConsent(c.ctx, tenant, wire.ConsentRequest{App: *app, Granted: &granted})
 	return c.servicePrincipals(sps, c.wrote(err))
 }
 
@@ -238,14 +239,14 @@ func runPinresetStatus(c *adminClient, args []string) error {
 
 // servicePrincipals prints the PIN reset applications of an answer; under -q their
 // application IDs.
-func (c *adminClient) servicePrincipals(out adminclient.ServicePrincipals, err error) error {
+func (c *adminClient) servicePrincipals(out wire.ServicePrincipals, err error) error {
 	if err != nil {
 		return err
 	}
 	c.warnAnswer(out.Warnings)
 	if c.output != "id" {
 		if out.Value == nil {
-			out.Value = []adminclient.ServicePrincipal{}
+			out.Value = []wire.ServicePrincipal{}
 		}
 		return c.print(out, servicePrincipalColumns()...)
 	}

@@ -1,6 +1,8 @@
 package main
 
-import adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+import (
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
+)
 
 func runUserDisable(c *adminClient, args []string) error {
 	return c.setUserEnabled("user disable", args, false)
@@ -16,7 +18,7 @@ func (c *adminClient) setUserEnabled(name string, args []string, enabled bool) e
 	if err != nil {
 		return err
 	}
-	u, err := c.api.UpdateUser(c.ctx, tenant, user, adminclient.UserPatch{AccountEnabled: &enabled})
+	u, err := c.api.UpdateUser(c.ctx, tenant, user, wire.UserPatch{AccountEnabled: &enabled})
 	if err := c.wrote(err); err != nil {
 		return err
 	}
@@ -55,7 +57,7 @@ func runUserRole(c *adminClient, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := c.api.SetAdminRole(c.ctx, tenant, user, adminclient.AdminRoleRequest{Role: *role, RoleScopeTagIDs: []string(tags)})
+	u, err := c.api.SetAdminRole(c.ctx, tenant, user, wire.AdminRoleRequest{Role: *role, RoleScopeTagIDs: []string(tags)})
 	if err := c.wrote(err); err != nil {
 		return err
 	}

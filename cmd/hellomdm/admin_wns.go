@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // wns show | wns set: a tenant's WNS push settings (GET and PATCH /tenants/{tid}/wns). The
@@ -42,7 +42,7 @@ func runWNSSet(c *adminClient, args []string) error {
 	if err := parseCommand(fs, args, "tenant"); err != nil {
 		return err
 	}
-	var patch adminclient.TenantWNSPatch
+	var patch wire.TenantWNSPatch
 	given := false
 	var err error
 	fs.Visit(func(f *flag.Flag) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Read reads the tenant's groups, members, profiles, assignments, users and devices.
@@ -113,7 +114,7 @@ func (r *planRun) createGroups() error {
 		if ch.Kind != "Group" || ch.Action != Create {
 			continue
 		}
-		g, err := r.api.CreateGroup(r.ctx, r.tid, adminclient.GroupRequest{DisplayName: ch.Name, Description: ch.Description})
+		g, err := r.api.CreateGroup(r.ctx, r.tid, wire.GroupRequest{DisplayName: ch.Name, Description: ch.Description})
 		if err := err; err != nil {
 			return fmt.Errorf("creating group %q: %w", ch.Name, err)
 		}
@@ -194,13 +195,13 @@ func (r *planRun) assign() error {
 		if pid == "" || route == "" {
 			return fmt.Errorf("assigning %q: the profile is not in the documents", ch.Name)
 		}
-		items := []adminclient.Assignment{}
+		items := []wire.Assignment{}
 		for _, t := range ch.Targets {
-			target := adminclient.AssignmentTarget{Type: t.Type}
+			target := wire.AssignmentTarget{Type: t.Type}
 			if t.Group != "" {
 				target.GroupID = r.groupIDs[strings.ToLower(t.Group)]
 			}
-			items = append(items, adminclient.Assignment{Target: target})
+			items = append(items, wire.Assignment{Target: target})
 		}
 		_, err := r.api.AssignProfile(r.ctx, r.tid, adminclient.ProfileRoute(route), pid, items)
 		if err := err; err != nil {

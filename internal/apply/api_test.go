@@ -8,6 +8,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/server"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Read, Plan and Execute against a real server: examples/policy is created in full, then
@@ -23,10 +24,10 @@ func TestReadExecute(t *testing.T) {
 	}
 	api := adminclient.New(adminclient.Config{Server: "https://" + app.Addr().String(), Token: token, RootCAs: pool})
 	ctx := context.Background()
-	if _, err := api.CreateTenant(ctx, adminclient.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: "OnPremise"}); err != nil {
+	if _, err := api.CreateTenant(ctx, wire.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: "OnPremise"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.CreateUser(ctx, tid, adminclient.UserRequest{UserPrincipalName: "alice@contoso.com", PasswordProfile: adminclient.PasswordProfile{Password: "Correct horse 1"}}); err != nil {
+	if _, err := api.CreateUser(ctx, tid, wire.UserRequest{UserPrincipalName: "alice@contoso.com", PasswordProfile: wire.PasswordProfile{Password: "Correct horse 1"}}); err != nil {
 		t.Fatal(err)
 	}
 	want, err := Load(filepath.Join("..", "..", "examples", "policy"))

@@ -25,7 +25,7 @@ import (
 	"sort"
 	"strings"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Plan actions.
@@ -385,20 +385,20 @@ func assignTargets(a DesiredAssignment, knownGroup func(string) bool) ([]Target,
 		return nil
 	}
 	for _, g := range a.Include {
-		if err := add(adminclient.TargetGroup, g); err != nil {
+		if err := add(wire.TargetGroup, g); err != nil {
 			return nil, err
 		}
 	}
 	for _, g := range a.Exclude {
-		if err := add(adminclient.TargetExclusion, g); err != nil {
+		if err := add(wire.TargetExclusion, g); err != nil {
 			return nil, err
 		}
 	}
 	if a.AllDevices {
-		_ = add(adminclient.TargetAllDevices, "")
+		_ = add(wire.TargetAllDevices, "")
 	}
 	if a.AllUsers {
-		_ = add(adminclient.TargetAllUsers, "")
+		_ = add(wire.TargetAllUsers, "")
 	}
 	return out, nil
 }
@@ -409,13 +409,13 @@ func sameTarget(a, b Target) bool {
 
 func targetText(t Target) string {
 	switch t.Type {
-	case adminclient.TargetGroup:
+	case wire.TargetGroup:
 		return "include " + t.Group
-	case adminclient.TargetExclusion:
+	case wire.TargetExclusion:
 		return "exclude " + t.Group
-	case adminclient.TargetAllDevices:
+	case wire.TargetAllDevices:
 		return "all devices"
-	case adminclient.TargetAllUsers:
+	case wire.TargetAllUsers:
 		return "all users"
 	}
 	return t.Type

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 const (
@@ -51,7 +51,7 @@ func TestPlanApply(t *testing.T) {
 			{ID: "g2", Name: "Kiosks"},
 		},
 		Profiles: []CurrentProfile{{ID: "p1", Name: "PIN", Route: "configurationPolicies", JSON: pinServer,
-			Assignments: []Target{{Type: adminclient.TargetGroup, Group: "g1"}, {Type: adminclient.TargetAllDevices}}}},
+			Assignments: []Target{{Type: wire.TargetGroup, Group: "g1"}, {Type: wire.TargetAllDevices}}}},
 	}
 	full := Desired{
 		Groups:      []DesiredGroup{{Name: "Pilot", Members: []string{"alice@contoso.com", "Kiosks"}}, {Name: "Kiosks"}},

@@ -26,6 +26,7 @@ import (
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // The tenant every Env starts with.
@@ -46,7 +47,7 @@ type Env struct {
 	URL string
 	// Admin is the typed admin client with Token.
 	Admin  *adminclient.Client
-	Tenant adminclient.Tenant
+	Tenant wire.Tenant
 }
 
 // Start runs a server until t ends, on bbolt or, with HELLOMDM_TEST_BACKEND=postgres, on a
@@ -66,7 +67,7 @@ func StartWith(t testing.TB, edit func(*server.Options)) *Env {
 	app := testserve.Start(t, opts, server.Services)
 	e := &Env{T: t, App: app, URL: "https://" + app.Addr().String()}
 	e.Admin = adminclient.New(adminclient.Config{Server: e.URL, Token: Token, RootCAs: app.CA.Pool(), Timeout: time.Minute})
-	tn, err := e.Admin.CreateTenant(context.Background(), adminclient.TenantRequest{ID: TenantID, DisplayName: "Contoso", VerifiedDomains: []string{TenantDomain}})
+	tn, err := e.Admin.CreateTenant(context.Background(), wire.TenantRequest{ID: TenantID, DisplayName: "Contoso", VerifiedDomains: []string{TenantDomain}})
 	if err != nil {
 		t.Fatalf("creating the tenant: %v", err)
 	}
@@ -99,8 +100,8 @@ type User struct {
 func (e *Env) User(upn, role string, scopeTags ...string) User {
 	e.T.Helper()
 	ctx := context.Background()
-	u, err := e.Admin.CreateUser(ctx, TenantID, adminclient.UserRequest{UserPrincipalName: upn, DisplayName: upn,
-		PasswordProfile: adminclient.PasswordProfile{Password: Password}})
+	u, err := e.Admin.CreateUser(ctx, TenantID, wire.UserRequest{UserPrincipalName: upn, DisplayName: upn,
+		PasswordProfile: wire.PasswordProfile{Password: Password}})
 	if err != nil {
 		e.T.Fatalf("creating %s: %v", upn, err)
 	}
@@ -113,7 +114,7 @@ func (e *Env) User(upn, role string, scopeTags ...string) User {
 		e.T.Fatalf("decoding the TOTP secret: %v", err)
 	}
 	if role != "" {
-		if _, err := e.Admin.SetAdminRole(ctx, TenantID, u.ID, adminclient.AdminRoleRequest{Role: role, RoleScopeTagIDs: scopeTags}); err != nil {
+		if _, err := e.Admin.SetAdminRole(ctx, TenantID, u.ID, wire.AdminRoleRequest{Role: role, RoleScopeTagIDs: scopeTags}); err != nil {
 			e.T.Fatalf("granting %s the role %s: %v", upn, role, err)
 		}
 	}

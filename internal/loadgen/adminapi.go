@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // newAdminClient returns the admin API client of a run. Its POSTs carry no Idempotency-Key
@@ -22,14 +23,14 @@ func newAdminClient(cfg Config, hc *http.Client) *adminclient.Client {
 // makeTenant creates a throwaway tenant and user for the run.
 func makeTenant(ctx context.Context, admin *adminclient.Client) (tenantID, upn, password string, err error) {
 	domain := fmt.Sprintf("load-%08x.test", rand.Uint32())
-	tn, err := admin.CreateTenant(ctx, adminclient.TenantRequest{ID: uuid.NewString(), DisplayName: "hellomdm load test",
+	tn, err := admin.CreateTenant(ctx, wire.TenantRequest{ID: uuid.NewString(), DisplayName: "hellomdm load test",
 		VerifiedDomains: []string{domain}, AuthPolicy: "Federated"})
 	if err != nil {
 		return "", "", "", fmt.Errorf("creating the load-test tenant: %w", err)
 	}
 	upn, password = "load@"+domain, uuid.NewString()
-	if _, err := admin.CreateUser(ctx, tn.ID, adminclient.UserRequest{UserPrincipalName: upn,
-		PasswordProfile: adminclient.PasswordProfile{Password: password}}); err != nil {
+	if _, err := admin.CreateUser(ctx, tn.ID, wire.UserRequest{UserPrincipalName: upn,
+		PasswordProfile: wire.PasswordProfile{Password: password}}); err != nil {
 		return "", "", "", fmt.Errorf("creating the load-test user: %w", err)
 	}
 	return tn.ID, upn, password, nil
@@ -38,7 +39,7 @@ func makeTenant(ctx context.Context, admin *adminclient.Client) (tenantID, upn, 
 // queueRound queues one Replace command for every device, 32 requests in flight.
 func queueRound(ctx context.Context, admin *adminclient.Client, tenantID string, devs []*simDevice, round int) error {
 	return eachDevice(ctx, 32, devs, func(d *simDevice) error {
-		_, err := admin.QueueCommand(ctx, tenantID, d.id, adminclient.CommandRequest{Verb: "Replace",
+		_, err := admin.QueueCommand(ctx, tenantID, d.id, wire.CommandRequest{Verb: "Replace",
 			LocURI: "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", Format: "chr",
 			Data: fmt.Sprintf("signin%d.contoso.com", round)})
 		if err != nil {

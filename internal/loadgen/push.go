@@ -19,6 +19,7 @@ import (
 	"time"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // PushConfig is what one push run does (hellomdm bench push).
@@ -162,8 +163,8 @@ func workerUsers(ctx context.Context, admin *adminclient.Client, hc *http.Client
 	tokens := []*tokenSource{{server: strings.TrimRight(server, "/"), upn: upn, password: password, http: hc}}
 	for w := 1; w < workers; w++ {
 		u := fmt.Sprintf("load%d@%s", w, strings.SplitN(upn, "@", 2)[1])
-		if _, err := admin.CreateUser(ctx, tenantID, adminclient.UserRequest{UserPrincipalName: u,
-			PasswordProfile: adminclient.PasswordProfile{Password: password}}); err != nil {
+		if _, err := admin.CreateUser(ctx, tenantID, wire.UserRequest{UserPrincipalName: u,
+			PasswordProfile: wire.PasswordProfile{Password: password}}); err != nil {
 			return nil, fmt.Errorf("creating a load-test user: %w", err)
 		}
 		tokens = append(tokens, &tokenSource{server: tokens[0].server, upn: u, password: password, http: hc})
@@ -315,7 +316,7 @@ func (r *pushRun) assign(ctx context.Context, admin *adminclient.Client, tenantI
 	r.start = time.Now()
 	r.mu.Unlock()
 	if _, err := admin.AssignProfile(ctx, tenantID, adminclient.CustomOMAURI, p.ID,
-		[]adminclient.Assignment{{Target: adminclient.AssignmentTarget{Type: "#microsoft.graph.allDevicesAssignmentTarget"}}}); err != nil {
+		[]wire.Assignment{{Target: wire.AssignmentTarget{Type: "#microsoft.graph.allDevicesAssignmentTarget"}}}); err != nil {
 		return "", fmt.Errorf("assigning the profile: %w", err)
 	}
 	fmt.Fprintf(r.cfg.Progress, "assigned the profile to all devices\n")

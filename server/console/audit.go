@@ -12,6 +12,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // The audit log (Intune's Tenant administration > Audit logs): the tenant's events newest
@@ -92,7 +93,7 @@ type auditData struct {
 	Newest  string // address of the first page, on a later one
 	Exports []exportLink
 	// Unsealed is the tail of the log committed but not sealed yet when the page was read.
-	Unsealed adminclient.AuditUnsealed
+	Unsealed wire.AuditUnsealed
 	// FilterError is the API's refusal of the filter (shown beside the form).
 	FilterError string
 }
@@ -101,7 +102,7 @@ type exportLink struct{ Format, Label, Href string }
 
 // auditRow is an event as the table shows it.
 type auditRow struct {
-	adminclient.AuditEvent
+	wire.AuditEvent
 	When, DeviceHref, ActorHref string
 	Details                     string
 }
@@ -209,7 +210,7 @@ func safeFileName(s string) string {
 
 // verifyData is the chain verification page.
 type verifyData struct {
-	Result  *adminclient.AuditVerification
+	Result  *wire.AuditVerification
 	Refused string
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/internal/consoletest"
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 const auditPath = "/console/t/" + consoletest.TenantID + "/audit"
@@ -50,7 +50,7 @@ func TestBrowserAuditLog(t *testing.T) {
 	ctx := context.Background()
 	ada := e.User("ada@contoso.com", "admin")
 	for i := range 55 {
-		if _, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: fmt.Sprintf("Audit %02d", i)}); err != nil {
+		if _, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: fmt.Sprintf("Audit %02d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

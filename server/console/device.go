@@ -7,17 +7,18 @@ import (
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // deviceData is the device page.
 type deviceData struct {
-	Device   adminclient.Device
+	Device   wire.Device
 	Facts    []factGroup
 	Settings []settingRow
 	Counts   map[string]int
-	Commands []adminclient.Command
+	Commands []wire.Command
 	// Form is the queue-a-command form as sent, and FormError why the API refused it.
-	Form      adminclient.CommandRequest
+	Form      wire.CommandRequest
 	FormError string
 	// CanRetire: only the admin role retires devices (as in the API).
 	CanRetire bool
@@ -33,7 +34,7 @@ type fact struct{ Name, Value string }
 
 // settingRow is one setting of the device with its state and why.
 type settingRow struct {
-	adminclient.SettingState
+	wire.SettingState
 	// Title is the setting's name as the settings picker shows it ("Enable Pin Recovery").
 	Title    string
 	Profiles []string
@@ -41,10 +42,10 @@ type settingRow struct {
 }
 
 func devicePage(c *Ctx) error {
-	return showDevice(c, http.StatusOK, adminclient.CommandRequest{Verb: "Get", Format: "chr"}, "")
+	return showDevice(c, http.StatusOK, wire.CommandRequest{Verb: "Get", Format: "chr"}, "")
 }
 
-func showDevice(c *Ctx, status int, form adminclient.CommandRequest, formErr string) error {
+func showDevice(c *Ctx, status int, form wire.CommandRequest, formErr string) error {
 	ctx := c.R.Context()
 	did := c.Var("did")
 	d, err := c.API.Device(ctx, c.Tenant, did)
@@ -102,7 +103,7 @@ func profileNames(c *Ctx) (map[string]string, error) {
 }
 
 // settingReason says why a setting stands where it does, in the words of the states.
-func settingReason(s adminclient.SettingState) string {
+func settingReason(s wire.SettingState) string {
 	switch {
 	case s.ErrorDetail != "":
 		if s.ErrorCode != 0 {
@@ -128,7 +129,7 @@ func settingReason(s adminclient.SettingState) string {
 }
 
 // dsregFacts shows the device as `dsregcmd /status` would, from what it reported.
-func dsregFacts(d adminclient.Device) []factGroup {
+func dsregFacts(d wire.Device) []factGroup {
 	yes := func(b bool) string {
 		if b {
 			return "YES"
@@ -188,7 +189,7 @@ func deviceResendFailed(c *Ctx) error {
 
 func deviceQueueCommand(c *Ctx) error {
 	f := c.R.PostForm
-	req := adminclient.CommandRequest{Verb: f.Get("verb"), LocURI: strings.TrimSpace(f.Get("locUri")), Format: f.Get("format"), Data: f.Get("data")}
+	req := wire.CommandRequest{Verb: f.Get("verb"), LocURI: strings.TrimSpace(f.Get("locUri")), Format: f.Get("format"), Data: f.Get("data")}
 	if req.Verb == "Get" || req.Verb == "Delete" {
 		req.Format, req.Data = "", ""
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 func init() {
@@ -44,7 +45,7 @@ var seenChoices = []struct {
 type devicesData struct {
 	F       deviceFilters
 	Seen    []struct{ Value, Label string }
-	Devices []adminclient.Device
+	Devices []wire.Device
 	// Next is the address of the next page ("" at the end); First the first page's, when
 	// this is not it.
 	Next, First string

@@ -12,6 +12,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/consoletest"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -22,7 +23,7 @@ func seedFleet(e *consoletest.Env) {
 	// shows as reported.
 	granted := true
 	for _, app := range []string{"service", "client"} {
-		if _, err := e.Admin.PinResetConsent(context.Background(), consoletest.TenantID, adminclient.ConsentRequest{App: app, Granted: &granted}); err != nil {
+		if _, err := e.Admin.PinResetConsent(context.Background(), consoletest.TenantID, wire.ConsentRequest{App: app, Granted: &granted}); err != nil {
 			e.T.Fatalf("consenting %s: %v", app, err)
 		}
 	}

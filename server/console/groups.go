@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Groups (Entra ID's Groups, as Intune assigns to them): the list with search and paging,
@@ -37,7 +38,7 @@ const (
 // groupsData is the group list.
 type groupsData struct {
 	Search string
-	Groups []adminclient.Group
+	Groups []wire.Group
 	// Next is the address of the next page ("" on the last); First that of the first page
 	// when this is a later one.
 	Next, First string
@@ -83,7 +84,7 @@ func pageLinks(base string, q url.Values, skip, next string) (nextURL, firstURL 
 
 func groupsCreate(c *Ctx) error {
 	name, desc := strings.TrimSpace(c.R.PostFormValue("name")), strings.TrimSpace(c.R.PostFormValue("description"))
-	g, err := c.API.CreateGroup(c.R.Context(), c.Tenant, adminclient.GroupRequest{DisplayName: name, Description: desc})
+	g, err := c.API.CreateGroup(c.R.Context(), c.Tenant, wire.GroupRequest{DisplayName: name, Description: desc})
 	if msg, ok := formError(err); ok {
 		return c.groupsList(http.StatusUnprocessableEntity, groupsData{Name: name, Description: desc, FormError: msg})
 	}
@@ -119,7 +120,7 @@ type pickRow struct {
 
 // groupData is a group's page.
 type groupData struct {
-	Group   adminclient.Group
+	Group   wire.Group
 	Members []memberRow // the shown page of the direct members
 	// Total counts the direct members; Shown names the page ("1–50"), PrevMembers and
 	// NextMembers address the pages around it.
@@ -186,23 +187,23 @@ func (c *Ctx) groupView(status int, formErr string) error {
 
 // memberRow names a member: a user by UPN and display name, a group or device by its name.
 // A member the signed-in person may not see (another scope tag) shows by its ID.
-func (c *Ctx) memberRow(m adminclient.Member) (memberRow, error) {
+func (c *Ctx) memberRow(m wire.Member) (memberRow, error) {
 	ctx := c.R.Context()
 	row := memberRow{Kind: m.Kind, ID: m.ID, Name: m.ID}
 	var err error
 	switch m.Kind {
 	case "user":
-		var u adminclient.User
+		var u wire.User
 		if u, err = c.API.User(ctx, c.Tenant, m.ID); err == nil {
 			row.Name, row.Detail, row.Href = u.UserPrincipalName, u.DisplayName, c.Path("/users", u.ID)
 		}
 	case "group":
-		var g adminclient.Group
+		var g wire.Group
 		if g, err = c.API.Group(ctx, c.Tenant, m.ID); err == nil {
 			row.Name, row.Detail, row.Href = g.DisplayName, g.Description, c.Path("/groups", g.ID)
 		}
 	case "device":
-		var d adminclient.Device
+		var d wire.Device
 		if d, err = c.API.Device(ctx, c.Tenant, m.ID); err == nil {
 			row.Name, row.Detail = d.DeviceName, d.UserPrincipalName
 			if hasRoute(http.MethodGet, "/devices/{did}") {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/internal/consoletest"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 const (
@@ -40,12 +41,12 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 	e := consoletest.Start(t)
 	ctx := context.Background()
 	ada := e.User("ada@contoso.com", "admin")
-	grace, err := e.Admin.CreateUser(ctx, consoletest.TenantID, adminclient.UserRequest{UserPrincipalName: "grace.hopper@contoso.com",
-		DisplayName: "Grace Hopper", PasswordProfile: adminclient.PasswordProfile{Password: "long enough"}})
+	grace, err := e.Admin.CreateUser(ctx, consoletest.TenantID, wire.UserRequest{UserPrincipalName: "grace.hopper@contoso.com",
+		DisplayName: "Grace Hopper", PasswordProfile: wire.PasswordProfile{Password: "long enough"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	staff, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "All staff"})
+	staff, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: "All staff"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 
 	// The list searches and pages.
 	for i := range 52 {
-		if _, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: fmt.Sprintf("Site %02d", i)}); err != nil {
+		if _, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: fmt.Sprintf("Site %02d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +143,7 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 		t.Fatalf("the second page: %q", b.Text("#groups"))
 	}
 	// A group of many members shows them a page at a time.
-	sites, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "All sites"})
+	sites, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: "All sites"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestBrowserAdminPagesReader(t *testing.T) {
 	e := consoletest.Start(t)
 	ctx := context.Background()
 	rita := e.User("rita@contoso.com", "reader")
-	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "WHfB pilot"})
+	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: "WHfB pilot"})
 	if err != nil {
 		t.Fatal(err)
 	}

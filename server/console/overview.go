@@ -3,7 +3,7 @@ package console
 import (
 	"net/http"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 func init() {
@@ -14,8 +14,8 @@ func init() {
 // overviewData is the tenant overview: the API's figures (GET .../overview, counts the store
 // keeps, so the page costs no scan of the devices) and the chart drawn from them.
 type overviewData struct {
-	Tenant   adminclient.Tenant
-	Figures  adminclient.Overview
+	Tenant   wire.Tenant
+	Figures  wire.Overview
 	Enrolled int
 	Coverage chart
 }

@@ -3,7 +3,7 @@ package console
 import (
 	"net/http"
 
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // PIN reset onboarding (Entra ID's Enterprise applications, as the Windows Hello for
@@ -23,8 +23,8 @@ func init() {
 
 // pinResetData is the onboarding page.
 type pinResetData struct {
-	Tenant adminclient.Tenant
-	Apps   []adminclient.ServicePrincipal
+	Tenant wire.Tenant
+	Apps   []wire.ServicePrincipal
 	// Ready is true when both applications have consent: devices can then reset their PIN
 	// without losing their container (unless the tenant is a government cloud tenant).
 	Ready bool
@@ -58,7 +58,7 @@ func pinResetConsent(c *Ctx) error {
 	if app != "service" && app != "client" {
 		return &StatusError{Status: http.StatusBadRequest, Message: "app must be service or client"}
 	}
-	out, err := c.API.PinResetConsent(c.R.Context(), c.Tenant, adminclient.ConsentRequest{App: app, Granted: &granted})
+	out, err := c.API.PinResetConsent(c.R.Context(), c.Tenant, wire.ConsentRequest{App: app, Granted: &granted})
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/internal/consoletest"
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 const pinResetPath = "/console/t/" + consoletest.TenantID + "/pinreset"
@@ -67,7 +67,7 @@ func TestBrowserPinResetConsent(t *testing.T) {
 
 	// A government cloud tenant: the page says so, and a grant shows the API's warning.
 	gov := true
-	if _, err := e.Admin.UpdateTenant(ctx, consoletest.TenantID, adminclient.TenantPatch{GovCloud: &gov}); err != nil {
+	if _, err := e.Admin.UpdateTenant(ctx, consoletest.TenantID, wire.TenantPatch{GovCloud: &gov}); err != nil {
 		t.Fatal(err)
 	}
 	b.Go(pinResetPath)
@@ -90,7 +90,7 @@ func TestBrowserAdminPagesOperator(t *testing.T) {
 	e := consoletest.Start(t)
 	ctx := context.Background()
 	otto := e.User("otto@contoso.com", "operator")
-	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "WHfB pilot"})
+	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: "WHfB pilot"})
 	if err != nil {
 		t.Fatal(err)
 	}

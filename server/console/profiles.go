@@ -11,6 +11,7 @@ import (
 	"time"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Configuration profiles (Intune's Devices > Configuration): the list of both kinds, one
@@ -158,13 +159,13 @@ func profilePage(c *Ctx) error {
 	return c.Render("profiles_profile.html", v)
 }
 
-func assignmentOf(a adminclient.Assignment, names map[string]string) assignmentRow {
+func assignmentOf(a wire.Assignment, names map[string]string) assignmentRow {
 	switch a.Target.Type {
-	case adminclient.TargetAllDevices:
+	case wire.TargetAllDevices:
 		return assignmentRow{Mode: "Included", Target: "All devices"}
-	case adminclient.TargetAllUsers:
+	case wire.TargetAllUsers:
 		return assignmentRow{Mode: "Included", Target: "All users"}
-	case adminclient.TargetExclusion:
+	case wire.TargetExclusion:
 		return assignmentRow{Mode: "Excluded", Target: cmpOr(names[a.Target.GroupID], a.Target.GroupID), GroupID: a.Target.GroupID}
 	}
 	return assignmentRow{Mode: "Included", Target: cmpOr(names[a.Target.GroupID], a.Target.GroupID), GroupID: a.Target.GroupID}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // A profile being created or edited in the console's wizard (profiles_wizard.go). The wizard
@@ -41,15 +42,15 @@ type draft struct {
 // draftSetting is one settings-catalog setting chosen in the picker, with what the form
 // needs to show its value control and the document needs to build its instance.
 type draftSetting struct {
-	ID       string                      `json:"id"`
-	Name     string                      `json:"name"`
-	Category string                      `json:"category"`
-	Kind     string                      `json:"kind"` // choice, integer, string, stringCollection
-	Group    string                      `json:"group,omitempty"`
-	Options  []adminclient.SettingOption `json:"options,omitempty"`
-	Value    string                      `json:"value"` // choice: the itemId
-	Hint     string                      `json:"hint,omitempty"`
-	Err      string                      `json:"-"`
+	ID       string               `json:"id"`
+	Name     string               `json:"name"`
+	Category string               `json:"category"`
+	Kind     string               `json:"kind"` // choice, integer, string, stringCollection
+	Group    string               `json:"group,omitempty"`
+	Options  []wire.SettingOption `json:"options,omitempty"`
+	Value    string               `json:"value"` // choice: the itemId
+	Hint     string               `json:"hint,omitempty"`
+	Err      string               `json:"-"`
 }
 
 // customRow is one OMA-URI row of a custom profile.
@@ -108,22 +109,22 @@ func (d draft) scopeTags() []string {
 }
 
 // assignments are the draft's targets in Graph's shape.
-func (d draft) assignments() []adminclient.Assignment {
-	var out []adminclient.Assignment
+func (d draft) assignments() []wire.Assignment {
+	var out []wire.Assignment
 	add := func(typ, gid string) {
-		out = append(out, adminclient.Assignment{Target: adminclient.AssignmentTarget{Type: typ, GroupID: gid}})
+		out = append(out, wire.Assignment{Target: wire.AssignmentTarget{Type: typ, GroupID: gid}})
 	}
 	if d.AllDevices {
-		add(adminclient.TargetAllDevices, "")
+		add(wire.TargetAllDevices, "")
 	}
 	if d.AllUsers {
-		add(adminclient.TargetAllUsers, "")
+		add(wire.TargetAllUsers, "")
 	}
 	for _, g := range d.Include {
-		add(adminclient.TargetGroup, g)
+		add(wire.TargetGroup, g)
 	}
 	for _, g := range d.Exclude {
-		add(adminclient.TargetExclusion, g)
+		add(wire.TargetExclusion, g)
 	}
 	return out
 }
@@ -296,7 +297,7 @@ func (d *draft) placeError(ae *adminclient.Error) bool {
 // draftFromProfile reads a stored profile back into a draft for editing: the settings
 // catalog leaves (group settings flattened; defs gives their names and value kinds) or the
 // custom rows.
-func draftFromProfile(p adminclient.Profile, route adminclient.ProfileRoute, defs map[string]adminclient.SettingDefinition) (draft, error) {
+func draftFromProfile(p adminclient.Profile, route adminclient.ProfileRoute, defs map[string]wire.SettingDefinition) (draft, error) {
 	var h struct {
 		Name        string            `json:"name"`
 		DisplayName string            `json:"displayName"`
@@ -350,7 +351,7 @@ func omaText(typ string, raw json.RawMessage) string {
 }
 
 // leaves flattens a setting instance into the draft's settings.
-func leaves(raw json.RawMessage, group string, defs map[string]adminclient.SettingDefinition, depth int) []draftSetting {
+func leaves(raw json.RawMessage, group string, defs map[string]wire.SettingDefinition, depth int) []draftSetting {
 	var in struct {
 		ID     string `json:"settingDefinitionId"`
 		Choice *struct {
@@ -397,7 +398,7 @@ func leaves(raw json.RawMessage, group string, defs map[string]adminclient.Setti
 }
 
 // draftFromDef is a setting picked from the catalog, with its default value.
-func draftFromDef(def adminclient.SettingDefinition) draftSetting {
+func draftFromDef(def wire.SettingDefinition) draftSetting {
 	s := draftSetting{ID: def.ID, Name: def.DisplayName, Category: def.CategoryName, Kind: def.ValueKind,
 		Group: def.GroupSettingDefinitionID, Options: def.Options, Hint: settingHint(def)}
 	if s.Name == "" {
@@ -417,7 +418,7 @@ func draftFromDef(def adminclient.SettingDefinition) draftSetting {
 }
 
 // settingHint says what a value may be.
-func settingHint(def adminclient.SettingDefinition) string {
+func settingHint(def wire.SettingDefinition) string {
 	var parts []string
 	if def.Minimum != nil && def.Maximum != nil {
 		parts = append(parts, fmt.Sprintf("%d to %d", *def.Minimum, *def.Maximum))

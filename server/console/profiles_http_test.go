@@ -17,6 +17,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/internal/consoletest"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // tokenSession signs a cookie-jar client in with the bootstrap token and returns it with the
@@ -271,12 +272,12 @@ func TestProfileEditDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "WHfB pilot"})
+	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: "WHfB pilot"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Admin.AssignProfile(ctx, consoletest.TenantID, adminclient.SettingsCatalog, p.ID,
-		[]adminclient.Assignment{{Target: adminclient.AssignmentTarget{Type: adminclient.TargetGroup, GroupID: g.ID}}}); err != nil {
+		[]wire.Assignment{{Target: wire.AssignmentTarget{Type: wire.TargetGroup, GroupID: g.ID}}}); err != nil {
 		t.Fatal(err)
 	}
 	c, tok := tokenSession(t, e)

@@ -11,6 +11,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/csp"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // A profile's status (Intune's Device and user check-in status and per-setting status): one
@@ -55,7 +56,7 @@ type statusView struct {
 func settingTitle(locURI string) string { return csp.SettingName(path.Base(locURI)) }
 
 // statusRows flattens a report into device × setting rows.
-func statusRows(st adminclient.ProfileStatus) []statusRow {
+func statusRows(st wire.ProfileStatus) []statusRow {
 	var out []statusRow
 	for _, d := range st.Devices {
 		for _, s := range d.Settings {
@@ -66,20 +67,20 @@ func statusRows(st adminclient.ProfileStatus) []statusRow {
 	return out
 }
 
-func loadStatus(c *Ctx) (adminclient.ProfileRoute, adminclient.Profile, adminclient.ProfileStatus, error) {
+func loadStatus(c *Ctx) (adminclient.ProfileRoute, adminclient.Profile, wire.ProfileStatus, error) {
 	route, err := profileRoute(c.Var("route"))
 	if err != nil {
-		return "", adminclient.Profile{}, adminclient.ProfileStatus{}, err
+		return "", adminclient.Profile{}, wire.ProfileStatus{}, err
 	}
 	ctx := c.R.Context()
 	st, err := c.API.ProfileStatus(ctx, c.Tenant, route, c.Var("pid"))
 	if err != nil {
-		return "", adminclient.Profile{}, adminclient.ProfileStatus{}, err
+		return "", adminclient.Profile{}, wire.ProfileStatus{}, err
 	}
 	p := adminclient.Profile{ID: st.ProfileID}
 	if !st.Deleted {
 		if p, err = c.API.Profile(ctx, c.Tenant, route, c.Var("pid")); err != nil {
-			return "", adminclient.Profile{}, adminclient.ProfileStatus{}, err
+			return "", adminclient.Profile{}, wire.ProfileStatus{}, err
 		}
 	}
 	return route, p, st, nil
@@ -106,7 +107,7 @@ func profileStatusPage(c *Ctx) error {
 	lo := (v.Page - 1) * statusRowsPerPage
 	v.Rows = rows[lo:min(len(rows), lo+statusRowsPerPage)]
 	// Device names for the rows shown (one read each, at most a page's worth).
-	names := map[string]adminclient.Device{}
+	names := map[string]wire.Device{}
 	for i := range v.Rows {
 		r := &v.Rows[i]
 		dv, ok := names[r.DeviceID]

@@ -14,6 +14,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/consoletest"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 const (
@@ -118,23 +119,23 @@ func TestBrowserSeedFlow(t *testing.T) {
 	ctx := context.Background()
 	granted := true
 	for _, app := range []string{"service", "client"} {
-		if _, err := e.Admin.PinResetConsent(ctx, consoletest.TenantID, adminclient.ConsentRequest{App: app, Granted: &granted}); err != nil {
+		if _, err := e.Admin.PinResetConsent(ctx, consoletest.TenantID, wire.ConsentRequest{App: app, Granted: &granted}); err != nil {
 			t.Fatalf("consent %s: %v", app, err)
 		}
 	}
-	alice, err := e.Admin.CreateUser(ctx, consoletest.TenantID, adminclient.UserRequest{UserPrincipalName: "alice@contoso.com",
-		DisplayName: "Alice", PasswordProfile: adminclient.PasswordProfile{Password: consoletest.Password}})
+	alice, err := e.Admin.CreateUser(ctx, consoletest.TenantID, wire.UserRequest{UserPrincipalName: "alice@contoso.com",
+		DisplayName: "Alice", PasswordProfile: wire.PasswordProfile{Password: consoletest.Password}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "WHfB pilot"})
+	g, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: "WHfB pilot"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Admin.AddMember(ctx, consoletest.TenantID, g.ID, alice.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, adminclient.GroupRequest{DisplayName: "Kiosks"}); err != nil {
+	if _, err := e.Admin.CreateGroup(ctx, consoletest.TenantID, wire.GroupRequest{DisplayName: "Kiosks"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // The Create profile wizard, in Intune's steps: Platform and Profile type (Settings catalog,
@@ -37,10 +38,10 @@ type wizardView struct {
 	// The settings picker.
 	Query, Category string
 	Categories      []string
-	Results         []adminclient.SettingDefinition
+	Results         []wire.SettingDefinition
 	Searched        bool
 	// Assignments.
-	Groups      []adminclient.Group
+	Groups      []wire.Group
 	GroupNames  map[string]string
 	GroupSearch string
 	MoreGroups  bool // the search found more than groupsShown
@@ -103,13 +104,13 @@ func editProfilePage(c *Ctx) error {
 	}
 	for _, a := range as {
 		switch a.Target.Type {
-		case adminclient.TargetAllDevices:
+		case wire.TargetAllDevices:
 			d.AllDevices = true
-		case adminclient.TargetAllUsers:
+		case wire.TargetAllUsers:
 			d.AllUsers = true
-		case adminclient.TargetGroup:
+		case wire.TargetGroup:
 			d.Include = append(d.Include, a.Target.GroupID)
-		case adminclient.TargetExclusion:
+		case wire.TargetExclusion:
 			d.Exclude = append(d.Exclude, a.Target.GroupID)
 		}
 	}
@@ -117,12 +118,12 @@ func editProfilePage(c *Ctx) error {
 }
 
 // settingDefs is the whole catalog by lower-case id.
-func settingDefs(c *Ctx) (map[string]adminclient.SettingDefinition, error) {
+func settingDefs(c *Ctx) (map[string]wire.SettingDefinition, error) {
 	all, err := c.API.SearchSettings(c.R.Context(), c.Tenant, "", "")
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]adminclient.SettingDefinition, len(all))
+	m := make(map[string]wire.SettingDefinition, len(all))
 	for _, d := range all {
 		m[strings.ToLower(d.ID)] = d
 	}
@@ -333,7 +334,7 @@ func (c *Ctx) listGroups(v *wizardView, search string) error {
 		}
 		g, err := c.API.Group(ctx, c.Tenant, id)
 		if adminclient.IsStatus(err, http.StatusNotFound) {
-			g = adminclient.Group{ID: id, DisplayName: "(deleted group " + id + ")"}
+			g = wire.Group{ID: id, DisplayName: "(deleted group " + id + ")"}
 		} else if err != nil {
 			return err
 		}

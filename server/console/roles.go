@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // The Admin roles page (Intune's Tenant administration > Roles): which identity provider
@@ -20,7 +21,7 @@ func init() {
 }
 
 type rolesData struct {
-	Holders []adminclient.User
+	Holders []wire.User
 	// CanGrant: granting takes the admin role, as in the API.
 	CanGrant bool
 	Form     roleForm
@@ -44,7 +45,7 @@ func showRoles(c *Ctx, status int, f roleForm, msg string) error {
 			d.Holders = append(d.Holders, u)
 		}
 	}
-	slices.SortFunc(d.Holders, func(a, b adminclient.User) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
+	slices.SortFunc(d.Holders, func(a, b wire.User) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
 	return c.RenderStatus(status, "roles.html", d)
 }
 
@@ -54,7 +55,7 @@ func rolesGrant(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	i := slices.IndexFunc(users, func(u adminclient.User) bool { return strings.EqualFold(u.UserPrincipalName, f.UPN) })
+	i := slices.IndexFunc(users, func(u wire.User) bool { return strings.EqualFold(u.UserPrincipalName, f.UPN) })
 	if i < 0 {
 		return showRoles(c, http.StatusUnprocessableEntity, f, "There is no user "+f.UPN+" in this tenant.")
 	}
@@ -62,7 +63,7 @@ func rolesGrant(c *Ctx) error {
 	for _, t := range strings.FieldsFunc(f.Tags, func(r rune) bool { return r == ',' || r == ' ' }) {
 		tags = append(tags, t)
 	}
-	u, err := c.API.SetAdminRole(c.R.Context(), c.Tenant, users[i].ID, adminclient.AdminRoleRequest{Role: f.Role, RoleScopeTagIDs: tags})
+	u, err := c.API.SetAdminRole(c.R.Context(), c.Tenant, users[i].ID, wire.AdminRoleRequest{Role: f.Role, RoleScopeTagIDs: tags})
 	if ae, ok := err.(*adminclient.Error); ok && ae.Status == http.StatusUnprocessableEntity {
 		return showRoles(c, http.StatusUnprocessableEntity, f, ae.Message)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Users of the built-in identity provider (Entra ID's Users): the list with search by UPN or
@@ -35,7 +36,7 @@ func init() {
 // usersData is the user list.
 type usersData struct {
 	Search      string
-	Users       []adminclient.User
+	Users       []wire.User
 	Next, First string
 	// UPN and DisplayName are the create form's values shown again with FormError (never
 	// the password).
@@ -70,7 +71,7 @@ func (c *Ctx) usersList(status int, d usersData) error {
 func (c *Ctx) isAdmin() bool { return c.Principal.Role == "admin" }
 
 func usersCreate(c *Ctx) error {
-	req := adminclient.UserRequest{
+	req := wire.UserRequest{
 		UserPrincipalName: strings.TrimSpace(c.R.PostFormValue("upn")),
 		DisplayName:       strings.TrimSpace(c.R.PostFormValue("displayName")),
 	}
@@ -87,7 +88,7 @@ func usersCreate(c *Ctx) error {
 
 // userData is a user's page; TOTP is set on the answer of an enrolment only.
 type userData struct {
-	User adminclient.User
+	User wire.User
 	TOTP *totpView
 }
 
@@ -134,7 +135,7 @@ const qrSize = 256
 
 // newTOTPView renders an enrolment's URI as a QR code (github.com/pquerna/otp, which the
 // identity provider uses for the codes, draws it with github.com/boombuler/barcode).
-func newTOTPView(t adminclient.TOTP) (*totpView, error) {
+func newTOTPView(t wire.TOTP) (*totpView, error) {
 	key, err := otp.NewKeyFromURL(t.URI)
 	if err != nil {
 		return nil, fmt.Errorf("console: the enrolment's URI: %w", err)

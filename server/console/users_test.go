@@ -14,7 +14,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/internal/consoletest"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
-	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // An admin finds and creates users, and enrolls a user's authenticator app: the page shows
@@ -95,7 +95,7 @@ func TestBrowserUserTOTPQRCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Admin.SetAdminRole(context.Background(), consoletest.TenantID, uid, adminclient.AdminRoleRequest{Role: "reader"}); err != nil {
+	if _, err := e.Admin.SetAdminRole(context.Background(), consoletest.TenantID, uid, wire.AdminRoleRequest{Role: "reader"}); err != nil {
 		t.Fatal(err)
 	}
 	b.Submit(".signout button", "signed-out")

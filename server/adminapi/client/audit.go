@@ -2,6 +2,7 @@ package adminclient
 
 import (
 	"context"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"net/url"
 )
 
@@ -35,8 +36,8 @@ func (c *Client) ExportAudit(ctx context.Context, tid string, q AuditQuery) (*Do
 }
 
 // VerifyAudit is GET /tenants/{tid}/audit/verify: the check of the tenant's audit chain.
-func (c *Client) VerifyAudit(ctx context.Context, tid string) (AuditVerification, error) {
-	var out AuditVerification
+func (c *Client) VerifyAudit(ctx context.Context, tid string) (wire.AuditVerification, error) {
+	var out wire.AuditVerification
 	err := c.get(ctx, tenantPath(tid, "audit", "verify"), nil, &out)
 	return out, err
 }

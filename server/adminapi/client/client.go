@@ -4,8 +4,8 @@
 // Idempotency-Key on every POST (sent again, with the same key, when the connection fails
 // before an answer arrives; Config.NoIdempotencyKeys turns this off) and a timeout.
 //
-// It depends on no package of the server: the wire types are declared here (their JSON
-// matches the server's, field for field; a test holds them together).
+// It depends on no package of the server: the request and answer types are those of package
+// wire (server/adminapi/wire), the one definition the server's handlers use too.
 package adminclient
 
 import (

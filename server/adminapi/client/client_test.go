@@ -14,6 +14,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/server"
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 const testToken = "hmdm_client-test-token"
@@ -53,13 +54,13 @@ func wantError(t *testing.T, what string, err error, status int, code string) *a
 func TestIdentityRoutes(t *testing.T) {
 	c, base, dir := start(t)
 	ctx := context.Background()
-	tn, err := c.CreateTenant(ctx, adminclient.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"},
+	tn, err := c.CreateTenant(ctx, wire.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"},
 		AuthPolicy: "OnPremise", RoleScopeTagIDs: []string{}, EnrollmentReturnURIs: []string{}})
 	check(t, "CreateTenant", err)
 	if tn.ID != tid || tn.CreatedAt.IsZero() || tn.VerifiedDomains[0] != "contoso.com" {
 		t.Fatalf("CreateTenant: %+v", tn)
 	}
-	_, err = c.CreateTenant(ctx, adminclient.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: "OnPremise"})
+	_, err = c.CreateTenant(ctx, wire.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: "OnPremise"})
 	wantError(t, "CreateTenant twice", err, http.StatusConflict, "")
 	ts, err := c.Tenants(ctx)
 	check(t, "Tenants", err)
@@ -67,23 +68,23 @@ func TestIdentityRoutes(t *testing.T) {
 		t.Fatalf("Tenants: %+v", ts)
 	}
 	name := "Contoso Ltd"
-	tn, err = c.UpdateTenant(ctx, tid, adminclient.TenantPatch{DisplayName: &name})
+	tn, err = c.UpdateTenant(ctx, tid, wire.TenantPatch{DisplayName: &name})
 	check(t, "UpdateTenant", err)
 	if got, err := c.Tenant(ctx, tid); err != nil || got.DisplayName != name || tn.DisplayName != name {
 		t.Fatalf("Tenant after update: %+v, %v", got, err)
 	}
 
-	u, err := c.CreateUser(ctx, tid, adminclient.UserRequest{UserPrincipalName: "alice@contoso.com", PasswordProfile: adminclient.PasswordProfile{Password: "Correct horse 1"}})
+	u, err := c.CreateUser(ctx, tid, wire.UserRequest{UserPrincipalName: "alice@contoso.com", PasswordProfile: wire.PasswordProfile{Password: "Correct horse 1"}})
 	check(t, "CreateUser", err)
 	if users, err := c.Users(ctx, tid); err != nil || len(users) != 1 || users[0].ID != u.ID {
 		t.Fatalf("Users: %+v, %v", users, err)
 	}
 	off := false
-	if u2, err := c.UpdateUser(ctx, tid, u.ID, adminclient.UserPatch{AccountEnabled: &off}); err != nil || u2.AccountEnabled {
+	if u2, err := c.UpdateUser(ctx, tid, u.ID, wire.UserPatch{AccountEnabled: &off}); err != nil || u2.AccountEnabled {
 		t.Fatalf("UpdateUser: %+v, %v", u2, err)
 	}
 	on := true
-	_, err = c.UpdateUser(ctx, tid, u.ID, adminclient.UserPatch{AccountEnabled: &on})
+	_, err = c.UpdateUser(ctx, tid, u.ID, wire.UserPatch{AccountEnabled: &on})
 	check(t, "UpdateUser", err)
 	totp, err := c.EnrollTOTP(ctx, tid, u.ID)
 	check(t, "EnrollTOTP", err)
@@ -148,7 +149,7 @@ func enroll(t *testing.T, c *adminclient.Client, base, dir string) string {
 
 func commandRoutes(t *testing.T, c *adminclient.Client, did string) {
 	ctx := context.Background()
-	cmd, err := c.QueueCommand(ctx, tid, did, adminclient.CommandRequest{Verb: "Exec", LocURI: "./Vendor/MSFT/RemoteWipe/doWipe"})
+	cmd, err := c.QueueCommand(ctx, tid, did, wire.CommandRequest{Verb: "Exec", LocURI: "./Vendor/MSFT/RemoteWipe/doWipe"})
 	check(t, "QueueCommand", err)
 	if cmd.ID == "" || cmd.State != "queued" || cmd.DeviceID != did {
 		t.Fatalf("QueueCommand: %+v", cmd)
@@ -166,7 +167,7 @@ func commandRoutes(t *testing.T, c *adminclient.Client, did string) {
 
 func tokenRoutes(t *testing.T, c *adminclient.Client, as func(token string) *adminclient.Client) {
 	ctx := context.Background()
-	created, err := c.CreateToken(ctx, adminclient.TokenRequest{Name: "helpdesk", Role: "reader", TenantID: tid, RoleScopeTagIDs: []string{},
+	created, err := c.CreateToken(ctx, wire.TokenRequest{Name: "helpdesk", Role: "reader", TenantID: tid, RoleScopeTagIDs: []string{},
 		ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Second)})
 	check(t, "CreateToken", err)
 	if created.ID == "" || !strings.HasPrefix(created.Secret, "hmdm_") || created.ExpiresAt.IsZero() {
@@ -192,7 +193,7 @@ func tokenRoutes(t *testing.T, c *adminclient.Client, as func(token string) *adm
 func pinResetRoutes(t *testing.T, c *adminclient.Client) {
 	ctx := context.Background()
 	granted := true
-	sps, err := c.PinResetConsent(ctx, tid, adminclient.ConsentRequest{App: "service", Granted: &granted})
+	sps, err := c.PinResetConsent(ctx, tid, wire.ConsentRequest{App: "service", Granted: &granted})
 	check(t, "PinResetConsent", err)
 	if len(sps.Value) == 0 {
 		t.Fatalf("PinResetConsent: %+v", sps)
@@ -204,6 +205,6 @@ func pinResetRoutes(t *testing.T, c *adminclient.Client) {
 			t.Fatalf("ServicePrincipals: %+v", sps)
 		}
 	}
-	_, err = c.PinResetConsent(ctx, tid, adminclient.ConsentRequest{App: "nope", Granted: &granted})
+	_, err = c.PinResetConsent(ctx, tid, wire.ConsentRequest{App: "nope", Granted: &granted})
 	wantError(t, "PinResetConsent of an unknown app", err, http.StatusUnprocessableEntity, "invalidConsent")
 }

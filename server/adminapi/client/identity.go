@@ -2,6 +2,7 @@ package adminclient
 
 import (
 	"context"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,27 +10,27 @@ import (
 )
 
 // CreateTenant is POST /tenants.
-func (c *Client) CreateTenant(ctx context.Context, req TenantRequest) (Tenant, error) {
-	var out Tenant
+func (c *Client) CreateTenant(ctx context.Context, req wire.TenantRequest) (wire.Tenant, error) {
+	var out wire.Tenant
 	err := c.do(ctx, request{method: http.MethodPost, path: "/tenants", json: req}, &out)
 	return out, err
 }
 
 // Tenants is GET /tenants: the tenants the token sees.
-func (c *Client) Tenants(ctx context.Context) ([]Tenant, error) {
-	return list[Tenant](ctx, c, "/tenants", nil)
+func (c *Client) Tenants(ctx context.Context) ([]wire.Tenant, error) {
+	return list[wire.Tenant](ctx, c, "/tenants", nil)
 }
 
 // Tenant is GET /tenants/{tid}.
-func (c *Client) Tenant(ctx context.Context, tid string) (Tenant, error) {
-	var out Tenant
+func (c *Client) Tenant(ctx context.Context, tid string) (wire.Tenant, error) {
+	var out wire.Tenant
 	err := c.get(ctx, tenantPath(tid), nil, &out)
 	return out, err
 }
 
 // UpdateTenant is PATCH /tenants/{tid}.
-func (c *Client) UpdateTenant(ctx context.Context, tid string, patch TenantPatch) (Tenant, error) {
-	var out Tenant
+func (c *Client) UpdateTenant(ctx context.Context, tid string, patch wire.TenantPatch) (wire.Tenant, error) {
+	var out wire.Tenant
 	err := c.do(ctx, request{method: http.MethodPatch, path: tenantPath(tid), json: patch}, &out)
 	return out, err
 }
@@ -46,34 +47,34 @@ func (c *Client) DeleteTenant(ctx context.Context, tid string, force bool) error
 
 // Overview is GET /tenants/{tid}/overview: device counts, recent check-ins and profiles in
 // trouble, from counts the server keeps.
-func (c *Client) Overview(ctx context.Context, tid string) (Overview, error) {
-	var out Overview
+func (c *Client) Overview(ctx context.Context, tid string) (wire.Overview, error) {
+	var out wire.Overview
 	err := c.get(ctx, tenantPath(tid, "overview"), nil, &out)
 	return out, err
 }
 
 // CreateUser is POST /tenants/{tid}/users.
-func (c *Client) CreateUser(ctx context.Context, tid string, req UserRequest) (User, error) {
-	var out User
+func (c *Client) CreateUser(ctx context.Context, tid string, req wire.UserRequest) (wire.User, error) {
+	var out wire.User
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "users"), json: req}, &out)
 	return out, err
 }
 
 // Users is GET /tenants/{tid}/users.
-func (c *Client) Users(ctx context.Context, tid string) ([]User, error) {
-	return list[User](ctx, c, tenantPath(tid, "users"), nil)
+func (c *Client) Users(ctx context.Context, tid string) ([]wire.User, error) {
+	return list[wire.User](ctx, c, tenantPath(tid, "users"), nil)
 }
 
 // User is GET /tenants/{tid}/users/{uid}.
-func (c *Client) User(ctx context.Context, tid, uid string) (User, error) {
-	var out User
+func (c *Client) User(ctx context.Context, tid, uid string) (wire.User, error) {
+	var out wire.User
 	err := c.get(ctx, tenantPath(tid, "users", uid), nil, &out)
 	return out, err
 }
 
 // UpdateUser is PATCH /tenants/{tid}/users/{uid}.
-func (c *Client) UpdateUser(ctx context.Context, tid, uid string, patch UserPatch) (User, error) {
-	var out User
+func (c *Client) UpdateUser(ctx context.Context, tid, uid string, patch wire.UserPatch) (wire.User, error) {
+	var out wire.User
 	err := c.do(ctx, request{method: http.MethodPatch, path: tenantPath(tid, "users", uid), json: patch}, &out)
 	return out, err
 }
@@ -85,23 +86,23 @@ func (c *Client) DeleteUser(ctx context.Context, tid, uid string) error {
 
 // SetAdminRole is PUT /tenants/{tid}/users/{uid}/adminRole: the user may sign in to the web
 // console with that role.
-func (c *Client) SetAdminRole(ctx context.Context, tid, uid string, req AdminRoleRequest) (User, error) {
-	var out User
+func (c *Client) SetAdminRole(ctx context.Context, tid, uid string, req wire.AdminRoleRequest) (wire.User, error) {
+	var out wire.User
 	err := c.do(ctx, request{method: http.MethodPut, path: tenantPath(tid, "users", uid, "adminRole"), json: req}, &out)
 	return out, err
 }
 
 // RevokeAdminRole is DELETE /tenants/{tid}/users/{uid}/adminRole.
-func (c *Client) RevokeAdminRole(ctx context.Context, tid, uid string) (User, error) {
-	var out User
+func (c *Client) RevokeAdminRole(ctx context.Context, tid, uid string) (wire.User, error) {
+	var out wire.User
 	err := c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid, "users", uid, "adminRole")}, &out)
 	return out, err
 }
 
 // EnrollTOTP is POST /tenants/{tid}/users/{uid}/authenticationMethods/totp: a new TOTP
 // secret, shown once.
-func (c *Client) EnrollTOTP(ctx context.Context, tid, uid string) (TOTP, error) {
-	var out TOTP
+func (c *Client) EnrollTOTP(ctx context.Context, tid, uid string) (wire.TOTP, error) {
+	var out wire.TOTP
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "users", uid, "authenticationMethods", "totp")}, &out)
 	return out, err
 }
@@ -113,12 +114,12 @@ type DeviceFilter struct {
 }
 
 // Devices is GET /tenants/{tid}/devices.
-func (c *Client) Devices(ctx context.Context, tid string, f DeviceFilter) ([]Device, error) {
+func (c *Client) Devices(ctx context.Context, tid string, f DeviceFilter) ([]wire.Device, error) {
 	var q url.Values
 	if f.CanReset != nil {
 		q = url.Values{"canReset": {*f.CanReset}}
 	}
-	return list[Device](ctx, c, tenantPath(tid, "devices"), q)
+	return list[wire.Device](ctx, c, tenantPath(tid, "devices"), q)
 }
 
 // DevicePageQuery asks for one page of a tenant's devices (the paged form of GET
@@ -168,86 +169,79 @@ func (q DevicePageQuery) values() url.Values {
 	return v
 }
 
-// DevicePage is one page of devices (adminapi.DevicePageView); NextSkipToken, when set,
-// asks for the next.
-type DevicePage struct {
-	Value         []Device `json:"value"`
-	NextSkipToken string   `json:"nextSkipToken,omitempty"`
-}
-
 // DevicePage is GET /tenants/{tid}/devices?top=...: one page from the device index.
-func (c *Client) DevicePage(ctx context.Context, tid string, q DevicePageQuery) (DevicePage, error) {
-	var out DevicePage
+func (c *Client) DevicePage(ctx context.Context, tid string, q DevicePageQuery) (wire.DevicePage, error) {
+	var out wire.DevicePage
 	err := c.get(ctx, tenantPath(tid, "devices"), q.values(), &out)
 	return out, err
 }
 
 // Device is GET /tenants/{tid}/devices/{did}.
-func (c *Client) Device(ctx context.Context, tid, did string) (Device, error) {
-	var out Device
+func (c *Client) Device(ctx context.Context, tid, did string) (wire.Device, error) {
+	var out wire.Device
 	err := c.get(ctx, tenantPath(tid, "devices", did), nil, &out)
 	return out, err
 }
 
 // RetireDevice is POST /tenants/{tid}/devices/{did}/retire.
-func (c *Client) RetireDevice(ctx context.Context, tid, did string) (Device, error) {
-	var out Device
+func (c *Client) RetireDevice(ctx context.Context, tid, did string) (wire.Device, error) {
+	var out wire.Device
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "retire")}, &out)
 	return out, err
 }
 
 // ResendFailed is POST /tenants/{tid}/devices/{did}/resendFailed: the device's settings in
 // error go out again at its next check-in.
-func (c *Client) ResendFailed(ctx context.Context, tid, did string) (ResendFailed, error) {
-	var out ResendFailed
+func (c *Client) ResendFailed(ctx context.Context, tid, did string) (wire.ResendFailed, error) {
+	var out wire.ResendFailed
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "resendFailed")}, &out)
 	return out, err
 }
 
 // SyncDevice is POST /tenants/{tid}/devices/{did}/syncDevice: "Sync now", the device is
 // woken on its push channel.
-func (c *Client) SyncDevice(ctx context.Context, tid, did string) (SyncResult, error) {
-	var out SyncResult
+func (c *Client) SyncDevice(ctx context.Context, tid, did string) (wire.SyncResult, error) {
+	var out wire.SyncResult
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "syncDevice")}, &out)
 	return out, err
 }
 
 // QueueCommand is POST /tenants/{tid}/devices/{did}/commands.
-func (c *Client) QueueCommand(ctx context.Context, tid, did string, req CommandRequest) (Command, error) {
-	var out Command
+func (c *Client) QueueCommand(ctx context.Context, tid, did string, req wire.CommandRequest) (wire.Command, error) {
+	var out wire.Command
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "commands"), json: req}, &out)
 	return out, err
 }
 
 // Commands is GET /tenants/{tid}/devices/{did}/commands.
-func (c *Client) Commands(ctx context.Context, tid, did string) ([]Command, error) {
-	return list[Command](ctx, c, tenantPath(tid, "devices", did, "commands"), nil)
+func (c *Client) Commands(ctx context.Context, tid, did string) ([]wire.Command, error) {
+	return list[wire.Command](ctx, c, tenantPath(tid, "devices", did, "commands"), nil)
 }
 
 // Command is GET /tenants/{tid}/devices/{did}/commands/{id}.
-func (c *Client) Command(ctx context.Context, tid, did, id string) (Command, error) {
-	var out Command
+func (c *Client) Command(ctx context.Context, tid, did, id string) (wire.Command, error) {
+	var out wire.Command
 	err := c.get(ctx, tenantPath(tid, "devices", did, "commands", id), nil, &out)
 	return out, err
 }
 
 // ResendCommand is POST /tenants/{tid}/devices/{did}/commands/{id}/resend: the copy queued.
-func (c *Client) ResendCommand(ctx context.Context, tid, did, id string) (Command, error) {
-	var out Command
+func (c *Client) ResendCommand(ctx context.Context, tid, did, id string) (wire.Command, error) {
+	var out wire.Command
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "devices", did, "commands", id, "resend")}, &out)
 	return out, err
 }
 
 // CreateToken is POST /tokens: the token and its secret, shown once.
-func (c *Client) CreateToken(ctx context.Context, req TokenRequest) (CreatedToken, error) {
-	var out CreatedToken
+func (c *Client) CreateToken(ctx context.Context, req wire.TokenRequest) (wire.CreatedToken, error) {
+	var out wire.CreatedToken
 	err := c.do(ctx, request{method: http.MethodPost, path: "/tokens", json: req}, &out)
 	return out, err
 }
 
 // Tokens is GET /tokens.
-func (c *Client) Tokens(ctx context.Context) ([]Token, error) {
-	return list[Token](ctx, c, "/tokens", nil)
+func (c *Client) Tokens(ctx context.Context) ([]wire.Token, error) {
+	return list[wire.Token](ctx, c, "/tokens", nil)
 }
 
 // RevokeToken is DELETE /tokens/{id}.
@@ -257,29 +251,29 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 
 // PinResetConsent is POST /tenants/{tid}/pinReset/consent: grants (or withdraws) the
 // tenant's consent to a PIN reset application.
-func (c *Client) PinResetConsent(ctx context.Context, tid string, req ConsentRequest) (ServicePrincipals, error) {
-	var out ServicePrincipals
+func (c *Client) PinResetConsent(ctx context.Context, tid string, req wire.ConsentRequest) (wire.ServicePrincipals, error) {
+	var out wire.ServicePrincipals
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "pinReset", "consent"), json: req}, &out)
 	return out, err
 }
 
 // ServicePrincipals is GET /tenants/{tid}/servicePrincipals: the PIN reset applications.
-func (c *Client) ServicePrincipals(ctx context.Context, tid string) (ServicePrincipals, error) {
-	var out ServicePrincipals
+func (c *Client) ServicePrincipals(ctx context.Context, tid string) (wire.ServicePrincipals, error) {
+	var out wire.ServicePrincipals
 	err := c.get(ctx, tenantPath(tid, "servicePrincipals"), nil, &out)
 	return out, err
 }
 
 // TenantWNS is GET /tenants/{tid}/wns: the tenant's WNS push settings.
-func (c *Client) TenantWNS(ctx context.Context, tid string) (TenantWNS, error) {
-	var out TenantWNS
+func (c *Client) TenantWNS(ctx context.Context, tid string) (wire.TenantWNS, error) {
+	var out wire.TenantWNS
 	err := c.get(ctx, tenantPath(tid, "wns"), nil, &out)
 	return out, err
 }
 
 // UpdateTenantWNS is PATCH /tenants/{tid}/wns.
-func (c *Client) UpdateTenantWNS(ctx context.Context, tid string, patch TenantWNSPatch) (TenantWNS, error) {
-	var out TenantWNS
+func (c *Client) UpdateTenantWNS(ctx context.Context, tid string, patch wire.TenantWNSPatch) (wire.TenantWNS, error) {
+	var out wire.TenantWNS
 	err := c.do(ctx, request{method: http.MethodPatch, path: tenantPath(tid, "wns"), json: patch}, &out)
 	return out, err
 }

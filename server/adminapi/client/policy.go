@@ -3,6 +3,7 @@ package adminclient
 import (
 	"context"
 	"encoding/json"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,20 +85,20 @@ func (p Profile) Export() ([]byte, error) {
 func (p Profile) Title() string { return p.Name + p.DisplayName }
 
 // CreateGroup is POST /tenants/{tid}/groups.
-func (c *Client) CreateGroup(ctx context.Context, tid string, req GroupRequest) (Group, error) {
-	var out Group
+func (c *Client) CreateGroup(ctx context.Context, tid string, req wire.GroupRequest) (wire.Group, error) {
+	var out wire.Group
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groups"), json: req}, &out)
 	return out, err
 }
 
 // Groups is GET /tenants/{tid}/groups.
-func (c *Client) Groups(ctx context.Context, tid string) ([]Group, error) {
-	return list[Group](ctx, c, tenantPath(tid, "groups"), nil)
+func (c *Client) Groups(ctx context.Context, tid string) ([]wire.Group, error) {
+	return list[wire.Group](ctx, c, tenantPath(tid, "groups"), nil)
 }
 
 // Group is GET /tenants/{tid}/groups/{gid}.
-func (c *Client) Group(ctx context.Context, tid, gid string) (Group, error) {
-	var out Group
+func (c *Client) Group(ctx context.Context, tid, gid string) (wire.Group, error) {
+	var out wire.Group
 	err := c.get(ctx, tenantPath(tid, "groups", gid), nil, &out)
 	return out, err
 }
@@ -109,15 +110,13 @@ func (c *Client) DeleteGroup(ctx context.Context, tid, gid string) error {
 
 // AddMember is POST /tenants/{tid}/groups/{gid}/members: a user, device or group by ID.
 func (c *Client) AddMember(ctx context.Context, tid, gid, member string) error {
-	body := struct {
-		ID string `json:"id"`
-	}{member}
+	body := wire.MemberRequest{ID: member}
 	return c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groups", gid, "members"), json: body}, nil)
 }
 
 // Members is GET /tenants/{tid}/groups/{gid}/members.
-func (c *Client) Members(ctx context.Context, tid, gid string) ([]Member, error) {
-	return list[Member](ctx, c, tenantPath(tid, "groups", gid, "members"), nil)
+func (c *Client) Members(ctx context.Context, tid, gid string) ([]wire.Member, error) {
+	return list[wire.Member](ctx, c, tenantPath(tid, "groups", gid, "members"), nil)
 }
 
 // RemoveMember is DELETE /tenants/{tid}/groups/{gid}/members/{mid}.
@@ -175,27 +174,25 @@ func (c *Client) DeleteProfile(ctx context.Context, tid string, route ProfileRou
 
 // AssignProfile is POST /tenants/{tid}/{route}/{pid}/assign: the assignments replace the
 // profile's.
-func (c *Client) AssignProfile(ctx context.Context, tid string, route ProfileRoute, pid string, as []Assignment) (Assignments, error) {
+func (c *Client) AssignProfile(ctx context.Context, tid string, route ProfileRoute, pid string, as []wire.Assignment) (wire.Assignments, error) {
 	if as == nil {
-		as = []Assignment{}
+		as = []wire.Assignment{}
 	}
-	body := struct {
-		Assignments []Assignment `json:"assignments"`
-	}{as}
-	var out Assignments
+	body := wire.AssignBody{Assignments: as}
+	var out wire.Assignments
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, string(route), pid, "assign"), json: body}, &out)
 	return out, err
 }
 
 // ProfileAssignments is GET /tenants/{tid}/{route}/{pid}/assignments.
-func (c *Client) ProfileAssignments(ctx context.Context, tid string, route ProfileRoute, pid string) ([]Assignment, error) {
-	return list[Assignment](ctx, c, tenantPath(tid, string(route), pid, "assignments"), nil)
+func (c *Client) ProfileAssignments(ctx context.Context, tid string, route ProfileRoute, pid string) ([]wire.Assignment, error) {
+	return list[wire.Assignment](ctx, c, tenantPath(tid, string(route), pid, "assignments"), nil)
 }
 
 // ProfileStatus is GET /tenants/{tid}/{route}/{pid}/deviceStatuses: the deployment report
 // (a deleted profile's report is answered on either route while devices remove it).
-func (c *Client) ProfileStatus(ctx context.Context, tid string, route ProfileRoute, pid string) (ProfileStatus, error) {
-	var out ProfileStatus
+func (c *Client) ProfileStatus(ctx context.Context, tid string, route ProfileRoute, pid string) (wire.ProfileStatus, error) {
+	var out wire.ProfileStatus
 	err := c.get(ctx, tenantPath(tid, string(route), pid, "deviceStatuses"), nil, &out)
 	return out, err
 }
@@ -211,13 +208,13 @@ func (c *Client) ResendToFailed(ctx context.Context, tid string, route ProfileRo
 }
 
 // DeviceSettingStates is GET /tenants/{tid}/devices/{did}/settingStates.
-func (c *Client) DeviceSettingStates(ctx context.Context, tid, did string) ([]SettingState, error) {
-	return list[SettingState](ctx, c, tenantPath(tid, "devices", did, "settingStates"), nil)
+func (c *Client) DeviceSettingStates(ctx context.Context, tid, did string) ([]wire.SettingState, error) {
+	return list[wire.SettingState](ctx, c, tenantPath(tid, "devices", did, "settingStates"), nil)
 }
 
 // DeviceProfiles is GET /tenants/{tid}/devices/{did}/profiles.
-func (c *Client) DeviceProfiles(ctx context.Context, tid, did string) (DeviceProfiles, error) {
-	var out DeviceProfiles
+func (c *Client) DeviceProfiles(ctx context.Context, tid, did string) (wire.DeviceProfiles, error) {
+	var out wire.DeviceProfiles
 	err := c.get(ctx, tenantPath(tid, "devices", did, "profiles"), nil, &out)
 	return out, err
 }
@@ -240,8 +237,8 @@ func (u GroupPolicyUpload) query() url.Values {
 
 // AnalyzeGroupPolicy is POST /tenants/{tid}/groupPolicy/analyze: which settings MDM can
 // deliver. The upload is sent once (no Idempotency-Key: it changes nothing).
-func (c *Client) AnalyzeGroupPolicy(ctx context.Context, tid string, up GroupPolicyUpload) (GroupPolicyReport, error) {
-	var out GroupPolicyReport
+func (c *Client) AnalyzeGroupPolicy(ctx context.Context, tid string, up GroupPolicyUpload) (wire.GroupPolicyReport, error) {
+	var out wire.GroupPolicyReport
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groupPolicy", "analyze"), query: up.query(),
 		raw: up.Data, contentType: "application/octet-stream", noRetry: true}, &out)
 	return out, err
@@ -249,44 +246,21 @@ func (c *Client) AnalyzeGroupPolicy(ctx context.Context, tid string, up GroupPol
 
 // ImportGroupPolicy is POST /tenants/{tid}/groupPolicy/import: a custom profile named name
 // of the supported settings (dryRun: shown, not created).
-func (c *Client) ImportGroupPolicy(ctx context.Context, tid, name string, dryRun bool, up GroupPolicyUpload) (GroupPolicyImport, error) {
+func (c *Client) ImportGroupPolicy(ctx context.Context, tid, name string, dryRun bool, up GroupPolicyUpload) (wire.GroupPolicyImport, error) {
 	q := up.query()
 	q.Set("name", name)
 	if dryRun {
 		q.Set("dryRun", strconv.FormatBool(dryRun))
 	}
-	var out GroupPolicyImport
+	var out wire.GroupPolicyImport
 	err := c.do(ctx, request{method: http.MethodPost, path: tenantPath(tid, "groupPolicy", "import"), query: q,
 		raw: up.Data, contentType: "application/octet-stream", noRetry: true}, &out)
 	return out, err
 }
 
-// SettingDefinition is one setting of the settings catalog (adminapi.SettingDefinitionView).
-type SettingDefinition struct {
-	ID                       string          `json:"id"`
-	DisplayName              string          `json:"displayName"`
-	CategoryName             string          `json:"categoryName"`
-	Description              string          `json:"description,omitempty"`
-	LocURI                   string          `json:"locUri"`
-	Format                   string          `json:"format"`
-	ValueKind                string          `json:"valueKind"` // choice, integer, string or stringCollection
-	Options                  []SettingOption `json:"options,omitempty"`
-	Minimum                  *int            `json:"minimum,omitempty"`
-	Maximum                  *int            `json:"maximum,omitempty"`
-	DefaultValue             string          `json:"defaultValue,omitempty"`
-	MinimumOS                string          `json:"minimumSupportedVersion,omitempty"`
-	GroupSettingDefinitionID string          `json:"groupSettingDefinitionId,omitempty"`
-}
-
-// SettingOption is one option of a choice setting (adminapi.SettingOptionView).
-type SettingOption struct {
-	ItemID      string `json:"itemId"`
-	DisplayName string `json:"displayName"`
-}
-
 // SearchSettings is GET /tenants/{tid}/configurationSettings: the settings whose name, id,
 // OMA-URI or description hold every word of search, in category ("" any).
-func (c *Client) SearchSettings(ctx context.Context, tid, search, category string) ([]SettingDefinition, error) {
+func (c *Client) SearchSettings(ctx context.Context, tid, search, category string) ([]wire.SettingDefinition, error) {
 	q := url.Values{}
 	if search != "" {
 		q.Set("search", search)
@@ -294,14 +268,12 @@ func (c *Client) SearchSettings(ctx context.Context, tid, search, category strin
 	if category != "" {
 		q.Set("category", category)
 	}
-	return list[SettingDefinition](ctx, c, tenantPath(tid, "configurationSettings"), q)
+	return list[wire.SettingDefinition](ctx, c, tenantPath(tid, "configurationSettings"), q)
 }
 
 // SettingCategories is GET /tenants/{tid}/configurationCategories: the catalog's categories.
 func (c *Client) SettingCategories(ctx context.Context, tid string) ([]string, error) {
-	cs, err := list[struct {
-		DisplayName string `json:"displayName"`
-	}](ctx, c, tenantPath(tid, "configurationCategories"), nil)
+	cs, err := list[wire.SettingCategory](ctx, c, tenantPath(tid, "configurationCategories"), nil)
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.DisplayName)

@@ -14,15 +14,16 @@ import (
 	"time"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // setupTenant creates the tenant and alice.
-func setupTenant(t *testing.T, c *adminclient.Client) adminclient.User {
+func setupTenant(t *testing.T, c *adminclient.Client) wire.User {
 	t.Helper()
 	ctx := context.Background()
-	_, err := c.CreateTenant(ctx, adminclient.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: "OnPremise"})
+	_, err := c.CreateTenant(ctx, wire.TenantRequest{ID: tid, DisplayName: "Contoso", VerifiedDomains: []string{"contoso.com"}, AuthPolicy: "OnPremise"})
 	check(t, "CreateTenant", err)
-	u, err := c.CreateUser(ctx, tid, adminclient.UserRequest{UserPrincipalName: "alice@contoso.com", PasswordProfile: adminclient.PasswordProfile{Password: "Correct horse 1"}})
+	u, err := c.CreateUser(ctx, tid, wire.UserRequest{UserPrincipalName: "alice@contoso.com", PasswordProfile: wire.PasswordProfile{Password: "Correct horse 1"}})
 	check(t, "CreateUser", err)
 	return u
 }
@@ -33,7 +34,7 @@ func TestPolicyRoutes(t *testing.T) {
 	u := setupTenant(t, c)
 	did := enroll(t, c, base, dir)
 
-	g, err := c.CreateGroup(ctx, tid, adminclient.GroupRequest{DisplayName: "WHfB pilot", Description: "pilot"})
+	g, err := c.CreateGroup(ctx, tid, wire.GroupRequest{DisplayName: "WHfB pilot", Description: "pilot"})
 	check(t, "CreateGroup", err)
 	if gs, err := c.Groups(ctx, tid); err != nil || len(gs) != 1 || gs[0].ID != g.ID {
 		t.Fatalf("Groups: %+v, %v", gs, err)
@@ -78,7 +79,7 @@ func TestPolicyRoutes(t *testing.T) {
 		t.Fatalf("Profile marshals to %s", b)
 	}
 
-	as, err := c.AssignProfile(ctx, tid, adminclient.SettingsCatalog, p.ID, []adminclient.Assignment{{Target: adminclient.AssignmentTarget{Type: adminclient.TargetGroup, GroupID: g.ID}}})
+	as, err := c.AssignProfile(ctx, tid, adminclient.SettingsCatalog, p.ID, []wire.Assignment{{Target: wire.AssignmentTarget{Type: wire.TargetGroup, GroupID: g.ID}}})
 	check(t, "AssignProfile", err)
 	if len(as.Value) != 1 || as.Value[0].Target.GroupID != g.ID {
 		t.Fatalf("AssignProfile: %+v", as)
@@ -238,7 +239,7 @@ func TestErrorsAndRetries(t *testing.T) {
 	defer srv.Close()
 	c := adminclient.New(adminclient.Config{Server: srv.URL + "/", Token: "tok", RetryPause: time.Millisecond})
 	ctx := context.Background()
-	g, err := c.CreateGroup(ctx, tid, adminclient.GroupRequest{DisplayName: "WHfB pilot"})
+	g, err := c.CreateGroup(ctx, tid, wire.GroupRequest{DisplayName: "WHfB pilot"})
 	if err != nil || g.ID != "g1" {
 		t.Fatalf("CreateGroup: %+v, %v", g, err)
 	}
@@ -266,7 +267,7 @@ func TestErrorsAndRetries(t *testing.T) {
 
 	// Nothing listening: the transport error comes back as it is, after the attempts.
 	srv.Close()
-	_, err = c.CreateGroup(ctx, tid, adminclient.GroupRequest{DisplayName: "x"})
+	_, err = c.CreateGroup(ctx, tid, wire.GroupRequest{DisplayName: "x"})
 	if err == nil || strings.Contains(err.Error(), "HTTP") {
 		t.Fatalf("CreateGroup with no server: %v", err)
 	}
@@ -306,10 +307,10 @@ func TestNoIdempotencyKeys(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := adminclient.New(adminclient.Config{Server: srv.URL, Token: "tok", RetryPause: time.Millisecond, NoIdempotencyKeys: true})
-	if g, err := c.CreateGroup(context.Background(), tid, adminclient.GroupRequest{DisplayName: "WHfB pilot"}); err != nil || g.ID != "g1" {
+	if g, err := c.CreateGroup(context.Background(), tid, wire.GroupRequest{DisplayName: "WHfB pilot"}); err != nil || g.ID != "g1" {
 		t.Fatalf("CreateGroup: %+v, %v", g, err)
 	}
-	if _, err := c.CreateGroup(context.Background(), tid, adminclient.GroupRequest{DisplayName: "WHfB pilot"}); err == nil {
+	if _, err := c.CreateGroup(context.Background(), tid, wire.GroupRequest{DisplayName: "WHfB pilot"}); err == nil {
 		t.Fatal("CreateGroup succeeded although its connection broke")
 	}
 	mu.Lock()
