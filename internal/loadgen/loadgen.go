@@ -258,6 +258,11 @@ func enrollOne(ctx context.Context, cfg Config, dir string, tokens *tokenSource)
 	if err := a.Enroll(ctx, enroll.Request{ServerURL: cfg.ServerURL, UPN: tokens.upn, Token: tok, RootCAs: cfg.RootCAs, CSRShape: enroll.CSRClean}); err != nil {
 		return nil, err
 	}
+	return simFromAgent(cfg, a)
+}
+
+// simFromAgent is the load tool's device for an enrolled agent.
+func simFromAgent(cfg Config, a *device.Agent) (*simDevice, error) {
 	tlsCfg, err := a.ClientTLS()
 	if err != nil {
 		return nil, err
