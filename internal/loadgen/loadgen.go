@@ -107,6 +107,11 @@ type simDevice struct {
 	tls      *tls.Config
 	values   map[string]string
 	verified string
+	// own, for bench push: each session runs on a connection of its own (sessConn), dialled
+	// at its first message and closed at its end, as Windows' client does; otherwise on
+	// client's keep-alive connection.
+	own  bool
+	conn *sessConn
 }
 
 // Run enrolls the devices, queues commands, and drives check-ins for cfg.Duration.

@@ -128,16 +128,15 @@ func RunPush(ctx context.Context, cfg PushConfig) (PushResult, error) {
 		d.mgmtURL = strings.TrimRight(d.server, "/") + "/ManagementServer/MDM.svc"
 		d.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 		d.tls.CurvePreferences = schannelCurves
+		d.own = true
 	}
 	// As `device run` does, each device syncs once when it starts, before it holds its
-	// channel; its session connection is then closed (a woken session resumes TLS on a new
-	// one), so a run needs one descriptor per channel, not two.
+	// channel. Every session runs on a connection of its own, closed at the session's end
+	// (a woken session resumes TLS on a new one, as Windows' client does), so a run needs one
+	// descriptor per channel, not two.
 	w0 := time.Now()
 	if err := warmUp(ctx, base, devs); err != nil {
 		return res, err
-	}
-	for _, d := range devs {
-		d.client.CloseIdleConnections()
 	}
 	fmt.Fprintf(cfg.Progress, "first session of %d devices in %v\n", len(devs), time.Since(w0).Round(time.Millisecond))
 	run := &pushRun{cfg: cfg, devs: devs, value: fmt.Sprintf("signin-%x.push.example", time.Now().UnixNano()), done: make([]time.Duration, len(devs)), sem: make(chan struct{}, cfg.Sessions)}
@@ -302,7 +301,6 @@ func (r *pushRun) session(ctx context.Context, i int) {
 	defer func() { <-r.sem }()
 	d := r.devs[i]
 	_, _, _, err := d.runSession(ctx)
-	d.client.CloseIdleConnections()
 	r.sessions.Add(1)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -18,6 +18,7 @@ import (
 // sends, until the server's reply carries no commands.
 func (d *simDevice) runSession(ctx context.Context) (msgs, cmds int, lat []time.Duration, err error) {
 	d.session++
+	defer d.endSession()
 	hdr := syncml.Header{VerDTD: syncml.VerDTD, VerProto: syncml.VerProto, SessionID: strconv.Itoa(d.session), MsgID: "1",
 		Target: d.mgmtURL, Source: d.id, Meta: &syncml.Meta{MaxMsgSize: 65536}}
 	b := syncml.NewBuilder(hdr, 2)
@@ -99,6 +100,9 @@ func (d *simDevice) answer(b *syncml.Builder, msgRef string, c syncml.Command) {
 }
 
 func (d *simDevice) post(ctx context.Context, body []byte) (*syncml.Message, error) {
+	if d.own {
+		return d.postOwn(ctx, body)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.mgmtURL+"?mode=Maintenance&Platform=WoA", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
