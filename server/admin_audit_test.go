@@ -11,7 +11,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/testpki"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -205,7 +205,7 @@ func TestAdminWriteAuditFailure(t *testing.T) {
 // answer shows (the store sets UpdatedAt and Version inside the transaction).
 func TestAdminWriteAuditShowsStoredState(t *testing.T) {
 	ts := startIdentityServer(t)
-	var view adminapi.TenantView
+	var view wire.Tenant
 	if code := ts.api(http.MethodPatch, "/tenants/"+testTenant, map[string]any{"displayName": "Renamed"}, &view); code != http.StatusOK {
 		t.Fatalf("PATCH tenant: HTTP %d", code)
 	}
@@ -213,7 +213,7 @@ func TestAdminWriteAuditShowsStoredState(t *testing.T) {
 	if e == nil {
 		t.Fatal("no tenant update event")
 	}
-	var details struct{ Before, After adminapi.TenantView }
+	var details struct{ Before, After wire.Tenant }
 	if err := json.Unmarshal(e.Details, &details); err != nil {
 		t.Fatal(err)
 	}

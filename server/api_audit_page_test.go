@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -20,7 +20,7 @@ func TestAuditEventsPages(t *testing.T) {
 		if i == 4 {
 			tenant = tenantB
 		}
-		if st := ts.api(http.MethodPost, "/tenants/"+tenant+"/groups", adminapi.GroupRequest{DisplayName: name}, nil); st != http.StatusCreated {
+		if st := ts.api(http.MethodPost, "/tenants/"+tenant+"/groups", wire.GroupRequest{DisplayName: name}, nil); st != http.StatusCreated {
 			t.Fatalf("creating %s: HTTP %d", name, st)
 		}
 	}
@@ -42,7 +42,7 @@ func TestAuditEventsPages(t *testing.T) {
 			if next != 0 {
 				p += "&before=" + strconv.FormatUint(next, 10)
 			}
-			var page adminapi.AuditPageView
+			var page wire.AuditPage
 			if st := ts.apiAs(token, http.MethodGet, p, nil, &page); st != http.StatusOK {
 				t.Fatalf("GET %s: HTTP %d", p, st)
 			}

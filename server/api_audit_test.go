@@ -23,6 +23,7 @@ import (
 	"github.com/hellomdm/hellomdm/store/postgres"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -44,13 +45,13 @@ func auditFixture(t *testing.T, ts *testServer) (dev, other string) {
 		Name: formulaName, Role: store.RoleAdmin, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	var v adminapi.CommandView
+	var v wire.Command
 	if st := ts.apiAs(secret, http.MethodPost, "/tenants/"+testTenant+"/devices/"+d.id+"/commands",
-		adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"}, &v); st != http.StatusCreated {
+		wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"}, &v); st != http.StatusCreated {
 		t.Fatalf("queue with the formula token: HTTP %d", st)
 	}
-	ts.queue(d.id, adminapi.CommandRequest{Verb: "Add", LocURI: "./Device/Vendor/MSFT/Nope/Node", Format: "int", Data: "1"})
-	ts.queue(o.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(d.id, wire.CommandRequest{Verb: "Add", LocURI: "./Device/Vendor/MSFT/Nope/Node", Format: "int", Data: "1"})
+	ts.queue(o.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 
 	cmds := commandsOf(d.send(d.first()))
 	if len(cmds) != 2 {
@@ -333,8 +334,8 @@ func TestAuditAccess(t *testing.T) {
 	if err := ts.app.Store.UpdateDevice(context.Background(), berlin.id, func(d *store.Device) error { d.ScopeTags = []string{"Berlin"}; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	ts.queue(berlin.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
-	ts.queue(paris.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(berlin.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(paris.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	reader := ts.newToken(store.RoleReader, testTenant)
 	readerB := ts.newToken(store.RoleReader, tenantB)
 	scoped := ts.newToken(store.RoleReader, testTenant, "Berlin")
@@ -382,9 +383,9 @@ func TestAuditAccess(t *testing.T) {
 }
 
 // verify calls the verify route.
-func (ts *testServer) verify() adminapi.VerifyView {
+func (ts *testServer) verify() wire.AuditVerification {
 	ts.t.Helper()
-	var v adminapi.VerifyView
+	var v wire.AuditVerification
 	if st := ts.api(http.MethodGet, "/tenants/"+testTenant+"/audit/verify", nil, &v); st != http.StatusOK {
 		ts.t.Fatalf("verify: HTTP %d", st)
 	}
@@ -437,7 +438,7 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	dev := ts.enroll("E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5E5")
 	for range 3 {
-		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+		ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	}
 	v := ts.verify()
 	if !v.OK || v.Checked < 6 || v.Broken != nil {

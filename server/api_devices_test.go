@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -65,7 +66,7 @@ func TestDeviceAPI(t *testing.T) {
 			{"not reported", reader, "?canReset=", []string{silent.id}},
 			{"scope tag", berlin, "", []string{recoverable.id}},
 		} {
-			var out struct{ Value []adminapi.DeviceView }
+			var out struct{ Value []wire.Device }
 			if st := ts.apiAs(c.token, http.MethodGet, devices+c.query, nil, &out); st != http.StatusOK {
 				t.Fatalf("%s: HTTP %d", c.name, st)
 			}
@@ -79,7 +80,7 @@ func TestDeviceAPI(t *testing.T) {
 		}
 	})
 	t.Run("get", func(t *testing.T) {
-		var v adminapi.DeviceView
+		var v wire.Device
 		if st := ts.apiAs(reader, http.MethodGet, devices+"/"+recoverable.id, nil, &v); st != http.StatusOK {
 			t.Fatalf("HTTP %d", st)
 		}
@@ -102,14 +103,14 @@ func TestDeviceAPI(t *testing.T) {
 		} {
 			setTenant(consented)
 			setTenant(c.fn)
-			var one adminapi.DeviceView
+			var one wire.Device
 			if st := ts.apiAs(reader, http.MethodGet, devices+"/"+recoverable.id, nil, &one); st != http.StatusOK {
 				t.Fatalf("%s: HTTP %d", c.name, st)
 			}
 			if one.CanReset != adminapi.CanResetDestructiveOnly || !strings.Contains(one.CanResetReason, "("+c.row+")") {
 				t.Errorf("%s: canReset %q (%q)", c.name, one.CanReset, one.CanResetReason)
 			}
-			var out struct{ Value []adminapi.DeviceView }
+			var out struct{ Value []wire.Device }
 			if st := ts.apiAs(reader, http.MethodGet, devices+"?canReset=DestructiveAndNonDestructive", nil, &out); st != http.StatusOK || len(out.Value) != 0 {
 				t.Errorf("%s: still listed as non-destructive: HTTP %d %+v", c.name, st, out.Value)
 			}
@@ -119,7 +120,7 @@ func TestDeviceAPI(t *testing.T) {
 		b := silent.first()
 		b.Command(syncml.Command{Verb: syncml.VerbReplace, Items: []syncml.Item{{Source: "./DevDetail/SwV", Data: "10.0.26100.1742"}}})
 		silent.send(b)
-		var v adminapi.DeviceView
+		var v wire.Device
 		if st := ts.api(http.MethodGet, devices+"/"+silent.id, nil, &v); st != http.StatusOK || v.OSVersion != "10.0.26100.1742" || v.LastSeenAt.IsZero() {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -152,7 +153,7 @@ func TestDeviceAPI(t *testing.T) {
 		if m := recoverable.send(recoverable.first()); len(m.Body) == 0 {
 			t.Fatal("empty reply")
 		}
-		var v adminapi.DeviceView
+		var v wire.Device
 		if st := ts.api(http.MethodPost, devices+"/"+recoverable.id+"/retire", nil, &v); st != http.StatusOK || v.EnrollmentState != store.DeviceRetired {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -176,7 +177,7 @@ func TestDeviceAPI(t *testing.T) {
 		if st, code := ts.raw(testToken, "POST", devices+"/"+recoverable.id+"/retire", ""); st != http.StatusConflict || code != "conflict" {
 			t.Fatalf("retire twice: HTTP %d %q", st, code)
 		}
-		var listed struct{ Value []adminapi.DeviceView }
+		var listed struct{ Value []wire.Device }
 		ts.api(http.MethodGet, devices+"?canReset=DestructiveAndNonDestructive", nil, &listed)
 		if len(listed.Value) != 1 || listed.Value[0].EnrollmentState != store.DeviceRetired {
 			t.Fatalf("list after retire: %+v", listed.Value)

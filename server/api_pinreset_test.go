@@ -6,7 +6,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/pinreset"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -19,15 +19,15 @@ func TestPinResetOnboardingAPI(t *testing.T) {
 	sps := "/tenants/" + testTenant + "/servicePrincipals"
 	consent := "/tenants/" + testTenant + "/pinReset/consent"
 
-	state := func(t *testing.T, token string) map[string]adminapi.ServicePrincipalView {
+	state := func(t *testing.T, token string) map[string]wire.ServicePrincipal {
 		t.Helper()
 		var out struct {
-			Value []adminapi.ServicePrincipalView
+			Value []wire.ServicePrincipal
 		}
 		if st := ts.apiAs(token, http.MethodGet, sps, nil, &out); st != http.StatusOK || len(out.Value) != 2 {
 			t.Fatalf("HTTP %d %+v", st, out)
 		}
-		m := map[string]adminapi.ServicePrincipalView{}
+		m := map[string]wire.ServicePrincipal{}
 		for _, v := range out.Value {
 			m[v.App] = v
 		}
@@ -54,7 +54,7 @@ func TestPinResetOnboardingAPI(t *testing.T) {
 	for _, c := range steps {
 		t.Run(c.name, func(t *testing.T) {
 			var out struct {
-				Value []adminapi.ServicePrincipalView
+				Value []wire.ServicePrincipal
 			}
 			if st := ts.api(http.MethodPost, consent, map[string]any{"app": c.app, "granted": c.granted}, &out); st != http.StatusOK || len(out.Value) != 2 {
 				t.Fatalf("HTTP %d %+v", st, out)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -126,11 +127,11 @@ func TestPolicyGroupAPI(t *testing.T) {
 		})
 	}
 
-	var members struct{ Value []adminapi.MemberView }
+	var members struct{ Value []wire.Member }
 	if st := ts.apiAs(reader, "GET", groups+"/"+gid+"/members", nil, &members); st != http.StatusOK {
 		t.Fatalf("members: %d", st)
 	}
-	want := []adminapi.MemberView{{Kind: store.MemberDevice, ID: "dev-1"}, {Kind: store.MemberUser, ID: "u-alice"}}
+	want := []wire.Member{{Kind: store.MemberDevice, ID: "dev-1"}, {Kind: store.MemberUser, ID: "u-alice"}}
 	if !slices.Equal(members.Value, want) {
 		t.Errorf("members = %+v, want %+v", members.Value, want)
 	}
@@ -258,7 +259,7 @@ func TestPolicyProfileAPI(t *testing.T) {
 	}
 
 	// Assignments round-trip in Intune's shape.
-	var as struct{ Value []adminapi.AssignmentView }
+	var as struct{ Value []wire.Assignment }
 	if st := ts.apiAs(reader, "GET", catalog+"/"+pid+"/assignments", nil, &as); st != http.StatusOK ||
 		len(as.Value) != 1 || as.Value[0].Target.Type != store.TargetAllDevices {
 		t.Errorf("assignments: %d %+v", st, as.Value)
@@ -272,17 +273,17 @@ func TestPolicyProfileAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep adminapi.ProfileStatusView
+	var rep wire.ProfileStatus
 	if st := ts.apiAs(reader, "GET", catalog+"/"+pid+"/deviceStatuses", nil, &rep); st != http.StatusOK ||
 		rep.Counts[store.SettingError] != 1 || len(rep.Devices) != 1 || rep.Devices[0].DeviceID != "dev-1" {
 		t.Errorf("deviceStatuses: %d %+v", st, rep)
 	}
-	var states struct{ Value []adminapi.SettingStateView }
+	var states struct{ Value []wire.SettingState }
 	if st := ts.apiAs(reader, "GET", "/tenants/"+testTenant+"/devices/dev-1/settingStates", nil, &states); st != http.StatusOK ||
 		len(states.Value) != 1 || states.Value[0].State != store.SettingError || states.Value[0].ErrorCode != 500 || !slices.Equal(states.Value[0].Sources, []string{pid}) {
 		t.Errorf("settingStates: %d %+v", st, states.Value)
 	}
-	var dp adminapi.DeviceProfilesView
+	var dp wire.DeviceProfiles
 	if st := ts.apiAs(reader, "GET", "/tenants/"+testTenant+"/devices/dev-1/profiles", nil, &dp); st != http.StatusOK || !slices.Equal(dp.Profiles, []string{pid}) {
 		t.Errorf("device profiles: %d %+v", st, dp)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -54,12 +55,12 @@ func startIdentityServer(t *testing.T) *testServer {
 // newToken creates an admin token through the API with the global test token.
 func (ts *testServer) newToken(role, tenantID string, tags ...string) string {
 	ts.t.Helper()
-	var out adminapi.CreatedTokenView
-	body := adminapi.TokenRequest{Name: role + "@" + tenantID, Role: role, TenantID: tenantID, RoleScopeTagIDs: tags}
-	if st := ts.api(http.MethodPost, "/tokens", body, &out); st != http.StatusCreated || out.Token == "" {
+	var out wire.CreatedToken
+	body := wire.TokenRequest{Name: role + "@" + tenantID, Role: role, TenantID: tenantID, RoleScopeTagIDs: tags}
+	if st := ts.api(http.MethodPost, "/tokens", body, &out); st != http.StatusCreated || out.Secret == "" {
 		ts.t.Fatalf("creating %s token: HTTP %d", role, st)
 	}
-	return out.Token
+	return out.Secret
 }
 
 // raw sends a literal body and returns the status and the error code of the answer.
@@ -116,8 +117,8 @@ func TestTenantAPI(t *testing.T) {
 	adminB := ts.newToken(store.RoleAdmin, tenantB)
 
 	t.Run("create", func(t *testing.T) {
-		var v adminapi.TenantView
-		body := adminapi.TenantRequest{ID: strings.ToUpper(newTenant), DisplayName: " Northwind ", VerifiedDomains: []string{"NorthWind.example", "nw.example"},
+		var v wire.Tenant
+		body := wire.TenantRequest{ID: strings.ToUpper(newTenant), DisplayName: " Northwind ", VerifiedDomains: []string{"NorthWind.example", "nw.example"},
 			AuthPolicy: "federated", FederationHost: "sts.northwind.example", GovCloud: true, RoleScopeTagIDs: []string{"Berlin"}}
 		if st := ts.api(http.MethodPost, "/tenants", body, &v); st != http.StatusCreated {
 			t.Fatalf("HTTP %d", st)
@@ -129,14 +130,14 @@ func TestTenantAPI(t *testing.T) {
 		if e := findEvent(ts.events(newTenant), audit.KindAdminWrite, "create", newTenant); e == nil || e.Actor.TokenID == "" || e.Subject.Type != audit.SubjectTenant {
 			t.Fatalf("no audit event in the new tenant's log: %+v", e)
 		}
-		var got adminapi.TenantView
+		var got wire.Tenant
 		if st := ts.api(http.MethodGet, "/tenants/"+newTenant, nil, &got); st != http.StatusOK || got.DisplayName != "Northwind" {
 			t.Fatalf("get: HTTP %d %+v", st, got)
 		}
 	})
 	t.Run("default auth policy", func(t *testing.T) {
-		var v adminapi.TenantView
-		body := adminapi.TenantRequest{ID: "22222222-2222-4333-8444-555555555555", DisplayName: "Litware", VerifiedDomains: []string{"litware.example"}}
+		var v wire.Tenant
+		body := wire.TenantRequest{ID: "22222222-2222-4333-8444-555555555555", DisplayName: "Litware", VerifiedDomains: []string{"litware.example"}}
 		if st := ts.api(http.MethodPost, "/tenants", body, &v); st != http.StatusCreated || v.AuthPolicy != store.AuthOnPremise {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -188,7 +189,7 @@ func TestTenantAPI(t *testing.T) {
 	})
 
 	t.Run("patch", func(t *testing.T) {
-		var v adminapi.TenantView
+		var v wire.Tenant
 		body := map[string]any{"displayName": "Contoso Ltd", "verifiedDomains": []string{"contoso.com", "contoso.net"}, "govCloud": true, "federationHost": "adfs.contoso.com"}
 		if st := ts.apiAs(adminA, http.MethodPatch, "/tenants/"+testTenant, body, &v); st != http.StatusOK {
 			t.Fatalf("HTTP %d", st)
@@ -203,7 +204,7 @@ func TestTenantAPI(t *testing.T) {
 		if e == nil {
 			t.Fatal("no audit event")
 		}
-		var d struct{ Before, After adminapi.TenantView }
+		var d struct{ Before, After wire.Tenant }
 		if err := json.Unmarshal(e.Details, &d); err != nil || d.Before.DisplayName != "Contoso" || d.After.DisplayName != "Contoso Ltd" {
 			t.Fatalf("details %s: %v", e.Details, err)
 		}
@@ -218,7 +219,7 @@ func TestTenantAPI(t *testing.T) {
 			{"tenant A", adminA, []string{testTenant}},
 			{"tenant B", adminB, []string{tenantB}},
 		} {
-			var out struct{ Value []adminapi.TenantView }
+			var out struct{ Value []wire.Tenant }
 			if st := ts.apiAs(c.token, http.MethodGet, "/tenants", nil, &out); st != http.StatusOK {
 				t.Fatalf("%s: HTTP %d", c.name, st)
 			}
@@ -246,7 +247,7 @@ func TestTenantDelete(t *testing.T) {
 	ts := startIdentityServer(t)
 	ctx := context.Background()
 	path := "/tenants/" + testTenant
-	var u adminapi.UserView
+	var u wire.User
 	if st := ts.api(http.MethodPost, path+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
 		t.Fatalf("create user: %d", st)
 	}

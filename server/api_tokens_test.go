@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -18,24 +19,24 @@ func TestTokenAPI(t *testing.T) {
 	adminA := ts.newToken(store.RoleAdmin, testTenant)
 	scoped := ts.newToken(store.RoleAdmin, "", "Berlin")
 
-	var created adminapi.CreatedTokenView
+	var created wire.CreatedToken
 	t.Run("create", func(t *testing.T) {
-		body := adminapi.TokenRequest{Name: "ci", Role: "Reader", TenantID: strings.ToUpper(testTenant), RoleScopeTagIDs: []string{"Berlin"}}
+		body := wire.TokenRequest{Name: "ci", Role: "Reader", TenantID: strings.ToUpper(testTenant), RoleScopeTagIDs: []string{"Berlin"}}
 		if st := ts.api(http.MethodPost, "/tokens", body, &created); st != http.StatusCreated {
 			t.Fatalf("HTTP %d", st)
 		}
-		if created.ID == "" || !strings.HasPrefix(created.Token, "hmdm_") || created.Role != store.RoleReader || created.TenantID != testTenant || created.RoleScopeTagIDs[0] != "Berlin" {
+		if created.ID == "" || !strings.HasPrefix(created.Secret, "hmdm_") || created.Role != store.RoleReader || created.TenantID != testTenant || created.RoleScopeTagIDs[0] != "Berlin" {
 			t.Fatalf("created %+v", created)
 		}
 		// The secret works, within its tenant and role.
-		if st := ts.apiAs(created.Token, http.MethodGet, "/tenants/"+testTenant, nil, nil); st != http.StatusOK {
+		if st := ts.apiAs(created.Secret, http.MethodGet, "/tenants/"+testTenant, nil, nil); st != http.StatusOK {
 			t.Fatalf("new token: HTTP %d", st)
 		}
-		if st := ts.apiAs(created.Token, http.MethodGet, "/tenants/"+tenantB, nil, nil); st != http.StatusNotFound {
+		if st := ts.apiAs(created.Secret, http.MethodGet, "/tenants/"+tenantB, nil, nil); st != http.StatusNotFound {
 			t.Fatalf("new token on tenant B: HTTP %d", st)
 		}
 		e := findEvent(ts.events(testTenant), audit.KindAdminWrite, "create", created.ID)
-		if e == nil || e.Subject.Type != audit.SubjectToken || bytes.Contains(e.Details, []byte(created.Token)) || bytes.Contains(e.Details, []byte(adminapi.HashToken(created.Token))) {
+		if e == nil || e.Subject.Type != audit.SubjectToken || bytes.Contains(e.Details, []byte(created.Secret)) || bytes.Contains(e.Details, []byte(adminapi.HashToken(created.Secret))) {
 			t.Fatalf("audit event %+v", e)
 		}
 		if findEvent(ts.events(tenantB), audit.KindAdminWrite, "create", created.ID) != nil {
@@ -43,8 +44,8 @@ func TestTokenAPI(t *testing.T) {
 		}
 	})
 	t.Run("global token recorded in every tenant", func(t *testing.T) {
-		var g adminapi.CreatedTokenView
-		if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "global reader", Role: "reader"}, &g); st != http.StatusCreated {
+		var g wire.CreatedToken
+		if st := ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "global reader", Role: "reader"}, &g); st != http.StatusCreated {
 			t.Fatalf("HTTP %d", st)
 		}
 		for _, tid := range []string{testTenant, tenantB} {
@@ -54,8 +55,8 @@ func TestTokenAPI(t *testing.T) {
 		}
 	})
 	t.Run("scoped admin grants only its tags", func(t *testing.T) {
-		var v adminapi.CreatedTokenView
-		if st := ts.apiAs(scoped, http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "sub", Role: "reader"}, &v); st != http.StatusCreated ||
+		var v wire.CreatedToken
+		if st := ts.apiAs(scoped, http.MethodPost, "/tokens", wire.TokenRequest{Name: "sub", Role: "reader"}, &v); st != http.StatusCreated ||
 			len(v.RoleScopeTagIDs) != 1 || v.RoleScopeTagIDs[0] != "Berlin" {
 			t.Fatalf("HTTP %d %+v", st, v)
 		}
@@ -101,7 +102,7 @@ func TestTokenAPI(t *testing.T) {
 		if st != http.StatusOK || !strings.Contains(all, created.ID) || !strings.Contains(all, `"bootstrap"`) && !strings.Contains(all, "env:HELLOMDM_ADMIN_TOKEN") {
 			t.Fatalf("global list: HTTP %d %s", st, all)
 		}
-		if strings.Contains(all, created.Token) || strings.Contains(all, adminapi.HashToken(created.Token)) || strings.Contains(all, `"hash"`) || strings.Contains(all, `"token"`) {
+		if strings.Contains(all, created.Secret) || strings.Contains(all, adminapi.HashToken(created.Secret)) || strings.Contains(all, `"hash"`) || strings.Contains(all, `"token"`) {
 			t.Fatalf("list leaks secrets: %s", all)
 		}
 		st, mine := body(adminA)

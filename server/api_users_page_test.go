@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -28,7 +28,7 @@ func TestUserListSearchAndPaging(t *testing.T) {
 		{"carol@contoso.com", "Carol", "Paris"},
 		{"dave@contoso.com", "Dave Pilot", ""},
 	} {
-		body := adminapi.UserRequest{UserPrincipalName: u.upn, DisplayName: u.name}
+		body := wire.UserRequest{UserPrincipalName: u.upn, DisplayName: u.name}
 		body.PasswordProfile.Password = "long enough"
 		if u.tag != "" {
 			body.RoleScopeTagIDs = []string{u.tag}
@@ -37,7 +37,7 @@ func TestUserListSearchAndPaging(t *testing.T) {
 			t.Fatalf("creating %s: HTTP %d", u.upn, st)
 		}
 	}
-	other := adminapi.UserRequest{UserPrincipalName: "alice@fabrikam.com", DisplayName: "Alice Pilot"}
+	other := wire.UserRequest{UserPrincipalName: "alice@fabrikam.com", DisplayName: "Alice Pilot"}
 	other.PasswordProfile.Password = "long enough"
 	if st := ts.api(http.MethodPost, "/tenants/"+tenantB+"/users", other, nil); st != http.StatusCreated {
 		t.Fatalf("creating the other tenant's user: HTTP %d", st)
@@ -51,7 +51,7 @@ func TestUserListSearchAndPaging(t *testing.T) {
 		var out [][]string
 		q, _ := url.ParseQuery(query)
 		for range 20 {
-			var p listPage[adminapi.UserView]
+			var p listPage[wire.User]
 			if st := ts.apiAs(token, http.MethodGet, "/tenants/"+tenant+"/users?"+q.Encode(), nil, &p); st != http.StatusOK {
 				t.Fatalf("GET users?%s: HTTP %d", q.Encode(), st)
 			}
@@ -122,7 +122,7 @@ func TestGroupListSearchAndPaging(t *testing.T) {
 		{testTenant, "WHfB pilot"}, {testTenant, "all staff"}, {testTenant, "Pilot devices"},
 		{testTenant, "Berlin"}, {tenantB, "Fabrikam pilot"},
 	} {
-		if st := ts.api(http.MethodPost, "/tenants/"+tn.tenant+"/groups", adminapi.GroupRequest{DisplayName: tn.name}, nil); st != http.StatusCreated {
+		if st := ts.api(http.MethodPost, "/tenants/"+tn.tenant+"/groups", wire.GroupRequest{DisplayName: tn.name}, nil); st != http.StatusCreated {
 			t.Fatalf("creating %s: HTTP %d", tn.name, st)
 		}
 	}
@@ -131,7 +131,7 @@ func TestGroupListSearchAndPaging(t *testing.T) {
 	groups := "/tenants/" + testTenant + "/groups"
 	names := func(token, path string) ([]string, string) {
 		t.Helper()
-		var p listPage[adminapi.GroupView]
+		var p listPage[wire.Group]
 		if st := ts.apiAs(token, http.MethodGet, path, nil, &p); st != http.StatusOK {
 			t.Fatalf("GET %s: HTTP %d", path, st)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -27,7 +27,7 @@ func TestUserAPI(t *testing.T) {
 	paris := ts.newToken(store.RoleReader, testTenant, "Paris")
 	users := "/tenants/" + testTenant + "/users"
 
-	var alice adminapi.UserView
+	var alice wire.User
 	t.Run("create", func(t *testing.T) {
 		body := map[string]any{"userPrincipalName": "Alice@Contoso.com", "displayName": "Alice", "passwordProfile": map[string]string{"password": alicePassword}}
 		if st := ts.api(http.MethodPost, users, body, &alice); st != http.StatusCreated {
@@ -48,9 +48,9 @@ func TestUserAPI(t *testing.T) {
 			t.Fatalf("audit details leak the password: %s", e.Details)
 		}
 	})
-	var bob adminapi.UserView
+	var bob wire.User
 	t.Run("scoped admin creates in its scope", func(t *testing.T) {
-		body := adminapi.UserRequest{UserPrincipalName: "bob@contoso.com"}
+		body := wire.UserRequest{UserPrincipalName: "bob@contoso.com"}
 		body.PasswordProfile.Password = "bobs password"
 		if st := ts.apiAs(berlin, http.MethodPost, users, body, &bob); st != http.StatusCreated || len(bob.RoleScopeTagIDs) != 1 || bob.RoleScopeTagIDs[0] != "Berlin" {
 			t.Fatalf("HTTP %d %+v", st, bob)
@@ -102,7 +102,7 @@ func TestUserAPI(t *testing.T) {
 			{"Berlin sees Berlin", berlin, []string{"bob@contoso.com"}},
 			{"Paris sees none", paris, nil},
 		} {
-			var out struct{ Value []adminapi.UserView }
+			var out struct{ Value []wire.User }
 			if st := ts.apiAs(c.token, http.MethodGet, users, nil, &out); st != http.StatusOK {
 				t.Fatalf("%s: HTTP %d", c.name, st)
 			}
@@ -114,7 +114,7 @@ func TestUserAPI(t *testing.T) {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 			}
 		}
-		var one adminapi.UserView
+		var one wire.User
 		if st := ts.apiAs(reader, http.MethodGet, users+"/"+alice.ID, nil, &one); st != http.StatusOK || one.UserPrincipalName != "alice@contoso.com" {
 			t.Fatalf("get: HTTP %d %+v", st, one)
 		}
@@ -136,7 +136,7 @@ func TestUserAPI(t *testing.T) {
 	})
 
 	t.Run("totp", func(t *testing.T) {
-		var v adminapi.TOTPView
+		var v wire.TOTP
 		if st := ts.api(http.MethodPost, users+"/"+alice.ID+"/authenticationMethods/totp", nil, &v); st != http.StatusCreated {
 			t.Fatalf("HTTP %d", st)
 		}
@@ -152,7 +152,7 @@ func TestUserAPI(t *testing.T) {
 		if _, claims, err := ts.app.IDP.SignIn(context.Background(), "alice@contoso.com", alicePassword, idp.TOTPCode(secret, time.Now()), idp.AudiencePINReset); err != nil || !claims.HasMFA() {
 			t.Fatalf("sign-in with the enrolled code: %v", err)
 		}
-		var got adminapi.UserView
+		var got wire.User
 		if ts.api(http.MethodGet, users+"/"+alice.ID, nil, &got); !got.TOTPEnrolled {
 			t.Fatal("user does not show totpEnrolled")
 		}
@@ -170,7 +170,7 @@ func TestUserAPI(t *testing.T) {
 // enabled again; the change is audited.
 func TestUserDisable(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
-	var u adminapi.UserView
+	var u wire.User
 	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
 		t.Fatalf("create user: %d", st)
 	}
@@ -181,7 +181,7 @@ func TestUserDisable(t *testing.T) {
 	if _, err := users.UserByUPN(context.Background(), testTenant, "bob@contoso.com"); err != nil {
 		t.Fatalf("enabled user: %v", err)
 	}
-	var got adminapi.UserView
+	var got wire.User
 	if st := ts.api(http.MethodPatch, "/tenants/"+testTenant+"/users/"+u.ID, map[string]any{"accountEnabled": false}, &got); st != http.StatusOK || got.AccountEnabled {
 		t.Fatalf("disable: %d %+v", st, got)
 	}
@@ -206,7 +206,7 @@ func TestUserDisable(t *testing.T) {
 func TestUserDelete(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
 	ctx := context.Background()
-	var u adminapi.UserView
+	var u wire.User
 	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/users", map[string]any{"userPrincipalName": "bob@contoso.com", "passwordProfile": map[string]string{"password": "Correct horse 1"}}, &u); st != http.StatusCreated {
 		t.Fatalf("create user: %d", st)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -37,9 +38,9 @@ func TestBackupAndRestore(t *testing.T) {
 		}
 		return
 	}
-	var reader adminapi.CreatedTokenView
-	ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "before backup", Role: "reader"}, &reader)
-	if resp, err := get(reader.Token); err != nil || resp.StatusCode != http.StatusForbidden {
+	var reader wire.CreatedToken
+	ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "before backup", Role: "reader"}, &reader)
+	if resp, err := get(reader.Secret); err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("a reader token downloads the backup: %v %v", resp, err)
 	}
 	ts.enroll("B5B954E81FBCB94EB79BD08BE625F4EE")
@@ -74,8 +75,8 @@ func TestBackupAndRestore(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || n != resp.ContentLength || n == 0 {
 		t.Fatalf("backup: %d, %d bytes of %d, %v", resp.StatusCode, n, resp.ContentLength, err)
 	}
-	var after adminapi.CreatedTokenView
-	ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "after backup", Role: "reader"}, &after)
+	var after wire.CreatedToken
+	ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "after backup", Role: "reader"}, &after)
 
 	// Restore: stop, put the copy in place of the database, start.
 	ts.stop()
@@ -90,10 +91,10 @@ func TestBackupAndRestore(t *testing.T) {
 	if _, err := ts.app.Store.Device(context.Background(), "B5B954E81FBCB94EB79BD08BE625F4EE"); err != nil {
 		t.Errorf("the device enrolled before the backup is gone after restore: %v", err)
 	}
-	if _, err := ts.app.Store.TokenByHash(context.Background(), adminapi.HashToken(reader.Token)); err != nil {
+	if _, err := ts.app.Store.TokenByHash(context.Background(), adminapi.HashToken(reader.Secret)); err != nil {
 		t.Errorf("the token made before the backup is gone after restore: %v", err)
 	}
-	if _, err := ts.app.Store.TokenByHash(context.Background(), adminapi.HashToken(after.Token)); err == nil {
+	if _, err := ts.app.Store.TokenByHash(context.Background(), adminapi.HashToken(after.Secret)); err == nil {
 		t.Errorf("the token made after the backup survived the restore")
 	} else if !errors.Is(err, store.ErrNotFound) {
 		t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -32,7 +32,7 @@ var declarations = []struct {
 func TestCheckinDeclaredEncoding(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
 	dev := ts.enroll("AAAABBBBCCCCDDDDEEEEFFFF00002222")
-	id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+	id := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 	for _, d := range declarations {
 		if d.accepted {
 			continue

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -34,7 +34,7 @@ func TestAtomicChildStatusesInAnyOrder(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dev := ts.enroll("A70E1C00000000000000000000000" + string(rune('0'+i)) + "00")
-			id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Atomic", Commands: []adminapi.CommandRequest{
+			id := ts.queue(dev.id, wire.CommandRequest{Verb: "Atomic", Commands: []wire.CommandRequest{
 				{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"},
 				{Verb: "Replace", LocURI: other, Format: "bool", Data: "true"},
 			}})
@@ -112,7 +112,7 @@ func TestAtomicChildStatusesInAnyOrder(t *testing.T) {
 func TestAtomicChildStatusRecordedOnce(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	dev := ts.enroll("A70E1C000000000000000000000001FF")
-	id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Atomic", Commands: []adminapi.CommandRequest{
+	id := ts.queue(dev.id, wire.CommandRequest{Verb: "Atomic", Commands: []wire.CommandRequest{
 		{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"},
 	}})
 	reply := dev.send(dev.first())

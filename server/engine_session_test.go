@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -104,7 +104,7 @@ func TestReusedSessionIDIdenticalFirstMessageIsNewSession(t *testing.T) {
 		t.Fatalf("idle session stored as ended %v with a %d-byte reply, hash %q", s.Ended, len(s.LastReply), s.LastRequestHash)
 	}
 	for round := 1; round <= 2; round++ {
-		id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+		id := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 		reply, m := dev.postRaw(first)
 		if s := ts.storedSession(dev.id, "0"); s.Ended || !bytes.Equal(s.LastReply, reply) || s.LastRequestHash == "" {
 			t.Fatalf("round %d: open session stored as ended %v, reply kept %v", round, s.Ended, bytes.Equal(s.LastReply, reply))
@@ -144,7 +144,7 @@ func TestRetransmissionAnsweredFromStoredReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+	id := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 
 	r1, m1 := dev.postRaw(first)
 	if len(commandsOf(m1)) != 1 {
@@ -153,7 +153,7 @@ func TestRetransmissionAnsweredFromStoredReply(t *testing.T) {
 	// The reply is lost; the client sends the same message again a few seconds later. A
 	// command queued meanwhile does not change the stored answer (it goes in the next
 	// message of this session).
-	other := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	other := ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	clk.Add(5 * time.Second)
 	if again, _ := dev.postRaw(first); !bytes.Equal(again, r1) {
 		t.Fatalf("a retransmitted first message got a different reply:\n%s\n%s", r1, again)
@@ -206,12 +206,12 @@ func TestRetransmissionAnsweredFromStoredReply(t *testing.T) {
 	// An open session that the client abandoned: its first message repeated after the claim
 	// lease is a new session, which sends the lapsed command again with the one queued since.
 	clk.Add(time.Minute)
-	third := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "false"})
+	third := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "false"})
 	if _, m := dev.postRaw(first); len(commandsOf(m)) != 1 {
 		t.Fatalf("got %d commands", len(commandsOf(m)))
 	}
 	clk.Add(lease)
-	fourth := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	fourth := ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 	if _, m := dev.postRaw(first); len(commandsOf(m)) != 2 {
 		t.Fatalf("the first message after the lease got %d commands, want the lapsed one and the new one", len(commandsOf(m)))
 	}

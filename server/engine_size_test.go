@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -18,10 +18,10 @@ func TestMaxMsgSize(t *testing.T) {
 	const limit = 1800
 	var ids []string
 	for i := 0; i < 8; i++ {
-		ids = append(ids, ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: webSignIn, Format: "chr", Data: strings.Repeat("a", 150) + ".contoso.com"}))
+		ids = append(ids, ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: webSignIn, Format: "chr", Data: strings.Repeat("a", 150) + ".contoso.com"}))
 	}
-	huge := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: webSignIn, Format: "chr", Data: strings.Repeat("b", 4000) + ".contoso.com"})
-	ids = append(ids, ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"}))
+	huge := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: webSignIn, Format: "chr", Data: strings.Repeat("b", 4000) + ".contoso.com"})
+	ids = append(ids, ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"}))
 
 	b := dev.first()
 	m := b.Message(true)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -28,11 +28,11 @@ func TestSessionStatusesRetriesResults(t *testing.T) {
 	dev := ts.enroll("B5B954E81FBCB94EB79BD08BE625F4EE")
 
 	ids := []string{
-		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"}),
-		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: webSignIn, Format: "chr", Data: "signin.contoso.com;portal.contoso.com"}),
-		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"}),
-		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Delete", LocURI: "./Device/Vendor/MSFT/Policy/Config/Authentication/EnableWebSignIn"}),
-		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Add", LocURI: "./Device/Vendor/MSFT/Nope/Node", Format: "int", Data: "1"}),
+		ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"}),
+		ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: webSignIn, Format: "chr", Data: "signin.contoso.com;portal.contoso.com"}),
+		ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"}),
+		ts.queue(dev.id, wire.CommandRequest{Verb: "Delete", LocURI: "./Device/Vendor/MSFT/Policy/Config/Authentication/EnableWebSignIn"}),
+		ts.queue(dev.id, wire.CommandRequest{Verb: "Add", LocURI: "./Device/Vendor/MSFT/Nope/Node", Format: "int", Data: "1"}),
 	}
 	reply := dev.send(dev.first())
 	if reply.Header.SessionID != "1" || reply.Header.MsgID != "1" || reply.Header.Target != dev.id {
@@ -112,7 +112,7 @@ func TestRestartBetweenSendAndStatus(t *testing.T) {
 	dir := t.TempDir()
 	ts := startServer(t, dir, omadm.Config{ClaimLease: 200 * time.Millisecond})
 	dev := ts.enroll("0123456789ABCDEF0123456789ABCDEF")
-	id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+	id := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 
 	if n := len(commandsOf(dev.send(dev.first()))); n != 1 {
 		t.Fatalf("first session got %d commands", n)
@@ -156,7 +156,7 @@ func TestConcurrentSessions(t *testing.T) {
 	var devs []*testDevice
 	for i := 0; i < 50; i++ {
 		d := ts.enroll(strings.ToUpper(strings.Repeat(string(rune('A'+i%26)), 2)) + strings.Repeat("0", 28) + string(rune('A'+i/26)) + "Z")
-		ts.queue(d.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+		ts.queue(d.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 		devs = append(devs, d)
 	}
 	var wg sync.WaitGroup
@@ -188,7 +188,7 @@ func TestConcurrentSessions(t *testing.T) {
 	// One device, two simultaneous sessions over two connections.
 	same := ts.enroll("FEEDFACEFEEDFACEFEEDFACEFEEDFACE")
 	for i := 0; i < 4; i++ {
-		ts.queue(same.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+		ts.queue(same.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 	}
 	other := &testDevice{ts: ts, id: same.id, cert: same.cert, key: same.key, session: 100}
 	other.reconnect()
@@ -228,7 +228,7 @@ func TestCheckinBadInput(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
 	dev := ts.enroll("AAAABBBBCCCCDDDDEEEEFFFF00001111")
 	victim := ts.enroll("99998888777766665555444433332222")
-	id := ts.queue(victim.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+	id := ts.queue(victim.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 
 	syncHdrStatus := func(body []byte) int {
 		m, err := syncml.Parse(body)
@@ -258,7 +258,7 @@ func TestCheckinBadInput(t *testing.T) {
 	t.Run("repeated message answered from the stored reply", func(t *testing.T) {
 		// The reply carries a command, so the session stays open and the same message again
 		// is a retransmission (an ended session's MsgID 1 would start a new session).
-		ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+		ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 		raw, _ := dev.first().Bytes(true)
 		_, first := dev.post(raw)
 		_, again := dev.post(raw)

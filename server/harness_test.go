@@ -19,7 +19,7 @@ import (
 	"github.com/hellomdm/hellomdm/enrollment/ca"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -265,18 +265,18 @@ func statusFor(m *syncml.Message, cmdRef string) (int, bool) {
 }
 
 // queue queues one command for a device through the admin API and returns its ID.
-func (ts *testServer) queue(deviceID string, req adminapi.CommandRequest) string {
+func (ts *testServer) queue(deviceID string, req wire.CommandRequest) string {
 	ts.t.Helper()
-	var v adminapi.CommandView
+	var v wire.Command
 	if st := ts.api(http.MethodPost, "/tenants/"+testTenant+"/devices/"+deviceID+"/commands", req, &v); st != http.StatusCreated {
 		ts.t.Fatalf("queue: HTTP %d", st)
 	}
 	return v.ID
 }
 
-func (ts *testServer) command(deviceID, id string) adminapi.CommandView {
+func (ts *testServer) command(deviceID, id string) wire.Command {
 	ts.t.Helper()
-	var v adminapi.CommandView
+	var v wire.Command
 	if st := ts.api(http.MethodGet, "/tenants/"+testTenant+"/devices/"+deviceID+"/commands/"+id, nil, &v); st != http.StatusOK {
 		ts.t.Fatalf("get command: HTTP %d", st)
 	}

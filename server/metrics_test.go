@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -72,25 +72,25 @@ func scrape(t *testing.T, c *http.Client, url, token string) (int, string) {
 func TestMetrics(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{NoBackoff: true})
 	reg := ts.app.Metrics.Registry()
-	var reader, scoped adminapi.CreatedTokenView
-	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "prometheus", Role: "reader"}, &reader); st != http.StatusCreated {
+	var reader, scoped wire.CreatedToken
+	if st := ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "prometheus", Role: "reader"}, &reader); st != http.StatusCreated {
 		t.Fatalf("create reader token: %d", st)
 	}
-	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "tenant reader", Role: "reader", TenantID: testTenant}, &scoped); st != http.StatusCreated {
+	if st := ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "tenant reader", Role: "reader", TenantID: testTenant}, &scoped); st != http.StatusCreated {
 		t.Fatalf("create scoped token: %d", st)
 	}
 	for _, tc := range []struct {
 		token string
 		want  int
-	}{{"", http.StatusUnauthorized}, {"hmdm_wrong", http.StatusUnauthorized}, {scoped.Token, http.StatusForbidden}, {reader.Token, http.StatusOK}, {testToken, http.StatusOK}} {
+	}{{"", http.StatusUnauthorized}, {"hmdm_wrong", http.StatusUnauthorized}, {scoped.Secret, http.StatusForbidden}, {reader.Secret, http.StatusOK}, {testToken, http.StatusOK}} {
 		if st, body := scrape(t, ts.admin, ts.base+MetricsPath, tc.token); st != tc.want {
 			t.Errorf("GET /metrics with %q: %d, want %d: %s", tc.token, st, tc.want, body)
 		}
 	}
 
 	dev := ts.enroll("B5B954E81FBCB94EB79BD08BE625F4EE")
-	ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
-	ts.queue(dev.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/OEM"})
+	ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	ts.queue(dev.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/OEM"})
 	// The scrapes above computed the queue gauges; within queueStatsTTL they are reused, not
 	// read from the store again.
 	if got := metricValue(t, reg, "hellomdm_command_queue_depth", nil); got != 0 {
@@ -165,7 +165,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("store write transactions = %v, want at least 4", got)
 	}
 
-	_, body := scrape(t, ts.admin, ts.base+MetricsPath, reader.Token)
+	_, body := scrape(t, ts.admin, ts.base+MetricsPath, reader.Secret)
 	for _, name := range []string{"hellomdm_checkin_messages_total{outcome=\"ok\"} 2", "hellomdm_command_queue_depth", "hellomdm_enrollments_total",
 		"hellomdm_signins_total", "hellomdm_setting_state_changes_total", "hellomdm_setting_states{state=\"succeeded\"} 0", "hellomdm_build_info{", "go_goroutines", "go_gc_duration_seconds", "process_resident_memory_bytes"} {
 		if !strings.Contains(body, name) {

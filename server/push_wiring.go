@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/push"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/kv"
@@ -58,8 +59,8 @@ func (p pushAdmin) DropDevice(ctx context.Context, tenantID, deviceID string) {
 	p.h.Drop(ctx, tenantID, deviceID)
 }
 
-func (p pushAdmin) PushStatus(deviceID string) adminapi.PushStatus {
+func (p pushAdmin) PushStatus(deviceID string) wire.PushStatus {
 	s := p.h.Status(deviceID)
-	return adminapi.PushStatus{Channel: s.Channel, Connected: s.Connected, ConnectedSince: s.ConnectedSince, LastWakeAt: s.LastWakeAt,
+	return wire.PushStatus{Channel: s.Channel, Connected: s.Connected, ConnectedSince: s.ConnectedSince, LastWakeAt: s.LastWakeAt,
 		LastWakeReason: string(s.LastWakeReason), LastWakeResult: s.LastWakeResult, LastWakeChannel: s.LastWakeVia, Replica: s.Replica}
 }

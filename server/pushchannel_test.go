@@ -13,6 +13,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -147,7 +148,7 @@ func TestPushSyncNow(t *testing.T) {
 		t.Fatalf("first event %q", e)
 	}
 	path := "/tenants/" + testTenant + "/devices/" + d.id
-	var res adminapi.SyncResult
+	var res wire.SyncResult
 	if st := ts.api(http.MethodPost, path+"/syncDevice", nil, &res); st != http.StatusAccepted || res.Wake != adminapi.WakeDelivered {
 		t.Fatalf("syncDevice: HTTP %d %+v", st, res)
 	}
@@ -157,12 +158,12 @@ func TestPushSyncNow(t *testing.T) {
 	if e := findEvent(ts.events(testTenant), audit.KindAdminWrite, "sync", d.id); e == nil {
 		t.Error("Sync now was not audited")
 	}
-	var v adminapi.DeviceView
+	var v wire.Device
 	if st := ts.api(http.MethodGet, path, nil, &v); st != http.StatusOK || v.Push == nil || !v.Push.Connected || v.Push.Channel != "builtin" ||
 		v.Push.LastWakeReason != "sync" || v.Push.ConnectedSince.IsZero() {
 		t.Fatalf("device view: HTTP %d push %+v", st, v.Push)
 	}
-	ts.queue(d.id, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevInfo/Lang"})
+	ts.queue(d.id, wire.CommandRequest{Verb: "Get", LocURI: "./DevInfo/Lang"})
 	if e := readEvent(t, br); e != `wake {"reason":"command"}` {
 		t.Fatalf("event %q", e)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -17,35 +18,35 @@ import (
 // admin cannot revoke (or see) a token beyond its tenant.
 func TestTokenRevoke(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
-	var reader, tenantAdmin adminapi.CreatedTokenView
-	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "ci", Role: "reader", TenantID: testTenant}, &reader); st != http.StatusCreated {
+	var reader, tenantAdmin wire.CreatedToken
+	if st := ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "ci", Role: "reader", TenantID: testTenant}, &reader); st != http.StatusCreated {
 		t.Fatalf("create: %d", st)
 	}
-	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "tenant admin", Role: "admin", TenantID: testTenant}, &tenantAdmin); st != http.StatusCreated {
+	if st := ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "tenant admin", Role: "admin", TenantID: testTenant}, &tenantAdmin); st != http.StatusCreated {
 		t.Fatalf("create: %d", st)
 	}
 	devices := "/tenants/" + testTenant + "/devices"
-	if st := ts.apiAs(reader.Token, http.MethodGet, devices, nil, nil); st != http.StatusOK {
+	if st := ts.apiAs(reader.Secret, http.MethodGet, devices, nil, nil); st != http.StatusOK {
 		t.Fatalf("the new token is refused: %d", st)
 	}
-	var global adminapi.TokenView
-	var list struct{ Value []adminapi.TokenView }
+	var global wire.Token
+	var list struct{ Value []wire.Token }
 	ts.api(http.MethodGet, "/tokens", nil, &list)
 	for _, v := range list.Value {
 		if v.TenantID == "" {
 			global = v
 		}
 	}
-	if st := ts.apiAs(tenantAdmin.Token, http.MethodDelete, "/tokens/"+global.ID, nil, nil); st != http.StatusNotFound {
+	if st := ts.apiAs(tenantAdmin.Secret, http.MethodDelete, "/tokens/"+global.ID, nil, nil); st != http.StatusNotFound {
 		t.Errorf("a tenant admin revoking a global token: %d, want 404", st)
 	}
-	if st := ts.apiAs(reader.Token, http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusForbidden {
+	if st := ts.apiAs(reader.Secret, http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusForbidden {
 		t.Errorf("a reader revoking a token: %d, want 403", st)
 	}
-	if st := ts.apiAs(tenantAdmin.Token, http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusNoContent {
+	if st := ts.apiAs(tenantAdmin.Secret, http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusNoContent {
 		t.Fatalf("revoke: %d", st)
 	}
-	if st := ts.apiAs(reader.Token, http.MethodGet, devices, nil, nil); st != http.StatusUnauthorized {
+	if st := ts.apiAs(reader.Secret, http.MethodGet, devices, nil, nil); st != http.StatusUnauthorized {
 		t.Errorf("a revoked token: %d, want 401", st)
 	}
 	if st := ts.api(http.MethodDelete, "/tokens/"+reader.ID, nil, nil); st != http.StatusNotFound {
@@ -61,15 +62,15 @@ func TestTokenRevoke(t *testing.T) {
 // refused at creation.
 func TestTokenExpiry(t *testing.T) {
 	ts := startServer(t, t.TempDir(), omadm.Config{})
-	var tok adminapi.CreatedTokenView
+	var tok wire.CreatedToken
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "1h", Role: "reader", ExpiresAt: exp}, &tok); st != http.StatusCreated || !tok.ExpiresAt.Equal(exp) {
-		t.Fatalf("create with expiresAt: %d %+v", st, tok.TokenView)
+	if st := ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "1h", Role: "reader", ExpiresAt: exp}, &tok); st != http.StatusCreated || !tok.ExpiresAt.Equal(exp) {
+		t.Fatalf("create with expiresAt: %d %+v", st, tok.Token)
 	}
-	if st := ts.apiAs(tok.Token, http.MethodGet, "/tokens", nil, nil); st == http.StatusUnauthorized {
+	if st := ts.apiAs(tok.Secret, http.MethodGet, "/tokens", nil, nil); st == http.StatusUnauthorized {
 		t.Errorf("an unexpired token is refused")
 	}
-	if st := ts.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "past", Role: "reader", ExpiresAt: time.Now().Add(-time.Minute)}, nil); st != http.StatusUnprocessableEntity {
+	if st := ts.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "past", Role: "reader", ExpiresAt: time.Now().Add(-time.Minute)}, nil); st != http.StatusUnprocessableEntity {
 		t.Errorf("create with a past expiresAt: %d, want 422", st)
 	}
 	err := ts.app.Store.CreateToken(context.Background(), store.AdminToken{ID: "expired-token", Hash: adminapi.HashToken("hmdm_expired"), Name: "old",

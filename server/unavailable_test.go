@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -62,7 +62,7 @@ func TestCheckinStoreUnavailable(t *testing.T) {
 	ts.start()
 	t.Cleanup(ts.stop)
 	dev := ts.enroll("C0FFEE00C0FFEE00C0FFEE00C0FFEE00")
-	id := ts.queue(dev.id, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
+	id := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
 
 	cs.cut.Store(true)
 	first := dev.first()

@@ -6,7 +6,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -18,11 +18,11 @@ func TestAtomicOutcomesFromAgent(t *testing.T) {
 	a := e.agent(newIdentity(t, identity.OSVersionWindows11v23H2, identity.EditionPro))
 	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
-	ok := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Atomic", Commands: []adminapi.CommandRequest{
+	ok := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Atomic", Commands: []wire.CommandRequest{
 		{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "true"},
 		{Verb: "Replace", LocURI: allowListURI, Format: "chr", Data: allowList},
 	}})
-	bad := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Atomic", Commands: []adminapi.CommandRequest{
+	bad := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Atomic", Commands: []wire.CommandRequest{
 		{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "false"},
 		{Verb: "Replace", LocURI: "./Device/Vendor/MSFT/NoSuchCSP/Node", Format: "int", Data: "1"},
 	}})

@@ -11,7 +11,7 @@ import (
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -40,7 +40,7 @@ func TestAutomaticRenewal(t *testing.T) {
 	if st, _ := a.Status(); !strings.Contains(st, "due now") {
 		t.Fatalf("status 30 days before expiry does not show the renewal as due:\n%s", st)
 	}
-	cmdID := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
+	cmdID := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Get", LocURI: "./DevDetail/SwV"})
 
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

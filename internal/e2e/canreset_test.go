@@ -13,7 +13,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/hello"
 	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/device/pinreset"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -41,10 +41,10 @@ func (e *env) govCloud() {
 }
 
 // deviceView reads one device from the tenant's device list.
-func (e *env) deviceView(tenant, did string) adminapi.DeviceView {
+func (e *env) deviceView(tenant, did string) wire.Device {
 	e.t.Helper()
 	var v struct {
-		Value []adminapi.DeviceView `json:"value"`
+		Value []wire.Device `json:"value"`
 	}
 	if st := e.api(http.MethodGet, "/tenants/"+tenant+"/devices", nil, &v); st != http.StatusOK {
 		e.t.Fatalf("listing devices: HTTP %d", st)
@@ -55,7 +55,7 @@ func (e *env) deviceView(tenant, did string) adminapi.DeviceView {
 		}
 	}
 	e.t.Fatalf("device %s not in the list of %s", did, tenant)
-	return adminapi.DeviceView{}
+	return wire.Device{}
 }
 
 // statusLine returns the value of "name : value" in a dsregcmd-style report.
@@ -260,7 +260,7 @@ func TestCanResetAgreesAcrossTheMatrix(t *testing.T) {
 			if !contains(e.devicesWith(tenant, want), did) {
 				t.Errorf("device list ?canReset=%s lacks the device", want)
 			}
-			var one adminapi.DeviceView
+			var one wire.Device
 			if st := e.api(http.MethodGet, "/tenants/"+tenant+"/devices/"+did, nil, &one); st != http.StatusOK || one.CanReset != want || one.CanResetReason != reason {
 				t.Errorf("device view: HTTP %d %q (%q)", st, one.CanReset, one.CanResetReason)
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // The server manages the device's MDM certificate through CertificateStore My/WSTEP/Renew,
@@ -25,7 +25,7 @@ func TestCertificateStoreRenewNodes(t *testing.T) {
 	const renew = "./Vendor/MSFT/CertificateStore/My/WSTEP/Renew/"
 
 	// run queues cmds, runs one session and returns the commands as the server recorded them.
-	run := func(cmds ...adminapi.CommandRequest) []adminapi.CommandView {
+	run := func(cmds ...wire.CommandRequest) []wire.Command {
 		t.Helper()
 		var ids []string
 		for _, c := range cmds {
@@ -34,16 +34,16 @@ func TestCertificateStoreRenewNodes(t *testing.T) {
 		if _, err := a.Sync(ctx); err != nil {
 			t.Fatalf("sync: %v", err)
 		}
-		var out []adminapi.CommandView
+		var out []wire.Command
 		for _, id := range ids {
 			out = append(out, e.command(contosoTenant, did, id))
 		}
 		return out
 	}
-	get := func(leaf string) adminapi.CommandRequest {
-		return adminapi.CommandRequest{Verb: "Get", LocURI: renew + leaf}
+	get := func(leaf string) wire.CommandRequest {
+		return wire.CommandRequest{Verb: "Get", LocURI: renew + leaf}
 	}
-	value := func(v adminapi.CommandView) string {
+	value := func(v wire.Command) string {
 		if len(v.Results) != 1 {
 			return "<" + v.State + ", " + v.StatusText + ">"
 		}
@@ -57,8 +57,8 @@ func TestCertificateStoreRenewNodes(t *testing.T) {
 			value(got[0]), value(got[1]), value(got[2]), value(got[3]), value(got[4]))
 	}
 
-	got = run(adminapi.CommandRequest{Verb: "Replace", LocURI: renew + "RetryInterval", Format: "int", Data: "10"},
-		adminapi.CommandRequest{Verb: "Replace", LocURI: renew + "RenewPeriod", Format: "int", Data: "5"})
+	got = run(wire.CommandRequest{Verb: "Replace", LocURI: renew + "RetryInterval", Format: "int", Data: "10"},
+		wire.CommandRequest{Verb: "Replace", LocURI: renew + "RenewPeriod", Format: "int", Data: "5"})
 	if got[0].StatusCode != 200 || got[1].StatusCode == 200 {
 		t.Fatalf("Replace RetryInterval 10 answered %d, RenewPeriod 5 (below it) answered %d; want 200 and a refusal", got[0].StatusCode, got[1].StatusCode)
 	}
@@ -68,7 +68,7 @@ func TestCertificateStoreRenewNodes(t *testing.T) {
 
 	old := tlsCertOf(t, a)
 	before := time.Now().UTC().Truncate(time.Second)
-	got = run(adminapi.CommandRequest{Verb: "Exec", LocURI: renew + "RenewNow"})
+	got = run(wire.CommandRequest{Verb: "Exec", LocURI: renew + "RenewNow"})
 	if got[0].StatusCode != 202 {
 		t.Fatalf("Exec RenewNow answered %d (%s), want 202", got[0].StatusCode, got[0].StatusText)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // A tenant federated to a third-party sign-in host (federationHost) enrolls devices through
@@ -26,14 +26,14 @@ func TestFederationHostEnrollment(t *testing.T) {
 	}
 	for _, tn := range tenants {
 		t.Run(tn.domain, func(t *testing.T) {
-			req := adminapi.TenantRequest{ID: tn.id, DisplayName: tn.domain, VerifiedDomains: []string{tn.domain}, AuthPolicy: "Federated"}
+			req := wire.TenantRequest{ID: tn.id, DisplayName: tn.domain, VerifiedDomains: []string{tn.domain}, AuthPolicy: "Federated"}
 			if !tn.later {
 				req.FederationHost = tn.host
 			}
 			if st := e.api(http.MethodPost, "/tenants", req, nil); st != http.StatusCreated {
 				t.Fatalf("tenant create: HTTP %d", st)
 			}
-			var u adminapi.UserRequest
+			var u wire.UserRequest
 			u.UserPrincipalName = "carol@" + tn.domain
 			u.PasswordProfile.Password = password
 			if st := e.api(http.MethodPost, "/tenants/"+tn.id+"/users", u, nil); st != http.StatusCreated {
@@ -41,7 +41,7 @@ func TestFederationHostEnrollment(t *testing.T) {
 			}
 			if tn.later {
 				host := tn.host
-				if st := e.api(http.MethodPatch, "/tenants/"+tn.id, adminapi.TenantPatch{FederationHost: &host}, nil); st != http.StatusOK {
+				if st := e.api(http.MethodPatch, "/tenants/"+tn.id, wire.TenantPatch{FederationHost: &host}, nil); st != http.StatusOK {
 					t.Fatalf("tenant patch: HTTP %d", st)
 				}
 			}
@@ -62,7 +62,7 @@ func TestFederationHostEnrollment(t *testing.T) {
 			if _, err := a.Sync(t.Context()); err != nil {
 				t.Fatalf("sync: %v", err)
 			}
-			var d adminapi.DeviceView
+			var d wire.Device
 			if st := e.api(http.MethodGet, "/tenants/"+tn.id+"/devices/"+a.Identity().DeviceID, nil, &d); st != http.StatusOK || !strings.EqualFold(d.UserPrincipalName, u.UserPrincipalName) {
 				t.Fatalf("device: HTTP %d %+v", st, d)
 			}

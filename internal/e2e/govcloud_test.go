@@ -13,7 +13,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/hello"
 	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/device/pinreset"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -51,7 +51,7 @@ func TestConsentChangeReachesDevice(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(rep.Applied), "PinResetService/Availability") {
 		t.Errorf("the check-in applied %+v, want the PinResetService Replace", rep.Applied)
 	}
-	var cmds struct{ Value []adminapi.CommandView }
+	var cmds struct{ Value []wire.Command }
 	if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did+"/commands", nil, &cmds); st != http.StatusOK {
 		t.Fatalf("commands: HTTP %d", st)
 	}
@@ -177,7 +177,7 @@ func TestHomeEditionPinRecoveryStatus(t *testing.T) {
 	if v := e.deviceView(contosoTenant, did); v.CanReset != hello.CanResetDestructiveOnly || rowOf(v.CanResetReason) != hello.RowHomeDestructiveOnly {
 		t.Errorf("device list: %q (%q)", v.CanReset, v.CanResetReason)
 	}
-	var ps adminapi.ProfileStatusView
+	var ps wire.ProfileStatus
 	if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/configurationPolicies/"+pid+"/deviceStatuses", nil, &ps); st != http.StatusOK || len(ps.Devices) != 1 {
 		t.Fatalf("profile status: HTTP %d %+v", st, ps)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/hello"
 	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/testpki"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -52,7 +52,7 @@ func zipFolder(t *testing.T, dir string) []byte {
 }
 
 // uploadGPO posts a GPO to the import endpoint and returns the answer.
-func (e *env) uploadGPO(query string, body []byte) (int, adminapi.GroupPolicyImportView) {
+func (e *env) uploadGPO(query string, body []byte) (int, wire.GroupPolicyImport) {
 	e.t.Helper()
 	req, err := http.NewRequest(http.MethodPost, e.url+"/api/v1/tenants/"+contosoTenant+"/groupPolicy/import?"+query, bytes.NewReader(body))
 	if err != nil {
@@ -66,7 +66,7 @@ func (e *env) uploadGPO(query string, body []byte) (int, adminapi.GroupPolicyImp
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var v adminapi.GroupPolicyImportView
+	var v wire.GroupPolicyImport
 	if resp.StatusCode < 300 {
 		if err := json.Unmarshal(raw, &v); err != nil {
 			e.t.Fatalf("decoding %s: %v", raw, err)

@@ -23,7 +23,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/bolt"
@@ -174,18 +174,18 @@ func (e *env) api(method, path string, body, out any) int {
 	return resp.StatusCode
 }
 
-func (e *env) queue(tenant, deviceID string, cmd adminapi.CommandRequest) string {
+func (e *env) queue(tenant, deviceID string, cmd wire.CommandRequest) string {
 	e.t.Helper()
-	var v adminapi.CommandView
+	var v wire.Command
 	if st := e.api(http.MethodPost, "/tenants/"+tenant+"/devices/"+deviceID+"/commands", cmd, &v); st != http.StatusCreated {
 		e.t.Fatalf("queueing %s %s: HTTP %d", cmd.Verb, cmd.LocURI, st)
 	}
 	return v.ID
 }
 
-func (e *env) command(tenant, deviceID, id string) adminapi.CommandView {
+func (e *env) command(tenant, deviceID, id string) wire.Command {
 	e.t.Helper()
-	var v adminapi.CommandView
+	var v wire.Command
 	if st := e.api(http.MethodGet, "/tenants/"+tenant+"/devices/"+deviceID+"/commands/"+id, nil, &v); st != http.StatusOK {
 		e.t.Fatalf("reading command %s: HTTP %d", id, st)
 	}

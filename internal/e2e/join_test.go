@@ -7,7 +7,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/hello"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/syncml"
 )
 
@@ -23,15 +23,15 @@ func TestJoinStateReachesServer(t *testing.T) {
 	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	e.sync(a)
 	did := a.Identity().DeviceID
-	view := func() adminapi.DeviceView {
+	view := func() wire.Device {
 		t.Helper()
 		var v struct {
-			Value []adminapi.DeviceView `json:"value"`
+			Value []wire.Device `json:"value"`
 		}
 		if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices", nil, &v); st != http.StatusOK {
 			t.Fatalf("listing devices: HTTP %d", st)
 		}
-		var one adminapi.DeviceView
+		var one wire.Device
 		if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did, nil, &one); st != http.StatusOK {
 			t.Fatalf("getting the device: HTTP %d", st)
 		}
@@ -58,7 +58,7 @@ func TestJoinStateReachesServer(t *testing.T) {
 		t.Errorf("after the change: join %q trust %q", v.JoinType, v.TrustType)
 	}
 	// The server can also read them with a Get.
-	id := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Get", LocURI: "./Device/Vendor/MSFT/hellomdm/DeviceState/JoinType"})
+	id := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Get", LocURI: "./Device/Vendor/MSFT/hellomdm/DeviceState/JoinType"})
 	e.sync(a)
 	if c := e.command(contosoTenant, did, id); c.StatusCode != syncml.StatusOK || len(c.Results) != 1 || c.Results[0].Data != "hybridAzureADJoined" {
 		t.Errorf("Get JoinType: %+v", c)

@@ -27,7 +27,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testpki"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
 	"github.com/hellomdm/hellomdm/server"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -77,7 +77,7 @@ type otpUser struct {
 
 func (e *env) enrollTOTP(tenant, uid string) *otpUser {
 	e.t.Helper()
-	var v adminapi.TOTPView
+	var v wire.TOTP
 	if st := e.api(http.MethodPost, "/tenants/"+tenant+"/users/"+uid+"/authenticationMethods/totp", map[string]any{}, &v); st != http.StatusOK && st != http.StatusCreated {
 		e.t.Fatalf("enrolling TOTP for %s: HTTP %d", uid, st)
 	}
@@ -177,7 +177,7 @@ func (e *env) wantAudited(tenant, deviceID, reason string) {
 func (e *env) devicesWith(tenant, canReset string) []string {
 	e.t.Helper()
 	var v struct {
-		Value []adminapi.DeviceView `json:"value"`
+		Value []wire.Device `json:"value"`
 	}
 	if st := e.api(http.MethodGet, "/tenants/"+tenant+"/devices?canReset="+canReset, nil, &v); st != http.StatusOK {
 		e.t.Fatalf("listing devices: HTTP %d", st)
@@ -235,7 +235,7 @@ func (e *env) replace(a *device.Agent, tenant, uri, format, data string) {
 // set queues one command writing a node and delivers it with one sync.
 func (e *env) set(a *device.Agent, tenant, verb, uri, format, data string) {
 	e.t.Helper()
-	id := e.queue(tenant, a.Identity().DeviceID, adminapi.CommandRequest{Verb: verb, LocURI: uri, Format: format, Data: data})
+	id := e.queue(tenant, a.Identity().DeviceID, wire.CommandRequest{Verb: verb, LocURI: uri, Format: format, Data: data})
 	e.sync(a)
 	if v := e.command(tenant, a.Identity().DeviceID, id); v.StatusCode != syncml.StatusOK {
 		e.t.Fatalf("%s %s = %s: status %d", verb, uri, data, v.StatusCode)
@@ -437,7 +437,7 @@ func TestPinResetEndToEnd(t *testing.T) {
 		t.Errorf("after destructive reset: %+v, want a new NgcKeyId and a protector", res)
 	}
 	e.sync(a)
-	var dv adminapi.DeviceView
+	var dv wire.Device
 	if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did, nil, &dv); st != http.StatusOK || dv.CanReset != hello.CanResetDestructiveAndNonDestructive {
 		t.Errorf("device view after destructive reset: HTTP %d, %+v", st, dv)
 	}

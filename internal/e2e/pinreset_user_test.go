@@ -17,7 +17,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/identity"
 	devreset "github.com/hellomdm/hellomdm/device/pinreset"
 	"github.com/hellomdm/hellomdm/pinreset"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -83,7 +83,7 @@ func protectorCiphertext(t *testing.T, file []byte) []byte {
 func TestPinResetProtectorBoundToUser(t *testing.T) {
 	e := start(t)
 	ctx := context.Background()
-	var carol adminapi.UserView
+	var carol wire.User
 	if st := e.api(http.MethodPost, "/tenants/"+contosoTenant+"/users", map[string]any{"userPrincipalName": "carol@contoso.com",
 		"passwordProfile": map[string]string{"password": password}}, &carol); st != http.StatusCreated {
 		t.Fatalf("creating carol: HTTP %d", st)

@@ -11,7 +11,7 @@ import (
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -52,13 +52,13 @@ func (e *env) assign(route, pid, body string) {
 	e.assignIn(contosoTenant, route, pid, body)
 }
 
-func (e *env) settingStates(did string) []adminapi.SettingStateView {
+func (e *env) settingStates(did string) []wire.SettingState {
 	e.t.Helper()
 	return e.settingStatesIn(contosoTenant, did)
 }
 
 // stateOf is the state of the device's setting whose LocURI ends in suffix ("" if none).
-func stateOf(states []adminapi.SettingStateView, suffix string) string {
+func stateOf(states []wire.SettingState, suffix string) string {
 	for _, s := range states {
 		if strings.HasSuffix(s.LocURI, suffix) {
 			return s.State
@@ -104,7 +104,7 @@ func TestPolicyAssignmentEndToEnd(t *testing.T) {
 		allowSuffix = "/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls"
 	)
 
-	var g adminapi.GroupView
+	var g wire.Group
 	if st := e.api(http.MethodPost, "/tenants/"+contosoTenant+"/groups", map[string]string{"displayName": "WHfB pilot"}, &g); st != http.StatusCreated {
 		t.Fatalf("creating group: HTTP %d", st)
 	}
@@ -137,7 +137,7 @@ func TestPolicyAssignmentEndToEnd(t *testing.T) {
 	if st := e.settingStates(ids[2]); len(st) != 0 {
 		t.Errorf("device outside the group has settings %+v", st)
 	}
-	var cmds struct{ Value []adminapi.CommandView }
+	var cmds struct{ Value []wire.Command }
 	if e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+ids[2]+"/commands", nil, &cmds); len(cmds.Value) != 0 {
 		t.Errorf("device outside the group got commands %+v", cmds.Value)
 	}
@@ -145,7 +145,7 @@ func TestPolicyAssignmentEndToEnd(t *testing.T) {
 		t.Errorf("device outside the group has policy %+v", pol)
 	}
 	for _, p := range []struct{ route, id string }{{"configurationPolicies", pin}, {"deviceConfigurations", allow}} {
-		var rep adminapi.ProfileStatusView
+		var rep wire.ProfileStatus
 		if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/"+p.route+"/"+p.id+"/deviceStatuses", nil, &rep); st != http.StatusOK ||
 			rep.Counts[store.SettingSucceeded] != 2 || len(rep.Devices) != 2 {
 			t.Errorf("%s deviceStatuses: HTTP %d %+v", p.route, st, rep)
@@ -209,7 +209,7 @@ func TestPolicyConflictEndToEnd(t *testing.T) {
 	if src := states[0].Sources; !slices.Contains(src, on) || !slices.Contains(src, off) {
 		t.Errorf("conflict sources = %v, want both profiles", src)
 	}
-	var cmds struct{ Value []adminapi.CommandView }
+	var cmds struct{ Value []wire.Command }
 	e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did+"/commands", nil, &cmds)
 	for _, c := range cmds.Value {
 		if strings.Contains(c.LocURI, "EnablePinRecovery") {

@@ -9,7 +9,7 @@ import (
 	"github.com/hellomdm/hellomdm/device"
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -36,8 +36,8 @@ func TestPinRecoveryPolicyDelivery(t *testing.T) {
 	did := id.DeviceID
 	ctx := context.Background()
 
-	pin := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "true"})
-	allow := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Replace", LocURI: allowListURI, Format: "chr", Data: allowList})
+	pin := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "true"})
+	allow := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Replace", LocURI: allowListURI, Format: "chr", Data: allowList})
 	rep, err := a.Sync(ctx)
 	if err != nil {
 		t.Fatalf("sync: %v", err)
@@ -64,7 +64,7 @@ func TestPinRecoveryPolicyDelivery(t *testing.T) {
 	gets := map[string]string{pinRecoveryURI: "true", allowListURI: allowList, allowResultURI: allowList}
 	ids := map[string]string{}
 	for uri := range gets {
-		ids[uri] = e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Get", LocURI: uri})
+		ids[uri] = e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Get", LocURI: uri})
 	}
 	if _, err := a.Sync(ctx); err != nil {
 		t.Fatalf("sync: %v", err)
@@ -77,7 +77,7 @@ func TestPinRecoveryPolicyDelivery(t *testing.T) {
 	}
 
 	// A policy delete reverts to the default and tells the hook.
-	del := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Delete", LocURI: pinRecoveryURI})
+	del := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Delete", LocURI: pinRecoveryURI})
 	if _, err := a.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +115,8 @@ func TestPolicyOnOldWindows(t *testing.T) {
 	a := e.agent(newIdentity(t, identity.OSVersionWindows10v1709, identity.EditionEnterprise))
 	e.enroll(a, "alice@contoso.com", enroll.CSRWindows)
 	did := a.Identity().DeviceID
-	pin := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "true"})
-	allow := e.queue(contosoTenant, did, adminapi.CommandRequest{Verb: "Replace", LocURI: allowListURI, Format: "chr", Data: allowList})
+	pin := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Replace", LocURI: pinRecoveryURI, Format: "bool", Data: "true"})
+	allow := e.queue(contosoTenant, did, wire.CommandRequest{Verb: "Replace", LocURI: allowListURI, Format: "chr", Data: allowList})
 	if _, err := a.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}

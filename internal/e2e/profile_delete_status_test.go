@@ -7,7 +7,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
 	"github.com/hellomdm/hellomdm/internal/testpki"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // After a profile is deleted its status keeps answering: removal pending per device until the
@@ -24,9 +24,9 @@ func TestDeletedProfileStatusFollowsRemoval(t *testing.T) {
 	e.assign(route, pid, all)
 	e.syncUntilState(a, contosoTenant, "ConfigureWebSignInAllowedUrls", "succeeded")
 
-	status := func(path string) (int, adminapi.ProfileStatusView) {
+	status := func(path string) (int, wire.ProfileStatus) {
 		t.Helper()
-		var v adminapi.ProfileStatusView
+		var v wire.ProfileStatus
 		st := e.api(http.MethodGet, path, nil, &v)
 		return st, v
 	}
@@ -40,15 +40,15 @@ func TestDeletedProfileStatusFollowsRemoval(t *testing.T) {
 		t.Fatalf("before the device checked in: HTTP %d %+v", st, v)
 	}
 	// A token with scope tags cannot tell which tags the deleted profile had: 404.
-	var tok adminapi.CreatedTokenView
-	if st := e.api(http.MethodPost, "/tokens", adminapi.TokenRequest{Name: "scoped", Role: "reader", TenantID: contosoTenant, RoleScopeTagIDs: []string{"0"}}, &tok); st != http.StatusCreated {
+	var tok wire.CreatedToken
+	if st := e.api(http.MethodPost, "/tokens", wire.TokenRequest{Name: "scoped", Role: "reader", TenantID: contosoTenant, RoleScopeTagIDs: []string{"0"}}, &tok); st != http.StatusCreated {
 		t.Fatalf("token: HTTP %d", st)
 	}
 	req, err := http.NewRequest(http.MethodGet, e.url+"/api/v1"+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Authorization", "Bearer "+tok.Secret)
 	resp, err := testpki.HTTPClient(testpki.ClientTLS(e.app.CA.Pool(), nil, nil)).Do(req)
 	if err != nil {
 		t.Fatal(err)

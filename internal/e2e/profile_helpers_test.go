@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/hellomdm/hellomdm/device"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Tenant-aware forms of the policy admin helpers of policy_admin_test.go (importProfile,
@@ -18,7 +18,7 @@ const unassigned = `{"assignments":[]}`
 // groupWith creates a group in the tenant holding one member (a device ID or a UPN).
 func (e *env) groupWith(tenant, name, member string) string {
 	e.t.Helper()
-	var g adminapi.GroupView
+	var g wire.Group
 	if st := e.api(http.MethodPost, "/tenants/"+tenant+"/groups", map[string]string{"displayName": name}, &g); st != http.StatusCreated {
 		e.t.Fatalf("creating group %q in %s: HTTP %d", name, tenant, st)
 	}
@@ -47,9 +47,9 @@ func (e *env) assignIn(tenant, route, pid, body string) {
 	}
 }
 
-func (e *env) settingStatesIn(tenant, did string) []adminapi.SettingStateView {
+func (e *env) settingStatesIn(tenant, did string) []wire.SettingState {
 	e.t.Helper()
-	var out struct{ Value []adminapi.SettingStateView }
+	var out struct{ Value []wire.SettingState }
 	if st := e.api(http.MethodGet, "/tenants/"+tenant+"/devices/"+did+"/settingStates", nil, &out); st != http.StatusOK {
 		e.t.Fatalf("settingStates of %s in %s: HTTP %d", did, tenant, st)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/server"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/push"
 	"github.com/hellomdm/hellomdm/server/push/wns"
 	"github.com/hellomdm/hellomdm/server/push/wns/wnstest"
@@ -74,9 +74,9 @@ func (e *env) setWNS(patch map[string]string) (int, map[string]any) {
 	return st, out
 }
 
-func (e *env) deviceWNS(did string) *adminapi.DeviceWNSView {
+func (e *env) deviceWNS(did string) *wire.DeviceWNS {
 	e.t.Helper()
-	var v adminapi.DeviceView
+	var v wire.Device
 	if st := e.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did, nil, &v); st != http.StatusOK {
 		e.t.Fatalf("reading device %s: HTTP %d", did, st)
 	}

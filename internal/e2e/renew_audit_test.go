@@ -10,7 +10,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/device/identity"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
@@ -117,7 +117,7 @@ func TestSettingStateAuditEvents(t *testing.T) {
 	did := a.Identity().DeviceID
 	const pinSuffix = "/PassportForWork/" + contosoTenant + "/Policies/EnablePinRecovery"
 
-	var g adminapi.GroupView
+	var g wire.Group
 	if st := e.api(http.MethodPost, "/tenants/"+contosoTenant+"/groups", map[string]string{"displayName": "WHfB pilot"}, &g); st != http.StatusCreated {
 		t.Fatalf("creating group: HTTP %d", st)
 	}

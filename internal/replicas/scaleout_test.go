@@ -22,7 +22,7 @@ import (
 	"github.com/hellomdm/hellomdm/device/enroll"
 	"github.com/hellomdm/hellomdm/internal/testbin"
 	"github.com/hellomdm/hellomdm/internal/testpg"
-	"github.com/hellomdm/hellomdm/server/adminapi"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -132,7 +132,7 @@ func TestScaleOut(t *testing.T) {
 	t.Logf("%d devices enrolled through the balancer after %v; connections per replica %v", fleetSize, time.Since(started).Round(time.Millisecond), lb.counts())
 
 	// The assignment is made on replica 0 only: group holding the fleet's user, profile, assign.
-	var g adminapi.GroupView
+	var g wire.Group
 	if st := api(t, admin, onFirst, http.MethodPost, "/tenants/"+tenantID+"/groups", map[string]string{"displayName": "fleet"}, &g); st != http.StatusCreated {
 		t.Fatalf("creating group: HTTP %d", st)
 	}
@@ -187,7 +187,7 @@ func TestScaleOut(t *testing.T) {
 			if done[i] {
 				return
 			}
-			var out struct{ Value []adminapi.SettingStateView }
+			var out struct{ Value []wire.SettingState }
 			if api(t, admin, alive, http.MethodGet, "/tenants/"+tenantID+"/devices/"+ids[i]+"/settingStates", nil, &out) == http.StatusOK &&
 				stateOf(out.Value, pinSuffix) == store.SettingSucceeded && agents[i].Policy().PINRecoveryEnabled {
 				done[i] = true
@@ -329,7 +329,7 @@ func checkDeliveredOnce(t *testing.T, pg testpg.Store, ids []string) (resent int
 	return resent
 }
 
-func stateOf(states []adminapi.SettingStateView, suffix string) string {
+func stateOf(states []wire.SettingState, suffix string) string {
 	for _, s := range states {
 		if len(s.LocURI) >= len(suffix) && s.LocURI[len(s.LocURI)-len(suffix):] == suffix {
 			return s.State

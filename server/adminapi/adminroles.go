@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -15,12 +16,6 @@ import (
 // tenant, limited to the role's scope tags. Granting and revoking take the admin role; an
 // admin limited by scope tags grants no tag it does not hold (as with tokens). Changes
 // apply from the user's next console request: the console reads the role again each time.
-
-// AdminRoleRequest is the body of PUT /tenants/{tid}/users/{uid}/adminRole.
-type AdminRoleRequest struct {
-	Role            string   `json:"role"`
-	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
-}
 
 // putAdminRole grants (or changes) a user's admin role.
 func (s *API) putAdminRole(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +27,7 @@ func (s *API) putAdminRole(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req AdminRoleRequest
+	var req wire.AdminRoleRequest
 	if !decodeAdminBody(w, r, &req) {
 		return
 	}
@@ -92,7 +87,7 @@ func tagsWithin(have, own []string) bool {
 }
 
 func (s *API) writeAdminRole(w http.ResponseWriter, r *http.Request, p Principal, u store.User, action, role string, tags []string) {
-	var view UserView
+	var view wire.User
 	err := s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		stored, err := tx.UpdateUser(u.TenantID, u.ID, func(x *store.User) error {
 			x.AdminRole, x.AdminScopeTags = role, tags

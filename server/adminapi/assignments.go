@@ -10,24 +10,14 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/policy"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// AssignmentTarget is Intune's deviceAndAppManagementAssignmentTarget.
-type AssignmentTarget struct {
-	Type    string `json:"@odata.type"`
-	GroupID string `json:"groupId,omitempty"`
-}
-
-// AssignmentView is one assignment as Graph shows it.
-type AssignmentView struct {
-	Target AssignmentTarget `json:"target"`
-}
-
-func assignmentViews(as []store.Assignment) []AssignmentView {
-	out := make([]AssignmentView, 0, len(as))
+func assignmentViews(as []store.Assignment) []wire.Assignment {
+	out := make([]wire.Assignment, 0, len(as))
 	for _, a := range as {
-		out = append(out, AssignmentView{Target: AssignmentTarget{Type: a.Target, GroupID: a.GroupID}})
+		out = append(out, wire.Assignment{Target: wire.AssignmentTarget{Type: a.Target, GroupID: a.GroupID}})
 	}
 	return out
 }
@@ -81,7 +71,7 @@ func (h *policyAPI) assignProfile(k profileKind) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		var out []AssignmentView
+		var out []wire.Assignment
 		err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 			stored, err := tx.SetAssignments(prof.TenantID, prof.ID, as)
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/eventid"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -373,46 +374,13 @@ func filterView(f audit.Filter) map[string]any {
 	return v
 }
 
-// VerifyView is the answer of GET /tenants/{tid}/audit/verify.
-type VerifyView struct {
-	OK      bool        `json:"ok"`
-	Checked uint64      `json:"checked"`
-	Start   AnchorView  `json:"start"`
-	Head    AnchorView  `json:"head"`
-	Broken  *BrokenView `json:"broken"`
-	// Unsealed counts the events committed but not sealed onto the chain yet when
-	// verification ended (PostgreSQL's audit sequencer seals them within about a second):
-	// not verified, and not missing either.
-	Unsealed UnsealedView `json:"unsealed"`
-}
-
-// UnsealedView is the unsealed tail of a tenant's log.
-type UnsealedView struct {
-	Count  uint64     `json:"count"`
-	Oldest *time.Time `json:"oldest,omitempty"`
-}
-
-func unsealedView(u audit.Unsealed) UnsealedView {
-	v := UnsealedView{Count: u.Count}
+func unsealedView(u audit.Unsealed) wire.AuditUnsealed {
+	v := wire.AuditUnsealed{Count: u.Count}
 	if !u.Oldest.IsZero() {
 		o := u.Oldest.UTC()
 		v.Oldest = &o
 	}
 	return v
-}
-
-// AnchorView is a chain position.
-type AnchorView struct {
-	Seq  uint64 `json:"seq"`
-	Hash string `json:"hash"`
-}
-
-// BrokenView is the first broken link of a chain.
-type BrokenView struct {
-	Seq     uint64 `json:"seq"`
-	EventID string `json:"eventId"`
-	Reason  string `json:"reason"`
-	Detail  string `json:"detail"`
 }
 
 // verifyAudit answers GET /tenants/{tid}/audit/verify.
@@ -436,10 +404,10 @@ func (s *API) verifyAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "reading the audit log failed")
 		return
 	}
-	v := VerifyView{OK: rep.OK(), Checked: rep.Checked, Start: AnchorView(rep.Start), Head: AnchorView(rep.Head),
+	v := wire.AuditVerification{OK: rep.OK(), Checked: rep.Checked, Start: wire.AuditAnchor(rep.Start), Head: wire.AuditAnchor(rep.Head),
 		Unsealed: unsealedView(rep.Unsealed)}
 	if b := rep.Broken; b != nil {
-		v.Broken = &BrokenView{Seq: b.Seq, EventID: b.EventID, Reason: string(b.Reason), Detail: b.Detail}
+		v.Broken = &wire.AuditBreak{Seq: b.Seq, EventID: b.EventID, Reason: string(b.Reason), Detail: b.Detail}
 		s.log.Warn("audit chain broken", "tenant", t.ID, "seq", b.Seq, "reason", b.Reason)
 	}
 	s.recordAudit(r.Context(), p, t.ID, audit.KindVerified, "verify", v)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // Browsing the audit log: GET /tenants/{tid}/audit/events answers one page of the tenant's
@@ -24,16 +25,6 @@ import (
 
 // auditPageBudget bounds the stored events one page reads.
 const auditPageBudget = 1 << 14
-
-// AuditPageView is the answer of GET /tenants/{tid}/audit/events.
-type AuditPageView struct {
-	Value []audit.Event `json:"value"`
-	// NextBefore is the before of the next, older page; absent when there is none.
-	NextBefore uint64 `json:"nextBefore,omitempty"`
-	// Unsealed is the unsealed tail of the log when the page was read: committed events the
-	// page cannot show yet (see VerifyView).
-	Unsealed UnsealedView `json:"unsealed"`
-}
 
 // parseAuditPageQuery reads top and before, and the export's filters (format excepted).
 func parseAuditPageQuery(r *http.Request) (auditQuery, int, uint64, error) {
@@ -92,7 +83,7 @@ func (s *API) auditEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "reading the audit log failed")
 		return
 	}
-	out := AuditPageView{Value: make([]audit.Event, 0, len(page.Events)), NextBefore: page.Next}
+	out := wire.AuditPage{Value: make([]wire.AuditEvent, 0, len(page.Events)), NextBefore: page.Next}
 	for i := range page.Events {
 		visible, err := scope.event(&page.Events[i])
 		if err != nil {
@@ -101,7 +92,7 @@ func (s *API) auditEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if visible {
-			out.Value = append(out.Value, page.Events[i])
+			out.Value = append(out.Value, auditEventView(page.Events[i]))
 		}
 	}
 	if ur, ok := reader.(audit.UnsealedReader); ok {
@@ -113,4 +104,11 @@ func (s *API) auditEvents(w http.ResponseWriter, r *http.Request) {
 		out.Unsealed = unsealedView(u)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// auditEventView is e as the API shows it: the audit package's JSON of it.
+func auditEventView(e audit.Event) wire.AuditEvent {
+	return wire.AuditEvent{ID: e.ID, Seq: e.Seq, Time: e.Time, TenantID: e.TenantID, Kind: string(e.Kind),
+		Actor: wire.AuditActor(e.Actor), Subject: wire.AuditSubject(e.Subject), DeviceID: e.DeviceID, ProfileID: e.ProfileID,
+		Action: e.Action, Details: e.Details, PrevHash: e.PrevHash, Hash: e.Hash}
 }

@@ -13,60 +13,18 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/eventid"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/internal/delivery"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
 )
-
-// CommandRequest is the JSON body of POST .../devices/{did}/commands: one OMA-DM command,
-// or an Atomic/Sequence of them.
-type CommandRequest struct {
-	Verb     string           `json:"verb"`
-	LocURI   string           `json:"locUri,omitempty"`
-	Format   string           `json:"format,omitempty"`
-	Type     string           `json:"type,omitempty"`
-	Data     string           `json:"data,omitempty"`
-	Commands []CommandRequest `json:"commands,omitempty"`
-}
-
-// CommandView is how the API shows a queued command. The nested Commands of an Atomic or
-// Sequence carry their own state, statusCode and statusText from the device's Status for each
-// (see childStates); ChildStatus lists the same codes depth-first.
-type CommandView struct {
-	ID          string        `json:"id"`
-	DeviceID    string        `json:"deviceId"`
-	Verb        string        `json:"verb"`
-	LocURI      string        `json:"locUri,omitempty"`
-	Format      string        `json:"format,omitempty"`
-	Data        string        `json:"data,omitempty"`
-	Commands    []CommandView `json:"commands,omitempty"`
-	State       string        `json:"state"`
-	StatusCode  int           `json:"statusCode,omitempty"`
-	StatusText  string        `json:"statusText,omitempty"`
-	ChildStatus []int         `json:"childStatus,omitempty"`
-	Attempts    int           `json:"attempts"`
-	SentCount   int           `json:"sentCount"`
-	// ResentAs is the copy an admin queued with POST .../commands/{id}/resend.
-	ResentAs  string       `json:"resentAs,omitempty"`
-	Results   []ResultView `json:"results,omitempty"`
-	Source    string       `json:"source,omitempty"`
-	CreatedAt time.Time    `json:"createdAt"`
-	UpdatedAt time.Time    `json:"updatedAt"`
-}
-
-// ResultView is one Results item of a Get.
-type ResultView struct {
-	LocURI string `json:"locUri"`
-	Format string `json:"format,omitempty"`
-	Data   string `json:"data"`
-}
 
 var leafVerbs = map[string]bool{syncml.VerbGet: true, syncml.VerbAdd: true, syncml.VerbReplace: true, syncml.VerbDelete: true, syncml.VerbExec: true}
 
 var knownFormats = map[string]bool{"": true, "b64": true, "bin": true, "bool": true, "chr": true, "int": true, "node": true, "null": true, "xml": true, "date": true, "time": true, "float": true}
 
 // toPayload validates a command request and turns it into the SyncML command to queue, in its stored form.
-func (c CommandRequest) toPayload(depth int) (store.Payload, error) {
+func toPayload(c wire.CommandRequest, depth int) (store.Payload, error) {
 	verb := canonicalVerb(c.Verb)
 	switch {
 	case verb == syncml.VerbAtomic || verb == syncml.VerbSequence:
@@ -84,7 +42,7 @@ func (c CommandRequest) toPayload(depth int) (store.Payload, error) {
 			if verb == syncml.VerbAtomic && canonicalVerb(child.Verb) == syncml.VerbGet {
 				return store.Payload{}, fmt.Errorf("commands[%d]: Get is not allowed inside Atomic", i)
 			}
-			p, err := child.toPayload(depth + 1)
+			p, err := toPayload(child, depth+1)
 			if err != nil {
 				return store.Payload{}, fmt.Errorf("commands[%d]: %w", i, err)
 			}
@@ -138,14 +96,14 @@ func (s *API) enqueueCommand(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req CommandRequest
+	var req wire.CommandRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 256<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "badRequest", "invalid JSON: "+err.Error())
 		return
 	}
-	payload, err := req.toPayload(0)
+	payload, err := toPayload(req, 0)
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalidCommand", err.Error())
 		return
@@ -193,7 +151,7 @@ func (s *API) listCommands(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing commands failed")
 		return
 	}
-	out := make([]CommandView, 0, len(cmds))
+	out := make([]wire.Command, 0, len(cmds))
 	now := s.cfg.Now()
 	for _, c := range cmds {
 		out = append(out, commandViewAt(c, now))
@@ -221,7 +179,7 @@ func (s *API) getCommand(w http.ResponseWriter, r *http.Request) {
 // commandViewAt is commandView as of now: an at-most-once command whose claim has run out
 // without a Status shows as unknown even before the device's next session stores that state
 // (nothing will send it again either way).
-func commandViewAt(c store.Command, now time.Time) CommandView {
+func commandViewAt(c store.Command, now time.Time) wire.Command {
 	if c.State == store.CommandSent && delivery.UnknownNow(&c, now) {
 		c.State = store.CommandUnknown
 	}
@@ -301,7 +259,7 @@ func (s *API) resendCommand(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, commandView(copyCmd))
 }
 
-func commandView(c store.Command) CommandView {
+func commandView(c store.Command) wire.Command {
 	v := payloadView(c.Payload)
 	v.ID, v.DeviceID, v.State, v.StatusCode = c.ID, c.DeviceID, string(c.State), c.StatusCode
 	v.StatusText = statusText(c.StatusCode)
@@ -310,7 +268,7 @@ func commandView(c store.Command) CommandView {
 	n := 0
 	childStates(v.Commands, c.ChildStatus, c.State.Open(), &n)
 	for _, it := range c.Results {
-		rv := ResultView{LocURI: it.Source, Data: it.Data}
+		rv := wire.CommandResult{LocURI: it.Source, Data: it.Data}
 		if rv.LocURI == "" {
 			rv.LocURI = it.Target
 		}
@@ -325,8 +283,8 @@ func commandView(c store.Command) CommandView {
 	return v
 }
 
-func payloadView(p store.Payload) CommandView {
-	v := CommandView{Verb: p.Verb}
+func payloadView(p store.Payload) wire.Command {
+	v := wire.Command{Verb: p.Verb}
 	if len(p.Items) > 0 {
 		v.LocURI, v.Data = p.Items[0].Target, p.Items[0].Data
 		if p.Items[0].Meta != nil {
@@ -347,7 +305,7 @@ func payloadView(p store.Payload) CommandView {
 //	Atomic failed), notExecuted (215), failed (any other code), pending (no Status yet and
 //	the parent is still open), unreported (the parent is settled and the device never gave
 //	this command a Status).
-func childStates(views []CommandView, codes []int, parentOpen bool, n *int) {
+func childStates(views []wire.Command, codes []int, parentOpen bool, n *int) {
 	for i := range views {
 		v := &views[i]
 		code := 0

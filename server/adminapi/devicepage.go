@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -42,12 +43,6 @@ func wantsDevicePage(q url.Values) bool {
 		}
 	}
 	return false
-}
-
-// DevicePageView is a page of devices.
-type DevicePageView struct {
-	Value         []DeviceView `json:"value"`
-	NextSkipToken string       `json:"nextSkipToken,omitempty"`
 }
 
 // deviceQuery reads the page parameters.
@@ -116,7 +111,7 @@ func (s *API) listDevicePage(w http.ResponseWriter, r *http.Request, t store.Ten
 		writeError(w, http.StatusUnprocessableEntity, "invalidFilter", err.Error())
 		return
 	}
-	out := DevicePageView{Value: []DeviceView{}}
+	out := wire.DevicePage{Value: []wire.Device{}}
 	if dq.CanReset != nil && len(dq.CanReset) == 0 {
 		writeJSON(w, http.StatusOK, out)
 		return

@@ -5,18 +5,12 @@ import (
 	"net/http"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
 // errNothingFailed aborts a device resend when no setting of the device is in error.
 var errNothingFailed = errors.New("no setting of the device is in error")
-
-// ResendFailedView answers POST /tenants/{tid}/devices/{did}/resendFailed.
-type ResendFailedView struct {
-	DeviceID string `json:"deviceId"`
-	// Settings are the LocURIs in error that the device's next check-in sends again.
-	Settings []string `json:"settings"`
-}
 
 // resendDeviceFailed marks one device for its settings in error to be sent again: its next
 // check-in resolves its policy again and re-sends what failed (the device form of a
@@ -62,6 +56,6 @@ func (s *API) resendDeviceFailed(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("marking a device's failed settings failed", "device", d.ID, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the device could not be marked; nothing was changed")
 	default:
-		writeJSON(w, http.StatusOK, ResendFailedView{DeviceID: d.ID, Settings: failed})
+		writeJSON(w, http.StatusOK, wire.ResendFailed{DeviceID: d.ID, Settings: failed})
 	}
 }

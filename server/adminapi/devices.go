@@ -11,6 +11,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -22,39 +23,6 @@ const (
 	CanResetDestructiveOnly              = "DestructiveOnly"
 	CanResetDestructiveAndNonDestructive = "DestructiveAndNonDestructive"
 )
-
-// DeviceView is how the API shows a device.
-type DeviceView struct {
-	ID                string `json:"id"`
-	DeviceName        string `json:"deviceName"`
-	UserPrincipalName string `json:"userPrincipalName"`
-	UserID            string `json:"userId,omitempty"`
-	OSVersion         string `json:"osVersion"`
-	EnrollmentType    string `json:"enrollmentType,omitempty"`
-	EnrollmentState   string `json:"enrollmentState"`
-	// CanReset is dsregcmd's CanReset as it stands: what the agent reported at its last
-	// check-in (computed from the whole PIN reset support matrix), made DestructiveOnly by
-	// what the server knows better (the tenant's consent withdrawn, a government cloud);
-	// CanResetReason then names the matrix row and why ("" for DestructiveAndNonDestructive).
-	CanReset       string `json:"canReset"`
-	CanResetReason string `json:"canResetReason,omitempty"`
-	// JoinType, TrustType and AccountType are what the agent reports at every check-in in
-	// hellomdm's DeviceState nodes (device/identity/join.go): azureADJoined, hybridAzureADJoined,
-	// azureADRegistered or domainJoined; key, certificate or cloudKerberos; workOrSchool or
-	// microsoftAccount. Empty until the device reported them.
-	JoinType        string    `json:"joinType,omitempty"`
-	TrustType       string    `json:"trustType,omitempty"`
-	AccountType     string    `json:"accountType,omitempty"`
-	CertSerial      string    `json:"certSerial,omitempty"`
-	CertNotAfter    time.Time `json:"certNotAfter,omitzero"`
-	LastSeenAt      time.Time `json:"lastSeenAt,omitzero"`
-	EnrolledAt      time.Time `json:"enrolledAt"`
-	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
-	// WNS is the device's WNS push channel (wns.go); absent when its tenant never had a PFN.
-	WNS *DeviceWNSView `json:"wns,omitempty"`
-	// Push is the device's push channel as the answering replica knows it (issue 18).
-	Push *PushStatus `json:"push,omitempty"`
-}
 
 // deviceCanReset is what the agent last reported at the CanReset node ("" if nothing yet).
 func deviceCanReset(d store.Device) string { return d.ReportedCanReset() }
@@ -120,9 +88,9 @@ func effectiveCanReset(d store.Device, t *store.Tenant) (string, string) {
 }
 
 // deviceView shows d; t, when known, corrects its CanReset (effectiveCanReset).
-func deviceView(d store.Device, t *store.Tenant) DeviceView {
+func deviceView(d store.Device, t *store.Tenant) wire.Device {
 	canReset, reason := effectiveCanReset(d, t)
-	return DeviceView{ID: d.ID, DeviceName: d.DeviceName, UserPrincipalName: d.UPN, UserID: d.UserID, OSVersion: d.OSVersion,
+	return wire.Device{ID: d.ID, DeviceName: d.DeviceName, UserPrincipalName: d.UPN, UserID: d.UserID, OSVersion: d.OSVersion,
 		EnrollmentType: d.EnrollmentType, EnrollmentState: d.State, CanReset: canReset, CanResetReason: reason,
 		JoinType: reportedNode(d, "DeviceState/JoinType"), TrustType: reportedNode(d, "DeviceState/TrustType"),
 		AccountType: reportedNode(d, "DeviceState/AccountType"), CertSerial: d.CertSerial,
@@ -168,7 +136,7 @@ func (s *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing devices failed")
 		return
 	}
-	out := make([]DeviceView, 0, len(devices))
+	out := make([]wire.Device, 0, len(devices))
 	for _, d := range devices {
 		if !strings.EqualFold(d.TenantID, t.ID) || !p.SeesTags(d.ScopeTags) {
 			continue
@@ -180,7 +148,7 @@ func (s *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		v.Push = s.pushStatus(d.ID)
 		out = append(out, v)
 	}
-	slices.SortFunc(out, func(a, b DeviceView) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b wire.Device) int { return strings.Compare(a.ID, b.ID) })
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 

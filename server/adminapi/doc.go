@@ -11,6 +11,7 @@
 // {"error":{"code","message"}} (WriteError).
 //
 // The package works on the store interfaces only and knows nothing of the session engine or
-// of TLS: server builds it (New) and mounts its routes (Routes) on the HTTPS listener. Its
-// typed client is server/adminapi/client.
+// of TLS: server builds it (New) and mounts its routes (Routes) on the HTTPS listener. The
+// JSON it takes and answers is declared once, in package wire (server/adminapi/wire), which
+// its typed client (server/adminapi/client) uses too.
 package adminapi

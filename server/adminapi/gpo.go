@@ -2,7 +2,6 @@ package adminapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/hellomdm/hellomdm/csp"
 	"github.com/hellomdm/hellomdm/internal/eventid"
 	"github.com/hellomdm/hellomdm/policy/gpo"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -33,26 +33,26 @@ import (
 // gpo.analyzed; an import is the admin.write (action "import") of the profile it creates,
 // in the same transaction.
 
-// GroupPolicyReportView is the analysis of an uploaded GPO: {"summary":..., "value":[rows]}
-// plus what was read and the deletion instructions met.
-type GroupPolicyReportView struct {
-	Source       gpo.Source        `json:"source"`
-	Summary      gpo.Summary       `json:"summary"`
-	Value        []gpo.Row         `json:"value"`
-	Instructions []gpo.Instruction `json:"instructions"`
-}
-
-// GroupPolicyImportView answers an import: the profile created (as GET shows it) and its
-// ID, or on a dry run the Intune document that would be created; and the analysis.
-type GroupPolicyImportView struct {
-	DryRun  bool            `json:"dryRun"`
-	ID      string          `json:"id,omitempty"`
-	Profile json.RawMessage `json:"profile"`
-	GroupPolicyReportView
-}
-
-func reportView(r gpo.Report) GroupPolicyReportView {
-	return GroupPolicyReportView{Source: r.Source, Summary: r.Summary, Value: r.Value, Instructions: r.Instructions}
+// reportView is an analysis as the API shows it.
+func reportView(r gpo.Report) wire.GroupPolicyReport {
+	v := wire.GroupPolicyReport{Source: wire.GroupPolicySource(r.Source), Summary: wire.GroupPolicySummary(r.Summary),
+		Value: make([]wire.GroupPolicyRow, 0, len(r.Value)), Instructions: make([]wire.GroupPolicyInstruction, 0, len(r.Instructions))}
+	if r.Value == nil {
+		v.Value = nil
+	}
+	if r.Instructions == nil {
+		v.Instructions = nil
+	}
+	for _, row := range r.Value {
+		v.Value = append(v.Value, wire.GroupPolicyRow{Scope: string(row.Scope), Key: row.Key, ValueName: row.ValueName, Type: row.Type,
+			Data: row.Data, Setting: row.Setting, ADMX: row.ADMX, MDMSupport: row.MDMSupport, CSPMapping: row.CSPMapping,
+			DataType: row.DataType, Value: row.Value, Source: row.Source, Note: row.Note})
+	}
+	for _, in := range r.Instructions {
+		v.Instructions = append(v.Instructions, wire.GroupPolicyInstruction{Scope: string(in.Scope), Key: in.Key, ValueName: in.ValueName,
+			Action: string(in.Action)})
+	}
+	return v
 }
 
 func (h *policyAPI) gpoRoutes(api *mux.Router) {
@@ -173,7 +173,7 @@ func (h *policyAPI) gpoImport(a *gpo.Analyzer) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		view := GroupPolicyImportView{DryRun: dryRun, GroupPolicyReportView: reportView(rep)}
+		view := wire.GroupPolicyImport{DryRun: dryRun, GroupPolicyReport: reportView(rep)}
 		if dryRun {
 			view.Profile = prof.Raw
 			h.recordGPOAnalysis(r, t.ID, rep, true)

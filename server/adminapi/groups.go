@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -13,6 +12,7 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/csp"
 	"github.com/hellomdm/hellomdm/policy"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -75,35 +75,8 @@ func (s *API) policyRoutes(api *mux.Router) {
 	h.gpoRoutes(api)
 }
 
-// GroupRequest is the body of POST /tenants/{tid}/groups.
-type GroupRequest struct {
-	DisplayName string `json:"displayName"`
-	Description string `json:"description"`
-}
-
-// GroupView is how the API shows a group.
-type GroupView struct {
-	ID          string    `json:"id"`
-	DisplayName string    `json:"displayName"`
-	Description string    `json:"description,omitempty"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-}
-
-// MemberRequest is the body of POST .../groups/{gid}/members: the ID of a user, device or
-// group of the tenant (a user may also be named by UPN).
-type MemberRequest struct {
-	ID string `json:"id"`
-}
-
-// MemberView is one direct member of a group.
-type MemberView struct {
-	Kind string `json:"kind"` // user, device or group
-	ID   string `json:"id"`
-}
-
-func groupView(g store.Group) GroupView {
-	return GroupView{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+func groupView(g store.Group) wire.Group {
+	return wire.Group{ID: g.ID, DisplayName: g.DisplayName, Description: g.Description, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
 }
 
 func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +84,7 @@ func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req GroupRequest
+	var req wire.GroupRequest
 	if !decodeAdminBody(w, r, &req) {
 		return
 	}
@@ -134,7 +107,7 @@ func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.s.cfg.Now().UTC()
 	g := store.Group{TenantID: t.ID, ID: uuid.NewString(), DisplayName: name, Description: strings.TrimSpace(req.Description), CreatedAt: now, UpdatedAt: now}
-	var view GroupView
+	var view wire.Group
 	err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		stored, err := tx.CreateGroup(g)
 		if err != nil {
@@ -227,7 +200,7 @@ func (h *policyAPI) addMember(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req MemberRequest
+	var req wire.MemberRequest
 	if !decodeAdminBody(w, r, &req) {
 		return
 	}
@@ -253,7 +226,7 @@ func (h *policyAPI) addMember(w http.ResponseWriter, r *http.Request) {
 		if err := tx.AddMembers(g.TenantID, g.ID, m); err != nil {
 			return err
 		}
-		return tx.Audit(h.s.adminEvent(requestPrincipal(r), g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, MemberView(m)))
+		return tx.Audit(h.s.adminEvent(requestPrincipal(r), g.TenantID, "addMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), nil, wire.Member(m)))
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -287,7 +260,7 @@ func (h *policyAPI) removeMember(w http.ResponseWriter, r *http.Request) {
 		if err := tx.RemoveMember(g.TenantID, g.ID, m); err != nil {
 			return err
 		}
-		return tx.Audit(h.s.adminEvent(requestPrincipal(r), g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), MemberView(m), nil))
+		return tx.Audit(h.s.adminEvent(requestPrincipal(r), g.TenantID, "removeMember", audit.Subject{Type: audit.SubjectGroup, ID: g.ID}, deviceOf(m), wire.Member(m), nil))
 	})
 	if err != nil {
 		h.writeFailed(w, "member", err)
@@ -309,10 +282,10 @@ func (h *policyAPI) listMembers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"value": memberViews(members)})
 }
 
-func memberViews(ms []store.Member) []MemberView {
-	out := make([]MemberView, 0, len(ms))
+func memberViews(ms []store.Member) []wire.Member {
+	out := make([]wire.Member, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, MemberView(m))
+		out = append(out, wire.Member(m))
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"net/http"
 	"reflect"
 	"sort"
@@ -40,69 +41,64 @@ var listParams = []string{"search", "top", "skipToken"}
 // profileDoc stands for a profile in Intune's JSON shape.
 type profileDoc json.RawMessage
 
-// assignBody is Intune's assign action body.
-type assignBody struct {
-	Assignments []AssignmentView `json:"assignments"`
-}
-
 func apiOps() []apiOp {
 	rw := []int{400, 401, 403, 404, 413, 422}
 	ro := []int{401, 404}
 	ops := []apiOp{
 		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This OpenAPI document", status: 200, resp: map[string]any{}, public: true},
-		{method: "POST", path: "/tenants", tag: "tenants", summary: "Create a tenant (global admin)", body: TenantRequest{}, status: 201, resp: TenantView{}, errs: []int{400, 401, 403, 409, 413, 422}},
-		{method: "GET", path: "/tenants", tag: "tenants", summary: "List the tenants the token sees", status: 200, resp: TenantView{}, list: true, errs: ro},
-		{method: "GET", path: "/tenants/{tid}", tag: "tenants", summary: "Get a tenant", status: 200, resp: TenantView{}, errs: ro},
-		{method: "PATCH", path: "/tenants/{tid}", tag: "tenants", summary: "Change a tenant (admin)", body: TenantPatch{}, status: 200, resp: TenantView{}, errs: append(rw, 409)},
+		{method: "POST", path: "/tenants", tag: "tenants", summary: "Create a tenant (global admin)", body: wire.TenantRequest{}, status: 201, resp: wire.Tenant{}, errs: []int{400, 401, 403, 409, 413, 422}},
+		{method: "GET", path: "/tenants", tag: "tenants", summary: "List the tenants the token sees", status: 200, resp: wire.Tenant{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}", tag: "tenants", summary: "Get a tenant", status: 200, resp: wire.Tenant{}, errs: ro},
+		{method: "PATCH", path: "/tenants/{tid}", tag: "tenants", summary: "Change a tenant (admin)", body: wire.TenantPatch{}, status: 200, resp: wire.Tenant{}, errs: append(rw, 409)},
 		{method: "DELETE", path: "/tenants/{tid}", tag: "tenants", summary: "Delete a tenant with its users, groups, profiles, tokens and keys; its audit log is kept (export it first). 409 with enrolledDevices while devices are enrolled, unless ?force=true retires them first (global admin)", status: 204, errs: []int{400, 401, 403, 404, 409, 503}},
-		{method: "GET", path: "/tenants/{tid}/overview", tag: "tenants", summary: "The tenant's figures from counts kept with every write: devices by enrollment state and by CanReset, devices checked in since ?since= (default the last hour), visible profiles with settings in error or conflict", status: 200, resp: OverviewView{}, errs: []int{401, 404, 422, 503}, query: []string{"since"}},
-		{method: "POST", path: "/tenants/{tid}/users", tag: "users", summary: "Create a user (admin)", body: UserRequest{}, status: 201, resp: UserView{}, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users in userPrincipalName order; search (in the UPN or display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: UserView{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
-		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: UserView{}, errs: ro},
-		{method: "PATCH", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Disable or enable a user (accountEnabled): a disabled user cannot sign in, enroll or reset a PIN (admin)", body: UserPatch{}, status: 200, resp: UserView{}, errs: []int{400, 401, 403, 404, 413, 422}},
+		{method: "GET", path: "/tenants/{tid}/overview", tag: "tenants", summary: "The tenant's figures from counts kept with every write: devices by enrollment state and by CanReset, devices checked in since ?since= (default the last hour), visible profiles with settings in error or conflict", status: 200, resp: wire.Overview{}, errs: []int{401, 404, 422, 503}, query: []string{"since"}},
+		{method: "POST", path: "/tenants/{tid}/users", tag: "users", summary: "Create a user (admin)", body: wire.UserRequest{}, status: 201, resp: wire.User{}, errs: append(rw, 409)},
+		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users in userPrincipalName order; search (in the UPN or display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.User{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
+		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: wire.User{}, errs: ro},
+		{method: "PATCH", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Disable or enable a user (accountEnabled): a disabled user cannot sign in, enroll or reset a PIN (admin)", body: wire.UserPatch{}, status: 200, resp: wire.User{}, errs: []int{400, 401, 403, 404, 413, 422}},
 		{method: "DELETE", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Delete a user with its TOTP enrolment, group memberships and failed sign-in counter; its devices keep checking in until retired (admin)", status: 204, errs: []int{401, 403, 404, 503}},
-		{method: "POST", path: "/tenants/{tid}/users/{uid}/authenticationMethods/totp", tag: "users", summary: "Enroll a TOTP authenticator; the secret is shown once (admin)", status: 201, resp: TOTPView{}, errs: []int{401, 403, 404, 503}},
-		{method: "PUT", path: "/tenants/{tid}/users/{uid}/adminRole", tag: "users", summary: "Grant or change the user's admin role (admin, operator or reader, with role scope tags): the user signs in to the web console with it (admin)", body: AdminRoleRequest{}, status: 200, resp: UserView{}, errs: []int{400, 401, 403, 404, 413, 422, 503}},
-		{method: "DELETE", path: "/tenants/{tid}/users/{uid}/adminRole", tag: "users", summary: "Revoke the user's admin role; open console sessions end at their next request (admin)", status: 200, resp: UserView{}, errs: []int{401, 403, 404, 503}},
-		{method: "GET", path: "/tenants/{tid}/devices", tag: "devices", summary: "List devices (?canReset=DestructiveOnly|DestructiveAndNonDestructive). With top, skipToken, search (name or UPN prefix), enrollmentState, osVersion (prefix), osEdition, seenSince or notSeenSince: one page from the device index, {value, nextSkipToken}", status: 200, resp: DeviceView{}, list: true, errs: []int{401, 404, 422},
+		{method: "POST", path: "/tenants/{tid}/users/{uid}/authenticationMethods/totp", tag: "users", summary: "Enroll a TOTP authenticator; the secret is shown once (admin)", status: 201, resp: wire.TOTP{}, errs: []int{401, 403, 404, 503}},
+		{method: "PUT", path: "/tenants/{tid}/users/{uid}/adminRole", tag: "users", summary: "Grant or change the user's admin role (admin, operator or reader, with role scope tags): the user signs in to the web console with it (admin)", body: wire.AdminRoleRequest{}, status: 200, resp: wire.User{}, errs: []int{400, 401, 403, 404, 413, 422, 503}},
+		{method: "DELETE", path: "/tenants/{tid}/users/{uid}/adminRole", tag: "users", summary: "Revoke the user's admin role; open console sessions end at their next request (admin)", status: 200, resp: wire.User{}, errs: []int{401, 403, 404, 503}},
+		{method: "GET", path: "/tenants/{tid}/devices", tag: "devices", summary: "List devices (?canReset=DestructiveOnly|DestructiveAndNonDestructive). With top, skipToken, search (name or UPN prefix), enrollmentState, osVersion (prefix), osEdition, seenSince or notSeenSince: one page from the device index, {value, nextSkipToken}", status: 200, resp: wire.Device{}, list: true, errs: []int{401, 404, 422},
 			query: []string{"canReset", "top", "skipToken", "search", "enrollmentState", "osVersion", "osEdition", "seenSince", "notSeenSince"}},
-		{method: "GET", path: "/tenants/{tid}/devices/{did}", tag: "devices", summary: "Get a device", status: 200, resp: DeviceView{}, errs: ro},
-		{method: "POST", path: "/tenants/{tid}/devices/{did}/retire", tag: "devices", summary: "Retire a device (admin)", status: 200, resp: DeviceView{}, errs: []int{401, 403, 404, 409}},
-		{method: "POST", path: "/tenants/{tid}/devices/{did}/resendFailed", tag: "devices", summary: "Send the device's settings in error again at its next check-in (409 when none is in error)", status: 200, resp: ResendFailedView{}, errs: []int{401, 403, 404, 409, 503}},
-		{method: "POST", path: "/tenants/{tid}/devices/{did}/syncDevice", tag: "devices", summary: "Sync now: wake the device so it starts an OMA-DM session at once, on its push channel (built-in or WNS); wake says whether it was delivered here, forwarded to the other replicas and WNS, or the device is not connected and syncs at its next poll (operator, admin); 409 for a retired or unenrolled device", status: 202, resp: SyncResult{}, errs: []int{401, 403, 404, 409, 503}},
-		{method: "POST", path: "/tenants/{tid}/devices/{did}/commands", tag: "commands", summary: "Queue an OMA-DM command (operator, admin)", body: CommandRequest{}, status: 201, resp: CommandView{}, errs: rw},
-		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands", tag: "commands", summary: "List a device's commands", status: 200, resp: CommandView{}, list: true, errs: ro},
-		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands/{id}", tag: "commands", summary: "Get a command with its status and results", status: 200, resp: CommandView{}, errs: ro},
-		{method: "POST", path: "/tenants/{tid}/devices/{did}/commands/{id}/resend", tag: "commands", summary: "Send an unknown command again: an Exec (or an Atomic/Sequence holding one) is sent at most once, and when its session breaks off without a Status it becomes unknown instead of being resent; this queues a copy and answers it (operator, admin); 409 unless the command is unknown and not resent yet", status: 201, resp: CommandView{}, errs: []int{401, 403, 404, 409}},
-		{method: "GET", path: "/tenants/{tid}/configurationSettings", tag: "policy", summary: "Search the settings catalog as Intune's settings picker does (?search: words of the name, id, OMA-URI or description; ?category: one of configurationCategories)", status: 200, resp: SettingDefinitionView{}, list: true, errs: ro, query: []string{"search", "category"}},
-		{method: "GET", path: "/tenants/{tid}/configurationCategories", tag: "policy", summary: "The settings catalog's categories", status: 200, resp: SettingCategoryView{}, list: true, errs: ro},
-		{method: "GET", path: "/tenants/{tid}/devices/{did}/settingStates", tag: "policy", summary: "Per-setting policy states of a device", status: 200, resp: SettingStateView{}, list: true, errs: ro},
-		{method: "GET", path: "/tenants/{tid}/devices/{did}/profiles", tag: "policy", summary: "A device's profiles, counts by state and settings", status: 200, resp: DeviceProfilesView{}, errs: ro},
-		{method: "POST", path: "/tokens", tag: "tokens", summary: "Create an admin token; the secret is shown once (global admin)", body: TokenRequest{}, status: 201, resp: CreatedTokenView{}, errs: []int{400, 401, 403, 413, 422}},
-		{method: "GET", path: "/tokens", tag: "tokens", summary: "List admin tokens (admin)", status: 200, resp: TokenView{}, list: true, errs: []int{401, 403}},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}", tag: "devices", summary: "Get a device", status: 200, resp: wire.Device{}, errs: ro},
+		{method: "POST", path: "/tenants/{tid}/devices/{did}/retire", tag: "devices", summary: "Retire a device (admin)", status: 200, resp: wire.Device{}, errs: []int{401, 403, 404, 409}},
+		{method: "POST", path: "/tenants/{tid}/devices/{did}/resendFailed", tag: "devices", summary: "Send the device's settings in error again at its next check-in (409 when none is in error)", status: 200, resp: wire.ResendFailed{}, errs: []int{401, 403, 404, 409, 503}},
+		{method: "POST", path: "/tenants/{tid}/devices/{did}/syncDevice", tag: "devices", summary: "Sync now: wake the device so it starts an OMA-DM session at once, on its push channel (built-in or WNS); wake says whether it was delivered here, forwarded to the other replicas and WNS, or the device is not connected and syncs at its next poll (operator, admin); 409 for a retired or unenrolled device", status: 202, resp: wire.SyncResult{}, errs: []int{401, 403, 404, 409, 503}},
+		{method: "POST", path: "/tenants/{tid}/devices/{did}/commands", tag: "commands", summary: "Queue an OMA-DM command (operator, admin)", body: wire.CommandRequest{}, status: 201, resp: wire.Command{}, errs: rw},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands", tag: "commands", summary: "List a device's commands", status: 200, resp: wire.Command{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/commands/{id}", tag: "commands", summary: "Get a command with its status and results", status: 200, resp: wire.Command{}, errs: ro},
+		{method: "POST", path: "/tenants/{tid}/devices/{did}/commands/{id}/resend", tag: "commands", summary: "Send an unknown command again: an Exec (or an Atomic/Sequence holding one) is sent at most once, and when its session breaks off without a Status it becomes unknown instead of being resent; this queues a copy and answers it (operator, admin); 409 unless the command is unknown and not resent yet", status: 201, resp: wire.Command{}, errs: []int{401, 403, 404, 409}},
+		{method: "GET", path: "/tenants/{tid}/configurationSettings", tag: "policy", summary: "Search the settings catalog as Intune's settings picker does (?search: words of the name, id, OMA-URI or description; ?category: one of configurationCategories)", status: 200, resp: wire.SettingDefinition{}, list: true, errs: ro, query: []string{"search", "category"}},
+		{method: "GET", path: "/tenants/{tid}/configurationCategories", tag: "policy", summary: "The settings catalog's categories", status: 200, resp: wire.SettingCategory{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/settingStates", tag: "policy", summary: "Per-setting policy states of a device", status: 200, resp: wire.SettingState{}, list: true, errs: ro},
+		{method: "GET", path: "/tenants/{tid}/devices/{did}/profiles", tag: "policy", summary: "A device's profiles, counts by state and settings", status: 200, resp: wire.DeviceProfiles{}, errs: ro},
+		{method: "POST", path: "/tokens", tag: "tokens", summary: "Create an admin token; the secret is shown once (global admin)", body: wire.TokenRequest{}, status: 201, resp: wire.CreatedToken{}, errs: []int{400, 401, 403, 413, 422}},
+		{method: "GET", path: "/tokens", tag: "tokens", summary: "List admin tokens (admin)", status: 200, resp: wire.Token{}, list: true, errs: []int{401, 403}},
 		{method: "GET", path: "/backup", tag: "operations", summary: "A consistent copy of the bbolt database, streamed from one read transaction while the server runs (global admin); 501 on PostgreSQL (use pg_dump)", status: 200, download: true, errs: []int{401, 403, 501}},
 		{method: "DELETE", path: "/tokens/{id}", tag: "tokens", summary: "Revoke an admin token: it stops authenticating at once (admin; a tenant admin only its tenant's)", status: 204, errs: []int{401, 403, 404}},
-		{method: "POST", path: "/tenants/{tid}/pinReset/consent", tag: "pinReset", summary: "Grant or revoke consent to the PIN reset applications (admin); in a government cloud tenant a grant answers warnings: the PIN reset service is not available there", body: ConsentRequest{}, status: 200, resp: ServicePrincipalView{}, list: true, errs: append(rw, 503)},
-		{method: "GET", path: "/tenants/{tid}/servicePrincipals", tag: "pinReset", summary: "PIN reset enterprise applications and their consent", status: 200, resp: ServicePrincipalView{}, list: true, errs: []int{401, 404, 503}},
-		{method: "GET", path: "/tenants/{tid}/wns", tag: "push", summary: "The tenant's WNS push settings (PFN, package SID, whether a client secret is configured; never the secret)", status: 200, resp: TenantWNSView{}, errs: []int{401, 404, 503}},
-		{method: "PATCH", path: "/tenants/{tid}/wns", tag: "push", summary: "Change the tenant's WNS push settings: only the fields given change, \"\" clears one; clientSecret is write-only; a pfn needs a packageSid and a clientSecret; devices get the PFN (DMClient Push/PFN) at their next session (admin)", body: TenantWNSPatch{}, status: 200, resp: TenantWNSView{}, errs: append(rw, 503)},
+		{method: "POST", path: "/tenants/{tid}/pinReset/consent", tag: "pinReset", summary: "Grant or revoke consent to the PIN reset applications (admin); in a government cloud tenant a grant answers warnings: the PIN reset service is not available there", body: wire.ConsentRequest{}, status: 200, resp: wire.ServicePrincipal{}, list: true, errs: append(rw, 503)},
+		{method: "GET", path: "/tenants/{tid}/servicePrincipals", tag: "pinReset", summary: "PIN reset enterprise applications and their consent", status: 200, resp: wire.ServicePrincipal{}, list: true, errs: []int{401, 404, 503}},
+		{method: "GET", path: "/tenants/{tid}/wns", tag: "push", summary: "The tenant's WNS push settings (PFN, package SID, whether a client secret is configured; never the secret)", status: 200, resp: wire.TenantWNS{}, errs: []int{401, 404, 503}},
+		{method: "PATCH", path: "/tenants/{tid}/wns", tag: "push", summary: "Change the tenant's WNS push settings: only the fields given change, \"\" clears one; clientSecret is write-only; a pfn needs a packageSid and a clientSecret; devices get the PFN (DMClient Push/PFN) at their next session (admin)", body: wire.TenantWNSPatch{}, status: 200, resp: wire.TenantWNS{}, errs: append(rw, 503)},
 		{method: "GET", path: "/tenants/{tid}/audit", tag: "audit", summary: "Export the audit log (?from, to, kind, device, profile, actor, format)", status: 200, formats: true, errs: []int{400, 401, 404}},
-		{method: "GET", path: "/tenants/{tid}/audit/events", tag: "audit", summary: "A page of the audit log, newest first (?from, to, kind, device, profile, actor as the export; top 1-500, default 50; before: the previous page's nextBefore)", status: 200, resp: AuditPageView{}, query: []string{"from", "to", "kind", "device", "profile", "actor", "top", "before"}, errs: []int{400, 401, 404, 501}},
-		{method: "GET", path: "/tenants/{tid}/audit/verify", tag: "audit", summary: "Verify the tenant's audit hash chain", status: 200, resp: VerifyView{}, errs: []int{401, 403, 404}},
+		{method: "GET", path: "/tenants/{tid}/audit/events", tag: "audit", summary: "A page of the audit log, newest first (?from, to, kind, device, profile, actor as the export; top 1-500, default 50; before: the previous page's nextBefore)", status: 200, resp: wire.AuditPage{}, query: []string{"from", "to", "kind", "device", "profile", "actor", "top", "before"}, errs: []int{400, 401, 404, 501}},
+		{method: "GET", path: "/tenants/{tid}/audit/verify", tag: "audit", summary: "Verify the tenant's audit hash chain", status: 200, resp: wire.AuditVerification{}, errs: []int{401, 403, 404}},
 		{method: "GET", path: "/tenants/{tid}/reports/compliance", tag: "audit", summary: "Compliance report of PIN recovery settings (?format)", status: 200, formats: true, errs: []int{400, 401, 404}},
-		{method: "POST", path: "/tenants/{tid}/groups", tag: "groups", summary: "Create a static group (operator, admin)", body: GroupRequest{}, status: 201, resp: GroupView{}, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/groups", tag: "groups", summary: "List groups in displayName order; search (in the display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: GroupView{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
-		{method: "GET", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Get a group", status: 200, resp: GroupView{}, errs: ro},
+		{method: "POST", path: "/tenants/{tid}/groups", tag: "groups", summary: "Create a static group (operator, admin)", body: wire.GroupRequest{}, status: 201, resp: wire.Group{}, errs: append(rw, 409)},
+		{method: "GET", path: "/tenants/{tid}/groups", tag: "groups", summary: "List groups in displayName order; search (in the display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.Group{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
+		{method: "GET", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Get a group", status: 200, resp: wire.Group{}, errs: ro},
 		{method: "DELETE", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Delete a group (409 while a profile is assigned to it)", status: 204, errs: []int{401, 403, 404, 409}},
-		{method: "POST", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "Add a user, device or group (by ID; users also by UPN); 409 on a cycle", body: MemberRequest{}, status: 204, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "List direct members", status: 200, resp: MemberView{}, list: true, errs: ro},
+		{method: "POST", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "Add a user, device or group (by ID; users also by UPN); 409 on a cycle", body: wire.MemberRequest{}, status: 204, errs: append(rw, 409)},
+		{method: "GET", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "List direct members", status: 200, resp: wire.Member{}, list: true, errs: ro},
 		{method: "DELETE", path: "/tenants/{tid}/groups/{gid}/members/{mid}", tag: "groups", summary: "Remove a direct member", status: 204, errs: []int{401, 403, 404}},
 		{method: "POST", path: "/tenants/{tid}/groupPolicy/analyze", tag: "groupPolicy", upload: true, query: []string{"fileName", "scope"},
 			summary: "Analyze a GPO (zip of a GPMC backup folder, gpreport.xml, registry.pol or LGPO text): one row per registry value with its MDM mapping (operator, admin)",
-			status:  200, resp: GroupPolicyReportView{}, errs: []int{400, 401, 403, 404, 413, 422}},
+			status:  200, resp: wire.GroupPolicyReport{}, errs: []int{400, 401, 403, 404, 413, 422}},
 		{method: "POST", path: "/tenants/{tid}/groupPolicy/import", tag: "groupPolicy", upload: true, query: []string{"fileName", "name", "scope", "dryRun"},
 			summary: "Create a custom OMA-URI profile from a GPO's supported settings (dryRun=true: show it, create nothing) (operator, admin)",
-			status:  201, resp: GroupPolicyImportView{}, errs: []int{400, 401, 403, 404, 413, 422}},
+			status:  201, resp: wire.GroupPolicyImport{}, errs: []int{400, 401, 403, 404, 413, 422}},
 	}
 	for _, k := range []struct{ route, what string }{
 		{routeSettingsCatalog, "settings catalog policy (#microsoft.graph.deviceManagementConfigurationPolicy)"},
@@ -116,9 +112,9 @@ func apiOps() []apiOp {
 			apiOp{method: "PATCH", path: base + "/{pid}", tag: "profiles", summary: "Merge-patch a profile (version + 1); answers warnings as an import does", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
 			apiOp{method: "PUT", path: base + "/{pid}", tag: "profiles", summary: "Replace a profile (version + 1); answers warnings as an import does", body: profileDoc{}, status: 200, resp: profileDoc{}, errs: rw},
 			apiOp{method: "DELETE", path: base + "/{pid}", tag: "profiles", summary: "Delete a profile; devices remove its settings at their next check-in", status: 204, errs: []int{401, 403, 404}},
-			apiOp{method: "POST", path: base + "/{pid}/assign", tag: "profiles", summary: "Replace the profile's assignments (unknown groupId: 422); assigning EnablePinRecovery in a government cloud tenant answers warnings", body: assignBody{}, status: 200, resp: AssignmentView{}, list: true, errs: rw},
-			apiOp{method: "GET", path: base + "/{pid}/assignments", tag: "profiles", summary: "List the profile's assignments", status: 200, resp: AssignmentView{}, list: true, errs: ro},
-			apiOp{method: "GET", path: base + "/{pid}/deviceStatuses", tag: "profiles", summary: "Counts by state and every device's settings from the profile; after the profile is deleted, its removal per device (deleted, removing) while any device's setting state names it", status: 200, resp: ProfileStatusView{}, errs: ro},
+			apiOp{method: "POST", path: base + "/{pid}/assign", tag: "profiles", summary: "Replace the profile's assignments (unknown groupId: 422); assigning EnablePinRecovery in a government cloud tenant answers warnings", body: wire.AssignBody{}, status: 200, resp: wire.Assignment{}, list: true, errs: rw},
+			apiOp{method: "GET", path: base + "/{pid}/assignments", tag: "profiles", summary: "List the profile's assignments", status: 200, resp: wire.Assignment{}, list: true, errs: ro},
+			apiOp{method: "GET", path: base + "/{pid}/deviceStatuses", tag: "profiles", summary: "Counts by state and every device's settings from the profile; after the profile is deleted, its removal per device (deleted, removing) while any device's setting state names it", status: 200, resp: wire.ProfileStatus{}, errs: ro},
 			apiOp{method: "POST", path: base + "/{pid}/resendToFailed", tag: "profiles", summary: "Re-send the profile to devices where a setting failed; lists them", status: 200, resp: "", list: true, errs: []int{401, 403, 404}},
 		)
 	}
@@ -324,8 +320,31 @@ func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 	return map[string]any{}
 }
 
-// schemaName names a struct type in components: TenantView → Tenant, assignBody → AssignBody.
+// schemaNames are the components' names of the wire types whose Go name is not the schema's
+// (the document named them before they moved to package wire); "" puts the schema inline.
+var schemaNames = map[reflect.Type]string{
+	reflect.TypeFor[wire.AuditVerification]():      "Verify",
+	reflect.TypeFor[wire.AuditAnchor]():            "Anchor",
+	reflect.TypeFor[wire.AuditBreak]():             "Broken",
+	reflect.TypeFor[wire.AuditUnsealed]():          "Unsealed",
+	reflect.TypeFor[wire.AuditEvent]():             "Event",
+	reflect.TypeFor[wire.AuditActor]():             "Actor",
+	reflect.TypeFor[wire.AuditSubject]():           "Subject",
+	reflect.TypeFor[wire.CommandResult]():          "Result",
+	reflect.TypeFor[wire.DeviceSettingStatus]():    "DeviceSetting",
+	reflect.TypeFor[wire.GroupPolicySource]():      "Source",
+	reflect.TypeFor[wire.GroupPolicySummary]():     "Summary",
+	reflect.TypeFor[wire.GroupPolicyRow]():         "Row",
+	reflect.TypeFor[wire.GroupPolicyInstruction](): "Instruction",
+	reflect.TypeFor[wire.PasswordProfile]():        "",
+}
+
+// schemaName names a struct type in components: wire.Tenant → Tenant, profileDoc →
+// ProfileDoc, or schemaNames' name.
 func schemaName(t reflect.Type) string {
+	if n, ok := schemaNames[t]; ok {
+		return n
+	}
 	n := t.Name()
 	if n == "" {
 		return ""

@@ -7,36 +7,9 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
-
-// OverviewView is GET /tenants/{tid}/overview: the tenant's figures, read from counts the
-// store keeps with every write (store.DeviceIndex.CountDevices, store.PolicyReads
-// .SettingTroubles), so the answer costs no scan of devices or setting states.
-type OverviewView struct {
-	TenantID string `json:"tenantId"`
-	// DevicesByState counts the devices the caller sees by enrollment state.
-	DevicesByState map[string]int `json:"devicesByState"`
-	// CanReset counts enrolled devices by CanReset as the device list shows it (the tenant's
-	// PIN reset availability applied); "" is not reported yet.
-	CanReset map[string]int `json:"canReset"`
-	// CheckedInSince is the start of the check-in window (?since=, default an hour ago, to
-	// the minute) and CheckedIn how many devices checked in since then.
-	CheckedInSince time.Time `json:"checkedInSince"`
-	CheckedIn      int       `json:"checkedIn"`
-	// ProfilesInTrouble are the caller's visible profiles with settings in error or
-	// conflict on some device, most errors first.
-	ProfilesInTrouble []ProfileTroubleView `json:"profilesInTrouble"`
-}
-
-// ProfileTroubleView is one profile with device settings in error or conflict.
-type ProfileTroubleView struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Route    string `json:"route"` // configurationPolicies or deviceConfigurations
-	Error    int    `json:"error"`
-	Conflict int    `json:"conflict"`
-}
 
 func (s *API) overview(w http.ResponseWriter, r *http.Request) {
 	t, ok := s.tenantOf(w, r)
@@ -62,8 +35,8 @@ func (s *API) overview(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "counting devices failed")
 		return
 	}
-	out := OverviewView{TenantID: t.ID, DevicesByState: counts.ByState, CanReset: shownCanReset(counts.ByCanReset, t),
-		CheckedInSince: since.UTC(), CheckedIn: counts.SeenSince, ProfilesInTrouble: []ProfileTroubleView{}}
+	out := wire.Overview{TenantID: t.ID, DevicesByState: counts.ByState, CanReset: shownCanReset(counts.ByCanReset, t),
+		CheckedInSince: since.UTC(), CheckedIn: counts.SeenSince, ProfilesInTrouble: []wire.ProfileTrouble{}}
 	if out.ProfilesInTrouble, err = s.profilesInTrouble(r, t, p); err != nil {
 		s.log.Error("counting setting troubles failed", "tenant", t.ID, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "counting setting troubles failed")
@@ -86,24 +59,24 @@ func shownCanReset(reported map[string]int, t store.Tenant) map[string]int {
 	return out
 }
 
-func (s *API) profilesInTrouble(r *http.Request, t store.Tenant, p Principal) ([]ProfileTroubleView, error) {
+func (s *API) profilesInTrouble(r *http.Request, t store.Tenant, p Principal) ([]wire.ProfileTrouble, error) {
 	troubles, err := s.cfg.Store.SettingTroubles(r.Context(), t.ID)
 	if err != nil || len(troubles) == 0 {
-		return []ProfileTroubleView{}, err
+		return []wire.ProfileTrouble{}, err
 	}
 	profs, err := s.cfg.Store.ListProfiles(r.Context(), t.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := []ProfileTroubleView{}
+	out := []wire.ProfileTrouble{}
 	for _, prof := range profs {
 		tr, ok := troubles[prof.ID]
 		if !ok || !seesProfile(p, prof) {
 			continue
 		}
-		out = append(out, ProfileTroubleView{ID: prof.ID, Name: prof.Name, Route: kindFor(prof.Kind).route, Error: tr.Error, Conflict: tr.Conflict})
+		out = append(out, wire.ProfileTrouble{ID: prof.ID, Name: prof.Name, Route: kindFor(prof.Kind).route, Error: tr.Error, Conflict: tr.Conflict})
 	}
-	slices.SortFunc(out, func(a, b ProfileTroubleView) int {
+	slices.SortFunc(out, func(a, b wire.ProfileTrouble) int {
 		if a.Error != b.Error {
 			return b.Error - a.Error
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/pinreset"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -22,22 +23,6 @@ type PinResetOnboarding interface {
 // subjectServicePrincipal is the audit subject type of an enterprise application's consent.
 const subjectServicePrincipal = "servicePrincipal"
 
-// ConsentRequest is the body of POST /tenants/{tid}/pinReset/consent. App is "service" (the
-// Microsoft PIN Reset Service), "client" (the PIN Reset Client), or an application ID.
-type ConsentRequest struct {
-	App     string `json:"app"`
-	Granted *bool  `json:"granted"`
-}
-
-// ServicePrincipalView is one enterprise application with the tenant's consent.
-type ServicePrincipalView struct {
-	App         string     `json:"app"` // "service" or "client"
-	AppID       string     `json:"appId"`
-	DisplayName string     `json:"displayName"`
-	Consented   bool       `json:"consented"`
-	ConsentedAt *time.Time `json:"consentedAt"`
-}
-
 // consentApp maps the request's app name to the pinreset application.
 func consentApp(name string) (pinreset.App, error) {
 	switch n := strings.TrimSpace(name); {
@@ -49,10 +34,10 @@ func consentApp(name string) (pinreset.App, error) {
 	return "", validationError("app " + quote(name) + " is neither service nor client")
 }
 
-func servicePrincipalViews(sps []pinreset.ServicePrincipal) []ServicePrincipalView {
-	out := make([]ServicePrincipalView, 0, len(sps))
+func servicePrincipalViews(sps []pinreset.ServicePrincipal) []wire.ServicePrincipal {
+	out := make([]wire.ServicePrincipal, 0, len(sps))
 	for _, sp := range sps {
-		v := ServicePrincipalView{App: "client", AppID: sp.AppID, DisplayName: sp.DisplayName, Consented: sp.Consented}
+		v := wire.ServicePrincipal{App: "client", AppID: sp.AppID, DisplayName: sp.DisplayName, Consented: sp.Consented}
 		if sp.App == pinreset.AppService {
 			v.App = "service"
 		}
@@ -69,7 +54,7 @@ func servicePrincipalViews(sps []pinreset.ServicePrincipal) []ServicePrincipalVi
 // enterprise applications, the onboarding step of Windows Hello for Business PIN reset
 // (Learn: "PIN reset", Onboarding).
 func (s *API) pinResetConsent(w http.ResponseWriter, r *http.Request) {
-	var req ConsentRequest
+	var req wire.ConsentRequest
 	p, t, ok := s.adminTenantBody(w, r, "consent to enterprise applications", &req)
 	if !ok {
 		return
@@ -97,7 +82,7 @@ func (s *API) pinResetConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	// The PIN reset service stores the consent through consentWrite, which appends the event
 	// in the same transaction.
-	var after []ServicePrincipalView
+	var after []wire.ServicePrincipal
 	to := consentWrite{st: s.cfg.Store, event: func(stored store.Tenant) *audit.Event {
 		after = consentViews(stored)
 		return s.adminEvent(p, t.ID, action, audit.Subject{Type: subjectServicePrincipal, ID: app.AppID()}, "",
@@ -123,7 +108,7 @@ const govCloudWarning = "the PIN reset service is not available in Azure Governm
 
 // consentViews shows the two applications with t's consent state as written, as
 // pinreset.Service.ServicePrincipals reads it back (AppService first).
-func consentViews(t store.Tenant) []ServicePrincipalView {
+func consentViews(t store.Tenant) []wire.ServicePrincipal {
 	sp := func(app pinreset.App, at *time.Time) pinreset.ServicePrincipal {
 		v := pinreset.ServicePrincipal{App: app, AppID: app.AppID(), DisplayName: app.DisplayName()}
 		if at != nil {

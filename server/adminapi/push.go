@@ -3,11 +3,11 @@ package adminapi
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -17,7 +17,7 @@ type Pusher interface {
 	// WakeDevice wakes the device now and says how far the wake-up went (WakeOutcome*).
 	WakeDevice(ctx context.Context, tenantID, deviceID, reason string) string
 	// PushStatus is the device's push channel as the answering replica knows it.
-	PushStatus(deviceID string) PushStatus
+	PushStatus(deviceID string) wire.PushStatus
 	// DropDevice ends the device's push channel wherever it is held (the device was retired).
 	DropDevice(ctx context.Context, tenantID, deviceID string)
 }
@@ -33,29 +33,6 @@ const (
 	// process, not connected, no WNS): it syncs at its next scheduled poll.
 	WakeNotConnected = "notConnected"
 )
-
-// PushStatus is a device's push channel in the device view (issue 18). Channel is "builtin"
-// while the device holds hellomdm's channel on the replica that answers (Connected), "" when
-// it holds none there; with several replicas a device connected to another one reads as not
-// connected, and Replica names the replica that answered. The last wake-up is the last one
-// this replica sent (LastWakeChannel: builtin or wns).
-type PushStatus struct {
-	Channel         string    `json:"channel,omitempty"`
-	Connected       bool      `json:"connected"`
-	ConnectedSince  time.Time `json:"connectedSince,omitzero"`
-	LastWakeAt      time.Time `json:"lastWakeAt,omitzero"`
-	LastWakeReason  string    `json:"lastWakeReason,omitempty"`
-	LastWakeResult  string    `json:"lastWakeResult,omitempty"`
-	LastWakeChannel string    `json:"lastWakeChannel,omitempty"`
-	Replica         string    `json:"replica,omitempty"`
-}
-
-// SyncResult answers POST .../devices/{did}/syncDevice.
-type SyncResult struct {
-	// Wake is what the server did: WakeDelivered, WakeForwarded or WakeNotConnected.
-	Wake string     `json:"wake"`
-	Push PushStatus `json:"push"`
-}
 
 // pushRoutes adds "Sync now" (Intune's syncDevice action).
 func (s *API) pushRoutes(api *mux.Router) {
@@ -88,7 +65,7 @@ func (s *API) syncDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outcome := s.cfg.Push.WakeDevice(r.Context(), d.TenantID, d.ID, "sync")
-	writeJSON(w, http.StatusAccepted, SyncResult{Wake: outcome, Push: s.cfg.Push.PushStatus(d.ID)})
+	writeJSON(w, http.StatusAccepted, wire.SyncResult{Wake: outcome, Push: s.cfg.Push.PushStatus(d.ID)})
 }
 
 // wake wakes a device after a change that concerns it was committed (a queued command).
@@ -99,7 +76,7 @@ func (s *API) wake(ctx context.Context, d store.Device, reason string) {
 }
 
 // pushStatus is the device's push channel for its view; nil without a Pusher.
-func (s *API) pushStatus(deviceID string) *PushStatus {
+func (s *API) pushStatus(deviceID string) *wire.PushStatus {
 	if s.cfg.Push == nil {
 		return nil
 	}

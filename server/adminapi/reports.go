@@ -5,60 +5,22 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/policy"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// SettingStateView is where one node of one device stands, as the API shows it.
-type SettingStateView struct {
-	LocURI string `json:"locUri"`
-	Format string `json:"format"`
-	Value  string `json:"value"`
-	State  string `json:"state"` // pending, succeeded, error, conflict, notApplicable, removed
-	// Removing is set while the setting is being removed from the device (its profile was
-	// deleted or unassigned): pending means the removal is on its way, error that the device
-	// refused it.
-	Removing    bool      `json:"removing,omitempty"`
-	ErrorCode   int       `json:"errorCode"`
-	ErrorDetail string    `json:"errorDetail,omitempty"`
-	Sources     []string  `json:"sources"` // profile IDs
-	LastChanged time.Time `json:"lastChanged"`
-}
-
-func settingViews(list []store.SettingState) []SettingStateView {
-	out := make([]SettingStateView, 0, len(list))
+func settingViews(list []store.SettingState) []wire.SettingState {
+	out := make([]wire.SettingState, 0, len(list))
 	for _, s := range list {
-		out = append(out, SettingStateView{LocURI: s.LocURI, Format: s.Format, Value: s.Value, State: s.State, Removing: s.Removing && s.State != store.SettingRemoved, ErrorCode: s.ErrorCode,
+		out = append(out, wire.SettingState{LocURI: s.LocURI, Format: s.Format, Value: s.Value, State: s.State, Removing: s.Removing && s.State != store.SettingRemoved, ErrorCode: s.ErrorCode,
 			ErrorDetail: s.ErrorDetail, Sources: nonNil(s.Sources), LastChanged: s.LastChanged})
 	}
 	return out
-}
-
-// ProfileStatusView is a profile's deployment report (policy.ProfileReport).
-type ProfileStatusView struct {
-	ProfileID string `json:"profileId"`
-	// Deleted is set when the profile was deleted and devices are removing its settings.
-	Deleted bool                `json:"deleted,omitempty"`
-	Counts  map[string]int      `json:"counts"`
-	Devices []DeviceSettingView `json:"devices"`
-}
-
-// DeviceSettingView is one device's settings in a profile report.
-type DeviceSettingView struct {
-	DeviceID string             `json:"deviceId"`
-	Settings []SettingStateView `json:"settings"`
-	// CanReset and CanResetReason are the device's (DeviceView) when the profile sets
-	// PassportForWork EnablePinRecovery: the setting's state is what the device answered
-	// (the CSP exists on every edition, Home included), while these say whether
-	// non-destructive reset is available there and, if not, which support matrix row
-	// refuses it (for example home-destructive-only).
-	CanReset       string `json:"canReset,omitempty"`
-	CanResetReason string `json:"canResetReason,omitempty"`
 }
 
 func (h *policyAPI) profileStatuses(k profileKind) http.HandlerFunc {
@@ -77,10 +39,10 @@ func (h *policyAPI) profileStatuses(k profileKind) http.HandlerFunc {
 			h.writeFailed(w, "profile report", err)
 			return
 		}
-		out := ProfileStatusView{ProfileID: rep.ProfileID, Counts: rep.Counts, Devices: []DeviceSettingView{}}
+		out := wire.ProfileStatus{ProfileID: rep.ProfileID, Counts: rep.Counts, Devices: []wire.DeviceSettingStatus{}}
 		var tenant *store.Tenant
 		for _, d := range rep.Devices {
-			v := DeviceSettingView{DeviceID: d.DeviceID, Settings: settingViews(d.Settings)}
+			v := wire.DeviceSettingStatus{DeviceID: d.DeviceID, Settings: settingViews(d.Settings)}
 			if slices.ContainsFunc(d.Settings, func(s store.SettingState) bool { return strings.HasSuffix(s.LocURI, "/Policies/EnablePinRecovery") }) {
 				if dev, err := h.s.cfg.Store.Device(r.Context(), d.DeviceID); err == nil {
 					if tenant == nil {
@@ -125,7 +87,7 @@ func (h *policyAPI) deletedProfileStatuses(w http.ResponseWriter, r *http.Reques
 		h.writeFailed(w, "profile report", err)
 		return
 	}
-	out := ProfileStatusView{ProfileID: vars["pid"], Deleted: true, Counts: map[string]int{}, Devices: []DeviceSettingView{}}
+	out := wire.ProfileStatus{ProfileID: vars["pid"], Deleted: true, Counts: map[string]int{}, Devices: []wire.DeviceSettingStatus{}}
 	for _, st := range policy.States() {
 		out.Counts[st] = 0
 	}
@@ -145,7 +107,7 @@ func (h *policyAPI) deletedProfileStatuses(w http.ResponseWriter, r *http.Reques
 			kept = append(kept, s)
 		}
 		if len(kept) > 0 {
-			out.Devices = append(out.Devices, DeviceSettingView{DeviceID: d.DeviceID, Settings: settingViews(kept)})
+			out.Devices = append(out.Devices, wire.DeviceSettingStatus{DeviceID: d.DeviceID, Settings: settingViews(kept)})
 		}
 	}
 	if len(out.Devices) == 0 {
@@ -214,14 +176,6 @@ func (h *policyAPI) deviceSettingStates(w http.ResponseWriter, r *http.Request) 
 	writeJSON(w, http.StatusOK, map[string]any{"value": settingViews(list)})
 }
 
-// DeviceProfilesView is one device's policy (policy.DeviceReport).
-type DeviceProfilesView struct {
-	DeviceID string             `json:"deviceId"`
-	Profiles []string           `json:"profiles"`
-	Counts   map[string]int     `json:"counts"`
-	Settings []SettingStateView `json:"settings"`
-}
-
 func (h *policyAPI) deviceProfiles(w http.ResponseWriter, r *http.Request) {
 	d, ok := h.s.deviceInTenant(w, r)
 	if !ok {
@@ -232,5 +186,5 @@ func (h *policyAPI) deviceProfiles(w http.ResponseWriter, r *http.Request) {
 		h.writeFailed(w, "device", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, DeviceProfilesView{DeviceID: rep.DeviceID, Profiles: nonNil(rep.Profiles), Counts: rep.Counts, Settings: settingViews(rep.Settings)})
+	writeJSON(w, http.StatusOK, wire.DeviceProfiles{DeviceID: rep.DeviceID, Profiles: nonNil(rep.Profiles), Counts: rep.Counts, Settings: settingViews(rep.Settings)})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -68,54 +69,14 @@ func (s *API) identityRoutes(api *mux.Router) {
 	api.HandleFunc("/tenants/{tid}/wns", s.patchTenantWNS).Methods(http.MethodPatch)
 }
 
-// TenantRequest is the body of POST /tenants.
-type TenantRequest struct {
-	ID              string   `json:"id"`
-	DisplayName     string   `json:"displayName"`
-	VerifiedDomains []string `json:"verifiedDomains"`
-	AuthPolicy      string   `json:"authPolicy"`
-	FederationHost  string   `json:"federationHost"`
-	GovCloud        bool     `json:"govCloud"`
-	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
-	// EnrollmentReturnURIs are https addresses, besides Windows' ms-app:// ones, to which the
-	// identity provider's sign-in page may post this tenant's enrollment tokens (appru).
-	EnrollmentReturnURIs []string `json:"enrollmentReturnUris"`
-}
-
-// TenantPatch is the body of PATCH /tenants/{tid}; absent fields stay as they are.
-type TenantPatch struct {
-	DisplayName     *string   `json:"displayName"`
-	VerifiedDomains *[]string `json:"verifiedDomains"`
-	AuthPolicy      *string   `json:"authPolicy"`
-	FederationHost  *string   `json:"federationHost"`
-	GovCloud        *bool     `json:"govCloud"`
-	// EnrollmentReturnURIs replaces the list when present.
-	EnrollmentReturnURIs *[]string `json:"enrollmentReturnUris"`
-}
-
-// TenantView is how the API shows a tenant.
-type TenantView struct {
-	ID              string   `json:"id"`
-	DisplayName     string   `json:"displayName"`
-	VerifiedDomains []string `json:"verifiedDomains"`
-	AuthPolicy      string   `json:"authPolicy"`
-	FederationHost  string   `json:"federationHost,omitempty"`
-	GovCloud        bool     `json:"govCloud"`
-	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
-	// EnrollmentReturnURIs: see TenantRequest.
-	EnrollmentReturnURIs []string  `json:"enrollmentReturnUris"`
-	CreatedAt            time.Time `json:"createdAt"`
-	UpdatedAt            time.Time `json:"updatedAt"`
-}
-
-func tenantView(t store.Tenant) TenantView {
-	return TenantView{ID: t.ID, DisplayName: t.DisplayName, VerifiedDomains: nonNil(t.VerifiedDomains), AuthPolicy: t.AuthPolicy,
+func tenantView(t store.Tenant) wire.Tenant {
+	return wire.Tenant{ID: t.ID, DisplayName: t.DisplayName, VerifiedDomains: nonNil(t.VerifiedDomains), AuthPolicy: t.AuthPolicy,
 		FederationHost: t.FederationHost, GovCloud: t.GovCloud, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		EnrollmentReturnURIs: nonNil(t.EnrollmentReturnURIs)}
 }
 
 // toTenant validates a create request and returns the tenant to store.
-func (req TenantRequest) toTenant(now time.Time) (store.Tenant, error) {
+func toTenant(req wire.TenantRequest, now time.Time) (store.Tenant, error) {
 	id, err := normalizeTenantID(req.ID)
 	if err != nil {
 		return store.Tenant{}, err
@@ -142,8 +103,8 @@ func (req TenantRequest) toTenant(now time.Time) (store.Tenant, error) {
 	return t, nil
 }
 
-// apply validates a patch and applies it to t.
-func (p TenantPatch) apply(t *store.Tenant) error {
+// applyTenantPatch validates a patch and applies it to t.
+func applyTenantPatch(p wire.TenantPatch, t *store.Tenant) error {
 	var err error
 	if p.DisplayName != nil {
 		if t.DisplayName, err = checkDisplayName(*p.DisplayName); err != nil {
@@ -209,16 +170,16 @@ func (s *API) createTenant(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req TenantRequest
+	var req wire.TenantRequest
 	if !decodeAdminBody(w, r, &req) {
 		return
 	}
-	t, err := req.toTenant(s.cfg.Now().UTC())
+	t, err := toTenant(req, s.cfg.Now().UTC())
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalidTenant", err.Error())
 		return
 	}
-	var view TenantView
+	var view wire.Tenant
 	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		stored, err := tx.CreateTenant(t)
 		if err != nil {
@@ -258,7 +219,7 @@ func (s *API) listTenants(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tenants failed")
 		return
 	}
-	out := make([]TenantView, 0, len(ts))
+	out := make([]wire.Tenant, 0, len(ts))
 	for _, t := range ts {
 		if p.SeesTenant(t.ID) {
 			out = append(out, tenantView(t))
@@ -276,24 +237,24 @@ func (s *API) getTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *API) patchTenant(w http.ResponseWriter, r *http.Request) {
-	var patch TenantPatch
+	var patch wire.TenantPatch
 	p, before, ok := s.adminTenantBody(w, r, "change tenants", &patch)
 	if !ok {
 		return
 	}
 	check := before
-	if err := patch.apply(&check); err != nil {
+	if err := applyTenantPatch(patch, &check); err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalidTenant", err.Error())
 		return
 	}
 	var (
 		prior store.Tenant
-		view  TenantView
+		view  wire.Tenant
 	)
 	err := s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		after, err := tx.UpdateTenant(before.ID, func(t *store.Tenant) error {
 			prior = *t
-			return patch.apply(t)
+			return applyTenantPatch(patch, t)
 		})
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -19,23 +20,23 @@ var identityTestNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 func TestTenantValidation(t *testing.T) {
 	cases := []struct {
 		name    string
-		req     TenantRequest
+		req     wire.TenantRequest
 		wantErr bool
 	}{
-		{"minimal", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
-		{"upper-case GUID", TenantRequest{ID: strings.ToUpper(testTenant), DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
-		{"urn GUID", TenantRequest{ID: "urn:uuid:" + testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, true},
-		{"single-label domain", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"localhost"}}, true},
-		{"domain twice", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example", "A.example"}}, true},
-		{"label starts with hyphen", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"-a.example"}}, true},
-		{"control char in name", TenantRequest{ID: testTenant, DisplayName: "A\x00", VerifiedDomains: []string{"a.example"}}, true},
-		{"bad federation host", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, FederationHost: "https://x"}, true},
-		{"empty scope tag", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{" "}}, true},
-		{"scope tag twice", TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{"x", "X"}}, true},
+		{"minimal", wire.TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
+		{"upper-case GUID", wire.TenantRequest{ID: strings.ToUpper(testTenant), DisplayName: "A", VerifiedDomains: []string{"a.example"}}, false},
+		{"urn GUID", wire.TenantRequest{ID: "urn:uuid:" + testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}}, true},
+		{"single-label domain", wire.TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"localhost"}}, true},
+		{"domain twice", wire.TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example", "A.example"}}, true},
+		{"label starts with hyphen", wire.TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"-a.example"}}, true},
+		{"control char in name", wire.TenantRequest{ID: testTenant, DisplayName: "A\x00", VerifiedDomains: []string{"a.example"}}, true},
+		{"bad federation host", wire.TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, FederationHost: "https://x"}, true},
+		{"empty scope tag", wire.TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{" "}}, true},
+		{"scope tag twice", wire.TenantRequest{ID: testTenant, DisplayName: "A", VerifiedDomains: []string{"a.example"}, RoleScopeTagIDs: []string{"x", "X"}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tn, err := c.req.toTenant(identityTestNow)
+			tn, err := toTenant(c.req, identityTestNow)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("err = %v, want error %v", err, c.wantErr)
 			}
@@ -58,9 +59,9 @@ func FuzzAdminRequests(f *testing.F) {
 	f.Add([]byte(`{"name":"ci","role":"reader","tenantId":"","roleScopeTagIds":["Berlin"]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tenant := store.Tenant{ID: testTenant, VerifiedDomains: []string{"contoso.com"}}
-		var tr TenantRequest
+		var tr wire.TenantRequest
 		if decodeStrict(data, &tr) == nil {
-			if tn, err := tr.toTenant(identityTestNow); err == nil {
+			if tn, err := toTenant(tr, identityTestNow); err == nil {
 				if _, err := normalizeTenantID(tn.ID); err != nil || tn.ID != strings.ToLower(tn.ID) {
 					t.Fatalf("accepted tenant id %q", tn.ID)
 				}
@@ -71,21 +72,21 @@ func FuzzAdminRequests(f *testing.F) {
 				}
 			}
 		}
-		var ur UserRequest
+		var ur wire.UserRequest
 		if decodeStrict(data, &ur) == nil {
-			if u, pw, err := ur.toUser(tenant, identityTestNow); err == nil {
+			if u, pw, err := toUser(ur, tenant, identityTestNow); err == nil {
 				if !strings.HasSuffix(u.UPN, "@contoso.com") || len(pw) < minPasswordLen {
 					t.Fatalf("accepted user %q password length %d", u.UPN, len(pw))
 				}
 			}
 		}
-		var kr TokenRequest
+		var kr wire.TokenRequest
 		if decodeStrict(data, &kr) == nil {
-			if tok, err := kr.toToken(identityTestNow); err == nil && tok.Role != store.RoleAdmin && tok.Role != store.RoleOperator && tok.Role != store.RoleReader {
+			if tok, err := toToken(kr, identityTestNow); err == nil && tok.Role != store.RoleAdmin && tok.Role != store.RoleOperator && tok.Role != store.RoleReader {
 				t.Fatalf("accepted role %q", tok.Role)
 			}
 		}
-		var cr ConsentRequest
+		var cr wire.ConsentRequest
 		if decodeStrict(data, &cr) == nil {
 			if app, err := consentApp(cr.App); err == nil && !app.Valid() {
 				t.Fatalf("accepted app %q", app)

@@ -14,42 +14,16 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
-// TokenRequest is the body of POST /tokens.
-type TokenRequest struct {
-	Name            string   `json:"name"`
-	Role            string   `json:"role"`
-	TenantID        string   `json:"tenantId"`
-	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
-	// ExpiresAt, when set, is when the token stops being accepted (must be in the future).
-	ExpiresAt time.Time `json:"expiresAt,omitzero"`
-}
-
-// TokenView is how the API shows an admin token: never its secret or hash.
-type TokenView struct {
-	ID              string    `json:"id"`
-	Name            string    `json:"name"`
-	Role            string    `json:"role"`
-	TenantID        string    `json:"tenantId"`
-	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
-	CreatedAt       time.Time `json:"createdAt"`
-	ExpiresAt       time.Time `json:"expiresAt,omitzero"`
-}
-
-// CreatedTokenView is the answer of POST /tokens: the only time the secret is shown.
-type CreatedTokenView struct {
-	TokenView
-	Token string `json:"token"`
-}
-
-func tokenView(t store.AdminToken) TokenView {
-	return TokenView{ID: t.ID, Name: t.Name, Role: t.Role, TenantID: t.TenantID, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
+func tokenView(t store.AdminToken) wire.Token {
+	return wire.Token{ID: t.ID, Name: t.Name, Role: t.Role, TenantID: t.TenantID, RoleScopeTagIDs: nonNil(t.ScopeTags), CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}
 }
 
 // toToken validates a create request; the caller adds the hash.
-func (req TokenRequest) toToken(now time.Time) (store.AdminToken, error) {
+func toToken(req wire.TokenRequest, now time.Time) (store.AdminToken, error) {
 	name := strings.TrimSpace(req.Name)
 	if name == "" || len(name) > 128 || strings.ContainsFunc(name, isControl) {
 		return store.AdminToken{}, validationError("name must be 1 to 128 printable characters")
@@ -85,11 +59,11 @@ func (s *API) createToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req TokenRequest
+	var req wire.TokenRequest
 	if !decodeAdminBody(w, r, &req) {
 		return
 	}
-	tok, err := req.toToken(s.cfg.Now().UTC())
+	tok, err := toToken(req, s.cfg.Now().UTC())
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalidToken", err.Error())
 		return
@@ -133,7 +107,7 @@ func (s *API) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok.Hash = HashToken(secret)
-	var view TokenView
+	var view wire.Token
 	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		stored, err := tx.CreateToken(tok)
 		if err != nil {
@@ -157,7 +131,7 @@ func (s *API) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	// The secret is shown once: never cached, nor kept with an Idempotency-Key.
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, CreatedTokenView{TokenView: view, Token: secret})
+	writeJSON(w, http.StatusCreated, wire.CreatedToken{Token: view, Secret: secret})
 }
 
 // listTokens shows an admin the tokens it may know of: a global admin all of them, a
@@ -172,13 +146,13 @@ func (s *API) listTokens(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing tokens failed")
 		return
 	}
-	out := make([]TokenView, 0, len(toks))
+	out := make([]wire.Token, 0, len(toks))
 	for _, t := range toks {
 		if p.TenantID == "" || t.TenantID != "" && p.SeesTenant(t.TenantID) {
 			out = append(out, tokenView(t))
 		}
 	}
-	slices.SortFunc(out, func(a, b TokenView) int {
+	slices.SortFunc(out, func(a, b wire.Token) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}

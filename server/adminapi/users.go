@@ -15,6 +15,7 @@ import (
 
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/pinreset/idp"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -32,52 +33,15 @@ const (
 	maxPasswordLen = 256
 )
 
-// UserRequest is the body of POST /tenants/{tid}/users (the Microsoft Graph user shape).
-type UserRequest struct {
-	UserPrincipalName string `json:"userPrincipalName"`
-	DisplayName       string `json:"displayName"`
-	PasswordProfile   struct {
-		Password string `json:"password"`
-	} `json:"passwordProfile"`
-	RoleScopeTagIDs []string `json:"roleScopeTagIds"`
-}
-
-// UserView is how the API shows a user; the password hash and TOTP secret never leave the
-// store.
-type UserView struct {
-	ID                string   `json:"id"`
-	UserPrincipalName string   `json:"userPrincipalName"`
-	DisplayName       string   `json:"displayName,omitempty"`
-	TOTPEnrolled      bool     `json:"totpEnrolled"`
-	AccountEnabled    bool     `json:"accountEnabled"`
-	RoleScopeTagIDs   []string `json:"roleScopeTagIds"`
-	// AdminRole is the user's role in the web console ("" when none) and
-	// AdminRoleScopeTagIDs the scope tags it is limited to (none: the whole tenant).
-	AdminRole            string    `json:"adminRole,omitempty"`
-	AdminRoleScopeTagIDs []string  `json:"adminRoleScopeTagIds"`
-	CreatedAt            time.Time `json:"createdAt"`
-}
-
-// UserPatch is the body of PATCH /tenants/{tid}/users/{uid}: Graph's accountEnabled.
-type UserPatch struct {
-	AccountEnabled *bool `json:"accountEnabled"`
-}
-
-// TOTPView is the answer of a TOTP enrollment: shown once, never stored in the audit log.
-type TOTPView struct {
-	Secret string `json:"secret"`
-	URI    string `json:"uri"`
-}
-
-func userView(u store.User) UserView {
-	return UserView{ID: u.ID, UserPrincipalName: u.UPN, DisplayName: u.DisplayName, TOTPEnrolled: len(u.TOTPSecret) > 0,
+func userView(u store.User) wire.User {
+	return wire.User{ID: u.ID, UserPrincipalName: u.UPN, DisplayName: u.DisplayName, TOTPEnrolled: len(u.TOTPSecret) > 0,
 		AccountEnabled: !u.Disabled, RoleScopeTagIDs: nonNil(u.ScopeTags), AdminRole: u.AdminRole,
 		AdminRoleScopeTagIDs: nonNil(u.AdminScopeTags), CreatedAt: u.CreatedAt}
 }
 
 // toUser validates a create request against the tenant and returns the user to store
 // (without its password hash) and the password.
-func (req UserRequest) toUser(t store.Tenant, now time.Time) (store.User, string, error) {
+func toUser(req wire.UserRequest, t store.Tenant, now time.Time) (store.User, string, error) {
 	upn := strings.ToLower(strings.TrimSpace(req.UserPrincipalName))
 	local, domain, ok := strings.Cut(upn, "@")
 	if !ok || local == "" || len(upn) > 256 || strings.Contains(domain, "@") || strings.ContainsFunc(upn, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
@@ -110,12 +74,12 @@ func (req UserRequest) toUser(t store.Tenant, now time.Time) (store.User, string
 }
 
 func (s *API) createUser(w http.ResponseWriter, r *http.Request) {
-	var req UserRequest
+	var req wire.UserRequest
 	p, t, ok := s.adminTenantBody(w, r, "manage users", &req)
 	if !ok {
 		return
 	}
-	u, pw, err := req.toUser(t, s.cfg.Now().UTC())
+	u, pw, err := toUser(req, t, s.cfg.Now().UTC())
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalidUser", err.Error())
 		return
@@ -136,7 +100,7 @@ func (s *API) createUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "the password could not be hashed")
 		return
 	}
-	var view UserView
+	var view wire.User
 	err = s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		stored, err := tx.CreateUser(u)
 		if err != nil {
@@ -205,7 +169,7 @@ func (s *API) enrollUserTOTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The secret is shown once: never cached, nor kept with an Idempotency-Key.
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, TOTPView{Secret: secret, URI: uri})
+	writeJSON(w, http.StatusCreated, wire.TOTP{Secret: secret, URI: uri})
 }
 
 // patchUser disables or enables a user (accountEnabled, as in Microsoft Graph). A disabled
@@ -221,7 +185,7 @@ func (s *API) patchUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req UserPatch
+	var req wire.UserPatch
 	if !decodeAdminBody(w, r, &req) {
 		return
 	}
@@ -229,7 +193,7 @@ func (s *API) patchUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalidUser", "give accountEnabled (true or false)")
 		return
 	}
-	var view UserView
+	var view wire.User
 	err := s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		stored, err := tx.UpdateUser(u.TenantID, u.ID, func(x *store.User) error {
 			x.Disabled = !*req.AccountEnabled

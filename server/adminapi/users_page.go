@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -124,7 +125,7 @@ func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
 			return
 		}
-		out := make([]UserView, 0, len(users))
+		out := make([]wire.User, 0, len(users))
 		for _, u := range users {
 			out = append(out, userView(u))
 		}
@@ -136,13 +137,13 @@ func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
 		return
 	}
-	out := make([]UserView, 0, len(users))
+	out := make([]wire.User, 0, len(users))
 	for _, u := range users {
 		if keep(u) {
 			out = append(out, userView(u))
 		}
 	}
-	slices.SortFunc(out, func(a, b UserView) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
+	slices.SortFunc(out, func(a, b wire.User) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
 	writePage(w, out, "")
 }
 
@@ -163,7 +164,7 @@ func (h *policyAPI) listGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	key := func(g store.Group) string { return strings.ToLower(g.DisplayName) + "\x00" + g.ID }
 	slices.SortFunc(groups, func(a, b store.Group) int { return strings.Compare(key(a), key(b)) })
-	out := make([]GroupView, 0, min(len(groups), max(q.Top, 16)))
+	out := make([]wire.Group, 0, min(len(groups), max(q.Top, 16)))
 	next, last := "", ""
 	for _, g := range groups {
 		if !q.matches(g.DisplayName) || q.After != "" && key(g) <= q.After {

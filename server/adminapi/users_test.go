@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -25,9 +26,9 @@ func TestUserValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req := UserRequest{UserPrincipalName: c.upn}
+			req := wire.UserRequest{UserPrincipalName: c.upn}
 			req.PasswordProfile.Password = c.password
-			u, pw, err := req.toUser(tenant, identityTestNow)
+			u, pw, err := toUser(req, tenant, identityTestNow)
 			if c.wantUPN == "" {
 				if err == nil {
 					t.Fatalf("accepted %+v", u)

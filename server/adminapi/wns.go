@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 )
 
@@ -17,41 +18,6 @@ import (
 // the WNS token endpoint with. The secret is write-only: it is sealed in the configuration
 // area (store.ConfigWNSSecretKey) and no answer or audit event carries it; the view says
 // only whether one is configured.
-
-// TenantWNSView is GET /tenants/{tid}/wns.
-type TenantWNSView struct {
-	PFN        string `json:"pfn"`
-	PackageSID string `json:"packageSid"`
-	// ClientSecretConfigured says whether a client secret is stored (never the secret).
-	ClientSecretConfigured bool `json:"clientSecretConfigured"`
-}
-
-// TenantWNSPatch is the body of PATCH /tenants/{tid}/wns: only the fields given change; ""
-// clears one. A PFN needs a package SID and a client secret (given now or stored): without
-// them no wake-up could be sent. Clearing the PFN makes every device of the tenant drop it
-// (a Delete of Push/PFN at its next session).
-type TenantWNSPatch struct {
-	PFN          *string `json:"pfn"`
-	PackageSID   *string `json:"packageSid"`
-	ClientSecret *string `json:"clientSecret"`
-}
-
-// DeviceWNSView is a device's WNS channel in its view.
-type DeviceWNSView struct {
-	PFN string `json:"pfn"`
-	// HasChannel: a channel URI is kept and has not expired.
-	HasChannel bool `json:"hasChannel"`
-	// ChannelHost is the host of the channel URI (the URI itself is the device's
-	// address at WNS and is not shown).
-	ChannelHost      string    `json:"channelHost,omitempty"`
-	ChannelExpiresAt time.Time `json:"channelExpiresAt,omitzero"`
-	// Status is the device's Push/Status (0 success; 1-8 failures, docs/protocol.md C.7).
-	Status         *int      `json:"status,omitempty"`
-	ReadAt         time.Time `json:"readAt,omitzero"`
-	Refused        string    `json:"refused,omitempty"`
-	LastWakeAt     time.Time `json:"lastWakeAt,omitzero"`
-	LastWakeResult string    `json:"lastWakeResult,omitempty"`
-}
 
 var (
 	// pfnPattern: Name_PublisherId, the publisher ID being 13 lower-case base32 characters
@@ -63,12 +29,12 @@ var (
 	secretPattern = regexp.MustCompile(`^[\x21-\x7e]{1,256}$`)
 )
 
-func deviceWNSView(d store.Device, now time.Time) *DeviceWNSView {
+func deviceWNSView(d store.Device, now time.Time) *wire.DeviceWNS {
 	w := d.WNS
 	if w == nil {
 		return nil
 	}
-	v := &DeviceWNSView{PFN: w.PFN, HasChannel: w.Usable(now), Status: w.Status, ReadAt: w.ReadAt, Refused: w.Refused,
+	v := &wire.DeviceWNS{PFN: w.PFN, HasChannel: w.Usable(now), Status: w.Status, ReadAt: w.ReadAt, Refused: w.Refused,
 		LastWakeAt: w.LastWakeAt, LastWakeResult: w.LastWakeResult, ChannelExpiresAt: w.ExpiresAt}
 	if w.ChannelURI != "" {
 		v.ChannelHost = hostOfURI(w.ChannelURI)
@@ -84,8 +50,8 @@ func (s *API) wnsSecretConfigured(ctx context.Context, tenantID string) (bool, e
 	return err == nil, err
 }
 
-func tenantWNSView(t store.Tenant, secret bool) TenantWNSView {
-	v := TenantWNSView{ClientSecretConfigured: secret}
+func tenantWNSView(t store.Tenant, secret bool) wire.TenantWNS {
+	v := wire.TenantWNS{ClientSecretConfigured: secret}
 	if t.WNS != nil {
 		v.PFN, v.PackageSID = t.WNS.PFN, t.WNS.PackageSID
 	}
@@ -105,8 +71,8 @@ func (s *API) getTenantWNS(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, tenantWNSView(t, secret))
 }
 
-// validate checks the patch against what is stored and returns the settings after it.
-func (p TenantWNSPatch) validate(before TenantWNSView) (TenantWNSView, error) {
+// validateWNSPatch checks the patch against what is stored and returns the settings after it.
+func validateWNSPatch(p wire.TenantWNSPatch, before wire.TenantWNS) (wire.TenantWNS, error) {
 	after := before
 	if p.PFN != nil {
 		if *p.PFN != "" && !pfnPattern.MatchString(*p.PFN) {
@@ -136,7 +102,7 @@ func (p TenantWNSPatch) validate(before TenantWNSView) (TenantWNSView, error) {
 // (before and after without the secret; clientSecretChanged when it was given) in one
 // transaction.
 func (s *API) patchTenantWNS(w http.ResponseWriter, r *http.Request) {
-	var req TenantWNSPatch
+	var req wire.TenantWNSPatch
 	p, t, ok := s.adminTenantBody(w, r, "change WNS settings", &req)
 	if !ok {
 		return
@@ -147,7 +113,7 @@ func (s *API) patchTenantWNS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before := tenantWNSView(t, secret)
-	after, err := req.validate(before)
+	after, err := validateWNSPatch(req, before)
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "invalidWNS", err.Error())
 		return

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"strings"
 	"testing"
 )
@@ -12,28 +13,28 @@ func TestTenantWNSPatchValidate(t *testing.T) {
 		sid    = "ms-app://s-1-15-2-2972962901-2322836549-3722629029-1345238579-3987825745-2155616079-650196962"
 		secret = "Vex8L9WOFZuj95euaLrvSH7XyoDhLJc7"
 	)
-	full := TenantWNSView{PFN: pfn, PackageSID: sid, ClientSecretConfigured: true}
+	full := wire.TenantWNS{PFN: pfn, PackageSID: sid, ClientSecretConfigured: true}
 	for _, tc := range []struct {
 		name   string
-		before TenantWNSView
-		patch  TenantWNSPatch
-		want   TenantWNSView
+		before wire.TenantWNS
+		patch  wire.TenantWNSPatch
+		want   wire.TenantWNS
 		err    string
 	}{
-		{"everything at once", TenantWNSView{}, TenantWNSPatch{PFN: str(pfn), PackageSID: str(sid), ClientSecret: str(secret)}, full, ""},
-		{"credentials before the PFN", TenantWNSView{}, TenantWNSPatch{PackageSID: str(sid), ClientSecret: str(secret)}, TenantWNSView{PackageSID: sid, ClientSecretConfigured: true}, ""},
-		{"a PFN alone", TenantWNSView{}, TenantWNSPatch{PFN: str(pfn)}, TenantWNSView{}, "needs a packageSid and a clientSecret"},
-		{"clearing the secret under a PFN", full, TenantWNSPatch{ClientSecret: str("")}, TenantWNSView{}, "needs a packageSid"},
-		{"clearing the PFN", full, TenantWNSPatch{PFN: str("")}, TenantWNSView{PackageSID: sid, ClientSecretConfigured: true}, ""},
-		{"clearing everything", full, TenantWNSPatch{PFN: str(""), PackageSID: str(""), ClientSecret: str("")}, TenantWNSView{}, ""},
-		{"rotating the secret", full, TenantWNSPatch{ClientSecret: str("new-secret")}, full, ""},
-		{"a PFN without publisher ID", TenantWNSView{}, TenantWNSPatch{PFN: str("Contoso.MDM")}, TenantWNSView{}, "not a package family name"},
-		{"a PFN with a space", TenantWNSView{}, TenantWNSPatch{PFN: str("Contoso MDM_8wekyb3d8bbwe")}, TenantWNSView{}, "not a package family name"},
-		{"a SID of another kind", TenantWNSView{}, TenantWNSPatch{PackageSID: str("S-1-5-21-1-2-3-4")}, TenantWNSView{}, "not ms-app://"},
-		{"a secret with a line break", TenantWNSView{}, TenantWNSPatch{ClientSecret: str("a\nb")}, TenantWNSView{}, "printable ASCII"},
-		{"a secret too long", TenantWNSView{}, TenantWNSPatch{ClientSecret: str(strings.Repeat("x", 257))}, TenantWNSView{}, "printable ASCII"},
+		{"everything at once", wire.TenantWNS{}, wire.TenantWNSPatch{PFN: str(pfn), PackageSID: str(sid), ClientSecret: str(secret)}, full, ""},
+		{"credentials before the PFN", wire.TenantWNS{}, wire.TenantWNSPatch{PackageSID: str(sid), ClientSecret: str(secret)}, wire.TenantWNS{PackageSID: sid, ClientSecretConfigured: true}, ""},
+		{"a PFN alone", wire.TenantWNS{}, wire.TenantWNSPatch{PFN: str(pfn)}, wire.TenantWNS{}, "needs a packageSid and a clientSecret"},
+		{"clearing the secret under a PFN", full, wire.TenantWNSPatch{ClientSecret: str("")}, wire.TenantWNS{}, "needs a packageSid"},
+		{"clearing the PFN", full, wire.TenantWNSPatch{PFN: str("")}, wire.TenantWNS{PackageSID: sid, ClientSecretConfigured: true}, ""},
+		{"clearing everything", full, wire.TenantWNSPatch{PFN: str(""), PackageSID: str(""), ClientSecret: str("")}, wire.TenantWNS{}, ""},
+		{"rotating the secret", full, wire.TenantWNSPatch{ClientSecret: str("new-secret")}, full, ""},
+		{"a PFN without publisher ID", wire.TenantWNS{}, wire.TenantWNSPatch{PFN: str("Contoso.MDM")}, wire.TenantWNS{}, "not a package family name"},
+		{"a PFN with a space", wire.TenantWNS{}, wire.TenantWNSPatch{PFN: str("Contoso MDM_8wekyb3d8bbwe")}, wire.TenantWNS{}, "not a package family name"},
+		{"a SID of another kind", wire.TenantWNS{}, wire.TenantWNSPatch{PackageSID: str("S-1-5-21-1-2-3-4")}, wire.TenantWNS{}, "not ms-app://"},
+		{"a secret with a line break", wire.TenantWNS{}, wire.TenantWNSPatch{ClientSecret: str("a\nb")}, wire.TenantWNS{}, "printable ASCII"},
+		{"a secret too long", wire.TenantWNS{}, wire.TenantWNSPatch{ClientSecret: str(strings.Repeat("x", 257))}, wire.TenantWNS{}, "printable ASCII"},
 	} {
-		got, err := tc.patch.validate(tc.before)
+		got, err := validateWNSPatch(tc.patch, tc.before)
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.err)
