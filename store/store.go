@@ -32,6 +32,7 @@ type Store interface {
 	Redemptions
 	IdempotencyKeys
 	ConsoleSessions
+	PushStates
 	Writes
 	// Backend names the backend ("bbolt", "postgres") for health reports.
 	Backend() string
@@ -107,6 +108,10 @@ type Devices interface {
 	// rules hold for DeviceTx.PutDevice.
 	UpdateDevice(ctx context.Context, id string, fn func(*Device) error) error
 	ListDevices(ctx context.Context, tenantID string) ([]Device, error)
+	// ListWNSDevices returns the tenant's enrolled devices whose record holds a WNS channel
+	// URI (Device.WNS.ChannelURI, expired or not), in ID order, reading only those (an
+	// index kept with every device write): the WNS fan-out of a policy change.
+	ListWNSDevices(ctx context.Context, tenantID string) ([]Device, error)
 	// CertRevoked reports whether a certificate serial (upper-case hex) has been revoked.
 	CertRevoked(ctx context.Context, serial string) (bool, error)
 }

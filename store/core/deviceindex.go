@@ -27,6 +27,8 @@ import (
 //     'e' state 0 name 0 id        enrollment state;
 //     'o' osVersion 0 name 0 id    OS version;
 //     't' minute(8) id → tags      last check-in, to the minute (value: the scope tags);
+//     'w' id                       enrolled devices holding a WNS channel URI (the
+//     WNS fan-out of a policy change reads only these: ListWNSDevices);
 //   - bDevCounts: prefix(tenant) tags 0 state 0 canReset 0 shard → count (8 bytes), the
 //     number of devices with those scope tags, state and reported CanReset. Each device
 //     counts in one of countShards rows chosen by its ID, so concurrent check-ins rarely
@@ -46,11 +48,12 @@ type devSummary struct {
 	OSEdition int      `json:"d,omitempty"`
 	Seen      int64    `json:"t,omitempty"` // last check-in, Unix minutes (0: never)
 	Tags      []string `json:"g,omitempty"`
+	WNS       bool     `json:"w,omitempty"` // enrolled, with a WNS channel URI
 }
 
 func summarize(d store.Device) devSummary {
 	s := devSummary{Name: d.DeviceName, UPN: d.UPN, CanReset: d.ReportedCanReset(), State: d.State, OSVersion: d.OSVersion,
-		OSEdition: d.OSEdition, Tags: slices.Clone(d.ScopeTags)}
+		OSEdition: d.OSEdition, Tags: slices.Clone(d.ScopeTags), WNS: d.State == store.DeviceEnrolled && d.WNS != nil && d.WNS.ChannelURI != ""}
 	if !d.LastSeenAt.IsZero() {
 		s.Seen = d.LastSeenAt.Unix() / 60
 	}
@@ -59,7 +62,7 @@ func summarize(d store.Device) devSummary {
 
 func (s devSummary) equal(o devSummary) bool {
 	return s.Name == o.Name && s.UPN == o.UPN && s.CanReset == o.CanReset && s.State == o.State && s.OSVersion == o.OSVersion &&
-		s.OSEdition == o.OSEdition && s.Seen == o.Seen && slices.Equal(s.Tags, o.Tags)
+		s.OSEdition == o.OSEdition && s.Seen == o.Seen && slices.Equal(s.Tags, o.Tags) && s.WNS == o.WNS
 }
 
 // fold is the indexed form of a name, UPN or OS version: lower case, without NUL.
@@ -73,6 +76,7 @@ const (
 	kindState    = 'e'
 	kindOS       = 'o'
 	kindSeen     = 't'
+	kindWNS      = 'w'
 )
 
 // indexKey is prefix(tenant) kind parts... joined by NUL, then 0 and the device ID.
@@ -106,6 +110,9 @@ func (s devSummary) entries(tenantID, id string) map[string][]byte {
 	}
 	if s.Seen != 0 {
 		out[string(seenKey(tenantID, s.Seen, id))] = []byte(strings.Join(s.Tags, "\x00"))
+	}
+	if s.WNS {
+		out[string(indexKey(tenantID, kindWNS, id))] = nil
 	}
 	return out
 }
@@ -230,6 +237,35 @@ func reindexDevices(w *wtx) error {
 	}
 	for _, d := range devs {
 		if err := indexDevice(w, nil, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexWNSChannels writes the 'w' entries and summaries of the devices holding a WNS
+// channel (the migration to format 5; the summaries before it had no WNS flag).
+func indexWNSChannels(w *wtx) error {
+	var devs []store.Device
+	err := w.Scan(bDevices, kv.Span{}, func(_, v []byte) (bool, error) {
+		var d store.Device
+		if err := unmarshal(v, &d); err != nil {
+			return false, err
+		}
+		if summarize(d).WNS {
+			devs = append(devs, d)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range devs {
+		sum := summarize(d)
+		if err := putJSON(w, bDevSummary, []byte(d.ID), &sum); err != nil {
+			return err
+		}
+		if err := w.Put(bDevIndex, indexKey(d.TenantID, kindWNS, d.ID), nil); err != nil {
 			return err
 		}
 	}

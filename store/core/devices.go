@@ -235,6 +235,45 @@ func (s *Store) ListDevices(ctx context.Context, tenantID string) ([]store.Devic
 	return out, nil
 }
 
+// ListWNSDevices returns the tenant's enrolled devices holding a WNS channel URI, in ID
+// order: the tenant's 'w' entries of the device index, then their records.
+func (s *Store) ListWNSDevices(ctx context.Context, tenantID string) ([]store.Device, error) {
+	var out []store.Device
+	err := s.view(ctx, func(tx kv.Tx) error {
+		out = nil
+		p := append(prefix(tenantID, 1), kindWNS)
+		var keys [][]byte
+		err := tx.Scan(bDevIndex, kv.Span{Prefix: p, KeysOnly: true}, func(k, _ []byte) (bool, error) {
+			keys = append(keys, cloneBytes(k[len(p):]))
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for start := 0; start < len(keys); start += listChunk {
+			vals, err := tx.GetMany(bDevices, keys[start:min(start+listChunk, len(keys))])
+			if err != nil {
+				return err
+			}
+			for i, raw := range vals {
+				var dev store.Device
+				if raw == nil {
+					return fmt.Errorf("device %s: %w", keys[start+i], store.ErrNotFound)
+				}
+				if err := unmarshal(raw, &dev); err != nil {
+					return fmt.Errorf("device %s: %w", keys[start+i], err)
+				}
+				out = append(out, dev)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the WNS devices of tenant %s: %w", tenantID, err)
+	}
+	return out, nil
+}
+
 // CertRevoked reports whether a certificate serial (hex, any case) has been revoked.
 func (s *Store) CertRevoked(ctx context.Context, serial string) (bool, error) {
 	var revoked bool

@@ -53,6 +53,9 @@ const (
 	bDevIndex       kv.Bucket = "deviceIndex"       // prefix(tenant)+kind+… → nil or scope tags (deviceindex.go)
 	bDevCounts      kv.Bucket = "deviceCounts"      // prefix(tenant)+tags+0+state+0+canReset+0+shard → count (8)
 	bTroubles       kv.Bucket = "settingTroubles"   // prefix(tenant)+profile+0+state+0+shard → count (8)
+	bPushChannels   kv.Bucket = "pushChannels"      // device ID → pushChannel JSON (push.go)
+	bPushWakes      kv.Bucket = "pushWakes"         // device ID → pushWake JSON (push.go)
+	bPushReplicas   kv.Bucket = "pushReplicas"      // replica ID → lease end (8, Unix ns)
 )
 
 // allBuckets lists every bucket the store uses; New creates the missing ones.
@@ -63,7 +66,7 @@ var allBuckets = []kv.Bucket{
 	bTokens, bTokenIDs, bConfig, bSignInFailures, bSignInExpiry, bRedeemed, bRedeemedExpiry,
 	bIdempotency, bIdemExpiry, bPolicyVersion, bGroups, bMembers, bParents, bProfiles,
 	bAssignments, bSettings, bDevicePolicy, bConsole, bConsoleExpiry,
-	bDevSummary, bDevIndex, bDevCounts, bTroubles,
+	bDevSummary, bDevIndex, bDevCounts, bTroubles, bPushChannels, bPushWakes, bPushReplicas,
 }
 
 // Buckets returns the names of every bucket the store uses (for backend tools and tests).

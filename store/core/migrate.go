@@ -19,13 +19,15 @@ import (
 //   - 2: the store core's buckets on every backend.
 //   - 3: the device index (deviceindex.go) and the setting trouble counts (troubles.go),
 //     written for every device and setting state by the migration.
-//   - 4: this release: session records may be binary (sessionrecord.go), which a release of
-//     version 3 would not read; nothing is rewritten, as version 4 reads the JSON sessions of
-//     the versions before.
+//   - 4: session records may be binary (sessionrecord.go), which a release of version 3
+//     would not read; nothing is rewritten, as version 4 reads the JSON sessions of the
+//     versions before.
+//   - 5: this release: the device index lists the enrolled devices holding a WNS channel
+//     ('w' entries, deviceindex.go), written for them by the migration.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 4
+const FormatVersion = 5
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")
@@ -103,6 +105,11 @@ func (s *Store) migrateLocked(w *wtx) error {
 		}
 		if err := recountTroubles(w); err != nil {
 			return fmt.Errorf("counting setting troubles: %w", err)
+		}
+	}
+	if version < 5 {
+		if err := indexWNSChannels(w); err != nil {
+			return fmt.Errorf("indexing the devices' WNS channels: %w", err)
 		}
 	}
 	s.log.Info("database migrated", "from", version, "to", FormatVersion, "backend", s.kv.Name())

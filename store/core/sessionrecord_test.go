@@ -162,7 +162,7 @@ func FuzzDecodeSessionBinary(f *testing.F) {
 	})
 }
 
-// A database of an earlier format version (2) opens as version 4 with its sessions not
+// A database of an earlier format version (2) opens as the current one with its sessions not
 // rewritten: its JSON session reads back as it was, and the session written over it is binary.
 func TestFormatV2SessionsOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v2.db")
