@@ -123,22 +123,9 @@ func RunPush(ctx context.Context, cfg PushConfig) (PushResult, error) {
 	if cfg.SetupOnly {
 		return res, nil
 	}
-	for i, d := range devs {
-		d.server = cfg.Servers[i%len(cfg.Servers)]
-		d.mgmtURL = strings.TrimRight(d.server, "/") + "/ManagementServer/MDM.svc"
-		d.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1)
-		d.tls.CurvePreferences = schannelCurves
-		d.own = true
-	}
-	// As `device run` does, each device syncs once when it starts, before it holds its
-	// channel. Every session runs on a connection of its own, closed at the session's end
-	// (a woken session resumes TLS on a new one, as Windows' client does), so a run needs one
-	// descriptor per channel, not two.
-	w0 := time.Now()
-	if err := warmUp(ctx, base, devs); err != nil {
+	if err := startDevices(ctx, cfg, base, devs); err != nil {
 		return res, err
 	}
-	fmt.Fprintf(cfg.Progress, "first session of %d devices in %v\n", len(devs), time.Since(w0).Round(time.Millisecond))
 	run := &pushRun{cfg: cfg, devs: devs, value: fmt.Sprintf("signin-%x.push.example", time.Now().UnixNano()), done: make([]time.Duration, len(devs)), sem: make(chan struct{}, cfg.Sessions)}
 	res.RSSBefore = rssOf(cfg.ServerPIDs)
 	ctx, cancel := context.WithCancel(ctx)
@@ -174,6 +161,28 @@ func RunPush(ctx context.Context, cfg PushConfig) (PushResult, error) {
 	}
 	res.Succeeded = ps.Counts["succeeded"]
 	return res, nil
+}
+
+// startDevices points each device at its replica and runs its first session, as `device run`
+// does when it starts, before it holds its channel.
+func startDevices(ctx context.Context, cfg PushConfig, base Config, devs []*simDevice) error {
+	for i, d := range devs {
+		d.server = cfg.Servers[i%len(cfg.Servers)]
+		d.mgmtURL = strings.TrimRight(d.server, "/") + "/ManagementServer/MDM.svc"
+		d.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+		d.tls.CurvePreferences = schannelCurves
+		d.own = true
+	}
+	// As `device run` does, each device syncs once when it starts, before it holds its
+	// channel. Every session runs on a connection of its own, closed at the session's end
+	// (a woken session resumes TLS on a new one, as Windows' client does), so a run needs one
+	// descriptor per channel, not two.
+	w0 := time.Now()
+	if err := warmUp(ctx, base, devs); err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Progress, "first session of %d devices in %v\n", len(devs), time.Since(w0).Round(time.Millisecond))
+	return nil
 }
 
 // workerUsers returns one sign-in source per enrollment worker, creating users beside upn:
@@ -234,27 +243,21 @@ func (r *pushRun) fail(err error) {
 func (r *pushRun) connectAll(ctx context.Context) error {
 	r.remaining, r.allDone = len(r.devs), make(chan struct{})
 	var n atomic.Int64
+	pos := make(map[*simDevice]int, len(r.devs))
+	for i, d := range r.devs {
+		pos[d] = i
+	}
 	return eachDevice(ctx, 64, r.devs, func(d *simDevice) error {
 		br, err := d.openChannel(ctx)
 		if err != nil {
 			return fmt.Errorf("connecting device %s's push channel: %w", d.id, err)
 		}
-		idx := r.index(d)
-		go r.listen(ctx, idx, br)
+		go r.listen(ctx, pos[d], br)
 		if c := n.Add(1); c%1000 == 0 {
 			fmt.Fprintf(r.cfg.Progress, "\rconnected %d/%d", c, len(r.devs))
 		}
 		return nil
 	})
-}
-
-func (r *pushRun) index(d *simDevice) int {
-	for i, x := range r.devs {
-		if x == d {
-			return i
-		}
-	}
-	return -1
 }
 
 // listen reads device i's channel; each wake-up runs a session (at most cfg.Sessions at once
