@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
 )
@@ -148,6 +149,12 @@ type DeviceTx interface {
 	// Open returns the device's open commands (not yet delivered or finally failed), in Seq
 	// order. The caller decides which are due (claims, backoff).
 	Open() ([]Command, error)
+	// OpenDue is Open without the commands that wait, by their stored state, past now: a
+	// sent command whose claim runs past now (ClaimUntil after now) and a command to retry
+	// whose NextAttemptAt is after now. It reads only the open set's entries for those, not
+	// their records. The open commands at the Seqs in also are returned whatever their stored
+	// state (the caller's own copies, changed but not yet written back, may be due).
+	OpenDue(now time.Time, also []uint64) ([]Command, error)
 	Command(id string) (Command, error)
 	// PutCommand writes a command back; a command whose State is final leaves the open set.
 	PutCommand(c Command) error

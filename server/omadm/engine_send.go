@@ -40,7 +40,14 @@ func (s *step) sendCommands(serverMsgID string, sent map[string]store.SentRef) (
 	if !has {
 		return 0, nil
 	}
-	open, err := s.tx.Open()
+	// Commands the store holds as waiting past now (a live claim, a retry's backoff) cannot
+	// be due, so they are not read; this message's own copies may have changed (a Status),
+	// so those are read whatever the stored state says.
+	var mine []uint64
+	for _, c := range s.cmds {
+		mine = append(mine, c.Seq)
+	}
+	open, err := s.tx.OpenDue(s.now, mine)
 	if err != nil {
 		return 0, fmt.Errorf("loading open commands: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/store/kv"
@@ -236,9 +237,21 @@ func stopAtFirst(_, _ []byte) (bool, error) { return false, errFirstKey }
 
 // Open returns the device's open commands in Seq order.
 func (t *deviceTx) Open() ([]store.Command, error) {
-	cmds, err := openCommands(t.w, t.id)
+	cmds, err := openCommands(t.w, t.id, nil)
 	if err != nil {
 		return nil, fmt.Errorf("listing open commands of device %s: %w", t.id, err)
+	}
+	return cmds, nil
+}
+
+// OpenDue returns the device's open commands in Seq order but those whose open set entry
+// (openEntry) says they wait past now, unless their Seq is in also.
+func (t *deviceTx) OpenDue(now time.Time, also []uint64) ([]store.Command, error) {
+	cmds, err := openCommands(t.w, t.id, func(seq uint64, v []byte) bool {
+		return openWaits(v, now) && !slices.Contains(also, seq)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing due commands of device %s: %w", t.id, err)
 	}
 	return cmds, nil
 }

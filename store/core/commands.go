@@ -121,13 +121,41 @@ func writeCommand(w *wtx, c store.Command) error {
 		return err
 	}
 	if c.State.Open() {
-		// The value is the command's CreatedAt (Unix nanoseconds, 8 bytes), so QueueStats finds
-		// the oldest open command without decoding commands. Entries written before carry nil.
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(c.CreatedAt.UnixNano()))
-		return w.Put(bOpen, k, v[:])
+		return w.Put(bOpen, k, openEntry(&c))
 	}
 	return w.Delete(bOpen, k)
+}
+
+// openEntry is the value of an open command's key in the open set: its CreatedAt (Unix
+// nanoseconds, 8 bytes), so QueueStats finds the oldest open command without decoding
+// commands, then, for a command that waits (sent under a claim: ClaimUntil; to retry:
+// NextAttemptAt), the time it waits until (Unix seconds, 8 bytes, and nanoseconds, 4 bytes),
+// so OpenDue passes over it without decoding it. Entries written before carry nil or the
+// CreatedAt alone; a release that knows only the CreatedAt reads the command of a longer
+// entry from its record instead.
+func openEntry(c *store.Command) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 20), uint64(c.CreatedAt.UnixNano()))
+	var until time.Time
+	switch c.State {
+	case store.CommandSent:
+		until = c.ClaimUntil
+	case store.CommandRetry:
+		until = c.NextAttemptAt
+	}
+	if !until.IsZero() {
+		v = binary.BigEndian.AppendUint64(v, uint64(until.Unix()))
+		v = binary.BigEndian.AppendUint32(v, uint32(until.Nanosecond()))
+	}
+	return v
+}
+
+// openWaits reports whether an open set entry says its command waits past now.
+func openWaits(v []byte, now time.Time) bool {
+	if len(v) != 20 {
+		return false
+	}
+	until := time.Unix(int64(binary.BigEndian.Uint64(v[8:])), int64(binary.BigEndian.Uint32(v[16:])))
+	return now.Before(until)
 }
 
 // QueueStats walks the index of open commands once in a read transaction: one key and an
@@ -142,7 +170,7 @@ func (s *Store) QueueStats(ctx context.Context) (store.QueueStats, error) {
 		return tx.Scan(bOpen, kv.Span{}, func(k, v []byte) (bool, error) {
 			qs.Open++
 			var at int64
-			if len(v) == 8 {
+			if len(v) >= 8 {
 				at = int64(binary.BigEndian.Uint64(v))
 			} else {
 				var cmd store.Command
@@ -219,11 +247,15 @@ func putCommandTx(w *wtx, c store.Command) error {
 }
 
 // openCommands returns a device's open commands in Seq order: the device's keys in the open
-// set, then their records in one GetMany.
-func openCommands(tx kv.Tx, deviceID string) ([]store.Command, error) {
+// set, then their records in one GetMany. When skip is set, the entries it reports true for
+// (the key's Seq and the entry's value) are left out unread.
+func openCommands(tx kv.Tx, deviceID string, skip func(seq uint64, v []byte) bool) ([]store.Command, error) {
 	p := prefix(deviceID, 0)
 	keys := make([][]byte, 0, 8) // room for a usual queue without growing
-	err := tx.Scan(bOpen, kv.Span{Prefix: p, KeysOnly: true}, func(k, _ []byte) (bool, error) {
+	err := tx.Scan(bOpen, kv.Span{Prefix: p, KeysOnly: skip == nil}, func(k, v []byte) (bool, error) {
+		if skip != nil && len(k) == len(p)+8 && skip(binary.BigEndian.Uint64(k[len(p):]), v) {
+			return true, nil
+		}
 		keys = append(keys, k)
 		return true, nil
 	})

@@ -23,7 +23,7 @@ const (
 	bCommands       kv.Bucket = "commands"          // prefix(device)+seq → Command JSON
 	bCmdIndex       kv.Bucket = "cmdIndex"          // prefix(device)+command ID → seq
 	bCmdSeq         kv.Bucket = "cmdSeq"            // device ID → last assigned seq
-	bOpen           kv.Bucket = "open"              // prefix(device)+seq → nil, for every open command
+	bOpen           kv.Bucket = "open"              // prefix(device)+seq → CreatedAt(8) [+ waits until(8)], for every open command (openEntry)
 	bSessions       kv.Bucket = "sessions"          // prefix(device)+session ID → stamp(8) + Session JSON
 	bAudit          kv.Bucket = "audit"             // prefix(tenant)+seq → audit.Event JSON
 	bAuditHead      kv.Bucket = "auditHead"         // tenant ID → anchor (seq(8) + hash) of the last event

@@ -115,6 +115,7 @@ func testCheckin(t *testing.T, open opener) {
 	}{
 		{"HasPending", checkinHasPending},
 		{"OpenOrderAndFinalStates", checkinOpenOrderAndFinalStates},
+		{"OpenDue", checkinOpenDue},
 		{"UnknownStateLeavesOpenSet", checkinUnknownStateLeavesOpenSet},
 		{"PutCommandUnknown", checkinPutCommandUnknown},
 		{"Session", checkinSession},
