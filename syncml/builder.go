@@ -31,6 +31,8 @@ type Builder struct {
 	prefix  []byte // <SyncML ...><SyncHdr>...</SyncHdr><SyncBody>
 	body    []byte // the encoded commands, in order
 	cmds    []Command
+	n       int  // top-level commands added
+	lean    bool // keeps no cmds (NewBytesBuilder)
 	next    int
 	err     error
 	scratch []byte // reused by CommandSize
@@ -55,6 +57,16 @@ func NewBuilder(h Header, firstCmdID int) *Builder {
 	if e.err != nil {
 		b.err = fmt.Errorf("encoding SyncML header: %w", e.err)
 	}
+	return b
+}
+
+// NewBytesBuilder is NewBuilder for a sender that needs only the encoded message (Bytes,
+// Size): it keeps no copy of the commands it encodes, so Message's Body stays empty. A
+// server's reply path uses it to spare the list of command copies each reply would
+// otherwise allocate.
+func NewBytesBuilder(h Header, firstCmdID int) *Builder {
+	b := NewBuilder(h, firstCmdID)
+	b.lean = true
 	return b
 }
 
@@ -171,6 +183,10 @@ func (b *Builder) TryCommand(c Command) (string, error) {
 		return "", fmt.Errorf("encoding %s command: %w", c.Verb, e.err)
 	}
 	b.body, b.next = e.buf, next
+	b.n++
+	if b.lean {
+		return c.CmdID, nil
+	}
 	if b.cmds == nil {
 		b.cmds = make([]Command, 0, initialCommands)
 	}
@@ -207,7 +223,7 @@ func assignIDs(c Command, next int) (Command, int) {
 }
 
 // Len is the number of top-level commands added so far.
-func (b *Builder) Len() int { return len(b.cmds) }
+func (b *Builder) Len() int { return b.n }
 
 // Size is the exact length Bytes(final) would return now.
 func (b *Builder) Size(final bool) int {
@@ -218,7 +234,8 @@ func (b *Builder) Size(final bool) int {
 	return n
 }
 
-// Message returns the message built so far, with the assigned CmdIDs.
+// Message returns the message built so far, with the assigned CmdIDs (no commands from a
+// NewBytesBuilder).
 func (b *Builder) Message(final bool) *Message {
 	return &Message{Header: b.hdr, Body: slices.Clone(b.cmds), Final: final}
 }

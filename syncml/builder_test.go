@@ -168,6 +168,46 @@ func TestBuilderSizeIsExact(t *testing.T) {
 	check("after status and results")
 }
 
+// A NewBytesBuilder encodes exactly what a NewBuilder does, command by command, with the same
+// CmdIDs, Len and Size; only its Message carries no commands.
+func TestBytesBuilderEncodesAsBuilder(t *testing.T) {
+	full, lean := NewBuilder(replyHeader(), 1), NewBytesBuilder(replyHeader(), 1)
+	cmds := []Command{
+		{Verb: VerbReplace, Items: []Item{{Target: "./a&b", Data: "<x>]]>", Meta: &Meta{Format: "chr"}}}},
+		{Verb: VerbAtomic, Commands: []Command{{Verb: VerbAdd, Items: []Item{{Target: "./c", DataXML: "<p/>"}}}}},
+		{Verb: VerbGet, Items: []Item{{Target: "./d\xff"}}},
+	}
+	for i := range 12 {
+		c := cmds[i%len(cmds)]
+		id1, err1 := full.TryCommand(c)
+		id2, err2 := lean.TryCommand(c)
+		if id1 != id2 || (err1 == nil) != (err2 == nil) {
+			t.Fatalf("command %d: TryCommand = %q, %v and %q, %v", i, id1, err1, id2, err2)
+		}
+		if full.Len() != lean.Len() || full.Size(true) != lean.Size(true) {
+			t.Fatalf("command %d: Len %d/%d, Size %d/%d", i, full.Len(), lean.Len(), full.Size(true), lean.Size(true))
+		}
+	}
+	full.StatusSyncHdr("1", StatusOK, nil)
+	lean.StatusSyncHdr("1", StatusOK, nil)
+	for _, final := range []bool{false, true} {
+		a, err := full.Bytes(final)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := lean.Bytes(final)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("Bytes(%v) differ:\n%s\n%s", final, a, b)
+		}
+	}
+	if n := len(lean.Message(true).Body); n != 0 {
+		t.Errorf("NewBytesBuilder's Message has %d commands", n)
+	}
+}
+
 func TestBuilderStatusRefs(t *testing.T) {
 	b := NewBuilder(replyHeader(), 1)
 	ref := Command{Verb: VerbReplace, CmdID: "4", Items: []Item{

@@ -331,7 +331,7 @@ func (s *step) run() ([]byte, error) {
 		return nil, err
 	}
 	serverMsgID := strconv.Itoa(s.sess.ServerMsgID + 1)
-	s.b = syncml.NewBuilder(syncml.ReplyHeader(hdr, serverMsgID), 1)
+	s.b = syncml.NewBytesBuilder(syncml.ReplyHeader(hdr, serverMsgID), 1)
 	s.b.StatusSyncHdr(hdr.MsgID, syncml.StatusOK, nil)
 
 	for i := range s.req.Message.Body {
