@@ -131,6 +131,7 @@ func TestParseRST(t *testing.T) {
 	}{
 		{"windows issue", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Full")), false, ""},
 		{"device enrollment", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Device")), false, ""},
+		{"DeviceName at the limit", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("DeviceName", strings.Repeat("n", MaxDeviceNameLen))), false, ""},
 		{"GUID DeviceID", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("DeviceID", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}")), false, ""},
 		{"renew PKCS#7 without context", rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS7, pkcs7Wrap(csr), nil), true, ""},
 		{"missing DeviceID", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, without("DeviceID")), false, mde2.SubcodeMessageFormat},
@@ -139,6 +140,9 @@ func TestParseRST(t *testing.T) {
 		{"missing HWDevID", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, without("HWDevID")), false, mde2.SubcodeMessageFormat},
 		{"bad EnrollmentType", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("EnrollmentType", "Other")), false, mde2.SubcodeMessageFormat},
 		{"missing OSVersion", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, without("OSVersion")), false, mde2.SubcodeMessageFormat},
+		{"DeviceName too long", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("DeviceName", strings.Repeat("n", MaxDeviceNameLen+1))), false, mde2.SubcodeMessageFormat},
+		{"renewal with a DeviceName too long", rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS7, pkcs7Wrap(csr), [][2]string{{"DeviceName", strings.Repeat("n", MaxDeviceNameLen+1)}}), true, mde2.SubcodeMessageFormat},
+		{"renewal with an OSVersion too long", rstXML("", mde2.RequestTypeRenew, mde2.ValueTypePKCS7, pkcs7Wrap(csr), [][2]string{{"OSVersion", strings.Repeat("1", 65)}}), true, mde2.SubcodeMessageFormat},
 		{"unsupported RequestVersion", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS10, csr, with("RequestVersion", "9.0")), false, mde2.SubcodeMessageFormat},
 		{"PKCS#7 on issue", rstXML(sec, mde2.RequestTypeIssue, mde2.ValueTypePKCS7, csr, windowsContext(testDeviceID, "Full")), false, mde2.SubcodeCertificateRequest},
 		{"unknown RequestType", rstXML(sec, mde2.NSWSTrust+"/Cancel", mde2.ValueTypePKCS10, csr, windowsContext(testDeviceID, "Full")), false, mde2.SubcodeMessageFormat},
@@ -164,7 +168,7 @@ func TestParseRST(t *testing.T) {
 			if r.Renew != tt.wantRenew || string(r.CSR) != string(csr) {
 				t.Fatalf("renew=%v csr match=%v", r.Renew, string(r.CSR) == string(csr))
 			}
-			if !r.Renew {
+			if !r.Renew && tt.name != "DeviceName at the limit" {
 				c := r.Ctx
 				if c.HWDevID != testHWDevID || c.OSVersion != "10.0.19043.2364" || c.DeviceName != "DESKTOP-28FGAI6" ||
 					len(c.MACs) != 3 || c.Locale != "en-US" || c.OSEdition != "72" || c.NotInOobe || c.RequestVersion != "5.0" {

@@ -32,7 +32,27 @@ func parseRST(env *mde2.Envelope) (rstRequest, error) {
 			return r, err
 		}
 	}
-	return r, nil
+	return r, checkDeviceText(&r.Ctx)
+}
+
+// MaxDeviceNameLen bounds the DeviceName an enrollment or a renewal may carry, in bytes: the
+// store keys its device index with it and refuses a longer one (store.MaxDeviceTextLen, which
+// this must not exceed). Windows sends the computer name, at most 63 characters.
+const MaxDeviceNameLen = 256
+
+// maxOSVersionLen bounds OSVersion (Windows sends e.g. 10.0.26100.2605).
+const maxOSVersionLen = 64
+
+// checkDeviceText refuses, as invalid enrollment data, a DeviceName or OSVersion too long
+// for the device record, on an enrollment and on a renewal (which updates both).
+func checkDeviceText(c *mde2.DeviceContext) error {
+	if len(c.DeviceName) > MaxDeviceNameLen {
+		return dataFault(fmt.Sprintf("DeviceName longer than %d bytes", MaxDeviceNameLen), nil)
+	}
+	if len(c.OSVersion) > maxOSVersionLen {
+		return dataFault("missing or invalid OSVersion", nil)
+	}
+	return nil
 }
 
 // validateIssue checks the items an initial enrollment cannot do without (MS-MDE2
@@ -47,7 +67,7 @@ func validateIssue(c *mde2.DeviceContext) error {
 	if c.EnrollmentType != mde2.EnrollmentTypeFull && c.EnrollmentType != mde2.EnrollmentTypeDevice {
 		return dataFault("EnrollmentType must be Full or Device", fmt.Errorf("enrollment type %.64q", c.EnrollmentType))
 	}
-	if c.OSVersion == "" || len(c.OSVersion) > 64 {
+	if c.OSVersion == "" || len(c.OSVersion) > maxOSVersionLen {
 		return dataFault("missing or invalid OSVersion", nil)
 	}
 	return checkRequestVersion(c)

@@ -125,8 +125,10 @@ func normURI(raw string) (string, error) {
 	switch {
 	case u == "":
 		return "", errors.New("empty omaUri")
-	case len(u) > maxURILen:
-		return "", fmt.Errorf("omaUri longer than %d bytes", maxURILen)
+	case len(u)+strings.Count(u, TenantPlaceholder)*(len("00000000-0000-0000-0000-000000000000")-len(TenantPlaceholder)) > maxURILen:
+		// Delivered, each {TenantId} is the tenant's GUID: the LocURI a device's setting
+		// state is stored under (store: at most MaxIDLen bytes) must fit.
+		return "", fmt.Errorf("omaUri longer than %d bytes once {TenantId} is filled in", maxURILen)
 	case !strings.HasPrefix(u, "./") || len(u) < 3:
 		return "", fmt.Errorf("omaUri %q must start with ./", clip(u))
 	}

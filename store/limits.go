@@ -12,7 +12,26 @@ const (
 	AuditSegmentSize = 1000
 	// MaxIDLen bounds identifiers (tenant, device, user, command IDs) in bytes.
 	MaxIDLen = 1024
+	// MaxDeviceTextLen bounds, in bytes, what a device reports that the device index keys
+	// (store/core deviceindex.go): its name, UPN, OS version and reported CanReset. An index
+	// key holds two of them besides the tenant and device IDs, so with these limits every
+	// key fits kv.MaxKeyLen (store/core TestKeyBudget); a device write with a longer one is
+	// refused (CheckDeviceText). Windows' own are far shorter: a computer name is at most 63
+	// characters, a UPN 113 in Entra ID, an OS version like 10.0.26100.2605.
+	MaxDeviceTextLen = 256
 )
+
+// CheckDeviceText refuses a device whose name, UPN, OS version or reported CanReset is
+// longer than MaxDeviceTextLen, naming the field.
+func CheckDeviceText(d Device) error {
+	for _, f := range []struct{ name, v string }{{"device name", d.DeviceName}, {"UPN", d.UPN}, {"OS version", d.OSVersion},
+		{"reported CanReset", d.ReportedCanReset()}} {
+		if len(f.v) > MaxDeviceTextLen {
+			return fmt.Errorf("%s of %d bytes, longer than %d", f.name, len(f.v), MaxDeviceTextLen)
+		}
+	}
+	return nil
+}
 
 // CheckID refuses an empty identifier or one longer than MaxIDLen; what names it in the
 // error ("device id").

@@ -26,12 +26,19 @@ func (s *step) clientCommand(c *syncml.Command) error {
 	case syncml.VerbReplace, syncml.VerbAdd:
 		// Package 1 carries DevInfo (and sometimes DMClient/HWDevID) as Replace items whose
 		// Source names the node (MS-MDM 2.2.7.6, docs/protocol.md B.3).
+		status := syncml.StatusOK
 		for _, it := range c.Items {
 			uri := it.Source
 			if uri == "" {
 				uri = it.Target
 			}
 			if uri == "" {
+				continue
+			}
+			if len(it.Data) > store.MaxDeviceTextLen && indexedNode(uri) {
+				// The device index keys these values: one that long is not kept, and the
+				// command is answered 413 (the others of its items are).
+				status = syncml.StatusRequestTooLarge
 				continue
 			}
 			if s.dev.Nodes == nil {
@@ -46,7 +53,7 @@ func (s *step) clientCommand(c *syncml.Command) error {
 				s.devDirty = true
 			}
 		}
-		s.b.Status(msgRef, *c, syncml.StatusOK)
+		s.b.Status(msgRef, *c, status)
 	default:
 		// A client has no business sending Get/Delete/Exec/Atomic/Sequence to the server.
 		s.b.Status(msgRef, *c, syncml.StatusCommandNotAllowed)
@@ -351,4 +358,10 @@ func targetOf(c store.Payload) string {
 		return c.Items[0].Target
 	}
 	return ""
+}
+
+// indexedNode reports whether a reported node's value goes into the device index's keys
+// (store.CheckDeviceText): the OS version and CanReset.
+func indexedNode(uri string) bool {
+	return uri == "./DevDetail/SwV" || uri == store.CanResetNode || uri == store.CanResetNodeUnscoped
 }

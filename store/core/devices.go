@@ -25,7 +25,10 @@ func checkDevice(dev store.Device) error {
 	if err := checkID("device id", dev.ID); err != nil {
 		return err
 	}
-	return checkID("tenant id", dev.TenantID)
+	if err := checkID("tenant id", dev.TenantID); err != nil {
+		return err
+	}
+	return store.CheckDeviceText(dev)
 }
 
 // RegisterDevice creates or re-enrolls the device and returns the record it replaced: a
