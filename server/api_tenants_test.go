@@ -13,7 +13,6 @@ import (
 	"github.com/hellomdm/hellomdm/audit"
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testpki"
-	"github.com/hellomdm/hellomdm/server/adminapi"
 	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/store"
 	"github.com/hellomdm/hellomdm/syncml"
@@ -269,7 +268,7 @@ func TestTenantDelete(t *testing.T) {
 			t.Errorf("%s: HTTP %d %q, want %d %q", tc.name, st, code, tc.status, tc.code)
 		}
 	}
-	var conflict adminapi.TenantDeletionConflict
+	var conflict wire.TenantDeletionConflict
 	if st := ts.api(http.MethodDelete, path, nil, &conflict); st != http.StatusConflict || conflict.EnrolledDevices != 1 || !strings.Contains(conflict.Error.Message, "1 enrolled devices") {
 		t.Fatalf("delete with an enrolled device: %d %+v", st, conflict)
 	}

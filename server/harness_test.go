@@ -284,12 +284,7 @@ func (ts *testServer) command(deviceID, id string) wire.Command {
 }
 
 // apiError is the admin API's JSON error body (adminapi.WriteError).
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
+type apiError = wire.ErrorBody
 
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)

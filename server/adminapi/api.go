@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"log/slog"
 	"net/http"
 	"time"
@@ -126,26 +127,10 @@ func (s *API) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Metrics.ServeHTTP(w, r)
 }
 
-// apiError is the JSON error body of every admin API failure.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		// Target names the part of the request at fault, as Microsoft Graph's error target:
-		// for an invalid profile, the setting (settingDefinitionId, displayName or OMA-URI).
-		Target string `json:"target,omitempty"`
-		// Suggestion is the catalog's "did you mean" for an OMA-URI that matches no node.
-		Suggestion string `json:"suggestion,omitempty"`
-	} `json:"error"`
-}
-
 // WriteError answers with the admin API's JSON error body; the server's own routes answer
 // the same way.
 func WriteError(w http.ResponseWriter, status int, code, message string) {
-	var e apiError
-	e.Error.Code = code
-	e.Error.Message = message
-	WriteJSON(w, status, e)
+	WriteJSON(w, status, wire.ErrorBody{Error: wire.Error{Code: code, Message: message}})
 }
 
 // WriteJSON answers with v as JSON.

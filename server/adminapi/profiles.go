@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"io"
 	"net/http"
 	"slices"
@@ -204,9 +205,8 @@ func (h *policyAPI) parseFor(w http.ResponseWriter, r *http.Request, k profileKi
 	if err != nil {
 		var ve *policy.ValidationError
 		if errors.As(err, &ve) {
-			var e apiError
-			e.Error.Code, e.Error.Message, e.Error.Target, e.Error.Suggestion = "invalidProfile", ve.Error(), ve.Setting, ve.Suggestion
-			writeJSON(w, http.StatusUnprocessableEntity, e)
+			writeJSON(w, http.StatusUnprocessableEntity, wire.ErrorBody{Error: wire.Error{Code: "invalidProfile", Message: ve.Error(),
+				Target: ve.Setting, Suggestion: ve.Suggestion}})
 		} else {
 			writeError(w, http.StatusUnprocessableEntity, "invalidProfile", err.Error())
 		}

@@ -269,13 +269,6 @@ func (s *API) patchTenant(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, view)
 }
 
-// TenantDeletionConflict is the 409 answer of DELETE /tenants/{tid} while the tenant still
-// has enrolled devices.
-type TenantDeletionConflict struct {
-	apiError
-	EnrolledDevices int `json:"enrolledDevices"`
-}
-
 // deleteTenant removes a tenant (DELETE /tenants/{tid}, global admin only, 204). The rule:
 //
 //   - While the tenant has enrolled (not retired) devices the answer is 409 with their count,
@@ -365,7 +358,7 @@ func (s *API) deleteTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *API) tenantDeleteConflict(w http.ResponseWriter, enrolled int) {
-	c := TenantDeletionConflict{EnrolledDevices: enrolled}
+	c := wire.TenantDeletionConflict{EnrolledDevices: enrolled}
 	c.Error.Code = "conflict"
 	c.Error.Message = fmt.Sprintf("the tenant has %d enrolled devices: retire them, or delete with force=true to retire them all", enrolled)
 	writeJSON(w, http.StatusConflict, c)

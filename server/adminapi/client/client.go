@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // APIPath is the prefix of every admin API route.
@@ -208,9 +210,7 @@ func (c *Client) once(ctx context.Context, method, target string, body []byte, c
 
 func decodeError(resp *http.Response) error {
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var e struct {
-		Error struct{ Code, Message, Target, Suggestion string } `json:"error"`
-	}
+	var e wire.ErrorBody
 	if json.Unmarshal(raw, &e) != nil || e.Error.Code == "" {
 		e.Error.Code, e.Error.Message = "httpError", strings.TrimSpace(string(raw))
 	}

@@ -36,6 +36,7 @@ var types = []any{
 	wire.GroupPolicyRow{}, wire.GroupPolicyInstruction{},
 	wire.AuditVerification{}, wire.AuditUnsealed{}, wire.AuditAnchor{}, wire.AuditBreak{}, wire.AuditPage{},
 	wire.AuditEvent{}, wire.AuditActor{}, wire.AuditSubject{},
+	wire.ErrorBody{}, wire.Error{}, wire.TenantDeletionConflict{},
 }
 
 // TestGolden holds each type's JSON, with every field set and with none, to
