@@ -64,4 +64,22 @@ func TestLongInputsRefused(t *testing.T) {
 	if st := ts.api(http.MethodGet, tp+"/devices/"+dev.id, nil, &v); st != http.StatusOK || v.OSVersion != "10.0.26100.1742" || v.CanReset != "" {
 		t.Errorf("after the check-in: HTTP %d osVersion %q canReset %q", st, v.OSVersion, v.CanReset)
 	}
+
+	// A SessionID longer than the store's IDs: the message is refused with SyncHdr status 400.
+	hdr := dev.header(1)
+	hdr.SessionID = long(store.MaxIDLen + 1)
+	lb := syncml.NewBuilder(hdr, 2)
+	lb.Alert(syncml.AlertClientInitiated)
+	raw, err := lb.Bytes(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpStatus, body := dev.post(raw)
+	reply, err := syncml.Parse(body)
+	if err != nil {
+		t.Fatalf("a long SessionID: HTTP %d, %v\n%s", httpStatus, err, body)
+	}
+	if st, found := statusFor(reply, "0"); httpStatus != http.StatusOK || !found || st != syncml.StatusBadRequest {
+		t.Errorf("a long SessionID: HTTP %d, SyncHdr status %d (found %v), want 400", httpStatus, st, found)
+	}
 }

@@ -360,6 +360,10 @@ func (s *step) run() ([]byte, error) {
 // message that does not fit the session (s.sess; an *errReplay for a retransmission).
 func (s *step) loadSession() error {
 	hdr := s.req.Message.Header
+	if err := store.CheckID("SessionID", hdr.SessionID); err != nil {
+		// The store keys sessions by it: refused here, not with the store's error.
+		return &Refusal{Code: syncml.StatusBadRequest, Reason: err.Error()}
+	}
 	sess, err := s.tx.Session(hdr.SessionID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
