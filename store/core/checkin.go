@@ -63,6 +63,13 @@ type deviceTx struct {
 	// storedSum is the stored device's index summary (deviceindex.go), valid when known.
 	storedSum devSummary
 	known     bool
+	// sessions records, for each session ID read by Session in this run, whether it was
+	// stored, so that PutSession need not read it again to know whether it is new. seqs
+	// holds the Seq of each command read in this run (Open, Command), so that PutCommand
+	// need not look it up again in the command index. Both are valid for the whole run:
+	// the device is locked, and only this transaction changes its sessions and commands.
+	sessions map[string]bool
+	seqs     map[string]uint64
 }
 
 var _ store.DeviceTx = (*deviceTx)(nil)
@@ -124,6 +131,10 @@ func (t *deviceTx) Session(sessionID string) (store.Session, error) {
 	if err != nil {
 		return s, fmt.Errorf("getting session %s of device %s: %w", sessionID, t.id, err)
 	}
+	if t.sessions == nil {
+		t.sessions = make(map[string]bool, 1)
+	}
+	t.sessions[sessionID] = raw != nil
 	if len(raw) < 8 {
 		return s, fmt.Errorf("getting session %s of device %s: %w", sessionID, t.id, store.ErrNotFound)
 	}
@@ -161,14 +172,22 @@ func (t *deviceTx) PutSession(s store.Session) error {
 		raw = append(raw, js...)
 	}
 	k := subKey(t.id, s.SessionID)
-	old, err := t.w.Get(bSessions, k)
-	if err != nil {
-		return fmt.Errorf("putting session %s: %w", s.SessionID, err)
+	stored, known := t.sessions[s.SessionID]
+	if !known {
+		old, err := t.w.Get(bSessions, k)
+		if err != nil {
+			return fmt.Errorf("putting session %s: %w", s.SessionID, err)
+		}
+		stored = old != nil
 	}
 	if err := t.w.Put(bSessions, k, raw); err != nil {
 		return fmt.Errorf("putting session %s: %w", s.SessionID, err)
 	}
-	if old == nil {
+	if t.sessions == nil {
+		t.sessions = make(map[string]bool, 1)
+	}
+	t.sessions[s.SessionID] = true
+	if !stored {
 		if err := evictSessions(t.w, t.id, k); err != nil {
 			return fmt.Errorf("evicting old sessions of device %s: %w", t.id, err)
 		}
@@ -241,6 +260,9 @@ func (t *deviceTx) Open() ([]store.Command, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing open commands of device %s: %w", t.id, err)
 	}
+	for i := range cmds {
+		t.knowSeq(cmds[i].ID, cmds[i].Seq)
+	}
 	return cmds, nil
 }
 
@@ -253,7 +275,21 @@ func (t *deviceTx) OpenDue(now time.Time, also []uint64) ([]store.Command, error
 	if err != nil {
 		return nil, fmt.Errorf("listing due commands of device %s: %w", t.id, err)
 	}
+	for i := range cmds {
+		t.knowSeq(cmds[i].ID, cmds[i].Seq)
+	}
 	return cmds, nil
+}
+
+// knowSeq records the Seq of a command read in this run.
+func (t *deviceTx) knowSeq(id string, seq uint64) {
+	if seq == 0 {
+		return
+	}
+	if t.seqs == nil {
+		t.seqs = make(map[string]uint64, 4)
+	}
+	t.seqs[id] = seq
 }
 
 // Command returns one command of the device.
@@ -262,6 +298,7 @@ func (t *deviceTx) Command(id string) (store.Command, error) {
 	if err != nil {
 		return store.Command{}, fmt.Errorf("getting command of device %s: %w", t.id, err)
 	}
+	t.knowSeq(c.ID, c.Seq)
 	return c, nil
 }
 
@@ -274,6 +311,17 @@ func (t *deviceTx) PutCommand(c store.Command) error {
 	}
 	if c.DeviceID != t.id {
 		return fmt.Errorf("putting command of device %s in a check-in of %s: %w", c.DeviceID, t.id, store.ErrConflict)
+	}
+	if seq, ok := t.seqs[c.ID]; ok {
+		// Read in this run: it exists, and its Seq is seq.
+		if c.Seq != 0 && c.Seq != seq {
+			return fmt.Errorf("putting command of device %s: command %s seq %d, stored %d: %w", t.id, c.ID, c.Seq, seq, store.ErrConflict)
+		}
+		c.Seq = seq
+		if err := writeCommand(t.w, c); err != nil {
+			return fmt.Errorf("putting command of device %s: %w", t.id, err)
+		}
+		return nil
 	}
 	if err := putCommandTx(t.w, c); err != nil {
 		return fmt.Errorf("putting command of device %s: %w", t.id, err)

@@ -21,7 +21,7 @@ import (
 // The audit sequencer (store/doc.go, "Audit sequencer"). On a backend with concurrent
 // writers (PostgreSQL), an append writes each event unsealed into bAuditPending under a key
 // no other writer can produce (prefix(tenant) + the time of the append + this store's
-// random writer ID + a counter), with Insert only: it locks no per-tenant
+// random writer ID + a counter), with Put only: it reads and locks no per-tenant
 // record. One store among those sharing the database holds the sequencer lease
 // (bAuditLease) and seals pending events in batches: per tenant, one transaction locks the
 // chain head, reads up to sealBatch pending events in key order, seals them after the head,
@@ -296,7 +296,11 @@ func (w *wtx) appendPending(q *sequencer, events []*audit.Event) error {
 			if err != nil {
 				return err
 			}
-			if err := w.Insert(bAuditPending, keys[k-i], rec); err != nil {
+			// Put rather than Insert: no other writer makes this key (the writer ID and the
+			// counter are this store's alone, and a run of the transaction again takes fresh
+			// keys), so nothing can be overwritten, and a PostgreSQL transaction pipelines a
+			// Put with its next statement instead of waiting for an answer of its own.
+			if err := w.Put(bAuditPending, keys[k-i], rec); err != nil {
 				return fmt.Errorf("writing unsealed audit event of tenant %s: %w", evs[k].TenantID, err)
 			}
 			w.sealed = append(w.sealed, sealedEvent{dst: events[k], ev: evs[k]})

@@ -185,6 +185,19 @@ func checkinOpenOrderAndFinalStates(t *testing.T, s store.Store) {
 	if !slices.Equal(commandIDs(open), []string{"c1", "c3"}) {
 		t.Fatalf("Open after final states = %v, want [c1 c3]", commandIDs(open))
 	}
+	must(t, "Checkin", s.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
+		// A Seq other than the stored one is refused, also for a command read in this run.
+		open, err := tx.Open()
+		if err != nil || len(open) == 0 {
+			return fmt.Errorf("Open = %v, %v", commandIDs(open), err)
+		}
+		c := open[0]
+		c.Seq++
+		if err := tx.PutCommand(c); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("PutCommand with another Seq after Open: %v, want ErrConflict", err)
+		}
+		return nil
+	}))
 	c2, err := s.Command(t.Context(), "d1", "c2")
 	must(t, "Command", err)
 	if c2.State != store.CommandSucceeded || c2.StatusCode != 200 {
@@ -283,9 +296,18 @@ func checkinSessionEviction(t *testing.T, s store.Store) {
 	// A device keeps its store.MaxSessions most recently updated sessions: writing a
 	// new one deletes the least recently updated, rewriting one deletes nothing, and
 	// another device's sessions are never counted.
+	// Every other write reads the session first in its check-in, as the session engine
+	// does (a store may then know whether it is new without reading it again).
+	reads := 0
 	put := func(dev, id string, at time.Time) {
 		t.Helper()
+		reads++
 		must(t, "PutSession "+id, s.Checkin(t.Context(), dev, func(tx store.DeviceTx) error {
+			if reads%2 == 0 {
+				if _, err := tx.Session(id); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
 			return tx.PutSession(store.Session{SessionID: id, UpdatedAt: at})
 		}))
 	}
@@ -295,6 +317,7 @@ func checkinSessionEviction(t *testing.T, s store.Store) {
 		put("d1", fmt.Sprint(i), t0.Add(time.Duration(i)*time.Minute))
 		if i == store.MaxSessions-1 {
 			put("d1", "0", t0.Add(24*time.Hour)) // "0" becomes the most recent
+			put("d1", "0", t0.Add(24*time.Hour)) // once more, read first or not
 		}
 	}
 	must(t, "Checkin", s.Checkin(t.Context(), "d1", func(tx store.DeviceTx) error {
