@@ -49,6 +49,16 @@ func (ts *testServer) countEvents(kind audit.Kind, subjectID string) int {
 // transaction that is rolled back.
 func (ts *testServer) storedSession(deviceID, sessionID string) store.Session {
 	ts.t.Helper()
+	sess, ok := ts.findSession(deviceID, sessionID)
+	if !ok {
+		ts.t.Fatalf("reading session %s of %s: %v", sessionID, deviceID, store.ErrNotFound)
+	}
+	return sess
+}
+
+// findSession is storedSession, reporting whether the record exists.
+func (ts *testServer) findSession(deviceID, sessionID string) (store.Session, bool) {
+	ts.t.Helper()
 	var sess store.Session
 	errRead := errors.New("read only")
 	err := ts.app.Store.Checkin(context.Background(), deviceID, func(tx store.DeviceTx) error {
@@ -58,10 +68,13 @@ func (ts *testServer) storedSession(deviceID, sessionID string) store.Session {
 		}
 		return errRead
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, false
+	}
 	if !errors.Is(err, errRead) {
 		ts.t.Fatalf("reading session %s of %s: %v", sessionID, deviceID, err)
 	}
-	return sess
+	return sess, true
 }
 
 // postRaw posts bytes the test built once (a client that sends the same bytes again) and
@@ -99,9 +112,10 @@ func TestReusedSessionIDIdenticalFirstMessageIsNewSession(t *testing.T) {
 		t.Fatalf("first session: %d commands, final %v", len(commandsOf(m)), m.Final)
 	}
 	// A session that ended at its first message can never be answered from the store
-	// (retransmission's rule), so its record keeps no reply; an open one keeps it.
-	if s := ts.storedSession(dev.id, "0"); !s.Ended || s.LastReply != nil || s.LastRequestHash != "" {
-		t.Fatalf("idle session stored as ended %v with a %d-byte reply, hash %q", s.Ended, len(s.LastReply), s.LastRequestHash)
+	// (retransmission's rule): under a SessionID with no record it leaves none; an open one
+	// keeps its reply.
+	if s, ok := ts.findSession(dev.id, "0"); ok {
+		t.Fatalf("idle session under a new SessionID stored (ended %v, %d-byte reply)", s.Ended, len(s.LastReply))
 	}
 	for round := 1; round <= 2; round++ {
 		id := ts.queue(dev.id, wire.CommandRequest{Verb: "Replace", LocURI: pinRecovery, Format: "bool", Data: "true"})
@@ -123,9 +137,13 @@ func TestReusedSessionIDIdenticalFirstMessageIsNewSession(t *testing.T) {
 		if v := ts.command(dev.id, id); v.State != "succeeded" || v.SentCount != 1 {
 			t.Fatalf("round %d: command %+v", round, v)
 		}
-		// Nothing queued: the identical first message gets an empty session.
+		// Nothing queued: the identical first message gets an empty session, which replaces
+		// the stored record of its SessionID with one that keeps no reply.
 		if _, m := dev.postRaw(first); len(commandsOf(m)) != 0 {
 			t.Fatalf("round %d: an empty session got %d commands", round, len(commandsOf(m)))
+		}
+		if s := ts.storedSession(dev.id, "0"); !s.Ended || s.LastReply != nil || s.LastRequestHash != "" {
+			t.Fatalf("round %d: idle session stored as ended %v with a %d-byte reply, hash %q", round, s.Ended, len(s.LastReply), s.LastRequestHash)
 		}
 	}
 }

@@ -255,6 +255,18 @@ func TestCheckinBadInput(t *testing.T) {
 			t.Fatalf("HTTP %d: %s", st, body)
 		}
 	})
+	t.Run("idle session continued", func(t *testing.T) {
+		// A session that ended at its first message leaves no record; its SessionID
+		// continued is refused as when it had one.
+		raw, _ := dev.first().Bytes(true)
+		if st, body := dev.post(raw); st != 200 || syncHdrStatus(body) != syncml.StatusOK || len(commandsOf(mustParse(t, body))) != 0 {
+			t.Fatalf("idle session: HTTP %d: %s", st, body)
+		}
+		raw, _ = dev.next().Bytes(true)
+		if st, body := dev.post(raw); st != 200 || syncHdrStatus(body) != syncml.StatusBadRequest {
+			t.Fatalf("HTTP %d: %s", st, body)
+		}
+	})
 	t.Run("repeated message answered from the stored reply", func(t *testing.T) {
 		// The reply carries a command, so the session stays open and the same message again
 		// is a retransmission (an ended session's MsgID 1 would start a new session).

@@ -302,6 +302,7 @@ type step struct {
 	devDirty bool
 	sess     store.Session
 	started  bool // this message opened a new session
+	unstored bool // no record of the message's SessionID was stored before it
 	b        *syncml.Builder
 	cmds     map[string]*store.Command // loaded commands by ID (nil until the first: track)
 	dirty    map[string]bool           // commands to write back (markDirty)
@@ -370,7 +371,7 @@ func (s *step) loadSession() error {
 		if s.msgID != 1 {
 			return &Refusal{Code: syncml.StatusBadRequest, Reason: fmt.Sprintf("unknown session %q continued at MsgID %d", hdr.SessionID, s.msgID)}
 		}
-		sess, s.started = newSession(s.dev.ID, hdr.SessionID, s.now), true
+		sess, s.started, s.unstored = newSession(s.dev.ID, hdr.SessionID, s.now), true, true
 	case err != nil:
 		return fmt.Errorf("loading session: %w", err)
 	default:
@@ -538,9 +539,22 @@ func (s *step) persist(reply []byte, sent map[string]store.SentRef) error {
 	if mm := s.req.Message.Header.Meta; mm != nil && mm.MaxMsgSize > 0 {
 		s.sess.MaxMsgSize = mm.MaxMsgSize
 	}
+	if s.unstored && s.sess.Ended {
+		// A session that ended at its first message, under a SessionID with no stored
+		// record, is not stored: a record would keep no reply (replayable), and what
+		// follows with its SessionID is decided the same without it (a MsgID 1 opens a new
+		// session, a later MsgID is refused). An idle check-in so writes no session record,
+		// nor evicts an old one.
+		return s.auditEvents()
+	}
 	if err := s.tx.PutSession(s.sess); err != nil {
 		return fmt.Errorf("saving session: %w", err)
 	}
+	return s.auditEvents()
+}
+
+// auditEvents appends the message's audit events in its transaction.
+func (s *step) auditEvents() error {
 	if len(s.events) > 0 {
 		if err := s.tx.Audit(s.events...); err != nil {
 			return fmt.Errorf("appending audit events: %w", err)
