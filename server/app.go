@@ -65,7 +65,10 @@ type Options struct {
 	// change sends from one replica (push.DefaultWakeRate when 0).
 	PushHeartbeat time.Duration
 	PushWakeRate  int
-	Logger        *slog.Logger
+	// PushLease is how long the device views of every replica show this replica's push
+	// channels after it last renewed its lease (push.DefaultLease when 0).
+	PushLease time.Duration
+	Logger    *slog.Logger
 	// Out receives the one-time bootstrap token announcement (stdout for `serve`), kept out
 	// of the log so the secret does not travel with log shipping. OutJSON writes it as one
 	// JSON record shaped like the JSON log's (time, level, msg, token) instead of a text line.

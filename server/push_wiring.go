@@ -14,14 +14,15 @@ import (
 const (
 	DefaultPushHeartbeat = push.DefaultHeartbeat
 	DefaultPushWakeRate  = push.DefaultWakeRate
+	DefaultPushLease     = push.DefaultLease
 )
 
 // newPushHub builds the push hub over the store: wake-ups cross replicas through the
 // backend's notifications when it has them (PostgreSQL), the store reports policy changes
 // to it, and the metrics tell it when a woken device applied a setting.
 func newPushHub(st store.Store, o Options, m *Metrics) *push.Hub {
-	h := push.New(push.Options{Source: st, Notifier: notifierOf(st), Heartbeat: o.PushHeartbeat, WakeRate: o.PushWakeRate,
-		Registerer: m.reg, Logger: o.Logger, Now: o.Now})
+	h := push.New(push.Options{Source: st, States: st, Notifier: notifierOf(st), Heartbeat: o.PushHeartbeat, WakeRate: o.PushWakeRate,
+		Lease: o.PushLease, Registerer: m.reg, Logger: o.Logger, Now: o.Now})
 	if po, ok := st.(store.PolicyObservable); ok {
 		po.SetPolicyObserver(h)
 	}
@@ -59,8 +60,16 @@ func (p pushAdmin) DropDevice(ctx context.Context, tenantID, deviceID string) {
 	p.h.Drop(ctx, tenantID, deviceID)
 }
 
-func (p pushAdmin) PushStatus(deviceID string) wire.PushStatus {
-	s := p.h.Status(deviceID)
-	return wire.PushStatus{Channel: s.Channel, Connected: s.Connected, ConnectedSince: s.ConnectedSince, LastWakeAt: s.LastWakeAt,
-		LastWakeReason: string(s.LastWakeReason), LastWakeResult: s.LastWakeResult, LastWakeChannel: s.LastWakeVia, Replica: s.Replica}
+func (p pushAdmin) PushStatuses(ctx context.Context, ids []string) ([]wire.PushStatus, error) {
+	sts, err := p.h.Statuses(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wire.PushStatus, len(sts))
+	for i, s := range sts {
+		out[i] = wire.PushStatus{Channel: s.Channel, Connected: s.Connected, ConnectedSince: s.ConnectedSince, DisconnectedAt: s.DisconnectedAt,
+			Replica: s.Replica, LastWakeAt: s.LastWakeAt, LastWakeReason: string(s.LastWakeReason), LastWakeResult: s.LastWakeResult,
+			LastWakeChannel: s.LastWakeVia, LastWakeDetail: s.LastWakeDetail, LastWakeReplica: s.LastWakeReplica}
+	}
+	return out, nil
 }

@@ -14,10 +14,13 @@ type pushRow struct {
 	Channel        string    `json:"channel"`
 	Connected      bool      `json:"connected"`
 	ConnectedSince time.Time `json:"connectedSince,omitzero"`
+	DisconnectedAt time.Time `json:"disconnectedAt,omitzero"`
+	Replica        string    `json:"replica,omitempty"`
 	LastWakeAt     time.Time `json:"lastWakeAt,omitzero"`
 	LastWakeReason string    `json:"lastWakeReason,omitempty"`
+	LastWakeVia    string    `json:"lastWakeChannel,omitempty"`
 	LastWakeResult string    `json:"lastWakeResult,omitempty"`
-	Replica        string    `json:"replica,omitempty"`
+	LastWakeDetail string    `json:"lastWakeDetail,omitempty"`
 }
 
 func newPushRow(id, name, wake string, p wire.PushStatus) pushRow {
@@ -26,10 +29,12 @@ func newPushRow(id, name, wake string, p wire.PushStatus) pushRow {
 		ch = "none"
 	}
 	return pushRow{ID: id, DeviceName: name, Wake: wake, Channel: ch, Connected: p.Connected, ConnectedSince: p.ConnectedSince,
-		LastWakeAt: p.LastWakeAt, LastWakeReason: p.LastWakeReason, LastWakeResult: p.LastWakeResult, Replica: p.Replica}
+		DisconnectedAt: p.DisconnectedAt, Replica: p.Replica, LastWakeAt: p.LastWakeAt, LastWakeReason: p.LastWakeReason,
+		LastWakeVia: p.LastWakeChannel, LastWakeResult: p.LastWakeResult, LastWakeDetail: p.LastWakeDetail}
 }
 
-var pushColumns = []string{"id", "deviceName", "channel", "connected", "connectedSince", "lastWakeAt", "lastWakeReason", "lastWakeResult", "replica"}
+var pushColumns = []string{"id", "deviceName", "channel", "connected", "connectedSince", "disconnectedAt", "replica", "lastWakeAt",
+	"lastWakeReason", "lastWakeChannel", "lastWakeResult", "lastWakeDetail"}
 
 // runDeviceSync is "Sync now": the device is woken on its push channel.
 func runDeviceSync(c *adminClient, args []string) error {

@@ -79,7 +79,7 @@ var adminTable = []adminCommand{
 		example: "hellomdm admin device sync --tenant contoso.com --device ALICE-PC",
 		run:     runDeviceSync},
 	{name: "device push",
-		usage:   "device push --tenant TID --device DID   (the device's push channel as the answering replica sees it)",
+		usage:   "device push --tenant TID --device DID   (the device's push channel, wherever it is held)",
 		example: "hellomdm admin device push --tenant contoso.com --device ALICE-PC",
 		run:     runDevicePush},
 	{name: "device settings",

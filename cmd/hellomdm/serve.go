@@ -48,6 +48,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		wnsAllowed   = fs.String("wns-allowed-hosts", wns.DefaultAllowedHost, "comma-separated hosts a device's WNS channel URI may point at (host, *.domain or IP, each with an optional :port; otherwise 443)")
 		pushBeat     = fs.Duration("push-heartbeat", server.DefaultPushHeartbeat, "period of the built-in push channel's heartbeat (agents reconnect after three missed)")
 		pushRate     = fs.Int("push-wake-rate", server.DefaultPushWakeRate, "wake-ups per second a policy change sends from this replica (spreads the sessions it starts)")
+		pushLease    = fs.Duration("push-lease", server.DefaultPushLease, "the device views of every replica stop showing this replica's push channels this long after it last renewed its lease (it renews every third)")
 	)
 	if code, done := parseCLI(fs, args, "HELLOMDM_", "hellomdm serve [flags]   (every flag also as HELLOMDM_<FLAG>; holds its terminal until Ctrl-C)",
 		"HELLOMDM_ADMIN_TOKEN=hmdm_tour-secret hellomdm serve --data ./hellomdm-data --addr 127.0.0.1:8443", stdout, stderr); done {
@@ -84,7 +85,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		Logger: logger, Out: stdout, OutJSON: *logFormat == "json", AuditRetention: *auditKeep, MetricsAddr: *metricsAddr,
 		OpenStore:     server.OpenStoreFromDSN(*storeDSN, storeKey),
 		WNS:           wns.Config{TokenURL: *wnsTokenURL, Allowlist: &allow},
-		PushHeartbeat: *pushBeat, PushWakeRate: *pushRate,
+		PushHeartbeat: *pushBeat, PushWakeRate: *pushRate, PushLease: *pushLease,
 	}, wireServices)
 	if err != nil {
 		logger.Error("start failed", "err", err)

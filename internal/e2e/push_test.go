@@ -11,6 +11,7 @@ import (
 	"github.com/hellomdm/hellomdm/internal/testpg"
 	"github.com/hellomdm/hellomdm/internal/testserve"
 	"github.com/hellomdm/hellomdm/server"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 	"github.com/hellomdm/hellomdm/server/omadm"
 	"github.com/hellomdm/hellomdm/store"
 )
@@ -117,6 +118,14 @@ func TestPushAcrossReplicas(t *testing.T) {
 	if appB.Push.Status(did).Connected {
 		t.Fatal("replica B claims the channel held by A")
 	}
+	// B's device view shows the channel A holds (the hubs record it in the store).
+	var view struct{ Push wire.PushStatus }
+	waitFor(t, 20*time.Second, "B's device view to show A's channel", func() bool {
+		return b.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did, nil, &view) == http.StatusOK && view.Push.Connected
+	})
+	if view.Push.Replica != a.app.Push.Replica() {
+		t.Fatalf("B's device view says replica %q holds the channel, want A (%s)", view.Push.Replica, a.app.Push.Replica())
+	}
 	assignRecovery(t, b, did)
 	waitFor(t, 30*time.Second, "EnablePinRecovery succeeded on the device", func() bool {
 		return stateOf(b.settingStatesIn(contosoTenant, did), "/EnablePinRecovery") == store.SettingSucceeded
@@ -128,5 +137,12 @@ func TestPushAcrossReplicas(t *testing.T) {
 	syncNowDelivers(t, b, did, "forwarded")
 	if st := a.app.Push.Status(did); st.LastWakeReason != "sync" {
 		t.Fatalf("replica A's push status %+v: B's Sync now did not come through A", st)
+	}
+	// A's hub shuts down (as at A's shutdown): B stops showing the channel at once (A
+	// recorded its end and ended its lease), and still shows A's last wake-up.
+	a.app.Push.Close()
+	if b.api(http.MethodGet, "/tenants/"+contosoTenant+"/devices/"+did, nil, &view) != http.StatusOK || view.Push.Connected ||
+		view.Push.DisconnectedAt.IsZero() || view.Push.LastWakeReason != "sync" || view.Push.LastWakeReplica != a.app.Push.Replica() {
+		t.Fatalf("after A shut down, B's device view shows %+v", view.Push)
 	}
 }

@@ -49,11 +49,14 @@ type replica struct {
 	done   chan error
 }
 
-func startReplica(t *testing.T, bin string, pg testpg.Store, keyFile, publicURL string) *replica {
+func startReplica(t *testing.T, bin string, pg testpg.Store, keyFile, publicURL string, flags ...string) *replica {
 	t.Helper()
 	r := &replica{addr: testbin.FreeAddr(t), dir: t.TempDir(), stderr: &testbin.Buffer{}, done: make(chan error, 1)}
-	r.cmd = exec.Command(bin, "serve", "--store", pg.DSN, "--store-key-file", keyFile, "--data", r.dir, "--addr", r.addr,
-		"--public-url", publicURL, "--claim-lease", "1s", "--retry-backoff", "0", "--log-format", "json", "--log-level", "debug")
+	if publicURL == "" {
+		publicURL = "https://localhost:" + r.addr[strings.LastIndexByte(r.addr, ':')+1:]
+	}
+	r.cmd = exec.Command(bin, append([]string{"serve", "--store", pg.DSN, "--store-key-file", keyFile, "--data", r.dir, "--addr", r.addr,
+		"--public-url", publicURL, "--claim-lease", "1s", "--retry-backoff", "0", "--log-format", "json", "--log-level", "debug"}, flags...)...)
 	r.cmd.Env = append(os.Environ(), "HELLOMDM_ADMIN_TOKEN="+adminToken)
 	r.cmd.Stdout, r.cmd.Stderr = io.Discard, r.stderr
 	if err := r.cmd.Start(); err != nil {

@@ -145,10 +145,18 @@ func (s *API) listDevices(w http.ResponseWriter, r *http.Request) {
 		if filter && v.CanReset != want {
 			continue
 		}
-		v.Push = s.pushStatus(d.ID)
 		out = append(out, v)
 	}
 	slices.SortFunc(out, func(a, b wire.Device) int { return strings.Compare(a.ID, b.ID) })
+	ids := make([]string, len(out))
+	for i := range out {
+		ids[i] = out[i].ID
+	}
+	if ps := s.pushStatuses(r.Context(), ids); ps != nil {
+		for i := range out {
+			out[i].Push = ps[i]
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
@@ -158,7 +166,9 @@ func (s *API) getDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := deviceView(d, s.tenantOfDevice(r.Context(), d))
-	v.Push = s.pushStatus(d.ID)
+	if ps := s.pushStatuses(r.Context(), []string{d.ID}); ps != nil {
+		v.Push = ps[0]
+	}
 	writeJSON(w, http.StatusOK, v)
 }
 

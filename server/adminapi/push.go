@@ -16,8 +16,9 @@ import (
 type Pusher interface {
 	// WakeDevice wakes the device now and says how far the wake-up went (WakeOutcome*).
 	WakeDevice(ctx context.Context, tenantID, deviceID, reason string) string
-	// PushStatus is the device's push channel as the answering replica knows it.
-	PushStatus(deviceID string) wire.PushStatus
+	// PushStatuses are the devices' push channels, in the order of ids, wherever they are
+	// held (every replica reports to the store).
+	PushStatuses(ctx context.Context, ids []string) ([]wire.PushStatus, error)
 	// DropDevice ends the device's push channel wherever it is held (the device was retired).
 	DropDevice(ctx context.Context, tenantID, deviceID string)
 }
@@ -65,7 +66,11 @@ func (s *API) syncDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	outcome := s.cfg.Push.WakeDevice(r.Context(), d.TenantID, d.ID, "sync")
-	writeJSON(w, http.StatusAccepted, wire.SyncResult{Wake: outcome, Push: s.cfg.Push.PushStatus(d.ID)})
+	res := wire.SyncResult{Wake: outcome}
+	if ps := s.pushStatuses(r.Context(), []string{d.ID}); ps != nil {
+		res.Push = *ps[0]
+	}
+	writeJSON(w, http.StatusAccepted, res)
 }
 
 // wake wakes a device after a change that concerns it was committed (a queued command).
@@ -75,11 +80,20 @@ func (s *API) wake(ctx context.Context, d store.Device, reason string) {
 	}
 }
 
-// pushStatus is the device's push channel for its view; nil without a Pusher.
-func (s *API) pushStatus(deviceID string) *wire.PushStatus {
-	if s.cfg.Push == nil {
+// pushStatuses are the devices' push channels for their views, in the order of ids; nil
+// without a Pusher, or when they cannot be read (the views then leave push out: logged).
+func (s *API) pushStatuses(ctx context.Context, ids []string) []*wire.PushStatus {
+	if s.cfg.Push == nil || len(ids) == 0 {
 		return nil
 	}
-	ps := s.cfg.Push.PushStatus(deviceID)
-	return &ps
+	ps, err := s.cfg.Push.PushStatuses(ctx, ids)
+	if err != nil || len(ps) != len(ids) {
+		s.log.Warn("reading push states for device views", "devices", len(ids), "err", err)
+		return nil
+	}
+	out := make([]*wire.PushStatus, len(ps))
+	for i := range ps {
+		out[i] = &ps[i]
+	}
+	return out
 }

@@ -71,6 +71,13 @@ type Source interface {
 	PolicySnapshot(ctx context.Context, tenantID string) (store.PolicySnapshot, error)
 }
 
+// WNSDeviceLister is an optional interface of a Source (the store has it): the tenant's
+// enrolled devices holding a WNS channel URI, read through an index. The WNS fan-out of a
+// policy change uses it instead of listing every device of the tenant.
+type WNSDeviceLister interface {
+	ListWNSDevices(ctx context.Context, tenantID string) ([]store.Device, error)
+}
+
 // Defaults of Options.
 const (
 	DefaultHeartbeat = 25 * time.Second
@@ -95,6 +102,13 @@ type Options struct {
 	// (DefaultWakeRate when 0): a change that alters 10,000 devices wakes them over 5 s at
 	// the default, 20 every 10 ms. A single device's wake-up (a command, Sync now) is never held back.
 	WakeRate int
+	// States records the devices' channels and wake-ups for every replica to report
+	// (Statuses), and this replica's lease; nil keeps them in this process only.
+	States StateStore
+	// StateFlush is how often the recorded changes are written (DefaultStateFlush when 0);
+	// Lease how long this replica's channels count as held after it last renewed its lease
+	// (DefaultLease when 0).
+	StateFlush, Lease time.Duration
 	// Registerer receives the push metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -115,6 +129,10 @@ type Hub struct {
 	tenants map[string]map[string]*entry // tenant ID → its connected devices' entries
 	snaps   map[string]*snapshot         // tenant ID → the latest snapshot resolved here
 	closed  bool
+	started bool // Start ran: Close writes the states and ends the lease
+	// appliedSent: when this replica last told the others of a device's applied setting.
+	appliedSent map[string]time.Time
+	rec         *recorder
 
 	loadMu sync.Mutex    // one snapshot load at a time (a burst of connections loads it once)
 	wnsSem chan struct{} // bounds the WNS wake-ups in flight
@@ -135,6 +153,12 @@ func New(o Options) *Hub {
 	if o.WakeRate <= 0 {
 		o.WakeRate = DefaultWakeRate
 	}
+	if o.StateFlush <= 0 {
+		o.StateFlush = DefaultStateFlush
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
 	if o.Catalog == nil {
 		o.Catalog = csp.Default()
 	}
@@ -149,7 +173,7 @@ func New(o Options) *Hub {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{o: o, replica: hex.EncodeToString(id[:]), log: o.Logger.With("component", "push"), m: newMetrics(o.Registerer),
 		devices: map[string]*entry{}, tenants: map[string]map[string]*entry{}, snaps: map[string]*snapshot{},
-		ctx: ctx, cancel: cancel}
+		appliedSent: map[string]time.Time{}, rec: newRecorder(), ctx: ctx, cancel: cancel}
 	h.pace = newPacer(o.WakeRate)
 	h.wnsSem = make(chan struct{}, 16)
 	h.policy = newPolicyQueue()
@@ -181,9 +205,17 @@ func (h *Hub) Heartbeat() time.Duration { return h.o.Heartbeat }
 // Start runs the pacer, the policy worker and, with a Notifier, the listener of the other
 // replicas' messages, until Close.
 func (h *Hub) Start() {
+	h.mu.Lock()
+	h.started = true
+	h.mu.Unlock()
+	h.log.Info("push hub started", "replica", h.replica, "lease", h.o.Lease, "stored", h.o.States != nil)
 	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.pace.run(h.ctx, h.deliverPaced) }()
 	go func() { defer h.wg.Done(); h.policy.run(h.ctx, h.resolveTenant) }()
+	if h.o.States != nil {
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); h.runStates() }()
+	}
 	if h.o.Notifier != nil {
 		h.wg.Add(1)
 		go func() {
@@ -218,14 +250,21 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
-	for _, e := range h.devices {
+	started := h.started
+	now := h.o.Now()
+	var held []store.PushChannelChange
+	for id, e := range h.devices {
 		if e.conn != nil {
 			e.conn.close()
+			held = append(held, store.PushChannelChange{DeviceID: id, TenantID: e.tenant, Replica: h.replica, Since: e.connectedAt, At: now})
 		}
 	}
 	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
+	if started {
+		h.closeStates(held)
+	}
 }
 
 // Outcome says how far Wake got.
@@ -314,5 +353,7 @@ func (h *Hub) receive(payload string) {
 		h.policy.add(m.tenant, false)
 	case msgDrop:
 		h.dropLocal(m.tenant, m.device)
+	case msgApplied:
+		h.observeApplied(m.device)
 	}
 }

@@ -405,13 +405,14 @@ func TestMessageCodec(t *testing.T) {
 		{kind: msgWake, origin: "r1", tenant: "t1", device: "d1", reason: ReasonPolicy},
 		{kind: msgPolicy, origin: "r1", tenant: "t1"},
 		{kind: msgDrop, origin: "r1", tenant: "t1", device: "d1"},
+		{kind: msgApplied, origin: "r1", device: "d1"},
 	} {
 		got, err := decodeMessage(m.encode())
 		if err != nil || got != m {
 			t.Fatalf("%q → %+v, %v", m.encode(), got, err)
 		}
 	}
-	for _, bad := range []string{"", "w", "w r t d", "w r t d nap", "p r", "p r t extra", "d r t", "d r t d x", "w  t d sync", "x r t", "p r t ", " p r t"} {
+	for _, bad := range []string{"", "w", "w r t d", "w r t d nap", "p r", "p r t extra", "d r t", "d r t d x", "w  t d sync", "x r t", "p r t ", " p r t", "a r", "a r d x", "a  d"} {
 		if _, err := decodeMessage(bad); err == nil {
 			t.Errorf("%q decoded", bad)
 		}
@@ -422,6 +423,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Add("w r1 t1 d1 sync")
 	f.Add("p r1 t1")
 	f.Add("d r1 t1 d1")
+	f.Add("a r1 d1")
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := decodeMessage(s)
 		if err != nil {

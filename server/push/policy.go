@@ -152,13 +152,18 @@ func (h *Hub) resolveTenant(tenantID string, origin bool) {
 
 // wnsFanout queues WNS wake-ups for the tenant's devices that are not connected here, hold a
 // WNS channel (when the sender can tell) and resolve differently on next than on prev (every
-// one of them when prev is unknown).
+// one of them when prev is unknown). It reads only the devices holding a WNS channel when the
+// Source can list them (WNSDeviceLister: the store's index), not the tenant's devices.
 func (h *Hub) wnsFanout(ctx context.Context, tenantID string, prev, next *policy.Snapshot) {
 	s := h.wnsSender()
 	if s == nil {
 		return
 	}
-	devs, err := h.o.Source.ListDevices(ctx, tenantID)
+	list := h.o.Source.ListDevices
+	if l, ok := h.o.Source.(WNSDeviceLister); ok {
+		list = l.ListWNSDevices
+	}
+	devs, err := list(ctx, tenantID)
 	if err != nil {
 		h.m.failed(ChannelWNS, "policy_read")
 		h.log.Warn("listing the tenant's devices for WNS wake-ups", "tenant", tenantID, "err", err)
@@ -209,14 +214,15 @@ func (h *Hub) wakeWNS(s WNSSender, tenantID, deviceID string, reason Reason) {
 		return
 	}
 	now := h.o.Now()
-	result := ResultDelivered
+	result, detail := ResultDelivered, "accepted"
 	if err != nil {
-		result = ResultFailed
+		result, detail = ResultFailed, err.Error()
 		h.m.failed(ChannelWNS, "send")
 		h.log.Warn("WNS wake-up failed", "tenant", tenantID, "device", deviceID, "err", err)
 	} else {
 		h.m.sent(ChannelWNS)
 	}
+	h.recordWake(tenantID, deviceID, now, reason, ChannelWNS, result, detail)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.devices[deviceID]
@@ -225,8 +231,8 @@ func (h *Hub) wakeWNS(s WNSSender, tenantID, deviceID string, reason Reason) {
 		h.devices[deviceID] = e
 	}
 	e.lastWake, e.lastReason, e.lastResult, e.lastChannel = now, reason, result, ChannelWNS
-	if err == nil && e.wokeAt.IsZero() {
-		e.wokeAt = now
+	if err == nil {
+		e.woke(now)
 	}
 }
 
@@ -284,7 +290,8 @@ func (q *policyQueue) run(ctx context.Context, handle func(tenantID string, orig
 }
 
 // message is what replicas tell each other: "w <origin> <tenant> <device> <reason>",
-// "p <origin> <tenant>" or "d <origin> <tenant> <device>" (drop the device's channel),
+// "p <origin> <tenant>", "d <origin> <tenant> <device>" (drop the device's channel) or
+// "a <origin> <device>" (a setting of the device was applied at origin),
 // space-separated (IDs never hold spaces: the store refuses them).
 type message struct {
 	kind           byte
@@ -294,9 +301,10 @@ type message struct {
 }
 
 const (
-	msgWake   = 'w'
-	msgPolicy = 'p'
-	msgDrop   = 'd'
+	msgWake    = 'w'
+	msgPolicy  = 'p'
+	msgDrop    = 'd'
+	msgApplied = 'a' // "a <origin> <device>": a setting of the device was applied there
 )
 
 func (m message) encode() string {
@@ -305,6 +313,8 @@ func (m message) encode() string {
 		return "p " + m.origin + " " + m.tenant
 	case msgDrop:
 		return "d " + m.origin + " " + m.tenant + " " + m.device
+	case msgApplied:
+		return "a " + m.origin + " " + m.device
 	}
 	return "w " + m.origin + " " + m.tenant + " " + m.device + " " + string(m.reason)
 }
@@ -316,6 +326,8 @@ func decodeMessage(s string) (message, error) {
 	switch {
 	case len(f) == 3 && f[0] == "p":
 		return message{kind: msgPolicy, origin: f[1], tenant: f[2]}, nil
+	case len(f) == 3 && f[0] == "a":
+		return message{kind: msgApplied, origin: f[1], device: f[2]}, nil
 	case len(f) == 4 && f[0] == "d":
 		return message{kind: msgDrop, origin: f[1], tenant: f[2], device: f[3]}, nil
 	case len(f) == 5 && f[0] == "w" && Reason(f[4]).Valid():

@@ -70,6 +70,7 @@ func (h *Hub) connect(d store.Device) (*conn, error) {
 		delete(h.tenants[e.tenant], d.ID)
 	}
 	e.tenant, e.info, e.conn, e.connectedAt = d.TenantID, info, c, h.o.Now()
+	h.recordChannel(d.TenantID, d.ID, true, e.connectedAt, time.Time{})
 	if digest != 0 {
 		e.digest = digest
 	}
@@ -93,6 +94,7 @@ func (h *Hub) disconnect(deviceID string, c *conn) {
 	}
 	e.conn = nil
 	h.m.connected.Dec()
+	h.recordChannel(e.tenant, deviceID, false, e.connectedAt, h.o.Now())
 	if ts := h.tenants[e.tenant]; ts != nil {
 		delete(ts, deviceID)
 		if len(ts) == 0 {
@@ -121,9 +123,7 @@ func (h *Hub) deliverLocal(tenantID, deviceID string, reason Reason) bool {
 	}
 	now := h.o.Now()
 	e.lastWake, e.lastReason, e.lastChannel = now, reason, ChannelBuiltin
-	if e.wokeAt.IsZero() {
-		e.wokeAt = now
-	}
+	e.woke(now)
 	select {
 	case e.conn.wake <- reason:
 		e.lastResult = ResultDelivered
@@ -131,6 +131,7 @@ func (h *Hub) deliverLocal(tenantID, deviceID string, reason Reason) bool {
 		e.lastResult = ResultCoalesced
 	}
 	h.m.sent(ChannelBuiltin)
+	h.recordWake(tenantID, deviceID, now, reason, ChannelBuiltin, e.lastResult, "")
 	return true
 }
 
@@ -143,54 +144,107 @@ func (h *Hub) written(deviceID string, c *conn, err error) {
 	h.mu.Lock()
 	if e := h.devices[deviceID]; e != nil && e.conn == c {
 		e.lastResult = ResultFailed
+		h.recordWake(e.tenant, deviceID, e.lastWake, e.lastReason, ChannelBuiltin, ResultFailed, err.Error())
 	}
 	h.mu.Unlock()
 }
 
+// wakeStale bounds the wake-to-applied latency: a wake-up that nothing was applied after
+// within it (a Sync now with nothing to change) is not matched with a later setting.
+const wakeStale = 5 * time.Minute
+
+// woke starts the latency of a wake-up sent at now, unless an earlier one still runs.
+func (e *entry) woke(now time.Time) {
+	if e.wokeAt.IsZero() || now.Sub(e.wokeAt) > wakeStale {
+		e.wokeAt = now
+	}
+}
+
 // Applied is told that a setting of the device was recorded succeeded: the time since the
 // device's last wake-up from this replica, if one is outstanding, is the wake-to-applied
-// latency. Only the first applied setting after a wake-up counts.
+// latency. Only the first applied setting after a wake-up counts. When this replica sent
+// no wake-up, the other replicas are told (the session may follow a wake-up one of them
+// sent), at most once per device every appliedEvery.
 func (h *Hub) Applied(deviceID string) {
+	if h.observeApplied(deviceID) || h.o.Notifier == nil {
+		return
+	}
+	now := h.o.Now()
+	h.mu.Lock()
+	if t, ok := h.appliedSent[deviceID]; ok && now.Sub(t) < appliedEvery {
+		h.mu.Unlock()
+		return
+	}
+	if len(h.appliedSent) >= 4096 {
+		for id, t := range h.appliedSent {
+			if now.Sub(t) >= appliedEvery {
+				delete(h.appliedSent, id)
+			}
+		}
+	}
+	h.appliedSent[deviceID] = now
+	h.mu.Unlock()
+	go h.publish(h.ctx, message{kind: msgApplied, origin: h.replica, device: deviceID})
+}
+
+// appliedEvery is how often a replica tells the others of one device's applied settings.
+const appliedEvery = 10 * time.Second
+
+// observeApplied records the latency of the device's outstanding wake-up from this
+// replica, if there is one, and reports whether there was.
+func (h *Hub) observeApplied(deviceID string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e := h.devices[deviceID]
 	if e == nil || e.wokeAt.IsZero() {
-		return
+		return false
 	}
-	h.m.latency.Observe(h.o.Now().Sub(e.wokeAt).Seconds())
+	if d := h.o.Now().Sub(e.wokeAt); d <= wakeStale {
+		h.m.latency.Observe(d.Seconds())
+	}
 	e.wokeAt = time.Time{}
 	if e.conn == nil {
 		delete(h.devices, deviceID)
 	}
+	return true
 }
 
-// Status is what this replica knows of a device's push channel.
+// Status is a device's push channel: as this replica knows it (Hub.Status), or as every
+// replica reported it to the store (Hub.Statuses).
 type Status struct {
-	Channel        string    `json:"channel,omitempty"` // ChannelBuiltin while connected here
+	Channel        string    `json:"channel,omitempty"` // ChannelBuiltin while connected
 	Connected      bool      `json:"connected"`
 	ConnectedSince time.Time `json:"connectedSince,omitzero"`
-	LastWakeAt     time.Time `json:"lastWakeAt,omitzero"`
-	LastWakeReason Reason    `json:"lastWakeReason,omitempty"`
-	LastWakeResult string    `json:"lastWakeResult,omitempty"`
-	LastWakeVia    string    `json:"lastWakeChannel,omitempty"`
-	// Replica names the replica that answers (Hub.Replica): with several replicas, a device
-	// connected to another one reads as not connected here.
-	Replica string `json:"replica"`
+	// DisconnectedAt is when the last channel ended (its replica said so, or its replica's
+	// lease ran out); zero while connected.
+	DisconnectedAt time.Time `json:"disconnectedAt,omitzero"`
+	// Replica names the replica holding the channel (Hub.Replica), or the last one that held
+	// it.
+	Replica         string    `json:"replica,omitempty"`
+	LastWakeAt      time.Time `json:"lastWakeAt,omitzero"`
+	LastWakeReason  Reason    `json:"lastWakeReason,omitempty"`
+	LastWakeResult  string    `json:"lastWakeResult,omitempty"`
+	LastWakeVia     string    `json:"lastWakeChannel,omitempty"`
+	LastWakeDetail  string    `json:"lastWakeDetail,omitempty"`  // what WNS answered, or the write's error
+	LastWakeReplica string    `json:"lastWakeReplica,omitempty"` // the replica that sent it
 }
 
-// Status reports the device's push channel as this replica sees it.
+// Status reports the device's push channel as this replica knows it.
 func (h *Hub) Status(deviceID string) Status {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	s := Status{Replica: h.replica}
+	var s Status
 	e := h.devices[deviceID]
 	if e == nil {
 		return s
 	}
 	if e.conn != nil {
-		s.Channel, s.Connected, s.ConnectedSince = ChannelBuiltin, true, e.connectedAt
+		s.Channel, s.Connected, s.ConnectedSince, s.Replica = ChannelBuiltin, true, e.connectedAt, h.replica
 	}
 	s.LastWakeAt, s.LastWakeReason, s.LastWakeResult, s.LastWakeVia = e.lastWake, e.lastReason, e.lastResult, e.lastChannel
+	if !e.lastWake.IsZero() {
+		s.LastWakeReplica = h.replica
+	}
 	return s
 }
 

@@ -31,7 +31,7 @@ type Device struct {
 	RoleScopeTagIDs []string  `json:"roleScopeTagIds"`
 	// WNS is the device's WNS push channel; absent when its tenant never had a PFN.
 	WNS *DeviceWNS `json:"wns,omitempty"`
-	// Push is the device's push channel as the answering replica knows it (issue 18).
+	// Push is the device's push channel, the same on every replica (issue 18, PushStatus).
 	Push *PushStatus `json:"push,omitempty"`
 }
 
@@ -52,20 +52,25 @@ type DeviceWNS struct {
 	LastWakeResult string    `json:"lastWakeResult,omitempty"`
 }
 
-// PushStatus is a device's push channel in the device view (issue 18). Channel is "builtin"
-// while the device holds hellomdm's channel on the replica that answers (Connected), "" when
-// it holds none there; with several replicas a device connected to another one reads as not
-// connected, and Replica names the replica that answered. The last wake-up is the last one
-// this replica sent (LastWakeChannel: builtin or wns).
+// PushStatus is a device's push channel in the device view (issue 18, docs/push.md
+// "Visibility"), the same on every replica: Channel is "builtin" while the device holds
+// hellomdm's channel on any replica (Connected, since ConnectedSince), Replica names the
+// replica holding it or the last one that did, DisconnectedAt when the last channel ended
+// (reported by its replica, or the end of that replica's lease when it vanished). The last
+// wake-up is the last one any replica sent (LastWakeChannel builtin or wns; LastWakeDetail
+// what WNS answered, or the write's error; LastWakeReplica the replica that sent it).
 type PushStatus struct {
 	Channel         string    `json:"channel,omitempty"`
 	Connected       bool      `json:"connected"`
 	ConnectedSince  time.Time `json:"connectedSince,omitzero"`
+	DisconnectedAt  time.Time `json:"disconnectedAt,omitzero"`
+	Replica         string    `json:"replica,omitempty"`
 	LastWakeAt      time.Time `json:"lastWakeAt,omitzero"`
 	LastWakeReason  string    `json:"lastWakeReason,omitempty"`
 	LastWakeResult  string    `json:"lastWakeResult,omitempty"`
 	LastWakeChannel string    `json:"lastWakeChannel,omitempty"`
-	Replica         string    `json:"replica,omitempty"`
+	LastWakeDetail  string    `json:"lastWakeDetail,omitempty"`
+	LastWakeReplica string    `json:"lastWakeReplica,omitempty"`
 }
 
 // SyncResult answers POST .../devices/{did}/syncDevice.
