@@ -31,6 +31,37 @@ func checkDevice(dev store.Device) error {
 	return store.CheckDeviceText(dev)
 }
 
+// checkDeviceOver is checkDevice for a write over the stored device summarized in was (nil
+// when new): a text longer than store.MaxDeviceTextLen is refused only when it is new. A
+// device stored before that limit existed keeps its long name, UPN, OS version or reported
+// CanReset through its check-ins (its index keys were written with it and fit kv.MaxKeyLen,
+// as every key is checked), instead of failing every check-in until an admin renames it.
+func checkDeviceOver(was *devSummary, dev store.Device) error {
+	if was == nil {
+		return checkDevice(dev)
+	}
+	if err := checkID("device id", dev.ID); err != nil {
+		return err
+	}
+	if err := checkID("tenant id", dev.TenantID); err != nil {
+		return err
+	}
+	kept := dev
+	if dev.DeviceName == was.Name {
+		kept.DeviceName = ""
+	}
+	if dev.UPN == was.UPN {
+		kept.UPN = ""
+	}
+	if dev.OSVersion == was.OSVersion {
+		kept.OSVersion = ""
+	}
+	if dev.ReportedCanReset() == was.CanReset {
+		kept.Nodes = nil
+	}
+	return store.CheckDeviceText(kept)
+}
+
 // RegisterDevice creates or re-enrolls the device and returns the record it replaced: a
 // Write of that one change (store.Writes), batched, so enrollments arriving together share
 // one commit.
@@ -100,7 +131,7 @@ func writeDevice(w *wtx, old *store.Device, dev store.Device) error {
 // writeDeviceOver is writeDevice with the summary of the device it replaces (nil when new):
 // a check-in keeps only a few fields of the stored device (deviceTx.stored) and its summary.
 func writeDeviceOver(w *wtx, old *store.Device, was *devSummary, dev store.Device) error {
-	if err := checkDevice(dev); err != nil {
+	if err := checkDeviceOver(was, dev); err != nil {
 		return err
 	}
 	dev.CertSerial = normSerial(dev.CertSerial)

@@ -3,6 +3,7 @@ package core
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -45,5 +46,52 @@ func TestKeyBudget(t *testing.T) {
 	}
 	if err := store.CheckDeviceText(store.Device{DeviceName: text, UPN: text, OSVersion: text, Nodes: map[string]string{store.CanResetNode: text}}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestDeviceTextKeptOverLimit: a device stored before store.MaxDeviceTextLen existed, with a
+// longer name, keeps working (a check-in's write that leaves the name as it is succeeds and
+// the index still finds it); a write that brings a new over-long text is refused and changes
+// nothing; shortening it is accepted.
+func TestDeviceTextKeptOverLimit(t *testing.T) {
+	ctx := t.Context()
+	s := openTestStore(t)
+	if err := s.CreateTenant(ctx, store.Tenant{ID: "t1", AuthPolicy: store.AuthOnPremise}); err != nil {
+		t.Fatal(err)
+	}
+	oldName := strings.Repeat("n", store.MaxDeviceTextLen+200)
+	// The record as a store before the limit wrote it: the same writes as a first
+	// registration, without the check that now refuses the name.
+	err := s.Write(ctx, func(sw store.Writer) error {
+		w := sw.(*wtx)
+		dev := store.Device{ID: "d1", TenantID: "t1", State: store.DeviceEnrolled, DeviceName: oldName, EnrolledAt: w.now, UpdatedAt: w.now}
+		if err := insertJSON(w, bDevices, []byte(dev.ID), &dev); err != nil {
+			return err
+		}
+		if err := indexDevice(w, nil, dev); err != nil {
+			return err
+		}
+		return w.Put(bDeviceTenant, subKey(dev.TenantID, dev.ID), nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	if err := s.UpdateDevice(ctx, "d1", func(d *store.Device) error { d.LastSeenAt = seen; d.OSVersion = "10.0.26100.1"; return nil }); err != nil {
+		t.Fatalf("write keeping the stored long name: %v", err)
+	}
+	page, err := s.QueryDevices(ctx, store.DeviceQuery{TenantID: "t1", Search: "nnnn", Limit: 10})
+	if err != nil || len(page.Devices) != 1 || page.Devices[0].OSVersion != "10.0.26100.1" {
+		t.Fatalf("search after the write: %+v, %v", page, err)
+	}
+	other := strings.Repeat("m", store.MaxDeviceTextLen+1)
+	if err := s.UpdateDevice(ctx, "d1", func(d *store.Device) error { d.DeviceName = other; return nil }); err == nil {
+		t.Fatal("a new over-long name was accepted")
+	}
+	if d, err := s.Device(ctx, "d1"); err != nil || d.DeviceName != oldName {
+		t.Fatalf("refused write changed the device: %q, %v", d.DeviceName, err)
+	}
+	if err := s.UpdateDevice(ctx, "d1", func(d *store.Device) error { d.DeviceName = "DESKTOP-1"; return nil }); err != nil {
+		t.Fatalf("shortening the name: %v", err)
 	}
 }
