@@ -53,5 +53,8 @@
 //
 // # Reports
 //
-// [ProfileReport] and [DeviceReport] summarise setting states for the admin API.
+// [DeviceReport] summarises a device's setting states for the admin API. [ProfileReport]
+// summarises a profile's from a walk of every setting state of the tenant; the admin API reads
+// the store's profile status index instead (store.PolicyReads.QueryProfileStatus), which the
+// store's conformance suite checks against such a walk.
 package policy

@@ -164,6 +164,32 @@
 // and a second transaction: the core seals inline there, and bbolt appends return sealed
 // events as before.
 //
+// # Profile status index
+//
+// A profile's status report (the admin API's deviceStatuses, the console's profile status
+// page and its CSV) reads the profile's rows, not the tenant's setting states
+// (store/core/profilestatus.go). With every setting state write (PutSettingState,
+// DeleteSettingState, in the check-in's transaction) the core moves, for each profile the
+// state names among its Sources (each once):
+//
+//   - an entry per row, prefix(tenant)+prefix(profile)+'a'+prefix(device)+LocURI, and one
+//     per row and state, ...+'s'+state+0+prefix(device)+LocURI. The part after the kind is
+//     the setting state's own key after its tenant, so a page is one ordered scan of index
+//     keys from the skip token (the last key shown) and one GetMany of the setting states;
+//     the order is the one the report always had, device ID then LocURI, and stays stable
+//     while rows come and go. The device name and user come from the device summaries of the
+//     device index (one GetMany per page), the device records only when asked (the API's
+//     CanReset column of a PIN recovery profile);
+//   - counts per profile and state, spread over 16 rows chosen by device like the device
+//     counts, so the chart is a read of at most 96 rows.
+//
+// A rewrite that changes neither the state nor the sources writes no index entry, so an
+// idle check-in costs nothing more. Only the tenant's deletion removes entries otherwise: a
+// retired device keeps its setting states and a deleted profile's states keep naming it
+// until its devices remove the settings (its report goes on, see the admin API). Format
+// version 6 builds the index and counts of an existing database in its migration
+// transaction.
+//
 // # Caveats
 //
 //   - A Checkin function may run more than once: backends are allowed to group concurrent

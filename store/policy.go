@@ -132,7 +132,53 @@ type PolicyReads interface {
 	// conflict that name the profile among their sources. The counts are kept with every
 	// setting state write, so reading them costs no scan of the states.
 	SettingTroubles(ctx context.Context, tenantID string) (map[string]SettingTrouble, error)
+	// ProfileStatusCounts counts the setting states that name the profile among their
+	// sources, by state (every state of policy.States, 0 when none). The counts are kept with
+	// every setting state write: no scan of the states.
+	ProfileStatusCounts(ctx context.Context, tenantID, profileID string) (map[string]int, error)
+	// QueryProfileStatus returns one page of the setting states that name the profile among
+	// their sources, by device ID then LocURI, from the profile status index kept with every
+	// setting state write: its cost grows with the page, not with the tenant or the profile.
+	QueryProfileStatus(ctx context.Context, q ProfileStatusQuery) (ProfileStatusPage, error)
 }
+
+// ProfileStatusQuery selects one page of a profile's setting states
+// (PolicyReads.QueryProfileStatus).
+type ProfileStatusQuery struct {
+	TenantID, ProfileID string
+	// State keeps the setting states in one state ("" keeps all).
+	State string
+	// After is the Next of the previous page of the same profile and state ("" for the
+	// first); another is ErrInvalidCursor.
+	After string
+	// Limit is the page size (1 to MaxProfileStatusPage; 0 means DefaultProfileStatusPage).
+	Limit int
+	// Devices asks for the device records of the page's rows as well (one read per page).
+	Devices bool
+}
+
+// ProfileStatusRow is one device × setting of a profile's status, with the device's name
+// and user from the device index (no read of the device record).
+type ProfileStatusRow struct {
+	SettingState
+	DeviceName, UPN string
+}
+
+// ProfileStatusPage is one page of a profile's status.
+type ProfileStatusPage struct {
+	Rows []ProfileStatusRow
+	// Devices holds the rows' device records when the query asked for them (by ID; a device
+	// deleted since its setting state was written is absent).
+	Devices map[string]Device
+	// Next continues the listing ("" when the end was reached).
+	Next string
+}
+
+// Profile status page bounds.
+const (
+	DefaultProfileStatusPage = 100
+	MaxProfileStatusPage     = 1000
+)
 
 // SettingTrouble is a profile's count of device settings in error and in conflict.
 type SettingTrouble struct {

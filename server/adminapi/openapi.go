@@ -44,6 +44,7 @@ type profileDoc json.RawMessage
 func apiOps() []apiOp {
 	rw := []int{400, 401, 403, 404, 413, 422}
 	ro := []int{401, 404}
+	roQuery := []int{401, 404, 422}
 	ops := []apiOp{
 		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This OpenAPI document", status: 200, resp: map[string]any{}, public: true},
 		{method: "POST", path: "/tenants", tag: "tenants", summary: "Create a tenant (global admin)", body: wire.TenantRequest{}, status: 201, resp: wire.Tenant{}, errs: []int{400, 401, 403, 409, 413, 422}},
@@ -114,7 +115,8 @@ func apiOps() []apiOp {
 			apiOp{method: "DELETE", path: base + "/{pid}", tag: "profiles", summary: "Delete a profile; devices remove its settings at their next check-in", status: 204, errs: []int{401, 403, 404}},
 			apiOp{method: "POST", path: base + "/{pid}/assign", tag: "profiles", summary: "Replace the profile's assignments (unknown groupId: 422); assigning EnablePinRecovery in a government cloud tenant answers warnings", body: wire.AssignBody{}, status: 200, resp: wire.Assignment{}, list: true, errs: rw},
 			apiOp{method: "GET", path: base + "/{pid}/assignments", tag: "profiles", summary: "List the profile's assignments", status: 200, resp: wire.Assignment{}, list: true, errs: ro},
-			apiOp{method: "GET", path: base + "/{pid}/deviceStatuses", tag: "profiles", summary: "Counts by state and every device's settings from the profile; after the profile is deleted, its removal per device (deleted, removing) while any device's setting state names it", status: 200, resp: wire.ProfileStatus{}, errs: ro},
+			apiOp{method: "GET", path: base + "/{pid}/deviceStatuses", tag: "profiles", summary: "Counts by state and every device's settings from the profile, by device ID then LocURI; with top (1-1000 rows), skipToken (the answer's nextSkipToken) and state (one state's rows): one page from the profile status index. After the profile is deleted, its removal per device (deleted, removing) while any device's setting state names it", status: 200, resp: wire.ProfileStatus{}, errs: roQuery,
+				query: []string{"state", "top", "skipToken"}},
 			apiOp{method: "POST", path: base + "/{pid}/resendToFailed", tag: "profiles", summary: "Re-send the profile to devices where a setting failed; lists them", status: 200, resp: "", list: true, errs: []int{401, 403, 404}},
 		)
 	}

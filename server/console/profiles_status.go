@@ -2,7 +2,9 @@ package console
 
 import (
 	"encoding/csv"
+	"errors"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -15,8 +17,10 @@ import (
 )
 
 // A profile's status (Intune's Device and user check-in status and per-setting status): one
-// row per device × setting of the API's deviceStatuses report, counts by state as a chart,
-// each row linking to its device, and the same rows as CSV.
+// row per device × setting of the API's deviceStatuses report, a page at a time from the
+// profile status index (by device ID, then LocURI; a skip token goes on), counts by state as
+// a chart, a filter by state, each row linking to its device, and every row as CSV, read a
+// page at a time.
 
 // settingStates are the states of a device's setting, in the chart's order, with the bar
 // class that colours them.
@@ -29,8 +33,12 @@ var settingStates = []struct{ State, Label, Class string }{
 	{"removed", "Removed", "none"},
 }
 
-// statusRowsPerPage bounds a page of the status table (the CSV has every row).
-const statusRowsPerPage = 100
+// statusRowsPerPage bounds a page of the status table; statusCSVPage is the page size the
+// CSV reads with.
+const (
+	statusRowsPerPage = 100
+	statusCSVPage     = 1000
+)
 
 // statusRow is one device × setting.
 type statusRow struct {
@@ -42,13 +50,22 @@ type statusRow struct {
 	LastChanged                time.Time
 }
 
+// stateOption is one choice of the state filter.
+type stateOption struct {
+	State, Label string
+	Count        int
+	Selected     bool
+}
+
 type statusView struct {
 	ID, Name, Route string
 	Deleted         bool
 	Chart           chart
+	States          []stateOption
+	State           string // the filter ("" all)
 	Rows            []statusRow
-	Page, Pages     int
-	Total           int
+	Total           int    // rows in the filter
+	First, Next     string // pager addresses ("" none)
 }
 
 // settingTitle is a setting's display name from its LocURI's last segment, as the settings
@@ -60,20 +77,22 @@ func statusRows(st wire.ProfileStatus) []statusRow {
 	var out []statusRow
 	for _, d := range st.Devices {
 		for _, s := range d.Settings {
-			out = append(out, statusRow{DeviceID: d.DeviceID, Setting: settingTitle(s.LocURI), LocURI: s.LocURI, Value: s.Value,
-				State: s.State, Detail: s.ErrorDetail, ErrorCode: s.ErrorCode, Removing: s.Removing, LastChanged: s.LastChanged})
+			out = append(out, statusRow{DeviceID: d.DeviceID, DeviceName: d.DeviceName, User: d.UserPrincipalName, Setting: settingTitle(s.LocURI),
+				LocURI: s.LocURI, Value: s.Value, State: s.State, Detail: s.ErrorDetail, ErrorCode: s.ErrorCode, Removing: s.Removing,
+				LastChanged: s.LastChanged})
 		}
 	}
 	return out
 }
 
-func loadStatus(c *Ctx) (adminclient.ProfileRoute, adminclient.Profile, wire.ProfileStatus, error) {
+// loadStatus reads a page of the report and the profile (a deleted profile has none left).
+func loadStatus(c *Ctx, q adminclient.ProfileStatusQuery) (adminclient.ProfileRoute, adminclient.Profile, wire.ProfileStatus, error) {
 	route, err := profileRoute(c.Var("route"))
 	if err != nil {
 		return "", adminclient.Profile{}, wire.ProfileStatus{}, err
 	}
 	ctx := c.R.Context()
-	st, err := c.API.ProfileStatus(ctx, c.Tenant, route, c.Var("pid"))
+	st, err := c.API.ProfileStatusPage(ctx, c.Tenant, route, c.Var("pid"), q)
 	if err != nil {
 		return "", adminclient.Profile{}, wire.ProfileStatus{}, err
 	}
@@ -86,38 +105,50 @@ func loadStatus(c *Ctx) (adminclient.ProfileRoute, adminclient.Profile, wire.Pro
 	return route, p, st, nil
 }
 
+// statusState is the request's state filter: one of settingStates, else all.
+func statusState(c *Ctx) string {
+	v := c.R.URL.Query().Get("state")
+	for _, s := range settingStates {
+		if s.State == v {
+			return v
+		}
+	}
+	return ""
+}
+
 func profileStatusPage(c *Ctx) error {
-	route, p, st, err := loadStatus(c)
+	q := adminclient.ProfileStatusQuery{State: statusState(c), Top: statusRowsPerPage, SkipToken: c.R.URL.Query().Get("after")}
+	route, p, st, err := loadStatus(c, q)
+	if ae, ok := errors.AsType[*adminclient.Error](err); ok && ae.Status == http.StatusUnprocessableEntity && q.SkipToken != "" {
+		// A skip token of another listing (or a forged one): start from the first page.
+		q.SkipToken = ""
+		route, p, st, err = loadStatus(c, q)
+	}
 	if err != nil {
 		return err
 	}
-	v := statusView{ID: st.ProfileID, Name: cmpOr(p.Title(), st.ProfileID), Route: string(route), Deleted: st.Deleted}
+	v := statusView{ID: st.ProfileID, Name: cmpOr(p.Title(), st.ProfileID), Route: string(route), Deleted: st.Deleted, State: q.State,
+		Rows: statusRows(st)}
 	var bars []bar
 	for _, s := range settingStates {
-		bars = append(bars, bar{Label: s.Label, Class: s.Class, Count: st.Counts[s.State]})
+		n := st.Counts[s.State]
+		bars = append(bars, bar{Label: s.Label, Class: s.Class, Count: n})
+		v.States = append(v.States, stateOption{State: s.State, Label: s.Label, Count: n, Selected: s.State == q.State})
+		if q.State == "" || q.State == s.State {
+			v.Total += n
+		}
 	}
 	v.Chart = newChart("Device settings by state", "State", "device settings", bars)
-	rows := statusRows(st)
-	v.Total = len(rows)
-	v.Pages = max(1, (len(rows)+statusRowsPerPage-1)/statusRowsPerPage)
-	v.Page = 1
-	if n, err := strconv.Atoi(c.R.URL.Query().Get("page")); err == nil && n >= 1 && n <= v.Pages {
-		v.Page = n
+	base := url.Values{}
+	if q.State != "" {
+		base.Set("state", q.State)
 	}
-	lo := (v.Page - 1) * statusRowsPerPage
-	v.Rows = rows[lo:min(len(rows), lo+statusRowsPerPage)]
-	// Device names for the rows shown (one read each, at most a page's worth).
-	names := map[string]wire.Device{}
-	for i := range v.Rows {
-		r := &v.Rows[i]
-		dv, ok := names[r.DeviceID]
-		if !ok {
-			if dv, err = c.API.Device(c.R.Context(), c.Tenant, r.DeviceID); err != nil && !adminclient.IsStatus(err, http.StatusNotFound) {
-				return err
-			}
-			names[r.DeviceID] = dv
-		}
-		r.DeviceName, r.User = dv.DeviceName, dv.UserPrincipalName
+	if q.SkipToken != "" {
+		v.First = "?" + base.Encode()
+	}
+	if st.NextSkipToken != "" {
+		base.Set("after", st.NextSkipToken)
+		v.Next = "?" + base.Encode()
 	}
 	return c.Render("profiles_status.html", v)
 }
@@ -136,7 +167,8 @@ func attachmentName(s string) string {
 // profileStatusCSV is the report as CSV (RFC 4180, a header row; cells a spreadsheet would
 // run as a formula are neutralised as the audit export does, audit.NeutraliseCell).
 func profileStatusCSV(c *Ctx) error {
-	_, p, st, err := loadStatus(c)
+	q := adminclient.ProfileStatusQuery{State: statusState(c), Top: statusCSVPage}
+	route, p, st, err := loadStatus(c, q)
 	if err != nil {
 		return err
 	}
@@ -145,17 +177,30 @@ func profileStatusCSV(c *Ctx) error {
 	w := csv.NewWriter(c.W)
 	w.UseCRLF = true
 	_ = w.Write([]string{"deviceId", "setting", "locUri", "value", "state", "removing", "errorCode", "errorDetail", "lastChanged"})
-	for _, r := range statusRows(st) {
-		changed := ""
-		if !r.LastChanged.IsZero() {
-			changed = r.LastChanged.UTC().Format(time.RFC3339)
+	for {
+		for _, r := range statusRows(st) {
+			changed := ""
+			if !r.LastChanged.IsZero() {
+				changed = r.LastChanged.UTC().Format(time.RFC3339)
+			}
+			cells := []string{r.DeviceID, r.Setting, r.LocURI, r.Value, r.State, strconv.FormatBool(r.Removing),
+				strconv.Itoa(r.ErrorCode), r.Detail, changed}
+			for i := range cells {
+				cells[i] = audit.NeutraliseCell(cells[i])
+			}
+			_ = w.Write(cells)
 		}
-		cells := []string{r.DeviceID, r.Setting, r.LocURI, r.Value, r.State, strconv.FormatBool(r.Removing),
-			strconv.Itoa(r.ErrorCode), r.Detail, changed}
-		for i := range cells {
-			cells[i] = audit.NeutraliseCell(cells[i])
+		if st.NextSkipToken == "" {
+			break
 		}
-		_ = w.Write(cells)
+		// The rows so far go out before the next page is read; a failure after the first
+		// page can only cut the download short.
+		w.Flush()
+		q.SkipToken = st.NextSkipToken
+		if st, err = c.API.ProfileStatusPage(c.R.Context(), c.Tenant, route, c.Var("pid"), q); err != nil {
+			c.c.log.Error("reading the next page of a profile status CSV failed", "profile", c.Var("pid"), "err", err)
+			return nil
+		}
 	}
 	w.Flush()
 	return w.Error()

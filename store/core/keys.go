@@ -56,6 +56,8 @@ const (
 	bPushChannels   kv.Bucket = "pushChannels"      // device ID → pushChannel JSON (push.go)
 	bPushWakes      kv.Bucket = "pushWakes"         // device ID → pushWake JSON (push.go)
 	bPushReplicas   kv.Bucket = "pushReplicas"      // replica ID → lease end (8, Unix ns)
+	bProfStatus     kv.Bucket = "profileStatus"     // prefix(tenant)+prefix(profile)+kind+… → nil (profilestatus.go)
+	bProfCounts     kv.Bucket = "profileCounts"     // prefix(tenant)+prefix(profile)+state+0+shard → count (8)
 )
 
 // allBuckets lists every bucket the store uses; New creates the missing ones.
@@ -67,6 +69,7 @@ var allBuckets = []kv.Bucket{
 	bIdempotency, bIdemExpiry, bPolicyVersion, bGroups, bMembers, bParents, bProfiles,
 	bAssignments, bSettings, bDevicePolicy, bConsole, bConsoleExpiry,
 	bDevSummary, bDevIndex, bDevCounts, bTroubles, bPushChannels, bPushWakes, bPushReplicas,
+	bProfStatus, bProfCounts,
 }
 
 // Buckets returns the names of every bucket the store uses (for backend tools and tests).

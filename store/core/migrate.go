@@ -22,12 +22,14 @@ import (
 //   - 4: session records may be binary (sessionrecord.go), which a release of version 3
 //     would not read; nothing is rewritten, as version 4 reads the JSON sessions of the
 //     versions before.
-//   - 5: this release: the device index lists the enrolled devices holding a WNS channel
+//   - 5: the device index lists the enrolled devices holding a WNS channel
 //     ('w' entries, deviceindex.go), written for them by the migration.
+//   - 6: this release: the profile status index (profilestatus.go), written for every
+//     setting state by the migration.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 5
+const FormatVersion = 6
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")
@@ -110,6 +112,11 @@ func (s *Store) migrateLocked(w *wtx) error {
 	if version < 5 {
 		if err := indexWNSChannels(w); err != nil {
 			return fmt.Errorf("indexing the devices' WNS channels: %w", err)
+		}
+	}
+	if version < 6 {
+		if err := buildProfileStatus(w); err != nil {
+			return fmt.Errorf("indexing profile status: %w", err)
 		}
 	}
 	s.log.Info("database migrated", "from", version, "to", FormatVersion, "backend", s.kv.Name())

@@ -136,7 +136,7 @@ func deleteTenantPolicy(w *wtx, tenantID string) error {
 		return err
 	}
 	tp := prefix(tenantID, 0)
-	for _, b := range []kv.Bucket{bGroups, bMembers, bParents, bProfiles, bAssignments, bSettings, bTroubles} {
+	for _, b := range []kv.Bucket{bGroups, bMembers, bParents, bProfiles, bAssignments, bSettings, bTroubles, bProfStatus, bProfCounts} {
 		if err := deletePrefix(w, b, tp); err != nil {
 			return err
 		}

@@ -222,6 +222,9 @@ func (t *deviceTx) PutSettingState(s store.SettingState) error {
 	if err := moveTroubles(t.w, dev.TenantID, t.id, old, &s); err != nil {
 		return fmt.Errorf("putting setting state %s: counting troubles: %w", s.LocURI, err)
 	}
+	if err := moveProfileStatus(t.w, dev.TenantID, t.id, k, old, &s); err != nil {
+		return fmt.Errorf("putting setting state %s: indexing profile status: %w", s.LocURI, err)
+	}
 	if err := putJSON(t.w, bSettings, k, &s); err != nil {
 		return fmt.Errorf("putting setting state %s: %w", s.LocURI, err)
 	}
@@ -250,6 +253,9 @@ func (t *deviceTx) DeleteSettingState(locURI string) error {
 	old, err := t.storedSetting(k)
 	if err == nil {
 		err = moveTroubles(t.w, dev.TenantID, t.id, old, nil)
+	}
+	if err == nil {
+		err = moveProfileStatus(t.w, dev.TenantID, t.id, k, old, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("deleting setting state %s: %w", locURI, err)

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DeviceIndex", func(t *testing.T) { testDeviceIndex(t, newStore) })
 	t.Run("SettingTroubles", func(t *testing.T) { testSettingTroubles(t, newStore) })
 	t.Run("PushStates", func(t *testing.T) { testPushStates(t, newStore) })
+	t.Run("ProfileStatus", func(t *testing.T) { testProfileStatus(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store

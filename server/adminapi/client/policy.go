@@ -1,6 +1,7 @@
 package adminclient
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"github.com/hellomdm/hellomdm/server/adminapi/wire"
@@ -194,6 +195,31 @@ func (c *Client) ProfileAssignments(ctx context.Context, tid string, route Profi
 func (c *Client) ProfileStatus(ctx context.Context, tid string, route ProfileRoute, pid string) (wire.ProfileStatus, error) {
 	var out wire.ProfileStatus
 	err := c.get(ctx, tenantPath(tid, string(route), pid, "deviceStatuses"), nil, &out)
+	return out, err
+}
+
+// ProfileStatusQuery selects one page of a profile's deployment report.
+type ProfileStatusQuery struct {
+	// State keeps the rows in one state ("" all); the counts are always every state's.
+	State string
+	// Top is the page size in device × setting rows (0: 100).
+	Top int
+	// SkipToken is the NextSkipToken of the previous page.
+	SkipToken string
+}
+
+// ProfileStatusPage is GET /tenants/{tid}/{route}/{pid}/deviceStatuses with top: the counts
+// and one page of rows (a device whose settings go on is listed again on the next page).
+func (c *Client) ProfileStatusPage(ctx context.Context, tid string, route ProfileRoute, pid string, q ProfileStatusQuery) (wire.ProfileStatus, error) {
+	v := url.Values{"top": {strconv.Itoa(cmp.Or(q.Top, 100))}}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	if q.SkipToken != "" {
+		v.Set("skipToken", q.SkipToken)
+	}
+	var out wire.ProfileStatus
+	err := c.get(ctx, tenantPath(tid, string(route), pid, "deviceStatuses"), v, &out)
 	return out, err
 }
 

@@ -60,12 +60,18 @@ type ProfileStatus struct {
 	Deleted bool                  `json:"deleted,omitempty"`
 	Counts  map[string]int        `json:"counts"`
 	Devices []DeviceSettingStatus `json:"devices"`
+	// NextSkipToken is set, on a page asked for with top, when more rows follow: pass it as
+	// skipToken for the next page.
+	NextSkipToken string `json:"nextSkipToken,omitempty"`
 }
 
 // DeviceSettingStatus is one device's settings in a profile report.
 type DeviceSettingStatus struct {
-	DeviceID string         `json:"deviceId"`
-	Settings []SettingState `json:"settings"`
+	DeviceID string `json:"deviceId"`
+	// DeviceName and UserPrincipalName are the device's (Device), from the device index.
+	DeviceName        string         `json:"deviceName,omitempty"`
+	UserPrincipalName string         `json:"userPrincipalName,omitempty"`
+	Settings          []SettingState `json:"settings"`
 	// CanReset and CanResetReason are the device's (Device) when the profile sets
 	// PassportForWork EnablePinRecovery: the setting's state is what the device answered
 	// (the CSP exists on every edition, Home included), while these say whether
