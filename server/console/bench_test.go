@@ -69,6 +69,9 @@ func BenchmarkConsolePages(b *testing.B) {
 	t0 := time.Now()
 	seedBench(b, e.App.Store, n)
 	b.Logf("seeded %d devices in %s (%s backend)", n, time.Since(t0).Round(time.Second), e.App.Store.Backend())
+	t0 = time.Now()
+	pid := seedStatusBench(b, e, n)
+	b.Logf("seeded a profile's setting state on each in %s", time.Since(t0).Round(time.Second))
 	c := e.HTTPClient()
 	resp, err := c.Get(e.URL + "/console/login")
 	if err != nil {
@@ -86,6 +89,12 @@ func BenchmarkConsolePages(b *testing.B) {
 	base := "/console/t/" + consoletest.TenantID
 	// The second page's address, from the first page's link.
 	next := nextLink(b, e, cookies, base+"/devices")
+	status := base + "/profiles/configurationPolicies/" + pid + "/status"
+	statusNext := nextLink(b, e, cookies, status)
+	statusLater := statusNext
+	for range max(0, min(499, n/100-2)) { // the 500th page of 100 rows (or the last but one)
+		statusLater = nextLink(b, e, cookies, statusLater)
+	}
 	pages := []struct{ name, path string }{
 		{"overview", base + "/"},
 		{"devices", base + "/devices"},
@@ -95,6 +104,11 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"devices-canreset-seen24h", base + "/devices?canReset=DestructiveOnly&seen=24h"},
 		{"devices-os-notseen7d", base + "/devices?os=10.0.19045&seen=not7d"},
 		{"device", base + "/devices/" + fmt.Sprintf("dev-%06d", n/2)},
+		{"profile-status", status},
+		{"profile-status-page2", statusNext},
+		{"profile-status-page500", statusLater},
+		{"profile-status-error", status + "?state=error"},
+		{"profile-status-error-page2", nextLink(b, e, cookies, status+"?state=error")},
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
@@ -111,6 +125,31 @@ func BenchmarkConsolePages(b *testing.B) {
 			}
 		})
 	}
+	benchStatusAPI(b, e, pid)
+}
+
+// benchStatusAPI measures the profile status reads beneath the page: the counts the chart
+// shows (the store's count rows) and one page of the admin API's deviceStatuses (JSON).
+func benchStatusAPI(b *testing.B, e *consoletest.Env, pid string) {
+	b.Run("profile-status-counts-store", func(b *testing.B) {
+		for b.Loop() {
+			c, err := e.App.Store.ProfileStatusCounts(context.Background(), consoletest.TenantID, pid)
+			if err != nil || c[store.SettingSucceeded] == 0 {
+				b.Fatalf("ProfileStatusCounts: %v %v", c, err)
+			}
+		}
+	})
+	b.Run("profile-status-api-top100", func(b *testing.B) {
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/tenants/"+consoletest.TenantID+"/configurationPolicies/"+pid+"/deviceStatuses?top=100", nil)
+			req.Header.Set("Authorization", "Bearer "+consoletest.Token)
+			e.App.Server.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("deviceStatuses: %d\n%.2000s", w.Code, w.Body.String())
+			}
+		}
+	})
 }
 
 func readAll(b *testing.B, c *http.Client, path string, e *consoletest.Env) string {

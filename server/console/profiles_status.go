@@ -143,12 +143,13 @@ func profileStatusPage(c *Ctx) error {
 	if q.State != "" {
 		base.Set("state", q.State)
 	}
+	self := c.Path("/profiles", string(route), st.ProfileID, "status") + "?"
 	if q.SkipToken != "" {
-		v.First = "?" + base.Encode()
+		v.First = self + base.Encode()
 	}
 	if st.NextSkipToken != "" {
 		base.Set("after", st.NextSkipToken)
-		v.Next = "?" + base.Encode()
+		v.Next = self + base.Encode()
 	}
 	return c.Render("profiles_status.html", v)
 }
