@@ -42,6 +42,13 @@ func TestUserListSearchAndPaging(t *testing.T) {
 	if st := ts.api(http.MethodPost, "/tenants/"+tenantB+"/users", other, nil); st != http.StatusCreated {
 		t.Fatalf("creating the other tenant's user: HTTP %d", st)
 	}
+	for _, upn := range []string{"bea@fabrikam.com", "Ann@fabrikam.com", "amy@fabrikam.com"} {
+		u := wire.UserRequest{UserPrincipalName: upn, DisplayName: "B " + upn}
+		u.PasswordProfile.Password = "long enough"
+		if st := ts.api(http.MethodPost, "/tenants/"+tenantB+"/users", u, nil); st != http.StatusCreated {
+			t.Fatalf("creating %s: HTTP %d", upn, st)
+		}
+	}
 	berlin := ts.newToken(store.RoleReader, testTenant, "Berlin")
 	adminB := ts.newToken(store.RoleAdmin, tenantB)
 
@@ -80,6 +87,13 @@ func TestUserListSearchAndPaging(t *testing.T) {
 		{"nothing matches", testToken, testTenant, "search=mallory&top=5", [][]string{nil}},
 		{"scoped token sees its tag only", berlin, testTenant, "top=1", [][]string{{"bob@contoso.com"}, {"zoe@contoso.com"}}},
 		{"the other tenant finds only its own", adminB, tenantB, "search=alice&top=10", [][]string{{"alice@fabrikam.com"}}},
+		{"startsWith, any case", testToken, testTenant, "startsWith=CA&top=5", [][]string{{"carol@contoso.com"}}},
+		{"startsWith and search", testToken, testTenant, "startsWith=b&search=pilot&top=5", [][]string{{"bob@contoso.com"}}},
+		{"startsWith nothing", testToken, testTenant, "startsWith=x&top=3", [][]string{nil}},
+		{"startsWith, scoped", berlin, testTenant, "startsWith=z&top=1", [][]string{{"zoe@contoso.com"}}},
+		{"startsWith, pages of two", adminB, tenantB, "startsWith=A&top=2", [][]string{{"alice@fabrikam.com", "amy@fabrikam.com"}, {"ann@fabrikam.com"}}},
+		{"startsWith, a page of one", adminB, tenantB, "startsWith=am&top=1", [][]string{{"amy@fabrikam.com"}}},
+		{"startsWith without top", adminB, tenantB, "startsWith=a", [][]string{{"alice@fabrikam.com", "amy@fabrikam.com", "ann@fabrikam.com"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -36,7 +36,7 @@ type apiOp struct {
 }
 
 // listParams are the query parameters of a searchable, paged list (users_page.go).
-var listParams = []string{"search", "top", "skipToken"}
+var listParams = []string{"search", "startsWith", "top", "skipToken"}
 
 // profileDoc stands for a profile in Intune's JSON shape.
 type profileDoc json.RawMessage
@@ -54,7 +54,7 @@ func apiOps() []apiOp {
 		{method: "DELETE", path: "/tenants/{tid}", tag: "tenants", summary: "Delete a tenant with its users, groups, profiles, tokens and keys; its audit log is kept (export it first). 409 with enrolledDevices while devices are enrolled, unless ?force=true retires them first (global admin)", status: 204, errs: []int{400, 401, 403, 404, 409, 503}},
 		{method: "GET", path: "/tenants/{tid}/overview", tag: "tenants", summary: "The tenant's figures from counts kept with every write: devices by enrollment state and by CanReset, devices checked in since ?since= (default the last hour), visible profiles with settings in error or conflict", status: 200, resp: wire.Overview{}, errs: []int{401, 404, 422, 503}, query: []string{"since"}},
 		{method: "POST", path: "/tenants/{tid}/users", tag: "users", summary: "Create a user (admin)", body: wire.UserRequest{}, status: 201, resp: wire.User{}, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users in userPrincipalName order; search (in the UPN or display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.User{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
+		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users in userPrincipalName order; search (in the UPN or display name), startsWith (the start of the UPN: a page reads only those users), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.User{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
 		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: wire.User{}, errs: ro},
 		{method: "PATCH", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Disable or enable a user (accountEnabled): a disabled user cannot sign in, enroll or reset a PIN (admin)", body: wire.UserPatch{}, status: 200, resp: wire.User{}, errs: []int{400, 401, 403, 404, 413, 422}},
 		{method: "DELETE", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Delete a user with its TOTP enrolment, group memberships and failed sign-in counter; its devices keep checking in until retired (admin)", status: 204, errs: []int{401, 403, 404, 503}},
@@ -88,7 +88,7 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/tenants/{tid}/audit/verify", tag: "audit", summary: "Verify the tenant's audit hash chain", status: 200, resp: wire.AuditVerification{}, errs: []int{401, 403, 404}},
 		{method: "GET", path: "/tenants/{tid}/reports/compliance", tag: "audit", summary: "Compliance report of PIN recovery settings (?format)", status: 200, formats: true, errs: []int{400, 401, 404}},
 		{method: "POST", path: "/tenants/{tid}/groups", tag: "groups", summary: "Create a static group (operator, admin)", body: wire.GroupRequest{}, status: 201, resp: wire.Group{}, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/groups", tag: "groups", summary: "List groups in displayName order; search (in the display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.Group{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
+		{method: "GET", path: "/tenants/{tid}/groups", tag: "groups", summary: "List groups in displayName order; search (in the display name), startsWith (the start of the display name), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.Group{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
 		{method: "GET", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Get a group", status: 200, resp: wire.Group{}, errs: ro},
 		{method: "DELETE", path: "/tenants/{tid}/groups/{gid}", tag: "groups", summary: "Delete a group (409 while a profile is assigned to it)", status: 204, errs: []int{401, 403, 404, 409}},
 		{method: "POST", path: "/tenants/{tid}/groups/{gid}/members", tag: "groups", summary: "Add a user, device or group (by ID; users also by UPN); 409 on a cycle", body: wire.MemberRequest{}, status: 204, errs: append(rw, 409)},

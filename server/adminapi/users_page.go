@@ -20,6 +20,10 @@ import (
 //
 //	search     case-insensitive text the userPrincipalName or displayName (groups: the
 //	           displayName) contains; at most 256 printable characters
+//	startsWith case-insensitive start of the userPrincipalName (groups: the displayName),
+//	           the same characters; a page of users then reads the UPN index from the first
+//	           UPN with that start and no further than top + 1 users, however many the
+//	           tenant holds (the console's member picker)
 //	top        the page size, 1 to 1000; absent: every match in one answer, as before paging
 //	skipToken  the answer's nextSkipToken: the page after the previous one
 //
@@ -34,9 +38,10 @@ import (
 
 // listQuery is a parsed search/top/skipToken request.
 type listQuery struct {
-	Search string // lower-cased
-	Top    int    // 0: everything
-	After  string // decoded skip token
+	Search     string // lower-cased
+	StartsWith string // lower-cased
+	Top        int    // 0: everything
+	After      string // decoded skip token
 }
 
 // maxTop bounds a page; maxUserScan the users one request reads.
@@ -50,19 +55,23 @@ const (
 func parseListQuery(q url.Values) (listQuery, error) {
 	var out listQuery
 	for name, vals := range q {
-		if name != "search" && name != "top" && name != "skipToken" {
-			return listQuery{}, &QueryError{name, errors.New("unknown parameter (search, top and skipToken are known)")}
+		if name != "search" && name != "startsWith" && name != "top" && name != "skipToken" {
+			return listQuery{}, &QueryError{name, errors.New("unknown parameter (search, startsWith, top and skipToken are known)")}
 		}
 		if len(vals) > 1 {
 			return listQuery{}, &QueryError{name, errors.New("given more than once")}
 		}
 		v := strings.TrimSpace(vals[0])
 		switch name {
-		case "search":
+		case "search", "startsWith":
 			if len(v) > 256 || !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
 				return listQuery{}, &QueryError{name, errors.New("at most 256 printable characters")}
 			}
-			out.Search = strings.ToLower(v)
+			if name == "search" {
+				out.Search = strings.ToLower(v)
+			} else {
+				out.StartsWith = strings.ToLower(v)
+			}
 		case "top":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > maxTop {
@@ -83,8 +92,12 @@ func parseListQuery(q url.Values) (listQuery, error) {
 	return out, nil
 }
 
-// matches reports whether any of the texts contains the query's search (case-insensitive).
+// matches reports whether the first text starts with the query's startsWith and any of the
+// texts contains its search (case-insensitive).
 func (q listQuery) matches(texts ...string) bool {
+	if q.StartsWith != "" && !strings.HasPrefix(strings.ToLower(texts[0]), q.StartsWith) {
+		return false
+	}
 	if q.Search == "" {
 		return true
 	}
@@ -120,10 +133,19 @@ func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
 	p, _ := PrincipalFrom(r.Context())
 	keep := func(u store.User) bool { return p.SeesTags(u.ScopeTags) && q.matches(u.UPN, u.DisplayName) }
 	if q.Top > 0 {
-		users, next, err := s.cfg.Store.ListUsersPage(r.Context(), t.ID, q.After, q.Top, maxUserScan, keep)
+		after, budget := q.After, maxUserScan
+		if from, ok := beforePrefix(q.StartsWith); ok {
+			// The users with that start follow one another in the UPN index from from on: a
+			// page needs top of them and one more to tell whether more follow.
+			after, budget = max(after, from), q.Top+1
+		}
+		users, next, err := s.cfg.Store.ListUsersPage(r.Context(), t.ID, after, q.Top, budget, keep)
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
 			return
+		}
+		if q.StartsWith != "" && next > q.StartsWith && !strings.HasPrefix(next, q.StartsWith) {
+			next = "" // read past the users with that start: none follows
 		}
 		out := make([]wire.User, 0, len(users))
 		for _, u := range users {
@@ -178,4 +200,22 @@ func (h *policyAPI) listGroups(w http.ResponseWriter, r *http.Request) {
 		last = key(g)
 	}
 	writePage(w, out, next)
+}
+
+// beforePrefix returns the greatest string the store's UPN index sorts before every UPN
+// starting with p and after every other UPN that sorts before those, as the after of
+// Users.ListUsersPage: p with its last byte one less, followed by the highest code point
+// (no UPN holds U+10FFFF). ok is false when p is empty or that cannot be said (its last byte
+// is not printable ASCII, or the string would not stay as it is when lower-cased as the
+// index does): the caller then reads from its skip token as any search does.
+func beforePrefix(p string) (string, bool) {
+	if p == "" {
+		return "", false
+	}
+	c := p[len(p)-1]
+	if c <= 0x20 || c >= 0x80 {
+		return "", false
+	}
+	from := p[:len(p)-1] + string(rune(c-1)) + strings.Repeat("\U0010FFFF", 4)
+	return from, strings.ToLower(from) == from
 }

@@ -217,13 +217,20 @@ func (c *Ctx) memberRow(m wire.Member) (memberRow, error) {
 	return row, err
 }
 
-// findMembers searches users (UPN, display name), groups (display name) and devices (a
-// prefix of the device name or its user's UPN, the device list's search) for the picker,
-// leaving out what already is a member (or the group itself).
+// findMembers searches users, groups (display name) and devices (a prefix of the device
+// name or its user's UPN, the device list's search) for the picker, leaving out what already
+// is a member (or the group itself). Users are found by the start of their UPN, which reads
+// only the users that match from the UPN index (startsWith); only when none has that start
+// does it search UPNs and display names for the text, which reads at most the API's scan
+// budget of users (maxUserScan). So the picker's cost is bounded by its page size, plus that
+// budget when the text is not the start of a UPN, and never grows with the tenant.
 func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool, error) {
 	ctx := c.R.Context()
 	q := adminclient.ListQuery{Search: find, Top: pickerSize}
-	users, err := c.API.SearchUsers(ctx, c.Tenant, q)
+	users, err := c.API.SearchUsers(ctx, c.Tenant, adminclient.ListQuery{StartsWith: find, Top: pickerSize})
+	if err == nil && len(users.Value) == 0 && users.NextSkipToken == "" {
+		users, err = c.API.SearchUsers(ctx, c.Tenant, q)
+	}
 	if err != nil {
 		return nil, false, err
 	}

@@ -12,6 +12,9 @@ type ListQuery struct {
 	// Search is text the user's UPN or display name (a group's display name) contains,
 	// case-insensitive.
 	Search string
+	// StartsWith is the start of the user's UPN (a group's display name), case-insensitive:
+	// a page of users then reads only the users with that start.
+	StartsWith string
 	// Top is the page size (1 to 1000); 0 asks for every match at once.
 	Top int
 	// SkipToken is the previous page's NextSkipToken.
@@ -22,6 +25,9 @@ func (q ListQuery) values() url.Values {
 	v := url.Values{}
 	if q.Search != "" {
 		v.Set("search", q.Search)
+	}
+	if q.StartsWith != "" {
+		v.Set("startsWith", q.StartsWith)
 	}
 	if q.Top > 0 {
 		v.Set("top", strconv.Itoa(q.Top))
