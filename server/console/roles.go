@@ -51,9 +51,15 @@ func showRoles(c *Ctx, status int, f roleForm, msg string) error {
 
 func rolesGrant(c *Ctx) error {
 	f := roleForm{UPN: strings.TrimSpace(c.R.PostFormValue("upn")), Role: c.R.PostFormValue("role"), Tags: c.R.PostFormValue("scopeTags")}
-	users, err := c.API.Users(c.R.Context(), c.Tenant)
-	if err != nil {
-		return err
+	// The user is looked up by its UPN in the UPN index (a page of the users with that
+	// start), not by reading every user of the tenant.
+	var users []wire.User
+	if f.UPN != "" {
+		page, err := c.API.SearchUsers(c.R.Context(), c.Tenant, adminclient.ListQuery{StartsWith: f.UPN, Top: 20})
+		if err != nil {
+			return err
+		}
+		users = page.Value
 	}
 	i := slices.IndexFunc(users, func(u wire.User) bool { return strings.EqualFold(u.UserPrincipalName, f.UPN) })
 	if i < 0 {
