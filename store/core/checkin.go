@@ -27,16 +27,27 @@ func (s *Store) Checkin(ctx context.Context, deviceID string, fn func(tx store.D
 		return fmt.Errorf("checking in: %w", err)
 	}
 	key := []byte(deviceID)
-	var fnErr error
-	err := s.batch(ctx, func(w *wtx) error {
-		fnErr = nil
-		raw, err := w.GetForUpdate(bDevices, key)
-		if err != nil {
-			return fmt.Errorf("locking device %s: %w", deviceID, err)
+	var (
+		fnErr error
+		err   error
+	)
+	// A count row a concurrent check-in created first (the device, trouble or profile status
+	// counts: an Insert of an absent row takes no lock) loses the race: the check-in runs
+	// again and finds the row, as writeRetrying does for the other writes.
+	for range createAttempts {
+		err = s.batch(ctx, func(w *wtx) error {
+			fnErr = nil
+			raw, err := w.GetForUpdate(bDevices, key)
+			if err != nil {
+				return fmt.Errorf("locking device %s: %w", deviceID, err)
+			}
+			fnErr = fn(&deviceTx{w: w, id: deviceID, key: key, raw: raw})
+			return fnErr
+		})
+		if !errors.Is(err, errCreateRace) {
+			break
 		}
-		fnErr = fn(&deviceTx{w: w, id: deviceID, key: key, raw: raw})
-		return fnErr
-	})
+	}
 	switch {
 	case err != nil && err == fnErr:
 		return err

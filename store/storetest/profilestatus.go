@@ -155,3 +155,32 @@ func testProfileStatusCursor(t *testing.T, s store.Store) {
 		t.Fatalf("second page: %+v", next)
 	}
 }
+
+// testProfileStatusConcurrent: check-ins of many devices writing their first state of one
+// profile at once all succeed (the count rows they create first are raced for) and are all
+// counted.
+func testProfileStatusConcurrent(t *testing.T, open opener) {
+	s := open(t)
+	ctx := t.Context()
+	const n = 48
+	for i := range n {
+		_, err := s.RegisterDevice(ctx, device("t1", fmt.Sprintf("c%02d", i), fmt.Sprintf("C%02d", i)))
+		must(t, "RegisterDevice", err)
+	}
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Checkin(ctx, fmt.Sprintf("c%02d", i), func(tx store.DeviceTx) error {
+				return tx.PutSettingState(store.SettingState{LocURI: "./A", State: store.SettingError, Sources: []string{"pc"}})
+			})
+		}()
+	}
+	for range n {
+		must(t, "concurrent Checkin", <-errs)
+	}
+	c, err := s.ProfileStatusCounts(ctx, "t1", "pc")
+	must(t, "ProfileStatusCounts", err)
+	if c[store.SettingError] != n {
+		t.Fatalf("counts after %d concurrent check-ins: %v", n, c)
+	}
+}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SettingTroubles", func(t *testing.T) { testSettingTroubles(t, newStore) })
 	t.Run("PushStates", func(t *testing.T) { testPushStates(t, newStore) })
 	t.Run("ProfileStatus", func(t *testing.T) { testProfileStatus(t, newStore) })
+	t.Run("ProfileStatusConcurrent", func(t *testing.T) { testProfileStatusConcurrent(t, newStore) })
 }
 
 type opener func(t *testing.T) store.Store
