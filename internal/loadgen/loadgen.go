@@ -134,15 +134,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
-	if cfg.StateDir == "" {
-		dir, err := os.MkdirTemp("", "hellomdm-load-*")
-		if err != nil {
-			return Result{}, err
-		}
-		defer os.RemoveAll(dir)
-		cfg.StateDir = dir
+	cleanup, err := tempStateDir(&cfg.StateDir, "hellomdm-load-*")
+	if err != nil {
+		return Result{}, err
 	}
-	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cfg.RootCAs}, MaxIdleConnsPerHost: 32}}
+	defer cleanup()
+	hc := setupClient(cfg.RootCAs)
 	admin := newAdminClient(cfg, hc)
 	tenantID, upn, password, err := makeTenant(ctx, admin)
 	if err != nil {
@@ -480,4 +477,23 @@ func readRSS(pid int) (rss, peak int64) {
 		}
 	}
 	return rss, peak
+}
+
+// tempStateDir points *dir at a new temporary directory when it is empty; cleanup removes
+// that directory (and does nothing when *dir was given).
+func tempStateDir(dir *string, pattern string) (cleanup func(), err error) {
+	if *dir != "" {
+		return func() {}, nil
+	}
+	d, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
+	*dir = d
+	return func() { _ = os.RemoveAll(d) }, nil
+}
+
+// setupClient is the HTTP client of the load tools' enrollment and admin calls.
+func setupClient(roots *x509.CertPool) *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxIdleConnsPerHost: 32}}
 }

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,15 +96,12 @@ func RunPush(ctx context.Context, cfg PushConfig) (PushResult, error) {
 	cfg = pushDefaults(cfg)
 	base := Config{ServerURL: cfg.Servers[0], RootCAs: cfg.RootCAs, AdminToken: cfg.AdminToken, Devices: cfg.Devices,
 		EnrollConcurrency: cfg.EnrollConcurrency, StateDir: cfg.StateDir, Progress: cfg.Progress, Concurrency: 64}
-	if base.StateDir == "" {
-		dir, err := os.MkdirTemp("", "hellomdm-push-*")
-		if err != nil {
-			return PushResult{}, err
-		}
-		defer os.RemoveAll(dir)
-		base.StateDir = dir
+	cleanup, err := tempStateDir(&base.StateDir, "hellomdm-push-*")
+	if err != nil {
+		return PushResult{}, err
 	}
-	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: base.RootCAs}, MaxIdleConnsPerHost: 32}}
+	defer cleanup()
+	hc := setupClient(base.RootCAs)
 	admin := newAdminClient(base, hc)
 	res := PushResult{Devices: cfg.Devices}
 	t0 := time.Now()
