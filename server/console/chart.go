@@ -1,5 +1,7 @@
 package console
 
+import "strconv"
+
 // chart is a horizontal bar chart drawn with SVG attributes (no script, no style
 // attribute: the Content-Security-Policy allows neither inline).
 type chart struct {
@@ -17,9 +19,9 @@ type bar struct {
 	Label   string
 	Class   string // CSS class of the bar (its colour)
 	Count   int
-	Percent int
-	Y       int // top of the row in the SVG
-	Width   int // bar width in SVG units out of chartWidth
+	Percent string // the share, rounded: "33", "<1" or ">99" for a sliver, "0" or "100" only when exact
+	Y       int    // top of the row in the SVG
+	Width   int    // bar width in SVG units out of chartWidth
 }
 
 const (
@@ -36,12 +38,26 @@ func newChart(title, key, unit string, rows []bar) chart {
 	for i, r := range rows {
 		r.Y = i * barHeight
 		if c.Total > 0 {
-			r.Percent = r.Count * 100 / c.Total
+			r.Percent = share(r.Count, c.Total)
 			r.Width = r.Count * chartWidth / c.Total
 		}
 		c.Bars = append(c.Bars, r)
 	}
 	return c
+}
+
+// share is count's part of total in percent, rounded to the nearest whole (half up), as a
+// legend shows it: a non-zero count never reads "0" and a count short of the total never
+// reads "100", so one device in error among thousands is not shown as none.
+func share(count, total int) string {
+	switch p := (count*200 + total) / (2 * total); {
+	case p == 0 && count > 0:
+		return "<1"
+	case p == 100 && count < total:
+		return ">99"
+	default:
+		return strconv.Itoa(p)
+	}
 }
 
 // Height is the SVG's height.

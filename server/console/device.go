@@ -184,7 +184,11 @@ func deviceResendFailed(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect(c.Path("/devices", out.DeviceID), fmt.Sprintf("%d failed settings go out again at the device's next check-in.", len(out.Settings)))
+	msg := fmt.Sprintf("%d failed settings go out again at the device's next check-in.", len(out.Settings))
+	if len(out.Settings) == 1 {
+		msg = "1 failed setting goes out again at the device's next check-in."
+	}
+	return c.Redirect(c.Path("/devices", out.DeviceID), msg)
 }
 
 func deviceQueueCommand(c *Ctx) error {

@@ -17,7 +17,8 @@ import (
 )
 
 // seedFleet writes 60 devices: PC-000..PC-059, users u0..u9, CanReset by thirds, PC-007
-// retired, PC-001 with one setting in error and one succeeded.
+// retired, PC-000 (DestructiveAndNonDestructive, seen now) with one setting in error and one
+// succeeded, changed at its last check-in.
 func seedFleet(e *consoletest.Env) {
 	// The tenant consented to both PIN reset applications: DestructiveAndNonDestructive
 	// shows as reported.
@@ -58,12 +59,12 @@ func seedFleet(e *consoletest.Env) {
 		if i == 7 {
 			d.State = store.DeviceRetired
 		}
-		if i == 1 {
+		if i == 0 {
 			d.Settings = []store.SettingState{
 				{LocURI: "./Device/Vendor/MSFT/PassportForWork/" + consoletest.TenantID + "/Policies/EnablePinRecovery", Format: "bool", Value: "true",
-					State: store.SettingSucceeded, Sources: []string{ids["whfb"]}, LastChanged: now},
+					State: store.SettingSucceeded, Sources: []string{ids["whfb"]}, LastChanged: d.LastSeen},
 				{LocURI: "./Vendor/MSFT/Policy/Config/Authentication/ConfigureWebSignInAllowedUrls", Format: "chr", Value: "a.com;b.com",
-					State: store.SettingError, ErrorCode: 405, ErrorDetail: "the device refused the command", Sources: []string{ids["web"]}, LastChanged: now},
+					State: store.SettingError, ErrorCode: 405, ErrorDetail: "the device refused the command", Sources: []string{ids["web"]}, LastChanged: d.LastSeen},
 			}
 		}
 		devs = append(devs, d)
@@ -117,7 +118,7 @@ func TestBrowserDevices(t *testing.T) {
 		t.Errorf("DestructiveOnly seen in 24h: %d rows, want 7", got)
 	}
 
-	b.Go(base + "/devices/dev-001")
+	b.Go(base + "/devices/dev-000")
 	consoletest.READMEScreenshot(b, "console-device.png")
 	b.CheckLabels()
 	b.CheckKeyboard()
@@ -146,7 +147,7 @@ func TestBrowserDevices(t *testing.T) {
 		t.Errorf("after Sync now: %q", got)
 	}
 	b.Submit(`form[action$="/resend-failed"] button`, "resend-failed")
-	if got := b.Text(".flash"); !strings.Contains(got, "1 failed settings go out again") {
+	if got := b.Text(".flash"); !strings.Contains(got, "1 failed setting goes out again") {
 		t.Errorf("after resend: %q", got)
 	}
 	b.Eval(`(window.confirm = () => true, true)`)
@@ -154,14 +155,14 @@ func TestBrowserDevices(t *testing.T) {
 	if got := b.Text(".sub"); !strings.Contains(got, "retired") {
 		t.Errorf("after retire: %q", got)
 	}
-	d, err := e.Admin.Device(context.Background(), consoletest.TenantID, "dev-001")
+	d, err := e.Admin.Device(context.Background(), consoletest.TenantID, "dev-000")
 	if err != nil || d.EnrollmentState != "retired" {
 		t.Fatalf("the API does not show the device retired: %+v, %v", d, err)
 	}
 	// Every action is an audit event naming the person who signed in, with their role.
 	actions := map[string]bool{}
 	err = e.App.Store.AuditEvents(context.Background(), consoletest.TenantID, 0, func(ev *audit.Event) (bool, error) {
-		if ev.Kind == audit.KindAdminWrite && ev.DeviceID == "dev-001" && ev.Actor.ID == admin.UPN && ev.Actor.Role == "admin" {
+		if ev.Kind == audit.KindAdminWrite && ev.DeviceID == "dev-000" && ev.Actor.ID == admin.UPN && ev.Actor.Role == "admin" {
 			actions[ev.Action] = true
 		}
 		return true, nil
