@@ -94,6 +94,11 @@ type Users interface {
 	// last user was read, else the UPN up to which every user was shown or refused (the
 	// page may then hold fewer than limit users).
 	ListUsersPage(ctx context.Context, tenantID, after string, limit, budget int, keep func(User) bool) (users []User, next string, err error)
+	// ListRoleHoldersPage is ListUsersPage over the tenant's users who hold an admin role
+	// (User.AdminRole not ""), through an index of them kept with every user write: it
+	// reads those users only (at most budget of them), however many others the tenant has.
+	// after and next are those of ListUsersPage (lower-cased UPNs).
+	ListRoleHoldersPage(ctx context.Context, tenantID, after string, limit, budget int, keep func(User) bool) (users []User, next string, err error)
 }
 
 // Devices holds enrolled devices and the revocation list of their certificates.

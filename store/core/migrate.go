@@ -24,12 +24,14 @@ import (
 //     versions before.
 //   - 5: the device index lists the enrolled devices holding a WNS channel
 //     ('w' entries, deviceindex.go), written for them by the migration.
-//   - 6: this release: the profile status index (profilestatus.go), written for every
-//     setting state by the migration.
+//   - 6: the profile status index (profilestatus.go), written for every setting state by
+//     the migration.
+//   - 7: this release: the role holder index (roleholders.go), written for every user
+//     holding an admin role by the migration.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 6
+const FormatVersion = 7
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")
@@ -117,6 +119,11 @@ func (s *Store) migrateLocked(w *wtx) error {
 	if version < 6 {
 		if err := buildProfileStatus(w); err != nil {
 			return fmt.Errorf("indexing profile status: %w", err)
+		}
+	}
+	if version < 7 {
+		if err := buildRoleHolders(w); err != nil {
+			return fmt.Errorf("indexing the admin role holders: %w", err)
 		}
 	}
 	s.log.Info("database migrated", "from", version, "to", FormatVersion, "backend", s.kv.Name())

@@ -34,7 +34,7 @@ func (w *wtx) DeleteTenant(id string) (t store.Tenant, err error) {
 		return t, err
 	}
 	p := prefix(id, 0)
-	for _, b := range []kv.Bucket{bUsers, bUserUPN} {
+	for _, b := range []kv.Bucket{bUsers, bUserUPN, bRoleHolders} {
 		if err := deletePrefix(w, b, p); err != nil {
 			return t, err
 		}

@@ -31,7 +31,10 @@ func (w *wtx) CreateUser(u store.User) (stored store.User, err error) {
 	if err := insertJSON(w, bUsers, subKey(u.TenantID, u.ID), &u); err != nil {
 		return u, existsAs(err, "user "+u.ID)
 	}
-	return u, indexUPN(w, u.TenantID, u.ID, "", u.UPN)
+	if err := indexUPN(w, u.TenantID, u.ID, "", u.UPN); err != nil {
+		return u, err
+	}
+	return u, indexRole(w, u.TenantID, u.ID, nil, &u)
 }
 
 func checkUser(u store.User) error {
@@ -131,7 +134,8 @@ func (s *Store) UpdateUser(ctx context.Context, tenantID, id string, fn func(*st
 }
 
 // UpdateUser applies fn to the stored user (locked) and writes it back in w, re-indexing a
-// changed UPN (ErrExists when taken); it returns the user as stored. fn must not change the
+// changed UPN (ErrExists when taken) and a granted, changed or revoked admin role (the role
+// holder index); it returns the user as stored. fn must not change the
 // tenant or ID (ErrConflict).
 func (w *wtx) UpdateUser(tenantID, id string, fn func(*store.User) error) (u store.User, err error) {
 	defer failed(&u, &err, "updating user "+id)
@@ -142,7 +146,7 @@ func (w *wtx) UpdateUser(tenantID, id string, fn func(*store.User) error) (u sto
 	if err := getJSONForUpdate(w, bUsers, k, &u); err != nil {
 		return u, err
 	}
-	old := u.UPN
+	old := u // its UPN and role: the index entries to move
 	if err := fn(&u); err != nil {
 		return u, err
 	}
@@ -152,7 +156,10 @@ func (w *wtx) UpdateUser(tenantID, id string, fn func(*store.User) error) (u sto
 	if err := checkUser(u); err != nil {
 		return u, err
 	}
-	if err := indexUPN(w, tenantID, id, old, u.UPN); err != nil {
+	if err := indexUPN(w, tenantID, id, old.UPN, u.UPN); err != nil {
+		return u, err
+	}
+	if err := indexRole(w, tenantID, id, &old, &u); err != nil {
 		return u, err
 	}
 	return u, putJSON(w, bUsers, k, &u)
@@ -163,7 +170,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenantID, id string) (store.User
 	return alone(ctx, s, false, func(w *wtx) (store.User, error) { return w.DeleteUser(tenantID, id) })
 }
 
-// DeleteUser removes the user, its UPN index entry, its group memberships (bumping the
+// DeleteUser removes the user, its UPN and role holder index entries, its group memberships (bumping the
 // tenant's policy version) and the failed sign-in window of its lower-cased UPN in w, and
 // returns the user removed.
 func (w *wtx) DeleteUser(tenantID, id string) (u store.User, err error) {
@@ -176,6 +183,9 @@ func (w *wtx) DeleteUser(tenantID, id string) (u store.User, err error) {
 		return u, err
 	}
 	if err := releaseUPN(w, tenantID, id, u.UPN); err != nil {
+		return u, err
+	}
+	if err := indexRole(w, tenantID, id, &u, nil); err != nil {
 		return u, err
 	}
 	// forgetMember bumps the tenant's policy version.

@@ -14,8 +14,18 @@ import (
 // transaction, until it has limit users keep accepts and has seen whether one more follows,
 // or has read budget users, or the index ends.
 func (s *Store) ListUsersPage(ctx context.Context, tenantID, after string, limit, budget int, keep func(store.User) bool) ([]store.User, string, error) {
+	users, next, err := s.listUsersBy(ctx, bUserUPN, tenantID, after, limit, budget, keep)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing users of tenant %s: %w", tenantID, err)
+	}
+	return users, next, nil
+}
+
+// listUsersBy is ListUsersPage reading index, a bucket of the UPN index's layout
+// (prefix(tenant)+lower-case UPN → user ID): the UPN index or the role holder index.
+func (s *Store) listUsersBy(ctx context.Context, index kv.Bucket, tenantID, after string, limit, budget int, keep func(store.User) bool) ([]store.User, string, error) {
 	if limit < 1 || budget < 1 {
-		return nil, "", fmt.Errorf("listing users of tenant %s: a page of %d users within %d", tenantID, limit, budget)
+		return nil, "", fmt.Errorf("a page of %d users within %d", limit, budget)
 	}
 	var (
 		out  []store.User
@@ -67,7 +77,7 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID, after string, limit
 			keys, upns = keys[:0], upns[:0]
 			return nil
 		}
-		err := tx.Scan(bUserUPN, span, func(k, id []byte) (bool, error) {
+		err := tx.Scan(index, span, func(k, id []byte) (bool, error) {
 			keys = append(keys, subKey(tenantID, string(id)))
 			upns = append(upns, string(k[len(p):]))
 			if len(keys) < min(listChunk, budget-read) {
@@ -82,7 +92,7 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID, after string, limit
 		return flush()
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("listing users of tenant %s: %w", tenantID, err)
+		return nil, "", err
 	}
 	return out, next, nil
 }

@@ -237,6 +237,7 @@ func testUsers(t *testing.T, open opener) {
 		{"Delete", userDelete},
 		{"ListByTenant", userListByTenant},
 		{"ListPage", userListPage},
+		{"RoleHolders", userRoleHolders},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
