@@ -21,20 +21,27 @@ type listPage[T any] struct {
 func TestUserListSearchAndPaging(t *testing.T) {
 	ts := startIdentityServer(t)
 	users := "/tenants/" + testTenant + "/users"
-	for _, u := range []struct{ upn, name, tag string }{
-		{"zoe@contoso.com", "Zoë Pilot", "Berlin"},
-		{"alice@contoso.com", "Alice Adams", ""},
-		{"bob@contoso.com", "Robert Pilot", "Berlin"},
-		{"carol@contoso.com", "Carol", "Paris"},
-		{"dave@contoso.com", "Dave Pilot", ""},
+	for _, u := range []struct{ upn, name, tag, role string }{
+		{"zoe@contoso.com", "Zoë Pilot", "Berlin", store.RoleReader},
+		{"alice@contoso.com", "Alice Adams", "", store.RoleAdmin},
+		{"bob@contoso.com", "Robert Pilot", "Berlin", ""},
+		{"carol@contoso.com", "Carol", "Paris", store.RoleOperator},
+		{"dave@contoso.com", "Dave Pilot", "", ""},
 	} {
 		body := wire.UserRequest{UserPrincipalName: u.upn, DisplayName: u.name}
 		body.PasswordProfile.Password = "long enough"
 		if u.tag != "" {
 			body.RoleScopeTagIDs = []string{u.tag}
 		}
-		if st := ts.api(http.MethodPost, users, body, nil); st != http.StatusCreated {
+		var created wire.User
+		if st := ts.api(http.MethodPost, users, body, &created); st != http.StatusCreated {
 			t.Fatalf("creating %s: HTTP %d", u.upn, st)
+		}
+		if u.role == "" {
+			continue
+		}
+		if st := ts.api(http.MethodPut, users+"/"+created.ID+"/adminRole", wire.AdminRoleRequest{Role: u.role}, nil); st != http.StatusOK {
+			t.Fatalf("granting %s the role %s: HTTP %d", u.upn, u.role, st)
 		}
 	}
 	other := wire.UserRequest{UserPrincipalName: "alice@fabrikam.com", DisplayName: "Alice Pilot"}
@@ -94,6 +101,14 @@ func TestUserListSearchAndPaging(t *testing.T) {
 		{"startsWith, pages of two", adminB, tenantB, "startsWith=A&top=2", [][]string{{"alice@fabrikam.com", "amy@fabrikam.com"}, {"ann@fabrikam.com"}}},
 		{"startsWith, a page of one", adminB, tenantB, "startsWith=am&top=1", [][]string{{"amy@fabrikam.com"}}},
 		{"startsWith without top", adminB, tenantB, "startsWith=a", [][]string{{"alice@fabrikam.com", "amy@fabrikam.com", "ann@fabrikam.com"}}},
+		{"role holders, pages of two", testToken, testTenant, "hasAdminRole=true&top=2", [][]string{{"alice@contoso.com", "carol@contoso.com"}, {"zoe@contoso.com"}}},
+		{"role holders without top", testToken, testTenant, "hasAdminRole=true", [][]string{{"alice@contoso.com", "carol@contoso.com", "zoe@contoso.com"}}},
+		{"role holders, scoped", berlin, testTenant, "hasAdminRole=true&top=5", [][]string{{"zoe@contoso.com"}}},
+		{"role holders, startsWith", testToken, testTenant, "hasAdminRole=true&startsWith=C&top=1", [][]string{{"carol@contoso.com"}}},
+		{"role holders, search", testToken, testTenant, "hasAdminRole=true&search=pilot&top=5", [][]string{{"zoe@contoso.com"}}},
+		{"role holders of a tenant with none", adminB, tenantB, "hasAdminRole=true&top=5", [][]string{nil}},
+		{"users holding no role", testToken, testTenant, "hasAdminRole=false&top=5", [][]string{{"bob@contoso.com", "dave@contoso.com"}}},
+		{"users holding no role, scoped, without top", berlin, testTenant, "hasAdminRole=false", [][]string{{"bob@contoso.com"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +132,8 @@ func TestUserListSearchAndPaging(t *testing.T) {
 		{"search with a control character", testToken, "search=a%01", 400, "invalidParameter"},
 		{"skipToken not base64url", testToken, "top=2&skipToken=%2A%2A", 400, "invalidParameter"},
 		{"skipToken without top", testToken, "skipToken=YWxpY2U", 400, "invalidParameter"},
+		{"hasAdminRole not a boolean", testToken, "hasAdminRole=yes", 400, "invalidParameter"},
+		{"hasAdminRole twice", testToken, "hasAdminRole=true&hasAdminRole=true", 400, "invalidParameter"},
 	}
 	for _, tc := range errCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -187,6 +204,7 @@ func TestGroupListSearchAndPaging(t *testing.T) {
 		{"other tenant's token", adminB, groups + "?top=2", 404},
 		{"bad top", reader, groups + "?top=-1", 400},
 		{"unknown parameter", reader, groups + "?name=x", 400},
+		{"hasAdminRole is the user list's", reader, groups + "?hasAdminRole=true", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if st, _ := ts.raw(tc.token, http.MethodGet, tc.path, ""); st != tc.status {

@@ -77,6 +77,7 @@ func TestAdminQuietPrintsOnlyIDs(t *testing.T) {
 	quiet("user disable", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com")
 	quiet("user enable", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com")
 	quiet("user role", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com", "--role", "reader")
+	quiet("user list", []string{uid}, "--tenant", "contoso.com", "--admin-roles")
 	quiet("user revoke-role", []string{uid}, "--tenant", "contoso.com", "--user", "alice@contoso.com")
 
 	// The PIN reset applications' IDs are their application IDs.

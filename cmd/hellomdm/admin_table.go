@@ -43,7 +43,7 @@ var adminTable = []adminCommand{
 		usage: "user create --tenant TID --upn UPN --password PW [--name DISPLAYNAME]",
 		run:   runUserCreate},
 	{name: "user list",
-		usage:   "user list --tenant TID",
+		usage:   "user list --tenant TID [--admin-roles]   (--admin-roles: only the users holding an admin role, with their roles)",
 		example: "hellomdm admin user list --tenant contoso.com",
 		run:     runUserList},
 	{name: "user totp",

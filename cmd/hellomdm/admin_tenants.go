@@ -81,8 +81,31 @@ func runUserCreate(c *adminClient, args []string) error {
 	return c.print(u, userColumns()...)
 }
 
+// runUserList lists the tenant's users, or with --admin-roles only those holding an admin
+// role (read through the server's index of them), with their roles.
 func runUserList(c *adminClient, args []string) error {
-	return listInTenant(c, args, "user list", c.api.Users, userColumns()...)
+	fs := commandFlags("user list")
+	tid := fs.String("tenant", "", "tenant ID or domain")
+	roles := fs.Bool("admin-roles", false, "only the users holding an admin role (console access), with their roles")
+	if err := parseCommand(fs, args, "tenant"); err != nil {
+		return err
+	}
+	tenant, err := c.resolve("tenant", "", *tid)
+	if err != nil {
+		return err
+	}
+	if !*roles {
+		list, err := c.api.Users(c.ctx, tenant)
+		if err := c.read(err); err != nil {
+			return err
+		}
+		return printList(c, list, userColumns()...)
+	}
+	page, err := c.api.AdminRoleHolders(c.ctx, tenant, adminclient.ListQuery{})
+	if err := c.read(err); err != nil {
+		return err
+	}
+	return printList(c, page.Value, "id", "userPrincipalName", "adminRole", "adminRoleScopeTagIds", "accountEnabled")
 }
 
 func runUserTotp(c *adminClient, args []string) error {

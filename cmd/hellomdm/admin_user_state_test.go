@@ -106,8 +106,16 @@ func TestUserRoleCLI(t *testing.T) {
 	if code, _, errOut := admin("user", "role", "--tenant", "contoso.com", "--user", "alice@contoso.com", "--role", "owner"); code == 0 || !strings.Contains(errOut, "not admin, operator or reader") {
 		t.Fatalf("role owner: exit %d: %s", code, errOut)
 	}
+	mustRun("user", "create", "--tenant", "contoso.com", "--upn", "bob@contoso.com", "--password", "Correct horse 1")
+	out = mustRun("user", "list", "--tenant", "contoso.com", "--admin-roles")
+	if !strings.Contains(out, "ADMINROLE") || !strings.Contains(out, "alice@contoso.com") || !strings.Contains(out, "operator") || strings.Contains(out, "bob@") {
+		t.Fatalf("user list --admin-roles:\n%s", out)
+	}
 	out = mustRun("-o", "json", "user", "revoke-role", "--tenant", "contoso.com", "--user", "alice@contoso.com")
 	if strings.Contains(out, "adminRole\":") {
 		t.Fatalf("after revoke-role:\n%s", out)
+	}
+	if out := mustRun("-q", "user", "list", "--tenant", "contoso.com", "--admin-roles"); out != "" {
+		t.Fatalf("user list --admin-roles after revoke-role printed %q", out)
 	}
 }

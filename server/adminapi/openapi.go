@@ -38,6 +38,9 @@ type apiOp struct {
 // listParams are the query parameters of a searchable, paged list (users_page.go).
 var listParams = []string{"search", "startsWith", "top", "skipToken"}
 
+// userListParams are those of the user list, which also filters by hasAdminRole.
+var userListParams = []string{"search", "startsWith", "hasAdminRole", "top", "skipToken"}
+
 // profileDoc stands for a profile in Intune's JSON shape.
 type profileDoc json.RawMessage
 
@@ -54,7 +57,7 @@ func apiOps() []apiOp {
 		{method: "DELETE", path: "/tenants/{tid}", tag: "tenants", summary: "Delete a tenant with its users, groups, profiles, tokens and keys; its audit log is kept (export it first). 409 with enrolledDevices while devices are enrolled, unless ?force=true retires them first (global admin)", status: 204, errs: []int{400, 401, 403, 404, 409, 503}},
 		{method: "GET", path: "/tenants/{tid}/overview", tag: "tenants", summary: "The tenant's figures from counts kept with every write: devices by enrollment state and by CanReset, devices checked in since ?since= (default the last hour), visible profiles with settings in error or conflict", status: 200, resp: wire.Overview{}, errs: []int{401, 404, 422, 503}, query: []string{"since"}},
 		{method: "POST", path: "/tenants/{tid}/users", tag: "users", summary: "Create a user (admin)", body: wire.UserRequest{}, status: 201, resp: wire.User{}, errs: append(rw, 409)},
-		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users in userPrincipalName order; search (in the UPN or display name), startsWith (the start of the UPN: a page reads only those users), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.User{}, list: true, paged: true, query: listParams, errs: []int{400, 401, 404}},
+		{method: "GET", path: "/tenants/{tid}/users", tag: "users", summary: "List users in userPrincipalName order; search (in the UPN or display name), startsWith (the start of the UPN: a page reads only those users), hasAdminRole (true: only the users holding an admin role, read through an index of them; false: only the others), top (page size) and skipToken (the answer's nextSkipToken) page through them", status: 200, resp: wire.User{}, list: true, paged: true, query: userListParams, errs: []int{400, 401, 404}},
 		{method: "GET", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Get a user", status: 200, resp: wire.User{}, errs: ro},
 		{method: "PATCH", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Disable or enable a user (accountEnabled): a disabled user cannot sign in, enroll or reset a PIN (admin)", body: wire.UserPatch{}, status: 200, resp: wire.User{}, errs: []int{400, 401, 403, 404, 413, 422}},
 		{method: "DELETE", path: "/tenants/{tid}/users/{uid}", tag: "users", summary: "Delete a user with its TOTP enrolment, group memberships and failed sign-in counter; its devices keep checking in until retired (admin)", status: 204, errs: []int{401, 403, 404, 503}},

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -24,6 +25,10 @@ import (
 //	           the same characters; a page of users then reads the UPN index from the first
 //	           UPN with that start and no further than top + 1 users, however many the
 //	           tenant holds (the console's member picker)
+//	hasAdminRole (users only) true: only the users holding an admin role (the console's
+//	           Admin roles page), read through the store's index of them
+//	           (store.Users.ListRoleHoldersPage), not the tenant's other users; false: only
+//	           the users holding none, read as a search is
 //	top        the page size, 1 to 1000; absent: every match in one answer, as before paging
 //	skipToken  the answer's nextSkipToken: the page after the previous one
 //
@@ -38,10 +43,11 @@ import (
 
 // listQuery is a parsed search/top/skipToken request.
 type listQuery struct {
-	Search     string // lower-cased
-	StartsWith string // lower-cased
-	Top        int    // 0: everything
-	After      string // decoded skip token
+	Search       string // lower-cased
+	StartsWith   string // lower-cased
+	HasAdminRole string // "", "true" or "false" (users only)
+	Top          int    // 0: everything
+	After        string // decoded skip token
 }
 
 // maxTop bounds a page; maxUserScan the users one request reads.
@@ -50,13 +56,25 @@ const (
 	maxUserScan = 2000
 )
 
-// parseListQuery reads search, top and skipToken, refusing any other parameter and repeated
-// ones (400 invalidParameter, as the audit export does).
-func parseListQuery(q url.Values) (listQuery, error) {
+// parseListQuery reads search, startsWith, top, skipToken and, for users, hasAdminRole,
+// refusing any other parameter and repeated ones (400 invalidParameter, as the audit export
+// does).
+func parseListQuery(q url.Values, users bool) (listQuery, error) {
 	var out listQuery
+	known := "search, startsWith, top and skipToken are known"
+	if users {
+		known = "search, startsWith, hasAdminRole, top and skipToken are known"
+	}
 	for name, vals := range q {
-		if name != "search" && name != "startsWith" && name != "top" && name != "skipToken" {
-			return listQuery{}, &QueryError{name, errors.New("unknown parameter (search, startsWith, top and skipToken are known)")}
+		switch name {
+		case "search", "startsWith", "top", "skipToken":
+		case "hasAdminRole":
+			if users {
+				break
+			}
+			fallthrough
+		default:
+			return listQuery{}, &QueryError{name, errors.New("unknown parameter (" + known + ")")}
 		}
 		if len(vals) > 1 {
 			return listQuery{}, &QueryError{name, errors.New("given more than once")}
@@ -72,6 +90,11 @@ func parseListQuery(q url.Values) (listQuery, error) {
 			} else {
 				out.StartsWith = strings.ToLower(v)
 			}
+		case "hasAdminRole":
+			if v != "true" && v != "false" {
+				return listQuery{}, &QueryError{name, errors.New("true or false")}
+			}
+			out.HasAdminRole = v
 		case "top":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > maxTop {
@@ -90,6 +113,11 @@ func parseListQuery(q url.Values) (listQuery, error) {
 		return listQuery{}, &QueryError{"skipToken", errors.New("needs top")}
 	}
 	return out, nil
+}
+
+// keepsRole reports whether u passes the query's hasAdminRole.
+func (q listQuery) keepsRole(u store.User) bool {
+	return q.HasAdminRole == "" || (u.AdminRole != "") == (q.HasAdminRole == "true")
 }
 
 // matches reports whether the first text starts with the query's startsWith and any of the
@@ -121,7 +149,7 @@ func writePage[T any](w http.ResponseWriter, out []T, next string) {
 }
 
 func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := parseListQuery(r.URL.Query())
+	q, err := parseListQuery(r.URL.Query(), true)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())
 		return
@@ -131,46 +159,67 @@ func (s *API) listUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, _ := PrincipalFrom(r.Context())
-	keep := func(u store.User) bool { return p.SeesTags(u.ScopeTags) && q.matches(u.UPN, u.DisplayName) }
-	if q.Top > 0 {
+	keep := func(u store.User) bool {
+		return p.SeesTags(u.ScopeTags) && q.matches(u.UPN, u.DisplayName) && q.keepsRole(u)
+	}
+	// The role holders are read through their index: the tenant's other users are not.
+	list := s.cfg.Store.ListUsersPage
+	if q.HasAdminRole == "true" {
+		list = s.cfg.Store.ListRoleHoldersPage
+	}
+	var users []store.User
+	next := ""
+	switch {
+	case q.Top > 0:
 		after, budget := q.After, maxUserScan
 		if from, ok := beforePrefix(q.StartsWith); ok {
 			// The users with that start follow one another in the UPN index from from on: a
 			// page needs top of them and one more to tell whether more follow.
 			after, budget = max(after, from), q.Top+1
 		}
-		users, next, err := s.cfg.Store.ListUsersPage(r.Context(), t.ID, after, q.Top, budget, keep)
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
-			return
-		}
+		users, next, err = list(r.Context(), t.ID, after, q.Top, budget, keep)
 		if q.StartsWith != "" && next > q.StartsWith && !strings.HasPrefix(next, q.StartsWith) {
 			next = "" // read past the users with that start: none follows
 		}
-		out := make([]wire.User, 0, len(users))
-		for _, u := range users {
-			out = append(out, userView(u))
-		}
-		writePage(w, out, next)
-		return
+	case q.HasAdminRole == "true":
+		users, err = allPages(r, t.ID, list, keep)
+	default:
+		users, err = s.cfg.Store.ListUsers(r.Context(), t.ID)
+		users = slices.DeleteFunc(users, func(u store.User) bool { return !keep(u) })
 	}
-	users, err := s.cfg.Store.ListUsers(r.Context(), t.ID)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing users failed")
 		return
 	}
 	out := make([]wire.User, 0, len(users))
 	for _, u := range users {
-		if keep(u) {
-			out = append(out, userView(u))
-		}
+		out = append(out, userView(u))
 	}
-	slices.SortFunc(out, func(a, b wire.User) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
-	writePage(w, out, "")
+	if q.Top == 0 && q.HasAdminRole != "true" {
+		slices.SortFunc(out, func(a, b wire.User) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
+	}
+	writePage(w, out, next)
+}
+
+// allPages reads every page of list: the unpaged answer of a list read through an index.
+func allPages(r *http.Request, tenantID string, list func(context.Context, string, string, int, int, func(store.User) bool) ([]store.User, string, error), keep func(store.User) bool) ([]store.User, error) {
+	var out []store.User
+	after := ""
+	for {
+		page, next, err := list(r.Context(), tenantID, after, maxTop, maxUserScan, keep)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out, nil
+		}
+		after = next
+	}
 }
 
 func (h *policyAPI) listGroups(w http.ResponseWriter, r *http.Request) {
-	q, err := parseListQuery(r.URL.Query())
+	q, err := parseListQuery(r.URL.Query(), false)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalidParameter", err.Error())
 		return

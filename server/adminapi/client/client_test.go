@@ -94,6 +94,7 @@ func TestIdentityRoutes(t *testing.T) {
 	if got, err := c.User(ctx, tid, u.ID); err != nil || !got.TOTPEnrolled {
 		t.Fatalf("User: %+v, %v", got, err)
 	}
+	roleRoutes(t, c, u.ID)
 
 	did := enroll(t, c, base, dir)
 	devs, err := c.Devices(ctx, tid, adminclient.DeviceFilter{})
@@ -207,4 +208,32 @@ func pinResetRoutes(t *testing.T, c *adminclient.Client) {
 	}
 	_, err = c.PinResetConsent(ctx, tid, wire.ConsentRequest{App: "nope", Granted: &granted})
 	wantError(t, "PinResetConsent of an unknown app", err, http.StatusUnprocessableEntity, "invalidConsent")
+}
+
+// roleRoutes grants uid a role, finds it among the role holders (and only it), and revokes it.
+func roleRoutes(t *testing.T, c *adminclient.Client, uid string) {
+	ctx := context.Background()
+	bob, err := c.CreateUser(ctx, tid, wire.UserRequest{UserPrincipalName: "bob@contoso.com", PasswordProfile: wire.PasswordProfile{Password: "Correct horse 1"}})
+	check(t, "CreateUser bob", err)
+	if page, err := c.AdminRoleHolders(ctx, tid, adminclient.ListQuery{Top: 10}); err != nil || len(page.Value) != 0 {
+		t.Fatalf("AdminRoleHolders before a grant: %+v, %v", page, err)
+	}
+	u, err := c.SetAdminRole(ctx, tid, uid, wire.AdminRoleRequest{Role: "operator"})
+	check(t, "SetAdminRole", err)
+	if u.AdminRole != "operator" {
+		t.Fatalf("SetAdminRole: %+v", u)
+	}
+	page, err := c.AdminRoleHolders(ctx, tid, adminclient.ListQuery{Top: 10})
+	if err != nil || len(page.Value) != 1 || page.Value[0].ID != uid || page.Value[0].AdminRole != "operator" || page.NextSkipToken != "" {
+		t.Fatalf("AdminRoleHolders: %+v, %v", page, err)
+	}
+	if page, err := c.AdminRoleHolders(ctx, tid, adminclient.ListQuery{StartsWith: "bob"}); err != nil || len(page.Value) != 0 {
+		t.Fatalf("AdminRoleHolders starting with bob: %+v, %v", page, err)
+	}
+	_, err = c.RevokeAdminRole(ctx, tid, uid)
+	check(t, "RevokeAdminRole", err)
+	if page, err := c.AdminRoleHolders(ctx, tid, adminclient.ListQuery{}); err != nil || len(page.Value) != 0 {
+		t.Fatalf("AdminRoleHolders after the revocation: %+v, %v", page, err)
+	}
+	check(t, "DeleteUser bob", c.DeleteUser(ctx, tid, bob.ID))
 }

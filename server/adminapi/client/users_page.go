@@ -52,6 +52,18 @@ func (c *Client) SearchUsers(ctx context.Context, tid string, q ListQuery) (Page
 	return out, err
 }
 
+// AdminRoleHolders is GET /tenants/{tid}/users?hasAdminRole=true with search, startsWith,
+// top and skipToken: a page of the tenant's users who hold an admin role, in UPN order, read
+// through the server's index of them (the console's Admin roles page). Top 0 asks for every
+// holder at once.
+func (c *Client) AdminRoleHolders(ctx context.Context, tid string, q ListQuery) (Page[wire.User], error) {
+	var out Page[wire.User]
+	v := q.values()
+	v.Set("hasAdminRole", "true")
+	err := c.get(ctx, tenantPath(tid, "users"), v, &out)
+	return out, err
+}
+
 // SearchGroups is GET /tenants/{tid}/groups with search, top and skipToken: a page of the
 // tenant's groups in display name order.
 func (c *Client) SearchGroups(ctx context.Context, tid string, q ListQuery) (Page[wire.Group], error) {
