@@ -2,12 +2,14 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/hellomdm/hellomdm/internal/consoletest"
+	"github.com/hellomdm/hellomdm/server/adminapi/wire"
 )
 
 // consolePages are the pages every role may open (the sections built so far, a device).
@@ -126,5 +128,30 @@ func TestBrowserAdminRoles(t *testing.T) {
 	o.Go("/console/t/" + consoletest.TenantID + "/devices")
 	if loc := o.Location(); !strings.HasPrefix(loc, "/console/login") {
 		t.Errorf("after the revoke olga is at %s", loc)
+	}
+
+	// More holders than a page: the page shows 50 in UPN order and links the next; users
+	// holding no role never show.
+	ctx := t.Context()
+	for i := range 55 {
+		u, err := e.Admin.CreateUser(ctx, consoletest.TenantID, wire.UserRequest{UserPrincipalName: fmt.Sprintf("r%02d@contoso.com", i),
+			PasswordProfile: wire.PasswordProfile{Password: consoletest.Password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%11 == 0 {
+			continue // 5 of them hold no role
+		}
+		if _, err := e.Admin.SetAdminRole(ctx, consoletest.TenantID, u.ID, wire.AdminRoleRequest{Role: "reader"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Go("/console/t/" + consoletest.TenantID + "/roles")
+	if n := b.Count("#roles tbody tr"); n != 50 || !strings.Contains(b.Text("#roles"), "ada@contoso.com") {
+		t.Fatalf("the first page of holders has %d rows: %q", n, b.Text("#roles"))
+	}
+	b.Submit("#next-page", "roles-page-2")
+	if got := b.Text("#roles"); b.Count("#roles tbody tr") != 1 || !strings.Contains(got, "r54@contoso.com") {
+		t.Fatalf("the second page of holders: %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -22,6 +23,8 @@ func init() {
 
 type rolesData struct {
 	Holders []wire.User
+	// Next and First link the next and first pages of holders (empty: none).
+	Next, First string
 	// CanGrant: granting takes the admin role, as in the API.
 	CanGrant bool
 	Form     roleForm
@@ -34,18 +37,16 @@ func rolesPage(c *Ctx) error {
 	return showRoles(c, http.StatusOK, roleForm{Role: "reader"}, "")
 }
 
+// showRoles shows a page of the role holders in UPN order, read through the API's
+// hasAdminRole filter (the store's index of the holders), never the tenant's whole user list.
 func showRoles(c *Ctx, status int, f roleForm, msg string) error {
-	users, err := c.API.Users(c.R.Context(), c.Tenant)
+	skip := c.R.URL.Query().Get("skip")
+	page, err := c.API.AdminRoleHolders(c.R.Context(), c.Tenant, adminclient.ListQuery{Top: listPageSize, SkipToken: skip})
 	if err != nil {
 		return err
 	}
-	d := rolesData{CanGrant: c.Principal.Role == "admin", Form: f, Error: msg}
-	for _, u := range users {
-		if u.AdminRole != "" {
-			d.Holders = append(d.Holders, u)
-		}
-	}
-	slices.SortFunc(d.Holders, func(a, b wire.User) int { return strings.Compare(a.UserPrincipalName, b.UserPrincipalName) })
+	d := rolesData{Holders: page.Value, CanGrant: c.Principal.Role == "admin", Form: f, Error: msg}
+	d.Next, d.First = pageLinks(c.Path("/roles"), url.Values{}, skip, page.NextSkipToken)
 	return c.RenderStatus(status, "roles.html", d)
 }
 
