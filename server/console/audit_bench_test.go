@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,7 +34,12 @@ func adminBenchSize(b *testing.B, name string, def int) int {
 	return def
 }
 
-// seedAdminBench writes users user000000@contoso.com... (every tenth named "... Pilot"),
+// roleHolderEvery: one user in that many holds an admin role (the reader role) in the
+// seed of BenchmarkConsoleAdminPages: 100 of 100,000.
+const roleHolderEvery = 1000
+
+// seedAdminBench writes users user000000@contoso.com... (every tenth named "... Pilot",
+// every roleHolderEvery-th holding the reader role),
 // groups, a group of 1,000 users and an audit log of events events, each about one of
 // 100,000 devices, in transactions of 1,000.
 func seedAdminBench(b *testing.B, st store.Store, users, events int) (bigGroup string) {
@@ -60,6 +66,9 @@ func seedAdminBench(b *testing.B, st store.Store, users, events int) (bigGroup s
 				}
 				u := store.User{TenantID: consoletest.TenantID, ID: fmt.Sprintf("u-%06d", i), UPN: fmt.Sprintf("user%06d@contoso.com", i),
 					DisplayName: name, PasswordHash: "$argon2id$bench", CreatedAt: now}
+				if i%roleHolderEvery == 7 {
+					u.AdminRole = store.RoleReader
+				}
 				if _, err := tx.CreateUser(u); err != nil {
 					return err
 				}
@@ -95,7 +104,7 @@ func seedAdminBench(b *testing.B, st store.Store, users, events int) (bigGroup s
 var adminBenchCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // BenchmarkConsoleAdminPages measures the server time of the groups, users, PIN reset and
-// audit pages (the handler, in process, from request to the last byte of HTML; no network)
+// audit pages and the Admin roles page (the handler, in process, from request to the last byte of HTML; no network)
 // over a tenant of 100,000 users and an audit log of 1,000,000 events about 100,000 devices:
 //
 //	go test -run '^$' -bench ConsoleAdminPages -benchtime 100x ./server/console/
@@ -139,6 +148,12 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 		{"audit", base + "/audit"},
 		{"audit-kind", base + "/audit?kind=auth.signin"},
 		{"audit-device", base + "/audit?device=dev-050000"},
+		{"roles", base + "/roles"},
+	}
+	if holders := (users + roleHolderEvery - 8) / roleHolderEvery; holders > 50 {
+		// The second page of holders goes on after the 50th (user049007 of 100,000).
+		after := fmt.Sprintf("user%06d@contoso.com", 49*roleHolderEvery+7)
+		pages = append(pages, struct{ name, path string }{"roles-page-2", base + "/roles?skip=" + base64.RawURLEncoding.EncodeToString([]byte(after))})
 	}
 	for _, p := range pages {
 		b.Run(p.name, func(b *testing.B) {
