@@ -190,6 +190,17 @@
 // version 6 builds the index and counts of an existing database in its migration
 // transaction.
 //
+// # Role holder index
+//
+// The users holding an admin role (User.AdminRole, the console's Admin roles page and the
+// admin API's users?hasAdminRole=true) are listed by Users.ListRoleHoldersPage from an index
+// of them only (store/core/roleholders.go): prefix(tenant)+lower-case UPN → user ID, the UPN
+// index's layout restricted to the holders, so they page in the user list's UPN order with
+// the same after. CreateUser, UpdateUser and DeleteUser move a user's entry from the stored
+// record to the one written (a grant, a changed or revoked role, a renamed UPN) in their
+// transaction; the tenant's deletion removes its entries. Format version 7 builds the index
+// of an existing database in its migration transaction.
+//
 // # Caveats
 //
 //   - A Checkin function may run more than once: backends are allowed to group concurrent
