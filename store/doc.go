@@ -116,25 +116,36 @@
 //
 //   - Append: a write (check-in, admin write, enrolment, AppendAudit) validates and
 //     canonicalises its events (audit.Canonicalize) and inserts them unsealed, in its own
-//     transaction, into the pending bucket under prefix(tenant) + the time of the append +
-//     the store's random writer ID + a counter: keys no other writer can make, so
-//     nothing is locked and nothing collides. The caller's events get their ID and canonical
-//     Time and Details when the write commits, but no Seq, PrevHash or Hash: callers that need
-//     them read the log (no production caller does; metrics count kinds only).
+//     transaction, into the pending bucket: one record per transaction and tenant (a batch
+//     record when it holds several events, store/core/auditbatch.go), under prefix(tenant) +
+//     the time of the append + the store's random writer ID + a counter: keys no other
+//     writer can make, so nothing is locked and nothing collides. The caller's events get
+//     their ID and canonical Time and Details when the write commits, but no Seq, PrevHash
+//     or Hash: callers that need them read the log (no production caller does; metrics
+//     count kinds only).
 //   - Sealing: one server at a time holds the sequencer lease (a record in the lease bucket:
 //     holder and expiry, taken with a row lock when free or expired, renewed every 0.5 s,
 //     3 s long, given up on a clean shutdown). The holder seals every pending event on each
 //     local commit that appended one (an in-process signal; at least 20 ms after a batch
 //     that sealed something, so that appends gather into batches) and every 50 ms (events
-//     of other servers): per tenant, one transaction per batch of up to 512 events locks the head
-//     once, reads the pending events in key order, seals them after the head (audit.SealAfter),
-//     inserts them into the chain, deletes them from the pending bucket and writes the head.
+//     of other servers): per tenant, one transaction per batch locks the head once, reads
+//     pending records in key order until they hold 512 events or more, seals their events
+//     after the head (audit.SealAfter), writes them into the chain as one batch record per
+//     retention segment they fall in (under the key of the record's last Seq, so a reader
+//     seeks to the record holding a Seq; a batch record is never cut across a segment's end,
+//     so retention drops whole records), deletes the pending records and writes the head.
+//     From format version 8 on; records of one event, as earlier versions and bbolt write
+//     them, read as before. An event so costs PostgreSQL one pending insert shared with the
+//     other events of its transaction, a delete shared likewise and its share of a batch
+//     record, which PostgreSQL compresses (TOAST): measured at load, 9.1 KB of WAL and 28 WAL
+//     records per command session for the audit before, 5.2 KB and 14 after (BENCHMARKS.md).
 //   - Order: a tenant's Seq order is sealing order. An event whose transaction committed
 //     before a batch started is sealed in that batch or an earlier one; within a batch events
 //     follow their pending keys (append time on the writer's clock, then writer, then
-//     counter), so one call's events keep their argument order and one server's appends keep
-//     the order they were made in. Across servers, events committed close together may be sealed in
-//     either order (their Time fields then need not be monotonic in Seq, as before).
+//     counter) and, within a pending record, their argument order, so one call's events keep
+//     their argument order and one server's appends keep the order they were made in.
+//     Across servers, events committed close together may be sealed in either order (their
+//     Time fields then need not be monotonic in Seq, as before).
 //   - Crashes: a batch is one transaction, so a sequencer that dies mid-batch leaves its
 //     events pending and its head unchanged; its lease expires within 3 s and any server takes
 //     over. Unsealed events are ordinary committed rows: they survive every crash and are
@@ -145,7 +156,7 @@
 //   - Delay: with the lease held, an event is sealed within one poll interval plus one batch
 //     after its commit (measured at load in BENCHMARKS.md; the metric
 //     hellomdm_audit_seal_delay_seconds reports it per event). Under overload batches grow
-//     (up to 512 events per transaction), so the delay grows with the backlog, not with the
+//     (512 events or more per transaction), so the delay grows with the backlog, not with the
 //     number of writers; without a lease holder (all servers down, or within 3 s of the
 //     holder's death) events wait pending.
 //   - Reads: reading a tenant's log (AuditEvents, the audit.Reader behind verification and
@@ -160,8 +171,8 @@
 //
 // On bbolt writers never overlap (one write transaction at a time, kv.Serial), so locking
 // the head makes no one wait, and sealing inline costs one head read and write per
-// transaction while the sequencer would add a pending insert, a read and a delete per event
-// and a second transaction: the core seals inline there, and bbolt appends return sealed
+// transaction while the sequencer would add a pending insert, a read and a delete per
+// transaction, a second copy of the events and a second transaction: the core seals inline there, and bbolt appends return sealed
 // events as before.
 //
 // # Profile status index

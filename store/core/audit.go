@@ -149,27 +149,42 @@ func (w *wtx) dropSegment(tenantID string, first, last uint64, before time.Time)
 		keys     [][]byte
 		lastHash string
 		young    bool
+		records  [][]byte
+		events   int
 	)
 	err := w.Scan(bAudit, kv.Span{Prefix: p, Start: seqKey(tenantID, first)}, func(k, v []byte) (bool, error) {
 		if len(k) != len(p)+8 {
 			return false, fmt.Errorf("audit event key %x: not a sequence number", k[len(p):])
 		}
-		seq := binary.BigEndian.Uint64(k[len(p):])
-		if seq > last {
+		end := binary.BigEndian.Uint64(k[len(p):])
+		if end > last {
 			return false, nil
 		}
-		var ev audit.Event
-		if err := decodeEvent(v, &ev); err != nil {
-			return false, fmt.Errorf("audit event %d: %w", seq, err)
+		var err error
+		if records, err = splitRecords(v, records[:0]); err != nil {
+			return false, fmt.Errorf("audit events up to %d: %w", end, err)
 		}
-		if !ev.Time.Before(before) {
-			young = true
-			return false, nil
+		// The sequencer never writes a batch record across a segment's end (auditbatch.go),
+		// so a segment is whole records.
+		if uint64(len(records)) > end-first+1 {
+			return false, fmt.Errorf("audit record of %d events up to %d crosses the segment from %d: %w", len(records), end, first, store.ErrConflict)
+		}
+		for i, rec := range records {
+			seq := end + 1 - uint64(len(records)) + uint64(i)
+			var ev audit.Event
+			if err := decodeEvent(rec, &ev); err != nil {
+				return false, fmt.Errorf("audit event %d: %w", seq, err)
+			}
+			if !ev.Time.Before(before) {
+				young = true
+				return false, nil
+			}
+			if seq == last {
+				lastHash = ev.Hash
+			}
 		}
 		keys = append(keys, cloneBytes(k))
-		if seq == last {
-			lastHash = ev.Hash
-		}
+		events += len(records)
 		return true, nil
 	})
 	switch {
@@ -185,5 +200,5 @@ func (w *wtx) dropSegment(tenantID string, first, last uint64, before time.Time)
 			return 0, "", fmt.Errorf("deleting audit events: %w", err)
 		}
 	}
-	return len(keys), lastHash, nil
+	return events, lastHash, nil
 }

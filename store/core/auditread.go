@@ -94,9 +94,9 @@ func (a *eventArena) decode(v []byte, ev *audit.Event) error {
 // drop gives back the bytes of the record decoded last, whose event is not kept.
 func (a *eventArena) drop(n int) { a.buf = a.buf[:len(a.buf)-n] }
 
-// readAuditPage reads, in one read transaction, up to auditPage stored events of the tenant
-// from Seq next on, and returns those that match f (every one when f is nil), decoded into
-// reuse's backing array when it has one.
+// readAuditPage reads, in one read transaction, the tenant's stored events from Seq next on,
+// record by record until auditPage events or more were read, and returns those that match
+// f (every one when f is nil), decoded into reuse's backing array when it has one.
 func (s *Store) readAuditPage(ctx context.Context, tenantID string, next uint64, f *eventFilter, arena *eventArena, reuse []audit.Event) eventPage {
 	p := eventPage{events: reuse[:0]}
 	if p.events == nil {
@@ -104,26 +104,34 @@ func (s *Store) readAuditPage(ctx context.Context, tenantID string, next uint64,
 	}
 	n := 0
 	pre := prefix(tenantID, 0)
+	var records [][]byte
 	p.err = s.view(ctx, func(tx kv.Tx) error {
 		p.events, n = p.events[:0], 0
 		return tx.Scan(bAudit, kv.Span{Prefix: pre, Start: seqKey(tenantID, next)}, func(k, v []byte) (bool, error) {
-			n++
 			if len(k) != len(pre)+8 {
 				return false, fmt.Errorf("audit event key %x: not a sequence number", k[len(pre):])
 			}
-			p.next = binary.BigEndian.Uint64(k[len(pre):]) + 1
-			if f != nil && !f.mayMatch(v) {
-				return n < auditPage, nil
+			last := binary.BigEndian.Uint64(k[len(pre):])
+			var err error
+			if records, err = splitRecords(v, records[:0]); err == nil && uint64(len(records)) > last {
+				err = fmt.Errorf("%w: %d events", errBatch, len(records))
 			}
-			p.events = append(p.events, audit.Event{})
-			ev := &p.events[len(p.events)-1]
-			if err := arena.decode(v, ev); err != nil {
-				return false, fmt.Errorf("audit event %x: %w", k[len(pre):], err)
+			if err != nil {
+				return false, fmt.Errorf("audit events up to %d: %w", last, err)
 			}
-			if f != nil && !f.Match(ev) {
-				p.events = p.events[:len(p.events)-1]
-				arena.drop(len(v))
+			// A batch record holds the events up to its key's Seq (auditbatch.go); those
+			// before next were on an earlier page.
+			first := last + 1 - uint64(len(records))
+			for i, rec := range records {
+				if first+uint64(i) < next {
+					continue
+				}
+				n++
+				if err := p.add(rec, f, arena); err != nil {
+					return false, fmt.Errorf("audit event %d: %w", first+uint64(i), err)
+				}
 			}
+			p.next = last + 1
 			return n < auditPage, nil
 		})
 	})
@@ -132,6 +140,24 @@ func (s *Store) readAuditPage(ctx context.Context, tenantID string, next uint64,
 	}
 	p.last = p.err != nil || n < auditPage || p.next == 0
 	return p
+}
+
+// add decodes the stored event record rec into the page when it matches f (every record
+// when f is nil).
+func (p *eventPage) add(rec []byte, f *eventFilter, arena *eventArena) error {
+	if f != nil && !f.mayMatch(rec) {
+		return nil
+	}
+	p.events = append(p.events, audit.Event{})
+	ev := &p.events[len(p.events)-1]
+	if err := arena.decode(rec, ev); err != nil {
+		return err
+	}
+	if f != nil && !f.Match(ev) {
+		p.events = p.events[:len(p.events)-1]
+		arena.drop(len(rec))
+	}
+	return nil
 }
 
 // eventFilter is an audit.Filter with the byte strings a stored event matching it must

@@ -25,10 +25,10 @@ const (
 	bCmdSeq         kv.Bucket = "cmdSeq"            // device ID → last assigned seq
 	bOpen           kv.Bucket = "open"              // prefix(device)+seq → CreatedAt(8) [+ waits until(8)], for every open command (openEntry)
 	bSessions       kv.Bucket = "sessions"          // prefix(device)+session ID → stamp(8) + Session JSON
-	bAudit          kv.Bucket = "audit"             // prefix(tenant)+seq → audit.Event JSON
+	bAudit          kv.Bucket = "audit"             // prefix(tenant)+seq → audit.Event JSON, or a batch of the events up to seq (auditbatch.go)
 	bAuditHead      kv.Bucket = "auditHead"         // tenant ID → anchor (seq(8) + hash) of the last event
 	bAuditAnchor    kv.Bucket = "auditAnchor"       // tenant ID → anchor of the last dropped event
-	bAuditPending   kv.Bucket = "auditPending"      // prefix(tenant)+stamp(8)+writer(8)+n(8) → unsealed audit.Event JSON
+	bAuditPending   kv.Bucket = "auditPending"      // prefix(tenant)+stamp(8)+writer(8)+n(8) → unsealed audit.Event JSON, or a batch of one transaction's
 	bAuditLease     kv.Bucket = "auditLease"        // "sequencer" → expiry (8) + holder
 	bTokens         kv.Bucket = "tokens"            // token hash → AdminToken JSON
 	bTokenIDs       kv.Bucket = "tokenIDs"          // token ID → token hash

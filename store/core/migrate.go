@@ -26,12 +26,15 @@ import (
 //     ('w' entries, deviceindex.go), written for them by the migration.
 //   - 6: the profile status index (profilestatus.go), written for every setting state by
 //     the migration.
-//   - 7: this release: the role holder index (roleholders.go), written for every user
-//     holding an admin role by the migration.
+//   - 7: the role holder index (roleholders.go), written for every user holding an admin
+//     role by the migration.
+//   - 8: this release: audit chain and pending records may hold several events (batch
+//     records, auditbatch.go), which a release of version 7 would not read; nothing is
+//     rewritten, as version 8 reads the one-event records of the versions before.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 7
+const FormatVersion = 8
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")

@@ -81,19 +81,14 @@ func newSequencer(s *Store) (*sequencer, error) {
 	return q, nil
 }
 
-// pendingKeys returns n fresh pending keys of tenant stamped now (the time of the append,
-// late in its transaction: the order and delay of sealing are counted from it), in
-// argument order, contiguous among every key this store makes.
-func (q *sequencer) pendingKeys(tenant string, now time.Time, n int) [][]byte {
-	last := q.n.Add(uint64(n))
-	keys := make([][]byte, n)
-	for i := range keys {
-		k := prefix(tenant, pendingSuffix)
-		k = binary.BigEndian.AppendUint64(k, uint64(now.UnixNano()))
-		k = append(k, q.writer[:]...)
-		keys[i] = binary.BigEndian.AppendUint64(k, last-uint64(n)+uint64(i)+1)
-	}
-	return keys
+// pendingKey returns a fresh pending key of tenant stamped now (the time of the append,
+// late in its transaction: the order and delay of sealing are counted from it); the keys
+// this store makes follow each other in the order they were made.
+func (q *sequencer) pendingKey(tenant string, now time.Time) []byte {
+	k := prefix(tenant, pendingSuffix)
+	k = binary.BigEndian.AppendUint64(k, uint64(now.UnixNano()))
+	k = append(k, q.writer[:]...)
+	return binary.BigEndian.AppendUint64(k, q.n.Add(1))
 }
 
 // notify wakes the sequencer loop after an append committed; it never blocks.
@@ -285,25 +280,27 @@ func (w *wtx) appendPending(q *sequencer, events []*audit.Event) error {
 	}
 	var recs eventRecords
 	for i := 0; i < len(evs); {
-		// Consecutive events of one tenant take consecutive keys.
+		// Consecutive events of one tenant go into one pending record (a batch when there
+		// are several, auditbatch.go), in argument order.
 		j := i + 1
 		for j < len(evs) && evs[j].TenantID == evs[i].TenantID {
 			j++
 		}
-		keys := q.pendingKeys(evs[i].TenantID, time.Now(), j-i)
+		records := make([][]byte, 0, j-i)
 		for k := i; k < j; k++ {
 			rec, err := recs.encode(&evs[k])
 			if err != nil {
 				return err
 			}
-			// Put rather than Insert: no other writer makes this key (the writer ID and the
-			// counter are this store's alone, and a run of the transaction again takes fresh
-			// keys), so nothing can be overwritten, and a PostgreSQL transaction pipelines a
-			// Put with its next statement instead of waiting for an answer of its own.
-			if err := w.Put(bAuditPending, keys[k-i], rec); err != nil {
-				return fmt.Errorf("writing unsealed audit event of tenant %s: %w", evs[k].TenantID, err)
-			}
+			records = append(records, rec)
 			w.sealed = append(w.sealed, sealedEvent{dst: events[k], ev: evs[k]})
+		}
+		// Put rather than Insert: no other writer makes this key (the writer ID and the
+		// counter are this store's alone, and a run of the transaction again takes a fresh
+		// key), so nothing can be overwritten, and a PostgreSQL transaction pipelines a Put
+		// with its next statement instead of waiting for an answer of its own.
+		if err := w.Put(bAuditPending, q.pendingKey(evs[i].TenantID, time.Now()), encodeBatch(records)); err != nil {
+			return fmt.Errorf("writing unsealed audit events of tenant %s: %w", evs[i].TenantID, err)
 		}
 		i = j
 	}
@@ -392,42 +389,28 @@ func (s *Store) sealTenant(ctx context.Context, tenant string) (int, error) {
 	}
 }
 
-// sealBatch seals up to sealBatch of the tenant's pending events after its chain head, read
-// under lock first, and returns, for each event it sealed, when the transaction that
-// appended it began (the stamp in its pending key).
+// sealBatch seals the tenant's pending events after its chain head, read under lock first:
+// the pending records in key order until they hold sealBatch events or more. It returns,
+// for each event it sealed, when the transaction that appended it wrote it (the stamp in
+// its pending key).
 //
 // The chain records are written with Put, which a PostgreSQL transaction pipelines (a batch
 // costs a handful of round trips, not one per event), instead of Insert: every writer of a
 // tenant's chain records holds its head lock, so after checking under that lock that no
-// record follows the head (one scan), no Put can overwrite an event.
+// record follows the head (one scan), no Put can overwrite an event. The events go into
+// one chain record per retention segment they fall in (auditbatch.go), so a batch writes
+// one or two records, not one per event.
 func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 	headRaw, err := lockOrCreate(w, bAuditHead, []byte(tenant), zeroAnchor[:])
 	head, err := readAnchor(headRaw, err)
 	if err != nil {
 		return nil, fmt.Errorf("reading the audit chain head: %w", err)
 	}
-	var (
-		keys   [][]byte
-		evs    []audit.Event
-		stamps []time.Time
-	)
-	pre := prefix(tenant, 0)
-	err = w.Scan(bAuditPending, kv.Span{Prefix: pre}, func(k, v []byte) (bool, error) {
-		if len(k) != len(pre)+pendingSuffix {
-			return false, fmt.Errorf("pending audit event key %x: malformed", k)
-		}
-		var ev audit.Event
-		if err := decodeEvent(v, &ev); err != nil {
-			return false, fmt.Errorf("unsealed audit event %x: %w", k, err)
-		}
-		keys = append(keys, bytes.Clone(k))
-		evs = append(evs, ev)
-		stamps = append(stamps, time.Unix(0, int64(binary.BigEndian.Uint64(k[len(pre):]))))
-		return len(evs) < sealBatch, nil
-	})
+	keys, evs, stamps, err := w.readPending(tenant)
 	if err != nil || len(evs) == 0 {
 		return nil, err
 	}
+	pre := prefix(tenant, 0)
 	var beyond []byte
 	err = w.Scan(bAudit, kv.Span{Prefix: pre, Start: seqKey(tenant, head.Seq+1), KeysOnly: true}, func(k, _ []byte) (bool, error) {
 		beyond = bytes.Clone(k)
@@ -439,7 +422,10 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 	case beyond != nil:
 		return nil, fmt.Errorf("audit event %x stored after the chain head %d: %w", beyond[len(pre):], head.Seq, store.ErrConflict)
 	}
-	var recs eventRecords
+	var (
+		recs    eventRecords
+		records [][]byte
+	)
 	for i := range evs {
 		ev := &evs[i]
 		if err := audit.SealAfter(head, ev); err != nil {
@@ -450,13 +436,17 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := w.Put(bAudit, seqKey(tenant, ev.Seq), rec); err != nil {
-			return nil, fmt.Errorf("writing audit event %d: %w", ev.Seq, err)
+		records = append(records, rec)
+		if i == len(evs)-1 || segmentOf(ev.Seq) != segmentOf(ev.Seq+1) {
+			if err := w.Put(bAudit, seqKey(tenant, ev.Seq), encodeBatch(records)); err != nil {
+				return nil, fmt.Errorf("writing audit events up to %d: %w", ev.Seq, err)
+			}
+			records = nil
 		}
 	}
 	for _, k := range keys {
 		if err := w.Delete(bAuditPending, k); err != nil {
-			return nil, fmt.Errorf("deleting a sealed event from the pending ones: %w", err)
+			return nil, fmt.Errorf("deleting sealed events from the pending ones: %w", err)
 		}
 	}
 	if err := w.Put(bAuditHead, []byte(tenant), anchorValue(head)); err != nil {
@@ -466,6 +456,34 @@ func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 		(*h)(w.seq.s) // tests: the batch is written, not committed
 	}
 	return stamps, nil
+}
+
+// readPending reads the tenant's pending records in key order until they hold sealBatch
+// events or more, and returns their keys, their events and each event's stamp.
+func (w *wtx) readPending(tenant string) (keys [][]byte, evs []audit.Event, stamps []time.Time, err error) {
+	pre := prefix(tenant, 0)
+	var records [][]byte
+	err = w.Scan(bAuditPending, kv.Span{Prefix: pre}, func(k, v []byte) (bool, error) {
+		if len(k) != len(pre)+pendingSuffix {
+			return false, fmt.Errorf("pending audit event key %x: malformed", k)
+		}
+		var err error
+		if records, err = splitRecords(v, records[:0]); err != nil {
+			return false, fmt.Errorf("unsealed audit events %x: %w", k, err)
+		}
+		stamp := time.Unix(0, int64(binary.BigEndian.Uint64(k[len(pre):])))
+		for _, rec := range records {
+			var ev audit.Event
+			if err := decodeEvent(rec, &ev); err != nil {
+				return false, fmt.Errorf("unsealed audit event %x: %w", k, err)
+			}
+			evs = append(evs, ev)
+			stamps = append(stamps, stamp)
+		}
+		keys = append(keys, bytes.Clone(k))
+		return len(evs) < sealBatch, nil
+	})
+	return keys, evs, stamps, err
 }
 
 // SealAudit seals, in this process and whether or not it holds the sequencer lease, every
@@ -502,14 +520,21 @@ func (s *Store) AuditUnsealed(ctx context.Context, tenantID string) (audit.Unsea
 	}
 	err := s.view(ctx, func(tx kv.Tx) error {
 		u = audit.Unsealed{}
+		var records [][]byte
 		return tx.Scan(bAuditPending, kv.Span{Prefix: prefix(tenantID, 0)}, func(k, v []byte) (bool, error) {
-			var ev audit.Event
-			if err := decodeEvent(v, &ev); err != nil {
-				return false, fmt.Errorf("unsealed audit event %x: %w", k, err)
+			var err error
+			if records, err = splitRecords(v, records[:0]); err != nil {
+				return false, fmt.Errorf("unsealed audit events %x: %w", k, err)
 			}
-			u.Count++
-			if u.Oldest.IsZero() || ev.Time.Before(u.Oldest) {
-				u.Oldest = ev.Time
+			for _, rec := range records {
+				var ev audit.Event
+				if err := decodeEvent(rec, &ev); err != nil {
+					return false, fmt.Errorf("unsealed audit event %x: %w", k, err)
+				}
+				u.Count++
+				if u.Oldest.IsZero() || ev.Time.Before(u.Oldest) {
+					u.Oldest = ev.Time
+				}
 			}
 			return true, nil
 		})

@@ -158,3 +158,89 @@ func TestSequencerTakeoverAfterDeathMidBatch(t *testing.T) {
 	}
 	checkOnce(t, b, "ta", ids)
 }
+
+// The sequencer stores what one sealing transaction sealed as one chain record per
+// retention segment (format version 8): 1,500 events appended in one transaction become the
+// records ending at Seq 1,000 and 1,500. Readers find every event from any Seq, newest
+// first too, and retention drops the first segment whole. bbolt keeps one event per record.
+func TestSealedBatchRecords(t *testing.T) {
+	const n = core.SegmentSize + core.SegmentSize/2
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, backend := range []string{"bbolt", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			var s *core.Store
+			if backend == "bbolt" {
+				s = openBolt(t)
+			} else {
+				s = openPostgres(t, testpg.Schema(t), testpg.Key(t))
+			}
+			ctx := t.Context()
+			evs := make([]*audit.Event, n)
+			for i := range evs {
+				evs[i] = seqEvent("ta", i)
+				evs[i].Time = base.Add(time.Duration(i) * time.Second)
+			}
+			if err := s.AppendAudit(ctx, evs...); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SealAudit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ends, counts, err := s.AuditRecords(ctx, "ta")
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case backend == "bbolt" && (len(ends) != n || ends[n-1] != n || counts[0] != 1):
+				t.Fatalf("bbolt: %d records, the last ending at %d, the first of %d events", len(ends), ends[len(ends)-1], counts[0])
+			case backend == "postgres" && (fmt.Sprint(ends) != fmt.Sprint([]uint64{1000, n}) || fmt.Sprint(counts) != "[1000 500]"):
+				t.Fatalf("postgres: records ending at %v holding %v events", ends, counts)
+			}
+			var seqs []uint64
+			err = s.AuditEvents(ctx, "ta", 700, func(e *audit.Event) (bool, error) {
+				if want := uint64(701 + len(seqs)); e.Seq != want || e.ID != fmt.Sprintf("ev-ta-%04d", want-1) {
+					return false, fmt.Errorf("event %s at Seq %d, want Seq %d", e.ID, e.Seq, want)
+				}
+				seqs = append(seqs, e.Seq)
+				return true, nil
+			})
+			if err != nil || len(seqs) != n-700 {
+				t.Fatalf("read %d events after Seq 700, want %d: %v", len(seqs), n-700, err)
+			}
+			page, err := s.AuditReader().(audit.PageReader).AuditPage(ctx, "ta", audit.Filter{}, 1003, 4, 100)
+			if err != nil || len(page.Events) != 4 || page.Events[0].Seq != 1002 || page.Events[3].Seq != 999 || page.Next != 999 {
+				t.Fatalf("page before 1003: %d events from %v, next %d: %v", len(page.Events), page.Events, page.Next, err)
+			}
+			anchor, err := s.DropAuditSegments(ctx, "ta", base.Add(time.Duration(n)*time.Second), func(dropped uint64, upTo audit.Anchor) (*audit.Event, error) {
+				if dropped != core.SegmentSize || upTo.Seq != core.SegmentSize {
+					return nil, fmt.Errorf("record(%d, %+v)", dropped, upTo)
+				}
+				e, err := audit.RetentionEvent("ta", dropped, upTo, base, audit.Actor{Type: audit.ActorSystem})
+				e.ID, e.Time = "retention", base.Add(2*n*time.Second)
+				return &e, err
+			})
+			if err != nil || anchor.Seq != core.SegmentSize || anchor.Hash != hashOf(t, s, core.SegmentSize+1) {
+				t.Fatalf("retention anchor %+v: %v", anchor, err)
+			}
+			rep, err := audit.VerifyTenant(ctx, s.AuditReader(), "ta")
+			if err != nil || rep.Checked != n-core.SegmentSize+1 || rep.Start != anchor {
+				t.Fatalf("VerifyTenant after retention: %+v, %v", rep, err)
+			}
+		})
+	}
+}
+
+// hashOf returns the PrevHash of the tenant ta's event at seq, which is the Hash of the one
+// before.
+func hashOf(t *testing.T, s *core.Store, seq uint64) string {
+	t.Helper()
+	var h string
+	err := s.AuditEvents(t.Context(), "ta", seq-1, func(e *audit.Event) (bool, error) {
+		h = e.PrevHash
+		return false, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
