@@ -1,36 +1,23 @@
 package main
 
-import (
-	"time"
+import "github.com/hellomdm/hellomdm/server/adminapi/wire"
 
-	"github.com/hellomdm/hellomdm/server/adminapi/wire"
-)
-
-// pushRow flattens a device's push status for the table (-o json prints the API's JSON).
+// pushRow is a device's push status for the table (-o json prints the API's JSON): the
+// API's wire.PushStatus with the device's ID, name and, after "device sync", what the
+// server did. The table always has a CHANNEL: newPushRow sets "none" where the API leaves
+// "channel" out (omitempty), so the row never omits it (testdata/push_table.txt).
 type pushRow struct {
-	ID             string    `json:"id"`
-	DeviceName     string    `json:"deviceName,omitempty"`
-	Wake           string    `json:"wake,omitempty"`
-	Channel        string    `json:"channel"`
-	Connected      bool      `json:"connected"`
-	ConnectedSince time.Time `json:"connectedSince,omitzero"`
-	DisconnectedAt time.Time `json:"disconnectedAt,omitzero"`
-	Replica        string    `json:"replica,omitempty"`
-	LastWakeAt     time.Time `json:"lastWakeAt,omitzero"`
-	LastWakeReason string    `json:"lastWakeReason,omitempty"`
-	LastWakeVia    string    `json:"lastWakeChannel,omitempty"`
-	LastWakeResult string    `json:"lastWakeResult,omitempty"`
-	LastWakeDetail string    `json:"lastWakeDetail,omitempty"`
+	ID         string `json:"id"`
+	DeviceName string `json:"deviceName,omitempty"`
+	Wake       string `json:"wake,omitempty"`
+	wire.PushStatus
 }
 
 func newPushRow(id, name, wake string, p wire.PushStatus) pushRow {
-	ch := p.Channel
-	if ch == "" {
-		ch = "none"
+	if p.Channel == "" {
+		p.Channel = "none"
 	}
-	return pushRow{ID: id, DeviceName: name, Wake: wake, Channel: ch, Connected: p.Connected, ConnectedSince: p.ConnectedSince,
-		DisconnectedAt: p.DisconnectedAt, Replica: p.Replica, LastWakeAt: p.LastWakeAt, LastWakeReason: p.LastWakeReason,
-		LastWakeVia: p.LastWakeChannel, LastWakeResult: p.LastWakeResult, LastWakeDetail: p.LastWakeDetail}
+	return pushRow{ID: id, DeviceName: name, Wake: wake, PushStatus: p}
 }
 
 var pushColumns = []string{"id", "deviceName", "channel", "connected", "connectedSince", "disconnectedAt", "replica", "lastWakeAt",
