@@ -30,6 +30,8 @@ func TestLongInputsRefused(t *testing.T) {
 		name, method, path, body string
 		status                   int
 	}{
+		// Tenant IDs are GUIDs, 36 bytes, as store/core TestKeyBudget counts them.
+		{"tenant ID", http.MethodPost, "/tenants", `{"id":"` + long(store.MaxIDLen) + `","displayName":"x","verifiedDomains":["x.example"]}`, http.StatusUnprocessableEntity},
 		{"UPN", http.MethodPost, tp + "/users", `{"userPrincipalName":"` + long(300) + `@contoso.com","passwordProfile":{"password":"Correct horse 1"}}`, http.StatusUnprocessableEntity},
 		{"group name", http.MethodPost, tp + "/groups", `{"displayName":"` + long(257) + `"}`, http.StatusUnprocessableEntity},
 		{"OMA-URI", http.MethodPost, tp + "/deviceConfigurations", `{"@odata.type":"#microsoft.graph.windows10CustomConfiguration","displayName":"long",

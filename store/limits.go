@@ -19,10 +19,18 @@ const (
 	// refused (CheckDeviceText). Windows' own are far shorter: a computer name is at most 63
 	// characters, a UPN 113 in Entra ID, an OS version like 10.0.26100.2605.
 	MaxDeviceTextLen = 256
+	// MaxDeviceScopeTagsLen bounds a device's scope tags, in bytes all together with one
+	// byte between two tags: the device count key holds them (store/core deviceCounts), so
+	// with this limit it fits kv.MaxKeyLen (TestKeyBudget); a device write bringing longer
+	// ones is refused (CheckDeviceText). It is less than the admin API lets a token or user
+	// hold (50 tags of 128 characters): an edge that gives devices scope tags must refuse
+	// more than this with its own error.
+	MaxDeviceScopeTagsLen = 2048
 )
 
 // CheckDeviceText refuses a device whose name, UPN, OS version or reported CanReset is
-// longer than MaxDeviceTextLen, naming the field.
+// longer than MaxDeviceTextLen, or whose scope tags are longer than MaxDeviceScopeTagsLen,
+// naming the field.
 func CheckDeviceText(d Device) error {
 	for _, f := range []struct{ name, v string }{{"device name", d.DeviceName}, {"UPN", d.UPN}, {"OS version", d.OSVersion},
 		{"reported CanReset", d.ReportedCanReset()}} {
@@ -30,7 +38,20 @@ func CheckDeviceText(d Device) error {
 			return fmt.Errorf("%s of %d bytes, longer than %d", f.name, len(f.v), MaxDeviceTextLen)
 		}
 	}
+	if n := ScopeTagsLen(d.ScopeTags); n > MaxDeviceScopeTagsLen {
+		return fmt.Errorf("scope tags of %d bytes, longer than %d", n, MaxDeviceScopeTagsLen)
+	}
 	return nil
+}
+
+// ScopeTagsLen is the length MaxDeviceScopeTagsLen bounds: the tags' bytes and one byte
+// between two tags.
+func ScopeTagsLen(tags []string) int {
+	n := max(len(tags)-1, 0)
+	for _, t := range tags {
+		n += len(t)
+	}
+	return n
 }
 
 // CheckID refuses an empty identifier or one longer than MaxIDLen; what names it in the

@@ -32,10 +32,11 @@ func checkDevice(dev store.Device) error {
 }
 
 // checkDeviceOver is checkDevice for a write over the stored device summarized in was (nil
-// when new): a text longer than store.MaxDeviceTextLen is refused only when it is new. A
-// device stored before that limit existed keeps its long name, UPN, OS version or reported
-// CanReset through its check-ins (its index keys were written with it and fit kv.MaxKeyLen,
-// as every key is checked), instead of failing every check-in until an admin renames it.
+// when new): a text longer than store.MaxDeviceTextLen, or scope tags longer than
+// store.MaxDeviceScopeTagsLen, are refused only when new. A device stored before those
+// limits existed keeps its long name, UPN, OS version, reported CanReset or scope tags
+// through its check-ins (its index keys were written with them and fit kv.MaxKeyLen, as
+// every key is checked), instead of failing every check-in until an admin changes them.
 func checkDeviceOver(was *devSummary, dev store.Device) error {
 	if was == nil {
 		return checkDevice(dev)
@@ -58,6 +59,9 @@ func checkDeviceOver(was *devSummary, dev store.Device) error {
 	}
 	if dev.ReportedCanReset() == was.CanReset {
 		kept.Nodes = nil
+	}
+	if slices.Equal(dev.ScopeTags, was.Tags) {
+		kept.ScopeTags = nil
 	}
 	return store.CheckDeviceText(kept)
 }

@@ -53,9 +53,14 @@ func upnKey(tenantID, upn string) []byte { return subKey(tenantID, strings.ToLow
 // indexUPN moves a user's UPN index entry from old ("" for none) to new (both may differ
 // only in case); ErrExists when new belongs to another user of the tenant. An absent entry
 // is created with Insert, so two users claiming the same UPN concurrently cannot both
-// succeed.
+// succeed. A new UPN whose lower-cased form is longer than store.MaxIDLen is refused: the
+// key holds that form, which can be longer than the UPN (1.5 times for valid UTF-8, with
+// U+023A or U+023E; 3 times for invalid bytes, each U+FFFD).
 func indexUPN(w *wtx, tenantID, userID, old, new string) error {
 	k := upnKey(tenantID, new)
+	if n := len(k) - 2 - len(tenantID); n > store.MaxIDLen && !strings.EqualFold(old, new) {
+		return fmt.Errorf("user principal name of %d bytes once lower-cased, longer than %d", n, store.MaxIDLen)
+	}
 	if old != "" && !strings.EqualFold(old, new) {
 		if err := releaseUPN(w, tenantID, userID, old); err != nil {
 			return err
