@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -106,6 +107,10 @@ type App struct {
 	// consoleKey keys the web console's sign-in form (set by Services with the identity
 	// provider; nil: no console).
 	consoleKey []byte
+	// life orders Serve's start of the background work against Shutdown (stopping is true
+	// once Shutdown began): Serve starts it only before, so Shutdown stops all it started.
+	life     sync.Mutex
+	stopping bool
 }
 
 // File names inside the data directory.
@@ -251,8 +256,30 @@ func (a *App) buildHTTPServer(cert tls.Certificate, authority *ca.CA, log *slog.
 // Addr is the address the server listens on.
 func (a *App) Addr() net.Addr { return a.listener.Addr() }
 
-// Serve serves HTTPS until Shutdown; it returns nil after a graceful shutdown.
+// Serve serves HTTPS until Shutdown; it returns nil after a graceful shutdown, and at once
+// when Shutdown came first.
 func (a *App) Serve() error {
+	a.startServing()
+	// After Shutdown began this returns http.ErrServerClosed at once, closing the listener.
+	err := a.http.ServeTLS(a.listener, "", "")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// startServing starts the retention loop, the push hub and the metrics listener and marks
+// the server ready, unless Shutdown has begun (then it only closes the metrics listener):
+// a Shutdown running while Serve starts would otherwise stop the hub as it starts (a
+// WaitGroup's Add racing its Wait), miss the retention loop, or see the server marked ready
+// again after its "shutting down".
+func (a *App) startServing() {
+	a.life.Lock()
+	defer a.life.Unlock()
+	if a.stopping {
+		a.metricsLn.close()
+		return
+	}
 	v := version.Get()
 	a.log.Info("serving", "addr", a.listener.Addr().String(), "url", a.PublicURL.String(), "store", a.Store.Backend(),
 		"version", v.Version, "commit", v.Commit, "built", v.Date, "go", v.GoVersion)
@@ -267,15 +294,13 @@ func (a *App) Serve() error {
 			}
 		}()
 	}
-	err := a.http.ServeTLS(a.listener, "", "")
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
 }
 
 // Shutdown lets in-flight requests finish, then closes the store cleanly.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.life.Lock()
+	a.stopping = true
+	a.life.Unlock()
 	// Requests still in flight on kept-alive connections see /readyz fail and are drained.
 	a.Server.SetNotReady("shutting down")
 	// Push channels never end by themselves: end them first, or Shutdown waits for them.

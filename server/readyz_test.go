@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -174,5 +175,39 @@ func TestReadyzLifecycle(t *testing.T) {
 	}
 	if code, b := get(); code != http.StatusServiceUnavailable || b.Reason != "shutting down" {
 		t.Fatalf("readyz after Shutdown: %d %+v", code, b)
+	}
+}
+
+// Shutdown may come while Serve is still starting (a test's server stopped at once, a
+// replica signalled as it starts): Serve then starts nothing Shutdown has already stopped,
+// and returns nil; the server reads "shutting down" afterwards, never ready again. Run with
+// -race: the push hub's start and close, and the retention loop's, raced here before.
+func TestShutdownWhileServeStarts(t *testing.T) {
+	open, _ := testBackend(t)
+	for i := range 10 {
+		app, err := Open(context.Background(), Options{DataDir: t.TempDir(), Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
+			Hostname: "localhost", AdminToken: testToken, OpenStore: open}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		start := make(chan struct{})
+		go func() { <-start; done <- app.Serve() }()
+		close(start)
+		if i%2 == 1 {
+			runtime.Gosched() // let Serve get further on some rounds
+		}
+		if err := app.Shutdown(context.Background()); err != nil {
+			t.Fatalf("round %d: shutdown: %v", i, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: serve: %v", i, err)
+		}
+		rec := httptest.NewRecorder()
+		app.Server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		var b readyBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &b); err != nil || rec.Code != http.StatusServiceUnavailable || b.Reason != "shutting down" {
+			t.Errorf("round %d: readyz after Shutdown: %d %+v %v", i, rec.Code, b, err)
+		}
 	}
 }

@@ -203,11 +203,16 @@ func (h *Hub) Replica() string { return h.replica }
 func (h *Hub) Heartbeat() time.Duration { return h.o.Heartbeat }
 
 // Start runs the pacer, the policy worker and, with a Notifier, the listener of the other
-// replicas' messages, until Close.
+// replicas' messages, until Close. A second Start, or one after Close, does nothing.
 func (h *Hub) Start() {
+	// Under mu, so that Close (which waits for them) sees every goroutine counted or Start
+	// sees the hub closed: a Start that comes after Close starts nothing.
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.started {
+		return
+	}
 	h.started = true
-	h.mu.Unlock()
 	h.log.Info("push hub started", "replica", h.replica, "lease", h.o.Lease, "stored", h.o.States != nil)
 	h.wg.Add(2)
 	go func() { defer h.wg.Done(); h.pace.run(h.ctx, h.deliverPaced) }()

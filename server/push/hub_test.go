@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -433,4 +434,40 @@ func FuzzDecodeMessage(f *testing.F) {
 			t.Fatalf("%q decoded to %+v, which encodes as %q", s, m, m.encode())
 		}
 	})
+}
+
+// Close may come while Start runs (a server shut down as it starts serving): every
+// goroutine Start begins is counted before Close waits for them, or Start sees the hub
+// closed and begins none. Run with -race: Start's WaitGroup Add raced Close's Wait before.
+// A Start after Close starts nothing, and Close then is still done.
+func TestStartWhileClosing(t *testing.T) {
+	for i := range 50 {
+		bus := &fakeNotifier{}
+		h := New(Options{Source: newSource("d1"), Notifier: bus})
+		started := make(chan struct{})
+		go func() { defer close(started); h.Start() }()
+		if i%2 == 1 {
+			runtime.Gosched()
+		}
+		h.Close()
+		<-started
+		h.mu.Lock()
+		ran := h.started
+		h.mu.Unlock()
+		if !ran {
+			continue
+		}
+		// Started before Close: Close waited for the listener, which had registered.
+		if n := bus.listeners(); n != 1 {
+			t.Fatalf("round %d: hub started and closed with %d listeners registered, want 1", i, n)
+		}
+	}
+	h := New(Options{Source: newSource("d1"), Notifier: &fakeNotifier{}})
+	h.Close()
+	h.Start()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		t.Fatal("a Start after Close started the hub")
+	}
 }
