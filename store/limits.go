@@ -14,10 +14,11 @@ const (
 	MaxIDLen = 1024
 	// MaxDeviceTextLen bounds, in bytes, what a device reports that the device index keys
 	// (store/core deviceindex.go): its name, UPN, OS version and reported CanReset. An index
-	// key holds two of them besides the tenant and device IDs, so with these limits every
-	// key fits kv.MaxKeyLen (store/core TestKeyBudget); a device write with a longer one is
-	// refused (CheckDeviceText). Windows' own are far shorter: a computer name is at most 63
-	// characters, a UPN 113 in Entra ID, an OS version like 10.0.26100.2605.
+	// key holds two of them (lower-cased, up to three times as long) besides the tenant ID (a
+	// GUID) and the device ID, so with these limits every key fits kv.MaxKeyLen (store/core
+	// TestKeyBudget); a device write with a longer one is refused (CheckDeviceText).
+	// Windows' own are far shorter: a computer name is at most 63 characters, a UPN 113 in
+	// Entra ID, an OS version like 10.0.26100.2605.
 	MaxDeviceTextLen = 256
 	// MaxDeviceScopeTagsLen bounds a device's scope tags, in bytes all together with one
 	// byte between two tags: the device count key holds them (store/core deviceCounts), so
