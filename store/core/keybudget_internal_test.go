@@ -77,6 +77,7 @@ func TestKeyBudget(t *testing.T) {
 		"device tenant":        subKey(guid, maxID),
 		"user":                 subKey(guid, maxID),
 		"user UPN":             upnKey(guid, maxID),
+		"role holder":          roleKey(guid, maxID),
 		"command":              seqKey(maxID, 1<<63),
 		"command index":        subKey(maxID, maxID),
 		"open command":         seqKey(maxID, 1<<63),
@@ -96,7 +97,7 @@ func TestKeyBudget(t *testing.T) {
 	for k := range sum.entries(guid, maxID) {
 		keys[fmt.Sprintf("device index %c %d", k[2+len(guid)], len(keys))] = []byte(k)
 	}
-	if len(keys) < 19+8 { // n, s (name), s (UPN), c, e, o, t, w
+	if len(keys) < 20+8 { // n, s (name), s (UPN), c, e, o, t, w
 		t.Fatalf("only %d keys: %q", len(keys), slices.Sorted(maps.Keys(keys)))
 	}
 	for name, k := range keys {
