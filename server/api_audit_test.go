@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -410,18 +411,53 @@ func (ts *testServer) tamperAudit(tenantID string, seq uint64) {
 		ts.t.Fatal(err)
 	}
 	err = b.Update(ctx, func(tx kv.Tx) error {
-		k := binary.BigEndian.AppendUint16(nil, uint16(len(tenantID)))
-		k = binary.BigEndian.AppendUint64(append(k, tenantID...), seq)
-		v, err := tx.Get("audit", k)
+		prefix := binary.BigEndian.AppendUint16(nil, uint16(len(tenantID)))
+		prefix = append(prefix, tenantID...)
+		// The event is the record under its Seq, or inside the batch record under the first
+		// key after it (PostgreSQL's sequencer stores what one transaction sealed as one
+		// record per segment, keyed by its last Seq: store/core/auditbatch.go).
+		var k, v []byte
+		err := tx.Scan("audit", kv.Span{Prefix: prefix, Start: binary.BigEndian.AppendUint64(slices.Clone(prefix), seq)}, func(key, val []byte) (bool, error) {
+			k, v = slices.Clone(key), slices.Clone(val)
+			return false, nil
+		})
 		if err != nil || v == nil {
 			return fmt.Errorf("no event %d: %v", seq, err)
 		}
-		var m map[string]any
-		if err := json.Unmarshal(v, &m); err != nil {
-			return err
+		records, batch := [][]byte{v}, len(v) > 0 && v[0] == 0x01
+		if batch {
+			records = nil
+			for rest := v[1:]; len(rest) > 0; {
+				n, w := binary.Uvarint(rest)
+				if w <= 0 || n > uint64(len(rest)-w) {
+					return fmt.Errorf("a malformed batch record under seq %d", seq)
+				}
+				records, rest = append(records, rest[w:w+int(n)]), rest[w+int(n):]
+			}
 		}
-		m["action"] = "tampered"
-		nv, _ := json.Marshal(m)
+		found := false
+		for i, r := range records {
+			var m map[string]any
+			if err := json.Unmarshal(r, &m); err != nil {
+				return err
+			}
+			if m["seq"] != float64(seq) {
+				continue
+			}
+			m["action"] = "tampered"
+			records[i], _ = json.Marshal(m)
+			found = true
+		}
+		if !found {
+			return fmt.Errorf("no event %d in the record under %x", seq, k)
+		}
+		nv := records[0]
+		if batch {
+			nv = []byte{0x01}
+			for _, r := range records {
+				nv = append(binary.AppendUvarint(nv, uint64(len(r))), r...)
+			}
+		}
 		return tx.Put("audit", k, nv)
 	})
 	if cerr := b.Close(); err == nil {
