@@ -398,8 +398,8 @@ func (s *Store) sealTenant(ctx context.Context, tenant string) (int, error) {
 // costs a handful of round trips, not one per event), instead of Insert: every writer of a
 // tenant's chain records holds its head lock, so after checking under that lock that no
 // record follows the head (one scan), no Put can overwrite an event. The events go into
-// one chain record per retention segment they fall in (auditbatch.go), so a batch writes
-// one or two records, not one per event.
+// one chain record per retention segment they fall in (auditbatch.go): a batch writes a
+// record per segment it reaches (one or two for 512 events), not one per event.
 func (w *wtx) sealBatch(tenant string) ([]time.Time, error) {
 	headRaw, err := lockOrCreate(w, bAuditHead, []byte(tenant), zeroAnchor[:])
 	head, err := readAnchor(headRaw, err)
