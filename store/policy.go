@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 
 	"github.com/hellomdm/hellomdm/policy/model"
 )
@@ -75,10 +76,22 @@ type Groups interface {
 	CreateGroup(ctx context.Context, g Group) error
 	Group(ctx context.Context, tenantID, id string) (Group, error)
 	ListGroups(ctx context.Context, tenantID string) ([]Group, error)
+	// ListGroupsPage returns a page of the tenant's groups in display name order
+	// (case-insensitive, then ID: GroupSortKey) from an index kept with every group write,
+	// reading the groups whose sort key follows after ("" for the first) and no more than
+	// budget of them, however many the tenant has. It stops at limit groups keep accepts
+	// (keep nil accepts all); next is "" when the end was reached, else the sort key to pass
+	// as after for the next page: the last group's when one more follows, else that of the
+	// last group read when the budget ran out (the page may then hold fewer than limit).
+	ListGroupsPage(ctx context.Context, tenantID, after string, limit, budget int, keep func(Group) bool) (groups []Group, next string, err error)
 	// DeleteGroup removes the group, its member list and its membership in other groups;
 	// ErrConflict while a profile assignment targets it.
 	DeleteGroup(ctx context.Context, tenantID, id string) error
 }
+
+// GroupSortKey is a group's place in ListGroupsPage's order and the after of a page that
+// ends with it: its display name lower-cased, 0, its ID.
+func GroupSortKey(g Group) string { return strings.ToLower(g.DisplayName) + "\x00" + g.ID }
 
 // Memberships holds group members. Every change bumps the tenant's policy version.
 type Memberships interface {

@@ -59,6 +59,7 @@ const (
 	bProfStatus     kv.Bucket = "profileStatus"     // prefix(tenant)+prefix(profile)+kind+… → nil (profilestatus.go)
 	bProfCounts     kv.Bucket = "profileCounts"     // prefix(tenant)+prefix(profile)+state+0+shard → count (8)
 	bRoleHolders    kv.Bucket = "roleHolders"       // prefix(tenant)+lower-case UPN → user ID, for users holding an admin role (roleholders.go)
+	bGroupNames     kv.Bucket = "groupNames"        // prefix(tenant)+lower-case display name+0+group ID → group ID (groupnames.go)
 )
 
 // allBuckets lists every bucket the store uses; New creates the missing ones.
@@ -70,7 +71,7 @@ var allBuckets = []kv.Bucket{
 	bIdempotency, bIdemExpiry, bPolicyVersion, bGroups, bMembers, bParents, bProfiles,
 	bAssignments, bSettings, bDevicePolicy, bConsole, bConsoleExpiry,
 	bDevSummary, bDevIndex, bDevCounts, bTroubles, bPushChannels, bPushWakes, bPushReplicas,
-	bProfStatus, bProfCounts, bRoleHolders,
+	bProfStatus, bProfCounts, bRoleHolders, bGroupNames,
 }
 
 // Buckets returns the names of every bucket the store uses (for backend tools and tests).

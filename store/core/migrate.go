@@ -28,13 +28,15 @@ import (
 //     the migration.
 //   - 7: the role holder index (roleholders.go), written for every user holding an admin
 //     role by the migration.
-//   - 8: this release: audit chain and pending records may hold several events (batch
-//     records, auditbatch.go), which a release of version 7 would not read; nothing is
-//     rewritten, as version 8 reads the one-event records of the versions before.
+//   - 8: audit chain and pending records may hold several events (batch records,
+//     auditbatch.go), which a release of version 7 would not read; nothing is rewritten, as
+//     version 8 reads the one-event records of the versions before.
+//   - 9: this release: the group name index (groupnames.go), written for every group by the
+//     migration.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 8
+const FormatVersion = 9
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")
@@ -127,6 +129,11 @@ func (s *Store) migrateLocked(w *wtx) error {
 	if version < 7 {
 		if err := buildRoleHolders(w); err != nil {
 			return fmt.Errorf("indexing the admin role holders: %w", err)
+		}
+	}
+	if version < 9 {
+		if err := buildGroupNames(w); err != nil {
+			return fmt.Errorf("indexing the group names: %w", err)
 		}
 	}
 	s.log.Info("database migrated", "from", version, "to", FormatVersion, "backend", s.kv.Name())

@@ -136,7 +136,7 @@ func deleteTenantPolicy(w *wtx, tenantID string) error {
 		return err
 	}
 	tp := prefix(tenantID, 0)
-	for _, b := range []kv.Bucket{bGroups, bMembers, bParents, bProfiles, bAssignments, bSettings, bTroubles, bProfStatus, bProfCounts} {
+	for _, b := range []kv.Bucket{bGroups, bGroupNames, bMembers, bParents, bProfiles, bAssignments, bSettings, bTroubles, bProfStatus, bProfCounts} {
 		if err := deletePrefix(w, b, tp); err != nil {
 			return err
 		}
@@ -226,12 +226,19 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 // CreateGroup stores a new group in w, bumps the tenant's policy version and returns the
 // group as stored.
 func (w *wtx) CreateGroup(g store.Group) (store.Group, error) {
-	return createPolicyRecord(w, "group", bGroups, g.TenantID, g.ID, &g, func(now time.Time) {
+	stored, err := createPolicyRecord(w, "group", bGroups, g.TenantID, g.ID, &g, func(now time.Time) {
 		if g.CreatedAt.IsZero() {
 			g.CreatedAt = now
 		}
 		g.UpdatedAt = now
 	})
+	if err != nil {
+		return stored, err
+	}
+	if err := w.Put(bGroupNames, groupNameKey(stored), []byte(stored.ID)); err != nil {
+		return store.Group{}, fmt.Errorf("creating group %s: indexing its name: %w", stored.ID, err)
+	}
+	return stored, nil
 }
 
 // Group returns one group of a tenant.
@@ -254,8 +261,9 @@ func (s *Store) DeleteGroup(ctx context.Context, tenantID, id string) error {
 func (w *wtx) DeleteGroup(tenantID, id string) error {
 	err := w.policyChange(tenantID, func() error {
 		k := subKey(tenantID, id)
-		if err := recordExists(w, bGroups, k, "group "+id); err != nil {
-			return err
+		var g store.Group
+		if err := getJSON(w, bGroups, k, &g); err != nil {
+			return fmt.Errorf("group %s: %w", id, err)
 		}
 		if profile, err := assignedTo(w, tenantID, id); err != nil {
 			return err
@@ -272,6 +280,10 @@ func (w *wtx) DeleteGroup(tenantID, id string) error {
 			}
 		}
 		if err := forgetMemberships(w, tenantID, store.Member{Kind: store.MemberGroup, ID: id}); err != nil {
+			return err
+		}
+		g.TenantID, g.ID = tenantID, id // the key's, as the index has them
+		if err := w.Delete(bGroupNames, groupNameKey(g)); err != nil {
 			return err
 		}
 		return w.Delete(bGroups, k)

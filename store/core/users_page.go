@@ -24,63 +24,87 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID, after string, limit
 // listUsersBy is ListUsersPage reading index, a bucket of the UPN index's layout
 // (prefix(tenant)+lower-case UPN → user ID): the UPN index or the role holder index.
 func (s *Store) listUsersBy(ctx context.Context, index kv.Bucket, tenantID, after string, limit, budget int, keep func(store.User) bool) ([]store.User, string, error) {
-	if limit < 1 || budget < 1 {
-		return nil, "", fmt.Errorf("a page of %d users within %d", limit, budget)
+	var start []byte
+	if after != "" {
+		start = append(upnKey(tenantID, after), 0) // the first UPN after it
+	}
+	return listByIndex(ctx, s, indexedList[store.User]{index: index, records: bUsers, what: "user", tenantID: tenantID, start: start,
+		limit: limit, budget: budget, keep: keep, after: func(u store.User) string { return strings.ToLower(u.UPN) }})
+}
+
+// indexedList is a page to read through an index of a tenant's records: index holds
+// prefix(tenant)+sort key → record ID, records holds prefix(tenant)+record ID → record.
+type indexedList[T any] struct {
+	index, records kv.Bucket
+	what           string // a record's name in errors: "user"
+	tenantID       string
+	// start is the first index key to read (nil: the tenant's first).
+	start         []byte
+	limit, budget int
+	keep          func(T) bool // nil keeps every record
+	// after is the sort key of a record, the next of a page that ends after it.
+	after func(T) string
+}
+
+// listByIndex scans l's index from its start and fetches the records listChunk at a time,
+// in one read transaction, until it has limit records keep accepts and has seen whether one
+// more follows (next: the sort key of the last one kept), or has read budget records (next:
+// the sort key of the last one read), or the index ends (next "").
+func listByIndex[T any](ctx context.Context, s *Store, l indexedList[T]) ([]T, string, error) {
+	if l.limit < 1 || l.budget < 1 {
+		return nil, "", fmt.Errorf("a page of %d within %d", l.limit, l.budget)
 	}
 	var (
-		out  []store.User
+		out  []T
 		next string
 	)
 	err := s.view(ctx, func(tx kv.Tx) error {
 		out, next = nil, ""
-		if !findable(tenantID) {
+		if !findable(l.tenantID) {
 			return nil
 		}
-		p := prefix(tenantID, 0)
-		span := kv.Span{Prefix: p}
-		if after != "" {
-			span.Start = append(upnKey(tenantID, after), 0) // the first UPN after it
-		}
+		p := prefix(l.tenantID, 0)
+		span := kv.Span{Prefix: p, Start: l.start}
 		var (
-			keys [][]byte
-			upns []string
-			read int
-			done bool
+			keys  [][]byte
+			sorts []string
+			read  int
+			done  bool
 		)
 		// flush fetches the records of keys; it sets done once the page is settled.
 		flush := func() error {
-			vals, err := tx.GetMany(bUsers, keys)
+			vals, err := tx.GetMany(l.records, keys)
 			if err != nil {
 				return err
 			}
 			for i, raw := range vals {
 				if raw == nil {
-					return fmt.Errorf("user %s: %w", keys[i][len(p):], store.ErrNotFound)
+					return fmt.Errorf("%s %s: %w", l.what, keys[i][len(p):], store.ErrNotFound)
 				}
-				var u store.User
-				if err := unmarshal(raw, &u); err != nil {
-					return fmt.Errorf("user %s: %w", keys[i][len(p):], err)
+				var rec T
+				if err := unmarshal(raw, &rec); err != nil {
+					return fmt.Errorf("%s %s: %w", l.what, keys[i][len(p):], err)
 				}
 				read++
-				if keep == nil || keep(u) {
-					if len(out) == limit { // one more follows: the next page starts after the last shown
-						next, done = strings.ToLower(out[limit-1].UPN), true
+				if l.keep == nil || l.keep(rec) {
+					if len(out) == l.limit { // one more follows: the next page starts after the last shown
+						next, done = l.after(out[l.limit-1]), true
 						return nil
 					}
-					out = append(out, u)
+					out = append(out, rec)
 				}
-				if read == budget { // read enough: the next request goes on from here
-					next, done = upns[i], true
+				if read == l.budget { // read enough: the next request goes on from here
+					next, done = sorts[i], true
 					return nil
 				}
 			}
-			keys, upns = keys[:0], upns[:0]
+			keys, sorts = keys[:0], sorts[:0]
 			return nil
 		}
-		err := tx.Scan(index, span, func(k, id []byte) (bool, error) {
-			keys = append(keys, subKey(tenantID, string(id)))
-			upns = append(upns, string(k[len(p):]))
-			if len(keys) < min(listChunk, budget-read) {
+		err := tx.Scan(l.index, span, func(k, id []byte) (bool, error) {
+			keys = append(keys, subKey(l.tenantID, string(id)))
+			sorts = append(sorts, string(k[len(p):]))
+			if len(keys) < min(listChunk, l.budget-read) {
 				return true, nil
 			}
 			err := flush()

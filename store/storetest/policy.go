@@ -9,11 +9,12 @@ import (
 )
 
 // RunPolicy runs the conformance tests of the policy engine's storage: groups and members
-// (existence, tenant isolation, cycles), versioned profiles with their raw JSON, assignments,
+// (existence, tenant isolation, cycles), the group list by name, versioned profiles with their raw JSON, assignments,
 // the per-tenant policy version, snapshots, setting states inside check-ins, and concurrent
 // policy writes of one tenant.
 func RunPolicy(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
+	t.Run("GroupNames", func(t *testing.T) { testGroupNames(t, open) })
 	t.Run("Profiles", func(t *testing.T) { testProfiles(t, open) })
 	t.Run("SettingStates", func(t *testing.T) { testSettingStates(t, open) })
 	t.Run("SettingStatesPaging", func(t *testing.T) { testSettingStatesPaging(t, open) })
