@@ -181,6 +181,9 @@ func TestGroupListSearchAndPaging(t *testing.T) {
 		{"first page", reader, groups + "?top=3", []string{"all staff", "Berlin", "Pilot devices"}, true},
 		{"search", reader, groups + "?search=pilot&top=1", []string{"Pilot devices"}, true},
 		{"other tenant", adminB, "/tenants/" + tenantB + "/groups?search=pilot&top=10", []string{"Fabrikam pilot"}, false},
+		{"startsWith", reader, groups + "?startsWith=PI&top=5", []string{"Pilot devices"}, false},
+		{"startsWith, a page of it", reader, groups + "?startsWith=b&top=1", []string{"Berlin"}, false},
+		{"startsWith no name has", reader, groups + "?startsWith=zz&top=5", nil, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,6 +200,15 @@ func TestGroupListSearchAndPaging(t *testing.T) {
 			t.Fatalf("%v (next %q)", got, more)
 		}
 	})
+	// A name is taken case-insensitively within the tenant only.
+	for _, tc := range []struct {
+		tenant, name string
+		status       int
+	}{{testTenant, "BERLIN", 409}, {testTenant, "Berlin East", 201}, {tenantB, "berlin", 201}} {
+		if st := ts.api(http.MethodPost, "/tenants/"+tc.tenant+"/groups", wire.GroupRequest{DisplayName: tc.name}, nil); st != tc.status {
+			t.Errorf("creating %s in %s: HTTP %d, want %d", tc.name, tc.tenant, st, tc.status)
+		}
+	}
 	for _, tc := range []struct {
 		name, token, path string
 		status            int

@@ -96,12 +96,15 @@ func (h *policyAPI) createGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, "invalidGroup", err.Error())
 		return
 	}
-	groups, err := h.s.cfg.Store.ListGroups(r.Context(), t.ID)
+	// The first group in the name index from the name on is the one with that name, if any:
+	// one group is read, however many the tenant has.
+	lower := strings.ToLower(name)
+	first, _, err := h.s.cfg.Store.ListGroupsPage(r.Context(), t.ID, lower, 1, 1, nil)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing groups failed")
 		return
 	}
-	if slices.ContainsFunc(groups, func(g store.Group) bool { return strings.EqualFold(g.DisplayName, name) }) {
+	if len(first) == 1 && strings.ToLower(first[0].DisplayName) == lower {
 		writeError(w, http.StatusConflict, "conflict", "a group named "+quote(name)+" already exists in this tenant")
 		return
 	}

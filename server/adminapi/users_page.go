@@ -37,9 +37,11 @@ import (
 // index from the skip token on (store.Users.ListUsersPage), at most maxUserScan users per
 // request, so a page costs what it reads, whatever the tenant's size: a search that few
 // users match answers a page with fewer users (even none) and a nextSkipToken to search on.
-// Scope tags are applied while reading. Groups come in displayName order (case-insensitive, then
-// ID); a tenant has groups by the hundreds, not the hundreds of thousands of devices, so
-// their page is cut from the tenant's list.
+// Scope tags are applied while reading. Groups come in displayName order (case-insensitive,
+// then ID) and page the same way through the store's group name index
+// (store.Groups.ListGroupsPage), at most maxGroupScan groups per request: an Entra tenant
+// holds thousands of groups (dynamic groups per department and site), and a page never
+// reads them all. Without top the answer holds every match, read a page at a time.
 
 // listQuery is a parsed search/top/skipToken request.
 type listQuery struct {
@@ -50,10 +52,12 @@ type listQuery struct {
 	After        string // decoded skip token
 }
 
-// maxTop bounds a page; maxUserScan the users one request reads.
+// maxTop bounds a page; maxUserScan the users and maxGroupScan the groups one request
+// reads.
 const (
-	maxTop      = 1000
-	maxUserScan = 2000
+	maxTop       = 1000
+	maxUserScan  = 2000
+	maxGroupScan = 2000
 )
 
 // parseListQuery reads search, startsWith, top, skipToken and, for users, hasAdminRole,
@@ -228,27 +232,48 @@ func (h *policyAPI) listGroups(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	groups, err := h.s.cfg.Store.ListGroups(r.Context(), t.ID)
+	keep := func(g store.Group) bool { return q.matches(g.DisplayName) }
+	var groups []store.Group
+	next := ""
+	if q.Top > 0 {
+		after, budget := q.After, maxGroupScan
+		if from, ok := beforePrefix(q.StartsWith); ok {
+			// The groups with that start follow one another in the name index from from on.
+			after, budget = max(after, from), q.Top+1
+		}
+		groups, next, err = h.s.cfg.Store.ListGroupsPage(r.Context(), t.ID, after, q.Top, budget, keep)
+		if q.StartsWith != "" && next > q.StartsWith && !strings.HasPrefix(next, q.StartsWith) {
+			next = "" // read past the groups with that start: none follows
+		}
+	} else {
+		groups, err = h.allGroups(r, t.ID, keep)
+	}
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "listing groups failed")
 		return
 	}
-	key := func(g store.Group) string { return strings.ToLower(g.DisplayName) + "\x00" + g.ID }
-	slices.SortFunc(groups, func(a, b store.Group) int { return strings.Compare(key(a), key(b)) })
-	out := make([]wire.Group, 0, min(len(groups), max(q.Top, 16)))
-	next, last := "", ""
+	out := make([]wire.Group, 0, len(groups))
 	for _, g := range groups {
-		if !q.matches(g.DisplayName) || q.After != "" && key(g) <= q.After {
-			continue
-		}
-		if q.Top > 0 && len(out) == q.Top {
-			next = last
-			break
-		}
 		out = append(out, groupView(g))
-		last = key(g)
 	}
 	writePage(w, out, next)
+}
+
+// allGroups reads every page of the group name index: the unpaged group list.
+func (h *policyAPI) allGroups(r *http.Request, tenantID string, keep func(store.Group) bool) ([]store.Group, error) {
+	var out []store.Group
+	after := ""
+	for {
+		page, next, err := h.s.cfg.Store.ListGroupsPage(r.Context(), tenantID, after, maxTop, maxGroupScan, keep)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out, nil
+		}
+		after = next
+	}
 }
 
 // beforePrefix returns the greatest string the store's UPN index sorts before every UPN
