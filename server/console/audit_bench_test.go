@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,27 +39,33 @@ func adminBenchSize(b *testing.B, name string, def int) int {
 // seed of BenchmarkConsoleAdminPages: 100 of 100,000.
 const roleHolderEvery = 1000
 
-// seedAdminBench writes users user000000@contoso.com... (every tenth named "... Pilot",
-// every roleHolderEvery-th holding the reader role),
-// groups, a group of 1,000 users and an audit log of events events, each about one of
-// 100,000 devices, in transactions of 1,000.
-func seedAdminBench(b *testing.B, st store.Store, users, events int) (bigGroup string) {
+// seedAdminBench writes groups groups ("All pilots", then "Site 00001"...), users
+// user000000@contoso.com... (every tenth named "... Pilot", every roleHolderEvery-th holding
+// the reader role), the first 1,000 of them members of "All pilots", and an audit log of
+// events events, each about one of 100,000 devices, in transactions of 1,000.
+func seedAdminBench(b *testing.B, st store.Store, groups, users, events int) (bigGroup string) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	bigGroup = uuid.NewString()
-	for start := 0; start < users; start += 1000 {
+	for start := 0; start < groups; start += 1000 {
 		err := st.Write(ctx, func(tx store.Writer) error {
-			if start == 0 {
-				for i := range 500 {
-					g := store.Group{TenantID: consoletest.TenantID, ID: uuid.NewString(), DisplayName: fmt.Sprintf("Site %03d", i), CreatedAt: now, UpdatedAt: now}
-					if i == 0 {
-						g.ID, g.DisplayName = bigGroup, "All pilots"
-					}
-					if _, err := tx.CreateGroup(g); err != nil {
-						return err
-					}
+			for i := start; i < min(start+1000, groups); i++ {
+				g := store.Group{TenantID: consoletest.TenantID, ID: uuid.NewString(), DisplayName: fmt.Sprintf("Site %05d", i), CreatedAt: now, UpdatedAt: now}
+				if i == 0 {
+					g.ID, g.DisplayName = bigGroup, "All pilots"
+				}
+				if _, err := tx.CreateGroup(g); err != nil {
+					return err
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			b.Fatalf("seeding groups: %v", err)
+		}
+	}
+	for start := 0; start < users; start += 1000 {
+		err := st.Write(ctx, func(tx store.Writer) error {
 			for i := start; i < min(start+1000, users); i++ {
 				name := fmt.Sprintf("User %06d", i)
 				if i%10 == 0 {
@@ -104,18 +111,21 @@ func seedAdminBench(b *testing.B, st store.Store, users, events int) (bigGroup s
 var adminBenchCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // BenchmarkConsoleAdminPages measures the server time of the groups, users, PIN reset and
-// audit pages and the Admin roles page (the handler, in process, from request to the last byte of HTML; no network)
-// over a tenant of 100,000 users and an audit log of 1,000,000 events about 100,000 devices:
+// audit pages, the Admin roles page and a profile's page with its assignment (the handler,
+// in process, from request to the last byte of HTML; no network) over a tenant of 20,000
+// groups, 100,000 users and an audit log of 1,000,000 events about 100,000 devices:
 //
 //	go test -run '^$' -bench ConsoleAdminPages -benchtime 100x ./server/console/
 //
-// HELLOMDM_BENCH_USERS and HELLOMDM_BENCH_AUDIT change the sizes.
+// HELLOMDM_BENCH_GROUPS, HELLOMDM_BENCH_USERS and HELLOMDM_BENCH_AUDIT change the sizes.
 func BenchmarkConsoleAdminPages(b *testing.B) {
 	e := consoletest.Start(b)
 	users, events := adminBenchSize(b, "HELLOMDM_BENCH_USERS", 100_000), adminBenchSize(b, "HELLOMDM_BENCH_AUDIT", 1_000_000)
+	groups := adminBenchSize(b, "HELLOMDM_BENCH_GROUPS", 20_000)
 	t0 := time.Now()
-	big := seedAdminBench(b, e.App.Store, users, events)
-	b.Logf("seeded %d users and %d audit events in %s (%s backend)", users, events, time.Since(t0).Round(time.Second), e.App.Store.Backend())
+	big := seedAdminBench(b, e.App.Store, groups, users, events)
+	b.Logf("seeded %d groups, %d users and %d audit events in %s (%s backend)", groups, users, events, time.Since(t0).Round(time.Second), e.App.Store.Backend())
+	pid := seedAssignedProfile(b, e, big)
 	c := e.HTTPClient()
 	resp, err := c.Get(e.URL + "/console/login")
 	if err != nil {
@@ -142,8 +152,11 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 		{"user", base + "/users/" + fmt.Sprintf("u-%06d", users/2)},
 		{"groups", base + "/groups"},
 		{"groups-search", base + "/groups?search=site+4"},
+		{"groups-search-one", base + "/groups?search=" + url.QueryEscape(fmt.Sprintf("site %05d", groups-1))},
 		{"group-1000-members", base + "/groups/" + big},
 		{"group-find-members", base + "/groups/" + big + "?find=user0012"},
+		{"group-find-groups", base + "/groups/" + big + "?find=site+0001"},
+		{"profile-assigned", base + "/profiles/configurationPolicies/" + pid},
 		{"pinreset", base + "/pinreset"},
 		{"audit", base + "/audit"},
 		{"audit-kind", base + "/audit?kind=auth.signin"},
@@ -170,4 +183,31 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 			}
 		})
 	}
+}
+
+// seedAssignedProfile imports the seed's PIN recovery profile through the admin API and
+// assigns it to the group gid; it returns the profile's ID.
+func seedAssignedProfile(b *testing.B, e *consoletest.Env, gid string) string {
+	api := func(path, body string, want int) []byte {
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v1/tenants/"+consoletest.TenantID+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+consoletest.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := e.HTTPClient().Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			b.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
+		}
+		return out
+	}
+	var prof struct{ ID string }
+	if err := json.Unmarshal(api("/configurationPolicies", benchPinRecovery, http.StatusCreated), &prof); err != nil || prof.ID == "" {
+		b.Fatalf("importing the profile: %v", err)
+	}
+	api("/configurationPolicies/"+prof.ID+"/assign",
+		`{"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"`+gid+`"}}]}`, http.StatusOK)
+	return prof.ID
 }

@@ -222,8 +222,10 @@ func (c *Ctx) memberRow(m wire.Member) (memberRow, error) {
 // is a member (or the group itself). Users are found by the start of their UPN, which reads
 // only the users that match from the UPN index (startsWith); only when none has that start
 // does it search UPNs and display names for the text, which reads at most the API's scan
-// budget of users (maxUserScan). So the picker's cost is bounded by its page size, plus that
-// budget when the text is not the start of a UPN, and never grows with the tenant.
+// budget of users (maxUserScan). Groups likewise: by the start of their display name in the
+// group name index, else the text within names, at most maxGroupScan groups. So the
+// picker's cost is bounded by its page size, plus those budgets when the text starts no UPN
+// or name, and never grows with the tenant.
 func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool, error) {
 	ctx := c.R.Context()
 	q := adminclient.ListQuery{Search: find, Top: pickerSize}
@@ -234,7 +236,10 @@ func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool,
 	if err != nil {
 		return nil, false, err
 	}
-	groups, err := c.API.SearchGroups(ctx, c.Tenant, q)
+	groups, err := c.API.SearchGroups(ctx, c.Tenant, adminclient.ListQuery{StartsWith: find, Top: pickerSize})
+	if err == nil && len(groups.Value) == 0 && groups.NextSkipToken == "" {
+		groups, err = c.API.SearchGroups(ctx, c.Tenant, q)
+	}
 	if err != nil {
 		return nil, false, err
 	}

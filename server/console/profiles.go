@@ -145,13 +145,18 @@ func profilePage(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	gs, err := c.API.Groups(ctx, c.Tenant)
-	if err != nil {
-		return err
-	}
+	// The assigned groups are looked up one by one, never the tenant's whole group list.
 	names := map[string]string{}
-	for _, g := range gs {
-		names[g.ID] = g.DisplayName
+	for _, a := range as {
+		id := a.Target.GroupID
+		if _, seen := names[id]; id == "" || seen {
+			continue
+		}
+		g, err := c.API.Group(ctx, c.Tenant, id)
+		if err != nil && !adminclient.IsStatus(err, http.StatusNotFound) {
+			return err
+		}
+		names[id] = g.DisplayName // "" for a group deleted since: shown by its ID
 	}
 	for _, a := range as {
 		v.Assignments = append(v.Assignments, assignmentOf(a, names))
