@@ -1,6 +1,8 @@
 package adminapi
 
 import (
+	"cmp"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -64,14 +66,18 @@ func (s *API) profilesInTrouble(r *http.Request, t store.Tenant, p Principal) ([
 	if err != nil || len(troubles) == 0 {
 		return []wire.ProfileTrouble{}, err
 	}
-	profs, err := s.cfg.Store.ListProfiles(r.Context(), t.ID)
-	if err != nil {
-		return nil, err
-	}
+	// The profiles in trouble are read one by one, not the tenant's every profile; a profile
+	// deleted while its devices still report its settings is left out, as before.
 	out := []wire.ProfileTrouble{}
-	for _, prof := range profs {
-		tr, ok := troubles[prof.ID]
-		if !ok || !seesProfile(p, prof) {
+	for id, tr := range troubles {
+		prof, err := s.cfg.Store.Profile(r.Context(), t.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !seesProfile(p, prof) {
 			continue
 		}
 		out = append(out, wire.ProfileTrouble{ID: prof.ID, Name: prof.Name, Route: kindFor(prof.Kind).route, Error: tr.Error, Conflict: tr.Conflict})
@@ -80,7 +86,7 @@ func (s *API) profilesInTrouble(r *http.Request, t store.Tenant, p Principal) ([
 		if a.Error != b.Error {
 			return b.Error - a.Error
 		}
-		return strings.Compare(a.Name, b.Name)
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	})
 	return out, nil
 }

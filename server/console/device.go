@@ -60,7 +60,7 @@ func showDevice(c *Ctx, status int, form wire.CommandRequest, formErr string) er
 	if err != nil {
 		return err
 	}
-	names, err := profileNames(c)
+	names, err := profileNames(c, prof.Profiles)
 	if err != nil {
 		return err
 	}
@@ -87,16 +87,22 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// profileNames maps the tenant's visible profiles' IDs to their names.
-func profileNames(c *Ctx) (map[string]string, error) {
+// profileNames maps the IDs of the profiles a device's settings come from to their names,
+// looking up those profiles only (under either route), never the tenant's whole profile
+// list. A profile deleted since, or not visible to the signed-in person, has no name.
+func profileNames(c *Ctx, ids []string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, route := range adminclient.ProfileRoutes {
-		ps, err := c.API.Profiles(c.R.Context(), c.Tenant, route)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			out[p.ID] = p.Title()
+	for _, id := range ids {
+		for _, route := range adminclient.ProfileRoutes {
+			p, err := c.API.Profile(c.R.Context(), c.Tenant, route, id)
+			if adminclient.IsStatus(err, http.StatusNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[id] = p.Title()
+			break
 		}
 	}
 	return out, nil
