@@ -113,11 +113,13 @@ var adminBenchCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // BenchmarkConsoleAdminPages measures the server time of the groups, users, PIN reset and
 // audit pages, the Admin roles page and a profile's page with its assignment (the handler,
 // in process, from request to the last byte of HTML; no network) over a tenant of 20,000
-// groups, 100,000 users and an audit log of 1,000,000 events about 100,000 devices:
+// groups, 500 profiles, 100,000 users and an audit log of 1,000,000 events about 100,000
+// devices:
 //
 //	go test -run '^$' -bench ConsoleAdminPages -benchtime 100x ./server/console/
 //
-// HELLOMDM_BENCH_GROUPS, HELLOMDM_BENCH_USERS and HELLOMDM_BENCH_AUDIT change the sizes.
+// HELLOMDM_BENCH_GROUPS, HELLOMDM_BENCH_PROFILES, HELLOMDM_BENCH_USERS and
+// HELLOMDM_BENCH_AUDIT change the sizes.
 func BenchmarkConsoleAdminPages(b *testing.B) {
 	e := consoletest.Start(b)
 	users, events := adminBenchSize(b, "HELLOMDM_BENCH_USERS", 100_000), adminBenchSize(b, "HELLOMDM_BENCH_AUDIT", 1_000_000)
@@ -126,6 +128,10 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 	big := seedAdminBench(b, e.App.Store, groups, users, events)
 	b.Logf("seeded %d groups, %d users and %d audit events in %s (%s backend)", groups, users, events, time.Since(t0).Round(time.Second), e.App.Store.Backend())
 	pid := seedAssignedProfile(b, e, big)
+	profiles := adminBenchSize(b, "HELLOMDM_BENCH_PROFILES", 500)
+	for i := 1; i < profiles; i++ { // the assigned one is the first
+		api(b, e, "/configurationPolicies", strings.Replace(benchPinRecovery, `"WHfB PIN recovery"`, fmt.Sprintf(`"Profile %04d"`, i), 1), http.StatusCreated)
+	}
 	c := e.HTTPClient()
 	resp, err := c.Get(e.URL + "/console/login")
 	if err != nil {
@@ -157,6 +163,7 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 		{"group-find-members", base + "/groups/" + big + "?find=user0012"},
 		{"group-find-groups", base + "/groups/" + big + "?find=site+0001"},
 		{"profile-assigned", base + "/profiles/configurationPolicies/" + pid},
+		{"profiles", base + "/profiles"},
 		{"pinreset", base + "/pinreset"},
 		{"audit", base + "/audit"},
 		{"audit-kind", base + "/audit?kind=auth.signin"},
@@ -188,26 +195,29 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 // seedAssignedProfile imports the seed's PIN recovery profile through the admin API and
 // assigns it to the group gid; it returns the profile's ID.
 func seedAssignedProfile(b *testing.B, e *consoletest.Env, gid string) string {
-	api := func(path, body string, want int) []byte {
-		req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v1/tenants/"+consoletest.TenantID+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+consoletest.Token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := e.HTTPClient().Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			b.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
-		}
-		return out
-	}
 	var prof struct{ ID string }
-	if err := json.Unmarshal(api("/configurationPolicies", benchPinRecovery, http.StatusCreated), &prof); err != nil || prof.ID == "" {
+	if err := json.Unmarshal(api(b, e, "/configurationPolicies", benchPinRecovery, http.StatusCreated), &prof); err != nil || prof.ID == "" {
 		b.Fatalf("importing the profile: %v", err)
 	}
-	api("/configurationPolicies/"+prof.ID+"/assign",
+	api(b, e, "/configurationPolicies/"+prof.ID+"/assign",
 		`{"assignments":[{"target":{"@odata.type":"#microsoft.graph.groupAssignmentTarget","groupId":"`+gid+`"}}]}`, http.StatusOK)
 	return prof.ID
+}
+
+// api POSTs body to path under the bench tenant with the bootstrap token and returns the
+// answer, which must have status want.
+func api(b *testing.B, e *consoletest.Env, path, body string, want int) []byte {
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"/api/v1/tenants/"+consoletest.TenantID+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+consoletest.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.HTTPClient().Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		b.Fatalf("POST %s: %d %s", path, resp.StatusCode, out)
+	}
+	return out
 }
