@@ -212,6 +212,18 @@
 // transaction; the tenant's deletion removes its entries. Format version 7 builds the index
 // of an existing database in its migration transaction.
 //
+// # Group name index
+//
+// The group list (the console's Groups page and its search, the member picker, the admin
+// API's groups with top) is read by Groups.ListGroupsPage from an index of the tenant's
+// groups by name (store/core/groupnames.go): prefix(tenant)+lower-case display name+0+group
+// ID → group ID, the order the list always had (GroupSortKey), so a page reads its groups
+// and, searching, at most its budget of them, however many groups the tenant holds; the
+// API's check that a new group's name is free reads the one entry from that name on.
+// CreateGroup and DeleteGroup write and remove a group's entry in their transaction (a group
+// is never renamed); the tenant's deletion removes its entries. Format version 9 builds the
+// index of an existing database in its migration transaction.
+//
 // # Caveats
 //
 //   - A Checkin function may run more than once: backends are allowed to group concurrent
