@@ -41,9 +41,10 @@ const roleHolderEvery = 1000
 
 // seedAdminBench writes groups groups ("All pilots", then "Site 00001"...), users
 // user000000@contoso.com... (every tenth named "... Pilot", every roleHolderEvery-th holding
-// the reader role), the first 1,000 of them members of "All pilots", and an audit log of
+// the reader role), the first 1,000 of them members of "All pilots" and all of them of
+// "All users", and an audit log of
 // events events, each about one of 100,000 devices, in transactions of 1,000.
-func seedAdminBench(b *testing.B, st store.Store, groups, users, events int) (bigGroup string) {
+func seedAdminBench(b *testing.B, st store.Store, groups, users, events int) (bigGroup, allUsers string) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	bigGroup = uuid.NewString()
@@ -64,8 +65,13 @@ func seedAdminBench(b *testing.B, st store.Store, groups, users, events int) (bi
 			b.Fatalf("seeding groups: %v", err)
 		}
 	}
+	allUsers = uuid.NewString()
+	if err := st.CreateGroup(ctx, store.Group{TenantID: consoletest.TenantID, ID: allUsers, DisplayName: "All users", CreatedAt: now, UpdatedAt: now}); err != nil {
+		b.Fatalf("seeding groups: %v", err)
+	}
 	for start := 0; start < users; start += 1000 {
 		err := st.Write(ctx, func(tx store.Writer) error {
+			var everyone []store.Member
 			for i := start; i < min(start+1000, users); i++ {
 				name := fmt.Sprintf("User %06d", i)
 				if i%10 == 0 {
@@ -84,8 +90,9 @@ func seedAdminBench(b *testing.B, st store.Store, groups, users, events int) (bi
 						return err
 					}
 				}
+				everyone = append(everyone, store.Member{Kind: store.MemberUser, ID: u.ID})
 			}
-			return nil
+			return tx.AddMembers(consoletest.TenantID, allUsers, everyone...)
 		})
 		if err != nil {
 			b.Fatalf("seeding users: %v", err)
@@ -105,7 +112,7 @@ func seedAdminBench(b *testing.B, st store.Store, groups, users, events int) (bi
 			b.Fatalf("seeding the audit log: %v", err)
 		}
 	}
-	return bigGroup
+	return bigGroup, allUsers
 }
 
 var adminBenchCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -125,7 +132,7 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 	users, events := adminBenchSize(b, "HELLOMDM_BENCH_USERS", 100_000), adminBenchSize(b, "HELLOMDM_BENCH_AUDIT", 1_000_000)
 	groups := adminBenchSize(b, "HELLOMDM_BENCH_GROUPS", 20_000)
 	t0 := time.Now()
-	big := seedAdminBench(b, e.App.Store, groups, users, events)
+	big, all := seedAdminBench(b, e.App.Store, groups, users, events)
 	b.Logf("seeded %d groups, %d users and %d audit events in %s (%s backend)", groups, users, events, time.Since(t0).Round(time.Second), e.App.Store.Backend())
 	pid := seedAssignedProfile(b, e, big)
 	profiles := adminBenchSize(b, "HELLOMDM_BENCH_PROFILES", 500)
@@ -160,6 +167,7 @@ func BenchmarkConsoleAdminPages(b *testing.B) {
 		{"groups-search", base + "/groups?search=site+4"},
 		{"groups-search-one", base + "/groups?search=" + url.QueryEscape(fmt.Sprintf("site %05d", groups-1))},
 		{"group-1000-members", base + "/groups/" + big},
+		{"group-all-users", base + "/groups/" + all},
 		{"group-find-members", base + "/groups/" + big + "?find=user0012"},
 		{"group-find-groups", base + "/groups/" + big + "?find=site+0001"},
 		{"profile-assigned", base + "/profiles/configurationPolicies/" + pid},
