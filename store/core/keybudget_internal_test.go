@@ -47,9 +47,10 @@ func longestOf(values ...string) string {
 // enforces one: device, user, member, session and command IDs, LocURIs, idempotency scopes
 // and keys at store.MaxIDLen; device texts at store.MaxDeviceTextLen, in the form that is
 // longest once folded (worstText); scope tags at store.MaxDeviceScopeTagsLen; a UPN's
-// lower-cased form at store.MaxIDLen. Tenant, group and profile IDs are GUIDs, 36 bytes: the
-// admin API makes every one (a tenant's ID is uuid's 36-character form whatever form the
-// request had, groups and profiles get uuid.NewString), and nothing else creates them. At
+// lower-cased form at store.MaxIDLen; a group's display name at the admin API's 256 bytes.
+// Tenant, group and profile IDs are GUIDs, 36 bytes: the admin API makes every one (a
+// tenant's ID is uuid's 36-character form whatever form the request had, groups and
+// profiles get uuid.NewString), and nothing else creates them. At
 // store.MaxIDLen they would not fit (the last check below): a way to create them that takes
 // longer IDs must refuse them over the length this test then needs.
 func TestKeyBudget(t *testing.T) {
@@ -73,11 +74,13 @@ func TestKeyBudget(t *testing.T) {
 	settingRest := append(prefix(maxID, store.MaxIDLen), maxID...) // a setting state's key after prefix(tenant)
 	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
 	keys := map[string][]byte{
-		"device count":         countKey(guid, sum, maxID),
-		"device tenant":        subKey(guid, maxID),
-		"user":                 subKey(guid, maxID),
-		"user UPN":             upnKey(guid, maxID),
-		"role holder":          roleKey(guid, maxID),
+		"device count":  countKey(guid, sum, maxID),
+		"device tenant": subKey(guid, maxID),
+		"user":          subKey(guid, maxID),
+		"user UPN":      upnKey(guid, maxID),
+		"role holder":   roleKey(guid, maxID),
+		// 256 bytes: the admin API's limit of a group's displayName (checkDisplayName).
+		"group name":           groupNameKey(store.Group{TenantID: guid, ID: guid, DisplayName: worstText(256)}),
 		"command":              seqKey(maxID, 1<<63),
 		"command index":        subKey(maxID, maxID),
 		"open command":         seqKey(maxID, 1<<63),
