@@ -124,6 +124,48 @@ func CheckKey(key []byte) error {
 // ErrReadOnly is returned by a write through the Tx of a View.
 var ErrReadOnly = errors.New("kv: write in a read-only transaction")
 
+// Prefetcher is implemented by the Tx of backends behind a network (PostgreSQL), where each
+// read that waits for its answer costs a round trip. Prefetch queues reads without waiting:
+// they go to the server with the transaction's next statement that needs an answer (or with a
+// flush of queued writes), in the same round trip, after everything queued before them, and
+// the reads of the transaction that they cover are then answered from what they read:
+//
+//   - Get of a key of a prefetched Read's Keys (GetForUpdate only when the Read locked it),
+//     GetMany when every key is covered;
+//   - Scan of a prefetched Read's Prefix from its start, without SkipLocked: the first
+//     ScanAhead keys come from the prefetch (their values too, unless the Read had KeysOnly),
+//     the rest, if any, from the server.
+//
+// A prefetched read answers as the server did when it ran: a later Get in a READ COMMITTED
+// transaction could see rows other transactions committed since, so a caller prefetches what
+// it holds locked (a check-in: its device's own rows, under the device's lock, queued first).
+// A write of the transaction to a bucket (Put, Insert, Delete) drops every prefetched answer
+// of that bucket, whether it came yet or not, so no read returns what the transaction
+// overwrote. A prefetch that nothing used costs a statement in a round trip that was made
+// anyway; prefetched reads still queued when the transaction commits are not sent, unless a
+// queued write follows them (so a lock queued first is taken before the writes after it).
+type Prefetcher interface {
+	Prefetch(reads ...Read)
+}
+
+// ScanAhead is how many keys a prefetched scan reads.
+const ScanAhead = 16
+
+// Read is one read for Prefetch: the values at Keys of Bucket (locked, when Lock is set, as
+// GetForUpdate locks them), or, when Prefix is set, the first ScanAhead keys of Bucket that
+// start with it (and their values unless KeysOnly). Then, when set, is called with what the
+// read found (the present keys and their values, in key order for a scan) once it has been
+// answered; the reads it returns are queued in turn, so a read that depends on another's
+// answer goes with the transaction's next statement instead of a round trip of its own.
+type Read struct {
+	Bucket   Bucket
+	Keys     [][]byte
+	Lock     bool
+	Prefix   []byte
+	KeysOnly bool
+	Then     func(keys, values [][]byte) []Read
+}
+
 // Packer is implemented by backends that can store densely the buckets whose keys are only
 // ever written in ascending order within each prefix (logs): bbolt splits their pages
 // nearly full instead of half full. The store core calls it once, before use.

@@ -24,14 +24,16 @@ type pgTx struct {
 	writable bool
 	begin    string // the BEGIN statement, until it is sent
 	pending  []queued
+	ahead    []*prefetch // every prefetched read of the transaction (kvprefetch.go)
 }
 
-// queued is a write waiting to be sent.
+// queued is a write waiting to be sent, or a prefetched read (pf set: kvprefetch.go).
 type queued struct {
 	op   string // for errors: "writing", "deleting from"
 	b    kv.Bucket
 	sql  string
 	args []any
+	pf   *prefetch
 }
 
 // maxPending bounds the queued writes: more are sent at once, so that a transaction that
@@ -100,12 +102,21 @@ func (t *pgTx) send(last *queued) (pgx.BatchResults, error) {
 	}
 	pending := t.pending
 	t.pending = t.pending[:0]
+	var then []kv.Read
 	for _, q := range pending {
-		if _, err := br.Exec(); err != nil {
+		var err error
+		if q.pf != nil {
+			then, err = q.pf.receive(br, then)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			_ = br.Close()
 			return nil, t.fail(q.op, q.b, err)
 		}
 	}
+	// Queued after the loop: t.pending shares pending's array.
+	t.Prefetch(then...)
 	return br, nil
 }
 
@@ -177,6 +188,7 @@ var errCommitRollback = errors.New("the transaction had failed: COMMIT rolled it
 // commit sends what is waiting with COMMIT. A transaction that sent nothing has nothing on
 // the server to commit.
 func (t *pgTx) commit() error {
+	t.trimAhead()
 	if t.begin != "" && len(t.pending) == 0 {
 		return nil
 	}

@@ -13,7 +13,7 @@ import (
 
 // table holds the statements of one bucket's table.
 type table struct {
-	create, get, getLocked, getMany, put, insert, del string
+	create, get, getLocked, getMany, getManyLocked, put, insert, del string
 	// scans[page][variant]: by page size (scanPages) and scanVariant bits.
 	scans [len(scanPages)][8]string
 }
@@ -23,7 +23,7 @@ type table struct {
 // open command, the sessions of a device); the next ones grow to the last size. A SkipLocked
 // scan so locks at most 16 rows, or three times as many as it passed to fn, that it does not
 // pass to fn.
-var scanPages = [...]int{16, 64, 256}
+var scanPages = [...]int{kv.ScanAhead, 64, 256}
 
 // Bits of a scan variant.
 const (
@@ -84,13 +84,14 @@ func (k *KV) table(b kv.Bucket) (*table, error) {
 	}
 	q := pgx.Identifier{name}.Sanitize()
 	t := &table{
-		create:    `CREATE TABLE IF NOT EXISTS ` + q + ` (k bytea PRIMARY KEY, v bytea NOT NULL)`,
-		get:       `SELECT v FROM ` + q + ` WHERE k = $1`,
-		getLocked: `SELECT v FROM ` + q + ` WHERE k = $1 FOR UPDATE`,
-		getMany:   `SELECT k, v FROM ` + q + ` WHERE k = ANY($1)`,
-		put:       `INSERT INTO ` + q + ` (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`,
-		insert:    `INSERT INTO ` + q + ` (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING`,
-		del:       `DELETE FROM ` + q + ` WHERE k = $1`,
+		create:        `CREATE TABLE IF NOT EXISTS ` + q + ` (k bytea PRIMARY KEY, v bytea NOT NULL)`,
+		get:           `SELECT v FROM ` + q + ` WHERE k = $1`,
+		getLocked:     `SELECT v FROM ` + q + ` WHERE k = $1 FOR UPDATE`,
+		getMany:       `SELECT k, v FROM ` + q + ` WHERE k = ANY($1)`,
+		getManyLocked: `SELECT k, v FROM ` + q + ` WHERE k = ANY($1) FOR UPDATE`,
+		put:           `INSERT INTO ` + q + ` (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`,
+		insert:        `INSERT INTO ` + q + ` (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING`,
+		del:           `DELETE FROM ` + q + ` WHERE k = $1`,
 	}
 	for p, size := range scanPages {
 		for v := range t.scans[p] {
@@ -112,6 +113,12 @@ func (t *pgTx) GetForUpdate(b kv.Bucket, key []byte) ([]byte, error) {
 }
 
 func (t *pgTx) get(b kv.Bucket, key []byte, lock bool) ([]byte, error) {
+	if p, i := t.covering(b, key, lock); p != nil {
+		if err := t.await(p); err != nil {
+			return nil, err
+		}
+		return p.vals[i], nil
+	}
 	tb, err := t.k.table(b)
 	if err != nil {
 		return nil, err
@@ -144,6 +151,9 @@ func (t *pgTx) GetMany(b kv.Bucket, keys [][]byte) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
+	}
+	if ok, err := t.fromAhead(b, keys, out); ok || err != nil {
+		return out, err
 	}
 	found := make(map[string][]byte, len(keys))
 	err = t.query(queued{op: "reading", b: b, sql: tb.getMany, args: []any{keys}}, func(rows pgx.Rows) error {
@@ -187,6 +197,7 @@ func (t *pgTx) Put(b kv.Bucket, key, value []byte) error {
 	if value == nil {
 		value = []byte{} // nil would be NULL
 	}
+	t.dropAhead(b)
 	return t.queue("writing", b, tb.put, key, value)
 }
 
@@ -201,6 +212,7 @@ func (t *pgTx) Insert(b kv.Bucket, key, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
+	t.dropAhead(b)
 	tag, err := t.exec(queued{op: "writing", b: b, sql: tb.insert, args: []any{key, value}})
 	if err != nil {
 		return err
@@ -220,6 +232,7 @@ func (t *pgTx) Delete(b kv.Bucket, key []byte) error {
 	if err != nil {
 		return err
 	}
+	t.dropAhead(b)
 	return t.queue("deleting from", b, tb.del, key)
 }
 
@@ -250,7 +263,26 @@ func (t *pgTx) Scan(b kv.Bucket, span kv.Span, fn func(key, value []byte) (bool,
 	if span.SkipLocked && t.writable {
 		variant |= scanLocked
 	}
-	for p := 0; ; p = min(p+1, len(scanPages)-1) {
+	first := 0
+	if ahead := t.scanAhead(b, span); ahead != nil {
+		if err := t.await(ahead); err != nil {
+			return err
+		}
+		for i, k := range ahead.keys {
+			var v []byte
+			if !span.KeysOnly {
+				v = ahead.vals[i]
+			}
+			if more, err := fn(k, v); err != nil || !more {
+				return err
+			}
+		}
+		if len(ahead.keys) < kv.ScanAhead {
+			return nil
+		}
+		from, first = append(bytes.Clone(ahead.keys[len(ahead.keys)-1]), 0), 1
+	}
+	for p := first; ; p = min(p+1, len(scanPages)-1) {
 		keys, values, err := t.page(b, tb.scans[p][variant], from, until, span.KeysOnly)
 		if err != nil {
 			return err
