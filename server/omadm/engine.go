@@ -314,6 +314,7 @@ type step struct {
 
 func (s *step) run() ([]byte, error) {
 	hdr := s.req.Message.Header
+	s.tx.Prefetch(hdr.SessionID)
 	dev, err := s.tx.Device()
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &Refusal{Code: syncml.StatusForbidden, Reason: "device is not enrolled"}

@@ -14,7 +14,8 @@ import (
 )
 
 // Checkin runs fn in one durable transaction scoped to deviceID. The transaction first reads
-// the device's record with GetForUpdate, so two sessions of one device (on any servers, on a
+// the device's record with GetForUpdate (on a kv.Prefetcher backend: queued first, so it goes
+// to the server before anything else fn reads or writes, with fn's first read), so two sessions of one device (on any servers, on a
 // backend with concurrent writers) run one after the other, and an Enqueue for the device,
 // which locks the same record, waits for the check-in or the check-in for it. Concurrent
 // check-ins are grouped into one commit (kv Batch: bbolt's DB.Batch) or run again after a
@@ -37,11 +38,21 @@ func (s *Store) Checkin(ctx context.Context, deviceID string, fn func(tx store.D
 	for range createAttempts {
 		err = s.batch(ctx, func(w *wtx) error {
 			fnErr = nil
-			raw, err := w.GetForUpdate(bDevices, key)
-			if err != nil {
-				return fmt.Errorf("locking device %s: %w", deviceID, err)
+			t := &deviceTx{w: w, id: deviceID, key: key}
+			if p, ok := w.Tx.(kv.Prefetcher); ok {
+				// The lock is queued first, so it goes to the server first with the
+				// transaction's first statement, before every read and write of fn, and in the
+				// same round trip as the reads fn prefetches (Prefetch).
+				p.Prefetch(kv.Read{Bucket: bDevices, Keys: [][]byte{key}, Lock: true})
+				t.ahead = p
+			} else {
+				raw, err := w.GetForUpdate(bDevices, key)
+				if err != nil {
+					return fmt.Errorf("locking device %s: %w", deviceID, err)
+				}
+				t.raw, t.loaded = raw, true
 			}
-			fnErr = fn(&deviceTx{w: w, id: deviceID, key: key, raw: raw})
+			fnErr = fn(t)
 			return fnErr
 		})
 		if !errors.Is(err, errCreateRace) {
@@ -59,7 +70,8 @@ func (s *Store) Checkin(ctx context.Context, deviceID string, fn func(tx store.D
 
 // deviceTx is a store.DeviceTx on one run of a Checkin transaction. raw is the device's
 // record as read under its lock (nil when the device does not exist), valid until the
-// transaction ends; stale marks that PutDevice replaced it, so the next read fetches it again.
+// transaction ends, once loaded (on a kv.Prefetcher backend the lock is read with fn's first
+// read, ahead); stale marks that PutDevice replaced it, so the next read fetches it again.
 // stored keeps, from the last decoding of raw, the fields of the stored device that
 // writeDevice checks a write against (ID, TenantID, CertSerial, State: strings, which no
 // caller can change through the copy it was given), so PutDevice after Device does not
@@ -67,8 +79,10 @@ func (s *Store) Checkin(ctx context.Context, deviceID string, fn func(tx store.D
 type deviceTx struct {
 	w      *wtx
 	id     string
-	key    []byte // id as a key of bDevices
+	key    []byte        // id as a key of bDevices
+	ahead  kv.Prefetcher // the backend's, when it prefetches
 	raw    []byte
+	loaded bool
 	stale  bool
 	stored store.Device // valid when known
 	// storedSum is the stored device's index summary (deviceindex.go), valid when known.
@@ -87,6 +101,13 @@ var _ store.DeviceTx = (*deviceTx)(nil)
 
 // device decodes the device of the transaction; ErrNotFound when it does not exist.
 func (t *deviceTx) device() (store.Device, error) {
+	if !t.loaded {
+		raw, err := t.w.GetForUpdate(bDevices, t.key)
+		if err != nil {
+			return store.Device{}, fmt.Errorf("locking device %s: %w", t.id, err)
+		}
+		t.raw, t.loaded = raw, true
+	}
 	if t.stale {
 		raw, err := t.w.Get(bDevices, t.key)
 		if err != nil {
@@ -105,6 +126,37 @@ func (t *deviceTx) device() (store.Device, error) {
 	t.storedSum = summarize(dev)
 	t.known = true
 	return dev, nil
+}
+
+// Prefetch queues, on a kv.Prefetcher backend, the reads a check-in message makes first after
+// the device's: the session's record and the device's first open set entries, which go with
+// the lock in one round trip, and the records of the commands those entries name, which go
+// with the next statement. Nothing is written, and every read answers as it would have.
+func (t *deviceTx) Prefetch(sessionID string) {
+	if t.ahead == nil || checkID("session id", sessionID) != nil {
+		return
+	}
+	p := prefix(t.id, 0)
+	unstored := false
+	t.ahead.Prefetch(
+		kv.Read{Bucket: bSessions, Keys: [][]byte{subKey(t.id, sessionID)}, Then: func(keys, _ [][]byte) []kv.Read {
+			unstored = len(keys) == 0
+			return nil
+		}},
+		// Answered after the session's read (in the same round trip, in queue order).
+		kv.Read{Bucket: bOpen, Prefix: p, Then: func(keys, _ [][]byte) []kv.Read {
+			if len(keys) == 0 {
+				return nil
+			}
+			// The records of the open commands, which openCommands reads under the entries'
+			// keys; and, for a session not stored yet that will likely send one and be
+			// stored, the device's sessions, which PutSession reads to evict the oldest.
+			reads := []kv.Read{{Bucket: bCommands, Keys: keys}}
+			if unstored {
+				reads = append(reads, kv.Read{Bucket: bSessions, Prefix: p})
+			}
+			return reads
+		}})
 }
 
 // Device returns the device of the transaction, as read under its lock.
@@ -191,6 +243,14 @@ func (t *deviceTx) PutSession(s store.Session) error {
 		}
 		stored = old != nil
 	}
+	if !stored {
+		// Before the Put, so that the scan of the device's sessions is the one Prefetch
+		// may have read (a write to the bucket drops prefetched answers); it leaves k out
+		// either way.
+		if err := evictSessions(t.w, t.id, k); err != nil {
+			return fmt.Errorf("evicting old sessions of device %s: %w", t.id, err)
+		}
+	}
 	if err := t.w.Put(bSessions, k, raw); err != nil {
 		return fmt.Errorf("putting session %s: %w", s.SessionID, err)
 	}
@@ -198,11 +258,6 @@ func (t *deviceTx) PutSession(s store.Session) error {
 		t.sessions = make(map[string]bool, 1)
 	}
 	t.sessions[s.SessionID] = true
-	if !stored {
-		if err := evictSessions(t.w, t.id, k); err != nil {
-			return fmt.Errorf("evicting old sessions of device %s: %w", t.id, err)
-		}
-	}
 	return nil
 }
 

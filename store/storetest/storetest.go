@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Commands", func(t *testing.T) { testCommands(t, newStore) })
 	t.Run("Checkin", func(t *testing.T) { testCheckin(t, newStore) })
 	t.Run("CheckinConcurrent", func(t *testing.T) { testCheckinConcurrent(t, newStore) })
+	t.Run("CheckinPrefetch", func(t *testing.T) { testCheckinPrefetch(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
 	t.Run("AuditRetention", func(t *testing.T) { testAuditRetention(t, newStore) })
 	t.Run("AuditReader", func(t *testing.T) { testAuditReader(t, newStore) })
