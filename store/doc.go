@@ -62,7 +62,11 @@
 //     and holds its creation time, so the queue depth and oldest open command need no record.
 //   - Check-ins: one transaction per device message, the device locked first (two sessions of
 //     one device on any servers run one after the other); a device keeps its MaxSessions most
-//     recently updated OMA-DM sessions.
+//     recently updated OMA-DM sessions. On PostgreSQL the lock is queued first and sent with
+//     the message's first reads, which DeviceTx.Prefetch names (the session, the open set;
+//     then the open commands' records and, for a new session, the device's sessions): a
+//     message of a command session is 3 round trips, an idle check-in 2 (BEGIN with the
+//     reads, then COMMIT), counted by server's TestCheckinRoundTripsPostgres.
 //   - Audit log: one hash chain per tenant, each event sealed after the chain head read under
 //     lock, written with insert-if-absent (a chain never forks, a record is never
 //     overwritten); invalid UTF-8 normalised before sealing; retention drops whole segments

@@ -31,7 +31,10 @@ import (
 // statement that needs an answer, or with COMMIT, which takes one); a scan takes one per page
 // of rows (16, 64, then 256). A View with one Get is 2, an Update that reads a record with
 // GetForUpdate and writes it back is 2, a transaction that sends nothing is none. The first
-// use of a statement on a connection adds one (pgx prepares it).
+// use of a statement on a connection adds one (pgx prepares it). Reads queued with Prefetch
+// (kv.Prefetcher, kvprefetch.go) take none of their own: they go with the next statement and
+// answer the reads they cover, so a check-in reads its device's lock, session and open set in
+// the round trip of its BEGIN.
 //
 // Keys are at most kv.MaxKeyLen bytes, the longest a B-tree index entry of the k column takes
 // whatever the bytes (kv.CheckKey refuses a longer one before it reaches the server).
