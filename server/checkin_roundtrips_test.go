@@ -25,7 +25,9 @@ import (
 // The server reaches PostgreSQL through a counting relay (testpg.Proxy). Another store on the
 // same schema holds the audit sequencer's lease, so the measured server seals nothing (sealing
 // is batched across messages, and timed, not per message) and its only background work is a
-// lease probe every 0.5 s; each figure is the median of its rounds.
+// lease probe every 0.5 s; each figure is the median of its rounds. The server runs its
+// services (Services: the policy engine reads the device's policy state at each Final
+// message), as hellomdm serve does.
 func TestCheckinRoundTripsPostgres(t *testing.T) {
 	pg := testpg.NewStore(t) // skips without HELLOMDM_TEST_POSTGRES
 	ctx := t.Context()
@@ -49,7 +51,7 @@ func TestCheckinRoundTripsPostgres(t *testing.T) {
 	proxy, dsn := testpg.NewProxy(t, pg.DSN)
 	measured := testpg.Store{DSN: dsn, Key: pg.Key}
 	dir := t.TempDir()
-	ts := &testServer{t: t, dir: dir, pg: pg}
+	ts := &testServer{t: t, dir: dir, pg: pg, extra: Services} // with the policy engine, as served
 	ts.opts = Options{DataDir: dir, Addr: "127.0.0.1:0", Hostname: "localhost", AdminToken: testToken,
 		OpenStore: func(ctx context.Context, _ string) (store.Store, error) { return measured.Open(ctx, dir) }}
 	ts.start()
@@ -87,8 +89,10 @@ func TestCheckinRoundTripsPostgres(t *testing.T) {
 		// At most this many round trips (median).
 		want int64
 	}{
-		// The device's lock, the session, the open set; the command; the writes and COMMIT.
-		// The device's sessions (to evict the oldest) come with the command.
+		// The device's lock, the session, the open set (and the device's policy record and
+		// its tenant's policy version at a Final message, as the policy engine reads them);
+		// the command; the writes and COMMIT. The device's sessions (to evict the oldest)
+		// come with the command.
 		{"command session, message 1 (sends the command)", first, 3},
 		// The lock, the session, the open set; the command's index entry, with its record;
 		// the writes and COMMIT.

@@ -37,7 +37,9 @@ type testServer struct {
 	dir  string
 	opts Options
 	// pg is the PostgreSQL schema the server runs on (zero on bbolt).
-	pg    testpg.Store
+	pg testpg.Store
+	// extra is Open's extra (nil: none; Services: the policy engine, IdP, console).
+	extra func(*App) ([]Mount, omadm.PolicyHook, error)
 	base  string
 	admin *http.Client
 	done  chan error
@@ -70,7 +72,7 @@ func testBackend(t *testing.T) (func(context.Context, string) (store.Store, erro
 
 func (ts *testServer) start() {
 	ts.t.Helper()
-	app, err := Open(context.Background(), ts.opts, nil)
+	app, err := Open(context.Background(), ts.opts, ts.extra)
 	if err != nil {
 		ts.t.Fatalf("starting server: %v", err)
 	}

@@ -142,13 +142,23 @@ type Checkins interface {
 	Checkin(ctx context.Context, deviceID string, fn func(tx DeviceTx) error) error
 }
 
+// Prefetch is what DeviceTx.Prefetch reads ahead: the session SessionID (when set), the
+// device's open commands, and, when Policy is set, the device's policy record
+// (DeviceTx.DevicePolicy) and the policy version (DeviceTx.PolicyVersion) of TenantID, the
+// device's tenant as the caller last saw it (when set; a wrong one costs a read, not an
+// answer).
+type Prefetch struct {
+	SessionID string
+	Policy    bool
+	TenantID  string
+}
+
 // DeviceTx is one device's view of the store inside a Checkin transaction.
 type DeviceTx interface {
-	// Prefetch says, before the transaction reads anything, which OMA-DM session the
-	// check-in is about: a backend behind a network then reads the device, that session and
-	// the device's open commands in fewer round trips. It changes no answer and writes
-	// nothing; elsewhere it does nothing.
-	Prefetch(sessionID string)
+	// Prefetch names, before the transaction reads anything, what the check-in will read
+	// first: a backend behind a network then reads them with the device in fewer round trips.
+	// It changes no answer and writes nothing; elsewhere it does nothing.
+	Prefetch(p Prefetch)
 	Device() (Device, error)
 	PutDevice(d Device) error
 	// Session returns the stored state of one OMA-DM session of this device.

@@ -11,6 +11,8 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hellomdm/hellomdm/audit"
@@ -135,6 +137,10 @@ type Engine struct {
 	store  store.Checkins
 	policy PolicyHook
 	log    *slog.Logger
+	// tenants maps a device to its tenant (which never changes) as its last check-in read
+	// it, so a message's transaction reads the tenant's policy version with the device.
+	tenants  sync.Map
+	nTenants atomic.Int64
 }
 
 // NewEngine builds a session engine. policy may be nil.
@@ -249,6 +255,7 @@ func (e *Engine) HandleReplay(ctx context.Context, req Request) (reply []byte, r
 	switch {
 	case err == nil:
 		last.count()
+		e.learnTenant(req.DeviceID, last.dev.TenantID)
 		return reply, false, nil
 	case errors.As(err, &rp):
 		e.log.Info("repeated client message answered from the stored reply", "device", req.DeviceID, "session", hdr.SessionID, "msg", hdr.MsgID)
@@ -314,7 +321,9 @@ type step struct {
 
 func (s *step) run() ([]byte, error) {
 	hdr := s.req.Message.Header
-	s.tx.Prefetch(hdr.SessionID)
+	// A Final message reconciles policy (conclude): its reads go with the device's too.
+	s.tx.Prefetch(store.Prefetch{SessionID: hdr.SessionID, Policy: s.e.policy != nil && s.req.Message.Final,
+		TenantID: s.e.tenantHint(s.req.DeviceID)})
 	dev, err := s.tx.Device()
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &Refusal{Code: syncml.StatusForbidden, Reason: "device is not enrolled"}

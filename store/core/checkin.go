@@ -129,17 +129,29 @@ func (t *deviceTx) device() (store.Device, error) {
 }
 
 // Prefetch queues, on a kv.Prefetcher backend, the reads a check-in message makes first after
-// the device's: the session's record and the device's first open set entries, which go with
-// the lock in one round trip, and the records of the commands those entries name, which go
-// with the next statement. Nothing is written, and every read answers as it would have.
-func (t *deviceTx) Prefetch(sessionID string) {
-	if t.ahead == nil || checkID("session id", sessionID) != nil {
+// the device's: the session's record, the device's first open set entries and what f asks of
+// policy, which go with the lock in one round trip, and the records of the commands those
+// entries name, which go with the next statement. Nothing is written, and every read answers
+// as it would have.
+func (t *deviceTx) Prefetch(f store.Prefetch) {
+	if t.ahead == nil {
+		return
+	}
+	var reads []kv.Read
+	if f.Policy {
+		reads = append(reads, kv.Read{Bucket: bDevicePolicy, Keys: [][]byte{[]byte(t.id)}})
+		if checkID("tenant id", f.TenantID) == nil {
+			reads = append(reads, kv.Read{Bucket: bPolicyVersion, Keys: [][]byte{policyVersionKey(f.TenantID)}})
+		}
+	}
+	if checkID("session id", f.SessionID) != nil {
+		t.ahead.Prefetch(reads...)
 		return
 	}
 	p := prefix(t.id, 0)
 	unstored := false
-	t.ahead.Prefetch(
-		kv.Read{Bucket: bSessions, Keys: [][]byte{subKey(t.id, sessionID)}, Then: func(keys, _ [][]byte) []kv.Read {
+	t.ahead.Prefetch(append(reads,
+		kv.Read{Bucket: bSessions, Keys: [][]byte{subKey(t.id, f.SessionID)}, Then: func(keys, _ [][]byte) []kv.Read {
 			unstored = len(keys) == 0
 			return nil
 		}},
@@ -156,7 +168,7 @@ func (t *deviceTx) Prefetch(sessionID string) {
 				reads = append(reads, kv.Read{Bucket: bSessions, Prefix: p})
 			}
 			return reads
-		}})
+		}})...)
 }
 
 // Device returns the device of the transaction, as read under its lock.

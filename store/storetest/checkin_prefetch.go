@@ -32,7 +32,7 @@ func prefetchWaitsForLock(t *testing.T, s store.Store) {
 	started, first := make(chan struct{}), make(chan error, 1)
 	go func() {
 		first <- s.Checkin(ctx, "pf-lock", func(tx store.DeviceTx) error {
-			tx.Prefetch("s1")
+			tx.Prefetch(store.Prefetch{SessionID: "s1", Policy: true, TenantID: "t1"})
 			if _, err := tx.Device(); err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ func prefetchWaitsForLock(t *testing.T, s store.Store) {
 	}()
 	<-started
 	err := s.Checkin(ctx, "pf-lock", func(tx store.DeviceTx) error {
-		tx.Prefetch("s1")
+		tx.Prefetch(store.Prefetch{SessionID: "s1", Policy: true, TenantID: "t1"})
 		sess, err := tx.Session("s1")
 		if err != nil || sess.ClientMsgID != 1 {
 			return fmt.Errorf("the session the first check-in stored: %+v, %v", sess, err)
@@ -69,7 +69,7 @@ func prefetchSeesWrites(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	must(t, "Enqueue", s.Enqueue(ctx, command("pf-own", "c0")))
 	err := s.Checkin(ctx, "pf-own", func(tx store.DeviceTx) error {
-		tx.Prefetch("s2")
+		tx.Prefetch(store.Prefetch{SessionID: "s2", Policy: true, TenantID: "t1"})
 		if _, err := tx.Session("s2"); !isNotFound(err) {
 			return fmt.Errorf("Session before PutSession: %v, want not found", err)
 		}
@@ -114,7 +114,7 @@ func prefetchEviction(t *testing.T, s store.Store) {
 	})
 	must(t, "Checkin (old sessions)", err)
 	err = s.Checkin(ctx, "pf-evict", func(tx store.DeviceTx) error {
-		tx.Prefetch("new")
+		tx.Prefetch(store.Prefetch{SessionID: "new", Policy: true, TenantID: "t1"})
 		if _, err := tx.Session("new"); !isNotFound(err) {
 			return fmt.Errorf("Session new: %v, want not found", err)
 		}
