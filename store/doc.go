@@ -63,7 +63,8 @@
 //   - Check-ins: one transaction per device message, the device locked first (two sessions of
 //     one device on any servers run one after the other); a device keeps its MaxSessions most
 //     recently updated OMA-DM sessions. On PostgreSQL the lock is queued first and sent with
-//     the message's first reads, which DeviceTx.Prefetch names (the session, the open set;
+//     the message's first reads, which DeviceTx.Prefetch names (the session, the open set
+//     and, at a Final message, the device's policy record and its tenant's policy version;
 //     then the open commands' records and, for a new session, the device's sessions): a
 //     message of a command session is 3 round trips, an idle check-in 2 (BEGIN with the
 //     reads, then COMMIT), counted by server's TestCheckinRoundTripsPostgres.
