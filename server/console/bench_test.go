@@ -28,10 +28,27 @@ func benchDevices(b *testing.B) int {
 	return 100_000
 }
 
+// benchSeenSpread is the stretch of time the seeded check-ins are spread over, in minutes
+// (HELLOMDM_BENCH_SEEN_MINUTES, default 11,520: 8 days). 60 puts every device's last check-in
+// in the last hour: the worst case for the overview's "checked in during the last hour",
+// which reads the device index's check-in entries of that hour.
+func benchSeenSpread(b *testing.B) int {
+	if v := os.Getenv("HELLOMDM_BENCH_SEEN_MINUTES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("HELLOMDM_BENCH_SEEN_MINUTES=%q", v)
+		}
+		return n
+	}
+	return 11520
+}
+
 // seedBench writes n enrolled devices in transactions of 1,000: names PC-000000..., users
-// user00000..user19999, CanReset by thirds, three OS builds, check-ins spread over 8 days.
+// user00000..user19999, CanReset by thirds, three OS builds, check-ins spread over 8 days
+// (benchSeenSpread).
 func seedBench(b *testing.B, st store.Store, n int) {
 	now := time.Now()
+	spread := benchSeenSpread(b)
 	builds := []string{"10.0.26100.1742", "10.0.22631.4037", "10.0.19045.5011"}
 	for start := 0; start < n; start += 1000 {
 		err := st.Write(context.Background(), func(tx store.Writer) error {
@@ -39,7 +56,7 @@ func seedBench(b *testing.B, st store.Store, n int) {
 				d := store.Device{ID: fmt.Sprintf("dev-%06d", i), TenantID: consoletest.TenantID, HWDevID: fmt.Sprintf("hw-%06d", i),
 					DeviceName: fmt.Sprintf("PC-%06d", i), UPN: fmt.Sprintf("user%05d@contoso.com", i%20000), OSVersion: builds[i%3], OSEdition: 4,
 					State: store.DeviceEnrolled, CertSerial: fmt.Sprintf("%08X", i+1), CertThumbprint: fmt.Sprintf("%040X", i+1),
-					CertNotAfter: now.AddDate(1, 0, 0), EnrolledAt: now.AddDate(0, -1, 0), LastSeenAt: now.Add(-time.Duration(i%11520) * time.Minute),
+					CertNotAfter: now.AddDate(1, 0, 0), EnrolledAt: now.AddDate(0, -1, 0), LastSeenAt: now.Add(-time.Duration(i%spread) * time.Minute),
 					Nodes: map[string]string{}}
 				switch i % 3 {
 				case 0:
