@@ -238,17 +238,20 @@ func (s *Store) CountDevices(ctx context.Context, tenantID string, since time.Ti
 		}
 		tp := append(prefix(tenantID, 9), kindSeen)
 		start := binary.BigEndian.AppendUint64(bytes.Clone(tp), uint64(seenMinute(since)))
-		return tx.Scan(bDevIndex, kv.Span{Prefix: tp, Start: start, KeysOnly: visible == nil}, func(_, v []byte) (bool, error) {
-			if visible != nil {
-				var tags []string
-				if len(v) > 0 {
-					tags = strings.Split(string(v), "\x00")
-				}
-				if !visible(tags) {
-					return true, nil
-				}
+		if visible == nil {
+			// Every device counts: the store counts the index entries where they are (one
+			// statement on PostgreSQL), without reading them out.
+			c.SeenSince, err = kv.Count(tx, bDevIndex, kv.Span{Prefix: tp, Start: start})
+			return err
+		}
+		return tx.Scan(bDevIndex, kv.Span{Prefix: tp, Start: start}, func(_, v []byte) (bool, error) {
+			var tags []string
+			if len(v) > 0 {
+				tags = strings.Split(string(v), "\x00")
 			}
-			c.SeenSince++
+			if visible(tags) {
+				c.SeenSince++
+			}
 			return true, nil
 		})
 	})

@@ -82,6 +82,25 @@ type Tx interface {
 	Scan(b Bucket, span Span, fn func(key, value []byte) (more bool, err error)) error
 }
 
+// Counter is implemented by transactions that count a span's keys where they are stored
+// (PostgreSQL: one COUNT statement instead of every key sent to the client a page at a
+// time). Count takes Prefix and Start as Scan does; KeysOnly and SkipLocked do not apply.
+type Counter interface {
+	Count(b Bucket, span Span) (int, error)
+}
+
+// Count counts the keys of span in b: through tx's Counter when it has one, else by
+// scanning the keys.
+func Count(tx Tx, b Bucket, span Span) (int, error) {
+	if c, ok := tx.(Counter); ok {
+		return c.Count(b, span)
+	}
+	span.KeysOnly, span.SkipLocked = true, false
+	n := 0
+	err := tx.Scan(b, span, func([]byte, []byte) (bool, error) { n++; return true, nil })
+	return n, err
+}
+
 // Span selects a range of keys for Scan.
 type Span struct {
 	// Prefix limits the scan to keys that start with it (nil: every key).

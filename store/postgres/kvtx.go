@@ -14,6 +14,7 @@ import (
 // table holds the statements of one bucket's table.
 type table struct {
 	create, get, getLocked, getMany, getManyLocked, put, insert, del string
+	count, countBounded                                              string
 	// scans[page][variant]: by page size (scanPages) and scanVariant bits.
 	scans [len(scanPages)][8]string
 }
@@ -92,6 +93,8 @@ func (k *KV) table(b kv.Bucket) (*table, error) {
 		put:           `INSERT INTO ` + q + ` (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`,
 		insert:        `INSERT INTO ` + q + ` (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING`,
 		del:           `DELETE FROM ` + q + ` WHERE k = $1`,
+		count:         `SELECT count(*) FROM ` + q + ` WHERE k >= $1`,
+		countBounded:  `SELECT count(*) FROM ` + q + ` WHERE k >= $1 AND k < $2`,
 	}
 	for p, size := range scanPages {
 		for v := range t.scans[p] {
@@ -321,6 +324,30 @@ func (t *pgTx) page(b kv.Bucket, sql string, from, until []byte, keysOnly bool) 
 		return err
 	})
 	return keys, values, err
+}
+
+// Count counts the keys of span in one statement (kv.Counter): the database counts them
+// instead of sending every key a page at a time (100,000 keys: one round trip, not about
+// 400). It sees the transaction's own writes, as Scan does.
+func (t *pgTx) Count(b kv.Bucket, span kv.Span) (int, error) {
+	tb, err := t.k.table(b)
+	if err != nil {
+		return 0, err
+	}
+	from := span.Start
+	if bytes.Compare(from, span.Prefix) < 0 {
+		from = span.Prefix
+	}
+	if from == nil {
+		from = []byte{}
+	}
+	sql, args := tb.count, []any{from}
+	if until := prefixEnd(span.Prefix); until != nil {
+		sql, args = tb.countBounded, append(args, until)
+	}
+	var n int64
+	err = t.query(queued{op: "counting", b: b, sql: sql, args: args}, func(rows pgx.Rows) error { return rows.Scan(&n) })
+	return int(n), err
 }
 
 // prefixEnd returns the least key greater than every key that starts with p, nil when

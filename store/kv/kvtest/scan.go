@@ -44,8 +44,42 @@ func testScan(t *testing.T, open opener) {
 			want = append(want, pair{p.k, "<nil>"})
 		}
 		wantPairs(t, tc.name+", keys only", viewScan(t, b, bA, keysOnly), want)
+		wantCount(t, b, tc.name, bA, tc.span, len(tc.want))
 	}
 	wantPairs(t, "empty bucket", viewScan(t, b, bB, kv.Span{}), nil)
+	wantCount(t, b, "empty bucket", bB, kv.Span{}, 0)
+	// Count sees the transaction's own writes and deletes, and counts past a scan's pages.
+	err := b.Update(t.Context(), func(tx kv.Tx) error {
+		for _, k := range numbered("b/x", 600) {
+			if err := tx.Put(bA, []byte(k), []byte("v")); err != nil {
+				return err
+			}
+		}
+		if err := tx.Delete(bA, []byte("b/1")); err != nil {
+			return err
+		}
+		if n, err := kv.Count(tx, bA, kv.Span{Prefix: []byte("b/")}); err != nil || n != 603 {
+			return fmt.Errorf("Count in the writing transaction: %d, %v; want 603", n, err)
+		}
+		return errors.New("roll back")
+	})
+	if err == nil || err.Error() != "roll back" {
+		t.Fatal(err)
+	}
+	wantCount(t, b, "after the rollback", bA, kv.Span{Prefix: []byte("b/")}, 4)
+}
+
+// wantCount checks kv.Count of span in a View.
+func wantCount(t *testing.T, b kv.Backend, what string, bucket kv.Bucket, span kv.Span, want int) {
+	t.Helper()
+	var n int
+	err := b.View(t.Context(), func(tx kv.Tx) (err error) {
+		n, err = kv.Count(tx, bucket, span)
+		return err
+	})
+	if err != nil || n != want {
+		t.Errorf("%s: Count = %d, %v; want %d", what, n, err, want)
+	}
 }
 
 // Scan stops when fn returns false, and returns fn's error as it is, after the call that
