@@ -103,6 +103,23 @@ type Memberships interface {
 	RemoveMember(ctx context.Context, tenantID, groupID string, m Member) error
 	// Members lists the direct members of a group, by kind then ID.
 	Members(ctx context.Context, tenantID, groupID string) ([]Member, error)
+	// MembersPage returns up to limit direct members of a group by kind then ID, those
+	// after after (MemberPage.Next of the page before, "" for the first), and the group's
+	// direct member count, kept by every membership write: it reads one page of member
+	// keys, however large the group. ErrNotFound when the group does not exist.
+	MembersPage(ctx context.Context, tenantID, groupID, after string, limit int) (MemberPage, error)
+	// MembersAmong reports which of candidates are direct members of the group, in their
+	// order: one lookup of their keys, however large the group.
+	MembersAmong(ctx context.Context, tenantID, groupID string, candidates []Member) ([]bool, error)
+}
+
+// MemberPage is a page of a group's direct members.
+type MemberPage struct {
+	Members []Member
+	// Next is the after of the next page, "" on the last.
+	Next string
+	// Count is the group's direct member count.
+	Count int
 }
 
 // Profiles holds configuration profiles. Every change bumps the tenant's policy version.

@@ -92,6 +92,7 @@ func TestKeyBudget(t *testing.T) {
 		"profile count":        profCountKey(guid, guid, setting, maxID),
 		"member":               memberKey(guid, guid, store.Member{Kind: kind, ID: maxID}),
 		"parent":               parentKey(guid, guid, store.Member{Kind: kind, ID: maxID}),
+		"member count":         subKey(guid, guid),
 		"idempotency":          idemKey(maxID, maxID),
 		"idempotency expiry":   expiryKey(at, idemKey(maxID, maxID)),
 		"sign-in expiry":       expiryKey(at, []byte(maxID)),

@@ -41,7 +41,7 @@ const (
 	bIdemExpiry     kv.Bucket = "idemExpiry"        // expiry (8) + record key → nil
 	bPolicyVersion  kv.Bucket = "policyVersion"     // tenant ID → uint64 version
 	bGroups         kv.Bucket = "policyGroups"      // prefix(tenant)+group ID → Group JSON
-	bMembers        kv.Bucket = "policyMembers"     // prefix(tenant)+prefix(group)+kind+0+member ID → nil
+	bMembers        kv.Bucket = "policyMembers"     // prefix(tenant)+prefix(group)+kind+0+member ID → memberMark (nil before format 10)
 	bParents        kv.Bucket = "policyParents"     // prefix(tenant)+prefix(kind+0+member ID)+group ID → nil
 	bProfiles       kv.Bucket = "policyProfiles"    // prefix(tenant)+profile ID → Profile JSON
 	bAssignments    kv.Bucket = "policyAssignments" // prefix(tenant)+profile ID → []Assignment JSON
@@ -60,6 +60,7 @@ const (
 	bProfCounts     kv.Bucket = "profileCounts"     // prefix(tenant)+prefix(profile)+state+0+shard → count (8)
 	bRoleHolders    kv.Bucket = "roleHolders"       // prefix(tenant)+lower-case UPN → user ID, for users holding an admin role (roleholders.go)
 	bGroupNames     kv.Bucket = "groupNames"        // prefix(tenant)+lower-case display name+0+group ID → group ID (groupnames.go)
+	bMemberCounts   kv.Bucket = "memberCounts"      // prefix(tenant)+group ID → direct member count (8) (groupmembers.go)
 )
 
 // allBuckets lists every bucket the store uses; New creates the missing ones.
@@ -71,7 +72,7 @@ var allBuckets = []kv.Bucket{
 	bIdempotency, bIdemExpiry, bPolicyVersion, bGroups, bMembers, bParents, bProfiles,
 	bAssignments, bSettings, bDevicePolicy, bConsole, bConsoleExpiry,
 	bDevSummary, bDevIndex, bDevCounts, bTroubles, bPushChannels, bPushWakes, bPushReplicas,
-	bProfStatus, bProfCounts, bRoleHolders, bGroupNames,
+	bProfStatus, bProfCounts, bRoleHolders, bGroupNames, bMemberCounts,
 }
 
 // Buckets returns the names of every bucket the store uses (for backend tools and tests).

@@ -31,12 +31,13 @@ import (
 //   - 8: audit chain and pending records may hold several events (batch records,
 //     auditbatch.go), which a release of version 7 would not read; nothing is rewritten, as
 //     version 8 reads the one-event records of the versions before.
-//   - 9: this release: the group name index (groupnames.go), written for every group by the
-//     migration.
+//   - 9: the group name index (groupnames.go), written for every group by the migration.
+//   - 10: this release: member entries hold a mark and every group has a member count
+//     (groupmembers.go), both written by the migration.
 //
 // A database stamped with a later version than FormatVersion was written by a newer release
 // and is refused rather than misread.
-const FormatVersion = 9
+const FormatVersion = 10
 
 // metaSchema is the key of the format version in bMeta.
 var metaSchema = []byte("schema")
@@ -134,6 +135,11 @@ func (s *Store) migrateLocked(w *wtx) error {
 	if version < 9 {
 		if err := buildGroupNames(w); err != nil {
 			return fmt.Errorf("indexing the group names: %w", err)
+		}
+	}
+	if version < 10 {
+		if err := buildMemberCounts(w); err != nil {
+			return fmt.Errorf("counting group members: %w", err)
 		}
 	}
 	s.log.Info("database migrated", "from", version, "to", FormatVersion, "backend", s.kv.Name())

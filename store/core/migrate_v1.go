@@ -74,7 +74,7 @@ var legacyTables = []legacyTable{
 	{"policy_members", func(w *wtx, r *legacyRow) error {
 		t, g := r.text("tenant_id"), r.text("group_id")
 		m := store.Member{Kind: r.text("kind"), ID: r.text("member_id")}
-		if err := insertLegacy(w, bMembers, memberKey(t, g, m), nil); err != nil {
+		if err := insertLegacy(w, bMembers, memberKey(t, g, m), memberMark); err != nil {
 			return err
 		}
 		return insertLegacy(w, bParents, parentKey(t, g, m), nil)

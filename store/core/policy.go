@@ -136,7 +136,7 @@ func deleteTenantPolicy(w *wtx, tenantID string) error {
 		return err
 	}
 	tp := prefix(tenantID, 0)
-	for _, b := range []kv.Bucket{bGroups, bGroupNames, bMembers, bParents, bProfiles, bAssignments, bSettings, bTroubles, bProfStatus, bProfCounts} {
+	for _, b := range []kv.Bucket{bGroups, bGroupNames, bMembers, bMemberCounts, bParents, bProfiles, bAssignments, bSettings, bTroubles, bProfStatus, bProfCounts} {
 		if err := deletePrefix(w, b, tp); err != nil {
 			return err
 		}
@@ -275,9 +275,12 @@ func (w *wtx) DeleteGroup(tenantID, id string) error {
 			return err
 		}
 		for _, m := range members {
-			if err := unlink(w, tenantID, id, m); err != nil {
+			if err := unlinkEntries(w, tenantID, id, m); err != nil {
 				return err
 			}
+		}
+		if err := w.Delete(bMemberCounts, subKey(tenantID, id)); err != nil {
+			return err
 		}
 		if err := forgetMemberships(w, tenantID, store.Member{Kind: store.MemberGroup, ID: id}); err != nil {
 			return err
@@ -331,20 +334,46 @@ func parentKey(tenantID, groupID string, m store.Member) []byte {
 	return append(prefix2(tenantID, memberRef(m), len(groupID)), groupID...)
 }
 
-// unlink removes m from the direct members of the group, both index entries.
+// unlink removes m from the direct members of the group, both index entries, and counts
+// it out of the group's member count; store.ErrNotFound when m is not a direct member.
 func unlink(w *wtx, tenantID, groupID string, m store.Member) error {
+	v, err := w.Get(bMembers, memberKey(tenantID, groupID, m))
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		return store.ErrNotFound
+	}
+	if err := unlinkEntries(w, tenantID, groupID, m); err != nil {
+		return err
+	}
+	return addMemberCount(w, tenantID, groupID, -1)
+}
+
+// unlinkEntries deletes both index entries of m's membership, leaving the count (the
+// group's deletion drops the count itself).
+func unlinkEntries(w *wtx, tenantID, groupID string, m store.Member) error {
 	if err := w.Delete(bMembers, memberKey(tenantID, groupID, m)); err != nil {
 		return err
 	}
 	return w.Delete(bParents, parentKey(tenantID, groupID, m))
 }
 
-// link makes m a direct member of the group, both index entries.
+// link makes m a direct member of the group, both index entries, and counts it in the
+// group's member count unless it already was one.
 func link(w *wtx, tenantID, groupID string, m store.Member) error {
-	if err := w.Put(bMembers, memberKey(tenantID, groupID, m), nil); err != nil {
+	k := memberKey(tenantID, groupID, m)
+	v, err := w.Get(bMembers, k)
+	if err != nil || v != nil {
 		return err
 	}
-	return w.Put(bParents, parentKey(tenantID, groupID, m), nil)
+	if err := w.Put(bMembers, k, memberMark); err != nil {
+		return err
+	}
+	if err := w.Put(bParents, parentKey(tenantID, groupID, m), nil); err != nil {
+		return err
+	}
+	return addMemberCount(w, tenantID, groupID, 1)
 }
 
 func membersTx(tx kv.Tx, tenantID, groupID string) ([]store.Member, error) {

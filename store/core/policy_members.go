@@ -101,19 +101,6 @@ func (s *Store) RemoveMember(ctx context.Context, tenantID, groupID string, m st
 // RemoveMember removes a direct member in w and bumps the policy version.
 func (w *wtx) RemoveMember(tenantID, groupID string, m store.Member) error {
 	err := w.policyChange(tenantID, func() error {
-		k := memberKey(tenantID, groupID, m)
-		// Member keys hold empty values: tell "absent" from "empty" by the key itself.
-		found := false
-		err := w.Scan(bMembers, kv.Span{Prefix: k, KeysOnly: true}, func(key, _ []byte) (bool, error) {
-			found = string(key) == string(k)
-			return false, nil
-		})
-		if err != nil {
-			return err
-		}
-		if !found {
-			return store.ErrNotFound
-		}
 		return unlink(w, tenantID, groupID, m)
 	})
 	if err != nil {

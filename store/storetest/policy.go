@@ -15,6 +15,7 @@ import (
 func RunPolicy(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
 	t.Run("GroupNames", func(t *testing.T) { testGroupNames(t, open) })
+	t.Run("GroupMembers", func(t *testing.T) { testGroupMembers(t, open) })
 	t.Run("Profiles", func(t *testing.T) { testProfiles(t, open) })
 	t.Run("SettingStates", func(t *testing.T) { testSettingStates(t, open) })
 	t.Run("SettingStatesPaging", func(t *testing.T) { testSettingStatesPaging(t, open) })
