@@ -3,7 +3,6 @@ package adminapi
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -134,9 +133,18 @@ func (h *policyAPI) groupOf(w http.ResponseWriter, r *http.Request) (store.Group
 }
 
 func (h *policyAPI) getGroup(w http.ResponseWriter, r *http.Request) {
-	if g, ok := h.groupOf(w, r); ok {
-		writeJSON(w, http.StatusOK, groupView(g))
+	g, ok := h.groupOf(w, r)
+	if !ok {
+		return
 	}
+	page, err := h.s.cfg.Store.MembersPage(r.Context(), g.TenantID, g.ID, "", 1)
+	if err != nil {
+		h.writeFailed(w, "group", err)
+		return
+	}
+	view := groupView(g)
+	view.MemberCount = &page.Count
+	writeJSON(w, http.StatusOK, view)
 }
 
 func (h *policyAPI) deleteGroup(w http.ResponseWriter, r *http.Request) {
@@ -248,17 +256,15 @@ func (h *policyAPI) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := mux.Vars(r)["mid"]
-	members, err := h.s.cfg.Store.Members(r.Context(), g.TenantID, g.ID)
+	m, found, err := h.directMember(r, g, id)
 	if err != nil {
 		h.writeFailed(w, "member", err)
 		return
 	}
-	i := slices.IndexFunc(members, func(m store.Member) bool { return m.ID == id })
-	if i < 0 {
+	if !found {
 		writeError(w, http.StatusNotFound, "notFound", quote(id)+" is not a direct member of this group")
 		return
 	}
-	m := members[i]
 	err = h.s.cfg.Store.Write(r.Context(), func(tx store.Writer) error {
 		if err := tx.RemoveMember(g.TenantID, g.ID, m); err != nil {
 			return err
@@ -270,27 +276,6 @@ func (h *policyAPI) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-func (h *policyAPI) listMembers(w http.ResponseWriter, r *http.Request) {
-	g, ok := h.groupOf(w, r)
-	if !ok {
-		return
-	}
-	members, err := h.s.cfg.Store.Members(r.Context(), g.TenantID, g.ID)
-	if err != nil {
-		h.writeFailed(w, "member", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": memberViews(members)})
-}
-
-func memberViews(ms []store.Member) []wire.Member {
-	out := make([]wire.Member, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, wire.Member(m))
-	}
-	return out
 }
 
 // deviceOf is the DeviceID an audit event about a member names (devices only).

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	adminclient "github.com/hellomdm/hellomdm/server/adminapi/client"
@@ -122,11 +121,10 @@ type pickRow struct {
 type groupData struct {
 	Group   wire.Group
 	Members []memberRow // the shown page of the direct members
-	// Total counts the direct members; Shown names the page ("1–50"), PrevMembers and
-	// NextMembers address the pages around it.
-	Total                    int
-	Shown                    string
-	PrevMembers, NextMembers string
+	// Total counts the direct members (the group's count, kept by the store); NextMembers
+	// and FirstMembers address the next and the first page of members.
+	Total                     int
+	NextMembers, FirstMembers string
 	// Find is the member search; Matches what it found that is not a member yet.
 	Find       string
 	Searched   bool
@@ -137,48 +135,38 @@ type groupData struct {
 
 func groupPage(c *Ctx) error { return c.groupView(http.StatusOK, "") }
 
-// groupView renders a group's page (with formError beside the member picker).
+// groupView renders a group's page (with formError beside the member picker). It reads the
+// group with its member count, one page of members from the skip token and, for the
+// picker, whether its matches are members: never the whole member list, so a group of
+// every user of the tenant costs what a small one does.
 func (c *Ctx) groupView(status int, formErr string) error {
 	ctx, gid := c.R.Context(), c.Var("gid")
 	g, err := c.API.Group(ctx, c.Tenant, gid)
 	if err != nil {
 		return err
 	}
-	ms, err := c.API.Members(ctx, c.Tenant, gid)
+	q := c.R.URL.Query()
+	skip := q.Get("skip")
+	page, err := c.API.MemberPage(ctx, c.Tenant, gid, adminclient.ListQuery{Top: listPageSize, SkipToken: skip})
 	if err != nil {
 		return err
 	}
-	q := c.R.URL.Query()
-	d := groupData{Group: g, FormError: formErr, Find: strings.TrimSpace(q.Get("find")), Total: len(ms)}
-	member := map[string]bool{g.ID: true}
-	for _, m := range ms {
-		member[m.ID] = true
+	d := groupData{Group: g, FormError: formErr, Find: strings.TrimSpace(q.Get("find"))}
+	if g.MemberCount != nil {
+		d.Total = *g.MemberCount
 	}
-	// Names are looked up for the shown page of members only: a group of thousands costs
-	// one page of lookups.
-	from, _ := strconv.Atoi(q.Get("from"))
-	from = max(0, min(from, len(ms)-1))
-	to := min(len(ms), from+listPageSize)
-	for _, m := range ms[from:to] {
+	// Names are looked up for the shown page of members only.
+	for _, m := range page.Value {
 		row, err := c.memberRow(m)
 		if err != nil {
 			return err
 		}
 		d.Members = append(d.Members, row)
 	}
-	base := c.Path("/groups", g.ID)
-	if from > 0 {
-		d.PrevMembers = base + "?from=" + strconv.Itoa(max(0, from-listPageSize))
-	}
-	if to < len(ms) {
-		d.NextMembers = base + "?from=" + strconv.Itoa(to)
-	}
-	if len(ms) > 0 {
-		d.Shown = strconv.Itoa(from+1) + "–" + strconv.Itoa(to)
-	}
+	d.NextMembers, d.FirstMembers = pageLinks(c.Path("/groups", g.ID), url.Values{}, skip, page.NextSkipToken)
 	if d.Find != "" && c.CanWrite() {
 		d.Searched = true
-		if d.Matches, d.MoreExists, err = c.findMembers(d.Find, member); err != nil {
+		if d.Matches, d.MoreExists, err = c.findMembers(g.ID, d.Find); err != nil {
 			return err
 		}
 	}
@@ -226,7 +214,7 @@ func (c *Ctx) memberRow(m wire.Member) (memberRow, error) {
 // group name index, else the text within names, at most maxGroupScan groups. So the
 // picker's cost is bounded by its page size, plus those budgets when the text starts no UPN
 // or name, and never grows with the tenant.
-func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool, error) {
+func (c *Ctx) findMembers(groupID, find string) ([]pickRow, bool, error) {
 	ctx := c.R.Context()
 	q := adminclient.ListQuery{Search: find, Top: pickerSize}
 	users, err := c.API.SearchUsers(ctx, c.Tenant, adminclient.ListQuery{StartsWith: find, Top: pickerSize})
@@ -246,6 +234,26 @@ func (c *Ctx) findMembers(find string, member map[string]bool) ([]pickRow, bool,
 	devices, err := c.API.DevicePage(ctx, c.Tenant, adminclient.DevicePageQuery{Search: find, Top: pickerSize})
 	if err != nil {
 		return nil, false, err
+	}
+	// The matches that already are members (one check of at most 3 × pickerSize IDs), and
+	// the group itself, are left out.
+	ids := []string{}
+	for _, u := range users.Value {
+		ids = append(ids, u.ID)
+	}
+	for _, g := range groups.Value {
+		ids = append(ids, g.ID)
+	}
+	for _, d := range devices.Value {
+		ids = append(ids, d.ID)
+	}
+	members, err := c.API.MembersAmong(ctx, c.Tenant, groupID, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	member := map[string]bool{groupID: true}
+	for _, m := range members {
+		member[m.ID] = true
 	}
 	var out []pickRow
 	for _, u := range users.Value {

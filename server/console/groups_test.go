@@ -164,7 +164,7 @@ func TestBrowserGroupsNestAndMembers(t *testing.T) {
 		t.Fatalf("the first page of members: %d rows, %q", n, b.Text("#members-h"))
 	}
 	b.Submit("#next-members", "members-page-2")
-	if n := b.Count("#members tbody tr"); n != 2 || b.Count("#prev-members") != 1 || b.Count("#next-members") != 0 {
+	if n := b.Count("#members tbody tr"); n != 2 || b.Count("#first-members") != 1 || b.Count("#next-members") != 0 {
 		t.Fatalf("the second page of members: %d rows", n)
 	}
 	// A duplicate name is refused beside the form.

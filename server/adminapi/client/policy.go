@@ -120,6 +120,25 @@ func (c *Client) Members(ctx context.Context, tid, gid string) ([]wire.Member, e
 	return list[wire.Member](ctx, c, tenantPath(tid, "groups", gid, "members"), nil)
 }
 
+// MemberPage is GET /tenants/{tid}/groups/{gid}/members with q's Top and SkipToken: a page
+// of the group's direct members by kind then ID.
+func (c *Client) MemberPage(ctx context.Context, tid, gid string, q ListQuery) (Page[wire.Member], error) {
+	var out Page[wire.Member]
+	err := c.get(ctx, tenantPath(tid, "groups", gid, "members"), q.values(), &out)
+	return out, err
+}
+
+// MembersAmong is GET /tenants/{tid}/groups/{gid}/members?id=…: which of ids (at most
+// 100) are direct members of the group.
+func (c *Client) MembersAmong(ctx context.Context, tid, gid string, ids []string) ([]wire.Member, error) {
+	var out Page[wire.Member]
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	err := c.get(ctx, tenantPath(tid, "groups", gid, "members"), url.Values{"id": ids}, &out)
+	return out.Value, err
+}
+
 // RemoveMember is DELETE /tenants/{tid}/groups/{gid}/members/{mid}.
 func (c *Client) RemoveMember(ctx context.Context, tid, gid, member string) error {
 	return c.do(ctx, request{method: http.MethodDelete, path: tenantPath(tid, "groups", gid, "members", member)}, nil)

@@ -60,6 +60,9 @@ type Group struct {
 	Description string    `json:"description,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// MemberCount counts the group's direct members; only in the answer about one group
+	// (GET .../groups/{gid}).
+	MemberCount *int `json:"memberCount,omitempty"`
 }
 
 // MemberRequest is the body of POST .../groups/{gid}/members: the ID of a user, device or
