@@ -135,6 +135,34 @@ func TestPolicyGroupAPI(t *testing.T) {
 	if !slices.Equal(members.Value, want) {
 		t.Errorf("members = %+v, want %+v", members.Value, want)
 	}
+	// A page of one, then the rest from the skip token; the group carries its count; ?id=
+	// answers which IDs are direct members; bad member queries are refused.
+	var page struct {
+		Value []wire.Member
+		Next  string `json:"nextSkipToken"`
+	}
+	if st := ts.apiAs(reader, "GET", groups+"/"+gid+"/members?top=1", nil, &page); st != http.StatusOK || !slices.Equal(page.Value, want[:1]) || page.Next == "" {
+		t.Fatalf("first page of members: %d %+v", st, page)
+	}
+	next := page.Next
+	page.Value, page.Next = nil, ""
+	if st := ts.apiAs(reader, "GET", groups+"/"+gid+"/members?top=1&skipToken="+next, nil, &page); st != http.StatusOK || !slices.Equal(page.Value, want[1:]) || page.Next != "" {
+		t.Errorf("second page of members: %d %+v", st, page)
+	}
+	var g wire.Group
+	if st := ts.apiAs(reader, "GET", groups+"/"+gid, nil, &g); st != http.StatusOK || g.MemberCount == nil || *g.MemberCount != 2 {
+		t.Errorf("group: %d, memberCount %v, want 2", st, g.MemberCount)
+	}
+	var among struct{ Value []wire.Member }
+	if st := ts.apiAs(reader, "GET", groups+"/"+gid+"/members?id=u-alice&id=ghost&id="+nested, nil, &among); st != http.StatusOK || !slices.Equal(among.Value, want[1:]) {
+		t.Errorf("members among u-alice, ghost and the removed nested group: %d %+v", st, among.Value)
+	}
+	tooMany := strings.Repeat("&id=x", 101)[1:]
+	for _, q := range []string{"?" + tooMany, "?id=u-alice&top=5", "?search=a", "?top=0", "?skipToken=YQ"} {
+		if st, out := ts.call(reader, "GET", groups+"/"+gid+"/members"+q, ""); st != http.StatusBadRequest {
+			t.Errorf("members%s: %d, want 400: %v", q, st, out)
+		}
+	}
 
 	// A group targeted by an assignment cannot be deleted.
 	_, prof := ts.call(operator, "POST", "/tenants/"+testTenant+"/configurationPolicies", catalogPinRecovery)
