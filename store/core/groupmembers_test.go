@@ -1,15 +1,12 @@
 package core
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
@@ -17,42 +14,26 @@ import (
 // opens as version 10 with every group's count written and every entry marked: pages,
 // counts and the membership check read what the migration wrote, and later writes move it.
 func TestFormatV9CountsMembers(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v9.db")
-	b, err := bolt.OpenKV(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
 	u := func(id string) store.Member { return store.Member{Kind: store.MemberUser, ID: id} }
 	members := map[string][]store.Member{"g1": {u("u1"), u("u2"), u("u3")}, "g2": {u("u1")}}
-	err = b.EnsureBuckets(ctx, allBuckets...)
-	if err == nil {
-		err = b.Update(ctx, func(tx kv.Tx) error {
-			errs := []error{tx.Put(bMeta, metaSchema, binary.BigEndian.AppendUint64(nil, 9))}
-			js, _ := json.Marshal(store.Tenant{ID: "t", DisplayName: "t"})
-			errs = append(errs, tx.Put(bTenants, []byte("t"), js))
-			for _, id := range []string{"u1", "u2", "u3", "u4"} {
-				js, _ := json.Marshal(store.User{TenantID: "t", ID: id, UPN: id + "@example.com"})
-				errs = append(errs, tx.Put(bUsers, subKey("t", id), js))
+	s := openAtFormat(t, 9, func(tx kv.Tx) error {
+		var errs []error
+		js, _ := json.Marshal(store.Tenant{ID: "t", DisplayName: "t"})
+		errs = append(errs, tx.Put(bTenants, []byte("t"), js))
+		for _, id := range []string{"u1", "u2", "u3", "u4"} {
+			js, _ := json.Marshal(store.User{TenantID: "t", ID: id, UPN: id + "@example.com"})
+			errs = append(errs, tx.Put(bUsers, subKey("t", id), js))
+		}
+		for _, g := range []string{"g1", "g2", "g3"} {
+			js, _ := json.Marshal(store.Group{TenantID: "t", ID: g, DisplayName: g})
+			errs = append(errs, tx.Put(bGroups, subKey("t", g), js), tx.Put(bGroupNames, groupNameKey(store.Group{TenantID: "t", ID: g, DisplayName: g}), []byte(g)))
+			for _, m := range members[g] {
+				errs = append(errs, tx.Put(bMembers, memberKey("t", g, m), nil), tx.Put(bParents, parentKey("t", g, m), nil))
 			}
-			for _, g := range []string{"g1", "g2", "g3"} {
-				js, _ := json.Marshal(store.Group{TenantID: "t", ID: g, DisplayName: g})
-				errs = append(errs, tx.Put(bGroups, subKey("t", g), js), tx.Put(bGroupNames, groupNameKey(store.Group{TenantID: "t", ID: g, DisplayName: g}), []byte(g)))
-				for _, m := range members[g] {
-					errs = append(errs, tx.Put(bMembers, memberKey("t", g, m), nil), tx.Put(bParents, parentKey("t", g, m), nil))
-				}
-			}
-			return errors.Join(errs...)
-		})
-	}
-	if err := errors.Join(err, b.Close()); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenBolt(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+		}
+		return errors.Join(errs...)
+	})
 	state := func(g string) string {
 		t.Helper()
 		p, err := s.MembersPage(ctx, "t", g, "", 10)
@@ -79,7 +60,7 @@ func TestFormatV9CountsMembers(t *testing.T) {
 		}
 	}
 	// Adding an existing member and a new one, removing one, deleting a user.
-	err = errors.Join(s.AddMembers(ctx, "t", "g1", u("u1"), u("u4")), s.RemoveMember(ctx, "t", "g1", u("u2")))
+	err := errors.Join(s.AddMembers(ctx, "t", "g1", u("u1"), u("u4")), s.RemoveMember(ctx, "t", "g1", u("u2")))
 	if err == nil {
 		_, err = s.DeleteUser(ctx, "t", "u1")
 	}

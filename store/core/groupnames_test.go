@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
@@ -17,11 +15,6 @@ import (
 // index built: every group is listed, by display name case-insensitively then ID, in its
 // tenant only, and later writes move what the migration wrote.
 func TestFormatV8BuildsGroupNames(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v8.db")
-	b, err := bolt.OpenKV(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
 	groups := []store.Group{
 		{TenantID: "t", ID: "g1", DisplayName: "Site Paris"},
@@ -30,29 +23,18 @@ func TestFormatV8BuildsGroupNames(t *testing.T) {
 		{TenantID: "t", ID: "g3", DisplayName: "HELPDESK"},
 		{TenantID: "t2", ID: "g1", DisplayName: "Other"},
 	}
-	err = b.EnsureBuckets(ctx, allBuckets...)
-	if err == nil {
-		err = b.Update(ctx, func(tx kv.Tx) error {
-			errs := []error{tx.Put(bMeta, metaSchema, binary.BigEndian.AppendUint64(nil, 8))}
-			for _, tn := range []string{"t", "t2"} {
-				js, _ := json.Marshal(store.Tenant{ID: tn, DisplayName: tn})
-				errs = append(errs, tx.Put(bTenants, []byte(tn), js))
-			}
-			for _, g := range groups {
-				js, _ := json.Marshal(g)
-				errs = append(errs, tx.Put(bGroups, subKey(g.TenantID, g.ID), js))
-			}
-			return errors.Join(errs...)
-		})
-	}
-	if err := errors.Join(err, b.Close()); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenBolt(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAtFormat(t, 8, func(tx kv.Tx) error {
+		var errs []error
+		for _, tn := range []string{"t", "t2"} {
+			js, _ := json.Marshal(store.Tenant{ID: tn, DisplayName: tn})
+			errs = append(errs, tx.Put(bTenants, []byte(tn), js))
+		}
+		for _, g := range groups {
+			js, _ := json.Marshal(g)
+			errs = append(errs, tx.Put(bGroups, subKey(g.TenantID, g.ID), js))
+		}
+		return errors.Join(errs...)
+	})
 	list := func(tenantID string) string {
 		t.Helper()
 		page, next, err := s.ListGroupsPage(ctx, tenantID, "", 10, 10, nil)
@@ -80,7 +62,7 @@ func TestFormatV8BuildsGroupNames(t *testing.T) {
 	if got, want := list("t"), "[g2 all devices g5 Berlin g4 Helpdesk g1 Site Paris]"; got != want {
 		t.Errorf("after the writes: %s, want %s", got, want)
 	}
-	err = s.kv.View(ctx, func(tx kv.Tx) error {
+	err := s.kv.View(ctx, func(tx kv.Tx) error {
 		v, err := tx.Get(bMeta, metaSchema)
 		if err != nil || binary.BigEndian.Uint64(v) != FormatVersion {
 			return fmt.Errorf("format version %x, %v; want %d", v, err, FormatVersion)

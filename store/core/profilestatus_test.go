@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
@@ -17,11 +15,6 @@ import (
 // 6 with the index built: every setting state naming a profile is listed and counted under
 // it, in device then LocURI order, and a later write moves what the migration wrote.
 func TestFormatV5BuildsProfileStatus(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v5.db")
-	b, err := bolt.OpenKV(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
 	states := []store.SettingState{
 		{TenantID: "t", DeviceID: "d2", LocURI: "./A", State: store.SettingError, Sources: []string{"p1", "p2"}},
@@ -30,30 +23,19 @@ func TestFormatV5BuildsProfileStatus(t *testing.T) {
 		{TenantID: "t", DeviceID: "d1", LocURI: "./C", State: store.SettingPending},
 		{TenantID: "u", DeviceID: "e1", LocURI: "./A", State: store.SettingError, Sources: []string{"p1"}},
 	}
-	err = b.EnsureBuckets(ctx, allBuckets...)
-	if err == nil {
-		err = b.Update(ctx, func(tx kv.Tx) error {
-			errs := []error{tx.Put(bMeta, metaSchema, binary.BigEndian.AppendUint64(nil, 5))}
-			for _, id := range []string{"d1", "d2"} {
-				dev, _ := json.Marshal(store.Device{ID: id, TenantID: "t", DeviceName: "PC-" + id, State: store.DeviceEnrolled})
-				sum, _ := json.Marshal(devSummary{Name: "PC-" + id})
-				errs = append(errs, tx.Put(bDevices, []byte(id), dev), tx.Put(bDevSummary, []byte(id), sum))
-			}
-			for _, st := range states {
-				js, _ := json.Marshal(st)
-				errs = append(errs, tx.Put(bSettings, append(prefix2(st.TenantID, st.DeviceID, 0), st.LocURI...), js))
-			}
-			return errors.Join(errs...)
-		})
-	}
-	if err := errors.Join(err, b.Close()); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenBolt(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAtFormat(t, 5, func(tx kv.Tx) error {
+		var errs []error
+		for _, id := range []string{"d1", "d2"} {
+			dev, _ := json.Marshal(store.Device{ID: id, TenantID: "t", DeviceName: "PC-" + id, State: store.DeviceEnrolled})
+			sum, _ := json.Marshal(devSummary{Name: "PC-" + id})
+			errs = append(errs, tx.Put(bDevices, []byte(id), dev), tx.Put(bDevSummary, []byte(id), sum))
+		}
+		for _, st := range states {
+			js, _ := json.Marshal(st)
+			errs = append(errs, tx.Put(bSettings, append(prefix2(st.TenantID, st.DeviceID, 0), st.LocURI...), js))
+		}
+		return errors.Join(errs...)
+	})
 	rows := func(profile, state string) string {
 		t.Helper()
 		page, err := s.QueryProfileStatus(ctx, store.ProfileStatusQuery{TenantID: "t", ProfileID: profile, State: state})
@@ -85,7 +67,7 @@ func TestFormatV5BuildsProfileStatus(t *testing.T) {
 			t.Errorf("after the migration: %s, want %s", c.got, c.want)
 		}
 	}
-	err = s.Checkin(ctx, "d2", func(tx store.DeviceTx) error {
+	err := s.Checkin(ctx, "d2", func(tx store.DeviceTx) error {
 		return tx.PutSettingState(store.SettingState{LocURI: "./A", State: store.SettingSucceeded, Sources: []string{"p1"}})
 	})
 	if err != nil {

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
@@ -17,11 +15,6 @@ import (
 // opens as version 7 with the index built: every user holding a role is listed, in UPN
 // order, in its tenant only, and later writes move what the migration wrote.
 func TestFormatV6BuildsRoleHolders(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v6.db")
-	b, err := bolt.OpenKV(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
 	users := []store.User{
 		{TenantID: "t", ID: "u1", UPN: "Zoe@t.example", AdminRole: store.RoleAdmin},
@@ -30,26 +23,15 @@ func TestFormatV6BuildsRoleHolders(t *testing.T) {
 		{TenantID: "t", ID: "u4", UPN: "dave@t.example", Disabled: true, AdminRole: store.RoleOperator},
 		{TenantID: "t2", ID: "u1", UPN: "amy@t2.example", AdminRole: store.RoleAdmin},
 	}
-	err = b.EnsureBuckets(ctx, allBuckets...)
-	if err == nil {
-		err = b.Update(ctx, func(tx kv.Tx) error {
-			errs := []error{tx.Put(bMeta, metaSchema, binary.BigEndian.AppendUint64(nil, 6))}
-			for _, u := range users {
-				js, _ := json.Marshal(u)
-				errs = append(errs, tx.Put(bUsers, subKey(u.TenantID, u.ID), js),
-					tx.Put(bUserUPN, upnKey(u.TenantID, u.UPN), []byte(u.ID)))
-			}
-			return errors.Join(errs...)
-		})
-	}
-	if err := errors.Join(err, b.Close()); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenBolt(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openAtFormat(t, 6, func(tx kv.Tx) error {
+		var errs []error
+		for _, u := range users {
+			js, _ := json.Marshal(u)
+			errs = append(errs, tx.Put(bUsers, subKey(u.TenantID, u.ID), js),
+				tx.Put(bUserUPN, upnKey(u.TenantID, u.UPN), []byte(u.ID)))
+		}
+		return errors.Join(errs...)
+	})
 	holders := func(tenantID string) string {
 		t.Helper()
 		page, next, err := s.ListRoleHoldersPage(ctx, tenantID, "", 10, 10, nil)
@@ -76,7 +58,7 @@ func TestFormatV6BuildsRoleHolders(t *testing.T) {
 		s.UpdateUser(ctx, "t", "u2", func(u *store.User) error { u.AdminRole = store.RoleOperator; return nil }),
 		s.UpdateUser(ctx, "t", "u3", func(u *store.User) error { u.UPN = "alice@t.example"; return nil }),
 	}
-	_, err = s.DeleteUser(ctx, "t", "u4")
+	_, err := s.DeleteUser(ctx, "t", "u4")
 	if err := errors.Join(append(steps, err)...); err != nil {
 		t.Fatal(err)
 	}

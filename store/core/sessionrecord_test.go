@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hellomdm/hellomdm/store"
-	"github.com/hellomdm/hellomdm/store/bolt"
 	"github.com/hellomdm/hellomdm/store/kv"
 )
 
@@ -165,34 +163,17 @@ func FuzzDecodeSessionBinary(f *testing.F) {
 // A database of an earlier format version (2) opens as the current one with its sessions not
 // rewritten: its JSON session reads back as it was, and the session written over it is binary.
 func TestFormatV2SessionsOpen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v2.db")
-	b, err := bolt.OpenKV(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
 	old := store.Session{DeviceID: "dev-1", SessionID: "7", Key: "k", ClientMsgID: 1, ServerMsgID: 1,
 		Sent: map[string]store.SentRef{"1:2": {CommandID: "c", Child: []int{1}, Verb: "Replace"}}, LastReply: []byte("<SyncML/>"),
 		StartedAt: t0, UpdatedAt: t0}
-	err = b.EnsureBuckets(ctx, allBuckets...)
-	if err == nil {
-		err = b.Update(ctx, func(tx kv.Tx) error {
-			dev, _ := json.Marshal(store.Device{ID: "dev-1", TenantID: "t", State: store.DeviceEnrolled})
-			js, _ := json.Marshal(old)
-			rec := binary.BigEndian.AppendUint64(nil, uint64(t0.UnixNano()))
-			return errors.Join(tx.Put(bMeta, metaSchema, binary.BigEndian.AppendUint64(nil, 2)),
-				tx.Put(bDevices, []byte("dev-1"), dev), tx.Put(bSessions, subKey("dev-1", "7"), append(rec, js...)))
-		})
-	}
-	if err := errors.Join(err, b.Close()); err != nil {
-		t.Fatal(err)
-	}
-	s, err := OpenBolt(path, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.Checkin(ctx, "dev-1", func(tx store.DeviceTx) error {
+	s := openAtFormat(t, 2, func(tx kv.Tx) error {
+		dev, _ := json.Marshal(store.Device{ID: "dev-1", TenantID: "t", State: store.DeviceEnrolled})
+		js, _ := json.Marshal(old)
+		rec := binary.BigEndian.AppendUint64(nil, uint64(t0.UnixNano()))
+		return errors.Join(tx.Put(bDevices, []byte("dev-1"), dev), tx.Put(bSessions, subKey("dev-1", "7"), append(rec, js...)))
+	})
+	err := s.Checkin(ctx, "dev-1", func(tx store.DeviceTx) error {
 		got, err := tx.Session("7")
 		if err != nil || !reflect.DeepEqual(got, old) {
 			return fmt.Errorf("JSON session read back as %+v, %v; want %+v", got, err, old)
